@@ -1,0 +1,349 @@
+//! Credentials: API keys (`tk_...`), their scopes, lookup by SHA-256 hash and
+//! the warm-Lambda cache of lookups (SPEC §2, §5).
+
+use crate::clock::format_timestamp;
+use crate::error::ApiError;
+use crate::ids::{ApiKeyId, OrganizationId};
+use crate::store::{self, PK, SK, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+/// What a credential may do. Scopes are ordered: each implies the ones below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read resources.
+    Read,
+    /// Create, change and delete resources.
+    ReadWrite,
+    /// Manage the organization's configuration (providers, policies, tokens).
+    Admin,
+}
+
+impl Scope {
+    /// The scope's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read_write",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "read_write" => Some(Self::ReadWrite),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The prefix of every API key.
+pub const API_KEY_PREFIX: &str = "tk_";
+/// Random bytes in a secret: 192 bits from the OS CSPRNG.
+const SECRET_BYTES: usize = 24;
+
+/// An API key as the caller presents it. Never logged: `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySecret(tk_…)")
+    }
+}
+
+impl ApiKeySecret {
+    /// A new random key.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(format!("{API_KEY_PREFIX}{}", hex::encode(bytes))))
+    }
+
+    /// Parses a presented key: the prefix and exactly 48 lowercase hex digits.
+    /// Anything else cannot be a key, so it is rejected without a lookup.
+    pub fn parse(s: &str) -> Option<Self> {
+        let body = s.strip_prefix(API_KEY_PREFIX)?;
+        let well_formed = body.len() == SECRET_BYTES * 2
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        well_formed.then(|| Self(s.to_owned()))
+    }
+
+    /// The key as shown once to its owner.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 of the key: the only form stored.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+}
+
+/// An API key as stored: `PK = APIKEY#<sha256 hex>`, `SK = APIKEY`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// The key's public id.
+    pub api_key_id: ApiKeyId,
+    /// The organization the key belongs to.
+    pub organization_id: OrganizationId,
+    /// The scopes granted.
+    pub scopes: Vec<Scope>,
+    /// SHA-256 of the secret, hex.
+    pub key_hash: String,
+    /// When it was created.
+    pub created_at: String,
+    /// When it was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+fn api_key_pk(hash: &[u8; 32]) -> String {
+    format!("APIKEY#{}", hex::encode(hash))
+}
+
+impl ApiKeyRecord {
+    /// A new record for `secret`.
+    pub fn new(
+        secret: &ApiKeySecret,
+        organization_id: OrganizationId,
+        scopes: Vec<Scope>,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let hash = secret.hash();
+        Self {
+            pk: api_key_pk(&hash),
+            sk: "APIKEY".to_owned(),
+            api_key_id: ApiKeyId::generate(),
+            organization_id,
+            scopes,
+            key_hash: hex::encode(hash),
+            created_at: format_timestamp(now),
+            revoked_at: None,
+        }
+    }
+
+    /// The highest scope granted (scopes imply the lower ones).
+    pub fn max_scope(&self) -> Option<Scope> {
+        self.scopes.iter().copied().max()
+    }
+}
+
+/// Who is calling, once authenticated with an API key.
+#[derive(Debug, Clone)]
+pub struct ApiKeyPrincipal {
+    /// The key's organization: every key the request touches derives from it.
+    pub organization_id: OrganizationId,
+    /// The key's public id (logged).
+    pub api_key_id: ApiKeyId,
+    /// The highest scope granted.
+    pub scope: Option<Scope>,
+}
+
+/// Warm-Lambda cache of key lookups, so a busy function does not read the key
+/// item on every request. Only hits are cached: a new key works at once; a
+/// revoked one keeps working for at most the TTL (≤ 60 s).
+#[derive(Debug)]
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], (Instant, ApiKeyRecord)>>,
+}
+
+/// Bound on cached keys, so a flood of valid keys cannot grow memory unbounded.
+const KEY_CACHE_CAPACITY: usize = 4_096;
+
+impl KeyCache {
+    /// A cache whose entries live `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, hash: &[u8; 32]) -> Option<ApiKeyRecord> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, record)| record.clone())
+    }
+
+    fn put(&self, hash: [u8; 32], record: ApiKeyRecord) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= KEY_CACHE_CAPACITY {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= KEY_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(hash, (Instant::now(), record));
+    }
+}
+
+/// Authenticates an organization-API request: `X-API-Key` looked up by its
+/// hash (cached), then the optional `X-Tenant-ID` check.
+pub async fn authenticate_api_key(
+    store: &Store,
+    cache: &KeyCache,
+    api_key: Option<&str>,
+    tenant_id: Option<&str>,
+) -> Result<ApiKeyPrincipal, ApiError> {
+    let presented = api_key.ok_or(ApiError::MissingCredentials)?;
+    let secret = ApiKeySecret::parse(presented.trim()).ok_or(ApiError::InvalidCredentials)?;
+    let hash = secret.hash();
+    let record = match cache.get(&hash) {
+        Some(record) => record,
+        None => {
+            let record = find_api_key(store, &hash)
+                .await?
+                .ok_or(ApiError::InvalidCredentials)?;
+            cache.put(hash, record.clone());
+            record
+        }
+    };
+    // The lookup by hash already matched; the constant-time compare guards
+    // against an item whose stored hash disagrees with its key.
+    let stored = hex::decode(&record.key_hash).unwrap_or_default();
+    if !bool::from(stored.as_slice().ct_eq(&hash)) || record.revoked_at.is_some() {
+        return Err(ApiError::InvalidCredentials);
+    }
+    if let Some(tenant) = tenant_id {
+        let matches =
+            OrganizationId::parse(tenant.trim()).is_ok_and(|t| t == record.organization_id);
+        if !matches {
+            return Err(ApiError::TenantMismatch);
+        }
+    }
+    Ok(ApiKeyPrincipal {
+        organization_id: record.organization_id,
+        api_key_id: record.api_key_id,
+        scope: record.max_scope(),
+    })
+}
+
+async fn find_api_key(store: &Store, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, store::s(api_key_pk(hash)))
+        .key(SK, store::s("APIKEY"))
+        .consistent_read(true)
+        .send()
+        .await?;
+    out.item.map(store::from_item).transpose()
+}
+
+/// Stores a new key for an existing organization, in one transaction that
+/// checks the organization exists. Returns `Ok(false)` when it does not.
+pub async fn put_api_key(store: &Store, record: &ApiKeyRecord) -> Result<bool, StoreError> {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    let org_check = ConditionCheck::builder()
+        .table_name(store.table())
+        .key(
+            PK,
+            store::s(crate::organizations::org_pk(record.organization_id)),
+        )
+        .key(SK, store::s(crate::organizations::ORG_SK))
+        .condition_expression("attribute_exists(PK)")
+        .build()
+        .map_err(|e| StoreError::Other {
+            source: Box::new(e),
+        })?;
+    let put = Put::builder()
+        .table_name(store.table())
+        .set_item(Some(store::to_item(record)?))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .map_err(|e| StoreError::Other {
+            source: Box::new(e),
+        })?;
+    let result = store
+        .client()
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .condition_check(org_check)
+                .build(),
+        )
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await;
+    match result.map_err(StoreError::from) {
+        Ok(_) => Ok(true),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_and_hash_stably() {
+        let key = ApiKeySecret::generate().unwrap();
+        assert!(key.expose().starts_with("tk_"));
+        assert_eq!(key.expose().len(), 3 + 48);
+        let parsed = ApiKeySecret::parse(key.expose()).unwrap();
+        assert_eq!(parsed.hash(), key.hash());
+        assert_ne!(ApiKeySecret::generate().unwrap().hash(), key.hash());
+    }
+
+    #[test]
+    fn malformed_keys_are_rejected_without_lookup() {
+        let good = "tk_".to_owned() + &"ab".repeat(24);
+        assert!(ApiKeySecret::parse(&good).is_some());
+        for bad in [
+            "",
+            "tk_",
+            &good[3..],
+            &good.to_uppercase(),
+            &format!("{good}0"),
+            &good.replace("ab", "zz"),
+            &format!("tst_{}", &good[3..]),
+        ] {
+            assert!(ApiKeySecret::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let key = ApiKeySecret::generate().unwrap();
+        assert!(!format!("{key:?}").contains(&key.expose()[3..]));
+    }
+
+    #[test]
+    fn scopes_imply_lower_ones() {
+        assert!(Scope::Admin > Scope::ReadWrite && Scope::ReadWrite > Scope::Read);
+        assert_eq!(Scope::parse("read_write"), Some(Scope::ReadWrite));
+        assert_eq!(Scope::parse("write"), None);
+    }
+}

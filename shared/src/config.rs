@@ -1,0 +1,127 @@
+//! Configuration read once per cold start from the environment (SPEC §13).
+
+use std::time::Duration;
+
+/// Everything a function needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `TETHER_TABLE`: the single DynamoDB table (default `tether`).
+    pub table: String,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`: a local DynamoDB-compatible endpoint; unset in AWS.
+    pub dynamodb_endpoint: Option<String>,
+    /// How long a warm Lambda trusts a cached API-key lookup (`TETHER_KEY_CACHE_SECONDS`, ≤ 60).
+    pub key_cache_ttl: Duration,
+    /// Per-attempt timeout of a DynamoDB call (`TETHER_DYNAMODB_ATTEMPT_TIMEOUT_MS`).
+    pub dynamodb_attempt_timeout: Duration,
+    /// Whole-operation timeout of a DynamoDB call, retries included (`TETHER_DYNAMODB_OPERATION_TIMEOUT_MS`).
+    pub dynamodb_operation_timeout: Duration,
+    /// Attempts per DynamoDB call, the first included (`TETHER_DYNAMODB_MAX_ATTEMPTS`).
+    pub dynamodb_max_attempts: u32,
+}
+
+/// The longest a revoked key may keep working in a warm Lambda.
+pub const MAX_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// A configuration variable that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+#[error("environment variable {name} is invalid: {problem}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table = lookup("TETHER_TABLE").unwrap_or_else(|| "tether".to_owned());
+        if table.is_empty() {
+            return Err(ConfigError {
+                name: "TETHER_TABLE",
+                problem: "must not be empty",
+            });
+        }
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| ConfigError {
+                    name,
+                    problem: "must be a whole number",
+                }),
+            }
+        };
+        let key_cache_ttl =
+            Duration::from_secs(number("TETHER_KEY_CACHE_SECONDS", 60)?).min(MAX_KEY_CACHE_TTL);
+        let max_attempts = number("TETHER_DYNAMODB_MAX_ATTEMPTS", 3)?;
+        if max_attempts == 0 || max_attempts > 10 {
+            return Err(ConfigError {
+                name: "TETHER_DYNAMODB_MAX_ATTEMPTS",
+                problem: "must be between 1 and 10",
+            });
+        }
+        Ok(Self {
+            table,
+            dynamodb_endpoint: lookup("AWS_ENDPOINT_URL_DYNAMODB").filter(|s| !s.is_empty()),
+            key_cache_ttl,
+            dynamodb_attempt_timeout: Duration::from_millis(number(
+                "TETHER_DYNAMODB_ATTEMPT_TIMEOUT_MS",
+                2_000,
+            )?),
+            dynamodb_operation_timeout: Duration::from_millis(number(
+                "TETHER_DYNAMODB_OPERATION_TIMEOUT_MS",
+                6_000,
+            )?),
+            dynamodb_max_attempts: max_attempts as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.table, "tether");
+        assert_eq!(c.dynamodb_endpoint, None);
+        assert_eq!(c.key_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.dynamodb_max_attempts, 3);
+    }
+
+    #[test]
+    fn key_cache_ttl_is_capped_at_sixty_seconds() {
+        let c = config(&[("TETHER_KEY_CACHE_SECONDS", "600")]).unwrap();
+        assert_eq!(c.key_cache_ttl, MAX_KEY_CACHE_TTL);
+    }
+
+    #[test]
+    fn bad_numbers_are_reported_by_name() {
+        let err = config(&[("TETHER_DYNAMODB_MAX_ATTEMPTS", "many")]).unwrap_err();
+        assert_eq!(err.name, "TETHER_DYNAMODB_MAX_ATTEMPTS");
+        assert!(config(&[("TETHER_DYNAMODB_MAX_ATTEMPTS", "0")]).is_err());
+        assert!(config(&[("TETHER_TABLE", "")]).is_err());
+    }
+
+    #[test]
+    fn empty_endpoint_means_aws() {
+        let c = config(&[("AWS_ENDPOINT_URL_DYNAMODB", "")]).unwrap();
+        assert_eq!(c.dynamodb_endpoint, None);
+    }
+}

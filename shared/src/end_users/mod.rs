@@ -1,0 +1,93 @@
+//! End users (SPEC §9): an organization's relationship with one person.
+
+mod domain;
+mod operations;
+mod store;
+
+pub use domain::{Email, Metadata};
+pub use operations::{create, delete, get, list, update};
+pub use store::{EndUserRecord, user_sk};
+
+use crate::pipeline::{JsonObject, ParseBody};
+use serde::{Deserialize, Serialize};
+
+/// Whether an end user is live or being purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Live.
+    Active,
+    /// Deleted by the organization; purged asynchronously.
+    Deleting,
+}
+
+/// An end user's subscription, set by external services (SPEC §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subscription {
+    /// The default.
+    Free,
+    /// Paid, usually managed by an external service.
+    Pro,
+}
+
+/// `POST /v1/end-users` body.
+#[derive(Debug, Default)]
+pub struct CreateEndUser {
+    /// Contact address.
+    pub email: Option<Email>,
+    /// Name to show.
+    pub display_name: Option<String>,
+    /// The organization's own id for this person.
+    pub external_id: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Option<Metadata>,
+}
+
+impl ParseBody for CreateEndUser {
+    fn parse(object: &mut JsonObject) -> Self {
+        let email = object
+            .optional_string("email", domain::EMAIL_MAX_CHARS)
+            .and_then(|s| Email::parse(s).map_err(|p| object.problem("email", p)).ok());
+        Self {
+            email,
+            display_name: object.optional_string("display_name", domain::TEXT_MAX_CHARS),
+            external_id: object.optional_string("external_id", domain::TEXT_MAX_CHARS),
+            metadata: domain::take_metadata(object),
+        }
+    }
+}
+
+/// Fields of the end-user object that exist but cannot be changed by PATCH.
+const IMMUTABLE_FIELDS: &[&str] = &[
+    "id",
+    "organization_id",
+    "email",
+    "display_name",
+    "external_id",
+    "subscription",
+    "externally_managed",
+    "status",
+    "created_at",
+    "updated_at",
+];
+
+/// `PATCH /v1/end-users/{user_id}` body: only `metadata` is mutable.
+#[derive(Debug, Default)]
+pub struct UpdateEndUser {
+    /// The replacement metadata, when sent.
+    pub metadata: Option<Metadata>,
+}
+
+impl ParseBody for UpdateEndUser {
+    fn parse(object: &mut JsonObject) -> Self {
+        for field in IMMUTABLE_FIELDS {
+            if object.take(field).is_some() {
+                object.problem(field, "cannot be changed; only metadata is mutable");
+            }
+        }
+        Self {
+            metadata: domain::take_metadata(object),
+        }
+    }
+}

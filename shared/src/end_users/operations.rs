@@ -1,0 +1,239 @@
+//! The end-user operations, one per function.
+
+use super::store::{self, Change, WriteRefused};
+use super::{CreateEndUser, EndUserRecord, Status, UpdateEndUser};
+use crate::error::ApiError;
+use crate::ids::EndUserId;
+use crate::pipeline::{Ctx, Json, NoBody, Reply};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::{ETAG, LOCATION};
+use serde_json::json;
+
+const RESOURCE: &str = "end_user";
+/// Page size bounds of `GET /v1/end-users` (SPEC §9).
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+/// Cursor format version, so the encoding can change without breaking old cursors silently.
+const CURSOR_PREFIX: &str = "u1:";
+
+fn user_reply(status: StatusCode, record: &EndUserRecord) -> Result<Reply, ApiError> {
+    Reply::json(status, &record.to_json())?.header(ETAG, &record.etag())
+}
+
+/// `POST /v1/end-users` → 201 with the end user.
+#[tracing::instrument(name = "end_users.create", skip_all)]
+pub async fn create(ctx: Ctx, body: Json<CreateEndUser>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let record = EndUserRecord::new(org, body.value, ctx.app.clock.now());
+    store::put_new(&ctx.app.store, &record).await?;
+    user_reply(StatusCode::CREATED, &record)?
+        .header(LOCATION, &format!("/v1/end-users/{}", record.id))
+}
+
+/// `GET /v1/end-users/{user_id}` → 200 with `ETag`.
+#[tracing::instrument(name = "end_users.get", skip_all)]
+pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let id = ctx.path_id("user_id", EndUserId::parse)?;
+    let record = store::get(&ctx.app.store, org, id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    user_reply(StatusCode::OK, &record)
+}
+
+/// `GET /v1/end-users?limit=&cursor=` → `{data, next_cursor}`, oldest first.
+#[tracing::instrument(name = "end_users.list", skip_all)]
+pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = match ctx.query.single("limit")? {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| ApiError::InvalidQueryParameter {
+                name: "limit".into(),
+                problem: "must be a whole number from 1 to 100",
+            })?,
+    };
+    let after = ctx.query.single("cursor")?.map(decode_cursor).transpose()?;
+    let (records, more) = store::list(&ctx.app.store, org, after, limit).await?;
+    let next_cursor = more
+        .then(|| records.last().map(|r| encode_cursor(r.id)))
+        .flatten();
+    let data: Vec<_> = records.iter().map(EndUserRecord::to_json).collect();
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "data": data, "next_cursor": next_cursor }),
+    )
+}
+
+/// `PATCH /v1/end-users/{user_id}`: replaces `metadata` when sent; `{}` or an
+/// empty body is a no-op returning the current record.
+#[tracing::instrument(name = "end_users.update", skip_all)]
+pub async fn update(ctx: Ctx, body: Json<UpdateEndUser>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let id = ctx.path_id("user_id", EndUserId::parse)?;
+    let if_match = IfMatch::parse(ctx.header("if-match"));
+    let Some(metadata) = body.value.metadata else {
+        // Nothing to change: answer from the current record, with the same
+        // rules a write would apply.
+        let record = store::get(&ctx.app.store, org, id)
+            .await?
+            .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+        if record.status == Status::Deleting {
+            return Err(ApiError::UserDeleting);
+        }
+        if !if_match.matches(record.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        return user_reply(StatusCode::OK, &record);
+    };
+    let change = Change::Metadata(metadata.to_json());
+    let versions = if_match.versions();
+    match store::update(
+        &ctx.app.store,
+        org,
+        id,
+        change,
+        versions.as_deref(),
+        ctx.app.clock.now(),
+    )
+    .await?
+    {
+        Ok(record) => user_reply(StatusCode::OK, &record),
+        Err(WriteRefused::Missing) => Err(ApiError::NotFound { resource: RESOURCE }),
+        Err(WriteRefused::Deleting(_)) => Err(ApiError::UserDeleting),
+        Err(WriteRefused::VersionMismatch) => Err(ApiError::PreconditionFailed),
+    }
+}
+
+/// `DELETE /v1/end-users/{user_id}` → 202 with status `deleting`; the purge is
+/// asynchronous. Deleting a user already being deleted answers the same.
+#[tracing::instrument(name = "end_users.delete", skip_all)]
+pub async fn delete(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let id = ctx.path_id("user_id", EndUserId::parse)?;
+    match store::update(
+        &ctx.app.store,
+        org,
+        id,
+        Change::StartDeletion,
+        None,
+        ctx.app.clock.now(),
+    )
+    .await?
+    {
+        Ok(record) => user_reply(StatusCode::ACCEPTED, &record),
+        Err(WriteRefused::Deleting(record)) => user_reply(StatusCode::ACCEPTED, &record),
+        Err(WriteRefused::Missing | WriteRefused::VersionMismatch) => {
+            Err(ApiError::NotFound { resource: RESOURCE })
+        }
+    }
+}
+
+fn encode_cursor(last: EndUserId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{last}"))
+}
+
+fn decode_cursor(raw: &str) -> Result<EndUserId, ApiError> {
+    let invalid = || ApiError::InvalidQueryParameter {
+        name: "cursor".into(),
+        problem: "is not a cursor this API issued",
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    EndUserId::parse(id).map_err(|_| invalid())
+}
+
+/// The `If-Match` request header (RFC 9110 §13.1.1, strong comparison).
+#[derive(Debug, PartialEq, Eq)]
+enum IfMatch {
+    /// Absent: no precondition.
+    Any,
+    /// `*`: the resource must exist.
+    Exists,
+    /// A list of strong ETags; weak or malformed ones never match.
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    fn parse(header: Option<&str>) -> Self {
+        let Some(header) = header else {
+            return Self::Any;
+        };
+        if header.trim() == "*" {
+            return Self::Exists;
+        }
+        let versions = header
+            .split(',')
+            .filter_map(|tag| {
+                tag.trim()
+                    .strip_prefix('"')?
+                    .strip_suffix('"')?
+                    .parse()
+                    .ok()
+            })
+            .take(16)
+            .collect();
+        Self::Versions(versions)
+    }
+
+    fn matches(&self, version: u64) -> bool {
+        match self {
+            Self::Any | Self::Exists => true,
+            Self::Versions(versions) => versions.contains(&version),
+        }
+    }
+
+    /// The versions a write must find; version 0 never exists, so a header
+    /// with no usable tag still makes the write fail its precondition.
+    fn versions(&self) -> Option<Vec<u64>> {
+        match self {
+            Self::Any | Self::Exists => None,
+            Self::Versions(v) if v.is_empty() => Some(vec![0]),
+            Self::Versions(v) => Some(v.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let id = EndUserId::generate();
+        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        for bad in [
+            "",
+            "!!",
+            "dTE6",
+            &URL_SAFE_NO_PAD.encode("u2:x"),
+            &URL_SAFE_NO_PAD.encode(id.to_string()),
+        ] {
+            assert_eq!(
+                decode_cursor(bad).unwrap_err().code(),
+                "invalid_query_parameter",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn if_match_uses_strong_comparison() {
+        assert_eq!(IfMatch::parse(None), IfMatch::Any);
+        assert_eq!(IfMatch::parse(Some(" * ")), IfMatch::Exists);
+        assert_eq!(
+            IfMatch::parse(Some("\"3\", W/\"4\", \"5\"")),
+            IfMatch::Versions(vec![3, 5])
+        );
+        assert!(!IfMatch::parse(Some("W/\"4\"")).matches(4));
+        assert_eq!(IfMatch::parse(Some("garbage")).versions(), Some(vec![0]));
+        assert!(IfMatch::parse(Some("\"7\"")).matches(7));
+    }
+}

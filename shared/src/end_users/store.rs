@@ -1,0 +1,269 @@
+//! End-user items: `PK = ORG#<org>`, `SK = USER#<id>` (docs/data-model.md).
+//! Every write carries the condition that guards its invariant, and asks for
+//! the old item on failure so the answer needs no second read.
+
+use super::{CreateEndUser, Status, Subscription};
+use crate::clock::format_timestamp;
+use crate::ids::{EndUserId, OrganizationId};
+use crate::organizations::org_pk;
+use crate::store::{self, Item, PK, SK, Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Prefix of end-user sort keys.
+const USER_SK_PREFIX: &str = "USER#";
+
+/// Sort key of an end user.
+pub fn user_sk(id: EndUserId) -> String {
+    format!("{USER_SK_PREFIX}{id}")
+}
+
+/// An end user as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndUserRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// The end user's id.
+    pub id: EndUserId,
+    /// Its organization.
+    pub organization_id: OrganizationId,
+    /// Contact address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Name to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The organization's own id for the person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Metadata as compact JSON text: stored verbatim so that no emulator or
+    /// number-precision rule of DynamoDB maps can change what the client sent.
+    pub metadata_json: String,
+    /// Subscription.
+    pub subscription: Subscription,
+    /// Whether an external service manages the subscription.
+    pub externally_managed: bool,
+    /// Live or being purged.
+    pub status: Status,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Bumped on every write; the ETag.
+    pub version: u64,
+}
+
+impl EndUserRecord {
+    /// A new active end user.
+    pub fn new(
+        organization_id: OrganizationId,
+        input: CreateEndUser,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let id = EndUserId::generate();
+        let now = format_timestamp(now);
+        Self {
+            pk: org_pk(organization_id),
+            sk: user_sk(id),
+            id,
+            organization_id,
+            email: input.email.map(super::Email::into_inner),
+            display_name: input.display_name,
+            external_id: input.external_id,
+            metadata_json: input.metadata.unwrap_or_default().to_json(),
+            subscription: Subscription::Free,
+            externally_managed: false,
+            status: Status::Active,
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// The strong ETag of this version.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
+    /// The public end-user object.
+    pub fn to_json(&self) -> Value {
+        let metadata: Value =
+            serde_json::from_str(&self.metadata_json).unwrap_or_else(|_| json!({}));
+        json!({
+            "id": self.id,
+            "organization_id": self.organization_id,
+            "email": self.email,
+            "display_name": self.display_name,
+            "external_id": self.external_id,
+            "metadata": metadata,
+            "subscription": self.subscription,
+            "externally_managed": self.externally_managed,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// Why a conditional write to an end user did not happen.
+#[derive(Debug)]
+pub(super) enum WriteRefused {
+    /// No such end user in the organization.
+    Missing,
+    /// The end user is being deleted; the current record.
+    Deleting(Box<EndUserRecord>),
+    /// The version did not match `If-Match`.
+    VersionMismatch,
+}
+
+fn key(org: OrganizationId, id: EndUserId) -> [(String, AttributeValue); 2] {
+    [
+        (PK.to_owned(), store::s(org_pk(org))),
+        (SK.to_owned(), store::s(user_sk(id))),
+    ]
+}
+
+/// Reads an end user (strongly consistent: read-your-writes for ETag flows).
+pub(super) async fn get(
+    store: &Store,
+    org: OrganizationId,
+    id: EndUserId,
+) -> Result<Option<EndUserRecord>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key(org, id).into_iter().collect()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    out.item.map(store::from_item).transpose()
+}
+
+/// Creates an end user; the fresh id makes a collision impossible, the
+/// condition makes it harmless.
+pub(super) async fn put_new(store: &Store, record: &EndUserRecord) -> Result<(), StoreError> {
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(store::to_item(record)?))
+        .condition_expression("attribute_not_exists(PK)")
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// One page of an organization's end users, oldest first.
+pub(super) async fn list(
+    store: &Store,
+    org: OrganizationId,
+    after: Option<EndUserId>,
+    limit: usize,
+) -> Result<(Vec<EndUserRecord>, bool), StoreError> {
+    let mut query = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", store::s(org_pk(org)))
+        .expression_attribute_values(":prefix", store::s(USER_SK_PREFIX))
+        // One extra item tells whether another page exists, so the last page
+        // never hands out a cursor to an empty one.
+        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+    if let Some(after) = after {
+        query = query.set_exclusive_start_key(Some(key(org, after).into_iter().collect()));
+    }
+    let out = query.send().await?;
+    let mut records = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(store::from_item)
+        .collect::<Result<Vec<EndUserRecord>, _>>()?;
+    let more = records.len() > limit;
+    records.truncate(limit);
+    Ok((records, more))
+}
+
+/// What a conditional update sets.
+pub(super) enum Change {
+    /// Replace the metadata.
+    Metadata(String),
+    /// Start the deletion.
+    StartDeletion,
+}
+
+/// Applies `change` to an active end user in one conditional `UpdateItem`:
+/// the condition (exists, active, version in `if_match`) is the only check,
+/// and the old item on failure tells which part failed.
+pub(super) async fn update(
+    store: &Store,
+    org: OrganizationId,
+    id: EndUserId,
+    change: Change,
+    if_match: Option<&[u64]>,
+    now: time::OffsetDateTime,
+) -> Result<Result<EndUserRecord, WriteRefused>, StoreError> {
+    let mut condition = "attribute_exists(PK) AND #status = :active".to_owned();
+    let mut request = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(key(org, id).into_iter().collect()))
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#version", "version")
+        .expression_attribute_values(":active", store::s("active"))
+        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":one", store::n(1))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    request = match change {
+        Change::Metadata(json) => request
+            .update_expression(
+                "SET metadata_json = :metadata, updated_at = :now, #version = #version + :one",
+            )
+            .expression_attribute_values(":metadata", store::s(json)),
+        Change::StartDeletion => request
+            .update_expression(
+                "SET #status = :deleting, updated_at = :now, #version = #version + :one",
+            )
+            .expression_attribute_values(":deleting", store::s("deleting")),
+    };
+    if let Some(versions) = if_match {
+        let names: Vec<String> = (0..versions.len()).map(|i| format!(":v{i}")).collect();
+        condition.push_str(&format!(" AND #version IN ({})", names.join(", ")));
+        for (name, version) in names.iter().zip(versions) {
+            request = request.expression_attribute_values(name, store::n(version));
+        }
+    }
+    match request
+        .condition_expression(condition)
+        .send()
+        .await
+        .map_err(StoreError::from)
+    {
+        Ok(out) => {
+            let item = out.attributes.ok_or_else(|| StoreError::Other {
+                source: "UpdateItem returned no attributes".into(),
+            })?;
+            Ok(Ok(store::from_item(item)?))
+        }
+        Err(StoreError::ConditionalCheckFailed { item }) => Ok(Err(refusal(item.map(|b| *b))?)),
+        Err(err) => Err(err),
+    }
+}
+
+fn refusal(old: Option<Item>) -> Result<WriteRefused, StoreError> {
+    let Some(old) = old else {
+        return Ok(WriteRefused::Missing);
+    };
+    let record: EndUserRecord = store::from_item(old)?;
+    Ok(match record.status {
+        Status::Deleting => WriteRefused::Deleting(Box::new(record)),
+        Status::Active => WriteRefused::VersionMismatch,
+    })
+}

@@ -1,0 +1,296 @@
+//! The one error model of the API (SPEC §4) and its two wire formats.
+
+use crate::store::StoreError;
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+/// One problem with one field of a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name (a dotted path for nested fields).
+    pub field: String,
+    /// What is wrong, in a few words.
+    pub problem: String,
+}
+
+/// The problems found in a request body, in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// No problems yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a problem with `field`.
+    pub fn push(&mut self, field: impl Into<String>, problem: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            problem: problem.into(),
+        });
+    }
+
+    /// Whether any problem was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The problems.
+    pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
+        self.0.iter()
+    }
+
+    /// `Ok(value)` when nothing was recorded, else the validation error.
+    pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(ApiError::Validation(self))
+        }
+    }
+}
+
+/// Which wire format an error takes (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// `/v1/...` and public endpoints: `{code, message, details, notices, requestId}`.
+    Organization,
+    /// `/api/v1/...`: `{"error": {type, message, issues, requestId}}`.
+    ExternalService,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything a request can fail with. Each variant has one status and one
+/// code; the cause of a 5xx is logged, never sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The body is not JSON, not an object, or not declared as JSON.
+    #[error("{0}")]
+    InvalidJson(&'static str),
+    /// A path segment that must be an id is not one.
+    #[error("path parameter `{0}` is not a valid id")]
+    InvalidPathParameter(&'static str),
+    /// A query parameter is malformed, duplicated or unknown.
+    #[error("query parameter `{name}` {problem}")]
+    InvalidQueryParameter {
+        /// The parameter.
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// No credential was sent.
+    #[error("no API key was provided; send it in the X-API-Key header")]
+    MissingCredentials,
+    /// The credential is unknown, malformed, revoked or expired.
+    #[error("the API key is invalid, revoked or expired")]
+    InvalidCredentials,
+    /// `X-Tenant-ID` names another organization than the key's.
+    #[error("X-Tenant-ID does not match the organization of the API key")]
+    TenantMismatch,
+    /// The credential lacks the scope the operation needs.
+    #[error("this operation requires the `{required}` scope")]
+    InsufficientScope {
+        /// The scope that would allow it.
+        required: &'static str,
+    },
+    /// No route matches the method and path.
+    #[error("no route matches {method} {path}")]
+    RouteNotFound {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
+    /// The resource does not exist in the caller's organization.
+    #[error("{resource} not found")]
+    NotFound {
+        /// The kind of resource (`end_user`, ...).
+        resource: &'static str,
+    },
+    /// The end user is being deleted.
+    #[error("the end user is being deleted")]
+    UserDeleting,
+    /// `If-Match` does not match the current ETag.
+    #[error("If-Match does not match the current ETag of the resource")]
+    PreconditionFailed,
+    /// The body is larger than the API accepts.
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Well-formed JSON that breaks the schema.
+    #[error("the request body is invalid")]
+    Validation(FieldErrors),
+    /// DynamoDB throttled us or could not be reached, after retries.
+    #[error("the service is temporarily unavailable; retry with backoff")]
+    ServiceUnavailable(#[source] BoxError),
+    /// Anything unexpected.
+    #[error("an internal error occurred")]
+    Internal(#[source] BoxError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        if err.is_transient() {
+            Self::ServiceUnavailable(Box::new(err))
+        } else {
+            Self::Internal(Box::new(err))
+        }
+    }
+}
+
+impl ApiError {
+    /// Wraps an unexpected failure; its cause is logged, not sent.
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_)
+            | Self::InvalidPathParameter(_)
+            | Self::InvalidQueryParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::MissingCredentials | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::TenantMismatch | Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::UserDeleting => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code on the organization/user surface.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidPathParameter(_) => "invalid_path_parameter",
+            Self::InvalidQueryParameter { .. } => "invalid_query_parameter",
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TenantMismatch => "tenant_mismatch",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
+            Self::UserDeleting => "user_deleting",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Validation(_) => "validation_failed",
+            Self::ServiceUnavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The code on the external-service surface, where its seed names differ.
+    fn external_type(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) | Self::Validation(_) => "invalid_schema",
+            Self::MissingCredentials => "missing_api_token",
+            Self::InvalidCredentials => "invalid_api_token",
+            Self::InsufficientScope { .. } => "scope_permission_denied",
+            other => other.code(),
+        }
+    }
+
+    /// Context for the `details` member, when there is any.
+    fn details(&self) -> Option<Value> {
+        match self {
+            Self::Validation(fields) => Some(json!({
+                "fields": fields.iter().map(|f| json!({"field": f.field, "problem": f.problem})).collect::<Vec<_>>()
+            })),
+            Self::NotFound { resource } => Some(json!({ "resource": resource })),
+            Self::RouteNotFound { .. } => Some(json!({ "resource": "route" })),
+            Self::InvalidPathParameter(name) => Some(json!({ "parameter": name })),
+            Self::InvalidQueryParameter { name, .. } => Some(json!({ "parameter": name })),
+            Self::InsufficientScope { required } => Some(json!({ "required_scope": required })),
+            Self::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
+            _ => None,
+        }
+    }
+
+    /// The error body for `surface`, stamped with `request_id`.
+    pub fn body(&self, surface: Surface, request_id: &str) -> Value {
+        let message = self.to_string();
+        match surface {
+            Surface::Organization => {
+                let mut body =
+                    json!({ "code": self.code(), "message": message, "requestId": request_id });
+                if let Some(details) = self.details() {
+                    body["details"] = details;
+                }
+                body
+            }
+            Surface::ExternalService => {
+                let mut error = json!({ "type": self.external_type(), "message": message, "requestId": request_id });
+                if let Self::Validation(fields) = self {
+                    error["issues"] = fields
+                        .iter()
+                        .map(|f| json!({ "path": f.field.split('.').collect::<Vec<_>>(), "message": f.problem }))
+                        .collect();
+                }
+                json!({ "error": error })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_list_every_field() {
+        let mut fields = FieldErrors::new();
+        fields.push("metadata", "must be an object");
+        fields.push("nickname", "unknown field");
+        let err = fields.into_result(|| ()).unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = err.body(Surface::Organization, "01JD0000000000000000000000");
+        assert_eq!(body["code"], "validation_failed");
+        assert_eq!(body["requestId"], "01JD0000000000000000000000");
+        assert_eq!(body["details"]["fields"][0]["field"], "metadata");
+        assert_eq!(body["details"]["fields"][1]["problem"], "unknown field");
+    }
+
+    #[test]
+    fn internal_errors_never_carry_their_cause() {
+        let err = ApiError::internal("table tether-secret does not exist");
+        let body = err
+            .body(Surface::Organization, "01JD0000000000000000000000")
+            .to_string();
+        assert!(!body.contains("tether-secret"), "{body}");
+        assert!(body.contains("internal_error"));
+    }
+
+    #[test]
+    fn external_surface_uses_its_own_envelope_and_names() {
+        let body = ApiError::MissingCredentials.body(Surface::ExternalService, "R");
+        assert_eq!(body["error"]["type"], "missing_api_token");
+        assert_eq!(body["error"]["requestId"], "R");
+        let mut fields = FieldErrors::new();
+        fields.push("connectToken", "is required");
+        let body = ApiError::Validation(fields).body(Surface::ExternalService, "R");
+        assert_eq!(body["error"]["type"], "invalid_schema");
+        assert_eq!(body["error"]["issues"][0]["path"][0], "connectToken");
+    }
+
+    #[test]
+    fn transient_store_errors_are_503() {
+        let err: ApiError = StoreError::Throttled {
+            source: "slow down".into(),
+        }
+        .into();
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let err: ApiError = StoreError::Other {
+            source: "no table".into(),
+        }
+        .into();
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,25 @@
+//! Tether core: the domain, the request pipeline and DynamoDB access shared by
+//! every Lambda function of the API.
+//!
+//! Each function binary is a few lines that hand one [`routes::Endpoint`] and
+//! its operation to [`runtime::serve`]; everything else — request ids,
+//! authentication, authorization, body parsing, error envelopes, logging — is
+//! the one [`pipeline`] in this crate.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod end_users;
+pub mod error;
+pub mod ids;
+pub mod logging;
+pub mod not_found;
+pub mod organizations;
+pub mod pipeline;
+pub mod routes;
+pub mod runtime;
+pub mod store;
+
+pub use app::App;
+pub use error::ApiError;

@@ -1,0 +1,258 @@
+//! Request bodies: size limit, content type, JSON syntax (400) and schema
+//! (422) are told apart, and every DTO is parsed into domain types.
+
+use crate::error::{ApiError, FieldErrors};
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::CONTENT_TYPE;
+use serde_json::{Map, Value};
+
+/// The largest body the API reads (SPEC §9).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A body type an operation takes.
+pub trait FromBody: Sized + Send + 'static {
+    /// Reads the body; called by the pipeline after authorization.
+    fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError>;
+}
+
+/// For operations that read no body (GET, DELETE): whatever is sent is ignored.
+#[derive(Debug, Clone, Copy)]
+pub struct NoBody;
+
+impl FromBody for NoBody {
+    fn from_body(_: &HeaderMap, _: &[u8]) -> Result<Self, ApiError> {
+        Ok(NoBody)
+    }
+}
+
+/// A DTO parsed from a JSON object. Parsing collects every field problem so a
+/// client sees them all at once.
+pub trait ParseBody: Sized + Send + 'static {
+    /// Parses the object's members.
+    fn parse(object: &mut JsonObject) -> Self;
+}
+
+/// A JSON object being parsed: each accessor takes its member out, and what is
+/// left at the end is reported as unknown fields.
+#[derive(Debug)]
+pub struct JsonObject {
+    members: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl JsonObject {
+    /// Wraps an object's members.
+    pub fn new(members: Map<String, Value>) -> Self {
+        Self {
+            members,
+            errors: FieldErrors::new(),
+        }
+    }
+
+    /// Takes a member, if present.
+    pub fn take(&mut self, field: &str) -> Option<Value> {
+        self.members.remove(field)
+    }
+
+    /// Records a problem with `field`.
+    pub fn problem(&mut self, field: &str, problem: impl Into<String>) {
+        self.errors.push(field, problem);
+    }
+
+    /// An optional string member of at most `max_chars` characters.
+    pub fn optional_string(&mut self, field: &str, max_chars: usize) -> Option<String> {
+        match self.take(field)? {
+            Value::String(s) if s.chars().count() > max_chars => {
+                self.problem(field, format!("must be at most {max_chars} characters"));
+                None
+            }
+            Value::String(s) if s.contains('\0') => {
+                self.problem(field, "must not contain NUL characters");
+                None
+            }
+            Value::String(s) => Some(s),
+            _ => {
+                self.problem(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// Ends parsing: unknown members become problems too.
+    pub fn finish<T>(mut self, value: T) -> Result<T, ApiError> {
+        let unknown: Vec<String> = self.members.keys().cloned().collect();
+        for field in unknown {
+            self.errors.push(field, "unknown field");
+        }
+        self.errors.into_result(|| value)
+    }
+}
+
+/// A JSON body parsed into `T`. An empty body reads as `{}`: every field absent.
+#[derive(Debug, Clone)]
+pub struct Json<T> {
+    /// The parsed DTO.
+    pub value: T,
+    /// Whether the body was empty or `{}`.
+    pub empty: bool,
+}
+
+impl<T: ParseBody> FromBody for Json<T> {
+    fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        let members = parse_object(headers, body)?;
+        let empty = members.is_empty();
+        let mut object = JsonObject::new(members);
+        let value = T::parse(&mut object);
+        Ok(Self {
+            value: object.finish(value)?,
+            empty,
+        })
+    }
+}
+
+/// Reads a body as a JSON object's members: 413 when too large, 400
+/// `invalid_json` when it is not JSON, not an object, or not declared as JSON.
+pub fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    if !is_json_content_type(headers) {
+        return Err(ApiError::InvalidJson(
+            "the body must be sent with Content-Type: application/json",
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(members)) => Ok(members),
+        Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object")),
+        Err(_) => Err(ApiError::InvalidJson("the body is not valid JSON")),
+    }
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let media_type = value.split(';').next().unwrap_or_default().trim();
+    let charset_ok = value.split(';').skip(1).all(|param| {
+        let mut kv = param.splitn(2, '=');
+        let key = kv.next().unwrap_or_default().trim();
+        let val = kv.next().unwrap_or_default().trim().trim_matches('"');
+        !key.eq_ignore_ascii_case("charset") || val.eq_ignore_ascii_case("utf-8")
+    });
+    media_type.eq_ignore_ascii_case("application/json") && charset_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn json_headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        h
+    }
+
+    #[derive(Debug)]
+    struct Named {
+        name: Option<String>,
+    }
+
+    impl ParseBody for Named {
+        fn parse(object: &mut JsonObject) -> Self {
+            Self {
+                name: object.optional_string("name", 5),
+            }
+        }
+    }
+
+    fn code(err: ApiError) -> &'static str {
+        err.code()
+    }
+
+    #[test]
+    fn empty_and_whitespace_bodies_are_empty_objects() {
+        for body in [&b""[..], b"  \n", b"{}"] {
+            let parsed = Json::<Named>::from_body(&json_headers("application/json"), body).unwrap();
+            assert!(parsed.empty && parsed.value.name.is_none());
+        }
+    }
+
+    #[test]
+    fn content_type_must_be_json_when_there_is_a_body() {
+        let ok = [
+            "application/json",
+            "Application/JSON; charset=UTF-8",
+            "application/json;charset=\"utf-8\"",
+        ];
+        for ct in ok {
+            assert!(
+                Json::<Named>::from_body(&json_headers(ct), b"{}").is_ok(),
+                "{ct}"
+            );
+        }
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/json; charset=latin1",
+        ] {
+            let err = Json::<Named>::from_body(&json_headers(ct), b"{}").unwrap_err();
+            assert_eq!(code(err), "invalid_json", "{ct}");
+        }
+        let err = Json::<Named>::from_body(&HeaderMap::new(), b"{}").unwrap_err();
+        assert_eq!(code(err), "invalid_json");
+    }
+
+    #[test]
+    fn syntax_is_400_and_schema_is_422() {
+        let h = json_headers("application/json");
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"\"x\"",
+            b"null",
+            b"{\"a\":1}{}",
+            b"\xff\xfe",
+        ] {
+            let err = Json::<Named>::from_body(&h, body).unwrap_err();
+            assert_eq!(err.status(), 400, "{body:?}");
+        }
+        let err = Json::<Named>::from_body(&h, br#"{"name": 3, "other": true}"#).unwrap_err();
+        let ApiError::Validation(fields) = err else {
+            panic!("expected a validation error")
+        };
+        let fields: Vec<_> = fields
+            .iter()
+            .map(|f| (f.field.as_str(), f.problem.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![("name", "must be a string"), ("other", "unknown field")]
+        );
+        let err = Json::<Named>::from_body(&h, br#"{"name": "toolong"}"#).unwrap_err();
+        assert_eq!(err.status(), 422);
+    }
+
+    #[test]
+    fn bodies_over_64_kib_are_413_before_parsing() {
+        let body = vec![b' '; MAX_BODY_BYTES + 1];
+        let err = Json::<Named>::from_body(&json_headers("application/json"), &body).unwrap_err();
+        assert_eq!(err.status(), 413);
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_not_a_stack_overflow() {
+        let body = "[".repeat(60_000);
+        let err = Json::<Named>::from_body(&json_headers("application/json"), body.as_bytes());
+        assert!(err.is_err());
+    }
+}

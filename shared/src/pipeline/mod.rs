@@ -1,0 +1,355 @@
+//! The one request pipeline every function runs, in this order:
+//! request id → path parameters → authenticate → rate limit (slot) →
+//! authorize → body → operation → render → one log line.
+//!
+//! A panic or unexpected error anywhere becomes a 500 `internal_error` with
+//! the request id and nothing internal in the body.
+
+pub mod body;
+mod query;
+
+pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
+pub use query::Query;
+
+use crate::app::App;
+use crate::auth::{self, ApiKeyPrincipal};
+use crate::error::{ApiError, Surface};
+use crate::ids::{InvalidId, OrganizationId, RequestId};
+use crate::routes::{Credential, Endpoint};
+use futures_util::FutureExt;
+use lambda_http::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// Content type of every JSON response (SPEC §3).
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// The response header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Everything an operation gets from the pipeline.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The warm function's state.
+    pub app: Arc<App>,
+    /// This request's id.
+    pub request_id: RequestId,
+    /// The authenticated API key, on organization-API endpoints.
+    pub principal: Option<ApiKeyPrincipal>,
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The query string.
+    pub query: Query,
+    /// The request's method.
+    pub method: String,
+    /// The request's path.
+    pub path: String,
+    /// Path parameters, checked and in template order.
+    path_params: Vec<(&'static str, String)>,
+}
+
+impl Ctx {
+    /// The authenticated organization. Only organization-API operations call
+    /// this, and the pipeline authenticated them before the call.
+    pub fn organization_id(&self) -> Result<OrganizationId, ApiError> {
+        self.principal
+            .as_ref()
+            .map(|p| p.organization_id)
+            .ok_or_else(|| {
+                ApiError::internal("operation needs an API key but the endpoint takes none")
+            })
+    }
+
+    /// A path parameter that is an id, parsed (the pipeline already checked it).
+    pub fn path_id<T>(
+        &self,
+        name: &'static str,
+        parse: fn(&str) -> Result<T, InvalidId>,
+    ) -> Result<T, ApiError> {
+        let raw = self
+            .path_params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str());
+        raw.and_then(|v| parse(v).ok())
+            .ok_or(ApiError::InvalidPathParameter(name))
+    }
+
+    /// A header's value, when it is present exactly once and is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        single_header(&self.headers, name)
+    }
+}
+
+/// A successful response of an operation.
+#[derive(Debug)]
+pub struct Reply {
+    status: StatusCode,
+    body: Option<Vec<u8>>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Reply {
+    /// A JSON response.
+    pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Self, ApiError> {
+        let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
+        Ok(Self {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        })
+    }
+
+    /// A response without a body (204).
+    pub fn empty(status: StatusCode) -> Self {
+        Self {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: HeaderName, value: &str) -> Result<Self, ApiError> {
+        let value = HeaderValue::from_str(value).map_err(ApiError::internal)?;
+        self.headers.push((name, value));
+        Ok(self)
+    }
+}
+
+/// What the request log line reports about the caller.
+#[derive(Debug, Default)]
+struct Caller {
+    organization_id: Option<OrganizationId>,
+    credential_id: Option<String>,
+}
+
+/// Runs one request through the pipeline and renders the response. Never
+/// fails: every outcome is an HTTP response with `X-Request-Id`.
+pub async fn handle<B, F, Fut>(
+    app: Arc<App>,
+    endpoint: &'static Endpoint,
+    req: Request,
+    op: F,
+) -> Response<Body>
+where
+    B: FromBody,
+    F: FnOnce(Ctx, B) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let started = Instant::now();
+    let request_id = RequestId::generate();
+    let span = tracing::info_span!("request", requestId = %request_id);
+    async move {
+        let method = req.method().to_string();
+        let mut caller = Caller::default();
+        let outcome = AssertUnwindSafe(run(app, endpoint, request_id, req, op, &mut caller))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(ApiError::internal(format!("operation panicked: {what}")))
+            });
+        let response = match outcome {
+            Ok(reply) => render_reply(reply),
+            Err(err) => {
+                log_error(&err);
+                render_error(&err, endpoint.surface, request_id)
+            }
+        };
+        let response = stamp(response, request_id);
+        tracing::info!(
+            target: "tether::request",
+            method = %method,
+            route = endpoint.path,
+            function = endpoint.function,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            organization_id = caller.organization_id.map(|id| id.to_string()),
+            credential_id = caller.credential_id.as_deref(),
+            "request completed"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run<B, F, Fut>(
+    app: Arc<App>,
+    endpoint: &'static Endpoint,
+    request_id: RequestId,
+    req: Request,
+    op: F,
+    caller: &mut Caller,
+) -> Result<Reply, ApiError>
+where
+    B: FromBody,
+    F: FnOnce(Ctx, B) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let path_params = path_parameters(endpoint, &req)?;
+    let query = Query::from_request(&req);
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+
+    let principal = match endpoint.credential {
+        Credential::ApiKey => {
+            let principal = auth::authenticate_api_key(
+                &app.store,
+                &app.keys,
+                single_header(&headers, "x-api-key"),
+                single_header(&headers, "x-tenant-id"),
+            )
+            .await?;
+            caller.organization_id = Some(principal.organization_id);
+            caller.credential_id = Some(principal.api_key_id.to_string());
+            Some(principal)
+        }
+        Credential::None => None,
+    };
+
+    // Rate limiter and turn counter go here (SPEC §6–§7, their own issue).
+
+    if let Some(principal) = &principal {
+        authorize(endpoint, principal)?;
+    }
+
+    let body = B::from_body(&headers, body_bytes(&body))?;
+    let ctx = Ctx {
+        app,
+        request_id,
+        principal,
+        headers,
+        query,
+        method,
+        path,
+        path_params,
+    };
+    op(ctx, body).await
+}
+
+/// Scope check: a key may call an endpoint when its highest scope is at least
+/// the endpoint's.
+fn authorize(endpoint: &Endpoint, principal: &ApiKeyPrincipal) -> Result<(), ApiError> {
+    if principal.scope.is_some_and(|scope| scope >= endpoint.scope) {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientScope {
+            required: endpoint.scope.as_str(),
+        })
+    }
+}
+
+/// Path parameters from API Gateway's `pathParameters`, or — when the event has
+/// none, as under `cargo lambda watch` — by matching the path to the template.
+/// Every parameter that names an id must be a UUID (400 otherwise).
+fn path_parameters(
+    endpoint: &'static Endpoint,
+    req: &Request,
+) -> Result<Vec<(&'static str, String)>, ApiError> {
+    let from_gateway = req.path_parameters();
+    let names: Vec<&'static str> = endpoint.parameter_names().collect();
+    let params: Vec<(&'static str, String)> =
+        if names.iter().all(|n| from_gateway.first(n).is_some()) {
+            names
+                .iter()
+                .filter_map(|n| from_gateway.first(n).map(|v| (*n, v.to_owned())))
+                .collect()
+        } else {
+            endpoint.match_path(req.uri().path()).unwrap_or_default()
+        };
+    // Greedy parameters (`{proxy+}`) are free text; every other one is an id.
+    for name in names.into_iter().filter(|n| !n.ends_with('+')) {
+        let value = params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str());
+        if value.is_none_or(|v| crate::ids::EndUserId::parse(v).is_err()) {
+            return Err(ApiError::InvalidPathParameter(name));
+        }
+    }
+    Ok(params)
+}
+
+fn body_bytes(body: &Body) -> &[u8] {
+    match body {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // `Body` is non-exhaustive; any future variant is treated as empty.
+        #[allow(unreachable_patterns, reason = "lambda_http may add body variants")]
+        _ => &[],
+    }
+}
+
+/// A header present exactly once with a text value; duplicated or binary
+/// values count as absent-and-invalid to the callers that need them.
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        (Some(_), Some(_)) => Some(""),
+        _ => None,
+    }
+}
+
+fn render_reply(reply: Reply) -> Response<Body> {
+    let mut response = Response::new(match reply.body {
+        Some(bytes) => Body::Text(String::from_utf8(bytes).unwrap_or_default()),
+        None => Body::Empty,
+    });
+    *response.status_mut() = reply.status;
+    if response.body() != &Body::Empty {
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    }
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+/// Renders an error in its surface's envelope.
+pub fn render_error(err: &ApiError, surface: Surface, request_id: RequestId) -> Response<Body> {
+    let body = err.body(surface, &request_id.to_string()).to_string();
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = err.status();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    response
+}
+
+fn stamp(mut response: Response<Body>, request_id: RequestId) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Logs a 5xx with its cause chain; 4xx are the client's and only counted in
+/// the request line.
+fn log_error(err: &ApiError) {
+    if err.status().is_server_error() {
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        tracing::error!(code = err.code(), error = %err, causes = %causes.join(": "), "request failed");
+    }
+}

@@ -1,0 +1,111 @@
+//! DynamoDB access: the one client, the single table's keys, and typed errors.
+//!
+//! The data model is written down in `docs/data-model.md`. Every invariant is
+//! guarded by a condition on the write that could break it, never by a read
+//! before the write.
+
+mod errors;
+pub mod schema;
+
+pub use errors::{CancellationReason, StoreError};
+
+use crate::config::Config;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// A raw DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The partition key attribute of the table.
+pub const PK: &str = "PK";
+/// The sort key attribute of the table.
+pub const SK: &str = "SK";
+/// The TTL attribute (epoch seconds) of expiring items (SPEC §12).
+pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
+
+/// The table and the client that reaches it, built once per cold start and
+/// shared by reference by every invocation.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl Store {
+    /// Wraps an existing client (tests build theirs with a local endpoint).
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Builds the client from the environment and `config`: region and
+    /// credentials from the standard chain, the endpoint from
+    /// `AWS_ENDPOINT_URL_DYNAMODB` when set, explicit timeouts and bounded retries.
+    pub async fn from_config(config: &Config) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(config.dynamodb_attempt_timeout)
+                    .operation_timeout(config.dynamodb_operation_timeout)
+                    .build(),
+            )
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(config.dynamodb_max_attempts),
+            );
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk_config = loader.load().await;
+        Self::new(
+            aws_sdk_dynamodb::Client::new(&sdk_config),
+            config.table.clone(),
+        )
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// A string attribute value.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute value.
+pub fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Reads a string attribute of an item.
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// Reads a number attribute of an item.
+pub fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Decodes an item into a record type.
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|source| StoreError::Corrupt { source })
+}
+
+/// Encodes a record type into an item.
+pub fn to_item<T: serde::Serialize>(record: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(record).map_err(|source| StoreError::Corrupt { source })
+}

@@ -1,0 +1,151 @@
+//! The table's definition, used by `tetherctl table create` and the tests
+//! (the SAM template declares the same shape for AWS).
+
+use super::{PK, SK, Store, StoreError, TTL_ATTRIBUTE};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TimeToLiveStatus,
+};
+
+/// The overloaded secondary index (see `docs/data-model.md`).
+pub const GSI1: &str = "GSI1";
+/// Partition key of [`GSI1`].
+pub const GSI1_PK: &str = "GSI1PK";
+/// Sort key of [`GSI1`].
+pub const GSI1_SK: &str = "GSI1SK";
+
+/// What `create_table` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableCreation {
+    /// The table did not exist and was created.
+    Created,
+    /// The table already existed; its TTL was (re)checked.
+    AlreadyExisted,
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("key schema element has its required fields")
+}
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute definition has its required fields")
+}
+
+/// Creates the table with its index, stream and TTL, waiting until it is
+/// active. Idempotent: an existing table is left as it is.
+pub async fn create_table(store: &Store) -> Result<TableCreation, StoreError> {
+    let client = store.client();
+    let created = client
+        .create_table()
+        .table_name(store.table())
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute(PK))
+        .attribute_definitions(string_attribute(SK))
+        .attribute_definitions(string_attribute(GSI1_PK))
+        .attribute_definitions(string_attribute(GSI1_SK))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI1)
+                .key_schema(key(GSI1_PK, KeyType::Hash))
+                .key_schema(key(GSI1_SK, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index has its required fields"),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .expect("stream specification has its required fields"),
+        )
+        .send()
+        .await;
+    let outcome = match created {
+        Ok(_) => TableCreation::Created,
+        Err(err) if err.code() == Some("ResourceInUseException") => TableCreation::AlreadyExisted,
+        Err(err) => {
+            return Err(StoreError::Other {
+                source: Box::new(err),
+            });
+        }
+    };
+    wait_until_active(store).await?;
+    enable_ttl(store).await?;
+    Ok(outcome)
+}
+
+async fn wait_until_active(store: &Store) -> Result<(), StoreError> {
+    for _ in 0..120 {
+        let described = store
+            .client()
+            .describe_table()
+            .table_name(store.table())
+            .send()
+            .await
+            .map_err(|err| StoreError::Other {
+                source: Box::new(err),
+            })?;
+        let status = described.table().and_then(|t| t.table_status().cloned());
+        if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    Err(StoreError::Unavailable {
+        source: "table did not become active within 30 s".into(),
+    })
+}
+
+async fn enable_ttl(store: &Store) -> Result<(), StoreError> {
+    let client = store.client();
+    let current = client
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .map_err(|err| StoreError::Other {
+            source: Box::new(err),
+        })?;
+    let status = current
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status().cloned());
+    if matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
+        return Ok(());
+    }
+    client
+        .update_time_to_live()
+        .table_name(store.table())
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .expect("TTL specification has its required fields"),
+        )
+        .send()
+        .await
+        .map_err(|err| StoreError::Other {
+            source: Box::new(err),
+        })?;
+    Ok(())
+}

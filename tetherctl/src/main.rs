@@ -1,0 +1,178 @@
+//! `tetherctl`: the operator's tool (SPEC §13). Every command prints one JSON
+//! object on stdout; errors go to stderr with a non-zero exit.
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::process::ExitCode;
+use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
+use tether::clock::{Clock, SystemClock};
+use tether::config::Config;
+use tether::ids::OrganizationId;
+use tether::organizations::{self, LimitOverrides, Organization, Plan};
+use tether::store::{Store, schema};
+
+#[derive(Debug, Parser)]
+#[command(name = "tetherctl", version, about = "Operate a Tether deployment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The DynamoDB table.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
+    /// Organizations (tenants).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// API keys of organizations.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCommand {
+    /// Creates the table with its index, TTL and stream (idempotent).
+    Create,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Creates an organization and an admin-scoped API key for it.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Billing plan: free or pro.
+        #[arg(long, default_value = "free", value_parser = parse_plan)]
+        plan: Plan,
+        /// Requests per second (overrides the plan).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: Option<u32>,
+        /// Bucket size (overrides the plan).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        burst: Option<u32>,
+        /// Turns per billing period (overrides the plan).
+        #[arg(long)]
+        turn_ceiling: Option<u64>,
+        /// Active end users (overrides the plan).
+        #[arg(long)]
+        relationship_ceiling: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Creates an API key for an existing organization.
+    Create {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+        /// Comma-separated scopes: read, read_write, admin.
+        #[arg(long, value_delimiter = ',', value_parser = parse_scope, required = true)]
+        scopes: Vec<Scope>,
+    },
+}
+
+fn parse_plan(s: &str) -> Result<Plan, String> {
+    Plan::parse(s).ok_or_else(|| format!("unknown plan `{s}` (free, pro)"))
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s.trim()).ok_or_else(|| format!("unknown scope `{s}` (read, read_write, admin)"))
+}
+
+fn parse_org(s: &str) -> Result<OrganizationId, String> {
+    OrganizationId::parse(s).map_err(|_| format!("`{s}` is not an organization id"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("tetherctl: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<serde_json::Value, String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let store = Store::from_config(&config).await;
+    let now = SystemClock.now();
+    match command {
+        Command::Table {
+            command: TableCommand::Create,
+        } => {
+            let outcome = schema::create_table(&store).await.map_err(describe)?;
+            Ok(
+                json!({ "table": store.table(), "created": outcome == schema::TableCreation::Created }),
+            )
+        }
+        Command::Org {
+            command:
+                OrgCommand::Create {
+                    name,
+                    plan,
+                    rate_limit,
+                    burst,
+                    turn_ceiling,
+                    relationship_ceiling,
+                },
+        } => {
+            if name.trim().is_empty() {
+                return Err("--name must not be empty".into());
+            }
+            let overrides = LimitOverrides {
+                rate_limit,
+                burst,
+                turn_ceiling,
+                relationship_ceiling,
+            };
+            let org = Organization::new(name, plan, overrides, now);
+            organizations::put_organization(&store, &org)
+                .await
+                .map_err(describe)?;
+            let secret = ApiKeySecret::generate().map_err(|e| e.to_string())?;
+            let key = ApiKeyRecord::new(&secret, org.id, vec![Scope::Admin], now);
+            auth::put_api_key(&store, &key).await.map_err(describe)?;
+            Ok(json!({ "organization_id": org.id, "api_key": secret.expose() }))
+        }
+        Command::ApiKey {
+            command: ApiKeyCommand::Create { org, mut scopes },
+        } => {
+            scopes.sort();
+            scopes.dedup();
+            let secret = ApiKeySecret::generate().map_err(|e| e.to_string())?;
+            let key = ApiKeyRecord::new(&secret, org, scopes, now);
+            if !auth::put_api_key(&store, &key).await.map_err(describe)? {
+                return Err(format!("organization {org} does not exist"));
+            }
+            Ok(json!({ "api_key_id": key.api_key_id, "api_key": secret.expose() }))
+        }
+    }
+}
+
+/// The error and its causes, for the operator's terminal.
+fn describe(err: impl std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
