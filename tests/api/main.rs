@@ -1,1 +1,41 @@
-fn main() {}
+//! Black-box tests of the API: API Gateway events in, status/headers/body
+//! out, then the stored state checked in DynamoDB Local.
+
+mod auth;
+mod end_users;
+mod end_users_update;
+mod events;
+mod isolation;
+mod malformed;
+mod not_found;
+
+/// Reads an item straight from the test's table.
+pub async fn stored_item(
+    app: &tether_tests::TestApp,
+    pk: &str,
+    sk: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    app.app
+        .store
+        .client()
+        .get_item()
+        .table_name(app.app.store.table())
+        .key("PK", AttributeValue::S(pk.to_owned()))
+        .key("SK", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the table")
+        .item
+}
+
+/// The stored end-user item for `user` (a JSON end user).
+pub async fn stored_user(
+    app: &tether_tests::TestApp,
+    user: &serde_json::Value,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let pk = format!("ORG#{}", user["organization_id"].as_str().unwrap());
+    let sk = format!("USER#{}", user["id"].as_str().unwrap());
+    stored_item(app, &pk, &sk).await
+}

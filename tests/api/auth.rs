@@ -1,0 +1,167 @@
+//! Authentication and tenancy (SPEC §5) through the pipeline.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use key_hash::hash_hex;
+use serde_json::json;
+use tether_tests::spawn_app;
+
+/// SHA-256 hex of a key, as the store keys it (via the crate's own hashing).
+mod key_hash {
+    pub fn hash_hex(key: &str) -> String {
+        let secret = tether::auth::ApiKeySecret::parse(key).expect("a well-formed key");
+        secret.hash().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[tokio::test]
+async fn missing_key_is_401_missing_credentials() {
+    let app = spawn_app().await;
+    let res = app.request("GET", "/v1/end-users").no_key().send().await;
+    res.assert_error(401, "missing_credentials");
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_duplicated_keys_are_401_invalid_credentials() {
+    let app = spawn_app().await;
+    let unknown = format!("tk_{}", "0".repeat(48));
+    for key in [
+        "",
+        "tk_short",
+        "Bearer nope",
+        unknown.as_str(),
+        &app.admin_key.to_uppercase(),
+    ] {
+        let res = app.request("GET", "/v1/end-users").key(key).send().await;
+        res.assert_error(401, "invalid_credentials");
+    }
+    let dup = app
+        .request("GET", "/v1/end-users")
+        .header("x-api-key", &app.admin_key)
+        .send()
+        .await;
+    dup.assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_401() {
+    let app = spawn_app().await;
+    let key = app
+        .create_key(app.org_id, &[tether::auth::Scope::Admin])
+        .await;
+    app.app
+        .store
+        .client()
+        .update_item()
+        .table_name(app.app.store.table())
+        .key(
+            "PK",
+            AttributeValue::S(format!("APIKEY#{}", hash_hex(&key))),
+        )
+        .key("SK", AttributeValue::S("APIKEY".into()))
+        .update_expression("SET revoked_at = :t")
+        .expression_attribute_values(":t", AttributeValue::S("2026-01-01T00:00:00Z".into()))
+        .send()
+        .await
+        .unwrap();
+    app.request("GET", "/v1/end-users")
+        .key(&key)
+        .send()
+        .await
+        .assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn keys_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    let item = crate::stored_item(
+        &app,
+        &format!("APIKEY#{}", hash_hex(&app.admin_key)),
+        "APIKEY",
+    )
+    .await
+    .unwrap();
+    let dump = format!("{item:?}");
+    assert!(
+        !dump.contains(&app.admin_key[3..]),
+        "the secret is not stored"
+    );
+    assert_eq!(
+        item["organization_id"].as_s().unwrap(),
+        &app.org_id.to_string()
+    );
+}
+
+#[tokio::test]
+async fn lookups_are_cached_in_the_warm_function() {
+    let app = spawn_app().await;
+    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    // Remove the key item: the warm cache still knows the key (≤ 60 s).
+    app.app
+        .store
+        .client()
+        .delete_item()
+        .table_name(app.app.store.table())
+        .key(
+            "PK",
+            AttributeValue::S(format!("APIKEY#{}", hash_hex(&app.admin_key))),
+        )
+        .key("SK", AttributeValue::S("APIKEY".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+}
+
+#[tokio::test]
+async fn tenant_header_must_name_the_keys_organization() {
+    let app = spawn_app().await;
+    let own = app.org_id.to_string();
+    for tenant in [own.clone(), own.to_uppercase()] {
+        let res = app
+            .request("GET", "/v1/end-users")
+            .header("X-Tenant-ID", &tenant)
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{tenant}: {}", res.text);
+    }
+    let (other_org, _) = app.create_org("Other").await;
+    for tenant in [
+        other_org.to_string(),
+        "not-a-uuid".to_owned(),
+        String::new(),
+    ] {
+        let res = app
+            .request("POST", "/v1/end-users")
+            .header("X-Tenant-ID", &tenant)
+            .json(&json!({"email": "x@y.z"}))
+            .send()
+            .await;
+        res.assert_error(403, "tenant_mismatch");
+    }
+    let dup = app
+        .request("GET", "/v1/end-users")
+        .header("X-Tenant-ID", &own)
+        .header("X-Tenant-ID", &own)
+        .send()
+        .await;
+    dup.assert_error(403, "tenant_mismatch");
+    let list = app.request("GET", "/v1/end-users").send().await;
+    assert_eq!(
+        list.body["data"],
+        json!([]),
+        "no end user was created by the refused requests"
+    );
+}
+
+#[tokio::test]
+async fn every_response_has_its_own_request_id() {
+    let app = spawn_app().await;
+    let a = app.request("GET", "/v1/end-users").send().await;
+    let b = app.request("GET", "/v1/end-users").no_key().send().await;
+    let (a, b) = (
+        a.header("x-request-id").unwrap().to_owned(),
+        b.header("x-request-id").unwrap().to_owned(),
+    );
+    assert_ne!(a, b);
+    assert!(ulid::Ulid::from_string(&a).is_ok() && ulid::Ulid::from_string(&b).is_ok());
+}

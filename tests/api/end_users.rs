@@ -1,0 +1,214 @@
+//! POST, GET, list and DELETE of end users.
+
+use crate::stored_user;
+use serde_json::{Value, json};
+use tether_tests::spawn_app;
+
+fn is_timestamp(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T')
+}
+
+#[tokio::test]
+async fn create_returns_201_with_the_full_object_and_stores_it() {
+    let app = spawn_app().await;
+    let res = app
+        .request("POST", "/v1/end-users")
+        .json(&json!({"email": "ada@example.com", "display_name": "Ada", "external_id": "crm-1", "metadata": {"tier": "gold"}}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let user = &res.body;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(id, id.to_lowercase());
+    assert_eq!(user["organization_id"], app.org_id.to_string());
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["display_name"], "Ada");
+    assert_eq!(user["external_id"], "crm-1");
+    assert_eq!(user["metadata"], json!({"tier": "gold"}));
+    assert_eq!(user["subscription"], "free");
+    assert_eq!(user["externally_managed"], false);
+    assert_eq!(user["status"], "active");
+    assert!(is_timestamp(&user["created_at"]) && user["created_at"] == user["updated_at"]);
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/v1/end-users/{id}").as_str())
+    );
+    assert_eq!(res.header("etag"), Some("\"1\""));
+    assert_eq!(res.header("x-request-id").map(str::len), Some(26));
+
+    let item = stored_user(&app, user)
+        .await
+        .expect("the end user is stored");
+    assert_eq!(item["status"].as_s().unwrap(), "active");
+    assert_eq!(item["metadata_json"].as_s().unwrap(), r#"{"tier":"gold"}"#);
+}
+
+#[tokio::test]
+async fn create_with_an_empty_body_makes_a_blank_end_user() {
+    let app = spawn_app().await;
+    let res = app.request("POST", "/v1/end-users").send().await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["email"], Value::Null);
+    assert_eq!(res.body["metadata"], json!({}));
+}
+
+#[tokio::test]
+async fn create_rejects_bad_fields_with_every_problem_listed_and_stores_nothing() {
+    let app = spawn_app().await;
+    let res = app
+        .request("POST", "/v1/end-users")
+        .json(&json!({"email": "not-an-email", "display_name": 7, "metadata": [], "nickname": "x"}))
+        .send()
+        .await;
+    res.assert_error(422, "validation_failed");
+    let fields: Vec<&str> = res.body["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["email", "display_name", "metadata", "nickname"]
+    );
+    let list = app.request("GET", "/v1/end-users").send().await;
+    assert_eq!(list.body["data"], json!([]), "a 4xx changes nothing");
+}
+
+#[tokio::test]
+async fn get_returns_the_user_with_its_etag() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({"email": "a@b.co"})).await;
+    let id = user["id"].as_str().unwrap();
+    let res = app
+        .request("GET", &format!("/v1/end-users/{id}"))
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body, user);
+    assert_eq!(res.header("etag"), Some("\"1\""));
+}
+
+#[tokio::test]
+async fn path_ids_are_accepted_in_any_case() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let upper = user["id"].as_str().unwrap().to_uppercase();
+    let res = app
+        .request("GET", &format!("/v1/end-users/{upper}"))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["id"], user["id"]);
+}
+
+#[tokio::test]
+async fn get_of_an_unknown_user_is_404() {
+    let app = spawn_app().await;
+    let res = app
+        .request("GET", "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
+        .send()
+        .await;
+    res.assert_error(404, "not_found");
+    assert_eq!(res.body["details"]["resource"], "end_user");
+}
+
+#[tokio::test]
+async fn list_pages_through_every_user_once_in_creation_order() {
+    let app = spawn_app().await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(
+            app.create_user(json!({"external_id": format!("u{i}")}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/end-users?limit=2&cursor={c}"),
+            None => "/v1/end-users?limit=2".to_owned(),
+        };
+        let res = app.request("GET", &path).send().await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        pages += 1;
+        let data = res.body["data"].as_array().unwrap();
+        assert!(data.len() <= 2);
+        seen.extend(data.iter().map(|u| u["id"].clone()));
+        match res.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created);
+    assert_eq!(pages, 3, "the last page carries no cursor to an empty page");
+}
+
+#[tokio::test]
+async fn list_defaults_to_twenty_and_rejects_bad_parameters() {
+    let app = spawn_app().await;
+    let res = app.request("GET", "/v1/end-users").send().await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body, json!({"data": [], "next_cursor": null}));
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=ten",
+        "limit=-1",
+        "cursor=garbage",
+        "cursor=",
+        "limit=5&limit=6",
+        "sort=asc",
+    ] {
+        let res = app
+            .request("GET", &format!("/v1/end-users?{query}"))
+            .send()
+            .await;
+        res.assert_error(400, "invalid_query_parameter");
+    }
+}
+
+#[tokio::test]
+async fn delete_marks_the_user_deleting_and_is_idempotent() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({"metadata": {"a": 1}})).await;
+    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let res = app.request("DELETE", &path).send().await;
+    assert_eq!(res.status, 202, "{}", res.text);
+    assert_eq!(res.body["status"], "deleting");
+    assert_eq!(res.body["id"], user["id"]);
+    assert_eq!(
+        stored_user(&app, &user).await.unwrap()["status"]
+            .as_s()
+            .unwrap(),
+        "deleting"
+    );
+
+    let again = app.request("DELETE", &path).send().await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.body, res.body, "a second delete changes nothing");
+    let get = app.request("GET", &path).send().await;
+    assert_eq!(get.body["status"], "deleting", "visible until the purge");
+}
+
+#[tokio::test]
+async fn delete_of_an_unknown_user_is_404() {
+    let app = spawn_app().await;
+    let res = app
+        .request(
+            "DELETE",
+            "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
+        )
+        .send()
+        .await;
+    res.assert_error(404, "not_found");
+}

@@ -1,0 +1,307 @@
+//! `PATCH /v1/end-users/{user_id}` exactly as seed 003 describes it.
+
+use crate::stored_user;
+use serde_json::{Value, json};
+use tether::auth::Scope;
+use tether_tests::{TestApp, spawn_app};
+
+async fn user_with_metadata(app: &TestApp) -> (Value, String) {
+    let user = app
+        .create_user(json!({"email": "ada@example.com", "display_name": "Ada", "metadata": {"a": 1, "b": {"c": true}}}))
+        .await;
+    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    (user, path)
+}
+
+#[tokio::test]
+async fn metadata_replaces_the_whole_object_and_leaves_other_fields() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    app.clock.advance(time::Duration::seconds(5));
+    let res = app
+        .request("PATCH", &path)
+        .json(&json!({"metadata": {"b": {"d": 2}}}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(
+        res.body["metadata"],
+        json!({"b": {"d": 2}}),
+        "key `a` is dropped, `b` replaced"
+    );
+    assert_eq!(res.body["email"], "ada@example.com");
+    assert_eq!(res.body["display_name"], "Ada");
+    assert_eq!(res.body["created_at"], user["created_at"]);
+    assert_ne!(res.body["updated_at"], user["updated_at"]);
+    assert_eq!(res.header("etag"), Some("\"2\""));
+    let item = stored_user(&app, &user).await.unwrap();
+    assert_eq!(item["metadata_json"].as_s().unwrap(), r#"{"b":{"d":2}}"#);
+    assert_eq!(item["version"].as_n().unwrap(), "2");
+}
+
+#[tokio::test]
+async fn empty_metadata_clears_it() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    let res = app
+        .request("PATCH", &path)
+        .json(&json!({"metadata": {}}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body["metadata"], json!({}));
+    assert_eq!(
+        stored_user(&app, &user).await.unwrap()["metadata_json"]
+            .as_s()
+            .unwrap(),
+        "{}"
+    );
+}
+
+#[tokio::test]
+async fn empty_object_and_empty_body_are_no_ops() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    let before = stored_user(&app, &user).await.unwrap();
+    app.clock.advance(time::Duration::seconds(5));
+    for req in [
+        app.request("PATCH", &path).json(&json!({})),
+        app.request("PATCH", &path),
+        app.request("PATCH", &path).raw_body("", ""),
+        app.request("PATCH", &path)
+            .raw_body("application/json", "  "),
+    ] {
+        let res = req.send().await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.body, user, "the current record, updated_at unchanged");
+        assert_eq!(res.header("etag"), Some("\"1\""));
+    }
+    assert_eq!(
+        stored_user(&app, &user).await.unwrap(),
+        before,
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn any_other_field_is_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    let before = stored_user(&app, &user).await.unwrap();
+    for (body, field) in [
+        (json!({"email": "eve@example.com"}), "email"),
+        (json!({"status": "active"}), "status"),
+        (
+            json!({"metadata": {"x": 1}, "subscription": "pro"}),
+            "subscription",
+        ),
+        (json!({"nickname": "x"}), "nickname"),
+        (json!({"id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162"}), "id"),
+    ] {
+        let res = app.request("PATCH", &path).json(&body).send().await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(
+            res.body["details"]["fields"][0]["field"], field,
+            "{}",
+            res.text
+        );
+    }
+    assert_eq!(stored_user(&app, &user).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn metadata_limits_are_422() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    let before = stored_user(&app, &user).await.unwrap();
+    let too_many: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("k{i}"), json!(i))).collect();
+    let mut too_deep = json!({});
+    for _ in 0..8 {
+        too_deep = json!({"n": too_deep});
+    }
+    for metadata in [
+        json!(null),
+        json!([1]),
+        json!("text"),
+        Value::Object(too_many),
+        too_deep,
+        json!({"big": "x".repeat(16 * 1024)}),
+    ] {
+        let res = app
+            .request("PATCH", &path)
+            .json(&json!({"metadata": metadata}))
+            .send()
+            .await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(res.body["details"]["fields"][0]["field"], "metadata");
+    }
+    assert_eq!(stored_user(&app, &user).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn unknown_user_is_404() {
+    let app = spawn_app().await;
+    let path = "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
+    app.request("PATCH", path)
+        .json(&json!({"metadata": {}}))
+        .send()
+        .await
+        .assert_error(404, "not_found");
+    app.request("PATCH", path)
+        .json(&json!({}))
+        .send()
+        .await
+        .assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_user_under_deletion_is_409_and_unchanged() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    let before = stored_user(&app, &user).await.unwrap();
+    app.request("PATCH", &path)
+        .json(&json!({"metadata": {"x": 1}}))
+        .send()
+        .await
+        .assert_error(409, "user_deleting");
+    app.request("PATCH", &path)
+        .json(&json!({}))
+        .send()
+        .await
+        .assert_error(409, "user_deleting");
+    assert_eq!(stored_user(&app, &user).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn if_match_is_honoured() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    let stale = app
+        .request("PATCH", &path)
+        .header("If-Match", "\"7\"")
+        .json(&json!({"metadata": {"x": 1}}))
+        .send()
+        .await;
+    stale.assert_error(412, "precondition_failed");
+    let weak = app
+        .request("PATCH", &path)
+        .header("If-Match", "W/\"1\"")
+        .json(&json!({"metadata": {"x": 1}}))
+        .send()
+        .await;
+    weak.assert_error(412, "precondition_failed");
+    let noop = app
+        .request("PATCH", &path)
+        .header("If-Match", "\"7\"")
+        .json(&json!({}))
+        .send()
+        .await;
+    noop.assert_error(412, "precondition_failed");
+    assert_eq!(
+        stored_user(&app, &user).await.unwrap()["version"]
+            .as_n()
+            .unwrap(),
+        "1"
+    );
+
+    let ok = app
+        .request("PATCH", &path)
+        .header("If-Match", "\"1\"")
+        .json(&json!({"metadata": {"x": 1}}))
+        .send()
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.header("etag"), Some("\"2\""));
+    let star = app
+        .request("PATCH", &path)
+        .header("If-Match", "*")
+        .json(&json!({"metadata": {"x": 2}}))
+        .send()
+        .await;
+    assert_eq!(star.status, 200);
+    let list = app
+        .request("PATCH", &path)
+        .header("If-Match", "\"1\", \"3\"")
+        .json(&json!({"metadata": {"x": 3}}))
+        .send()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["metadata"], json!({"x": 3}));
+}
+
+#[tokio::test]
+async fn a_read_key_gets_403_insufficient_scope() {
+    let app = spawn_app().await;
+    let (user, path) = user_with_metadata(&app).await;
+    let read_key = app.create_key(app.org_id, &[Scope::Read]).await;
+    let res = app
+        .request("PATCH", &path)
+        .key(&read_key)
+        .json(&json!({"metadata": {}}))
+        .send()
+        .await;
+    res.assert_error(403, "insufficient_scope");
+    assert_eq!(res.body["details"]["required_scope"], "read_write");
+    assert_eq!(
+        stored_user(&app, &user).await.unwrap()["metadata_json"]
+            .as_s()
+            .unwrap(),
+        r#"{"a":1,"b":{"c":true}}"#
+    );
+    let rw_key = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let res = app
+        .request("PATCH", &path)
+        .key(&rw_key)
+        .json(&json!({"metadata": {}}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        app.request("GET", &path).key(&read_key).send().await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_parallel_patches_with_one_if_match_let_exactly_one_through() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let (user, path) = user_with_metadata(&app).await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let app = app.clone();
+            let path = path.clone();
+            tokio::spawn(async move {
+                let res = app
+                    .request("PATCH", &path)
+                    .header("If-Match", "\"1\"")
+                    .json(&json!({"metadata": {"writer": i}}))
+                    .send()
+                    .await;
+                (res.status, res.body)
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    let mut winner = None;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        if status == 200 {
+            winner = Some(body["metadata"]["writer"].clone());
+        } else {
+            assert_eq!(body["code"], "precondition_failed");
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 412, 412, 412, 412, 412, 412, 412, 412, 412]);
+    let item = stored_user(&app, &user).await.unwrap();
+    assert_eq!(item["version"].as_n().unwrap(), "2");
+    let stored: Value = serde_json::from_str(item["metadata_json"].as_s().unwrap()).unwrap();
+    assert_eq!(
+        stored["writer"],
+        winner.unwrap(),
+        "the stored write is the one that got 200"
+    );
+}

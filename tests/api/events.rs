@@ -1,0 +1,93 @@
+//! `events/`: one API Gateway HTTP API (v2) event per function. Each parses as
+//! Lambda would parse it and reaches its handler with the right path
+//! parameters (placeholders swapped for a live key and end user).
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use tether::routes::{self, Endpoint};
+use tether_tests::spawn_app;
+
+const PLACEHOLDER_USER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn load(function: &str) -> Value {
+    let path = events_dir().join(format!("{function}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let event: Value = serde_json::from_str(&text).unwrap();
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{function}.json does not parse: {e}"));
+    event
+}
+
+#[test]
+fn there_is_exactly_one_event_per_function() {
+    let mut expected: Vec<String> = routes::ALL.iter().map(|e| e.function.to_owned()).collect();
+    expected.push(routes::NOT_FOUND.function.to_owned());
+    expected.sort();
+    let mut found: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn every_event_reaches_its_handler_with_its_path_parameters() {
+    let app = spawn_app().await;
+    for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
+        let user = app.create_user(json!({})).await;
+        let user_id = user["id"].as_str().unwrap();
+        let text = load(endpoint.function)
+            .to_string()
+            .replace(PLACEHOLDER_USER, user_id);
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        if event["headers"].get("x-api-key").is_some() {
+            event["headers"]["x-api-key"] = json!(app.admin_key);
+        }
+        let method = event["requestContext"]["http"]["method"].as_str().unwrap();
+        let path = event["rawPath"].as_str().unwrap();
+        let routed =
+            Endpoint::route(method, path).map_or(routes::NOT_FOUND.function, |e| e.function);
+        assert_eq!(
+            routed, endpoint.function,
+            "{}.json routes elsewhere",
+            endpoint.function
+        );
+        if event["routeKey"] != "$default" {
+            assert_eq!(
+                event["routeKey"],
+                format!("{} {}", endpoint.method, endpoint.path)
+            );
+        }
+
+        let res = app.send_event(&event).await;
+        if endpoint.function == routes::NOT_FOUND.function {
+            res.assert_error(404, "not_found");
+        } else {
+            assert!(
+                (200..300).contains(&res.status),
+                "{}: {} {}",
+                endpoint.function,
+                res.status,
+                res.text
+            );
+        }
+        if endpoint.path.contains("{user_id}") {
+            assert_eq!(
+                res.body["id"], user["id"],
+                "{} got the event's user_id",
+                endpoint.function
+            );
+        }
+    }
+}
