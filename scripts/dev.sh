@@ -22,13 +22,17 @@ org_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["organization_i
 
 echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
 cargo lambda watch -A 127.0.0.1 -P "$port" >.local/watch.log 2>&1 &
-started_pids+=("$!")
+watch_pid=$!
+started_pids+=("$watch_pid")
+ready=
 for _ in $(seq 1 300); do
   if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/end-users" -H "X-API-Key: $api_key" | grep -q 200; then
-    break
+    ready=1; break
   fi
+  kill -0 "$watch_pid" 2>/dev/null || { cat .local/watch.log >&2; exit 1; }
   sleep 0.2
 done
+[ -n "$ready" ] || { echo "the API did not answer within 60 s; see .local/watch.log" >&2; exit 1; }
 
 cat <<MSG
 
@@ -44,4 +48,4 @@ Try:
 
 Ctrl-C stops everything.
 MSG
-wait "${started_pids[@]}"
+wait "$watch_pid"
