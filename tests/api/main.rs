@@ -9,6 +9,7 @@ mod events;
 mod isolation;
 mod malformed;
 mod not_found;
+mod pipeline;
 
 /// Reads an item straight from the test's table.
 pub async fn stored_item(
