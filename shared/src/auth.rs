@@ -252,6 +252,7 @@ async fn find_api_key(store: &Store, hash: &[u8; 32]) -> Result<Option<ApiKeyRec
         .key(PK, store::s(api_key_pk(hash)))
         .key(SK, store::s("APIKEY"))
         .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     out.item.map(store::from_item).transpose()
@@ -290,6 +291,7 @@ pub async fn put_api_key(store: &Store, record: &ApiKeyRecord) -> Result<bool, S
                 .build(),
         )
         .transact_items(TransactWriteItem::builder().put(put).build())
+        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await;
     match result.map_err(StoreError::from) {

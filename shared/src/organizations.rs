@@ -144,6 +144,7 @@ pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), S
         .table_name(store.table())
         .set_item(Some(store::to_item(org)?))
         .condition_expression("attribute_not_exists(PK)")
+        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     Ok(())

@@ -305,3 +305,44 @@ async fn ten_parallel_patches_with_one_if_match_let_exactly_one_through() {
         "the stored write is the one that got 200"
     );
 }
+
+#[tokio::test]
+async fn a_patch_is_one_conditional_write_and_a_refusal_needs_no_extra_read() {
+    let app = spawn_app().await;
+    let (_, path) = user_with_metadata(&app).await;
+    // Warm the key cache, as a warm Lambda would have it.
+    assert_eq!(app.request("GET", &path).send().await.status, 200);
+
+    let before = app.app.store.call_totals();
+    let res = app
+        .request("PATCH", &path)
+        .json(&json!({"metadata": {"n": 1}}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    let after = app.app.store.call_totals();
+    assert_eq!(
+        after.calls - before.calls,
+        1,
+        "one UpdateItem, no read before it"
+    );
+    assert!(
+        after.capacity_units > before.capacity_units,
+        "capacity is reported"
+    );
+
+    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    let before = app.app.store.call_totals();
+    app.request("PATCH", &path)
+        .json(&json!({"metadata": {"n": 2}}))
+        .send()
+        .await
+        .assert_error(409, "user_deleting");
+    let after = app.app.store.call_totals();
+    assert_eq!(
+        after.calls - before.calls,
+        1,
+        "the 409 comes from the write's condition"
+    );
+    assert_eq!(after.failed - before.failed, 1);
+}

@@ -138,6 +138,7 @@ pub(super) async fn get(
         .table_name(store.table())
         .set_key(Some(key(org, id).into_iter().collect()))
         .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     out.item.map(store::from_item).transpose()
@@ -152,6 +153,7 @@ pub(super) async fn put_new(store: &Store, record: &EndUserRecord) -> Result<(),
         .table_name(store.table())
         .set_item(Some(store::to_item(record)?))
         .condition_expression("attribute_not_exists(PK)")
+        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     Ok(())
@@ -177,7 +179,10 @@ pub(super) async fn list(
     if let Some(after) = after {
         query = query.set_exclusive_start_key(Some(key(org, after).into_iter().collect()));
     }
-    let out = query.send().await?;
+    let out = query
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
     let mut records = out
         .items
         .unwrap_or_default()
@@ -242,6 +247,7 @@ pub(super) async fn update(
     }
     match request
         .condition_expression(condition)
+        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from)

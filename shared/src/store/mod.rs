@@ -4,9 +4,11 @@
 //! guarded by a condition on the write that could break it, never by a read
 //! before the write.
 
+mod calls;
 mod errors;
 pub mod schema;
 
+pub use calls::{CallStats, CallTotals};
 pub use errors::{CancellationReason, StoreError};
 
 use crate::config::Config;
@@ -29,15 +31,29 @@ pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 pub struct Store {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    stats: CallStats,
 }
 
 impl Store {
-    /// Wraps an existing client (tests build theirs with a local endpoint).
+    /// Wraps a client (tests build theirs with a local endpoint), adding the
+    /// interceptor that logs and counts every call.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        let stats = CallStats::default();
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(calls::CallLog(stats.clone()))
+            .build();
         Self {
-            client,
+            client: aws_sdk_dynamodb::Client::from_conf(config),
             table: table.into(),
+            stats,
         }
+    }
+
+    /// The calls this store made so far.
+    pub fn call_totals(&self) -> CallTotals {
+        self.stats.totals()
     }
 
     /// Builds the client from the environment and `config`: region and
@@ -75,6 +91,11 @@ impl Store {
         &self.table
     }
 }
+
+/// Asks every call for its consumed capacity, so the debug log and the call
+/// totals can report it.
+pub const CAPACITY: aws_sdk_dynamodb::types::ReturnConsumedCapacity =
+    aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total;
 
 /// A string attribute value.
 pub fn s(value: impl Into<String>) -> AttributeValue {
