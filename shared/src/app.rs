@@ -2,6 +2,10 @@
 //! shared by reference by every request.
 
 use crate::auth::KeyCache;
+use crate::cache::TtlCache;
+use crate::ids::OrganizationId;
+use crate::limits::Limiter;
+use crate::organizations::Organization;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::store::Store;
@@ -16,6 +20,10 @@ pub struct App {
     pub store: Store,
     /// API-key lookups, cached for at most `config.key_cache_ttl`.
     pub keys: KeyCache,
+    /// Organization records (plans, limits), cached like keys.
+    pub orgs: TtlCache<OrganizationId, Organization>,
+    /// The rate limiter's warm state.
+    pub limiter: Limiter,
     /// The clock (injected in tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -23,13 +31,9 @@ pub struct App {
 impl App {
     /// Assembles the state from its parts.
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
-        let keys = KeyCache::new(config.key_cache_ttl);
-        Self {
-            config,
-            store,
-            keys,
-            clock,
-        }
+        let keys = KeyCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
+        let orgs = TtlCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
+        Self { config, store, keys, orgs, limiter: Limiter::default(), clock }
     }
 
     /// Builds the state from the environment: the one cold-start initialisation.

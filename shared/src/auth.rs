@@ -1,16 +1,14 @@
 //! Credentials: API keys (`tk_...`), their scopes, lookup by SHA-256 hash and
 //! the warm-Lambda cache of lookups (SPEC §2, §5).
 
+use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ApiKeyId, OrganizationId};
 use crate::store::{self, PK, SK, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// What a credential may do. Scopes are ordered: each implies the ones below.
@@ -158,50 +156,10 @@ pub struct ApiKeyPrincipal {
 /// Warm-Lambda cache of key lookups, so a busy function does not read the key
 /// item on every request. Only hits are cached: a new key works at once; a
 /// revoked one keeps working for at most the TTL (≤ 60 s).
-#[derive(Debug)]
-pub struct KeyCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<[u8; 32], (Instant, ApiKeyRecord)>>,
-}
+pub type KeyCache = TtlCache<[u8; 32], ApiKeyRecord>;
 
 /// Bound on cached keys, so a flood of valid keys cannot grow memory unbounded.
-const KEY_CACHE_CAPACITY: usize = 4_096;
-
-impl KeyCache {
-    /// A cache whose entries live `ttl`.
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, hash: &[u8; 32]) -> Option<ApiKeyRecord> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(hash)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, record)| record.clone())
-    }
-
-    fn put(&self, hash: [u8; 32], record: ApiKeyRecord) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= KEY_CACHE_CAPACITY {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-            if entries.len() >= KEY_CACHE_CAPACITY {
-                entries.clear();
-            }
-        }
-        entries.insert(hash, (Instant::now(), record));
-    }
-}
+pub const KEY_CACHE_CAPACITY: usize = 4_096;
 
 /// Authenticates an organization-API request: `X-API-Key` looked up by its
 /// hash (cached), then the optional `X-Tenant-ID` check.

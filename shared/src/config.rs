@@ -17,6 +17,8 @@ pub struct Config {
     pub dynamodb_operation_timeout: Duration,
     /// Attempts per DynamoDB call, the first included (`TETHER_DYNAMODB_MAX_ATTEMPTS`).
     pub dynamodb_max_attempts: u32,
+    /// The per-source-IP bucket (`TETHER_IP_RATE_LIMIT`, `TETHER_IP_BURST`; 5 rps, burst 10).
+    pub source_ip_rate: crate::limits::Rate,
 }
 
 /// The longest a revoked key may keep working in a warm Lambda.
@@ -57,6 +59,13 @@ impl Config {
                 }),
             }
         };
+        let positive = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let value = number(name, u64::from(default))?;
+            u32::try_from(value)
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or(ConfigError { name, problem: "must be between 1 and 4294967295" })
+        };
         let key_cache_ttl =
             Duration::from_secs(number("TETHER_KEY_CACHE_SECONDS", 60)?).min(MAX_KEY_CACHE_TTL);
         let max_attempts = number("TETHER_DYNAMODB_MAX_ATTEMPTS", 3)?;
@@ -79,6 +88,10 @@ impl Config {
                 6_000,
             )?),
             dynamodb_max_attempts: max_attempts as u32,
+            source_ip_rate: crate::limits::Rate {
+                per_second: positive("TETHER_IP_RATE_LIMIT", crate::limits::SOURCE_IP_RATE.per_second)?,
+                burst: positive("TETHER_IP_BURST", crate::limits::SOURCE_IP_RATE.burst)?,
+            },
         })
     }
 }

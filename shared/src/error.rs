@@ -122,6 +122,26 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The caller's bucket is empty.
+    #[error("too many requests; retry after {retry_after} s")]
+    RateLimited {
+        /// Whole seconds to wait.
+        retry_after: u64,
+    },
+    /// The organization used up this billing period's turns.
+    #[error("the organization's turns for this billing period are used up")]
+    TurnQuotaExhausted {
+        /// Whole seconds until the period resets.
+        retry_after: u64,
+    },
+    /// Creating another end user would exceed the plan's relationships.
+    #[error("the organization has reached its plan's {limit} active end users")]
+    RelationshipQuotaExceeded {
+        /// End users counted now.
+        active: u64,
+        /// The ceiling.
+        limit: u64,
+    },
     /// Well-formed JSON that breaks the schema.
     #[error("the request body is invalid")]
     Validation(FieldErrors),
@@ -144,6 +164,12 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
+    /// Whether the credential itself failed (missing, unknown, other tenant):
+    /// such requests are charged to the source IP's bucket.
+    pub fn is_credential_failure(&self) -> bool {
+        matches!(self, Self::MissingCredentials | Self::InvalidCredentials | Self::TenantMismatch)
+    }
+
     /// Wraps an unexpected failure; its cause is logged, not sent.
     pub fn internal(err: impl Into<BoxError>) -> Self {
         Self::Internal(err.into())
@@ -156,7 +182,10 @@ impl ApiError {
             | Self::InvalidPathParameter(_)
             | Self::InvalidQueryParameter { .. } => StatusCode::BAD_REQUEST,
             Self::MissingCredentials | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::TenantMismatch | Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::TenantMismatch | Self::InsufficientScope { .. } | Self::RelationshipQuotaExceeded { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            Self::RateLimited { .. } | Self::TurnQuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::UserDeleting => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -182,6 +211,9 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::TurnQuotaExhausted { .. } => "turn_quota_exhausted",
+            Self::RelationshipQuotaExceeded { .. } => "relationship_quota_exceeded",
             Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -210,6 +242,10 @@ impl ApiError {
             Self::InvalidQueryParameter { name, .. } => Some(json!({ "parameter": name })),
             Self::InsufficientScope { required } => Some(json!({ "required_scope": required })),
             Self::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
+            Self::RateLimited { retry_after } | Self::TurnQuotaExhausted { retry_after } => {
+                Some(json!({ "retry_after_seconds": retry_after }))
+            }
+            Self::RelationshipQuotaExceeded { active, limit } => Some(json!({ "active": active, "limit": limit })),
             _ => None,
         }
     }

@@ -8,11 +8,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod end_users;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod logging;
 pub mod not_found;
 pub mod organizations;

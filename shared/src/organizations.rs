@@ -100,6 +100,10 @@ pub struct Organization {
     pub overrides: LimitOverrides,
     /// When it was created.
     pub created_at: String,
+    /// End users not yet purged (SPEC §7). Changed only inside the
+    /// transactions that create and purge end users.
+    #[serde(default)]
+    pub relationships_active: u64,
 }
 
 impl Organization {
@@ -119,6 +123,7 @@ impl Organization {
             plan,
             overrides,
             created_at: format_timestamp(now),
+            relationships_active: 0,
         }
     }
 
@@ -133,6 +138,22 @@ impl Organization {
             relationship_ceiling: o.relationship_ceiling.unwrap_or(d.relationship_ceiling),
         }
     }
+}
+
+/// Reads an organization (strongly consistent: a just-created organization is
+/// usable at once).
+pub async fn get_organization(store: &Store, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(store::PK, store::s(org_pk(id)))
+        .key(store::SK, store::s(ORG_SK))
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    out.item.map(store::from_item).transpose()
 }
 
 /// Stores a new organization (the id is fresh, so the condition only guards

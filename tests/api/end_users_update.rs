@@ -307,7 +307,7 @@ async fn ten_parallel_patches_with_one_if_match_let_exactly_one_through() {
 }
 
 #[tokio::test]
-async fn a_patch_is_one_conditional_write_and_a_refusal_needs_no_extra_read() {
+async fn a_patch_is_the_limiter_write_plus_one_conditional_write_and_a_refusal_needs_no_read() {
     let app = spawn_app().await;
     let (_, path) = user_with_metadata(&app).await;
     // Warm the key cache, as a warm Lambda would have it.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tether::App;
 use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
-use tether::clock::{Clock, ManualClock};
+use tether::clock::{Clock, ManualClock, SystemClock};
 use tether::config::Config;
 use tether::ids::OrganizationId;
 use tether::organizations::{self, LimitOverrides, Organization, Plan};
@@ -49,33 +49,67 @@ pub struct TestApp {
     pub admin_key: String,
 }
 
-/// Creates a fresh table and an organization on the free plan.
+/// Limits so high that no ordinary test meets them; tests of the limiter set their own.
+pub const UNLIMITED: LimitOverrides = LimitOverrides {
+    rate_limit: Some(1_000_000),
+    burst: Some(1_000_000),
+    turn_ceiling: Some(1_000_000_000),
+    relationship_ceiling: Some(1_000_000),
+};
+
+/// Creates a fresh table and an organization that no limit gets in the way of.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Plan::Free, LimitOverrides::default()).await
+    TestAppBuilder::default().spawn().await
 }
 
 /// Creates a fresh table and an organization on `plan` with `overrides`.
 pub async fn spawn_app_with(plan: Plan, overrides: LimitOverrides) -> TestApp {
-    let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
-    let store = Store::new(dynamodb_client().await, table);
-    schema::create_table(&store)
-        .await
-        .expect("create the test table");
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let config = Config::from_lookup(|_| None).expect("default config");
-    let app = Arc::new(App::new(config, store, clock.clone()));
-    let org = Organization::new("Test Org".into(), plan, overrides, clock.now());
-    organizations::put_organization(&app.store, &org)
-        .await
-        .expect("create the test organization");
-    let mut test = TestApp {
-        app,
-        clock,
-        org_id: org.id,
-        admin_key: String::new(),
-    };
-    test.admin_key = test.create_key(org.id, &[Scope::Admin]).await;
-    test
+    TestAppBuilder { plan, overrides, ..TestAppBuilder::default() }.spawn().await
+}
+
+/// How a test's world is set up.
+#[derive(Debug, Clone)]
+pub struct TestAppBuilder {
+    /// The organization's plan.
+    pub plan: Plan,
+    /// Its overrides ([`UNLIMITED`] by default).
+    pub overrides: LimitOverrides,
+    /// The per-IP bucket (unlimited by default).
+    pub source_ip_rate: (u32, u32),
+    /// Run on the system clock instead of a manual one (for real-time tests).
+    pub real_clock: bool,
+    /// Start the manual clock here instead of now.
+    pub start_at: Option<time::OffsetDateTime>,
+}
+
+impl Default for TestAppBuilder {
+    fn default() -> Self {
+        Self { plan: Plan::Free, overrides: UNLIMITED, source_ip_rate: (1_000_000, 1_000_000), real_clock: false, start_at: None }
+    }
+}
+
+impl TestAppBuilder {
+    /// Creates the table, the organization and its admin key.
+    pub async fn spawn(self) -> TestApp {
+        let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
+        let store = Store::new(dynamodb_client().await, table);
+        schema::create_table(&store).await.expect("create the test table");
+        let clock = Arc::new(ManualClock::new(self.start_at.unwrap_or_else(time::OffsetDateTime::now_utc)));
+        let (ip_rate, ip_burst) = (self.source_ip_rate.0.to_string(), self.source_ip_rate.1.to_string());
+        let config = Config::from_lookup(|name| match name {
+            "TETHER_IP_RATE_LIMIT" => Some(ip_rate.clone()),
+            "TETHER_IP_BURST" => Some(ip_burst.clone()),
+            _ => None,
+        })
+        .expect("test config");
+        let app_clock: Arc<dyn Clock> = if self.real_clock { Arc::new(SystemClock) } else { clock.clone() };
+        let app = Arc::new(App::new(config, store, app_clock));
+        let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
+        organizations::put_organization(&app.store, &org).await.expect("create the test organization");
+        let mut test = TestApp { app, clock, org_id: org.id, admin_key: String::new() };
+        test.admin_key = test.create_key(org.id, &[Scope::Admin]).await;
+        test
+    }
 }
 
 impl TestApp {
@@ -116,6 +150,7 @@ impl TestApp {
             body: None,
             path_parameters: None,
             key: Some(self.admin_key.clone()),
+            source_ip: "127.0.0.1".to_owned(),
         }
     }
 
@@ -174,6 +209,7 @@ pub struct TestRequest<'a> {
     body: Option<String>,
     path_parameters: Option<Value>,
     key: Option<String>,
+    source_ip: String,
 }
 
 impl TestRequest<'_> {
@@ -186,6 +222,12 @@ impl TestRequest<'_> {
     /// Sends no `X-API-Key`.
     pub fn no_key(mut self) -> Self {
         self.key = None;
+        self
+    }
+
+    /// Sends from `ip` (`requestContext.http.sourceIp`).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
         self
     }
 
@@ -267,7 +309,7 @@ impl TestRequest<'_> {
                 "apiId": "tether",
                 "domainName": "localhost",
                 "domainPrefix": "tether",
-                "http": { "method": self.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests" },
+                "http": { "method": self.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": self.source_ip, "userAgent": "tests" },
                 "requestId": "test",
                 "routeKey": route_key,
                 "stage": "$default",

@@ -26,8 +26,15 @@ fn user_reply(status: StatusCode, record: &EndUserRecord) -> Result<Reply, ApiEr
 #[tracing::instrument(name = "end_users.create", skip_all)]
 pub async fn create(ctx: Ctx, body: Json<CreateEndUser>) -> Result<Reply, ApiError> {
     let org = ctx.organization_id()?;
+    let ceiling = ctx
+        .organization
+        .as_ref()
+        .map(|o| o.limits().relationship_ceiling)
+        .ok_or_else(|| ApiError::internal("organization record missing from the pipeline"))?;
     let record = EndUserRecord::new(org, body.value, ctx.app.clock.now());
-    store::put_new(&ctx.app.store, &record).await?;
+    if let Err(store::CreateRefused::AtCeiling(active)) = store::put_new(&ctx.app.store, &record, ceiling).await? {
+        return Err(ApiError::RelationshipQuotaExceeded { active, limit: ceiling });
+    }
     user_reply(StatusCode::CREATED, &record)?
         .header(LOCATION, &format!("/v1/end-users/{}", record.id))
 }

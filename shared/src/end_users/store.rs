@@ -144,19 +144,76 @@ pub(super) async fn get(
     out.item.map(store::from_item).transpose()
 }
 
-/// Creates an end user; the fresh id makes a collision impossible, the
-/// condition makes it harmless.
-pub(super) async fn put_new(store: &Store, record: &EndUserRecord) -> Result<(), StoreError> {
-    store
-        .client()
-        .put_item()
+/// Why a new end user was not stored.
+#[derive(Debug)]
+pub(super) enum CreateRefused {
+    /// The organization is at its relationship ceiling; the count it has.
+    AtCeiling(u64),
+}
+
+/// Transactions retried when they lose a race with another transaction on the
+/// same counter (DynamoDB cancels the loser with `TransactionConflict`).
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// Creates an end user and counts it toward the organization's active
+/// relationships in **one transaction**: the count's condition (below
+/// `ceiling`) makes the ceiling exact under any concurrency.
+pub(super) async fn put_new(
+    store: &Store,
+    record: &EndUserRecord,
+    ceiling: u64,
+) -> Result<Result<(), CreateRefused>, StoreError> {
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+    let put = Put::builder()
         .table_name(store.table())
         .set_item(Some(store::to_item(record)?))
         .condition_expression("attribute_not_exists(PK)")
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    Ok(())
+        .build()
+        .map_err(|e| StoreError::Other { source: Box::new(e) })?;
+    let count = Update::builder()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(record.organization_id)))
+        .key(SK, store::s(crate::organizations::ORG_SK))
+        .update_expression("SET relationships_active = if_not_exists(relationships_active, :zero) + :one")
+        .condition_expression(
+            "attribute_exists(PK) AND (attribute_not_exists(relationships_active) OR relationships_active < :ceiling)",
+        )
+        .expression_attribute_values(":zero", store::n(0))
+        .expression_attribute_values(":one", store::n(1))
+        .expression_attribute_values(":ceiling", store::n(ceiling))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|e| StoreError::Other { source: Box::new(e) })?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = store
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put.clone()).build())
+            .transact_items(TransactWriteItem::builder().update(count.clone()).build())
+            .return_consumed_capacity(store::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::from);
+        match result {
+            Ok(_) => return Ok(Ok(())),
+            Err(StoreError::TransactionCanceled { reasons }) => {
+                if let Some(org) = reasons.get(1).filter(|r| r.is_condition_failed()) {
+                    let active = org.item.as_ref().and_then(|i| store::get_n(i, "relationships_active")).unwrap_or(0);
+                    return Ok(Err(CreateRefused::AtCeiling(active)));
+                }
+                let conflict = reasons.iter().any(|r| r.code == "TransactionConflict");
+                if !conflict || attempt >= CONFLICT_ATTEMPTS {
+                    return Err(StoreError::TransactionCanceled { reasons });
+                }
+                // Jittered backoff: 5–25 ms, growing with the attempt.
+                let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// One page of an organization's end users, oldest first.

@@ -6,6 +6,7 @@
 //! the request id and nothing internal in the body.
 
 pub mod body;
+mod metering;
 mod query;
 
 pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
@@ -15,10 +16,12 @@ use crate::app::App;
 use crate::auth::{self, ApiKeyPrincipal};
 use crate::error::{ApiError, Surface};
 use crate::ids::{InvalidId, OrganizationId, RequestId};
+use crate::organizations::{self, Organization};
 use crate::routes::{Credential, Endpoint};
 use futures_util::FutureExt;
 use lambda_http::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use std::future::Future;
@@ -41,6 +44,8 @@ pub struct Ctx {
     pub request_id: RequestId,
     /// The authenticated API key, on organization-API endpoints.
     pub principal: Option<ApiKeyPrincipal>,
+    /// The caller's organization record (plan, limits, counters), as cached.
+    pub organization: Option<Organization>,
     /// The request's headers.
     pub headers: HeaderMap,
     /// The query string.
@@ -129,6 +134,14 @@ struct Caller {
     credential_id: Option<String>,
 }
 
+/// What the pipeline learns on the way that the response and the log need,
+/// whatever the outcome.
+#[derive(Debug, Default)]
+struct Trace {
+    caller: Caller,
+    metering: metering::Metering,
+}
+
 /// Runs one request through the pipeline and renders the response. Never
 /// fails: every outcome is an HTTP response with `X-Request-Id`.
 pub async fn handle<B, F, Fut>(
@@ -147,8 +160,8 @@ where
     let span = tracing::info_span!("request", requestId = %request_id);
     async move {
         let method = req.method().to_string();
-        let mut caller = Caller::default();
-        let outcome = AssertUnwindSafe(run(app, endpoint, request_id, req, op, &mut caller))
+        let mut trace = Trace::default();
+        let outcome = AssertUnwindSafe(run(app, endpoint, request_id, req, op, &mut trace))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
@@ -159,14 +172,17 @@ where
                     .unwrap_or_default();
                 Err(ApiError::internal(format!("operation panicked: {what}")))
             });
-        let response = match outcome {
+        let limit_headers = trace.metering.headers(outcome.as_ref().err());
+        let mut response = match outcome {
             Ok(reply) => render_reply(reply),
             Err(err) => {
                 log_error(&err);
                 render_error(&err, endpoint.surface, request_id)
             }
         };
+        response.headers_mut().extend(limit_headers);
         let response = stamp(response, request_id);
+        let caller = trace.caller;
         tracing::info!(
             target: "tether::request",
             method = %method,
@@ -190,7 +206,7 @@ async fn run<B, F, Fut>(
     request_id: RequestId,
     req: Request,
     op: F,
-    caller: &mut Caller,
+    trace: &mut Trace,
 ) -> Result<Reply, ApiError>
 where
     B: FromBody,
@@ -201,26 +217,39 @@ where
     let query = Query::from_request(&req);
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
+    let source_ip = req.request_context_ref().and_then(source_ip).unwrap_or_else(|| "unknown".to_owned());
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
 
-    let principal = match endpoint.credential {
+    let (principal, organization) = match endpoint.credential {
         Credential::ApiKey => {
-            let principal = auth::authenticate_api_key(
+            let authenticated = auth::authenticate_api_key(
                 &app.store,
                 &app.keys,
                 single_header(&headers, "x-api-key"),
                 single_header(&headers, "x-tenant-id"),
             )
-            .await?;
-            caller.organization_id = Some(principal.organization_id);
-            caller.credential_id = Some(principal.api_key_id.to_string());
-            Some(principal)
+            .await;
+            let principal = match authenticated {
+                Ok(principal) => principal,
+                Err(err) if err.is_credential_failure() => {
+                    // Guessing keys costs the guesser: charged to the source IP.
+                    trace.metering.charge_source_ip(&app, source_ip).await?;
+                    return Err(err);
+                }
+                Err(err) => return Err(err),
+            };
+            trace.caller.organization_id = Some(principal.organization_id);
+            trace.caller.credential_id = Some(principal.api_key_id.to_string());
+            let organization = load_organization(&app, principal.organization_id).await?;
+            trace.metering.charge_organization(&app, &organization).await?;
+            (Some(principal), Some(organization))
         }
-        Credential::None => None,
+        Credential::None => {
+            trace.metering.charge_source_ip(&app, source_ip).await?;
+            (None, None)
+        }
     };
-
-    // Rate limiter and turn counter go here (SPEC §6–§7, their own issue).
 
     if let Some(principal) = &principal {
         authorize(endpoint, principal)?;
@@ -231,6 +260,7 @@ where
         app,
         request_id,
         principal,
+        organization,
         headers,
         query,
         method,
@@ -238,6 +268,26 @@ where
         path_params,
     };
     op(ctx, body).await
+}
+
+/// The organization of an authenticated key, from the warm cache or the table.
+/// A key whose organization is gone is not a valid credential.
+async fn load_organization(app: &App, id: OrganizationId) -> Result<Organization, ApiError> {
+    if let Some(org) = app.orgs.get(&id) {
+        return Ok(org);
+    }
+    let org = organizations::get_organization(&app.store, id).await?.ok_or(ApiError::InvalidCredentials)?;
+    app.orgs.put(id, org.clone());
+    Ok(org)
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
+fn source_ip(context: &RequestContext) -> Option<String> {
+    match context {
+        RequestContext::ApiGatewayV2(v2) => v2.http.source_ip.clone(),
+        #[allow(unreachable_patterns, reason = "other event sources when their features are enabled")]
+        _ => None,
+    }
 }
 
 /// Scope check: a key may call an endpoint when its highest scope is at least

@@ -1,0 +1,92 @@
+//! The pipeline's rate-limit step: charge the request to its owner's bucket
+//! (SPEC §6), count its turn (§7), and render the headers of SPEC §3.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::limits::{Admission, Denial, Owner, Policy, Rate, header_time};
+use crate::organizations::Organization;
+use lambda_http::http::HeaderValue;
+use lambda_http::http::header::{HeaderName, RETRY_AFTER};
+
+/// What the limiter step learned, for the response headers.
+#[derive(Debug, Default)]
+pub(super) struct Metering {
+    /// The bucket after this request (admitted or not).
+    admission: Option<Admission>,
+    /// The organization whose quotas apply.
+    relationships: Option<(u64, u64)>,
+}
+
+impl Metering {
+    /// Charges one request to `owner`; a refusal is the 429 to answer.
+    pub(super) async fn charge(&mut self, app: &App, owner: Owner, policy: Policy) -> Result<(), ApiError> {
+        let outcome = app.limiter.admit(&app.store, &owner, policy, app.clock.now()).await?;
+        match outcome {
+            Ok(admission) => {
+                self.admission = Some(admission);
+                Ok(())
+            }
+            Err(Denial::RateLimited { state, retry_after }) => {
+                self.admission = Some(state);
+                Err(ApiError::RateLimited { retry_after })
+            }
+            Err(Denial::TurnsExhausted { state, retry_after }) => {
+                self.admission = Some(state);
+                Err(ApiError::TurnQuotaExhausted { retry_after })
+            }
+        }
+    }
+
+    /// Charges an organization's request: its plan's rate, burst and turns.
+    pub(super) async fn charge_organization(&mut self, app: &App, org: &Organization) -> Result<(), ApiError> {
+        let limits = org.limits();
+        self.relationships = Some((org.relationships_active, limits.relationship_ceiling));
+        let policy = Policy {
+            rate: Rate { per_second: limits.rate_limit, burst: limits.burst },
+            turn_ceiling: Some(limits.turn_ceiling),
+        };
+        self.charge(app, Owner::Organization(org.id), policy).await
+    }
+
+    /// Charges a request without valid credentials, or to a public endpoint.
+    pub(super) async fn charge_source_ip(&mut self, app: &App, ip: String) -> Result<(), ApiError> {
+        let policy = Policy { rate: app.config.source_ip_rate, turn_ceiling: None };
+        self.charge(app, Owner::SourceIp(ip), policy).await
+    }
+
+    /// The headers for a response with outcome `error` (None: success).
+    pub(super) fn headers(&self, error: Option<&ApiError>) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = Vec::new();
+        let mut push = |name: &'static str, value: String| {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.push((HeaderName::from_static(name), value));
+            }
+        };
+        let Some(admission) = self.admission else { return headers };
+        push("x-ratelimit-limit", admission.rate.per_second.to_string());
+        push("x-ratelimit-remaining", admission.remaining.to_string());
+        push("x-ratelimit-reset", header_time(admission.reset_at));
+        let quota_error = match error {
+            Some(ApiError::RateLimited { retry_after } | ApiError::TurnQuotaExhausted { retry_after }) => {
+                push(RETRY_AFTER.as_str(), retry_after.to_string());
+                true
+            }
+            Some(ApiError::RelationshipQuotaExceeded { .. }) => true,
+            _ => false,
+        };
+        // Quota headers go with quota refusals, and only for owners that have
+        // quotas: a per-IP bucket has no organization to report on.
+        if let (true, Some(turns), Some((active, ceiling))) = (quota_error, admission.turns, self.relationships) {
+            let (active, ceiling) = match error {
+                Some(ApiError::RelationshipQuotaExceeded { active, limit }) => (*active, *limit),
+                _ => (active, ceiling),
+            };
+            push("x-quota-turns-used", turns.used.to_string());
+            push("x-quota-turns-limit", turns.ceiling.to_string());
+            push("x-quota-relationships-active", active.to_string());
+            push("x-quota-relationships-limit", ceiling.to_string());
+            push("x-quota-reset", header_time(turns.resets_at));
+        }
+        headers
+    }
+}
