@@ -323,8 +323,8 @@ async fn a_patch_is_the_limiter_write_plus_one_conditional_write_and_a_refusal_n
     let after = app.app.store.call_totals();
     assert_eq!(
         after.calls - before.calls,
-        1,
-        "one UpdateItem, no read before it"
+        2,
+        "the limiter's UpdateItem and the PATCH's, no read"
     );
     assert!(
         after.capacity_units > before.capacity_units,
@@ -341,7 +341,7 @@ async fn a_patch_is_the_limiter_write_plus_one_conditional_write_and_a_refusal_n
     let after = app.app.store.call_totals();
     assert_eq!(
         after.calls - before.calls,
-        1,
+        2,
         "the 409 comes from the write's condition"
     );
     assert_eq!(after.failed - before.failed, 1);
