@@ -3,11 +3,11 @@
 
 use crate::auth::KeyCache;
 use crate::cache::TtlCache;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
 use crate::ids::OrganizationId;
 use crate::limits::Limiter;
 use crate::organizations::Organization;
-use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -33,7 +33,14 @@ impl App {
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
         let keys = KeyCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
         let orgs = TtlCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
-        Self { config, store, keys, orgs, limiter: Limiter::default(), clock }
+        Self {
+            config,
+            store,
+            keys,
+            orgs,
+            limiter: Limiter::default(),
+            clock,
+        }
     }
 
     /// Builds the state from the environment: the one cold-start initialisation.

@@ -19,7 +19,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     /// A cache of at most `capacity` entries living `ttl` each. A zero TTL
     /// disables it.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity, entries: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The live entry for `key`.
@@ -28,7 +32,10 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             return None;
         }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
     }
 
     /// Stores `value` for `key`, replacing what was there.

@@ -64,7 +64,10 @@ impl Config {
             u32::try_from(value)
                 .ok()
                 .filter(|v| *v > 0)
-                .ok_or(ConfigError { name, problem: "must be between 1 and 4294967295" })
+                .ok_or(ConfigError {
+                    name,
+                    problem: "must be between 1 and 4294967295",
+                })
         };
         let key_cache_ttl =
             Duration::from_secs(number("TETHER_KEY_CACHE_SECONDS", 60)?).min(MAX_KEY_CACHE_TTL);
@@ -89,7 +92,10 @@ impl Config {
             )?),
             dynamodb_max_attempts: max_attempts as u32,
             source_ip_rate: crate::limits::Rate {
-                per_second: positive("TETHER_IP_RATE_LIMIT", crate::limits::SOURCE_IP_RATE.per_second)?,
+                per_second: positive(
+                    "TETHER_IP_RATE_LIMIT",
+                    crate::limits::SOURCE_IP_RATE.per_second,
+                )?,
                 burst: positive("TETHER_IP_BURST", crate::limits::SOURCE_IP_RATE.burst)?,
             },
         })

@@ -167,7 +167,10 @@ impl ApiError {
     /// Whether the credential itself failed (missing, unknown, other tenant):
     /// such requests are charged to the source IP's bucket.
     pub fn is_credential_failure(&self) -> bool {
-        matches!(self, Self::MissingCredentials | Self::InvalidCredentials | Self::TenantMismatch)
+        matches!(
+            self,
+            Self::MissingCredentials | Self::InvalidCredentials | Self::TenantMismatch
+        )
     }
 
     /// Wraps an unexpected failure; its cause is logged, not sent.
@@ -182,10 +185,12 @@ impl ApiError {
             | Self::InvalidPathParameter(_)
             | Self::InvalidQueryParameter { .. } => StatusCode::BAD_REQUEST,
             Self::MissingCredentials | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::TenantMismatch | Self::InsufficientScope { .. } | Self::RelationshipQuotaExceeded { .. } => {
-                StatusCode::FORBIDDEN
+            Self::TenantMismatch
+            | Self::InsufficientScope { .. }
+            | Self::RelationshipQuotaExceeded { .. } => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } | Self::TurnQuotaExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
             }
-            Self::RateLimited { .. } | Self::TurnQuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::UserDeleting => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -245,7 +250,9 @@ impl ApiError {
             Self::RateLimited { retry_after } | Self::TurnQuotaExhausted { retry_after } => {
                 Some(json!({ "retry_after_seconds": retry_after }))
             }
-            Self::RelationshipQuotaExceeded { active, limit } => Some(json!({ "active": active, "limit": limit })),
+            Self::RelationshipQuotaExceeded { active, limit } => {
+                Some(json!({ "active": active, "limit": limit }))
+            }
             _ => None,
         }
     }

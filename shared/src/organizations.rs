@@ -142,7 +142,10 @@ impl Organization {
 
 /// Reads an organization (strongly consistent: a just-created organization is
 /// usable at once).
-pub async fn get_organization(store: &Store, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+pub async fn get_organization(
+    store: &Store,
+    id: OrganizationId,
+) -> Result<Option<Organization>, StoreError> {
     let out = store
         .client()
         .get_item()

@@ -7,6 +7,7 @@ mod end_users;
 mod end_users_update;
 mod events;
 mod isolation;
+mod limits;
 mod malformed;
 mod not_found;
 mod pipeline;

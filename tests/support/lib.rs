@@ -64,7 +64,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// Creates a fresh table and an organization on `plan` with `overrides`.
 pub async fn spawn_app_with(plan: Plan, overrides: LimitOverrides) -> TestApp {
-    TestAppBuilder { plan, overrides, ..TestAppBuilder::default() }.spawn().await
+    TestAppBuilder {
+        plan,
+        overrides,
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await
 }
 
 /// How a test's world is set up.
@@ -84,7 +90,13 @@ pub struct TestAppBuilder {
 
 impl Default for TestAppBuilder {
     fn default() -> Self {
-        Self { plan: Plan::Free, overrides: UNLIMITED, source_ip_rate: (1_000_000, 1_000_000), real_clock: false, start_at: None }
+        Self {
+            plan: Plan::Free,
+            overrides: UNLIMITED,
+            source_ip_rate: (1_000_000, 1_000_000),
+            real_clock: false,
+            start_at: None,
+        }
     }
 }
 
@@ -93,20 +105,38 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> TestApp {
         let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
         let store = Store::new(dynamodb_client().await, table);
-        schema::create_table(&store).await.expect("create the test table");
-        let clock = Arc::new(ManualClock::new(self.start_at.unwrap_or_else(time::OffsetDateTime::now_utc)));
-        let (ip_rate, ip_burst) = (self.source_ip_rate.0.to_string(), self.source_ip_rate.1.to_string());
+        schema::create_table(&store)
+            .await
+            .expect("create the test table");
+        let clock = Arc::new(ManualClock::new(
+            self.start_at.unwrap_or_else(time::OffsetDateTime::now_utc),
+        ));
+        let (ip_rate, ip_burst) = (
+            self.source_ip_rate.0.to_string(),
+            self.source_ip_rate.1.to_string(),
+        );
         let config = Config::from_lookup(|name| match name {
             "TETHER_IP_RATE_LIMIT" => Some(ip_rate.clone()),
             "TETHER_IP_BURST" => Some(ip_burst.clone()),
             _ => None,
         })
         .expect("test config");
-        let app_clock: Arc<dyn Clock> = if self.real_clock { Arc::new(SystemClock) } else { clock.clone() };
+        let app_clock: Arc<dyn Clock> = if self.real_clock {
+            Arc::new(SystemClock)
+        } else {
+            clock.clone()
+        };
         let app = Arc::new(App::new(config, store, app_clock));
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
-        organizations::put_organization(&app.store, &org).await.expect("create the test organization");
-        let mut test = TestApp { app, clock, org_id: org.id, admin_key: String::new() };
+        organizations::put_organization(&app.store, &org)
+            .await
+            .expect("create the test organization");
+        let mut test = TestApp {
+            app,
+            clock,
+            org_id: org.id,
+            admin_key: String::new(),
+        };
         test.admin_key = test.create_key(org.id, &[Scope::Admin]).await;
         test
     }

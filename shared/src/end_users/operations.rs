@@ -32,8 +32,13 @@ pub async fn create(ctx: Ctx, body: Json<CreateEndUser>) -> Result<Reply, ApiErr
         .map(|o| o.limits().relationship_ceiling)
         .ok_or_else(|| ApiError::internal("organization record missing from the pipeline"))?;
     let record = EndUserRecord::new(org, body.value, ctx.app.clock.now());
-    if let Err(store::CreateRefused::AtCeiling(active)) = store::put_new(&ctx.app.store, &record, ceiling).await? {
-        return Err(ApiError::RelationshipQuotaExceeded { active, limit: ceiling });
+    if let Err(store::CreateRefused::AtCeiling(active)) =
+        store::put_new(&ctx.app.store, &record, ceiling).await?
+    {
+        return Err(ApiError::RelationshipQuotaExceeded {
+            active,
+            limit: ceiling,
+        });
     }
     user_reply(StatusCode::CREATED, &record)?
         .header(LOCATION, &format!("/v1/end-users/{}", record.id))

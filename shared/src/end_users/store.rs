@@ -169,7 +169,9 @@ pub(super) async fn put_new(
         .set_item(Some(store::to_item(record)?))
         .condition_expression("attribute_not_exists(PK)")
         .build()
-        .map_err(|e| StoreError::Other { source: Box::new(e) })?;
+        .map_err(|e| StoreError::Other {
+            source: Box::new(e),
+        })?;
     let count = Update::builder()
         .table_name(store.table())
         .key(PK, store::s(org_pk(record.organization_id)))
@@ -200,7 +202,11 @@ pub(super) async fn put_new(
             Ok(_) => return Ok(Ok(())),
             Err(StoreError::TransactionCanceled { reasons }) => {
                 if let Some(org) = reasons.get(1).filter(|r| r.is_condition_failed()) {
-                    let active = org.item.as_ref().and_then(|i| store::get_n(i, "relationships_active")).unwrap_or(0);
+                    let active = org
+                        .item
+                        .as_ref()
+                        .and_then(|i| store::get_n(i, "relationships_active"))
+                        .unwrap_or(0);
                     return Ok(Err(CreateRefused::AtCeiling(active)));
                 }
                 let conflict = reasons.iter().any(|r| r.code == "TransactionConflict");
@@ -209,7 +215,10 @@ pub(super) async fn put_new(
                 }
                 // Jittered backoff: 5–25 ms, growing with the attempt.
                 let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
-                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * u64::from(attempt) + jitter,
+                ))
+                .await;
             }
             Err(err) => return Err(err),
         }

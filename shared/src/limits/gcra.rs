@@ -55,9 +55,14 @@ impl Rate {
         let base = tat.unwrap_or(now).max(now);
         let new_tat = base + self.interval();
         if new_tat - now <= self.tolerance() {
-            Verdict::Admit { new_tat, busy: tat.is_some_and(|t| t > now) }
+            Verdict::Admit {
+                new_tat,
+                busy: tat.is_some_and(|t| t > now),
+            }
         } else {
-            Verdict::Reject { retry_after: new_tat - self.tolerance() - now }
+            Verdict::Reject {
+                retry_after: new_tat - self.tolerance() - now,
+            }
         }
     }
 
@@ -84,7 +89,10 @@ pub fn retry_after_seconds(micros: i64) -> u64 {
 mod tests {
     use super::*;
 
-    const FIVE_RPS_BURST_TEN: Rate = Rate { per_second: 5, burst: 10 };
+    const FIVE_RPS_BURST_TEN: Rate = Rate {
+        per_second: 5,
+        burst: 10,
+    };
 
     #[test]
     fn a_full_bucket_admits_exactly_burst_at_once() {
@@ -101,7 +109,12 @@ mod tests {
             }
         }
         assert_eq!(rate.remaining(tat.unwrap(), now), 0);
-        assert_eq!(rate.check(tat, now), Verdict::Reject { retry_after: 200_000 });
+        assert_eq!(
+            rate.check(tat, now),
+            Verdict::Reject {
+                retry_after: 200_000
+            }
+        );
     }
 
     #[test]
@@ -110,10 +123,17 @@ mod tests {
         let now = 0;
         let tat = now + rate.tolerance(); // empty
         assert!(matches!(rate.check(Some(tat), now), Verdict::Reject { .. }));
-        assert!(matches!(rate.check(Some(tat), now + 200_000), Verdict::Admit { .. }));
+        assert!(matches!(
+            rate.check(Some(tat), now + 200_000),
+            Verdict::Admit { .. }
+        ));
         assert_eq!(rate.remaining(tat, now + MICROS), 5);
         assert_eq!(rate.remaining(tat, now + 2 * MICROS), 10);
-        assert_eq!(rate.remaining(tat, now + 60 * MICROS), 10, "never more than burst");
+        assert_eq!(
+            rate.remaining(tat, now + 60 * MICROS),
+            10,
+            "never more than burst"
+        );
     }
 
     #[test]
@@ -134,7 +154,10 @@ mod tests {
 
     #[test]
     fn steady_load_below_the_rate_is_never_refused() {
-        let rate = Rate { per_second: 5, burst: 1 };
+        let rate = Rate {
+            per_second: 5,
+            burst: 1,
+        };
         let mut tat = None;
         for i in 0..100 {
             match rate.check(tat, i * 200_000) {
@@ -146,11 +169,18 @@ mod tests {
 
     #[test]
     fn intervals_round_up_so_rounding_never_over_admits() {
-        let rate = Rate { per_second: 3, burst: 1 };
+        let rate = Rate {
+            per_second: 3,
+            burst: 1,
+        };
         assert_eq!(rate.interval(), 333_334);
         assert_eq!(retry_after_seconds(1), 1);
         assert_eq!(retry_after_seconds(0), 1);
         assert_eq!(retry_after_seconds(1_000_001), 2);
-        assert_eq!(rate.max_busy_tat(0), 0, "burst 1: the busy write never applies");
+        assert_eq!(
+            rate.max_busy_tat(0),
+            0,
+            "burst 1: the busy write never applies"
+        );
     }
 }

@@ -42,7 +42,10 @@ impl Owner {
 }
 
 /// The per-IP bucket's defaults (SPEC §6).
-pub const SOURCE_IP_RATE: Rate = Rate { per_second: 5, burst: 10 };
+pub const SOURCE_IP_RATE: Rate = Rate {
+    per_second: 5,
+    burst: 10,
+};
 
 /// Sort key of every bucket item.
 const LIMIT_SK: &str = "LIMIT";
@@ -119,7 +122,9 @@ pub struct Limiter {
 
 impl Default for Limiter {
     fn default() -> Self {
-        Self { seen: TtlCache::new(Duration::from_secs(300), 16_384) }
+        Self {
+            seen: TtlCache::new(Duration::from_secs(300), 16_384),
+        }
     }
 }
 
@@ -142,7 +147,9 @@ struct BucketState {
 
 impl BucketState {
     fn from_item(item: Option<&Item>) -> Self {
-        let Some(item) = item else { return Self::default() };
+        let Some(item) = item else {
+            return Self::default();
+        };
         Self {
             tat: store::get_n(item, "tat"),
             period: store::get_s(item, "period").map(str::to_owned),
@@ -175,7 +182,13 @@ impl Limiter {
         let now = micros(at);
         let period = Period::of(at);
         let period_key = period.key();
-        let usage = |used| policy.turn_ceiling.map(|ceiling| TurnUsage { used, ceiling, resets_at: period.next_start() });
+        let usage = |used| {
+            policy.turn_ceiling.map(|ceiling| TurnUsage {
+                used,
+                ceiling,
+                resets_at: period.next_start(),
+            })
+        };
         let state_of = |tat: i64, used| Admission {
             rate: policy.rate,
             remaining: policy.rate.remaining(tat, now),
@@ -187,35 +200,65 @@ impl Limiter {
             // Nothing to count against: refuse without a write.
             let state = state_of(now, 0);
             let wait = micros(period.next_start()) - now;
-            return Ok(Err(Denial::TurnsExhausted { state, retry_after: gcra::retry_after_seconds(wait) }));
+            return Ok(Err(Denial::TurnsExhausted {
+                state,
+                retry_after: gcra::retry_after_seconds(wait),
+            }));
         }
         let mut branch = match self.seen.get(&pk) {
-            Some(seen) => Branch { busy: seen.tat > now, same_period: seen.period.as_deref() == Some(&period_key) },
+            Some(seen) => Branch {
+                busy: seen.tat > now,
+                same_period: seen.period.as_deref() == Some(&period_key),
+            },
             // A cold function bets on the common case: an existing, idle bucket.
-            None => Branch { busy: false, same_period: true },
+            None => Branch {
+                busy: false,
+                same_period: true,
+            },
         };
         for _ in 0..MAX_ATTEMPTS {
-            match self.write(store, &pk, policy, branch, now, &period_key).await? {
+            match self
+                .write(store, &pk, policy, branch, now, &period_key)
+                .await?
+            {
                 Ok(item) => {
                     let after = BucketState::from_item(Some(&item));
                     let tat = after.tat.unwrap_or(now);
-                    self.seen.put(pk, Seen { tat, period: after.period });
+                    self.seen.put(
+                        pk,
+                        Seen {
+                            tat,
+                            period: after.period,
+                        },
+                    );
                     return Ok(Ok(state_of(tat, after.turns)));
                 }
                 Err(old) => {
                     let old = BucketState::from_item(old.as_ref());
                     let same_period = old.period.as_deref() == Some(&period_key);
                     let used = if same_period { old.turns } else { 0 };
-                    self.seen.put(pk.clone(), Seen { tat: old.tat.unwrap_or(now), period: old.period.clone() });
+                    self.seen.put(
+                        pk.clone(),
+                        Seen {
+                            tat: old.tat.unwrap_or(now),
+                            period: old.period.clone(),
+                        },
+                    );
                     let current = state_of(old.tat.unwrap_or(now), used);
                     if policy.turn_ceiling.is_some_and(|ceiling| used >= ceiling) {
                         let wait = micros(period.next_start()) - now;
-                        return Ok(Err(Denial::TurnsExhausted { state: current, retry_after: gcra::retry_after_seconds(wait) }));
+                        return Ok(Err(Denial::TurnsExhausted {
+                            state: current,
+                            retry_after: gcra::retry_after_seconds(wait),
+                        }));
                     }
                     match policy.rate.check(old.tat, now) {
                         Verdict::Reject { retry_after } => {
                             let retry_after = gcra::retry_after_seconds(retry_after);
-                            return Ok(Err(Denial::RateLimited { state: current, retry_after }));
+                            return Ok(Err(Denial::RateLimited {
+                                state: current,
+                                retry_after,
+                            }));
                         }
                         Verdict::Admit { busy, .. } => branch = Branch { busy, same_period },
                     }
@@ -224,7 +267,10 @@ impl Limiter {
         }
         // Every guess lost a race with another writer: the bucket is that busy.
         let state = state_of(now + policy.rate.tolerance(), 0);
-        Ok(Err(Denial::RateLimited { state, retry_after: 1 }))
+        Ok(Err(Denial::RateLimited {
+            state,
+            retry_after: 1,
+        }))
     }
 
     /// One conditional `UpdateItem`: `Ok(new item)` or `Err(old item)` when
@@ -280,7 +326,10 @@ impl Limiter {
             set.push("#expires = :expires");
             request = request
                 .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-                .expression_attribute_values(":expires", store::n(now / MICROS + IP_BUCKET_TTL_SECONDS));
+                .expression_attribute_values(
+                    ":expires",
+                    store::n(now / MICROS + IP_BUCKET_TTL_SECONDS),
+                );
         }
         let result = request
             .update_expression(format!("SET {}", set.join(", ")))

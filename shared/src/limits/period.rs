@@ -13,7 +13,10 @@ impl Period {
     /// The period `at` falls in.
     pub fn of(at: OffsetDateTime) -> Self {
         let at = at.to_offset(time::UtcOffset::UTC);
-        Self { year: at.year(), month: at.month() }
+        Self {
+            year: at.year(),
+            month: at.month(),
+        }
     }
 
     /// Its key, e.g. `2026-11`.
@@ -42,7 +45,13 @@ mod tests {
         let p = Period::of(datetime!(2026-11-30 23:59:59 UTC));
         assert_eq!(p.key(), "2026-11");
         assert_eq!(p.next_start(), datetime!(2026-12-01 00:00:00 UTC));
-        assert_eq!(Period::of(datetime!(2026-12-01 00:30 +01:00)).key(), "2026-11");
-        assert_eq!(Period::of(datetime!(2026-12-31 12:00 UTC)).next_start(), datetime!(2027-01-01 0:00 UTC));
+        assert_eq!(
+            Period::of(datetime!(2026-12-01 00:30 +01:00)).key(),
+            "2026-11"
+        );
+        assert_eq!(
+            Period::of(datetime!(2026-12-31 12:00 UTC)).next_start(),
+            datetime!(2027-01-01 0:00 UTC)
+        );
     }
 }

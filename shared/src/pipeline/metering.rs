@@ -19,8 +19,16 @@ pub(super) struct Metering {
 
 impl Metering {
     /// Charges one request to `owner`; a refusal is the 429 to answer.
-    pub(super) async fn charge(&mut self, app: &App, owner: Owner, policy: Policy) -> Result<(), ApiError> {
-        let outcome = app.limiter.admit(&app.store, &owner, policy, app.clock.now()).await?;
+    pub(super) async fn charge(
+        &mut self,
+        app: &App,
+        owner: Owner,
+        policy: Policy,
+    ) -> Result<(), ApiError> {
+        let outcome = app
+            .limiter
+            .admit(&app.store, &owner, policy, app.clock.now())
+            .await?;
         match outcome {
             Ok(admission) => {
                 self.admission = Some(admission);
@@ -38,11 +46,18 @@ impl Metering {
     }
 
     /// Charges an organization's request: its plan's rate, burst and turns.
-    pub(super) async fn charge_organization(&mut self, app: &App, org: &Organization) -> Result<(), ApiError> {
+    pub(super) async fn charge_organization(
+        &mut self,
+        app: &App,
+        org: &Organization,
+    ) -> Result<(), ApiError> {
         let limits = org.limits();
         self.relationships = Some((org.relationships_active, limits.relationship_ceiling));
         let policy = Policy {
-            rate: Rate { per_second: limits.rate_limit, burst: limits.burst },
+            rate: Rate {
+                per_second: limits.rate_limit,
+                burst: limits.burst,
+            },
             turn_ceiling: Some(limits.turn_ceiling),
         };
         self.charge(app, Owner::Organization(org.id), policy).await
@@ -50,7 +65,10 @@ impl Metering {
 
     /// Charges a request without valid credentials, or to a public endpoint.
     pub(super) async fn charge_source_ip(&mut self, app: &App, ip: String) -> Result<(), ApiError> {
-        let policy = Policy { rate: app.config.source_ip_rate, turn_ceiling: None };
+        let policy = Policy {
+            rate: app.config.source_ip_rate,
+            turn_ceiling: None,
+        };
         self.charge(app, Owner::SourceIp(ip), policy).await
     }
 
@@ -62,12 +80,17 @@ impl Metering {
                 headers.push((HeaderName::from_static(name), value));
             }
         };
-        let Some(admission) = self.admission else { return headers };
+        let Some(admission) = self.admission else {
+            return headers;
+        };
         push("x-ratelimit-limit", admission.rate.per_second.to_string());
         push("x-ratelimit-remaining", admission.remaining.to_string());
         push("x-ratelimit-reset", header_time(admission.reset_at));
         let quota_error = match error {
-            Some(ApiError::RateLimited { retry_after } | ApiError::TurnQuotaExhausted { retry_after }) => {
+            Some(
+                ApiError::RateLimited { retry_after }
+                | ApiError::TurnQuotaExhausted { retry_after },
+            ) => {
                 push(RETRY_AFTER.as_str(), retry_after.to_string());
                 true
             }
@@ -76,7 +99,9 @@ impl Metering {
         };
         // Quota headers go with quota refusals, and only for owners that have
         // quotas: a per-IP bucket has no organization to report on.
-        if let (true, Some(turns), Some((active, ceiling))) = (quota_error, admission.turns, self.relationships) {
+        if let (true, Some(turns), Some((active, ceiling))) =
+            (quota_error, admission.turns, self.relationships)
+        {
             let (active, ceiling) = match error {
                 Some(ApiError::RelationshipQuotaExceeded { active, limit }) => (*active, *limit),
                 _ => (active, ceiling),

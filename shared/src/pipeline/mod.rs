@@ -217,7 +217,10 @@ where
     let query = Query::from_request(&req);
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let source_ip = req.request_context_ref().and_then(source_ip).unwrap_or_else(|| "unknown".to_owned());
+    let source_ip = req
+        .request_context_ref()
+        .and_then(source_ip)
+        .unwrap_or_else(|| "unknown".to_owned());
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
 
@@ -242,7 +245,10 @@ where
             trace.caller.organization_id = Some(principal.organization_id);
             trace.caller.credential_id = Some(principal.api_key_id.to_string());
             let organization = load_organization(&app, principal.organization_id).await?;
-            trace.metering.charge_organization(&app, &organization).await?;
+            trace
+                .metering
+                .charge_organization(&app, &organization)
+                .await?;
             (Some(principal), Some(organization))
         }
         Credential::None => {
@@ -276,7 +282,9 @@ async fn load_organization(app: &App, id: OrganizationId) -> Result<Organization
     if let Some(org) = app.orgs.get(&id) {
         return Ok(org);
     }
-    let org = organizations::get_organization(&app.store, id).await?.ok_or(ApiError::InvalidCredentials)?;
+    let org = organizations::get_organization(&app.store, id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     app.orgs.put(id, org.clone());
     Ok(org)
 }
@@ -285,7 +293,10 @@ async fn load_organization(app: &App, id: OrganizationId) -> Result<Organization
 fn source_ip(context: &RequestContext) -> Option<String> {
     match context {
         RequestContext::ApiGatewayV2(v2) => v2.http.source_ip.clone(),
-        #[allow(unreachable_patterns, reason = "other event sources when their features are enabled")]
+        #[allow(
+            unreachable_patterns,
+            reason = "other event sources when their features are enabled"
+        )]
         _ => None,
     }
 }

@@ -1,0 +1,400 @@
+//! Rate limits and quotas (SPEC §3, §6, §7) through the API.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tether::organizations::{LimitOverrides, Plan};
+use tether_tests::{TestApp, TestAppBuilder, TestResponse};
+use time::macros::datetime;
+
+fn header<'a>(res: &'a TestResponse, name: &str) -> &'a str {
+    res.header(name)
+        .unwrap_or_else(|| panic!("missing {name}: {:?}", res.headers))
+}
+
+async fn org_with(overrides: LimitOverrides, start: time::OffsetDateTime) -> TestApp {
+    TestAppBuilder {
+        plan: Plan::Free,
+        overrides,
+        start_at: Some(start),
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await
+}
+
+#[tokio::test]
+async fn headers_carry_the_exact_bucket_state() {
+    // The free plan: 10 rps, burst 20, 10,000 turns, 100 relationships.
+    let app = org_with(
+        LimitOverrides::default(),
+        datetime!(2026-11-23 14:15:22 UTC),
+    )
+    .await;
+    let first = app.request("GET", "/v1/end-users").send().await;
+    assert_eq!(first.status, 200);
+    assert_eq!(header(&first, "x-ratelimit-limit"), "10");
+    assert_eq!(header(&first, "x-ratelimit-remaining"), "19");
+    assert_eq!(header(&first, "x-ratelimit-reset"), "2026-11-23T14:15:23Z");
+    assert!(
+        first.header("x-quota-turns-used").is_none(),
+        "quota headers only on quota refusals"
+    );
+
+    for expected_remaining in (0..19).rev() {
+        let res = app.request("GET", "/v1/end-users").send().await;
+        assert_eq!(res.status, 200);
+        assert_eq!(
+            header(&res, "x-ratelimit-remaining"),
+            expected_remaining.to_string()
+        );
+    }
+    let last = app
+        .request("GET", "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
+        .send()
+        .await;
+    last.assert_error(429, "rate_limited");
+    assert_eq!(header(&last, "retry-after"), "1");
+    assert_eq!(header(&last, "x-ratelimit-limit"), "10");
+    assert_eq!(header(&last, "x-ratelimit-remaining"), "0");
+    assert_eq!(header(&last, "x-ratelimit-reset"), "2026-11-23T14:15:24Z");
+    assert_eq!(header(&last, "x-quota-turns-used"), "20");
+    assert_eq!(header(&last, "x-quota-turns-limit"), "10000");
+    assert_eq!(header(&last, "x-quota-relationships-active"), "0");
+    assert_eq!(header(&last, "x-quota-relationships-limit"), "100");
+    assert_eq!(header(&last, "x-quota-reset"), "2026-12-01T00:00:00Z");
+
+    // One second later ten tokens are back; this request takes one.
+    app.clock.advance(time::Duration::seconds(1));
+    let later = app
+        .request("GET", "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
+        .send()
+        .await;
+    later.assert_error(404, "not_found");
+    assert_eq!(
+        header(&later, "x-ratelimit-remaining"),
+        "9",
+        "errors after the limiter carry its headers"
+    );
+    assert_eq!(header(&later, "x-ratelimit-reset"), "2026-11-23T14:15:25Z");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_callers_never_get_more_than_burst_plus_rate_times_elapsed() {
+    let overrides = LimitOverrides {
+        rate_limit: Some(5),
+        burst: Some(10),
+        ..tether_tests::UNLIMITED
+    };
+    let app = Arc::new(
+        TestAppBuilder {
+            overrides,
+            real_clock: true,
+            ..TestAppBuilder::default()
+        }
+        .spawn()
+        .await,
+    );
+    let started = Instant::now();
+    let run_for = Duration::from_secs(3);
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let (mut admitted, mut refused) = (0u32, 0u32);
+                while started.elapsed() < run_for {
+                    let res = app.request("GET", "/v1/end-users").send().await;
+                    match res.status {
+                        200 => admitted += 1,
+                        429 => {
+                            assert_eq!(res.body["code"], "rate_limited");
+                            assert!(res.header("retry-after").is_some());
+                            refused += 1;
+                        }
+                        other => panic!("unexpected {other}: {}", res.text),
+                    }
+                }
+                (admitted, refused)
+            })
+        })
+        .collect();
+    let (mut admitted, mut refused) = (0, 0);
+    for caller in callers {
+        let (a, r) = caller.await.unwrap();
+        admitted += a;
+        refused += r;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let bound = 10.0 + 5.0 * elapsed;
+    println!("admitted {admitted}, refused {refused} in {elapsed:.2} s (bound {bound:.1})");
+    assert!(
+        f64::from(admitted) <= bound,
+        "admitted {admitted} > {bound}"
+    );
+    assert!(refused > 0, "the load exceeded the rate");
+    // Contention must not starve the bucket either: at least the burst and
+    // the rate over the run, less one second of slack for the last refill.
+    assert!(
+        f64::from(admitted) >= 10.0 + 5.0 * (elapsed - 1.0),
+        "admitted only {admitted}"
+    );
+}
+
+#[tokio::test]
+async fn a_steady_load_below_the_rate_is_not_under_admitted() {
+    let overrides = LimitOverrides {
+        rate_limit: Some(5),
+        burst: Some(2),
+        ..tether_tests::UNLIMITED
+    };
+    let app = TestAppBuilder {
+        overrides,
+        real_clock: true,
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    // 4 requests per second for 3 s, against 5 per second.
+    let started = Instant::now();
+    let mut admitted = 0;
+    for i in 0..12u32 {
+        let due = started + Duration::from_millis(250) * i;
+        tokio::time::sleep_until(due.into()).await;
+        if app.request("GET", "/v1/end-users").send().await.status == 200 {
+            admitted += 1;
+        }
+    }
+    assert!(
+        admitted >= 11,
+        "only {admitted} of 12 admitted below the rate"
+    );
+}
+
+#[tokio::test]
+async fn repeated_bad_keys_from_one_ip_are_throttled() {
+    let app = TestAppBuilder {
+        source_ip_rate: (5, 10),
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let bad = format!("tk_{}", "f".repeat(48));
+    for i in 0..10 {
+        let res = app
+            .request("GET", "/v1/end-users")
+            .key(&bad)
+            .source_ip("203.0.113.7")
+            .send()
+            .await;
+        res.assert_error(401, "invalid_credentials");
+        assert_eq!(header(&res, "x-ratelimit-limit"), "5");
+        assert_eq!(header(&res, "x-ratelimit-remaining"), (9 - i).to_string());
+    }
+    let throttled = app
+        .request("GET", "/v1/end-users")
+        .key(&bad)
+        .source_ip("203.0.113.7")
+        .send()
+        .await;
+    throttled.assert_error(429, "rate_limited");
+    assert_eq!(header(&throttled, "retry-after"), "1");
+    assert!(
+        throttled.header("x-quota-turns-used").is_none(),
+        "no organization, no quota to report"
+    );
+    let missing = app
+        .request("GET", "/v1/end-users")
+        .no_key()
+        .source_ip("203.0.113.7")
+        .send()
+        .await;
+    missing.assert_error(429, "rate_limited");
+
+    // Another address is unaffected, and a valid key is charged to its organization.
+    let other = app
+        .request("GET", "/v1/end-users")
+        .key(&bad)
+        .source_ip("198.51.100.1")
+        .send()
+        .await;
+    other.assert_error(401, "invalid_credentials");
+    let valid = app
+        .request("GET", "/v1/end-users")
+        .source_ip("203.0.113.7")
+        .send()
+        .await;
+    assert_eq!(valid.status, 200);
+
+    // Unknown routes are public: charged to the address too.
+    let route = app
+        .request("GET", "/nowhere")
+        .no_key()
+        .source_ip("203.0.113.7")
+        .send()
+        .await;
+    route.assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn turns_run_out_and_come_back_at_the_period_boundary() {
+    let overrides = LimitOverrides {
+        turn_ceiling: Some(3),
+        ..tether_tests::UNLIMITED
+    };
+    let app = org_with(overrides, datetime!(2026-11-30 23:59:00 UTC)).await;
+    for _ in 0..3 {
+        assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    }
+    let out = app
+        .request("POST", "/v1/end-users")
+        .json(&json!({}))
+        .send()
+        .await;
+    out.assert_error(429, "turn_quota_exhausted");
+    assert_eq!(
+        header(&out, "retry-after"),
+        "60",
+        "until 2026-12-01T00:00:00Z"
+    );
+    assert_eq!(header(&out, "x-quota-turns-used"), "3");
+    assert_eq!(header(&out, "x-quota-turns-limit"), "3");
+    assert_eq!(header(&out, "x-quota-reset"), "2026-12-01T00:00:00Z");
+    assert!(
+        header(&out, "x-ratelimit-remaining")
+            .parse::<u32>()
+            .unwrap()
+            > 0,
+        "the bucket itself is not empty"
+    );
+    assert_eq!(
+        stored_user_count(&app).await,
+        0,
+        "the refused POST created nothing"
+    );
+    let refused_again = app.request("GET", "/v1/end-users").send().await;
+    refused_again.assert_error(429, "turn_quota_exhausted");
+    assert_eq!(
+        header(&refused_again, "x-quota-turns-used"),
+        "3",
+        "refusals are not turns"
+    );
+
+    app.clock.set(datetime!(2026-12-01 00:00:01 UTC));
+    let fresh = app.request("GET", "/v1/end-users").send().await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    let item = crate::stored_item(&app, &format!("LIMIT#ORG#{}", app.org_id), "LIMIT")
+        .await
+        .unwrap();
+    assert_eq!(item["period"].as_s().unwrap(), "2026-12");
+    assert_eq!(item["turns"].as_n().unwrap(), "1");
+}
+
+async fn relationships_counter(app: &TestApp) -> u64 {
+    let org = crate::stored_item(app, &format!("ORG#{}", app.org_id), "ORG")
+        .await
+        .unwrap();
+    org.get("relationships_active")
+        .map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+}
+
+async fn stored_user_count(app: &TestApp) -> usize {
+    let out = app
+        .app
+        .store
+        .client()
+        .query()
+        .table_name(app.app.store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :user)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", app.org_id)))
+        .expression_attribute_values(":user", AttributeValue::S("USER#".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_relationship_ceiling_holds_under_twenty_parallel_creates() {
+    let overrides = LimitOverrides {
+        relationship_ceiling: Some(5),
+        ..tether_tests::UNLIMITED
+    };
+    let app = Arc::new(
+        TestAppBuilder {
+            overrides,
+            ..TestAppBuilder::default()
+        }
+        .spawn()
+        .await,
+    );
+    let creates: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.request("POST", "/v1/end-users")
+                    .json(&json!({"external_id": format!("p{i}")}))
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for create in creates {
+        let res = create.await.unwrap();
+        match res.status {
+            201 => created += 1,
+            _ => {
+                res.assert_error(403, "relationship_quota_exceeded");
+                assert_eq!(header(&res, "x-quota-relationships-active"), "5");
+                assert_eq!(header(&res, "x-quota-relationships-limit"), "5");
+                assert!(
+                    res.header("x-quota-turns-used").is_some()
+                        && res.header("x-quota-reset").is_some()
+                );
+                assert!(res.header("x-ratelimit-limit").is_some());
+            }
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(relationships_counter(&app).await, 5);
+    assert_eq!(
+        stored_user_count(&app).await,
+        5,
+        "no partial write from the refused ones"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_counter_equals_the_real_count_after_concurrent_creates_and_deletes() {
+    let app = Arc::new(tether_tests::spawn_app().await);
+    let mut first = Vec::new();
+    for _ in 0..6 {
+        first.push(
+            app.create_user(json!({})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut tasks = Vec::new();
+    for id in first.iter().take(4) {
+        let (app, path) = (app.clone(), format!("/v1/end-users/{id}"));
+        tasks.push(tokio::spawn(async move {
+            app.request("DELETE", &path).send().await.status
+        }));
+    }
+    for _ in 0..10 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.request("POST", "/v1/end-users").send().await.status
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), 201 | 202));
+    }
+    // Deleting users count until they are purged (SPEC §7): 6 + 10 stored.
+    assert_eq!(stored_user_count(&app).await, 16);
+    assert_eq!(relationships_counter(&app).await, 16);
+}
