@@ -398,3 +398,59 @@ async fn the_counter_equals_the_real_count_after_concurrent_creates_and_deletes(
     assert_eq!(stored_user_count(&app).await, 16);
     assert_eq!(relationships_counter(&app).await, 16);
 }
+
+#[tokio::test]
+async fn a_sharded_bucket_still_admits_exactly_its_burst() {
+    // 800 rps is split over two items of 400 rps, burst 5 each.
+    let overrides = LimitOverrides {
+        rate_limit: Some(800),
+        burst: Some(10),
+        ..tether_tests::UNLIMITED
+    };
+    let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+    let mut admitted = 0;
+    for _ in 0..30 {
+        let res = app.request("GET", "/v1/end-users").send().await;
+        match res.status {
+            200 => {
+                admitted += 1;
+                assert_eq!(header(&res, "x-ratelimit-limit"), "800");
+            }
+            _ => res.assert_error(429, "rate_limited"),
+        }
+    }
+    assert_eq!(
+        admitted, 10,
+        "no more than the burst, and no shard left unused"
+    );
+    let pk = format!("LIMIT#ORG#{}", app.org_id);
+    assert!(crate::stored_item(&app, &pk, "LIMIT").await.is_some());
+    assert!(
+        crate::stored_item(&app, &format!("{pk}#1"), "LIMIT")
+            .await
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_warm_function_refuses_an_empty_bucket_without_a_write() {
+    let overrides = LimitOverrides {
+        rate_limit: Some(1),
+        burst: Some(1),
+        ..tether_tests::UNLIMITED
+    };
+    let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    let before = app.app.store.call_totals();
+    for _ in 0..5 {
+        app.request("GET", "/v1/end-users")
+            .send()
+            .await
+            .assert_error(429, "rate_limited");
+    }
+    assert_eq!(
+        app.app.store.call_totals().calls,
+        before.calls,
+        "a flood costs no DynamoDB writes"
+    );
+}

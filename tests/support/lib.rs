@@ -49,9 +49,12 @@ pub struct TestApp {
     pub admin_key: String,
 }
 
-/// Limits so high that no ordinary test meets them; tests of the limiter set their own.
+/// Limits so high that no ordinary test meets them (the manual clock stands
+/// still, so the burst is what counts); tests of the limiter set their own.
+/// The rate stays at one shard's so that call counts are those of an
+/// ordinary bucket.
 pub const UNLIMITED: LimitOverrides = LimitOverrides {
-    rate_limit: Some(1_000_000),
+    rate_limit: Some(tether::limits::SHARD_RATE),
     burst: Some(1_000_000),
     turn_ceiling: Some(1_000_000_000),
     relationship_ceiling: Some(1_000_000),
@@ -93,7 +96,7 @@ impl Default for TestAppBuilder {
         Self {
             plan: Plan::Free,
             overrides: UNLIMITED,
-            source_ip_rate: (1_000_000, 1_000_000),
+            source_ip_rate: (tether::limits::SHARD_RATE, 1_000_000),
             real_clock: false,
             start_at: None,
         }

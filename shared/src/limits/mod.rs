@@ -106,18 +106,13 @@ pub enum Denial {
     },
 }
 
-/// The bucket as last seen by this warm function: enough to guess which
-/// conditional write will apply next time.
-#[derive(Debug, Clone)]
-struct Seen {
-    tat: i64,
-    period: Option<String>,
-}
-
-/// The limiter of one warm function.
+/// The limiter of one warm function. It remembers each bucket as it last saw
+/// it: enough to guess which conditional write applies next, and to refuse
+/// without any write while that state already proves the bucket empty (a TAT
+/// only grows, so a refusal from an older state is still right).
 #[derive(Debug)]
 pub struct Limiter {
-    seen: TtlCache<String, Seen>,
+    seen: TtlCache<String, BucketState>,
 }
 
 impl Default for Limiter {
@@ -137,7 +132,7 @@ struct Branch {
     same_period: bool,
 }
 
-/// The bucket item's state as read from a returned item.
+/// A bucket item's state, as returned by a write.
 #[derive(Debug, Clone, Default)]
 struct BucketState {
     tat: Option<i64>,
@@ -156,6 +151,15 @@ impl BucketState {
             turns: store::get_n(item, "turns").unwrap_or(0),
         }
     }
+
+    /// Turns counted in `period` (none when the item counts another one).
+    fn turns_in(&self, period: &str) -> u64 {
+        if self.period.as_deref() == Some(period) {
+            self.turns
+        } else {
+            0
+        }
+    }
 }
 
 fn micros(at: OffsetDateTime) -> i64 {
@@ -169,6 +173,34 @@ fn reset_instant(micros: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// A bucket's rate above which it is split over several items, so that no
+/// partition key takes more than ~`SHARD_RATE` writes per second (DynamoDB
+/// allows 1,000 WCU/s per partition key; see `docs/limits.md`).
+pub const SHARD_RATE: u32 = 400;
+
+impl Policy {
+    /// Items the bucket is split over.
+    pub fn shards(self) -> u32 {
+        self.rate.per_second.div_ceil(SHARD_RATE).max(1)
+    }
+
+    /// One shard's share: rate, burst and turns divided, rounded down, so the
+    /// shards together never admit more than the whole bucket.
+    fn shard(self) -> Self {
+        let n = self.shards();
+        Self {
+            rate: Rate {
+                per_second: (self.rate.per_second / n).max(1),
+                burst: (self.rate.burst / n).max(1),
+            },
+            turn_ceiling: self.turn_ceiling.map(|c| c / u64::from(n)),
+        }
+    }
+}
+
+/// What one bucket item said about a request, before scaling to the whole bucket.
+type Outcome = Result<Admission, Denial>;
+
 impl Limiter {
     /// Charges one request at `at` to `owner`'s bucket.
     pub async fn admit(
@@ -177,37 +209,75 @@ impl Limiter {
         owner: &Owner,
         policy: Policy,
         at: OffsetDateTime,
-    ) -> Result<Result<Admission, Denial>, StoreError> {
-        let pk = owner.partition_key();
+    ) -> Result<Outcome, StoreError> {
+        let shards = policy.shards();
+        if shards == 1 {
+            return self
+                .admit_item(store, owner.partition_key(), policy, at)
+                .await;
+        }
+        // A hot bucket: a random shard, and one more if that one is empty
+        // while others may not be.
+        let first = shard_index(shards);
+        let mut outcome = self
+            .admit_item(store, shard_key(owner, first), policy.shard(), at)
+            .await?;
+        if matches!(outcome, Err(Denial::RateLimited { .. })) {
+            let second = (first + 1 + shard_index(shards - 1)) % shards;
+            outcome = self
+                .admit_item(store, shard_key(owner, second), policy.shard(), at)
+                .await?;
+        }
+        Ok(scale(outcome, policy, shards))
+    }
+
+    /// Charges one request to one bucket item.
+    async fn admit_item(
+        &self,
+        store: &Store,
+        pk: String,
+        policy: Policy,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, StoreError> {
         let now = micros(at);
         let period = Period::of(at);
         let period_key = period.key();
-        let usage = |used| {
-            policy.turn_ceiling.map(|ceiling| TurnUsage {
+        let state_of = |tat: Option<i64>, used| Admission {
+            rate: policy.rate,
+            remaining: policy.rate.remaining(tat.unwrap_or(now), now),
+            reset_at: reset_instant(tat.unwrap_or(now).max(now)),
+            turns: policy.turn_ceiling.map(|ceiling| TurnUsage {
                 used,
                 ceiling,
                 resets_at: period.next_start(),
-            })
+            }),
         };
-        let state_of = |tat: i64, used| Admission {
-            rate: policy.rate,
-            remaining: policy.rate.remaining(tat, now),
-            reset_at: reset_instant(tat.max(now)),
-            turns: usage(used),
+        // Refuses when `state` already proves the bucket empty or the turns used up.
+        let refusal = |state: &BucketState| -> Option<Denial> {
+            let used = state.turns_in(&period_key);
+            if policy.turn_ceiling.is_some_and(|ceiling| used >= ceiling) {
+                let wait = micros(period.next_start()) - now;
+                return Some(Denial::TurnsExhausted {
+                    state: state_of(state.tat, used),
+                    retry_after: gcra::retry_after_seconds(wait),
+                });
+            }
+            match policy.rate.check(state.tat, now) {
+                Verdict::Reject { retry_after } => Some(Denial::RateLimited {
+                    state: state_of(state.tat, used),
+                    retry_after: gcra::retry_after_seconds(retry_after),
+                }),
+                Verdict::Admit { .. } => None,
+            }
         };
 
-        if policy.turn_ceiling == Some(0) {
-            // Nothing to count against: refuse without a write.
-            let state = state_of(now, 0);
-            let wait = micros(period.next_start()) - now;
-            return Ok(Err(Denial::TurnsExhausted {
-                state,
-                retry_after: gcra::retry_after_seconds(wait),
-            }));
+        let seen = self.seen.get(&pk);
+        if let Some(denial) = seen.as_ref().and_then(refusal) {
+            return Ok(Err(denial));
         }
-        let mut branch = match self.seen.get(&pk) {
+        let mut branch = match &seen {
             Some(seen) => Branch {
-                busy: seen.tat > now,
+                busy: seen.tat.is_some_and(|t| t > now),
                 same_period: seen.period.as_deref() == Some(&period_key),
             },
             // A cold function bets on the common case: an existing, idle bucket.
@@ -223,50 +293,26 @@ impl Limiter {
             {
                 Ok(item) => {
                     let after = BucketState::from_item(Some(&item));
-                    let tat = after.tat.unwrap_or(now);
-                    self.seen.put(
-                        pk,
-                        Seen {
-                            tat,
-                            period: after.period,
-                        },
-                    );
-                    return Ok(Ok(state_of(tat, after.turns)));
+                    let admission = state_of(after.tat, after.turns_in(&period_key));
+                    self.seen.put(pk, after);
+                    return Ok(Ok(admission));
                 }
                 Err(old) => {
                     let old = BucketState::from_item(old.as_ref());
-                    let same_period = old.period.as_deref() == Some(&period_key);
-                    let used = if same_period { old.turns } else { 0 };
-                    self.seen.put(
-                        pk.clone(),
-                        Seen {
-                            tat: old.tat.unwrap_or(now),
-                            period: old.period.clone(),
-                        },
-                    );
-                    let current = state_of(old.tat.unwrap_or(now), used);
-                    if policy.turn_ceiling.is_some_and(|ceiling| used >= ceiling) {
-                        let wait = micros(period.next_start()) - now;
-                        return Ok(Err(Denial::TurnsExhausted {
-                            state: current,
-                            retry_after: gcra::retry_after_seconds(wait),
-                        }));
+                    if let Some(denial) = refusal(&old) {
+                        self.seen.put(pk, old);
+                        return Ok(Err(denial));
                     }
-                    match policy.rate.check(old.tat, now) {
-                        Verdict::Reject { retry_after } => {
-                            let retry_after = gcra::retry_after_seconds(retry_after);
-                            return Ok(Err(Denial::RateLimited {
-                                state: current,
-                                retry_after,
-                            }));
-                        }
-                        Verdict::Admit { busy, .. } => branch = Branch { busy, same_period },
-                    }
+                    branch = Branch {
+                        busy: old.tat.is_some_and(|t| t > now),
+                        same_period: old.period.as_deref() == Some(&period_key),
+                    };
+                    self.seen.put(pk.clone(), old);
                 }
             }
         }
         // Every guess lost a race with another writer: the bucket is that busy.
-        let state = state_of(now + policy.rate.tolerance(), 0);
+        let state = state_of(Some(now + policy.rate.tolerance()), 0);
         Ok(Err(Denial::RateLimited {
             state,
             retry_after: 1,
@@ -345,7 +391,84 @@ impl Limiter {
     }
 }
 
+/// The item of shard `index` (shard 0 is the unsharded item, so a bucket that
+/// becomes hot keeps its state in one of its shards).
+fn shard_key(owner: &Owner, index: u32) -> String {
+    match index {
+        0 => owner.partition_key(),
+        k => format!("{}#{k}", owner.partition_key()),
+    }
+}
+
+/// A random shard in `0..shards` (uniform enough for load spreading).
+fn shard_index(shards: u32) -> u32 {
+    (ulid::Ulid::generate().random() % u128::from(shards.max(1))) as u32
+}
+
+/// One shard's answer, reported for the whole bucket: its rate, and the
+/// shard's remaining tokens and turns multiplied by the shard count (an
+/// estimate: shards drain evenly on average).
+fn scale(outcome: Outcome, whole: Policy, shards: u32) -> Outcome {
+    let n = shards.max(1);
+    let widen = |mut a: Admission| {
+        a.rate = whole.rate;
+        a.remaining = a.remaining.saturating_mul(n).min(whole.rate.burst);
+        a.turns = a.turns.zip(whole.turn_ceiling).map(|(mut t, ceiling)| {
+            t.used = t.used.saturating_mul(u64::from(n)).min(ceiling);
+            t.ceiling = ceiling;
+            t
+        });
+        a
+    };
+    match outcome {
+        Ok(a) => Ok(widen(a)),
+        Err(Denial::RateLimited { state, retry_after }) => Err(Denial::RateLimited {
+            state: widen(state),
+            retry_after,
+        }),
+        Err(Denial::TurnsExhausted { state, retry_after }) => Err(Denial::TurnsExhausted {
+            state: widen(state),
+            retry_after,
+        }),
+    }
+}
+
 /// Renders an ISO-8601 header timestamp.
 pub fn header_time(at: OffsetDateTime) -> String {
     format_timestamp(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_shard_only_above_the_shard_rate() {
+        let policy = |per_second, burst| Policy {
+            rate: Rate { per_second, burst },
+            turn_ceiling: Some(1_000),
+        };
+        assert_eq!(policy(400, 800).shards(), 1);
+        assert_eq!(policy(401, 800).shards(), 2);
+        assert_eq!(policy(2_000, 4_000).shards(), 5);
+        let shard = policy(1_000, 2_000).shard();
+        assert_eq!(
+            shard.rate,
+            Rate {
+                per_second: 333,
+                burst: 666
+            }
+        );
+        assert_eq!(shard.turn_ceiling, Some(333));
+        // The shards together never exceed the whole bucket.
+        assert!(shard.rate.per_second * 3 <= 1_000 && shard.rate.burst * 3 <= 2_000);
+    }
+
+    #[test]
+    fn shard_zero_is_the_unsharded_item() {
+        let owner = Owner::SourceIp("192.0.2.1".into());
+        assert_eq!(shard_key(&owner, 0), "LIMIT#IP#192.0.2.1");
+        assert_eq!(shard_key(&owner, 2), "LIMIT#IP#192.0.2.1#2");
+        assert!((0..100).all(|_| shard_index(3) < 3));
+    }
 }
