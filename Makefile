@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools
+.PHONY: dev test lint ci tools bench-limiter
 
 dev:
 	@scripts/dev.sh
@@ -17,3 +17,6 @@ lint: tools
 
 ci:
 	@.ci/run
+
+bench-limiter:
+	@scripts/bench.sh --bench limiter
