@@ -25,19 +25,80 @@ struct Scenario {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let store = Store::new(tether_tests::dynamodb_client().await, format!("bench-{}", ulid::Ulid::generate()).to_lowercase());
-    schema::create_table(&store).await.expect("create the bench table");
+    let store = Store::new(
+        tether_tests::dynamodb_client().await,
+        format!("bench-{}", ulid::Ulid::generate()).to_lowercase(),
+    );
+    schema::create_table(&store)
+        .await
+        .expect("create the bench table");
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let app = App::new(Config::from_lookup(|_| None).expect("config"), store, clock.clone());
-    let pro = Rate { per_second: 100, burst: 200 };
+    let app = App::new(
+        Config::from_lookup(|_| None).expect("config"),
+        store,
+        clock.clone(),
+    );
+    let pro = Rate {
+        per_second: 100,
+        burst: 200,
+    };
     let scenarios = [
-        Scenario { name: "steady, below the rate (50 rps on 100 rps)", policy: Policy { rate: pro, turn_ceiling: Some(1_000_000) }, step_micros: 20_000, requests: 2_000 },
-        Scenario { name: "busy, draining (111 rps on 100 rps)", policy: Policy { rate: pro, turn_ceiling: Some(1_000_000) }, step_micros: 9_000, requests: 2_000 },
-        Scenario { name: "flood (1,000 rps on 100 rps)", policy: Policy { rate: pro, turn_ceiling: Some(1_000_000) }, step_micros: 1_000, requests: 2_000 },
-        Scenario { name: "per-IP bucket, steady (2 rps on 5 rps)", policy: Policy { rate: Rate { per_second: 5, burst: 10 }, turn_ceiling: None }, step_micros: 500_000, requests: 500 },
-        Scenario { name: "sharded bucket (800 rps on 1,000 rps, 3 shards)", policy: Policy { rate: Rate { per_second: 1_000, burst: 2_000 }, turn_ceiling: Some(10_000_000) }, step_micros: 1_250, requests: 2_000 },
+        Scenario {
+            name: "steady, below the rate (50 rps on 100 rps)",
+            policy: Policy {
+                rate: pro,
+                turn_ceiling: Some(1_000_000),
+            },
+            step_micros: 20_000,
+            requests: 2_000,
+        },
+        Scenario {
+            name: "busy, draining (111 rps on 100 rps)",
+            policy: Policy {
+                rate: pro,
+                turn_ceiling: Some(1_000_000),
+            },
+            step_micros: 9_000,
+            requests: 2_000,
+        },
+        Scenario {
+            name: "flood (1,000 rps on 100 rps)",
+            policy: Policy {
+                rate: pro,
+                turn_ceiling: Some(1_000_000),
+            },
+            step_micros: 1_000,
+            requests: 2_000,
+        },
+        Scenario {
+            name: "per-IP bucket, steady (2 rps on 5 rps)",
+            policy: Policy {
+                rate: Rate {
+                    per_second: 5,
+                    burst: 10,
+                },
+                turn_ceiling: None,
+            },
+            step_micros: 500_000,
+            requests: 500,
+        },
+        Scenario {
+            name: "sharded bucket (800 rps on 1,000 rps, 3 shards)",
+            policy: Policy {
+                rate: Rate {
+                    per_second: 1_000,
+                    burst: 2_000,
+                },
+                turn_ceiling: Some(10_000_000),
+            },
+            step_micros: 1_250,
+            requests: 2_000,
+        },
     ];
-    println!("{:<50} {:>9} {:>8} {:>14} {:>16} {:>15}", "scenario", "admitted", "refused", "calls/admit", "capacity/admit", "calls/refusal");
+    println!(
+        "{:<50} {:>9} {:>8} {:>14} {:>16} {:>15}",
+        "scenario", "admitted", "refused", "calls/admit", "capacity/admit", "calls/refusal"
+    );
     for scenario in scenarios {
         let owner = if scenario.policy.turn_ceiling.is_some() {
             Owner::Organization(OrganizationId::generate())
@@ -45,13 +106,21 @@ async fn main() {
             Owner::SourceIp(format!("198.51.100.{}", scenario.requests % 250))
         };
         // Warm-up: the first request of a cold function may guess wrong once.
-        let _ = app.limiter.admit(&app.store, &owner, scenario.policy, clock.now()).await.expect("admit");
+        let _ = app
+            .limiter
+            .admit(&app.store, &owner, scenario.policy, clock.now())
+            .await
+            .expect("admit");
         let (mut admitted, mut refused) = (0u64, 0u64);
         let (mut admit_calls, mut admit_capacity, mut refusal_calls) = (0u64, 0.0f64, 0u64);
         for _ in 0..scenario.requests {
             clock.advance(time::Duration::microseconds(scenario.step_micros));
             let before = app.store.call_totals();
-            let outcome = app.limiter.admit(&app.store, &owner, scenario.policy, clock.now()).await.expect("admit");
+            let outcome = app
+                .limiter
+                .admit(&app.store, &owner, scenario.policy, clock.now())
+                .await
+                .expect("admit");
             let after = app.store.call_totals();
             if outcome.is_ok() {
                 admitted += 1;
@@ -62,7 +131,13 @@ async fn main() {
                 refusal_calls += after.calls - before.calls;
             }
         }
-        let per = |total: f64, n: u64| if n == 0 { "-".to_owned() } else { format!("{:.3}", total / n as f64) };
+        let per = |total: f64, n: u64| {
+            if n == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.3}", total / n as f64)
+            }
+        };
         println!(
             "{:<50} {:>9} {:>8} {:>14} {:>16} {:>15}",
             scenario.name,
