@@ -11,6 +11,10 @@ use crate::organizations::Organization;
 use crate::store::Store;
 use std::sync::Arc;
 
+/// How long a warm function uses an organization's policies before reading
+/// them again: a `PUT /v1/policies` reaches every function within this.
+pub const POLICY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The state of a warm function.
 #[derive(Debug)]
 pub struct App {
@@ -24,6 +28,10 @@ pub struct App {
     pub orgs: TtlCache<OrganizationId, Organization>,
     /// The rate limiter's warm state.
     pub limiter: Limiter,
+    /// Organizations' own Cedar policies (`None`: has none), cached briefly.
+    pub policies: TtlCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
+    /// The access-token key, for the functions that mint or verify tokens.
+    pub tokens: Option<crate::tokens::TokenKeys>,
     /// The clock (injected in tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -33,20 +41,42 @@ impl App {
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
         let keys = KeyCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
         let orgs = TtlCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
+        let policies = TtlCache::new(POLICY_CACHE_TTL, crate::auth::KEY_CACHE_CAPACITY);
         Self {
             config,
             store,
             keys,
             orgs,
             limiter: Limiter::default(),
+            policies,
+            tokens: None,
             clock,
         }
     }
 
-    /// Builds the state from the environment: the one cold-start initialisation.
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+    /// Builds the state of the function serving `endpoint` from the
+    /// environment: the one cold-start initialisation. Only the functions
+    /// that mint or verify access tokens load the signing key.
+    pub async fn from_env(endpoint: &crate::routes::Endpoint) -> Result<Self, StartupError> {
         let config = Config::from_env()?;
-        let store = Store::from_config(&config).await;
-        Ok(Self::new(config, store, Arc::new(SystemClock)))
+        let sdk = Store::sdk_config(&config).await;
+        let store = Store::from_sdk(&sdk, &config);
+        let mut app = Self::new(config, store, Arc::new(SystemClock));
+        if endpoint.uses_token_keys() {
+            app.tokens = Some(crate::tokens::TokenKeys::load(&sdk).await?);
+        }
+        Ok(app)
     }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// A configuration variable is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The token signing key could not be loaded.
+    #[error(transparent)]
+    TokenKey(#[from] crate::tokens::KeyError),
 }

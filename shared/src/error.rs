@@ -95,6 +95,14 @@ pub enum ApiError {
     InsufficientScope {
         /// The scope that would allow it.
         required: &'static str,
+        /// `@notice` annotations of the built-in policies that decided.
+        notices: Vec<String>,
+    },
+    /// An organization's Cedar policy forbids the operation.
+    #[error("a policy of the organization forbids this operation")]
+    PolicyDenied {
+        /// `@notice` annotations of the determining policies, sorted.
+        notices: Vec<String>,
     },
     /// No route matches the method and path.
     #[error("no route matches {method} {path}")]
@@ -113,6 +121,18 @@ pub enum ApiError {
     /// The end user is being deleted.
     #[error("the end user is being deleted")]
     UserDeleting,
+    /// The external identity belongs to a different end user (not disclosed).
+    #[error("this external identity is already linked to a different end user")]
+    IdentityAlreadyLinked,
+    /// The body names an identity provider the organization does not have.
+    #[error("the organization has no identity provider with this id")]
+    UnknownIdentityProvider,
+    /// The SSO id_token failed verification.
+    #[error("the id_token could not be verified: {reason}")]
+    InvalidIdToken {
+        /// `signature`, `expired`, `issuer`, `audience`, `malformed` or `unknown_key`.
+        reason: &'static str,
+    },
     /// `If-Match` does not match the current ETag.
     #[error("If-Match does not match the current ETag of the resource")]
     PreconditionFailed,
@@ -187,12 +207,16 @@ impl ApiError {
             Self::MissingCredentials | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::TenantMismatch
             | Self::InsufficientScope { .. }
+            | Self::PolicyDenied { .. }
             | Self::RelationshipQuotaExceeded { .. } => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } | Self::TurnQuotaExhausted { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::UserDeleting => StatusCode::CONFLICT,
+            Self::UserDeleting | Self::IdentityAlreadyLinked => StatusCode::CONFLICT,
+            Self::UnknownIdentityProvider | Self::InvalidIdToken { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -211,8 +235,12 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::TenantMismatch => "tenant_mismatch",
             Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::PolicyDenied { .. } => "policy_denied",
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UserDeleting => "user_deleting",
+            Self::IdentityAlreadyLinked => "identity_already_linked",
+            Self::UnknownIdentityProvider => "unknown_identity_provider",
+            Self::InvalidIdToken { .. } => "invalid_id_token",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",
@@ -243,9 +271,10 @@ impl ApiError {
             })),
             Self::NotFound { resource } => Some(json!({ "resource": resource })),
             Self::RouteNotFound { .. } => Some(json!({ "resource": "route" })),
+            Self::InvalidIdToken { reason } => Some(json!({ "reason": reason })),
             Self::InvalidPathParameter(name) => Some(json!({ "parameter": name })),
             Self::InvalidQueryParameter { name, .. } => Some(json!({ "parameter": name })),
-            Self::InsufficientScope { required } => Some(json!({ "required_scope": required })),
+            Self::InsufficientScope { required, .. } => Some(json!({ "required_scope": required })),
             Self::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
             Self::RateLimited { retry_after } | Self::TurnQuotaExhausted { retry_after } => {
                 Some(json!({ "retry_after_seconds": retry_after }))
@@ -266,6 +295,12 @@ impl ApiError {
                     json!({ "code": self.code(), "message": message, "requestId": request_id });
                 if let Some(details) = self.details() {
                     body["details"] = details;
+                }
+                if let Self::InsufficientScope { notices, .. } | Self::PolicyDenied { notices } =
+                    self
+                    && !notices.is_empty()
+                {
+                    body["notices"] = json!(notices);
                 }
                 body
             }

@@ -71,6 +71,14 @@ uuid_id!(
     /// An API key (its public id, not the secret).
     ApiKeyId
 );
+uuid_id!(
+    /// An identity provider of an organization.
+    IdentityProviderId
+);
+uuid_id!(
+    /// An external identity linked to an end user.
+    IdentityId
+);
 
 /// The id of one request: a ULID, stamped on the response and every log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,11 +8,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod authz;
 pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod end_users;
 pub mod error;
+pub mod identities;
+pub mod identity_providers;
 pub mod ids;
 pub mod limits;
 pub mod logging;
@@ -22,6 +25,8 @@ pub mod pipeline;
 pub mod routes;
 pub mod runtime;
 pub mod store;
+pub mod tokens;
+pub mod user_api;
 
 pub use app::App;
 pub use error::ApiError;

@@ -2,7 +2,6 @@
 //! source of truth that the function binaries, the `cargo lambda watch`
 //! router, the SAM template and `events/` are checked against.
 
-use crate::auth::Scope;
 use crate::error::Surface;
 
 /// How a caller proves who it is.
@@ -10,6 +9,8 @@ use crate::error::Surface;
 pub enum Credential {
     /// `X-API-Key: tk_...`, for the organization API.
     ApiKey,
+    /// `Authorization: Bearer <access token>`, for the user API.
+    UserToken,
     /// No credential (public endpoints and the not-found catch-all).
     None,
 }
@@ -25,64 +26,146 @@ pub struct Endpoint {
     pub path: &'static str,
     /// The credential the endpoint takes.
     pub credential: Credential,
-    /// The least scope allowed to call it.
-    pub scope: Scope,
+    /// The Cedar action it performs (SPEC §8); empty for public endpoints.
+    pub action: &'static str,
+    /// Whether the Cedar context needs the body (the identity being linked):
+    /// then the operation authorizes right after parsing it.
+    pub authorize_after_body: bool,
     /// The error envelope it answers with.
     pub surface: Surface,
+}
+
+const fn endpoint(
+    function: &'static str,
+    method: &'static str,
+    path: &'static str,
+    credential: Credential,
+    action: &'static str,
+) -> Endpoint {
+    Endpoint {
+        function,
+        method,
+        path,
+        credential,
+        action,
+        authorize_after_body: false,
+        surface: Surface::Organization,
+    }
 }
 
 const fn org_api(
     function: &'static str,
     method: &'static str,
     path: &'static str,
-    scope: Scope,
+    action: &'static str,
 ) -> Endpoint {
-    Endpoint {
-        function,
-        method,
-        path,
-        credential: Credential::ApiKey,
-        scope,
-        surface: Surface::Organization,
-    }
+    endpoint(function, method, path, Credential::ApiKey, action)
 }
 
 /// `POST /v1/end-users`
-pub const CREATE_END_USER: Endpoint =
-    org_api("create-end-user", "POST", "/v1/end-users", Scope::ReadWrite);
+pub const CREATE_END_USER: Endpoint = org_api(
+    "create-end-user",
+    "POST",
+    "/v1/end-users",
+    "end_users.create",
+);
 /// `GET /v1/end-users`
-pub const LIST_END_USERS: Endpoint = org_api("list-end-users", "GET", "/v1/end-users", Scope::Read);
+pub const LIST_END_USERS: Endpoint =
+    org_api("list-end-users", "GET", "/v1/end-users", "end_users.list");
 /// `GET /v1/end-users/{user_id}`
 pub const GET_END_USER: Endpoint = org_api(
     "get-end-user",
     "GET",
     "/v1/end-users/{user_id}",
-    Scope::Read,
+    "end_users.read",
 );
 /// `PATCH /v1/end-users/{user_id}`
 pub const UPDATE_END_USER: Endpoint = org_api(
     "update-end-user",
     "PATCH",
     "/v1/end-users/{user_id}",
-    Scope::ReadWrite,
+    "end_users.update",
 );
 /// `DELETE /v1/end-users/{user_id}`
 pub const DELETE_END_USER: Endpoint = org_api(
     "delete-end-user",
     "DELETE",
     "/v1/end-users/{user_id}",
-    Scope::ReadWrite,
+    "end_users.delete",
+);
+/// `POST /v1/end-users/{user_id}/tokens`
+pub const CREATE_TOKEN: Endpoint = org_api(
+    "create-token",
+    "POST",
+    "/v1/end-users/{user_id}/tokens",
+    "tokens.create",
+);
+/// `POST /v1/identity-providers`
+pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
+    "create-identity-provider",
+    "POST",
+    "/v1/identity-providers",
+    "identity_providers.create",
+);
+/// `GET /v1/identity-providers`
+pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
+    "list-identity-providers",
+    "GET",
+    "/v1/identity-providers",
+    "identity_providers.list",
+);
+/// `POST /v1/users/{user_id}/identities`
+pub const LINK_IDENTITY: Endpoint = Endpoint {
+    authorize_after_body: true,
+    ..org_api(
+        "link-identity",
+        "POST",
+        "/v1/users/{user_id}/identities",
+        "identities.create",
+    )
+};
+/// `GET /v1/users/{user_id}/identities`
+pub const LIST_IDENTITIES: Endpoint = org_api(
+    "list-identities",
+    "GET",
+    "/v1/users/{user_id}/identities",
+    "identities.list",
+);
+/// `DELETE /v1/users/{user_id}/identities/{identity_id}`
+pub const UNLINK_IDENTITY: Endpoint = org_api(
+    "unlink-identity",
+    "DELETE",
+    "/v1/users/{user_id}/identities/{identity_id}",
+    "identities.delete",
+);
+/// `PUT /v1/policies`
+pub const PUT_POLICIES: Endpoint = org_api("put-policies", "PUT", "/v1/policies", "policies.write");
+/// `GET /v1/policies`
+pub const GET_POLICIES: Endpoint = org_api("get-policies", "GET", "/v1/policies", "policies.read");
+/// `GET /v1/me`
+pub const GET_ME: Endpoint = endpoint("get-me", "GET", "/v1/me", Credential::UserToken, "me.read");
+/// `POST /v1/me/sso/link`
+pub const LINK_SSO: Endpoint = Endpoint {
+    authorize_after_body: true,
+    ..endpoint(
+        "link-sso",
+        "POST",
+        "/v1/me/sso/link",
+        Credential::UserToken,
+        "sso.link",
+    )
+};
+/// `GET /.well-known/jwks.json`
+pub const GET_JWKS: Endpoint = endpoint(
+    "get-jwks",
+    "GET",
+    "/.well-known/jwks.json",
+    Credential::None,
+    "",
 );
 
 /// The catch-all: every method and path no other endpoint serves.
-pub const NOT_FOUND: Endpoint = Endpoint {
-    function: "not-found",
-    method: "ANY",
-    path: "/{proxy+}",
-    credential: Credential::None,
-    scope: Scope::Read,
-    surface: Surface::Organization,
-};
+pub const NOT_FOUND: Endpoint = endpoint("not-found", "ANY", "/{proxy+}", Credential::None, "");
 
 /// Every endpoint with a route of its own (the catch-all excluded).
 pub const ALL: &[Endpoint] = &[
@@ -91,6 +174,17 @@ pub const ALL: &[Endpoint] = &[
     GET_END_USER,
     UPDATE_END_USER,
     DELETE_END_USER,
+    CREATE_TOKEN,
+    CREATE_IDENTITY_PROVIDER,
+    LIST_IDENTITY_PROVIDERS,
+    LINK_IDENTITY,
+    LIST_IDENTITIES,
+    UNLINK_IDENTITY,
+    PUT_POLICIES,
+    GET_POLICIES,
+    GET_ME,
+    LINK_SSO,
+    GET_JWKS,
 ];
 
 impl Endpoint {
@@ -120,6 +214,18 @@ impl Endpoint {
         self.path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+    }
+
+    /// Whether the endpoint acts on the end user named in its path.
+    pub fn acts_on_end_user(&self) -> bool {
+        self.path.contains("{user_id}")
+    }
+
+    /// Whether the function needs the access-token key (to mint or verify).
+    pub fn uses_token_keys(&self) -> bool {
+        self.credential == Credential::UserToken
+            || self.function == "create-token"
+            || self.function == "get-jwks"
     }
 
     /// Finds the endpoint serving `method` and `path`.

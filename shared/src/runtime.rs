@@ -17,7 +17,7 @@ where
     Fut: Future<Output = Result<Reply, ApiError>> + Send,
 {
     crate::logging::init();
-    let app = Arc::new(App::from_env().await?);
+    let app = Arc::new(App::from_env(endpoint).await?);
     lambda_http::run(lambda_http::service_fn(move |req| {
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>(pipeline::handle(app, endpoint, req, op).await) }

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use tether::clock::Clock;
 use tether::routes::{self, Endpoint};
 use tether_tests::spawn_app;
 
@@ -41,15 +42,37 @@ fn there_is_exactly_one_event_per_function() {
     assert_eq!(found, expected);
 }
 
+const PLACEHOLDER_IDENTITY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051aa";
+const PLACEHOLDER_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb";
+const PLACEHOLDER_USER_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.placeholder.signature";
+const PLACEHOLDER_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature";
+
 #[tokio::test]
 async fn every_event_reaches_its_handler_with_its_path_parameters() {
     let app = spawn_app().await;
+    let provider = app.create_provider().await;
+    let provider_id = provider["id"].as_str().unwrap();
     for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
+        // A world for each event: an end user with one linked identity.
         let user = app.create_user(json!({})).await;
         let user_id = user["id"].as_str().unwrap();
+        let linked = app
+            .request("POST", &format!("/v1/users/{user_id}/identities"))
+            .json(&json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"}))
+            .send()
+            .await;
+        assert_eq!(linked.status, 201, "{}", linked.text);
+        let now = app.clock.now().unix_timestamp();
         let text = load(endpoint.function)
             .to_string()
-            .replace(PLACEHOLDER_USER, user_id);
+            .replace(PLACEHOLDER_USER, user_id)
+            .replace(PLACEHOLDER_IDENTITY, linked.body["id"].as_str().unwrap())
+            .replace(PLACEHOLDER_PROVIDER, provider_id)
+            .replace(PLACEHOLDER_USER_TOKEN, &app.user_token(&user))
+            .replace(
+                PLACEHOLDER_ID_TOKEN,
+                &tether_tests::idp::id_token(&format!("sso-{user_id}"), now),
+            );
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event["headers"].get("x-api-key").is_some() {
             event["headers"]["x-api-key"] = json!(app.admin_key);
@@ -82,7 +105,10 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
                 res.text
             );
         }
-        if endpoint.path.contains("{user_id}") {
+        if endpoint.path.contains("{user_id}")
+            && endpoint.path.starts_with("/v1/end-users/{user_id}")
+            && endpoint.method != "POST"
+        {
             assert_eq!(
                 res.body["id"], user["id"],
                 "{} got the event's user_id",

@@ -14,7 +14,9 @@ use tether::organizations::{self, LimitOverrides, Organization, Plan};
 use tether::pipeline::handle;
 use tether::routes::{self, Endpoint};
 use tether::store::{Store, schema};
-use tether::{end_users, not_found};
+use tether::{authz, end_users, identities, identity_providers, not_found, user_api};
+
+pub mod idp;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
 pub fn dynamodb_endpoint() -> String {
@@ -129,7 +131,9 @@ impl TestAppBuilder {
         } else {
             clock.clone()
         };
-        let app = Arc::new(App::new(config, store, app_clock));
+        let mut app = App::new(config, store, app_clock);
+        app.tokens = Some(tether::tokens::TokenKeys::from_seed([42; 32], "tether"));
+        let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
         organizations::put_organization(&app.store, &org)
             .await
@@ -171,6 +175,34 @@ impl TestApp {
                 .expect("store key")
         );
         secret.expose().to_owned()
+    }
+
+    /// An access token for `user` (a JSON end user), minted now.
+    pub fn user_token(&self, user: &Value) -> String {
+        let id = tether::ids::EndUserId::parse(user["id"].as_str().expect("an end user"))
+            .expect("an end-user id");
+        let org = tether::ids::OrganizationId::parse(
+            user["organization_id"].as_str().expect("an end user"),
+        )
+        .expect("an org id");
+        self.app
+            .tokens
+            .as_ref()
+            .expect("test keys")
+            .mint(org, id, self.clock.now().unix_timestamp())
+            .expect("mint")
+    }
+
+    /// Registers the test identity provider ([`idp`]) with `POST
+    /// /v1/identity-providers`, asserting 201; returns the provider.
+    pub async fn create_provider(&self) -> Value {
+        let res = self
+            .request("POST", "/v1/identity-providers")
+            .json(&idp::provider_body())
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        res.body
     }
 
     /// Starts a request.
@@ -228,6 +260,17 @@ pub async fn dispatch(
         "get-end-user" => handle(app, endpoint, req, end_users::get).await,
         "update-end-user" => handle(app, endpoint, req, end_users::update).await,
         "delete-end-user" => handle(app, endpoint, req, end_users::delete).await,
+        "create-token" => handle(app, endpoint, req, user_api::create_token).await,
+        "create-identity-provider" => handle(app, endpoint, req, identity_providers::create).await,
+        "list-identity-providers" => handle(app, endpoint, req, identity_providers::list).await,
+        "link-identity" => handle(app, endpoint, req, identities::create).await,
+        "list-identities" => handle(app, endpoint, req, identities::list).await,
+        "unlink-identity" => handle(app, endpoint, req, identities::delete).await,
+        "put-policies" => handle(app, endpoint, req, authz::put_policies).await,
+        "get-policies" => handle(app, endpoint, req, authz::show_policies).await,
+        "get-me" => handle(app, endpoint, req, user_api::me).await,
+        "link-sso" => handle(app, endpoint, req, user_api::link_sso).await,
+        "get-jwks" => handle(app, endpoint, req, user_api::jwks).await,
         other => panic!("no dispatch for function {other}: add it to tests/support"),
     }
 }
@@ -249,6 +292,14 @@ impl TestRequest<'_> {
     /// Sends `key` as `X-API-Key` instead of the organization's admin key.
     pub fn key(mut self, key: &str) -> Self {
         self.key = Some(key.to_owned());
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` and no API key (the user API).
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.key = None;
+        self.headers
+            .push(("authorization".into(), format!("Bearer {token}")));
         self
     }
 

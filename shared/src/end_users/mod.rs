@@ -8,6 +8,15 @@ pub use domain::{Email, Metadata};
 pub use operations::{create, delete, get, list, update};
 pub use store::{EndUserRecord, user_sk};
 
+/// Reads an end user of an organization (strongly consistent).
+pub async fn find(
+    store: &crate::store::Store,
+    org: crate::ids::OrganizationId,
+    id: crate::ids::EndUserId,
+) -> Result<Option<EndUserRecord>, crate::store::StoreError> {
+    store::get(store, org, id).await
+}
+
 use crate::pipeline::{JsonObject, ParseBody};
 use serde::{Deserialize, Serialize};
 

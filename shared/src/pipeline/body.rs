@@ -78,6 +78,20 @@ impl JsonObject {
         }
     }
 
+    /// A required string member of 1 to `max_chars` characters.
+    pub fn required_string(&mut self, field: &str, max_chars: usize) -> Option<String> {
+        if !self.members.contains_key(field) {
+            self.problem(field, "is required");
+            return None;
+        }
+        let value = self.optional_string(field, max_chars)?;
+        if value.is_empty() {
+            self.problem(field, "must not be empty");
+            return None;
+        }
+        Some(value)
+    }
+
     /// Ends parsing: unknown members become problems too.
     pub fn finish<T>(mut self, value: T) -> Result<T, ApiError> {
         let unknown: Vec<String> = self.members.keys().cloned().collect();

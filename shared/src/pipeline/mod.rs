@@ -14,8 +14,9 @@ pub use query::Query;
 
 use crate::app::App;
 use crate::auth::{self, ApiKeyPrincipal};
+use crate::authz;
 use crate::error::{ApiError, Surface};
-use crate::ids::{InvalidId, OrganizationId, RequestId};
+use crate::ids::{EndUserId, InvalidId, OrganizationId, RequestId};
 use crate::organizations::{self, Organization};
 use crate::routes::{Credential, Endpoint};
 use futures_util::FutureExt;
@@ -35,6 +36,45 @@ pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// The response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Who the pipeline authenticated.
+#[derive(Debug, Clone)]
+pub enum Authenticated {
+    /// An organization's API key.
+    ApiKey(ApiKeyPrincipal),
+    /// An end user with an access token.
+    EndUser {
+        /// The end user.
+        user: EndUserId,
+        /// Its organization.
+        organization: OrganizationId,
+    },
+}
+
+impl Authenticated {
+    /// The organization every key of the request derives from.
+    pub fn organization_id(&self) -> OrganizationId {
+        match self {
+            Self::ApiKey(key) => key.organization_id,
+            Self::EndUser { organization, .. } => *organization,
+        }
+    }
+
+    /// As a Cedar principal.
+    pub fn principal(&self) -> authz::Principal {
+        match self {
+            Self::ApiKey(key) => authz::Principal::ApiKey {
+                id: key.api_key_id.to_string(),
+                organization: key.organization_id,
+                scope: key.scope,
+            },
+            Self::EndUser { user, organization } => authz::Principal::EndUser {
+                id: *user,
+                organization: *organization,
+            },
+        }
+    }
+}
+
 /// Everything an operation gets from the pipeline.
 #[derive(Debug)]
 pub struct Ctx {
@@ -42,8 +82,8 @@ pub struct Ctx {
     pub app: Arc<App>,
     /// This request's id.
     pub request_id: RequestId,
-    /// The authenticated API key, on organization-API endpoints.
-    pub principal: Option<ApiKeyPrincipal>,
+    /// The authenticated caller (none on public endpoints).
+    pub authenticated: Option<Authenticated>,
     /// The caller's organization record (plan, limits, counters), as cached.
     pub organization: Option<Organization>,
     /// The request's headers.
@@ -54,20 +94,33 @@ pub struct Ctx {
     pub method: String,
     /// The request's path.
     pub path: String,
+    /// The caller's address.
+    pub source_ip: String,
+    endpoint: &'static Endpoint,
     /// Path parameters, checked and in template order.
     path_params: Vec<(&'static str, String)>,
 }
 
 impl Ctx {
-    /// The authenticated organization. Only organization-API operations call
+    /// The authenticated organization. Only authenticated operations call
     /// this, and the pipeline authenticated them before the call.
     pub fn organization_id(&self) -> Result<OrganizationId, ApiError> {
-        self.principal
+        self.authenticated
             .as_ref()
-            .map(|p| p.organization_id)
+            .map(Authenticated::organization_id)
             .ok_or_else(|| {
-                ApiError::internal("operation needs an API key but the endpoint takes none")
+                ApiError::internal("operation needs a credential but the endpoint takes none")
             })
+    }
+
+    /// The end user of a user-API request.
+    pub fn end_user_id(&self) -> Result<EndUserId, ApiError> {
+        match &self.authenticated {
+            Some(Authenticated::EndUser { user, .. }) => Ok(*user),
+            _ => Err(ApiError::internal(
+                "operation needs an access token but the endpoint takes none",
+            )),
+        }
     }
 
     /// A path parameter that is an id, parsed (the pipeline already checked it).
@@ -88,6 +141,29 @@ impl Ctx {
     /// A header's value, when it is present exactly once and is text.
     pub fn header(&self, name: &str) -> Option<&str> {
         single_header(&self.headers, name)
+    }
+
+    /// Authorizes this endpoint's action with the identity being linked in
+    /// the context: for the actions whose Cedar context needs the body
+    /// (`identities.create`, `sso.link`), called right after parsing it.
+    pub async fn authorize_identity(
+        &self,
+        identity: &authz::IdentityContext,
+    ) -> Result<(), ApiError> {
+        let authenticated = self
+            .authenticated
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("identity authorization needs a credential"))?;
+        let resource = resource_of(self.endpoint, authenticated, &self.path_params);
+        authorize(
+            &self.app,
+            self.endpoint,
+            authenticated,
+            resource,
+            &self.source_ip,
+            Some(identity),
+        )
+        .await
     }
 }
 
@@ -224,53 +300,57 @@ where
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
 
-    let (principal, organization) = match endpoint.credential {
-        Credential::ApiKey => {
-            let authenticated = auth::authenticate_api_key(
-                &app.store,
-                &app.keys,
-                single_header(&headers, "x-api-key"),
-                single_header(&headers, "x-tenant-id"),
-            )
-            .await;
-            let principal = match authenticated {
-                Ok(principal) => principal,
+    let (authenticated, organization) = match endpoint.credential {
+        Credential::None => {
+            trace
+                .metering
+                .charge_source_ip(&app, source_ip.clone())
+                .await?;
+            (None, None)
+        }
+        credential => {
+            let authenticated = match authenticate(&app, credential, &headers).await {
+                Ok(authenticated) => authenticated,
                 Err(err) if err.is_credential_failure() => {
-                    // Guessing keys costs the guesser: charged to the source IP.
-                    trace.metering.charge_source_ip(&app, source_ip).await?;
+                    // Guessing credentials costs the guesser: charged to the source IP.
+                    trace
+                        .metering
+                        .charge_source_ip(&app, source_ip.clone())
+                        .await?;
                     return Err(err);
                 }
                 Err(err) => return Err(err),
             };
-            trace.caller.organization_id = Some(principal.organization_id);
-            trace.caller.credential_id = Some(principal.api_key_id.to_string());
-            let organization = load_organization(&app, principal.organization_id).await?;
+            trace.caller.organization_id = Some(authenticated.organization_id());
+            trace.caller.credential_id = Some(match &authenticated {
+                Authenticated::ApiKey(key) => key.api_key_id.to_string(),
+                Authenticated::EndUser { user, .. } => format!("user:{user}"),
+            });
+            let organization = load_organization(&app, authenticated.organization_id()).await?;
             trace
                 .metering
                 .charge_organization(&app, &organization)
                 .await?;
-            (Some(principal), Some(organization))
-        }
-        Credential::None => {
-            trace.metering.charge_source_ip(&app, source_ip).await?;
-            (None, None)
+            if !endpoint.authorize_after_body {
+                let resource = resource_of(endpoint, &authenticated, &path_params);
+                authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
+            }
+            (Some(authenticated), Some(organization))
         }
     };
-
-    if let Some(principal) = &principal {
-        authorize(endpoint, principal)?;
-    }
 
     let body = B::from_body(&headers, body_bytes(&body))?;
     let ctx = Ctx {
         app,
         request_id,
-        principal,
+        authenticated,
         organization,
         headers,
         query,
         method,
         path,
+        source_ip,
+        endpoint,
         path_params,
     };
     op(ctx, body).await
@@ -301,16 +381,94 @@ fn source_ip(context: &RequestContext) -> Option<String> {
     }
 }
 
-/// Scope check: a key may call an endpoint when its highest scope is at least
-/// the endpoint's.
-fn authorize(endpoint: &Endpoint, principal: &ApiKeyPrincipal) -> Result<(), ApiError> {
-    if principal.scope.is_some_and(|scope| scope >= endpoint.scope) {
-        Ok(())
-    } else {
-        Err(ApiError::InsufficientScope {
-            required: endpoint.scope.as_str(),
-        })
+/// Authenticates the credential the endpoint takes.
+async fn authenticate(
+    app: &App,
+    credential: Credential,
+    headers: &HeaderMap,
+) -> Result<Authenticated, ApiError> {
+    match credential {
+        Credential::ApiKey => auth::authenticate_api_key(
+            &app.store,
+            &app.keys,
+            single_header(headers, "x-api-key"),
+            single_header(headers, "x-tenant-id"),
+        )
+        .await
+        .map(Authenticated::ApiKey),
+        Credential::UserToken => {
+            let keys = app
+                .tokens
+                .as_ref()
+                .ok_or_else(|| ApiError::internal("this function has no token key"))?;
+            let token = bearer(headers).ok_or(ApiError::MissingCredentials)?;
+            let now = app.clock.now().unix_timestamp();
+            let claims = keys
+                .verify(token, now)
+                .ok_or(ApiError::InvalidCredentials)?;
+            Ok(Authenticated::EndUser {
+                user: claims.sub,
+                organization: claims.org,
+            })
+        }
+        Credential::None => Err(ApiError::internal("public endpoints are not authenticated")),
     }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = single_header(headers, "authorization")?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// What an endpoint acts on: the end user of its path, the caller itself on
+/// the user API, else the organization.
+fn resource_of(
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    path_params: &[(&'static str, String)],
+) -> authz::Resource {
+    let organization = authenticated.organization_id();
+    let path_user = path_params
+        .iter()
+        .find(|(n, _)| *n == "user_id")
+        .and_then(|(_, v)| EndUserId::parse(v).ok());
+    match (authenticated, path_user) {
+        (Authenticated::EndUser { user, .. }, _) => authz::Resource::EndUser {
+            id: *user,
+            organization,
+        },
+        (_, Some(user)) if endpoint.acts_on_end_user() => authz::Resource::EndUser {
+            id: user,
+            organization,
+        },
+        _ => authz::Resource::Organization(organization),
+    }
+}
+
+/// One Cedar decision for `endpoint`'s action, with the organization's own policies.
+async fn authorize(
+    app: &App,
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    resource: authz::Resource,
+    source_ip: &str,
+    identity: Option<&authz::IdentityContext>,
+) -> Result<(), ApiError> {
+    let policies = authz::policies_for(app, authenticated.organization_id()).await?;
+    let principal = authenticated.principal();
+    let question = authz::Question {
+        principal: &principal,
+        action: endpoint.action,
+        resource,
+        source_ip,
+        identity,
+    };
+    authz::engine().authorize(&question, policies.as_deref())
 }
 
 /// Path parameters from API Gateway's `pathParameters`, or — when the event has

@@ -56,11 +56,10 @@ impl Store {
         self.stats.totals()
     }
 
-    /// Builds the client from the environment and `config`: region and
-    /// credentials from the standard chain, the endpoint from
-    /// `AWS_ENDPOINT_URL_DYNAMODB` when set, explicit timeouts and bounded retries.
-    pub async fn from_config(config: &Config) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    /// Loads the AWS configuration once per cold start: region and
+    /// credentials from the standard chain, explicit timeouts and bounded retries.
+    pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(config.dynamodb_attempt_timeout)
@@ -70,15 +69,28 @@ impl Store {
             .retry_config(
                 aws_config::retry::RetryConfig::standard()
                     .with_max_attempts(config.dynamodb_max_attempts),
-            );
+            )
+            .load()
+            .await
+    }
+
+    /// The store of `config.table`, its client built from `sdk` with the
+    /// DynamoDB endpoint of `AWS_ENDPOINT_URL_DYNAMODB` when set (for that
+    /// service only: SSM still goes to AWS).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
         if let Some(endpoint) = &config.dynamodb_endpoint {
-            loader = loader.endpoint_url(endpoint);
+            builder = builder.endpoint_url(endpoint);
         }
-        let sdk_config = loader.load().await;
         Self::new(
-            aws_sdk_dynamodb::Client::new(&sdk_config),
+            aws_sdk_dynamodb::Client::from_conf(builder.build()),
             config.table.clone(),
         )
+    }
+
+    /// Builds the store from the environment and `config`.
+    pub async fn from_config(config: &Config) -> Self {
+        Self::from_sdk(&Self::sdk_config(config).await, config)
     }
 
     /// The DynamoDB client.

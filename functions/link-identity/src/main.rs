@@ -1,0 +1,8 @@
+//! `POST /v1/users/{user_id}/identities` — links an external identity to an end user.
+
+use tether::{identities, routes, runtime};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    runtime::serve(&routes::LINK_IDENTITY, identities::create).await
+}

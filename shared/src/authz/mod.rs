@@ -1,0 +1,535 @@
+//! Authorization with Cedar (SPEC §8; `docs/authorization.md`).
+//!
+//! A built-in policy set expresses which scope each action needs; each
+//! organization may add policies of its own, which may only `forbid`. Every
+//! decision is one `Authorizer::is_authorized` over both sets. On Deny the
+//! answer is 403 `policy_denied` when an organization policy determined it,
+//! else `insufficient_scope`, with the `@notice` annotations of the
+//! determining policies.
+
+mod policies;
+
+pub use policies::{
+    OrgPolicies, PolicyText, policies_for, put_policies, read_policies, show_policies,
+    write_policies,
+};
+
+use crate::error::ApiError;
+use crate::ids::{EndUserId, OrganizationId};
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request, RestrictedExpression, Schema,
+};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+const SCHEMA: &str = include_str!("schema.cedarschema");
+const BUILTIN: &str = include_str!("builtin.cedar");
+/// Id prefix of built-in policies (from their `@id` annotations).
+const BUILTIN_PREFIX: &str = "builtin.";
+/// Id prefix of an organization's policies.
+const ORG_PREFIX: &str = "org.";
+
+/// The schema and the built-in policies, parsed once per cold start.
+#[derive(Debug)]
+pub struct Engine {
+    schema: Schema,
+    builtin: PolicySet,
+    authorizer: Authorizer,
+}
+
+/// The engine of this process.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new().expect("the built-in Cedar schema and policies are valid (unit-tested)")
+    })
+}
+
+/// What is wrong with the built-in schema or policies (a bug, caught by tests).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+#[error("built-in Cedar definitions are invalid: {0}")]
+pub struct BuiltinError(String);
+
+impl Engine {
+    fn new() -> Result<Self, BuiltinError> {
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(SCHEMA).map_err(|e| BuiltinError(e.to_string()))?;
+        let parsed = PolicySet::from_str(BUILTIN).map_err(|e| BuiltinError(e.to_string()))?;
+        let mut builtin = PolicySet::new();
+        for policy in parsed.policies() {
+            let id = policy
+                .annotation("id")
+                .ok_or_else(|| BuiltinError("a built-in policy lacks @id".into()))?;
+            builtin
+                .add(policy.new_id(PolicyId::new(id)))
+                .map_err(|e| BuiltinError(e.to_string()))?;
+        }
+        let validation = cedar_policy::Validator::new(schema.clone())
+            .validate(&builtin, cedar_policy::ValidationMode::Strict);
+        if !validation.validation_passed() {
+            let errors: Vec<String> = validation
+                .validation_errors()
+                .map(ToString::to_string)
+                .collect();
+            return Err(BuiltinError(errors.join("; ")));
+        }
+        Ok(Self {
+            schema,
+            builtin,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// The schema organization policies are validated against.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+}
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// An organization's API key and its highest scope.
+    ApiKey {
+        /// The key's public id.
+        id: String,
+        /// Its organization.
+        organization: OrganizationId,
+        /// Its highest scope (lower ones are implied).
+        scope: Option<crate::auth::Scope>,
+    },
+    /// An end user with an access token.
+    EndUser {
+        /// The end user.
+        id: EndUserId,
+        /// Its organization.
+        organization: OrganizationId,
+    },
+    /// An external service with a service token.
+    ExternalService {
+        /// The service's id.
+        id: String,
+        /// Its scopes.
+        scopes: Vec<String>,
+    },
+}
+
+/// What is acted on.
+#[derive(Debug, Clone)]
+pub enum Resource {
+    /// The organization itself.
+    Organization(OrganizationId),
+    /// One end user.
+    EndUser {
+        /// The end user.
+        id: EndUserId,
+        /// Its organization.
+        organization: OrganizationId,
+    },
+    /// An external service (acting on its own relations).
+    ExternalService(String),
+}
+
+/// The identity being linked (`identities.create`, `sso.link`).
+#[derive(Debug, Clone, Default)]
+pub struct IdentityContext {
+    /// The identity provider's id.
+    pub identity_provider_id: String,
+    /// The subject at the provider.
+    pub external_id: String,
+    /// The email the provider asserts, when known.
+    pub external_email: Option<String>,
+    /// The username the provider asserts, when known.
+    pub external_username: Option<String>,
+}
+
+/// One authorization question.
+#[derive(Debug, Clone)]
+pub struct Question<'a> {
+    /// Who.
+    pub principal: &'a Principal,
+    /// Which action (`end_users.update`, ...).
+    pub action: &'static str,
+    /// On what.
+    pub resource: Resource,
+    /// The caller's address.
+    pub source_ip: &'a str,
+    /// The identity being linked, for the two actions that link one.
+    pub identity: Option<&'a IdentityContext>,
+}
+
+fn uid(type_name: &str, id: &str) -> Result<EntityUid, ApiError> {
+    let type_name = EntityTypeName::from_str(type_name).map_err(ApiError::internal)?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(id),
+    ))
+}
+
+fn entity(uid: EntityUid, attrs: Vec<(&str, RestrictedExpression)>) -> Result<Entity, ApiError> {
+    let attrs: HashMap<String, RestrictedExpression> =
+        attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Entity::new(uid, attrs, HashSet::new()).map_err(ApiError::internal)
+}
+
+fn strings(values: impl IntoIterator<Item = String>) -> RestrictedExpression {
+    RestrictedExpression::new_set(values.into_iter().map(RestrictedExpression::new_string))
+}
+
+/// The scope that grants `action` to an API key, for `insufficient_scope`.
+pub fn required_scope(action: &str) -> &'static str {
+    match action {
+        "end_users.read" | "end_users.list" | "identities.list" => "read",
+        "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
+        | "identities.create" | "identities.delete" => "read_write",
+        "organization_relations.claim" => "organization-relations:write",
+        "organizations.list" => "organizations:read",
+        "organization_users.put" => "organization-users:write",
+        _ => "admin",
+    }
+}
+
+impl Engine {
+    /// Decides `question` against the built-in policies and `org` policies.
+    pub fn authorize(
+        &self,
+        question: &Question<'_>,
+        org: Option<&OrgPolicies>,
+    ) -> Result<(), ApiError> {
+        let mut entities = Vec::new();
+        let organization_uid = |id: OrganizationId| uid("Organization", &id.to_string());
+        let principal = match question.principal {
+            Principal::ApiKey {
+                id,
+                organization,
+                scope,
+            } => {
+                let granted = [
+                    crate::auth::Scope::Read,
+                    crate::auth::Scope::ReadWrite,
+                    crate::auth::Scope::Admin,
+                ]
+                .into_iter()
+                .filter(|s| scope.is_some_and(|max| *s <= max))
+                .map(|s| s.as_str().to_owned());
+                let principal = uid("ApiKey", id)?;
+                let org = organization_uid(*organization)?;
+                entities.push(entity(org.clone(), vec![])?);
+                entities.push(entity(
+                    principal.clone(),
+                    vec![
+                        ("organization", RestrictedExpression::new_entity_uid(org)),
+                        ("scopes", strings(granted)),
+                    ],
+                )?);
+                principal
+            }
+            Principal::EndUser { id, organization } => {
+                let principal = uid("EndUser", &id.to_string())?;
+                let org = organization_uid(*organization)?;
+                entities.push(entity(org.clone(), vec![])?);
+                entities.push(entity(
+                    principal.clone(),
+                    vec![("organization", RestrictedExpression::new_entity_uid(org))],
+                )?);
+                principal
+            }
+            Principal::ExternalService { id, scopes } => {
+                let principal = uid("ExternalService", id)?;
+                entities.push(entity(
+                    principal.clone(),
+                    vec![("scopes", strings(scopes.iter().cloned()))],
+                )?);
+                principal
+            }
+        };
+        let resource = match &question.resource {
+            Resource::Organization(id) => {
+                let org = organization_uid(*id)?;
+                if !entities.iter().any(|e| e.uid() == org) {
+                    entities.push(entity(org.clone(), vec![])?);
+                }
+                org
+            }
+            Resource::EndUser { id, organization } => {
+                let user = uid("EndUser", &id.to_string())?;
+                let org = organization_uid(*organization)?;
+                if !entities.iter().any(|e| e.uid() == org) {
+                    entities.push(entity(org.clone(), vec![])?);
+                }
+                if !entities.iter().any(|e| e.uid() == user) {
+                    entities.push(entity(
+                        user.clone(),
+                        vec![("organization", RestrictedExpression::new_entity_uid(org))],
+                    )?);
+                }
+                user
+            }
+            Resource::ExternalService(id) => uid("ExternalService", id)?,
+        };
+        let mut context = vec![(
+            "source_ip".to_owned(),
+            RestrictedExpression::new_string(question.source_ip.to_owned()),
+        )];
+        if let Some(identity) = question.identity {
+            context.push((
+                "identity_provider_id".into(),
+                RestrictedExpression::new_string(identity.identity_provider_id.clone()),
+            ));
+            context.push((
+                "external_id".into(),
+                RestrictedExpression::new_string(identity.external_id.clone()),
+            ));
+            if let Some(email) = &identity.external_email {
+                context.push((
+                    "external_email".into(),
+                    RestrictedExpression::new_string(email.clone()),
+                ));
+            }
+            if let Some(username) = &identity.external_username {
+                context.push((
+                    "external_username".into(),
+                    RestrictedExpression::new_string(username.clone()),
+                ));
+            }
+        }
+        let context = Context::from_pairs(context).map_err(ApiError::internal)?;
+        let action = uid("Action", question.action)?;
+        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+            .map_err(ApiError::internal)?;
+        let entities =
+            Entities::from_entities(entities, Some(&self.schema)).map_err(ApiError::internal)?;
+
+        let response = match org {
+            Some(org) if !org.set.is_empty() => {
+                let mut all = self.builtin.clone();
+                for policy in org.set.policies() {
+                    all.add(policy.clone()).map_err(ApiError::internal)?;
+                }
+                self.authorizer.is_authorized(&request, &all, &entities)
+            }
+            _ => self
+                .authorizer
+                .is_authorized(&request, &self.builtin, &entities),
+        };
+        if response.decision() == Decision::Allow {
+            return Ok(());
+        }
+        let determining: Vec<&PolicyId> = response.diagnostics().reason().collect();
+        let mut notices: Vec<String> = determining
+            .iter()
+            .filter_map(|id| {
+                let id_text: &str = id.as_ref();
+                if id_text.starts_with(ORG_PREFIX) {
+                    org.and_then(|o| o.set.annotation(id, "notice"))
+                } else {
+                    self.builtin.annotation(id, "notice")
+                }
+                .map(str::to_owned)
+            })
+            .collect();
+        notices.sort();
+        notices.dedup();
+        let by_org = determining
+            .iter()
+            .any(|id| AsRef::<str>::as_ref(*id).starts_with(ORG_PREFIX));
+        if by_org {
+            Err(ApiError::PolicyDenied { notices })
+        } else {
+            debug_assert!(
+                determining
+                    .iter()
+                    .all(|id| AsRef::<str>::as_ref(*id).starts_with(BUILTIN_PREFIX))
+            );
+            Err(ApiError::InsufficientScope {
+                required: required_scope(question.action),
+                notices,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scope;
+
+    fn key(scope: Scope, org: OrganizationId) -> Principal {
+        Principal::ApiKey {
+            id: "k".into(),
+            organization: org,
+            scope: Some(scope),
+        }
+    }
+
+    fn ask<'a>(principal: &'a Principal, action: &'static str, resource: Resource) -> Question<'a> {
+        Question {
+            principal,
+            action,
+            resource,
+            source_ip: "192.0.2.1",
+            identity: None,
+        }
+    }
+
+    #[test]
+    fn builtin_definitions_parse_and_validate() {
+        let engine = Engine::new().unwrap();
+        assert_eq!(engine.builtin.policies().count(), 9);
+    }
+
+    #[test]
+    fn scopes_imply_lower_ones_and_nothing_more() {
+        let org = OrganizationId::generate();
+        let user = Resource::EndUser {
+            id: EndUserId::generate(),
+            organization: org,
+        };
+        let engine = engine();
+        let read = key(Scope::Read, org);
+        assert!(
+            engine
+                .authorize(&ask(&read, "end_users.read", user.clone()), None)
+                .is_ok()
+        );
+        let err = engine
+            .authorize(&ask(&read, "end_users.update", user.clone()), None)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ApiError::InsufficientScope {
+                required: "read_write",
+                ..
+            }
+        ));
+        let write = key(Scope::ReadWrite, org);
+        assert!(
+            engine
+                .authorize(&ask(&write, "end_users.update", user.clone()), None)
+                .is_ok()
+        );
+        assert!(
+            engine
+                .authorize(
+                    &ask(&write, "policies.write", Resource::Organization(org)),
+                    None
+                )
+                .is_err()
+        );
+        let admin = key(Scope::Admin, org);
+        assert!(
+            engine
+                .authorize(
+                    &ask(&admin, "policies.write", Resource::Organization(org)),
+                    None
+                )
+                .is_ok()
+        );
+        assert!(
+            engine
+                .authorize(&ask(&admin, "end_users.read", user), None)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn keys_never_act_on_another_organization() {
+        let (mine, theirs) = (OrganizationId::generate(), OrganizationId::generate());
+        let admin = key(Scope::Admin, mine);
+        let foreign_user = Resource::EndUser {
+            id: EndUserId::generate(),
+            organization: theirs,
+        };
+        assert!(
+            engine()
+                .authorize(&ask(&admin, "end_users.read", foreign_user), None)
+                .is_err()
+        );
+        assert!(
+            engine()
+                .authorize(
+                    &ask(&admin, "end_users.list", Resource::Organization(theirs)),
+                    None
+                )
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn end_users_act_only_on_themselves() {
+        let org = OrganizationId::generate();
+        let me = EndUserId::generate();
+        let principal = Principal::EndUser {
+            id: me,
+            organization: org,
+        };
+        assert!(
+            engine()
+                .authorize(
+                    &ask(
+                        &principal,
+                        "me.read",
+                        Resource::EndUser {
+                            id: me,
+                            organization: org
+                        }
+                    ),
+                    None
+                )
+                .is_ok()
+        );
+        let other = Resource::EndUser {
+            id: EndUserId::generate(),
+            organization: org,
+        };
+        assert!(
+            engine()
+                .authorize(&ask(&principal, "me.read", other), None)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn organization_forbids_deny_with_their_notices() {
+        let org = OrganizationId::generate();
+        let policies = OrgPolicies::parse(
+            r#"@notice("Only example.com addresses may be linked from this provider")
+               forbid (principal, action == Action::"identities.create", resource)
+               when { context.identity_provider_id == "p1" && !(context has external_email && context.external_email like "*@example.com") };"#,
+        )
+        .unwrap();
+        let admin = key(Scope::Admin, org);
+        let user = Resource::EndUser {
+            id: EndUserId::generate(),
+            organization: org,
+        };
+        let identity = |email: &str| IdentityContext {
+            identity_provider_id: "p1".into(),
+            external_id: "x".into(),
+            external_email: Some(email.into()),
+            external_username: None,
+        };
+        let bad = identity("eve@evil.test");
+        let question = Question {
+            identity: Some(&bad),
+            ..ask(&admin, "identities.create", user.clone())
+        };
+        let err = engine().authorize(&question, Some(&policies)).unwrap_err();
+        let ApiError::PolicyDenied { notices } = err else {
+            panic!("expected policy_denied, got {err:?}")
+        };
+        assert_eq!(
+            notices,
+            vec!["Only example.com addresses may be linked from this provider".to_owned()]
+        );
+        let good = identity("ada@example.com");
+        let question = Question {
+            identity: Some(&good),
+            ..ask(&admin, "identities.create", user)
+        };
+        assert!(engine().authorize(&question, Some(&policies)).is_ok());
+    }
+}

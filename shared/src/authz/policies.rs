@@ -1,0 +1,227 @@
+//! An organization's own Cedar policies: `PUT /v1/policies` validates and
+//! stores them, `GET /v1/policies` returns them, and every decision of that
+//! organization adds them to the built-in set (cached per warm function).
+
+use super::{ORG_PREFIX, engine};
+use crate::clock::format_timestamp;
+use crate::error::{ApiError, FieldErrors};
+use crate::ids::OrganizationId;
+use crate::organizations::org_pk;
+use crate::pipeline::{Ctx, FromBody, NoBody, Reply, body};
+use crate::store::{self, PK, SK, Store, StoreError};
+use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode, Validator};
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Sort key of an organization's policy item.
+const POLICIES_SK: &str = "POLICIES";
+/// Most policies an organization may have (each decision evaluates them all).
+const MAX_POLICIES: usize = 100;
+
+/// An organization's parsed, validated policies.
+#[derive(Debug, Clone)]
+pub struct OrgPolicies {
+    pub(super) set: PolicySet,
+    text: String,
+}
+
+impl OrgPolicies {
+    /// Parses and validates policy text: Cedar syntax, only `forbid`, no
+    /// templates, and strict validation against the schema. Every problem is
+    /// listed.
+    pub fn parse(text: &str) -> Result<Self, Vec<String>> {
+        let parsed = PolicySet::from_str(text).map_err(|errors| {
+            errors
+                .to_string()
+                .lines()
+                .map(str::to_owned)
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+        })?;
+        let mut problems = Vec::new();
+        if parsed.templates().next().is_some() {
+            problems.push("policy templates are not supported".to_owned());
+        }
+        let mut set = PolicySet::new();
+        for (index, policy) in parsed.policies().enumerate() {
+            if policy.effect() == Effect::Permit {
+                problems.push(format!(
+                    "policy {index}: organization policies may only forbid; scopes decide what is permitted"
+                ));
+            }
+            if let Err(e) = set.add(policy.new_id(PolicyId::new(format!("{ORG_PREFIX}{index}")))) {
+                problems.push(e.to_string());
+            }
+        }
+        if set.policies().count() > MAX_POLICIES {
+            problems.push(format!("at most {MAX_POLICIES} policies are allowed"));
+        }
+        let validation =
+            Validator::new(engine().schema().clone()).validate(&set, ValidationMode::Strict);
+        problems.extend(validation.validation_errors().map(|e| {
+            let id = e.policy_id().to_string();
+            let index = id.strip_prefix(ORG_PREFIX).unwrap_or(&id).to_owned();
+            format!("policy {index}: {e}")
+        }));
+        if problems.is_empty() {
+            Ok(Self {
+                set,
+                text: text.to_owned(),
+            })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// `PUT /v1/policies` body: Cedar text as `text/plain`, or `{"policies": "..."}`.
+#[derive(Debug)]
+pub struct PolicyText(String);
+
+impl FromBody for PolicyText {
+    fn from_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, ApiError> {
+        let is_text = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/plain"));
+        if is_text {
+            if bytes.len() > body::MAX_BODY_BYTES {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: body::MAX_BODY_BYTES,
+                });
+            }
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| ApiError::InvalidJson("the policy text must be UTF-8"))?;
+            return Ok(Self(text.to_owned()));
+        }
+        let mut members = body::parse_object(headers, bytes)?;
+        let mut errors = FieldErrors::new();
+        let text = match members.remove("policies") {
+            Some(Value::String(text)) => Some(text),
+            Some(_) => {
+                errors.push("policies", "must be a string of Cedar policies");
+                None
+            }
+            None => {
+                errors.push("policies", "is required");
+                None
+            }
+        };
+        for unknown in members.keys() {
+            errors.push(unknown.clone(), "unknown field");
+        }
+        errors.into_result(|| Self(text.unwrap_or_default()))
+    }
+}
+
+fn key(org: OrganizationId) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
+    [
+        (PK.to_owned(), store::s(org_pk(org))),
+        (SK.to_owned(), store::s(POLICIES_SK)),
+    ]
+}
+
+/// Reads an organization's stored policy text and when it changed.
+pub async fn read_policies(
+    store: &Store,
+    org: OrganizationId,
+) -> Result<Option<(String, String)>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key(org).into_iter().collect()))
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    Ok(out.item.and_then(|item| {
+        Some((
+            store::get_s(&item, "text")?.to_owned(),
+            store::get_s(&item, "updated_at")?.to_owned(),
+        ))
+    }))
+}
+
+/// Stores an organization's policy text (replacing the previous one).
+pub async fn write_policies(
+    store: &Store,
+    org: OrganizationId,
+    text: &str,
+    now: time::OffsetDateTime,
+) -> Result<String, StoreError> {
+    let updated_at = format_timestamp(now);
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(key(org).into_iter().collect()))
+        .item("text", store::s(text))
+        .item("updated_at", store::s(updated_at.clone()))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    Ok(updated_at)
+}
+
+/// An organization's policies for a decision: from the warm cache, else the
+/// table. Stored text that no longer validates (a schema change) is skipped
+/// with a warning rather than locking the organization out.
+pub async fn policies_for(
+    ctx_app: &crate::App,
+    org: OrganizationId,
+) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
+    if let Some(cached) = ctx_app.policies.get(&org) {
+        return Ok(cached);
+    }
+    let policies = match read_policies(&ctx_app.store, org).await? {
+        None => None,
+        Some((text, _)) => match OrgPolicies::parse(&text) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(problems) => {
+                tracing::warn!(organization_id = %org, problems = problems.len(), "stored policies no longer validate; ignored");
+                None
+            }
+        },
+    };
+    ctx_app.policies.put(org, policies.clone());
+    Ok(policies)
+}
+
+/// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
+#[tracing::instrument(name = "policies.write", skip_all)]
+pub async fn put_policies(ctx: Ctx, body: PolicyText) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let parsed = OrgPolicies::parse(&body.0).map_err(|problems| {
+        let mut errors = FieldErrors::new();
+        for problem in problems {
+            errors.push("policies", problem);
+        }
+        ApiError::Validation(errors)
+    })?;
+    let updated_at = write_policies(&ctx.app.store, org, &parsed.text, ctx.app.clock.now()).await?;
+    // This function decides with the new policies at once; others within their cache TTL.
+    ctx.app.policies.put(org, Some(Arc::new(parsed.clone())));
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "policies": parsed.text, "updated_at": updated_at }),
+    )
+}
+
+/// `GET /v1/policies` → 200 `{policies, updated_at}` (empty text when none).
+#[tracing::instrument(name = "policies.read", skip_all)]
+pub async fn show_policies(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let (text, updated_at) = match read_policies(&ctx.app.store, org).await? {
+        Some((text, at)) => (text, Some(at)),
+        None => (String::new(), None),
+    };
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "policies": text, "updated_at": updated_at }),
+    )
+}

@@ -1,0 +1,132 @@
+//! External identities linked to end users (SPEC §9 identities, seed 001).
+//!
+//! A pair (identity provider, external id) belongs to at most one end user of
+//! an organization. The identity and a uniqueness item keyed by the pair are
+//! written in **one `TransactWriteItems`** together with condition checks on
+//! the end user (exists, active) and the provider (exists), so every answer —
+//! 201, 200 (already this user's), 404, 409, 422 — comes from that one call.
+
+mod store;
+
+pub use store::{IdentityRecord, LinkOutcome, LinkedBy, link, pair_sk};
+
+use crate::authz::IdentityContext;
+use crate::error::ApiError;
+use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
+use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use lambda_http::http::StatusCode;
+use serde_json::json;
+
+/// Longest external id, username, email or display name (SPEC §9: 256).
+const FIELD_MAX_CHARS: usize = 256;
+
+/// `POST /v1/users/{user_id}/identities` body.
+#[derive(Debug, Default)]
+pub struct LinkIdentity {
+    /// The provider.
+    pub identity_provider_id: Option<IdentityProviderId>,
+    /// The subject at the provider.
+    pub external_id: Option<String>,
+    /// Username at the provider.
+    pub external_username: Option<String>,
+    /// Email at the provider.
+    pub external_email: Option<String>,
+    /// Display name at the provider.
+    pub external_display_name: Option<String>,
+}
+
+impl ParseBody for LinkIdentity {
+    fn parse(object: &mut JsonObject) -> Self {
+        let identity_provider_id = object
+            .required_string("identity_provider_id", FIELD_MAX_CHARS)
+            .and_then(|raw| {
+                IdentityProviderId::parse(&raw)
+                    .map_err(|_| object.problem("identity_provider_id", "must be a UUID"))
+                    .ok()
+            });
+        Self {
+            identity_provider_id,
+            external_id: object.required_string("external_id", FIELD_MAX_CHARS),
+            external_username: object.optional_string("external_username", FIELD_MAX_CHARS),
+            external_email: object.optional_string("external_email", FIELD_MAX_CHARS),
+            external_display_name: object.optional_string("external_display_name", FIELD_MAX_CHARS),
+        }
+    }
+}
+
+/// The answer to a link: 201 new, 200 already this user's, else the error.
+pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
+    match outcome {
+        LinkOutcome::Linked(identity) => Reply::json(StatusCode::CREATED, &identity.to_json()),
+        LinkOutcome::AlreadyLinked(identity) => Reply::json(StatusCode::OK, &identity.to_json()),
+        LinkOutcome::OtherUser => Err(ApiError::IdentityAlreadyLinked),
+        LinkOutcome::UnknownUser => Err(ApiError::NotFound {
+            resource: "end_user",
+        }),
+        LinkOutcome::UserDeleting => Err(ApiError::UserDeleting),
+        LinkOutcome::UnknownProvider => Err(ApiError::UnknownIdentityProvider),
+    }
+}
+
+/// `POST /v1/users/{user_id}/identities` → 201 `linked_by: "auto"`, 200, 404, 409, 422.
+#[tracing::instrument(name = "identities.create", skip_all)]
+pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    let input = body.value;
+    let (Some(provider), Some(external_id)) = (input.identity_provider_id, input.external_id)
+    else {
+        return Err(ApiError::internal(
+            "required identity fields passed parsing unset",
+        ));
+    };
+    ctx.authorize_identity(&IdentityContext {
+        identity_provider_id: provider.to_string(),
+        external_id: external_id.clone(),
+        external_email: input.external_email.clone(),
+        external_username: input.external_username.clone(),
+    })
+    .await?;
+    let identity = IdentityRecord::new(
+        org,
+        user,
+        provider,
+        external_id,
+        input.external_username,
+        input.external_email,
+        input.external_display_name,
+        LinkedBy::Auto,
+        ctx.app.clock.now(),
+    );
+    link_reply(link(&ctx.app.store, &identity).await?)
+}
+
+/// `GET /v1/users/{user_id}/identities` → `{data: [...]}`.
+#[tracing::instrument(name = "identities.list", skip_all)]
+pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    ctx.query.only(&[])?;
+    let identities = store::list(&ctx.app.store, org, user)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "end_user",
+        })?;
+    let data: Vec<_> = identities.iter().map(IdentityRecord::to_json).collect();
+    Reply::json(StatusCode::OK, &json!({ "data": data }))
+}
+
+/// `DELETE /v1/users/{user_id}/identities/{identity_id}` → 204; the pair is free again.
+#[tracing::instrument(name = "identities.delete", skip_all)]
+pub async fn delete(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    let identity = ctx.path_id("identity_id", IdentityId::parse)?;
+    if store::unlink(&ctx.app.store, org, user, identity).await? {
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::NotFound {
+            resource: "identity",
+        })
+    }
+}

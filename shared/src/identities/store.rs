@@ -1,0 +1,400 @@
+//! Identity items and the uniqueness item of each (provider, external id).
+
+use crate::clock::format_timestamp;
+use crate::end_users::user_sk;
+use crate::identity_providers::provider_sk;
+use crate::ids::{EndUserId, IdentityId, IdentityProviderId, OrganizationId};
+use crate::organizations::org_pk;
+use crate::store::{self, Item, PK, SK, Store, StoreError};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Who made a link (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkedBy {
+    /// The organization's backend, through the organization API.
+    Auto,
+    /// The end user, through `/v1/me/sso/link`.
+    User,
+}
+
+/// An identity as stored: `PK = ORG#<org>`, `SK = IDENT#<user>#<identity>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// The identity's id.
+    pub id: IdentityId,
+    /// The end user it is linked to.
+    pub user_id: EndUserId,
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The provider.
+    pub identity_provider_id: IdentityProviderId,
+    /// The subject at the provider.
+    pub external_id: String,
+    /// Username at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_username: Option<String>,
+    /// Email at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_email: Option<String>,
+    /// Display name at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_display_name: Option<String>,
+    /// Who linked it.
+    pub linked_by: LinkedBy,
+    /// When.
+    pub created_at: String,
+    /// Sort key of the uniqueness item of its pair.
+    pub pair_sk: String,
+}
+
+/// Sort key of the uniqueness item of (provider, external id). The external
+/// id is hashed: any text is then a safe, fixed-length key.
+pub fn pair_sk(provider: IdentityProviderId, external_id: &str) -> String {
+    format!(
+        "IDPAIR#{provider}#{}",
+        hex::encode(Sha256::digest(external_id.as_bytes()))
+    )
+}
+
+fn identity_sk(user: EndUserId, id: IdentityId) -> String {
+    format!("IDENT#{user}#{id}")
+}
+
+impl IdentityRecord {
+    /// A new identity for `user`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per field of the identity object"
+    )]
+    pub fn new(
+        organization_id: OrganizationId,
+        user_id: EndUserId,
+        identity_provider_id: IdentityProviderId,
+        external_id: String,
+        external_username: Option<String>,
+        external_email: Option<String>,
+        external_display_name: Option<String>,
+        linked_by: LinkedBy,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let id = IdentityId::generate();
+        Self {
+            pk: org_pk(organization_id),
+            sk: identity_sk(user_id, id),
+            pair_sk: pair_sk(identity_provider_id, &external_id),
+            id,
+            user_id,
+            organization_id,
+            identity_provider_id,
+            external_id,
+            external_username,
+            external_email,
+            external_display_name,
+            linked_by,
+            created_at: format_timestamp(now),
+        }
+    }
+
+    /// The public identity object.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "user_id": self.user_id,
+            "identity_provider_id": self.identity_provider_id,
+            "external_id": self.external_id,
+            "external_username": self.external_username,
+            "external_email": self.external_email,
+            "external_display_name": self.external_display_name,
+            "linked_by": self.linked_by,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+/// What a link transaction found.
+#[derive(Debug)]
+pub enum LinkOutcome {
+    /// Linked now.
+    Linked(IdentityRecord),
+    /// The pair was already this user's: that identity.
+    AlreadyLinked(IdentityRecord),
+    /// The pair belongs to another end user.
+    OtherUser,
+    /// No such end user in the organization.
+    UnknownUser,
+    /// The end user is being deleted.
+    UserDeleting,
+    /// No such provider in the organization.
+    UnknownProvider,
+}
+
+/// Transactions retried after losing a race (`TransactionConflict`).
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+fn built<T, E: std::error::Error + Send + Sync + 'static>(
+    result: Result<T, E>,
+) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Other {
+        source: Box::new(e),
+    })
+}
+
+/// Runs a transaction, retrying cancellations caused only by conflicts with
+/// concurrent transactions on the same items.
+pub(crate) async fn transact(
+    store: &Store,
+    items: Vec<TransactWriteItem>,
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = store
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .return_consumed_capacity(store::CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::from);
+        match result {
+            Err(StoreError::TransactionCanceled { reasons })
+                if attempt < CONFLICT_ATTEMPTS
+                    && reasons.iter().any(|r| r.code == "TransactionConflict")
+                    && !reasons.iter().any(|r| r.is_condition_failed()) =>
+            {
+                let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * u64::from(attempt) + jitter,
+                ))
+                .await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
+/// Links `identity` in one transaction: the end user must exist and be
+/// active, the provider must exist, and the pair must be free.
+pub async fn link(store: &Store, identity: &IdentityRecord) -> Result<LinkOutcome, StoreError> {
+    let table = store.table();
+    let org = org_pk(identity.organization_id);
+    let user_check = built(
+        ConditionCheck::builder()
+            .table_name(table)
+            .key(PK, store::s(&org))
+            .key(SK, store::s(user_sk(identity.user_id)))
+            .condition_expression("attribute_exists(PK) AND #status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", store::s("active"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    let provider_check = built(
+        ConditionCheck::builder()
+            .table_name(table)
+            .key(PK, store::s(&org))
+            .key(SK, store::s(provider_sk(identity.identity_provider_id)))
+            .condition_expression("attribute_exists(PK)")
+            .build(),
+    )?;
+    let pair = built(
+        Put::builder()
+            .table_name(table)
+            .item(PK, store::s(&org))
+            .item(SK, store::s(&identity.pair_sk))
+            .item("user_id", store::s(identity.user_id.to_string()))
+            .item("identity_id", store::s(identity.id.to_string()))
+            .item(
+                "identity",
+                store::s(
+                    serde_json::to_string(identity).map_err(|e| StoreError::Other {
+                        source: Box::new(e),
+                    })?,
+                ),
+            )
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(store::to_item(identity)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build(),
+    )?;
+    let items = vec![
+        TransactWriteItem::builder()
+            .condition_check(user_check)
+            .build(),
+        TransactWriteItem::builder()
+            .condition_check(provider_check)
+            .build(),
+        TransactWriteItem::builder().put(pair).build(),
+        TransactWriteItem::builder().put(put).build(),
+    ];
+    match transact(store, items).await {
+        Ok(()) => Ok(LinkOutcome::Linked(identity.clone())),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
+            if let Some(user) = failed(0) {
+                return Ok(match user.item.as_ref() {
+                    None => LinkOutcome::UnknownUser,
+                    Some(_) => LinkOutcome::UserDeleting,
+                });
+            }
+            if failed(1).is_some() {
+                return Ok(LinkOutcome::UnknownProvider);
+            }
+            if let Some(pair) = failed(2) {
+                return existing_link(pair.item.as_ref(), identity.user_id);
+            }
+            Err(StoreError::TransactionCanceled { reasons })
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The pair's current owner, from the uniqueness item the transaction returned.
+fn existing_link(pair: Option<&Item>, user: EndUserId) -> Result<LinkOutcome, StoreError> {
+    let owner = pair.and_then(|p| store::get_s(p, "user_id"));
+    if owner != Some(user.to_string().as_str()) {
+        return Ok(LinkOutcome::OtherUser);
+    }
+    let stored = pair
+        .and_then(|p| store::get_s(p, "identity"))
+        .unwrap_or_default();
+    let identity = serde_json::from_str(stored).map_err(|e| StoreError::Other {
+        source: Box::new(e),
+    })?;
+    Ok(LinkOutcome::AlreadyLinked(identity))
+}
+
+/// An end user's identities, or `None` when the end user does not exist.
+pub(super) async fn list(
+    store: &Store,
+    org: OrganizationId,
+    user: EndUserId,
+) -> Result<Option<Vec<IdentityRecord>>, StoreError> {
+    let exists = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(org)))
+        .key(SK, store::s(user_sk(user)))
+        .projection_expression("PK")
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?
+        .item
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let mut identities = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", store::s(org_pk(org)))
+            .expression_attribute_values(":prefix", store::s(format!("IDENT#{user}#")))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(store::CAPACITY)
+            .send()
+            .await?;
+        for item in out.items.unwrap_or_default() {
+            identities.push(store::from_item(item)?);
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(Some(identities));
+        }
+    }
+}
+
+/// Reads one identity of an end user.
+pub(crate) async fn get(
+    store: &Store,
+    org: OrganizationId,
+    user: EndUserId,
+    id: IdentityId,
+) -> Result<Option<IdentityRecord>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(org)))
+        .key(SK, store::s(identity_sk(user, id)))
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    out.item.map(store::from_item).transpose()
+}
+
+/// The two deletes that unlink an identity and free its pair (conditioned so
+/// a concurrent relink of the pair is never deleted by mistake).
+pub(crate) fn unlink_items(
+    store: &Store,
+    identity: &IdentityRecord,
+) -> Result<[TransactWriteItem; 2], StoreError> {
+    let org = org_pk(identity.organization_id);
+    let delete_identity = built(
+        Delete::builder()
+            .table_name(store.table())
+            .key(PK, store::s(&org))
+            .key(SK, store::s(identity_sk(identity.user_id, identity.id)))
+            .condition_expression("attribute_exists(PK)")
+            .build(),
+    )?;
+    let delete_pair = built(
+        Delete::builder()
+            .table_name(store.table())
+            .key(PK, store::s(&org))
+            .key(SK, store::s(&identity.pair_sk))
+            .condition_expression("attribute_not_exists(PK) OR identity_id = :id")
+            .expression_attribute_values(":id", store::s(identity.id.to_string()))
+            .build(),
+    )?;
+    Ok([
+        TransactWriteItem::builder().delete(delete_identity).build(),
+        TransactWriteItem::builder().delete(delete_pair).build(),
+    ])
+}
+
+/// Unlinks an identity; `false` when it does not exist.
+pub(super) async fn unlink(
+    store: &Store,
+    org: OrganizationId,
+    user: EndUserId,
+    id: IdentityId,
+) -> Result<bool, StoreError> {
+    let Some(identity) = get(store, org, user, id).await? else {
+        return Ok(false);
+    };
+    match transact(store, unlink_items(store, &identity)?.to_vec()).await {
+        Ok(()) => Ok(true),
+        // Removed by a concurrent unlink between the read and the write.
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}

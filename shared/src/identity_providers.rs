@@ -1,0 +1,311 @@
+//! Identity providers (SPEC §9): the OIDC issuers whose identities an
+//! organization links, with their JSON Web Key Set inline.
+
+use crate::clock::format_timestamp;
+use crate::error::ApiError;
+use crate::ids::{IdentityProviderId, OrganizationId};
+use crate::organizations::org_pk;
+use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::store::{self, PK, SK, Store, StoreError};
+use jsonwebtoken::jwk::JwkSet;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Prefix of provider sort keys.
+const IDP_SK_PREFIX: &str = "IDP#";
+/// Most keys a provider's JWKS may hold.
+const MAX_KEYS: usize = 20;
+/// JWK members that belong to private or symmetric keys: never accepted.
+const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+/// The signature algorithms an id_token may use (SPEC §10).
+pub const ALLOWED_ALGORITHMS: &[&str] = &["RS256", "ES256", "EdDSA"];
+
+/// Sort key of a provider.
+pub fn provider_sk(id: IdentityProviderId) -> String {
+    format!("{IDP_SK_PREFIX}{id}")
+}
+
+/// A provider as stored: `PK = ORG#<org>`, `SK = IDP#<id>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// The provider's id.
+    pub id: IdentityProviderId,
+    /// Its organization.
+    pub organization_id: OrganizationId,
+    /// Display name.
+    pub name: String,
+    /// The `iss` its id_tokens carry.
+    pub issuer: String,
+    /// The organization's client id at the provider: the `aud` of its id_tokens.
+    pub client_id: String,
+    /// The key set, as JSON text.
+    pub jwks_json: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+impl ProviderRecord {
+    /// The parsed key set (validated on the way in).
+    pub fn jwks(&self) -> Result<JwkSet, ApiError> {
+        serde_json::from_str(&self.jwks_json).map_err(ApiError::internal)
+    }
+
+    /// The public provider object.
+    pub fn to_json(&self) -> Value {
+        let jwks: Value =
+            serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []}));
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "jwks": jwks,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+/// `POST /v1/identity-providers` body.
+#[derive(Debug)]
+pub struct CreateProvider {
+    name: Option<String>,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    jwks: Option<Value>,
+}
+
+impl ParseBody for CreateProvider {
+    fn parse(object: &mut JsonObject) -> Self {
+        let name = object.required_string("name", 128);
+        let issuer = object.required_string("issuer", 512).filter(|issuer| {
+            let ok = (issuer.starts_with("https://") || issuer.starts_with("http://"))
+                && !issuer.contains(char::is_whitespace);
+            if !ok {
+                object.problem("issuer", "must be an absolute http(s) URL");
+            }
+            ok
+        });
+        let client_id = object.required_string("client_id", 256);
+        let jwks = match object.take("jwks") {
+            None => {
+                object.problem("jwks", "is required");
+                None
+            }
+            Some(value) => match validate_jwks(&value) {
+                Ok(()) => Some(value),
+                Err(problem) => {
+                    object.problem("jwks", problem);
+                    None
+                }
+            },
+        };
+        Self {
+            name,
+            issuer,
+            client_id,
+            jwks,
+        }
+    }
+}
+
+/// Checks a JSON Web Key Set: public signing keys only, each with a unique
+/// `kid`, of a type an allowed algorithm uses, and loadable as a key.
+pub fn validate_jwks(value: &Value) -> Result<(), String> {
+    let keys = value
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| "must be a JSON Web Key Set: an object with a `keys` array".to_owned())?;
+    if keys.is_empty() || keys.len() > MAX_KEYS {
+        return Err(format!("must hold 1 to {MAX_KEYS} keys"));
+    }
+    let mut kids = std::collections::HashSet::new();
+    for (i, key) in keys.iter().enumerate() {
+        let object = key
+            .as_object()
+            .ok_or_else(|| format!("key {i} must be an object"))?;
+        if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| object.contains_key(**m)) {
+            return Err(format!(
+                "key {i} has the private member `{private}`; send public keys only"
+            ));
+        }
+        let kid = object
+            .get("kid")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty());
+        let kid = kid.ok_or_else(|| format!("key {i} needs a `kid`"))?;
+        if !kids.insert(kid) {
+            return Err(format!("key id `{kid}` appears twice"));
+        }
+        if let Some(usage) = object.get("use")
+            && usage != "sig"
+        {
+            return Err(format!(
+                "key {i} is not a signing key (`use` must be \"sig\")"
+            ));
+        }
+        if let Some(alg) = object.get("alg")
+            && !alg
+                .as_str()
+                .is_some_and(|a| ALLOWED_ALGORITHMS.contains(&a))
+        {
+            return Err(format!("key {i}: `alg` must be one of RS256, ES256, EdDSA"));
+        }
+        let supported = match object.get("kty").and_then(Value::as_str) {
+            Some("RSA") => true,
+            Some("EC") => object.get("crv") == Some(&json!("P-256")),
+            Some("OKP") => object.get("crv") == Some(&json!("Ed25519")),
+            _ => false,
+        };
+        if !supported {
+            return Err(format!("key {i} must be RSA, EC P-256 or OKP Ed25519"));
+        }
+    }
+    let set: JwkSet = serde_json::from_value(value.clone())
+        .map_err(|_| "is not a valid JSON Web Key Set".to_owned())?;
+    for (i, jwk) in set.keys.iter().enumerate() {
+        jsonwebtoken::DecodingKey::from_jwk(jwk)
+            .map_err(|_| format!("key {i} is not a usable public key"))?;
+    }
+    Ok(())
+}
+
+/// Reads a provider of the organization.
+pub async fn get(
+    store: &Store,
+    org: OrganizationId,
+    id: IdentityProviderId,
+) -> Result<Option<ProviderRecord>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(org)))
+        .key(SK, store::s(provider_sk(id)))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    out.item.map(store::from_item).transpose()
+}
+
+/// `POST /v1/identity-providers` → 201 with the provider.
+#[tracing::instrument(name = "identity_providers.create", skip_all)]
+pub async fn create(ctx: Ctx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let CreateProvider {
+        name,
+        issuer,
+        client_id,
+        jwks,
+    } = body.value;
+    let (Some(name), Some(issuer), Some(client_id), Some(jwks)) = (name, issuer, client_id, jwks)
+    else {
+        return Err(ApiError::internal(
+            "a required provider field passed parsing unset",
+        ));
+    };
+    let id = IdentityProviderId::generate();
+    let record = ProviderRecord {
+        pk: org_pk(org),
+        sk: provider_sk(id),
+        id,
+        organization_id: org,
+        name,
+        issuer,
+        client_id,
+        jwks_json: jwks.to_string(),
+        created_at: format_timestamp(ctx.app.clock.now()),
+    };
+    ctx.app
+        .store
+        .client()
+        .put_item()
+        .table_name(ctx.app.store.table())
+        .set_item(Some(store::to_item(&record)?))
+        .condition_expression("attribute_not_exists(PK)")
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from)?;
+    Reply::json(StatusCode::CREATED, &record.to_json())
+}
+
+/// `GET /v1/identity-providers` → `{data: [...]}` (an organization has few).
+#[tracing::instrument(name = "identity_providers.list", skip_all)]
+pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    ctx.query.only(&[])?;
+    let out = ctx
+        .app
+        .store
+        .client()
+        .query()
+        .table_name(ctx.app.store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", store::s(org_pk(org)))
+        .expression_attribute_values(":prefix", store::s(IDP_SK_PREFIX))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from)?;
+    let data = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| store::from_item::<ProviderRecord>(item).map(|p| p.to_json()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Reply::json(StatusCode::OK, &json!({ "data": data }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwks() -> Value {
+        serde_json::from_str(include_str!("../../tests/fixtures/idp-jwks.json")).unwrap()
+    }
+
+    #[test]
+    fn public_signing_keys_are_accepted() {
+        assert_eq!(validate_jwks(&jwks()), Ok(()));
+        let ed = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "e", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
+        assert_eq!(validate_jwks(&ed), Ok(()));
+    }
+
+    #[test]
+    fn private_symmetric_duplicate_and_unusable_keys_are_refused() {
+        let mut with_private = jwks();
+        with_private["keys"][0]["d"] = json!("secret");
+        assert!(
+            validate_jwks(&with_private)
+                .unwrap_err()
+                .contains("private")
+        );
+        let symmetric = json!({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]});
+        assert!(validate_jwks(&symmetric).is_err());
+        let mut duplicate = jwks();
+        duplicate["keys"][1]["kid"] = json!("rsa-1");
+        assert!(validate_jwks(&duplicate).unwrap_err().contains("twice"));
+        let mut no_kid = jwks();
+        no_kid["keys"][0].as_object_mut().unwrap().remove("kid");
+        assert!(validate_jwks(&no_kid).is_err());
+        let mut hs = jwks();
+        hs["keys"][0]["alg"] = json!("HS256");
+        assert!(validate_jwks(&hs).is_err());
+        let mut broken = jwks();
+        broken["keys"][0]["n"] = json!("!!");
+        assert!(validate_jwks(&broken).is_err());
+        for bad in [
+            json!([]),
+            json!({}),
+            json!({"keys": []}),
+            json!({"keys": "x"}),
+        ] {
+            assert!(validate_jwks(&bad).is_err(), "{bad}");
+        }
+    }
+}

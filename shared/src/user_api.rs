@@ -1,0 +1,246 @@
+//! The user API and the token endpoints around it (SPEC §5, §10): minting an
+//! access token for an end user, publishing the verification keys, `GET
+//! /v1/me`, and `POST /v1/me/sso/link`.
+
+use crate::authz::IdentityContext;
+use crate::end_users::{self, Status};
+use crate::error::ApiError;
+use crate::identities::{self, IdentityRecord, LinkedBy};
+use crate::identity_providers::{self, ALLOWED_ALGORITHMS, ProviderRecord};
+use crate::ids::{EndUserId, IdentityProviderId};
+use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::CACHE_CONTROL;
+use serde_json::{Map, Value, json};
+
+/// A body that must be empty or `{}`.
+#[derive(Debug, Default)]
+pub struct NoFields;
+
+impl ParseBody for NoFields {
+    fn parse(_: &mut JsonObject) -> Self {
+        Self
+    }
+}
+
+fn token_keys(ctx: &Ctx) -> Result<&TokenKeys, ApiError> {
+    ctx.app
+        .tokens
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("this function has no token key"))
+}
+
+/// `POST /v1/end-users/{user_id}/tokens` → 201 `{access_token, token_type, expires_in}`.
+#[tracing::instrument(name = "tokens.create", skip_all)]
+pub async fn create_token(ctx: Ctx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    let record = end_users::find(&ctx.app.store, org, user)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "end_user",
+        })?;
+    if record.status == Status::Deleting {
+        return Err(ApiError::UserDeleting);
+    }
+    let token = token_keys(&ctx)?
+        .mint(org, user, ctx.app.clock.now().unix_timestamp())
+        .map_err(ApiError::internal)?;
+    Reply::json(
+        StatusCode::CREATED,
+        &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL_SECONDS }),
+    )?
+    .header(CACHE_CONTROL, "no-store")
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
+#[tracing::instrument(name = "jwks.read", skip_all)]
+pub async fn jwks(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    Reply::json(StatusCode::OK, &token_keys(&ctx)?.jwks())?
+        .header(CACHE_CONTROL, "public, max-age=300")
+}
+
+/// `GET /v1/me` → the authenticated end user.
+#[tracing::instrument(name = "me.read", skip_all)]
+pub async fn me(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let user = ctx.end_user_id()?;
+    // A token whose end user was purged no longer names anyone.
+    let record = end_users::find(&ctx.app.store, org, user)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    Reply::json(StatusCode::OK, &record.to_json())?
+        .header(lambda_http::http::header::ETAG, &record.etag())
+}
+
+/// `POST /v1/me/sso/link` body.
+#[derive(Debug)]
+pub struct SsoLink {
+    identity_provider_id: Option<IdentityProviderId>,
+    id_token: Option<String>,
+}
+
+/// Longest id_token accepted.
+const ID_TOKEN_MAX_CHARS: usize = 16 * 1024;
+
+impl ParseBody for SsoLink {
+    fn parse(object: &mut JsonObject) -> Self {
+        let identity_provider_id =
+            object
+                .required_string("identity_provider_id", 64)
+                .and_then(|raw| {
+                    IdentityProviderId::parse(&raw)
+                        .map_err(|_| object.problem("identity_provider_id", "must be a UUID"))
+                        .ok()
+                });
+        Self {
+            identity_provider_id,
+            id_token: object.required_string("id_token", ID_TOKEN_MAX_CHARS),
+        }
+    }
+}
+
+/// `POST /v1/me/sso/link` → 201 new link (`linked_by: "user"`), 200 already
+/// mine, 409 another user's (not disclosed), 422 `invalid_id_token`.
+#[tracing::instrument(name = "sso.link", skip_all)]
+pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let user = ctx.end_user_id()?;
+    let (Some(provider_id), Some(id_token)) =
+        (body.value.identity_provider_id, body.value.id_token)
+    else {
+        return Err(ApiError::internal(
+            "required SSO fields passed parsing unset",
+        ));
+    };
+    let provider = identity_providers::get(&ctx.app.store, org, provider_id)
+        .await?
+        .ok_or(ApiError::UnknownIdentityProvider)?;
+    let claims = verify_id_token(&id_token, &provider, ctx.app.clock.now().unix_timestamp())
+        .map_err(|reason| ApiError::InvalidIdToken { reason })?;
+    ctx.authorize_identity(&IdentityContext {
+        identity_provider_id: provider_id.to_string(),
+        external_id: claims.subject.clone(),
+        external_email: claims.email.clone(),
+        external_username: claims.username.clone(),
+    })
+    .await?;
+    let identity = IdentityRecord::new(
+        org,
+        user,
+        provider_id,
+        claims.subject,
+        claims.username,
+        claims.email,
+        claims.name,
+        LinkedBy::User,
+        ctx.app.clock.now(),
+    );
+    identities::link_reply(identities::link(&ctx.app.store, &identity).await?)
+}
+
+/// What a verified id_token says about its subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdClaims {
+    /// `sub`: the identity at the provider.
+    pub subject: String,
+    /// `email`, when a string.
+    pub email: Option<String>,
+    /// `preferred_username`, when a string.
+    pub username: Option<String>,
+    /// `name`, when a string.
+    pub name: Option<String>,
+}
+
+/// Clock skew tolerated on `exp`, `iat` and `nbf` (SPEC §10).
+const LEEWAY_SECONDS: i64 = 60;
+
+/// Verifies an OIDC id_token against `provider` at `now` (epoch seconds):
+/// algorithm allowlist (RS256, ES256, EdDSA — never `none` or HS*), the key
+/// chosen by `kid` and of the algorithm's type, signature, `iss`, `aud`,
+/// `exp`, `iat` and `nbf` with 60 s leeway, and the required claims. The
+/// error is the `details.reason` of the 422.
+pub fn verify_id_token(
+    token: &str,
+    provider: &ProviderRecord,
+    now: i64,
+) -> Result<IdClaims, &'static str> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed")?;
+    let alg = match header.alg {
+        Algorithm::RS256 => "RS256",
+        Algorithm::ES256 => "ES256",
+        Algorithm::EdDSA => "EdDSA",
+        // HS* would be "verified" with a public key as the HMAC secret.
+        _ => return Err("signature"),
+    };
+    debug_assert!(ALLOWED_ALGORITHMS.contains(&alg));
+    let kid = header.kid.as_deref().ok_or("unknown_key")?;
+    let jwks = provider.jwks().map_err(|_| "unknown_key")?;
+    let jwk = jwks.find(kid).ok_or("unknown_key")?;
+    let family_matches = matches!(
+        (&jwk.algorithm, header.alg),
+        (
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_),
+            Algorithm::RS256
+        ) | (
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_),
+            Algorithm::ES256
+        ) | (
+            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_),
+            Algorithm::EdDSA
+        )
+    );
+    let declared = jwk.common.key_algorithm.map(|a| format!("{a:?}"));
+    if !family_matches || declared.is_some_and(|d| d != alg) {
+        return Err("signature");
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| "unknown_key")?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[&provider.issuer]);
+    validation.set_audience(&[&provider.client_id]);
+    validation.set_required_spec_claims(&["iss", "aud", "exp", "iat", "sub"]);
+    // Time is checked below against the injected clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(
+        |e| match e.kind() {
+            ErrorKind::InvalidSignature
+            | ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey
+            | ErrorKind::InvalidRsaKey(_) => "signature",
+            ErrorKind::InvalidIssuer => "issuer",
+            ErrorKind::InvalidAudience => "audience",
+            ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => "expired",
+            _ => "malformed",
+        },
+    )?;
+    let claims = data.claims;
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let exp = number("exp").ok_or("malformed")?;
+    let iat = number("iat").ok_or("malformed")?;
+    if exp + LEEWAY_SECONDS <= now {
+        return Err("expired");
+    }
+    // A token from the future, or not valid yet, is not valid now either.
+    if iat > now + LEEWAY_SECONDS || number("nbf").is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) {
+        return Err("expired");
+    }
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.chars().count() <= 256)
+            .map(str::to_owned)
+    };
+    let subject = text("sub").ok_or("malformed")?;
+    Ok(IdClaims {
+        subject,
+        email: text("email"),
+        username: text("preferred_username"),
+        name: text("name"),
+    })
+}
