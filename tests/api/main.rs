@@ -6,11 +6,15 @@ mod consistency;
 mod end_users;
 mod end_users_update;
 mod events;
+mod identities;
 mod isolation;
 mod limits;
 mod malformed;
 mod not_found;
 mod pipeline;
+mod policies;
+mod sso;
+mod user_api;
 
 /// Reads an item straight from the test's table.
 pub async fn stored_item(

@@ -1,0 +1,371 @@
+//! Identity providers and `POST/GET/DELETE /v1/users/{user_id}/identities` (SPEC §9, seed 001).
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tether::auth::Scope;
+use tether_tests::{TestApp, idp, spawn_app};
+
+async fn world() -> (TestApp, Value, String) {
+    let app = spawn_app().await;
+    let provider = app.create_provider().await;
+    let user = app.create_user(json!({"email": "ada@example.com"})).await;
+    let id = provider["id"].as_str().unwrap().to_owned();
+    (app, user, id)
+}
+
+fn identities_path(user: &Value) -> String {
+    format!("/v1/users/{}/identities", user["id"].as_str().unwrap())
+}
+
+fn link_body(provider: &str, external_id: &str) -> Value {
+    json!({"identity_provider_id": provider, "external_id": external_id, "external_username": "ada", "external_email": "ada@corp.example", "external_display_name": "Ada L."})
+}
+
+async fn count_items(app: &TestApp, prefix: &str) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = app
+        .app
+        .store
+        .client()
+        .query()
+        .table_name(app.app.store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", app.org_id)))
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
+
+#[tokio::test]
+async fn providers_are_created_listed_and_their_jwks_validated() {
+    let app = spawn_app().await;
+    let provider = app.create_provider().await;
+    assert_eq!(provider["issuer"], idp::ISSUER);
+    assert_eq!(provider["client_id"], idp::CLIENT_ID);
+    assert_eq!(provider["jwks"]["keys"].as_array().unwrap().len(), 3);
+    assert_eq!(provider["id"].as_str().unwrap().len(), 36);
+    let list = app.request("GET", "/v1/identity-providers").send().await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["data"], json!([provider]));
+
+    let mut private = idp::provider_body();
+    private["jwks"]["keys"][0]["d"] = json!("c2VjcmV0");
+    let mut symmetric = idp::provider_body();
+    symmetric["jwks"] = json!({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]});
+    let mut missing = idp::provider_body();
+    missing.as_object_mut().unwrap().remove("client_id");
+    let mut bad_issuer = idp::provider_body();
+    bad_issuer["issuer"] = json!("not a url");
+    for (body, field) in [
+        (private, "jwks"),
+        (symmetric, "jwks"),
+        (missing, "client_id"),
+        (bad_issuer, "issuer"),
+    ] {
+        let res = app
+            .request("POST", "/v1/identity-providers")
+            .json(&body)
+            .send()
+            .await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(
+            res.body["details"]["fields"][0]["field"], field,
+            "{}",
+            res.text
+        );
+    }
+    assert_eq!(
+        count_items(&app, "IDP#").await,
+        1,
+        "refused providers are not stored"
+    );
+
+    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let res = app
+        .request("POST", "/v1/identity-providers")
+        .key(&writer)
+        .json(&idp::provider_body())
+        .send()
+        .await;
+    res.assert_error(403, "insufficient_scope");
+    assert_eq!(res.body["details"]["required_scope"], "admin");
+}
+
+#[tokio::test]
+async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
+    let (app, user, provider) = world().await;
+    let res = app
+        .request("POST", &identities_path(&user))
+        .json(&link_body(&provider, "ext-1"))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let identity = &res.body;
+    assert_eq!(identity["linked_by"], "auto");
+    assert_eq!(identity["user_id"], user["id"]);
+    assert_eq!(identity["identity_provider_id"], provider.as_str());
+    assert_eq!(identity["external_id"], "ext-1");
+    assert_eq!(identity["external_username"], "ada");
+    assert_eq!(identity["external_email"], "ada@corp.example");
+    assert_eq!(identity["external_display_name"], "Ada L.");
+    assert_eq!(count_items(&app, "IDENT#").await, 1);
+    assert_eq!(count_items(&app, "IDPAIR#").await, 1);
+
+    // The same pair on the same user: 200 with the existing identity.
+    let again = app
+        .request("POST", &identities_path(&user))
+        .json(&link_body(&provider, "ext-1"))
+        .send()
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body, *identity);
+    assert_eq!(count_items(&app, "IDENT#").await, 1);
+
+    // On another user: 409, nothing written.
+    let other = app.create_user(json!({})).await;
+    let taken = app
+        .request("POST", &identities_path(&other))
+        .json(&link_body(&provider, "ext-1"))
+        .send()
+        .await;
+    taken.assert_error(409, "identity_already_linked");
+    assert!(
+        !taken.text.contains(user["id"].as_str().unwrap()),
+        "the owner is not disclosed"
+    );
+    assert_eq!(count_items(&app, "IDENT#").await, 1);
+
+    let list = app.request("GET", &identities_path(&user)).send().await;
+    assert_eq!(list.body["data"], json!([identity]));
+    let empty = app.request("GET", &identities_path(&other)).send().await;
+    assert_eq!(empty.body["data"], json!([]));
+}
+
+#[tokio::test]
+async fn unknown_users_deleting_users_and_unknown_providers_are_refused() {
+    let (app, user, provider) = world().await;
+    let ghost = "/v1/users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/identities";
+    app.request("POST", ghost)
+        .json(&link_body(&provider, "x"))
+        .send()
+        .await
+        .assert_error(404, "not_found");
+    app.request("GET", ghost)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+
+    let unknown_provider = link_body("0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199", "x");
+    app.request("POST", &identities_path(&user))
+        .json(&unknown_provider)
+        .send()
+        .await
+        .assert_error(422, "unknown_identity_provider");
+
+    let deleting = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", deleting["id"].as_str().unwrap());
+    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    app.request("POST", &identities_path(&deleting))
+        .json(&link_body(&provider, "y"))
+        .send()
+        .await
+        .assert_error(409, "user_deleting");
+    assert_eq!(count_items(&app, "IDENT#").await, 0);
+    assert_eq!(count_items(&app, "IDPAIR#").await, 0);
+}
+
+#[tokio::test]
+async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
+    let (app, user, provider) = world().await;
+    let long = "x".repeat(257);
+    for (body, field) in [
+        (json!({"external_id": "a"}), "identity_provider_id"),
+        (
+            json!({"identity_provider_id": provider, "external_id": ""}),
+            "external_id",
+        ),
+        (
+            json!({"identity_provider_id": provider, "external_id": long}),
+            "external_id",
+        ),
+        (
+            json!({"identity_provider_id": "nope", "external_id": "a"}),
+            "identity_provider_id",
+        ),
+        (
+            json!({"identity_provider_id": provider, "external_id": 5}),
+            "external_id",
+        ),
+        (
+            json!({"identity_provider_id": provider, "external_id": "a", "extra": 1}),
+            "extra",
+        ),
+    ] {
+        let res = app
+            .request("POST", &identities_path(&user))
+            .json(&body)
+            .send()
+            .await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(
+            res.body["details"]["fields"][0]["field"], field,
+            "{}",
+            res.text
+        );
+    }
+    let (other_org, _) = app.create_org("B").await;
+    let res = app
+        .request("POST", &identities_path(&user))
+        .header("X-Tenant-ID", &other_org.to_string())
+        .json(&link_body(&provider, "z"))
+        .send()
+        .await;
+    res.assert_error(403, "tenant_mismatch");
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    app.request("POST", &identities_path(&user))
+        .key(&reader)
+        .json(&link_body(&provider, "z"))
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+    assert_eq!(
+        app.request("GET", &identities_path(&user))
+            .key(&reader)
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_eq!(count_items(&app, "IDENT#").await, 0);
+}
+
+#[tokio::test]
+async fn unlinking_frees_the_pair() {
+    let (app, user, provider) = world().await;
+    let linked = app
+        .request("POST", &identities_path(&user))
+        .json(&link_body(&provider, "free-me"))
+        .send()
+        .await;
+    let path = format!(
+        "{}/{}",
+        identities_path(&user),
+        linked.body["id"].as_str().unwrap()
+    );
+    let res = app.request("DELETE", &path).send().await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert!(res.text.is_empty());
+    assert_eq!(count_items(&app, "IDENT#").await, 0);
+    assert_eq!(count_items(&app, "IDPAIR#").await, 0);
+    app.request("DELETE", &path)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+
+    let other = app.create_user(json!({})).await;
+    let relinked = app
+        .request("POST", &identities_path(&other))
+        .json(&link_body(&provider, "free-me"))
+        .send()
+        .await;
+    assert_eq!(
+        relinked.status, 201,
+        "the pair is free again: {}",
+        relinked.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twelve_users_racing_for_one_identity_one_wins() {
+    let (app, _, provider) = world().await;
+    let app = Arc::new(app);
+    let mut users = Vec::new();
+    for _ in 0..12 {
+        users.push(app.create_user(json!({})).await);
+    }
+    let tasks: Vec<_> = users
+        .into_iter()
+        .map(|user| {
+            let (app, provider) = (app.clone(), provider.clone());
+            tokio::spawn(async move {
+                let res = app
+                    .request("POST", &identities_path(&user))
+                    .json(&link_body(&provider, "contested"))
+                    .send()
+                    .await;
+                (res.status, res.body["code"].clone())
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let (status, code) = task.await.unwrap();
+        if status == 409 {
+            assert_eq!(code, "identity_already_linked");
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409]
+    );
+    assert_eq!(count_items(&app, "IDENT#").await, 1);
+    assert_eq!(count_items(&app, "IDPAIR#").await, 1);
+}
+
+#[tokio::test]
+async fn another_organizations_key_gets_404_on_every_identity_route() {
+    let (app, user, provider) = world().await;
+    let linked = app
+        .request("POST", &identities_path(&user))
+        .json(&link_body(&provider, "mine"))
+        .send()
+        .await;
+    let identity_path = format!(
+        "{}/{}",
+        identities_path(&user),
+        linked.body["id"].as_str().unwrap()
+    );
+    let (_, b_key) = app.create_org("Org B").await;
+    for req in [
+        app.request("GET", &identities_path(&user)).key(&b_key),
+        app.request("POST", &identities_path(&user))
+            .key(&b_key)
+            .json(&link_body(&provider, "theirs")),
+        app.request("DELETE", &identity_path).key(&b_key),
+        app.request(
+            "POST",
+            &format!("/v1/end-users/{}/tokens", user["id"].as_str().unwrap()),
+        )
+        .key(&b_key),
+    ] {
+        req.send().await.assert_error(404, "not_found");
+    }
+    // A's provider is not B's, and B sees no providers or policies of A.
+    let b_user = app
+        .request("POST", "/v1/end-users")
+        .key(&b_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .body;
+    app.request("POST", &identities_path(&b_user))
+        .key(&b_key)
+        .json(&link_body(&provider, "x"))
+        .send()
+        .await
+        .assert_error(422, "unknown_identity_provider");
+    assert_eq!(
+        app.request("GET", "/v1/identity-providers")
+            .key(&b_key)
+            .send()
+            .await
+            .body["data"],
+        json!([])
+    );
+    assert_eq!(count_items(&app, "IDENT#").await, 1);
+}

@@ -1,0 +1,291 @@
+//! `POST /v1/me/sso/link` (SPEC §10, seed 000): id_token verification and
+//! linking by the end user.
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tether::clock::Clock;
+use tether_tests::{TestApp, idp, spawn_app};
+
+struct Sso {
+    app: TestApp,
+    user: Value,
+    token: String,
+    provider: String,
+}
+
+async fn sso() -> Sso {
+    let app = spawn_app().await;
+    let provider = app.create_provider().await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = app.create_user(json!({})).await;
+    let token = app.user_token(&user);
+    Sso {
+        app,
+        user,
+        token,
+        provider,
+    }
+}
+
+impl Sso {
+    fn now(&self) -> i64 {
+        self.app.clock.now().unix_timestamp()
+    }
+
+    async fn link(&self, id_token: &str) -> tether_tests::TestResponse {
+        self.app
+            .request("POST", "/v1/me/sso/link")
+            .bearer(&self.token)
+            .json(&json!({"identity_provider_id": self.provider, "id_token": id_token}))
+            .send()
+            .await
+    }
+
+    async fn identities(&self) -> Value {
+        let path = format!("/v1/users/{}/identities", self.user["id"].as_str().unwrap());
+        self.app.request("GET", &path).send().await.body["data"].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_valid_id_token_links_the_identity_to_the_caller() {
+    let s = sso().await;
+    let res = s.link(&idp::id_token("ada", s.now())).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["linked_by"], "user");
+    assert_eq!(res.body["user_id"], s.user["id"]);
+    assert_eq!(res.body["external_id"], "ada");
+    assert_eq!(res.body["external_email"], "ada@example.com");
+    assert_eq!(res.body["external_username"], "ada");
+    assert_eq!(res.body["external_display_name"], "User ada");
+    assert!(res.header("x-ratelimit-remaining").is_some());
+
+    let again = s.link(&idp::id_token("ada", s.now())).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["id"], res.body["id"]);
+
+    for alg in [Algorithm::ES256, Algorithm::EdDSA] {
+        let sub = format!("sub-{alg:?}");
+        let token = idp::sign(alg, Some(idp::kid(alg)), &idp::claims(&sub, s.now()));
+        let res = s.link(&token).await;
+        assert_eq!(res.status, 201, "{alg:?}: {}", res.text);
+    }
+    assert_eq!(s.identities().await.as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_identity_of_another_user_is_409_without_disclosing_them() {
+    let s = sso().await;
+    let owner = s.app.create_user(json!({})).await;
+    let owner_token = s.app.user_token(&owner);
+    let first = s
+        .app
+        .request("POST", "/v1/me/sso/link")
+        .bearer(&owner_token)
+        .json(&json!({"identity_provider_id": s.provider, "id_token": idp::id_token("shared", s.now())}))
+        .send()
+        .await;
+    assert_eq!(first.status, 201);
+    let res = s.link(&idp::id_token("shared", s.now())).await;
+    res.assert_error(409, "identity_already_linked");
+    assert!(!res.text.contains(owner["id"].as_str().unwrap()));
+    assert_eq!(s.identities().await, json!([]));
+}
+
+#[tokio::test]
+async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
+    let s = sso().await;
+    let now = s.now();
+    let valid = idp::claims("victim", now);
+    let with = |key: &str, value: Value| {
+        let mut claims = valid.clone();
+        claims[key] = value;
+        claims
+    };
+    let public_rsa_bytes = serde_json::to_vec(&idp::jwks()["keys"][0]).unwrap();
+    let hs256_with_public_key = jsonwebtoken::encode(
+        &jsonwebtoken::Header {
+            kid: Some("rsa-1".into()),
+            ..jsonwebtoken::Header::new(Algorithm::HS256)
+        },
+        &valid,
+        &jsonwebtoken::EncodingKey::from_secret(&public_rsa_bytes),
+    )
+    .unwrap();
+    let mut bad_signature = idp::id_token("victim", now);
+    let payload_start = bad_signature.find('.').unwrap() + 1;
+    bad_signature.replace_range(
+        payload_start..payload_start + 1,
+        if bad_signature[payload_start..].starts_with('e') {
+            "f"
+        } else {
+            "e"
+        },
+    );
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "alg none",
+            idp::raw_token(&json!({"alg": "none", "kid": "rsa-1"}), &valid, b""),
+            "malformed",
+        ),
+        (
+            "HS256 with the public key",
+            hs256_with_public_key,
+            "signature",
+        ),
+        (
+            "wrong iss",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("iss", json!("https://evil.example")),
+            ),
+            "issuer",
+        ),
+        (
+            "wrong aud",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("aud", json!("someone-else")),
+            ),
+            "audience",
+        ),
+        (
+            "expired",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("exp", json!(now - 120)),
+            ),
+            "expired",
+        ),
+        (
+            "iat in the future",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("iat", json!(now + 600)),
+            ),
+            "expired",
+        ),
+        (
+            "unknown kid",
+            idp::sign(Algorithm::RS256, Some("nope"), &valid),
+            "unknown_key",
+        ),
+        (
+            "no kid",
+            idp::sign(Algorithm::RS256, None, &valid),
+            "unknown_key",
+        ),
+        (
+            "RSA kid with ES256",
+            idp::sign(Algorithm::ES256, Some("rsa-1"), &valid),
+            "signature",
+        ),
+        ("bad signature", bad_signature, "signature"),
+        (
+            "no sub",
+            idp::sign(Algorithm::RS256, Some("rsa-1"), &{
+                let mut c = valid.clone();
+                c.as_object_mut().unwrap().remove("sub");
+                c
+            }),
+            "malformed",
+        ),
+        ("garbage", "not.a.jwt".to_owned(), "malformed"),
+        ("empty segments", "..".to_owned(), "malformed"),
+    ];
+    for (name, token, reason) in cases {
+        let res = s.link(&token).await;
+        res.assert_error(422, "invalid_id_token");
+        assert_eq!(
+            res.body["details"]["reason"], reason,
+            "{name}: {}",
+            res.text
+        );
+    }
+    // Within the 60 s leeway both ways it is still fine.
+    let lenient = idp::sign(
+        Algorithm::RS256,
+        Some("rsa-1"),
+        &with("exp", json!(now - 30)),
+    );
+    assert_eq!(s.link(&lenient).await.status, 201);
+    assert_eq!(
+        s.identities().await.as_array().unwrap().len(),
+        1,
+        "only the valid token linked"
+    );
+}
+
+#[tokio::test]
+async fn unknown_providers_bad_bodies_and_api_keys_are_refused() {
+    let s = sso().await;
+    let res = s
+        .app
+        .request("POST", "/v1/me/sso/link")
+        .bearer(&s.token)
+        .json(&json!({"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199", "id_token": idp::id_token("a", s.now())}))
+        .send()
+        .await;
+    res.assert_error(422, "unknown_identity_provider");
+    for body in [
+        json!({}),
+        json!({"identity_provider_id": s.provider}),
+        json!({"identity_provider_id": s.provider, "id_token": 1}),
+    ] {
+        s.app
+            .request("POST", "/v1/me/sso/link")
+            .bearer(&s.token)
+            .json(&body)
+            .send()
+            .await
+            .assert_error(422, "validation_failed");
+    }
+    s.app
+        .request("POST", "/v1/me/sso/link")
+        .bearer(&s.token)
+        .raw_body("application/json", "{")
+        .send()
+        .await
+        .assert_error(400, "invalid_json");
+    // The organization's API key is not an end user's credential.
+    let res = s
+        .app
+        .request("POST", "/v1/me/sso/link")
+        .json(&json!({"identity_provider_id": s.provider, "id_token": "x"}))
+        .send()
+        .await;
+    res.assert_error(401, "missing_credentials");
+}
+
+#[tokio::test]
+async fn an_organization_policy_can_forbid_sso_links_with_a_notice() {
+    let s = sso().await;
+    let policy = r#"@notice("SSO links need a company address")
+forbid (principal, action == Action::"sso.link", resource)
+unless { context has external_email && context.external_email like "*@corp.example" };"#;
+    let put = s
+        .app
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", policy)
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let res = s.link(&idp::id_token("ada", s.now())).await;
+    res.assert_error(403, "policy_denied");
+    assert_eq!(
+        res.body["notices"],
+        json!(["SSO links need a company address"])
+    );
+    let mut claims = idp::claims("ada", s.now());
+    claims["email"] = json!("ada@corp.example");
+    let allowed = s
+        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
+        .await;
+    assert_eq!(allowed.status, 201, "{}", allowed.text);
+}
