@@ -13,6 +13,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 scripts/tools.sh
 ensure_dynamodb
+ensure_signing_key
 echo "==> building every function" >&2
 cargo build --workspace --bins --locked
 target/debug/tetherctl table create >/dev/null

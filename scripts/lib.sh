@@ -35,3 +35,15 @@ ensure_dynamodb() {
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   echo "==> DynamoDB Local (pid $pid) on $AWS_ENDPOINT_URL_DYNAMODB" >&2
 }
+
+# The Ed25519 seed that signs user access tokens: generated once into an
+# ignored file (in AWS it comes from SSM, see README "Deploying").
+ensure_signing_key() {
+  if [ -n "${TETHER_TOKEN_SIGNING_KEY:-}" ]; then return; fi
+  mkdir -p .local
+  if [ ! -s .local/token-signing-key ]; then
+    (umask 077 && python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())' >.local/token-signing-key)
+  fi
+  TETHER_TOKEN_SIGNING_KEY=$(cat .local/token-signing-key)
+  export TETHER_TOKEN_SIGNING_KEY
+}

@@ -9,4 +9,5 @@ trap 'exit 130' INT TERM
 
 scripts/tools.sh
 ensure_dynamodb
+ensure_signing_key
 cargo test --workspace --locked "$@"
