@@ -30,6 +30,8 @@ pub struct App {
     pub limiter: Limiter,
     /// Organizations' own Cedar policies (`None`: has none), cached briefly.
     pub policies: TtlCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
+    /// Service-token lookups, cached like API keys.
+    pub service_tokens: crate::external_services::ServiceTokenCache,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<crate::tokens::TokenKeys>,
     /// The clock (injected in tests).
@@ -42,6 +44,7 @@ impl App {
         let keys = KeyCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
         let orgs = TtlCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
         let policies = TtlCache::new(POLICY_CACHE_TTL, crate::auth::KEY_CACHE_CAPACITY);
+        let config_ttl = config.key_cache_ttl;
         Self {
             config,
             store,
@@ -49,6 +52,7 @@ impl App {
             orgs,
             limiter: Limiter::default(),
             policies,
+            service_tokens: TtlCache::new(config_ttl, crate::auth::KEY_CACHE_CAPACITY),
             tokens: None,
             clock,
         }

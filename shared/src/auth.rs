@@ -7,8 +7,6 @@ use crate::error::ApiError;
 use crate::ids::{ApiKeyId, OrganizationId};
 use crate::store::{self, PK, SK, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::fmt;
 use subtle::ConstantTimeEq;
 
 /// What a credential may do. Scopes are ordered: each implies the ones below.
@@ -44,50 +42,7 @@ impl Scope {
     }
 }
 
-/// The prefix of every API key.
-pub const API_KEY_PREFIX: &str = "tk_";
-/// Random bytes in a secret: 192 bits from the OS CSPRNG.
-const SECRET_BYTES: usize = 24;
-
-/// An API key as the caller presents it. Never logged: `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKeySecret(String);
-
-impl fmt::Debug for ApiKeySecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKeySecret(tk_…)")
-    }
-}
-
-impl ApiKeySecret {
-    /// A new random key.
-    pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; SECRET_BYTES];
-        getrandom::fill(&mut bytes)?;
-        Ok(Self(format!("{API_KEY_PREFIX}{}", hex::encode(bytes))))
-    }
-
-    /// Parses a presented key: the prefix and exactly 48 lowercase hex digits.
-    /// Anything else cannot be a key, so it is rejected without a lookup.
-    pub fn parse(s: &str) -> Option<Self> {
-        let body = s.strip_prefix(API_KEY_PREFIX)?;
-        let well_formed = body.len() == SECRET_BYTES * 2
-            && body
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        well_formed.then(|| Self(s.to_owned()))
-    }
-
-    /// The key as shown once to its owner.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// SHA-256 of the key: the only form stored.
-    pub fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.0.as_bytes()).into()
-    }
-}
+pub use crate::secrets::{API_KEY_PREFIX, ApiKeySecret};
 
 /// An API key as stored: `PK = APIKEY#<sha256 hex>`, `SK = APIKEY`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -266,39 +221,6 @@ pub async fn put_api_key(store: &Store, record: &ApiKeyRecord) -> Result<bool, S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_keys_parse_and_hash_stably() {
-        let key = ApiKeySecret::generate().unwrap();
-        assert!(key.expose().starts_with("tk_"));
-        assert_eq!(key.expose().len(), 3 + 48);
-        let parsed = ApiKeySecret::parse(key.expose()).unwrap();
-        assert_eq!(parsed.hash(), key.hash());
-        assert_ne!(ApiKeySecret::generate().unwrap().hash(), key.hash());
-    }
-
-    #[test]
-    fn malformed_keys_are_rejected_without_lookup() {
-        let good = "tk_".to_owned() + &"ab".repeat(24);
-        assert!(ApiKeySecret::parse(&good).is_some());
-        for bad in [
-            "",
-            "tk_",
-            &good[3..],
-            &good.to_uppercase(),
-            &format!("{good}0"),
-            &good.replace("ab", "zz"),
-            &format!("tst_{}", &good[3..]),
-        ] {
-            assert!(ApiKeySecret::parse(bad).is_none(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn secrets_are_redacted_in_debug() {
-        let key = ApiKeySecret::generate().unwrap();
-        assert!(!format!("{key:?}").contains(&key.expose()[3..]));
-    }
 
     #[test]
     fn scopes_imply_lower_ones() {

@@ -142,6 +142,30 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A service token used on another external service's path.
+    #[error("the token does not belong to this external service")]
+    ExternalServiceAccessDenied,
+    /// The external service has no relation with (or is forbidden by) the organization.
+    #[error("the external service is not granted access to this organization")]
+    OrganizationAccessDenied,
+    /// A connect token that is not of the `tct_` form.
+    #[error("the connect token is malformed")]
+    MalformedConnectToken,
+    /// No such connect token for this external service.
+    #[error("the connect token was not found")]
+    ConnectTokenNotFound,
+    /// The connect token is claimed, cancelled or consumed.
+    #[error("the connect token is already claimed, cancelled or consumed")]
+    ConnectTokenUnusable,
+    /// The connect token expired.
+    #[error("the connect token has expired")]
+    ExpiredConnectToken,
+    /// A relation exists with another external organization id.
+    #[error("the organization relation exists with a different externalOrganizationId")]
+    ExternalOrganizationIdMismatch,
+    /// The external organization id is linked to another organization.
+    #[error("the externalOrganizationId is already linked to a different organization")]
+    ExternalOrganizationIdAlreadyInUse,
     /// The caller's bucket is empty.
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited {
@@ -198,9 +222,29 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
+    /// The HTTP status on `surface`: the external-service API answers schema
+    /// problems with 400 `invalid_schema` where the others use 422.
+    pub fn status_on(&self, surface: Surface) -> StatusCode {
+        match (surface, self) {
+            (Surface::ExternalService, Self::Validation(_) | Self::InvalidPathParameter(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => self.status(),
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::MalformedConnectToken => StatusCode::BAD_REQUEST,
+            Self::ExternalServiceAccessDenied | Self::OrganizationAccessDenied => {
+                StatusCode::FORBIDDEN
+            }
+            Self::ConnectTokenNotFound => StatusCode::NOT_FOUND,
+            Self::ConnectTokenUnusable
+            | Self::ExternalOrganizationIdMismatch
+            | Self::ExternalOrganizationIdAlreadyInUse => StatusCode::CONFLICT,
+            Self::ExpiredConnectToken => StatusCode::GONE,
             Self::InvalidJson(_)
             | Self::InvalidPathParameter(_)
             | Self::InvalidQueryParameter { .. } => StatusCode::BAD_REQUEST,
@@ -228,6 +272,14 @@ impl ApiError {
     /// The machine-readable code on the organization/user surface.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::ExternalServiceAccessDenied => "external_service_access_denied",
+            Self::OrganizationAccessDenied => "organization_access_denied",
+            Self::MalformedConnectToken => "malformed_connect_token",
+            Self::ConnectTokenNotFound => "connect_token_not_found",
+            Self::ConnectTokenUnusable => "connect_token_unusable",
+            Self::ExpiredConnectToken => "expired_connect_token",
+            Self::ExternalOrganizationIdMismatch => "external_organization_id_mismatch",
+            Self::ExternalOrganizationIdAlreadyInUse => "external_organization_id_already_in_use",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidPathParameter(_) => "invalid_path_parameter",
             Self::InvalidQueryParameter { .. } => "invalid_query_parameter",
@@ -255,7 +307,12 @@ impl ApiError {
     /// The code on the external-service surface, where its seed names differ.
     fn external_type(&self) -> &'static str {
         match self {
-            Self::InvalidJson(_) | Self::Validation(_) => "invalid_schema",
+            Self::InvalidJson(_) | Self::Validation(_) | Self::InvalidPathParameter(_) => {
+                "invalid_schema"
+            }
+            // An organization's policy forbidding a service is, to the
+            // service, an organization that did not grant it access.
+            Self::PolicyDenied { .. } => "organization_access_denied",
             Self::MissingCredentials => "missing_api_token",
             Self::InvalidCredentials => "invalid_api_token",
             Self::InsufficientScope { .. } => "scope_permission_denied",
@@ -306,6 +363,9 @@ impl ApiError {
             }
             Surface::ExternalService => {
                 let mut error = json!({ "type": self.external_type(), "message": message, "requestId": request_id });
+                if let Self::InvalidPathParameter(name) = self {
+                    error["issues"] = json!([{ "path": [name], "message": "must be a UUID" }]);
+                }
                 if let Self::Validation(fields) = self {
                     error["issues"] = fields
                         .iter()

@@ -79,6 +79,18 @@ uuid_id!(
     /// An external identity linked to an end user.
     IdentityId
 );
+uuid_id!(
+    /// An external service (partner integration).
+    ExternalServiceId
+);
+uuid_id!(
+    /// A one-time connect token (its public id, not the secret).
+    ConnectTokenId
+);
+uuid_id!(
+    /// A relation between an external service and an organization.
+    RelationId
+);
 
 /// The id of one request: a ULID, stamped on the response and every log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

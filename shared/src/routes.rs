@@ -11,6 +11,8 @@ pub enum Credential {
     ApiKey,
     /// `Authorization: Bearer <access token>`, for the user API.
     UserToken,
+    /// `Authorization: Bearer tst_...`, for the external-service API.
+    ServiceToken,
     /// No credential (public endpoints and the not-found catch-all).
     None,
 }
@@ -155,6 +157,69 @@ pub const LINK_SSO: Endpoint = Endpoint {
         "sso.link",
     )
 };
+/// `POST /v1/connect-tokens`
+pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
+    "create-connect-token",
+    "POST",
+    "/v1/connect-tokens",
+    "connect_tokens.create",
+);
+/// `GET /v1/connect-tokens/{id}`
+pub const GET_CONNECT_TOKEN: Endpoint = org_api(
+    "get-connect-token",
+    "GET",
+    "/v1/connect-tokens/{id}",
+    "connect_tokens.read",
+);
+/// `POST /v1/connect-tokens/{id}/cancel`
+pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
+    "cancel-connect-token",
+    "POST",
+    "/v1/connect-tokens/{id}/cancel",
+    "connect_tokens.cancel",
+);
+/// `DELETE /v1/external-service-relations/{relation_id}`
+pub const DELETE_RELATION: Endpoint = org_api(
+    "delete-relation",
+    "DELETE",
+    "/v1/external-service-relations/{relation_id}",
+    "relations.delete",
+);
+
+const fn service_api(
+    function: &'static str,
+    method: &'static str,
+    path: &'static str,
+    action: &'static str,
+) -> Endpoint {
+    Endpoint {
+        surface: Surface::ExternalService,
+        ..endpoint(function, method, path, Credential::ServiceToken, action)
+    }
+}
+
+/// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`
+pub const CLAIM_ORGANIZATION_RELATION: Endpoint = service_api(
+    "claim-organization-relation",
+    "POST",
+    "/api/v1/external-services/{externalServiceId}/organization-relations/claim",
+    "organization_relations.claim",
+);
+/// `GET /api/v1/external-services/{externalServiceId}/organizations`
+pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = service_api(
+    "list-service-organizations",
+    "GET",
+    "/api/v1/external-services/{externalServiceId}/organizations",
+    "organizations.list",
+);
+/// `PUT /api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}`
+pub const PUT_ORGANIZATION_USER: Endpoint = service_api(
+    "put-organization-user",
+    "PUT",
+    "/api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}",
+    "organization_users.put",
+);
+
 /// `GET /.well-known/jwks.json`
 pub const GET_JWKS: Endpoint = endpoint(
     "get-jwks",
@@ -185,7 +250,17 @@ pub const ALL: &[Endpoint] = &[
     GET_ME,
     LINK_SSO,
     GET_JWKS,
+    CREATE_CONNECT_TOKEN,
+    GET_CONNECT_TOKEN,
+    CANCEL_CONNECT_TOKEN,
+    DELETE_RELATION,
+    CLAIM_ORGANIZATION_RELATION,
+    LIST_SERVICE_ORGANIZATIONS,
+    PUT_ORGANIZATION_USER,
 ];
+
+/// Path parameters that are free text rather than ids.
+pub const FREE_TEXT_PARAMETERS: &[&str] = &["externalUserId"];
 
 impl Endpoint {
     /// Matches a concrete path against the template, returning the parameters

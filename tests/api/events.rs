@@ -46,13 +46,33 @@ const PLACEHOLDER_IDENTITY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051aa";
 const PLACEHOLDER_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb";
 const PLACEHOLDER_USER_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.placeholder.signature";
 const PLACEHOLDER_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature";
+const PLACEHOLDER_SERVICE: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051cc";
+const PLACEHOLDER_CONNECT_TOKEN_ID: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd";
+const PLACEHOLDER_RELATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ee";
+const PLACEHOLDER_ORGANIZATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff";
+const PLACEHOLDER_SERVICE_TOKEN: &str = "tst_000000000000000000000000000000000000000000000000";
+const PLACEHOLDER_CONNECT_TOKEN: &str = "tct_000000000000000000000000000000000000000000000000";
 
 #[tokio::test]
 async fn every_event_reaches_its_handler_with_its_path_parameters() {
     let app = spawn_app().await;
     let provider = app.create_provider().await;
     let provider_id = provider["id"].as_str().unwrap();
+    let (service, service_token) = app.create_service(&[]).await;
     for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
+        // A related service (claimed with one token) and a pending token.
+        let used = app.create_connect_token(&service).await;
+        let claimed = app
+            .request(
+                "POST",
+                &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+            )
+            .bearer(&service_token)
+            .json(&json!({"connectToken": used["token"], "externalOrganizationId": "crm-acct-1"}))
+            .send()
+            .await;
+        assert_eq!(claimed.status, 200, "{}", claimed.text);
+        let pending = app.create_connect_token(&service).await;
         // A world for each event: an end user with one linked identity.
         let user = app.create_user(json!({})).await;
         let user_id = user["id"].as_str().unwrap();
@@ -72,7 +92,19 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             .replace(
                 PLACEHOLDER_ID_TOKEN,
                 &tether_tests::idp::id_token(&format!("sso-{user_id}"), now),
-            );
+            )
+            .replace(PLACEHOLDER_SERVICE_TOKEN, &service_token)
+            .replace(PLACEHOLDER_SERVICE, &service)
+            .replace(
+                PLACEHOLDER_CONNECT_TOKEN_ID,
+                pending["id"].as_str().unwrap(),
+            )
+            .replace(
+                PLACEHOLDER_CONNECT_TOKEN,
+                pending["token"].as_str().unwrap(),
+            )
+            .replace(PLACEHOLDER_RELATION, claimed.body["id"].as_str().unwrap())
+            .replace(PLACEHOLDER_ORGANIZATION, &app.org_id.to_string());
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event["headers"].get("x-api-key").is_some() {
             event["headers"]["x-api-key"] = json!(app.admin_key);

@@ -14,7 +14,9 @@ use tether::organizations::{self, LimitOverrides, Organization, Plan};
 use tether::pipeline::handle;
 use tether::routes::{self, Endpoint};
 use tether::store::{Store, schema};
-use tether::{authz, end_users, identities, identity_providers, not_found, user_api};
+use tether::{
+    authz, end_users, external_services, identities, identity_providers, not_found, user_api,
+};
 
 pub mod idp;
 
@@ -205,6 +207,40 @@ impl TestApp {
         res.body
     }
 
+    /// Creates an external service with `scopes` (all three when empty);
+    /// returns its id and token.
+    pub async fn create_service(&self, scopes: &[&str]) -> (String, String) {
+        let scopes: Vec<String> = if scopes.is_empty() {
+            external_services::SERVICE_SCOPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        } else {
+            scopes.iter().map(|s| (*s).to_owned()).collect()
+        };
+        let (service, token) = external_services::create_service(
+            &self.app.store,
+            "Test CRM".into(),
+            scopes,
+            self.clock.now(),
+        )
+        .await
+        .expect("create service");
+        (service.id.to_string(), token.expose().to_owned())
+    }
+
+    /// `POST /v1/connect-tokens` for `service` as the organization's admin;
+    /// returns the connect token object (with `token`).
+    pub async fn create_connect_token(&self, service: &str) -> Value {
+        let res = self
+            .request("POST", "/v1/connect-tokens")
+            .json(&json!({"external_service_id": service}))
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        res.body
+    }
+
     /// Starts a request.
     pub fn request(&self, method: &str, path: &str) -> TestRequest<'_> {
         TestRequest {
@@ -271,6 +307,33 @@ pub async fn dispatch(
         "get-me" => handle(app, endpoint, req, user_api::me).await,
         "link-sso" => handle(app, endpoint, req, user_api::link_sso).await,
         "get-jwks" => handle(app, endpoint, req, user_api::jwks).await,
+        "create-connect-token" => {
+            handle(
+                app,
+                endpoint,
+                req,
+                external_services::connect_tokens::create,
+            )
+            .await
+        }
+        "get-connect-token" => {
+            handle(app, endpoint, req, external_services::connect_tokens::get).await
+        }
+        "cancel-connect-token" => {
+            handle(
+                app,
+                endpoint,
+                req,
+                external_services::connect_tokens::cancel,
+            )
+            .await
+        }
+        "delete-relation" => handle(app, endpoint, req, external_services::delete_relation).await,
+        "claim-organization-relation" => handle(app, endpoint, req, external_services::claim).await,
+        "list-service-organizations" => {
+            handle(app, endpoint, req, external_services::list_organizations).await
+        }
+        "put-organization-user" => handle(app, endpoint, req, external_services::put_user).await,
         other => panic!("no dispatch for function {other}: add it to tests/support"),
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
 use tether::clock::{Clock, SystemClock};
 use tether::config::Config;
+use tether::external_services;
 use tether::ids::OrganizationId;
 use tether::organizations::{self, LimitOverrides, Organization, Plan};
 use tether::store::{Store, schema};
@@ -35,6 +36,36 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// External services (partner integrations).
+    ExternalService {
+        #[command(subcommand)]
+        command: ExternalServiceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExternalServiceCommand {
+    /// Creates an external service and its service token (tst_...).
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes (default: all three).
+        #[arg(long, value_delimiter = ',', value_parser = parse_service_scope)]
+        scopes: Vec<String>,
+    },
+}
+
+fn parse_service_scope(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if external_services::SERVICE_SCOPES.contains(&s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "unknown scope `{s}` ({})",
+            external_services::SERVICE_SCOPES.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +192,25 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
                 return Err(format!("organization {org} does not exist"));
             }
             Ok(json!({ "api_key_id": key.api_key_id, "api_key": secret.expose() }))
+        }
+        Command::ExternalService {
+            command: ExternalServiceCommand::Create { name, mut scopes },
+        } => {
+            if name.trim().is_empty() {
+                return Err("--name must not be empty".into());
+            }
+            if scopes.is_empty() {
+                scopes = external_services::SERVICE_SCOPES
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect();
+            }
+            scopes.sort();
+            scopes.dedup();
+            let (service, token) = external_services::create_service(&store, name, scopes, now)
+                .await
+                .map_err(describe)?;
+            Ok(json!({ "external_service_id": service.id, "token": token.expose() }))
         }
     }
 }

@@ -378,7 +378,7 @@ mod tests {
     #[test]
     fn builtin_definitions_parse_and_validate() {
         let engine = Engine::new().unwrap();
-        assert_eq!(engine.builtin.policies().count(), 9);
+        assert_eq!(engine.builtin.policies().count(), 10);
     }
 
     #[test]

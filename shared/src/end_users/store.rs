@@ -83,6 +83,14 @@ impl EndUserRecord {
         }
     }
 
+    /// Sets the subscription an external service manages: `Pro` marks the
+    /// end user externally managed, `Free` clears it (SPEC §11).
+    pub fn with_subscription(mut self, subscription: Subscription) -> Self {
+        self.subscription = subscription;
+        self.externally_managed = subscription == Subscription::Pro;
+        self
+    }
+
     /// The strong ETag of this version.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
@@ -151,10 +159,6 @@ pub(super) enum CreateRefused {
     AtCeiling(u64),
 }
 
-/// Transactions retried when they lose a race with another transaction on the
-/// same counter (DynamoDB cancels the loser with `TransactionConflict`).
-const CONFLICT_ATTEMPTS: u32 = 8;
-
 /// Creates an end user and counts it toward the organization's active
 /// relationships in **one transaction**: the count's condition (below
 /// `ceiling`) makes the ceiling exact under any concurrency.
@@ -186,42 +190,26 @@ pub(super) async fn put_new(
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .map_err(|e| StoreError::Other { source: Box::new(e) })?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = store
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put.clone()).build())
-            .transact_items(TransactWriteItem::builder().update(count.clone()).build())
-            .return_consumed_capacity(store::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::from);
-        match result {
-            Ok(_) => return Ok(Ok(())),
-            Err(StoreError::TransactionCanceled { reasons }) => {
-                if let Some(org) = reasons.get(1).filter(|r| r.is_condition_failed()) {
+    let items = vec![
+        TransactWriteItem::builder().put(put).build(),
+        TransactWriteItem::builder().update(count).build(),
+    ];
+    match store::transact(store, items).await {
+        Ok(()) => Ok(Ok(())),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            match reasons.get(1).filter(|r| r.is_condition_failed()) {
+                Some(org) => {
                     let active = org
                         .item
                         .as_ref()
                         .and_then(|i| store::get_n(i, "relationships_active"))
                         .unwrap_or(0);
-                    return Ok(Err(CreateRefused::AtCeiling(active)));
+                    Ok(Err(CreateRefused::AtCeiling(active)))
                 }
-                let conflict = reasons.iter().any(|r| r.code == "TransactionConflict");
-                if !conflict || attempt >= CONFLICT_ATTEMPTS {
-                    return Err(StoreError::TransactionCanceled { reasons });
-                }
-                // Jittered backoff: 5–25 ms, growing with the attempt.
-                let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    5 * u64::from(attempt) + jitter,
-                ))
-                .await;
+                None => Err(StoreError::TransactionCanceled { reasons }),
             }
-            Err(err) => return Err(err),
         }
+        Err(err) => Err(err),
     }
 }
 

@@ -5,7 +5,7 @@ use crate::end_users::user_sk;
 use crate::identity_providers::provider_sk;
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::store::{self, Item, PK, SK, Store, StoreError};
+use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -138,51 +138,6 @@ pub enum LinkOutcome {
     UnknownProvider,
 }
 
-/// Transactions retried after losing a race (`TransactionConflict`).
-const CONFLICT_ATTEMPTS: u32 = 8;
-
-fn built<T, E: std::error::Error + Send + Sync + 'static>(
-    result: Result<T, E>,
-) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Other {
-        source: Box::new(e),
-    })
-}
-
-/// Runs a transaction, retrying cancellations caused only by conflicts with
-/// concurrent transactions on the same items.
-pub(crate) async fn transact(
-    store: &Store,
-    items: Vec<TransactWriteItem>,
-) -> Result<(), StoreError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = store
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items.clone()))
-            .return_consumed_capacity(store::CAPACITY)
-            .send()
-            .await
-            .map_err(StoreError::from);
-        match result {
-            Err(StoreError::TransactionCanceled { reasons })
-                if attempt < CONFLICT_ATTEMPTS
-                    && reasons.iter().any(|r| r.code == "TransactionConflict")
-                    && !reasons.iter().any(|r| r.is_condition_failed()) =>
-            {
-                let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    5 * u64::from(attempt) + jitter,
-                ))
-                .await;
-            }
-            other => return other.map(|_| ()),
-        }
-    }
-}
-
 /// Links `identity` in one transaction: the end user must exist and be
 /// active, the provider must exist, and the pair must be free.
 pub async fn link(store: &Store, identity: &IdentityRecord) -> Result<LinkOutcome, StoreError> {
@@ -243,7 +198,7 @@ pub async fn link(store: &Store, identity: &IdentityRecord) -> Result<LinkOutcom
         TransactWriteItem::builder().put(pair).build(),
         TransactWriteItem::builder().put(put).build(),
     ];
-    match transact(store, items).await {
+    match store::transact(store, items).await {
         Ok(()) => Ok(LinkOutcome::Linked(identity.clone())),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
@@ -387,7 +342,7 @@ pub(super) async fn unlink(
     let Some(identity) = get(store, org, user, id).await? else {
         return Ok(false);
     };
-    match transact(store, unlink_items(store, &identity)?.to_vec()).await {
+    match store::transact(store, unlink_items(store, &identity)?.to_vec()).await {
         Ok(()) => Ok(true),
         // Removed by a concurrent unlink between the read and the write.
         Err(StoreError::TransactionCanceled { reasons })

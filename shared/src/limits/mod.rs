@@ -28,6 +28,8 @@ use time::OffsetDateTime;
 pub enum Owner {
     /// An organization: API-key and user-token requests.
     Organization(OrganizationId),
+    /// An external service (service-token requests; no turns).
+    ExternalService(crate::ids::ExternalServiceId),
     /// A request without valid credentials, or to a public endpoint.
     SourceIp(String),
 }
@@ -36,10 +38,17 @@ impl Owner {
     fn partition_key(&self) -> String {
         match self {
             Self::Organization(id) => format!("LIMIT#ORG#{id}"),
+            Self::ExternalService(id) => format!("LIMIT#SVC#{id}"),
             Self::SourceIp(ip) => format!("LIMIT#IP#{ip}"),
         }
     }
 }
+
+/// An external service's bucket (SPEC §6).
+pub const EXTERNAL_SERVICE_RATE: Rate = Rate {
+    per_second: 50,
+    burst: 100,
+};
 
 /// The per-IP bucket's defaults (SPEC §6).
 pub const SOURCE_IP_RATE: Rate = Rate {

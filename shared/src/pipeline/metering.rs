@@ -63,6 +63,19 @@ impl Metering {
         self.charge(app, Owner::Organization(org.id), policy).await
     }
 
+    /// Charges an external service's request: its own bucket, no turns.
+    pub(super) async fn charge_external_service(
+        &mut self,
+        app: &App,
+        id: crate::ids::ExternalServiceId,
+    ) -> Result<(), ApiError> {
+        let policy = Policy {
+            rate: crate::limits::EXTERNAL_SERVICE_RATE,
+            turn_ceiling: None,
+        };
+        self.charge(app, Owner::ExternalService(id), policy).await
+    }
+
     /// Charges a request without valid credentials, or to a public endpoint.
     pub(super) async fn charge_source_ip(&mut self, app: &App, ip: String) -> Result<(), ApiError> {
         let policy = Policy {

@@ -16,7 +16,8 @@ use crate::app::App;
 use crate::auth::{self, ApiKeyPrincipal};
 use crate::authz;
 use crate::error::{ApiError, Surface};
-use crate::ids::{EndUserId, InvalidId, OrganizationId, RequestId};
+use crate::external_services::{self, ServicePrincipal};
+use crate::ids::{EndUserId, ExternalServiceId, InvalidId, OrganizationId, RequestId};
 use crate::organizations::{self, Organization};
 use crate::routes::{Credential, Endpoint};
 use futures_util::FutureExt;
@@ -48,14 +49,18 @@ pub enum Authenticated {
         /// Its organization.
         organization: OrganizationId,
     },
+    /// An external service with a service token.
+    ExternalService(ServicePrincipal),
 }
 
 impl Authenticated {
-    /// The organization every key of the request derives from.
-    pub fn organization_id(&self) -> OrganizationId {
+    /// The organization every key of the request derives from (none for an
+    /// external service: it acts across organizations it is related to).
+    pub fn organization_id(&self) -> Option<OrganizationId> {
         match self {
-            Self::ApiKey(key) => key.organization_id,
-            Self::EndUser { organization, .. } => *organization,
+            Self::ApiKey(key) => Some(key.organization_id),
+            Self::EndUser { organization, .. } => Some(*organization),
+            Self::ExternalService(_) => None,
         }
     }
 
@@ -70,6 +75,10 @@ impl Authenticated {
             Self::EndUser { user, organization } => authz::Principal::EndUser {
                 id: *user,
                 organization: *organization,
+            },
+            Self::ExternalService(service) => authz::Principal::ExternalService {
+                id: service.id.to_string(),
+                scopes: service.scopes.clone(),
             },
         }
     }
@@ -107,10 +116,48 @@ impl Ctx {
     pub fn organization_id(&self) -> Result<OrganizationId, ApiError> {
         self.authenticated
             .as_ref()
-            .map(Authenticated::organization_id)
-            .ok_or_else(|| {
-                ApiError::internal("operation needs a credential but the endpoint takes none")
-            })
+            .and_then(Authenticated::organization_id)
+            .ok_or_else(|| ApiError::internal("operation needs an organization credential"))
+    }
+
+    /// The external service of an external-service-API request.
+    pub fn external_service(&self) -> Result<&ServicePrincipal, ApiError> {
+        match &self.authenticated {
+            Some(Authenticated::ExternalService(service)) => Ok(service),
+            _ => Err(ApiError::internal("operation needs a service token")),
+        }
+    }
+
+    /// A free-text path parameter, percent-decoded (checked by the pipeline).
+    pub fn path_text(&self, name: &'static str) -> Result<String, ApiError> {
+        self.path_params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| percent_decode(v))
+            .ok_or(ApiError::InvalidPathParameter(name))
+    }
+
+    /// An organization's record, from the warm cache or the table.
+    pub async fn load_organization(&self, id: OrganizationId) -> Result<Organization, ApiError> {
+        load_organization(&self.app, id).await
+    }
+
+    /// Authorizes this endpoint's action on organization `org` (with its
+    /// policies): for an external service once it knows the organization.
+    pub async fn authorize_for_organization(&self, org: OrganizationId) -> Result<(), ApiError> {
+        let authenticated = self
+            .authenticated
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("authorization needs a credential"))?;
+        authorize(
+            &self.app,
+            self.endpoint,
+            authenticated,
+            authz::Resource::Organization(org),
+            &self.source_ip,
+            None,
+        )
+        .await
     }
 
     /// The end user of a user-API request.
@@ -308,6 +355,43 @@ where
                 .await?;
             (None, None)
         }
+        Credential::ServiceToken => {
+            // SPEC §11's order: token (401), its service (403), scope (403), rate limit.
+            let service = match external_services::authenticate(
+                &app.store,
+                &app.service_tokens,
+                bearer(&headers),
+            )
+            .await
+            {
+                Ok(service) => service,
+                Err(err) if err.is_credential_failure() => {
+                    trace
+                        .metering
+                        .charge_source_ip(&app, source_ip.clone())
+                        .await?;
+                    return Err(err);
+                }
+                Err(err) => return Err(err),
+            };
+            trace.caller.credential_id = Some(format!("service:{}", service.id));
+            let path_service = path_params
+                .iter()
+                .find(|(n, _)| *n == "externalServiceId")
+                .map(|(_, v)| v.as_str());
+            if path_service.and_then(|v| ExternalServiceId::parse(v).ok()) != Some(service.id) {
+                return Err(ApiError::ExternalServiceAccessDenied);
+            }
+            let service_id = service.id;
+            let authenticated = Authenticated::ExternalService(service);
+            let resource = resource_of(endpoint, &authenticated, &path_params);
+            authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
+            trace
+                .metering
+                .charge_external_service(&app, service_id)
+                .await?;
+            (Some(authenticated), None)
+        }
         credential => {
             let authenticated = match authenticate(&app, credential, &headers).await {
                 Ok(authenticated) => authenticated,
@@ -321,12 +405,16 @@ where
                 }
                 Err(err) => return Err(err),
             };
-            trace.caller.organization_id = Some(authenticated.organization_id());
+            let organization_id = authenticated
+                .organization_id()
+                .ok_or_else(|| ApiError::internal("no organization"))?;
+            trace.caller.organization_id = Some(organization_id);
             trace.caller.credential_id = Some(match &authenticated {
                 Authenticated::ApiKey(key) => key.api_key_id.to_string(),
                 Authenticated::EndUser { user, .. } => format!("user:{user}"),
+                Authenticated::ExternalService(service) => format!("service:{}", service.id),
             });
-            let organization = load_organization(&app, authenticated.organization_id()).await?;
+            let organization = load_organization(&app, organization_id).await?;
             trace
                 .metering
                 .charge_organization(&app, &organization)
@@ -411,7 +499,9 @@ async fn authenticate(
                 organization: claims.org,
             })
         }
-        Credential::None => Err(ApiError::internal("public endpoints are not authenticated")),
+        Credential::ServiceToken | Credential::None => {
+            Err(ApiError::internal("not authenticated here"))
+        }
     }
 }
 
@@ -432,21 +522,33 @@ fn resource_of(
     authenticated: &Authenticated,
     path_params: &[(&'static str, String)],
 ) -> authz::Resource {
-    let organization = authenticated.organization_id();
-    let path_user = path_params
-        .iter()
-        .find(|(n, _)| *n == "user_id")
-        .and_then(|(_, v)| EndUserId::parse(v).ok());
-    match (authenticated, path_user) {
-        (Authenticated::EndUser { user, .. }, _) => authz::Resource::EndUser {
+    let param = |name: &str| {
+        path_params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match authenticated {
+        Authenticated::ExternalService(service) => {
+            match param("organizationId").and_then(|v| OrganizationId::parse(v).ok()) {
+                Some(org) => authz::Resource::Organization(org),
+                None => authz::Resource::ExternalService(service.id.to_string()),
+            }
+        }
+        Authenticated::EndUser { user, organization } => authz::Resource::EndUser {
             id: *user,
-            organization,
+            organization: *organization,
         },
-        (_, Some(user)) if endpoint.acts_on_end_user() => authz::Resource::EndUser {
-            id: user,
-            organization,
-        },
-        _ => authz::Resource::Organization(organization),
+        Authenticated::ApiKey(key) => {
+            let organization = key.organization_id;
+            match param("user_id").and_then(|v| EndUserId::parse(v).ok()) {
+                Some(user) if endpoint.acts_on_end_user() => authz::Resource::EndUser {
+                    id: user,
+                    organization,
+                },
+                _ => authz::Resource::Organization(organization),
+            }
+        }
     }
 }
 
@@ -459,7 +561,18 @@ async fn authorize(
     source_ip: &str,
     identity: Option<&authz::IdentityContext>,
 ) -> Result<(), ApiError> {
-    let policies = authz::policies_for(app, authenticated.organization_id()).await?;
+    // The policies of the organization acted on.
+    let org = match &resource {
+        authz::Resource::Organization(org)
+        | authz::Resource::EndUser {
+            organization: org, ..
+        } => Some(*org),
+        authz::Resource::ExternalService(_) => None,
+    };
+    let policies = match org {
+        Some(org) => authz::policies_for(app, org).await?,
+        None => None,
+    };
     let principal = authenticated.principal();
     let question = authz::Question {
         principal: &principal,
@@ -489,8 +602,27 @@ fn path_parameters(
         } else {
             endpoint.match_path(req.uri().path()).unwrap_or_default()
         };
-    // Greedy parameters (`{proxy+}`) are free text; every other one is an id.
-    for name in names.into_iter().filter(|n| !n.ends_with('+')) {
+    // Greedy and declared free-text parameters are text; every other one is an id.
+    for name in names
+        .iter()
+        .copied()
+        .filter(|n| crate::routes::FREE_TEXT_PARAMETERS.contains(n))
+    {
+        let value = params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str());
+        if !value
+            .and_then(percent_decode)
+            .is_some_and(|v| !v.is_empty() && v.chars().count() <= 256 && !v.contains('\0'))
+        {
+            return Err(ApiError::InvalidPathParameter(name));
+        }
+    }
+    for name in names
+        .into_iter()
+        .filter(|n| !n.ends_with('+') && !crate::routes::FREE_TEXT_PARAMETERS.contains(n))
+    {
         let value = params
             .iter()
             .find(|(n, _)| *n == name)
@@ -500,6 +632,24 @@ fn path_parameters(
         }
     }
     Ok(params)
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn body_bytes(body: &Body) -> &[u8] {
@@ -545,7 +695,7 @@ fn render_reply(reply: Reply) -> Response<Body> {
 pub fn render_error(err: &ApiError, surface: Surface, request_id: RequestId) -> Response<Body> {
     let body = err.body(surface, &request_id.to_string()).to_string();
     let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = err.status();
+    *response.status_mut() = err.status_on(surface);
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));

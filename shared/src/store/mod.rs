@@ -142,3 +142,51 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreE
 pub fn to_item<T: serde::Serialize>(record: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(record).map_err(|source| StoreError::Corrupt { source })
 }
+
+/// Transactions retried after losing a race (`TransactionConflict`).
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// Runs a `TransactWriteItems`, retrying — with jittered backoff — the
+/// cancellations caused only by conflicts with concurrent transactions on the
+/// same items. Any failed condition is returned at once.
+pub async fn transact(
+    store: &Store,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = store
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await
+            .map_err(StoreError::from);
+        match result {
+            Err(StoreError::TransactionCanceled { reasons })
+                if attempt < CONFLICT_ATTEMPTS
+                    && reasons.iter().any(|r| r.code == "TransactionConflict")
+                    && !reasons.iter().any(|r| r.is_condition_failed()) =>
+            {
+                let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * u64::from(attempt) + jitter,
+                ))
+                .await;
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
+/// Turns an SDK builder's missing-field error into a store error (the
+/// builders here always set their required fields; this keeps it typed).
+pub fn built<T, E: std::error::Error + Send + Sync + 'static>(
+    result: Result<T, E>,
+) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Other {
+        source: Box::new(e),
+    })
+}

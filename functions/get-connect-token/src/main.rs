@@ -1,0 +1,12 @@
+//! `GET /v1/connect-tokens/{id}` — reads a connect token.
+
+use tether::{external_services, routes, runtime};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    runtime::serve(
+        &routes::GET_CONNECT_TOKEN,
+        external_services::connect_tokens::get,
+    )
+    .await
+}

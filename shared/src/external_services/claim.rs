@@ -1,0 +1,476 @@
+//! `POST .../organization-relations/claim` (SPEC §11, seed 002), the service's
+//! organization list, and the organization's removal of a relation.
+//!
+//! Relation item: `PK = SVC#<service>`, `SK = REL#ORG#<organization>` (one per
+//! pair, listed by the service), with `GSI1PK = ORG#<org>`, `GSI1SK =
+//! REL#<relation id>` for the organization's removal by id. Each
+//! `externalOrganizationId` is reserved for one organization per service by
+//! `PK = SVC#<service>`, `SK = EXTORG#<sha256>`.
+
+use super::connect_tokens::{self, ConnectTokenRecord, TokenStatus, token_pk};
+use super::service_pk;
+use crate::clock::format_timestamp;
+use crate::error::ApiError;
+use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
+use crate::organizations::org_pk;
+use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::secrets::ConnectToken;
+use crate::store::{self, Item, PK, SK, Store, StoreError, built, schema};
+use aws_sdk_dynamodb::types::{
+    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Sort key of a service's relation with an organization.
+pub fn relation_sk(org: OrganizationId) -> String {
+    format!("REL#ORG#{org}")
+}
+
+fn reservation_sk(external_organization_id: &str) -> String {
+    format!(
+        "EXTORG#{}",
+        hex::encode(Sha256::digest(external_organization_id.as_bytes()))
+    )
+}
+
+/// A relation as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelationRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    /// The relation's id.
+    pub id: RelationId,
+    /// The service.
+    pub external_service_id: ExternalServiceId,
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The organization's name, copied at the claim.
+    pub organization_name: String,
+    /// The service's own id for the organization.
+    pub external_organization_id: String,
+    /// The connect token that made it (consumed when it is removed).
+    pub connect_token_hash: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last claim that confirmed it.
+    pub updated_at: String,
+}
+
+impl RelationRecord {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "externalServiceId": self.external_service_id,
+            "organizationId": self.organization_id,
+            "externalOrganizationId": self.external_organization_id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+}
+
+/// The claim body (camelCase).
+#[derive(Debug)]
+pub struct ClaimBody {
+    connect_token: Option<String>,
+    external_organization_id: Option<String>,
+}
+
+impl ParseBody for ClaimBody {
+    fn parse(object: &mut JsonObject) -> Self {
+        Self {
+            // Any string: its *format* is checked after the schema (400 malformed_connect_token).
+            connect_token: object.required_string("connectToken", 256),
+            external_organization_id: object.required_string("externalOrganizationId", 256),
+        }
+    }
+}
+
+fn service_of(ctx: &Ctx) -> Result<ExternalServiceId, ApiError> {
+    ctx.external_service().map(|s| s.id)
+}
+
+/// What one claim transaction found.
+enum Attempt {
+    Done(RelationRecord),
+    /// The relation exists: confirm it if its external id matches.
+    Exists(Box<Item>),
+}
+
+/// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`.
+#[tracing::instrument(name = "organization_relations.claim", skip_all)]
+pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
+    let service = service_of(&ctx)?;
+    let (Some(raw_token), Some(external_org)) = (
+        body.value.connect_token,
+        body.value.external_organization_id,
+    ) else {
+        return Err(ApiError::internal("claim fields passed parsing unset"));
+    };
+    let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
+    let now = ctx.app.clock.now();
+    let token = connect_tokens::find_by_secret(&ctx.app.store, &secret).await?;
+    let token = check_token(token, service, now.unix_timestamp())?;
+    // The organization may forbid this service (its policies, SPEC §8).
+    ctx.authorize_for_organization(token.organization_id)
+        .await?;
+
+    let relation = RelationRecord {
+        pk: service_pk(service),
+        sk: relation_sk(token.organization_id),
+        gsi1pk: org_pk(token.organization_id),
+        gsi1sk: String::new(),
+        id: RelationId::generate(),
+        external_service_id: service,
+        organization_id: token.organization_id,
+        organization_name: token.organization_name.clone(),
+        external_organization_id: external_org,
+        connect_token_hash: token.token_hash.clone(),
+        created_at: format_timestamp(now),
+        updated_at: format_timestamp(now),
+    };
+    let relation = RelationRecord {
+        gsi1sk: format!("REL#{}", relation.id),
+        ..relation
+    };
+    let relation = match attempt(&ctx.app.store, &token, &relation, None, now).await? {
+        Attempt::Done(relation) => relation,
+        Attempt::Exists(existing) => {
+            let existing: RelationRecord = store::from_item(*existing)?;
+            if existing.external_organization_id != relation.external_organization_id {
+                return Err(ApiError::ExternalOrganizationIdMismatch);
+            }
+            match attempt(&ctx.app.store, &token, &relation, Some(&existing), now).await? {
+                Attempt::Done(relation) => relation,
+                // Removed and re-created between the two writes: a race the caller can retry.
+                Attempt::Exists(_) => return Err(ApiError::ExternalOrganizationIdMismatch),
+            }
+        }
+    };
+    Reply::json(StatusCode::OK, &relation.to_json())
+}
+
+/// The token checks of SPEC §11, in order: issued for this service (404),
+/// not expired (410), pending (409).
+fn check_token(
+    token: Option<ConnectTokenRecord>,
+    service: ExternalServiceId,
+    now: i64,
+) -> Result<ConnectTokenRecord, ApiError> {
+    let token = token
+        .filter(|t| t.external_service_id == service)
+        .ok_or(ApiError::ConnectTokenNotFound)?;
+    if now >= token.expires_at_unix {
+        return Err(ApiError::ExpiredConnectToken);
+    }
+    if token.status != TokenStatus::Pending {
+        return Err(ApiError::ConnectTokenUnusable);
+    }
+    Ok(token)
+}
+
+/// One claim transaction: the token becomes `claimed`, the relation is created
+/// (`existing: None`) or confirmed, and the external organization id is
+/// reserved for this organization — all or nothing.
+async fn attempt(
+    store: &Store,
+    token: &ConnectTokenRecord,
+    relation: &RelationRecord,
+    existing: Option<&RelationRecord>,
+    now: time::OffsetDateTime,
+) -> Result<Attempt, ApiError> {
+    let table = store.table();
+    let relation_id = existing.map_or(relation.id, |e| e.id);
+    let claim_token = built(
+        Update::builder()
+            .table_name(table)
+            .key(PK, store::s(token_pk(&token.token_hash)))
+            .key(SK, store::s("CTOKEN"))
+            // A claimed token lives as long as its relation: no TTL until consumed.
+            .update_expression("SET #status = :claimed, claimed_at = :now, relation_id = :relation REMOVE expires_at_epoch")
+            .condition_expression("#status = :pending AND external_service_id = :service AND expires_at_unix > :unix")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":claimed", store::s("claimed"))
+            .expression_attribute_values(":pending", store::s("pending"))
+            .expression_attribute_values(":now", store::s(format_timestamp(now)))
+            .expression_attribute_values(":relation", store::s(relation_id.to_string()))
+            .expression_attribute_values(":service", store::s(relation.external_service_id.to_string()))
+            .expression_attribute_values(":unix", store::n(now.unix_timestamp()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    let write_relation = match existing {
+        None => TransactWriteItem::builder()
+            .put(built(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(store::to_item(relation)?))
+                    .condition_expression("attribute_not_exists(PK)")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build(),
+            )?)
+            .build(),
+        Some(existing) => TransactWriteItem::builder()
+            .update(built(
+                Update::builder()
+                    .table_name(table)
+                    .key(PK, store::s(&relation.pk))
+                    .key(SK, store::s(&relation.sk))
+                    .update_expression("SET updated_at = :now")
+                    .condition_expression(
+                        "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
+                    )
+                    .expression_attribute_values(":now", store::s(format_timestamp(now)))
+                    .expression_attribute_values(
+                        ":ext",
+                        store::s(&existing.external_organization_id),
+                    )
+                    .expression_attribute_values(":id", store::s(existing.id.to_string()))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .build(),
+            )?)
+            .build(),
+    };
+    let reserve = built(
+        Put::builder()
+            .table_name(table)
+            .item(PK, store::s(&relation.pk))
+            .item(
+                SK,
+                store::s(reservation_sk(&relation.external_organization_id)),
+            )
+            .item(
+                "organization_id",
+                store::s(relation.organization_id.to_string()),
+            )
+            .condition_expression("attribute_not_exists(PK) OR organization_id = :org")
+            .expression_attribute_values(":org", store::s(relation.organization_id.to_string()))
+            .build(),
+    )?;
+    let items = vec![
+        TransactWriteItem::builder().update(claim_token).build(),
+        write_relation,
+        TransactWriteItem::builder().put(reserve).build(),
+    ];
+    match store::transact(store, items).await {
+        Ok(()) => Ok(Attempt::Done(match existing {
+            None => relation.clone(),
+            Some(existing) => RelationRecord {
+                updated_at: format_timestamp(now),
+                ..existing.clone()
+            },
+        })),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
+            if let Some(token_reason) = failed(0) {
+                // Another claim won, or the token changed since it was read.
+                let old: Option<ConnectTokenRecord> = token_reason
+                    .item
+                    .clone()
+                    .map(store::from_item)
+                    .transpose()?;
+                check_token(old, relation.external_service_id, now.unix_timestamp())?;
+                return Err(ApiError::ConnectTokenUnusable);
+            }
+            if let Some(relation_reason) = failed(1) {
+                return match (existing, relation_reason.item.clone()) {
+                    (None, Some(item)) => Ok(Attempt::Exists(Box::new(item))),
+                    _ => Err(ApiError::ExternalOrganizationIdMismatch),
+                };
+            }
+            if failed(2).is_some() {
+                return Err(ApiError::ExternalOrganizationIdAlreadyInUse);
+            }
+            Err(StoreError::TransactionCanceled { reasons }.into())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Page size bounds of the service's organization list.
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+
+/// `GET /api/v1/external-services/{externalServiceId}/organizations` →
+/// `{data: [{organizationId, organizationName, relationId, externalOrganizationId, createdAt}], nextCursor}`.
+#[tracing::instrument(name = "organizations.list", skip_all)]
+pub async fn list_organizations(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let service = service_of(&ctx)?;
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = match ctx.query.single("limit")? {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| ApiError::InvalidQueryParameter {
+                name: "limit".into(),
+                problem: "must be a whole number from 1 to 100",
+            })?,
+    };
+    let invalid_cursor = || ApiError::InvalidQueryParameter {
+        name: "cursor".into(),
+        problem: "is not a cursor this API issued",
+    };
+    let after = match ctx.query.single("cursor")? {
+        None => None,
+        Some(raw) => {
+            let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid_cursor())?;
+            let text = String::from_utf8(bytes).map_err(|_| invalid_cursor())?;
+            let org = text
+                .strip_prefix("o1:")
+                .and_then(|id| OrganizationId::parse(id).ok())
+                .ok_or_else(invalid_cursor)?;
+            Some(org)
+        }
+    };
+    let mut query = ctx
+        .app
+        .store
+        .client()
+        .query()
+        .table_name(ctx.app.store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", store::s(service_pk(service)))
+        .expression_attribute_values(":prefix", store::s("REL#ORG#"))
+        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+        .return_consumed_capacity(store::CAPACITY);
+    if let Some(org) = after {
+        query = query
+            .exclusive_start_key(PK, store::s(service_pk(service)))
+            .exclusive_start_key(SK, store::s(relation_sk(org)));
+    }
+    let out = query.send().await.map_err(StoreError::from)?;
+    let mut relations = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(store::from_item::<RelationRecord>)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = relations.len() > limit;
+    relations.truncate(limit);
+    let next_cursor = more
+        .then(|| {
+            relations
+                .last()
+                .map(|r| URL_SAFE_NO_PAD.encode(format!("o1:{}", r.organization_id)))
+        })
+        .flatten();
+    let data: Vec<Value> = relations
+        .iter()
+        .map(|r| {
+            json!({
+                "organizationId": r.organization_id,
+                "organizationName": r.organization_name,
+                "relationId": r.id,
+                "externalOrganizationId": r.external_organization_id,
+                "createdAt": r.created_at,
+            })
+        })
+        .collect();
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "data": data, "nextCursor": next_cursor }),
+    )
+}
+
+/// `DELETE /v1/external-service-relations/{relation_id}` (admin) → 204: the
+/// relation goes, its connect token becomes `consumed`, the external
+/// organization id is free again, and the service loses access.
+#[tracing::instrument(name = "relations.delete", skip_all)]
+pub async fn delete_relation(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let id = ctx.path_id("relation_id", RelationId::parse)?;
+    let store = &ctx.app.store;
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(schema::GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+        .expression_attribute_values(":pk", store::s(org_pk(org)))
+        .expression_attribute_values(":sk", store::s(format!("REL#{id}")))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from)?;
+    let Some(item) = out.items.unwrap_or_default().into_iter().next() else {
+        return Err(ApiError::NotFound {
+            resource: "relation",
+        });
+    };
+    let relation: RelationRecord = store::from_item(item)?;
+    let table = store.table();
+    let delete_relation = built(
+        Delete::builder()
+            .table_name(table)
+            .key(PK, store::s(&relation.pk))
+            .key(SK, store::s(&relation.sk))
+            .condition_expression("attribute_exists(PK) AND id = :id")
+            .expression_attribute_values(":id", store::s(relation.id.to_string()))
+            .build(),
+    )?;
+    let consume_token = built(
+        Update::builder()
+            .table_name(table)
+            .key(PK, store::s(token_pk(&relation.connect_token_hash)))
+            .key(SK, store::s("CTOKEN"))
+            .update_expression(
+                "SET #status = :consumed, consumed_at = :now, expires_at_epoch = :ttl",
+            )
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":consumed", store::s("consumed"))
+            .expression_attribute_values(":now", store::s(format_timestamp(ctx.app.clock.now())))
+            .expression_attribute_values(
+                ":ttl",
+                store::n(ctx.app.clock.now().unix_timestamp() + 7 * 24 * 3600),
+            )
+            .build(),
+    )?;
+    let free_reservation = built(
+        Delete::builder()
+            .table_name(table)
+            .key(PK, store::s(&relation.pk))
+            .key(
+                SK,
+                store::s(reservation_sk(&relation.external_organization_id)),
+            )
+            .condition_expression("attribute_not_exists(PK) OR organization_id = :org")
+            .expression_attribute_values(":org", store::s(org.to_string()))
+            .build(),
+    )?;
+    let items = vec![
+        TransactWriteItem::builder().delete(delete_relation).build(),
+        TransactWriteItem::builder().update(consume_token).build(),
+        TransactWriteItem::builder()
+            .delete(free_reservation)
+            .build(),
+    ];
+    match store::transact(store, items).await {
+        Ok(()) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
+        {
+            Err(ApiError::NotFound {
+                resource: "relation",
+            })
+        }
+        Err(err) => Err(err.into()),
+    }
+}

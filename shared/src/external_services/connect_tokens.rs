@@ -1,0 +1,320 @@
+//! Connect tokens (SPEC §9): one-time secrets an organization hands to an
+//! external service so that it can claim a relation with the organization.
+//!
+//! Item: `PK = CTOKEN#<sha256 hex>`, `SK = CTOKEN` (the claim looks it up by the
+//! presented token, strongly consistent), with `GSI1PK = ORG#<org>`,
+//! `GSI1SK = CTOKEN#<id>` for the organization's reads by id. States:
+//! `pending` → `claimed` | `cancelled`; `claimed` → `consumed` when the
+//! organization removes the relation.
+
+use super::service_pk;
+use crate::clock::format_timestamp;
+use crate::error::ApiError;
+use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
+use crate::organizations::org_pk;
+use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::secrets::ConnectToken;
+use crate::store::{self, PK, SK, Store, StoreError, built, schema};
+use crate::user_api::NoFields;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Default and bounds of `expires_in_seconds` (SPEC §9).
+const DEFAULT_TTL_SECONDS: i64 = 3600;
+const MAX_TTL_SECONDS: i64 = 604_800;
+/// Expired tokens stay readable (and answer 410) this long before DynamoDB's
+/// TTL removes them.
+const RETENTION_AFTER_EXPIRY_SECONDS: i64 = 7 * 24 * 3600;
+
+/// A connect token's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    /// Issued, not yet claimed.
+    Pending,
+    /// Claimed by its external service.
+    Claimed,
+    /// Cancelled by the organization.
+    Cancelled,
+    /// Its relation was removed by the organization.
+    Consumed,
+}
+
+/// A connect token as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectTokenRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    /// Public id.
+    pub id: ConnectTokenId,
+    /// The issuing organization.
+    pub organization_id: OrganizationId,
+    /// Its name, copied for the service's organization list.
+    pub organization_name: String,
+    /// The service it was issued for.
+    pub external_service_id: ExternalServiceId,
+    /// State.
+    pub status: TokenStatus,
+    /// Expiry (RFC 3339).
+    pub expires_at: String,
+    /// Expiry (epoch seconds), what conditions compare.
+    pub expires_at_unix: i64,
+    /// TTL attribute: a week after expiry.
+    pub expires_at_epoch: i64,
+    /// Creation time.
+    pub created_at: String,
+    /// Claim time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<String>,
+    /// The relation the claim created or confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation_id: Option<RelationId>,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+}
+
+/// Partition key of a connect token item.
+pub fn token_pk(hash_hex: &str) -> String {
+    format!("CTOKEN#{hash_hex}")
+}
+
+impl ConnectTokenRecord {
+    /// The public object (never the secret).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "external_service_id": self.external_service_id,
+            "status": self.status,
+            "expires_at": self.expires_at,
+            "created_at": self.created_at,
+            "claimed_at": self.claimed_at,
+        })
+    }
+
+    /// The key of the item.
+    pub fn key(&self) -> (String, String) {
+        (self.pk.clone(), self.sk.clone())
+    }
+}
+
+/// `POST /v1/connect-tokens` body.
+#[derive(Debug)]
+pub struct CreateConnectToken {
+    external_service_id: Option<ExternalServiceId>,
+    expires_in_seconds: i64,
+}
+
+impl ParseBody for CreateConnectToken {
+    fn parse(object: &mut JsonObject) -> Self {
+        let external_service_id =
+            object
+                .required_string("external_service_id", 64)
+                .and_then(|raw| {
+                    ExternalServiceId::parse(&raw)
+                        .map_err(|_| object.problem("external_service_id", "must be a UUID"))
+                        .ok()
+                });
+        let expires_in_seconds = match object.take("expires_in_seconds") {
+            None => DEFAULT_TTL_SECONDS,
+            Some(value) => match value.as_i64().filter(|n| (1..=MAX_TTL_SECONDS).contains(n)) {
+                Some(n) if value.is_i64() || value.is_u64() => n,
+                _ => {
+                    object.problem(
+                        "expires_in_seconds",
+                        "must be a whole number from 1 to 604800",
+                    );
+                    DEFAULT_TTL_SECONDS
+                }
+            },
+        };
+        Self {
+            external_service_id,
+            expires_in_seconds,
+        }
+    }
+}
+
+/// `POST /v1/connect-tokens` → 201 `{id, token, external_service_id, status, expires_at}`.
+#[tracing::instrument(name = "connect_tokens.create", skip_all)]
+pub async fn create(ctx: Ctx, body: Json<CreateConnectToken>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let organization_name = ctx
+        .organization
+        .as_ref()
+        .map(|o| o.name.clone())
+        .unwrap_or_default();
+    let service = body
+        .value
+        .external_service_id
+        .ok_or_else(|| ApiError::internal("service id passed parsing unset"))?;
+    let now = ctx.app.clock.now();
+    let expires = now + time::Duration::seconds(body.value.expires_in_seconds);
+    let secret = ConnectToken::generate().map_err(ApiError::internal)?;
+    let hash = hex::encode(secret.hash());
+    let id = ConnectTokenId::generate();
+    let record = ConnectTokenRecord {
+        pk: token_pk(&hash),
+        sk: "CTOKEN".into(),
+        gsi1pk: org_pk(org),
+        gsi1sk: format!("CTOKEN#{id}"),
+        id,
+        organization_id: org,
+        organization_name,
+        external_service_id: service,
+        status: TokenStatus::Pending,
+        expires_at: format_timestamp(expires),
+        expires_at_unix: expires.unix_timestamp(),
+        expires_at_epoch: expires.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS,
+        created_at: format_timestamp(now),
+        claimed_at: None,
+        relation_id: None,
+        token_hash: hash,
+    };
+    let service_exists = built(
+        ConditionCheck::builder()
+            .table_name(ctx.app.store.table())
+            .key(PK, store::s(service_pk(service)))
+            .key(SK, store::s("SVC"))
+            .condition_expression("attribute_exists(PK)")
+            .build(),
+    )?;
+    let put = built(
+        Put::builder()
+            .table_name(ctx.app.store.table())
+            .set_item(Some(store::to_item(&record)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build(),
+    )?;
+    let items = vec![
+        TransactWriteItem::builder()
+            .condition_check(service_exists)
+            .build(),
+        TransactWriteItem::builder().put(put).build(),
+    ];
+    match store::transact(&ctx.app.store, items).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
+        {
+            let mut errors = crate::error::FieldErrors::new();
+            errors.push("external_service_id", "no such external service");
+            return Err(ApiError::Validation(errors));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let mut body = record.to_json();
+    body["token"] = json!(secret.expose());
+    Reply::json(StatusCode::CREATED, &body)
+}
+
+/// Finds an organization's connect token by id (through `GSI1`).
+async fn find(
+    store: &Store,
+    org: OrganizationId,
+    id: ConnectTokenId,
+) -> Result<Option<ConnectTokenRecord>, StoreError> {
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(schema::GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+        .expression_attribute_values(":pk", store::s(org_pk(org)))
+        .expression_attribute_values(":sk", store::s(format!("CTOKEN#{id}")))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    out.items
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .map(store::from_item)
+        .transpose()
+}
+
+/// Reads a connect token by the presented secret (strongly consistent).
+pub async fn find_by_secret(
+    store: &Store,
+    secret: &ConnectToken,
+) -> Result<Option<ConnectTokenRecord>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key(PK, store::s(token_pk(&hex::encode(secret.hash()))))
+        .key(SK, store::s("CTOKEN"))
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    out.item.map(store::from_item).transpose()
+}
+
+/// `GET /v1/connect-tokens/{id}`.
+#[tracing::instrument(name = "connect_tokens.read", skip_all)]
+pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let id = ctx.path_id("id", ConnectTokenId::parse)?;
+    let record = find(&ctx.app.store, org, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "connect_token",
+        })?;
+    Reply::json(StatusCode::OK, &record.to_json())
+}
+
+/// `POST /v1/connect-tokens/{id}/cancel` → the token, `cancelled`. Cancelling
+/// a cancelled token answers the same; a claimed or consumed one is 409.
+#[tracing::instrument(name = "connect_tokens.cancel", skip_all)]
+pub async fn cancel(ctx: Ctx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let org = ctx.organization_id()?;
+    let id = ctx.path_id("id", ConnectTokenId::parse)?;
+    let record = find(&ctx.app.store, org, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "connect_token",
+        })?;
+    let (pk, sk) = record.key();
+    let result = ctx
+        .app
+        .store
+        .client()
+        .update_item()
+        .table_name(ctx.app.store.table())
+        .key(PK, store::s(pk))
+        .key(SK, store::s(sk))
+        .update_expression("SET #status = :cancelled, cancelled_at = :now")
+        .condition_expression("#status = :pending")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":cancelled", store::s("cancelled"))
+        .expression_attribute_values(":pending", store::s("pending"))
+        .expression_attribute_values(":now", store::s(format_timestamp(ctx.app.clock.now())))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from);
+    let current: ConnectTokenRecord = match result {
+        Ok(out) => store::from_item(out.attributes.unwrap_or_default())?,
+        Err(StoreError::ConditionalCheckFailed { item: Some(old) }) => {
+            let old: ConnectTokenRecord = store::from_item(*old)?;
+            if old.status != TokenStatus::Cancelled {
+                return Err(ApiError::ConnectTokenUnusable);
+            }
+            old
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Reply::json(StatusCode::OK, &current.to_json())
+}

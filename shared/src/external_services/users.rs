@@ -1,0 +1,267 @@
+//! `PUT /api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}`
+//! (SPEC §11): an external service links one of its users to an organization
+//! it is related to, creating the end user (201) or updating its subscription (200).
+//!
+//! Link item: `PK = ORG#<org>`, `SK = EXTUSER#<service>#<sha256(externalUserId)>`
+//! → `end_user_id`. Creation is one transaction: relation exists, link item
+//! new, end user new, relationship count below the ceiling.
+
+use super::claim::relation_sk;
+use super::service_pk;
+use crate::clock::format_timestamp;
+use crate::end_users::{CreateEndUser, Email, EndUserRecord, Status, Subscription, user_sk};
+use crate::error::ApiError;
+use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
+use crate::organizations::{ORG_SK, org_pk};
+use crate::pipeline::{Ctx, Json, JsonObject, ParseBody, Reply};
+use crate::store::{self, PK, SK, Store, StoreError, built};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The PUT body (camelCase).
+#[derive(Debug)]
+pub struct PutUser {
+    email: Option<Email>,
+    display_name: Option<String>,
+    subscription: Option<Subscription>,
+}
+
+impl ParseBody for PutUser {
+    fn parse(object: &mut JsonObject) -> Self {
+        let email = object
+            .optional_string("email", 254)
+            .and_then(|s| Email::parse(s).map_err(|p| object.problem("email", p)).ok());
+        let display_name = object.optional_string("displayName", 256);
+        let subscription = match object.take("subscription") {
+            None => {
+                object.problem("subscription", "is required");
+                None
+            }
+            Some(Value::String(s)) if s == "FREE" => Some(Subscription::Free),
+            Some(Value::String(s)) if s == "PRO" => Some(Subscription::Pro),
+            Some(_) => {
+                object.problem("subscription", "must be \"FREE\" or \"PRO\"");
+                None
+            }
+        };
+        Self {
+            email,
+            display_name,
+            subscription,
+        }
+    }
+}
+
+fn link_sk(service: ExternalServiceId, external_user_id: &str) -> String {
+    format!(
+        "EXTUSER#{service}#{}",
+        hex::encode(Sha256::digest(external_user_id.as_bytes()))
+    )
+}
+
+fn to_json(user: &EndUserRecord, external_user_id: &str) -> Value {
+    json!({
+        "id": user.id,
+        "organizationId": user.organization_id,
+        "externalUserId": external_user_id,
+        "email": user.email,
+        "displayName": user.display_name,
+        "subscription": match user.subscription { Subscription::Pro => "PRO", Subscription::Free => "FREE" },
+        "externallyManaged": user.externally_managed,
+        "status": user.status,
+        "createdAt": user.created_at,
+        "updatedAt": user.updated_at,
+    })
+}
+
+fn relation_check(
+    store: &Store,
+    service: ExternalServiceId,
+    org: OrganizationId,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = built(
+        ConditionCheck::builder()
+            .table_name(store.table())
+            .key(PK, store::s(service_pk(service)))
+            .key(SK, store::s(relation_sk(org)))
+            .condition_expression("attribute_exists(PK)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// The PUT: 201 with a new end user, 200 with the updated one.
+#[tracing::instrument(name = "organization_users.put", skip_all)]
+pub async fn put_user(ctx: Ctx, body: Json<PutUser>) -> Result<Reply, ApiError> {
+    let service = ctx.external_service()?.id;
+    let org = ctx.path_id("organizationId", OrganizationId::parse)?;
+    let external_user_id = ctx.path_text("externalUserId")?;
+    let PutUser {
+        email,
+        display_name,
+        subscription,
+    } = body.value;
+    let subscription =
+        subscription.ok_or_else(|| ApiError::internal("subscription passed parsing unset"))?;
+    let store = &ctx.app.store;
+    let now = ctx.app.clock.now();
+
+    // Creation: counts toward the organization's relationships (SPEC §11).
+    let organization = ctx.load_organization(org).await.map_err(|e| match e {
+        ApiError::InvalidCredentials => ApiError::OrganizationAccessDenied,
+        other => other,
+    })?;
+    let ceiling = organization.limits().relationship_ceiling;
+    let input = CreateEndUser {
+        email: email.clone(),
+        display_name: display_name.clone(),
+        ..CreateEndUser::default()
+    };
+    let user = EndUserRecord::new(org, input, now).with_subscription(subscription);
+    let link = built(
+        Put::builder()
+            .table_name(store.table())
+            .item(PK, store::s(org_pk(org)))
+            .item(SK, store::s(link_sk(service, &external_user_id)))
+            .item("end_user_id", store::s(user.id.to_string()))
+            .item("external_user_id", store::s(&external_user_id))
+            .item("external_service_id", store::s(service.to_string()))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    let put_user = built(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(store::to_item(&user)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build(),
+    )?;
+    let count = built(
+        Update::builder()
+            .table_name(store.table())
+            .key(PK, store::s(org_pk(org)))
+            .key(SK, store::s(ORG_SK))
+            .update_expression("SET relationships_active = if_not_exists(relationships_active, :zero) + :one")
+            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(relationships_active) OR relationships_active < :ceiling)")
+            .expression_attribute_values(":zero", store::n(0))
+            .expression_attribute_values(":one", store::n(1))
+            .expression_attribute_values(":ceiling", store::n(ceiling))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    let items = vec![
+        relation_check(store, service, org)?,
+        TransactWriteItem::builder().put(link).build(),
+        TransactWriteItem::builder().put(put_user).build(),
+        TransactWriteItem::builder().update(count).build(),
+    ];
+    let existing = match store::transact(store, items).await {
+        Ok(()) => return Reply::json(StatusCode::CREATED, &to_json(&user, &external_user_id)),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
+            if failed(0).is_some() {
+                return Err(ApiError::OrganizationAccessDenied);
+            }
+            if let Some(link) = failed(1) {
+                let id = link
+                    .item
+                    .as_ref()
+                    .and_then(|i| store::get_s(i, "end_user_id"))
+                    .and_then(|s| EndUserId::parse(s).ok());
+                id.ok_or_else(|| ApiError::internal("link item without end_user_id"))?
+            } else if let Some(org_reason) = failed(3) {
+                let active = org_reason
+                    .item
+                    .as_ref()
+                    .and_then(|i| store::get_n(i, "relationships_active"))
+                    .unwrap_or(0);
+                return Err(ApiError::RelationshipQuotaExceeded {
+                    active,
+                    limit: ceiling,
+                });
+            } else {
+                return Err(StoreError::TransactionCanceled { reasons }.into());
+            }
+        }
+        Err(err) => return Err(err.into()),
+    };
+
+    // Update: the subscription, and the contact fields when sent.
+    let mut set = vec![
+        "subscription = :sub",
+        "externally_managed = :managed",
+        "updated_at = :now",
+        "#version = #version + :one",
+    ];
+    let mut update = Update::builder()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(org)))
+        .key(SK, store::s(user_sk(existing)))
+        .condition_expression("attribute_exists(PK) AND #status = :active")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#version", "version")
+        .expression_attribute_values(":active", store::s("active"))
+        .expression_attribute_values(
+            ":sub",
+            store::s(if subscription == Subscription::Pro {
+                "pro"
+            } else {
+                "free"
+            }),
+        )
+        .expression_attribute_values(
+            ":managed",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(subscription == Subscription::Pro),
+        )
+        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":one", store::n(1))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if let Some(email) = email {
+        set.push("email = :email");
+        update = update.expression_attribute_values(":email", store::s(email.into_inner()));
+    }
+    if let Some(name) = display_name {
+        set.push("display_name = :name");
+        update = update.expression_attribute_values(":name", store::s(name));
+    }
+    let update = built(
+        update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .build(),
+    )?;
+    let items = vec![
+        relation_check(store, service, org)?,
+        TransactWriteItem::builder().update(update).build(),
+    ];
+    match store::transact(store, items).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
+            if failed(0).is_some() {
+                return Err(ApiError::OrganizationAccessDenied);
+            }
+            if let Some(user) = failed(1) {
+                return Err(match user.item {
+                    Some(_) => ApiError::UserDeleting,
+                    None => ApiError::NotFound {
+                        resource: "end_user",
+                    },
+                });
+            }
+            return Err(StoreError::TransactionCanceled { reasons }.into());
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let user = crate::end_users::find(store, org, existing)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "end_user",
+        })?;
+    debug_assert!(user.status == Status::Active);
+    Reply::json(StatusCode::OK, &to_json(&user, &external_user_id))
+}
