@@ -89,9 +89,7 @@ mod tests {
             ApiKeySecret::parse(token.expose()).is_none(),
             "prefixes do not cross"
         );
-        assert!(
-            ConnectToken::parse(&ConnectToken::generate().unwrap().expose().to_owned()).is_some()
-        );
+        assert!(ConnectToken::parse(ConnectToken::generate().unwrap().expose()).is_some());
     }
 
     #[test]

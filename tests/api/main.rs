@@ -6,6 +6,7 @@ mod consistency;
 mod end_users;
 mod end_users_update;
 mod events;
+mod external_services;
 mod identities;
 mod isolation;
 mod limits;

@@ -103,7 +103,7 @@ fn service_of(ctx: &Ctx) -> Result<ExternalServiceId, ApiError> {
 
 /// What one claim transaction found.
 enum Attempt {
-    Done(RelationRecord),
+    Done(Box<RelationRecord>),
     /// The relation exists: confirm it if its external id matches.
     Exists(Box<Item>),
 }
@@ -145,14 +145,14 @@ pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
         ..relation
     };
     let relation = match attempt(&ctx.app.store, &token, &relation, None, now).await? {
-        Attempt::Done(relation) => relation,
+        Attempt::Done(relation) => *relation,
         Attempt::Exists(existing) => {
             let existing: RelationRecord = store::from_item(*existing)?;
             if existing.external_organization_id != relation.external_organization_id {
                 return Err(ApiError::ExternalOrganizationIdMismatch);
             }
             match attempt(&ctx.app.store, &token, &relation, Some(&existing), now).await? {
-                Attempt::Done(relation) => relation,
+                Attempt::Done(relation) => *relation,
                 // Removed and re-created between the two writes: a race the caller can retry.
                 Attempt::Exists(_) => return Err(ApiError::ExternalOrganizationIdMismatch),
             }
@@ -268,13 +268,13 @@ async fn attempt(
         TransactWriteItem::builder().put(reserve).build(),
     ];
     match store::transact(store, items).await {
-        Ok(()) => Ok(Attempt::Done(match existing {
+        Ok(()) => Ok(Attempt::Done(Box::new(match existing {
             None => relation.clone(),
             Some(existing) => RelationRecord {
                 updated_at: format_timestamp(now),
                 ..existing.clone()
             },
-        })),
+        }))),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
             if let Some(token_reason) = failed(0) {

@@ -69,8 +69,10 @@ pub struct ConnectTokenRecord {
     pub expires_at: String,
     /// Expiry (epoch seconds), what conditions compare.
     pub expires_at_unix: i64,
-    /// TTL attribute: a week after expiry.
-    pub expires_at_epoch: i64,
+    /// TTL attribute: a week after expiry; removed while the token backs a
+    /// relation, set again when it is consumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_epoch: Option<i64>,
     /// Creation time.
     pub created_at: String,
     /// Claim time.
@@ -174,7 +176,7 @@ pub async fn create(ctx: Ctx, body: Json<CreateConnectToken>) -> Result<Reply, A
         status: TokenStatus::Pending,
         expires_at: format_timestamp(expires),
         expires_at_unix: expires.unix_timestamp(),
-        expires_at_epoch: expires.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS,
+        expires_at_epoch: Some(expires.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS),
         created_at: format_timestamp(now),
         claimed_at: None,
         relation_id: None,

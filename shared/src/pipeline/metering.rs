@@ -111,19 +111,30 @@ impl Metering {
             _ => false,
         };
         // Quota headers go with quota refusals, and only for owners that have
-        // quotas: a per-IP bucket has no organization to report on.
-        if let (true, Some(turns), Some((active, ceiling))) =
-            (quota_error, admission.turns, self.relationships)
-        {
-            let (active, ceiling) = match error {
-                Some(ApiError::RelationshipQuotaExceeded { active, limit }) => (*active, *limit),
-                _ => (active, ceiling),
-            };
+        // quotas: a per-IP bucket has no organization to report on. An
+        // external service has no turns; its relationship refusals still
+        // report the organization's relationships.
+        if !quota_error {
+            return headers;
+        }
+        let relationships = match error {
+            Some(ApiError::RelationshipQuotaExceeded { active, limit }) => Some((*active, *limit)),
+            _ => self.relationships,
+        };
+        if let Some(turns) = admission.turns {
             push("x-quota-turns-used", turns.used.to_string());
             push("x-quota-turns-limit", turns.ceiling.to_string());
+        }
+        if let Some((active, ceiling)) = relationships {
             push("x-quota-relationships-active", active.to_string());
             push("x-quota-relationships-limit", ceiling.to_string());
-            push("x-quota-reset", header_time(turns.resets_at));
+        }
+        let reset = admission.turns.map_or_else(
+            || crate::limits::Period::of(admission.reset_at).next_start(),
+            |t| t.resets_at,
+        );
+        if admission.turns.is_some() || relationships.is_some() {
+            push("x-quota-reset", header_time(reset));
         }
         headers
     }

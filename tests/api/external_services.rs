@@ -1,0 +1,775 @@
+//! The external-service API (SPEC §11, seed 002) and the organization's
+//! connect tokens (SPEC §9).
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tether::auth::Scope;
+use tether_tests::{TestApp, TestResponse, spawn_app};
+
+const BASE: &str = "/api/v1/external-services";
+
+struct World {
+    app: TestApp,
+    service: String,
+    token: String,
+}
+
+async fn world() -> World {
+    let app = spawn_app().await;
+    let (service, token) = app.create_service(&[]).await;
+    World {
+        app,
+        service,
+        token,
+    }
+}
+
+/// Asserts the external-service envelope: `{"error": {"type", "message", "requestId"}}`.
+fn assert_service_error(res: &TestResponse, status: u16, kind: &str) {
+    assert_eq!(res.status, status, "{}", res.text);
+    assert_eq!(res.body["error"]["type"], kind, "{}", res.text);
+    assert!(
+        res.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert_eq!(
+        res.body["error"]["requestId"],
+        res.header("x-request-id").expect("X-Request-Id")
+    );
+    assert!(
+        res.body.get("code").is_none(),
+        "not the organization envelope"
+    );
+}
+
+impl World {
+    async fn claim_as(
+        &self,
+        service: &str,
+        token: &str,
+        connect_token: &Value,
+        external_org: &str,
+    ) -> TestResponse {
+        self.app
+            .request(
+                "POST",
+                &format!("{BASE}/{service}/organization-relations/claim"),
+            )
+            .bearer(token)
+            .json(&json!({"connectToken": connect_token, "externalOrganizationId": external_org}))
+            .send()
+            .await
+    }
+
+    async fn claim(&self, connect_token: &Value, external_org: &str) -> TestResponse {
+        self.claim_as(&self.service, &self.token, connect_token, external_org)
+            .await
+    }
+
+    async fn put_user(&self, org: &str, user: &str, body: Value) -> TestResponse {
+        self.app
+            .request(
+                "PUT",
+                &format!("{BASE}/{}/organizations/{org}/users/{user}", self.service),
+            )
+            .bearer(&self.token)
+            .json(&body)
+            .send()
+            .await
+    }
+}
+
+#[tokio::test]
+async fn connect_tokens_are_issued_read_and_cancelled_by_the_organization() {
+    let w = world().await;
+    let created = w.app.create_connect_token(&w.service).await;
+    let token = created["token"].as_str().unwrap();
+    assert!(token.starts_with("tct_") && token.len() == 52);
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["external_service_id"], w.service.as_str());
+    assert!(created["expires_at"].as_str().unwrap().ends_with('Z'));
+    let path = format!("/v1/connect-tokens/{}", created["id"].as_str().unwrap());
+    let read = w.app.request("GET", &path).send().await;
+    assert_eq!(read.status, 200);
+    assert!(read.body.get("token").is_none(), "the secret is shown once");
+    assert_eq!(read.body["status"], "pending");
+
+    let cancelled = w
+        .app
+        .request("POST", &format!("{path}/cancel"))
+        .send()
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(
+        w.app
+            .request("POST", &format!("{path}/cancel"))
+            .send()
+            .await
+            .status,
+        200,
+        "idempotent"
+    );
+    assert_service_error(
+        &w.claim(&created["token"], "x").await,
+        409,
+        "connect_token_unusable",
+    );
+
+    let claimed = w.app.create_connect_token(&w.service).await;
+    assert_eq!(w.claim(&claimed["token"], "acct").await.status, 200);
+    let res = w
+        .app
+        .request(
+            "POST",
+            &format!(
+                "/v1/connect-tokens/{}/cancel",
+                claimed["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await;
+    res.assert_error(409, "connect_token_unusable");
+}
+
+#[tokio::test]
+async fn connect_token_requests_are_validated_and_admin_only() {
+    let w = world().await;
+    for (body, field) in [
+        (json!({}), "external_service_id"),
+        (
+            json!({"external_service_id": "nope"}),
+            "external_service_id",
+        ),
+        (
+            json!({"external_service_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162"}),
+            "external_service_id",
+        ),
+        (
+            json!({"external_service_id": w.service, "expires_in_seconds": 0}),
+            "expires_in_seconds",
+        ),
+        (
+            json!({"external_service_id": w.service, "expires_in_seconds": 604_801}),
+            "expires_in_seconds",
+        ),
+        (
+            json!({"external_service_id": w.service, "expires_in_seconds": 1.5}),
+            "expires_in_seconds",
+        ),
+        (
+            json!({"external_service_id": w.service, "expires_in_seconds": "60"}),
+            "expires_in_seconds",
+        ),
+    ] {
+        let res = w
+            .app
+            .request("POST", "/v1/connect-tokens")
+            .json(&body)
+            .send()
+            .await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(
+            res.body["details"]["fields"][0]["field"], field,
+            "{}",
+            res.text
+        );
+    }
+    let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
+    let res = w
+        .app
+        .request("POST", "/v1/connect-tokens")
+        .key(&writer)
+        .json(&json!({"external_service_id": w.service}))
+        .send()
+        .await;
+    res.assert_error(403, "insufficient_scope");
+    let created = w.app.create_connect_token(&w.service).await;
+    let (_, b_key) = w.app.create_org("B").await;
+    let path = format!("/v1/connect-tokens/{}", created["id"].as_str().unwrap());
+    w.app
+        .request("GET", &path)
+        .key(&b_key)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+    w.app
+        .request("POST", &format!("{path}/cancel"))
+        .key(&b_key)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+    assert_eq!(
+        w.app.request("GET", &path).send().await.body["status"],
+        "pending"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
+    let w = world().await;
+    let first = w.app.create_connect_token(&w.service).await;
+    let res = w.claim(&first["token"], "acct-1").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let relation = res.body.clone();
+    assert_eq!(relation["externalServiceId"], w.service.as_str());
+    assert_eq!(relation["organizationId"], w.app.org_id.to_string());
+    assert_eq!(relation["externalOrganizationId"], "acct-1");
+    assert_eq!(relation["createdAt"], relation["updatedAt"]);
+    assert_eq!(
+        res.header("x-ratelimit-limit"),
+        Some("50"),
+        "the service's own bucket"
+    );
+    let read = w
+        .app
+        .request(
+            "GET",
+            &format!("/v1/connect-tokens/{}", first["id"].as_str().unwrap()),
+        )
+        .send()
+        .await;
+    assert_eq!(read.body["status"], "claimed");
+
+    w.app.clock.advance(time::Duration::seconds(10));
+    let second = w.app.create_connect_token(&w.service).await;
+    let confirmed = w.claim(&second["token"], "acct-1").await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(
+        confirmed.body["id"], relation["id"],
+        "the same relation, confirmed"
+    );
+    assert_eq!(confirmed.body["createdAt"], relation["createdAt"]);
+    assert_ne!(confirmed.body["updatedAt"], relation["updatedAt"]);
+
+    let third = w.app.create_connect_token(&w.service).await;
+    assert_service_error(
+        &w.claim(&third["token"], "acct-2").await,
+        409,
+        "external_organization_id_mismatch",
+    );
+    assert_eq!(
+        w.app
+            .request(
+                "GET",
+                &format!("/v1/connect-tokens/{}", third["id"].as_str().unwrap())
+            )
+            .send()
+            .await
+            .body["status"],
+        "pending",
+        "a refused claim leaves the token usable"
+    );
+
+    // The same external id for another organization of this service is taken.
+    let (b_org, b_key) = w.app.create_org("Org B").await;
+    let b_token = w
+        .app
+        .request("POST", "/v1/connect-tokens")
+        .key(&b_key)
+        .json(&json!({"external_service_id": w.service}))
+        .send()
+        .await
+        .body;
+    assert_service_error(
+        &w.claim(&b_token["token"], "acct-1").await,
+        409,
+        "external_organization_id_already_in_use",
+    );
+    let ok = w.claim(&b_token["token"], "acct-b").await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.body["organizationId"], b_org.to_string());
+
+    let list = w
+        .app
+        .request(
+            "GET",
+            &format!("{BASE}/{}/organizations?limit=1", w.service),
+        )
+        .bearer(&w.token)
+        .send()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+    let cursor = list.body["nextCursor"].as_str().unwrap();
+    let rest = w
+        .app
+        .request(
+            "GET",
+            &format!("{BASE}/{}/organizations?limit=1&cursor={cursor}", w.service),
+        )
+        .bearer(&w.token)
+        .send()
+        .await;
+    assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["nextCursor"], Value::Null);
+    let mut names: Vec<&str> = [&list.body, &rest.body]
+        .iter()
+        .map(|b| b["data"][0]["organizationName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Org B", "Test Org"]);
+    assert!(
+        list.body["data"][0]["relationId"].as_str().is_some()
+            && list.body["data"][0]["createdAt"].as_str().is_some()
+    );
+}
+
+#[tokio::test]
+async fn every_error_type_of_the_claim_with_its_status() {
+    let w = world().await;
+    let path = format!("{BASE}/{}/organization-relations/claim", w.service);
+    let valid = w.app.create_connect_token(&w.service).await;
+    let body = json!({"connectToken": valid["token"], "externalOrganizationId": "acct"});
+
+    let res = w
+        .app
+        .request("POST", &path)
+        .no_key()
+        .json(&body)
+        .send()
+        .await;
+    assert_service_error(&res, 401, "missing_api_token");
+    let res = w
+        .app
+        .request("POST", &path)
+        .bearer(&format!("tst_{}", "1".repeat(48)))
+        .json(&body)
+        .send()
+        .await;
+    assert_service_error(&res, 401, "invalid_api_token");
+    let res = w
+        .app
+        .request("POST", &path)
+        .bearer("tk_not_a_service_token")
+        .json(&body)
+        .send()
+        .await;
+    assert_service_error(&res, 401, "invalid_api_token");
+
+    let (other, other_token) = w.app.create_service(&[]).await;
+    let res = w
+        .claim_as(&w.service, &other_token, &valid["token"], "acct")
+        .await;
+    assert_service_error(&res, 403, "external_service_access_denied");
+    let (reader, reader_token) = w.app.create_service(&["organizations:read"]).await;
+    let res = w
+        .claim_as(&reader, &reader_token, &valid["token"], "acct")
+        .await;
+    assert_service_error(&res, 403, "scope_permission_denied");
+
+    for bad in [
+        json!({}),
+        json!({"connectToken": 5, "externalOrganizationId": "a"}),
+        json!({"connectToken": "tct_x"}),
+        json!({"connectToken": "x", "externalOrganizationId": "a", "more": 1}),
+    ] {
+        let res = w
+            .app
+            .request("POST", &path)
+            .bearer(&w.token)
+            .json(&bad)
+            .send()
+            .await;
+        assert_service_error(&res, 400, "invalid_schema");
+        let issues = res.body["error"]["issues"].as_array().unwrap();
+        assert!(
+            !issues.is_empty()
+                && issues
+                    .iter()
+                    .all(|i| i["path"].is_array() && i["message"].is_string()),
+            "{}",
+            res.text
+        );
+    }
+    let res = w
+        .app
+        .request("POST", &path)
+        .bearer(&w.token)
+        .raw_body("application/json", "{")
+        .send()
+        .await;
+    assert_service_error(&res, 400, "invalid_schema");
+
+    assert_service_error(
+        &w.claim(&json!("abc"), "acct").await,
+        400,
+        "malformed_connect_token",
+    );
+    assert_service_error(
+        &w.claim(&json!(format!("tct_{}", "2".repeat(48))), "acct")
+            .await,
+        404,
+        "connect_token_not_found",
+    );
+    let for_other = w.app.create_connect_token(&other).await;
+    assert_service_error(
+        &w.claim(&for_other["token"], "acct").await,
+        404,
+        "connect_token_not_found",
+    );
+
+    let short = w
+        .app
+        .request("POST", "/v1/connect-tokens")
+        .json(&json!({"external_service_id": w.service, "expires_in_seconds": 60}))
+        .send()
+        .await
+        .body;
+    w.app.clock.advance(time::Duration::seconds(61));
+    assert_service_error(
+        &w.claim(&short["token"], "acct").await,
+        410,
+        "expired_connect_token",
+    );
+
+    // A policy of the organization can refuse the service.
+    let policy = r#"@notice("No CRM integrations")
+forbid (principal, action == Action::"organization_relations.claim", resource);"#;
+    assert_eq!(
+        w.app
+            .request("PUT", "/v1/policies")
+            .raw_body("text/plain", policy)
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_service_error(
+        &w.claim(&valid["token"], "acct").await,
+        403,
+        "organization_access_denied",
+    );
+    assert_eq!(
+        w.app
+            .request("PUT", "/v1/policies")
+            .json(&json!({"policies": ""}))
+            .send()
+            .await
+            .status,
+        200
+    );
+    w.app.clock.advance(time::Duration::seconds(11));
+
+    assert_eq!(w.claim(&valid["token"], "acct").await.status, 200);
+    assert_service_error(
+        &w.claim(&valid["token"], "acct").await,
+        409,
+        "connect_token_unusable",
+    );
+    let second = w.app.create_connect_token(&w.service).await;
+    assert_service_error(
+        &w.claim(&second["token"], "other").await,
+        409,
+        "external_organization_id_mismatch",
+    );
+    let (_, b_key) = w.app.create_org("B").await;
+    let b_token = w
+        .app
+        .request("POST", "/v1/connect-tokens")
+        .key(&b_key)
+        .json(&json!({"external_service_id": w.service}))
+        .send()
+        .await
+        .body;
+    assert_service_error(
+        &w.claim(&b_token["token"], "acct").await,
+        409,
+        "external_organization_id_already_in_use",
+    );
+
+    // A path id that is not a UUID.
+    let res = w
+        .app
+        .request("POST", &format!("{BASE}/nope/organization-relations/claim"))
+        .bearer(&w.token)
+        .json(&body)
+        .send()
+        .await;
+    assert_service_error(&res, 400, "invalid_schema");
+    assert_eq!(
+        res.body["error"]["issues"][0]["path"][0],
+        "externalServiceId"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_parallel_claims_of_one_token_one_wins() {
+    let w = Arc::new(world().await);
+    let connect = w.app.create_connect_token(&w.service).await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let (w, token) = (w.clone(), connect["token"].clone());
+            tokio::spawn(async move {
+                let res = w.claim(&token, &format!("acct-{i}")).await;
+                (res.status, res.body["error"]["type"].clone())
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        let (status, kind) = task.await.unwrap();
+        if status != 200 {
+            assert_eq!(kind, "connect_token_unusable");
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+    let list = w
+        .app
+        .request("GET", &format!("{BASE}/{}/organizations", w.service))
+        .bearer(&w.token)
+        .send()
+        .await;
+    assert_eq!(
+        list.body["data"].as_array().unwrap().len(),
+        1,
+        "one relation"
+    );
+}
+
+#[tokio::test]
+async fn users_are_linked_then_their_subscription_updated() {
+    let w = world().await;
+    let org = w.app.org_id.to_string();
+    let connect = w.app.create_connect_token(&w.service).await;
+    assert_eq!(w.claim(&connect["token"], "acct").await.status, 200);
+
+    let created = w
+        .put_user(
+            &org,
+            "crm-7",
+            json!({"email": "ada@example.com", "displayName": "Ada", "subscription": "PRO"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["externalUserId"], "crm-7");
+    assert_eq!(created.body["subscription"], "PRO");
+    assert_eq!(created.body["externallyManaged"], true);
+    assert_eq!(created.body["displayName"], "Ada");
+    let user_path = format!("/v1/end-users/{}", created.body["id"].as_str().unwrap());
+    let seen = w.app.request("GET", &user_path).send().await;
+    assert_eq!(
+        (
+            seen.body["subscription"].as_str(),
+            seen.body["externally_managed"].as_bool()
+        ),
+        (Some("pro"), Some(true))
+    );
+
+    let updated = w
+        .put_user(&org, "crm-7", json!({"subscription": "FREE"}))
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.body["id"], created.body["id"]);
+    assert_eq!(updated.body["externallyManaged"], false);
+    assert_eq!(
+        updated.body["email"], "ada@example.com",
+        "fields not sent are kept"
+    );
+    let seen = w.app.request("GET", &user_path).send().await;
+    assert_eq!(
+        (
+            seen.body["subscription"].as_str(),
+            seen.body["externally_managed"].as_bool()
+        ),
+        (Some("free"), Some(false))
+    );
+
+    // Free-text ids: any characters, percent-encoded in the path.
+    let odd = w
+        .put_user(&org, "user%2Fwith%20space", json!({"subscription": "FREE"}))
+        .await;
+    assert_eq!(odd.status, 201, "{}", odd.text);
+    assert_eq!(odd.body["externalUserId"], "user/with space");
+    let org_item = crate::stored_item(&w.app, &format!("ORG#{org}"), "ORG")
+        .await
+        .unwrap();
+    assert_eq!(
+        org_item["relationships_active"].as_n().unwrap(),
+        "2",
+        "creations count toward relationships"
+    );
+
+    for body in [
+        json!({}),
+        json!({"subscription": "GOLD"}),
+        json!({"subscription": "PRO", "email": "nope"}),
+        json!({"subscription": "PRO", "plan": 1}),
+    ] {
+        assert_service_error(
+            &w.put_user(&org, "crm-8", body).await,
+            400,
+            "invalid_schema",
+        );
+    }
+}
+
+#[tokio::test]
+async fn services_act_only_on_organizations_related_to_them() {
+    let w = world().await;
+    let (b_org, _) = w.app.create_org("Unrelated").await;
+    let res = w
+        .put_user(&b_org.to_string(), "crm-1", json!({"subscription": "PRO"}))
+        .await;
+    assert_service_error(&res, 403, "organization_access_denied");
+    let (other_service, _) = w.app.create_service(&[]).await;
+    let res = w
+        .app
+        .request("GET", &format!("{BASE}/{other_service}/organizations"))
+        .bearer(&w.token)
+        .send()
+        .await;
+    assert_service_error(&res, 403, "external_service_access_denied");
+    let (_, writer) = w
+        .app
+        .create_service(&["organization-relations:write"])
+        .await;
+    let res = w
+        .app
+        .request("GET", &format!("{BASE}/{}/organizations", w.service))
+        .bearer(&writer)
+        .send()
+        .await;
+    assert_service_error(&res, 403, "external_service_access_denied");
+    let b_item = crate::stored_item(&w.app, &format!("ORG#{b_org}"), "ORG")
+        .await
+        .unwrap();
+    assert_eq!(
+        b_item["relationships_active"].as_n().unwrap(),
+        "0",
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_relation_consumes_its_token_and_revokes_access() {
+    let w = world().await;
+    let org = w.app.org_id.to_string();
+    let connect = w.app.create_connect_token(&w.service).await;
+    let relation = w.claim(&connect["token"], "acct").await.body;
+    assert_eq!(
+        w.put_user(&org, "crm-1", json!({"subscription": "PRO"}))
+            .await
+            .status,
+        201
+    );
+
+    let (_, b_key) = w.app.create_org("B").await;
+    let path = format!(
+        "/v1/external-service-relations/{}",
+        relation["id"].as_str().unwrap()
+    );
+    w.app
+        .request("DELETE", &path)
+        .key(&b_key)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+    let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
+    w.app
+        .request("DELETE", &path)
+        .key(&writer)
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+    let res = w.app.request("DELETE", &path).send().await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    w.app
+        .request("DELETE", &path)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+
+    let token = w
+        .app
+        .request(
+            "GET",
+            &format!("/v1/connect-tokens/{}", connect["id"].as_str().unwrap()),
+        )
+        .send()
+        .await;
+    assert_eq!(token.body["status"], "consumed");
+    assert_service_error(
+        &w.put_user(&org, "crm-1", json!({"subscription": "FREE"}))
+            .await,
+        403,
+        "organization_access_denied",
+    );
+    let list = w
+        .app
+        .request("GET", &format!("{BASE}/{}/organizations", w.service))
+        .bearer(&w.token)
+        .send()
+        .await;
+    assert_eq!(list.body["data"], json!([]));
+    assert_service_error(
+        &w.claim(&connect["token"], "acct").await,
+        409,
+        "connect_token_unusable",
+    );
+    // The external id is free again: a new token can relate the organization anew.
+    let again = w.app.create_connect_token(&w.service).await;
+    assert_eq!(w.claim(&again["token"], "acct").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
+    let w = world().await;
+    let path = format!("{BASE}/{}/organizations", w.service);
+    for _ in 0..100 {
+        let res = w.app.request("GET", &path).bearer(&w.token).send().await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.header("x-ratelimit-limit"), Some("50"));
+    }
+    let res = w.app.request("GET", &path).bearer(&w.token).send().await;
+    assert_service_error(&res, 429, "rate_limited");
+    assert_eq!(res.header("retry-after"), Some("1"));
+    assert!(
+        res.header("x-quota-turns-used").is_none(),
+        "services count no organization's turns"
+    );
+    // The organization's own bucket is untouched.
+    assert_eq!(
+        w.app.request("GET", "/v1/end-users").send().await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_service_creation_beyond_the_ceiling_is_403_with_the_relationship_headers() {
+    let overrides = tether::organizations::LimitOverrides {
+        relationship_ceiling: Some(1),
+        ..tether_tests::UNLIMITED
+    };
+    let app = tether_tests::TestAppBuilder {
+        overrides,
+        ..Default::default()
+    }
+    .spawn()
+    .await;
+    let (service, token) = app.create_service(&[]).await;
+    let w = World {
+        app,
+        service,
+        token,
+    };
+    let connect = w.app.create_connect_token(&w.service).await;
+    assert_eq!(w.claim(&connect["token"], "acct").await.status, 200);
+    let org = w.app.org_id.to_string();
+    assert_eq!(
+        w.put_user(&org, "one", json!({"subscription": "PRO"}))
+            .await
+            .status,
+        201
+    );
+    let res = w
+        .put_user(&org, "two", json!({"subscription": "PRO"}))
+        .await;
+    assert_service_error(&res, 403, "relationship_quota_exceeded");
+    assert_eq!(res.header("x-quota-relationships-active"), Some("1"));
+    assert_eq!(res.header("x-quota-relationships-limit"), Some("1"));
+    assert!(res.header("x-quota-reset").is_some());
+}
