@@ -21,6 +21,10 @@ demo=$(target/debug/tetherctl org create --name "Demo Organization")
 api_key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])' <<<"$demo")
 org_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["organization_id"])' <<<"$demo")
 
+# The local stand-in for the purge-end-user stream trigger (README: "Deleting end users").
+target/debug/tetherctl purge-worker >.local/purge-worker.log 2>&1 &
+started_pids+=("$!")
+
 echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
 cargo lambda watch -A 127.0.0.1 -P "$port" >.local/watch.log 2>&1 &
 watch_pid=$!

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod not_found;
 pub mod organizations;
 pub mod pipeline;
+pub mod purge;
 pub mod routes;
 pub mod runtime;
 pub mod secrets;

@@ -259,6 +259,9 @@ pub const ALL: &[Endpoint] = &[
     PUT_ORGANIZATION_USER,
 ];
 
+/// Functions triggered by events rather than HTTP routes.
+pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user"];
+
 /// Path parameters that are free text rather than ids.
 pub const FREE_TEXT_PARAMETERS: &[&str] = &["externalUserId"];
 

@@ -27,6 +27,7 @@ fn load(function: &str) -> Value {
 fn there_is_exactly_one_event_per_function() {
     let mut expected: Vec<String> = routes::ALL.iter().map(|e| e.function.to_owned()).collect();
     expected.push(routes::NOT_FOUND.function.to_owned());
+    expected.extend(routes::EVENT_FUNCTIONS.iter().map(|f| (*f).to_owned()));
     expected.sort();
     let mut found: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()

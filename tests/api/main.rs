@@ -14,6 +14,7 @@ mod malformed;
 mod not_found;
 mod pipeline;
 mod policies;
+mod purge;
 mod sso;
 mod user_api;
 

@@ -10,6 +10,7 @@ use tether::config::Config;
 use tether::external_services;
 use tether::ids::OrganizationId;
 use tether::organizations::{self, LimitOverrides, Organization, Plan};
+use tether::purge;
 use tether::store::{Store, schema};
 
 #[derive(Debug, Parser)]
@@ -40,6 +41,14 @@ enum Command {
     ExternalService {
         #[command(subcommand)]
         command: ExternalServiceCommand,
+    },
+    /// Local stacks only: follows the table's stream and runs the
+    /// purge-end-user handler on it, as the Lambda trigger does in AWS.
+    /// Runs until stopped; prints one JSON line when it starts.
+    PurgeWorker {
+        /// Milliseconds between polls.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
     },
 }
 
@@ -141,7 +150,8 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<serde_json::Value, String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    let store = Store::from_config(&config).await;
+    let sdk = Store::sdk_config(&config).await;
+    let store = Store::from_sdk(&sdk, &config);
     let now = SystemClock.now();
     match command {
         Command::Table {
@@ -192,6 +202,22 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
                 return Err(format!("organization {org} does not exist"));
             }
             Ok(json!({ "api_key_id": key.api_key_id, "api_key": secret.expose() }))
+        }
+        Command::PurgeWorker { interval_ms } => {
+            let client = purge::local::streams_client(&sdk, config.dynamodb_endpoint.as_deref());
+            let poller = purge::local::Poller::start(&store, client)
+                .await
+                .map_err(describe)?;
+            println!(
+                "{}",
+                json!({ "purge_worker": "following", "table": store.table() })
+            );
+            tether::logging::init();
+            poller
+                .run(&store, std::time::Duration::from_millis(interval_ms))
+                .await
+                .map_err(describe)?;
+            Ok(json!({ "purge_worker": "stopped" }))
         }
         Command::ExternalService {
             command: ExternalServiceCommand::Create { name, mut scopes },

@@ -54,6 +54,10 @@ pub struct EndUserRecord {
     pub updated_at: String,
     /// Bumped on every write; the ETag.
     pub version: u64,
+    /// The sort key of the external-service link that created it, if one
+    /// did: the purge removes it with the end user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_link_sk: Option<String>,
 }
 
 impl EndUserRecord {
@@ -80,6 +84,7 @@ impl EndUserRecord {
             created_at: now.clone(),
             updated_at: now,
             version: 1,
+            external_link_sk: None,
         }
     }
 

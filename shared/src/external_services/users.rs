@@ -121,7 +121,8 @@ pub async fn put_user(ctx: Ctx, body: Json<PutUser>) -> Result<Reply, ApiError> 
         display_name: display_name.clone(),
         ..CreateEndUser::default()
     };
-    let user = EndUserRecord::new(org, input, now).with_subscription(subscription);
+    let mut user = EndUserRecord::new(org, input, now).with_subscription(subscription);
+    user.external_link_sk = Some(link_sk(service, &external_user_id));
     let link = built(
         Put::builder()
             .table_name(store.table())

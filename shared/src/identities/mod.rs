@@ -8,6 +8,7 @@
 
 mod store;
 
+pub(crate) use store::unlink_items;
 pub use store::{IdentityRecord, LinkOutcome, LinkedBy, link, pair_sk};
 
 use crate::authz::IdentityContext;

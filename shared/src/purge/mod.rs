@@ -1,0 +1,252 @@
+//! `purge-end-user` (SPEC §12): the asynchronous half of `DELETE
+//! /v1/end-users/{id}`. The table's stream delivers every change; when an end
+//! user enters `deleting`, its identities (and their uniqueness items) are
+//! unlinked, then the end user, its external-service link and one count of
+//! the organization's relationships go in **one transaction** conditioned on
+//! the user still being there and deleting — so a redelivered record (streams
+//! deliver at least once) finds nothing left to do and decrements nothing.
+
+pub mod local;
+
+use crate::end_users::{EndUserRecord, Status, user_sk};
+use crate::identities::{self, IdentityRecord};
+use crate::ids::{EndUserId, OrganizationId};
+use crate::organizations::{ORG_SK, org_pk};
+use crate::store::{self, Item, PK, SK, Store, StoreError, built};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+
+/// One change of the table's stream, from Lambda's event or the local poller.
+#[derive(Debug, Clone)]
+pub struct StreamChange {
+    /// Its position in the shard (the batch-failure identifier).
+    pub sequence_number: String,
+    /// The item after the change.
+    pub new_image: Option<Item>,
+    /// The item before the change.
+    pub old_image: Option<Item>,
+}
+
+fn image(item: serde_dynamo::Item) -> Option<Item> {
+    let item: Item = item.into();
+    (!item.is_empty()).then_some(item)
+}
+
+impl StreamChange {
+    /// The changes of a Lambda DynamoDB stream event.
+    pub fn from_event(event: aws_lambda_events::event::dynamodb::Event) -> Vec<Self> {
+        event
+            .records
+            .into_iter()
+            .map(|record| Self {
+                sequence_number: record.change.sequence_number.unwrap_or_default(),
+                new_image: image(record.change.new_image),
+                old_image: image(record.change.old_image),
+            })
+            .collect()
+    }
+
+    /// The end user this change starts the deletion of, if it does.
+    fn deletion(&self) -> Option<(OrganizationId, EndUserId)> {
+        let new = self.new_image.as_ref()?;
+        let is_user = store::get_s(new, SK).is_some_and(|sk| sk.starts_with("USER#"));
+        let now_deleting = store::get_s(new, "status") == Some("deleting");
+        let was_deleting = self
+            .old_image
+            .as_ref()
+            .and_then(|old| store::get_s(old, "status"))
+            == Some("deleting");
+        if !(is_user && now_deleting && !was_deleting) {
+            return None;
+        }
+        let org = OrganizationId::parse(store::get_s(new, "organization_id")?).ok()?;
+        let user = EndUserId::parse(store::get_s(new, "id")?).ok()?;
+        Some((org, user))
+    }
+}
+
+/// What a purge found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purged {
+    /// The end user was removed now (and counted out of relationships).
+    Removed,
+    /// Nothing was left: an earlier delivery did it.
+    AlreadyGone,
+}
+
+/// Handles a batch; returns the sequence numbers that failed (Lambda retries
+/// those and everything after them in the shard).
+pub async fn handle(store: &Store, changes: &[StreamChange]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for change in changes {
+        let Some((org, user)) = change.deletion() else {
+            continue;
+        };
+        match purge(store, org, user).await {
+            Ok(outcome) => {
+                tracing::info!(organization_id = %org, end_user_id = %user, ?outcome, "end user purged")
+            }
+            Err(err) => {
+                tracing::error!(organization_id = %org, end_user_id = %user, error = %err, "purge failed; will be retried");
+                failures.push(change.sequence_number.clone());
+                // Later records of the shard wait for this one (ordering).
+                break;
+            }
+        }
+    }
+    failures
+}
+
+/// Purges one end user under deletion. Safe to run any number of times.
+pub async fn purge(
+    store: &Store,
+    org: OrganizationId,
+    user: EndUserId,
+) -> Result<Purged, StoreError> {
+    // 1. Identities: no new one can appear, linking needs an active user.
+    loop {
+        let identities = identities_of(store, org, user).await?;
+        if identities.is_empty() {
+            break;
+        }
+        for identity in identities {
+            match store::transact(store, identities::unlink_items(store, &identity)?.to_vec()).await
+            {
+                Ok(()) => {}
+                // Unlinked meanwhile (a redelivery, or the organization's DELETE).
+                Err(StoreError::TransactionCanceled { reasons })
+                    if reasons.iter().any(|r| r.is_condition_failed()) => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    // 2. The end user, its link, and one relationship, together.
+    let Some(record) = crate::end_users::find(store, org, user).await? else {
+        return Ok(Purged::AlreadyGone);
+    };
+    if record.status != Status::Deleting {
+        return Ok(Purged::AlreadyGone);
+    }
+    final_transaction(store, &record, true).await
+}
+
+async fn final_transaction(
+    store: &Store,
+    record: &EndUserRecord,
+    count: bool,
+) -> Result<Purged, StoreError> {
+    let table = store.table();
+    let org = record.organization_id;
+    let mut items = vec![
+        TransactWriteItem::builder()
+            .delete(built(
+                Delete::builder()
+                    .table_name(table)
+                    .key(PK, store::s(org_pk(org)))
+                    .key(SK, store::s(user_sk(record.id)))
+                    .condition_expression("attribute_exists(PK) AND #status = :deleting")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":deleting", store::s("deleting"))
+                    .build(),
+            )?)
+            .build(),
+    ];
+    if count {
+        items.push(
+            TransactWriteItem::builder()
+                .update(built(
+                    Update::builder()
+                        .table_name(table)
+                        .key(PK, store::s(org_pk(org)))
+                        .key(SK, store::s(ORG_SK))
+                        .update_expression("SET relationships_active = relationships_active - :one")
+                        .condition_expression("relationships_active > :zero")
+                        .expression_attribute_values(":one", store::n(1))
+                        .expression_attribute_values(":zero", store::n(0))
+                        .build(),
+                )?)
+                .build(),
+        );
+    }
+    if let Some(link) = &record.external_link_sk {
+        items.push(
+            TransactWriteItem::builder()
+                .delete(built(
+                    Delete::builder()
+                        .table_name(table)
+                        .key(PK, store::s(org_pk(org)))
+                        .key(SK, store::s(link))
+                        .condition_expression("attribute_not_exists(PK) OR end_user_id = :id")
+                        .expression_attribute_values(":id", store::s(record.id.to_string()))
+                        .build(),
+                )?)
+                .build(),
+        );
+    }
+    match store::transact(store, items).await {
+        Ok(()) => Ok(Purged::Removed),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            if reasons.first().is_some_and(|r| r.is_condition_failed()) {
+                return Ok(Purged::AlreadyGone);
+            }
+            if count && reasons.get(1).is_some_and(|r| r.is_condition_failed()) {
+                // The counter is already at zero: remove the user regardless
+                // rather than block the purge on a counter that cannot go lower.
+                tracing::warn!(organization_id = %org, "relationships_active was 0 at a purge");
+                return Box::pin(final_transaction(store, record, false)).await;
+            }
+            Err(StoreError::TransactionCanceled { reasons })
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn identities_of(
+    store: &Store,
+    org: OrganizationId,
+    user: EndUserId,
+) -> Result<Vec<IdentityRecord>, StoreError> {
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", store::s(org_pk(org)))
+        .expression_attribute_values(":prefix", store::s(format!("IDENT#{user}#")))
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    out.items
+        .unwrap_or_default()
+        .into_iter()
+        .map(store::from_item)
+        .collect()
+}
+
+/// The Lambda entry point of `purge-end-user`: partial batch failures are
+/// reported so only the failed record and those after it are retried.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    use aws_lambda_events::event::dynamodb::Event;
+    use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+    crate::logging::init();
+    let config = crate::config::Config::from_env()?;
+    let store = Store::from_config(&config).await;
+    let store = &store;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Event>| async move {
+            let changes = StreamChange::from_event(event.payload);
+            let failed = handle(store, &changes).await;
+            let mut response = DynamoDbEventResponse::default();
+            response.batch_item_failures = failed
+                .into_iter()
+                .map(|id| {
+                    let mut failure = DynamoDbBatchItemFailure::default();
+                    failure.item_identifier = Some(id);
+                    failure
+                })
+                .collect();
+            Ok::<_, std::convert::Infallible>(response)
+        },
+    ))
+    .await
+}

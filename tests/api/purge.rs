@@ -1,0 +1,248 @@
+//! The asynchronous purge of deleted end users (SPEC §12): the stream handler
+//! itself, and the local poller that feeds it from DynamoDB Local's stream.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tether::purge::{self, StreamChange};
+use tether_tests::{TestApp, spawn_app};
+
+async fn user_item(
+    app: &TestApp,
+    user: &Value,
+) -> std::collections::HashMap<String, AttributeValue> {
+    crate::stored_user(app, user)
+        .await
+        .expect("the end user is stored")
+}
+
+async fn relationships(app: &TestApp) -> String {
+    let org = crate::stored_item(app, &format!("ORG#{}", app.org_id), "ORG")
+        .await
+        .unwrap();
+    org["relationships_active"].as_n().unwrap().clone()
+}
+
+/// The stream record DynamoDB emits when `user` goes from `before` to its stored state.
+fn change(
+    sequence: &str,
+    before: &std::collections::HashMap<String, AttributeValue>,
+    after: &std::collections::HashMap<String, AttributeValue>,
+) -> StreamChange {
+    StreamChange {
+        sequence_number: sequence.into(),
+        new_image: Some(after.clone()),
+        old_image: Some(before.clone()),
+    }
+}
+
+async fn linked_user(app: &TestApp, provider: &str, external_id: &str) -> Value {
+    let user = app.create_user(json!({"email": "gone@example.com"})).await;
+    let res = app
+        .request(
+            "POST",
+            &format!("/v1/users/{}/identities", user["id"].as_str().unwrap()),
+        )
+        .json(&json!({"identity_provider_id": provider, "external_id": external_id}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    user
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
+    let app = spawn_app().await;
+    let provider = app.create_provider().await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = linked_user(&app, &provider, "ext-1").await;
+    let _other = app.create_user(json!({})).await;
+    assert_eq!(relationships(&app).await, "2");
+    let before = user_item(&app, &user).await;
+    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    let after = user_item(&app, &user).await;
+
+    let record = change("100", &before, &after);
+    assert!(
+        purge::handle(&app.app.store, std::slice::from_ref(&record))
+            .await
+            .is_empty()
+    );
+    app.request("GET", &path)
+        .send()
+        .await
+        .assert_error(404, "not_found");
+    app.request(
+        "GET",
+        &format!("/v1/users/{}/identities", user["id"].as_str().unwrap()),
+    )
+    .send()
+    .await
+    .assert_error(404, "not_found");
+    assert_eq!(relationships(&app).await, "1");
+
+    // Streams deliver at least once: the same record again changes nothing.
+    assert!(
+        purge::handle(&app.app.store, &[record.clone(), record])
+            .await
+            .is_empty()
+    );
+    assert_eq!(relationships(&app).await, "1", "decremented once");
+    assert_eq!(
+        app.request("GET", "/v1/end-users").send().await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_purged_users_identity_can_be_linked_again() {
+    let app = spawn_app().await;
+    let provider = app.create_provider().await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = linked_user(&app, &provider, "reusable").await;
+    let before = user_item(&app, &user).await;
+    app.request(
+        "DELETE",
+        &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
+    )
+    .send()
+    .await;
+    let after = user_item(&app, &user).await;
+
+    let newcomer = app.create_user(json!({})).await;
+    let path = format!("/v1/users/{}/identities", newcomer["id"].as_str().unwrap());
+    let body = json!({"identity_provider_id": provider, "external_id": "reusable"});
+    app.request("POST", &path)
+        .json(&body)
+        .send()
+        .await
+        .assert_error(409, "identity_already_linked");
+    assert!(
+        purge::handle(&app.app.store, &[change("1", &before, &after)])
+            .await
+            .is_empty()
+    );
+    let relinked = app.request("POST", &path).json(&body).send().await;
+    assert_eq!(relinked.status, 201, "{}", relinked.text);
+}
+
+#[tokio::test]
+async fn other_changes_are_ignored() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let item = user_item(&app, &user).await;
+    let created = StreamChange {
+        sequence_number: "1".into(),
+        new_image: Some(item.clone()),
+        old_image: None,
+    };
+    let patched = change("2", &item, &item);
+    let removed = StreamChange {
+        sequence_number: "3".into(),
+        new_image: None,
+        old_image: Some(item),
+    };
+    assert!(
+        purge::handle(&app.app.store, &[created, patched, removed])
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        app.request(
+            "GET",
+            &format!("/v1/end-users/{}", user["id"].as_str().unwrap())
+        )
+        .send()
+        .await
+        .status,
+        200
+    );
+    assert_eq!(relationships(&app).await, "1");
+}
+
+#[tokio::test]
+async fn a_failing_purge_reports_its_record_for_retry() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let before = user_item(&app, &user).await;
+    app.request(
+        "DELETE",
+        &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
+    )
+    .send()
+    .await;
+    let after = user_item(&app, &user).await;
+    let config = app
+        .app
+        .store
+        .client()
+        .config()
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    let unreachable = tether::store::Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        app.app.store.table(),
+    );
+    let records = [change("7", &before, &after), change("8", &before, &after)];
+    assert_eq!(
+        purge::handle(&unreachable, &records).await,
+        vec!["7".to_owned()],
+        "the first failure stops the batch"
+    );
+    assert_eq!(relationships(&app).await, "1", "nothing partial");
+}
+
+#[tokio::test]
+async fn the_sample_event_is_a_deletion_the_handler_recognises() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/purge-end-user.json"
+    ))
+    .unwrap();
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&text).unwrap();
+    let changes = StreamChange::from_event(event);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].sequence_number, "111100000000012345678901");
+    // Against an empty table it is a no-op success (the user is already gone).
+    let app = spawn_app().await;
+    assert!(purge::handle(&app.app.store, &changes).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_local_poller_purges_from_dynamodb_locals_stream() {
+    let app = spawn_app().await;
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build();
+    let client = purge::local::streams_client(&sdk, Some(&tether_tests::dynamodb_endpoint()));
+    let mut poller = purge::local::Poller::start(&app.app.store, client)
+        .await
+        .expect("the table has a stream");
+    let user = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    let started = Instant::now();
+    while app.request("GET", &path).send().await.status != 404 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not purged within 10 s"
+        );
+        poller.poll_once(&app.app.store).await.expect("poll");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(relationships(&app).await, "0");
+}
