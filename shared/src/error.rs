@@ -166,6 +166,12 @@ pub enum ApiError {
     /// The external organization id is linked to another organization.
     #[error("the externalOrganizationId is already linked to a different organization")]
     ExternalOrganizationIdAlreadyInUse,
+    /// The `Idempotency-Key` was used for a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+    /// A request with the same `Idempotency-Key` is still running.
+    #[error("a request with this Idempotency-Key is still in progress; retry later")]
+    IdempotencyInProgress,
     /// The caller's bucket is empty.
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited {
@@ -237,6 +243,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedConnectToken => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::ExternalServiceAccessDenied | Self::OrganizationAccessDenied => {
                 StatusCode::FORBIDDEN
             }
@@ -272,6 +280,8 @@ impl ApiError {
     /// The machine-readable code on the organization/user surface.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::ExternalServiceAccessDenied => "external_service_access_denied",
             Self::OrganizationAccessDenied => "organization_access_denied",
             Self::MalformedConnectToken => "malformed_connect_token",

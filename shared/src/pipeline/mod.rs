@@ -17,6 +17,7 @@ use crate::auth::{self, ApiKeyPrincipal};
 use crate::authz;
 use crate::error::{ApiError, Surface};
 use crate::external_services::{self, ServicePrincipal};
+use crate::idempotency;
 use crate::ids::{EndUserId, ExternalServiceId, InvalidId, OrganizationId, RequestId};
 use crate::organizations::{self, Organization};
 use crate::routes::{Credential, Endpoint};
@@ -242,6 +243,29 @@ impl Reply {
         }
     }
 
+    /// A stored response, replayed byte for byte with `Idempotent-Replayed: true`.
+    pub fn replay(stored: idempotency::StoredResponse) -> Self {
+        let mut headers: Vec<(HeaderName, HeaderValue)> = stored
+            .headers
+            .iter()
+            .filter_map(|(n, v)| {
+                Some((
+                    HeaderName::from_bytes(n.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
+        headers.push((
+            HeaderName::from_static(idempotency::REPLAYED_HEADER),
+            HeaderValue::from_static("true"),
+        ));
+        Self {
+            status: StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
+            body: stored.body.map(String::into_bytes),
+            headers,
+        }
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: HeaderName, value: &str) -> Result<Self, ApiError> {
         let value = HeaderValue::from_str(value).map_err(ApiError::internal)?;
@@ -427,7 +451,29 @@ where
         }
     };
 
-    let body = B::from_body(&headers, body_bytes(&body))?;
+    let raw_body = body_bytes(&body);
+    let input = B::from_body(&headers, raw_body)?;
+
+    // Idempotency-Key (SPEC §9): once the request is known to be valid, a
+    // retry of the same POST gets the first response back.
+    let claim = match idempotency_request(
+        endpoint,
+        &headers,
+        authenticated.as_ref(),
+        &method,
+        &path,
+        raw_body,
+    )? {
+        None => None,
+        Some((owner, key, fingerprint)) => {
+            let now = app.clock.now().unix_timestamp();
+            match idempotency::begin(&app.store, &owner, &key, &fingerprint, now).await? {
+                idempotency::Begin::Replay(stored) => return Ok(Reply::replay(stored)),
+                idempotency::Begin::Run(claim) => Some(claim),
+            }
+        }
+    };
+    let store = app.store.clone();
     let ctx = Ctx {
         app,
         request_id,
@@ -441,7 +487,105 @@ where
         endpoint,
         path_params,
     };
-    op(ctx, body).await
+    let outcome = op(ctx, input).await;
+    if let Some(claim) = claim {
+        record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
+    }
+    outcome
+}
+
+/// The owner, key and fingerprint of a POST that carries `Idempotency-Key`.
+fn idempotency_request(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    authenticated: Option<&Authenticated>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Option<(String, idempotency::IdempotencyKey, String)>, ApiError> {
+    if endpoint.method != "POST" {
+        return Ok(None);
+    }
+    // Present but unusable (repeated, not text, too long) is an error, not "absent".
+    let mut values = headers.get_all(idempotency::HEADER).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    let value = if values.next().is_none() {
+        first.to_str().ok()
+    } else {
+        None
+    };
+    let key = value
+        .and_then(idempotency::IdempotencyKey::parse)
+        .ok_or_else(|| {
+            let mut errors = crate::error::FieldErrors::new();
+            errors.push(
+                "Idempotency-Key",
+                "must be 1 to 255 printable ASCII characters",
+            );
+            ApiError::Validation(errors)
+        })?;
+    // Keys are per owner: one organization's key never collides with another's.
+    let owner = match authenticated {
+        Some(Authenticated::ExternalService(service)) => format!("SVC#{}", service.id),
+        Some(other) => match other.organization_id() {
+            Some(org) => format!("ORG#{org}"),
+            None => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    Ok(Some((
+        owner,
+        key,
+        idempotency::fingerprint(method, path, body),
+    )))
+}
+
+/// Stores the operation's response for replays — successes and errors alike,
+/// 500s included (as Stripe does: a retry must not run twice what may have
+/// half-run) — except 503, which tells the client to retry: the key is
+/// released so the retry runs.
+async fn record_outcome(
+    store: &crate::store::Store,
+    claim: &idempotency::Claim,
+    outcome: &Result<Reply, ApiError>,
+    surface: Surface,
+    request_id: RequestId,
+) {
+    let stored = match outcome {
+        Ok(reply) => idempotency::StoredResponse {
+            status: reply.status.as_u16(),
+            body: reply
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            headers: reply
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        v.to_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+        },
+        Err(err) if err.status_on(surface) == StatusCode::SERVICE_UNAVAILABLE => {
+            if let Err(e) = idempotency::release(store, claim).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+            return;
+        }
+        Err(err) => idempotency::StoredResponse {
+            status: err.status_on(surface).as_u16(),
+            body: Some(err.body(surface, &request_id.to_string()).to_string()),
+            headers: Vec::new(),
+        },
+    };
+    if let Err(e) = idempotency::finish(store, claim, &stored).await {
+        tracing::warn!(error = %e, "could not store an idempotent response");
+    }
 }
 
 /// The organization of an authenticated key, from the warm cache or the table.
