@@ -43,12 +43,12 @@ impl IdempotencyKey {
 
 /// What identifies "the same request" for a key: method, path and body.
 pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    // Each part length-prefixed, so no two splits of the same bytes collide.
     let mut hash = Sha256::new();
-    hash.update(method.as_bytes());
-    hash.update(b"\n");
-    hash.update(path.as_bytes());
-    hash.update(b"\n");
-    hash.update(body);
+    for part in [method.as_bytes(), path.as_bytes(), body] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
     hex::encode(hash.finalize())
 }
 
