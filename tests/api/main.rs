@@ -7,6 +7,7 @@ mod end_users;
 mod end_users_update;
 mod events;
 mod external_services;
+mod faults;
 mod idempotency;
 mod identities;
 mod isolation;

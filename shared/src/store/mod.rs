@@ -36,14 +36,19 @@ pub struct Store {
 
 impl Store {
     /// Wraps a client (tests build theirs with a local endpoint), adding the
-    /// interceptor that logs and counts every call.
+    /// interceptor that logs and counts every call. (Interceptors of `client`
+    /// itself are not carried over; use [`Store::from_builder`] to keep them.)
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self::from_builder(client.config().to_builder(), table)
+    }
+
+    /// A store whose client is built from `builder`, plus the call interceptor.
+    pub fn from_builder(
+        builder: aws_sdk_dynamodb::config::Builder,
+        table: impl Into<String>,
+    ) -> Self {
         let stats = CallStats::default();
-        let config = client
-            .config()
-            .to_builder()
-            .interceptor(calls::CallLog(stats.clone()))
-            .build();
+        let config = builder.interceptor(calls::CallLog(stats.clone())).build();
         Self {
             client: aws_sdk_dynamodb::Client::from_conf(config),
             table: table.into(),
