@@ -15,6 +15,7 @@ pub mod config;
 pub mod end_users;
 pub mod error;
 pub mod external_services;
+mod fuzz;
 pub mod idempotency;
 pub mod identities;
 pub mod identity_providers;

@@ -236,6 +236,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_cursor_decodes_or_is_a_400(raw in ".{0,120}", b64 in "[A-Za-z0-9_-]{0,80}") {
+            for input in [raw.as_str(), b64.as_str()] {
+                if let Err(err) = decode_cursor(input) {
+                    proptest::prop_assert_eq!(err.code(), "invalid_query_parameter");
+                }
+            }
+        }
+
+        #[test]
+        fn any_if_match_header_parses(header in ".{0,120}") {
+            let parsed = IfMatch::parse(Some(&header));
+            let _ = parsed.versions();
+            let _ = parsed.matches(1);
+        }
+    }
+
     #[test]
     fn if_match_uses_strong_comparison() {
         assert_eq!(IfMatch::parse(None), IfMatch::Any);

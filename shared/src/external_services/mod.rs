@@ -9,6 +9,11 @@ mod users;
 pub use claim::{claim, delete_relation, list_organizations};
 pub use users::put_user;
 
+#[cfg(test)]
+pub(crate) use claim::ClaimBody as ClaimBodyForFuzzing;
+#[cfg(test)]
+pub(crate) use users::PutUser as PutUserForFuzzing;
+
 use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
