@@ -134,10 +134,13 @@ proptest! {
 
     #[test]
     fn secret_parsers_accept_exactly_their_form(s in ".{0,80}", tail in "[0-9a-f]{48}") {
-        for parsed in [ApiKeySecret::parse(&s).map(|k| k.expose().to_owned()), ServiceToken::parse(&s).map(|k| k.expose().to_owned()), ConnectToken::parse(&s).map(|k| k.expose().to_owned())] {
-            if let Some(exposed) = parsed {
-                prop_assert_eq!(exposed, s.clone());
-            }
+        let parsed = [
+            ApiKeySecret::parse(&s).map(|k| k.expose().to_owned()),
+            ServiceToken::parse(&s).map(|k| k.expose().to_owned()),
+            ConnectToken::parse(&s).map(|k| k.expose().to_owned()),
+        ];
+        for exposed in parsed.into_iter().flatten() {
+            prop_assert_eq!(exposed, s.clone());
         }
         let key = format!("tk_{tail}");
         prop_assert!(ApiKeySecret::parse(&key).is_some());
