@@ -2,6 +2,7 @@
 //! out, then the stored state checked in DynamoDB Local.
 
 mod auth;
+mod bad_input;
 mod consistency;
 mod end_users;
 mod end_users_update;

@@ -399,6 +399,18 @@ impl TestRequest<'_> {
         self
     }
 
+    /// A body of raw bytes, sent base64-encoded as API Gateway does for binary.
+    pub fn binary_body(mut self, content_type: &str, bytes: &[u8]) -> Self {
+        use base64::Engine as _;
+        self.headers
+            .push(("content-type".into(), content_type.to_owned()));
+        self.body = Some(format!(
+            "base64:{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ));
+        self
+    }
+
     /// Overrides the event's `pathParameters` (as API Gateway would fill them).
     pub fn path_parameters(mut self, params: Value) -> Self {
         self.path_parameters = Some(params);
@@ -472,7 +484,13 @@ impl TestRequest<'_> {
             event["pathParameters"] = path_parameters;
         }
         if let Some(body) = &self.body {
-            event["body"] = Value::String(body.clone());
+            match body.strip_prefix("base64:") {
+                Some(encoded) => {
+                    event["body"] = Value::String(encoded.to_owned());
+                    event["isBase64Encoded"] = Value::Bool(true);
+                }
+                None => event["body"] = Value::String(body.clone()),
+            }
         }
         event
     }
