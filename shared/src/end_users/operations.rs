@@ -12,9 +12,6 @@ use lambda_http::http::header::{ETAG, LOCATION};
 use serde_json::json;
 
 const RESOURCE: &str = "end_user";
-/// Page size bounds of `GET /v1/end-users` (SPEC §9).
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 100;
 /// Cursor format version, so the encoding can change without breaking old cursors silently.
 const CURSOR_PREFIX: &str = "u1:";
 
@@ -60,17 +57,7 @@ pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.organization_id()?;
     ctx.query.only(&["limit", "cursor"])?;
-    let limit = match ctx.query.single("limit")? {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| ApiError::InvalidQueryParameter {
-                name: "limit".into(),
-                problem: "must be a whole number from 1 to 100",
-            })?,
-    };
+    let limit = ctx.query.page_limit()?;
     let after = ctx.query.single("cursor")?.map(decode_cursor).transpose()?;
     let (records, more) = store::list(&ctx.app.store, org, after, limit).await?;
     let next_cursor = more

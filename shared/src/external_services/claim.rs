@@ -302,27 +302,13 @@ async fn attempt(
     }
 }
 
-/// Page size bounds of the service's organization list.
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 100;
-
 /// `GET /api/v1/external-services/{externalServiceId}/organizations` →
 /// `{data: [{organizationId, organizationName, relationId, externalOrganizationId, createdAt}], nextCursor}`.
 #[tracing::instrument(name = "organizations.list", skip_all)]
 pub async fn list_organizations(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
     let service = service_of(&ctx)?;
     ctx.query.only(&["limit", "cursor"])?;
-    let limit = match ctx.query.single("limit")? {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| ApiError::InvalidQueryParameter {
-                name: "limit".into(),
-                problem: "must be a whole number from 1 to 100",
-            })?,
-    };
+    let limit = ctx.query.page_limit()?;
     let invalid_cursor = || ApiError::InvalidQueryParameter {
         name: "cursor".into(),
         problem: "is not a cursor this API issued",

@@ -4,6 +4,11 @@
 use crate::error::ApiError;
 use lambda_http::{Request, RequestExt};
 
+/// Page size when `limit` is absent.
+pub const DEFAULT_PAGE: usize = 20;
+/// Largest page.
+pub const MAX_PAGE: usize = 100;
+
 /// A request's query parameters, decoded.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -54,6 +59,21 @@ impl Query {
                 problem: "must be given at most once",
             }),
             (value, _) => Ok(value),
+        }
+    }
+
+    /// The page size of a list (`?limit=1..100`, default 20; SPEC §9).
+    pub fn page_limit(&self) -> Result<usize, ApiError> {
+        match self.single("limit")? {
+            None => Ok(DEFAULT_PAGE),
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| ApiError::InvalidQueryParameter {
+                    name: "limit".into(),
+                    problem: "must be a whole number from 1 to 100",
+                }),
         }
     }
 }
