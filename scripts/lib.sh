@@ -37,7 +37,7 @@ ensure_dynamodb() {
 }
 
 # The Ed25519 seed that signs user access tokens: generated once into an
-# ignored file (in AWS it comes from SSM, see README "Deploying").
+# ignored file (in AWS it comes from SSM: TETHER_TOKEN_SIGNING_KEY_PARAMETER, README "Configuration").
 ensure_signing_key() {
   if [ -n "${TETHER_TOKEN_SIGNING_KEY:-}" ]; then return; fi
   mkdir -p .local
