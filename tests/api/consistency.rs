@@ -111,6 +111,12 @@ fn the_template_declares_every_function_and_route() {
         template.contains("Binary: not-found\n")
             && template.contains("Method: ANY, Path: $default")
     );
+    let log_groups = template.matches("Type: AWS::Logs::LogGroup").count();
+    assert_eq!(
+        log_groups,
+        all_functions().len(),
+        "every function has a log group with retention"
+    );
     let declared = template.matches("BuildMethod: rust-cargolambda").count();
     assert_eq!(
         declared,
