@@ -15,7 +15,7 @@ use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
 use crate::secrets::ConnectToken;
-use crate::store::{self, Item, PK, SK, Store, StoreError, built, schema};
+use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
     Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -383,19 +383,8 @@ pub async fn delete_relation(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.organization_id()?;
     let id = ctx.path_id("relation_id", RelationId::parse)?;
     let store = &ctx.app.store;
-    let out = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .index_name(schema::GSI1)
-        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
-        .expression_attribute_values(":pk", store::s(org_pk(org)))
-        .expression_attribute_values(":sk", store::s(format!("REL#{id}")))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await
-        .map_err(StoreError::from)?;
-    let Some(item) = out.items.unwrap_or_default().into_iter().next() else {
+    let found = store::gsi1_item(store, org_pk(org), format!("REL#{id}")).await?;
+    let Some(item) = found else {
         return Err(ApiError::NotFound {
             resource: "relation",
         });

@@ -14,7 +14,7 @@ use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
 use crate::secrets::ConnectToken;
-use crate::store::{self, PK, SK, Store, StoreError, built, schema};
+use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::user_api::NoFields;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -225,23 +225,8 @@ async fn find(
     org: OrganizationId,
     id: ConnectTokenId,
 ) -> Result<Option<ConnectTokenRecord>, StoreError> {
-    let out = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .index_name(schema::GSI1)
-        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
-        .expression_attribute_values(":pk", store::s(org_pk(org)))
-        .expression_attribute_values(":sk", store::s(format!("CTOKEN#{id}")))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.items
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .map(store::from_item)
-        .transpose()
+    let item = store::gsi1_item(store, org_pk(org), format!("CTOKEN#{id}")).await?;
+    item.map(store::from_item).transpose()
 }
 
 /// Reads a connect token by the presented secret (strongly consistent).

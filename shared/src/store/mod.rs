@@ -195,3 +195,20 @@ pub fn built<T, E: std::error::Error + Send + Sync + 'static>(
         source: Box::new(e),
     })
 }
+
+/// The one item of the overloaded index `GSI1` with exactly these keys
+/// (eventually consistent, as every GSI read).
+pub async fn gsi1_item(store: &Store, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .index_name(schema::GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+        .expression_attribute_values(":pk", s(pk))
+        .expression_attribute_values(":sk", s(sk))
+        .return_consumed_capacity(CAPACITY)
+        .send()
+        .await?;
+    Ok(out.items.unwrap_or_default().into_iter().next())
+}
