@@ -140,6 +140,42 @@ impl Organization {
     }
 }
 
+/// The transaction part that counts one more active relationship of `org`,
+/// conditioned on staying below `ceiling` (`ALL_OLD` on failure, so the
+/// refusal can report the current count). Every end-user creation carries it.
+pub fn count_relationship(
+    store: &Store,
+    org: OrganizationId,
+    ceiling: u64,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let update = store::built(
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(store.table())
+            .key(store::PK, store::s(org_pk(org)))
+            .key(store::SK, store::s(ORG_SK))
+            .update_expression("SET relationships_active = if_not_exists(relationships_active, :zero) + :one")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(relationships_active) OR relationships_active < :ceiling)",
+            )
+            .expression_attribute_values(":zero", store::n(0))
+            .expression_attribute_values(":one", store::n(1))
+            .expression_attribute_values(":ceiling", store::n(ceiling))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .build(),
+    )?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .update(update)
+        .build())
+}
+
+/// The count an organization item returned by a failed [`count_relationship`] holds.
+pub fn relationships_in(item: Option<&store::Item>) -> u64 {
+    item.and_then(|i| store::get_n(i, "relationships_active"))
+        .unwrap_or(0)
+}
+
 /// Reads an organization (strongly consistent: a just-created organization is
 /// usable at once).
 pub async fn get_organization(

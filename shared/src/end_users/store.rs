@@ -172,7 +172,7 @@ pub(super) async fn put_new(
     record: &EndUserRecord,
     ceiling: u64,
 ) -> Result<Result<(), CreateRefused>, StoreError> {
-    use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
     let put = Put::builder()
         .table_name(store.table())
         .set_item(Some(store::to_item(record)?))
@@ -181,34 +181,16 @@ pub(super) async fn put_new(
         .map_err(|e| StoreError::Other {
             source: Box::new(e),
         })?;
-    let count = Update::builder()
-        .table_name(store.table())
-        .key(PK, store::s(org_pk(record.organization_id)))
-        .key(SK, store::s(crate::organizations::ORG_SK))
-        .update_expression("SET relationships_active = if_not_exists(relationships_active, :zero) + :one")
-        .condition_expression(
-            "attribute_exists(PK) AND (attribute_not_exists(relationships_active) OR relationships_active < :ceiling)",
-        )
-        .expression_attribute_values(":zero", store::n(0))
-        .expression_attribute_values(":one", store::n(1))
-        .expression_attribute_values(":ceiling", store::n(ceiling))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError::Other { source: Box::new(e) })?;
     let items = vec![
         TransactWriteItem::builder().put(put).build(),
-        TransactWriteItem::builder().update(count).build(),
+        crate::organizations::count_relationship(store, record.organization_id, ceiling)?,
     ];
     match store::transact(store, items).await {
         Ok(()) => Ok(Ok(())),
         Err(StoreError::TransactionCanceled { reasons }) => {
             match reasons.get(1).filter(|r| r.is_condition_failed()) {
                 Some(org) => {
-                    let active = org
-                        .item
-                        .as_ref()
-                        .and_then(|i| store::get_n(i, "relationships_active"))
-                        .unwrap_or(0);
+                    let active = crate::organizations::relationships_in(org.item.as_ref());
                     Ok(Err(CreateRefused::AtCeiling(active)))
                 }
                 None => Err(StoreError::TransactionCanceled { reasons }),

@@ -12,7 +12,7 @@ use crate::clock::format_timestamp;
 use crate::end_users::{CreateEndUser, Email, EndUserRecord, Status, Subscription, user_sk};
 use crate::error::ApiError;
 use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
-use crate::organizations::{ORG_SK, org_pk};
+use crate::organizations::org_pk;
 use crate::pipeline::{Ctx, Json, JsonObject, ParseBody, Reply};
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
@@ -142,24 +142,11 @@ pub async fn put_user(ctx: Ctx, body: Json<PutUser>) -> Result<Reply, ApiError> 
             .condition_expression("attribute_not_exists(PK)")
             .build(),
     )?;
-    let count = built(
-        Update::builder()
-            .table_name(store.table())
-            .key(PK, store::s(org_pk(org)))
-            .key(SK, store::s(ORG_SK))
-            .update_expression("SET relationships_active = if_not_exists(relationships_active, :zero) + :one")
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(relationships_active) OR relationships_active < :ceiling)")
-            .expression_attribute_values(":zero", store::n(0))
-            .expression_attribute_values(":one", store::n(1))
-            .expression_attribute_values(":ceiling", store::n(ceiling))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build(),
-    )?;
     let items = vec![
         relation_check(store, service, org)?,
         TransactWriteItem::builder().put(link).build(),
         TransactWriteItem::builder().put(put_user).build(),
-        TransactWriteItem::builder().update(count).build(),
+        crate::organizations::count_relationship(store, org, ceiling)?,
     ];
     let existing = match store::transact(store, items).await {
         Ok(()) => return Reply::json(StatusCode::CREATED, &to_json(&user, &external_user_id)),
@@ -176,11 +163,7 @@ pub async fn put_user(ctx: Ctx, body: Json<PutUser>) -> Result<Reply, ApiError> 
                     .and_then(|s| EndUserId::parse(s).ok());
                 id.ok_or_else(|| ApiError::internal("link item without end_user_id"))?
             } else if let Some(org_reason) = failed(3) {
-                let active = org_reason
-                    .item
-                    .as_ref()
-                    .and_then(|i| store::get_n(i, "relationships_active"))
-                    .unwrap_or(0);
+                let active = crate::organizations::relationships_in(org_reason.item.as_ref());
                 return Err(ApiError::RelationshipQuotaExceeded {
                     active,
                     limit: ceiling,

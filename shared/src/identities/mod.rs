@@ -8,8 +8,8 @@
 
 mod store;
 
-pub(crate) use store::unlink_items;
 pub use store::{IdentityRecord, LinkOutcome, LinkedBy, link, pair_sk};
+pub(crate) use store::{of_user, unlink_items};
 
 use crate::authz::IdentityContext;
 use crate::error::ApiError;

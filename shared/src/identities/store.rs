@@ -257,6 +257,15 @@ pub(super) async fn list(
     if !exists {
         return Ok(None);
     }
+    of_user(store, org, user).await.map(Some)
+}
+
+/// Every identity of an end user (strongly consistent, all pages).
+pub(crate) async fn of_user(
+    store: &Store,
+    org: OrganizationId,
+    user: EndUserId,
+) -> Result<Vec<IdentityRecord>, StoreError> {
     let mut identities = Vec::new();
     let mut start = None;
     loop {
@@ -277,7 +286,7 @@ pub(super) async fn list(
         }
         start = out.last_evaluated_key;
         if start.is_none() {
-            return Ok(Some(identities));
+            return Ok(identities);
         }
     }
 }

@@ -9,7 +9,7 @@
 pub mod local;
 
 use crate::end_users::{EndUserRecord, Status, user_sk};
-use crate::identities::{self, IdentityRecord};
+use crate::identities;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::{ORG_SK, org_pk};
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
@@ -104,7 +104,7 @@ pub async fn purge(
 ) -> Result<Purged, StoreError> {
     // 1. Identities: no new one can appear, linking needs an active user.
     loop {
-        let identities = identities_of(store, org, user).await?;
+        let identities = identities::of_user(store, org, user).await?;
         if identities.is_empty() {
             break;
         }
@@ -198,29 +198,6 @@ async fn final_transaction(
         }
         Err(err) => Err(err),
     }
-}
-
-async fn identities_of(
-    store: &Store,
-    org: OrganizationId,
-    user: EndUserId,
-) -> Result<Vec<IdentityRecord>, StoreError> {
-    let out = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", store::s(org_pk(org)))
-        .expression_attribute_values(":prefix", store::s(format!("IDENT#{user}#")))
-        .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.items
-        .unwrap_or_default()
-        .into_iter()
-        .map(store::from_item)
-        .collect()
 }
 
 /// The Lambda entry point of `purge-end-user`: partial batch failures are
