@@ -315,11 +315,12 @@ impl ApiError {
     }
 
     /// The code on the external-service surface, where its seed names differ.
-    fn external_type(&self) -> &'static str {
+    pub fn external_type(&self) -> &'static str {
         match self {
-            Self::InvalidJson(_) | Self::Validation(_) | Self::InvalidPathParameter(_) => {
-                "invalid_schema"
-            }
+            Self::InvalidJson(_)
+            | Self::Validation(_)
+            | Self::InvalidPathParameter(_)
+            | Self::InvalidQueryParameter { .. } => "invalid_schema",
             // An organization's policy forbidding a service is, to the
             // service, an organization that did not grant it access.
             Self::PolicyDenied { .. } => "organization_access_denied",
@@ -375,6 +376,9 @@ impl ApiError {
                 let mut error = json!({ "type": self.external_type(), "message": message, "requestId": request_id });
                 if let Self::InvalidPathParameter(name) = self {
                     error["issues"] = json!([{ "path": [name], "message": "must be a UUID" }]);
+                }
+                if let Self::InvalidQueryParameter { name, problem } = self {
+                    error["issues"] = json!([{ "path": [name], "message": problem }]);
                 }
                 if let Self::Validation(fields) = self {
                     error["issues"] = fields

@@ -314,6 +314,26 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
         list.body["data"][0]["relationId"].as_str().is_some()
             && list.body["data"][0]["createdAt"].as_str().is_some()
     );
+
+    // Query problems are schema problems on this surface (found by the
+    // schemathesis contract run: the type was the organization API's code).
+    for query in ["limit=0", "limit=1&limit=2", "sort=name", "cursor=%%%"] {
+        let res = w
+            .app
+            .request(
+                "GET",
+                &format!("{BASE}/{}/organizations?{query}", w.service),
+            )
+            .bearer(&w.token)
+            .send()
+            .await;
+        assert_service_error(&res, 400, "invalid_schema");
+        assert_eq!(
+            res.body["error"]["issues"].as_array().map(Vec::len),
+            Some(1),
+            "{query}"
+        );
+    }
 }
 
 #[tokio::test]
