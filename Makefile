@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools bench-limiter
+.PHONY: dev test lint ci tools contract bench-limiter openapi
 
 dev:
 	@scripts/dev.sh
@@ -14,9 +14,18 @@ lint: tools
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	.venv/bin/cfn-lint infra/template.yaml
+	.venv/bin/openapi-spec-validator docs/openapi.json
+
+# Bounded schemathesis run of docs/openapi.json against the local stack.
+contract:
+	@scripts/contract.sh
 
 ci:
 	@.ci/run
+
+# Regenerates the published OpenAPI document from the route table.
+openapi:
+	cargo run -q -p tetherctl -- openapi > docs/openapi.json
 
 bench-limiter:
 	@scripts/bench.sh --bench limiter

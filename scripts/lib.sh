@@ -47,3 +47,42 @@ ensure_signing_key() {
   TETHER_TOKEN_SIGNING_KEY=$(cat .local/token-signing-key)
   export TETHER_TOKEN_SIGNING_KEY
 }
+
+# Reads one field of a JSON object on stdin.
+json_field() {
+  python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# The whole API on 127.0.0.1:$1, as `make dev` runs it: builds every function,
+# creates the table ($TETHER_TABLE), starts the local purge worker and
+# `cargo lambda watch`, and returns once the API answers. Extra arguments go
+# to `tetherctl org create`. Sets api_key, org_id and watch_pid.
+start_api() {
+  local port=$1; shift
+  echo "==> building every function" >&2
+  cargo build --workspace --bins --locked
+  target/debug/tetherctl table create >/dev/null
+  local org
+  org=$(target/debug/tetherctl org create "$@")
+  api_key=$(json_field api_key <<<"$org")
+  org_id=$(json_field organization_id <<<"$org")
+
+  # The local stand-in for the purge-end-user stream trigger (README: "Deleting end users").
+  target/debug/tetherctl purge-worker >".local/purge-worker-$port.log" 2>&1 &
+  started_pids+=("$!")
+
+  echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
+  PATH="$PWD/.venv/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$port" >".local/watch-$port.log" 2>&1 &
+  watch_pid=$!
+  started_pids+=("$watch_pid")
+  local _
+  for _ in $(seq 1 300); do
+    if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/end-users" -H "X-API-Key: $api_key" | grep -q 200; then
+      return 0
+    fi
+    kill -0 "$watch_pid" 2>/dev/null || { cat ".local/watch-$port.log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "the API did not answer within 60 s; see .local/watch-$port.log" >&2
+  return 1
+}

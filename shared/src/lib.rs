@@ -23,6 +23,7 @@ pub mod ids;
 pub mod limits;
 pub mod logging;
 pub mod not_found;
+pub mod openapi;
 pub mod organizations;
 pub mod pipeline;
 pub mod purge;

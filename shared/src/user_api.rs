@@ -84,7 +84,8 @@ pub struct SsoLink {
 }
 
 /// Longest id_token accepted.
-const ID_TOKEN_MAX_CHARS: usize = 16 * 1024;
+/// Longest accepted SSO id_token, in characters.
+pub const ID_TOKEN_MAX_CHARS: usize = 16 * 1024;
 
 impl ParseBody for SsoLink {
     fn parse(object: &mut JsonObject) -> Self {

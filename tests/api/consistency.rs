@@ -1,6 +1,7 @@
 //! One source of truth: the route table in `shared/src/routes.rs` must agree
-//! with the function binaries, the `cargo lambda watch` router and the SAM
-//! template.
+//! with the function binaries, the `cargo lambda watch` router, the SAM
+//! template and the published OpenAPI document (`events/` is checked in
+//! events.rs).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -122,5 +123,39 @@ fn the_template_declares_every_function_and_route() {
         declared,
         all_functions().len(),
         "one function per binary, no more"
+    );
+}
+
+#[test]
+fn the_published_openapi_document_is_the_route_table() {
+    let text = std::fs::read_to_string(root().join("docs/openapi.json")).unwrap();
+    let published: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        published == tether::openapi::document(),
+        "docs/openapi.json is stale: run `make openapi`"
+    );
+    let mut operations = BTreeSet::new();
+    for (path, item) in published["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations.insert((
+                method.to_uppercase(),
+                path.clone(),
+                operation["operationId"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    let routes: BTreeSet<_> = routes::ALL
+        .iter()
+        .map(|e| {
+            (
+                e.method.to_owned(),
+                e.path.to_owned(),
+                e.function.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        operations, routes,
+        "one OpenAPI operation per route, named after its function"
     );
 }

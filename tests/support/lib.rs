@@ -18,6 +18,7 @@ use tether::{
     authz, end_users, external_services, identities, identity_providers, not_found, user_api,
 };
 
+pub mod contract;
 pub mod idp;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
@@ -276,7 +277,11 @@ impl TestApp {
             .to_owned();
         let path = event["rawPath"].as_str().unwrap_or_default().to_owned();
         let endpoint = Endpoint::route(&method, &path);
-        TestResponse::from(dispatch(Arc::clone(&self.app), endpoint, req).await)
+        let response = TestResponse::from(dispatch(Arc::clone(&self.app), endpoint, req).await);
+        if let Some(endpoint) = endpoint {
+            contract::check(endpoint, &response);
+        }
+        response
     }
 }
 

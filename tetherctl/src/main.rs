@@ -50,6 +50,8 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         interval_ms: u64,
     },
+    /// Prints the OpenAPI 3.1 document (the published copy is docs/openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +138,12 @@ fn parse_org(s: &str) -> Result<OrganizationId, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        // Needs no configuration: the document comes from the route table.
+        let document = serde_json::to_string_pretty(&tether::openapi::document());
+        println!("{}", document.expect("a JSON value serializes"));
+        return ExitCode::SUCCESS;
+    }
     match run(cli.command).await {
         Ok(output) => {
             println!("{output}");
@@ -203,6 +211,7 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             }
             Ok(json!({ "api_key_id": key.api_key_id, "api_key": secret.expose() }))
         }
+        Command::Openapi => unreachable!("handled in main"),
         Command::PurgeWorker { interval_ms } => {
             let client = purge::local::streams_client(&sdk, config.dynamodb_endpoint.as_deref());
             let poller = purge::local::Poller::start(&store, client)

@@ -1,6 +1,6 @@
 //! End users (SPEC §9): an organization's relationship with one person.
 
-mod domain;
+pub mod domain;
 mod operations;
 mod store;
 

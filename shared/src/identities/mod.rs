@@ -19,7 +19,8 @@ use lambda_http::http::StatusCode;
 use serde_json::json;
 
 /// Longest external id, username, email or display name (SPEC §9: 256).
-const FIELD_MAX_CHARS: usize = 256;
+/// Longest accepted identity field, in characters.
+pub const FIELD_MAX_CHARS: usize = 256;
 
 /// `POST /v1/users/{user_id}/identities` body.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@
 
 pub mod body;
 mod metering;
-mod query;
+pub mod query;
 
 pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
 pub use query::Query;

@@ -1,0 +1,106 @@
+//! Every response the black-box suite sees is checked against the OpenAPI
+//! document (`tether::openapi::document`): its status is documented for the
+//! operation, its content type is the documented one, every required header
+//! is present and matches its schema, and its body validates against the
+//! status's schema. A handler that drifts from the published contract fails
+//! whichever test happened to exercise it.
+
+use crate::TestResponse;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use tether::routes::Endpoint;
+
+fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(tether::openapi::document)
+}
+
+/// Follows a local `$ref` (`#/a/b`) to what it names.
+fn resolve(value: &Value) -> &Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(pointer) => {
+            let target = document()
+                .pointer(pointer.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("dangling $ref {pointer}"));
+            resolve(target)
+        }
+        None => value,
+    }
+}
+
+/// A validator for the schema `schema` (usually a `$ref`), with the
+/// document's components in scope; compiled once per schema.
+fn validator(schema: &Value) -> Arc<jsonschema::Validator> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let key = schema.to_string();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().unwrap().get(&key) {
+        return Arc::clone(v);
+    }
+    let mut root = schema.clone();
+    root["components"] = document()["components"].clone();
+    let compiled = Arc::new(
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap_or_else(|e| panic!("schema {key} does not compile: {e}")),
+    );
+    cache.lock().unwrap().insert(key, Arc::clone(&compiled));
+    compiled
+}
+
+fn check_value(schema: &Value, instance: &Value, what: &str) {
+    let validator = validator(schema);
+    let problems: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{what} breaks the OpenAPI document:\n  {}\n{}",
+        problems.join("\n  "),
+        serde_json::to_string_pretty(instance).unwrap_or_default()
+    );
+}
+
+/// Panics unless `response` is one the document allows for `endpoint`.
+pub fn check(endpoint: &Endpoint, response: &TestResponse) {
+    let operation = &document()["paths"][endpoint.path][endpoint.method.to_lowercase()];
+    assert!(
+        operation.is_object(),
+        "{} is not in the document",
+        endpoint.function
+    );
+    let what = format!("{} → {}", endpoint.function, response.status);
+    let Some(documented) = operation["responses"].get(response.status.to_string()) else {
+        panic!("{what}: status not documented ({})", response.text);
+    };
+    let documented = resolve(documented);
+    for (name, header) in documented["headers"].as_object().into_iter().flatten() {
+        let header = resolve(header);
+        match response.headers.get(&name.to_lowercase()) {
+            Some(value) => check_value(
+                &header["schema"],
+                &json!(value),
+                &format!("{what} header {name}"),
+            ),
+            None => assert!(
+                header["required"] != json!(true),
+                "{what}: required header {name} missing"
+            ),
+        }
+    }
+    match documented["content"].as_object() {
+        Some(content) => {
+            let content_type = response.headers.get("content-type").map(String::as_str);
+            let (media, body) = content.iter().next().expect("a documented content type");
+            assert_eq!(content_type, Some(media.as_str()), "{what}: content type");
+            check_value(&body["schema"], &response.body, &format!("{what} body"));
+        }
+        None => assert!(
+            response.text.is_empty(),
+            "{what}: a body where none is documented"
+        ),
+    }
+}
