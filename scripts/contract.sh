@@ -18,8 +18,10 @@ scripts/tools.sh
 ensure_dynamodb
 ensure_signing_key
 .venv/bin/openapi-spec-validator docs/openapi.json
-# Generous limits: the run is about the contract, not the limiter.
-start_api "$port" --name "Contract" --rate-limit 2000 --burst 4000 \
+# Generous limits: the run is about the contract, not the limiter. No reloads:
+# the watcher restarted function instances mid-request when files changed
+# under the workspace (schemathesis's cache), and those requests timed out.
+WATCH_FLAGS=--ignore-changes start_api "$port" --name "Contract" --rate-limit 2000 --burst 4000 \
   --turn-ceiling 1000000 --relationship-ceiling 1000000
 
 post() { curl -sf -X POST "$url$1" -H "X-API-Key: $api_key" -H 'Content-Type: application/json' -d "$2"; }

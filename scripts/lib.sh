@@ -56,7 +56,8 @@ json_field() {
 # The whole API on 127.0.0.1:$1, as `make dev` runs it: builds every function,
 # creates the table ($TETHER_TABLE), starts the local purge worker and
 # `cargo lambda watch`, and returns once the API answers. Extra arguments go
-# to `tetherctl org create`. Sets api_key, org_id and watch_pid.
+# to `tetherctl org create`; WATCH_FLAGS more flags to `cargo lambda watch`.
+# Sets api_key, org_id and watch_pid.
 start_api() {
   local port=$1; shift
   echo "==> building every function" >&2
@@ -72,7 +73,7 @@ start_api() {
   started_pids+=("$!")
 
   echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
-  PATH="$PWD/.venv/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$port" >".local/watch-$port.log" 2>&1 &
+  PATH="$PWD/.venv/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$port" ${WATCH_FLAGS:-} >".local/watch-$port.log" 2>&1 &
   watch_pid=$!
   started_pids+=("$watch_pid")
   local _
