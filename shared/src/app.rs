@@ -65,6 +65,9 @@ impl App {
         let config = Config::from_env()?;
         let sdk = Store::sdk_config(&config).await;
         let store = Store::from_sdk(&sdk, &config);
+        if config.warm_up_connection {
+            store.warm_up().await;
+        }
         let mut app = Self::new(config, store, Arc::new(SystemClock));
         if endpoint.uses_token_keys() {
             app.tokens = Some(crate::tokens::TokenKeys::load(&sdk).await?);

@@ -19,6 +19,9 @@ pub struct Config {
     pub dynamodb_max_attempts: u32,
     /// The per-source-IP bucket (`TETHER_IP_RATE_LIMIT`, `TETHER_IP_BURST`; 5 rps, burst 10).
     pub source_ip_rate: crate::limits::Rate,
+    /// `TETHER_WARM_UP_CONNECTION=true`: open the DynamoDB connection (DNS,
+    /// TCP, TLS) during INIT, so the first request does not pay for it.
+    pub warm_up_connection: bool,
 }
 
 /// The longest a revoked key may keep working in a warm Lambda.
@@ -78,7 +81,18 @@ impl Config {
                 problem: "must be between 1 and 10",
             });
         }
+        let warm_up_connection = match lookup("TETHER_WARM_UP_CONNECTION").as_deref() {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                return Err(ConfigError {
+                    name: "TETHER_WARM_UP_CONNECTION",
+                    problem: "must be true or false",
+                });
+            }
+        };
         Ok(Self {
+            warm_up_connection,
             table,
             dynamodb_endpoint: lookup("AWS_ENDPOINT_URL_DYNAMODB").filter(|s| !s.is_empty()),
             key_cache_ttl,
@@ -136,6 +150,23 @@ mod tests {
         assert_eq!(err.name, "TETHER_DYNAMODB_MAX_ATTEMPTS");
         assert!(config(&[("TETHER_DYNAMODB_MAX_ATTEMPTS", "0")]).is_err());
         assert!(config(&[("TETHER_TABLE", "")]).is_err());
+    }
+
+    #[test]
+    fn the_connection_warm_up_is_opt_in() {
+        assert!(!config(&[]).unwrap().warm_up_connection);
+        assert!(
+            config(&[("TETHER_WARM_UP_CONNECTION", "true")])
+                .unwrap()
+                .warm_up_connection
+        );
+        assert!(
+            !config(&[("TETHER_WARM_UP_CONNECTION", "0")])
+                .unwrap()
+                .warm_up_connection
+        );
+        let err = config(&[("TETHER_WARM_UP_CONNECTION", "yes")]).unwrap_err();
+        assert_eq!(err.name, "TETHER_WARM_UP_CONNECTION");
     }
 
     #[test]

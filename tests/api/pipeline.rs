@@ -96,3 +96,36 @@ async fn an_unreachable_dynamodb_is_503_service_unavailable() {
         .into();
     res.assert_error(503, "service_unavailable");
 }
+
+#[tokio::test]
+async fn the_connection_warm_up_is_one_call_that_consumes_nothing() {
+    let app = spawn_app().await;
+    let before = app.app.store.call_totals();
+    app.app.store.warm_up().await;
+    let spent = app.app.store.call_totals().since(&before);
+    assert_eq!(spent.calls, 1);
+    assert_eq!(spent.capacity_units, 0.0);
+}
+
+#[tokio::test]
+async fn every_request_knows_its_dynamodb_calls_capacity_and_time() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let before = app.app.store.call_totals();
+    let res = app
+        .request(
+            "GET",
+            &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
+        )
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    let spent = app.app.store.call_totals().since(&before);
+    // The limiter's UpdateItem and the GetItem (key and organization cached).
+    assert_eq!(spent.calls, 2);
+    assert!(
+        spent.read_units > 0.0 && spent.write_units() > 0.0,
+        "{spent:?}"
+    );
+    assert!(spent.busy_micros > 0);
+}

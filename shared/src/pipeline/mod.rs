@@ -303,6 +303,8 @@ where
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
     let started = Instant::now();
+    let store = app.store.clone();
+    let calls_before = store.call_totals();
     let request_id = RequestId::generate();
     let span = tracing::info_span!("request", requestId = %request_id);
     async move {
@@ -330,6 +332,9 @@ where
         response.headers_mut().extend(limit_headers);
         let response = stamp(response, request_id);
         let caller = trace.caller;
+        // Per request while a function serves one request at a time (Lambda);
+        // concurrent requests sharing a store (tests) blur these figures.
+        let calls = store.call_totals().since(&calls_before);
         tracing::info!(
             target: "tether::request",
             method = %method,
@@ -339,6 +344,10 @@ where
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             organization_id = caller.organization_id.map(|id| id.to_string()),
             credential_id = caller.credential_id.as_deref(),
+            dynamodb_calls = calls.calls,
+            dynamodb_read_units = calls.read_units,
+            dynamodb_write_units = calls.write_units(),
+            dynamodb_ms = calls.busy_micros as f64 / 1000.0,
             "request completed"
         );
         response

@@ -11,13 +11,14 @@ use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    FinalizerInterceptorContextRef, Output,
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef, Output,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Running totals of the DynamoDB calls a store made.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,8 @@ struct Totals {
     calls: AtomicU64,
     failed: AtomicU64,
     capacity_millis: AtomicU64,
+    read_millis: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 /// A snapshot of [`CallStats`].
@@ -39,6 +42,36 @@ pub struct CallTotals {
     pub failed: u64,
     /// Capacity units consumed, as DynamoDB reported them.
     pub capacity_units: f64,
+    /// The part of `capacity_units` read operations consumed (GetItem, Query).
+    pub read_units: f64,
+    /// Wall time spent inside DynamoDB calls, retries included, in microseconds.
+    pub busy_micros: u64,
+}
+
+impl CallTotals {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &CallTotals) -> CallTotals {
+        CallTotals {
+            calls: self.calls - earlier.calls,
+            failed: self.failed - earlier.failed,
+            capacity_units: self.capacity_units - earlier.capacity_units,
+            read_units: self.read_units - earlier.read_units,
+            busy_micros: self.busy_micros - earlier.busy_micros,
+        }
+    }
+
+    /// Write capacity units (the rest of `capacity_units`).
+    pub fn write_units(&self) -> f64 {
+        self.capacity_units - self.read_units
+    }
+}
+
+/// When the current call started (kept in the call's config bag).
+#[derive(Debug)]
+struct CallStart(Instant);
+
+impl Storable for CallStart {
+    type Storer = StoreReplace<Self>;
 }
 
 impl CallStats {
@@ -48,6 +81,8 @@ impl CallStats {
             calls: self.0.calls.load(Ordering::Relaxed),
             failed: self.0.failed.load(Ordering::Relaxed),
             capacity_units: self.0.capacity_millis.load(Ordering::Relaxed) as f64 / 1000.0,
+            read_units: self.0.read_millis.load(Ordering::Relaxed) as f64 / 1000.0,
+            busy_micros: self.0.busy_micros.load(Ordering::Relaxed),
         }
     }
 }
@@ -59,6 +94,15 @@ pub(super) struct CallLog(pub(super) CallStats);
 impl Intercept for CallLog {
     fn name(&self) -> &'static str {
         "TetherCallLog"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(CallStart(Instant::now()));
+        Ok(())
     }
 
     fn read_after_execution(
@@ -79,9 +123,15 @@ impl Intercept for CallLog {
         if !ok {
             totals.failed.fetch_add(1, Ordering::Relaxed);
         }
-        totals
-            .capacity_millis
-            .fetch_add((capacity * 1000.0).round() as u64, Ordering::Relaxed);
+        let millis = (capacity * 1000.0).round() as u64;
+        totals.capacity_millis.fetch_add(millis, Ordering::Relaxed);
+        if matches!(operation, "GetItem" | "Query" | "BatchGetItem" | "Scan") {
+            totals.read_millis.fetch_add(millis, Ordering::Relaxed);
+        }
+        if let Some(start) = cfg.load::<CallStart>() {
+            let micros = u64::try_from(start.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+            totals.busy_micros.fetch_add(micros, Ordering::Relaxed);
+        }
         tracing::debug!(target: "tether::dynamodb", operation, ok, capacity_units = capacity, "dynamodb call");
         Ok(())
     }

@@ -56,6 +56,16 @@ impl Store {
         }
     }
 
+    /// Opens the connection to DynamoDB (DNS, TCP, TLS) with a call that
+    /// reads nothing and costs no capacity; its answer, even AccessDenied,
+    /// leaves a pooled connection for the first request. Failures are logged
+    /// and ignored: the request path retries on its own.
+    pub async fn warm_up(&self) {
+        if let Err(err) = self.client.describe_endpoints().send().await {
+            tracing::info!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "connection warm-up answered with an error");
+        }
+    }
+
     /// The calls this store made so far.
     pub fn call_totals(&self) -> CallTotals {
         self.stats.totals()

@@ -1,0 +1,820 @@
+//! `make bench`: every function's release binary, and a hello-world floor
+//! built with the same profile, run under a minimal Lambda Runtime API
+//! emulator against DynamoDB Local.
+//!
+//! Per function it measures init (process start → first `/next` poll, median
+//! of several cold starts), warm invoke latency p50/p99 as the emulator sees
+//! it, handler time excluding DynamoDB (the function's own request log line:
+//! `latency_ms − dynamodb_ms`, both from the SDK interceptor), DynamoDB calls
+//! and capacity per request (same interceptor), peak RSS (`VmHWM`) and binary
+//! size (x86_64 release; arm64 when `target/lambda/<fn>/bootstrap` is an
+//! aarch64 build, e.g. after `BENCH_ARM64=1 make bench`).
+//!
+//! Flags: `--check` fails on a missed target (SPEC issue 8); `--iterations N`
+//! (default 200); `--only a,b` limits the functions.
+
+// The world-building future (dozens of sequential requests through the
+// in-process pipeline) is deeper than the default layout limit.
+#![recursion_limit = "256"]
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tether_tests::{TestApp, TestAppBuilder, idp};
+
+const WARMUP: usize = 5;
+/// A policy that never denies what the bench sends.
+const POLICY: &str = r#"@notice("No blocked.example identities")
+forbid (principal, action == Action::"identities.create", resource)
+when { context has external_email && context.external_email like "*@blocked.example" };"#;
+const COLD_STARTS: usize = 7;
+/// The user-token seed of `TestApp` (so tokens it mints verify in the binaries).
+const TOKEN_SEED_B64: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+// ---------------------------------------------------------------------------
+// The Lambda Runtime API emulator: just what lambda_runtime calls.
+
+/// Where a function's response goes: when it arrived, and its body.
+type Done = Sender<(Instant, Vec<u8>)>;
+/// Invocations handed to the function and not yet answered, by request id.
+type InFlight = Mutex<HashMap<String, Done>>;
+
+struct Invocation {
+    event: Vec<u8>,
+    done: Done,
+}
+
+struct Emulator {
+    address: String,
+    polls: Receiver<Instant>,
+    invocations: Sender<Invocation>,
+}
+
+impl Emulator {
+    fn start(function: &str) -> Emulator {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the emulator");
+        let address = listener.local_addr().unwrap().to_string();
+        let (polls_tx, polls) = mpsc::channel();
+        let (invocations, pending) = mpsc::channel::<Invocation>();
+        let pending = Arc::new(Mutex::new(pending));
+        let in_flight: Arc<InFlight> = Arc::default();
+        let function = function.to_owned();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (polls_tx, pending, in_flight, function) = (
+                    polls_tx.clone(),
+                    Arc::clone(&pending),
+                    Arc::clone(&in_flight),
+                    function.clone(),
+                );
+                std::thread::spawn(move || {
+                    serve_connection(stream, &polls_tx, &pending, &in_flight, &function)
+                });
+            }
+        });
+        Emulator {
+            address,
+            polls,
+            invocations,
+        }
+    }
+
+    /// Delivers `event` to the waiting function; returns the round trip and
+    /// the function's response.
+    fn invoke(&self, event: &Value) -> (Duration, Value) {
+        let (done, finished) = mpsc::channel();
+        let started = Instant::now();
+        self.invocations
+            .send(Invocation {
+                event: serde_json::to_vec(event).unwrap(),
+                done,
+            })
+            .expect("the emulator runs");
+        let (at, body) = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the function answers within 30 s");
+        (
+            at.duration_since(started),
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// One HTTP/1.1 request: method, path, body.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut length = 0;
+    let mut chunked = false;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
+    Some((method, path, body))
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    polls: &Sender<Instant>,
+    pending: &Mutex<Receiver<Invocation>>,
+    in_flight: &InFlight,
+    function: &str,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut writer = stream.try_clone().expect("clone the connection");
+    let mut reader = BufReader::new(stream);
+    let mut next_id = 0u64;
+    while let Some((method, path, body)) = read_request(&mut reader) {
+        let response = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let _ = polls.send(Instant::now());
+            let Ok(invocation) = pending.lock().unwrap().recv() else {
+                return;
+            };
+            next_id += 1;
+            let id = format!("{:p}-{next_id}", &next_id);
+            in_flight
+                .lock()
+                .unwrap()
+                .insert(id.clone(), invocation.done);
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 30_000;
+            let mut head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: {id}\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:{function}\r\n\
+                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
+                 content-length: {}\r\n\r\n",
+                invocation.event.len()
+            )
+            .into_bytes();
+            head.extend_from_slice(&invocation.event);
+            head
+        } else if method == "POST" && path.contains("/runtime/invocation/") {
+            let at = Instant::now();
+            let id = path.split('/').nth(4).unwrap_or_default().to_owned();
+            if let Some(done) = in_flight.lock().unwrap().remove(&id) {
+                let _ = done.send((at, body));
+            }
+            b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}".to_vec()
+        } else {
+            // /runtime/init/error and anything else: note it, accept it.
+            eprintln!(
+                "{function}: {method} {path}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}".to_vec()
+        };
+        if writer.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running one binary.
+
+struct Process {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn spawn(binary: &Path, function: &str, emulator: &Emulator, table: &str) -> Process {
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            tether_tests::dynamodb_endpoint(),
+        )
+        .env("TETHER_TABLE", table)
+        .env("TETHER_TOKEN_SIGNING_KEY", TOKEN_SEED_B64)
+        .env("TETHER_IP_RATE_LIMIT", "400")
+        .env("TETHER_IP_BURST", "1000000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().unwrap();
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Process { child, log }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A function to measure: its binary, the success status it must answer, and
+/// the event of iteration `i`.
+struct Case {
+    function: String,
+    status: u16,
+    events: Vec<Value>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Figures {
+    init_ms: f64,
+    p50_us: f64,
+    p99_us: f64,
+    handler_p50_us: f64,
+    calls: f64,
+    read_units: f64,
+    write_units: f64,
+    rss_mib: f64,
+    size_bytes: u64,
+    arm64_bytes: Option<u64>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn arm64_size(function: &str) -> Option<u64> {
+    let path = root()
+        .join("target/lambda")
+        .join(function)
+        .join("bootstrap");
+    let bytes = std::fs::read(&path).ok()?;
+    // ELF e_machine 0xB7 = AArch64.
+    (bytes.len() > 20 && bytes[..4] == *b"\x7fELF" && bytes[18] == 0xB7)
+        .then_some(bytes.len() as u64)
+}
+
+fn measure(case: &Case, table: &str) -> Figures {
+    let binary = root().join("target/release").join(&case.function);
+    let mut inits = Vec::new();
+    for _ in 0..COLD_STARTS {
+        let emulator = Emulator::start(&case.function);
+        let started = Instant::now();
+        let mut process = spawn(&binary, &case.function, &emulator, table);
+        let polled = emulator
+            .polls
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{} never polled for work", case.function));
+        inits.push(polled.duration_since(started).as_secs_f64() * 1000.0);
+        let _ = process.child.kill();
+        let _ = process.child.wait();
+    }
+    inits.sort_by(f64::total_cmp);
+
+    let emulator = Emulator::start(&case.function);
+    let mut process = spawn(&binary, &case.function, &emulator, table);
+    let mut latencies = Vec::new();
+    for (i, event) in case.events.iter().enumerate() {
+        let (took, response) = emulator.invoke(event);
+        let status = response["statusCode"].as_u64().unwrap_or(0) as u16;
+        assert_eq!(
+            status, case.status,
+            "{} answered {response} (iteration {i})",
+            case.function
+        );
+        if i >= WARMUP {
+            latencies.push(took.as_secs_f64() * 1e6);
+        }
+    }
+    let rss = peak_rss_kib(process.child.id());
+    let _ = process.child.kill();
+    let _ = process.child.wait();
+    std::thread::sleep(Duration::from_millis(50));
+    latencies.sort_by(f64::total_cmp);
+
+    let lines: Vec<Value> = process
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "request completed")
+        .skip(WARMUP)
+        .collect();
+    let mean = |field: &str| {
+        if lines.is_empty() {
+            0.0
+        } else {
+            lines.iter().filter_map(|l| l[field].as_f64()).sum::<f64>() / lines.len() as f64
+        }
+    };
+    let mut handler: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| Some((l["latency_ms"].as_f64()? - l["dynamodb_ms"].as_f64()?) * 1000.0))
+        .collect();
+    handler.sort_by(f64::total_cmp);
+    Figures {
+        init_ms: percentile(&inits, 50.0),
+        p50_us: percentile(&latencies, 50.0),
+        p99_us: percentile(&latencies, 99.0),
+        handler_p50_us: percentile(&handler, 50.0),
+        calls: mean("dynamodb_calls"),
+        read_units: mean("dynamodb_read_units"),
+        write_units: mean("dynamodb_write_units"),
+        rss_mib: rss as f64 / 1024.0,
+        size_bytes: std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0),
+        arm64_bytes: arm64_size(&case.function),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The world and the requests.
+
+async fn cases(t: &TestApp, n: usize) -> Vec<Case> {
+    let total = n + WARMUP;
+    let user = t.create_user(json!({"email": "bench@example.com"})).await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let token = t.user_token(&user);
+    let provider = t.create_provider().await["id"].as_str().unwrap().to_owned();
+    let (service, service_token) = t.create_service(&[]).await;
+    let claim_path = format!("/api/v1/external-services/{service}/organization-relations/claim");
+    let claim_body = |token: &Value| json!({"connectToken": token["token"], "externalOrganizationId": "bench-account"});
+    let first = t.create_connect_token(&service).await;
+    let res = t
+        .request("POST", &claim_path)
+        .no_key()
+        .bearer(&service_token)
+        .json(&claim_body(&first))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let connect_token = t.create_connect_token(&service).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..3 {
+        let res = t
+            .request("POST", &format!("/v1/users/{user_id}/identities"))
+            .json(&json!({"identity_provider_id": provider, "external_id": format!("listed-{i}")}))
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+    }
+
+    let mut deleting = Vec::new();
+    let mut linked = Vec::new();
+    let mut pending = Vec::new();
+    let mut claimable = Vec::new();
+    let mut relations = Vec::new();
+    let unlinker = t.create_user(json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..total {
+        deleting.push(
+            t.create_user(json!({})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let res = t
+            .request("POST", &format!("/v1/users/{unlinker}/identities"))
+            .json(&json!({"identity_provider_id": provider, "external_id": format!("unlink-{i}")}))
+            .send()
+            .await;
+        linked.push(res.body["id"].as_str().unwrap().to_owned());
+        pending.push(
+            t.create_connect_token(&service).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        claimable.push(t.create_connect_token(&service).await);
+        // A relation of its own to remove: another service, claimed.
+        let (other, other_token) = t.create_service(&[]).await;
+        let ct = t.create_connect_token(&other).await;
+        let res = t
+            .request("POST", &format!("/api/v1/external-services/{other}/organization-relations/claim"))
+            .no_key()
+            .bearer(&other_token)
+            .json(&json!({"connectToken": ct["token"], "externalOrganizationId": format!("acct-{i}")}))
+            .send()
+            .await;
+        relations.push(res.body["id"].as_str().unwrap().to_owned());
+    }
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let each = |f: &dyn Fn(usize) -> Value| (0..total).map(f).collect::<Vec<_>>();
+    let org = t.org_id.to_string();
+    let mut cases = vec![
+        (
+            "create-end-user",
+            201,
+            each(&|_| {
+                t.request("POST", "/v1/end-users")
+                    .json(&json!({"email": "new@example.com"}))
+                    .event()
+            }),
+        ),
+        (
+            "list-end-users",
+            200,
+            each(&|_| t.request("GET", "/v1/end-users?limit=20").event()),
+        ),
+        (
+            "get-end-user",
+            200,
+            each(&|_| {
+                t.request("GET", &format!("/v1/end-users/{user_id}"))
+                    .event()
+            }),
+        ),
+        (
+            "update-end-user",
+            200,
+            each(&|i| {
+                t.request("PATCH", &format!("/v1/end-users/{user_id}"))
+                    .json(&json!({"metadata": {"n": i}}))
+                    .event()
+            }),
+        ),
+        (
+            "delete-end-user",
+            202,
+            each(&|i| {
+                t.request("DELETE", &format!("/v1/end-users/{}", deleting[i]))
+                    .event()
+            }),
+        ),
+        (
+            "create-token",
+            201,
+            each(&|_| {
+                t.request("POST", &format!("/v1/end-users/{user_id}/tokens"))
+                    .json(&json!({}))
+                    .event()
+            }),
+        ),
+        (
+            "create-identity-provider",
+            201,
+            each(&|_| {
+                t.request("POST", "/v1/identity-providers")
+                    .json(&idp::provider_body())
+                    .event()
+            }),
+        ),
+        (
+            "list-identity-providers",
+            200,
+            each(&|_| t.request("GET", "/v1/identity-providers").event()),
+        ),
+        (
+            "link-identity",
+            201,
+            each(&|i| {
+                t.request("POST", &format!("/v1/users/{user_id}/identities")).json(&json!({"identity_provider_id": provider, "external_id": format!("bench-{i}")})).event()
+            }),
+        ),
+        (
+            "list-identities",
+            200,
+            each(&|_| {
+                t.request("GET", &format!("/v1/users/{user_id}/identities"))
+                    .event()
+            }),
+        ),
+        (
+            "unlink-identity",
+            204,
+            each(&|i| {
+                t.request(
+                    "DELETE",
+                    &format!("/v1/users/{unlinker}/identities/{}", linked[i]),
+                )
+                .event()
+            }),
+        ),
+        (
+            "put-policies",
+            200,
+            each(&|_| {
+                t.request("PUT", "/v1/policies")
+                    .json(&json!({"policies": POLICY}))
+                    .event()
+            }),
+        ),
+        (
+            "get-policies",
+            200,
+            each(&|_| t.request("GET", "/v1/policies").event()),
+        ),
+        (
+            "get-me",
+            200,
+            each(&|_| t.request("GET", "/v1/me").no_key().bearer(&token).event()),
+        ),
+        (
+            "link-sso",
+            201,
+            each(&|i| {
+                t.request("POST", "/v1/me/sso/link").no_key().bearer(&token).json(&json!({"identity_provider_id": provider, "id_token": idp::id_token(&format!("sso-{i}"), now)})).event()
+            }),
+        ),
+        (
+            "get-jwks",
+            200,
+            each(&|_| t.request("GET", "/.well-known/jwks.json").no_key().event()),
+        ),
+        (
+            "create-connect-token",
+            201,
+            each(&|_| {
+                t.request("POST", "/v1/connect-tokens")
+                    .json(&json!({"external_service_id": service}))
+                    .event()
+            }),
+        ),
+        (
+            "get-connect-token",
+            200,
+            each(&|_| {
+                t.request("GET", &format!("/v1/connect-tokens/{connect_token}"))
+                    .event()
+            }),
+        ),
+        (
+            "cancel-connect-token",
+            200,
+            each(&|i| {
+                t.request("POST", &format!("/v1/connect-tokens/{}/cancel", pending[i]))
+                    .json(&json!({}))
+                    .event()
+            }),
+        ),
+        (
+            "delete-relation",
+            204,
+            each(&|i| {
+                t.request(
+                    "DELETE",
+                    &format!("/v1/external-service-relations/{}", relations[i]),
+                )
+                .event()
+            }),
+        ),
+        (
+            "claim-organization-relation",
+            200,
+            each(&|i| {
+                t.request("POST", &claim_path)
+                    .no_key()
+                    .bearer(&service_token)
+                    .json(&claim_body(&claimable[i]))
+                    .event()
+            }),
+        ),
+        (
+            "list-service-organizations",
+            200,
+            each(&|_| {
+                t.request(
+                    "GET",
+                    &format!("/api/v1/external-services/{service}/organizations"),
+                )
+                .no_key()
+                .bearer(&service_token)
+                .event()
+            }),
+        ),
+        (
+            "put-organization-user",
+            201,
+            each(&|i| {
+                t.request(
+                    "PUT",
+                    &format!(
+                        "/api/v1/external-services/{service}/organizations/{org}/users/bench-{i}"
+                    ),
+                )
+                .no_key()
+                .bearer(&service_token)
+                .json(&json!({"subscription": "PRO"}))
+                .event()
+            }),
+        ),
+        (
+            "not-found",
+            404,
+            each(&|_| t.request("GET", "/v1/nothing-here").event()),
+        ),
+        (
+            "bench-floor",
+            200,
+            each(&|_| t.request("GET", "/").no_key().event()),
+        ),
+    ];
+    cases
+        .drain(..)
+        .map(|(function, status, events)| Case {
+            function: function.to_owned(),
+            status,
+            events,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Targets and the report.
+
+/// Most DynamoDB round trips per warm request (issue 8).
+const ROUND_TRIPS: &[(&str, f64)] = &[
+    ("update-end-user", 2.0),
+    ("get-end-user", 2.0),
+    ("link-identity", 3.0),
+    ("link-sso", 3.0),
+    ("claim-organization-relation", 3.0),
+];
+const HANDLER_P50_US: f64 = 300.0;
+const RSS_MIB: f64 = 32.0;
+const ARM64_BYTES: u64 = 10_000_000;
+const INIT_RATIO: f64 = 1.5;
+
+fn misses(f: &Figures, floor: &Figures, function: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if f.init_ms > INIT_RATIO * floor.init_ms {
+        out.push(format!("init {:.1} ms > {INIT_RATIO}× floor", f.init_ms));
+    }
+    if f.handler_p50_us > HANDLER_P50_US {
+        out.push(format!(
+            "handler p50 {:.0} µs > {HANDLER_P50_US} µs",
+            f.handler_p50_us
+        ));
+    }
+    if let Some((_, max)) = ROUND_TRIPS.iter().find(|(name, _)| *name == function)
+        && f.calls > *max
+    {
+        out.push(format!("{:.2} DynamoDB calls > {max}", f.calls));
+    }
+    if f.rss_mib > RSS_MIB {
+        out.push(format!("RSS {:.1} MiB > {RSS_MIB}", f.rss_mib));
+    }
+    match f.arm64_bytes {
+        Some(size) if size > ARM64_BYTES => out.push(format!("arm64 {size} B > {ARM64_BYTES}")),
+        Some(_) => {}
+        None => out.push("arm64 size not measured (BENCH_ARM64=1)".into()),
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let check = args.iter().any(|a| a == "--check");
+    let n = args
+        .iter()
+        .position(|a| a == "--iterations")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(200);
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(str::to_owned).collect());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (t, cases) = runtime.block_on(async {
+        let t = TestAppBuilder::default().spawn().await;
+        let cases = cases(&t, n).await;
+        (t, cases)
+    });
+    let table = t.app.store.table().to_owned();
+    let floor_case = cases.iter().find(|c| c.function == "bench-floor").unwrap();
+    let floor = measure(floor_case, &table);
+
+    println!(
+        "\n{:<28} {:>8} {:>6} {:>8} {:>8} {:>6} {:>9} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>9}",
+        "function",
+        "init ms",
+        "×floor",
+        "p50 µs",
+        "p99 µs",
+        "×floor",
+        "handler",
+        "calls",
+        "RCU",
+        "WCU",
+        "RSS MiB",
+        "×floor",
+        "x86 MB",
+        "arm64 MB"
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        if let Some(only) = &only
+            && !only.contains(&case.function)
+            && case.function != "bench-floor"
+        {
+            continue;
+        }
+        let f = if case.function == "bench-floor" {
+            floor.clone()
+        } else {
+            measure(case, &table)
+        };
+        println!(
+            "{:<28} {:>8.1} {:>6.2} {:>8.0} {:>8.0} {:>6.2} {:>9.0} {:>6.2} {:>6.2} {:>6.2} {:>7.1} {:>6.2} {:>9.2} {:>9}",
+            case.function,
+            f.init_ms,
+            f.init_ms / floor.init_ms,
+            f.p50_us,
+            f.p99_us,
+            f.p50_us / floor.p50_us,
+            f.handler_p50_us,
+            f.calls,
+            f.read_units,
+            f.write_units,
+            f.rss_mib,
+            f.rss_mib / floor.rss_mib,
+            f.size_bytes as f64 / 1e6,
+            f.arm64_bytes
+                .map_or("-".to_owned(), |b| format!("{:.2}", b as f64 / 1e6)),
+        );
+        if case.function != "bench-floor" {
+            for miss in misses(&f, &floor, &case.function) {
+                failures.push(format!("{}: {miss}", case.function));
+            }
+        }
+    }
+    println!(
+        "\n(n = {n} warm requests per function after {WARMUP} warm-up; init = median of {COLD_STARTS} cold starts; handler = p50 of latency − DynamoDB time, µs)"
+    );
+    if !failures.is_empty() {
+        println!("\ntargets missed:");
+        for failure in &failures {
+            println!("  {failure}");
+        }
+        if check {
+            std::process::exit(1);
+        }
+    } else {
+        println!("\nevery target met");
+    }
+}
