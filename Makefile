@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench-limiter openapi
+.PHONY: dev test lint ci tools contract bench bench-limiter openapi
 
 dev:
 	@scripts/dev.sh
@@ -28,5 +28,10 @@ ci:
 openapi:
 	cargo run -q -p tetherctl -- openapi > docs/openapi.json
 
+# Every function against the hello-world floor (docs/performance.md).
+# make bench ARGS=--check fails on a missed target; BENCH_ARM64=1 adds arm64 sizes.
+bench:
+	@scripts/bench.sh functions $(ARGS)
+
 bench-limiter:
-	@scripts/bench.sh --bench limiter
+	@scripts/bench.sh limiter
