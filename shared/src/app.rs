@@ -32,6 +32,13 @@ pub struct App {
     pub policies: TtlCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
     /// Service-token lookups, cached like API keys.
     pub service_tokens: crate::external_services::ServiceTokenCache,
+    /// Identity providers with their parsed key sets, for the SSO link.
+    /// Providers cannot be changed once registered, so a warm function keeps
+    /// what it read (hits only, like the key cache).
+    pub providers: TtlCache<
+        (OrganizationId, crate::ids::IdentityProviderId),
+        Arc<crate::identity_providers::VerifiedProvider>,
+    >,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<crate::tokens::TokenKeys>,
     /// The clock (injected in tests).
@@ -53,6 +60,7 @@ impl App {
             limiter: Limiter::default(),
             policies,
             service_tokens: TtlCache::new(config_ttl, crate::auth::KEY_CACHE_CAPACITY),
+            providers: TtlCache::new(config_ttl, crate::auth::KEY_CACHE_CAPACITY),
             tokens: None,
             clock,
         }

@@ -174,6 +174,37 @@ pub fn validate_jwks(value: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// A provider as the SSO link uses it: the record and its key set, parsed
+/// once per warm function.
+#[derive(Debug)]
+pub struct VerifiedProvider {
+    /// The stored provider.
+    pub record: ProviderRecord,
+    /// Its JSON Web Key Set, parsed.
+    pub jwks: JwkSet,
+}
+
+/// A provider of the organization for verifying id_tokens: from the warm
+/// cache, else read and parsed (and then cached). `None` when the
+/// organization has no such provider.
+pub async fn verified(
+    app: &crate::App,
+    org: OrganizationId,
+    id: IdentityProviderId,
+) -> Result<Option<std::sync::Arc<VerifiedProvider>>, ApiError> {
+    if let Some(cached) = app.providers.get(&(org, id)) {
+        return Ok(Some(cached));
+    }
+    let Some(record) = get(&app.store, org, id).await? else {
+        return Ok(None);
+    };
+    let jwks = record.jwks()?;
+    let provider = std::sync::Arc::new(VerifiedProvider { record, jwks });
+    app.providers
+        .put((org, id), std::sync::Arc::clone(&provider));
+    Ok(Some(provider))
+}
+
 /// Reads a provider of the organization.
 pub async fn get(
     store: &Store,

@@ -117,10 +117,11 @@ pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> 
             "required SSO fields passed parsing unset",
         ));
     };
-    let provider = identity_providers::get(&ctx.app.store, org, provider_id)
+    let provider = identity_providers::verified(&ctx.app, org, provider_id)
         .await?
         .ok_or(ApiError::UnknownIdentityProvider)?;
-    let claims = verify_id_token(&id_token, &provider, ctx.app.clock.now().unix_timestamp())
+    let now = ctx.app.clock.now().unix_timestamp();
+    let claims = verify_with_keys(&id_token, &provider.record, &provider.jwks, now)
         .map_err(|reason| ApiError::InvalidIdToken { reason })?;
     ctx.authorize_identity(&IdentityContext {
         identity_provider_id: provider_id.to_string(),
@@ -170,6 +171,28 @@ pub fn verify_id_token(
     now: i64,
 ) -> Result<IdClaims, &'static str> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed")?;
+    check_algorithm(&header)?;
+    let jwks = provider.jwks().map_err(|_| "unknown_key")?;
+    verify_with_keys(token, provider, &jwks, now)
+}
+
+/// Only RS256, ES256 and EdDSA; HS* would be "verified" with a public key
+/// as the HMAC secret.
+fn check_algorithm(header: &jsonwebtoken::Header) -> Result<(), &'static str> {
+    match header.alg {
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA => Ok(()),
+        _ => Err("signature"),
+    }
+}
+
+/// [`verify_id_token`] with the provider's key set already parsed.
+pub fn verify_with_keys(
+    token: &str,
+    provider: &ProviderRecord,
+    jwks: &jsonwebtoken::jwk::JwkSet,
+    now: i64,
+) -> Result<IdClaims, &'static str> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed")?;
     let alg = match header.alg {
         Algorithm::RS256 => "RS256",
         Algorithm::ES256 => "ES256",
@@ -179,7 +202,6 @@ pub fn verify_id_token(
     };
     debug_assert!(ALLOWED_ALGORITHMS.contains(&alg));
     let kid = header.kid.as_deref().ok_or("unknown_key")?;
-    let jwks = provider.jwks().map_err(|_| "unknown_key")?;
     let jwk = jwks.find(kid).ok_or("unknown_key")?;
     let family_matches = matches!(
         (&jwk.algorithm, header.alg),

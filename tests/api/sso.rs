@@ -289,3 +289,25 @@ unless { context has external_email && context.external_email like "*@corp.examp
         .await;
     assert_eq!(allowed.status, 201, "{}", allowed.text);
 }
+
+#[tokio::test]
+async fn a_warm_link_is_two_round_trips_with_the_provider_cached() {
+    let s = sso().await;
+    let first = s.link(&idp::id_token("first", s.now())).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let before = s.app.app.store.call_totals();
+    let second = s.link(&idp::id_token("second", s.now())).await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    // The limiter's UpdateItem and the link transaction: the provider and its
+    // keys come from the warm cache, the caller's organization too.
+    assert_eq!(s.app.app.store.call_totals().since(&before).calls, 2);
+    // An unknown provider is not cached as absent: registering it later works.
+    let unknown = s
+        .app
+        .request("POST", "/v1/me/sso/link")
+        .bearer(&s.token)
+        .json(&json!({"identity_provider_id": "01937c5e-0000-7000-8000-000000000000", "id_token": idp::id_token("x", s.now())}))
+        .send()
+        .await;
+    unknown.assert_error(422, "unknown_identity_provider");
+}
