@@ -83,20 +83,13 @@ pub struct SsoLink {
     id_token: Option<String>,
 }
 
-/// Longest id_token accepted.
 /// Longest accepted SSO id_token, in characters.
 pub const ID_TOKEN_MAX_CHARS: usize = 16 * 1024;
 
 impl ParseBody for SsoLink {
     fn parse(object: &mut JsonObject) -> Self {
         let identity_provider_id =
-            object
-                .required_string("identity_provider_id", 64)
-                .and_then(|raw| {
-                    IdentityProviderId::parse(&raw)
-                        .map_err(|_| object.problem("identity_provider_id", "must be a UUID"))
-                        .ok()
-                });
+            object.required_id("identity_provider_id", 64, IdentityProviderId::parse);
         Self {
             identity_provider_id,
             id_token: object.required_string("id_token", ID_TOKEN_MAX_CHARS),

@@ -119,13 +119,7 @@ pub struct CreateConnectToken {
 impl ParseBody for CreateConnectToken {
     fn parse(object: &mut JsonObject) -> Self {
         let external_service_id =
-            object
-                .required_string("external_service_id", 64)
-                .and_then(|raw| {
-                    ExternalServiceId::parse(&raw)
-                        .map_err(|_| object.problem("external_service_id", "must be a UUID"))
-                        .ok()
-                });
+            object.required_id("external_service_id", 64, ExternalServiceId::parse);
         let expires_in_seconds = match object.take("expires_in_seconds") {
             None => DEFAULT_TTL_SECONDS,
             Some(value) => match value.as_i64().filter(|n| (1..=MAX_TTL_SECONDS).contains(n)) {

@@ -39,13 +39,11 @@ pub struct LinkIdentity {
 
 impl ParseBody for LinkIdentity {
     fn parse(object: &mut JsonObject) -> Self {
-        let identity_provider_id = object
-            .required_string("identity_provider_id", FIELD_MAX_CHARS)
-            .and_then(|raw| {
-                IdentityProviderId::parse(&raw)
-                    .map_err(|_| object.problem("identity_provider_id", "must be a UUID"))
-                    .ok()
-            });
+        let identity_provider_id = object.required_id(
+            "identity_provider_id",
+            FIELD_MAX_CHARS,
+            IdentityProviderId::parse,
+        );
         Self {
             identity_provider_id,
             external_id: object.required_string("external_id", FIELD_MAX_CHARS),

@@ -78,6 +78,20 @@ impl JsonObject {
         }
     }
 
+    /// A required member holding an id: a string of at most `max_chars`
+    /// characters that `parse` accepts ("must be a UUID" otherwise).
+    pub fn required_id<T, E>(
+        &mut self,
+        field: &str,
+        max_chars: usize,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = self.required_string(field, max_chars)?;
+        parse(&raw)
+            .map_err(|_| self.problem(field, "must be a UUID"))
+            .ok()
+    }
+
     /// A required string member of 1 to `max_chars` characters.
     pub fn required_string(&mut self, field: &str, max_chars: usize) -> Option<String> {
         if !self.members.contains_key(field) {
