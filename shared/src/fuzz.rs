@@ -159,8 +159,9 @@ proptest! {
         prop_assert!(keys.verify(&s, 0).is_none());
         prop_assert!(keys.verify(&dotted, 0).is_none());
         let provider = test_provider();
-        prop_assert!(crate::user_api::verify_id_token(&s, &provider, 0).is_err());
-        prop_assert!(crate::user_api::verify_id_token(&dotted, &provider, 0).is_err());
+        let jwks = provider.jwks().expect("the fixture key set");
+        prop_assert!(crate::user_api::verify_id_token(&s, &provider, &jwks, 0).is_err());
+        prop_assert!(crate::user_api::verify_id_token(&dotted, &provider, &jwks, 0).is_err());
     }
 
     #[test]
