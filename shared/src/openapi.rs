@@ -502,12 +502,16 @@ fn operation_object(endpoint: &Endpoint) -> Value {
     object
 }
 
-fn codes_for(surface: Surface, status: u16) -> Vec<&'static str> {
-    let table = match surface {
+/// The (status, code) table of a surface.
+fn code_table(surface: Surface) -> &'static [(u16, &'static str)] {
+    match surface {
         Surface::Organization => ORGANIZATION_CODES,
         Surface::ExternalService => EXTERNAL_SERVICE_TYPES,
-    };
-    table
+    }
+}
+
+fn codes_for(surface: Surface, status: u16) -> Vec<&'static str> {
+    code_table(surface)
         .iter()
         .filter(|(s, _)| *s == status)
         .map(|(_, c)| *c)
@@ -518,11 +522,7 @@ fn codes_for(surface: Surface, status: u16) -> Vec<&'static str> {
 /// schema narrows `code` (or `type`) to the codes of that status.
 fn error_components(schemas: &mut Map<String, Value>, responses: &mut Map<String, Value>) {
     for surface in [Surface::Organization, Surface::ExternalService] {
-        let table = match surface {
-            Surface::Organization => ORGANIZATION_CODES,
-            Surface::ExternalService => EXTERNAL_SERVICE_TYPES,
-        };
-        let mut statuses: Vec<u16> = table.iter().map(|(s, _)| *s).collect();
+        let mut statuses: Vec<u16> = code_table(surface).iter().map(|(s, _)| *s).collect();
         statuses.dedup();
         for status in statuses {
             let codes = codes_for(surface, status);
