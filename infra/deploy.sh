@@ -24,8 +24,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-scripts/tools.sh
-[ -x .venv/bin/python-zig ] || .venv/bin/pip install --quiet --disable-pip-version-check ziglang
+scripts/tools.sh --arm64
 export PATH="$PWD/.venv/bin:$PWD/.venv-sam/bin:$PATH"
 functions=()
 for dir in functions/*/; do functions+=(-p "$(basename "$dir")"); done

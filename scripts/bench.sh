@@ -20,7 +20,7 @@ if [ "$bench" = functions ]; then
   echo "==> building every function and the floor (release profile)" >&2
   cargo build --release --locked "${packages[@]}"
   if [ -n "${BENCH_ARM64:-}" ]; then
-    [ -x .venv/bin/python-zig ] || .venv/bin/pip install --quiet --disable-pip-version-check ziglang
+    scripts/tools.sh --arm64
     PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 --locked --lambda-dir target/lambda "${packages[@]}"
   fi
 fi

@@ -18,6 +18,12 @@ for tool in "${python_tools[@]}"; do
   fi
 done
 
+# --arm64: also ziglang, the cross-linker cargo-lambda uses for arm64 builds.
+if [ "${1:-}" = --arm64 ] && [ ! -x .venv/bin/python-zig ]; then
+  echo "==> installing ziglang into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check ziglang
+fi
+
 if [ ! -x .venv-sam/bin/sam ]; then
   echo "==> installing aws-sam-cli into .venv-sam" >&2
   python3 -m venv .venv-sam
