@@ -71,7 +71,7 @@ impl App {
     /// that mint or verify access tokens load the signing key.
     pub async fn from_env(endpoint: &crate::routes::Endpoint) -> Result<Self, StartupError> {
         let config = Config::from_env()?;
-        let sdk = Store::sdk_config(&config).await;
+        let sdk = Store::lambda_sdk_config(&config).await;
         let store = Store::from_sdk(&sdk, &config);
         if config.warm_up_connection {
             store.warm_up().await;

@@ -22,6 +22,22 @@ pub struct Config {
     /// `TETHER_WARM_UP_CONNECTION=true`: open the DynamoDB connection (DNS,
     /// TCP, TLS) during INIT, so the first request does not pay for it.
     pub warm_up_connection: bool,
+    /// `TETHER_TLS_ROOTS`: which certificate authorities the functions' HTTPS
+    /// client trusts (default [`TlsRoots::Amazon`]).
+    pub tls_roots: TlsRoots,
+}
+
+/// The root certificates the functions trust for their AWS calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsRoots {
+    /// `amazon`: the five Amazon Trust Services roots compiled into the
+    /// binary, which sign every AWS service endpoint. Nothing is read from
+    /// disk, so the cold start skips parsing the system's ~140 authorities.
+    Amazon,
+    /// `system`: the operating system's store (for an HTTPS endpoint that is
+    /// not AWS's, e.g. a DynamoDB-compatible server behind another CA).
+    System,
 }
 
 /// The longest a revoked key may keep working in a warm Lambda.
@@ -91,8 +107,19 @@ impl Config {
                 });
             }
         };
+        let tls_roots = match lookup("TETHER_TLS_ROOTS").as_deref() {
+            None | Some("" | "amazon") => TlsRoots::Amazon,
+            Some("system") => TlsRoots::System,
+            Some(_) => {
+                return Err(ConfigError {
+                    name: "TETHER_TLS_ROOTS",
+                    problem: "must be amazon or system",
+                });
+            }
+        };
         Ok(Self {
             warm_up_connection,
+            tls_roots,
             table,
             dynamodb_endpoint: lookup("AWS_ENDPOINT_URL_DYNAMODB").filter(|s| !s.is_empty()),
             key_cache_ttl,
@@ -167,6 +194,17 @@ mod tests {
         );
         let err = config(&[("TETHER_WARM_UP_CONNECTION", "yes")]).unwrap_err();
         assert_eq!(err.name, "TETHER_WARM_UP_CONNECTION");
+    }
+
+    #[test]
+    fn amazon_roots_are_the_default_and_system_roots_are_a_choice() {
+        assert_eq!(config(&[]).unwrap().tls_roots, TlsRoots::Amazon);
+        assert_eq!(
+            config(&[("TETHER_TLS_ROOTS", "system")]).unwrap().tls_roots,
+            TlsRoots::System
+        );
+        let err = config(&[("TETHER_TLS_ROOTS", "mozilla")]).unwrap_err();
+        assert_eq!(err.name, "TETHER_TLS_ROOTS");
     }
 
     #[test]

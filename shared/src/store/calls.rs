@@ -3,8 +3,8 @@
 //! benchmarks read real figures instead of estimates.
 
 use aws_sdk_dynamodb::operation::{
-    delete_item::DeleteItemOutput, get_item::GetItemOutput, put_item::PutItemOutput,
-    query::QueryOutput, transact_write_items::TransactWriteItemsOutput,
+    batch_get_item::BatchGetItemOutput, delete_item::DeleteItemOutput, get_item::GetItemOutput,
+    put_item::PutItemOutput, query::QueryOutput, transact_write_items::TransactWriteItemsOutput,
     update_item::UpdateItemOutput,
 };
 use aws_sdk_dynamodb::types::ConsumedCapacity;
@@ -156,6 +156,8 @@ fn consumed_capacity(output: &Output) -> f64 {
     } else if let Some(o) = output.downcast_ref::<QueryOutput>() {
         total(o.consumed_capacity())
     } else if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
+        total(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<BatchGetItemOutput>() {
         total(o.consumed_capacity())
     } else {
         0.0

@@ -4,8 +4,9 @@
 use super::Item;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::{
-    delete_item::DeleteItemError, get_item::GetItemError, put_item::PutItemError,
-    query::QueryError, transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
+    batch_get_item::BatchGetItemError, delete_item::DeleteItemError, get_item::GetItemError,
+    put_item::PutItemError, query::QueryError, transact_write_items::TransactWriteItemsError,
+    update_item::UpdateItemError,
 };
 use std::error::Error as StdError;
 
@@ -138,7 +139,7 @@ macro_rules! classified {
         }
     )*};
 }
-classified!(GetItemError, QueryError);
+classified!(GetItemError, QueryError, BatchGetItemError);
 
 /// Single-item writes: a failed condition carries the current item when asked.
 macro_rules! conditional {

@@ -11,7 +11,7 @@ pub mod schema;
 pub use calls::{CallStats, CallTotals};
 pub use errors::{CancellationReason, StoreError};
 
-use crate::config::Config;
+use crate::config::{Config, TlsRoots};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -71,9 +71,32 @@ impl Store {
         self.stats.totals()
     }
 
-    /// Loads the AWS configuration once per cold start: region and
-    /// credentials from the standard chain, explicit timeouts and bounded retries.
+    /// Loads the AWS configuration the standard way (environment, profiles,
+    /// SSO, web identity…), for tools run by people (`tetherctl`).
     pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+        Self::loader(config).load().await
+    }
+
+    /// Loads the AWS configuration of a function, once per cold start:
+    /// region and credentials from the variables Lambda always sets
+    /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`), and an HTTPS client trusting `config.tls_roots`.
+    /// Building the standard provider chain instead (profile files, an STS
+    /// client for web identity, the system's root store) was most of a cold
+    /// start (docs/performance.md).
+    pub async fn lambda_sdk_config(config: &Config) -> aws_config::SdkConfig {
+        Self::loader(config)
+            .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+            .http_client(https_client(config.tls_roots))
+            .load()
+            .await
+    }
+
+    /// The settings both configurations share: explicit timeouts and bounded retries.
+    fn loader(config: &Config) -> aws_config::ConfigLoader {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
@@ -85,8 +108,6 @@ impl Store {
                 aws_config::retry::RetryConfig::standard()
                     .with_max_attempts(config.dynamodb_max_attempts),
             )
-            .load()
-            .await
     }
 
     /// The store of `config.table`, its client built from `sdk` with the
@@ -97,15 +118,14 @@ impl Store {
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Self::new(
-            aws_sdk_dynamodb::Client::from_conf(builder.build()),
-            config.table.clone(),
-        )
+        // One client, built once: every construction parses the SDK's
+        // endpoint rules, a measurable part of the cold start.
+        Self::from_builder(builder, config.table.clone())
     }
 
-    /// Builds the store from the environment and `config`.
+    /// Builds a function's store from the environment and `config`.
     pub async fn from_config(config: &Config) -> Self {
-        Self::from_sdk(&Self::sdk_config(config).await, config)
+        Self::from_sdk(&Self::lambda_sdk_config(config).await, config)
     }
 
     /// The DynamoDB client.
@@ -117,6 +137,30 @@ impl Store {
     pub fn table(&self) -> &str {
         &self.table
     }
+}
+
+/// The Amazon Trust Services roots, compiled in (`shared/certs`).
+const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
+
+/// The functions' HTTPS client: rustls on aws-lc (as the SDK's default),
+/// trusting `roots`.
+fn https_client(roots: TlsRoots) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let trust = match roots {
+        TlsRoots::Amazon => tls::TrustStore::empty().with_pem_certificate(AMAZON_ROOTS_PEM),
+        TlsRoots::System => tls::TrustStore::default(),
+    };
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(
+            tls::TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .unwrap_or_default(),
+        )
+        .build_https()
 }
 
 /// Asks every call for its consumed capacity, so the debug log and the call
@@ -156,6 +200,70 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreE
 /// Encodes a record type into an item.
 pub fn to_item<T: serde::Serialize>(record: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(record).map_err(|source| StoreError::Corrupt { source })
+}
+
+/// A table key: `PK` and `SK` values.
+pub type Key = (String, String);
+
+/// The key attributes of `key`, as GetItem and BatchGetItem take them.
+pub fn key_item((pk, sk): &Key) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+/// Rounds of a `BatchGetItem` that DynamoDB answered only in part.
+const BATCH_READ_ROUNDS: u32 = 4;
+
+/// Reads up to 100 items in one `BatchGetItem` (strongly consistent), in the
+/// order of `keys`: one round trip where separate `GetItem`s would be several.
+/// Keys DynamoDB leaves unprocessed (throttling) are asked again with a short
+/// backoff; still unprocessed after that is [`StoreError::Throttled`].
+pub async fn get_items(store: &Store, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut pending = built(
+        KeysAndAttributes::builder()
+            .set_keys(Some(keys.iter().map(key_item).collect()))
+            .consistent_read(true)
+            .build(),
+    )?;
+    let mut found: Vec<Item> = Vec::new();
+    for round in 0..BATCH_READ_ROUNDS {
+        if round > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10 << round)).await;
+        }
+        let out = store
+            .client()
+            .batch_get_item()
+            .request_items(store.table(), pending)
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        if let Some(mut responses) = out.responses {
+            found.extend(responses.remove(store.table()).unwrap_or_default());
+        }
+        match out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(store.table()))
+            .filter(|k| !k.keys().is_empty())
+        {
+            None => {
+                return Ok(keys
+                    .iter()
+                    .map(|(pk, sk)| {
+                        found
+                            .iter()
+                            .position(|item| {
+                                get_s(item, PK) == Some(pk) && get_s(item, SK) == Some(sk)
+                            })
+                            .map(|at| found.swap_remove(at))
+                    })
+                    .collect());
+            }
+            Some(unprocessed) => pending = unprocessed,
+        }
+    }
+    Err(StoreError::Throttled {
+        source: "BatchGetItem left keys unprocessed after every round".into(),
+    })
 }
 
 /// Transactions retried after losing a race (`TransactionConflict`).
@@ -221,4 +329,32 @@ pub async fn gsi1_item(store: &Store, pk: String, sk: String) -> Result<Option<I
         .send()
         .await?;
     Ok(out.items.unwrap_or_default().into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    /// The SDK parses the bundle when it builds the client and panics on a
+    /// bad certificate: every block must parse and be usable as a root.
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_trust_services_authorities() {
+        let certs = CertificateDer::pem_slice_iter(AMAZON_ROOTS_PEM)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("every block of the bundle parses");
+        let mut store = rustls::RootCertStore::empty();
+        assert_eq!(store.add_parsable_certificates(certs), (5, 0));
+        let text = String::from_utf8_lossy(AMAZON_ROOTS_PEM);
+        for name in [
+            "Amazon_Root_CA_1",
+            "Amazon_Root_CA_2",
+            "Amazon_Root_CA_3",
+            "Amazon_Root_CA_4",
+            "Starfield_Services_Root",
+        ] {
+            assert!(text.contains(name), "{name}");
+        }
+    }
 }
