@@ -628,8 +628,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
         "claimed_at",
     ];
     let mut created_token = connect_token_properties.clone();
-    created_token["token"] =
-        json!({ "type": "string", "pattern": "^tct_", "description": "The secret; shown once." });
+    created_token["token"] = json!({ "type": "string", "pattern": "^tct_[0-9a-f-]{36}_[0-9a-f]{48}$", "description": "The secret, shown once: `tct_<organization id>_<48 hex digits>`. It names the issuing organization (no secret: the claimant learns it from the claim)." });
     let mut created_fields = connect_token_fields.to_vec();
     created_fields.push("token");
 
@@ -811,7 +810,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
         object(
             &["connectToken", "externalOrganizationId"],
             json!({
-                "connectToken": { "type": "string", "minLength": 1, "maxLength": 256, "description": "`tct_...`, as the organization handed it over." },
+                "connectToken": { "type": "string", "minLength": 1, "maxLength": 256, "description": "`tct_<organization id>_<48 hex digits>`, as the organization handed it over; any other form is 400 `malformed_connect_token`." },
                 "externalOrganizationId": required_string(256),
             }),
         ),

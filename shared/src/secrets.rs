@@ -2,6 +2,7 @@
 //! with a readable prefix, shown once, stored only as their SHA-256, never
 //! logged (`Debug` is redacted).
 
+use crate::ids::OrganizationId;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -36,9 +37,7 @@ macro_rules! secret {
             /// without a lookup.
             pub fn parse(s: &str) -> Option<Self> {
                 let body = s.strip_prefix($prefix)?;
-                let well_formed = body.len() == SECRET_BYTES * 2
-                    && body.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-                well_formed.then(|| Self(s.to_owned()))
+                is_secret_hex(body).then(|| Self(s.to_owned()))
             }
 
             /// The secret as shown once to its owner.
@@ -62,10 +61,76 @@ secret!(
     /// An external service's token (`tst_...`).
     ServiceToken, SERVICE_TOKEN_PREFIX, "tst_"
 );
-secret!(
-    /// A one-time connect token (`tct_...`).
-    ConnectToken, CONNECT_TOKEN_PREFIX, "tct_"
-);
+/// The prefix of connect tokens.
+pub const CONNECT_TOKEN_PREFIX: &str = "tct_";
+
+/// A one-time connect token: `tct_<issuing organization's id>_<48 hex>`.
+///
+/// It names its organization so that the claim can read the token and that
+/// organization's policies in one round trip (docs/performance.md). The id is
+/// no secret — the claimant learns it from the claim — and it cannot be
+/// altered: the hash covers the whole text, so another id finds no token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectToken {
+    text: String,
+    organization: OrganizationId,
+}
+
+impl fmt::Debug for ConnectToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectToken(tct_{}_…)", self.organization)
+    }
+}
+
+impl ConnectToken {
+    /// A new random token issued by `organization`.
+    pub fn generate(organization: OrganizationId) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self {
+            text: format!(
+                "{CONNECT_TOKEN_PREFIX}{organization}_{}",
+                hex::encode(bytes)
+            ),
+            organization,
+        })
+    }
+
+    /// Parses a presented token: the prefix, an organization id as the API
+    /// renders it (lowercase, hyphenated), `_`, and 48 lowercase hex digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        let body = s.strip_prefix(CONNECT_TOKEN_PREFIX)?;
+        let (organization, secret) = body.split_once('_')?;
+        let id = OrganizationId::parse(organization).ok()?;
+        let well_formed = id.to_string() == organization && is_secret_hex(secret);
+        well_formed.then(|| Self {
+            text: s.to_owned(),
+            organization: id,
+        })
+    }
+
+    /// The organization that issued the token.
+    pub fn organization(&self) -> OrganizationId {
+        self.organization
+    }
+
+    /// The token as shown once to the organization.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// SHA-256 of the whole token: the only form stored.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.text.as_bytes()).into()
+    }
+}
+
+/// Exactly the random part of a secret: 48 lowercase hex digits.
+fn is_secret_hex(s: &str) -> bool {
+    s.len() == SECRET_BYTES * 2
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 #[cfg(test)]
 mod tests {
@@ -89,7 +154,34 @@ mod tests {
             ApiKeySecret::parse(token.expose()).is_none(),
             "prefixes do not cross"
         );
-        assert!(ConnectToken::parse(ConnectToken::generate().unwrap().expose()).is_some());
+        let org = OrganizationId::generate();
+        let connect = ConnectToken::generate(org).unwrap();
+        assert_eq!(connect.expose().len(), 4 + 36 + 1 + 48);
+        assert_eq!(
+            ConnectToken::parse(connect.expose())
+                .unwrap()
+                .organization(),
+            org
+        );
+    }
+
+    #[test]
+    fn connect_tokens_name_their_organization_in_exactly_one_spelling() {
+        let org = OrganizationId::generate();
+        let good = format!("tct_{org}_{}", "ab".repeat(24));
+        assert!(ConnectToken::parse(&good).is_some());
+        for bad in [
+            format!("tct_{}", "ab".repeat(24)),
+            format!("tct_{}_{}", org.to_string().to_uppercase(), "ab".repeat(24)),
+            format!("tct_{}_{}", org.as_uuid().simple(), "ab".repeat(24)),
+            format!("tct_{org}{}", "ab".repeat(24)),
+            format!("tct_{org}_{}", "ab".repeat(23)),
+            format!("tct_{org}_{}", "AB".repeat(24)),
+            format!("tst_{org}_{}", "ab".repeat(24)),
+            format!("tct_not-an-id_{}", "ab".repeat(24)),
+        ] {
+            assert!(ConnectToken::parse(&bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
@@ -111,9 +203,9 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let key = ConnectToken::generate().unwrap();
+        let key = ConnectToken::generate(OrganizationId::generate()).unwrap();
         let shown = format!("{key:?}");
-        assert!(!shown.contains(&key.expose()[4..]), "{shown}");
+        assert!(!shown.contains(&key.expose()[41..]), "{shown}");
         assert!(shown.contains("tct_"));
     }
 }

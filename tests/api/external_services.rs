@@ -85,7 +85,12 @@ async fn connect_tokens_are_issued_read_and_cancelled_by_the_organization() {
     let w = world().await;
     let created = w.app.create_connect_token(&w.service).await;
     let token = created["token"].as_str().unwrap();
-    assert!(token.starts_with("tct_") && token.len() == 52);
+    // tct_<organization id>_<48 hex>: the claim reads token and policies together.
+    let org = w.app.org_id.to_string();
+    assert!(
+        token.starts_with(&format!("tct_{org}_")) && token.len() == 4 + 36 + 1 + 48,
+        "{token}"
+    );
     assert_eq!(created["status"], "pending");
     assert_eq!(created["external_service_id"], w.service.as_str());
     assert!(created["expires_at"].as_str().unwrap().ends_with('Z'));
@@ -337,6 +342,92 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
 }
 
 #[tokio::test]
+async fn a_cold_claim_reads_the_token_and_the_policies_in_one_round_trip() {
+    let w = world().await;
+    let policy = r#"@notice("No CRM integrations")
+forbid (principal, action == Action::"organization_relations.claim", resource);"#;
+    let put = |text: &'static str| {
+        w.app
+            .request("PUT", "/v1/policies")
+            .raw_body("text/plain", text)
+            .send()
+    };
+    assert_eq!(put(policy).await.status, 200);
+    let token = w.app.create_connect_token(&w.service).await;
+
+    // A warm function that has never seen the organization (its service
+    // token cached by an earlier request): limiter, one BatchGetItem (token +
+    // policies) — and the policy is applied.
+    let cold = World {
+        app: w.app.cold_instance(),
+        service: w.service.clone(),
+        token: w.token.clone(),
+    };
+    assert_service_error(
+        &cold.claim(&json!("abc"), "a").await,
+        400,
+        "malformed_connect_token",
+    );
+    let before = cold.app.app.store.call_totals();
+    let res = cold.claim(&token["token"], "acct").await;
+    assert_service_error(&res, 403, "organization_access_denied");
+    assert_eq!(cold.app.app.store.call_totals().since(&before).calls, 2);
+
+    // Without the policy, a new relation is three: limiter, BatchGetItem, transaction.
+    assert_eq!(put("").await.status, 200);
+    let cold = World {
+        app: w.app.cold_instance(),
+        ..cold
+    };
+    assert_service_error(
+        &cold.claim(&json!("abc"), "a").await,
+        400,
+        "malformed_connect_token",
+    );
+    let before = cold.app.app.store.call_totals();
+    let res = cold.claim(&token["token"], "acct").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let spent = cold.app.app.store.call_totals().since(&before);
+    assert_eq!(spent.calls, 3, "{spent:?}");
+    assert!(spent.read_units > 0.0, "{spent:?}");
+
+    // Now warm (the policies cached): the token alone is read.
+    let before = cold.app.app.store.call_totals();
+    let res = cold.claim(&token["token"], "acct").await;
+    assert_service_error(&res, 409, "connect_token_unusable");
+    let spent = cold.app.app.store.call_totals().since(&before);
+    assert_eq!((spent.calls, spent.read_units), (2, 1.0), "{spent:?}");
+}
+
+/// Well-formed connect tokens that were never issued are 404: for this
+/// organization, for one that does not exist, or a real token with its
+/// organization part changed (the hash covers it).
+async fn unissued_tokens_are_not_found(w: &World) {
+    for org in [
+        w.app.org_id.to_string(),
+        tether::ids::OrganizationId::generate().to_string(),
+    ] {
+        assert_service_error(
+            &w.claim(&json!(format!("tct_{org}_{}", "2".repeat(48))), "acct")
+                .await,
+            404,
+            "connect_token_not_found",
+        );
+    }
+    let real = w.app.create_connect_token(&w.service).await;
+    let real = real["token"].as_str().unwrap();
+    let moved = real.replace(
+        &w.app.org_id.to_string(),
+        &tether::ids::OrganizationId::generate().to_string(),
+    );
+    assert_service_error(
+        &w.claim(&json!(moved), "acct").await,
+        404,
+        "connect_token_not_found",
+    );
+}
+
+#[tokio::test]
 async fn every_error_type_of_the_claim_with_its_status() {
     let w = world().await;
     let path = format!("{BASE}/{}/organization-relations/claim", w.service);
@@ -420,9 +511,10 @@ async fn every_error_type_of_the_claim_with_its_status() {
     assert_service_error(
         &w.claim(&json!(format!("tct_{}", "2".repeat(48))), "acct")
             .await,
-        404,
-        "connect_token_not_found",
+        400,
+        "malformed_connect_token",
     );
+    unissued_tokens_are_not_found(&w).await;
     let for_other = w.app.create_connect_token(&other).await;
     assert_service_error(
         &w.claim(&for_other["token"], "acct").await,

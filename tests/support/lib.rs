@@ -153,6 +153,20 @@ impl TestAppBuilder {
 }
 
 impl TestApp {
+    /// The same world served by another instance of the function, as after a
+    /// cold start: same table, clock and organization, empty warm caches.
+    pub fn cold_instance(&self) -> TestApp {
+        let store = Store::new(self.app.store.client().clone(), self.app.store.table());
+        let mut app = App::new(self.app.config.clone(), store, self.app.clock.clone());
+        app.tokens = Some(tether::tokens::TokenKeys::from_seed([42; 32], "tether"));
+        TestApp {
+            app: Arc::new(app),
+            clock: Arc::clone(&self.clock),
+            org_id: self.org_id,
+            admin_key: self.admin_key.clone(),
+        }
+    }
+
     /// Creates another organization in the same table, with its admin key.
     pub async fn create_org(&self, name: &str) -> (OrganizationId, String) {
         let org = Organization::new(
@@ -277,7 +291,11 @@ impl TestApp {
             .to_owned();
         let path = event["rawPath"].as_str().unwrap_or_default().to_owned();
         let endpoint = Endpoint::route(&method, &path);
-        let response = TestResponse::from(dispatch(Arc::clone(&self.app), endpoint, req).await);
+        // Boxed: a test awaits dozens of requests, and unboxed each test's
+        // future would hold the largest handler's state inline — too big for a
+        // debug-build thread stack.
+        let response =
+            TestResponse::from(Box::pin(dispatch(Arc::clone(&self.app), endpoint, req)).await);
         if let Some(endpoint) = endpoint {
             contract::check(endpoint, &response);
         }

@@ -119,10 +119,21 @@ impl FromBody for PolicyText {
 }
 
 fn key(org: OrganizationId) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
-    [
-        (PK.to_owned(), store::s(org_pk(org))),
-        (SK.to_owned(), store::s(POLICIES_SK)),
-    ]
+    let (pk, sk) = policies_key(org);
+    [(PK.to_owned(), store::s(pk)), (SK.to_owned(), store::s(sk))]
+}
+
+/// The key of an organization's policy item (for a batched read).
+pub fn policies_key(org: OrganizationId) -> store::Key {
+    (org_pk(org), POLICIES_SK.to_owned())
+}
+
+/// The text and update time of a policy item.
+fn text_of(item: &store::Item) -> Option<(String, String)> {
+    Some((
+        store::get_s(item, "text")?.to_owned(),
+        store::get_s(item, "updated_at")?.to_owned(),
+    ))
 }
 
 /// Reads an organization's stored policy text and when it changed.
@@ -139,12 +150,7 @@ pub async fn read_policies(
         .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
-    Ok(out.item.and_then(|item| {
-        Some((
-            store::get_s(&item, "text")?.to_owned(),
-            store::get_s(&item, "updated_at")?.to_owned(),
-        ))
-    }))
+    Ok(out.item.as_ref().and_then(text_of))
 }
 
 /// Stores an organization's policy text (replacing the previous one).
@@ -169,27 +175,49 @@ pub async fn write_policies(
 }
 
 /// An organization's policies for a decision: from the warm cache, else the
-/// table. Stored text that no longer validates (a schema change) is skipped
-/// with a warning rather than locking the organization out.
+/// table.
 pub async fn policies_for(
-    ctx_app: &crate::App,
+    app: &crate::App,
     org: OrganizationId,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
-    if let Some(cached) = ctx_app.policies.get(&org) {
+    if let Some(cached) = cached_policies(app, org) {
         return Ok(cached);
     }
-    let policies = match read_policies(&ctx_app.store, org).await? {
-        None => None,
-        Some((text, _)) => match OrgPolicies::parse(&text) {
-            Ok(p) => Some(Arc::new(p)),
-            Err(problems) => {
-                tracing::warn!(organization_id = %org, problems = problems.len(), "stored policies no longer validate; ignored");
-                None
-            }
-        },
-    };
-    ctx_app.policies.put(org, policies.clone());
-    Ok(policies)
+    let text = read_policies(&app.store, org).await?;
+    Ok(remember_policies(app, org, text.map(|(text, _)| text)))
+}
+
+/// An organization's policies if this warm function has them (`Some(None)`:
+/// it has none).
+pub fn cached_policies(app: &crate::App, org: OrganizationId) -> Option<Option<Arc<OrgPolicies>>> {
+    app.policies.get(&org)
+}
+
+/// Parses and caches the policy item an operation read itself (in a batch
+/// with other items). Stored text that no longer validates (a schema change)
+/// is skipped with a warning rather than locking the organization out.
+pub fn remember_policy_item(
+    app: &crate::App,
+    org: OrganizationId,
+    item: Option<&store::Item>,
+) -> Option<Arc<OrgPolicies>> {
+    remember_policies(app, org, item.and_then(text_of).map(|(text, _)| text))
+}
+
+fn remember_policies(
+    app: &crate::App,
+    org: OrganizationId,
+    text: Option<String>,
+) -> Option<Arc<OrgPolicies>> {
+    let policies = text.and_then(|text| match OrgPolicies::parse(&text) {
+        Ok(p) => Some(Arc::new(p)),
+        Err(problems) => {
+            tracing::warn!(organization_id = %org, problems = problems.len(), "stored policies no longer validate; ignored");
+            None
+        }
+    });
+    app.policies.put(org, policies.clone());
+    policies
 }
 
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.

@@ -9,6 +9,8 @@
 
 use super::connect_tokens::{self, ConnectTokenRecord, TokenStatus, token_pk};
 use super::service_pk;
+use crate::App;
+use crate::authz::{self, OrgPolicies};
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
@@ -25,6 +27,7 @@ use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Sort key of a service's relation with an organization.
 pub fn relation_sk(org: OrganizationId) -> String {
@@ -120,11 +123,10 @@ pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
     };
     let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
     let now = ctx.app.clock.now();
-    let token = connect_tokens::find_by_secret(&ctx.app.store, &secret).await?;
+    let (token, policies) = token_and_policies(&ctx.app, &secret).await?;
     let token = check_token(token, service, now.unix_timestamp())?;
     // The organization may forbid this service (its policies, SPEC §8).
-    ctx.authorize_for_organization(token.organization_id)
-        .await?;
+    ctx.authorize_for_organization(token.organization_id, policies.as_deref())?;
 
     let relation = RelationRecord {
         pk: service_pk(service),
@@ -159,6 +161,32 @@ pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
         }
     };
     Reply::json(StatusCode::OK, &relation.to_json())
+}
+
+/// The presented connect token and its organization's policies: one
+/// `BatchGetItem` (the token names its organization), or only the token when
+/// this warm function has the policies cached.
+async fn token_and_policies(
+    app: &App,
+    secret: &ConnectToken,
+) -> Result<(Option<ConnectTokenRecord>, Option<Arc<OrgPolicies>>), ApiError> {
+    let org = secret.organization();
+    let (token, policies) = match authz::cached_policies(app, org) {
+        Some(policies) => (
+            connect_tokens::find_by_secret(&app.store, secret).await?,
+            policies,
+        ),
+        None => {
+            let keys = [connect_tokens::secret_key(secret), authz::policies_key(org)];
+            let mut items = store::get_items(&app.store, &keys).await?.into_iter();
+            let token = items.next().flatten().map(store::from_item).transpose()?;
+            let policies = authz::remember_policy_item(app, org, items.next().flatten().as_ref());
+            (token, policies)
+        }
+    };
+    // The hash covers the organization part, so a stored token always names
+    // the organization its text does; checked anyway, as the key it was read by.
+    Ok((token.filter(|t| t.organization_id == org), policies))
 }
 
 /// The token checks of SPEC §11, in order: issued for this service (404),

@@ -155,7 +155,7 @@ pub async fn create(ctx: Ctx, body: Json<CreateConnectToken>) -> Result<Reply, A
         .ok_or_else(|| ApiError::internal("service id passed parsing unset"))?;
     let now = ctx.app.clock.now();
     let expires = now + time::Duration::seconds(body.value.expires_in_seconds);
-    let secret = ConnectToken::generate().map_err(ApiError::internal)?;
+    let secret = ConnectToken::generate(org).map_err(ApiError::internal)?;
     let hash = hex::encode(secret.hash());
     let id = ConnectTokenId::generate();
     let record = ConnectTokenRecord {
@@ -223,6 +223,11 @@ async fn find(
     item.map(store::from_item).transpose()
 }
 
+/// The key of the connect token `secret` (for a batched read).
+pub fn secret_key(secret: &ConnectToken) -> store::Key {
+    (token_pk(&hex::encode(secret.hash())), "CTOKEN".to_owned())
+}
+
 /// Reads a connect token by the presented secret (strongly consistent).
 pub async fn find_by_secret(
     store: &Store,
@@ -232,8 +237,7 @@ pub async fn find_by_secret(
         .client()
         .get_item()
         .table_name(store.table())
-        .key(PK, store::s(token_pk(&hex::encode(secret.hash()))))
-        .key(SK, store::s("CTOKEN"))
+        .set_key(Some(store::key_item(&secret_key(secret))))
         .consistent_read(true)
         .return_consumed_capacity(store::CAPACITY)
         .send()

@@ -143,22 +143,26 @@ impl Ctx {
         load_organization(&self.app, id).await
     }
 
-    /// Authorizes this endpoint's action on organization `org` (with its
-    /// policies): for an external service once it knows the organization.
-    pub async fn authorize_for_organization(&self, org: OrganizationId) -> Result<(), ApiError> {
+    /// Authorizes this endpoint's action on organization `org` with the
+    /// policies the operation read for it: for an external service once it
+    /// knows the organization (the claim reads them with the connect token).
+    pub fn authorize_for_organization(
+        &self,
+        org: OrganizationId,
+        policies: Option<&authz::OrgPolicies>,
+    ) -> Result<(), ApiError> {
         let authenticated = self
             .authenticated
             .as_ref()
             .ok_or_else(|| ApiError::internal("authorization needs a credential"))?;
-        authorize(
-            &self.app,
+        decide(
             self.endpoint,
             authenticated,
             authz::Resource::Organization(org),
             &self.source_ip,
             None,
+            policies,
         )
-        .await
     }
 
     /// The end user of a user-API request.
@@ -726,6 +730,25 @@ async fn authorize(
         Some(org) => authz::policies_for(app, org).await?,
         None => None,
     };
+    decide(
+        endpoint,
+        authenticated,
+        resource,
+        source_ip,
+        identity,
+        policies.as_deref(),
+    )
+}
+
+/// The Cedar decision itself, with the policies already in hand.
+fn decide(
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    resource: authz::Resource,
+    source_ip: &str,
+    identity: Option<&authz::IdentityContext>,
+    policies: Option<&authz::OrgPolicies>,
+) -> Result<(), ApiError> {
     let principal = authenticated.principal();
     let question = authz::Question {
         principal: &principal,
@@ -734,7 +757,7 @@ async fn authorize(
         source_ip,
         identity,
     };
-    authz::engine().authorize(&question, policies.as_deref())
+    authz::engine().authorize(&question, policies)
 }
 
 /// Path parameters from API Gateway's `pathParameters`, or — when the event has
