@@ -37,6 +37,32 @@ pub struct Engine {
     schema: Schema,
     builtin: PolicySet,
     authorizer: Authorizer,
+    validator: cedar_policy::Validator,
+    types: EntityTypes,
+}
+
+/// The entity type names, parsed once: `EntityTypeName::from_str` runs the
+/// Cedar parser, and a decision needs up to five of them (docs/performance.md).
+#[derive(Debug)]
+struct EntityTypes {
+    organization: EntityTypeName,
+    api_key: EntityTypeName,
+    end_user: EntityTypeName,
+    external_service: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl EntityTypes {
+    fn new() -> Result<Self, BuiltinError> {
+        let name = |n: &str| EntityTypeName::from_str(n).map_err(|e| BuiltinError(e.to_string()));
+        Ok(Self {
+            organization: name("Organization")?,
+            api_key: name("ApiKey")?,
+            end_user: name("EndUser")?,
+            external_service: name("ExternalService")?,
+            action: name("Action")?,
+        })
+    }
 }
 
 /// The engine of this process.
@@ -67,8 +93,8 @@ impl Engine {
                 .add(policy.new_id(PolicyId::new(id)))
                 .map_err(|e| BuiltinError(e.to_string()))?;
         }
-        let validation = cedar_policy::Validator::new(schema.clone())
-            .validate(&builtin, cedar_policy::ValidationMode::Strict);
+        let validator = cedar_policy::Validator::new(schema.clone());
+        let validation = validator.validate(&builtin, cedar_policy::ValidationMode::Strict);
         if !validation.validation_passed() {
             let errors: Vec<String> = validation
                 .validation_errors()
@@ -80,12 +106,24 @@ impl Engine {
             schema,
             builtin,
             authorizer: Authorizer::new(),
+            validator,
+            types: EntityTypes::new()?,
         })
     }
 
     /// The schema organization policies are validated against.
     pub fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// The validator of that schema (built once: it owns a copy of the schema).
+    pub fn validator(&self) -> &cedar_policy::Validator {
+        &self.validator
+    }
+
+    /// The built-in policies.
+    pub(crate) fn builtin(&self) -> &PolicySet {
+        &self.builtin
     }
 }
 
@@ -161,12 +199,8 @@ pub struct Question<'a> {
     pub identity: Option<&'a IdentityContext>,
 }
 
-fn uid(type_name: &str, id: &str) -> Result<EntityUid, ApiError> {
-    let type_name = EntityTypeName::from_str(type_name).map_err(ApiError::internal)?;
-    Ok(EntityUid::from_type_name_and_id(
-        type_name,
-        EntityId::new(id),
-    ))
+fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
 
 fn entity(uid: EntityUid, attrs: Vec<(&str, RestrictedExpression)>) -> Result<Entity, ApiError> {
@@ -200,7 +234,8 @@ impl Engine {
         org: Option<&OrgPolicies>,
     ) -> Result<(), ApiError> {
         let mut entities = Vec::new();
-        let organization_uid = |id: OrganizationId| uid("Organization", &id.to_string());
+        let types = &self.types;
+        let organization_uid = |id: OrganizationId| uid(&types.organization, &id.to_string());
         let principal = match question.principal {
             Principal::ApiKey {
                 id,
@@ -215,8 +250,8 @@ impl Engine {
                 .into_iter()
                 .filter(|s| scope.is_some_and(|max| *s <= max))
                 .map(|s| s.as_str().to_owned());
-                let principal = uid("ApiKey", id)?;
-                let org = organization_uid(*organization)?;
+                let principal = uid(&types.api_key, id);
+                let org = organization_uid(*organization);
                 entities.push(entity(org.clone(), vec![])?);
                 entities.push(entity(
                     principal.clone(),
@@ -228,8 +263,8 @@ impl Engine {
                 principal
             }
             Principal::EndUser { id, organization } => {
-                let principal = uid("EndUser", &id.to_string())?;
-                let org = organization_uid(*organization)?;
+                let principal = uid(&types.end_user, &id.to_string());
+                let org = organization_uid(*organization);
                 entities.push(entity(org.clone(), vec![])?);
                 entities.push(entity(
                     principal.clone(),
@@ -238,7 +273,7 @@ impl Engine {
                 principal
             }
             Principal::ExternalService { id, scopes } => {
-                let principal = uid("ExternalService", id)?;
+                let principal = uid(&types.external_service, id);
                 entities.push(entity(
                     principal.clone(),
                     vec![("scopes", strings(scopes.iter().cloned()))],
@@ -248,15 +283,15 @@ impl Engine {
         };
         let resource = match &question.resource {
             Resource::Organization(id) => {
-                let org = organization_uid(*id)?;
+                let org = organization_uid(*id);
                 if !entities.iter().any(|e| e.uid() == org) {
                     entities.push(entity(org.clone(), vec![])?);
                 }
                 org
             }
             Resource::EndUser { id, organization } => {
-                let user = uid("EndUser", &id.to_string())?;
-                let org = organization_uid(*organization)?;
+                let user = uid(&types.end_user, &id.to_string());
+                let org = organization_uid(*organization);
                 if !entities.iter().any(|e| e.uid() == org) {
                     entities.push(entity(org.clone(), vec![])?);
                 }
@@ -268,7 +303,7 @@ impl Engine {
                 }
                 user
             }
-            Resource::ExternalService(id) => uid("ExternalService", id)?,
+            Resource::ExternalService(id) => uid(&types.external_service, id),
         };
         let mut context = vec![(
             "source_ip".to_owned(),
@@ -297,19 +332,18 @@ impl Engine {
             }
         }
         let context = Context::from_pairs(context).map_err(ApiError::internal)?;
-        let action = uid("Action", question.action)?;
+        let action = uid(&types.action, question.action);
         let request = Request::new(principal, action, resource, context, Some(&self.schema))
             .map_err(ApiError::internal)?;
         let entities =
             Entities::from_entities(entities, Some(&self.schema)).map_err(ApiError::internal)?;
 
         let response = match org {
+            // Built-in and organization policies together, merged once when
+            // the organization's policies were parsed (not per decision).
             Some(org) if !org.set.is_empty() => {
-                let mut all = self.builtin.clone();
-                for policy in org.set.policies() {
-                    all.add(policy.clone()).map_err(ApiError::internal)?;
-                }
-                self.authorizer.is_authorized(&request, &all, &entities)
+                self.authorizer
+                    .is_authorized(&request, &org.combined, &entities)
             }
             _ => self
                 .authorizer

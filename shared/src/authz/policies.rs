@@ -9,7 +9,7 @@ use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::pipeline::{Ctx, FromBody, NoBody, Reply, body};
 use crate::store::{self, PK, SK, Store, StoreError};
-use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode, Validator};
+use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
@@ -25,6 +25,8 @@ const MAX_POLICIES: usize = 100;
 #[derive(Debug, Clone)]
 pub struct OrgPolicies {
     pub(super) set: PolicySet,
+    /// The built-in policies plus these: what a decision evaluates.
+    pub(super) combined: PolicySet,
     text: String,
 }
 
@@ -59,16 +61,22 @@ impl OrgPolicies {
         if set.policies().count() > MAX_POLICIES {
             problems.push(format!("at most {MAX_POLICIES} policies are allowed"));
         }
-        let validation =
-            Validator::new(engine().schema().clone()).validate(&set, ValidationMode::Strict);
+        let validation = engine().validator().validate(&set, ValidationMode::Strict);
         problems.extend(validation.validation_errors().map(|e| {
             let id = e.policy_id().to_string();
             let index = id.strip_prefix(ORG_PREFIX).unwrap_or(&id).to_owned();
             format!("policy {index}: {e}")
         }));
+        let mut combined = engine().builtin().clone();
+        for policy in set.policies() {
+            if let Err(e) = combined.add(policy.clone()) {
+                problems.push(e.to_string());
+            }
+        }
         if problems.is_empty() {
             Ok(Self {
                 set,
+                combined,
                 text: text.to_owned(),
             })
         } else {
