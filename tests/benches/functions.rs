@@ -12,6 +12,11 @@
 //!
 //! Flags: `--check` fails on a missed target (SPEC issue 8); `--iterations N`
 //! (default 200); `--only a,b` limits the functions.
+//!
+//! Profiling (docs/performance.md): `BENCH_PROFILE=profiling` takes the
+//! binaries from `target/profiling` (release code generation with symbols);
+//! `BENCH_PERF=<dir>` records each function's warm requests with `perf record`
+//! into `<dir>/<function>.data`.
 
 // The world-building future (dozens of sequential requests through the
 // in-process pipeline) is deeper than the default layout limit.
@@ -313,8 +318,45 @@ fn arm64_size(function: &str) -> Option<u64> {
         .then_some(bytes.len() as u64)
 }
 
+/// `perf record` attached to `pid` while it lives, when `BENCH_PERF` names a
+/// directory; stopped (and its file finished) by [`stop_perf`].
+fn start_perf(pid: u32, file: &str) -> Option<Child> {
+    let dir = std::env::var("BENCH_PERF").ok()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    let perf = Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-F",
+            "4000",
+            // DWARF unwinding: release code keeps no frame pointers.
+            "--call-graph",
+            "dwarf,16384",
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
+        .arg(Path::new(&dir).join(file))
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    // perf needs a moment to attach before the work starts.
+    std::thread::sleep(Duration::from_millis(300));
+    Some(perf)
+}
+
+fn stop_perf(perf: Option<Child>) {
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
+}
+
 fn measure(case: &Case, table: &str) -> Figures {
-    let binary = root().join("target/release").join(&case.function);
+    let profile = std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".to_owned());
+    let binary = root().join("target").join(profile).join(&case.function);
     let mut inits = Vec::new();
     for _ in 0..COLD_STARTS {
         let emulator = Emulator::start(&case.function);
@@ -332,6 +374,7 @@ fn measure(case: &Case, table: &str) -> Figures {
 
     let emulator = Emulator::start(&case.function);
     let mut process = spawn(&binary, &case.function, &emulator, table);
+    let perf = start_perf(process.child.id(), &format!("{}.data", case.function));
     let mut latencies = Vec::new();
     // A service's bucket is 50 rps (burst 100): pace its requests under it.
     let paced = tether::routes::ALL.iter().any(|e| {
@@ -357,6 +400,7 @@ fn measure(case: &Case, table: &str) -> Figures {
         }
     }
     let rss = peak_rss_kib(process.child.id());
+    stop_perf(perf);
     let _ = process.child.kill();
     let _ = process.child.wait();
     std::thread::sleep(Duration::from_millis(50));
