@@ -341,6 +341,25 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     }
 }
 
+impl World {
+    /// The same world served by a freshly started function that has served
+    /// this service once (its token is cached: a refused claim) but has seen
+    /// no organization.
+    async fn instance_new_to_organizations(&self) -> World {
+        let fresh = World {
+            app: self.app.cold_instance(),
+            service: self.service.clone(),
+            token: self.token.clone(),
+        };
+        assert_service_error(
+            &fresh.claim(&json!("abc"), "a").await,
+            400,
+            "malformed_connect_token",
+        );
+        fresh
+    }
+}
+
 #[tokio::test]
 async fn a_cold_claim_reads_the_token_and_the_policies_in_one_round_trip() {
     let w = world().await;
@@ -355,19 +374,9 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
     assert_eq!(put(policy).await.status, 200);
     let token = w.app.create_connect_token(&w.service).await;
 
-    // A warm function that has never seen the organization (its service
-    // token cached by an earlier request): limiter, one BatchGetItem (token +
-    // policies) — and the policy is applied.
-    let cold = World {
-        app: w.app.cold_instance(),
-        service: w.service.clone(),
-        token: w.token.clone(),
-    };
-    assert_service_error(
-        &cold.claim(&json!("abc"), "a").await,
-        400,
-        "malformed_connect_token",
-    );
+    // A function that has never seen the organization: limiter, one
+    // BatchGetItem (token + policies) — and the policy is applied.
+    let cold = w.instance_new_to_organizations().await;
     let before = cold.app.app.store.call_totals();
     let res = cold.claim(&token["token"], "acct").await;
     assert_service_error(&res, 403, "organization_access_denied");
@@ -375,15 +384,7 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
 
     // Without the policy, a new relation is three: limiter, BatchGetItem, transaction.
     assert_eq!(put("").await.status, 200);
-    let cold = World {
-        app: w.app.cold_instance(),
-        ..cold
-    };
-    assert_service_error(
-        &cold.claim(&json!("abc"), "a").await,
-        400,
-        "malformed_connect_token",
-    );
+    let cold = w.instance_new_to_organizations().await;
     let before = cold.app.app.store.call_totals();
     let res = cold.claim(&token["token"], "acct").await;
     assert_eq!(res.status, 200, "{}", res.text);
