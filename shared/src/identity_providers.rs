@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Prefix of provider sort keys.
 const IDP_SK_PREFIX: &str = "IDP#";
@@ -191,7 +192,7 @@ pub async fn verified(
     app: &crate::App,
     org: OrganizationId,
     id: IdentityProviderId,
-) -> Result<Option<std::sync::Arc<VerifiedProvider>>, ApiError> {
+) -> Result<Option<Arc<VerifiedProvider>>, ApiError> {
     if let Some(cached) = app.providers.get(&(org, id)) {
         return Ok(Some(cached));
     }
@@ -199,9 +200,8 @@ pub async fn verified(
         return Ok(None);
     };
     let jwks = record.jwks()?;
-    let provider = std::sync::Arc::new(VerifiedProvider { record, jwks });
-    app.providers
-        .put((org, id), std::sync::Arc::clone(&provider));
+    let provider = Arc::new(VerifiedProvider { record, jwks });
+    app.providers.put((org, id), Arc::clone(&provider));
     Ok(Some(provider))
 }
 

@@ -27,9 +27,7 @@ macro_rules! secret {
         impl $name {
             /// A new random secret.
             pub fn generate() -> Result<Self, getrandom::Error> {
-                let mut bytes = [0u8; SECRET_BYTES];
-                getrandom::fill(&mut bytes)?;
-                Ok(Self(format!("{}{}", $prefix, hex::encode(bytes))))
+                Ok(Self(format!("{}{}", $prefix, random_hex()?)))
             }
 
             /// Parses a presented secret: the prefix and exactly 48 lowercase
@@ -85,13 +83,8 @@ impl fmt::Debug for ConnectToken {
 impl ConnectToken {
     /// A new random token issued by `organization`.
     pub fn generate(organization: OrganizationId) -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; SECRET_BYTES];
-        getrandom::fill(&mut bytes)?;
         Ok(Self {
-            text: format!(
-                "{CONNECT_TOKEN_PREFIX}{organization}_{}",
-                hex::encode(bytes)
-            ),
+            text: format!("{CONNECT_TOKEN_PREFIX}{organization}_{}", random_hex()?),
             organization,
         })
     }
@@ -123,6 +116,13 @@ impl ConnectToken {
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(self.text.as_bytes()).into()
     }
+}
+
+/// The random part of a new secret: 192 bits from the OS, in lowercase hex.
+fn random_hex() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
 /// Exactly the random part of a secret: 48 lowercase hex digits.

@@ -35,10 +35,15 @@ impl Sso {
     }
 
     async fn link(&self, id_token: &str) -> tether_tests::TestResponse {
+        self.link_to(&self.provider, id_token).await
+    }
+
+    /// `POST /v1/me/sso/link` naming `provider`, as the test's end user.
+    async fn link_to(&self, provider: &str, id_token: &str) -> tether_tests::TestResponse {
         self.app
             .request("POST", "/v1/me/sso/link")
             .bearer(&self.token)
-            .json(&json!({"identity_provider_id": self.provider, "id_token": id_token}))
+            .json(&json!({"identity_provider_id": provider, "id_token": id_token}))
             .send()
             .await
     }
@@ -226,11 +231,10 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
 async fn unknown_providers_bad_bodies_and_api_keys_are_refused() {
     let s = sso().await;
     let res = s
-        .app
-        .request("POST", "/v1/me/sso/link")
-        .bearer(&s.token)
-        .json(&json!({"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199", "id_token": idp::id_token("a", s.now())}))
-        .send()
+        .link_to(
+            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199",
+            &idp::id_token("a", s.now()),
+        )
         .await;
     res.assert_error(422, "unknown_identity_provider");
     for body in [
@@ -303,11 +307,10 @@ async fn a_warm_link_is_two_round_trips_with_the_provider_cached() {
     assert_eq!(s.app.app.store.call_totals().since(&before).calls, 2);
     // An unknown provider is not cached as absent: registering it later works.
     let unknown = s
-        .app
-        .request("POST", "/v1/me/sso/link")
-        .bearer(&s.token)
-        .json(&json!({"identity_provider_id": "01937c5e-0000-7000-8000-000000000000", "id_token": idp::id_token("x", s.now())}))
-        .send()
+        .link_to(
+            "01937c5e-0000-7000-8000-000000000000",
+            &idp::id_token("x", s.now()),
+        )
         .await;
     unknown.assert_error(422, "unknown_identity_provider");
 }

@@ -505,14 +505,7 @@ async fn cases(t: &TestApp, n: usize) -> Vec<Case> {
         );
         // The common claim: a new relation (each token from an organization of its own).
         let (_, other_key) = t.create_org(&format!("Claimer {i}")).await;
-        let res = t
-            .request("POST", "/v1/connect-tokens")
-            .key(&other_key)
-            .json(&json!({"external_service_id": service}))
-            .send()
-            .await;
-        assert_eq!(res.status, 201, "{}", res.text);
-        claimable.push(res.body);
+        claimable.push(t.create_connect_token_as(&other_key, &service).await);
         // A relation of its own to remove: another service, claimed.
         let (other, other_token) = t.create_service(&[]).await;
         let ct = t.create_connect_token(&other).await;

@@ -65,6 +65,12 @@ pub const UNLIMITED: LimitOverrides = LimitOverrides {
     relationship_ceiling: Some(1_000_000),
 };
 
+/// The access-token keys every test app signs with (seed `[42; 32]`; the
+/// bench passes the same seed to the function binaries).
+fn token_keys() -> tether::tokens::TokenKeys {
+    tether::tokens::TokenKeys::from_seed([42; 32], "tether")
+}
+
 /// Creates a fresh table and an organization that no limit gets in the way of.
 pub async fn spawn_app() -> TestApp {
     TestAppBuilder::default().spawn().await
@@ -135,7 +141,7 @@ impl TestAppBuilder {
             clock.clone()
         };
         let mut app = App::new(config, store, app_clock);
-        app.tokens = Some(tether::tokens::TokenKeys::from_seed([42; 32], "tether"));
+        app.tokens = Some(token_keys());
         let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
         organizations::put_organization(&app.store, &org)
@@ -158,7 +164,7 @@ impl TestApp {
     pub fn cold_instance(&self) -> TestApp {
         let store = Store::new(self.app.store.client().clone(), self.app.store.table());
         let mut app = App::new(self.app.config.clone(), store, self.app.clock.clone());
-        app.tokens = Some(tether::tokens::TokenKeys::from_seed([42; 32], "tether"));
+        app.tokens = Some(token_keys());
         TestApp {
             app: Arc::new(app),
             clock: Arc::clone(&self.clock),
@@ -247,8 +253,15 @@ impl TestApp {
     /// `POST /v1/connect-tokens` for `service` as the organization's admin;
     /// returns the connect token object (with `token`).
     pub async fn create_connect_token(&self, service: &str) -> Value {
+        self.create_connect_token_as(&self.admin_key, service).await
+    }
+
+    /// `POST /v1/connect-tokens` for `service` with the API key `key` (of
+    /// another organization, say); returns the connect token object.
+    pub async fn create_connect_token_as(&self, key: &str, service: &str) -> Value {
         let res = self
             .request("POST", "/v1/connect-tokens")
+            .key(key)
             .json(&json!({"external_service_id": service}))
             .send()
             .await;

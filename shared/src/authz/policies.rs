@@ -8,7 +8,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::pipeline::{Ctx, FromBody, NoBody, Reply, body};
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::http::{HeaderMap, StatusCode};
@@ -126,11 +126,6 @@ impl FromBody for PolicyText {
     }
 }
 
-fn key(org: OrganizationId) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
-    let (pk, sk) = policies_key(org);
-    [(PK.to_owned(), store::s(pk)), (SK.to_owned(), store::s(sk))]
-}
-
 /// The key of an organization's policy item (for a batched read).
 pub fn policies_key(org: OrganizationId) -> store::Key {
     (org_pk(org), POLICIES_SK.to_owned())
@@ -153,7 +148,7 @@ pub async fn read_policies(
         .client()
         .get_item()
         .table_name(store.table())
-        .set_key(Some(key(org).into_iter().collect()))
+        .set_key(Some(store::key_item(&policies_key(org))))
         .consistent_read(true)
         .return_consumed_capacity(store::CAPACITY)
         .send()
@@ -173,7 +168,7 @@ pub async fn write_policies(
         .client()
         .put_item()
         .table_name(store.table())
-        .set_item(Some(key(org).into_iter().collect()))
+        .set_item(Some(store::key_item(&policies_key(org))))
         .item("text", store::s(text))
         .item("updated_at", store::s(updated_at.clone()))
         .return_consumed_capacity(store::CAPACITY)

@@ -240,30 +240,30 @@ pub async fn get_items(store: &Store, keys: &[Key]) -> Result<Vec<Option<Item>>,
         if let Some(mut responses) = out.responses {
             found.extend(responses.remove(store.table()).unwrap_or_default());
         }
-        match out
+        let unprocessed = out
             .unprocessed_keys
             .and_then(|mut u| u.remove(store.table()))
-            .filter(|k| !k.keys().is_empty())
-        {
-            None => {
-                return Ok(keys
-                    .iter()
-                    .map(|(pk, sk)| {
-                        found
-                            .iter()
-                            .position(|item| {
-                                get_s(item, PK) == Some(pk) && get_s(item, SK) == Some(sk)
-                            })
-                            .map(|at| found.swap_remove(at))
-                    })
-                    .collect());
-            }
-            Some(unprocessed) => pending = unprocessed,
-        }
+            .filter(|k| !k.keys().is_empty());
+        let Some(unprocessed) = unprocessed else {
+            return Ok(in_key_order(keys, found));
+        };
+        pending = unprocessed;
     }
     Err(StoreError::Throttled {
         source: "BatchGetItem left keys unprocessed after every round".into(),
     })
+}
+
+/// The `found` items in the order of `keys` (`BatchGetItem` answers in any order).
+fn in_key_order(keys: &[Key], mut found: Vec<Item>) -> Vec<Option<Item>> {
+    keys.iter()
+        .map(|(pk, sk)| {
+            found
+                .iter()
+                .position(|item| get_s(item, PK) == Some(pk) && get_s(item, SK) == Some(sk))
+                .map(|at| found.swap_remove(at))
+        })
+        .collect()
 }
 
 /// Transactions retried after losing a race (`TransactionConflict`).
