@@ -188,21 +188,33 @@ fn reset_instant(micros: i64) -> OffsetDateTime {
 pub const SHARD_RATE: u32 = 400;
 
 impl Policy {
-    /// Items the bucket is split over.
+    /// Items the bucket is split over: one per `SHARD_RATE` of its rate, but
+    /// never more than its burst, so that every shard keeps a burst of at
+    /// least one and the shards' bursts add up to exactly the bucket's.
     pub fn shards(self) -> u32 {
-        self.rate.per_second.div_ceil(SHARD_RATE).max(1)
+        self.rate
+            .per_second
+            .div_ceil(SHARD_RATE)
+            .min(self.rate.burst)
+            .max(1)
     }
 
-    /// One shard's share: rate, burst and turns divided, rounded down, so the
-    /// shards together never admit more than the whole bucket.
-    fn shard(self) -> Self {
+    /// Shard `index`'s share: rate, burst and turn ceiling divided with the
+    /// remainders spread over the first shards, so the shards together hold
+    /// exactly the whole bucket — never more (`burst + rate × t` holds) and,
+    /// for turns, never less (the ceiling is exact: a request refused by one
+    /// exhausted shard tries the others).
+    fn shard(self, index: u32) -> Self {
         let n = self.shards();
+        let share = |total: u32| total / n + u32::from(index < total % n);
         Self {
             rate: Rate {
-                per_second: (self.rate.per_second / n).max(1),
-                burst: (self.rate.burst / n).max(1),
+                per_second: share(self.rate.per_second),
+                burst: share(self.rate.burst),
             },
-            turn_ceiling: self.turn_ceiling.map(|c| c / u64::from(n)),
+            turn_ceiling: self
+                .turn_ceiling
+                .map(|c| c / u64::from(n) + u64::from(u64::from(index) < c % u64::from(n))),
         }
     }
 }
@@ -225,19 +237,59 @@ impl Limiter {
                 .admit_item(store, owner.partition_key(), policy, at)
                 .await;
         }
-        // A hot bucket: a random shard, and one more if that one is empty
-        // while others may not be.
+        // A hot bucket: a random shard first; when it is empty, one more; when
+        // its share of the turns is used up, every other shard in turn, so a
+        // request is refused for turns only once all shares are used up — the
+        // whole ceiling (turns never decrease within a period).
         let first = shard_index(shards);
-        let mut outcome = self
-            .admit_item(store, shard_key(owner, first), policy.shard(), at)
-            .await?;
-        if matches!(outcome, Err(Denial::RateLimited { .. })) {
-            let second = (first + 1 + shard_index(shards - 1)) % shards;
-            outcome = self
-                .admit_item(store, shard_key(owner, second), policy.shard(), at)
+        let mut rate_refusal = None;
+        let mut tried_for_rate = 0;
+        for step in 0..shards {
+            let index = (first + step) % shards;
+            let outcome = self
+                .admit_item(store, shard_key(owner, index), policy.shard(index), at)
                 .await?;
+            match outcome {
+                Ok(_) => return Ok(scale(outcome, policy, shards)),
+                Err(Denial::TurnsExhausted { .. }) if step + 1 < shards => {}
+                Err(Denial::TurnsExhausted { state, retry_after }) => {
+                    if let Some(refusal) = rate_refusal {
+                        return Ok(scale(Err(refusal), policy, shards));
+                    }
+                    // Every share is used up: the whole ceiling is.
+                    let mut state = state;
+                    state.turns = state.turns.map(|mut t| {
+                        t.used = policy.turn_ceiling.unwrap_or(t.used);
+                        t
+                    });
+                    return Ok(scale(
+                        Err(Denial::TurnsExhausted { state, retry_after }),
+                        policy,
+                        shards,
+                    ));
+                }
+                Err(refusal @ Denial::RateLimited { .. }) => {
+                    tried_for_rate += 1;
+                    rate_refusal = Some(refusal);
+                    if tried_for_rate >= 2 {
+                        return Ok(scale(Err(refusal), policy, shards));
+                    }
+                }
+            }
         }
-        Ok(scale(outcome, policy, shards))
+        Ok(scale(
+            Err(rate_refusal.unwrap_or(Denial::RateLimited {
+                state: Admission {
+                    rate: policy.rate,
+                    remaining: 0,
+                    reset_at: at,
+                    turns: None,
+                },
+                retry_after: 1,
+            })),
+            policy,
+            shards,
+        ))
     }
 
     /// Charges one request to one bucket item.
@@ -250,7 +302,7 @@ impl Limiter {
     ) -> Result<Outcome, StoreError> {
         let now = micros(at);
         let period = Period::of(at);
-        let period_key = period.key();
+        let mut period_key = period.key();
         let state_of = |tat: Option<i64>, used| Admission {
             rate: policy.rate,
             remaining: policy.rate.remaining(tat.unwrap_or(now), now),
@@ -262,8 +314,8 @@ impl Limiter {
             }),
         };
         // Refuses when `state` already proves the bucket empty or the turns used up.
-        let refusal = |state: &BucketState| -> Option<Denial> {
-            let used = state.turns_in(&period_key);
+        let refusal = |state: &BucketState, period_key: &str| -> Option<Denial> {
+            let used = state.turns_in(period_key);
             if policy.turn_ceiling.is_some_and(|ceiling| used >= ceiling) {
                 let wait = micros(period.next_start()) - now;
                 return Some(Denial::TurnsExhausted {
@@ -281,7 +333,11 @@ impl Limiter {
         };
 
         let seen = self.seen.get(&pk);
-        if let Some(denial) = seen.as_ref().and_then(refusal) {
+        // An unseen bucket is full; only a zero share of turns refuses it.
+        if let Some(denial) = refusal(
+            seen.as_ref().unwrap_or(&BucketState::default()),
+            &period_key,
+        ) {
             return Ok(Err(denial));
         }
         let mut branch = match &seen {
@@ -308,7 +364,13 @@ impl Limiter {
                 }
                 Err(old) => {
                     let old = BucketState::from_item(old.as_ref());
-                    if let Some(denial) = refusal(&old) {
+                    // The item already counts a later period: this function's
+                    // clock lags behind a month boundary. Count the turn there;
+                    // the period never goes backwards.
+                    if let Some(later) = old.period.as_ref().filter(|p| **p > period_key) {
+                        period_key = later.clone();
+                    }
+                    if let Some(denial) = refusal(&old, &period_key) {
                         self.seen.put(pk, old);
                         return Ok(Err(denial));
                     }
@@ -374,7 +436,9 @@ impl Limiter {
                 request = request.expression_attribute_values(":ceiling", store::n(ceiling));
             } else {
                 set.push("#period = :period, turns = :one");
-                conditions.push("(attribute_not_exists(#period) OR #period <> :period)");
+                // `<`, not `<>`: a function whose clock lags behind a month
+                // boundary must not turn the counter back to the old period.
+                conditions.push("(attribute_not_exists(#period) OR #period < :period)");
             }
         } else {
             // Per-IP buckets are many and short-lived: let TTL remove idle ones.
@@ -460,17 +524,35 @@ mod tests {
         assert_eq!(policy(400, 800).shards(), 1);
         assert_eq!(policy(401, 800).shards(), 2);
         assert_eq!(policy(2_000, 4_000).shards(), 5);
-        let shard = policy(1_000, 2_000).shard();
+        // Never more shards than the burst: each shard admits at least one.
+        assert_eq!(policy(2_000, 3).shards(), 3);
+        assert_eq!(policy(800, 1).shards(), 1);
+        let whole = policy(1_000, 2_000);
+        let shares: Vec<Policy> = (0..3).map(|i| whole.shard(i)).collect();
         assert_eq!(
-            shard.rate,
+            shares[0].rate,
             Rate {
-                per_second: 333,
-                burst: 666
+                per_second: 334,
+                burst: 667
             }
         );
-        assert_eq!(shard.turn_ceiling, Some(333));
-        // The shards together never exceed the whole bucket.
-        assert!(shard.rate.per_second * 3 <= 1_000 && shard.rate.burst * 3 <= 2_000);
+        assert_eq!(shares[2].rate.per_second, 333);
+        // The shards together are exactly the whole bucket.
+        assert_eq!(shares.iter().map(|p| p.rate.per_second).sum::<u32>(), 1_000);
+        assert_eq!(shares.iter().map(|p| p.rate.burst).sum::<u32>(), 2_000);
+        assert_eq!(
+            shares.iter().map(|p| p.turn_ceiling.unwrap()).sum::<u64>(),
+            1_000
+        );
+        let tiny = Policy {
+            rate: Rate {
+                per_second: 800,
+                burst: 20,
+            },
+            turn_ceiling: Some(1),
+        };
+        assert_eq!(tiny.shard(0).turn_ceiling, Some(1));
+        assert_eq!(tiny.shard(1).turn_ceiling, Some(0));
     }
 
     #[test]
