@@ -157,8 +157,8 @@ proptest! {
         prop_assert!(keys.verify(&dotted, 0).is_none());
         let provider = test_provider();
         let jwks = provider.jwks().expect("the fixture key set");
-        prop_assert!(crate::user_api::verify_id_token(&s, &provider, &jwks, 0).is_err());
-        prop_assert!(crate::user_api::verify_id_token(&dotted, &provider, &jwks, 0).is_err());
+        prop_assert!(crate::user_api::verify_id_token(&s, &provider, &jwks, 0, None).is_err());
+        prop_assert!(crate::user_api::verify_id_token(&dotted, &provider, &jwks, 0, None).is_err());
     }
 
     #[test]

@@ -6,11 +6,23 @@
 //! Powertools: `attribute_not_exists(PK) OR expired OR (in progress AND its
 //! lease expired)`, with `ReturnValuesOnConditionCheckFailure=ALL_OLD` — so the
 //! answer to a taken key (replay, 409 in progress, 422 reused) needs no read.
-//! Item: `PK = IDEMP#<owner>#<sha256(key)>`, `SK = IDEMP`, TTL `expires_at_epoch`.
+//! Item: `PK = IDEMP#<scope>#<sha256(key)>`, `SK = IDEMP`, TTL `expires_at_epoch`.
+//!
+//! Keys belong to the **principal** that sent them (an API key, an end user,
+//! an external service: [`Scope`]), never to a whole organization, so two
+//! principals can neither read nor block each other's responses. The stored
+//! response is sealed (AES-256-GCM) under a key derived from the scope and the
+//! Idempotency-Key itself, which the table holds only as a hash: a reader of
+//! the table, the stream or a backup cannot recover the connect tokens and
+//! access tokens some responses carry, while the client that holds the key
+//! gets its replay.
 
 use crate::error::ApiError;
 use crate::store::{self, Item, PK, SK, Store, StoreError, TTL_ATTRIBUTE};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -41,15 +53,87 @@ impl IdempotencyKey {
     }
 }
 
-/// What identifies "the same request" for a key: method, path and body.
-pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
-    // Each part length-prefixed, so no two splits of the same bytes collide.
+/// The principal an Idempotency-Key belongs to, as it appears in the item's key:
+/// `KEY#<api key id>`, `USER#<organization>#<end user>` or `SVC#<service>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope(String);
+
+impl Scope {
+    /// Keys sent with one API key (the organization's other keys share nothing).
+    pub fn api_key(id: crate::ids::ApiKeyId) -> Self {
+        Self(format!("KEY#{id}"))
+    }
+
+    /// Keys sent by one end user with its access tokens.
+    pub fn end_user(org: crate::ids::OrganizationId, user: crate::ids::EndUserId) -> Self {
+        Self(format!("USER#{org}#{user}"))
+    }
+
+    /// Keys sent with an external service's token.
+    pub fn external_service(id: crate::ids::ExternalServiceId) -> Self {
+        Self(format!("SVC#{id}"))
+    }
+}
+
+/// Length-prefixes each part into one SHA-256, so no two splits of the same
+/// bytes collide.
+fn digest_parts(parts: &[&[u8]]) -> [u8; 32] {
     let mut hash = Sha256::new();
-    for part in [method.as_bytes(), path.as_bytes(), body] {
+    for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
-    hex::encode(hash.finalize())
+    hash.finalize().into()
+}
+
+/// The AES-256-GCM key that seals the stored response of `key` in `scope`:
+/// derived from the key's text, which the table never holds (its PK has the
+/// key's plain SHA-256, a different derivation).
+fn sealing_key(scope: &Scope, key: &IdempotencyKey) -> Result<LessSafeKey, ApiError> {
+    let bytes = digest_parts(&[
+        b"tether/idempotency/seal/v1",
+        scope.0.as_bytes(),
+        key.0.as_bytes(),
+    ]);
+    UnboundKey::new(&AES_256_GCM, &bytes)
+        .map(LessSafeKey::new)
+        .map_err(|_| ApiError::internal("AES-256-GCM key"))
+}
+
+/// Seals a response: base64 of nonce ‖ ciphertext ‖ tag, bound to the item's PK.
+fn seal(key: &LessSafeKey, pk: &str, plain: &[u8]) -> Result<String, ApiError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
+    let mut sealed = plain.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(pk.as_bytes()),
+        &mut sealed,
+    )
+    .map_err(|_| ApiError::internal("sealing an idempotent response"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(BASE64.encode(out))
+}
+
+/// Opens what [`seal`] made; `None` when it was not sealed under this key.
+fn open(key: &LessSafeKey, pk: &str, sealed: &str) -> Option<Vec<u8>> {
+    let bytes = BASE64.decode(sealed).ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, rest) = bytes.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut rest = rest.to_vec();
+    let plain = key
+        .open_in_place(nonce, Aad::from(pk.as_bytes()), &mut rest)
+        .ok()?;
+    Some(plain.to_vec())
+}
+
+/// What identifies "the same request" for a key: method, path and body.
+pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    hex::encode(digest_parts(&[method.as_bytes(), path.as_bytes(), body]))
 }
 
 /// A stored response.
@@ -64,10 +148,18 @@ pub struct StoredResponse {
 }
 
 /// This request's claim on a key.
-#[derive(Debug)]
 pub struct Claim {
     pk: String,
     holder: String,
+    seal: LessSafeKey,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("pk", &self.pk)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What `begin` found.
@@ -79,18 +171,20 @@ pub enum Begin {
     Replay(StoredResponse),
 }
 
-/// Claims `key` for `owner`'s request with `fingerprint` at `now` (epoch s).
+/// Claims `key` for `scope`'s request with `fingerprint` at `now` (epoch s).
 pub async fn begin(
     store: &Store,
-    owner: &str,
+    scope: &Scope,
     key: &IdempotencyKey,
     fingerprint: &str,
     now: i64,
 ) -> Result<Begin, ApiError> {
     let pk = format!(
-        "IDEMP#{owner}#{}",
+        "IDEMP#{}#{}",
+        scope.0,
         hex::encode(Sha256::digest(key.0.as_bytes()))
     );
+    let seal = sealing_key(scope, key)?;
     let holder = ulid::Ulid::generate().to_string();
     let result = store
         .client()
@@ -117,22 +211,26 @@ pub async fn begin(
         .await
         .map_err(StoreError::from);
     match result {
-        Ok(_) => Ok(Begin::Run(Claim { pk, holder })),
-        Err(StoreError::ConditionalCheckFailed { item: Some(old) }) => taken(&old, fingerprint),
+        Ok(_) => Ok(Begin::Run(Claim { pk, holder, seal })),
+        Err(StoreError::ConditionalCheckFailed { item: Some(old) }) => {
+            taken(&old, fingerprint, &seal, &pk)
+        }
         Err(err) => Err(err.into()),
     }
 }
 
-fn taken(old: &Item, fingerprint: &str) -> Result<Begin, ApiError> {
+fn taken(old: &Item, fingerprint: &str, seal: &LessSafeKey, pk: &str) -> Result<Begin, ApiError> {
     if store::get_s(old, "fingerprint") != Some(fingerprint) {
         return Err(ApiError::IdempotencyKeyReused);
     }
     if store::get_s(old, "status") != Some("completed") {
         return Err(ApiError::IdempotencyInProgress);
     }
-    let stored = store::get_s(old, "response")
+    let sealed = store::get_s(old, "response_sealed")
         .ok_or_else(|| ApiError::internal("completed record without response"))?;
-    serde_json::from_str(stored)
+    let plain = open(seal, pk, sealed)
+        .ok_or_else(|| ApiError::internal("idempotent response does not open"))?;
+    serde_json::from_slice(&plain)
         .map(Begin::Replay)
         .map_err(ApiError::internal)
 }
@@ -143,7 +241,10 @@ pub async fn finish(
     claim: &Claim,
     response: &StoredResponse,
 ) -> Result<(), StoreError> {
-    let json = serde_json::to_string(response).map_err(|e| StoreError::Other {
+    let json = serde_json::to_vec(response).map_err(|e| StoreError::Other {
+        source: Box::new(e),
+    })?;
+    let sealed = seal(&claim.seal, &claim.pk, &json).map_err(|e| StoreError::Other {
         source: Box::new(e),
     })?;
     let result = store
@@ -155,11 +256,11 @@ pub async fn finish(
         .update_expression("SET #status = :completed, #response = :response REMOVE #lease")
         .condition_expression("#holder = :holder")
         .expression_attribute_names("#status", "status")
-        .expression_attribute_names("#response", "response")
+        .expression_attribute_names("#response", "response_sealed")
         .expression_attribute_names("#lease", "lease_until")
         .expression_attribute_names("#holder", "holder")
         .expression_attribute_values(":completed", store::s("completed"))
-        .expression_attribute_values(":response", store::s(json))
+        .expression_attribute_values(":response", store::s(sealed))
         .expression_attribute_values(":holder", store::s(&claim.holder))
         .return_consumed_capacity(store::CAPACITY)
         .send()
@@ -211,6 +312,40 @@ mod tests {
         ] {
             assert!(IdempotencyKey::parse(&bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn sealed_responses_open_only_with_their_key_scope_and_item() {
+        let scope = Scope("KEY#a".into());
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let sealed = seal(
+            &sealing_key(&scope, &key).unwrap(),
+            "IDEMP#x",
+            b"tct_secret",
+        )
+        .unwrap();
+        assert!(!sealed.contains("tct_"));
+        let opened = open(&sealing_key(&scope, &key).unwrap(), "IDEMP#x", &sealed);
+        assert_eq!(opened.as_deref(), Some(&b"tct_secret"[..]));
+        let other_key = IdempotencyKey::parse("k-2").unwrap();
+        assert!(
+            open(
+                &sealing_key(&scope, &other_key).unwrap(),
+                "IDEMP#x",
+                &sealed
+            )
+            .is_none()
+        );
+        let other_scope = Scope("KEY#b".into());
+        assert!(
+            open(
+                &sealing_key(&other_scope, &key).unwrap(),
+                "IDEMP#x",
+                &sealed
+            )
+            .is_none()
+        );
+        assert!(open(&sealing_key(&scope, &key).unwrap(), "IDEMP#y", &sealed).is_none());
     }
 
     #[test]

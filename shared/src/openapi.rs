@@ -722,6 +722,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
                 "external_username",
                 "external_email",
                 "external_display_name",
+                "external_email_verified",
                 "linked_by",
                 "created_at",
             ],
@@ -729,6 +730,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
                 "id": id, "user_id": id, "identity_provider_id": id, "external_id": field,
                 "external_username": nullable(field.clone()), "external_email": nullable(field.clone()),
                 "external_display_name": nullable(field.clone()),
+                "external_email_verified": { "type": "boolean", "description": "The id_token's `email_verified` (SSO links), or what the organization sent (false when absent)." },
                 "linked_by": { "enum": ["auto", "user"] }, "created_at": time,
             }),
         ),
@@ -742,6 +744,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
             json!({
                 "identity_provider_id": schema_ref("PathId"), "external_id": required_field,
                 "external_username": field, "external_email": field, "external_display_name": field,
+                "external_email_verified": { "type": "boolean", "description": "Whether the organization vouches for the email (default false); in the Cedar context." },
             }),
         ),
     );
@@ -752,6 +755,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
             json!({
                 "identity_provider_id": schema_ref("PathId"),
                 "id_token": { "type": "string", "minLength": 1, "maxLength": user_api::ID_TOKEN_MAX_CHARS, "description": "A compact JWS (RS256, ES256 or EdDSA)." },
+                "nonce": { "type": "string", "maxLength": 256, "description": "When sent, the id_token's `nonce` must equal it (422 `invalid_id_token`, reason `nonce`)." },
             }),
         ),
     );

@@ -5,7 +5,7 @@
 use crate::authz::IdentityContext;
 use crate::end_users::{self, Status};
 use crate::error::ApiError;
-use crate::identities::{self, IdentityRecord, LinkedBy};
+use crate::identities::{self, IdentityRecord, LinkedBy, TokenBinding};
 use crate::identity_providers::{self, ALLOWED_ALGORITHMS, ProviderRecord};
 use crate::ids::{EndUserId, IdentityProviderId};
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
@@ -81,6 +81,7 @@ pub async fn me(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 pub struct SsoLink {
     identity_provider_id: Option<IdentityProviderId>,
     id_token: Option<String>,
+    nonce: Option<String>,
 }
 
 /// Longest accepted SSO id_token, in characters.
@@ -93,6 +94,7 @@ impl ParseBody for SsoLink {
         Self {
             identity_provider_id,
             id_token: object.required_string("id_token", ID_TOKEN_MAX_CHARS),
+            nonce: object.optional_string("nonce", 256),
         }
     }
 }
@@ -103,9 +105,12 @@ impl ParseBody for SsoLink {
 pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
     let org = ctx.organization_id()?;
     let user = ctx.end_user_id()?;
-    let (Some(provider_id), Some(id_token)) =
-        (body.value.identity_provider_id, body.value.id_token)
-    else {
+    let SsoLink {
+        identity_provider_id,
+        id_token,
+        nonce,
+    } = body.value;
+    let (Some(provider_id), Some(id_token)) = (identity_provider_id, id_token) else {
         return Err(ApiError::internal(
             "required SSO fields passed parsing unset",
         ));
@@ -114,16 +119,29 @@ pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> 
         .await?
         .ok_or(ApiError::UnknownIdentityProvider)?;
     let now = ctx.app.clock.now().unix_timestamp();
-    let claims = verify_id_token(&id_token, &provider.record, &provider.jwks, now)
-        .map_err(|reason| ApiError::InvalidIdToken { reason })?;
-    ctx.authorize_identity(&IdentityContext {
-        identity_provider_id: provider_id.to_string(),
-        external_id: claims.subject.clone(),
-        external_email: claims.email.clone(),
-        external_username: claims.username.clone(),
-    })
-    .await?;
-    let identity = IdentityRecord::new(
+    let claims = verify_id_token(
+        &id_token,
+        &provider.record,
+        &provider.jwks,
+        now,
+        nonce.as_deref(),
+    )
+    .map_err(|reason| ApiError::InvalidIdToken { reason })?;
+    let verified = claims.email_verified == Some(true);
+    if let Some(replay) = ctx
+        .authorize_identity(&IdentityContext {
+            identity_provider_id: provider_id.to_string(),
+            external_id: claims.subject.clone(),
+            // Only a verified address can meet an email policy (SPEC §8).
+            external_email: claims.email.clone().filter(|_| verified),
+            external_username: claims.username.clone(),
+            external_email_verified: verified,
+        })
+        .await?
+    {
+        return Ok(replay);
+    }
+    let mut identity = IdentityRecord::new(
         org,
         user,
         provider_id,
@@ -134,7 +152,9 @@ pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> 
         LinkedBy::User,
         ctx.app.clock.now(),
     );
-    identities::link_reply(identities::link(&ctx.app.store, &identity).await?)
+    identity.external_email_verified = verified;
+    let binding = TokenBinding::new(&id_token, claims.expires_at, now);
+    identities::link_reply(identities::link(&ctx.app.store, &identity, Some(&binding)).await?)
 }
 
 /// What a verified id_token says about its subject.
@@ -144,28 +164,59 @@ pub struct IdClaims {
     pub subject: String,
     /// `email`, when a string.
     pub email: Option<String>,
+    /// `email_verified`, when the token has it (a boolean, or the strings
+    /// `"true"`/`"false"` some providers send).
+    pub email_verified: Option<bool>,
     /// `preferred_username`, when a string.
     pub username: Option<String>,
     /// `name`, when a string.
     pub name: Option<String>,
+    /// `exp` (epoch seconds): the token is remembered until then.
+    pub expires_at: i64,
 }
 
 /// Clock skew tolerated on `exp`, `iat` and `nbf` (SPEC §10).
 const LEEWAY_SECONDS: i64 = 60;
 
-/// Verifies an OIDC id_token against `provider` at `now` (epoch seconds):
-/// algorithm allowlist (RS256, ES256, EdDSA — never `none` or HS*), the key
-/// chosen by `kid` and of the algorithm's type, signature, `iss`, `aud`,
-/// `exp`, `iat` and `nbf` with 60 s leeway, and the required claims. The
-/// error is the `details.reason` of the 422. `jwks` is the provider's key
-/// set, parsed (cached with the provider in a warm function).
+/// Whether `jwk` is a key of `alg`'s family.
+fn key_fits(jwk: &jsonwebtoken::jwk::Jwk, alg: Algorithm) -> bool {
+    use jsonwebtoken::jwk::AlgorithmParameters as P;
+    let family = matches!(
+        (&jwk.algorithm, alg),
+        (P::RSA(_), Algorithm::RS256)
+            | (P::EllipticCurve(_), Algorithm::ES256)
+            | (P::OctetKeyPair(_), Algorithm::EdDSA)
+    );
+    let declared = jwk.common.key_algorithm.map(|a| format!("{a:?}"));
+    family && declared.is_none_or(|d| d == format!("{alg:?}"))
+}
+
+/// Verifies an OIDC id_token against `provider` at `now` (epoch seconds),
+/// every rule of SPEC §10 (OIDC Core §3.1.3.7): algorithm allowlist (RS256,
+/// ES256, EdDSA — never `none` or HS*); `typ`, when present, `JWT`; the key
+/// chosen by `kid` (or the set's only key of the algorithm when there is no
+/// `kid`) and of the algorithm's type; signature; `iss` a string equal to
+/// the issuer; `aud` containing the client id and, when `aud` has several
+/// values or `azp` is present, `azp` equal to it; `exp`, `iat` and `nbf` with
+/// 60 s leeway in arithmetic that cannot overflow; `nonce` equal to the
+/// expected one when the caller sent one. The error is the `details.reason`
+/// of the 422. `jwks` is the provider's key set, parsed.
 pub fn verify_id_token(
     token: &str,
     provider: &ProviderRecord,
     jwks: &jsonwebtoken::jwk::JwkSet,
     now: i64,
+    expected_nonce: Option<&str>,
 ) -> Result<IdClaims, &'static str> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed")?;
+    // An access token (`at+jwt`) or anything else typed is not an id_token.
+    if header
+        .typ
+        .as_deref()
+        .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
+    {
+        return Err("malformed");
+    }
     let alg = match header.alg {
         Algorithm::RS256 => "RS256",
         Algorithm::ES256 => "ES256",
@@ -174,31 +225,25 @@ pub fn verify_id_token(
         _ => return Err("signature"),
     };
     debug_assert!(ALLOWED_ALGORITHMS.contains(&alg));
-    let kid = header.kid.as_deref().ok_or("unknown_key")?;
-    let jwk = jwks.find(kid).ok_or("unknown_key")?;
-    let family_matches = matches!(
-        (&jwk.algorithm, header.alg),
-        (
-            jsonwebtoken::jwk::AlgorithmParameters::RSA(_),
-            Algorithm::RS256
-        ) | (
-            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_),
-            Algorithm::ES256
-        ) | (
-            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_),
-            Algorithm::EdDSA
-        )
-    );
-    let declared = jwk.common.key_algorithm.map(|a| format!("{a:?}"));
-    if !family_matches || declared.is_some_and(|d| d != alg) {
+    let jwk = match header.kid.as_deref() {
+        Some(kid) => jwks.find(kid).ok_or("unknown_key")?,
+        None => {
+            let mut fitting = jwks.keys.iter().filter(|k| key_fits(k, header.alg));
+            match (fitting.next(), fitting.next()) {
+                (Some(only), None) => only,
+                _ => return Err("unknown_key"),
+            }
+        }
+    };
+    if !key_fits(jwk, header.alg) {
         return Err("signature");
     }
     let key = DecodingKey::from_jwk(jwk).map_err(|_| "unknown_key")?;
     let mut validation = Validation::new(header.alg);
-    validation.set_issuer(&[&provider.issuer]);
     validation.set_audience(&[&provider.client_id]);
     validation.set_required_spec_claims(&["iss", "aud", "exp", "iat", "sub"]);
-    // Time is checked below against the injected clock.
+    // `iss` and time are checked below: `iss` must be a string, and time is
+    // read from the injected clock.
     validation.validate_exp = false;
     validation.validate_nbf = false;
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(
@@ -215,15 +260,35 @@ pub fn verify_id_token(
         },
     )?;
     let claims = data.claims;
+    if claims.get("iss").and_then(Value::as_str) != Some(provider.issuer.as_str()) {
+        return Err("issuer");
+    }
+    let several_audiences = claims
+        .get("aud")
+        .and_then(Value::as_array)
+        .is_some_and(|aud| aud.len() > 1);
+    match claims.get("azp") {
+        Some(azp) if azp.as_str() != Some(provider.client_id.as_str()) => {
+            return Err("audience");
+        }
+        None if several_audiences => return Err("audience"),
+        _ => {}
+    }
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let exp = number("exp").ok_or("malformed")?;
     let iat = number("iat").ok_or("malformed")?;
-    if exp + LEEWAY_SECONDS <= now {
+    if exp.saturating_add(LEEWAY_SECONDS) <= now {
         return Err("expired");
     }
     // A token from the future, or not valid yet, is not valid now either.
-    if iat > now + LEEWAY_SECONDS || number("nbf").is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) {
+    let horizon = now.saturating_add(LEEWAY_SECONDS);
+    if iat > horizon || number("nbf").is_some_and(|nbf| nbf > horizon) {
         return Err("expired");
+    }
+    if let Some(expected) = expected_nonce
+        && claims.get("nonce").and_then(Value::as_str) != Some(expected)
+    {
+        return Err("nonce");
     }
     let text = |name: &str| {
         claims
@@ -233,10 +298,18 @@ pub fn verify_id_token(
             .map(str::to_owned)
     };
     let subject = text("sub").ok_or("malformed")?;
+    let email_verified = match claims.get("email_verified") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s == "true" => Some(true),
+        Some(Value::String(s)) if s == "false" => Some(false),
+        _ => None,
+    };
     Ok(IdClaims {
         subject,
         email: text("email"),
+        email_verified,
         username: text("preferred_username"),
         name: text("name"),
+        expires_at: exp,
     })
 }

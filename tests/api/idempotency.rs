@@ -177,7 +177,7 @@ async fn a_request_in_progress_is_409_until_its_lease_expires() {
     let text = body.to_string();
     let fingerprint = idempotency::fingerprint("POST", "/v1/end-users", text.as_bytes());
     let key = IdempotencyKey::parse("slow-1").unwrap();
-    let owner = format!("ORG#{}", app.org_id);
+    let owner = idempotency::Scope::api_key(app.admin_key_id);
     let now = app.clock.now().unix_timestamp();
     // Another function claimed the key and is still running (or died).
     assert!(matches!(
@@ -309,4 +309,151 @@ async fn service_claims_are_idempotent_too() {
     );
     assert_eq!(again.text, first.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
+}
+
+/// SPEC §9: keys belong to the principal; a request is authorized before its
+/// key is looked at. Each case was a cross-principal leak or a stored refusal.
+#[tokio::test]
+async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization() {
+    use tether::auth::Scope;
+    let app = spawn_app().await;
+    let provider = app.create_provider().await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = app.clock.now().unix_timestamp();
+    let (a, b) = (
+        app.create_user(json!({})).await,
+        app.create_user(json!({})).await,
+    );
+    let id_token = tether_tests::idp::id_token("ada", now);
+    let link = |user: &serde_json::Value| {
+        app.request("POST", "/v1/me/sso/link")
+            .bearer(&app.user_token(user))
+            .header("Idempotency-Key", "k")
+            .json(&json!({"identity_provider_id": provider, "id_token": id_token}))
+    };
+    // End users A and B with one key and one body: B runs its own request
+    // (the id_token is A's, so B is refused), never A's stored response.
+    let first = link(&a).send().await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let other = link(&b).send().await;
+    assert!(other.header("idempotent-replayed").is_none());
+    assert_ne!(other.body["user_id"], a["id"], "{}", other.text);
+    assert_eq!(other.status, 422, "{}", other.text);
+
+    // An admin's stored 201 is not replayed to a read key: it is 403.
+    let read_key = app.create_key(app.org_id, &[Scope::Read]).await;
+    let create = |key: &str| {
+        app.request("POST", "/v1/end-users")
+            .key(key)
+            .header("Idempotency-Key", "same")
+            .json(&json!({"email": "x@example.com"}))
+    };
+    assert_eq!(create(&app.admin_key).send().await.status, 201);
+    create(&read_key)
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+
+    // A read key's 403 is not stored: the admin's request with that key runs.
+    let fresh = |key: &str| {
+        app.request("POST", "/v1/end-users")
+            .key(key)
+            .header("Idempotency-Key", "read-first")
+            .json(&json!({}))
+    };
+    fresh(&read_key)
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+    let admin = fresh(&app.admin_key).send().await;
+    assert_eq!(admin.status, 201, "{}", admin.text);
+    assert!(admin.header("idempotent-replayed").is_none());
+
+    // Another key of the same organization shares nothing with the admin's.
+    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let mine = fresh(&writer).send().await;
+    assert_eq!(mine.status, 201, "{}", mine.text);
+    assert!(mine.header("idempotent-replayed").is_none());
+    assert_ne!(mine.body["id"], admin.body["id"]);
+
+    // An end user's key does not block the organization backend's identical one.
+    let user_first = app
+        .request("POST", "/v1/me/sso/link")
+        .bearer(&app.user_token(&b))
+        .header("Idempotency-Key", "shared")
+        .json(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("bob", now)}))
+        .send()
+        .await;
+    assert_eq!(user_first.status, 201, "{}", user_first.text);
+    let backend = app
+        .request("POST", "/v1/end-users")
+        .header("Idempotency-Key", "shared")
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_eq!(backend.status, 201, "{}", backend.text);
+}
+
+/// SPEC §2, §9: no secret or token sits in the table in plaintext, yet the
+/// holder of the Idempotency-Key gets its replay.
+#[tokio::test]
+async fn stored_responses_hold_no_secret_and_still_replay() {
+    let app = spawn_app().await;
+    let (service, _) = app.create_service(&[]).await;
+    let user = app.create_user(json!({})).await;
+    let connect = app
+        .request("POST", "/v1/connect-tokens")
+        .header("Idempotency-Key", "ct-1")
+        .json(&json!({"external_service_id": service}))
+        .send()
+        .await;
+    assert_eq!(connect.status, 201, "{}", connect.text);
+    assert_eq!(connect.header("cache-control"), Some("no-store"));
+    let tokens_path = format!("/v1/end-users/{}/tokens", user["id"].as_str().unwrap());
+    let token = app
+        .request("POST", &tokens_path)
+        .header("Idempotency-Key", "tok-1")
+        .send()
+        .await;
+    assert_eq!(token.status, 201, "{}", token.text);
+    let secrets = [
+        connect.body["token"].as_str().unwrap().to_owned(),
+        token.body["access_token"].as_str().unwrap().to_owned(),
+    ];
+    let items = app
+        .app
+        .store
+        .client()
+        .scan()
+        .table_name(app.app.store.table())
+        .send()
+        .await
+        .unwrap();
+    let dump = format!("{:?}", items.items());
+    for secret in &secrets {
+        let signature = secret.rsplit(['.', '_']).next().unwrap();
+        assert!(!dump.contains(signature), "a secret is stored in plaintext");
+    }
+    assert!(!dump.contains("tct_"), "no connect token at rest");
+    assert!(
+        !dump.contains("\"ct-1\"") && !dump.contains("tok-1"),
+        "keys only as hashes"
+    );
+    let again = app
+        .request("POST", "/v1/connect-tokens")
+        .header("Idempotency-Key", "ct-1")
+        .json(&json!({"external_service_id": service}))
+        .send()
+        .await;
+    assert_eq!(again.text, connect.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.header("cache-control"), Some("no-store"));
+    let token_again = app
+        .request("POST", &tokens_path)
+        .header("Idempotency-Key", "tok-1")
+        .send()
+        .await;
+    assert_eq!(token_again.text, token.text);
 }

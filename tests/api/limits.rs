@@ -454,3 +454,150 @@ async fn a_warm_function_refuses_an_empty_bucket_without_a_write() {
         "a flood costs no DynamoDB writes"
     );
 }
+
+/// The turn ceiling of a sharded bucket is exact: 800 rps shards the bucket
+/// in two, and a ceiling of 1 or 6 admits exactly 1 or 6 turns.
+#[tokio::test]
+async fn a_sharded_bucket_keeps_its_turn_ceiling_exact() {
+    for ceiling in [1_u64, 6] {
+        let overrides = LimitOverrides {
+            rate_limit: Some(800),
+            burst: Some(1_000),
+            turn_ceiling: Some(ceiling),
+            ..tether_tests::UNLIMITED
+        };
+        let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+        for turn in 1..=ceiling {
+            let res = app.request("GET", "/v1/end-users").send().await;
+            assert_eq!(res.status, 200, "turn {turn} of {ceiling}: {}", res.text);
+        }
+        // A cold function (no warm state) agrees.
+        for instance in [app.cold_instance(), app.cold_instance()] {
+            let refused = instance.request("GET", "/v1/end-users").send().await;
+            refused.assert_error(429, "turn_quota_exhausted");
+            assert_eq!(header(&refused, "x-quota-turns-used"), ceiling.to_string());
+            assert_eq!(header(&refused, "x-quota-turns-limit"), ceiling.to_string());
+        }
+    }
+}
+
+/// Concurrent requests against a sharded bucket: never past the ceiling,
+/// never refused before it.
+#[tokio::test]
+async fn concurrent_requests_meet_a_sharded_ceiling_exactly() {
+    let overrides = LimitOverrides {
+        rate_limit: Some(1_200),
+        burst: Some(1_000),
+        turn_ceiling: Some(7),
+        ..tether_tests::UNLIMITED
+    };
+    let app = Arc::new(org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let app = if i % 2 == 0 {
+                Arc::clone(&app)
+            } else {
+                Arc::new(app.cold_instance())
+            };
+            tokio::spawn(async move { app.request("GET", "/v1/end-users").send().await.status })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            200 => admitted += 1,
+            429 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(admitted, 7);
+}
+
+/// A burst below the shard count: never more than the burst at once.
+#[tokio::test]
+async fn a_burst_below_the_shard_count_is_exact() {
+    let overrides = LimitOverrides {
+        rate_limit: Some(2_000),
+        burst: Some(3),
+        ..tether_tests::UNLIMITED
+    };
+    let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+    let mut admitted = 0;
+    for _ in 0..30 {
+        if app.request("GET", "/v1/end-users").send().await.status == 200 {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 3);
+}
+
+/// A function whose clock lags behind a month boundary counts its turn in the
+/// later period: the period never goes backwards.
+#[tokio::test]
+async fn the_turn_period_never_goes_backwards() {
+    let app = org_with(tether_tests::UNLIMITED, datetime!(2026-11-30 23:59:59 UTC)).await;
+    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    app.clock.set(datetime!(2026-12-01 00:00:01 UTC));
+    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    let lagging = app.cold_instance();
+    lagging.clock.set(datetime!(2026-11-30 23:59:59.500 UTC));
+    assert_eq!(
+        lagging.request("GET", "/v1/end-users").send().await.status,
+        200
+    );
+    let item = crate::stored_item(&app, &format!("LIMIT#ORG#{}", app.org_id), "LIMIT")
+        .await
+        .unwrap();
+    assert_eq!(item["period"].as_s().unwrap(), "2026-12");
+    assert_eq!(item["turns"].as_n().unwrap(), "2");
+}
+
+/// SPEC §6: a request without valid credentials is charged to its source IP
+/// whatever else is wrong with it — a malformed path id included.
+#[tokio::test]
+async fn malformed_paths_without_credentials_are_charged_to_the_source_ip() {
+    let app = TestAppBuilder {
+        source_ip_rate: (5, 10),
+        start_at: Some(datetime!(2026-11-23 14:15:22 UTC)),
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let path = if i % 2 == 0 {
+            "/v1/end-users/not-a-uuid"
+        } else {
+            "/api/v1/external-services/nope/organizations"
+        };
+        let res = app
+            .request("GET", path)
+            .no_key()
+            .source_ip("198.51.100.7")
+            .send()
+            .await;
+        assert!(res.header("x-ratelimit-limit").is_some(), "{}", res.text);
+        statuses.push(res.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20);
+    // Another address is unaffected; a valid key's malformed path is charged
+    // to its organization, not to the address.
+    let other = app
+        .request("GET", "/v1/end-users/abc")
+        .no_key()
+        .source_ip("198.51.100.8")
+        .send()
+        .await;
+    other.assert_error(400, "invalid_path_parameter");
+    let keyed = app
+        .request("GET", "/v1/end-users/abc")
+        .source_ip("198.51.100.7")
+        .send()
+        .await;
+    keyed.assert_error(400, "invalid_path_parameter");
+    assert_eq!(
+        header(&keyed, "x-ratelimit-limit"),
+        tether::limits::SHARD_RATE.to_string()
+    );
+}

@@ -93,6 +93,7 @@ async fn an_identity_of_another_user_is_409_without_disclosing_them() {
         .send()
         .await;
     assert_eq!(first.status, 201);
+    // Another genuine token for the same subject, presented by another user.
     let res = s.link(&idp::id_token("shared", s.now())).await;
     res.assert_error(409, "identity_already_linked");
     assert!(!res.text.contains(owner["id"].as_str().unwrap()));
@@ -182,9 +183,61 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
             "unknown_key",
         ),
         (
-            "no kid",
-            idp::sign(Algorithm::RS256, None, &valid),
-            "unknown_key",
+            "typ at+jwt (an access token)",
+            idp::sign_with(
+                &jsonwebtoken::Header {
+                    typ: Some("at+jwt".into()),
+                    kid: Some("rsa-1".into()),
+                    ..jsonwebtoken::Header::new(Algorithm::RS256)
+                },
+                &valid,
+            ),
+            "malformed",
+        ),
+        (
+            "iss as an array",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("iss", json!([idp::ISSUER])),
+            ),
+            "issuer",
+        ),
+        (
+            "several aud, azp another client",
+            idp::sign(Algorithm::RS256, Some("rsa-1"), &{
+                let mut c = with("aud", json!([idp::CLIENT_ID, "other-client"]));
+                c["azp"] = json!("other-client");
+                c
+            }),
+            "audience",
+        ),
+        (
+            "several aud, no azp",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("aud", json!([idp::CLIENT_ID, "other-client"])),
+            ),
+            "audience",
+        ),
+        (
+            "azp another client",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("azp", json!("other-client")),
+            ),
+            "audience",
+        ),
+        (
+            "exp beyond i64",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("exp", json!(u64::MAX)),
+            ),
+            "malformed",
         ),
         (
             "RSA kid with ES256",
@@ -206,6 +259,7 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
     ];
     for (name, token, reason) in cases {
         let res = s.link(&token).await;
+        assert_eq!(res.status, 422, "{name}: {}", res.text);
         res.assert_error(422, "invalid_id_token");
         assert_eq!(
             res.body["details"]["reason"], reason,
@@ -286,12 +340,20 @@ unless { context has external_email && context.external_email like "*@corp.examp
         res.body["notices"],
         json!(["SSO links need a company address"])
     );
+    // An unverified company address does not meet the policy (SPEC §8).
     let mut claims = idp::claims("ada", s.now());
     claims["email"] = json!("ada@corp.example");
+    claims["email_verified"] = json!(false);
+    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
+        .await
+        .assert_error(403, "policy_denied");
+    claims["email_verified"] = json!(true);
+    claims["jti"] = json!("another");
     let allowed = s
         .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
         .await;
     assert_eq!(allowed.status, 201, "{}", allowed.text);
+    assert_eq!(allowed.body["external_email_verified"], true);
 }
 
 #[tokio::test]
@@ -313,4 +375,127 @@ async fn a_warm_link_is_two_round_trips_with_the_provider_cached() {
         )
         .await;
     unknown.assert_error(422, "unknown_identity_provider");
+}
+
+/// SPEC §10: a token without `kid` uses the set's only key of its algorithm;
+/// an `exp` at the end of time neither overflows nor reads as expired.
+#[tokio::test]
+async fn edge_tokens_that_are_valid_link() {
+    let s = sso().await;
+    let no_kid = s
+        .link(&idp::sign(
+            Algorithm::RS256,
+            None,
+            &idp::claims("nokid", s.now()),
+        ))
+        .await;
+    assert_eq!(no_kid.status, 201, "{}", no_kid.text);
+    let mut far = idp::claims("far", s.now());
+    far["exp"] = json!(i64::MAX);
+    let res = s
+        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &far))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let mut one_audience = idp::claims("azp", s.now());
+    one_audience["aud"] = json!([idp::CLIENT_ID, "other"]);
+    one_audience["azp"] = json!(idp::CLIENT_ID);
+    let res = s
+        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &one_audience))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    // Two keys of one algorithm and no kid: which one is unknowable.
+    let mut twice = idp::jwks();
+    let mut second = twice["keys"][0].clone();
+    second["kid"] = json!("rsa-2");
+    twice["keys"].as_array_mut().unwrap().push(second);
+    let mut body = idp::provider_body();
+    body["jwks"] = twice;
+    let provider = s
+        .app
+        .request("POST", "/v1/identity-providers")
+        .json(&body)
+        .send()
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.link_to(
+        &provider,
+        &idp::sign(Algorithm::RS256, None, &idp::claims("two", s.now())),
+    )
+    .await
+    .assert_error(422, "invalid_id_token");
+    let res = s
+        .link_to(
+            &provider,
+            &idp::sign(Algorithm::RS256, None, &idp::claims("two", s.now())),
+        )
+        .await;
+    assert_eq!(res.body["details"]["reason"], "unknown_key");
+}
+
+/// SPEC §10: `nonce` in the body must equal the token's.
+#[tokio::test]
+async fn a_nonce_sent_must_match_the_tokens() {
+    let s = sso().await;
+    let link = |token: String, nonce: &str| {
+        s.app
+            .request("POST", "/v1/me/sso/link")
+            .bearer(&s.token)
+            .json(&json!({"identity_provider_id": s.provider, "id_token": token, "nonce": nonce}))
+            .send()
+    };
+    let mut claims = idp::claims("n", s.now());
+    claims["nonce"] = json!("n-2");
+    let wrong = link(idp::sign(Algorithm::RS256, Some("rsa-1"), &claims), "n-1").await;
+    wrong.assert_error(422, "invalid_id_token");
+    assert_eq!(wrong.body["details"]["reason"], "nonce");
+    let missing = link(idp::id_token("n", s.now()), "n-1").await;
+    assert_eq!(missing.body["details"]["reason"], "nonce");
+    claims["nonce"] = json!("n-1");
+    let right = link(idp::sign(Algorithm::RS256, Some("rsa-1"), &claims), "n-1").await;
+    assert_eq!(right.status, 201, "{}", right.text);
+}
+
+/// SPEC §10: an id_token is bound to the first end user who presents it —
+/// a retry by that user is answered as usual; anyone else, even after an
+/// unlink, gets `replayed`.
+#[tokio::test]
+async fn an_id_token_is_bound_to_the_first_user_who_presents_it() {
+    let s = sso().await;
+    let token = idp::id_token("ada", s.now());
+    let first = s.link(&token).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let retry = s.link(&token).await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    let unlink = format!(
+        "/v1/users/{}/identities/{}",
+        s.user["id"].as_str().unwrap(),
+        first.body["id"].as_str().unwrap()
+    );
+    assert_eq!(s.app.request("DELETE", &unlink).send().await.status, 204);
+    let other = s.app.create_user(json!({})).await;
+    let stolen = s
+        .app
+        .request("POST", "/v1/me/sso/link")
+        .bearer(&s.app.user_token(&other))
+        .json(&json!({"identity_provider_id": s.provider, "id_token": token}))
+        .send()
+        .await;
+    stolen.assert_error(422, "invalid_id_token");
+    assert_eq!(stolen.body["details"]["reason"], "replayed");
+    // The table holds the token only as a hash.
+    let items = s
+        .app
+        .app
+        .store
+        .client()
+        .scan()
+        .table_name(s.app.app.store.table())
+        .send()
+        .await
+        .unwrap();
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!format!("{:?}", items.items()).contains(signature));
 }

@@ -44,6 +44,9 @@ pub fn claims(sub: &str, now: i64) -> Value {
         "email": format!("{sub}@example.com"),
         "preferred_username": sub,
         "name": format!("User {sub}"),
+        // Every token a provider issues differs (Tether binds each to the
+        // first end user who presents it).
+        "jti": ulid::Ulid::generate().to_string(),
     })
 }
 
@@ -78,6 +81,11 @@ pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &key(alg)).expect("sign")
+}
+
+/// Signs `claims` with the provider's key for `header.alg`, the header as given.
+pub fn sign_with(header: &Header, claims: &Value) -> String {
+    jsonwebtoken::encode(header, claims, &key(header.alg)).expect("sign")
 }
 
 /// A valid RS256 id_token for `sub` at `now`.

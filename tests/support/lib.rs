@@ -52,6 +52,8 @@ pub struct TestApp {
     pub org_id: OrganizationId,
     /// Its admin-scoped key.
     pub admin_key: String,
+    /// That key's id.
+    pub admin_key_id: tether::ids::ApiKeyId,
 }
 
 /// Limits so high that no ordinary test meets them (the manual clock stands
@@ -152,8 +154,10 @@ impl TestAppBuilder {
             clock,
             org_id: org.id,
             admin_key: String::new(),
+            admin_key_id: tether::ids::ApiKeyId::generate(),
         };
-        test.admin_key = test.create_key(org.id, &[Scope::Admin]).await;
+        (test.admin_key_id, test.admin_key) =
+            test.create_key_with_id(org.id, &[Scope::Admin]).await;
         test
     }
 }
@@ -170,6 +174,7 @@ impl TestApp {
             clock: Arc::clone(&self.clock),
             org_id: self.org_id,
             admin_key: self.admin_key.clone(),
+            admin_key_id: self.admin_key_id,
         }
     }
 
@@ -190,6 +195,15 @@ impl TestApp {
 
     /// Creates an API key with `scopes` for `org`.
     pub async fn create_key(&self, org: OrganizationId, scopes: &[Scope]) -> String {
+        self.create_key_with_id(org, scopes).await.1
+    }
+
+    /// Creates an API key with `scopes` for `org`; returns its id and secret.
+    pub async fn create_key_with_id(
+        &self,
+        org: OrganizationId,
+        scopes: &[Scope],
+    ) -> (tether::ids::ApiKeyId, String) {
         let secret = ApiKeySecret::generate().expect("random key");
         let record = ApiKeyRecord::new(&secret, org, scopes.to_vec(), self.clock.now());
         assert!(
@@ -197,7 +211,7 @@ impl TestApp {
                 .await
                 .expect("store key")
         );
-        secret.expose().to_owned()
+        (record.api_key_id, secret.expose().to_owned())
     }
 
     /// An access token for `user` (a JSON end user), minted now.

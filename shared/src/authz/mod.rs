@@ -182,6 +182,8 @@ pub struct IdentityContext {
     pub external_email: Option<String>,
     /// The username the provider asserts, when known.
     pub external_username: Option<String>,
+    /// Whether the provider asserts the email is verified (false when unsaid).
+    pub external_email_verified: bool,
 }
 
 /// One authorization question.
@@ -330,6 +332,10 @@ impl Engine {
                     RestrictedExpression::new_string(username.clone()),
                 ));
             }
+            context.push((
+                "external_email_verified".into(),
+                RestrictedExpression::new_bool(identity.external_email_verified),
+            ));
         }
         let context = Context::from_pairs(context).map_err(ApiError::internal)?;
         let action = uid(&types.action, question.action);
@@ -545,6 +551,7 @@ mod tests {
             external_id: "x".into(),
             external_email: Some(email.into()),
             external_username: None,
+            external_email_verified: false,
         };
         let bad = identity("eve@evil.test");
         let question = Question {

@@ -210,7 +210,9 @@ pub async fn create(ctx: Ctx, body: Json<CreateConnectToken>) -> Result<Reply, A
     }
     let mut body = record.to_json();
     body["token"] = json!(secret.expose());
-    Reply::json(StatusCode::CREATED, &body)
+    // The body carries a secret: no cache may keep it (SPEC §2).
+    Reply::json(StatusCode::CREATED, &body)?
+        .header(lambda_http::http::header::CACHE_CONTROL, "no-store")
 }
 
 /// Finds an organization's connect token by id (through `GSI1`).

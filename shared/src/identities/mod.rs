@@ -8,7 +8,7 @@
 
 mod store;
 
-pub use store::{IdentityRecord, LinkOutcome, LinkedBy, link, pair_sk};
+pub use store::{IdentityRecord, LinkOutcome, LinkedBy, TokenBinding, link, pair_sk};
 pub(crate) use store::{of_user, unlink_items};
 
 use crate::authz::IdentityContext;
@@ -35,6 +35,8 @@ pub struct LinkIdentity {
     pub external_email: Option<String>,
     /// Display name at the provider.
     pub external_display_name: Option<String>,
+    /// Whether the organization vouches that the email is verified.
+    pub external_email_verified: bool,
 }
 
 impl ParseBody for LinkIdentity {
@@ -50,6 +52,9 @@ impl ParseBody for LinkIdentity {
             external_username: object.optional_string("external_username", FIELD_MAX_CHARS),
             external_email: object.optional_string("external_email", FIELD_MAX_CHARS),
             external_display_name: object.optional_string("external_display_name", FIELD_MAX_CHARS),
+            external_email_verified: object
+                .optional_bool("external_email_verified")
+                .unwrap_or(false),
         }
     }
 }
@@ -65,6 +70,7 @@ pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
         }),
         LinkOutcome::UserDeleting => Err(ApiError::UserDeleting),
         LinkOutcome::UnknownProvider => Err(ApiError::UnknownIdentityProvider),
+        LinkOutcome::Replayed => Err(ApiError::InvalidIdToken { reason: "replayed" }),
     }
 }
 
@@ -80,14 +86,19 @@ pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiErro
             "required identity fields passed parsing unset",
         ));
     };
-    ctx.authorize_identity(&IdentityContext {
-        identity_provider_id: provider.to_string(),
-        external_id: external_id.clone(),
-        external_email: input.external_email.clone(),
-        external_username: input.external_username.clone(),
-    })
-    .await?;
-    let identity = IdentityRecord::new(
+    if let Some(replay) = ctx
+        .authorize_identity(&IdentityContext {
+            identity_provider_id: provider.to_string(),
+            external_id: external_id.clone(),
+            external_email: input.external_email.clone(),
+            external_username: input.external_username.clone(),
+            external_email_verified: input.external_email_verified,
+        })
+        .await?
+    {
+        return Ok(replay);
+    }
+    let mut identity = IdentityRecord::new(
         org,
         user,
         provider,
@@ -98,7 +109,8 @@ pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiErro
         LinkedBy::Auto,
         ctx.app.clock.now(),
     );
-    link_reply(link(&ctx.app.store, &identity).await?)
+    identity.external_email_verified = input.external_email_verified;
+    link_reply(link(&ctx.app.store, &identity, None).await?)
 }
 
 /// `GET /v1/users/{user_id}/identities` → `{data: [...]}`.

@@ -49,6 +49,9 @@ pub struct IdentityRecord {
     /// Display name at the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_display_name: Option<String>,
+    /// Whether the provider asserted the email verified (SPEC §10).
+    #[serde(default)]
+    pub external_email_verified: bool,
     /// Who linked it.
     pub linked_by: LinkedBy,
     /// When.
@@ -100,6 +103,7 @@ impl IdentityRecord {
             external_username,
             external_email,
             external_display_name,
+            external_email_verified: false,
             linked_by,
             created_at: format_timestamp(now),
         }
@@ -115,6 +119,7 @@ impl IdentityRecord {
             "external_username": self.external_username,
             "external_email": self.external_email,
             "external_display_name": self.external_display_name,
+            "external_email_verified": self.external_email_verified,
             "linked_by": self.linked_by,
             "created_at": self.created_at,
         })
@@ -136,11 +141,42 @@ pub enum LinkOutcome {
     UserDeleting,
     /// No such provider in the organization.
     UnknownProvider,
+    /// The id_token was first presented by another end user.
+    Replayed,
+}
+
+/// An id_token bound to the first end user who presents it (SPEC §10):
+/// `PK = IDTOKEN#<org>#<sha256(token)>`, `SK = IDTOKEN`, kept until the
+/// token's `exp` (TTL; the condition checks expiry itself).
+#[derive(Debug, Clone)]
+pub struct TokenBinding {
+    /// SHA-256 of the id_token, hex: the token itself is never stored.
+    pub token_hash: String,
+    /// The token's `exp` (epoch seconds).
+    pub expires_at: i64,
+    /// Now (epoch seconds).
+    pub now: i64,
+}
+
+impl TokenBinding {
+    /// The binding of `id_token`, valid until `expires_at`.
+    pub fn new(id_token: &str, expires_at: i64, now: i64) -> Self {
+        Self {
+            token_hash: hex::encode(Sha256::digest(id_token.as_bytes())),
+            expires_at,
+            now,
+        }
+    }
 }
 
 /// Links `identity` in one transaction: the end user must exist and be
-/// active, the provider must exist, and the pair must be free.
-pub async fn link(store: &Store, identity: &IdentityRecord) -> Result<LinkOutcome, StoreError> {
+/// active, the provider must exist, the pair must be free, and the id_token
+/// that proved it (`binding`, SSO links) must be new or this user's.
+pub async fn link(
+    store: &Store,
+    identity: &IdentityRecord,
+    binding: Option<&TokenBinding>,
+) -> Result<LinkOutcome, StoreError> {
     let table = store.table();
     let org = org_pk(identity.organization_id);
     let user_check = built(
@@ -188,7 +224,7 @@ pub async fn link(store: &Store, identity: &IdentityRecord) -> Result<LinkOutcom
             .condition_expression("attribute_not_exists(PK)")
             .build(),
     )?;
-    let items = vec![
+    let mut items = vec![
         TransactWriteItem::builder()
             .condition_check(user_check)
             .build(),
@@ -198,10 +234,38 @@ pub async fn link(store: &Store, identity: &IdentityRecord) -> Result<LinkOutcom
         TransactWriteItem::builder().put(pair).build(),
         TransactWriteItem::builder().put(put).build(),
     ];
+    if let Some(binding) = binding {
+        let bind = built(
+            Put::builder()
+                .table_name(table)
+                .item(
+                    PK,
+                    store::s(format!(
+                        "IDTOKEN#{}#{}",
+                        identity.organization_id, binding.token_hash
+                    )),
+                )
+                .item(SK, store::s("IDTOKEN"))
+                .item("user_id", store::s(identity.user_id.to_string()))
+                .item(store::TTL_ATTRIBUTE, store::n(binding.expires_at))
+                .condition_expression(
+                    "attribute_not_exists(PK) OR user_id = :user OR #expires < :now",
+                )
+                .expression_attribute_names("#expires", store::TTL_ATTRIBUTE)
+                .expression_attribute_values(":user", store::s(identity.user_id.to_string()))
+                .expression_attribute_values(":now", store::n(binding.now))
+                .build(),
+        )?;
+        items.push(TransactWriteItem::builder().put(bind).build());
+    }
     match store::transact(store, items).await {
         Ok(()) => Ok(LinkOutcome::Linked(identity.clone())),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
+            // Another user's token first: nothing about the pair is disclosed.
+            if binding.is_some() && failed(4).is_some() {
+                return Ok(LinkOutcome::Replayed);
+            }
             if let Some(user) = failed(0) {
                 return Ok(match user.item.as_ref() {
                     None => LinkOutcome::UnknownUser,

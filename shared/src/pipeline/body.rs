@@ -78,6 +78,17 @@ impl JsonObject {
         }
     }
 
+    /// An optional boolean member.
+    pub fn optional_bool(&mut self, field: &str) -> Option<bool> {
+        match self.take(field)? {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.problem(field, "must be a boolean");
+                None
+            }
+        }
+    }
+
     /// A required member holding an id: a string of at most `max_chars`
     /// characters that `parse` accepts ("must be a UUID" otherwise).
     pub fn required_id<T, E>(

@@ -65,6 +65,17 @@ impl Authenticated {
         }
     }
 
+    /// Whose Idempotency-Keys the request's key is among (SPEC §9).
+    pub fn idempotency_scope(&self) -> idempotency::Scope {
+        match self {
+            Self::ApiKey(key) => idempotency::Scope::api_key(key.api_key_id),
+            Self::EndUser { user, organization } => {
+                idempotency::Scope::end_user(*organization, *user)
+            }
+            Self::ExternalService(service) => idempotency::Scope::external_service(service.id),
+        }
+    }
+
     /// As a Cedar principal.
     pub fn principal(&self) -> authz::Principal {
         match self {
@@ -109,6 +120,63 @@ pub struct Ctx {
     endpoint: &'static Endpoint,
     /// Path parameters, checked and in template order.
     path_params: Vec<(&'static str, String)>,
+    /// The request's Idempotency-Key, claimed once the request is authorized.
+    idempotency: Arc<KeySlot>,
+}
+
+/// A POST's Idempotency-Key between parsing and its claim: the pipeline claims
+/// it right after authorization, or — for operations authorized after their
+/// body — [`Ctx::authorize_identity`] does, so no refusal from before the
+/// operation is ever stored or replayed (SPEC §9).
+#[derive(Debug, Default)]
+struct KeySlot {
+    pending: std::sync::Mutex<Option<PendingKey>>,
+    claim: std::sync::Mutex<Option<idempotency::Claim>>,
+}
+
+/// A key not yet claimed.
+#[derive(Debug)]
+struct PendingKey {
+    scope: idempotency::Scope,
+    key: idempotency::IdempotencyKey,
+    fingerprint: String,
+}
+
+impl KeySlot {
+    fn new(pending: Option<PendingKey>) -> Self {
+        Self {
+            pending: std::sync::Mutex::new(pending),
+            claim: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Claims the pending key: the stored response when the same request
+    /// already ran, else `None` and the operation runs.
+    async fn claim(&self, app: &App) -> Result<Option<Reply>, ApiError> {
+        let pending = self.pending.lock().ok().and_then(|mut p| p.take());
+        let Some(PendingKey {
+            scope,
+            key,
+            fingerprint,
+        }) = pending
+        else {
+            return Ok(None);
+        };
+        let now = app.clock.now().unix_timestamp();
+        match idempotency::begin(&app.store, &scope, &key, &fingerprint, now).await? {
+            idempotency::Begin::Replay(stored) => Ok(Some(Reply::replay(stored))),
+            idempotency::Begin::Run(claim) => {
+                if let Ok(mut slot) = self.claim.lock() {
+                    *slot = Some(claim);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn take_claim(&self) -> Option<idempotency::Claim> {
+        self.claim.lock().ok().and_then(|mut c| c.take())
+    }
 }
 
 impl Ctx {
@@ -198,10 +266,12 @@ impl Ctx {
     /// Authorizes this endpoint's action with the identity being linked in
     /// the context: for the actions whose Cedar context needs the body
     /// (`identities.create`, `sso.link`), called right after parsing it.
+    /// Then claims the request's Idempotency-Key: `Some(reply)` is the
+    /// stored response of the same request, which the operation returns.
     pub async fn authorize_identity(
         &self,
         identity: &authz::IdentityContext,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<Reply>, ApiError> {
         let authenticated = self
             .authenticated
             .as_ref()
@@ -215,7 +285,8 @@ impl Ctx {
             &self.source_ip,
             Some(identity),
         )
-        .await
+        .await?;
+        self.idempotency.claim(&self.app).await
     }
 }
 
@@ -373,14 +444,22 @@ where
     F: FnOnce(Ctx, B) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    let path_params = path_parameters(endpoint, &req)?;
-    let query = Query::from_request(&req);
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
     let source_ip = req
         .request_context_ref()
         .and_then(source_ip)
         .unwrap_or_else(|| "unknown".to_owned());
+    let path_params = match path_parameters(endpoint, &req) {
+        Ok(params) => params,
+        Err(err) => {
+            // Refused before authentication, yet charged like any request
+            // (SPEC §6): so a flood of malformed paths is throttled too.
+            charge_malformed(&app, endpoint, req.headers(), &source_ip, trace).await?;
+            return Err(err);
+        }
+    };
+    let query = Query::from_request(&req);
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
 
@@ -467,25 +546,23 @@ where
     let raw_body = body_bytes(&body);
     let input = B::from_body(&headers, raw_body)?;
 
-    // Idempotency-Key (SPEC §9): once the request is known to be valid, a
-    // retry of the same POST gets the first response back.
-    let claim = match idempotency_request(
+    // Idempotency-Key (SPEC §9): claimed once the request is authenticated,
+    // rate limited, authorized and its body valid, so a retry of the same
+    // POST by the same principal gets the first response back.
+    let pending = idempotency_request(
         endpoint,
         &headers,
         authenticated.as_ref(),
         &method,
         &path,
         raw_body,
-    )? {
-        None => None,
-        Some((owner, key, fingerprint)) => {
-            let now = app.clock.now().unix_timestamp();
-            match idempotency::begin(&app.store, &owner, &key, &fingerprint, now).await? {
-                idempotency::Begin::Replay(stored) => return Ok(Reply::replay(stored)),
-                idempotency::Begin::Run(claim) => Some(claim),
-            }
-        }
-    };
+    )?;
+    let slot = Arc::new(KeySlot::new(pending));
+    if !endpoint.authorize_after_body
+        && let Some(replay) = slot.claim(&app).await?
+    {
+        return Ok(replay);
+    }
     let store = app.store.clone();
     let ctx = Ctx {
         app,
@@ -499,15 +576,58 @@ where
         source_ip,
         endpoint,
         path_params,
+        idempotency: Arc::clone(&slot),
     };
     let outcome = op(ctx, input).await;
-    if let Some(claim) = claim {
+    if let Some(claim) = slot.take_claim() {
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
     outcome
 }
 
-/// The owner, key and fingerprint of a POST that carries `Idempotency-Key`.
+/// Charges a request refused for its path before authentication: to the
+/// owner of its credential when that is valid, else to its source IP.
+async fn charge_malformed(
+    app: &App,
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    source_ip: &str,
+    trace: &mut Trace,
+) -> Result<(), ApiError> {
+    let valid = match endpoint.credential {
+        Credential::None => Err(ApiError::MissingCredentials),
+        Credential::ServiceToken => {
+            external_services::authenticate(&app.store, &app.service_tokens, bearer(headers))
+                .await
+                .map(Authenticated::ExternalService)
+        }
+        credential => authenticate(app, credential, headers).await,
+    };
+    match valid {
+        Ok(Authenticated::ExternalService(service)) => {
+            trace
+                .metering
+                .charge_external_service(app, service.id)
+                .await
+        }
+        Ok(authenticated) => {
+            let id = authenticated
+                .organization_id()
+                .ok_or_else(|| ApiError::internal("no organization"))?;
+            let organization = load_organization(app, id).await?;
+            trace.metering.charge_organization(app, &organization).await
+        }
+        Err(err) if err.is_credential_failure() || endpoint.credential == Credential::None => {
+            trace
+                .metering
+                .charge_source_ip(app, source_ip.to_owned())
+                .await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The scope, key and fingerprint of a POST that carries `Idempotency-Key`.
 fn idempotency_request(
     endpoint: &Endpoint,
     headers: &HeaderMap,
@@ -515,7 +635,7 @@ fn idempotency_request(
     method: &str,
     path: &str,
     body: &[u8],
-) -> Result<Option<(String, idempotency::IdempotencyKey, String)>, ApiError> {
+) -> Result<Option<PendingKey>, ApiError> {
     if endpoint.method != "POST" {
         return Ok(None);
     }
@@ -539,20 +659,15 @@ fn idempotency_request(
             );
             ApiError::Validation(errors)
         })?;
-    // Keys are per owner: one organization's key never collides with another's.
-    let owner = match authenticated {
-        Some(Authenticated::ExternalService(service)) => format!("SVC#{}", service.id),
-        Some(other) => match other.organization_id() {
-            Some(org) => format!("ORG#{org}"),
-            None => return Ok(None),
-        },
-        None => return Ok(None),
+    // Keys are per principal: no two principals share a stored response.
+    let Some(authenticated) = authenticated else {
+        return Ok(None);
     };
-    Ok(Some((
-        owner,
+    Ok(Some(PendingKey {
+        scope: authenticated.idempotency_scope(),
         key,
-        idempotency::fingerprint(method, path, body),
-    )))
+        fingerprint: idempotency::fingerprint(method, path, body),
+    }))
 }
 
 /// Stores the operation's response for replays — successes and errors alike,
