@@ -22,18 +22,24 @@ stop_started() {
   started_pids=()
 }
 
-# Starts DynamoDB Local unless AWS_ENDPOINT_URL_DYNAMODB already points at a
-# DynamoDB-compatible server; exports the endpoint either way.
+# Starts DynamoDB Local — or moto's server when DYNAMODB=moto — unless
+# AWS_ENDPOINT_URL_DYNAMODB already points at a DynamoDB-compatible server;
+# exports the endpoint either way.
 ensure_dynamodb() {
   if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
     echo "==> using DynamoDB at $AWS_ENDPOINT_URL_DYNAMODB" >&2
     return
   fi
-  local pid port
-  read -r pid port < <(scripts/dynamodb-local.sh "$@")
+  local pid port name script
+  case "${DYNAMODB:-local}" in
+    local) name="DynamoDB Local"; script=scripts/dynamodb-local.sh ;;
+    moto) name="moto's server"; script=scripts/moto.sh ;;
+    *) echo "DYNAMODB must be local or moto, not ${DYNAMODB}" >&2; return 1 ;;
+  esac
+  read -r pid port < <("$script" "$@")
   started_pids+=("$pid")
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
-  echo "==> DynamoDB Local (pid $pid) on $AWS_ENDPOINT_URL_DYNAMODB" >&2
+  echo "==> $name (pid $pid) on $AWS_ENDPOINT_URL_DYNAMODB" >&2
 }
 
 # The Ed25519 seed that signs user access tokens: generated once into an

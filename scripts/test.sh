@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite against a DynamoDB Local started on a free port
-# (or AWS_ENDPOINT_URL_DYNAMODB); each test makes its own table.
+# — `make test DYNAMODB=moto`: against moto's server instead — or against
+# AWS_ENDPOINT_URL_DYNAMODB; each test makes its own table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

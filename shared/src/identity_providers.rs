@@ -5,6 +5,7 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
+use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
 use crate::store::{self, PK, SK, Store, StoreError};
 use jsonwebtoken::jwk::JwkSet;
@@ -265,31 +266,33 @@ pub async fn create(ctx: Ctx, body: Json<CreateProvider>) -> Result<Reply, ApiEr
     Reply::json(StatusCode::CREATED, &record.to_json())
 }
 
-/// `GET /v1/identity-providers` → `{data: [...]}` (an organization has few).
+/// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.
 #[tracing::instrument(name = "identity_providers.list", skip_all)]
 pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.organization_id()?;
-    ctx.query.only(&[])?;
-    let out = ctx
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(ctx.app.store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", store::s(org_pk(org)))
-        .expression_attribute_values(":prefix", store::s(IDP_SK_PREFIX))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await
-        .map_err(StoreError::from)?;
-    let data = out
-        .items
-        .unwrap_or_default()
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = ctx.query.page_limit()?;
+    let after = ctx.query.cursor("p1:", IdentityProviderId::parse)?;
+    let (items, more) = store::query_page(
+        &ctx.app.store,
+        &org_pk(org),
+        IDP_SK_PREFIX,
+        after.map(provider_sk),
+        limit,
+    )
+    .await?;
+    let providers = items
         .into_iter()
-        .map(|item| store::from_item::<ProviderRecord>(item).map(|p| p.to_json()))
+        .map(store::from_item::<ProviderRecord>)
         .collect::<Result<Vec<_>, _>>()?;
-    Reply::json(StatusCode::OK, &json!({ "data": data }))
+    let next_cursor = more
+        .then(|| providers.last().map(|p| encode_cursor("p1:", p.id)))
+        .flatten();
+    let data: Vec<Value> = providers.iter().map(ProviderRecord::to_json).collect();
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "data": data, "next_cursor": next_cursor }),
+    )
 }
 
 #[cfg(test)]

@@ -163,16 +163,19 @@ fn operation(endpoint: &Endpoint) -> Operation {
             &[(201, "The identity provider.", Some("IdentityProvider"))],
             &[],
         ),
-        "list-identity-providers" => op(
-            "List identity providers",
-            None,
-            &[(
-                200,
-                "Every identity provider.",
-                Some("IdentityProviderList"),
-            )],
-            &[],
-        ),
+        "list-identity-providers" => Operation {
+            paginated: true,
+            ..op(
+                "List identity providers",
+                None,
+                &[(
+                    200,
+                    "A page of identity providers.",
+                    Some("IdentityProviderList"),
+                )],
+                &[],
+            )
+        },
         "link-identity" => op(
             "Link an external identity to an end user",
             Some("LinkIdentityRequest"),
@@ -186,12 +189,19 @@ fn operation(endpoint: &Endpoint) -> Operation {
             ],
             &[409],
         ),
-        "list-identities" => op(
-            "List an end user's identities",
-            None,
-            &[(200, "Every identity of the user.", Some("IdentityList"))],
-            &[],
-        ),
+        "list-identities" => Operation {
+            paginated: true,
+            ..op(
+                "List an end user's identities",
+                None,
+                &[(
+                    200,
+                    "A page of the user's identities.",
+                    Some("IdentityList"),
+                )],
+                &[],
+            )
+        },
         "unlink-identity" => op(
             "Unlink an identity (frees the provider/external-id pair)",
             None,
@@ -698,7 +708,10 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
             }),
         ),
     );
-    put("IdentityProviderList", list("IdentityProvider", None));
+    put(
+        "IdentityProviderList",
+        list("IdentityProvider", Some("next_cursor")),
+    );
     put(
         "CreateIdentityProviderRequest",
         object(
@@ -735,7 +748,7 @@ fn schemas_and_responses() -> (Map<String, Value>, Map<String, Value>) {
             }),
         ),
     );
-    put("IdentityList", list("Identity", None));
+    put("IdentityList", list("Identity", Some("next_cursor")));
     let required_field = required_string(identities::FIELD_MAX_CHARS);
     put(
         "LinkIdentityRequest",

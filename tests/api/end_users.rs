@@ -212,3 +212,45 @@ async fn delete_of_an_unknown_user_is_404() {
         .await;
     res.assert_error(404, "not_found");
 }
+
+/// Metadata numbers come back exactly as sent, or are refused: never stored
+/// as another value (docs/decisions.md).
+#[tokio::test]
+async fn metadata_numbers_round_trip_exactly_or_are_422() {
+    let app = spawn_app().await;
+    let exact = r#"{"metadata": {"big": 18446744073709551615, "neg": -9223372036854775808, "f": 0.30000000000000004, "p": 12345678901234567}}"#;
+    let res = app
+        .request("POST", "/v1/end-users")
+        .raw_body("application/json", exact)
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert!(res.text.contains("18446744073709551615"));
+    assert!(res.text.contains("-9223372036854775808"));
+    assert!(res.text.contains("0.30000000000000004"));
+    assert!(res.text.contains("12345678901234567"));
+    let path = format!("/v1/end-users/{}", res.body["id"].as_str().unwrap());
+    let read = app.request("GET", &path).send().await;
+    assert_eq!(read.body["metadata"], res.body["metadata"]);
+    assert!(read.text.contains("18446744073709551615"));
+    for body in [
+        r#"{"metadata": {"n": 123456789012345678901234567890}}"#,
+        r#"{"metadata": {"deep": [{"x": 1.00000000000000001}]}}"#,
+    ] {
+        let res = app
+            .request("POST", "/v1/end-users")
+            .raw_body("application/json", body)
+            .send()
+            .await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(res.body["details"]["fields"][0]["field"], "metadata");
+        let patch = app
+            .request("PATCH", &path)
+            .raw_body("application/json", body)
+            .send()
+            .await;
+        patch.assert_error(422, "validation_failed");
+    }
+    let count = app.request("GET", "/v1/end-users").send().await;
+    assert_eq!(count.body["data"].as_array().unwrap().len(), 1);
+}

@@ -397,7 +397,13 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
     let res = cold.claim(&token["token"], "acct").await;
     assert_service_error(&res, 409, "connect_token_unusable");
     let spent = cold.app.app.store.call_totals().since(&before);
-    assert_eq!((spent.calls, spent.read_units), (2, 1.0), "{spent:?}");
+    // One item read: 1 RCU strongly consistent (DynamoDB Local, AWS); moto
+    // bills batch reads as eventually consistent (0.5), so the bound is ≤ 1.
+    assert_eq!(spent.calls, 2, "{spent:?}");
+    assert!(
+        spent.read_units > 0.0 && spent.read_units <= 1.0,
+        "{spent:?}"
+    );
 }
 
 /// Well-formed connect tokens that were never issued are 404: for this

@@ -13,6 +13,7 @@ mod idempotency;
 mod identities;
 mod isolation;
 mod limits;
+mod lists;
 mod malformed;
 mod not_found;
 mod pipeline;

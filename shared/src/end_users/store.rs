@@ -207,31 +207,18 @@ pub(super) async fn list(
     after: Option<EndUserId>,
     limit: usize,
 ) -> Result<(Vec<EndUserRecord>, bool), StoreError> {
-    let mut query = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", store::s(org_pk(org)))
-        .expression_attribute_values(":prefix", store::s(USER_SK_PREFIX))
-        // One extra item tells whether another page exists, so the last page
-        // never hands out a cursor to an empty one.
-        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-    if let Some(after) = after {
-        query = query.set_exclusive_start_key(Some(key(org, after).into_iter().collect()));
-    }
-    let out = query
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    let mut records = out
-        .items
-        .unwrap_or_default()
+    let (items, more) = store::query_page(
+        store,
+        &org_pk(org),
+        USER_SK_PREFIX,
+        after.map(user_sk),
+        limit,
+    )
+    .await?;
+    let records = items
         .into_iter()
         .map(store::from_item)
         .collect::<Result<Vec<EndUserRecord>, _>>()?;
-    let more = records.len() > limit;
-    records.truncate(limit);
     Ok((records, more))
 }
 

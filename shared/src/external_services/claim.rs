@@ -15,14 +15,13 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
+use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
 use crate::secrets::ConnectToken;
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
     Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -337,52 +336,24 @@ pub async fn list_organizations(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> 
     let service = service_of(&ctx)?;
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
-    let invalid_cursor = || ApiError::InvalidQueryParameter {
-        name: "cursor".into(),
-        problem: "is not a cursor this API issued",
-    };
-    let after = match ctx.query.single("cursor")? {
-        None => None,
-        Some(raw) => {
-            let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid_cursor())?;
-            let text = String::from_utf8(bytes).map_err(|_| invalid_cursor())?;
-            let org = text
-                .strip_prefix("o1:")
-                .and_then(|id| OrganizationId::parse(id).ok())
-                .ok_or_else(invalid_cursor)?;
-            Some(org)
-        }
-    };
-    let mut query = ctx
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(ctx.app.store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", store::s(service_pk(service)))
-        .expression_attribute_values(":prefix", store::s("REL#ORG#"))
-        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-        .return_consumed_capacity(store::CAPACITY);
-    if let Some(org) = after {
-        query = query
-            .exclusive_start_key(PK, store::s(service_pk(service)))
-            .exclusive_start_key(SK, store::s(relation_sk(org)));
-    }
-    let out = query.send().await.map_err(StoreError::from)?;
-    let mut relations = out
-        .items
-        .unwrap_or_default()
+    let after = ctx.query.cursor("o1:", OrganizationId::parse)?;
+    let (items, more) = store::query_page(
+        &ctx.app.store,
+        &service_pk(service),
+        "REL#ORG#",
+        after.map(relation_sk),
+        limit,
+    )
+    .await?;
+    let relations = items
         .into_iter()
         .map(store::from_item::<RelationRecord>)
         .collect::<Result<Vec<_>, _>>()?;
-    let more = relations.len() > limit;
-    relations.truncate(limit);
     let next_cursor = more
         .then(|| {
             relations
                 .last()
-                .map(|r| URL_SAFE_NO_PAD.encode(format!("o1:{}", r.organization_id)))
+                .map(|r| encode_cursor("o1:", r.organization_id))
         })
         .flatten();
     let data: Vec<Value> = relations

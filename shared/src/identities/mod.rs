@@ -14,6 +14,7 @@ pub(crate) use store::{of_user, unlink_items};
 use crate::authz::IdentityContext;
 use crate::error::ApiError;
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
+use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
 use lambda_http::http::StatusCode;
 use serde_json::json;
@@ -118,14 +119,22 @@ pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiErro
 pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.organization_id()?;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
-    ctx.query.only(&[])?;
-    let identities = store::list(&ctx.app.store, org, user)
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = ctx.query.page_limit()?;
+    let after = ctx.query.cursor("i1:", IdentityId::parse)?;
+    let (identities, more) = store::list(&ctx.app.store, org, user, after, limit)
         .await?
         .ok_or(ApiError::NotFound {
             resource: "end_user",
         })?;
+    let next_cursor = more
+        .then(|| identities.last().map(|i| encode_cursor("i1:", i.id)))
+        .flatten();
     let data: Vec<_> = identities.iter().map(IdentityRecord::to_json).collect();
-    Reply::json(StatusCode::OK, &json!({ "data": data }))
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "data": data, "next_cursor": next_cursor }),
+    )
 }
 
 /// `DELETE /v1/users/{user_id}/identities/{identity_id}` → 204; the pair is free again.

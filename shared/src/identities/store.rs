@@ -299,12 +299,15 @@ fn existing_link(pair: Option<&Item>, user: EndUserId) -> Result<LinkOutcome, St
     Ok(LinkOutcome::AlreadyLinked(identity))
 }
 
-/// An end user's identities, or `None` when the end user does not exist.
+/// A page of an end user's identities after `after` (and whether more
+/// exist), or `None` when the end user does not exist.
 pub(super) async fn list(
     store: &Store,
     org: OrganizationId,
     user: EndUserId,
-) -> Result<Option<Vec<IdentityRecord>>, StoreError> {
+    after: Option<IdentityId>,
+    limit: usize,
+) -> Result<Option<(Vec<IdentityRecord>, bool)>, StoreError> {
     let exists = store
         .client()
         .get_item()
@@ -321,7 +324,19 @@ pub(super) async fn list(
     if !exists {
         return Ok(None);
     }
-    of_user(store, org, user).await.map(Some)
+    let (items, more) = store::query_page(
+        store,
+        &org_pk(org),
+        &format!("IDENT#{user}#"),
+        after.map(|id| identity_sk(user, id)),
+        limit,
+    )
+    .await?;
+    let records = items
+        .into_iter()
+        .map(store::from_item)
+        .collect::<Result<Vec<IdentityRecord>, _>>()?;
+    Ok(Some((records, more)))
 }
 
 /// Every identity of an end user (strongly consistent, all pages).

@@ -166,7 +166,18 @@ pub fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Valu
         ));
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(members)) => Ok(members),
+        Ok(Value::Object(members)) => match super::numbers::first_inexact(body) {
+            None => Ok(members),
+            Some(field) => {
+                let mut errors = FieldErrors::new();
+                errors.push(
+                    field,
+                    "holds a number that cannot be stored exactly (more digits than a \
+                     64-bit integer or float keeps); send it as a string",
+                );
+                Err(ApiError::Validation(errors))
+            }
+        },
         Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object")),
         Err(_) => Err(ApiError::InvalidJson("the body is not valid JSON")),
     }

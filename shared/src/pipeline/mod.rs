@@ -7,6 +7,7 @@
 
 pub mod body;
 mod metering;
+mod numbers;
 pub mod query;
 
 pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};

@@ -304,6 +304,47 @@ pub async fn transact(
     }
 }
 
+/// One page of a list: the items of partition `pk` whose sort key begins with
+/// `prefix`, after the sort key `after`, oldest first — at most `limit`, and
+/// whether more exist. DynamoDB stops a query at 1 MB; this goes on past
+/// such a stop, so a page is never silently cut short (SPEC §9).
+pub async fn query_page(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+    after: Option<String>,
+    limit: usize,
+) -> Result<(Vec<Item>, bool), StoreError> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+    loop {
+        // One extra item tells whether another page exists, so the last page
+        // never hands out a cursor to an empty one.
+        let wanted = limit + 1 - items.len();
+        let out = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(CAPACITY)
+            .send()
+            .await?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        if items.len() > limit {
+            items.truncate(limit);
+            return Ok((items, true));
+        }
+        if start.is_none() {
+            return Ok((items, false));
+        }
+    }
+}
+
 /// Turns an SDK builder's missing-field error into a store error (the
 /// builders here always set their required fields; this keeps it typed).
 pub fn built<T, E: std::error::Error + Send + Sync + 'static>(
