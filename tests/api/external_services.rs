@@ -892,3 +892,40 @@ async fn a_service_creation_beyond_the_ceiling_is_403_with_the_relationship_head
     assert_eq!(res.header("x-quota-relationships-limit"), Some("1"));
     assert!(res.header("x-quota-reset").is_some());
 }
+
+/// SPEC §11: every token that claimed or confirmed a relation is consumed
+/// when the organization removes it — not only the first.
+#[tokio::test]
+async fn removing_a_relation_consumes_every_token_that_confirmed_it() {
+    let w = world().await;
+    let tokens: Vec<Value> =
+        futures_util::future::join_all((0..3).map(|_| w.app.create_connect_token(&w.service)))
+            .await;
+    let mut relation = Value::Null;
+    for token in &tokens {
+        let res = w.claim(&token["token"], "acct").await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        relation = res.body;
+    }
+    let path = format!(
+        "/v1/external-service-relations/{}",
+        relation["id"].as_str().unwrap()
+    );
+    assert_eq!(w.app.request("DELETE", &path).send().await.status, 204);
+    for token in &tokens {
+        let res = w
+            .app
+            .request(
+                "GET",
+                &format!("/v1/connect-tokens/{}", token["id"].as_str().unwrap()),
+            )
+            .send()
+            .await;
+        assert_eq!(res.body["status"], "consumed", "{}", res.text);
+        assert_service_error(
+            &w.claim(&token["token"], "acct").await,
+            409,
+            "connect_token_unusable",
+        );
+    }
+}

@@ -20,7 +20,7 @@ use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
 use crate::secrets::ConnectToken;
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
-    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,9 @@ pub struct RelationRecord {
     pub external_organization_id: String,
     /// The connect token that made it (consumed when it is removed).
     pub connect_token_hash: String,
+    /// The connect tokens that confirmed it since (consumed with it too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirming_token_hashes: Vec<String>,
     /// Creation time.
     pub created_at: String,
     /// Last claim that confirmed it.
@@ -138,6 +141,7 @@ pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
         organization_name: token.organization_name.clone(),
         external_organization_id: external_org,
         connect_token_hash: token.token_hash.clone(),
+        confirming_token_hashes: Vec::new(),
         created_at: format_timestamp(now),
         updated_at: format_timestamp(now),
     };
@@ -256,11 +260,19 @@ async fn attempt(
                     .table_name(table)
                     .key(PK, store::s(&relation.pk))
                     .key(SK, store::s(&relation.sk))
-                    .update_expression("SET updated_at = :now")
+                    // The confirming token is consumed with the relation (SPEC §11).
+                    .update_expression(
+                        "SET updated_at = :now, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)",
+                    )
                     .condition_expression(
                         "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
                     )
                     .expression_attribute_values(":now", store::s(format_timestamp(now)))
+                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                    .expression_attribute_values(
+                        ":token",
+                        AttributeValue::L(vec![store::s(&token.token_hash)]),
+                    )
                     .expression_attribute_values(
                         ":ext",
                         store::s(&existing.external_organization_id),
@@ -399,24 +411,17 @@ pub async fn delete_relation(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
             .expression_attribute_values(":id", store::s(relation.id.to_string()))
             .build(),
     )?;
-    let consume_token = built(
-        Update::builder()
-            .table_name(table)
-            .key(PK, store::s(token_pk(&relation.connect_token_hash)))
-            .key(SK, store::s("CTOKEN"))
-            .update_expression(
-                "SET #status = :consumed, consumed_at = :now, expires_at_epoch = :ttl",
-            )
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":consumed", store::s("consumed"))
-            .expression_attribute_values(":now", store::s(format_timestamp(ctx.app.clock.now())))
-            .expression_attribute_values(
-                ":ttl",
-                store::n(ctx.app.clock.now().unix_timestamp() + 7 * 24 * 3600),
-            )
-            .build(),
-    )?;
+    let now = ctx.app.clock.now();
+    // Every token that claimed or confirmed the relation becomes consumed
+    // (SPEC §11): in the transaction, up to its 100-item limit; any beyond
+    // right after it (idempotent updates).
+    let mut hashes = vec![relation.connect_token_hash.clone()];
+    for hash in &relation.confirming_token_hashes {
+        if !hashes.contains(hash) {
+            hashes.push(hash.clone());
+        }
+    }
+    let later = hashes.split_off(hashes.len().min(MAX_TRANSACT_ITEMS - 2));
     let free_reservation = built(
         Delete::builder()
             .table_name(table)
@@ -429,14 +434,42 @@ pub async fn delete_relation(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
             .expression_attribute_values(":org", store::s(org.to_string()))
             .build(),
     )?;
-    let items = vec![
+    let mut items = vec![
         TransactWriteItem::builder().delete(delete_relation).build(),
-        TransactWriteItem::builder().update(consume_token).build(),
         TransactWriteItem::builder()
             .delete(free_reservation)
             .build(),
     ];
-    match store::transact(store, items).await {
+    for hash in &hashes {
+        items.push(
+            TransactWriteItem::builder()
+                .update(consume_token(table, hash, now)?)
+                .build(),
+        );
+    }
+    let outcome = store::transact(store, items).await;
+    if outcome.is_ok() {
+        for hash in &later {
+            let update = consume_token(table, hash, now)?;
+            let result = store
+                .client()
+                .update_item()
+                .table_name(table)
+                .set_key(Some(update.key().clone()))
+                .update_expression(update.update_expression())
+                .set_condition_expression(update.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                .return_consumed_capacity(store::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::from);
+            if let Err(err) = result {
+                tracing::warn!(error = %err, "could not mark a confirming connect token consumed");
+            }
+        }
+    }
+    match outcome {
         Ok(()) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
         Err(StoreError::TransactionCanceled { reasons })
             if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
@@ -447,4 +480,26 @@ pub async fn delete_relation(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Most items in one `TransactWriteItems`.
+const MAX_TRANSACT_ITEMS: usize = 100;
+
+/// The update that marks the connect token `hash` consumed (kept 7 days).
+fn consume_token(table: &str, hash: &str, now: time::OffsetDateTime) -> Result<Update, StoreError> {
+    built(
+        Update::builder()
+            .table_name(table)
+            .key(PK, store::s(token_pk(hash)))
+            .key(SK, store::s("CTOKEN"))
+            .update_expression(
+                "SET #status = :consumed, consumed_at = :now, expires_at_epoch = :ttl",
+            )
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":consumed", store::s("consumed"))
+            .expression_attribute_values(":now", store::s(format_timestamp(now)))
+            .expression_attribute_values(":ttl", store::n(now.unix_timestamp() + 7 * 24 * 3600))
+            .build(),
+    )
 }
