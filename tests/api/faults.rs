@@ -359,3 +359,146 @@ async fn a_dynamodb_that_resets_connections_is_503() {
     res.assert_error(503, "service_unavailable");
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
 }
+
+/// A proxy on loopback in front of the emulator that forwards everything but
+/// the answer to the first `TransactWriteItems`: that one it lets commit,
+/// then closes the connection unanswered — a commit whose response is lost.
+/// Returns its endpoint and whether it has dropped an answer yet.
+async fn losing_proxy() -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = tether_tests::dynamodb_endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let tripped = Arc::clone(&dropped);
+    tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let Ok(Ok((client, _))) =
+                tokio::time::timeout(Duration::from_secs(1), listener.accept()).await
+            else {
+                continue;
+            };
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let tripped = Arc::clone(&tripped);
+            let lose_next = Arc::new(AtomicBool::new(false));
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let lose = Arc::clone(&lose_next);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    if chunk.windows(18).any(|w| w == b"TransactWriteItems")
+                        && tripped
+                            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                    {
+                        lose.store(true, Ordering::SeqCst);
+                    }
+                    if server_write.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if lose_next.load(Ordering::SeqCst) {
+                        // The transaction committed upstream; its answer is lost.
+                        break;
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), dropped)
+}
+
+/// An app whose DynamoDB client goes through `endpoint`.
+fn app_via(endpoint: String, test: &TestApp) -> Arc<App> {
+    let client = Client::from_conf(
+        test.app
+            .store
+            .client()
+            .config()
+            .to_builder()
+            .endpoint_url(endpoint)
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .build(),
+    );
+    Arc::new(App::new(
+        Config::from_lookup(|_| None).unwrap(),
+        Store::new(client, test.app.store.table()),
+        test.clock.clone(),
+    ))
+}
+
+/// SPEC §12: an SDK retry of a transaction that committed, its answer lost,
+/// is that commit — never a 409 or a stored 500.
+#[tokio::test]
+async fn a_committed_transaction_whose_answer_is_lost_is_a_success() {
+    let test = spawn_app().await;
+    let (endpoint, dropped) = losing_proxy().await;
+    let app = app_via(endpoint, &test);
+    let res = send(
+        Arc::clone(&app),
+        &test,
+        "POST",
+        "/v1/end-users",
+        Some(json!({"email": "ada@example.com"})),
+    )
+    .await;
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the answer was lost"
+    );
+    assert_eq!(res.status, 201, "{}", res.text);
+    let (users, counter) = counts(&test).await;
+    assert_eq!((users, counter.as_str()), (1, "1"));
+
+    // The claim: the token becomes claimed once, the relation exists once.
+    let test = spawn_app().await;
+    let (service, service_token) = test.create_service(&[]).await;
+    let connect = test.create_connect_token(&service).await;
+    let (endpoint, dropped) = losing_proxy().await;
+    let app = app_via(endpoint, &test);
+    let path = format!("/api/v1/external-services/{service}/organization-relations/claim");
+    let event = test
+        .request("POST", &path)
+        .bearer(&service_token)
+        .json(&json!({"connectToken": connect["token"], "externalOrganizationId": "acct"}))
+        .event();
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let res: TestResponse = dispatch(app, routes::Endpoint::route("POST", &path), request)
+        .await
+        .into();
+    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(res.status, 200, "{}", res.text);
+    let token = test
+        .request(
+            "GET",
+            &format!("/v1/connect-tokens/{}", connect["id"].as_str().unwrap()),
+        )
+        .send()
+        .await;
+    assert_eq!(token.body["status"], "claimed");
+}

@@ -269,9 +269,21 @@ fn in_key_order(keys: &[Key], mut found: Vec<Item>) -> Vec<Option<Item>> {
 /// Transactions retried after losing a race (`TransactionConflict`).
 const CONFLICT_ATTEMPTS: u32 = 8;
 
+/// The attribute each transaction stamps on the items it puts or updates: its
+/// `ClientRequestToken`.
+pub const TXN_ATTRIBUTE: &str = "txn";
+
 /// Runs a `TransactWriteItems`, retrying — with jittered backoff — the
 /// cancellations caused only by conflicts with concurrent transactions on the
 /// same items. Any failed condition is returned at once.
+///
+/// An SDK retry of an attempt that committed but whose answer was lost is
+/// recognised as that commit (SPEC §12): each attempt carries a fresh
+/// `ClientRequestToken` (AWS and DynamoDB Local then answer the retry with
+/// success), and — for a backend that re-executes the retry instead (moto)
+/// — stamps the token on every item it puts or updates, under a condition
+/// that fails only where the token already is, with the old item returned:
+/// a cancellation that shows our own token is our own commit.
 pub async fn transact(
     store: &Store,
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
@@ -279,15 +291,31 @@ pub async fn transact(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let token = ulid::Ulid::generate().to_string();
+        let marked = items
+            .iter()
+            .map(|item| mark(item, &token))
+            .collect::<Result<Vec<_>, _>>()?;
         let result = store
             .client()
             .transact_write_items()
-            .set_transact_items(Some(items.clone()))
+            .set_transact_items(Some(marked))
+            .client_request_token(&token)
             .return_consumed_capacity(CAPACITY)
             .send()
             .await
             .map_err(StoreError::from);
         match result {
+            Err(StoreError::TransactionCanceled { reasons })
+                if reasons.iter().any(|r| {
+                    r.item
+                        .as_ref()
+                        .is_some_and(|old| get_s(old, TXN_ATTRIBUTE) == Some(&token))
+                }) =>
+            {
+                tracing::info!("a retried transaction found its own commit");
+                return Ok(());
+            }
             Err(StoreError::TransactionCanceled { reasons })
                 if attempt < CONFLICT_ATTEMPTS
                     && reasons.iter().any(|r| r.code == "TransactionConflict")
@@ -302,6 +330,77 @@ pub async fn transact(
             other => return other.map(|_| ()),
         }
     }
+}
+
+/// `item` with the transaction's marker: a `Put` or `Update` also writes
+/// `txn = token`, on the condition that `txn` is not already `token`, and
+/// returns the old item when a condition fails. `Delete` and
+/// `ConditionCheck` items pass unchanged.
+fn mark(
+    item: &aws_sdk_dynamodb::types::TransactWriteItem,
+    token: &str,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    use aws_sdk_dynamodb::types::{
+        Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    };
+    const NAME: &str = "#tether_txn";
+    const VALUE: &str = ":tether_txn";
+    let guard = |condition: Option<&str>| {
+        let mine = format!("(attribute_not_exists({NAME}) OR {NAME} <> {VALUE})");
+        match condition {
+            Some(c) => format!("({c}) AND {mine}"),
+            None => mine,
+        }
+    };
+    let names = |names: Option<&HashMap<String, String>>| {
+        let mut names = names.cloned().unwrap_or_default();
+        names.insert(NAME.to_owned(), TXN_ATTRIBUTE.to_owned());
+        Some(names)
+    };
+    let values = |values: Option<&Item>| {
+        let mut values = values.cloned().unwrap_or_default();
+        values.insert(VALUE.to_owned(), s(token));
+        Some(values)
+    };
+    if let Some(put) = item.put() {
+        let mut attributes = put.item().clone();
+        attributes.insert(TXN_ATTRIBUTE.to_owned(), s(token));
+        let put = built(
+            Put::builder()
+                .table_name(put.table_name())
+                .set_item(Some(attributes))
+                .condition_expression(guard(put.condition_expression()))
+                .set_expression_attribute_names(names(put.expression_attribute_names()))
+                .set_expression_attribute_values(values(put.expression_attribute_values()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        return Ok(TransactWriteItem::builder().put(put).build());
+    }
+    if let Some(update) = item.update() {
+        let expression = update.update_expression();
+        let expression = match expression.strip_prefix("SET ") {
+            Some(rest) => format!("SET {NAME} = {VALUE}, {rest}"),
+            None => format!("SET {NAME} = {VALUE} {expression}"),
+        };
+        let update = built(
+            Update::builder()
+                .table_name(update.table_name())
+                .set_key(Some(update.key().clone()))
+                .update_expression(expression)
+                .condition_expression(guard(update.condition_expression()))
+                .set_expression_attribute_names(names(update.expression_attribute_names()))
+                .set_expression_attribute_values(values(update.expression_attribute_values()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        return Ok(TransactWriteItem::builder().update(update).build());
+    }
+    Ok(item.clone())
 }
 
 /// One page of a list: the items of partition `pk` whose sort key begins with
