@@ -246,3 +246,105 @@ async fn the_local_poller_purges_from_dynamodb_locals_stream() {
     }
     assert_eq!(relationships(&app).await, "0");
 }
+
+/// A Streams client for the emulator the suite runs on.
+fn streams() -> aws_sdk_dynamodbstreams::Client {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build();
+    purge::local::streams_client(&sdk, Some(&tether_tests::dynamodb_endpoint()))
+}
+
+/// Polls until every path answers 404, within `limit`.
+async fn poll_until_gone(
+    poller: &mut purge::local::Poller,
+    app: &TestApp,
+    paths: &[String],
+    limit: Duration,
+) {
+    let started = Instant::now();
+    for path in paths {
+        while app.request("GET", path).send().await.status != 404 {
+            assert!(
+                started.elapsed() < limit,
+                "{path} not purged within {limit:?}"
+            );
+            poller.poll_once(&app.app.store).await.expect("poll");
+        }
+    }
+}
+
+/// The worker never loses its place: hundreds of stream records, and
+/// iterators lost (expired) halfway, every deleted user is purged.
+#[tokio::test]
+async fn the_local_poller_keeps_its_place_through_hundreds_of_records_and_lost_iterators() {
+    let app = spawn_app().await;
+    let mut poller = purge::local::Poller::start(&app.app.store, streams())
+        .await
+        .expect("the table has a stream");
+    let mut paths = Vec::new();
+    for round in 0..2 {
+        let mut round_paths = Vec::new();
+        for _ in 0..60 {
+            let user = app.create_user(json!({})).await;
+            round_paths.push(format!("/v1/end-users/{}", user["id"].as_str().unwrap()));
+        }
+        for path in &round_paths {
+            assert_eq!(app.request("DELETE", path).send().await.status, 202);
+        }
+        poll_until_gone(&mut poller, &app, &round_paths, Duration::from_secs(60)).await;
+        paths.extend(round_paths);
+        if round == 0 {
+            poller.lose_iterators();
+        }
+    }
+    assert!(poller.stats().records >= 240, "{:?}", poller.stats());
+    assert!(poller.stats().reacquired >= 1, "{:?}", poller.stats());
+    assert_eq!(relationships(&app).await, "0");
+}
+
+/// A batch that keeps failing is retried a bounded number of times, then
+/// passed over (logged) so the records after it are purged; `purge retry`
+/// re-drives the user left in `deleting`.
+#[tokio::test]
+async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it() {
+    let app = spawn_app().await;
+    // A purge that cannot succeed: its store names a table that is not there.
+    let broken = tether::store::Store::new(app.app.store.client().clone(), "no-such-table");
+    let mut poller = purge::local::Poller::start(&app.app.store, streams())
+        .await
+        .expect("stream");
+    let stuck = app.create_user(json!({})).await;
+    let stuck_path = format!("/v1/end-users/{}", stuck["id"].as_str().unwrap());
+    assert_eq!(app.request("DELETE", &stuck_path).send().await.status, 202);
+    let started = Instant::now();
+    while poller.stats().given_up == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            poller.stats()
+        );
+        poller.poll_once(&broken).await.expect("poll");
+    }
+    // The worker moved on: a later deletion is purged; the first stays deleting.
+    let next = app.create_user(json!({})).await;
+    let next_path = format!("/v1/end-users/{}", next["id"].as_str().unwrap());
+    assert_eq!(app.request("DELETE", &next_path).send().await.status, 202);
+    poll_until_gone(&mut poller, &app, &[next_path], Duration::from_secs(20)).await;
+    assert_eq!(
+        app.request("GET", &stuck_path).send().await.body["status"],
+        "deleting"
+    );
+    // The operator re-drives it.
+    let report = purge::retry(&app.app.store, app.org_id, None)
+        .await
+        .unwrap();
+    assert_eq!(report.removed.len(), 1, "{report:?}");
+    assert!(report.failed.is_empty());
+    assert_eq!(app.request("GET", &stuck_path).send().await.status, 404);
+    assert_eq!(relationships(&app).await, "0");
+}

@@ -50,8 +50,30 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         interval_ms: u64,
     },
+    /// Purges of deleted end users.
+    Purge {
+        #[command(subcommand)]
+        command: PurgeCommand,
+    },
     /// Prints the OpenAPI 3.1 document (the published copy is docs/openapi.json).
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum PurgeCommand {
+    /// Re-drives end users stuck in `deleting` (local stacks and AWS alike).
+    Retry {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+        /// Only this end user.
+        #[arg(long, value_parser = parse_user)]
+        user: Option<tether::ids::EndUserId>,
+    },
+}
+
+fn parse_user(s: &str) -> Result<tether::ids::EndUserId, String> {
+    tether::ids::EndUserId::parse(s).map_err(|_| format!("`{s}` is not an end-user id"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,6 +234,27 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             Ok(json!({ "api_key_id": key.api_key_id, "api_key": secret.expose() }))
         }
         Command::Openapi => unreachable!("handled in main"),
+        Command::Purge {
+            command: PurgeCommand::Retry { org, user },
+        } => {
+            let report = purge::retry(&store, org, user).await.map_err(describe)?;
+            let failed: Vec<_> = report
+                .failed
+                .iter()
+                .map(|(user, error)| json!({ "user_id": user, "error": error }))
+                .collect();
+            let out = json!({
+                "organization_id": org,
+                "removed": report.removed,
+                "already_gone": report.already_gone,
+                "failed": failed,
+            });
+            if report.failed.is_empty() {
+                Ok(out)
+            } else {
+                Err(out.to_string())
+            }
+        }
         Command::PurgeWorker { interval_ms } => {
             let client = purge::local::streams_client(&sdk, config.dynamodb_endpoint.as_deref());
             let poller = purge::local::Poller::start(&store, client)

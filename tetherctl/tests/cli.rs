@@ -134,3 +134,29 @@ fn bad_arguments_fail_without_output() {
         );
     }
 }
+
+#[test]
+fn purge_retry_reports_what_it_re_drove() {
+    let ctl = Ctl::new();
+    ctl.json(&["table", "create"]);
+    let (_, org) = ctl.json(&["org", "create", "--name", "Acme"]);
+    let org_id = org["organization_id"].as_str().unwrap();
+    let (text, report) = ctl.json(&["purge", "retry", "--org", org_id]);
+    assert_eq!(
+        keys(&text),
+        ["organization_id", "removed", "already_gone", "failed"]
+    );
+    assert_eq!(report["removed"], serde_json::json!([]));
+    let user = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
+    let (_, one) = ctl.json(&["purge", "retry", "--org", org_id, "--user", user]);
+    assert_eq!(one["already_gone"], serde_json::json!([user]));
+    for args in [
+        &["purge", "retry", "--org", "nope"][..],
+        &["purge", "retry", "--org", org_id, "--user", "x"],
+        &["purge", "retry"],
+    ] {
+        let out = ctl.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -38,12 +38,62 @@ pub fn streams_client(
     aws_sdk_dynamodbstreams::Client::from_conf(builder.build())
 }
 
+/// Longest any Streams call may take: a hung call must not stall the worker.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Polls that may fail on one batch before it is logged and passed over
+/// (`tetherctl purge retry` re-drives what it left behind), as Lambda's event
+/// source mapping does with `MaximumRetryAttempts`.
+pub const MAX_BATCH_ATTEMPTS: u32 = 5;
+
+/// Where the worker is in one shard.
+#[derive(Debug, Default)]
+struct ShardState {
+    /// The iterator to read next; `None` when lost (expired, refused, or not
+    /// handed back): re-acquired after `last_sequence`.
+    iterator: Option<String>,
+    /// The last record handled (or passed over).
+    last_sequence: Option<String>,
+    /// The record that failed, read again next (its batch is retried).
+    retry_at: Option<String>,
+    /// The shard's last record, once the shard is closed.
+    ending_sequence: Option<String>,
+    /// Consecutive failed attempts at the current batch.
+    failures: u32,
+    /// The shard is closed and read to its end.
+    done: bool,
+}
+
+/// What the worker has done so far (tests, logs).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollStats {
+    /// Records read.
+    pub records: u64,
+    /// Iterators re-acquired after being lost.
+    pub reacquired: u64,
+    /// Batches passed over after [`MAX_BATCH_ATTEMPTS`] failures.
+    pub given_up: u64,
+}
+
 /// Follows the table's stream from now on, handing each batch to the purge.
+/// It never loses its place: every shard's last handled sequence number is
+/// kept, and an iterator that expires, is refused or is not handed back is
+/// re-acquired right after it; every call is timed out; a batch that keeps
+/// failing is retried [`MAX_BATCH_ATTEMPTS`] times, then logged and passed.
 #[derive(Debug)]
 pub struct Poller {
     client: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
-    iterators: HashMap<String, Option<String>>,
+    shards: HashMap<String, ShardState>,
+    stats: PollStats,
+}
+
+async fn timed<T, E: std::error::Error + Send + Sync + 'static>(
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, PollError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(streams_error),
+        Err(elapsed) => Err(streams_error(elapsed)),
+    }
 }
 
 impl Poller {
@@ -52,12 +102,7 @@ impl Poller {
         store: &Store,
         client: aws_sdk_dynamodbstreams::Client,
     ) -> Result<Self, PollError> {
-        let streams = client
-            .list_streams()
-            .table_name(store.table())
-            .send()
-            .await
-            .map_err(streams_error)?;
+        let streams = timed(client.list_streams().table_name(store.table()).send()).await?;
         let stream_arn = streams
             .streams()
             .first()
@@ -67,92 +112,172 @@ impl Poller {
         let mut poller = Self {
             client,
             stream_arn,
-            iterators: HashMap::new(),
+            shards: HashMap::new(),
+            stats: PollStats::default(),
         };
         poller.discover(ShardIteratorType::Latest).await?;
         Ok(poller)
     }
 
-    /// Picks up shards not seen yet (new shards start at their beginning).
+    /// What the worker has done so far.
+    pub fn stats(&self) -> PollStats {
+        self.stats
+    }
+
+    /// Drops every iterator, as when they expire (tests).
+    pub fn lose_iterators(&mut self) {
+        for shard in self.shards.values_mut() {
+            shard.iterator = Some("expired-iterator".to_owned());
+        }
+    }
+
+    /// Picks up shards not seen yet (new shards start at `position`), and
+    /// notes which are closed.
     async fn discover(&mut self, position: ShardIteratorType) -> Result<(), PollError> {
-        let described = self
-            .client
-            .describe_stream()
-            .stream_arn(&self.stream_arn)
-            .send()
-            .await
-            .map_err(streams_error)?;
-        let shards: Vec<String> = described
+        let described = timed(
+            self.client
+                .describe_stream()
+                .stream_arn(&self.stream_arn)
+                .send(),
+        )
+        .await?;
+        let shards = described
             .stream_description()
-            .map(|d| {
-                d.shards()
-                    .iter()
-                    .filter_map(|s| s.shard_id().map(str::to_owned))
-                    .collect()
-            })
+            .map(|d| d.shards().to_vec())
             .unwrap_or_default();
         for shard in shards {
-            if self.iterators.contains_key(&shard) {
+            let Some(id) = shard.shard_id() else {
+                continue;
+            };
+            let ending = shard
+                .sequence_number_range()
+                .and_then(|r| r.ending_sequence_number())
+                .map(str::to_owned);
+            if let Some(known) = self.shards.get_mut(id) {
+                known.ending_sequence = ending;
                 continue;
             }
-            let iterator = self
-                .client
-                .get_shard_iterator()
-                .stream_arn(&self.stream_arn)
-                .shard_id(&shard)
-                .shard_iterator_type(position.clone())
-                .send()
-                .await
-                .map_err(streams_error)?;
-            self.iterators
-                .insert(shard, iterator.shard_iterator().map(str::to_owned));
+            let iterator = self.acquire(id, position.clone(), None).await?;
+            self.shards.insert(
+                id.to_owned(),
+                ShardState {
+                    iterator,
+                    ending_sequence: ending,
+                    ..ShardState::default()
+                },
+            );
         }
         Ok(())
     }
 
+    async fn acquire(
+        &self,
+        shard: &str,
+        position: ShardIteratorType,
+        sequence: Option<&str>,
+    ) -> Result<Option<String>, PollError> {
+        let out = timed(
+            self.client
+                .get_shard_iterator()
+                .stream_arn(&self.stream_arn)
+                .shard_id(shard)
+                .shard_iterator_type(position)
+                .set_sequence_number(sequence.map(str::to_owned))
+                .send(),
+        )
+        .await?;
+        Ok(out.shard_iterator().map(str::to_owned))
+    }
+
     /// Reads what the stream has now and purges; returns the changes read.
+    /// A failing shard is logged and retried next time; the others go on.
     pub async fn poll_once(&mut self, store: &Store) -> Result<usize, PollError> {
         self.discover(ShardIteratorType::TrimHorizon).await?;
+        let ids: Vec<String> = self.shards.keys().cloned().collect();
         let mut read = 0;
-        for (_, iterator) in self.iterators.iter_mut() {
-            let Some(current) = iterator.clone() else {
-                continue;
-            };
-            let out = self
-                .client
-                .get_records()
-                .shard_iterator(current)
-                .send()
-                .await
-                .map_err(streams_error)?;
-            let changes: Vec<StreamChange> = out
-                .records()
-                .iter()
-                .filter_map(|record| {
-                    let data = record.dynamodb()?;
-                    let convert = |image: Option<
-                        &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
-                    >|
-                     -> Option<Item> {
-                        let image = image?.clone();
-                        let item: serde_dynamo::Item = image.into();
-                        Some(item.into())
-                    };
-                    Some(StreamChange {
-                        sequence_number: data.sequence_number().unwrap_or_default().to_owned(),
-                        new_image: convert(data.new_image.as_ref()),
-                        old_image: convert(data.old_image.as_ref()),
-                    })
-                })
-                .collect();
-            read += changes.len();
-            let failed = super::handle(store, &changes).await;
-            if failed.is_empty() {
-                *iterator = out.next_shard_iterator().map(str::to_owned);
+        for id in ids {
+            match self.poll_shard(store, &id).await {
+                Ok(n) => read += n,
+                Err(err) => {
+                    // Its iterator is not trusted again: re-acquired next time.
+                    tracing::warn!(shard = %id, error = %err, "stream read failed; resuming after the last record handled");
+                    if let Some(shard) = self.shards.get_mut(&id) {
+                        shard.iterator = None;
+                    }
+                }
             }
-            // On a failure the same iterator is read again next time: the retry.
         }
         Ok(read)
+    }
+
+    async fn poll_shard(&mut self, store: &Store, id: &str) -> Result<usize, PollError> {
+        let Some(state) = self.shards.get(id) else {
+            return Ok(0);
+        };
+        if state.done {
+            return Ok(0);
+        }
+        let iterator = match state.iterator.clone() {
+            Some(iterator) => iterator,
+            None => {
+                let (position, after) = match (&state.retry_at, &state.last_sequence) {
+                    (Some(at), _) => (ShardIteratorType::AtSequenceNumber, Some(at.clone())),
+                    (None, Some(seq)) => {
+                        (ShardIteratorType::AfterSequenceNumber, Some(seq.clone()))
+                    }
+                    (None, None) => (ShardIteratorType::TrimHorizon, None),
+                };
+                let iterator = self.acquire(id, position, after.as_deref()).await?;
+                self.stats.reacquired += 1;
+                match iterator {
+                    Some(iterator) => iterator,
+                    None => return Ok(0),
+                }
+            }
+        };
+        let out = timed(self.client.get_records().shard_iterator(iterator).send()).await?;
+        let changes: Vec<StreamChange> = out.records().iter().filter_map(change_of).collect();
+        self.stats.records += changes.len() as u64;
+        let failed = super::handle(store, &changes).await;
+        let Some(state) = self.shards.get_mut(id) else {
+            return Ok(changes.len());
+        };
+        match failed.first() {
+            None => {
+                // An empty read proves nothing about the record being retried.
+                if !changes.is_empty() {
+                    state.failures = 0;
+                    state.retry_at = None;
+                }
+                if let Some(last) = changes.last() {
+                    state.last_sequence = Some(last.sequence_number.clone());
+                }
+                state.iterator = out.next_shard_iterator().map(str::to_owned);
+                // A closed shard read to its end has nothing more to give.
+                state.done = state.iterator.is_none()
+                    && state.ending_sequence.is_some()
+                    && changes.is_empty();
+            }
+            Some(failed_at) => {
+                state.failures += 1;
+                state.retry_at = Some(failed_at.clone());
+                if state.failures >= MAX_BATCH_ATTEMPTS {
+                    tracing::error!(
+                        shard = %id,
+                        sequence_number = %failed_at,
+                        attempts = state.failures,
+                        "giving up on a stream record after repeated purge failures; `tetherctl purge retry` re-drives the users left in deleting"
+                    );
+                    self.stats.given_up += 1;
+                    state.failures = 0;
+                    state.retry_at = None;
+                    state.last_sequence = Some(failed_at.clone());
+                }
+                // Re-read from the failed record (or after it, given up).
+                state.iterator = None;
+            }
+        }
+        Ok(changes.len())
     }
 
     /// Polls every `interval` until the process ends.
@@ -164,4 +289,22 @@ impl Poller {
             tokio::time::sleep(interval).await;
         }
     }
+}
+
+/// A Streams record as the purge reads it.
+fn change_of(record: &aws_sdk_dynamodbstreams::types::Record) -> Option<StreamChange> {
+    let data = record.dynamodb()?;
+    let convert = |image: Option<
+        &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+    >|
+     -> Option<Item> {
+        let image = image?.clone();
+        let item: serde_dynamo::Item = image.into();
+        Some(item.into())
+    };
+    Some(StreamChange {
+        sequence_number: data.sequence_number().unwrap_or_default().to_owned(),
+        new_image: convert(data.new_image.as_ref()),
+        old_image: convert(data.old_image.as_ref()),
+    })
 }

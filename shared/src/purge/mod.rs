@@ -96,6 +96,75 @@ pub async fn handle(store: &Store, changes: &[StreamChange]) -> Vec<String> {
     failures
 }
 
+/// What `tetherctl purge retry` did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RetryReport {
+    /// End users found in `deleting` and purged now.
+    pub removed: Vec<EndUserId>,
+    /// End users named that were already gone (or not deleting).
+    pub already_gone: Vec<EndUserId>,
+    /// End users whose purge failed again, with the cause.
+    pub failed: Vec<(EndUserId, String)>,
+}
+
+/// Re-drives the purge of an organization's end users stuck in `deleting`
+/// (after a batch the stream trigger gave up on): `user`, or every one of
+/// the organization. An operator's tool: it reads the organization's users
+/// page by page, filtered on `status` (no index serves this rare query).
+pub async fn retry(
+    store: &Store,
+    org: OrganizationId,
+    user: Option<EndUserId>,
+) -> Result<RetryReport, StoreError> {
+    let users = match user {
+        Some(user) => vec![user],
+        None => deleting_users(store, org).await?,
+    };
+    let mut report = RetryReport::default();
+    for user in users {
+        match purge(store, org, user).await {
+            Ok(Purged::Removed) => report.removed.push(user),
+            Ok(Purged::AlreadyGone) => report.already_gone.push(user),
+            Err(err) => report.failed.push((user, err.to_string())),
+        }
+    }
+    Ok(report)
+}
+
+/// The organization's end users in `deleting`.
+async fn deleting_users(store: &Store, org: OrganizationId) -> Result<Vec<EndUserId>, StoreError> {
+    let mut users = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .filter_expression("#status = :deleting")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pk", store::s(org_pk(org)))
+            .expression_attribute_values(":prefix", store::s("USER#"))
+            .expression_attribute_values(":deleting", store::s("deleting"))
+            .projection_expression("id")
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(store::CAPACITY)
+            .send()
+            .await?;
+        users.extend(
+            out.items()
+                .iter()
+                .filter_map(|item| store::get_s(item, "id"))
+                .filter_map(|id| EndUserId::parse(id).ok()),
+        );
+        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            return Ok(users);
+        }
+    }
+}
+
 /// Purges one end user under deletion. Safe to run any number of times.
 pub async fn purge(
     store: &Store,
