@@ -17,12 +17,37 @@ pub fn init() {
     let filter = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
         .unwrap_or_else(|_| "info".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
+    let _ = tracing::subscriber::set_global_default(subscriber(&filter, std::io::stdout));
+}
+
+/// Crates that log whole events or payloads at TRACE: the Lambda runtime
+/// logs the raw API Gateway event (with `X-API-Key`, bearer tokens and
+/// bodies) there. Their TRACE lines are never written, whatever the level.
+const RAW_PAYLOAD_TARGETS: &[&str] = &["lambda_runtime", "lambda_http", "aws_lambda_events"];
+
+/// The JSON-lines subscriber at `filter` (an `EnvFilter` directive; `info`
+/// when it does not parse), writing to `writer`: [`init`] installs it on
+/// stdout; tests give it their own writer.
+pub fn subscriber<W>(filter: &str, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let env = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_raw_payloads = filter_fn(|meta| {
+        *meta.level() != tracing::Level::TRACE
+            || !RAW_PAYLOAD_TARGETS
+                .iter()
+                .any(|target| meta.target().starts_with(target))
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .fmt_fields(JsonFields::new())
         .event_format(JsonLines)
-        .with_writer(std::io::stdout)
-        .try_init();
+        .with_writer(writer)
+        .with_filter(env.and(no_raw_payloads));
+    tracing_subscriber::registry().with(layer)
 }
 
 /// The line format: `{"timestamp", "level", "target", <span fields>, <event fields>}`.

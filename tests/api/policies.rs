@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use tether::auth::Scope;
+use tether::clock::Clock;
 use tether_tests::spawn_app;
 
 const EXAMPLE_ONLY: &str = r#"@notice("Identities need an example.com email")
@@ -206,4 +207,40 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
         res.body["notices"],
         json!(["End users are read-only during the migration"])
     );
+}
+
+/// SPEC §8: stored policies that no longer validate (here: naming an action
+/// the schema does not have) are still enforced, never dropped; a stored
+/// `permit` never grants.
+#[tokio::test]
+async fn stored_policies_that_no_longer_validate_are_still_enforced() {
+    let app = spawn_app().await;
+    let stale = r#"@notice("no new end users")
+forbid (principal, action in [Action::"end_users.create", Action::"legacy.action"], resource);
+permit (principal, action == Action::"policies.write", resource);"#;
+    tether::authz::write_policies(&app.app.store, app.org_id, stale, app.clock.now())
+        .await
+        .unwrap();
+    let cold = app.cold_instance();
+    let res = cold
+        .request("POST", "/v1/end-users")
+        .json(&json!({}))
+        .send()
+        .await;
+    res.assert_error(403, "policy_denied");
+    assert_eq!(res.body["notices"], json!(["no new end users"]));
+    // The stored permit grants nothing beyond the scopes.
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    cold.request("PUT", "/v1/policies")
+        .key(&reader)
+        .raw_body("text/plain", "")
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+    // Uploading the same text is refused (strict validation on upload).
+    cold.request("PUT", "/v1/policies")
+        .raw_body("text/plain", stale)
+        .send()
+        .await
+        .assert_error(422, "validation_failed");
 }

@@ -26,9 +26,12 @@ async fn every_request_writes_one_json_line_without_secrets() {
     let user = app.create_user(json!({"metadata": {"a": 1}})).await;
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber = tracing_subscriber_for_tests(move || writer.clone());
+    // TRACE, the most a deployment can set: still no secret in any line.
+    let subscriber = tether::logging::subscriber("trace", move || writer.clone());
     tracing::subscriber::set_global_default(subscriber)
         .expect("the only subscriber of this binary");
+    // What the Lambda runtime logs at TRACE: the raw event, key included.
+    tracing::trace!(target: "lambda_runtime::layers::api_response", body = %app.admin_key, "raw JSON event received from Lambda");
 
     let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
     let res = app
@@ -73,15 +76,4 @@ async fn every_request_writes_one_json_line_without_secrets() {
     );
     assert_eq!(refused["status"], 401);
     assert!(refused.get("organization_id").is_none());
-}
-
-fn tracing_subscriber_for_tests(
-    make_writer: impl Fn() -> Capture + Send + Sync + 'static,
-) -> impl tracing::Subscriber + Send + Sync {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-        .event_format(tether::logging::JsonLines)
-        .with_writer(make_writer)
-        .finish()
 }

@@ -35,6 +35,27 @@ impl OrgPolicies {
     /// templates, and strict validation against the schema. Every problem is
     /// listed.
     pub fn parse(text: &str) -> Result<Self, Vec<String>> {
+        Self::build(text, true)
+    }
+
+    /// Loads stored policy text for enforcement (SPEC §8): policies that no
+    /// longer validate against the current schema are still enforced, and
+    /// the problems logged; a `permit` (never accepted on upload) is left
+    /// out, since only the scopes grant. Fails only when the text no longer
+    /// parses at all.
+    pub fn load(org: OrganizationId, text: &str) -> Result<Self, Vec<String>> {
+        Self::build(text, false).inspect(|_| {
+            if let Err(problems) = Self::build(text, true) {
+                tracing::warn!(
+                    organization_id = %org,
+                    problems = ?problems,
+                    "stored policies no longer validate; enforced as written"
+                );
+            }
+        })
+    }
+
+    fn build(text: &str, strict: bool) -> Result<Self, Vec<String>> {
         let parsed = PolicySet::from_str(text).map_err(|errors| {
             errors
                 .to_string()
@@ -44,15 +65,18 @@ impl OrgPolicies {
                 .collect::<Vec<_>>()
         })?;
         let mut problems = Vec::new();
-        if parsed.templates().next().is_some() {
+        if strict && parsed.templates().next().is_some() {
             problems.push("policy templates are not supported".to_owned());
         }
         let mut set = PolicySet::new();
         for (index, policy) in parsed.policies().enumerate() {
             if policy.effect() == Effect::Permit {
-                problems.push(format!(
-                    "policy {index}: organization policies may only forbid; scopes decide what is permitted"
-                ));
+                if strict {
+                    problems.push(format!(
+                        "policy {index}: organization policies may only forbid; scopes decide what is permitted"
+                    ));
+                }
+                continue;
             }
             if let Err(e) = set.add(policy.new_id(PolicyId::new(format!("{ORG_PREFIX}{index}")))) {
                 problems.push(e.to_string());
@@ -61,12 +85,14 @@ impl OrgPolicies {
         if set.policies().count() > MAX_POLICIES {
             problems.push(format!("at most {MAX_POLICIES} policies are allowed"));
         }
-        let validation = engine().validator().validate(&set, ValidationMode::Strict);
-        problems.extend(validation.validation_errors().map(|e| {
-            let id = e.policy_id().to_string();
-            let index = id.strip_prefix(ORG_PREFIX).unwrap_or(&id).to_owned();
-            format!("policy {index}: {e}")
-        }));
+        if strict {
+            let validation = engine().validator().validate(&set, ValidationMode::Strict);
+            problems.extend(validation.validation_errors().map(|e| {
+                let id = e.policy_id().to_string();
+                let index = id.strip_prefix(ORG_PREFIX).unwrap_or(&id).to_owned();
+                format!("policy {index}: {e}")
+            }));
+        }
         let mut combined = engine().builtin().clone();
         for policy in set.policies() {
             if let Err(e) = combined.add(policy.clone()) {
@@ -187,7 +213,7 @@ pub async fn policies_for(
         return Ok(cached);
     }
     let text = read_policies(&app.store, org).await?;
-    Ok(remember_policies(app, org, text.map(|(text, _)| text)))
+    remember_policies(app, org, text.map(|(text, _)| text))
 }
 
 /// An organization's policies if this warm function has them (`Some(None)`:
@@ -198,12 +224,12 @@ pub fn cached_policies(app: &crate::App, org: OrganizationId) -> Option<Option<A
 
 /// Parses and caches the policy item an operation read itself (in a batch
 /// with other items). Stored text that no longer validates (a schema change)
-/// is skipped with a warning rather than locking the organization out.
+/// is still enforced ([`OrgPolicies::load`]).
 pub fn remember_policy_item(
     app: &crate::App,
     org: OrganizationId,
     item: Option<&store::Item>,
-) -> Option<Arc<OrgPolicies>> {
+) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
     remember_policies(app, org, item.and_then(text_of).map(|(text, _)| text))
 }
 
@@ -211,16 +237,23 @@ fn remember_policies(
     app: &crate::App,
     org: OrganizationId,
     text: Option<String>,
-) -> Option<Arc<OrgPolicies>> {
-    let policies = text.and_then(|text| match OrgPolicies::parse(&text) {
-        Ok(p) => Some(Arc::new(p)),
-        Err(problems) => {
-            tracing::warn!(organization_id = %org, problems = problems.len(), "stored policies no longer validate; ignored");
-            None
-        }
-    });
+) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
+    let policies = match text {
+        None => None,
+        Some(text) => match OrgPolicies::load(org, &text) {
+            Ok(p) => Some(Arc::new(p)),
+            // Never decide without them: the organization's requests fail
+            // (an opaque 500, logged) until the text is fixed.
+            Err(problems) => {
+                return Err(ApiError::internal(format!(
+                    "stored policies of {org} no longer parse: {}",
+                    problems.join("; ")
+                )));
+            }
+        },
+    };
     app.policies.put(org, policies.clone());
-    policies
+    Ok(policies)
 }
 
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.

@@ -183,7 +183,7 @@ async fn token_and_policies(
             let keys = [connect_tokens::secret_key(secret), authz::policies_key(org)];
             let mut items = store::get_items(&app.store, &keys).await?.into_iter();
             let token = items.next().flatten().map(store::from_item).transpose()?;
-            let policies = authz::remember_policy_item(app, org, items.next().flatten().as_ref());
+            let policies = authz::remember_policy_item(app, org, items.next().flatten().as_ref())?;
             (token, policies)
         }
     };
