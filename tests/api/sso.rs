@@ -499,3 +499,45 @@ async fn an_id_token_is_bound_to_the_first_user_who_presents_it() {
     let signature = token.rsplit('.').next().unwrap();
     assert!(!format!("{:?}", items.items()).contains(signature));
 }
+
+/// SPEC §8: a policy may demand a verified address through
+/// `context.external_email_verified`; it is accepted at upload and applies
+/// to SSO links (from the id_token) and backend links (from the body).
+#[tokio::test]
+async fn a_policy_can_demand_a_verified_email() {
+    let s = sso().await;
+    let policy = r#"@notice("verified addresses only")
+forbid (principal, action in [Action::"sso.link", Action::"identities.create"], resource)
+unless { context.external_email_verified };"#;
+    let put = s
+        .app
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", policy)
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    s.link(&idp::id_token("plain", s.now()))
+        .await
+        .assert_error(403, "policy_denied");
+    let mut claims = idp::claims("verified", s.now());
+    claims["email_verified"] = json!(true);
+    let ok = s
+        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+    assert_eq!(ok.body["external_email_verified"], true);
+    let path = format!("/v1/users/{}/identities", s.user["id"].as_str().unwrap());
+    let body = |verified: bool| {
+        json!({"identity_provider_id": s.provider, "external_id": format!("b-{verified}"),
+               "external_email": "b@example.com", "external_email_verified": verified})
+    };
+    s.app
+        .request("POST", &path)
+        .json(&body(false))
+        .send()
+        .await
+        .assert_error(403, "policy_denied");
+    let linked = s.app.request("POST", &path).json(&body(true)).send().await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    assert_eq!(linked.body["external_email_verified"], true);
+}
