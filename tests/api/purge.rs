@@ -221,15 +221,7 @@ async fn the_sample_event_is_a_deletion_the_handler_recognises() {
 #[tokio::test]
 async fn the_local_poller_purges_from_dynamodb_locals_stream() {
     let app = spawn_app().await;
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
-        ))
-        .build();
-    let client = purge::local::streams_client(&sdk, Some(&tether_tests::dynamodb_endpoint()));
-    let mut poller = purge::local::Poller::start(&app.app.store, client)
+    let mut poller = purge::local::Poller::start(&app.app.store, streams())
         .await
         .expect("the table has a stream");
     let user = app.create_user(json!({})).await;
