@@ -1,8 +1,9 @@
 //! Tether core: the domain, the request pipeline and DynamoDB access shared by
 //! every Lambda function of the API.
 //!
-//! Each function binary is a few lines that hand one [`routes::Endpoint`] and
-//! its operation to [`runtime::serve`]; everything else — request ids,
+//! Each function binary is `runtime::serve(&routes::X)`: one
+//! [`routes::Endpoint`] declares the route, its handler and its documentation
+//! ([`runtime::serve`]); everything else — request ids,
 //! authentication, authorization, body parsing, error envelopes, logging — is
 //! the one [`pipeline`] in this crate.
 

@@ -13,7 +13,7 @@ use crate::end_users::domain::{
 };
 use crate::pipeline::body::MAX_BODY_BYTES;
 use crate::pipeline::query::{DEFAULT_PAGE, MAX_PAGE};
-use crate::routes::{self, Credential, Endpoint};
+use crate::routes::{self, Credential, Docs, Endpoint};
 use crate::{error::Surface, identities, user_api};
 use serde_json::{Map, Value, json};
 
@@ -69,258 +69,9 @@ pub const EXTERNAL_SERVICE_TYPES: &[(u16, &str)] = &[
     (503, "service_unavailable"),
 ];
 
-/// What the route table does not say about one operation.
-struct Operation {
-    summary: &'static str,
-    /// The JSON request body's schema name; `None` for operations without one.
-    body: Option<&'static str>,
-    /// Whether the body may be omitted (an empty body reads as `{}`).
-    body_optional: bool,
-    /// Success statuses: (status, description, schema name or none for no body).
-    success: &'static [(u16, &'static str, Option<&'static str>)],
-    /// Error statuses beyond those the route's shape implies.
-    errors: &'static [u16],
-    /// Takes `limit` and `cursor`.
-    paginated: bool,
-    /// Answers with `ETag` on success.
-    etag: bool,
-}
-
-fn operation(endpoint: &Endpoint) -> Operation {
-    let op = |summary, body, success, errors| Operation {
-        summary,
-        body,
-        body_optional: false,
-        success,
-        errors,
-        paginated: false,
-        etag: false,
-    };
-    match endpoint.function {
-        "create-end-user" => Operation {
-            body_optional: true,
-            etag: true,
-            ..op(
-                "Create an end user",
-                Some("CreateEndUserRequest"),
-                &[(201, "The end user.", Some("EndUser"))],
-                &[],
-            )
-        },
-        "list-end-users" => Operation {
-            paginated: true,
-            ..op(
-                "List end users",
-                None,
-                &[(200, "A page of end users.", Some("EndUserList"))],
-                &[],
-            )
-        },
-        "get-end-user" => Operation {
-            etag: true,
-            ..op(
-                "Get an end user",
-                None,
-                &[(200, "The end user.", Some("EndUser"))],
-                &[],
-            )
-        },
-        "update-end-user" => Operation {
-            body_optional: true,
-            etag: true,
-            ..op(
-                "Replace an end user's metadata",
-                Some("UpdateEndUserRequest"),
-                &[(200, "The end user after the update.", Some("EndUser"))],
-                &[409, 412],
-            )
-        },
-        "delete-end-user" => Operation {
-            etag: true,
-            ..op(
-                "Delete an end user (purged asynchronously)",
-                None,
-                &[(
-                    202,
-                    "The end user, now `deleting`; GET answers 404 once it is purged.",
-                    Some("EndUser"),
-                )],
-                &[],
-            )
-        },
-        "create-token" => Operation {
-            body_optional: true,
-            ..op(
-                "Mint an access token for an end user",
-                Some("EmptyRequest"),
-                &[(201, "A user access token.", Some("AccessToken"))],
-                &[409],
-            )
-        },
-        "create-identity-provider" => op(
-            "Register an OIDC identity provider",
-            Some("CreateIdentityProviderRequest"),
-            &[(201, "The identity provider.", Some("IdentityProvider"))],
-            &[],
-        ),
-        "list-identity-providers" => Operation {
-            paginated: true,
-            ..op(
-                "List identity providers",
-                None,
-                &[(
-                    200,
-                    "A page of identity providers.",
-                    Some("IdentityProviderList"),
-                )],
-                &[],
-            )
-        },
-        "link-identity" => op(
-            "Link an external identity to an end user",
-            Some("LinkIdentityRequest"),
-            &[
-                (201, "A new link.", Some("Identity")),
-                (
-                    200,
-                    "The identity was already this user's.",
-                    Some("Identity"),
-                ),
-            ],
-            &[409],
-        ),
-        "list-identities" => Operation {
-            paginated: true,
-            ..op(
-                "List an end user's identities",
-                None,
-                &[(
-                    200,
-                    "A page of the user's identities.",
-                    Some("IdentityList"),
-                )],
-                &[],
-            )
-        },
-        "unlink-identity" => op(
-            "Unlink an identity (frees the provider/external-id pair)",
-            None,
-            &[(204, "Unlinked.", None)],
-            &[],
-        ),
-        "put-policies" => op(
-            "Replace the organization's Cedar policies (forbid only)",
-            Some("PutPoliciesRequest"),
-            &[(200, "The stored policies.", Some("Policies"))],
-            &[],
-        ),
-        "get-policies" => op(
-            "Get the organization's Cedar policies",
-            None,
-            &[(
-                200,
-                "The stored policies (empty text when none).",
-                Some("Policies"),
-            )],
-            &[],
-        ),
-        "get-me" => Operation {
-            etag: true,
-            ..op(
-                "The authenticated end user",
-                None,
-                &[(200, "The end user.", Some("EndUser"))],
-                &[404],
-            )
-        },
-        "link-sso" => op(
-            "Link the SSO identity proven by an OIDC id_token",
-            Some("SsoLinkRequest"),
-            &[
-                (201, "A new link (`linked_by: user`).", Some("Identity")),
-                (
-                    200,
-                    "The identity was already this user's.",
-                    Some("Identity"),
-                ),
-            ],
-            &[409],
-        ),
-        "get-jwks" => op(
-            "The public keys that verify user access tokens",
-            None,
-            &[(200, "A JSON Web Key Set.", Some("Jwks"))],
-            &[],
-        ),
-        "create-connect-token" => op(
-            "Issue a one-time connect token for an external service",
-            Some("CreateConnectTokenRequest"),
-            &[(
-                201,
-                "The connect token, with its secret (shown once).",
-                Some("CreatedConnectToken"),
-            )],
-            &[],
-        ),
-        "get-connect-token" => op(
-            "Get a connect token",
-            None,
-            &[(
-                200,
-                "The connect token (never its secret).",
-                Some("ConnectToken"),
-            )],
-            &[],
-        ),
-        "cancel-connect-token" => Operation {
-            body_optional: true,
-            ..op(
-                "Cancel a pending connect token",
-                Some("EmptyRequest"),
-                &[(
-                    200,
-                    "The connect token, now `cancelled`.",
-                    Some("ConnectToken"),
-                )],
-                &[409],
-            )
-        },
-        "delete-relation" => op(
-            "Remove an external service's relation (its connect token becomes `consumed`)",
-            None,
-            &[(204, "Removed.", None)],
-            &[],
-        ),
-        "claim-organization-relation" => op(
-            "Claim a connect token: relate the service to the token's organization",
-            Some("ClaimRequest"),
-            &[(200, "The relation, created or confirmed.", Some("Relation"))],
-            &[404, 409, 410],
-        ),
-        "list-service-organizations" => Operation {
-            paginated: true,
-            ..op(
-                "List the organizations related to the service",
-                None,
-                &[(
-                    200,
-                    "A page of organizations.",
-                    Some("ServiceOrganizationList"),
-                )],
-                &[],
-            )
-        },
-        "put-organization-user" => op(
-            "Create or update a user of the service in an organization",
-            Some("PutOrganizationUserRequest"),
-            &[
-                (201, "Created.", Some("OrganizationUser")),
-                (200, "Updated.", Some("OrganizationUser")),
-            ],
-            &[],
-        ),
-        other => unreachable!("no OpenAPI entry for {other}"),
-    }
+/// What the route table says about one operation's documentation.
+fn operation(endpoint: &Endpoint) -> Docs {
+    endpoint.docs
 }
 
 /// Every error status one operation can answer with.
@@ -363,7 +114,7 @@ fn header_ref(name: &str, required: bool) -> Value {
 
 /// Response headers of a success: the request id, the limiter's (every
 /// successful request passed it) and the operation's own.
-fn success_headers(status: u16, op: &Operation, endpoint: &Endpoint) -> Value {
+fn success_headers(status: u16, op: &Docs, endpoint: &Endpoint) -> Value {
     let mut h = Map::new();
     h.insert("X-Request-Id".into(), header_ref("X-Request-Id", true));
     for name in RATE_LIMIT_HEADERS {
@@ -372,7 +123,7 @@ fn success_headers(status: u16, op: &Operation, endpoint: &Endpoint) -> Value {
     if op.etag {
         h.insert("ETag".into(), header_ref("ETag", true));
     }
-    if status == 201 && endpoint.function == "create-end-user" {
+    if status == 201 && op.location {
         h.insert("Location".into(), header_ref("Location", true));
     }
     if endpoint.method == "POST" {
@@ -458,7 +209,7 @@ fn operation_object(endpoint: &Endpoint) -> Value {
     if endpoint.method == "POST" {
         parameters.push(json!({ "$ref": "#/components/parameters/Idempotency-Key" }));
     }
-    if endpoint.function == "update-end-user" {
+    if op.if_match {
         parameters.push(json!({ "$ref": "#/components/parameters/If-Match" }));
     }
 
@@ -503,7 +254,7 @@ fn operation_object(endpoint: &Endpoint) -> Value {
     }
     if let Some(body) = op.body {
         let mut content = json_content(body);
-        if endpoint.function == "put-policies" {
+        if op.text_body {
             content["text/plain"] =
                 json!({ "schema": { "type": "string", "description": "Cedar policy text." } });
         }

@@ -9,14 +9,11 @@ use tether::App;
 use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
 use tether::clock::{Clock, ManualClock, SystemClock};
 use tether::config::Config;
+use tether::external_services;
 use tether::ids::OrganizationId;
 use tether::organizations::{self, LimitOverrides, Organization, Plan};
-use tether::pipeline::handle;
 use tether::routes::{self, Endpoint};
 use tether::store::{Store, schema};
-use tether::{
-    authz, end_users, external_services, identities, identity_providers, not_found, user_api,
-};
 
 pub mod contract;
 pub mod idp;
@@ -331,61 +328,14 @@ impl TestApp {
 }
 
 /// Runs a request through the function that serves `endpoint` (the catch-all
-/// when none does) — the same call each function's `main` makes.
+/// when none does): its bound handler, the same one its binary serves.
 pub async fn dispatch(
     app: Arc<App>,
     endpoint: Option<&'static Endpoint>,
     req: Request,
 ) -> Response<Body> {
-    let Some(endpoint) = endpoint else {
-        return handle(app, &routes::NOT_FOUND, req, not_found::not_found).await;
-    };
-    match endpoint.function {
-        "create-end-user" => handle(app, endpoint, req, end_users::create).await,
-        "list-end-users" => handle(app, endpoint, req, end_users::list).await,
-        "get-end-user" => handle(app, endpoint, req, end_users::get).await,
-        "update-end-user" => handle(app, endpoint, req, end_users::update).await,
-        "delete-end-user" => handle(app, endpoint, req, end_users::delete).await,
-        "create-token" => handle(app, endpoint, req, user_api::create_token).await,
-        "create-identity-provider" => handle(app, endpoint, req, identity_providers::create).await,
-        "list-identity-providers" => handle(app, endpoint, req, identity_providers::list).await,
-        "link-identity" => handle(app, endpoint, req, identities::create).await,
-        "list-identities" => handle(app, endpoint, req, identities::list).await,
-        "unlink-identity" => handle(app, endpoint, req, identities::delete).await,
-        "put-policies" => handle(app, endpoint, req, authz::put_policies).await,
-        "get-policies" => handle(app, endpoint, req, authz::show_policies).await,
-        "get-me" => handle(app, endpoint, req, user_api::me).await,
-        "link-sso" => handle(app, endpoint, req, user_api::link_sso).await,
-        "get-jwks" => handle(app, endpoint, req, user_api::jwks).await,
-        "create-connect-token" => {
-            handle(
-                app,
-                endpoint,
-                req,
-                external_services::connect_tokens::create,
-            )
-            .await
-        }
-        "get-connect-token" => {
-            handle(app, endpoint, req, external_services::connect_tokens::get).await
-        }
-        "cancel-connect-token" => {
-            handle(
-                app,
-                endpoint,
-                req,
-                external_services::connect_tokens::cancel,
-            )
-            .await
-        }
-        "delete-relation" => handle(app, endpoint, req, external_services::delete_relation).await,
-        "claim-organization-relation" => handle(app, endpoint, req, external_services::claim).await,
-        "list-service-organizations" => {
-            handle(app, endpoint, req, external_services::list_organizations).await
-        }
-        "put-organization-user" => handle(app, endpoint, req, external_services::put_user).await,
-        other => panic!("no dispatch for function {other}: add it to tests/support"),
-    }
+    let endpoint = endpoint.unwrap_or(&routes::NOT_FOUND);
+    (endpoint.handler)(app, endpoint, req).await
 }
 
 /// A request being built.

@@ -1,12 +1,8 @@
 //! `POST /v1/connect-tokens/{id}/cancel` — cancels a pending connect token.
 
-use tether::{external_services, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(
-        &routes::CANCEL_CONNECT_TOKEN,
-        external_services::connect_tokens::cancel,
-    )
-    .await
+    runtime::serve(&routes::CANCEL_CONNECT_TOKEN).await
 }

@@ -1,12 +1,8 @@
 //! `POST /v1/connect-tokens` — issues a one-time connect token for an external service.
 
-use tether::{external_services, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(
-        &routes::CREATE_CONNECT_TOKEN,
-        external_services::connect_tokens::create,
-    )
-    .await
+    runtime::serve(&routes::CREATE_CONNECT_TOKEN).await
 }

@@ -1,8 +1,8 @@
 //! `POST /v1/end-users` — creates an end user.
 
-use tether::{end_users, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(&routes::CREATE_END_USER, end_users::create).await
+    runtime::serve(&routes::CREATE_END_USER).await
 }

@@ -1,8 +1,8 @@
 //! `GET /v1/end-users/{user_id}` — reads one end user.
 
-use tether::{end_users, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(&routes::GET_END_USER, end_users::get).await
+    runtime::serve(&routes::GET_END_USER).await
 }

@@ -1,8 +1,8 @@
 //! `GET /v1/me` — the authenticated end user.
 
-use tether::{routes, runtime, user_api};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(&routes::GET_ME, user_api::me).await
+    runtime::serve(&routes::GET_ME).await
 }

@@ -1,8 +1,8 @@
 //! `GET /v1/policies` — reads the organization's Cedar policies.
 
-use tether::{authz, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(&routes::GET_POLICIES, authz::show_policies).await
+    runtime::serve(&routes::GET_POLICIES).await
 }

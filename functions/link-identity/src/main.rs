@@ -1,8 +1,8 @@
 //! `POST /v1/users/{user_id}/identities` — links an external identity to an end user.
 
-use tether::{identities, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(&routes::LINK_IDENTITY, identities::create).await
+    runtime::serve(&routes::LINK_IDENTITY).await
 }

@@ -1,8 +1,8 @@
 //! `PUT /api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}` — links a service's user to an organization, or updates its subscription.
 
-use tether::{external_services, routes, runtime};
+use tether::{routes, runtime};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    runtime::serve(&routes::PUT_ORGANIZATION_USER, external_services::put_user).await
+    runtime::serve(&routes::PUT_ORGANIZATION_USER).await
 }

@@ -1,0 +1,288 @@
+//! The organization API (`X-API-Key`, SPEC §9).
+
+use super::{Credential, Docs, Endpoint, op};
+use crate::{authz, end_users, external_services, identities, identity_providers, user_api};
+
+/// An organization-API endpoint.
+const fn org_api(
+    function: &'static str,
+    route: (&'static str, &'static str),
+    action: &'static str,
+    handler: super::Handler,
+    docs: Docs,
+) -> Endpoint {
+    Endpoint::new(function, route, Credential::ApiKey, action, handler, docs)
+}
+
+/// `POST /v1/end-users`
+pub const CREATE_END_USER: Endpoint = org_api(
+    "create-end-user",
+    ("POST", "/v1/end-users"),
+    "end_users.create",
+    op!(end_users::create),
+    Docs::new(
+        "Create an end user",
+        Some("CreateEndUserRequest"),
+        &[(201, "The end user.", Some("EndUser"))],
+        &[],
+    )
+    .optional_body()
+    .etag()
+    .location(),
+);
+/// `GET /v1/end-users`
+pub const LIST_END_USERS: Endpoint = org_api(
+    "list-end-users",
+    ("GET", "/v1/end-users"),
+    "end_users.list",
+    op!(end_users::list),
+    Docs::new(
+        "List end users",
+        None,
+        &[(200, "A page of end users.", Some("EndUserList"))],
+        &[],
+    )
+    .paginated(),
+);
+/// `GET /v1/end-users/{user_id}`
+pub const GET_END_USER: Endpoint = org_api(
+    "get-end-user",
+    ("GET", "/v1/end-users/{user_id}"),
+    "end_users.read",
+    op!(end_users::get),
+    Docs::new(
+        "Get an end user",
+        None,
+        &[(200, "The end user.", Some("EndUser"))],
+        &[],
+    )
+    .etag(),
+);
+/// `PATCH /v1/end-users/{user_id}`
+pub const UPDATE_END_USER: Endpoint = org_api(
+    "update-end-user",
+    ("PATCH", "/v1/end-users/{user_id}"),
+    "end_users.update",
+    op!(end_users::update),
+    Docs::new(
+        "Replace an end user's metadata",
+        Some("UpdateEndUserRequest"),
+        &[(200, "The end user after the update.", Some("EndUser"))],
+        &[409, 412],
+    )
+    .optional_body()
+    .etag()
+    .if_match(),
+);
+/// `DELETE /v1/end-users/{user_id}`
+pub const DELETE_END_USER: Endpoint = org_api(
+    "delete-end-user",
+    ("DELETE", "/v1/end-users/{user_id}"),
+    "end_users.delete",
+    op!(end_users::delete),
+    Docs::new(
+        "Delete an end user (purged asynchronously)",
+        None,
+        &[(
+            202,
+            "The end user, now `deleting`; GET answers 404 once it is purged.",
+            Some("EndUser"),
+        )],
+        &[],
+    )
+    .etag(),
+);
+/// `POST /v1/end-users/{user_id}/tokens`
+pub const CREATE_TOKEN: Endpoint = org_api(
+    "create-token",
+    ("POST", "/v1/end-users/{user_id}/tokens"),
+    "tokens.create",
+    op!(user_api::create_token),
+    Docs::new(
+        "Mint an access token for an end user",
+        Some("EmptyRequest"),
+        &[(201, "A user access token.", Some("AccessToken"))],
+        &[409],
+    )
+    .optional_body(),
+)
+.with_token_keys();
+/// `POST /v1/identity-providers`
+pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
+    "create-identity-provider",
+    ("POST", "/v1/identity-providers"),
+    "identity_providers.create",
+    op!(identity_providers::create),
+    Docs::new(
+        "Register an OIDC identity provider",
+        Some("CreateIdentityProviderRequest"),
+        &[(201, "The identity provider.", Some("IdentityProvider"))],
+        &[],
+    ),
+);
+/// `GET /v1/identity-providers`
+pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
+    "list-identity-providers",
+    ("GET", "/v1/identity-providers"),
+    "identity_providers.list",
+    op!(identity_providers::list),
+    Docs::new(
+        "List identity providers",
+        None,
+        &[(
+            200,
+            "A page of identity providers.",
+            Some("IdentityProviderList"),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `POST /v1/users/{user_id}/identities`
+pub const LINK_IDENTITY: Endpoint = org_api(
+    "link-identity",
+    ("POST", "/v1/users/{user_id}/identities"),
+    "identities.create",
+    op!(identities::create),
+    Docs::new(
+        "Link an external identity to an end user",
+        Some("LinkIdentityRequest"),
+        &[
+            (201, "A new link.", Some("Identity")),
+            (
+                200,
+                "The identity was already this user's.",
+                Some("Identity"),
+            ),
+        ],
+        &[409],
+    ),
+)
+.authorized_after_body();
+/// `GET /v1/users/{user_id}/identities`
+pub const LIST_IDENTITIES: Endpoint = org_api(
+    "list-identities",
+    ("GET", "/v1/users/{user_id}/identities"),
+    "identities.list",
+    op!(identities::list),
+    Docs::new(
+        "List an end user's identities",
+        None,
+        &[(
+            200,
+            "A page of the user's identities.",
+            Some("IdentityList"),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `DELETE /v1/users/{user_id}/identities/{identity_id}`
+pub const UNLINK_IDENTITY: Endpoint = org_api(
+    "unlink-identity",
+    ("DELETE", "/v1/users/{user_id}/identities/{identity_id}"),
+    "identities.delete",
+    op!(identities::delete),
+    Docs::new(
+        "Unlink an identity (frees the provider/external-id pair)",
+        None,
+        &[(204, "Unlinked.", None)],
+        &[],
+    ),
+);
+/// `PUT /v1/policies`
+pub const PUT_POLICIES: Endpoint = org_api(
+    "put-policies",
+    ("PUT", "/v1/policies"),
+    "policies.write",
+    op!(authz::put_policies),
+    Docs::new(
+        "Replace the organization's Cedar policies (forbid only)",
+        Some("PutPoliciesRequest"),
+        &[(200, "The stored policies.", Some("Policies"))],
+        &[],
+    )
+    .text_body(),
+);
+/// `GET /v1/policies`
+pub const GET_POLICIES: Endpoint = org_api(
+    "get-policies",
+    ("GET", "/v1/policies"),
+    "policies.read",
+    op!(authz::show_policies),
+    Docs::new(
+        "Get the organization's Cedar policies",
+        None,
+        &[(
+            200,
+            "The stored policies (empty text when none).",
+            Some("Policies"),
+        )],
+        &[],
+    ),
+);
+/// `POST /v1/connect-tokens`
+pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
+    "create-connect-token",
+    ("POST", "/v1/connect-tokens"),
+    "connect_tokens.create",
+    op!(external_services::connect_tokens::create),
+    Docs::new(
+        "Issue a one-time connect token for an external service",
+        Some("CreateConnectTokenRequest"),
+        &[(
+            201,
+            "The connect token, with its secret (shown once).",
+            Some("CreatedConnectToken"),
+        )],
+        &[],
+    ),
+);
+/// `GET /v1/connect-tokens/{id}`
+pub const GET_CONNECT_TOKEN: Endpoint = org_api(
+    "get-connect-token",
+    ("GET", "/v1/connect-tokens/{id}"),
+    "connect_tokens.read",
+    op!(external_services::connect_tokens::get),
+    Docs::new(
+        "Get a connect token",
+        None,
+        &[(
+            200,
+            "The connect token (never its secret).",
+            Some("ConnectToken"),
+        )],
+        &[],
+    ),
+);
+/// `POST /v1/connect-tokens/{id}/cancel`
+pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
+    "cancel-connect-token",
+    ("POST", "/v1/connect-tokens/{id}/cancel"),
+    "connect_tokens.cancel",
+    op!(external_services::connect_tokens::cancel),
+    Docs::new(
+        "Cancel a pending connect token",
+        Some("EmptyRequest"),
+        &[(
+            200,
+            "The connect token, now `cancelled`.",
+            Some("ConnectToken"),
+        )],
+        &[409],
+    )
+    .optional_body(),
+);
+/// `DELETE /v1/external-service-relations/{relation_id}`
+pub const DELETE_RELATION: Endpoint = org_api(
+    "delete-relation",
+    ("DELETE", "/v1/external-service-relations/{relation_id}"),
+    "relations.delete",
+    op!(external_services::delete_relation),
+    Docs::new(
+        "Remove an external service's relation (its connect tokens become `consumed`)",
+        None,
+        &[(204, "Removed.", None)],
+        &[],
+    ),
+);

@@ -1,0 +1,65 @@
+//! The external-service API (`Authorization: Bearer tst_...`, camelCase,
+//! SPEC §11).
+
+use super::{Credential, Docs, Endpoint, op};
+use crate::external_services;
+
+/// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`
+pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
+    "claim-organization-relation",
+    (
+        "POST",
+        "/api/v1/external-services/{externalServiceId}/organization-relations/claim",
+    ),
+    Credential::ServiceToken,
+    "organization_relations.claim",
+    op!(external_services::claim),
+    Docs::new(
+        "Claim a connect token: relate the service to the token's organization",
+        Some("ClaimRequest"),
+        &[(200, "The relation, created or confirmed.", Some("Relation"))],
+        &[404, 409, 410],
+    ),
+);
+/// `GET /api/v1/external-services/{externalServiceId}/organizations`
+pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
+    "list-service-organizations",
+    (
+        "GET",
+        "/api/v1/external-services/{externalServiceId}/organizations",
+    ),
+    Credential::ServiceToken,
+    "organizations.list",
+    op!(external_services::list_organizations),
+    Docs::new(
+        "List the organizations related to the service",
+        None,
+        &[(
+            200,
+            "A page of organizations.",
+            Some("ServiceOrganizationList"),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `PUT /api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}`
+pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
+    "put-organization-user",
+    (
+        "PUT",
+        "/api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}",
+    ),
+    Credential::ServiceToken,
+    "organization_users.put",
+    op!(external_services::put_user),
+    Docs::new(
+        "Create or update a user of the service in an organization",
+        Some("PutOrganizationUserRequest"),
+        &[
+            (201, "Created.", Some("OrganizationUser")),
+            (200, "Updated.", Some("OrganizationUser")),
+        ],
+        &[],
+    ),
+);

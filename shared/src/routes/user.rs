@@ -1,0 +1,67 @@
+//! The user API (`Authorization: Bearer <access token>`, SPEC §10) and the
+//! public endpoints.
+
+use super::{Credential, Docs, Endpoint, op};
+use crate::{not_found, user_api};
+
+/// `GET /v1/me`
+pub const GET_ME: Endpoint = Endpoint::new(
+    "get-me",
+    ("GET", "/v1/me"),
+    Credential::UserToken,
+    "me.read",
+    op!(user_api::me),
+    Docs::new(
+        "The authenticated end user",
+        None,
+        &[(200, "The end user.", Some("EndUser"))],
+        &[404],
+    )
+    .etag(),
+);
+/// `POST /v1/me/sso/link`
+pub const LINK_SSO: Endpoint = Endpoint::new(
+    "link-sso",
+    ("POST", "/v1/me/sso/link"),
+    Credential::UserToken,
+    "sso.link",
+    op!(user_api::link_sso),
+    Docs::new(
+        "Link the SSO identity proven by an OIDC id_token",
+        Some("SsoLinkRequest"),
+        &[
+            (201, "A new link (`linked_by: user`).", Some("Identity")),
+            (
+                200,
+                "The identity was already this user's.",
+                Some("Identity"),
+            ),
+        ],
+        &[409],
+    ),
+)
+.authorized_after_body();
+/// `GET /.well-known/jwks.json`
+pub const GET_JWKS: Endpoint = Endpoint::new(
+    "get-jwks",
+    ("GET", "/.well-known/jwks.json"),
+    Credential::None,
+    "",
+    op!(user_api::jwks),
+    Docs::new(
+        "The public keys that verify user access tokens",
+        None,
+        &[(200, "A JSON Web Key Set.", Some("Jwks"))],
+        &[],
+    ),
+)
+.with_token_keys();
+/// The catch-all: every method and path no other endpoint serves.
+pub const NOT_FOUND: Endpoint = Endpoint::new(
+    "not-found",
+    ("ANY", "/{proxy+}"),
+    Credential::None,
+    "",
+    op!(not_found::not_found),
+    Docs::new("No such route", None, &[], &[404]),
+);
