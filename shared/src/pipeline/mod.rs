@@ -1,354 +1,47 @@
 //! The one request pipeline every function runs, in this order:
 //! request id → path parameters → authenticate → rate limit (slot) →
-//! authorize → body → operation → render → one log line.
+//! authorize → body → Idempotency-Key → operation → render → one log line.
 //!
 //! A panic or unexpected error anywhere becomes a 500 `internal_error` with
-//! the request id and nothing internal in the body.
+//! the request id and nothing internal in the body. One module per concern:
+//! [`path`] parameters, [`credentials`] (who is calling, and which bucket
+//! pays), [`authorize`] (the Cedar decision), [`context`] (what an operation
+//! gets), [`body`] and [`query`] parsing, [`metering`] (limits and quota
+//! headers), [`reply`] (rendering); this file runs them in order and logs.
 
+mod authorize;
 pub mod body;
+mod context;
+mod credentials;
 mod metering;
 mod numbers;
+mod path;
 pub mod query;
+mod reply;
 
 pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
+pub use context::{Authenticated, Ctx};
 pub use query::Query;
+pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
 
 use crate::app::App;
-use crate::auth::{self, ApiKeyPrincipal};
-use crate::authz;
 use crate::error::{ApiError, Surface};
-use crate::external_services::{self, ServicePrincipal};
 use crate::idempotency;
-use crate::ids::{EndUserId, ExternalServiceId, InvalidId, OrganizationId, RequestId};
-use crate::organizations::{self, Organization};
-use crate::routes::{Credential, Endpoint};
+use crate::ids::{ExternalServiceId, OrganizationId, RequestId};
+use crate::routes::Endpoint;
+use authorize::{authorize, resource_of};
+use context::{KeySlot, PendingKey};
+use credentials::{charge_caller, charge_malformed, identify, load_organization, source_ip};
 use futures_util::FutureExt;
-use lambda_http::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use lambda_http::http::{HeaderMap, StatusCode};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
+use path::{param, path_parameters};
+use reply::{render_reply, stamp};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
-
-/// Content type of every JSON response (SPEC §3).
-pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
-/// The response header carrying the request id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// Who the pipeline authenticated.
-#[derive(Debug, Clone)]
-pub enum Authenticated {
-    /// An organization's API key.
-    ApiKey(ApiKeyPrincipal),
-    /// An end user with an access token.
-    EndUser {
-        /// The end user.
-        user: EndUserId,
-        /// Its organization.
-        organization: OrganizationId,
-    },
-    /// An external service with a service token.
-    ExternalService(ServicePrincipal),
-}
-
-impl Authenticated {
-    /// The organization every key of the request derives from (none for an
-    /// external service: it acts across organizations it is related to).
-    pub fn organization_id(&self) -> Option<OrganizationId> {
-        match self {
-            Self::ApiKey(key) => Some(key.organization_id),
-            Self::EndUser { organization, .. } => Some(*organization),
-            Self::ExternalService(_) => None,
-        }
-    }
-
-    /// Whose Idempotency-Keys the request's key is among (SPEC §9).
-    pub fn idempotency_scope(&self) -> idempotency::Scope {
-        match self {
-            Self::ApiKey(key) => idempotency::Scope::api_key(key.api_key_id),
-            Self::EndUser { user, organization } => {
-                idempotency::Scope::end_user(*organization, *user)
-            }
-            Self::ExternalService(service) => idempotency::Scope::external_service(service.id),
-        }
-    }
-
-    /// As a Cedar principal.
-    pub fn principal(&self) -> authz::Principal {
-        match self {
-            Self::ApiKey(key) => authz::Principal::ApiKey {
-                id: key.api_key_id.to_string(),
-                organization: key.organization_id,
-                scope: key.scope,
-            },
-            Self::EndUser { user, organization } => authz::Principal::EndUser {
-                id: *user,
-                organization: *organization,
-            },
-            Self::ExternalService(service) => authz::Principal::ExternalService {
-                id: service.id.to_string(),
-                scopes: service.scopes.clone(),
-            },
-        }
-    }
-}
-
-/// Everything an operation gets from the pipeline.
-#[derive(Debug)]
-pub struct Ctx {
-    /// The warm function's state.
-    pub app: Arc<App>,
-    /// This request's id.
-    pub request_id: RequestId,
-    /// The authenticated caller (none on public endpoints).
-    pub authenticated: Option<Authenticated>,
-    /// The caller's organization record (plan, limits, counters), as cached.
-    pub organization: Option<Organization>,
-    /// The request's headers.
-    pub headers: HeaderMap,
-    /// The query string.
-    pub query: Query,
-    /// The request's method.
-    pub method: String,
-    /// The request's path.
-    pub path: String,
-    /// The caller's address.
-    pub source_ip: String,
-    endpoint: &'static Endpoint,
-    /// Path parameters, checked and in template order.
-    path_params: Vec<(&'static str, String)>,
-    /// The request's Idempotency-Key, claimed once the request is authorized.
-    idempotency: Arc<KeySlot>,
-}
-
-/// A POST's Idempotency-Key between parsing and its claim: the pipeline claims
-/// it right after authorization, or — for operations authorized after their
-/// body — [`Ctx::authorize_identity`] does, so no refusal from before the
-/// operation is ever stored or replayed (SPEC §9).
-#[derive(Debug, Default)]
-struct KeySlot {
-    pending: std::sync::Mutex<Option<PendingKey>>,
-    claim: std::sync::Mutex<Option<idempotency::Claim>>,
-}
-
-/// A key not yet claimed.
-#[derive(Debug)]
-struct PendingKey {
-    scope: idempotency::Scope,
-    key: idempotency::IdempotencyKey,
-    fingerprint: String,
-}
-
-impl KeySlot {
-    fn new(pending: Option<PendingKey>) -> Self {
-        Self {
-            pending: std::sync::Mutex::new(pending),
-            claim: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// Claims the pending key: the stored response when the same request
-    /// already ran, else `None` and the operation runs.
-    async fn claim(&self, app: &App) -> Result<Option<Reply>, ApiError> {
-        let pending = self.pending.lock().ok().and_then(|mut p| p.take());
-        let Some(PendingKey {
-            scope,
-            key,
-            fingerprint,
-        }) = pending
-        else {
-            return Ok(None);
-        };
-        let now = app.clock.now().unix_timestamp();
-        match idempotency::begin(&app.store, &scope, &key, &fingerprint, now).await? {
-            idempotency::Begin::Replay(stored) => Ok(Some(Reply::replay(stored))),
-            idempotency::Begin::Run(claim) => {
-                if let Ok(mut slot) = self.claim.lock() {
-                    *slot = Some(claim);
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    fn take_claim(&self) -> Option<idempotency::Claim> {
-        self.claim.lock().ok().and_then(|mut c| c.take())
-    }
-}
-
-impl Ctx {
-    /// The authenticated organization. Only authenticated operations call
-    /// this, and the pipeline authenticated them before the call.
-    pub fn organization_id(&self) -> Result<OrganizationId, ApiError> {
-        self.authenticated
-            .as_ref()
-            .and_then(Authenticated::organization_id)
-            .ok_or_else(|| ApiError::internal("operation needs an organization credential"))
-    }
-
-    /// The external service of an external-service-API request.
-    pub fn external_service(&self) -> Result<&ServicePrincipal, ApiError> {
-        match &self.authenticated {
-            Some(Authenticated::ExternalService(service)) => Ok(service),
-            _ => Err(ApiError::internal("operation needs a service token")),
-        }
-    }
-
-    /// A free-text path parameter, percent-decoded (checked by the pipeline).
-    pub fn path_text(&self, name: &'static str) -> Result<String, ApiError> {
-        self.path_params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| percent_decode(v))
-            .ok_or(ApiError::InvalidPathParameter(name))
-    }
-
-    /// An organization's record, from the warm cache or the table.
-    pub async fn load_organization(&self, id: OrganizationId) -> Result<Organization, ApiError> {
-        load_organization(&self.app, id).await
-    }
-
-    /// Authorizes this endpoint's action on organization `org` with the
-    /// policies the operation read for it: for an external service once it
-    /// knows the organization (the claim reads them with the connect token).
-    pub fn authorize_for_organization(
-        &self,
-        org: OrganizationId,
-        policies: Option<&authz::OrgPolicies>,
-    ) -> Result<(), ApiError> {
-        let authenticated = self
-            .authenticated
-            .as_ref()
-            .ok_or_else(|| ApiError::internal("authorization needs a credential"))?;
-        decide(
-            self.endpoint,
-            authenticated,
-            authz::Resource::Organization(org),
-            &self.source_ip,
-            None,
-            policies,
-        )
-    }
-
-    /// The end user of a user-API request.
-    pub fn end_user_id(&self) -> Result<EndUserId, ApiError> {
-        match &self.authenticated {
-            Some(Authenticated::EndUser { user, .. }) => Ok(*user),
-            _ => Err(ApiError::internal(
-                "operation needs an access token but the endpoint takes none",
-            )),
-        }
-    }
-
-    /// A path parameter that is an id, parsed (the pipeline already checked it).
-    pub fn path_id<T>(
-        &self,
-        name: &'static str,
-        parse: fn(&str) -> Result<T, InvalidId>,
-    ) -> Result<T, ApiError> {
-        let raw = self
-            .path_params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str());
-        raw.and_then(|v| parse(v).ok())
-            .ok_or(ApiError::InvalidPathParameter(name))
-    }
-
-    /// A header's value, when it is present exactly once and is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        single_header(&self.headers, name)
-    }
-
-    /// Authorizes this endpoint's action with the identity being linked in
-    /// the context: for the actions whose Cedar context needs the body
-    /// (`identities.create`, `sso.link`), called right after parsing it.
-    /// Then claims the request's Idempotency-Key: `Some(reply)` is the
-    /// stored response of the same request, which the operation returns.
-    pub async fn authorize_identity(
-        &self,
-        identity: &authz::IdentityContext,
-    ) -> Result<Option<Reply>, ApiError> {
-        let authenticated = self
-            .authenticated
-            .as_ref()
-            .ok_or_else(|| ApiError::internal("identity authorization needs a credential"))?;
-        let resource = resource_of(self.endpoint, authenticated, &self.path_params);
-        authorize(
-            &self.app,
-            self.endpoint,
-            authenticated,
-            resource,
-            &self.source_ip,
-            Some(identity),
-        )
-        .await?;
-        self.idempotency.claim(&self.app).await
-    }
-}
-
-/// A successful response of an operation.
-#[derive(Debug)]
-pub struct Reply {
-    status: StatusCode,
-    body: Option<Vec<u8>>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl Reply {
-    /// A JSON response.
-    pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Self, ApiError> {
-        let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
-        Ok(Self {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        })
-    }
-
-    /// A response without a body (204).
-    pub fn empty(status: StatusCode) -> Self {
-        Self {
-            status,
-            body: None,
-            headers: Vec::new(),
-        }
-    }
-
-    /// A stored response, replayed byte for byte with `Idempotent-Replayed: true`.
-    pub fn replay(stored: idempotency::StoredResponse) -> Self {
-        let mut headers: Vec<(HeaderName, HeaderValue)> = stored
-            .headers
-            .iter()
-            .filter_map(|(n, v)| {
-                Some((
-                    HeaderName::from_bytes(n.as_bytes()).ok()?,
-                    HeaderValue::from_str(v).ok()?,
-                ))
-            })
-            .collect();
-        headers.push((
-            HeaderName::from_static(idempotency::REPLAYED_HEADER),
-            HeaderValue::from_static("true"),
-        ));
-        Self {
-            status: StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
-            body: stored.body.map(String::into_bytes),
-            headers,
-        }
-    }
-
-    /// Adds a header.
-    pub fn header(mut self, name: HeaderName, value: &str) -> Result<Self, ApiError> {
-        let value = HeaderValue::from_str(value).map_err(ApiError::internal)?;
-        self.headers.push((name, value));
-        Ok(self)
-    }
-}
 
 /// What the request log line reports about the caller.
 #[derive(Debug, Default)]
@@ -464,85 +157,49 @@ where
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
 
-    let (authenticated, organization) = match endpoint.credential {
-        Credential::None => {
-            trace
-                .metering
-                .charge_source_ip(&app, source_ip.clone())
-                .await?;
-            (None, None)
-        }
-        Credential::ServiceToken => {
-            // SPEC §11's order: token (401), its service (403), scope (403), rate limit.
-            let service = match external_services::authenticate(
-                &app.store,
-                &app.service_tokens,
-                bearer(&headers),
-            )
-            .await
-            {
-                Ok(service) => service,
-                Err(err) if err.is_credential_failure() => {
-                    trace
-                        .metering
-                        .charge_source_ip(&app, source_ip.clone())
-                        .await?;
-                    return Err(err);
+    let identified = identify(&app, endpoint.credential, &headers).await;
+    let (authenticated, organization) =
+        match charge_caller(&app, identified, &source_ip, trace).await? {
+            None => (None, None),
+            Some(Authenticated::ExternalService(service)) => {
+                // SPEC §11's order: token (401), its service (403), scope (403), rate limit.
+                trace.caller.credential_id = Some(format!("service:{}", service.id));
+                let path_service = param(&path_params, "externalServiceId");
+                if path_service.and_then(|v| ExternalServiceId::parse(v).ok()) != Some(service.id) {
+                    return Err(ApiError::ExternalServiceAccessDenied);
                 }
-                Err(err) => return Err(err),
-            };
-            trace.caller.credential_id = Some(format!("service:{}", service.id));
-            let path_service = path_params
-                .iter()
-                .find(|(n, _)| *n == "externalServiceId")
-                .map(|(_, v)| v.as_str());
-            if path_service.and_then(|v| ExternalServiceId::parse(v).ok()) != Some(service.id) {
-                return Err(ApiError::ExternalServiceAccessDenied);
-            }
-            let service_id = service.id;
-            let authenticated = Authenticated::ExternalService(service);
-            let resource = resource_of(endpoint, &authenticated, &path_params);
-            authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
-            trace
-                .metering
-                .charge_external_service(&app, service_id)
-                .await?;
-            (Some(authenticated), None)
-        }
-        credential => {
-            let authenticated = match authenticate(&app, credential, &headers).await {
-                Ok(authenticated) => authenticated,
-                Err(err) if err.is_credential_failure() => {
-                    // Guessing credentials costs the guesser: charged to the source IP.
-                    trace
-                        .metering
-                        .charge_source_ip(&app, source_ip.clone())
-                        .await?;
-                    return Err(err);
-                }
-                Err(err) => return Err(err),
-            };
-            let organization_id = authenticated
-                .organization_id()
-                .ok_or_else(|| ApiError::internal("no organization"))?;
-            trace.caller.organization_id = Some(organization_id);
-            trace.caller.credential_id = Some(match &authenticated {
-                Authenticated::ApiKey(key) => key.api_key_id.to_string(),
-                Authenticated::EndUser { user, .. } => format!("user:{user}"),
-                Authenticated::ExternalService(service) => format!("service:{}", service.id),
-            });
-            let organization = load_organization(&app, organization_id).await?;
-            trace
-                .metering
-                .charge_organization(&app, &organization)
-                .await?;
-            if !endpoint.authorize_after_body {
+                let service_id = service.id;
+                let authenticated = Authenticated::ExternalService(service);
                 let resource = resource_of(endpoint, &authenticated, &path_params);
                 authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
+                trace
+                    .metering
+                    .charge_external_service(&app, service_id)
+                    .await?;
+                (Some(authenticated), None)
             }
-            (Some(authenticated), Some(organization))
-        }
-    };
+            Some(authenticated) => {
+                let organization_id = authenticated
+                    .organization_id()
+                    .ok_or_else(|| ApiError::internal("no organization"))?;
+                trace.caller.organization_id = Some(organization_id);
+                trace.caller.credential_id = Some(match &authenticated {
+                    Authenticated::ApiKey(key) => key.api_key_id.to_string(),
+                    Authenticated::EndUser { user, .. } => format!("user:{user}"),
+                    Authenticated::ExternalService(service) => format!("service:{}", service.id),
+                });
+                let organization = load_organization(&app, organization_id).await?;
+                trace
+                    .metering
+                    .charge_organization(&app, &organization)
+                    .await?;
+                if !endpoint.authorize_after_body {
+                    let resource = resource_of(endpoint, &authenticated, &path_params);
+                    authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
+                }
+                (Some(authenticated), Some(organization))
+            }
+        };
 
     let raw_body = body_bytes(&body);
     let input = B::from_body(&headers, raw_body)?;
@@ -584,48 +241,6 @@ where
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
     outcome
-}
-
-/// Charges a request refused for its path before authentication: to the
-/// owner of its credential when that is valid, else to its source IP.
-async fn charge_malformed(
-    app: &App,
-    endpoint: &Endpoint,
-    headers: &HeaderMap,
-    source_ip: &str,
-    trace: &mut Trace,
-) -> Result<(), ApiError> {
-    let valid = match endpoint.credential {
-        Credential::None => Err(ApiError::MissingCredentials),
-        Credential::ServiceToken => {
-            external_services::authenticate(&app.store, &app.service_tokens, bearer(headers))
-                .await
-                .map(Authenticated::ExternalService)
-        }
-        credential => authenticate(app, credential, headers).await,
-    };
-    match valid {
-        Ok(Authenticated::ExternalService(service)) => {
-            trace
-                .metering
-                .charge_external_service(app, service.id)
-                .await
-        }
-        Ok(authenticated) => {
-            let id = authenticated
-                .organization_id()
-                .ok_or_else(|| ApiError::internal("no organization"))?;
-            let organization = load_organization(app, id).await?;
-            trace.metering.charge_organization(app, &organization).await
-        }
-        Err(err) if err.is_credential_failure() || endpoint.credential == Credential::None => {
-            trace
-                .metering
-                .charge_source_ip(app, source_ip.to_owned())
-                .await
-        }
-        Err(err) => Err(err),
-    }
 }
 
 /// The scope, key and fingerprint of a POST that carries `Idempotency-Key`.
@@ -717,233 +332,6 @@ async fn record_outcome(
     }
 }
 
-/// The organization of an authenticated key, from the warm cache or the table.
-/// A key whose organization is gone is not a valid credential.
-async fn load_organization(app: &App, id: OrganizationId) -> Result<Organization, ApiError> {
-    if let Some(org) = app.orgs.get(&id) {
-        return Ok(org);
-    }
-    let org = organizations::get_organization(&app.store, id)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    app.orgs.put(id, org.clone());
-    Ok(org)
-}
-
-/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
-fn source_ip(context: &RequestContext) -> Option<String> {
-    match context {
-        RequestContext::ApiGatewayV2(v2) => v2.http.source_ip.clone(),
-        #[allow(
-            unreachable_patterns,
-            reason = "other event sources when their features are enabled"
-        )]
-        _ => None,
-    }
-}
-
-/// Authenticates the credential the endpoint takes.
-async fn authenticate(
-    app: &App,
-    credential: Credential,
-    headers: &HeaderMap,
-) -> Result<Authenticated, ApiError> {
-    match credential {
-        Credential::ApiKey => auth::authenticate_api_key(
-            &app.store,
-            &app.keys,
-            single_header(headers, "x-api-key"),
-            single_header(headers, "x-tenant-id"),
-        )
-        .await
-        .map(Authenticated::ApiKey),
-        Credential::UserToken => {
-            let keys = app
-                .tokens
-                .as_ref()
-                .ok_or_else(|| ApiError::internal("this function has no token key"))?;
-            let token = bearer(headers).ok_or(ApiError::MissingCredentials)?;
-            let now = app.clock.now().unix_timestamp();
-            let claims = keys
-                .verify(token, now)
-                .ok_or(ApiError::InvalidCredentials)?;
-            Ok(Authenticated::EndUser {
-                user: claims.sub,
-                organization: claims.org,
-            })
-        }
-        Credential::ServiceToken | Credential::None => {
-            Err(ApiError::internal("not authenticated here"))
-        }
-    }
-}
-
-/// The token of `Authorization: Bearer <token>`.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = single_header(headers, "authorization")?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// What an endpoint acts on: the end user of its path, the caller itself on
-/// the user API, else the organization.
-fn resource_of(
-    endpoint: &Endpoint,
-    authenticated: &Authenticated,
-    path_params: &[(&'static str, String)],
-) -> authz::Resource {
-    let param = |name: &str| {
-        path_params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    match authenticated {
-        Authenticated::ExternalService(service) => {
-            match param("organizationId").and_then(|v| OrganizationId::parse(v).ok()) {
-                Some(org) => authz::Resource::Organization(org),
-                None => authz::Resource::ExternalService(service.id.to_string()),
-            }
-        }
-        Authenticated::EndUser { user, organization } => authz::Resource::EndUser {
-            id: *user,
-            organization: *organization,
-        },
-        Authenticated::ApiKey(key) => {
-            let organization = key.organization_id;
-            match param("user_id").and_then(|v| EndUserId::parse(v).ok()) {
-                Some(user) if endpoint.acts_on_end_user() => authz::Resource::EndUser {
-                    id: user,
-                    organization,
-                },
-                _ => authz::Resource::Organization(organization),
-            }
-        }
-    }
-}
-
-/// One Cedar decision for `endpoint`'s action, with the organization's own policies.
-async fn authorize(
-    app: &App,
-    endpoint: &Endpoint,
-    authenticated: &Authenticated,
-    resource: authz::Resource,
-    source_ip: &str,
-    identity: Option<&authz::IdentityContext>,
-) -> Result<(), ApiError> {
-    // The policies of the organization acted on.
-    let org = match &resource {
-        authz::Resource::Organization(org)
-        | authz::Resource::EndUser {
-            organization: org, ..
-        } => Some(*org),
-        authz::Resource::ExternalService(_) => None,
-    };
-    let policies = match org {
-        Some(org) => authz::policies_for(app, org).await?,
-        None => None,
-    };
-    decide(
-        endpoint,
-        authenticated,
-        resource,
-        source_ip,
-        identity,
-        policies.as_deref(),
-    )
-}
-
-/// The Cedar decision itself, with the policies already in hand.
-fn decide(
-    endpoint: &Endpoint,
-    authenticated: &Authenticated,
-    resource: authz::Resource,
-    source_ip: &str,
-    identity: Option<&authz::IdentityContext>,
-    policies: Option<&authz::OrgPolicies>,
-) -> Result<(), ApiError> {
-    let principal = authenticated.principal();
-    let question = authz::Question {
-        principal: &principal,
-        action: endpoint.action,
-        resource,
-        source_ip,
-        identity,
-    };
-    authz::engine().authorize(&question, policies)
-}
-
-/// Path parameters from API Gateway's `pathParameters`, or — when the event has
-/// none, as under `cargo lambda watch` — by matching the path to the template.
-/// Every parameter that names an id must be a UUID (400 otherwise).
-fn path_parameters(
-    endpoint: &'static Endpoint,
-    req: &Request,
-) -> Result<Vec<(&'static str, String)>, ApiError> {
-    let from_gateway = req.path_parameters();
-    let names: Vec<&'static str> = endpoint.parameter_names().collect();
-    let params: Vec<(&'static str, String)> =
-        if names.iter().all(|n| from_gateway.first(n).is_some()) {
-            names
-                .iter()
-                .filter_map(|n| from_gateway.first(n).map(|v| (*n, v.to_owned())))
-                .collect()
-        } else {
-            endpoint.match_path(req.uri().path()).unwrap_or_default()
-        };
-    // Greedy and declared free-text parameters are text; every other one is an id.
-    for name in names
-        .iter()
-        .copied()
-        .filter(|n| crate::routes::FREE_TEXT_PARAMETERS.contains(n))
-    {
-        let value = params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str());
-        if !value
-            .and_then(percent_decode)
-            .is_some_and(|v| !v.is_empty() && v.chars().count() <= 256 && !v.contains('\0'))
-        {
-            return Err(ApiError::InvalidPathParameter(name));
-        }
-    }
-    for name in names
-        .into_iter()
-        .filter(|n| !n.ends_with('+') && !crate::routes::FREE_TEXT_PARAMETERS.contains(n))
-    {
-        let value = params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str());
-        if value.is_none_or(|v| crate::ids::EndUserId::parse(v).is_err()) {
-            return Err(ApiError::InvalidPathParameter(name));
-        }
-    }
-    Ok(params)
-}
-
-/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.
-fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn body_bytes(body: &Body) -> &[u8] {
     match body {
         Body::Empty => &[],
@@ -953,52 +341,6 @@ fn body_bytes(body: &Body) -> &[u8] {
         #[allow(unreachable_patterns, reason = "lambda_http may add body variants")]
         _ => &[],
     }
-}
-
-/// A header present exactly once with a text value; duplicated or binary
-/// values count as absent-and-invalid to the callers that need them.
-fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => value.to_str().ok(),
-        (Some(_), Some(_)) => Some(""),
-        _ => None,
-    }
-}
-
-fn render_reply(reply: Reply) -> Response<Body> {
-    let mut response = Response::new(match reply.body {
-        Some(bytes) => Body::Text(String::from_utf8(bytes).unwrap_or_default()),
-        None => Body::Empty,
-    });
-    *response.status_mut() = reply.status;
-    if response.body() != &Body::Empty {
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    }
-    for (name, value) in reply.headers {
-        response.headers_mut().insert(name, value);
-    }
-    response
-}
-
-/// Renders an error in its surface's envelope.
-pub fn render_error(err: &ApiError, surface: Surface, request_id: RequestId) -> Response<Body> {
-    let body = err.body(surface, &request_id.to_string()).to_string();
-    let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = err.status_on(surface);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-    response
-}
-
-fn stamp(mut response: Response<Body>, request_id: RequestId) -> Response<Body> {
-    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
 }
 
 /// Logs a 5xx with its cause chain; 4xx are the client's and only counted in

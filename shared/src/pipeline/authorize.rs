@@ -1,0 +1,93 @@
+//! One Cedar decision per request: the endpoint's action, on the resource
+//! its path names, with the organization's own policies.
+
+use super::context::Authenticated;
+use super::path::param;
+use crate::app::App;
+use crate::authz;
+use crate::error::ApiError;
+use crate::ids::{EndUserId, OrganizationId};
+use crate::routes::Endpoint;
+
+/// What an endpoint acts on: the end user of its path, the caller itself on
+/// the user API, else the organization.
+pub(super) fn resource_of(
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    path_params: &[(&'static str, String)],
+) -> authz::Resource {
+    let param = |name: &str| param(&path_params, name);
+    match authenticated {
+        Authenticated::ExternalService(service) => {
+            match param("organizationId").and_then(|v| OrganizationId::parse(v).ok()) {
+                Some(org) => authz::Resource::Organization(org),
+                None => authz::Resource::ExternalService(service.id.to_string()),
+            }
+        }
+        Authenticated::EndUser { user, organization } => authz::Resource::EndUser {
+            id: *user,
+            organization: *organization,
+        },
+        Authenticated::ApiKey(key) => {
+            let organization = key.organization_id;
+            match param("user_id").and_then(|v| EndUserId::parse(v).ok()) {
+                Some(user) if endpoint.acts_on_end_user() => authz::Resource::EndUser {
+                    id: user,
+                    organization,
+                },
+                _ => authz::Resource::Organization(organization),
+            }
+        }
+    }
+}
+
+/// One Cedar decision for `endpoint`'s action, with the organization's own policies.
+pub(super) async fn authorize(
+    app: &App,
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    resource: authz::Resource,
+    source_ip: &str,
+    identity: Option<&authz::IdentityContext>,
+) -> Result<(), ApiError> {
+    // The policies of the organization acted on.
+    let org = match &resource {
+        authz::Resource::Organization(org)
+        | authz::Resource::EndUser {
+            organization: org, ..
+        } => Some(*org),
+        authz::Resource::ExternalService(_) => None,
+    };
+    let policies = match org {
+        Some(org) => authz::policies_for(app, org).await?,
+        None => None,
+    };
+    decide(
+        endpoint,
+        authenticated,
+        resource,
+        source_ip,
+        identity,
+        policies.as_deref(),
+    )
+}
+
+/// The Cedar decision itself, with the policies already in hand.
+pub(super) fn decide(
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    resource: authz::Resource,
+    source_ip: &str,
+    identity: Option<&authz::IdentityContext>,
+    policies: Option<&authz::OrgPolicies>,
+) -> Result<(), ApiError> {
+    let principal = authenticated.principal();
+    let question = authz::Question {
+        principal: &principal,
+        action: endpoint.action,
+        resource,
+        source_ip,
+        identity,
+    };
+    authz::engine().authorize(&question, policies)
+}

@@ -1,0 +1,264 @@
+//! What an operation gets from the pipeline: the authenticated caller and
+//! the request ([`Ctx`]), and the Idempotency-Key until it is claimed.
+
+use super::authorize::{authorize, decide, resource_of};
+use super::credentials::{load_organization, single_header};
+use super::path::{param, percent_decode};
+use super::{Query, Reply};
+use crate::app::App;
+use crate::auth::ApiKeyPrincipal;
+use crate::authz;
+use crate::error::ApiError;
+use crate::external_services::ServicePrincipal;
+use crate::idempotency;
+use crate::ids::{EndUserId, InvalidId, OrganizationId, RequestId};
+use crate::organizations::Organization;
+use crate::routes::Endpoint;
+use lambda_http::http::HeaderMap;
+use std::sync::Arc;
+
+/// Who the pipeline authenticated.
+#[derive(Debug, Clone)]
+pub enum Authenticated {
+    /// An organization's API key.
+    ApiKey(ApiKeyPrincipal),
+    /// An end user with an access token.
+    EndUser {
+        /// The end user.
+        user: EndUserId,
+        /// Its organization.
+        organization: OrganizationId,
+    },
+    /// An external service with a service token.
+    ExternalService(ServicePrincipal),
+}
+
+impl Authenticated {
+    /// The organization every key of the request derives from (none for an
+    /// external service: it acts across organizations it is related to).
+    pub fn organization_id(&self) -> Option<OrganizationId> {
+        match self {
+            Self::ApiKey(key) => Some(key.organization_id),
+            Self::EndUser { organization, .. } => Some(*organization),
+            Self::ExternalService(_) => None,
+        }
+    }
+
+    /// Whose Idempotency-Keys the request's key is among (SPEC §9).
+    pub fn idempotency_scope(&self) -> idempotency::Scope {
+        match self {
+            Self::ApiKey(key) => idempotency::Scope::api_key(key.api_key_id),
+            Self::EndUser { user, organization } => {
+                idempotency::Scope::end_user(*organization, *user)
+            }
+            Self::ExternalService(service) => idempotency::Scope::external_service(service.id),
+        }
+    }
+
+    /// As a Cedar principal.
+    pub fn principal(&self) -> authz::Principal {
+        match self {
+            Self::ApiKey(key) => authz::Principal::ApiKey {
+                id: key.api_key_id.to_string(),
+                organization: key.organization_id,
+                scope: key.scope,
+            },
+            Self::EndUser { user, organization } => authz::Principal::EndUser {
+                id: *user,
+                organization: *organization,
+            },
+            Self::ExternalService(service) => authz::Principal::ExternalService {
+                id: service.id.to_string(),
+                scopes: service.scopes.clone(),
+            },
+        }
+    }
+}
+
+/// Everything an operation gets from the pipeline.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The warm function's state.
+    pub app: Arc<App>,
+    /// This request's id.
+    pub request_id: RequestId,
+    /// The authenticated caller (none on public endpoints).
+    pub authenticated: Option<Authenticated>,
+    /// The caller's organization record (plan, limits, counters), as cached.
+    pub organization: Option<Organization>,
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The query string.
+    pub query: Query,
+    /// The request's method.
+    pub method: String,
+    /// The request's path.
+    pub path: String,
+    /// The caller's address.
+    pub source_ip: String,
+    pub(super) endpoint: &'static Endpoint,
+    /// Path parameters, checked and in template order.
+    pub(super) path_params: Vec<(&'static str, String)>,
+    /// The request's Idempotency-Key, claimed once the request is authorized.
+    pub(super) idempotency: Arc<KeySlot>,
+}
+
+/// A POST's Idempotency-Key between parsing and its claim: the pipeline claims
+/// it right after authorization, or — for operations authorized after their
+/// body — [`Ctx::authorize_identity`] does, so no refusal from before the
+/// operation is ever stored or replayed (SPEC §9).
+#[derive(Debug, Default)]
+pub(super) struct KeySlot {
+    pending: std::sync::Mutex<Option<PendingKey>>,
+    claim: std::sync::Mutex<Option<idempotency::Claim>>,
+}
+
+/// A key not yet claimed.
+#[derive(Debug)]
+pub(super) struct PendingKey {
+    pub(super) scope: idempotency::Scope,
+    pub(super) key: idempotency::IdempotencyKey,
+    pub(super) fingerprint: String,
+}
+
+impl KeySlot {
+    pub(super) fn new(pending: Option<PendingKey>) -> Self {
+        Self {
+            pending: std::sync::Mutex::new(pending),
+            claim: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Claims the pending key: the stored response when the same request
+    /// already ran, else `None` and the operation runs.
+    pub(super) async fn claim(&self, app: &App) -> Result<Option<Reply>, ApiError> {
+        let pending = self.pending.lock().ok().and_then(|mut p| p.take());
+        let Some(PendingKey {
+            scope,
+            key,
+            fingerprint,
+        }) = pending
+        else {
+            return Ok(None);
+        };
+        let now = app.clock.now().unix_timestamp();
+        match idempotency::begin(&app.store, &scope, &key, &fingerprint, now).await? {
+            idempotency::Begin::Replay(stored) => Ok(Some(Reply::replay(stored))),
+            idempotency::Begin::Run(claim) => {
+                if let Ok(mut slot) = self.claim.lock() {
+                    *slot = Some(claim);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    pub(super) fn take_claim(&self) -> Option<idempotency::Claim> {
+        self.claim.lock().ok().and_then(|mut c| c.take())
+    }
+}
+
+impl Ctx {
+    /// The authenticated organization. Only authenticated operations call
+    /// this, and the pipeline authenticated them before the call.
+    pub fn organization_id(&self) -> Result<OrganizationId, ApiError> {
+        self.authenticated
+            .as_ref()
+            .and_then(Authenticated::organization_id)
+            .ok_or_else(|| ApiError::internal("operation needs an organization credential"))
+    }
+
+    /// The external service of an external-service-API request.
+    pub fn external_service(&self) -> Result<&ServicePrincipal, ApiError> {
+        match &self.authenticated {
+            Some(Authenticated::ExternalService(service)) => Ok(service),
+            _ => Err(ApiError::internal("operation needs a service token")),
+        }
+    }
+
+    /// A free-text path parameter, percent-decoded (checked by the pipeline).
+    pub fn path_text(&self, name: &'static str) -> Result<String, ApiError> {
+        param(&self.path_params, name)
+            .and_then(percent_decode)
+            .ok_or(ApiError::InvalidPathParameter(name))
+    }
+
+    /// An organization's record, from the warm cache or the table.
+    pub async fn load_organization(&self, id: OrganizationId) -> Result<Organization, ApiError> {
+        load_organization(&self.app, id).await
+    }
+
+    /// Authorizes this endpoint's action on organization `org` with the
+    /// policies the operation read for it: for an external service once it
+    /// knows the organization (the claim reads them with the connect token).
+    pub fn authorize_for_organization(
+        &self,
+        org: OrganizationId,
+        policies: Option<&authz::OrgPolicies>,
+    ) -> Result<(), ApiError> {
+        let authenticated = self
+            .authenticated
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("authorization needs a credential"))?;
+        decide(
+            self.endpoint,
+            authenticated,
+            authz::Resource::Organization(org),
+            &self.source_ip,
+            None,
+            policies,
+        )
+    }
+
+    /// The end user of a user-API request.
+    pub fn end_user_id(&self) -> Result<EndUserId, ApiError> {
+        match &self.authenticated {
+            Some(Authenticated::EndUser { user, .. }) => Ok(*user),
+            _ => Err(ApiError::internal(
+                "operation needs an access token but the endpoint takes none",
+            )),
+        }
+    }
+
+    /// A path parameter that is an id, parsed (the pipeline already checked it).
+    pub fn path_id<T>(
+        &self,
+        name: &'static str,
+        parse: fn(&str) -> Result<T, InvalidId>,
+    ) -> Result<T, ApiError> {
+        let raw = param(&self.path_params, name);
+        raw.and_then(|v| parse(v).ok())
+            .ok_or(ApiError::InvalidPathParameter(name))
+    }
+
+    /// A header's value, when it is present exactly once and is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        single_header(&self.headers, name)
+    }
+
+    /// Authorizes this endpoint's action with the identity being linked in
+    /// the context: for the actions whose Cedar context needs the body
+    /// (`identities.create`, `sso.link`), called right after parsing it.
+    /// Then claims the request's Idempotency-Key: `Some(reply)` is the
+    /// stored response of the same request, which the operation returns.
+    pub async fn authorize_identity(
+        &self,
+        identity: &authz::IdentityContext,
+    ) -> Result<Option<Reply>, ApiError> {
+        let authenticated = self
+            .authenticated
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("identity authorization needs a credential"))?;
+        let resource = resource_of(self.endpoint, authenticated, &self.path_params);
+        authorize(
+            &self.app,
+            self.endpoint,
+            authenticated,
+            resource,
+            &self.source_ip,
+            Some(identity),
+        )
+        .await?;
+        self.idempotency.claim(&self.app).await
+    }
+}
