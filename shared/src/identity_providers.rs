@@ -75,14 +75,14 @@ impl ProviderRecord {
 /// `POST /v1/identity-providers` body.
 #[derive(Debug)]
 pub struct CreateProvider {
-    name: Option<String>,
-    issuer: Option<String>,
-    client_id: Option<String>,
-    jwks: Option<Value>,
+    name: String,
+    issuer: String,
+    client_id: String,
+    jwks: Value,
 }
 
 impl ParseBody for CreateProvider {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         let name = object.required_string("name", 128);
         let issuer = object.required_string("issuer", 512).filter(|issuer| {
             let ok = (issuer.starts_with("https://") || issuer.starts_with("http://"))
@@ -106,12 +106,12 @@ impl ParseBody for CreateProvider {
                 }
             },
         };
-        Self {
-            name,
-            issuer,
-            client_id,
-            jwks,
-        }
+        Some(Self {
+            name: name?,
+            issuer: issuer?,
+            client_id: client_id?,
+            jwks: jwks?,
+        })
     }
 }
 
@@ -234,12 +234,6 @@ pub async fn create(ctx: Ctx, body: Json<CreateProvider>) -> Result<Reply, ApiEr
         client_id,
         jwks,
     } = body.value;
-    let (Some(name), Some(issuer), Some(client_id), Some(jwks)) = (name, issuer, client_id, jwks)
-    else {
-        return Err(ApiError::internal(
-            "a required provider field passed parsing unset",
-        ));
-    };
     let id = IdentityProviderId::generate();
     let record = ProviderRecord {
         pk: org_pk(org),

@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 pub struct NoFields;
 
 impl ParseBody for NoFields {
-    fn parse(_: &mut JsonObject) -> Self {
-        Self
+    fn parse(_: &mut JsonObject) -> Option<Self> {
+        Some(Self)
     }
 }
 
@@ -79,8 +79,8 @@ pub async fn me(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 /// `POST /v1/me/sso/link` body.
 #[derive(Debug)]
 pub struct SsoLink {
-    identity_provider_id: Option<IdentityProviderId>,
-    id_token: Option<String>,
+    identity_provider_id: IdentityProviderId,
+    id_token: String,
     nonce: Option<String>,
 }
 
@@ -88,14 +88,16 @@ pub struct SsoLink {
 pub const ID_TOKEN_MAX_CHARS: usize = 16 * 1024;
 
 impl ParseBody for SsoLink {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         let identity_provider_id =
             object.required_id("identity_provider_id", 64, IdentityProviderId::parse);
-        Self {
-            identity_provider_id,
-            id_token: object.required_string("id_token", ID_TOKEN_MAX_CHARS),
-            nonce: object.optional_string("nonce", 256),
-        }
+        let id_token = object.required_string("id_token", ID_TOKEN_MAX_CHARS);
+        let nonce = object.optional_string("nonce", 256);
+        Some(Self {
+            identity_provider_id: identity_provider_id?,
+            id_token: id_token?,
+            nonce,
+        })
     }
 }
 
@@ -106,15 +108,10 @@ pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> 
     let org = ctx.organization_id()?;
     let user = ctx.end_user_id()?;
     let SsoLink {
-        identity_provider_id,
+        identity_provider_id: provider_id,
         id_token,
         nonce,
     } = body.value;
-    let (Some(provider_id), Some(id_token)) = (identity_provider_id, id_token) else {
-        return Err(ApiError::internal(
-            "required SSO fields passed parsing unset",
-        ));
-    };
     let provider = identity_providers::verified(&ctx.app, org, provider_id)
         .await?
         .ok_or(ApiError::UnknownIdentityProvider)?;

@@ -54,16 +54,16 @@ pub struct CreateEndUser {
 }
 
 impl ParseBody for CreateEndUser {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         let email = object
             .optional_string("email", domain::EMAIL_MAX_CHARS)
             .and_then(|s| Email::parse(s).map_err(|p| object.problem("email", p)).ok());
-        Self {
+        Some(Self {
             email,
             display_name: object.optional_string("display_name", domain::TEXT_MAX_CHARS),
             external_id: object.optional_string("external_id", domain::TEXT_MAX_CHARS),
             metadata: domain::take_metadata(object),
-        }
+        })
     }
 }
 
@@ -89,14 +89,14 @@ pub struct UpdateEndUser {
 }
 
 impl ParseBody for UpdateEndUser {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         for field in IMMUTABLE_FIELDS {
             if object.take(field).is_some() {
                 object.problem(field, "cannot be changed; only metadata is mutable");
             }
         }
-        Self {
+        Some(Self {
             metadata: domain::take_metadata(object),
-        }
+        })
     }
 }

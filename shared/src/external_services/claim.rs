@@ -88,17 +88,19 @@ impl RelationRecord {
 /// The claim body (camelCase).
 #[derive(Debug)]
 pub struct ClaimBody {
-    connect_token: Option<String>,
-    external_organization_id: Option<String>,
+    connect_token: String,
+    external_organization_id: String,
 }
 
 impl ParseBody for ClaimBody {
-    fn parse(object: &mut JsonObject) -> Self {
-        Self {
-            // Any string: its *format* is checked after the schema (400 malformed_connect_token).
-            connect_token: object.required_string("connectToken", 256),
-            external_organization_id: object.required_string("externalOrganizationId", 256),
-        }
+    fn parse(object: &mut JsonObject) -> Option<Self> {
+        // Any string: its *format* is checked after the schema (400 malformed_connect_token).
+        let connect_token = object.required_string("connectToken", 256);
+        let external_organization_id = object.required_string("externalOrganizationId", 256);
+        Some(Self {
+            connect_token: connect_token?,
+            external_organization_id: external_organization_id?,
+        })
     }
 }
 
@@ -117,12 +119,10 @@ enum Attempt {
 #[tracing::instrument(name = "organization_relations.claim", skip_all)]
 pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
     let service = service_of(&ctx)?;
-    let (Some(raw_token), Some(external_org)) = (
-        body.value.connect_token,
-        body.value.external_organization_id,
-    ) else {
-        return Err(ApiError::internal("claim fields passed parsing unset"));
-    };
+    let ClaimBody {
+        connect_token: raw_token,
+        external_organization_id: external_org,
+    } = body.value;
     let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
     let now = ctx.app.clock.now();
     let (token, policies) = token_and_policies(&ctx.app, &secret).await?;

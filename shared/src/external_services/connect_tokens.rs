@@ -112,12 +112,12 @@ impl ConnectTokenRecord {
 /// `POST /v1/connect-tokens` body.
 #[derive(Debug)]
 pub struct CreateConnectToken {
-    external_service_id: Option<ExternalServiceId>,
+    external_service_id: ExternalServiceId,
     expires_in_seconds: i64,
 }
 
 impl ParseBody for CreateConnectToken {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         let external_service_id =
             object.required_id("external_service_id", 64, ExternalServiceId::parse);
         let expires_in_seconds = match object.take("expires_in_seconds") {
@@ -133,10 +133,10 @@ impl ParseBody for CreateConnectToken {
                 }
             },
         };
-        Self {
-            external_service_id,
+        Some(Self {
+            external_service_id: external_service_id?,
             expires_in_seconds,
-        }
+        })
     }
 }
 
@@ -149,10 +149,7 @@ pub async fn create(ctx: Ctx, body: Json<CreateConnectToken>) -> Result<Reply, A
         .as_ref()
         .map(|o| o.name.clone())
         .unwrap_or_default();
-    let service = body
-        .value
-        .external_service_id
-        .ok_or_else(|| ApiError::internal("service id passed parsing unset"))?;
+    let service = body.value.external_service_id;
     let now = ctx.app.clock.now();
     let expires = now + time::Duration::seconds(body.value.expires_in_seconds);
     let secret = ConnectToken::generate(org).map_err(ApiError::internal)?;

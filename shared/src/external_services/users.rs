@@ -27,11 +27,11 @@ use sha2::{Digest, Sha256};
 pub struct PutUser {
     email: Option<Email>,
     display_name: Option<String>,
-    subscription: Option<Subscription>,
+    subscription: Subscription,
 }
 
 impl ParseBody for PutUser {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         let email = object
             .optional_string("email", 254)
             .and_then(|s| Email::parse(s).map_err(|p| object.problem("email", p)).ok());
@@ -48,11 +48,11 @@ impl ParseBody for PutUser {
                 None
             }
         };
-        Self {
+        Some(Self {
             email,
             display_name,
-            subscription,
-        }
+            subscription: subscription?,
+        })
     }
 }
 
@@ -105,8 +105,6 @@ pub async fn put_user(ctx: Ctx, body: Json<PutUser>) -> Result<Reply, ApiError> 
         display_name,
         subscription,
     } = body.value;
-    let subscription =
-        subscription.ok_or_else(|| ApiError::internal("subscription passed parsing unset"))?;
     let store = &ctx.app.store;
     let now = ctx.app.clock.now();
 

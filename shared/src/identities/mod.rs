@@ -24,12 +24,12 @@ use serde_json::json;
 pub const FIELD_MAX_CHARS: usize = 256;
 
 /// `POST /v1/users/{user_id}/identities` body.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LinkIdentity {
     /// The provider.
-    pub identity_provider_id: Option<IdentityProviderId>,
+    pub identity_provider_id: IdentityProviderId,
     /// The subject at the provider.
-    pub external_id: Option<String>,
+    pub external_id: String,
     /// Username at the provider.
     pub external_username: Option<String>,
     /// Email at the provider.
@@ -41,22 +41,23 @@ pub struct LinkIdentity {
 }
 
 impl ParseBody for LinkIdentity {
-    fn parse(object: &mut JsonObject) -> Self {
+    fn parse(object: &mut JsonObject) -> Option<Self> {
         let identity_provider_id = object.required_id(
             "identity_provider_id",
             FIELD_MAX_CHARS,
             IdentityProviderId::parse,
         );
-        Self {
-            identity_provider_id,
-            external_id: object.required_string("external_id", FIELD_MAX_CHARS),
+        let external_id = object.required_string("external_id", FIELD_MAX_CHARS);
+        Some(Self {
+            identity_provider_id: identity_provider_id?,
+            external_id: external_id?,
             external_username: object.optional_string("external_username", FIELD_MAX_CHARS),
             external_email: object.optional_string("external_email", FIELD_MAX_CHARS),
             external_display_name: object.optional_string("external_display_name", FIELD_MAX_CHARS),
             external_email_verified: object
                 .optional_bool("external_email_verified")
                 .unwrap_or(false),
-        }
+        })
     }
 }
 
@@ -81,12 +82,7 @@ pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiErro
     let org = ctx.organization_id()?;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
     let input = body.value;
-    let (Some(provider), Some(external_id)) = (input.identity_provider_id, input.external_id)
-    else {
-        return Err(ApiError::internal(
-            "required identity fields passed parsing unset",
-        ));
-    };
+    let (provider, external_id) = (input.identity_provider_id, input.external_id);
     if let Some(replay) = ctx
         .authorize_identity(&IdentityContext {
             identity_provider_id: provider.to_string(),

@@ -25,11 +25,12 @@ impl FromBody for NoBody {
     }
 }
 
-/// A DTO parsed from a JSON object. Parsing collects every field problem so a
-/// client sees them all at once.
+/// A DTO parsed from a JSON object — parse, don't validate: a DTO that
+/// exists is valid, its required fields are not `Option`s. Parsing collects
+/// every field problem so a client sees them all at once.
 pub trait ParseBody: Sized + Send + 'static {
-    /// Parses the object's members.
-    fn parse(object: &mut JsonObject) -> Self;
+    /// Parses the object's members: `None` when a problem was recorded.
+    fn parse(object: &mut JsonObject) -> Option<Self>;
 }
 
 /// A JSON object being parsed: each accessor takes its member out, and what is
@@ -142,10 +143,15 @@ impl<T: ParseBody> FromBody for Json<T> {
         let empty = members.is_empty();
         let mut object = JsonObject::new(members);
         let value = T::parse(&mut object);
-        Ok(Self {
-            value: object.finish(value)?,
-            empty,
-        })
+        // `finish` reports every recorded problem; a parser that refused
+        // without recording one is a bug of ours, not the client's.
+        let value = object.finish(value)?.ok_or_else(|| {
+            ApiError::internal(format!(
+                "{} refused a body without naming a problem",
+                std::any::type_name::<T>()
+            ))
+        })?;
+        Ok(Self { value, empty })
     }
 }
 
@@ -218,10 +224,10 @@ mod tests {
     }
 
     impl ParseBody for Named {
-        fn parse(object: &mut JsonObject) -> Self {
-            Self {
+        fn parse(object: &mut JsonObject) -> Option<Self> {
+            Some(Self {
                 name: object.optional_string("name", 5),
-            }
+            })
         }
     }
 
