@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
 use crate::store::{self, PK, SK, Store, StoreError};
 use jsonwebtoken::jwk::JwkSet;
 use lambda_http::http::StatusCode;
@@ -226,8 +226,8 @@ pub async fn get(
 
 /// `POST /v1/identity-providers` → 201 with the provider.
 #[tracing::instrument(name = "identity_providers.create", skip_all)]
-pub async fn create(ctx: Ctx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let CreateProvider {
         name,
         issuer,
@@ -262,8 +262,8 @@ pub async fn create(ctx: Ctx, body: Json<CreateProvider>) -> Result<Reply, ApiEr
 
 /// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.
 #[tracing::instrument(name = "identity_providers.list", skip_all)]
-pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
     let after = ctx.query.cursor("p1:", IdentityProviderId::parse)?;

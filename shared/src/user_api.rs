@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::identities::{self, IdentityRecord, LinkedBy, TokenBinding};
 use crate::identity_providers::{self, ALLOWED_ALGORITHMS, ProviderRecord};
 use crate::ids::{EndUserId, IdentityProviderId};
-use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::pipeline::{Ctx, Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply, UserCtx};
 use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -35,8 +35,8 @@ fn token_keys(ctx: &Ctx) -> Result<&TokenKeys, ApiError> {
 
 /// `POST /v1/end-users/{user_id}/tokens` → 201 `{access_token, token_type, expires_in}`.
 #[tracing::instrument(name = "tokens.create", skip_all)]
-pub async fn create_token(ctx: Ctx, _: Json<NoFields>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
     let record = end_users::find(&ctx.app.store, org, user)
         .await?
@@ -65,9 +65,9 @@ pub async fn jwks(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `GET /v1/me` → the authenticated end user.
 #[tracing::instrument(name = "me.read", skip_all)]
-pub async fn me(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
-    let user = ctx.end_user_id()?;
+pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.user;
     // A token whose end user was purged no longer names anyone.
     let record = end_users::find(&ctx.app.store, org, user)
         .await?
@@ -104,9 +104,9 @@ impl ParseBody for SsoLink {
 /// `POST /v1/me/sso/link` → 201 new link (`linked_by: "user"`), 200 already
 /// mine, 409 another user's (not disclosed), 422 `invalid_id_token`.
 #[tracing::instrument(name = "sso.link", skip_all)]
-pub async fn link_sso(ctx: Ctx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
-    let user = ctx.end_user_id()?;
+pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.user;
     let SsoLink {
         identity_provider_id: provider_id,
         id_token,

@@ -7,7 +7,7 @@ use crate::clock::format_timestamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
-use crate::pipeline::{Ctx, FromBody, NoBody, Reply, body};
+use crate::pipeline::{FromBody, NoBody, OrgCtx, Reply, body};
 use crate::store::{self, Store, StoreError};
 use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
 use lambda_http::http::header::CONTENT_TYPE;
@@ -258,8 +258,8 @@ fn remember_policies(
 
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
 #[tracing::instrument(name = "policies.write", skip_all)]
-pub async fn put_policies(ctx: Ctx, body: PolicyText) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let parsed = OrgPolicies::parse(&body.0).map_err(|problems| {
         let mut errors = FieldErrors::new();
         for problem in problems {
@@ -278,8 +278,8 @@ pub async fn put_policies(ctx: Ctx, body: PolicyText) -> Result<Reply, ApiError>
 
 /// `GET /v1/policies` → 200 `{policies, updated_at}` (empty text when none).
 #[tracing::instrument(name = "policies.read", skip_all)]
-pub async fn show_policies(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn show_policies(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let (text, updated_at) = match read_policies(&ctx.app.store, org).await? {
         Some((text, at)) => (text, Some(at)),
         None => (String::new(), None),

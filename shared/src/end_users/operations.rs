@@ -5,7 +5,7 @@ use super::{CreateEndUser, EndUserRecord, Status, UpdateEndUser};
 use crate::error::ApiError;
 use crate::ids::EndUserId;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Ctx, Json, NoBody, Reply};
+use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{ETAG, LOCATION};
 use serde_json::json;
@@ -20,13 +20,9 @@ fn user_reply(status: StatusCode, record: &EndUserRecord) -> Result<Reply, ApiEr
 
 /// `POST /v1/end-users` → 201 with the end user.
 #[tracing::instrument(name = "end_users.create", skip_all)]
-pub async fn create(ctx: Ctx, body: Json<CreateEndUser>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
-    let ceiling = ctx
-        .organization
-        .as_ref()
-        .map(|o| o.limits().relationship_ceiling)
-        .ok_or_else(|| ApiError::internal("organization record missing from the pipeline"))?;
+pub async fn create(ctx: OrgCtx, body: Json<CreateEndUser>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let ceiling = ctx.organization.limits().relationship_ceiling;
     let record = EndUserRecord::new(org, body.value, ctx.app.clock.now());
     if let Err(store::CreateRefused::AtCeiling(active)) =
         store::put_new(&ctx.app.store, &record, ceiling).await?
@@ -42,8 +38,8 @@ pub async fn create(ctx: Ctx, body: Json<CreateEndUser>) -> Result<Reply, ApiErr
 
 /// `GET /v1/end-users/{user_id}` → 200 with `ETag`.
 #[tracing::instrument(name = "end_users.get", skip_all)]
-pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;
     let record = store::get(&ctx.app.store, org, id)
         .await?
@@ -53,8 +49,8 @@ pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `GET /v1/end-users?limit=&cursor=` → `{data, next_cursor}`, oldest first.
 #[tracing::instrument(name = "end_users.list", skip_all)]
-pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
     let after = ctx.query.cursor(CURSOR_PREFIX, EndUserId::parse)?;
@@ -72,8 +68,8 @@ pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 /// `PATCH /v1/end-users/{user_id}`: replaces `metadata` when sent; `{}` or an
 /// empty body is a no-op returning the current record.
 #[tracing::instrument(name = "end_users.update", skip_all)]
-pub async fn update(ctx: Ctx, body: Json<UpdateEndUser>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;
     let if_match = IfMatch::parse(ctx.header("if-match"));
     let Some(metadata) = body.value.metadata else {
@@ -112,8 +108,8 @@ pub async fn update(ctx: Ctx, body: Json<UpdateEndUser>) -> Result<Reply, ApiErr
 /// `DELETE /v1/end-users/{user_id}` → 202 with status `deleting`; the purge is
 /// asynchronous. Deleting a user already being deleted answers the same.
 #[tracing::instrument(name = "end_users.delete", skip_all)]
-pub async fn delete(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;
     match store::update(
         &ctx.app.store,

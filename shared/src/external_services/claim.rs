@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply, ServiceCtx};
 use crate::secrets::ConnectToken;
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
@@ -104,10 +104,6 @@ impl ParseBody for ClaimBody {
     }
 }
 
-fn service_of(ctx: &Ctx) -> Result<ExternalServiceId, ApiError> {
-    ctx.external_service().map(|s| s.id)
-}
-
 /// What one claim transaction found.
 enum Attempt {
     Done(Box<RelationRecord>),
@@ -117,8 +113,8 @@ enum Attempt {
 
 /// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`.
 #[tracing::instrument(name = "organization_relations.claim", skip_all)]
-pub async fn claim(ctx: Ctx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
-    let service = service_of(&ctx)?;
+pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
+    let service = ctx.service.id;
     let ClaimBody {
         connect_token: raw_token,
         external_organization_id: external_org,
@@ -344,8 +340,8 @@ async fn attempt(
 /// `GET /api/v1/external-services/{externalServiceId}/organizations` →
 /// `{data: [{organizationId, organizationName, relationId, externalOrganizationId, createdAt}], nextCursor}`.
 #[tracing::instrument(name = "organizations.list", skip_all)]
-pub async fn list_organizations(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let service = service_of(&ctx)?;
+pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let service = ctx.service.id;
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
     let after = ctx.query.cursor("o1:", OrganizationId::parse)?;
@@ -390,8 +386,8 @@ pub async fn list_organizations(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> 
 /// relation goes, its connect token becomes `consumed`, the external
 /// organization id is free again, and the service loses access.
 #[tracing::instrument(name = "relations.delete", skip_all)]
-pub async fn delete_relation(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn delete_relation(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let id = ctx.path_id("relation_id", RelationId::parse)?;
     let store = &ctx.app.store;
     let found = store::gsi1_item(store, org_pk(org), format!("REL#{id}")).await?;

@@ -12,7 +12,7 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
 use crate::secrets::ConnectToken;
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::user_api::NoFields;
@@ -142,13 +142,9 @@ impl ParseBody for CreateConnectToken {
 
 /// `POST /v1/connect-tokens` → 201 `{id, token, external_service_id, status, expires_at}`.
 #[tracing::instrument(name = "connect_tokens.create", skip_all)]
-pub async fn create(ctx: Ctx, body: Json<CreateConnectToken>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
-    let organization_name = ctx
-        .organization
-        .as_ref()
-        .map(|o| o.name.clone())
-        .unwrap_or_default();
+pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let organization_name = ctx.organization.name.clone();
     let service = body.value.external_service_id;
     let now = ctx.app.clock.now();
     let expires = now + time::Duration::seconds(body.value.expires_in_seconds);
@@ -246,8 +242,8 @@ pub async fn find_by_secret(
 
 /// `GET /v1/connect-tokens/{id}`.
 #[tracing::instrument(name = "connect_tokens.read", skip_all)]
-pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let id = ctx.path_id("id", ConnectTokenId::parse)?;
     let record = find(&ctx.app.store, org, id)
         .await?
@@ -260,8 +256,8 @@ pub async fn get(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 /// `POST /v1/connect-tokens/{id}/cancel` → the token, `cancelled`. Cancelling
 /// a cancelled token answers the same; a claimed or consumed one is 409.
 #[tracing::instrument(name = "connect_tokens.cancel", skip_all)]
-pub async fn cancel(ctx: Ctx, _: Json<NoFields>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn cancel(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let id = ctx.path_id("id", ConnectTokenId::parse)?;
     let record = find(&ctx.app.store, org, id)
         .await?

@@ -13,7 +13,7 @@ use crate::end_users::{CreateEndUser, Email, EndUserRecord, Status, Subscription
 use crate::error::ApiError;
 use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{Ctx, Json, JsonObject, ParseBody, Reply};
+use crate::pipeline::{Json, JsonObject, ParseBody, Reply, ServiceCtx};
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -96,8 +96,8 @@ fn relation_check(
 
 /// The PUT: 201 with a new end user, 200 with the updated one.
 #[tracing::instrument(name = "organization_users.put", skip_all)]
-pub async fn put_user(ctx: Ctx, body: Json<PutUser>) -> Result<Reply, ApiError> {
-    let service = ctx.external_service()?.id;
+pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, ApiError> {
+    let service = ctx.service.id;
     let org = ctx.path_id("organizationId", OrganizationId::parse)?;
     let external_user_id = ctx.path_text("externalUserId")?;
     let PutUser {

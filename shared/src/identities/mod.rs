@@ -15,7 +15,7 @@ use crate::authz::IdentityContext;
 use crate::error::ApiError;
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Ctx, Json, JsonObject, NoBody, ParseBody, Reply};
+use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
 use lambda_http::http::StatusCode;
 use serde_json::json;
 
@@ -78,8 +78,8 @@ pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
 
 /// `POST /v1/users/{user_id}/identities` → 201 `linked_by: "auto"`, 200, 404, 409, 422.
 #[tracing::instrument(name = "identities.create", skip_all)]
-pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn create(ctx: OrgCtx, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
     let input = body.value;
     let (provider, external_id) = (input.identity_provider_id, input.external_id);
@@ -112,8 +112,8 @@ pub async fn create(ctx: Ctx, body: Json<LinkIdentity>) -> Result<Reply, ApiErro
 
 /// `GET /v1/users/{user_id}/identities` → `{data: [...]}`.
 #[tracing::instrument(name = "identities.list", skip_all)]
-pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -135,8 +135,8 @@ pub async fn list(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `DELETE /v1/users/{user_id}/identities/{identity_id}` → 204; the pair is free again.
 #[tracing::instrument(name = "identities.delete", skip_all)]
-pub async fn delete(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.organization_id()?;
+pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
     let identity = ctx.path_id("identity_id", IdentityId::parse)?;
     if store::unlink(&ctx.app.store, org, user, identity).await? {

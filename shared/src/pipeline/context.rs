@@ -159,23 +159,6 @@ impl KeySlot {
 }
 
 impl Ctx {
-    /// The authenticated organization. Only authenticated operations call
-    /// this, and the pipeline authenticated them before the call.
-    pub fn organization_id(&self) -> Result<OrganizationId, ApiError> {
-        self.authenticated
-            .as_ref()
-            .and_then(Authenticated::organization_id)
-            .ok_or_else(|| ApiError::internal("operation needs an organization credential"))
-    }
-
-    /// The external service of an external-service-API request.
-    pub fn external_service(&self) -> Result<&ServicePrincipal, ApiError> {
-        match &self.authenticated {
-            Some(Authenticated::ExternalService(service)) => Ok(service),
-            _ => Err(ApiError::internal("operation needs a service token")),
-        }
-    }
-
     /// A free-text path parameter, percent-decoded (checked by the pipeline).
     pub fn path_text(&self, name: &'static str) -> Result<String, ApiError> {
         param(&self.path_params, name)
@@ -208,16 +191,6 @@ impl Ctx {
             None,
             policies,
         )
-    }
-
-    /// The end user of a user-API request.
-    pub fn end_user_id(&self) -> Result<EndUserId, ApiError> {
-        match &self.authenticated {
-            Some(Authenticated::EndUser { user, .. }) => Ok(*user),
-            _ => Err(ApiError::internal(
-                "operation needs an access token but the endpoint takes none",
-            )),
-        }
     }
 
     /// A path parameter that is an id, parsed (the pipeline already checked it).

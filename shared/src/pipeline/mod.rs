@@ -11,6 +11,7 @@
 
 mod authorize;
 pub mod body;
+mod callers;
 mod context;
 mod credentials;
 mod metering;
@@ -20,6 +21,7 @@ pub mod query;
 mod reply;
 
 pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
+pub use callers::{Caller, OrgCtx, ServiceCtx, UserCtx};
 pub use context::{Authenticated, Ctx};
 pub use query::Query;
 pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
@@ -45,7 +47,7 @@ use tracing::Instrument;
 
 /// What the request log line reports about the caller.
 #[derive(Debug, Default)]
-struct Caller {
+struct LoggedCaller {
     organization_id: Option<OrganizationId>,
     credential_id: Option<String>,
 }
@@ -54,21 +56,22 @@ struct Caller {
 /// whatever the outcome.
 #[derive(Debug, Default)]
 struct Trace {
-    caller: Caller,
+    caller: LoggedCaller,
     metering: metering::Metering,
 }
 
 /// Runs one request through the pipeline and renders the response. Never
 /// fails: every outcome is an HTTP response with `X-Request-Id`.
-pub async fn handle<B, F, Fut>(
+pub async fn handle<C, B, F, Fut>(
     app: Arc<App>,
     endpoint: &'static Endpoint,
     req: Request,
     op: F,
 ) -> Response<Body>
 where
+    C: Caller,
     B: FromBody,
-    F: FnOnce(Ctx, B) -> Fut,
+    F: FnOnce(C, B) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
     let started = Instant::now();
@@ -125,7 +128,7 @@ where
     .await
 }
 
-async fn run<B, F, Fut>(
+async fn run<C, B, F, Fut>(
     app: Arc<App>,
     endpoint: &'static Endpoint,
     request_id: RequestId,
@@ -134,8 +137,9 @@ async fn run<B, F, Fut>(
     trace: &mut Trace,
 ) -> Result<Reply, ApiError>
 where
+    C: Caller,
     B: FromBody,
-    F: FnOnce(Ctx, B) -> Fut,
+    F: FnOnce(C, B) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
     let source_ip = req
@@ -216,14 +220,9 @@ where
         raw_body,
     )?;
     let slot = Arc::new(KeySlot::new(pending));
-    if !endpoint.authorize_after_body
-        && let Some(replay) = slot.claim(&app).await?
-    {
-        return Ok(replay);
-    }
     let store = app.store.clone();
-    let ctx = Ctx {
-        app,
+    let ctx = C::from_ctx(Ctx {
+        app: Arc::clone(&app),
         request_id,
         authenticated,
         organization,
@@ -235,7 +234,12 @@ where
         endpoint,
         path_params,
         idempotency: Arc::clone(&slot),
-    };
+    })?;
+    if !endpoint.authorize_after_body
+        && let Some(replay) = slot.claim(&app).await?
+    {
+        return Ok(replay);
+    }
     let outcome = op(ctx, input).await;
     if let Some(claim) = slot.take_claim() {
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;

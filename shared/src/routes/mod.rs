@@ -41,8 +41,26 @@ pub type Served = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 /// disagree.
 pub type Handler = fn(Arc<App>, &'static Endpoint, Request) -> Served;
 
-/// Binds an operation (`async fn(Ctx, Body) -> Result<Reply, ApiError>`) as a
-/// [`Handler`].
+/// An operation bound for an endpoint: what runs a request, and the
+/// credential its context type needs (checked against the endpoint's).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// Runs a request.
+    pub handler: Handler,
+    /// The credential the operation's context takes ([`crate::pipeline::Caller`]).
+    pub caller: fn() -> Option<Credential>,
+}
+
+/// The credential an operation's context type takes.
+pub fn caller_of<C, B, F, Fut>(_: F) -> Option<Credential>
+where
+    C: crate::pipeline::Caller,
+    F: FnOnce(C, B) -> Fut,
+{
+    C::CREDENTIAL
+}
+
+/// Binds an operation (`async fn(<context>, <body>) -> Result<Reply, ApiError>`).
 macro_rules! op {
     ($op:path) => {{
         fn handler(
@@ -52,7 +70,10 @@ macro_rules! op {
         ) -> crate::routes::Served {
             Box::pin(crate::pipeline::handle(app, endpoint, req, $op))
         }
-        handler as crate::routes::Handler
+        fn caller() -> Option<crate::routes::Credential> {
+            crate::routes::caller_of($op)
+        }
+        crate::routes::Bound { handler, caller }
     }};
 }
 use op;
@@ -173,6 +194,8 @@ pub struct Endpoint {
     pub surface: Surface,
     /// What runs a request.
     pub handler: Handler,
+    /// The credential the handler's context takes.
+    pub caller: fn() -> Option<Credential>,
     /// Its documentation.
     pub docs: Docs,
 }
@@ -193,7 +216,7 @@ impl Endpoint {
         route: (&'static str, &'static str),
         credential: Credential,
         action: &'static str,
-        handler: Handler,
+        bound: Bound,
         docs: Docs,
     ) -> Self {
         Self {
@@ -208,7 +231,8 @@ impl Endpoint {
                 Credential::ServiceToken => Surface::ExternalService,
                 _ => Surface::Organization,
             },
-            handler,
+            handler: bound.handler,
+            caller: bound.caller,
             docs,
         }
     }
@@ -321,6 +345,14 @@ mod tests {
         assert!(UPDATE_END_USER.match_path("/v1/end-users/abc/x").is_none());
         assert!(UPDATE_END_USER.match_path("/v1/end-users").is_none());
         assert_eq!(LIST_END_USERS.match_path("/v1/end-users").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn every_handler_takes_its_endpoints_credential() {
+        for e in ALL.iter().chain([&NOT_FOUND]) {
+            let expected = (e.credential != Credential::None).then_some(e.credential);
+            assert_eq!((e.caller)(), expected, "{}", e.function);
+        }
     }
 
     #[test]

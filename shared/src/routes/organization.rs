@@ -8,10 +8,10 @@ const fn org_api(
     function: &'static str,
     route: (&'static str, &'static str),
     action: &'static str,
-    handler: super::Handler,
+    bound: super::Bound,
     docs: Docs,
 ) -> Endpoint {
-    Endpoint::new(function, route, Credential::ApiKey, action, handler, docs)
+    Endpoint::new(function, route, Credential::ApiKey, action, bound, docs)
 }
 
 /// `POST /v1/end-users`
