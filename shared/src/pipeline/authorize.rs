@@ -16,7 +16,7 @@ pub(super) fn resource_of(
     authenticated: &Authenticated,
     path_params: &[(&'static str, String)],
 ) -> authz::Resource {
-    let param = |name: &str| param(&path_params, name);
+    let param = |name: &str| param(path_params, name);
     match authenticated {
         Authenticated::ExternalService(service) => {
             match param("organizationId").and_then(|v| OrganizationId::parse(v).ok()) {
