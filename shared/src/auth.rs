@@ -121,11 +121,10 @@ pub const KEY_CACHE_CAPACITY: usize = 4_096;
 pub async fn authenticate_api_key(
     store: &Store,
     cache: &KeyCache,
-    api_key: Option<&str>,
+    api_key: &str,
     tenant_id: Option<&str>,
 ) -> Result<ApiKeyPrincipal, ApiError> {
-    let presented = api_key.ok_or(ApiError::MissingCredentials)?;
-    let secret = ApiKeySecret::parse(presented.trim()).ok_or(ApiError::InvalidCredentials)?;
+    let secret = ApiKeySecret::parse(api_key.trim()).ok_or(ApiError::InvalidCredentials)?;
     let hash = secret.hash();
     let record = match cache.get(&hash) {
         Some(record) => record,

@@ -215,19 +215,6 @@ fn strings(values: impl IntoIterator<Item = String>) -> RestrictedExpression {
     RestrictedExpression::new_set(values.into_iter().map(RestrictedExpression::new_string))
 }
 
-/// The scope that grants `action` to an API key, for `insufficient_scope`.
-pub fn required_scope(action: &str) -> &'static str {
-    match action {
-        "end_users.read" | "end_users.list" | "identities.list" => "read",
-        "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
-        | "identities.create" | "identities.delete" => "read_write",
-        "organization_relations.claim" => "organization-relations:write",
-        "organizations.list" => "organizations:read",
-        "organization_users.put" => "organization-users:write",
-        _ => "admin",
-    }
-}
-
 impl Engine {
     /// Decides `question` against the built-in policies and `org` policies.
     pub fn authorize(
@@ -235,6 +222,72 @@ impl Engine {
         question: &Question<'_>,
         org: Option<&OrgPolicies>,
     ) -> Result<(), ApiError> {
+        let response = self.respond(question, org)?;
+        if response.decision() == Decision::Allow {
+            return Ok(());
+        }
+        self.denial(question, org, &response)
+    }
+
+    /// The lowest scope with which the built-in policies would allow the
+    /// question's action — asked of Cedar, so `builtin.cedar` is the one
+    /// source of which action needs which scope. Only computed for a 403.
+    /// When none would (another rule decided), the highest of the family.
+    fn granting_scope(&self, question: &Question<'_>) -> &'static str {
+        let candidates: Vec<(&'static str, Principal)> = match question.principal {
+            Principal::ApiKey {
+                id, organization, ..
+            } => [
+                crate::auth::Scope::Read,
+                crate::auth::Scope::ReadWrite,
+                crate::auth::Scope::Admin,
+            ]
+            .into_iter()
+            .map(|scope| {
+                (
+                    scope.as_str(),
+                    Principal::ApiKey {
+                        id: id.clone(),
+                        organization: *organization,
+                        scope: Some(scope),
+                    },
+                )
+            })
+            .collect(),
+            Principal::ExternalService { id, .. } => crate::external_services::SERVICE_SCOPES
+                .iter()
+                .map(|scope| {
+                    (
+                        *scope,
+                        Principal::ExternalService {
+                            id: id.clone(),
+                            scopes: vec![(*scope).to_owned()],
+                        },
+                    )
+                })
+                .collect(),
+            Principal::EndUser { .. } => Vec::new(),
+        };
+        let fallback = candidates.last().map_or("none", |(name, _)| *name);
+        candidates
+            .iter()
+            .find(|(_, principal)| {
+                let asked = Question {
+                    principal,
+                    ..question.clone()
+                };
+                self.respond(&asked, None)
+                    .is_ok_and(|r| r.decision() == Decision::Allow)
+            })
+            .map_or(fallback, |(name, _)| *name)
+    }
+
+    /// Evaluates `question` (no interpretation of the answer).
+    fn respond(
+        &self,
+        question: &Question<'_>,
+        org: Option<&OrgPolicies>,
+    ) -> Result<cedar_policy::Response, ApiError> {
         let mut entities = Vec::new();
         let types = &self.types;
         let organization_uid = |id: OrganizationId| uid(&types.organization, &id.to_string());
@@ -355,9 +408,17 @@ impl Engine {
                 .authorizer
                 .is_authorized(&request, &self.builtin, &entities),
         };
-        if response.decision() == Decision::Allow {
-            return Ok(());
-        }
+        Ok(response)
+    }
+
+    /// The 403 for a denied question: `policy_denied` with the notices when
+    /// an organization policy decided, else `insufficient_scope`.
+    fn denial(
+        &self,
+        question: &Question<'_>,
+        org: Option<&OrgPolicies>,
+        response: &cedar_policy::Response,
+    ) -> Result<(), ApiError> {
         let determining: Vec<&PolicyId> = response.diagnostics().reason().collect();
         let mut notices: Vec<String> = determining
             .iter()
@@ -385,7 +446,7 @@ impl Engine {
                     .all(|id| AsRef::<str>::as_ref(*id).starts_with(BUILTIN_PREFIX))
             );
             Err(ApiError::InsufficientScope {
-                required: required_scope(question.action),
+                required: self.granting_scope(question),
                 notices,
             })
         }
@@ -412,6 +473,59 @@ mod tests {
             resource,
             source_ip: "192.0.2.1",
             identity: None,
+        }
+    }
+
+    /// The scope a 403 names comes from the built-in policies (SPEC §8's
+    /// table): every organization-API endpoint, a key one scope short.
+    #[test]
+    fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
+        use crate::routes::{ALL, Credential};
+        let org = OrganizationId::generate();
+        let user = EndUserId::generate();
+        let expected = |action: &str| match action {
+            "end_users.read" | "end_users.list" | "identities.list" => "read",
+            "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
+            | "identities.create" | "identities.delete" => "read_write",
+            _ => "admin",
+        };
+        let read = key(Scope::Read, org);
+        let none = Principal::ApiKey {
+            id: "k".into(),
+            organization: org,
+            scope: None,
+        };
+        for endpoint in ALL.iter().filter(|e| e.credential == Credential::ApiKey) {
+            let resource = if endpoint.acts_on_end_user() {
+                Resource::EndUser {
+                    id: user,
+                    organization: org,
+                }
+            } else {
+                Resource::Organization(org)
+            };
+            let identity = IdentityContext {
+                identity_provider_id: "p".into(),
+                external_id: "x".into(),
+                external_email: None,
+                external_username: None,
+                external_email_verified: false,
+            };
+            let principal = if expected(endpoint.action) == "read" {
+                &none
+            } else {
+                &read
+            };
+            let question = Question {
+                identity: endpoint.authorize_after_body.then_some(&identity),
+                ..ask(principal, endpoint.action, resource)
+            };
+            match engine().authorize(&question, None) {
+                Err(ApiError::InsufficientScope { required, .. }) => {
+                    assert_eq!(required, expected(endpoint.action), "{}", endpoint.action)
+                }
+                other => panic!("{}: {other:?}", endpoint.action),
+            }
         }
     }
 

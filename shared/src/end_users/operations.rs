@@ -5,7 +5,7 @@ use super::{CreateEndUser, EndUserRecord, Status, UpdateEndUser};
 use crate::error::ApiError;
 use crate::ids::EndUserId;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
+use crate::pipeline::{Header, Json, NoBody, OrgCtx, Reply};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{ETAG, LOCATION};
 use serde_json::json;
@@ -71,7 +71,12 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;
-    let if_match = IfMatch::parse(ctx.header("if-match"));
+    let if_match = match ctx.header("if-match") {
+        Header::Absent => IfMatch::Any,
+        Header::One(value) => IfMatch::parse(Some(value)),
+        // Two preconditions: neither can be honoured alone; nothing matches.
+        Header::Unusable => IfMatch::Versions(Vec::new()),
+    };
     let Some(metadata) = body.value.metadata else {
         // Nothing to change: answer from the current record, with the same
         // rules a write would apply.

@@ -2,7 +2,7 @@
 //! the request ([`Ctx`]), and the Idempotency-Key until it is claimed.
 
 use super::authorize::{authorize, decide, resource_of};
-use super::credentials::{load_organization, single_header};
+use super::credentials::{Header, load_organization};
 use super::path::{param, percent_decode};
 use super::{Query, Reply};
 use crate::app::App;
@@ -204,9 +204,9 @@ impl Ctx {
             .ok_or(ApiError::InvalidPathParameter(name))
     }
 
-    /// A header's value, when it is present exactly once and is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        single_header(&self.headers, name)
+    /// A request header: absent, sent once, or unusable (sent twice).
+    pub fn header(&self, name: &str) -> Header<'_> {
+        Header::of(&self.headers, name)
     }
 
     /// Authorizes this endpoint's action with the identity being linked in

@@ -122,14 +122,21 @@ async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<Authenticated, ApiError> {
     match credential {
-        Credential::ApiKey => auth::authenticate_api_key(
-            &app.store,
-            &app.keys,
-            single_header(headers, "x-api-key"),
-            single_header(headers, "x-tenant-id"),
-        )
-        .await
-        .map(Authenticated::ApiKey),
+        Credential::ApiKey => {
+            let key = match Header::of(headers, "x-api-key") {
+                Header::Absent => return Err(ApiError::MissingCredentials),
+                Header::Unusable => return Err(ApiError::InvalidCredentials),
+                Header::One(key) => key,
+            };
+            let tenant = match Header::of(headers, "x-tenant-id") {
+                Header::Absent => None,
+                Header::Unusable => return Err(ApiError::TenantMismatch),
+                Header::One(tenant) => Some(tenant),
+            };
+            auth::authenticate_api_key(&app.store, &app.keys, key, tenant)
+                .await
+                .map(Authenticated::ApiKey)
+        }
         Credential::UserToken => {
             let keys = app
                 .tokens
@@ -153,7 +160,9 @@ async fn authenticate(
 
 /// The token of `Authorization: Bearer <token>`.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = single_header(headers, "authorization")?;
+    let Header::One(value) = Header::of(headers, "authorization") else {
+        return None;
+    };
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -161,13 +170,25 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// A header present exactly once with a text value; duplicated or binary
-/// values count as absent-and-invalid to the callers that need them.
-pub(super) fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => value.to_str().ok(),
-        (Some(_), Some(_)) => Some(""),
-        _ => None,
+/// A request header as the pipeline reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header<'a> {
+    /// Not sent (or sent with a value that is not text).
+    Absent,
+    /// Sent once, as text.
+    One(&'a str),
+    /// Sent more than once: no one value can be trusted.
+    Unusable,
+}
+
+impl<'a> Header<'a> {
+    /// Reads `name` from `headers`.
+    pub fn of(headers: &'a HeaderMap, name: &str) -> Self {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => value.to_str().map_or(Self::Absent, Self::One),
+            (Some(_), Some(_)) => Self::Unusable,
+            _ => Self::Absent,
+        }
     }
 }

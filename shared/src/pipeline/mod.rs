@@ -23,6 +23,7 @@ mod reply;
 pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
 pub use callers::{Caller, OrgCtx, ServiceCtx, UserCtx};
 pub use context::{Authenticated, Ctx};
+pub use credentials::Header;
 pub use query::Query;
 pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
 
