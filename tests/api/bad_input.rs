@@ -15,17 +15,8 @@ type Snapshot = BTreeMap<(String, String), String>;
 /// The table's items, but the counters every request may move (rate
 /// buckets, idempotency records).
 async fn snapshot(app: &TestApp) -> Snapshot {
-    let out = app
-        .app
-        .store
-        .client()
-        .scan()
-        .table_name(app.app.store.table())
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.items()
+    let items = crate::table_items(app).await;
+    items
         .iter()
         .filter_map(|item| {
             let pk = item.get("PK").and_then(|v| v.as_s().ok())?.clone();

@@ -52,3 +52,29 @@ pub async fn stored_user(
     let sk = format!("USER#{}", user["id"].as_str().unwrap());
     stored_item(app, &pk, &sk).await
 }
+
+/// Every item of the test's table (a strongly consistent scan, all pages).
+pub async fn table_items(
+    app: &tether_tests::TestApp,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = app
+            .app
+            .store
+            .client()
+            .scan()
+            .table_name(app.app.store.table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the table");
+        items.extend(out.items().iter().cloned());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
