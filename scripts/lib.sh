@@ -22,6 +22,30 @@ stop_started() {
   started_pids=()
 }
 
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until the emulator NAME (process PID, log LOG) answers HTTP on PORT,
+# then prints `PID PORT` and exits 0; exits 1 if it dies or takes over 30 s.
+# Any HTTP answer counts (DynamoDB Local replies 400 to a bare GET).
+await_emulator() {
+  local name=$1 pid=$2 port=$3 log=$4 _
+  for _ in $(seq 1 150); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited; see $log" >&2; cat "$log" >&2; exit 1
+    fi
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+      echo "$pid $port"; exit 0
+    fi
+    sleep 0.2
+  done
+  echo "$name did not start within 30 s; see $log" >&2
+  kill "$pid" 2>/dev/null || true
+  exit 1
+}
+
 # Starts DynamoDB Local — or moto's server when DYNAMODB=moto — unless
 # AWS_ENDPOINT_URL_DYNAMODB already points at a DynamoDB-compatible server;
 # exports the endpoint either way.
