@@ -345,29 +345,11 @@ pub(crate) async fn of_user(
     org: OrganizationId,
     user: EndUserId,
 ) -> Result<Vec<IdentityRecord>, StoreError> {
-    let mut identities = Vec::new();
-    let mut start = None;
-    loop {
-        let out = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", store::s(org_pk(org)))
-            .expression_attribute_values(":prefix", store::s(format!("IDENT#{user}#")))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(store::CAPACITY)
-            .send()
-            .await?;
-        for item in out.items.unwrap_or_default() {
-            identities.push(store::from_item(item)?);
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(identities);
-        }
-    }
+    store::query_all(store, &org_pk(org), &format!("IDENT#{user}#"), |q| q)
+        .await?
+        .into_iter()
+        .map(store::from_item)
+        .collect()
 }
 
 /// Reads one identity of an end user.

@@ -133,36 +133,18 @@ pub async fn retry(
 
 /// The organization's end users in `deleting`.
 async fn deleting_users(store: &Store, org: OrganizationId) -> Result<Vec<EndUserId>, StoreError> {
-    let mut users = Vec::new();
-    let mut start = None;
-    loop {
-        let out = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .filter_expression("#status = :deleting")
+    let items = store::query_all(store, &org_pk(org), "USER#", |q| {
+        q.filter_expression("#status = :deleting")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pk", store::s(org_pk(org)))
-            .expression_attribute_values(":prefix", store::s("USER#"))
             .expression_attribute_values(":deleting", store::s("deleting"))
             .projection_expression("id")
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(store::CAPACITY)
-            .send()
-            .await?;
-        users.extend(
-            out.items()
-                .iter()
-                .filter_map(|item| store::get_s(item, "id"))
-                .filter_map(|id| EndUserId::parse(id).ok()),
-        );
-        start = out.last_evaluated_key.filter(|k| !k.is_empty());
-        if start.is_none() {
-            return Ok(users);
-        }
-    }
+    })
+    .await?;
+    Ok(items
+        .iter()
+        .filter_map(|item| store::get_s(item, "id"))
+        .filter_map(|id| EndUserId::parse(id).ok())
+        .collect())
 }
 
 /// Purges one end user under deletion. Safe to run any number of times.

@@ -403,6 +403,39 @@ fn mark(
     Ok(item.clone())
 }
 
+/// Every item of partition `pk` whose sort key begins with `prefix`, all
+/// pages, strongly consistent; `refine` adds what a caller needs (a filter,
+/// a projection).
+pub async fn query_all(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+    refine: impl Fn(
+        aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let query = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(CAPACITY);
+        let out = refine(query).send().await?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// One page of a list: the items of partition `pk` whose sort key begins with
 /// `prefix`, after the sort key `after`, oldest first — at most `limit`, and
 /// whether more exist. DynamoDB stops a query at 1 MB; this goes on past
