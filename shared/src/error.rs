@@ -1,7 +1,10 @@
 //! The one error model of the API (SPEC §4) and its two wire formats.
 
 use crate::store::StoreError;
+use crate::wire::{Details, RequestIdSchema};
 use lambda_http::http::StatusCode;
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// One problem with one field of a request body.
@@ -357,41 +360,115 @@ impl ApiError {
     /// The error body for `surface`, stamped with `request_id`.
     pub fn body(&self, surface: Surface, request_id: &str) -> Value {
         let message = self.to_string();
-        match surface {
+        let body = match surface {
             Surface::Organization => {
-                let mut body =
-                    json!({ "code": self.code(), "message": message, "requestId": request_id });
-                if let Some(details) = self.details() {
-                    body["details"] = details;
-                }
-                if let Self::InsufficientScope { notices, .. } | Self::PolicyDenied { notices } =
-                    self
-                    && !notices.is_empty()
-                {
-                    body["notices"] = json!(notices);
-                }
-                body
+                let notices = match self {
+                    Self::InsufficientScope { notices, .. } | Self::PolicyDenied { notices } => {
+                        notices.as_slice()
+                    }
+                    _ => &[],
+                };
+                serde_json::to_value(ErrorBody {
+                    code: self.code(),
+                    message,
+                    details: self.details(),
+                    notices,
+                    request_id,
+                })
             }
             Surface::ExternalService => {
-                let mut error = json!({ "type": self.external_type(), "message": message, "requestId": request_id });
-                if let Self::InvalidPathParameter(name) = self {
-                    error["issues"] = json!([{ "path": [name], "message": "must be a UUID" }]);
-                }
-                if let Self::InvalidQueryParameter { name, problem } = self {
-                    error["issues"] = json!([{ "path": [name], "message": problem }]);
-                }
-                if let Self::Validation(fields) = self {
-                    error["issues"] = fields
-                        .iter()
-                        .map(|f| json!({ "path": f.field.split('.').collect::<Vec<_>>(), "message": f.problem }))
-                        .collect();
-                }
-                json!({ "error": error })
+                let issue = |path: Vec<&'_ str>, message: &'_ str| ValidationIssue {
+                    path: path.into_iter().map(str::to_owned).collect(),
+                    message: message.to_owned(),
+                };
+                let issues = match self {
+                    Self::InvalidPathParameter(name) => {
+                        Some(vec![issue(vec![name], "must be a UUID")])
+                    }
+                    Self::InvalidQueryParameter { name, problem } => {
+                        Some(vec![issue(vec![name], problem)])
+                    }
+                    Self::Validation(fields) => Some(
+                        fields
+                            .iter()
+                            .map(|f| issue(f.field.split('.').collect(), &f.problem))
+                            .collect(),
+                    ),
+                    _ => None,
+                };
+                serde_json::to_value(ServiceError {
+                    error: ServiceErrorBody {
+                        error_type: self.external_type(),
+                        message,
+                        issues,
+                        request_id,
+                    },
+                })
             }
-        }
+        };
+        body.unwrap_or_else(|_| json!({ "code": "internal_error", "requestId": request_id }))
     }
 }
 
+/// The error envelope of the organization and user APIs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody<'a> {
+    /// The machine-readable code.
+    pub code: &'a str,
+    /// For people; may change.
+    pub message: String,
+    /// Context: `fields` for validation, `resource` for 404, `reason` for invalid_id_token, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Details")]
+    pub details: Option<Value>,
+    /// `@notice` annotations of the Cedar policies that decided a denial.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notices: &'a [String],
+    /// The request's id.
+    #[serde(rename = "requestId")]
+    #[schemars(with = "RequestIdSchema")]
+    pub request_id: &'a str,
+}
+
+/// The error envelope of the external-service API.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ServiceError")]
+pub struct ServiceError<'a> {
+    /// The error.
+    pub error: ServiceErrorBody<'a>,
+}
+
+/// The `error` member of the external-service error envelope.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ServiceErrorBody")]
+pub struct ServiceErrorBody<'a> {
+    /// The machine-readable type.
+    #[serde(rename = "type")]
+    pub error_type: &'a str,
+    /// For people; may change.
+    pub message: String,
+    /// For `invalid_schema` only: each problem and where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issues: Option<Vec<ValidationIssue>>,
+    /// The request's id.
+    #[serde(rename = "requestId")]
+    #[schemars(with = "RequestIdSchema")]
+    pub request_id: &'a str,
+}
+
+/// One problem with a request, on the external-service API.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationIssue {
+    /// Where: the field's path.
+    pub path: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,10 @@ use crate::organizations::org_pk;
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
 use crate::store::{self, PK, SK, Store, StoreError};
+use crate::wire::{Jwks, Page, Timestamp};
 use jsonwebtoken::jwk::JwkSet;
 use lambda_http::http::StatusCode;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -58,41 +60,82 @@ impl ProviderRecord {
     }
 
     /// The public provider object.
-    pub fn to_json(&self) -> Value {
-        let jwks: Value =
-            serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []}));
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "issuer": self.issuer,
-            "client_id": self.client_id,
-            "jwks": jwks,
-            "created_at": self.created_at,
-        })
+    pub fn view(&self) -> IdentityProvider<'_> {
+        IdentityProvider {
+            id: self.id,
+            name: &self.name,
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            jwks: serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []})),
+            created_at: &self.created_at,
+        }
     }
 }
 
+/// The identity-provider object.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "IdentityProvider")]
+pub struct IdentityProvider<'a> {
+    /// The provider's id.
+    pub id: IdentityProviderId,
+    /// Display name.
+    #[schemars(length(max = NAME_MAX_CHARS))]
+    pub name: &'a str,
+    /// The `iss` its id_tokens carry.
+    #[schemars(length(max = ISSUER_MAX_CHARS))]
+    pub issuer: &'a str,
+    /// The organization's client id at the provider: the `aud` of its id_tokens.
+    #[schemars(length(max = CLIENT_ID_MAX_CHARS))]
+    pub client_id: &'a str,
+    /// The public signing keys.
+    #[schemars(with = "Jwks")]
+    pub jwks: Value,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+}
+
+/// Longest provider name, in characters.
+const NAME_MAX_CHARS: usize = 128;
+/// Longest issuer URL, in characters.
+const ISSUER_MAX_CHARS: usize = 512;
+/// Longest client id, in characters.
+const CLIENT_ID_MAX_CHARS: usize = 256;
+
 /// `POST /v1/identity-providers` body.
-#[derive(Debug)]
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateIdentityProviderRequest")]
 pub struct CreateProvider {
+    /// Display name.
+    #[schemars(length(min = 1, max = NAME_MAX_CHARS))]
     name: String,
+    /// An absolute http(s) URL; the `iss` of its id_tokens.
+    #[schemars(length(min = 1, max = ISSUER_MAX_CHARS))]
     issuer: String,
+    /// The organization's client id at the provider.
+    #[schemars(length(min = 1, max = CLIENT_ID_MAX_CHARS))]
     client_id: String,
+    /// Public signing keys only (RSA, EC P-256, Ed25519), unique `kid`s.
+    #[schemars(with = "Jwks")]
     jwks: Value,
 }
 
 impl ParseBody for CreateProvider {
     fn parse(object: &mut JsonObject) -> Option<Self> {
-        let name = object.required_string("name", 128);
-        let issuer = object.required_string("issuer", 512).filter(|issuer| {
-            let ok = (issuer.starts_with("https://") || issuer.starts_with("http://"))
-                && !issuer.contains(char::is_whitespace);
-            if !ok {
-                object.problem("issuer", "must be an absolute http(s) URL");
-            }
-            ok
-        });
-        let client_id = object.required_string("client_id", 256);
+        let name = object.required_string("name", NAME_MAX_CHARS);
+        let issuer = object
+            .required_string("issuer", ISSUER_MAX_CHARS)
+            .filter(|issuer| {
+                let ok = (issuer.starts_with("https://") || issuer.starts_with("http://"))
+                    && !issuer.contains(char::is_whitespace);
+                if !ok {
+                    object.problem("issuer", "must be an absolute http(s) URL");
+                }
+                ok
+            });
+        let client_id = object.required_string("client_id", CLIENT_ID_MAX_CHARS);
         let jwks = match object.take("jwks") {
             None => {
                 object.problem("jwks", "is required");
@@ -257,7 +300,7 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, Ap
         .send()
         .await
         .map_err(StoreError::from)?;
-    Reply::json(StatusCode::CREATED, &record.to_json())
+    Reply::json(StatusCode::CREATED, &record.view())
 }
 
 /// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.
@@ -282,11 +325,8 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let next_cursor = more
         .then(|| providers.last().map(|p| encode_cursor("p1:", p.id)))
         .flatten();
-    let data: Vec<Value> = providers.iter().map(ProviderRecord::to_json).collect();
-    Reply::json(
-        StatusCode::OK,
-        &json!({ "data": data, "next_cursor": next_cursor }),
-    )
+    let data = providers.iter().map(ProviderRecord::view).collect();
+    Reply::json(StatusCode::OK, &Page { data, next_cursor })
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub mod secrets;
 pub mod store;
 pub mod tokens;
 pub mod user_api;
+pub mod wire;
 
 pub use app::App;
 pub use error::ApiError;

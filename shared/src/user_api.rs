@@ -10,19 +10,46 @@ use crate::identity_providers::{self, ALLOWED_ALGORITHMS, ProviderRecord};
 use crate::ids::{EndUserId, IdentityProviderId};
 use crate::pipeline::{Ctx, Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply, UserCtx};
 use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys};
+use crate::wire::PathId;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::CACHE_CONTROL;
-use serde_json::{Map, Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// A body that must be empty or `{}`.
-#[derive(Debug, Default)]
-pub struct NoFields;
+#[derive(Debug, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EmptyRequest")]
+pub struct NoFields {}
+
+/// A minted access token.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AccessToken")]
+pub struct AccessToken<'a> {
+    /// An EdDSA-signed JWT (iss, sub, org, iat, exp, jti).
+    pub access_token: &'a str,
+    /// Always `Bearer`.
+    pub token_type: TokenType,
+    /// Seconds until it expires.
+    #[schemars(range(min = 1))]
+    pub expires_in: i64,
+}
+
+/// The only token type (RFC 6750).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub enum TokenType {
+    /// `Bearer`.
+    Bearer,
+}
 
 impl ParseBody for NoFields {
     fn parse(_: &mut JsonObject) -> Option<Self> {
-        Some(Self)
+        Some(Self {})
     }
 }
 
@@ -51,7 +78,11 @@ pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiEr
         .map_err(ApiError::internal)?;
     Reply::json(
         StatusCode::CREATED,
-        &json!({ "access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL_SECONDS }),
+        &AccessToken {
+            access_token: &token,
+            token_type: TokenType::Bearer,
+            expires_in: ACCESS_TOKEN_TTL_SECONDS,
+        },
     )?
     .header(CACHE_CONTROL, "no-store")
 }
@@ -72,17 +103,28 @@ pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
     let record = end_users::find(&ctx.app.store, org, user)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    Reply::json(StatusCode::OK, &record.to_json())?
+    Reply::json(StatusCode::OK, &record.view())?
         .header(lambda_http::http::header::ETAG, &record.etag())
 }
 
 /// `POST /v1/me/sso/link` body.
-#[derive(Debug)]
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SsoLinkRequest")]
 pub struct SsoLink {
+    /// The organization's identity provider that issued the id_token.
+    #[schemars(with = "PathId")]
     identity_provider_id: IdentityProviderId,
+    /// A compact JWS (RS256, ES256 or EdDSA).
+    #[schemars(length(min = 1, max = ID_TOKEN_MAX_CHARS))]
     id_token: String,
+    /// When sent, the id_token's `nonce` must equal it (422 `invalid_id_token`, reason `nonce`).
+    #[schemars(length(max = NONCE_MAX_CHARS))]
     nonce: Option<String>,
 }
+
+/// Longest accepted `nonce`, in characters.
+const NONCE_MAX_CHARS: usize = 256;
 
 /// Longest accepted SSO id_token, in characters.
 pub const ID_TOKEN_MAX_CHARS: usize = 16 * 1024;
@@ -92,7 +134,7 @@ impl ParseBody for SsoLink {
         let identity_provider_id =
             object.required_id("identity_provider_id", 64, IdentityProviderId::parse);
         let id_token = object.required_string("id_token", ID_TOKEN_MAX_CHARS);
-        let nonce = object.optional_string("nonce", 256);
+        let nonce = object.optional_string("nonce", NONCE_MAX_CHARS);
         Some(Self {
             identity_provider_id: identity_provider_id?,
             id_token: id_token?,

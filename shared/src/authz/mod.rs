@@ -10,7 +10,7 @@
 mod policies;
 
 pub use policies::{
-    OrgPolicies, PolicyText, cached_policies, policies_for, policies_key, put_policies,
+    OrgPolicies, Policies, PolicyText, cached_policies, policies_for, policies_key, put_policies,
     read_policies, remember_policy_item, show_policies, write_policies,
 };
 

@@ -9,10 +9,13 @@ use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::pipeline::{FromBody, NoBody, OrgCtx, Reply, body};
 use crate::store::{self, Store, StoreError};
+use crate::wire::{SchemaFn, Timestamp, schema};
 use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -112,10 +115,29 @@ impl OrgPolicies {
 }
 
 /// `PUT /v1/policies` body: Cedar text as `text/plain`, or `{"policies": "..."}`.
-#[derive(Debug)]
-pub struct PolicyText(String);
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PutPoliciesRequest")]
+pub struct PolicyText {
+    /// Cedar policy text: `forbid` policies only.
+    policies: String,
+}
+
+/// An organization's policies as the API renders them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Policies")]
+pub struct Policies<'a> {
+    /// Cedar policy text; empty when none is set.
+    pub policies: &'a str,
+    /// When they were last written; null when never.
+    #[schemars(with = "Option<Timestamp>")]
+    pub updated_at: Option<&'a str>,
+}
 
 impl FromBody for PolicyText {
+    const SCHEMA: Option<SchemaFn> = Some(schema::<Self>);
+
     fn from_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, ApiError> {
         let is_text = headers
             .get(CONTENT_TYPE)
@@ -130,7 +152,9 @@ impl FromBody for PolicyText {
             }
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| ApiError::InvalidJson("the policy text must be UTF-8"))?;
-            return Ok(Self(text.to_owned()));
+            return Ok(Self {
+                policies: text.to_owned(),
+            });
         }
         let mut members = body::parse_object(headers, bytes)?;
         let mut errors = FieldErrors::new();
@@ -148,7 +172,9 @@ impl FromBody for PolicyText {
         for unknown in members.keys() {
             errors.push(unknown.clone(), "unknown field");
         }
-        errors.into_result(|| Self(text.unwrap_or_default()))
+        errors.into_result(|| Self {
+            policies: text.unwrap_or_default(),
+        })
     }
 }
 
@@ -260,7 +286,7 @@ fn remember_policies(
 #[tracing::instrument(name = "policies.write", skip_all)]
 pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiError> {
     let org = ctx.org;
-    let parsed = OrgPolicies::parse(&body.0).map_err(|problems| {
+    let parsed = OrgPolicies::parse(&body.policies).map_err(|problems| {
         let mut errors = FieldErrors::new();
         for problem in problems {
             errors.push("policies", problem);
@@ -272,7 +298,10 @@ pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiErr
     ctx.app.policies.put(org, Some(Arc::new(parsed.clone())));
     Reply::json(
         StatusCode::OK,
-        &json!({ "policies": parsed.text, "updated_at": updated_at }),
+        &Policies {
+            policies: &parsed.text,
+            updated_at: Some(&updated_at),
+        },
     )
 }
 
@@ -286,6 +315,9 @@ pub async fn show_policies(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     };
     Reply::json(
         StatusCode::OK,
-        &json!({ "policies": text, "updated_at": updated_at }),
+        &Policies {
+            policies: &text,
+            updated_at: updated_at.as_deref(),
+        },
     )
 }

@@ -17,12 +17,16 @@ pub async fn find(
     store::get(store, org, id).await
 }
 
+use crate::ids::{EndUserId, OrganizationId};
 use crate::pipeline::{JsonObject, ParseBody};
+use crate::wire::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Whether an end user is live or being purged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum Status {
     /// Live.
     Active,
@@ -31,8 +35,9 @@ pub enum Status {
 }
 
 /// An end user's subscription, set by external services (SPEC §11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum Subscription {
     /// The default.
     Free,
@@ -40,14 +45,50 @@ pub enum Subscription {
     Pro,
 }
 
+/// The end-user object of the organization and user APIs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EndUser")]
+pub struct EndUser<'a> {
+    /// The end user's id.
+    pub id: EndUserId,
+    /// Its organization.
+    pub organization_id: OrganizationId,
+    /// Contact address.
+    pub email: Option<&'a str>,
+    /// Name to show.
+    pub display_name: Option<&'a str>,
+    /// The organization's own id for the person.
+    pub external_id: Option<&'a str>,
+    /// Free-form metadata, as the organization sent it.
+    #[schemars(with = "Metadata")]
+    pub metadata: serde_json::Value,
+    /// Set by external services.
+    pub subscription: Subscription,
+    /// Set while an external service manages the subscription (PRO).
+    pub externally_managed: bool,
+    /// `deleting` from the deletion until the purge.
+    pub status: Status,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+    /// Last change.
+    #[schemars(with = "Timestamp")]
+    pub updated_at: &'a str,
+}
+
 /// `POST /v1/end-users` body.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateEndUserRequest")]
 pub struct CreateEndUser {
     /// Contact address.
     pub email: Option<Email>,
     /// Name to show.
+    #[schemars(length(max = domain::TEXT_MAX_CHARS))]
     pub display_name: Option<String>,
     /// The organization's own id for this person.
+    #[schemars(length(max = domain::TEXT_MAX_CHARS))]
     pub external_id: Option<String>,
     /// Free-form metadata.
     pub metadata: Option<Metadata>,
@@ -82,7 +123,9 @@ const IMMUTABLE_FIELDS: &[&str] = &[
 ];
 
 /// `PATCH /v1/end-users/{user_id}` body: only `metadata` is mutable.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateEndUserRequest")]
 pub struct UpdateEndUser {
     /// The replacement metadata, when sent.
     pub metadata: Option<Metadata>,

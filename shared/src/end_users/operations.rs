@@ -6,16 +6,16 @@ use crate::error::ApiError;
 use crate::ids::EndUserId;
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Header, Json, NoBody, OrgCtx, Reply};
+use crate::wire::Page;
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{ETAG, LOCATION};
-use serde_json::json;
 
 const RESOURCE: &str = "end_user";
 /// Cursor format version, so the encoding can change without breaking old cursors silently.
 const CURSOR_PREFIX: &str = "u1:";
 
 fn user_reply(status: StatusCode, record: &EndUserRecord) -> Result<Reply, ApiError> {
-    Reply::json(status, &record.to_json())?.header(ETAG, &record.etag())
+    Reply::json(status, &record.view())?.header(ETAG, &record.etag())
 }
 
 /// `POST /v1/end-users` → 201 with the end user.
@@ -58,11 +58,8 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let next_cursor = more
         .then(|| records.last().map(|r| encode_cursor(CURSOR_PREFIX, r.id)))
         .flatten();
-    let data: Vec<_> = records.iter().map(EndUserRecord::to_json).collect();
-    Reply::json(
-        StatusCode::OK,
-        &json!({ "data": data, "next_cursor": next_cursor }),
-    )
+    let data = records.iter().map(EndUserRecord::view).collect();
+    Reply::json(StatusCode::OK, &Page { data, next_cursor })
 }
 
 /// `PATCH /v1/end-users/{user_id}`: replaces `metadata` when sent; `{}` or an

@@ -9,7 +9,7 @@ use crate::organizations::org_pk;
 use crate::store::{self, Item, PK, SK, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 /// Prefix of end-user sort keys.
 const USER_SK_PREFIX: &str = "USER#";
@@ -102,22 +102,21 @@ impl EndUserRecord {
     }
 
     /// The public end-user object.
-    pub fn to_json(&self) -> Value {
-        let metadata: Value =
-            serde_json::from_str(&self.metadata_json).unwrap_or_else(|_| json!({}));
-        json!({
-            "id": self.id,
-            "organization_id": self.organization_id,
-            "email": self.email,
-            "display_name": self.display_name,
-            "external_id": self.external_id,
-            "metadata": metadata,
-            "subscription": self.subscription,
-            "externally_managed": self.externally_managed,
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
+    pub fn view(&self) -> super::EndUser<'_> {
+        super::EndUser {
+            id: self.id,
+            organization_id: self.organization_id,
+            email: self.email.as_deref(),
+            display_name: self.display_name.as_deref(),
+            external_id: self.external_id.as_deref(),
+            metadata: serde_json::from_str(&self.metadata_json)
+                .unwrap_or_else(|_| Value::Object(Map::new())),
+            subscription: self.subscription,
+            externally_managed: self.externally_managed,
+            status: self.status,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+        }
     }
 }
 

@@ -19,12 +19,13 @@ use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply, ServiceCtx};
 use crate::secrets::ConnectToken;
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
+use crate::wire::{ServicePage, Timestamp};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use lambda_http::http::StatusCode;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -73,30 +74,92 @@ pub struct RelationRecord {
 }
 
 impl RelationRecord {
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "externalServiceId": self.external_service_id,
-            "organizationId": self.organization_id,
-            "externalOrganizationId": self.external_organization_id,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
+    fn view(&self) -> Relation<'_> {
+        Relation {
+            id: self.id,
+            external_service_id: self.external_service_id,
+            organization_id: self.organization_id,
+            external_organization_id: &self.external_organization_id,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+        }
+    }
+
+    fn organization_view(&self) -> ServiceOrganization<'_> {
+        ServiceOrganization {
+            organization_id: self.organization_id,
+            organization_name: &self.organization_name,
+            relation_id: self.id,
+            external_organization_id: &self.external_organization_id,
+            created_at: &self.created_at,
+        }
     }
 }
 
+/// A relation as the external-service API renders it (camelCase).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Relation")]
+pub struct Relation<'a> {
+    /// The relation's id.
+    pub id: RelationId,
+    /// The service.
+    pub external_service_id: ExternalServiceId,
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The service's own id for the organization.
+    #[schemars(length(max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
+    pub external_organization_id: &'a str,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+    /// Last claim that confirmed it.
+    #[schemars(with = "Timestamp")]
+    pub updated_at: &'a str,
+}
+
+/// An organization in the service's list (camelCase).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ServiceOrganization")]
+pub struct ServiceOrganization<'a> {
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// Its name, as at the claim.
+    pub organization_name: &'a str,
+    /// The relation.
+    pub relation_id: RelationId,
+    /// The service's own id for the organization.
+    #[schemars(length(max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
+    pub external_organization_id: &'a str,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+}
+
+/// Longest `externalOrganizationId` and `connectToken`, in characters.
+const EXTERNAL_ORGANIZATION_ID_MAX_CHARS: usize = 256;
+
 /// The claim body (camelCase).
-#[derive(Debug)]
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ClaimRequest")]
 pub struct ClaimBody {
+    /// `tct_<organization id>_<48 hex digits>`, as the organization handed it over; any other form is 400 `malformed_connect_token`.
+    #[schemars(length(min = 1, max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
     connect_token: String,
+    /// The service's own id for the organization.
+    #[schemars(length(min = 1, max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
     external_organization_id: String,
 }
 
 impl ParseBody for ClaimBody {
     fn parse(object: &mut JsonObject) -> Option<Self> {
         // Any string: its *format* is checked after the schema (400 malformed_connect_token).
-        let connect_token = object.required_string("connectToken", 256);
-        let external_organization_id = object.required_string("externalOrganizationId", 256);
+        let connect_token =
+            object.required_string("connectToken", EXTERNAL_ORGANIZATION_ID_MAX_CHARS);
+        let external_organization_id =
+            object.required_string("externalOrganizationId", EXTERNAL_ORGANIZATION_ID_MAX_CHARS);
         Some(Self {
             connect_token: connect_token?,
             external_organization_id: external_organization_id?,
@@ -159,7 +222,7 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
             }
         }
     };
-    Reply::json(StatusCode::OK, &relation.to_json())
+    Reply::json(StatusCode::OK, &relation.view())
 }
 
 /// The presented connect token and its organization's policies: one
@@ -364,22 +427,11 @@ pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, Api
                 .map(|r| encode_cursor("o1:", r.organization_id))
         })
         .flatten();
-    let data: Vec<Value> = relations
+    let data = relations
         .iter()
-        .map(|r| {
-            json!({
-                "organizationId": r.organization_id,
-                "organizationName": r.organization_name,
-                "relationId": r.id,
-                "externalOrganizationId": r.external_organization_id,
-                "createdAt": r.created_at,
-            })
-        })
+        .map(RelationRecord::organization_view)
         .collect();
-    Reply::json(
-        StatusCode::OK,
-        &json!({ "data": data, "nextCursor": next_cursor }),
-    )
+    Reply::json(StatusCode::OK, &ServicePage { data, next_cursor })
 }
 
 /// `DELETE /v1/external-service-relations/{relation_id}` (admin) → 204: the

@@ -16,12 +16,13 @@ use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
 use crate::secrets::ConnectToken;
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::user_api::NoFields;
+use crate::wire::{PathId, Timestamp};
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use lambda_http::http::StatusCode;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 /// Default and bounds of `expires_in_seconds` (SPEC §9).
 const DEFAULT_TTL_SECONDS: i64 = 3600;
@@ -31,8 +32,9 @@ const MAX_TTL_SECONDS: i64 = 604_800;
 const RETENTION_AFTER_EXPIRY_SECONDS: i64 = 7 * 24 * 3600;
 
 /// A connect token's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum TokenStatus {
     /// Issued, not yet claimed.
     Pending,
@@ -42,6 +44,40 @@ pub enum TokenStatus {
     Cancelled,
     /// Its relation was removed by the organization.
     Consumed,
+}
+
+/// The connect-token object (never the secret).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ConnectToken")]
+pub struct ConnectTokenObject<'a> {
+    /// Public id.
+    pub id: ConnectTokenId,
+    /// The service it was issued for.
+    pub external_service_id: ExternalServiceId,
+    /// State.
+    pub status: TokenStatus,
+    /// Expiry.
+    #[schemars(with = "Timestamp")]
+    pub expires_at: &'a str,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+    /// Claim time; null until claimed.
+    #[schemars(with = "Option<Timestamp>")]
+    pub claimed_at: Option<&'a str>,
+}
+
+/// The answer to `POST /v1/connect-tokens`: the object and, once, its secret.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "CreatedConnectToken")]
+pub struct CreatedConnectToken<'a> {
+    /// The token.
+    #[serde(flatten)]
+    pub object: ConnectTokenObject<'a>,
+    /// The secret, shown once: `tct_<organization id>_<48 hex digits>`. It names the issuing organization (no secret: the claimant learns it from the claim).
+    #[schemars(regex(pattern = r"^tct_[0-9a-f-]{36}_[0-9a-f]{48}$"))]
+    pub token: &'a str,
 }
 
 /// A connect token as stored.
@@ -92,15 +128,15 @@ pub fn token_pk(hash_hex: &str) -> String {
 
 impl ConnectTokenRecord {
     /// The public object (never the secret).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "external_service_id": self.external_service_id,
-            "status": self.status,
-            "expires_at": self.expires_at,
-            "created_at": self.created_at,
-            "claimed_at": self.claimed_at,
-        })
+    pub fn view(&self) -> ConnectTokenObject<'_> {
+        ConnectTokenObject {
+            id: self.id,
+            external_service_id: self.external_service_id,
+            status: self.status,
+            expires_at: &self.expires_at,
+            created_at: &self.created_at,
+            claimed_at: self.claimed_at.as_deref(),
+        }
     }
 
     /// The key of the item.
@@ -110,10 +146,22 @@ impl ConnectTokenRecord {
 }
 
 /// `POST /v1/connect-tokens` body.
-#[derive(Debug)]
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateConnectTokenRequest")]
 pub struct CreateConnectToken {
+    /// The external service that may claim it.
+    #[schemars(with = "PathId")]
     external_service_id: ExternalServiceId,
+    /// Lifetime in seconds.
+    #[serde(default = "default_ttl")]
+    #[schemars(range(min = 1, max = MAX_TTL_SECONDS))]
     expires_in_seconds: i64,
+}
+
+/// For the schema's `default`.
+fn default_ttl() -> i64 {
+    DEFAULT_TTL_SECONDS
 }
 
 impl ParseBody for CreateConnectToken {
@@ -201,8 +249,10 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply
         }
         Err(err) => return Err(err.into()),
     }
-    let mut body = record.to_json();
-    body["token"] = json!(secret.expose());
+    let body = CreatedConnectToken {
+        object: record.view(),
+        token: secret.expose(),
+    };
     // The body carries a secret: no cache may keep it (SPEC §2).
     Reply::json(StatusCode::CREATED, &body)?
         .header(lambda_http::http::header::CACHE_CONTROL, "no-store")
@@ -250,7 +300,7 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
         .ok_or(ApiError::NotFound {
             resource: "connect_token",
         })?;
-    Reply::json(StatusCode::OK, &record.to_json())
+    Reply::json(StatusCode::OK, &record.view())
 }
 
 /// `POST /v1/connect-tokens/{id}/cancel` → the token, `cancelled`. Cancelling
@@ -296,5 +346,5 @@ pub async fn cancel(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
         }
         Err(err) => return Err(err.into()),
     };
-    Reply::json(StatusCode::OK, &current.to_json())
+    Reply::json(StatusCode::OK, &current.view())
 }

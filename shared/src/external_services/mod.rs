@@ -6,8 +6,8 @@ mod claim;
 pub mod connect_tokens;
 mod users;
 
-pub use claim::{claim, delete_relation, list_organizations};
-pub use users::put_user;
+pub use claim::{Relation, ServiceOrganization, claim, delete_relation, list_organizations};
+pub use users::{OrganizationUser, put_user};
 
 #[cfg(test)]
 pub(crate) use claim::ClaimBody as ClaimBodyForFuzzing;

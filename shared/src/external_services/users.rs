@@ -9,33 +9,93 @@
 use super::claim::relation_sk;
 use super::service_pk;
 use crate::clock::format_timestamp;
+use crate::end_users::domain::{EMAIL_MAX_CHARS, TEXT_MAX_CHARS};
 use crate::end_users::{CreateEndUser, Email, EndUserRecord, Status, Subscription, user_sk};
 use crate::error::ApiError;
 use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
 use crate::organizations::org_pk;
 use crate::pipeline::{Json, JsonObject, ParseBody, Reply, ServiceCtx};
 use crate::store::{self, PK, SK, Store, StoreError, built};
+use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use lambda_http::http::StatusCode;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// An end user as the external-service API renders it (camelCase).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "OrganizationUser")]
+pub struct OrganizationUser<'a> {
+    /// The end user's id.
+    pub id: EndUserId,
+    /// Its organization.
+    pub organization_id: OrganizationId,
+    /// The service's own id for the user.
+    pub external_user_id: &'a str,
+    /// Contact address.
+    pub email: Option<&'a str>,
+    /// Name to show.
+    pub display_name: Option<&'a str>,
+    /// The subscription the service set.
+    pub subscription: ServiceSubscription,
+    /// Set while an external service manages the subscription (PRO).
+    pub externally_managed: bool,
+    /// `deleting` from the organization's deletion until the purge.
+    pub status: Status,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+    /// Last change.
+    #[schemars(with = "Timestamp")]
+    pub updated_at: &'a str,
+}
+
+/// A subscription as the external-service API spells it.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+#[schemars(inline)]
+pub enum ServiceSubscription {
+    /// Free.
+    Free,
+    /// Paid; the end user becomes externally managed.
+    Pro,
+}
+
+impl From<Subscription> for ServiceSubscription {
+    fn from(subscription: Subscription) -> Self {
+        match subscription {
+            Subscription::Free => Self::Free,
+            Subscription::Pro => Self::Pro,
+        }
+    }
+}
+
 /// The PUT body (camelCase).
-#[derive(Debug)]
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "PutOrganizationUserRequest")]
 pub struct PutUser {
+    /// Contact address (used when the end user is created).
     email: Option<Email>,
+    /// Name to show (used when the end user is created).
+    #[schemars(length(max = TEXT_MAX_CHARS))]
     display_name: Option<String>,
+    /// `PRO` marks the end user externally managed; `FREE` clears it.
+    #[schemars(with = "ServiceSubscription")]
     subscription: Subscription,
 }
 
 impl ParseBody for PutUser {
     fn parse(object: &mut JsonObject) -> Option<Self> {
         let email = object
-            .optional_string("email", 254)
+            .optional_string("email", EMAIL_MAX_CHARS)
             .and_then(|s| Email::parse(s).map_err(|p| object.problem("email", p)).ok());
-        let display_name = object.optional_string("displayName", 256);
+        let display_name = object.optional_string("displayName", TEXT_MAX_CHARS);
         let subscription = match object.take("subscription") {
             None => {
                 object.problem("subscription", "is required");
@@ -63,19 +123,19 @@ fn link_sk(service: ExternalServiceId, external_user_id: &str) -> String {
     )
 }
 
-fn to_json(user: &EndUserRecord, external_user_id: &str) -> Value {
-    json!({
-        "id": user.id,
-        "organizationId": user.organization_id,
-        "externalUserId": external_user_id,
-        "email": user.email,
-        "displayName": user.display_name,
-        "subscription": match user.subscription { Subscription::Pro => "PRO", Subscription::Free => "FREE" },
-        "externallyManaged": user.externally_managed,
-        "status": user.status,
-        "createdAt": user.created_at,
-        "updatedAt": user.updated_at,
-    })
+fn view<'a>(user: &'a EndUserRecord, external_user_id: &'a str) -> OrganizationUser<'a> {
+    OrganizationUser {
+        id: user.id,
+        organization_id: user.organization_id,
+        external_user_id,
+        email: user.email.as_deref(),
+        display_name: user.display_name.as_deref(),
+        subscription: user.subscription.into(),
+        externally_managed: user.externally_managed,
+        status: user.status,
+        created_at: &user.created_at,
+        updated_at: &user.updated_at,
+    }
 }
 
 fn relation_check(
@@ -147,7 +207,7 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
         crate::organizations::count_relationship(store, org, ceiling)?,
     ];
     let existing = match store::transact(store, items).await {
-        Ok(()) => return Reply::json(StatusCode::CREATED, &to_json(&user, &external_user_id)),
+        Ok(()) => return Reply::json(StatusCode::CREATED, &view(&user, &external_user_id)),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
             if failed(0).is_some() {
@@ -245,5 +305,5 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
             resource: "end_user",
         })?;
     debug_assert!(user.status == Status::Active);
-    Reply::json(StatusCode::OK, &to_json(&user, &external_user_id))
+    Reply::json(StatusCode::OK, &view(&user, &external_user_id))
 }

@@ -16,27 +16,65 @@ use crate::error::ApiError;
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
+use crate::wire::{Page, PathId, Timestamp};
 use lambda_http::http::StatusCode;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// Longest external id, username, email or display name (SPEC §9: 256).
 /// Longest accepted identity field, in characters.
 pub const FIELD_MAX_CHARS: usize = 256;
 
-/// `POST /v1/users/{user_id}/identities` body.
-#[derive(Debug)]
-pub struct LinkIdentity {
+/// The identity object.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Identity")]
+pub struct Identity<'a> {
+    /// The identity's id.
+    pub id: IdentityId,
+    /// The end user it is linked to.
+    pub user_id: EndUserId,
     /// The provider.
     pub identity_provider_id: IdentityProviderId,
     /// The subject at the provider.
+    pub external_id: &'a str,
+    /// Username at the provider.
+    pub external_username: Option<&'a str>,
+    /// Email at the provider.
+    pub external_email: Option<&'a str>,
+    /// Display name at the provider.
+    pub external_display_name: Option<&'a str>,
+    /// The id_token's `email_verified` (SSO links), or what the organization sent (false when absent).
+    pub external_email_verified: bool,
+    /// `auto` (the organization's backend) or `user` (SSO).
+    pub linked_by: LinkedBy,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+}
+
+/// `POST /v1/users/{user_id}/identities` body.
+#[derive(Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "LinkIdentityRequest")]
+pub struct LinkIdentity {
+    /// The provider.
+    #[schemars(with = "PathId")]
+    pub identity_provider_id: IdentityProviderId,
+    /// The subject at the provider.
+    #[schemars(length(min = 1, max = FIELD_MAX_CHARS))]
     pub external_id: String,
     /// Username at the provider.
+    #[schemars(length(max = FIELD_MAX_CHARS))]
     pub external_username: Option<String>,
     /// Email at the provider.
+    #[schemars(length(max = FIELD_MAX_CHARS))]
     pub external_email: Option<String>,
     /// Display name at the provider.
+    #[schemars(length(max = FIELD_MAX_CHARS))]
     pub external_display_name: Option<String>,
-    /// Whether the organization vouches that the email is verified.
+    /// Whether the organization vouches for the email (default false); in the Cedar context.
+    #[serde(default)]
     pub external_email_verified: bool,
 }
 
@@ -64,8 +102,8 @@ impl ParseBody for LinkIdentity {
 /// The answer to a link: 201 new, 200 already this user's, else the error.
 pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
     match outcome {
-        LinkOutcome::Linked(identity) => Reply::json(StatusCode::CREATED, &identity.to_json()),
-        LinkOutcome::AlreadyLinked(identity) => Reply::json(StatusCode::OK, &identity.to_json()),
+        LinkOutcome::Linked(identity) => Reply::json(StatusCode::CREATED, &identity.view()),
+        LinkOutcome::AlreadyLinked(identity) => Reply::json(StatusCode::OK, &identity.view()),
         LinkOutcome::OtherUser => Err(ApiError::IdentityAlreadyLinked),
         LinkOutcome::UnknownUser => Err(ApiError::NotFound {
             resource: "end_user",
@@ -126,11 +164,8 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let next_cursor = more
         .then(|| identities.last().map(|i| encode_cursor("i1:", i.id)))
         .flatten();
-    let data: Vec<_> = identities.iter().map(IdentityRecord::to_json).collect();
-    Reply::json(
-        StatusCode::OK,
-        &json!({ "data": data, "next_cursor": next_cursor }),
-    )
+    let data = identities.iter().map(IdentityRecord::view).collect();
+    Reply::json(StatusCode::OK, &Page { data, next_cursor })
 }
 
 /// `DELETE /v1/users/{user_id}/identities/{identity_id}` → 204; the pair is free again.

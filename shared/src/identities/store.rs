@@ -10,12 +10,12 @@ use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// Who made a link (SPEC §9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum LinkedBy {
     /// The organization's backend, through the organization API.
     Auto,
@@ -110,19 +110,19 @@ impl IdentityRecord {
     }
 
     /// The public identity object.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "user_id": self.user_id,
-            "identity_provider_id": self.identity_provider_id,
-            "external_id": self.external_id,
-            "external_username": self.external_username,
-            "external_email": self.external_email,
-            "external_display_name": self.external_display_name,
-            "external_email_verified": self.external_email_verified,
-            "linked_by": self.linked_by,
-            "created_at": self.created_at,
-        })
+    pub fn view(&self) -> super::Identity<'_> {
+        super::Identity {
+            id: self.id,
+            user_id: self.user_id,
+            identity_provider_id: self.identity_provider_id,
+            external_id: &self.external_id,
+            external_username: self.external_username.as_deref(),
+            external_email: self.external_email.as_deref(),
+            external_display_name: self.external_display_name.as_deref(),
+            external_email_verified: self.external_email_verified,
+            linked_by: self.linked_by,
+            created_at: &self.created_at,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use crate::routes::{self, Credential, Docs, Endpoint};
 use serde_json::{Map, Value, json};
 
 mod schemas;
-use schemas::schemas_and_responses;
+use schemas::{Schemas, error_components};
 
 /// Organization/user-API error codes by status (SPEC §4).
 pub const ORGANIZATION_CODES: &[(u16, &str)] = &[
@@ -79,7 +79,8 @@ pub fn error_statuses(endpoint: &Endpoint) -> Vec<u16> {
     let op = operation(endpoint);
     let has_path = endpoint.parameter_names().next().is_some();
     let mut statuses = vec![500, 503];
-    if endpoint.credential != Credential::None || has_path || op.body.is_some() || op.paginated {
+    let has_body = (endpoint.body)().is_some();
+    if endpoint.credential != Credential::None || has_path || has_body || op.paginated {
         statuses.push(400);
     }
     // Every request passes a limiter: per key, per service or per source IP.
@@ -90,7 +91,7 @@ pub fn error_statuses(endpoint: &Endpoint) -> Vec<u16> {
     if has_path && endpoint.surface == Surface::Organization {
         statuses.push(404);
     }
-    if op.body.is_some() {
+    if has_body {
         statuses.push(413);
         if endpoint.surface == Surface::Organization {
             statuses.push(422);
@@ -172,8 +173,12 @@ const QUOTA_HEADERS: &[&str] = &[
     "X-Quota-Reset",
 ];
 
-fn json_content(schema: &str) -> Value {
-    json!({ crate::pipeline::JSON_CONTENT_TYPE: { "schema": { "$ref": format!("#/components/schemas/{schema}") } } })
+fn json_content(schema: Value) -> Value {
+    json!({ crate::pipeline::JSON_CONTENT_TYPE: { "schema": schema } })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 fn error_schema_name(surface: Surface, status: u16) -> String {
@@ -187,12 +192,12 @@ fn path_parameter(name: &str) -> Value {
     let schema = if routes::FREE_TEXT_PARAMETERS.contains(&name) {
         json!({ "type": "string", "minLength": 1, "maxLength": 256 })
     } else {
-        json!({ "$ref": "#/components/schemas/PathId" })
+        schema_ref("PathId")
     };
     json!({ "name": name, "in": "path", "required": true, "schema": schema })
 }
 
-fn operation_object(endpoint: &Endpoint) -> Value {
+fn operation_object(endpoint: &Endpoint, schemas: &mut Schemas) -> Value {
     let op = operation(endpoint);
     let mut parameters: Vec<Value> = endpoint.parameter_names().map(path_parameter).collect();
     if op.paginated {
@@ -220,7 +225,7 @@ fn operation_object(endpoint: &Endpoint) -> Value {
             "headers": success_headers(*status, &op, endpoint),
         });
         if let Some(schema) = schema {
-            response["content"] = json_content(schema);
+            response["content"] = json_content(schemas.response(*schema));
         }
         responses.insert(status.to_string(), response);
     }
@@ -252,8 +257,8 @@ fn operation_object(endpoint: &Endpoint) -> Value {
     if !endpoint.action.is_empty() {
         object["x-cedar-action"] = json!(endpoint.action);
     }
-    if let Some(body) = op.body {
-        let mut content = json_content(body);
+    if let Some(body) = (endpoint.body)() {
+        let mut content = json_content(schemas.request(body));
         if op.text_body {
             content["text/plain"] =
                 json!({ "schema": { "type": "string", "description": "Cedar policy text." } });
@@ -316,14 +321,15 @@ fn components_headers() -> Value {
 
 /// The whole document.
 pub fn document() -> Value {
-    let (schemas, responses) = schemas_and_responses();
+    let mut schemas = Schemas::new();
     let mut paths = Map::new();
     for endpoint in routes::ALL {
         let item = paths
             .entry(endpoint.path.to_owned())
             .or_insert_with(|| json!({}));
-        item[endpoint.method.to_lowercase()] = operation_object(endpoint);
+        item[endpoint.method.to_lowercase()] = operation_object(endpoint, &mut schemas);
     }
+    let (schemas, responses) = error_components(schemas);
     json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",

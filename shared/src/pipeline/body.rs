@@ -2,8 +2,10 @@
 //! (422) are told apart, and every DTO is parsed into domain types.
 
 use crate::error::{ApiError, FieldErrors};
+use crate::wire::{SchemaFn, schema};
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::CONTENT_TYPE;
+use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
 /// The largest body the API reads (SPEC §9).
@@ -11,6 +13,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A body type an operation takes.
 pub trait FromBody: Sized + Send + 'static {
+    /// The JSON body's schema in the OpenAPI document; `None` for no body.
+    const SCHEMA: Option<SchemaFn>;
+
     /// Reads the body; called by the pipeline after authorization.
     fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError>;
 }
@@ -20,6 +25,8 @@ pub trait FromBody: Sized + Send + 'static {
 pub struct NoBody;
 
 impl FromBody for NoBody {
+    const SCHEMA: Option<SchemaFn> = None;
+
     fn from_body(_: &HeaderMap, _: &[u8]) -> Result<Self, ApiError> {
         Ok(NoBody)
     }
@@ -27,8 +34,9 @@ impl FromBody for NoBody {
 
 /// A DTO parsed from a JSON object — parse, don't validate: a DTO that
 /// exists is valid, its required fields are not `Option`s. Parsing collects
-/// every field problem so a client sees them all at once.
-pub trait ParseBody: Sized + Send + 'static {
+/// every field problem so a client sees them all at once. Its derived
+/// [`JsonSchema`] is the body's schema in the OpenAPI document.
+pub trait ParseBody: Sized + Send + JsonSchema + 'static {
     /// Parses the object's members: `None` when a problem was recorded.
     fn parse(object: &mut JsonObject) -> Option<Self>;
 }
@@ -138,6 +146,8 @@ pub struct Json<T> {
 }
 
 impl<T: ParseBody> FromBody for Json<T> {
+    const SCHEMA: Option<SchemaFn> = Some(schema::<T>);
+
     fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
         let members = parse_object(headers, body)?;
         let empty = members.is_empty();
@@ -218,7 +228,7 @@ mod tests {
         h
     }
 
-    #[derive(Debug)]
+    #[derive(Debug, JsonSchema)]
     struct Named {
         name: Option<String>,
     }

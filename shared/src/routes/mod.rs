@@ -15,6 +15,7 @@ pub use user::*;
 
 use crate::app::App;
 use crate::error::Surface;
+use crate::wire::SchemaFn;
 use lambda_http::{Body, Request, Response};
 use std::future::Future;
 use std::pin::Pin;
@@ -49,6 +50,17 @@ pub struct Bound {
     pub handler: Handler,
     /// The credential the operation's context takes ([`crate::pipeline::Caller`]).
     pub caller: fn() -> Option<Credential>,
+    /// The schema of the body the operation parses ([`crate::pipeline::FromBody`]).
+    pub body: fn() -> Option<SchemaFn>,
+}
+
+/// The schema of the body an operation takes.
+pub fn body_of<C, B, F, Fut>(_: F) -> Option<SchemaFn>
+where
+    B: crate::pipeline::FromBody,
+    F: FnOnce(C, B) -> Fut,
+{
+    B::SCHEMA
 }
 
 /// The credential an operation's context type takes.
@@ -73,25 +85,34 @@ macro_rules! op {
         fn caller() -> Option<crate::routes::Credential> {
             crate::routes::caller_of($op)
         }
-        crate::routes::Bound { handler, caller }
+        fn body() -> Option<crate::wire::SchemaFn> {
+            crate::routes::body_of($op)
+        }
+        crate::routes::Bound {
+            handler,
+            caller,
+            body,
+        }
     }};
 }
 use op;
 
+/// A success an operation answers with: status, description, and the
+/// response body's type (none for an empty body).
+pub type Success = (u16, &'static str, Option<SchemaFn>);
+
 /// What the OpenAPI document says about an operation beyond what its route,
-/// credential and body imply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// credential and handler's types imply.
+#[derive(Debug, Clone, Copy)]
 pub struct Docs {
     /// One line.
     pub summary: &'static str,
-    /// The JSON request body's schema name; `None` for operations without one.
-    pub body: Option<&'static str>,
     /// Whether the body may be omitted (an empty body reads as `{}`).
     pub body_optional: bool,
     /// The body may also be `text/plain` (Cedar policy text).
     pub text_body: bool,
-    /// Success statuses: (status, description, schema name or none for no body).
-    pub success: &'static [(u16, &'static str, Option<&'static str>)],
+    /// Success statuses.
+    pub success: &'static [Success],
     /// Error statuses beyond those the route's shape implies.
     pub errors: &'static [u16],
     /// Takes `limit` and `cursor`.
@@ -105,16 +126,14 @@ pub struct Docs {
 }
 
 impl Docs {
-    /// An operation's summary, body schema, successes and own error statuses.
+    /// An operation's summary, successes and own error statuses.
     pub const fn new(
         summary: &'static str,
-        body: Option<&'static str>,
-        success: &'static [(u16, &'static str, Option<&'static str>)],
+        success: &'static [Success],
         errors: &'static [u16],
     ) -> Self {
         Self {
             summary,
-            body,
             body_optional: false,
             text_body: false,
             success,
@@ -196,6 +215,8 @@ pub struct Endpoint {
     pub handler: Handler,
     /// The credential the handler's context takes.
     pub caller: fn() -> Option<Credential>,
+    /// The schema of the body its handler parses (from the handler's type).
+    pub body: fn() -> Option<SchemaFn>,
     /// Its documentation.
     pub docs: Docs,
 }
@@ -233,6 +254,7 @@ impl Endpoint {
             },
             handler: bound.handler,
             caller: bound.caller,
+            body: bound.body,
             docs,
         }
     }

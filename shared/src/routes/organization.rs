@@ -1,6 +1,7 @@
 //! The organization API (`X-API-Key`, SPEC §9).
 
 use super::{Credential, Docs, Endpoint, op};
+use crate::wire::schema;
 use crate::{authz, end_users, external_services, identities, identity_providers, user_api};
 
 /// An organization-API endpoint.
@@ -22,8 +23,11 @@ pub const CREATE_END_USER: Endpoint = org_api(
     op!(end_users::create),
     Docs::new(
         "Create an end user",
-        Some("CreateEndUserRequest"),
-        &[(201, "The end user.", Some("EndUser"))],
+        &[(
+            201,
+            "The end user.",
+            Some(schema::<crate::end_users::EndUser<'static>>),
+        )],
         &[],
     )
     .optional_body()
@@ -38,8 +42,11 @@ pub const LIST_END_USERS: Endpoint = org_api(
     op!(end_users::list),
     Docs::new(
         "List end users",
-        None,
-        &[(200, "A page of end users.", Some("EndUserList"))],
+        &[(
+            200,
+            "A page of end users.",
+            Some(schema::<crate::wire::Page<crate::end_users::EndUser<'static>>>),
+        )],
         &[],
     )
     .paginated(),
@@ -52,8 +59,11 @@ pub const GET_END_USER: Endpoint = org_api(
     op!(end_users::get),
     Docs::new(
         "Get an end user",
-        None,
-        &[(200, "The end user.", Some("EndUser"))],
+        &[(
+            200,
+            "The end user.",
+            Some(schema::<crate::end_users::EndUser<'static>>),
+        )],
         &[],
     )
     .etag(),
@@ -66,8 +76,11 @@ pub const UPDATE_END_USER: Endpoint = org_api(
     op!(end_users::update),
     Docs::new(
         "Replace an end user's metadata",
-        Some("UpdateEndUserRequest"),
-        &[(200, "The end user after the update.", Some("EndUser"))],
+        &[(
+            200,
+            "The end user after the update.",
+            Some(schema::<crate::end_users::EndUser<'static>>),
+        )],
         &[409, 412],
     )
     .optional_body()
@@ -82,11 +95,10 @@ pub const DELETE_END_USER: Endpoint = org_api(
     op!(end_users::delete),
     Docs::new(
         "Delete an end user (purged asynchronously)",
-        None,
         &[(
             202,
             "The end user, now `deleting`; GET answers 404 once it is purged.",
-            Some("EndUser"),
+            Some(schema::<crate::end_users::EndUser<'static>>),
         )],
         &[],
     )
@@ -100,8 +112,11 @@ pub const CREATE_TOKEN: Endpoint = org_api(
     op!(user_api::create_token),
     Docs::new(
         "Mint an access token for an end user",
-        Some("EmptyRequest"),
-        &[(201, "A user access token.", Some("AccessToken"))],
+        &[(
+            201,
+            "A user access token.",
+            Some(schema::<crate::user_api::AccessToken<'static>>),
+        )],
         &[409],
     )
     .optional_body(),
@@ -115,8 +130,11 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
     op!(identity_providers::create),
     Docs::new(
         "Register an OIDC identity provider",
-        Some("CreateIdentityProviderRequest"),
-        &[(201, "The identity provider.", Some("IdentityProvider"))],
+        &[(
+            201,
+            "The identity provider.",
+            Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
+        )],
         &[],
     ),
 );
@@ -128,11 +146,10 @@ pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
     op!(identity_providers::list),
     Docs::new(
         "List identity providers",
-        None,
         &[(
             200,
             "A page of identity providers.",
-            Some("IdentityProviderList"),
+            Some(schema::<crate::wire::Page<crate::identity_providers::IdentityProvider<'static>>>),
         )],
         &[],
     )
@@ -146,13 +163,16 @@ pub const LINK_IDENTITY: Endpoint = org_api(
     op!(identities::create),
     Docs::new(
         "Link an external identity to an end user",
-        Some("LinkIdentityRequest"),
         &[
-            (201, "A new link.", Some("Identity")),
+            (
+                201,
+                "A new link.",
+                Some(schema::<crate::identities::Identity<'static>>),
+            ),
             (
                 200,
                 "The identity was already this user's.",
-                Some("Identity"),
+                Some(schema::<crate::identities::Identity<'static>>),
             ),
         ],
         &[409],
@@ -167,11 +187,10 @@ pub const LIST_IDENTITIES: Endpoint = org_api(
     op!(identities::list),
     Docs::new(
         "List an end user's identities",
-        None,
         &[(
             200,
             "A page of the user's identities.",
-            Some("IdentityList"),
+            Some(schema::<crate::wire::Page<crate::identities::Identity<'static>>>),
         )],
         &[],
     )
@@ -185,7 +204,6 @@ pub const UNLINK_IDENTITY: Endpoint = org_api(
     op!(identities::delete),
     Docs::new(
         "Unlink an identity (frees the provider/external-id pair)",
-        None,
         &[(204, "Unlinked.", None)],
         &[],
     ),
@@ -198,8 +216,11 @@ pub const PUT_POLICIES: Endpoint = org_api(
     op!(authz::put_policies),
     Docs::new(
         "Replace the organization's Cedar policies (forbid only)",
-        Some("PutPoliciesRequest"),
-        &[(200, "The stored policies.", Some("Policies"))],
+        &[(
+            200,
+            "The stored policies.",
+            Some(schema::<crate::authz::Policies<'static>>),
+        )],
         &[],
     )
     .text_body(),
@@ -212,11 +233,10 @@ pub const GET_POLICIES: Endpoint = org_api(
     op!(authz::show_policies),
     Docs::new(
         "Get the organization's Cedar policies",
-        None,
         &[(
             200,
             "The stored policies (empty text when none).",
-            Some("Policies"),
+            Some(schema::<crate::authz::Policies<'static>>),
         )],
         &[],
     ),
@@ -229,11 +249,10 @@ pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
     op!(external_services::connect_tokens::create),
     Docs::new(
         "Issue a one-time connect token for an external service",
-        Some("CreateConnectTokenRequest"),
         &[(
             201,
             "The connect token, with its secret (shown once).",
-            Some("CreatedConnectToken"),
+            Some(schema::<crate::external_services::connect_tokens::CreatedConnectToken<'static>>),
         )],
         &[],
     ),
@@ -246,11 +265,10 @@ pub const GET_CONNECT_TOKEN: Endpoint = org_api(
     op!(external_services::connect_tokens::get),
     Docs::new(
         "Get a connect token",
-        None,
         &[(
             200,
             "The connect token (never its secret).",
-            Some("ConnectToken"),
+            Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject<'static>>),
         )],
         &[],
     ),
@@ -263,11 +281,10 @@ pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
     op!(external_services::connect_tokens::cancel),
     Docs::new(
         "Cancel a pending connect token",
-        Some("EmptyRequest"),
         &[(
             200,
             "The connect token, now `cancelled`.",
-            Some("ConnectToken"),
+            Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject<'static>>),
         )],
         &[409],
     )
@@ -281,7 +298,6 @@ pub const DELETE_RELATION: Endpoint = org_api(
     op!(external_services::delete_relation),
     Docs::new(
         "Remove an external service's relation (its connect tokens become `consumed`)",
-        None,
         &[(204, "Removed.", None)],
         &[],
     ),

@@ -3,6 +3,7 @@
 
 use super::{Credential, Docs, Endpoint, op};
 use crate::external_services;
+use crate::wire::schema;
 
 /// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`
 pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
@@ -16,8 +17,11 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
     op!(external_services::claim),
     Docs::new(
         "Claim a connect token: relate the service to the token's organization",
-        Some("ClaimRequest"),
-        &[(200, "The relation, created or confirmed.", Some("Relation"))],
+        &[(
+            200,
+            "The relation, created or confirmed.",
+            Some(schema::<crate::external_services::Relation<'static>>),
+        )],
         &[404, 409, 410],
     ),
 );
@@ -33,11 +37,16 @@ pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
     op!(external_services::list_organizations),
     Docs::new(
         "List the organizations related to the service",
-        None,
         &[(
             200,
             "A page of organizations.",
-            Some("ServiceOrganizationList"),
+            Some(
+                schema::<
+                    crate::wire::ServicePage<
+                        crate::external_services::ServiceOrganization<'static>,
+                    >,
+                >,
+            ),
         )],
         &[],
     )
@@ -55,10 +64,17 @@ pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
     op!(external_services::put_user),
     Docs::new(
         "Create or update a user of the service in an organization",
-        Some("PutOrganizationUserRequest"),
         &[
-            (201, "Created.", Some("OrganizationUser")),
-            (200, "Updated.", Some("OrganizationUser")),
+            (
+                201,
+                "Created.",
+                Some(schema::<crate::external_services::OrganizationUser<'static>>),
+            ),
+            (
+                200,
+                "Updated.",
+                Some(schema::<crate::external_services::OrganizationUser<'static>>),
+            ),
         ],
         &[],
     ),

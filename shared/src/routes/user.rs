@@ -2,6 +2,7 @@
 //! public endpoints.
 
 use super::{Credential, Docs, Endpoint, op};
+use crate::wire::schema;
 use crate::{not_found, user_api};
 
 /// `GET /v1/me`
@@ -13,8 +14,11 @@ pub const GET_ME: Endpoint = Endpoint::new(
     op!(user_api::me),
     Docs::new(
         "The authenticated end user",
-        None,
-        &[(200, "The end user.", Some("EndUser"))],
+        &[(
+            200,
+            "The end user.",
+            Some(schema::<crate::end_users::EndUser<'static>>),
+        )],
         &[404],
     )
     .etag(),
@@ -28,13 +32,16 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
     op!(user_api::link_sso),
     Docs::new(
         "Link the SSO identity proven by an OIDC id_token",
-        Some("SsoLinkRequest"),
         &[
-            (201, "A new link (`linked_by: user`).", Some("Identity")),
+            (
+                201,
+                "A new link (`linked_by: user`).",
+                Some(schema::<crate::identities::Identity<'static>>),
+            ),
             (
                 200,
                 "The identity was already this user's.",
-                Some("Identity"),
+                Some(schema::<crate::identities::Identity<'static>>),
             ),
         ],
         &[409],
@@ -50,8 +57,11 @@ pub const GET_JWKS: Endpoint = Endpoint::new(
     op!(user_api::jwks),
     Docs::new(
         "The public keys that verify user access tokens",
-        None,
-        &[(200, "A JSON Web Key Set.", Some("Jwks"))],
+        &[(
+            200,
+            "A JSON Web Key Set.",
+            Some(schema::<crate::wire::Jwks>),
+        )],
         &[],
     ),
 )
@@ -63,5 +73,5 @@ pub const NOT_FOUND: Endpoint = Endpoint::new(
     Credential::None,
     "",
     op!(not_found::not_found),
-    Docs::new("No such route", None, &[], &[404]),
+    Docs::new("No such route", &[], &[404]),
 );

@@ -1,0 +1,188 @@
+//! How shared values look on the wire: the named JSON Schemas that the
+//! request and response types refer to (`#/components/schemas/...` in the
+//! OpenAPI document). The types themselves derive [`JsonSchema`] beside
+//! their definitions, so a field added to a response is in the document.
+
+use crate::end_users::domain::{
+    EMAIL_MAX_CHARS, Email, METADATA_MAX_BYTES, METADATA_MAX_DEPTH, METADATA_MAX_KEYS, Metadata,
+};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// How the OpenAPI document asks for one type's schema: a `$ref` to it,
+/// its definition added to the generator. Typed, so a route's documentation
+/// names a type, never a schema by string.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// The [`SchemaFn`] of `T`.
+pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// A named schema with a fixed body.
+macro_rules! named_schema {
+    ($(#[$doc:meta])* $name:ident, $schema_name:literal, $body:tt) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                $schema_name.into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!($body)
+            }
+        }
+    };
+}
+
+named_schema!(
+    /// A resource id as the API renders it.
+    Id,
+    "Id",
+    {
+        "type": "string",
+        "description": "A UUID v7, lowercase and hyphenated.",
+        "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+    }
+);
+
+named_schema!(
+    /// A resource id as the API accepts it (path segments and body fields).
+    PathId,
+    "PathId",
+    {
+        "type": "string",
+        "description": "A UUID, any letter case; anything else is 400 `invalid_path_parameter`.",
+        "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    }
+);
+
+named_schema!(
+    /// An RFC 3339 UTC time as the API renders it.
+    Timestamp,
+    "Timestamp",
+    { "type": "string", "format": "date-time", "pattern": "Z$", "description": "RFC 3339, UTC." }
+);
+
+named_schema!(
+    /// A request id.
+    RequestIdSchema,
+    "RequestId",
+    {
+        "type": "string",
+        "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$",
+        "description": "A ULID, also in the X-Request-Id header and every log line."
+    }
+);
+
+named_schema!(
+    /// A JSON Web Key Set.
+    Jwks,
+    "Jwks",
+    {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {
+            "keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kty"],
+                    "properties": { "kty": { "type": "string" }, "kid": { "type": "string" } }
+                }
+            }
+        }
+    }
+);
+
+named_schema!(
+    /// A free-form JSON object (error details).
+    Details,
+    "ErrorDetails",
+    {
+        "type": "object",
+        "description": "Context: `fields` for validation, `resource` for 404, `reason` for invalid_id_token, ..."
+    }
+);
+
+/// Every resource id renders as an [`Id`].
+macro_rules! id_schema {
+    ($($id:ty),*) => {$(
+        impl JsonSchema for $id {
+            fn schema_name() -> Cow<'static, str> {
+                Id::schema_name()
+            }
+
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                Id::json_schema(generator)
+            }
+        }
+    )*};
+}
+
+id_schema!(
+    crate::ids::OrganizationId,
+    crate::ids::EndUserId,
+    crate::ids::IdentityProviderId,
+    crate::ids::IdentityId,
+    crate::ids::ExternalServiceId,
+    crate::ids::ConnectTokenId,
+    crate::ids::RelationId
+);
+
+impl JsonSchema for Metadata {
+    fn schema_name() -> Cow<'static, str> {
+        "Metadata".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "maxProperties": METADATA_MAX_KEYS,
+            "description": format!(
+                "Free-form JSON object: at most {METADATA_MAX_KEYS} top-level keys, nesting at most {METADATA_MAX_DEPTH}, {} KiB serialized.",
+                METADATA_MAX_BYTES / 1024
+            ),
+        })
+    }
+}
+
+impl JsonSchema for Email {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Email".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "maxLength": EMAIL_MAX_CHARS })
+    }
+}
+
+/// A page of a list on the organization and user APIs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "{T}List")]
+pub struct Page<T> {
+    /// The items, oldest first.
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of a list on the external-service API (camelCase).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "{T}List")]
+pub struct ServicePage<T> {
+    /// The items, oldest first.
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
