@@ -35,10 +35,7 @@ pub struct App {
     /// Identity providers with their parsed key sets, for the SSO link.
     /// Providers cannot be changed once registered, so a warm function keeps
     /// what it read (hits only, like the key cache).
-    pub providers: TtlCache<
-        (OrganizationId, crate::ids::IdentityProviderId),
-        Arc<crate::identity_providers::VerifiedProvider>,
-    >,
+    pub providers: crate::identity_providers::ProviderCache,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<crate::tokens::TokenKeys>,
     /// The clock (injected in tests).

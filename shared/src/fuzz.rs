@@ -14,10 +14,11 @@ use crate::error::ApiError;
 use crate::external_services::connect_tokens::CreateConnectToken;
 use crate::identities::LinkIdentity;
 use crate::identity_providers::CreateProvider;
+use crate::pipeline::NoFields;
 use crate::pipeline::{FromBody, Json};
 use crate::routes::{ALL, Endpoint};
 use crate::secrets::{ApiKeySecret, ConnectToken, ServiceToken};
-use crate::user_api::{NoFields, SsoLink};
+use crate::sso::SsoLink;
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
@@ -157,8 +158,8 @@ proptest! {
         prop_assert!(keys.verify(&dotted, 0).is_none());
         let provider = test_provider();
         let jwks = provider.jwks().expect("the fixture key set");
-        prop_assert!(crate::user_api::verify_id_token(&s, &provider, &jwks, 0, None).is_err());
-        prop_assert!(crate::user_api::verify_id_token(&dotted, &provider, &jwks, 0, None).is_err());
+        prop_assert!(crate::sso::verify_id_token(&s, &provider, &jwks, 0, None).is_err());
+        prop_assert!(crate::sso::verify_id_token(&dotted, &provider, &jwks, 0, None).is_err());
     }
 
     #[test]

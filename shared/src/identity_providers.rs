@@ -1,16 +1,15 @@
 //! Identity providers (SPEC §9): the OIDC issuers whose identities an
 //! organization links, with their JSON Web Key Set inline.
 
+use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
+use crate::pipeline::{JsonObject, ParseBody};
 use crate::store::{self, PK, SK, Store, StoreError};
-use crate::wire::{Jwks, Page, Timestamp};
+use crate::wire::{Jwks, Timestamp};
 use jsonwebtoken::jwk::JwkSet;
-use lambda_http::http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -102,6 +101,24 @@ const NAME_MAX_CHARS: usize = 128;
 const ISSUER_MAX_CHARS: usize = 512;
 /// Longest client id, in characters.
 const CLIENT_ID_MAX_CHARS: usize = 256;
+
+impl ProviderRecord {
+    /// A new provider of `org` from a parsed body.
+    pub fn new(org: OrganizationId, input: CreateProvider, now: time::OffsetDateTime) -> Self {
+        let id = IdentityProviderId::generate();
+        Self {
+            pk: org_pk(org),
+            sk: provider_sk(id),
+            id,
+            organization_id: org,
+            name: input.name,
+            issuer: input.issuer,
+            client_id: input.client_id,
+            jwks_json: input.jwks.to_string(),
+            created_at: format_timestamp(now),
+        }
+    }
+}
 
 /// `POST /v1/identity-providers` body.
 #[derive(Debug, JsonSchema)]
@@ -229,23 +246,27 @@ pub struct VerifiedProvider {
     pub jwks: JwkSet,
 }
 
+/// The warm cache of verified providers.
+pub type ProviderCache = TtlCache<(OrganizationId, IdentityProviderId), Arc<VerifiedProvider>>;
+
 /// A provider of the organization for verifying id_tokens: from the warm
 /// cache, else read and parsed (and then cached). `None` when the
 /// organization has no such provider.
 pub async fn verified(
-    app: &crate::App,
+    store: &Store,
+    cache: &ProviderCache,
     org: OrganizationId,
     id: IdentityProviderId,
 ) -> Result<Option<Arc<VerifiedProvider>>, ApiError> {
-    if let Some(cached) = app.providers.get(&(org, id)) {
+    if let Some(cached) = cache.get(&(org, id)) {
         return Ok(Some(cached));
     }
-    let Some(record) = get(&app.store, org, id).await? else {
+    let Some(record) = get(store, org, id).await? else {
         return Ok(None);
     };
     let jwks = record.jwks()?;
     let provider = Arc::new(VerifiedProvider { record, jwks });
-    app.providers.put((org, id), Arc::clone(&provider));
+    cache.put((org, id), Arc::clone(&provider));
     Ok(Some(provider))
 }
 
@@ -267,51 +288,30 @@ pub async fn get(
     out.item.map(store::from_item).transpose()
 }
 
-/// `POST /v1/identity-providers` → 201 with the provider.
-#[tracing::instrument(name = "identity_providers.create", skip_all)]
-pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let CreateProvider {
-        name,
-        issuer,
-        client_id,
-        jwks,
-    } = body.value;
-    let id = IdentityProviderId::generate();
-    let record = ProviderRecord {
-        pk: org_pk(org),
-        sk: provider_sk(id),
-        id,
-        organization_id: org,
-        name,
-        issuer,
-        client_id,
-        jwks_json: jwks.to_string(),
-        created_at: format_timestamp(ctx.app.clock.now()),
-    };
-    ctx.app
-        .store
+/// Writes a new provider (its id is fresh: the condition only guards a collision).
+pub async fn put_new(store: &Store, record: &ProviderRecord) -> Result<(), StoreError> {
+    store
         .client()
         .put_item()
-        .table_name(ctx.app.store.table())
-        .set_item(Some(store::to_item(&record)?))
+        .table_name(store.table())
+        .set_item(Some(store::to_item(record)?))
         .condition_expression("attribute_not_exists(PK)")
         .return_consumed_capacity(store::CAPACITY)
         .send()
-        .await
-        .map_err(StoreError::from)?;
-    Reply::json(StatusCode::CREATED, &record.view())
+        .await?;
+    Ok(())
 }
 
-/// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.
-#[tracing::instrument(name = "identity_providers.list", skip_all)]
-pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    ctx.query.only(&["limit", "cursor"])?;
-    let limit = ctx.query.page_limit()?;
-    let after = ctx.query.cursor("p1:", IdentityProviderId::parse)?;
+/// A page of the organization's providers, oldest first, after `after`;
+/// whether more follow.
+pub async fn list(
+    store: &Store,
+    org: OrganizationId,
+    after: Option<IdentityProviderId>,
+    limit: usize,
+) -> Result<(Vec<ProviderRecord>, bool), StoreError> {
     let (items, more) = store::query_page(
-        &ctx.app.store,
+        store,
         &org_pk(org),
         IDP_SK_PREFIX,
         after.map(provider_sk),
@@ -322,11 +322,7 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
         .into_iter()
         .map(store::from_item::<ProviderRecord>)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = more
-        .then(|| providers.last().map(|p| encode_cursor("p1:", p.id)))
-        .flatten();
-    let data = providers.iter().map(ProviderRecord::view).collect();
-    Reply::json(StatusCode::OK, &Page { data, next_cursor })
+    Ok((providers, more))
 }
 
 #[cfg(test)]

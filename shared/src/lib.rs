@@ -7,6 +7,7 @@
 //! authentication, authorization, body parsing, error envelopes, logging — is
 //! the one [`pipeline`] in this crate.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod authz;
@@ -31,9 +32,9 @@ pub mod purge;
 pub mod routes;
 pub mod runtime;
 pub mod secrets;
+pub mod sso;
 pub mod store;
 pub mod tokens;
-pub mod user_api;
 pub mod wire;
 
 pub use app::App;

@@ -11,6 +11,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -186,6 +187,28 @@ impl TokenKeys {
             }]
         })
     }
+}
+
+/// A minted access token.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AccessToken")]
+pub struct AccessToken<'a> {
+    /// An EdDSA-signed JWT (iss, sub, org, iat, exp, jti).
+    pub access_token: &'a str,
+    /// Always `Bearer`.
+    pub token_type: TokenType,
+    /// Seconds until it expires.
+    #[schemars(range(min = 1))]
+    pub expires_in: i64,
+}
+
+/// The only token type (RFC 6750).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub enum TokenType {
+    /// `Bearer`.
+    Bearer,
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! End users (SPEC §9): an organization's relationship with one person.
 
 pub mod domain;
-mod operations;
-mod store;
+pub mod store;
 
 pub use domain::{Email, Metadata};
-pub use operations::{create, delete, get, list, update};
 pub use store::{EndUserRecord, user_sk};
 
 /// Reads an end user of an organization (strongly consistent).

@@ -122,7 +122,7 @@ impl EndUserRecord {
 
 /// Why a conditional write to an end user did not happen.
 #[derive(Debug)]
-pub(super) enum WriteRefused {
+pub enum WriteRefused {
     /// No such end user in the organization.
     Missing,
     /// The end user is being deleted; the current record.
@@ -139,7 +139,7 @@ fn key(org: OrganizationId, id: EndUserId) -> [(String, AttributeValue); 2] {
 }
 
 /// Reads an end user (strongly consistent: read-your-writes for ETag flows).
-pub(super) async fn get(
+pub async fn get(
     store: &Store,
     org: OrganizationId,
     id: EndUserId,
@@ -158,7 +158,7 @@ pub(super) async fn get(
 
 /// Why a new end user was not stored.
 #[derive(Debug)]
-pub(super) enum CreateRefused {
+pub enum CreateRefused {
     /// The organization is at its relationship ceiling; the count it has.
     AtCeiling(u64),
 }
@@ -166,7 +166,7 @@ pub(super) enum CreateRefused {
 /// Creates an end user and counts it toward the organization's active
 /// relationships in **one transaction**: the count's condition (below
 /// `ceiling`) makes the ceiling exact under any concurrency.
-pub(super) async fn put_new(
+pub async fn put_new(
     store: &Store,
     record: &EndUserRecord,
     ceiling: u64,
@@ -200,7 +200,7 @@ pub(super) async fn put_new(
 }
 
 /// One page of an organization's end users, oldest first.
-pub(super) async fn list(
+pub async fn list(
     store: &Store,
     org: OrganizationId,
     after: Option<EndUserId>,
@@ -222,7 +222,8 @@ pub(super) async fn list(
 }
 
 /// What a conditional update sets.
-pub(super) enum Change {
+#[derive(Debug)]
+pub enum Change {
     /// Replace the metadata.
     Metadata(String),
     /// Start the deletion.
@@ -232,7 +233,7 @@ pub(super) enum Change {
 /// Applies `change` to an active end user in one conditional `UpdateItem`:
 /// the condition (exists, active, version in `if_match`) is the only check,
 /// and the old item on failure tells which part failed.
-pub(super) async fn update(
+pub async fn update(
     store: &Store,
     org: OrganizationId,
     id: EndUserId,

@@ -12,10 +12,10 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
+use crate::pipeline::NoFields;
 use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
 use crate::secrets::ConnectToken;
 use crate::store::{self, PK, SK, Store, StoreError, built};
-use crate::user_api::NoFields;
 use crate::wire::{PathId, Timestamp};
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,

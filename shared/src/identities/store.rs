@@ -301,7 +301,7 @@ fn existing_link(pair: Option<&Item>, user: EndUserId) -> Result<LinkOutcome, St
 
 /// A page of an end user's identities after `after` (and whether more
 /// exist), or `None` when the end user does not exist.
-pub(super) async fn list(
+pub async fn list(
     store: &Store,
     org: OrganizationId,
     user: EndUserId,
@@ -403,7 +403,7 @@ pub(crate) fn unlink_items(
 }
 
 /// Unlinks an identity; `false` when it does not exist.
-pub(super) async fn unlink(
+pub async fn unlink(
     store: &Store,
     org: OrganizationId,
     user: EndUserId,

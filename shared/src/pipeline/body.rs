@@ -32,6 +32,18 @@ impl FromBody for NoBody {
     }
 }
 
+/// A body that must be empty or `{}`.
+#[derive(Debug, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EmptyRequest")]
+pub struct NoFields {}
+
+impl ParseBody for NoFields {
+    fn parse(_: &mut JsonObject) -> Option<Self> {
+        Some(Self {})
+    }
+}
+
 /// A DTO parsed from a JSON object — parse, don't validate: a DTO that
 /// exists is valid, its required fields are not `Option`s. Parsing collects
 /// every field problem so a client sees them all at once. Its derived

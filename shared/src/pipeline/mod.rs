@@ -20,7 +20,7 @@ mod path;
 pub mod query;
 mod reply;
 
-pub use body::{FromBody, Json, JsonObject, NoBody, ParseBody};
+pub use body::{FromBody, Json, JsonObject, NoBody, NoFields, ParseBody};
 pub use callers::{Caller, OrgCtx, ServiceCtx, UserCtx};
 pub use context::{Authenticated, Ctx};
 pub use credentials::Header;

@@ -2,7 +2,7 @@
 
 use super::{Credential, Docs, Endpoint, op};
 use crate::wire::schema;
-use crate::{authz, end_users, external_services, identities, identity_providers, user_api};
+use crate::{api, authz, external_services};
 
 /// An organization-API endpoint.
 const fn org_api(
@@ -20,7 +20,7 @@ pub const CREATE_END_USER: Endpoint = org_api(
     "create-end-user",
     ("POST", "/v1/end-users"),
     "end_users.create",
-    op!(end_users::create),
+    op!(api::end_users::create),
     Docs::new(
         "Create an end user",
         &[(
@@ -39,7 +39,7 @@ pub const LIST_END_USERS: Endpoint = org_api(
     "list-end-users",
     ("GET", "/v1/end-users"),
     "end_users.list",
-    op!(end_users::list),
+    op!(api::end_users::list),
     Docs::new(
         "List end users",
         &[(
@@ -56,7 +56,7 @@ pub const GET_END_USER: Endpoint = org_api(
     "get-end-user",
     ("GET", "/v1/end-users/{user_id}"),
     "end_users.read",
-    op!(end_users::get),
+    op!(api::end_users::get),
     Docs::new(
         "Get an end user",
         &[(
@@ -73,7 +73,7 @@ pub const UPDATE_END_USER: Endpoint = org_api(
     "update-end-user",
     ("PATCH", "/v1/end-users/{user_id}"),
     "end_users.update",
-    op!(end_users::update),
+    op!(api::end_users::update),
     Docs::new(
         "Replace an end user's metadata",
         &[(
@@ -92,7 +92,7 @@ pub const DELETE_END_USER: Endpoint = org_api(
     "delete-end-user",
     ("DELETE", "/v1/end-users/{user_id}"),
     "end_users.delete",
-    op!(end_users::delete),
+    op!(api::end_users::delete),
     Docs::new(
         "Delete an end user (purged asynchronously)",
         &[(
@@ -109,13 +109,13 @@ pub const CREATE_TOKEN: Endpoint = org_api(
     "create-token",
     ("POST", "/v1/end-users/{user_id}/tokens"),
     "tokens.create",
-    op!(user_api::create_token),
+    op!(api::user::create_token),
     Docs::new(
         "Mint an access token for an end user",
         &[(
             201,
             "A user access token.",
-            Some(schema::<crate::user_api::AccessToken<'static>>),
+            Some(schema::<crate::tokens::AccessToken<'static>>),
         )],
         &[409],
     )
@@ -127,7 +127,7 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
     "create-identity-provider",
     ("POST", "/v1/identity-providers"),
     "identity_providers.create",
-    op!(identity_providers::create),
+    op!(api::identity_providers::create),
     Docs::new(
         "Register an OIDC identity provider",
         &[(
@@ -143,7 +143,7 @@ pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
     "list-identity-providers",
     ("GET", "/v1/identity-providers"),
     "identity_providers.list",
-    op!(identity_providers::list),
+    op!(api::identity_providers::list),
     Docs::new(
         "List identity providers",
         &[(
@@ -160,7 +160,7 @@ pub const LINK_IDENTITY: Endpoint = org_api(
     "link-identity",
     ("POST", "/v1/users/{user_id}/identities"),
     "identities.create",
-    op!(identities::create),
+    op!(api::identities::create),
     Docs::new(
         "Link an external identity to an end user",
         &[
@@ -184,7 +184,7 @@ pub const LIST_IDENTITIES: Endpoint = org_api(
     "list-identities",
     ("GET", "/v1/users/{user_id}/identities"),
     "identities.list",
-    op!(identities::list),
+    op!(api::identities::list),
     Docs::new(
         "List an end user's identities",
         &[(
@@ -201,7 +201,7 @@ pub const UNLINK_IDENTITY: Endpoint = org_api(
     "unlink-identity",
     ("DELETE", "/v1/users/{user_id}/identities/{identity_id}"),
     "identities.delete",
-    op!(identities::delete),
+    op!(api::identities::delete),
     Docs::new(
         "Unlink an identity (frees the provider/external-id pair)",
         &[(204, "Unlinked.", None)],

@@ -3,7 +3,7 @@
 
 use super::{Credential, Docs, Endpoint, op};
 use crate::wire::schema;
-use crate::{not_found, user_api};
+use crate::{api, not_found};
 
 /// `GET /v1/me`
 pub const GET_ME: Endpoint = Endpoint::new(
@@ -11,7 +11,7 @@ pub const GET_ME: Endpoint = Endpoint::new(
     ("GET", "/v1/me"),
     Credential::UserToken,
     "me.read",
-    op!(user_api::me),
+    op!(api::user::me),
     Docs::new(
         "The authenticated end user",
         &[(
@@ -29,7 +29,7 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
     ("POST", "/v1/me/sso/link"),
     Credential::UserToken,
     "sso.link",
-    op!(user_api::link_sso),
+    op!(api::user::link_sso),
     Docs::new(
         "Link the SSO identity proven by an OIDC id_token",
         &[
@@ -54,7 +54,7 @@ pub const GET_JWKS: Endpoint = Endpoint::new(
     ("GET", "/.well-known/jwks.json"),
     Credential::None,
     "",
-    op!(user_api::jwks),
+    op!(api::user::jwks),
     Docs::new(
         "The public keys that verify user access tokens",
         &[(

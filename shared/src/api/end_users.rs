@@ -1,7 +1,7 @@
-//! The end-user operations, one per function.
+//! The end-user operations (SPEC §9), one per function.
 
-use super::store::{self, Change, WriteRefused};
-use super::{CreateEndUser, EndUserRecord, Status, UpdateEndUser};
+use crate::end_users::store::{self, Change, WriteRefused};
+use crate::end_users::{CreateEndUser, EndUserRecord, Status, UpdateEndUser};
 use crate::error::ApiError;
 use crate::ids::EndUserId;
 use crate::pipeline::query::encode_cursor;

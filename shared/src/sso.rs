@@ -1,111 +1,14 @@
-//! The user API and the token endpoints around it (SPEC §5, §10): minting an
-//! access token for an end user, publishing the verification keys, `GET
-//! /v1/me`, and `POST /v1/me/sso/link`.
+//! SSO identities (SPEC §10): the `POST /v1/me/sso/link` body and the
+//! verification of an identity provider's id_token against its key set.
 
-use crate::authz::IdentityContext;
-use crate::end_users::{self, Status};
-use crate::error::ApiError;
-use crate::identities::{self, IdentityRecord, LinkedBy, TokenBinding};
-use crate::identity_providers::{self, ALLOWED_ALGORITHMS, ProviderRecord};
-use crate::ids::{EndUserId, IdentityProviderId};
-use crate::pipeline::{Ctx, Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply, UserCtx};
-use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys};
+use crate::identity_providers::{ALLOWED_ALGORITHMS, ProviderRecord};
+use crate::ids::IdentityProviderId;
+use crate::pipeline::{JsonObject, ParseBody};
 use crate::wire::PathId;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use lambda_http::http::StatusCode;
-use lambda_http::http::header::CACHE_CONTROL;
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde_json::{Map, Value};
-
-/// A body that must be empty or `{}`.
-#[derive(Debug, Default, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "EmptyRequest")]
-pub struct NoFields {}
-
-/// A minted access token.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "AccessToken")]
-pub struct AccessToken<'a> {
-    /// An EdDSA-signed JWT (iss, sub, org, iat, exp, jti).
-    pub access_token: &'a str,
-    /// Always `Bearer`.
-    pub token_type: TokenType,
-    /// Seconds until it expires.
-    #[schemars(range(min = 1))]
-    pub expires_in: i64,
-}
-
-/// The only token type (RFC 6750).
-#[derive(Debug, Serialize, JsonSchema)]
-#[schemars(inline)]
-pub enum TokenType {
-    /// `Bearer`.
-    Bearer,
-}
-
-impl ParseBody for NoFields {
-    fn parse(_: &mut JsonObject) -> Option<Self> {
-        Some(Self {})
-    }
-}
-
-fn token_keys(ctx: &Ctx) -> Result<&TokenKeys, ApiError> {
-    ctx.app
-        .tokens
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("this function has no token key"))
-}
-
-/// `POST /v1/end-users/{user_id}/tokens` → 201 `{access_token, token_type, expires_in}`.
-#[tracing::instrument(name = "tokens.create", skip_all)]
-pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let user = ctx.path_id("user_id", EndUserId::parse)?;
-    let record = end_users::find(&ctx.app.store, org, user)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "end_user",
-        })?;
-    if record.status == Status::Deleting {
-        return Err(ApiError::UserDeleting);
-    }
-    let token = token_keys(&ctx)?
-        .mint(org, user, ctx.app.clock.now().unix_timestamp())
-        .map_err(ApiError::internal)?;
-    Reply::json(
-        StatusCode::CREATED,
-        &AccessToken {
-            access_token: &token,
-            token_type: TokenType::Bearer,
-            expires_in: ACCESS_TOKEN_TTL_SECONDS,
-        },
-    )?
-    .header(CACHE_CONTROL, "no-store")
-}
-
-/// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
-#[tracing::instrument(name = "jwks.read", skip_all)]
-pub async fn jwks(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
-    Reply::json(StatusCode::OK, &token_keys(&ctx)?.jwks())?
-        .header(CACHE_CONTROL, "public, max-age=300")
-}
-
-/// `GET /v1/me` → the authenticated end user.
-#[tracing::instrument(name = "me.read", skip_all)]
-pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let user = ctx.user;
-    // A token whose end user was purged no longer names anyone.
-    let record = end_users::find(&ctx.app.store, org, user)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    Reply::json(StatusCode::OK, &record.view())?
-        .header(lambda_http::http::header::ETAG, &record.etag())
-}
 
 /// `POST /v1/me/sso/link` body.
 #[derive(Debug, JsonSchema)]
@@ -114,13 +17,13 @@ pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
 pub struct SsoLink {
     /// The organization's identity provider that issued the id_token.
     #[schemars(with = "PathId")]
-    identity_provider_id: IdentityProviderId,
+    pub identity_provider_id: IdentityProviderId,
     /// A compact JWS (RS256, ES256 or EdDSA).
     #[schemars(length(min = 1, max = ID_TOKEN_MAX_CHARS))]
-    id_token: String,
+    pub id_token: String,
     /// When sent, the id_token's `nonce` must equal it (422 `invalid_id_token`, reason `nonce`).
     #[schemars(length(max = NONCE_MAX_CHARS))]
-    nonce: Option<String>,
+    pub nonce: Option<String>,
 }
 
 /// Longest accepted `nonce`, in characters.
@@ -141,59 +44,6 @@ impl ParseBody for SsoLink {
             nonce,
         })
     }
-}
-
-/// `POST /v1/me/sso/link` → 201 new link (`linked_by: "user"`), 200 already
-/// mine, 409 another user's (not disclosed), 422 `invalid_id_token`.
-#[tracing::instrument(name = "sso.link", skip_all)]
-pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let user = ctx.user;
-    let SsoLink {
-        identity_provider_id: provider_id,
-        id_token,
-        nonce,
-    } = body.value;
-    let provider = identity_providers::verified(&ctx.app, org, provider_id)
-        .await?
-        .ok_or(ApiError::UnknownIdentityProvider)?;
-    let now = ctx.app.clock.now().unix_timestamp();
-    let claims = verify_id_token(
-        &id_token,
-        &provider.record,
-        &provider.jwks,
-        now,
-        nonce.as_deref(),
-    )
-    .map_err(|reason| ApiError::InvalidIdToken { reason })?;
-    let verified = claims.email_verified == Some(true);
-    if let Some(replay) = ctx
-        .authorize_identity(&IdentityContext {
-            identity_provider_id: provider_id.to_string(),
-            external_id: claims.subject.clone(),
-            // Only a verified address can meet an email policy (SPEC §8).
-            external_email: claims.email.clone().filter(|_| verified),
-            external_username: claims.username.clone(),
-            external_email_verified: verified,
-        })
-        .await?
-    {
-        return Ok(replay);
-    }
-    let mut identity = IdentityRecord::new(
-        org,
-        user,
-        provider_id,
-        claims.subject,
-        claims.username,
-        claims.email,
-        claims.name,
-        LinkedBy::User,
-        ctx.app.clock.now(),
-    );
-    identity.external_email_verified = verified;
-    let binding = TokenBinding::new(&id_token, claims.expires_at, now);
-    identities::link_reply(identities::link(&ctx.app.store, &identity, Some(&binding)).await?)
 }
 
 /// What a verified id_token says about its subject.

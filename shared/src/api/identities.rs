@@ -1,0 +1,95 @@
+//! External identities linked by the organization (SPEC §9, seed 001).
+
+use crate::authz::IdentityContext;
+use crate::error::ApiError;
+use crate::identities::store;
+use crate::identities::{IdentityRecord, LinkIdentity, LinkOutcome, LinkedBy, link};
+use crate::ids::{EndUserId, IdentityId};
+use crate::pipeline::query::encode_cursor;
+use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
+use crate::wire::Page;
+use lambda_http::http::StatusCode;
+
+/// The answer to a link: 201 new, 200 already this user's, else the error.
+pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
+    match outcome {
+        LinkOutcome::Linked(identity) => Reply::json(StatusCode::CREATED, &identity.view()),
+        LinkOutcome::AlreadyLinked(identity) => Reply::json(StatusCode::OK, &identity.view()),
+        LinkOutcome::OtherUser => Err(ApiError::IdentityAlreadyLinked),
+        LinkOutcome::UnknownUser => Err(ApiError::NotFound {
+            resource: "end_user",
+        }),
+        LinkOutcome::UserDeleting => Err(ApiError::UserDeleting),
+        LinkOutcome::UnknownProvider => Err(ApiError::UnknownIdentityProvider),
+        LinkOutcome::Replayed => Err(ApiError::InvalidIdToken { reason: "replayed" }),
+    }
+}
+
+/// `POST /v1/users/{user_id}/identities` → 201 `linked_by: "auto"`, 200, 404, 409, 422.
+#[tracing::instrument(name = "identities.create", skip_all)]
+pub async fn create(ctx: OrgCtx, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    let input = body.value;
+    let (provider, external_id) = (input.identity_provider_id, input.external_id);
+    if let Some(replay) = ctx
+        .authorize_identity(&IdentityContext {
+            identity_provider_id: provider.to_string(),
+            external_id: external_id.clone(),
+            external_email: input.external_email.clone(),
+            external_username: input.external_username.clone(),
+            external_email_verified: input.external_email_verified,
+        })
+        .await?
+    {
+        return Ok(replay);
+    }
+    let mut identity = IdentityRecord::new(
+        org,
+        user,
+        provider,
+        external_id,
+        input.external_username,
+        input.external_email,
+        input.external_display_name,
+        LinkedBy::Auto,
+        ctx.app.clock.now(),
+    );
+    identity.external_email_verified = input.external_email_verified;
+    link_reply(link(&ctx.app.store, &identity, None).await?)
+}
+
+/// `GET /v1/users/{user_id}/identities` → `{data: [...]}`.
+#[tracing::instrument(name = "identities.list", skip_all)]
+pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = ctx.query.page_limit()?;
+    let after = ctx.query.cursor("i1:", IdentityId::parse)?;
+    let (identities, more) = store::list(&ctx.app.store, org, user, after, limit)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "end_user",
+        })?;
+    let next_cursor = more
+        .then(|| identities.last().map(|i| encode_cursor("i1:", i.id)))
+        .flatten();
+    let data = identities.iter().map(IdentityRecord::view).collect();
+    Reply::json(StatusCode::OK, &Page { data, next_cursor })
+}
+
+/// `DELETE /v1/users/{user_id}/identities/{identity_id}` → 204; the pair is free again.
+#[tracing::instrument(name = "identities.delete", skip_all)]
+pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    let identity = ctx.path_id("identity_id", IdentityId::parse)?;
+    if store::unlink(&ctx.app.store, org, user, identity).await? {
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    } else {
+        Err(ApiError::NotFound {
+            resource: "identity",
+        })
+    }
+}

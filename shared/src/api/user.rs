@@ -1,0 +1,125 @@
+//! The user API (SPEC §10): end users acting for themselves with an access
+//! token; the token's minting (organization API) and public key set.
+
+use crate::authz::IdentityContext;
+use crate::end_users::{self, Status};
+use crate::error::ApiError;
+use crate::identities::{self, IdentityRecord, LinkedBy, TokenBinding};
+use crate::identity_providers;
+use crate::ids::EndUserId;
+use crate::pipeline::{Ctx, Json, NoBody, NoFields, OrgCtx, Reply, UserCtx};
+use crate::sso::{SsoLink, verify_id_token};
+use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys};
+use crate::tokens::{AccessToken, TokenType};
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::CACHE_CONTROL;
+
+fn token_keys(ctx: &Ctx) -> Result<&TokenKeys, ApiError> {
+    ctx.app
+        .tokens
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("this function has no token key"))
+}
+
+/// `POST /v1/end-users/{user_id}/tokens` → 201 `{access_token, token_type, expires_in}`.
+#[tracing::instrument(name = "tokens.create", skip_all)]
+pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    let record = end_users::find(&ctx.app.store, org, user)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "end_user",
+        })?;
+    if record.status == Status::Deleting {
+        return Err(ApiError::UserDeleting);
+    }
+    let token = token_keys(&ctx)?
+        .mint(org, user, ctx.app.clock.now().unix_timestamp())
+        .map_err(ApiError::internal)?;
+    Reply::json(
+        StatusCode::CREATED,
+        &AccessToken {
+            access_token: &token,
+            token_type: TokenType::Bearer,
+            expires_in: ACCESS_TOKEN_TTL_SECONDS,
+        },
+    )?
+    .header(CACHE_CONTROL, "no-store")
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
+#[tracing::instrument(name = "jwks.read", skip_all)]
+pub async fn jwks(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    Reply::json(StatusCode::OK, &token_keys(&ctx)?.jwks())?
+        .header(CACHE_CONTROL, "public, max-age=300")
+}
+
+/// `GET /v1/me` → the authenticated end user.
+#[tracing::instrument(name = "me.read", skip_all)]
+pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.user;
+    // A token whose end user was purged no longer names anyone.
+    let record = end_users::find(&ctx.app.store, org, user)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    Reply::json(StatusCode::OK, &record.view())?
+        .header(lambda_http::http::header::ETAG, &record.etag())
+}
+
+/// `POST /v1/me/sso/link` → 201 new link (`linked_by: "user"`), 200 already
+/// mine, 409 another user's (not disclosed), 422 `invalid_id_token`.
+#[tracing::instrument(name = "sso.link", skip_all)]
+pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
+    let org = ctx.org;
+    let user = ctx.user;
+    let SsoLink {
+        identity_provider_id: provider_id,
+        id_token,
+        nonce,
+    } = body.value;
+    let provider =
+        identity_providers::verified(&ctx.app.store, &ctx.app.providers, org, provider_id)
+            .await?
+            .ok_or(ApiError::UnknownIdentityProvider)?;
+    let now = ctx.app.clock.now().unix_timestamp();
+    let claims = verify_id_token(
+        &id_token,
+        &provider.record,
+        &provider.jwks,
+        now,
+        nonce.as_deref(),
+    )
+    .map_err(|reason| ApiError::InvalidIdToken { reason })?;
+    let verified = claims.email_verified == Some(true);
+    if let Some(replay) = ctx
+        .authorize_identity(&IdentityContext {
+            identity_provider_id: provider_id.to_string(),
+            external_id: claims.subject.clone(),
+            // Only a verified address can meet an email policy (SPEC §8).
+            external_email: claims.email.clone().filter(|_| verified),
+            external_username: claims.username.clone(),
+            external_email_verified: verified,
+        })
+        .await?
+    {
+        return Ok(replay);
+    }
+    let mut identity = IdentityRecord::new(
+        org,
+        user,
+        provider_id,
+        claims.subject,
+        claims.username,
+        claims.email,
+        claims.name,
+        LinkedBy::User,
+        ctx.app.clock.now(),
+    );
+    identity.external_email_verified = verified;
+    let binding = TokenBinding::new(&id_token, claims.expires_at, now);
+    crate::api::identities::link_reply(
+        identities::link(&ctx.app.store, &identity, Some(&binding)).await?,
+    )
+}
