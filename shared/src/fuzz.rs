@@ -74,7 +74,7 @@ fn all_bodies_accept_or_refuse(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<Json<SsoLink>>(&headers, bytes)?;
     check::<Json<CreateConnectToken>>(&headers, bytes)?;
     check::<Json<NoFields>>(&headers, bytes)?;
-    check::<Json<crate::external_services::ClaimBodyForFuzzing>>(&headers, bytes)?;
+    check::<Json<crate::external_services::relations::ClaimBody>>(&headers, bytes)?;
     check::<Json<crate::external_services::PutUserForFuzzing>>(&headers, bytes)?;
     check::<PolicyText>(&headers, bytes)?;
     let mut text = HeaderMap::new();

@@ -2,7 +2,11 @@
 //! ([`crate::pipeline`]) and the aggregates' stores. The layer above the
 //! domain: nothing below imports it; the route table binds its functions.
 
+pub mod connect_tokens;
 pub mod end_users;
 pub mod identities;
 pub mod identity_providers;
+pub mod policies;
+pub mod relations;
+pub mod service_users;
 pub mod user;

@@ -7,12 +7,12 @@ use crate::clock::format_timestamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
-use crate::pipeline::{FromBody, NoBody, OrgCtx, Reply, body};
+use crate::pipeline::{FromBody, body};
 use crate::store::{self, Store, StoreError};
 use crate::wire::{SchemaFn, Timestamp, schema};
 use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
+use lambda_http::http::HeaderMap;
 use lambda_http::http::header::CONTENT_TYPE;
-use lambda_http::http::{HeaderMap, StatusCode};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -30,7 +30,8 @@ pub struct OrgPolicies {
     pub(super) set: PolicySet,
     /// The built-in policies plus these: what a decision evaluates.
     pub(super) combined: PolicySet,
-    text: String,
+    /// The text as written.
+    pub text: String,
 }
 
 impl OrgPolicies {
@@ -120,7 +121,7 @@ impl OrgPolicies {
 #[schemars(rename = "PutPoliciesRequest")]
 pub struct PolicyText {
     /// Cedar policy text: `forbid` policies only.
-    policies: String,
+    pub policies: String,
 }
 
 /// An organization's policies as the API renders them.
@@ -280,44 +281,4 @@ fn remember_policies(
     };
     app.policies.put(org, policies.clone());
     Ok(policies)
-}
-
-/// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
-#[tracing::instrument(name = "policies.write", skip_all)]
-pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let parsed = OrgPolicies::parse(&body.policies).map_err(|problems| {
-        let mut errors = FieldErrors::new();
-        for problem in problems {
-            errors.push("policies", problem);
-        }
-        ApiError::Validation(errors)
-    })?;
-    let updated_at = write_policies(&ctx.app.store, org, &parsed.text, ctx.app.clock.now()).await?;
-    // This function decides with the new policies at once; others within their cache TTL.
-    ctx.app.policies.put(org, Some(Arc::new(parsed.clone())));
-    Reply::json(
-        StatusCode::OK,
-        &Policies {
-            policies: &parsed.text,
-            updated_at: Some(&updated_at),
-        },
-    )
-}
-
-/// `GET /v1/policies` → 200 `{policies, updated_at}` (empty text when none).
-#[tracing::instrument(name = "policies.read", skip_all)]
-pub async fn show_policies(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let (text, updated_at) = match read_policies(&ctx.app.store, org).await? {
-        Some((text, at)) => (text, Some(at)),
-        None => (String::new(), None),
-    };
-    Reply::json(
-        StatusCode::OK,
-        &Policies {
-            policies: &text,
-            updated_at: updated_at.as_deref(),
-        },
-    )
 }

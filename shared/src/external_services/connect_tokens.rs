@@ -9,18 +9,15 @@
 
 use super::service_pk;
 use crate::clock::format_timestamp;
-use crate::error::ApiError;
 use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
-use crate::pipeline::NoFields;
-use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply};
+use crate::pipeline::{JsonObject, ParseBody};
 use crate::secrets::ConnectToken;
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::wire::{PathId, Timestamp};
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use lambda_http::http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -152,11 +149,11 @@ impl ConnectTokenRecord {
 pub struct CreateConnectToken {
     /// The external service that may claim it.
     #[schemars(with = "PathId")]
-    external_service_id: ExternalServiceId,
+    pub external_service_id: ExternalServiceId,
     /// Lifetime in seconds.
     #[serde(default = "default_ttl")]
     #[schemars(range(min = 1, max = MAX_TTL_SECONDS))]
-    expires_in_seconds: i64,
+    pub expires_in_seconds: i64,
 }
 
 /// For the schema's `default`.
@@ -188,47 +185,54 @@ impl ParseBody for CreateConnectToken {
     }
 }
 
-/// `POST /v1/connect-tokens` → 201 `{id, token, external_service_id, status, expires_at}`.
-#[tracing::instrument(name = "connect_tokens.create", skip_all)]
-pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let organization_name = ctx.organization.name.clone();
-    let service = body.value.external_service_id;
-    let now = ctx.app.clock.now();
-    let expires = now + time::Duration::seconds(body.value.expires_in_seconds);
-    let secret = ConnectToken::generate(org).map_err(ApiError::internal)?;
-    let hash = hex::encode(secret.hash());
-    let id = ConnectTokenId::generate();
-    let record = ConnectTokenRecord {
-        pk: token_pk(&hash),
-        sk: "CTOKEN".into(),
-        gsi1pk: org_pk(org),
-        gsi1sk: format!("CTOKEN#{id}"),
-        id,
-        organization_id: org,
-        organization_name,
-        external_service_id: service,
-        status: TokenStatus::Pending,
-        expires_at: format_timestamp(expires),
-        expires_at_unix: expires.unix_timestamp(),
-        expires_at_epoch: Some(expires.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS),
-        created_at: format_timestamp(now),
-        claimed_at: None,
-        relation_id: None,
-        token_hash: hash,
-    };
+impl ConnectTokenRecord {
+    /// A new pending token of `org` for `service`, behind `secret`.
+    pub fn new(
+        org: OrganizationId,
+        organization_name: String,
+        request: &CreateConnectToken,
+        secret: &ConnectToken,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let expires = now + time::Duration::seconds(request.expires_in_seconds);
+        let hash = hex::encode(secret.hash());
+        let id = ConnectTokenId::generate();
+        Self {
+            pk: token_pk(&hash),
+            sk: "CTOKEN".into(),
+            gsi1pk: org_pk(org),
+            gsi1sk: format!("CTOKEN#{id}"),
+            id,
+            organization_id: org,
+            organization_name,
+            external_service_id: request.external_service_id,
+            status: TokenStatus::Pending,
+            expires_at: format_timestamp(expires),
+            expires_at_unix: expires.unix_timestamp(),
+            expires_at_epoch: Some(expires.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS),
+            created_at: format_timestamp(now),
+            claimed_at: None,
+            relation_id: None,
+            token_hash: hash,
+        }
+    }
+}
+
+/// Writes a new token in one transaction with the check that its external
+/// service exists: `false` when it does not (nothing written).
+pub async fn put_new(store: &Store, record: &ConnectTokenRecord) -> Result<bool, StoreError> {
     let service_exists = built(
         ConditionCheck::builder()
-            .table_name(ctx.app.store.table())
-            .key(PK, store::s(service_pk(service)))
+            .table_name(store.table())
+            .key(PK, store::s(service_pk(record.external_service_id)))
             .key(SK, store::s("SVC"))
             .condition_expression("attribute_exists(PK)")
             .build(),
     )?;
     let put = built(
         Put::builder()
-            .table_name(ctx.app.store.table())
-            .set_item(Some(store::to_item(&record)?))
+            .table_name(store.table())
+            .set_item(Some(store::to_item(record)?))
             .condition_expression("attribute_not_exists(PK)")
             .build(),
     )?;
@@ -238,28 +242,19 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply
             .build(),
         TransactWriteItem::builder().put(put).build(),
     ];
-    match store::transact(&ctx.app.store, items).await {
-        Ok(()) => {}
+    match store::transact(store, items).await {
+        Ok(()) => Ok(true),
         Err(StoreError::TransactionCanceled { reasons })
             if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
         {
-            let mut errors = crate::error::FieldErrors::new();
-            errors.push("external_service_id", "no such external service");
-            return Err(ApiError::Validation(errors));
+            Ok(false)
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => Err(err),
     }
-    let body = CreatedConnectToken {
-        object: record.view(),
-        token: secret.expose(),
-    };
-    // The body carries a secret: no cache may keep it (SPEC §2).
-    Reply::json(StatusCode::CREATED, &body)?
-        .header(lambda_http::http::header::CACHE_CONTROL, "no-store")
 }
 
 /// Finds an organization's connect token by id (through `GSI1`).
-async fn find(
+pub async fn find(
     store: &Store,
     org: OrganizationId,
     id: ConnectTokenId,
@@ -290,37 +285,27 @@ pub async fn find_by_secret(
     out.item.map(store::from_item).transpose()
 }
 
-/// `GET /v1/connect-tokens/{id}`.
-#[tracing::instrument(name = "connect_tokens.read", skip_all)]
-pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let id = ctx.path_id("id", ConnectTokenId::parse)?;
-    let record = find(&ctx.app.store, org, id)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "connect_token",
-        })?;
-    Reply::json(StatusCode::OK, &record.view())
+/// What cancelling a token found.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// Cancelled now, or already cancelled: the token as it is.
+    Now(Box<ConnectTokenRecord>),
+    /// Claimed or consumed: it cannot be cancelled.
+    Unusable,
 }
 
-/// `POST /v1/connect-tokens/{id}/cancel` → the token, `cancelled`. Cancelling
-/// a cancelled token answers the same; a claimed or consumed one is 409.
-#[tracing::instrument(name = "connect_tokens.cancel", skip_all)]
-pub async fn cancel(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let id = ctx.path_id("id", ConnectTokenId::parse)?;
-    let record = find(&ctx.app.store, org, id)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "connect_token",
-        })?;
+/// Cancels a pending token (conditional on `pending`); a token already
+/// cancelled answers as it is.
+pub async fn cancel(
+    store: &Store,
+    record: &ConnectTokenRecord,
+    now: time::OffsetDateTime,
+) -> Result<Cancelled, StoreError> {
     let (pk, sk) = record.key();
-    let result = ctx
-        .app
-        .store
+    let result = store
         .client()
         .update_item()
-        .table_name(ctx.app.store.table())
+        .table_name(store.table())
         .key(PK, store::s(pk))
         .key(SK, store::s(sk))
         .update_expression("SET #status = :cancelled, cancelled_at = :now")
@@ -328,23 +313,25 @@ pub async fn cancel(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":cancelled", store::s("cancelled"))
         .expression_attribute_values(":pending", store::s("pending"))
-        .expression_attribute_values(":now", store::s(format_timestamp(ctx.app.clock.now())))
+        .expression_attribute_values(":now", store::s(format_timestamp(now)))
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);
-    let current: ConnectTokenRecord = match result {
-        Ok(out) => store::from_item(out.attributes.unwrap_or_default())?,
+    match result {
+        Ok(out) => Ok(Cancelled::Now(Box::new(store::from_item(
+            out.attributes.unwrap_or_default(),
+        )?))),
         Err(StoreError::ConditionalCheckFailed { item: Some(old) }) => {
             let old: ConnectTokenRecord = store::from_item(*old)?;
-            if old.status != TokenStatus::Cancelled {
-                return Err(ApiError::ConnectTokenUnusable);
-            }
-            old
+            Ok(if old.status == TokenStatus::Cancelled {
+                Cancelled::Now(Box::new(old))
+            } else {
+                Cancelled::Unusable
+            })
         }
-        Err(err) => return Err(err.into()),
-    };
-    Reply::json(StatusCode::OK, &current.view())
+        Err(err) => Err(err),
+    }
 }

@@ -2,15 +2,14 @@
 //! connect to with one-time connect tokens, calling `/api/v1/...` with a
 //! service token (`tst_...`). Bodies and errors are camelCase.
 
-mod claim;
 pub mod connect_tokens;
-mod users;
+pub mod relations;
+pub mod users;
 
-pub use claim::{Relation, ServiceOrganization, claim, delete_relation, list_organizations};
-pub use users::{OrganizationUser, put_user};
+pub use relations::{Relation, ServiceOrganization};
+pub use users::OrganizationUser;
 
 #[cfg(test)]
-pub(crate) use claim::ClaimBody as ClaimBodyForFuzzing;
 #[cfg(test)]
 pub(crate) use users::PutUser as PutUserForFuzzing;
 

@@ -6,21 +6,20 @@
 //! → `end_user_id`. Creation is one transaction: relation exists, link item
 //! new, end user new, relationship count below the ceiling.
 
-use super::claim::relation_sk;
+use super::relations::relation_sk;
 use super::service_pk;
 use crate::clock::format_timestamp;
 use crate::end_users::domain::{EMAIL_MAX_CHARS, TEXT_MAX_CHARS};
-use crate::end_users::{CreateEndUser, Email, EndUserRecord, Status, Subscription, user_sk};
+use crate::end_users::{Email, EndUserRecord, Status, Subscription, user_sk};
 use crate::error::ApiError;
 use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{Json, JsonObject, ParseBody, Reply, ServiceCtx};
+use crate::pipeline::{JsonObject, ParseBody};
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use lambda_http::http::StatusCode;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -81,13 +80,13 @@ impl From<Subscription> for ServiceSubscription {
 #[schemars(rename = "PutOrganizationUserRequest")]
 pub struct PutUser {
     /// Contact address (used when the end user is created).
-    email: Option<Email>,
+    pub email: Option<Email>,
     /// Name to show (used when the end user is created).
     #[schemars(length(max = TEXT_MAX_CHARS))]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
     /// `PRO` marks the end user externally managed; `FREE` clears it.
     #[schemars(with = "ServiceSubscription")]
-    subscription: Subscription,
+    pub subscription: Subscription,
 }
 
 impl ParseBody for PutUser {
@@ -116,14 +115,15 @@ impl ParseBody for PutUser {
     }
 }
 
-fn link_sk(service: ExternalServiceId, external_user_id: &str) -> String {
+pub fn link_sk(service: ExternalServiceId, external_user_id: &str) -> String {
     format!(
         "EXTUSER#{service}#{}",
         hex::encode(Sha256::digest(external_user_id.as_bytes()))
     )
 }
 
-fn view<'a>(user: &'a EndUserRecord, external_user_id: &'a str) -> OrganizationUser<'a> {
+/// The end user as the external-service API renders it.
+pub fn view<'a>(user: &'a EndUserRecord, external_user_id: &'a str) -> OrganizationUser<'a> {
     OrganizationUser {
         id: user.id,
         organization_id: user.organization_id,
@@ -154,40 +154,33 @@ fn relation_check(
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
-/// The PUT: 201 with a new end user, 200 with the updated one.
-#[tracing::instrument(name = "organization_users.put", skip_all)]
-pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, ApiError> {
-    let service = ctx.service.id;
-    let org = ctx.path_id("organizationId", OrganizationId::parse)?;
-    let external_user_id = ctx.path_text("externalUserId")?;
-    let PutUser {
-        email,
-        display_name,
-        subscription,
-    } = body.value;
-    let store = &ctx.app.store;
-    let now = ctx.app.clock.now();
+/// What creating a linked end user found.
+#[derive(Debug)]
+pub enum Linked {
+    /// Created now.
+    Created,
+    /// The service's user is already linked: to this end user.
+    Existing(EndUserId),
+}
 
-    // Creation: counts toward the organization's relationships (SPEC §11).
-    let organization = ctx.load_organization(org).await.map_err(|e| match e {
-        ApiError::InvalidCredentials => ApiError::OrganizationAccessDenied,
-        other => other,
-    })?;
-    let ceiling = organization.limits().relationship_ceiling;
-    let input = CreateEndUser {
-        email: email.clone(),
-        display_name: display_name.clone(),
-        ..CreateEndUser::default()
-    };
-    let mut user = EndUserRecord::new(org, input, now).with_subscription(subscription);
-    user.external_link_sk = Some(link_sk(service, &external_user_id));
+/// Creates `user` linked to the service's `external_user_id`, in one
+/// transaction: the relation exists (else 403), the link is new (else the
+/// end user it names), the organization is below its relationship `ceiling`.
+pub async fn create_linked(
+    store: &Store,
+    service: ExternalServiceId,
+    org: OrganizationId,
+    external_user_id: &str,
+    user: &EndUserRecord,
+    ceiling: u64,
+) -> Result<Linked, ApiError> {
     let link = built(
         Put::builder()
             .table_name(store.table())
             .item(PK, store::s(org_pk(org)))
-            .item(SK, store::s(link_sk(service, &external_user_id)))
+            .item(SK, store::s(link_sk(service, external_user_id)))
             .item("end_user_id", store::s(user.id.to_string()))
-            .item("external_user_id", store::s(&external_user_id))
+            .item("external_user_id", store::s(external_user_id))
             .item("external_service_id", store::s(service.to_string()))
             .condition_expression("attribute_not_exists(PK)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -206,8 +199,8 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
         TransactWriteItem::builder().put(put_user).build(),
         crate::organizations::count_relationship(store, org, ceiling)?,
     ];
-    let existing = match store::transact(store, items).await {
-        Ok(()) => return Reply::json(StatusCode::CREATED, &view(&user, &external_user_id)),
+    match store::transact(store, items).await {
+        Ok(()) => Ok(Linked::Created),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
             if failed(0).is_some() {
@@ -219,21 +212,35 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
                     .as_ref()
                     .and_then(|i| store::get_s(i, "end_user_id"))
                     .and_then(|s| EndUserId::parse(s).ok());
-                id.ok_or_else(|| ApiError::internal("link item without end_user_id"))?
+                id.map(Linked::Existing)
+                    .ok_or_else(|| ApiError::internal("link item without end_user_id"))
             } else if let Some(org_reason) = failed(3) {
                 let active = crate::organizations::relationships_in(org_reason.item.as_ref());
-                return Err(ApiError::RelationshipQuotaExceeded {
+                Err(ApiError::RelationshipQuotaExceeded {
                     active,
                     limit: ceiling,
-                });
+                })
             } else {
-                return Err(StoreError::TransactionCanceled { reasons }.into());
+                Err(StoreError::TransactionCanceled { reasons }.into())
             }
         }
-        Err(err) => return Err(err.into()),
-    };
+        Err(err) => Err(err.into()),
+    }
+}
 
-    // Update: the subscription, and the contact fields when sent.
+/// Sets an existing linked end user's subscription, and the contact fields
+/// when sent, while the relation exists and the end user is active.
+#[allow(clippy::too_many_arguments, reason = "one write's every input, named")]
+pub async fn update_linked(
+    store: &Store,
+    service: ExternalServiceId,
+    org: OrganizationId,
+    existing: EndUserId,
+    email: Option<Email>,
+    display_name: Option<String>,
+    subscription: Subscription,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
     let mut set = vec![
         "subscription = :sub",
         "externally_managed = :managed",
@@ -281,7 +288,7 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
         TransactWriteItem::builder().update(update).build(),
     ];
     match store::transact(store, items).await {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
             if failed(0).is_some() {
@@ -295,15 +302,8 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
                     },
                 });
             }
-            return Err(StoreError::TransactionCanceled { reasons }.into());
+            Err(StoreError::TransactionCanceled { reasons }.into())
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => Err(err.into()),
     }
-    let user = crate::end_users::find(store, org, existing)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "end_user",
-        })?;
-    debug_assert!(user.status == Status::Active);
-    Reply::json(StatusCode::OK, &view(&user, &external_user_id))
 }

@@ -1,8 +1,8 @@
 //! The organization API (`X-API-Key`, SPEC §9).
 
 use super::{Credential, Docs, Endpoint, op};
+use crate::api;
 use crate::wire::schema;
-use crate::{api, authz, external_services};
 
 /// An organization-API endpoint.
 const fn org_api(
@@ -213,7 +213,7 @@ pub const PUT_POLICIES: Endpoint = org_api(
     "put-policies",
     ("PUT", "/v1/policies"),
     "policies.write",
-    op!(authz::put_policies),
+    op!(api::policies::put_policies),
     Docs::new(
         "Replace the organization's Cedar policies (forbid only)",
         &[(
@@ -230,7 +230,7 @@ pub const GET_POLICIES: Endpoint = org_api(
     "get-policies",
     ("GET", "/v1/policies"),
     "policies.read",
-    op!(authz::show_policies),
+    op!(api::policies::show_policies),
     Docs::new(
         "Get the organization's Cedar policies",
         &[(
@@ -246,7 +246,7 @@ pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
     "create-connect-token",
     ("POST", "/v1/connect-tokens"),
     "connect_tokens.create",
-    op!(external_services::connect_tokens::create),
+    op!(api::connect_tokens::create),
     Docs::new(
         "Issue a one-time connect token for an external service",
         &[(
@@ -262,7 +262,7 @@ pub const GET_CONNECT_TOKEN: Endpoint = org_api(
     "get-connect-token",
     ("GET", "/v1/connect-tokens/{id}"),
     "connect_tokens.read",
-    op!(external_services::connect_tokens::get),
+    op!(api::connect_tokens::get),
     Docs::new(
         "Get a connect token",
         &[(
@@ -278,7 +278,7 @@ pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
     "cancel-connect-token",
     ("POST", "/v1/connect-tokens/{id}/cancel"),
     "connect_tokens.cancel",
-    op!(external_services::connect_tokens::cancel),
+    op!(api::connect_tokens::cancel),
     Docs::new(
         "Cancel a pending connect token",
         &[(
@@ -295,7 +295,7 @@ pub const DELETE_RELATION: Endpoint = org_api(
     "delete-relation",
     ("DELETE", "/v1/external-service-relations/{relation_id}"),
     "relations.delete",
-    op!(external_services::delete_relation),
+    op!(api::relations::delete_relation),
     Docs::new(
         "Remove an external service's relation (its connect tokens become `consumed`)",
         &[(204, "Removed.", None)],

@@ -2,7 +2,7 @@
 //! SPEC §11).
 
 use super::{Credential, Docs, Endpoint, op};
-use crate::external_services;
+use crate::api;
 use crate::wire::schema;
 
 /// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`
@@ -14,7 +14,7 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
     ),
     Credential::ServiceToken,
     "organization_relations.claim",
-    op!(external_services::claim),
+    op!(api::relations::claim),
     Docs::new(
         "Claim a connect token: relate the service to the token's organization",
         &[(
@@ -34,7 +34,7 @@ pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
     ),
     Credential::ServiceToken,
     "organizations.list",
-    op!(external_services::list_organizations),
+    op!(api::relations::list_organizations),
     Docs::new(
         "List the organizations related to the service",
         &[(
@@ -61,7 +61,7 @@ pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
     ),
     Credential::ServiceToken,
     "organization_users.put",
-    op!(external_services::put_user),
+    op!(api::service_users::put_user),
     Docs::new(
         "Create or update a user of the service in an organization",
         &[

@@ -7,27 +7,21 @@
 //! `externalOrganizationId` is reserved for one organization per service by
 //! `PK = SVC#<service>`, `SK = EXTORG#<sha256>`.
 
-use super::connect_tokens::{self, ConnectTokenRecord, TokenStatus, token_pk};
+use super::connect_tokens::{ConnectTokenRecord, TokenStatus, token_pk};
 use super::service_pk;
-use crate::App;
-use crate::authz::{self, OrgPolicies};
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
-use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, JsonObject, NoBody, OrgCtx, ParseBody, Reply, ServiceCtx};
-use crate::secrets::ConnectToken;
+use crate::pipeline::{JsonObject, ParseBody};
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
-use crate::wire::{ServicePage, Timestamp};
+use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
-use lambda_http::http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// Sort key of a service's relation with an organization.
 pub fn relation_sk(org: OrganizationId) -> String {
@@ -74,7 +68,8 @@ pub struct RelationRecord {
 }
 
 impl RelationRecord {
-    fn view(&self) -> Relation<'_> {
+    /// As the external-service API renders it.
+    pub fn view(&self) -> Relation<'_> {
         Relation {
             id: self.id,
             external_service_id: self.external_service_id,
@@ -85,7 +80,8 @@ impl RelationRecord {
         }
     }
 
-    fn organization_view(&self) -> ServiceOrganization<'_> {
+    /// As the service's organization list renders it.
+    pub fn organization_view(&self) -> ServiceOrganization<'_> {
         ServiceOrganization {
             organization_id: self.organization_id,
             organization_name: &self.organization_name,
@@ -147,10 +143,10 @@ const EXTERNAL_ORGANIZATION_ID_MAX_CHARS: usize = 256;
 pub struct ClaimBody {
     /// `tct_<organization id>_<48 hex digits>`, as the organization handed it over; any other form is 400 `malformed_connect_token`.
     #[schemars(length(min = 1, max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
-    connect_token: String,
+    pub connect_token: String,
     /// The service's own id for the organization.
     #[schemars(length(min = 1, max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
-    external_organization_id: String,
+    pub external_organization_id: String,
 }
 
 impl ParseBody for ClaimBody {
@@ -168,92 +164,44 @@ impl ParseBody for ClaimBody {
 }
 
 /// What one claim transaction found.
-enum Attempt {
+#[derive(Debug)]
+pub enum Attempt {
+    /// Created or confirmed.
     Done(Box<RelationRecord>),
     /// The relation exists: confirm it if its external id matches.
     Exists(Box<Item>),
 }
 
-/// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`.
-#[tracing::instrument(name = "organization_relations.claim", skip_all)]
-pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
-    let service = ctx.service.id;
-    let ClaimBody {
-        connect_token: raw_token,
-        external_organization_id: external_org,
-    } = body.value;
-    let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
-    let now = ctx.app.clock.now();
-    let (token, policies) = token_and_policies(&ctx.app, &secret).await?;
-    let token = check_token(token, service, now.unix_timestamp())?;
-    // The organization may forbid this service (its policies, SPEC §8).
-    ctx.authorize_for_organization(token.organization_id, policies.as_deref())?;
-
-    let relation = RelationRecord {
-        pk: service_pk(service),
-        sk: relation_sk(token.organization_id),
-        gsi1pk: org_pk(token.organization_id),
-        gsi1sk: String::new(),
-        id: RelationId::generate(),
-        external_service_id: service,
-        organization_id: token.organization_id,
-        organization_name: token.organization_name.clone(),
-        external_organization_id: external_org,
-        connect_token_hash: token.token_hash.clone(),
-        confirming_token_hashes: Vec::new(),
-        created_at: format_timestamp(now),
-        updated_at: format_timestamp(now),
-    };
-    let relation = RelationRecord {
-        gsi1sk: format!("REL#{}", relation.id),
-        ..relation
-    };
-    let relation = match attempt(&ctx.app.store, &token, &relation, None, now).await? {
-        Attempt::Done(relation) => *relation,
-        Attempt::Exists(existing) => {
-            let existing: RelationRecord = store::from_item(*existing)?;
-            if existing.external_organization_id != relation.external_organization_id {
-                return Err(ApiError::ExternalOrganizationIdMismatch);
-            }
-            match attempt(&ctx.app.store, &token, &relation, Some(&existing), now).await? {
-                Attempt::Done(relation) => *relation,
-                // Removed and re-created between the two writes: a race the caller can retry.
-                Attempt::Exists(_) => return Err(ApiError::ExternalOrganizationIdMismatch),
-            }
+impl RelationRecord {
+    /// A new relation of `service` with the organization that issued `token`.
+    pub fn new(
+        service: ExternalServiceId,
+        token: &ConnectTokenRecord,
+        external_organization_id: String,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let id = RelationId::generate();
+        Self {
+            pk: service_pk(service),
+            sk: relation_sk(token.organization_id),
+            gsi1pk: org_pk(token.organization_id),
+            gsi1sk: format!("REL#{id}"),
+            id,
+            external_service_id: service,
+            organization_id: token.organization_id,
+            organization_name: token.organization_name.clone(),
+            external_organization_id,
+            connect_token_hash: token.token_hash.clone(),
+            confirming_token_hashes: Vec::new(),
+            created_at: format_timestamp(now),
+            updated_at: format_timestamp(now),
         }
-    };
-    Reply::json(StatusCode::OK, &relation.view())
-}
-
-/// The presented connect token and its organization's policies: one
-/// `BatchGetItem` (the token names its organization), or only the token when
-/// this warm function has the policies cached.
-async fn token_and_policies(
-    app: &App,
-    secret: &ConnectToken,
-) -> Result<(Option<ConnectTokenRecord>, Option<Arc<OrgPolicies>>), ApiError> {
-    let org = secret.organization();
-    let (token, policies) = match authz::cached_policies(app, org) {
-        Some(policies) => (
-            connect_tokens::find_by_secret(&app.store, secret).await?,
-            policies,
-        ),
-        None => {
-            let keys = [connect_tokens::secret_key(secret), authz::policies_key(org)];
-            let mut items = store::get_items(&app.store, &keys).await?.into_iter();
-            let token = items.next().flatten().map(store::from_item).transpose()?;
-            let policies = authz::remember_policy_item(app, org, items.next().flatten().as_ref())?;
-            (token, policies)
-        }
-    };
-    // The hash covers the organization part, so a stored token always names
-    // the organization its text does; checked anyway, as the key it was read by.
-    Ok((token.filter(|t| t.organization_id == org), policies))
+    }
 }
 
 /// The token checks of SPEC §11, in order: issued for this service (404),
 /// not expired (410), pending (409).
-fn check_token(
+pub fn check_token(
     token: Option<ConnectTokenRecord>,
     service: ExternalServiceId,
     now: i64,
@@ -273,7 +221,7 @@ fn check_token(
 /// One claim transaction: the token becomes `claimed`, the relation is created
 /// (`existing: None`) or confirmed, and the external organization id is
 /// reserved for this organization — all or nothing.
-async fn attempt(
+pub async fn attempt(
     store: &Store,
     token: &ConnectTokenRecord,
     relation: &RelationRecord,
@@ -400,16 +348,16 @@ async fn attempt(
     }
 }
 
-/// `GET /api/v1/external-services/{externalServiceId}/organizations` →
-/// `{data: [{organizationId, organizationName, relationId, externalOrganizationId, createdAt}], nextCursor}`.
-#[tracing::instrument(name = "organizations.list", skip_all)]
-pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let service = ctx.service.id;
-    ctx.query.only(&["limit", "cursor"])?;
-    let limit = ctx.query.page_limit()?;
-    let after = ctx.query.cursor("o1:", OrganizationId::parse)?;
+/// A page of the service's relations, by organization id, after `after`;
+/// whether more follow.
+pub async fn of_service(
+    store: &Store,
+    service: ExternalServiceId,
+    after: Option<OrganizationId>,
+    limit: usize,
+) -> Result<(Vec<RelationRecord>, bool), StoreError> {
     let (items, more) = store::query_page(
-        &ctx.app.store,
+        store,
         &service_pk(service),
         "REL#ORG#",
         after.map(relation_sk),
@@ -420,35 +368,28 @@ pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, Api
         .into_iter()
         .map(store::from_item::<RelationRecord>)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = more
-        .then(|| {
-            relations
-                .last()
-                .map(|r| encode_cursor("o1:", r.organization_id))
-        })
-        .flatten();
-    let data = relations
-        .iter()
-        .map(RelationRecord::organization_view)
-        .collect();
-    Reply::json(StatusCode::OK, &ServicePage { data, next_cursor })
+    Ok((relations, more))
 }
 
-/// `DELETE /v1/external-service-relations/{relation_id}` (admin) → 204: the
-/// relation goes, its connect token becomes `consumed`, the external
-/// organization id is free again, and the service loses access.
-#[tracing::instrument(name = "relations.delete", skip_all)]
-pub async fn delete_relation(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let id = ctx.path_id("relation_id", RelationId::parse)?;
-    let store = &ctx.app.store;
+/// An organization's relation by id (through `GSI1`).
+pub async fn find(
+    store: &Store,
+    org: OrganizationId,
+    id: RelationId,
+) -> Result<Option<RelationRecord>, StoreError> {
     let found = store::gsi1_item(store, org_pk(org), format!("REL#{id}")).await?;
-    let Some(item) = found else {
-        return Err(ApiError::NotFound {
-            resource: "relation",
-        });
-    };
-    let relation: RelationRecord = store::from_item(item)?;
+    found.map(store::from_item).transpose()
+}
+
+/// Removes a relation of `org`: it goes, its connect tokens become
+/// `consumed`, the external organization id is free again. `false` when it
+/// was already gone.
+pub async fn remove(
+    store: &Store,
+    org: OrganizationId,
+    relation: &RelationRecord,
+    now: time::OffsetDateTime,
+) -> Result<bool, StoreError> {
     let table = store.table();
     let delete_relation = built(
         Delete::builder()
@@ -459,7 +400,6 @@ pub async fn delete_relation(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> 
             .expression_attribute_values(":id", store::s(relation.id.to_string()))
             .build(),
     )?;
-    let now = ctx.app.clock.now();
     // Every token that claimed or confirmed the relation becomes consumed
     // (SPEC §11): in the transaction, up to its 100-item limit; any beyond
     // right after it (idempotent updates).
@@ -518,15 +458,13 @@ pub async fn delete_relation(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> 
         }
     }
     match outcome {
-        Ok(()) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
+        Ok(()) => Ok(true),
         Err(StoreError::TransactionCanceled { reasons })
             if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
         {
-            Err(ApiError::NotFound {
-                resource: "relation",
-            })
+            Ok(false)
         }
-        Err(err) => Err(err.into()),
+        Err(err) => Err(err),
     }
 }
 
