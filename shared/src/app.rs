@@ -63,10 +63,10 @@ impl App {
         }
     }
 
-    /// Builds the state of the function serving `endpoint` from the
-    /// environment: the one cold-start initialisation. Only the functions
-    /// that mint or verify access tokens load the signing key.
-    pub async fn from_env(endpoint: &crate::routes::Endpoint) -> Result<Self, StartupError> {
+    /// Builds a function's state from the environment: the one cold-start
+    /// initialisation. Only the functions that mint or verify access tokens
+    /// (`token_keys`) load the signing key.
+    pub async fn from_env(token_keys: bool) -> Result<Self, StartupError> {
         let config = Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
         let store = Store::from_sdk(&sdk, &config);
@@ -74,7 +74,7 @@ impl App {
             store.warm_up().await;
         }
         let mut app = Self::new(config, store, Arc::new(SystemClock));
-        if endpoint.uses_token_keys() {
+        if token_keys {
             app.tokens = Some(crate::tokens::TokenKeys::load(&sdk).await?);
         }
         Ok(app)

@@ -125,23 +125,9 @@ pub async fn authenticate_api_key(
     tenant_id: Option<&str>,
 ) -> Result<ApiKeyPrincipal, ApiError> {
     let secret = ApiKeySecret::parse(api_key.trim()).ok_or(ApiError::InvalidCredentials)?;
-    let hash = secret.hash();
-    let record = match cache.get(&hash) {
-        Some(record) => record,
-        None => {
-            let record = find_api_key(store, &hash)
-                .await?
-                .ok_or(ApiError::InvalidCredentials)?;
-            cache.put(hash, record.clone());
-            record
-        }
-    };
-    // The lookup by hash already matched; the constant-time compare guards
-    // against an item whose stored hash disagrees with its key.
-    let stored = hex::decode(&record.key_hash).unwrap_or_default();
-    if !bool::from(stored.as_slice().ct_eq(&hash)) || record.revoked_at.is_some() {
-        return Err(ApiError::InvalidCredentials);
-    }
+    let record = lookup(store, cache, secret.hash())
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     if let Some(tenant) = tenant_id {
         let matches =
             OrganizationId::parse(tenant.trim()).is_ok_and(|t| t == record.organization_id);
@@ -156,18 +142,53 @@ pub async fn authenticate_api_key(
     })
 }
 
-async fn find_api_key(store: &Store, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key(PK, store::s(api_key_pk(hash)))
-        .key(SK, store::s("APIKEY"))
-        .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.item.map(store::from_item).transpose()
+/// A stored credential found by the hash of its secret: an API key or an
+/// external service's token.
+pub trait HashedCredential: serde::de::DeserializeOwned + Clone {
+    /// The item's key for the hash of a presented secret.
+    fn key(hash: &[u8; 32]) -> store::Key;
+    /// The stored hash, hex.
+    fn stored_hash(&self) -> &str;
+    /// Whether it was revoked.
+    fn revoked(&self) -> bool;
+}
+
+/// Finds the credential behind a presented secret's `hash`: the warm cache
+/// (hits only) first, else a strongly consistent read. `None` when there is
+/// none, it was revoked, or its stored hash disagrees with its key (compared
+/// in constant time).
+pub async fn lookup<R: HashedCredential>(
+    store: &Store,
+    cache: &TtlCache<[u8; 32], R>,
+    hash: [u8; 32],
+) -> Result<Option<R>, StoreError> {
+    let record = match cache.get(&hash) {
+        Some(record) => record,
+        None => {
+            let Some(record) = store::get_consistent::<R>(store, &R::key(&hash)).await? else {
+                return Ok(None);
+            };
+            cache.put(hash, record.clone());
+            record
+        }
+    };
+    let stored = hex::decode(record.stored_hash()).unwrap_or_default();
+    let matches = bool::from(stored.as_slice().ct_eq(&hash));
+    Ok((matches && !record.revoked()).then_some(record))
+}
+
+impl HashedCredential for ApiKeyRecord {
+    fn key(hash: &[u8; 32]) -> store::Key {
+        (api_key_pk(hash), "APIKEY".to_owned())
+    }
+
+    fn stored_hash(&self) -> &str {
+        &self.key_hash
+    }
+
+    fn revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
 }
 
 /// Stores a new key for an existing organization, in one transaction that

@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+/// The per-IP bucket's defaults (SPEC §6).
+pub const SOURCE_IP_RATE: crate::gcra::Rate = crate::gcra::Rate {
+    per_second: 5,
+    burst: 10,
+};
+
 /// Everything a function needs to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -18,7 +24,7 @@ pub struct Config {
     /// Attempts per DynamoDB call, the first included (`TETHER_DYNAMODB_MAX_ATTEMPTS`).
     pub dynamodb_max_attempts: u32,
     /// The per-source-IP bucket (`TETHER_IP_RATE_LIMIT`, `TETHER_IP_BURST`; 5 rps, burst 10).
-    pub source_ip_rate: crate::limits::Rate,
+    pub source_ip_rate: crate::gcra::Rate,
     /// `TETHER_WARM_UP_CONNECTION=true`: open the DynamoDB connection (DNS,
     /// TCP, TLS) during INIT, so the first request does not pay for it.
     pub warm_up_connection: bool,
@@ -132,12 +138,9 @@ impl Config {
                 6_000,
             )?),
             dynamodb_max_attempts: max_attempts as u32,
-            source_ip_rate: crate::limits::Rate {
-                per_second: positive(
-                    "TETHER_IP_RATE_LIMIT",
-                    crate::limits::SOURCE_IP_RATE.per_second,
-                )?,
-                burst: positive("TETHER_IP_BURST", crate::limits::SOURCE_IP_RATE.burst)?,
+            source_ip_rate: crate::gcra::Rate {
+                per_second: positive("TETHER_IP_RATE_LIMIT", SOURCE_IP_RATE.per_second)?,
+                burst: positive("TETHER_IP_BURST", SOURCE_IP_RATE.burst)?,
             },
         })
     }

@@ -6,7 +6,7 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, PK, SK, Store, StoreError};
 use crate::wire::{Jwks, Timestamp};
 use jsonwebtoken::jwk::JwkSet;

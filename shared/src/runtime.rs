@@ -1,7 +1,7 @@
 //! The Lambda entry point shared by every function binary.
 
 use crate::app::App;
-use crate::routes::Endpoint;
+use crate::endpoint::Endpoint;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// serves `endpoint` — its bound handler — until the runtime stops the process.
 pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error> {
     crate::logging::init();
-    let app = Arc::new(App::from_env(endpoint).await?);
+    let app = Arc::new(App::from_env(endpoint.uses_token_keys()).await?);
     lambda_http::run(lambda_http::service_fn(move |req| {
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>((endpoint.handler)(app, endpoint, req).await) }

@@ -3,7 +3,7 @@
 
 use crate::identity_providers::{ALLOWED_ALGORITHMS, ProviderRecord};
 use crate::ids::IdentityProviderId;
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::wire::PathId;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

@@ -3,9 +3,6 @@
 //! OpenAPI document). The types themselves derive [`JsonSchema`] beside
 //! their definitions, so a field added to a response is in the document.
 
-use crate::end_users::domain::{
-    EMAIL_MAX_CHARS, Email, METADATA_MAX_BYTES, METADATA_MAX_DEPTH, METADATA_MAX_KEYS, Metadata,
-};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -133,37 +130,6 @@ id_schema!(
     crate::ids::ConnectTokenId,
     crate::ids::RelationId
 );
-
-impl JsonSchema for Metadata {
-    fn schema_name() -> Cow<'static, str> {
-        "Metadata".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "object",
-            "maxProperties": METADATA_MAX_KEYS,
-            "description": format!(
-                "Free-form JSON object: at most {METADATA_MAX_KEYS} top-level keys, nesting at most {METADATA_MAX_DEPTH}, {} KiB serialized.",
-                METADATA_MAX_BYTES / 1024
-            ),
-        })
-    }
-}
-
-impl JsonSchema for Email {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "Email".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "maxLength": EMAIL_MAX_CHARS })
-    }
-}
 
 /// A page of a list on the organization and user APIs.
 #[derive(Debug, Serialize, JsonSchema)]

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use tether::clock::Clock;
-use tether::routes::{self, Endpoint};
+use tether::routes;
 use tether_tests::spawn_app;
 
 const PLACEHOLDER_USER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
@@ -113,8 +113,7 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         }
         let method = event["requestContext"]["http"]["method"].as_str().unwrap();
         let path = event["rawPath"].as_str().unwrap();
-        let routed =
-            Endpoint::route(method, path).map_or(routes::NOT_FOUND.function, |e| e.function);
+        let routed = routes::route(method, path).map_or(routes::NOT_FOUND.function, |e| e.function);
         assert_eq!(
             routed, endpoint.function,
             "{}.json routes elsewhere",

@@ -69,7 +69,7 @@ async fn send(
     }
     let event = req.event();
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let endpoint = routes::Endpoint::route(method, path.split('?').next().unwrap());
+    let endpoint = routes::route(method, path.split('?').next().unwrap());
     dispatch(app, endpoint, request).await.into()
 }
 
@@ -488,7 +488,7 @@ async fn a_committed_transaction_whose_answer_is_lost_is_a_success() {
         .json(&json!({"connectToken": connect["token"], "externalOrganizationId": "acct"}))
         .event();
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let res: TestResponse = dispatch(app, routes::Endpoint::route("POST", &path), request)
+    let res: TestResponse = dispatch(app, routes::route("POST", &path), request)
         .await
         .into();
     assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));

@@ -12,6 +12,7 @@ mod faults;
 mod idempotency;
 mod identities;
 mod isolation;
+mod layers;
 mod limits;
 mod lists;
 mod malformed;

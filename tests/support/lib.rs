@@ -314,7 +314,7 @@ impl TestApp {
             .unwrap_or_default()
             .to_owned();
         let path = event["rawPath"].as_str().unwrap_or_default().to_owned();
-        let endpoint = Endpoint::route(&method, &path);
+        let endpoint = routes::route(&method, &path);
         // Boxed: a test awaits dozens of requests, and unboxed each test's
         // future would hold the largest handler's state inline — too big for a
         // debug-build thread stack.
@@ -420,7 +420,7 @@ impl TestRequest<'_> {
     /// The API Gateway HTTP API (payload 2.0) event for this request.
     pub fn event(&self) -> Value {
         let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
-        let endpoint = Endpoint::route(&self.method, path);
+        let endpoint = routes::route(&self.method, path);
         let mut headers = serde_json::Map::new();
         let mut all = self.headers.clone();
         if let Some(key) = &self.key {

@@ -4,18 +4,14 @@
 
 use super::{ORG_PREFIX, engine};
 use crate::clock::format_timestamp;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
-use crate::pipeline::{FromBody, body};
 use crate::store::{self, Store, StoreError};
-use crate::wire::{SchemaFn, Timestamp, schema};
+use crate::wire::Timestamp;
 use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
-use lambda_http::http::HeaderMap;
-use lambda_http::http::header::CONTENT_TYPE;
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -134,49 +130,6 @@ pub struct Policies<'a> {
     /// When they were last written; null when never.
     #[schemars(with = "Option<Timestamp>")]
     pub updated_at: Option<&'a str>,
-}
-
-impl FromBody for PolicyText {
-    const SCHEMA: Option<SchemaFn> = Some(schema::<Self>);
-
-    fn from_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, ApiError> {
-        let is_text = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/plain"));
-        if is_text {
-            if bytes.len() > body::MAX_BODY_BYTES {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: body::MAX_BODY_BYTES,
-                });
-            }
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| ApiError::InvalidJson("the policy text must be UTF-8"))?;
-            return Ok(Self {
-                policies: text.to_owned(),
-            });
-        }
-        let mut members = body::parse_object(headers, bytes)?;
-        let mut errors = FieldErrors::new();
-        let text = match members.remove("policies") {
-            Some(Value::String(text)) => Some(text),
-            Some(_) => {
-                errors.push("policies", "must be a string of Cedar policies");
-                None
-            }
-            None => {
-                errors.push("policies", "is required");
-                None
-            }
-        };
-        for unknown in members.keys() {
-            errors.push(unknown.clone(), "unknown field");
-        }
-        errors.into_result(|| Self {
-            policies: text.unwrap_or_default(),
-        })
-    }
 }
 
 /// The key of an organization's policy item (for a batched read).

@@ -1,7 +1,9 @@
 //! End-user domain types: parsed, not validated (SPEC §9).
 
-use crate::pipeline::JsonObject;
+use crate::parse::JsonObject;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Limits on `metadata` (SPEC §9).
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
@@ -96,6 +98,37 @@ pub(crate) fn take_metadata(object: &mut JsonObject) -> Option<Metadata> {
     Metadata::parse(value)
         .map_err(|problem| object.problem("metadata", problem))
         .ok()
+}
+
+impl JsonSchema for Metadata {
+    fn schema_name() -> Cow<'static, str> {
+        "Metadata".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "maxProperties": METADATA_MAX_KEYS,
+            "description": format!(
+                "Free-form JSON object: at most {METADATA_MAX_KEYS} top-level keys, nesting at most {METADATA_MAX_DEPTH}, {} KiB serialized.",
+                METADATA_MAX_BYTES / 1024
+            ),
+        })
+    }
+}
+
+impl JsonSchema for Email {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Email".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "maxLength": EMAIL_MAX_CHARS })
+    }
 }
 
 #[cfg(test)]

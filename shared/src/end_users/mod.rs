@@ -16,7 +16,7 @@ pub async fn find(
 }
 
 use crate::ids::{EndUserId, OrganizationId};
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::wire::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

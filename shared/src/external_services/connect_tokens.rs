@@ -11,7 +11,7 @@ use super::service_pk;
 use crate::clock::format_timestamp;
 use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::secrets::ConnectToken;
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::wire::{PathId, Timestamp};
@@ -273,16 +273,7 @@ pub async fn find_by_secret(
     store: &Store,
     secret: &ConnectToken,
 ) -> Result<Option<ConnectTokenRecord>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(store::key_item(&secret_key(secret))))
-        .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.item.map(store::from_item).transpose()
+    store::get_consistent(store, &secret_key(secret)).await
 }
 
 /// What cancelling a token found.

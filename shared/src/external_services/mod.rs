@@ -18,10 +18,9 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::ExternalServiceId;
 use crate::secrets::ServiceToken;
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 /// The scopes a service token may carry (SPEC §5).
 pub const SERVICE_SCOPES: &[&str] = &[
@@ -72,6 +71,20 @@ pub struct ServiceTokenRecord {
 
 fn token_pk(hash: &[u8; 32]) -> String {
     format!("SVCTOKEN#{}", hex::encode(hash))
+}
+
+impl crate::auth::HashedCredential for ServiceTokenRecord {
+    fn key(hash: &[u8; 32]) -> store::Key {
+        (token_pk(hash), "SVCTOKEN".to_owned())
+    }
+
+    fn stored_hash(&self) -> &str {
+        &self.token_hash
+    }
+
+    fn revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
 }
 
 /// Warm-function cache of service-token lookups (hits only, ≤ 60 s).
@@ -145,34 +158,9 @@ pub async fn authenticate(
 ) -> Result<ServicePrincipal, ApiError> {
     let presented = bearer.ok_or(ApiError::MissingCredentials)?;
     let secret = ServiceToken::parse(presented).ok_or(ApiError::InvalidCredentials)?;
-    let hash = secret.hash();
-    let record = match cache.get(&hash) {
-        Some(record) => record,
-        None => {
-            let out = store
-                .client()
-                .get_item()
-                .table_name(store.table())
-                .key(PK, store::s(token_pk(&hash)))
-                .key(SK, store::s("SVCTOKEN"))
-                .consistent_read(true)
-                .return_consumed_capacity(store::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::from)?;
-            let record: ServiceTokenRecord = out
-                .item
-                .map(store::from_item)
-                .transpose()?
-                .ok_or(ApiError::InvalidCredentials)?;
-            cache.put(hash, record.clone());
-            record
-        }
-    };
-    let stored = hex::decode(&record.token_hash).unwrap_or_default();
-    if !bool::from(stored.as_slice().ct_eq(&hash)) || record.revoked_at.is_some() {
-        return Err(ApiError::InvalidCredentials);
-    }
+    let record = crate::auth::lookup(store, cache, secret.hash())
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     Ok(ServicePrincipal {
         id: record.external_service_id,
         scopes: record.scopes,

@@ -13,7 +13,7 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{

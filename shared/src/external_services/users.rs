@@ -14,7 +14,7 @@ use crate::end_users::{Email, EndUserRecord, Status, Subscription, user_sk};
 use crate::error::ApiError;
 use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{

@@ -12,7 +12,7 @@ pub use store::{IdentityRecord, LinkOutcome, LinkedBy, TokenBinding, link, pair_
 pub(crate) use store::{of_user, unlink_items};
 
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
-use crate::pipeline::{JsonObject, ParseBody};
+use crate::parse::{JsonObject, ParseBody};
 use crate::wire::{PathId, Timestamp};
 use schemars::JsonSchema;
 use serde::Serialize;

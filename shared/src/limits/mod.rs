@@ -9,16 +9,16 @@
 //! same or new period) and only on a wrong guess — told by the old item the
 //! failed write returns — tries the one that does.
 
-pub mod gcra;
 pub mod period;
 
 use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
+pub use crate::config::SOURCE_IP_RATE;
+pub use crate::gcra::Rate;
+use crate::gcra::{self, MICROS, Verdict};
 use crate::ids::OrganizationId;
 use crate::store::{self, Item, PK, SK, Store, StoreError, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-pub use gcra::Rate;
-use gcra::{MICROS, Verdict};
 pub use period::Period;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -48,12 +48,6 @@ impl Owner {
 pub const EXTERNAL_SERVICE_RATE: Rate = Rate {
     per_second: 50,
     burst: 100,
-};
-
-/// The per-IP bucket's defaults (SPEC §6).
-pub const SOURCE_IP_RATE: Rate = Rate {
-    per_second: 5,
-    burst: 10,
 };
 
 /// Sort key of every bucket item.

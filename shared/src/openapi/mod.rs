@@ -137,7 +137,7 @@ fn error_schema_name(surface: Surface, status: u16) -> String {
 }
 
 fn path_parameter(name: &str) -> Value {
-    let schema = if routes::FREE_TEXT_PARAMETERS.contains(&name) {
+    let schema = if crate::endpoint::FREE_TEXT_PARAMETERS.contains(&name) {
         json!({ "type": "string", "minLength": 1, "maxLength": 256 })
     } else {
         schema_ref("PathId")

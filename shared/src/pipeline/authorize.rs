@@ -5,9 +5,9 @@ use super::context::Authenticated;
 use super::path::param;
 use crate::app::App;
 use crate::authz;
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::ids::{EndUserId, OrganizationId};
-use crate::routes::Endpoint;
 
 /// What an endpoint acts on: the end user of its path, the caller itself on
 /// the user API, else the organization.

@@ -1,11 +1,12 @@
 //! Request bodies: size limit, content type, JSON syntax (400) and schema
 //! (422) are told apart, and every DTO is parsed into domain types.
 
+use crate::authz::PolicyText;
 use crate::error::{ApiError, FieldErrors};
+use crate::parse::{JsonObject, ParseBody};
 use crate::wire::{SchemaFn, schema};
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::CONTENT_TYPE;
-use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
 /// The largest body the API reads (SPEC §9).
@@ -29,122 +30,6 @@ impl FromBody for NoBody {
 
     fn from_body(_: &HeaderMap, _: &[u8]) -> Result<Self, ApiError> {
         Ok(NoBody)
-    }
-}
-
-/// A body that must be empty or `{}`.
-#[derive(Debug, Default, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "EmptyRequest")]
-pub struct NoFields {}
-
-impl ParseBody for NoFields {
-    fn parse(_: &mut JsonObject) -> Option<Self> {
-        Some(Self {})
-    }
-}
-
-/// A DTO parsed from a JSON object — parse, don't validate: a DTO that
-/// exists is valid, its required fields are not `Option`s. Parsing collects
-/// every field problem so a client sees them all at once. Its derived
-/// [`JsonSchema`] is the body's schema in the OpenAPI document.
-pub trait ParseBody: Sized + Send + JsonSchema + 'static {
-    /// Parses the object's members: `None` when a problem was recorded.
-    fn parse(object: &mut JsonObject) -> Option<Self>;
-}
-
-/// A JSON object being parsed: each accessor takes its member out, and what is
-/// left at the end is reported as unknown fields.
-#[derive(Debug)]
-pub struct JsonObject {
-    members: Map<String, Value>,
-    errors: FieldErrors,
-}
-
-impl JsonObject {
-    /// Wraps an object's members.
-    pub fn new(members: Map<String, Value>) -> Self {
-        Self {
-            members,
-            errors: FieldErrors::new(),
-        }
-    }
-
-    /// Takes a member, if present.
-    pub fn take(&mut self, field: &str) -> Option<Value> {
-        self.members.remove(field)
-    }
-
-    /// Records a problem with `field`.
-    pub fn problem(&mut self, field: &str, problem: impl Into<String>) {
-        self.errors.push(field, problem);
-    }
-
-    /// An optional string member of at most `max_chars` characters.
-    pub fn optional_string(&mut self, field: &str, max_chars: usize) -> Option<String> {
-        match self.take(field)? {
-            Value::String(s) if s.chars().count() > max_chars => {
-                self.problem(field, format!("must be at most {max_chars} characters"));
-                None
-            }
-            Value::String(s) if s.contains('\0') => {
-                self.problem(field, "must not contain NUL characters");
-                None
-            }
-            Value::String(s) => Some(s),
-            _ => {
-                self.problem(field, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// An optional boolean member.
-    pub fn optional_bool(&mut self, field: &str) -> Option<bool> {
-        match self.take(field)? {
-            Value::Bool(b) => Some(b),
-            _ => {
-                self.problem(field, "must be a boolean");
-                None
-            }
-        }
-    }
-
-    /// A required member holding an id: a string of at most `max_chars`
-    /// characters that `parse` accepts ("must be a UUID" otherwise).
-    pub fn required_id<T, E>(
-        &mut self,
-        field: &str,
-        max_chars: usize,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Option<T> {
-        let raw = self.required_string(field, max_chars)?;
-        parse(&raw)
-            .map_err(|_| self.problem(field, "must be a UUID"))
-            .ok()
-    }
-
-    /// A required string member of 1 to `max_chars` characters.
-    pub fn required_string(&mut self, field: &str, max_chars: usize) -> Option<String> {
-        if !self.members.contains_key(field) {
-            self.problem(field, "is required");
-            return None;
-        }
-        let value = self.optional_string(field, max_chars)?;
-        if value.is_empty() {
-            self.problem(field, "must not be empty");
-            return None;
-        }
-        Some(value)
-    }
-
-    /// Ends parsing: unknown members become problems too.
-    pub fn finish<T>(mut self, value: T) -> Result<T, ApiError> {
-        let unknown: Vec<String> = self.members.keys().cloned().collect();
-        for field in unknown {
-            self.errors.push(field, "unknown field");
-        }
-        self.errors.into_result(|| value)
     }
 }
 
@@ -229,10 +114,55 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     media_type.eq_ignore_ascii_case("application/json") && charset_ok
 }
 
+/// `PUT /v1/policies` takes Cedar text as `text/plain`, or `{"policies": "..."}`.
+impl FromBody for PolicyText {
+    const SCHEMA: Option<SchemaFn> = Some(schema::<Self>);
+
+    fn from_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, ApiError> {
+        let is_text = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/plain"));
+        if is_text {
+            if bytes.len() > MAX_BODY_BYTES {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                });
+            }
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| ApiError::InvalidJson("the policy text must be UTF-8"))?;
+            return Ok(Self {
+                policies: text.to_owned(),
+            });
+        }
+        let mut members = parse_object(headers, bytes)?;
+        let mut errors = FieldErrors::new();
+        let text = match members.remove("policies") {
+            Some(Value::String(text)) => Some(text),
+            Some(_) => {
+                errors.push("policies", "must be a string of Cedar policies");
+                None
+            }
+            None => {
+                errors.push("policies", "is required");
+                None
+            }
+        };
+        for unknown in members.keys() {
+            errors.push(unknown.clone(), "unknown field");
+        }
+        errors.into_result(|| Self {
+            policies: text.unwrap_or_default(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http::HeaderValue;
+    use schemars::JsonSchema;
 
     fn json_headers(content_type: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

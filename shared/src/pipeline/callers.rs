@@ -5,11 +5,11 @@
 //! cannot be absent is not an `Option`. Each dereferences to [`Ctx`].
 
 use super::context::{Authenticated, Ctx};
+use crate::endpoint::Credential;
 use crate::error::ApiError;
 use crate::external_services::ServicePrincipal;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::Organization;
-use crate::routes::Credential;
 use std::ops::Deref;
 
 /// A context an operation can take.

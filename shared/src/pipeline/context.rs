@@ -8,12 +8,12 @@ use super::{Query, Reply};
 use crate::app::App;
 use crate::auth::ApiKeyPrincipal;
 use crate::authz;
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::external_services::ServicePrincipal;
 use crate::idempotency;
 use crate::ids::{EndUserId, InvalidId, OrganizationId, RequestId};
 use crate::organizations::Organization;
-use crate::routes::Endpoint;
 use lambda_http::http::HeaderMap;
 use std::sync::Arc;
 

@@ -5,11 +5,11 @@ use super::Trace;
 use super::context::Authenticated;
 use crate::app::App;
 use crate::auth;
+use crate::endpoint::{Credential, Endpoint};
 use crate::error::ApiError;
 use crate::external_services;
 use crate::ids::OrganizationId;
 use crate::organizations::{self, Organization};
-use crate::routes::{Credential, Endpoint};
 use lambda_http::http::HeaderMap;
 use lambda_http::request::RequestContext;
 

@@ -20,7 +20,8 @@ mod path;
 pub mod query;
 mod reply;
 
-pub use body::{FromBody, Json, JsonObject, NoBody, NoFields, ParseBody};
+pub use crate::parse::{JsonObject, NoFields, ParseBody};
+pub use body::{FromBody, Json, NoBody};
 pub use callers::{Caller, OrgCtx, ServiceCtx, UserCtx};
 pub use context::{Authenticated, Ctx};
 pub use credentials::Header;
@@ -28,10 +29,10 @@ pub use query::Query;
 pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
 
 use crate::app::App;
+use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Surface};
 use crate::idempotency;
 use crate::ids::{ExternalServiceId, OrganizationId, RequestId};
-use crate::routes::Endpoint;
 use authorize::{authorize, resource_of};
 use context::{KeySlot, PendingKey};
 use credentials::{charge_caller, charge_malformed, identify, load_organization, source_ip};

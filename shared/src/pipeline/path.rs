@@ -1,8 +1,8 @@
 //! Path parameters: from API Gateway's `pathParameters`, or matched against
 //! the template; ids must be UUIDs, free-text parameters decoded text.
 
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
-use crate::routes::Endpoint;
 use lambda_http::{Request, RequestExt};
 
 /// The raw value of the path parameter `name`.
@@ -35,7 +35,7 @@ pub(super) fn path_parameters(
     for name in names
         .iter()
         .copied()
-        .filter(|n| crate::routes::FREE_TEXT_PARAMETERS.contains(n))
+        .filter(|n| crate::endpoint::FREE_TEXT_PARAMETERS.contains(n))
     {
         let value = param(&params, name);
         if !value
@@ -47,7 +47,7 @@ pub(super) fn path_parameters(
     }
     for name in names
         .into_iter()
-        .filter(|n| !n.ends_with('+') && !crate::routes::FREE_TEXT_PARAMETERS.contains(n))
+        .filter(|n| !n.ends_with('+') && !crate::endpoint::FREE_TEXT_PARAMETERS.contains(n))
     {
         let value = param(&params, name);
         if value.is_none_or(|v| crate::ids::EndUserId::parse(v).is_err()) {

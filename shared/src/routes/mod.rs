@@ -13,46 +13,8 @@ pub use organization::*;
 pub use service::*;
 pub use user::*;
 
-use crate::app::App;
-use crate::error::Surface;
+pub use crate::endpoint::{Bound, Credential, Docs, Endpoint, Handler, Served, Success};
 use crate::wire::SchemaFn;
-use lambda_http::{Body, Request, Response};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
-/// How a caller proves who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
-    /// `X-API-Key: tk_...`, for the organization API.
-    ApiKey,
-    /// `Authorization: Bearer <access token>`, for the user API.
-    UserToken,
-    /// `Authorization: Bearer tst_...`, for the external-service API.
-    ServiceToken,
-    /// No credential (public endpoints and the not-found catch-all).
-    None,
-}
-
-/// The response future of one request.
-pub type Served = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
-
-/// Runs one request of an operation through the pipeline: what a function
-/// binary serves and what the tests call — one binding, so they cannot
-/// disagree.
-pub type Handler = fn(Arc<App>, &'static Endpoint, Request) -> Served;
-
-/// An operation bound for an endpoint: what runs a request, and the
-/// credential its context type needs (checked against the endpoint's).
-#[derive(Debug, Clone, Copy)]
-pub struct Bound {
-    /// Runs a request.
-    pub handler: Handler,
-    /// The credential the operation's context takes ([`crate::pipeline::Caller`]).
-    pub caller: fn() -> Option<Credential>,
-    /// The schema of the body the operation parses ([`crate::pipeline::FromBody`]).
-    pub body: fn() -> Option<SchemaFn>,
-}
 
 /// The schema of the body an operation takes.
 pub fn body_of<C, B, F, Fut>(_: F) -> Option<SchemaFn>
@@ -77,18 +39,18 @@ macro_rules! op {
     ($op:path) => {{
         fn handler(
             app: std::sync::Arc<crate::app::App>,
-            endpoint: &'static crate::routes::Endpoint,
+            endpoint: &'static crate::endpoint::Endpoint,
             req: lambda_http::Request,
-        ) -> crate::routes::Served {
+        ) -> crate::endpoint::Served {
             Box::pin(crate::pipeline::handle(app, endpoint, req, $op))
         }
-        fn caller() -> Option<crate::routes::Credential> {
+        fn caller() -> Option<crate::endpoint::Credential> {
             crate::routes::caller_of($op)
         }
         fn body() -> Option<crate::wire::SchemaFn> {
             crate::routes::body_of($op)
         }
-        crate::routes::Bound {
+        crate::endpoint::Bound {
             handler,
             caller,
             body,
@@ -96,185 +58,6 @@ macro_rules! op {
     }};
 }
 use op;
-
-/// A success an operation answers with: status, description, and the
-/// response body's type (none for an empty body).
-pub type Success = (u16, &'static str, Option<SchemaFn>);
-
-/// What the OpenAPI document says about an operation beyond what its route,
-/// credential and handler's types imply.
-#[derive(Debug, Clone, Copy)]
-pub struct Docs {
-    /// One line.
-    pub summary: &'static str,
-    /// Whether the body may be omitted (an empty body reads as `{}`).
-    pub body_optional: bool,
-    /// The body may also be `text/plain` (Cedar policy text).
-    pub text_body: bool,
-    /// Success statuses.
-    pub success: &'static [Success],
-    /// Error statuses beyond those the route's shape implies.
-    pub errors: &'static [u16],
-    /// Takes `limit` and `cursor`.
-    pub paginated: bool,
-    /// Answers with `ETag` on success.
-    pub etag: bool,
-    /// A 201 carries `Location`.
-    pub location: bool,
-    /// Honours `If-Match`.
-    pub if_match: bool,
-}
-
-impl Docs {
-    /// An operation's summary, successes and own error statuses.
-    pub const fn new(
-        summary: &'static str,
-        success: &'static [Success],
-        errors: &'static [u16],
-    ) -> Self {
-        Self {
-            summary,
-            body_optional: false,
-            text_body: false,
-            success,
-            errors,
-            paginated: false,
-            etag: false,
-            location: false,
-            if_match: false,
-        }
-    }
-
-    /// The body may be omitted.
-    pub const fn optional_body(self) -> Self {
-        Self {
-            body_optional: true,
-            ..self
-        }
-    }
-
-    /// The body may also be `text/plain`.
-    pub const fn text_body(self) -> Self {
-        Self {
-            text_body: true,
-            ..self
-        }
-    }
-
-    /// A list: `limit` and `cursor`.
-    pub const fn paginated(self) -> Self {
-        Self {
-            paginated: true,
-            ..self
-        }
-    }
-
-    /// Successes carry `ETag`.
-    pub const fn etag(self) -> Self {
-        Self { etag: true, ..self }
-    }
-
-    /// A 201 carries `Location`.
-    pub const fn location(self) -> Self {
-        Self {
-            location: true,
-            ..self
-        }
-    }
-
-    /// Honours `If-Match`.
-    pub const fn if_match(self) -> Self {
-        Self {
-            if_match: true,
-            ..self
-        }
-    }
-}
-
-/// One operation of the API, served by one Lambda function.
-#[derive(Debug, Clone, Copy)]
-pub struct Endpoint {
-    /// The function (and binary) name, e.g. `update-end-user`.
-    pub function: &'static str,
-    /// The HTTP method.
-    pub method: &'static str,
-    /// The path template, `{name}` for parameters (API Gateway syntax).
-    pub path: &'static str,
-    /// The credential the endpoint takes.
-    pub credential: Credential,
-    /// The Cedar action it performs (SPEC §8); empty for public endpoints.
-    pub action: &'static str,
-    /// Whether the Cedar context needs the body (the identity being linked):
-    /// then the operation authorizes right after parsing it.
-    pub authorize_after_body: bool,
-    /// Whether the function mints or verifies access tokens (loads the key).
-    pub token_keys: bool,
-    /// The error envelope it answers with.
-    pub surface: Surface,
-    /// What runs a request.
-    pub handler: Handler,
-    /// The credential the handler's context takes.
-    pub caller: fn() -> Option<Credential>,
-    /// The schema of the body its handler parses (from the handler's type).
-    pub body: fn() -> Option<SchemaFn>,
-    /// Its documentation.
-    pub docs: Docs,
-}
-
-/// Endpoints are the same when they serve the same route.
-impl PartialEq for Endpoint {
-    fn eq(&self, other: &Self) -> bool {
-        (self.function, self.method, self.path) == (other.function, other.method, other.path)
-    }
-}
-
-impl Eq for Endpoint {}
-
-impl Endpoint {
-    /// An endpoint of `surface` taking `credential`.
-    pub const fn new(
-        function: &'static str,
-        route: (&'static str, &'static str),
-        credential: Credential,
-        action: &'static str,
-        bound: Bound,
-        docs: Docs,
-    ) -> Self {
-        Self {
-            function,
-            method: route.0,
-            path: route.1,
-            credential,
-            action,
-            authorize_after_body: false,
-            token_keys: matches!(credential, Credential::UserToken),
-            surface: match credential {
-                Credential::ServiceToken => Surface::ExternalService,
-                _ => Surface::Organization,
-            },
-            handler: bound.handler,
-            caller: bound.caller,
-            body: bound.body,
-            docs,
-        }
-    }
-
-    /// The operation authorizes after parsing its body (Cedar context).
-    pub const fn authorized_after_body(self) -> Self {
-        Self {
-            authorize_after_body: true,
-            ..self
-        }
-    }
-
-    /// The function mints or verifies access tokens.
-    pub const fn with_token_keys(self) -> Self {
-        Self {
-            token_keys: true,
-            ..self
-        }
-    }
-}
 
 /// Every endpoint with a route of its own (the catch-all excluded).
 pub const ALL: &[Endpoint] = &[
@@ -306,53 +89,10 @@ pub const ALL: &[Endpoint] = &[
 /// Functions triggered by events rather than HTTP routes.
 pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user"];
 
-/// Path parameters that are free text rather than ids.
-pub const FREE_TEXT_PARAMETERS: &[&str] = &["externalUserId"];
-
-impl Endpoint {
-    /// Matches a concrete path against the template, returning the parameters
-    /// (raw, undecoded) in template order.
-    pub fn match_path(&self, path: &str) -> Option<Vec<(&'static str, String)>> {
-        let mut params = Vec::new();
-        let mut actual = path.split('/');
-        for expected in self.path.split('/') {
-            let segment = actual.next()?;
-            match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) => {
-                    if segment.is_empty() {
-                        return None;
-                    }
-                    params.push((name, segment.to_owned()));
-                }
-                None if expected == segment => {}
-                None => return None,
-            }
-        }
-        actual.next().is_none().then_some(params)
-    }
-
-    /// The names of the path parameters, in order.
-    pub fn parameter_names(&self) -> impl Iterator<Item = &'static str> {
-        self.path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
-    }
-
-    /// Whether the endpoint acts on the end user named in its path.
-    pub fn acts_on_end_user(&self) -> bool {
-        self.path.contains("{user_id}")
-    }
-
-    /// Whether the function needs the access-token key (to mint or verify).
-    pub fn uses_token_keys(&self) -> bool {
-        self.token_keys
-    }
-
-    /// Finds the endpoint serving `method` and `path`.
-    pub fn route(method: &str, path: &str) -> Option<&'static Endpoint> {
-        ALL.iter()
-            .find(|e| e.method == method && e.match_path(path).is_some())
-    }
+/// Finds the endpoint serving `method` and `path`.
+pub fn route(method: &str, path: &str) -> Option<&'static Endpoint> {
+    ALL.iter()
+        .find(|e| e.method == method && e.match_path(path).is_some())
 }
 
 #[cfg(test)]
@@ -391,9 +131,9 @@ mod tests {
         let functions: std::collections::HashSet<_> = ALL.iter().map(|e| e.function).collect();
         assert_eq!(functions.len(), ALL.len());
         assert_eq!(
-            Endpoint::route("PATCH", "/v1/end-users/x"),
+            super::route("PATCH", "/v1/end-users/x"),
             Some(&UPDATE_END_USER)
         );
-        assert_eq!(Endpoint::route("PUT", "/v1/end-users/x"), None);
+        assert_eq!(super::route("PUT", "/v1/end-users/x"), None);
     }
 }

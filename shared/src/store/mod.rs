@@ -210,6 +210,23 @@ pub fn key_item((pk, sk): &Key) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
+/// Reads one record by key (`GetItem`, strongly consistent).
+pub async fn get_consistent<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+) -> Result<Option<T>, StoreError> {
+    let out = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key_item(key)))
+        .consistent_read(true)
+        .return_consumed_capacity(CAPACITY)
+        .send()
+        .await?;
+    out.item.map(from_item).transpose()
+}
+
 /// Rounds of a `BatchGetItem` that DynamoDB answered only in part.
 const BATCH_READ_ROUNDS: u32 = 4;
 

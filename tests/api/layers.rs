@@ -1,0 +1,140 @@
+//! The core crate's modules form layers: no module of `shared/src` reaches
+//! (through `crate::` paths) a module that reaches back to it, and the
+//! domain modules never touch HTTP types — the operations (`api`) and the
+//! pipeline sit above them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Each top-level module's source without its unit tests and comments.
+fn modules() -> BTreeMap<String, String> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut modules: BTreeMap<String, String> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(src()).unwrap();
+        let top = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if top == "lib" || relative.ends_with("tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String = code
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        modules.entry(top).or_default().push_str(&code);
+    }
+    modules
+}
+
+fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+    modules
+        .iter()
+        .map(|(name, code)| {
+            let used = code
+                .split("crate::")
+                .skip(1)
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect::<String>()
+                })
+                .filter(|m| m != name && modules.contains_key(m))
+                .collect();
+            (name.clone(), used)
+        })
+        .collect()
+}
+
+fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from.to_owned()];
+    while let Some(module) = stack.pop() {
+        for next in &graph[&module] {
+            if next == to {
+                return true;
+            }
+            if seen.insert(next.clone()) {
+                stack.push(next.clone());
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn no_module_of_the_core_crate_is_part_of_an_import_cycle() {
+    let graph = imports(&modules());
+    assert!(graph.len() > 20, "the modules were not found: {graph:?}");
+    let cycles: Vec<String> = graph
+        .iter()
+        .flat_map(|(from, to)| to.iter().map(move |t| (from, t)))
+        .filter(|(from, to)| reaches(&graph, to, from))
+        .map(|(from, to)| format!("{from} -> {to}"))
+        .collect();
+    assert!(
+        cycles.is_empty(),
+        "edges inside an import cycle: {cycles:?}"
+    );
+}
+
+#[test]
+fn the_domain_never_touches_http() {
+    let modules = modules();
+    for domain in [
+        "auth",
+        "authz",
+        "end_users",
+        "external_services",
+        "identities",
+        "identity_providers",
+        "idempotency",
+        "limits",
+        "organizations",
+        "parse",
+        "sso",
+        "store",
+    ] {
+        let code = &modules[domain];
+        assert!(
+            !code.contains("lambda_http") && !code.contains("crate::pipeline"),
+            "{domain} uses HTTP types"
+        );
+    }
+    let graph = imports(&modules);
+    for domain in [
+        "end_users",
+        "identities",
+        "external_services",
+        "authz",
+        "sso",
+    ] {
+        for above in ["api", "pipeline", "routes", "app"] {
+            assert!(!reaches(&graph, domain, above), "{domain} reaches {above}");
+        }
+    }
+}
