@@ -94,7 +94,7 @@ async fn keys_are_stored_only_as_hashes() {
 #[tokio::test]
 async fn lookups_are_cached_in_the_warm_function() {
     let app = spawn_app().await;
-    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
     // Remove the key item: the warm cache still knows the key (≤ 60 s).
     app.app
         .store
@@ -109,7 +109,7 @@ async fn lookups_are_cached_in_the_warm_function() {
         .send()
         .await
         .unwrap();
-    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn tenant_header_must_name_the_keys_organization() {
         .send()
         .await;
     dup.assert_error(403, "tenant_mismatch");
-    let list = app.request("GET", "/v1/end-users").send().await;
+    let list = app.get("/v1/end-users").await;
     assert_eq!(
         list.body["data"],
         json!([]),
@@ -156,7 +156,7 @@ async fn tenant_header_must_name_the_keys_organization() {
 #[tokio::test]
 async fn every_response_has_its_own_request_id() {
     let app = spawn_app().await;
-    let a = app.request("GET", "/v1/end-users").send().await;
+    let a = app.get("/v1/end-users").await;
     let b = app.request("GET", "/v1/end-users").no_key().send().await;
     let (a, b) = (
         a.header("x-request-id").unwrap().to_owned(),

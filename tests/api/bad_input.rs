@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tether::routes::{self, Credential, Endpoint};
+use tether_tests::id;
 use tether_tests::{TestApp, TestRequest, TestResponse, spawn_app};
 
 type Snapshot = BTreeMap<(String, String), String>;
@@ -44,11 +45,12 @@ async fn world() -> World {
     let user = app
         .create_user(json!({"email": "corpus@example.com"}))
         .await;
-    let user_id = user["id"].as_str().unwrap().to_owned();
+    let user_id = id(&user).to_owned();
     let identity = app
-        .request("POST", &format!("/v1/users/{user_id}/identities"))
-        .json(&json!({"identity_provider_id": provider, "external_id": "corpus"}))
-        .send()
+        .post(
+            &format!("/v1/users/{user_id}/identities"),
+            &json!({"identity_provider_id": provider, "external_id": "corpus"}),
+        )
         .await
         .body["id"]
         .as_str()

@@ -2,6 +2,7 @@
 
 use crate::stored_user;
 use serde_json::{Value, json};
+use tether_tests::id;
 use tether_tests::spawn_app;
 
 fn is_timestamp(v: &Value) -> bool {
@@ -12,14 +13,10 @@ fn is_timestamp(v: &Value) -> bool {
 #[tokio::test]
 async fn create_returns_201_with_the_full_object_and_stores_it() {
     let app = spawn_app().await;
-    let res = app
-        .request("POST", "/v1/end-users")
-        .json(&json!({"email": "ada@example.com", "display_name": "Ada", "external_id": "crm-1", "metadata": {"tier": "gold"}}))
-        .send()
-        .await;
+    let res = app.post("/v1/end-users", &json!({"email": "ada@example.com", "display_name": "Ada", "external_id": "crm-1", "metadata": {"tier": "gold"}})).await;
     assert_eq!(res.status, 201, "{}", res.text);
     let user = &res.body;
-    let id = user["id"].as_str().unwrap();
+    let id = id(&user);
     assert_eq!(id.len(), 36);
     assert_eq!(id, id.to_lowercase());
     assert_eq!(user["organization_id"], app.org_id.to_string());
@@ -62,9 +59,10 @@ async fn create_with_an_empty_body_makes_a_blank_end_user() {
 async fn create_rejects_bad_fields_with_every_problem_listed_and_stores_nothing() {
     let app = spawn_app().await;
     let res = app
-        .request("POST", "/v1/end-users")
-        .json(&json!({"email": "not-an-email", "display_name": 7, "metadata": [], "nickname": "x"}))
-        .send()
+        .post(
+            "/v1/end-users",
+            &json!({"email": "not-an-email", "display_name": 7, "metadata": [], "nickname": "x"}),
+        )
         .await;
     res.assert_error(422, "validation_failed");
     let fields: Vec<&str> = res.body["details"]["fields"]
@@ -77,7 +75,7 @@ async fn create_rejects_bad_fields_with_every_problem_listed_and_stores_nothing(
         fields,
         vec!["email", "display_name", "metadata", "nickname"]
     );
-    let list = app.request("GET", "/v1/end-users").send().await;
+    let list = app.get("/v1/end-users").await;
     assert_eq!(list.body["data"], json!([]), "a 4xx changes nothing");
 }
 
@@ -85,11 +83,8 @@ async fn create_rejects_bad_fields_with_every_problem_listed_and_stores_nothing(
 async fn get_returns_the_user_with_its_etag() {
     let app = spawn_app().await;
     let user = app.create_user(json!({"email": "a@b.co"})).await;
-    let id = user["id"].as_str().unwrap();
-    let res = app
-        .request("GET", &format!("/v1/end-users/{id}"))
-        .send()
-        .await;
+    let id = id(&user);
+    let res = app.get(&format!("/v1/end-users/{id}")).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body, user);
     assert_eq!(res.header("etag"), Some("\"1\""));
@@ -99,11 +94,8 @@ async fn get_returns_the_user_with_its_etag() {
 async fn path_ids_are_accepted_in_any_case() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
-    let upper = user["id"].as_str().unwrap().to_uppercase();
-    let res = app
-        .request("GET", &format!("/v1/end-users/{upper}"))
-        .send()
-        .await;
+    let upper = id(&user).to_uppercase();
+    let res = app.get(&format!("/v1/end-users/{upper}")).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["id"], user["id"]);
 }
@@ -112,8 +104,7 @@ async fn path_ids_are_accepted_in_any_case() {
 async fn get_of_an_unknown_user_is_404() {
     let app = spawn_app().await;
     let res = app
-        .request("GET", "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .send()
+        .get("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
         .await;
     res.assert_error(404, "not_found");
     assert_eq!(res.body["details"]["resource"], "end_user");
@@ -138,7 +129,7 @@ async fn list_pages_through_every_user_once_in_creation_order() {
             Some(c) => format!("/v1/end-users?limit=2&cursor={c}"),
             None => "/v1/end-users?limit=2".to_owned(),
         };
-        let res = app.request("GET", &path).send().await;
+        let res = app.get(&path).await;
         assert_eq!(res.status, 200, "{}", res.text);
         pages += 1;
         let data = res.body["data"].as_array().unwrap();
@@ -156,7 +147,7 @@ async fn list_pages_through_every_user_once_in_creation_order() {
 #[tokio::test]
 async fn list_defaults_to_twenty_and_rejects_bad_parameters() {
     let app = spawn_app().await;
-    let res = app.request("GET", "/v1/end-users").send().await;
+    let res = app.get("/v1/end-users").await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body, json!({"data": [], "next_cursor": null}));
     for query in [
@@ -169,10 +160,7 @@ async fn list_defaults_to_twenty_and_rejects_bad_parameters() {
         "limit=5&limit=6",
         "sort=asc",
     ] {
-        let res = app
-            .request("GET", &format!("/v1/end-users?{query}"))
-            .send()
-            .await;
+        let res = app.get(&format!("/v1/end-users?{query}")).await;
         res.assert_error(400, "invalid_query_parameter");
     }
 }
@@ -181,8 +169,8 @@ async fn list_defaults_to_twenty_and_rejects_bad_parameters() {
 async fn delete_marks_the_user_deleting_and_is_idempotent() {
     let app = spawn_app().await;
     let user = app.create_user(json!({"metadata": {"a": 1}})).await;
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
-    let res = app.request("DELETE", &path).send().await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    let res = app.delete(&path).await;
     assert_eq!(res.status, 202, "{}", res.text);
     assert_eq!(res.body["status"], "deleting");
     assert_eq!(res.body["id"], user["id"]);
@@ -193,10 +181,10 @@ async fn delete_marks_the_user_deleting_and_is_idempotent() {
         "deleting"
     );
 
-    let again = app.request("DELETE", &path).send().await;
+    let again = app.delete(&path).await;
     assert_eq!(again.status, 202);
     assert_eq!(again.body, res.body, "a second delete changes nothing");
-    let get = app.request("GET", &path).send().await;
+    let get = app.get(&path).await;
     assert_eq!(get.body["status"], "deleting", "visible until the purge");
 }
 
@@ -204,11 +192,7 @@ async fn delete_marks_the_user_deleting_and_is_idempotent() {
 async fn delete_of_an_unknown_user_is_404() {
     let app = spawn_app().await;
     let res = app
-        .request(
-            "DELETE",
-            "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
-        )
-        .send()
+        .delete("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
         .await;
     res.assert_error(404, "not_found");
 }
@@ -229,8 +213,8 @@ async fn metadata_numbers_round_trip_exactly_or_are_422() {
     assert!(res.text.contains("-9223372036854775808"));
     assert!(res.text.contains("0.30000000000000004"));
     assert!(res.text.contains("12345678901234567"));
-    let path = format!("/v1/end-users/{}", res.body["id"].as_str().unwrap());
-    let read = app.request("GET", &path).send().await;
+    let path = format!("/v1/end-users/{}", id(&res.body));
+    let read = app.get(&path).await;
     assert_eq!(read.body["metadata"], res.body["metadata"]);
     assert!(read.text.contains("18446744073709551615"));
     for body in [
@@ -251,6 +235,6 @@ async fn metadata_numbers_round_trip_exactly_or_are_422() {
             .await;
         patch.assert_error(422, "validation_failed");
     }
-    let count = app.request("GET", "/v1/end-users").send().await;
+    let count = app.get("/v1/end-users").await;
     assert_eq!(count.body["data"].as_array().unwrap().len(), 1);
 }

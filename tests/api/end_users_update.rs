@@ -3,13 +3,14 @@
 use crate::stored_user;
 use serde_json::{Value, json};
 use tether::auth::Scope;
+use tether_tests::id;
 use tether_tests::{TestApp, spawn_app};
 
 async fn user_with_metadata(app: &TestApp) -> (Value, String) {
     let user = app
         .create_user(json!({"email": "ada@example.com", "display_name": "Ada", "metadata": {"a": 1, "b": {"c": true}}}))
         .await;
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let path = format!("/v1/end-users/{}", id(&user));
     (user, path)
 }
 
@@ -19,9 +20,7 @@ async fn metadata_replaces_the_whole_object_and_leaves_other_fields() {
     let (user, path) = user_with_metadata(&app).await;
     app.clock.advance(time::Duration::seconds(5));
     let res = app
-        .request("PATCH", &path)
-        .json(&json!({"metadata": {"b": {"d": 2}}}))
-        .send()
+        .patch(&path, &json!({"metadata": {"b": {"d": 2}}}))
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(
@@ -43,11 +42,7 @@ async fn metadata_replaces_the_whole_object_and_leaves_other_fields() {
 async fn empty_metadata_clears_it() {
     let app = spawn_app().await;
     let (user, path) = user_with_metadata(&app).await;
-    let res = app
-        .request("PATCH", &path)
-        .json(&json!({"metadata": {}}))
-        .send()
-        .await;
+    let res = app.patch(&path, &json!({"metadata": {}})).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body["metadata"], json!({}));
     assert_eq!(
@@ -98,7 +93,7 @@ async fn any_other_field_is_422_and_changes_nothing() {
         (json!({"nickname": "x"}), "nickname"),
         (json!({"id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162"}), "id"),
     ] {
-        let res = app.request("PATCH", &path).json(&body).send().await;
+        let res = app.patch(&path, &body).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(
             res.body["details"]["fields"][0]["field"], field,
@@ -128,11 +123,7 @@ async fn metadata_limits_are_422() {
         too_deep,
         json!({"big": "x".repeat(16 * 1024)}),
     ] {
-        let res = app
-            .request("PATCH", &path)
-            .json(&json!({"metadata": metadata}))
-            .send()
-            .await;
+        let res = app.patch(&path, &json!({"metadata": metadata})).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(res.body["details"]["fields"][0]["field"], "metadata");
     }
@@ -143,14 +134,10 @@ async fn metadata_limits_are_422() {
 async fn unknown_user_is_404() {
     let app = spawn_app().await;
     let path = "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
-    app.request("PATCH", path)
-        .json(&json!({"metadata": {}}))
-        .send()
+    app.patch(path, &json!({"metadata": {}}))
         .await
         .assert_error(404, "not_found");
-    app.request("PATCH", path)
-        .json(&json!({}))
-        .send()
+    app.patch(path, &json!({}))
         .await
         .assert_error(404, "not_found");
 }
@@ -159,16 +146,12 @@ async fn unknown_user_is_404() {
 async fn a_user_under_deletion_is_409_and_unchanged() {
     let app = spawn_app().await;
     let (user, path) = user_with_metadata(&app).await;
-    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    assert_eq!(app.delete(&path).await.status, 202);
     let before = stored_user(&app, &user).await.unwrap();
-    app.request("PATCH", &path)
-        .json(&json!({"metadata": {"x": 1}}))
-        .send()
+    app.patch(&path, &json!({"metadata": {"x": 1}}))
         .await
         .assert_error(409, "user_deleting");
-    app.request("PATCH", &path)
-        .json(&json!({}))
-        .send()
+    app.patch(&path, &json!({}))
         .await
         .assert_error(409, "user_deleting");
     assert_eq!(stored_user(&app, &user).await.unwrap(), before);
@@ -311,14 +294,10 @@ async fn a_patch_is_the_limiter_write_plus_one_conditional_write_and_a_refusal_n
     let app = spawn_app().await;
     let (_, path) = user_with_metadata(&app).await;
     // Warm the key cache, as a warm Lambda would have it.
-    assert_eq!(app.request("GET", &path).send().await.status, 200);
+    assert_eq!(app.get(&path).await.status, 200);
 
     let before = app.app.store.call_totals();
-    let res = app
-        .request("PATCH", &path)
-        .json(&json!({"metadata": {"n": 1}}))
-        .send()
-        .await;
+    let res = app.patch(&path, &json!({"metadata": {"n": 1}})).await;
     assert_eq!(res.status, 200);
     let after = app.app.store.call_totals();
     assert_eq!(
@@ -331,11 +310,9 @@ async fn a_patch_is_the_limiter_write_plus_one_conditional_write_and_a_refusal_n
         "capacity is reported"
     );
 
-    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    assert_eq!(app.delete(&path).await.status, 202);
     let before = app.app.store.call_totals();
-    app.request("PATCH", &path)
-        .json(&json!({"metadata": {"n": 2}}))
-        .send()
+    app.patch(&path, &json!({"metadata": {"n": 2}}))
         .await
         .assert_error(409, "user_deleting");
     let after = app.app.store.call_totals();

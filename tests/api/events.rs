@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use tether::clock::Clock;
 use tether::routes;
+use tether_tests::id;
 use tether_tests::spawn_app;
 
 const PLACEHOLDER_USER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
@@ -59,7 +60,7 @@ const PLACEHOLDER_CONNECT_TOKEN: &str =
 async fn every_event_reaches_its_handler_with_its_path_parameters() {
     let app = spawn_app().await;
     let provider = app.create_provider().await;
-    let provider_id = provider["id"].as_str().unwrap();
+    let provider_id = id(&provider);
     let (service, service_token) = app.create_service(&[]).await;
     for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
         // A related service (claimed with one token) and a pending token.
@@ -77,18 +78,14 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         let pending = app.create_connect_token(&service).await;
         // A world for each event: an end user with one linked identity.
         let user = app.create_user(json!({})).await;
-        let user_id = user["id"].as_str().unwrap();
-        let linked = app
-            .request("POST", &format!("/v1/users/{user_id}/identities"))
-            .json(&json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"}))
-            .send()
-            .await;
+        let user_id = id(&user);
+        let linked = app.post(&format!("/v1/users/{user_id}/identities"), &json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"})).await;
         assert_eq!(linked.status, 201, "{}", linked.text);
         let now = app.clock.now().unix_timestamp();
         let text = load(endpoint.function)
             .to_string()
             .replace(PLACEHOLDER_USER, user_id)
-            .replace(PLACEHOLDER_IDENTITY, linked.body["id"].as_str().unwrap())
+            .replace(PLACEHOLDER_IDENTITY, id(&linked.body))
             .replace(PLACEHOLDER_PROVIDER, provider_id)
             .replace(PLACEHOLDER_USER_TOKEN, &app.user_token(&user))
             .replace(
@@ -97,15 +94,12 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             )
             .replace(PLACEHOLDER_SERVICE_TOKEN, &service_token)
             .replace(PLACEHOLDER_SERVICE, &service)
-            .replace(
-                PLACEHOLDER_CONNECT_TOKEN_ID,
-                pending["id"].as_str().unwrap(),
-            )
+            .replace(PLACEHOLDER_CONNECT_TOKEN_ID, id(&pending))
             .replace(
                 PLACEHOLDER_CONNECT_TOKEN,
                 pending["token"].as_str().unwrap(),
             )
-            .replace(PLACEHOLDER_RELATION, claimed.body["id"].as_str().unwrap())
+            .replace(PLACEHOLDER_RELATION, id(&claimed.body))
             .replace(PLACEHOLDER_ORGANIZATION, &app.org_id.to_string());
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event["headers"].get("x-api-key").is_some() {

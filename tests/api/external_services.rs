@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tether::auth::Scope;
+use tether_tests::id;
 use tether_tests::{TestApp, TestResponse, spawn_app};
 
 const BASE: &str = "/api/v1/external-services";
@@ -94,8 +95,8 @@ async fn connect_tokens_are_issued_read_and_cancelled_by_the_organization() {
     assert_eq!(created["status"], "pending");
     assert_eq!(created["external_service_id"], w.service.as_str());
     assert!(created["expires_at"].as_str().unwrap().ends_with('Z'));
-    let path = format!("/v1/connect-tokens/{}", created["id"].as_str().unwrap());
-    let read = w.app.request("GET", &path).send().await;
+    let path = format!("/v1/connect-tokens/{}", id(&created));
+    let read = w.app.get(&path).await;
     assert_eq!(read.status, 200);
     assert!(read.body.get("token").is_none(), "the secret is shown once");
     assert_eq!(read.body["status"], "pending");
@@ -128,10 +129,7 @@ async fn connect_tokens_are_issued_read_and_cancelled_by_the_organization() {
         .app
         .request(
             "POST",
-            &format!(
-                "/v1/connect-tokens/{}/cancel",
-                claimed["id"].as_str().unwrap()
-            ),
+            &format!("/v1/connect-tokens/{}/cancel", id(&claimed)),
         )
         .send()
         .await;
@@ -168,12 +166,7 @@ async fn connect_token_requests_are_validated_and_admin_only() {
             "expires_in_seconds",
         ),
     ] {
-        let res = w
-            .app
-            .request("POST", "/v1/connect-tokens")
-            .json(&body)
-            .send()
-            .await;
+        let res = w.app.post("/v1/connect-tokens", &body).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(
             res.body["details"]["fields"][0]["field"], field,
@@ -192,7 +185,7 @@ async fn connect_token_requests_are_validated_and_admin_only() {
     res.assert_error(403, "insufficient_scope");
     let created = w.app.create_connect_token(&w.service).await;
     let (_, b_key) = w.app.create_org("B").await;
-    let path = format!("/v1/connect-tokens/{}", created["id"].as_str().unwrap());
+    let path = format!("/v1/connect-tokens/{}", id(&created));
     w.app
         .request("GET", &path)
         .key(&b_key)
@@ -205,10 +198,7 @@ async fn connect_token_requests_are_validated_and_admin_only() {
         .send()
         .await
         .assert_error(404, "not_found");
-    assert_eq!(
-        w.app.request("GET", &path).send().await.body["status"],
-        "pending"
-    );
+    assert_eq!(w.app.get(&path).await.body["status"], "pending");
 }
 
 #[tokio::test]
@@ -229,11 +219,7 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     );
     let read = w
         .app
-        .request(
-            "GET",
-            &format!("/v1/connect-tokens/{}", first["id"].as_str().unwrap()),
-        )
-        .send()
+        .get(&format!("/v1/connect-tokens/{}", id(&first)))
         .await;
     assert_eq!(read.body["status"], "claimed");
 
@@ -256,11 +242,7 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     );
     assert_eq!(
         w.app
-            .request(
-                "GET",
-                &format!("/v1/connect-tokens/{}", third["id"].as_str().unwrap())
-            )
-            .send()
+            .get(&format!("/v1/connect-tokens/{}", id(&third)))
             .await
             .body["status"],
         "pending",
@@ -524,9 +506,10 @@ async fn every_error_type_of_the_claim_with_its_status() {
 
     let short = w
         .app
-        .request("POST", "/v1/connect-tokens")
-        .json(&json!({"external_service_id": w.service, "expires_in_seconds": 60}))
-        .send()
+        .post(
+            "/v1/connect-tokens",
+            &json!({"external_service_id": w.service, "expires_in_seconds": 60}),
+        )
         .await
         .body;
     w.app.clock.advance(time::Duration::seconds(61));
@@ -643,8 +626,8 @@ async fn users_are_linked_then_their_subscription_updated() {
     assert_eq!(created.body["subscription"], "PRO");
     assert_eq!(created.body["externallyManaged"], true);
     assert_eq!(created.body["displayName"], "Ada");
-    let user_path = format!("/v1/end-users/{}", created.body["id"].as_str().unwrap());
-    let seen = w.app.request("GET", &user_path).send().await;
+    let user_path = format!("/v1/end-users/{}", id(&created.body));
+    let seen = w.app.get(&user_path).await;
     assert_eq!(
         (
             seen.body["subscription"].as_str(),
@@ -663,7 +646,7 @@ async fn users_are_linked_then_their_subscription_updated() {
         updated.body["email"], "ada@example.com",
         "fields not sent are kept"
     );
-    let seen = w.app.request("GET", &user_path).send().await;
+    let seen = w.app.get(&user_path).await;
     assert_eq!(
         (
             seen.body["subscription"].as_str(),
@@ -752,10 +735,7 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
     );
 
     let (_, b_key) = w.app.create_org("B").await;
-    let path = format!(
-        "/v1/external-service-relations/{}",
-        relation["id"].as_str().unwrap()
-    );
+    let path = format!("/v1/external-service-relations/{}", id(&relation));
     w.app
         .request("DELETE", &path)
         .key(&b_key)
@@ -769,21 +749,13 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
         .send()
         .await
         .assert_error(403, "insufficient_scope");
-    let res = w.app.request("DELETE", &path).send().await;
+    let res = w.app.delete(&path).await;
     assert_eq!(res.status, 204, "{}", res.text);
-    w.app
-        .request("DELETE", &path)
-        .send()
-        .await
-        .assert_error(404, "not_found");
+    w.app.delete(&path).await.assert_error(404, "not_found");
 
     let token = w
         .app
-        .request(
-            "GET",
-            &format!("/v1/connect-tokens/{}", connect["id"].as_str().unwrap()),
-        )
-        .send()
+        .get(&format!("/v1/connect-tokens/{}", id(&connect)))
         .await;
     assert_eq!(token.body["status"], "consumed");
     assert_service_error(
@@ -826,10 +798,7 @@ async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
         "services count no organization's turns"
     );
     // The organization's own bucket is untouched.
-    assert_eq!(
-        w.app.request("GET", "/v1/end-users").send().await.status,
-        200
-    );
+    assert_eq!(w.app.get("/v1/end-users").await.status, 200);
 }
 
 #[tokio::test]
@@ -882,19 +851,12 @@ async fn removing_a_relation_consumes_every_token_that_confirmed_it() {
         assert_eq!(res.status, 200, "{}", res.text);
         relation = res.body;
     }
-    let path = format!(
-        "/v1/external-service-relations/{}",
-        relation["id"].as_str().unwrap()
-    );
-    assert_eq!(w.app.request("DELETE", &path).send().await.status, 204);
+    let path = format!("/v1/external-service-relations/{}", id(&relation));
+    assert_eq!(w.app.delete(&path).await.status, 204);
     for token in &tokens {
         let res = w
             .app
-            .request(
-                "GET",
-                &format!("/v1/connect-tokens/{}", token["id"].as_str().unwrap()),
-            )
-            .send()
+            .get(&format!("/v1/connect-tokens/{}", id(&token)))
             .await;
         assert_eq!(res.body["status"], "consumed", "{}", res.text);
         assert_service_error(

@@ -24,6 +24,7 @@ use tether::App;
 use tether::config::Config;
 use tether::routes;
 use tether::store::Store;
+use tether_tests::id;
 use tether_tests::{TestApp, TestResponse, dispatch, spawn_app};
 
 /// The test's app, its client wrapped with `rules` (everything else passes through).
@@ -82,11 +83,7 @@ fn meta(code: &str) -> ErrorMetadata {
 }
 
 async fn counts(app: &TestApp) -> (usize, String) {
-    let users = app
-        .request("GET", "/v1/end-users?limit=100")
-        .send()
-        .await
-        .body["data"]
+    let users = app.get("/v1/end-users?limit=100").await.body["data"]
         .as_array()
         .unwrap()
         .len();
@@ -191,7 +188,7 @@ async fn a_500_from_dynamodb_on_an_update_is_503_and_the_update_is_all_or_nothin
         })
         .repeatedly()
         .build();
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let path = format!("/v1/end-users/{}", id(&user));
     let res = send(
         faulty(&app, &[&broken]),
         &app,
@@ -235,7 +232,7 @@ async fn a_failed_identity_link_leaves_both_items_or_neither() {
         })
         .repeatedly()
         .build();
-    let path = format!("/v1/users/{}/identities", user["id"].as_str().unwrap());
+    let path = format!("/v1/users/{}/identities", id(&user));
     let res = send(
         faulty(&app, &[&throttled]),
         &app,
@@ -245,10 +242,7 @@ async fn a_failed_identity_link_leaves_both_items_or_neither() {
     )
     .await;
     res.assert_error(503, "service_unavailable");
-    let identities = app.request("GET", &path).send().await.body["data"]
-        .as_array()
-        .unwrap()
-        .len();
+    let identities = app.get(&path).await.body["data"].as_array().unwrap().len();
     let out = app
         .app
         .store
@@ -494,11 +488,7 @@ async fn a_committed_transaction_whose_answer_is_lost_is_a_success() {
     assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(res.status, 200, "{}", res.text);
     let token = test
-        .request(
-            "GET",
-            &format!("/v1/connect-tokens/{}", connect["id"].as_str().unwrap()),
-        )
-        .send()
+        .get(&format!("/v1/connect-tokens/{}", id(&connect)))
         .await;
     assert_eq!(token.body["status"], "claimed");
 }

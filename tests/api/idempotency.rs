@@ -4,13 +4,11 @@ use serde_json::json;
 use std::sync::Arc;
 use tether::clock::Clock;
 use tether::idempotency::{self, IdempotencyKey};
+use tether_tests::id;
 use tether_tests::{TestApp, spawn_app};
 
 async fn user_count(app: &TestApp) -> usize {
-    app.request("GET", "/v1/end-users?limit=100")
-        .send()
-        .await
-        .body["data"]
+    app.get("/v1/end-users?limit=100").await.body["data"]
         .as_array()
         .unwrap()
         .len()
@@ -258,7 +256,7 @@ async fn malformed_keys_are_422_and_other_methods_ignore_the_header() {
     // (A repeated header reaches the function joined with commas by API
     // Gateway: "a,b" is then simply the key.)
     let user = app.create_user(json!({})).await;
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let path = format!("/v1/end-users/{}", id(&user));
     for _ in 0..2 {
         let res = app
             .request("PATCH", &path)
@@ -403,7 +401,7 @@ async fn stored_responses_hold_no_secret_and_still_replay() {
         .await;
     assert_eq!(connect.status, 201, "{}", connect.text);
     assert_eq!(connect.header("cache-control"), Some("no-store"));
-    let tokens_path = format!("/v1/end-users/{}/tokens", user["id"].as_str().unwrap());
+    let tokens_path = format!("/v1/end-users/{}/tokens", id(&user));
     let token = app
         .request("POST", &tokens_path)
         .header("Idempotency-Key", "tok-1")

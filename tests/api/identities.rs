@@ -3,18 +3,19 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tether::auth::Scope;
+use tether_tests::id;
 use tether_tests::{TestApp, idp, spawn_app};
 
 async fn world() -> (TestApp, Value, String) {
     let app = spawn_app().await;
     let provider = app.create_provider().await;
     let user = app.create_user(json!({"email": "ada@example.com"})).await;
-    let id = provider["id"].as_str().unwrap().to_owned();
+    let id = id(&provider).to_owned();
     (app, user, id)
 }
 
 fn identities_path(user: &Value) -> String {
-    format!("/v1/users/{}/identities", user["id"].as_str().unwrap())
+    format!("/v1/users/{}/identities", id(&user))
 }
 
 fn link_body(provider: &str, external_id: &str) -> Value {
@@ -46,8 +47,8 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
     assert_eq!(provider["issuer"], idp::ISSUER);
     assert_eq!(provider["client_id"], idp::CLIENT_ID);
     assert_eq!(provider["jwks"]["keys"].as_array().unwrap().len(), 3);
-    assert_eq!(provider["id"].as_str().unwrap().len(), 36);
-    let list = app.request("GET", "/v1/identity-providers").send().await;
+    assert_eq!(id(&provider).len(), 36);
+    let list = app.get("/v1/identity-providers").await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["data"], json!([provider]));
 
@@ -65,11 +66,7 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
         (missing, "client_id"),
         (bad_issuer, "issuer"),
     ] {
-        let res = app
-            .request("POST", "/v1/identity-providers")
-            .json(&body)
-            .send()
-            .await;
+        let res = app.post("/v1/identity-providers", &body).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(
             res.body["details"]["fields"][0]["field"], field,
@@ -98,9 +95,7 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
 async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     let (app, user, provider) = world().await;
     let res = app
-        .request("POST", &identities_path(&user))
-        .json(&link_body(&provider, "ext-1"))
-        .send()
+        .post(&identities_path(&user), &link_body(&provider, "ext-1"))
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let identity = &res.body;
@@ -116,9 +111,7 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
 
     // The same pair on the same user: 200 with the existing identity.
     let again = app
-        .request("POST", &identities_path(&user))
-        .json(&link_body(&provider, "ext-1"))
-        .send()
+        .post(&identities_path(&user), &link_body(&provider, "ext-1"))
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.body, *identity);
@@ -127,20 +120,18 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     // On another user: 409, nothing written.
     let other = app.create_user(json!({})).await;
     let taken = app
-        .request("POST", &identities_path(&other))
-        .json(&link_body(&provider, "ext-1"))
-        .send()
+        .post(&identities_path(&other), &link_body(&provider, "ext-1"))
         .await;
     taken.assert_error(409, "identity_already_linked");
     assert!(
-        !taken.text.contains(user["id"].as_str().unwrap()),
+        !taken.text.contains(id(&user)),
         "the owner is not disclosed"
     );
     assert_eq!(count_items(&app, "IDENT#").await, 1);
 
-    let list = app.request("GET", &identities_path(&user)).send().await;
+    let list = app.get(&identities_path(&user)).await;
     assert_eq!(list.body["data"], json!([identity]));
-    let empty = app.request("GET", &identities_path(&other)).send().await;
+    let empty = app.get(&identities_path(&other)).await;
     assert_eq!(empty.body["data"], json!([]));
 }
 
@@ -148,29 +139,20 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
 async fn unknown_users_deleting_users_and_unknown_providers_are_refused() {
     let (app, user, provider) = world().await;
     let ghost = "/v1/users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/identities";
-    app.request("POST", ghost)
-        .json(&link_body(&provider, "x"))
-        .send()
+    app.post(ghost, &link_body(&provider, "x"))
         .await
         .assert_error(404, "not_found");
-    app.request("GET", ghost)
-        .send()
-        .await
-        .assert_error(404, "not_found");
+    app.get(ghost).await.assert_error(404, "not_found");
 
     let unknown_provider = link_body("0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199", "x");
-    app.request("POST", &identities_path(&user))
-        .json(&unknown_provider)
-        .send()
+    app.post(&identities_path(&user), &unknown_provider)
         .await
         .assert_error(422, "unknown_identity_provider");
 
     let deleting = app.create_user(json!({})).await;
-    let path = format!("/v1/end-users/{}", deleting["id"].as_str().unwrap());
-    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
-    app.request("POST", &identities_path(&deleting))
-        .json(&link_body(&provider, "y"))
-        .send()
+    let path = format!("/v1/end-users/{}", id(&deleting));
+    assert_eq!(app.delete(&path).await.status, 202);
+    app.post(&identities_path(&deleting), &link_body(&provider, "y"))
         .await
         .assert_error(409, "user_deleting");
     assert_eq!(count_items(&app, "IDENT#").await, 0);
@@ -204,11 +186,7 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
             "extra",
         ),
     ] {
-        let res = app
-            .request("POST", &identities_path(&user))
-            .json(&body)
-            .send()
-            .await;
+        let res = app.post(&identities_path(&user), &body).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(
             res.body["details"]["fields"][0]["field"], field,
@@ -246,30 +224,19 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
 async fn unlinking_frees_the_pair() {
     let (app, user, provider) = world().await;
     let linked = app
-        .request("POST", &identities_path(&user))
-        .json(&link_body(&provider, "free-me"))
-        .send()
+        .post(&identities_path(&user), &link_body(&provider, "free-me"))
         .await;
-    let path = format!(
-        "{}/{}",
-        identities_path(&user),
-        linked.body["id"].as_str().unwrap()
-    );
-    let res = app.request("DELETE", &path).send().await;
+    let path = format!("{}/{}", identities_path(&user), id(&linked.body));
+    let res = app.delete(&path).await;
     assert_eq!(res.status, 204, "{}", res.text);
     assert!(res.text.is_empty());
     assert_eq!(count_items(&app, "IDENT#").await, 0);
     assert_eq!(count_items(&app, "IDPAIR#").await, 0);
-    app.request("DELETE", &path)
-        .send()
-        .await
-        .assert_error(404, "not_found");
+    app.delete(&path).await.assert_error(404, "not_found");
 
     let other = app.create_user(json!({})).await;
     let relinked = app
-        .request("POST", &identities_path(&other))
-        .json(&link_body(&provider, "free-me"))
-        .send()
+        .post(&identities_path(&other), &link_body(&provider, "free-me"))
         .await;
     assert_eq!(
         relinked.status, 201,
@@ -292,9 +259,7 @@ async fn twelve_users_racing_for_one_identity_one_wins() {
             let (app, provider) = (app.clone(), provider.clone());
             tokio::spawn(async move {
                 let res = app
-                    .request("POST", &identities_path(&user))
-                    .json(&link_body(&provider, "contested"))
-                    .send()
+                    .post(&identities_path(&user), &link_body(&provider, "contested"))
                     .await;
                 (res.status, res.body["code"].clone())
             })
@@ -321,15 +286,9 @@ async fn twelve_users_racing_for_one_identity_one_wins() {
 async fn another_organizations_key_gets_404_on_every_identity_route() {
     let (app, user, provider) = world().await;
     let linked = app
-        .request("POST", &identities_path(&user))
-        .json(&link_body(&provider, "mine"))
-        .send()
+        .post(&identities_path(&user), &link_body(&provider, "mine"))
         .await;
-    let identity_path = format!(
-        "{}/{}",
-        identities_path(&user),
-        linked.body["id"].as_str().unwrap()
-    );
+    let identity_path = format!("{}/{}", identities_path(&user), id(&linked.body));
     let (_, b_key) = app.create_org("Org B").await;
     for req in [
         app.request("GET", &identities_path(&user)).key(&b_key),
@@ -337,11 +296,8 @@ async fn another_organizations_key_gets_404_on_every_identity_route() {
             .key(&b_key)
             .json(&link_body(&provider, "theirs")),
         app.request("DELETE", &identity_path).key(&b_key),
-        app.request(
-            "POST",
-            &format!("/v1/end-users/{}/tokens", user["id"].as_str().unwrap()),
-        )
-        .key(&b_key),
+        app.request("POST", &format!("/v1/end-users/{}/tokens", id(&user)))
+            .key(&b_key),
     ] {
         req.send().await.assert_error(404, "not_found");
     }

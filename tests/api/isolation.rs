@@ -2,6 +2,7 @@
 
 use crate::stored_user;
 use serde_json::json;
+use tether_tests::id;
 use tether_tests::spawn_app;
 
 #[tokio::test]
@@ -10,7 +11,7 @@ async fn another_organizations_key_sees_nothing_and_changes_nothing() {
     let user = app
         .create_user(json!({"email": "a@a.io", "metadata": {"k": "v"}}))
         .await;
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let path = format!("/v1/end-users/{}", id(&user));
     let before = stored_user(&app, &user).await.unwrap();
     let (_, b_key) = app.create_org("Org B").await;
 
@@ -35,10 +36,10 @@ async fn another_organizations_key_sees_nothing_and_changes_nothing() {
     assert_eq!(list.status, 200);
     assert_eq!(list.body["data"], json!([]));
     // A's cursor is meaningless in B's partition: it cannot reveal A's users.
-    let a_page = app.request("GET", "/v1/end-users?limit=1").send().await;
+    let a_page = app.get("/v1/end-users?limit=1").await;
     assert_eq!(a_page.body["data"][0]["id"], user["id"]);
 
     assert_eq!(stored_user(&app, &user).await.unwrap(), before);
-    let own = app.request("GET", &path).send().await;
+    let own = app.get(&path).await;
     assert_eq!(own.body["status"], "active");
 }

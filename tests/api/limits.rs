@@ -32,7 +32,7 @@ async fn headers_carry_the_exact_bucket_state() {
         datetime!(2026-11-23 14:15:22 UTC),
     )
     .await;
-    let first = app.request("GET", "/v1/end-users").send().await;
+    let first = app.get("/v1/end-users").await;
     assert_eq!(first.status, 200);
     assert_eq!(header(&first, "x-ratelimit-limit"), "10");
     assert_eq!(header(&first, "x-ratelimit-remaining"), "19");
@@ -43,7 +43,7 @@ async fn headers_carry_the_exact_bucket_state() {
     );
 
     for expected_remaining in (0..19).rev() {
-        let res = app.request("GET", "/v1/end-users").send().await;
+        let res = app.get("/v1/end-users").await;
         assert_eq!(res.status, 200);
         assert_eq!(
             header(&res, "x-ratelimit-remaining"),
@@ -51,8 +51,7 @@ async fn headers_carry_the_exact_bucket_state() {
         );
     }
     let last = app
-        .request("GET", "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .send()
+        .get("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
         .await;
     last.assert_error(429, "rate_limited");
     assert_eq!(header(&last, "retry-after"), "1");
@@ -68,8 +67,7 @@ async fn headers_carry_the_exact_bucket_state() {
     // One second later ten tokens are back; this request takes one.
     app.clock.advance(time::Duration::seconds(1));
     let later = app
-        .request("GET", "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .send()
+        .get("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
         .await;
     later.assert_error(404, "not_found");
     assert_eq!(
@@ -104,7 +102,7 @@ async fn twenty_concurrent_callers_never_get_more_than_burst_plus_rate_times_ela
             tokio::spawn(async move {
                 let (mut admitted, mut refused) = (0u32, 0u32);
                 while started.elapsed() < run_for {
-                    let res = app.request("GET", "/v1/end-users").send().await;
+                    let res = app.get("/v1/end-users").await;
                     match res.status {
                         200 => admitted += 1,
                         429 => {
@@ -162,7 +160,7 @@ async fn a_steady_load_below_the_rate_is_not_under_admitted() {
     for i in 0..12u32 {
         let due = started + Duration::from_millis(250) * i;
         tokio::time::sleep_until(due.into()).await;
-        if app.request("GET", "/v1/end-users").send().await.status == 200 {
+        if app.get("/v1/end-users").await.status == 200 {
             admitted += 1;
         }
     }
@@ -245,13 +243,9 @@ async fn turns_run_out_and_come_back_at_the_period_boundary() {
     };
     let app = org_with(overrides, datetime!(2026-11-30 23:59:00 UTC)).await;
     for _ in 0..3 {
-        assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+        assert_eq!(app.get("/v1/end-users").await.status, 200);
     }
-    let out = app
-        .request("POST", "/v1/end-users")
-        .json(&json!({}))
-        .send()
-        .await;
+    let out = app.post("/v1/end-users", &json!({})).await;
     out.assert_error(429, "turn_quota_exhausted");
     assert_eq!(
         header(&out, "retry-after"),
@@ -273,7 +267,7 @@ async fn turns_run_out_and_come_back_at_the_period_boundary() {
         0,
         "the refused POST created nothing"
     );
-    let refused_again = app.request("GET", "/v1/end-users").send().await;
+    let refused_again = app.get("/v1/end-users").await;
     refused_again.assert_error(429, "turn_quota_exhausted");
     assert_eq!(
         header(&refused_again, "x-quota-turns-used"),
@@ -282,7 +276,7 @@ async fn turns_run_out_and_come_back_at_the_period_boundary() {
     );
 
     app.clock.set(datetime!(2026-12-01 00:00:01 UTC));
-    let fresh = app.request("GET", "/v1/end-users").send().await;
+    let fresh = app.get("/v1/end-users").await;
     assert_eq!(fresh.status, 200, "{}", fresh.text);
     let item = crate::stored_item(&app, &format!("LIMIT#ORG#{}", app.org_id), "LIMIT")
         .await
@@ -334,9 +328,7 @@ async fn the_relationship_ceiling_holds_under_twenty_parallel_creates() {
         .map(|i| {
             let app = app.clone();
             tokio::spawn(async move {
-                app.request("POST", "/v1/end-users")
-                    .json(&json!({"external_id": format!("p{i}")}))
-                    .send()
+                app.post("/v1/end-users", &json!({"external_id": format!("p{i}")}))
                     .await
             })
         })
@@ -382,9 +374,7 @@ async fn the_counter_equals_the_real_count_after_concurrent_creates_and_deletes(
     let mut tasks = Vec::new();
     for id in first.iter().take(4) {
         let (app, path) = (app.clone(), format!("/v1/end-users/{id}"));
-        tasks.push(tokio::spawn(async move {
-            app.request("DELETE", &path).send().await.status
-        }));
+        tasks.push(tokio::spawn(async move { app.delete(&path).await.status }));
     }
     for _ in 0..10 {
         let app = app.clone();
@@ -411,7 +401,7 @@ async fn a_sharded_bucket_still_admits_exactly_its_burst() {
     let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
     let mut admitted = 0;
     for _ in 0..30 {
-        let res = app.request("GET", "/v1/end-users").send().await;
+        let res = app.get("/v1/end-users").await;
         match res.status {
             200 => {
                 admitted += 1;
@@ -441,11 +431,10 @@ async fn a_warm_function_refuses_an_empty_bucket_without_a_write() {
         ..tether_tests::UNLIMITED
     };
     let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
-    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
     let before = app.app.store.call_totals();
     for _ in 0..5 {
-        app.request("GET", "/v1/end-users")
-            .send()
+        app.get("/v1/end-users")
             .await
             .assert_error(429, "rate_limited");
     }
@@ -469,7 +458,7 @@ async fn a_sharded_bucket_keeps_its_turn_ceiling_exact() {
         };
         let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
         for turn in 1..=ceiling {
-            let res = app.request("GET", "/v1/end-users").send().await;
+            let res = app.get("/v1/end-users").await;
             assert_eq!(res.status, 200, "turn {turn} of {ceiling}: {}", res.text);
         }
         // A cold function (no warm state) agrees.
@@ -500,7 +489,7 @@ async fn concurrent_requests_meet_a_sharded_ceiling_exactly() {
             } else {
                 Arc::new(app.cold_instance())
             };
-            tokio::spawn(async move { app.request("GET", "/v1/end-users").send().await.status })
+            tokio::spawn(async move { app.get("/v1/end-users").await.status })
         })
         .collect();
     let mut admitted = 0;
@@ -525,7 +514,7 @@ async fn a_burst_below_the_shard_count_is_exact() {
     let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
     let mut admitted = 0;
     for _ in 0..30 {
-        if app.request("GET", "/v1/end-users").send().await.status == 200 {
+        if app.get("/v1/end-users").await.status == 200 {
             admitted += 1;
         }
     }
@@ -537,9 +526,9 @@ async fn a_burst_below_the_shard_count_is_exact() {
 #[tokio::test]
 async fn the_turn_period_never_goes_backwards() {
     let app = org_with(tether_tests::UNLIMITED, datetime!(2026-11-30 23:59:59 UTC)).await;
-    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
     app.clock.set(datetime!(2026-12-01 00:00:01 UTC));
-    assert_eq!(app.request("GET", "/v1/end-users").send().await.status, 200);
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
     let lagging = app.cold_instance();
     lagging.clock.set(datetime!(2026-11-30 23:59:59.500 UTC));
     assert_eq!(

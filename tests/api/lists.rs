@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use tether_tests::id;
 use tether_tests::{TestApp, idp, spawn_app};
 
 /// Follows `next_cursor` from `path` with `limit`; returns every id seen and
@@ -17,12 +18,12 @@ async fn walk(app: &TestApp, path: &str, limit: usize) -> (Vec<String>, usize) {
             Some(c) => format!("{path}?limit={limit}&cursor={c}"),
             None => format!("{path}?limit={limit}"),
         };
-        let res = app.request("GET", &url).send().await;
+        let res = app.get(&url).await;
         assert_eq!(res.status, 200, "{}", res.text);
         pages += 1;
         let data = res.body["data"].as_array().unwrap();
         assert!(data.len() <= limit);
-        ids.extend(data.iter().map(|d| d["id"].as_str().unwrap().to_owned()));
+        ids.extend(data.iter().map(|d| id(&d).to_owned()));
         match &res.body["next_cursor"] {
             Value::String(next) => cursor = Some(next.clone()),
             Value::Null => return (ids, pages),
@@ -49,11 +50,7 @@ async fn identity_providers_past_one_megabyte_are_all_listed() {
     let mut body = idp::provider_body();
     body["jwks"]["keys"][0]["x5c"] = json!(["A".repeat(56 * 1024)]);
     for _ in 0..20 {
-        let res = app
-            .request("POST", "/v1/identity-providers")
-            .json(&body)
-            .send()
-            .await;
+        let res = app.post("/v1/identity-providers", &body).await;
         assert_eq!(res.status, 201, "{}", res.text);
     }
     let (ids, pages) = walk(&app, "/v1/identity-providers", 100).await;
@@ -62,7 +59,7 @@ async fn identity_providers_past_one_megabyte_are_all_listed() {
     let (ids, pages) = walk(&app, "/v1/identity-providers", 7).await;
     assert_all_once(&ids, 20);
     assert_eq!(pages, 3);
-    let default = app.request("GET", "/v1/identity-providers").send().await;
+    let default = app.get("/v1/identity-providers").await;
     assert_eq!(default.body["data"].as_array().unwrap().len(), 20);
     assert!(default.body["next_cursor"].is_null());
 }
@@ -87,16 +84,17 @@ async fn identities_of_a_user_are_paginated() {
     let app = spawn_app().await;
     let provider = app.create_provider().await["id"].clone();
     let user = app.create_user(json!({})).await;
-    let path = format!("/v1/users/{}/identities", user["id"].as_str().unwrap());
+    let path = format!("/v1/users/{}/identities", id(&user));
     for i in 0..25 {
         let res = app
-            .request("POST", &path)
-            .json(&json!({"identity_provider_id": provider, "external_id": format!("x-{i}")}))
-            .send()
+            .post(
+                &path,
+                &json!({"identity_provider_id": provider, "external_id": format!("x-{i}")}),
+            )
             .await;
         assert_eq!(res.status, 201, "{}", res.text);
     }
-    let first = app.request("GET", &path).send().await;
+    let first = app.get(&path).await;
     assert_eq!(
         first.body["data"].as_array().unwrap().len(),
         20,
@@ -107,8 +105,7 @@ async fn identities_of_a_user_are_paginated() {
     assert_all_once(&ids, 25);
     assert_eq!(pages, 3);
     for bad in ["limit=0", "limit=101", "cursor=nope", "other=1"] {
-        app.request("GET", &format!("{path}?{bad}"))
-            .send()
+        app.get(&format!("{path}?{bad}"))
             .await
             .assert_error(400, "invalid_query_parameter");
     }

@@ -23,6 +23,8 @@ mod purge;
 mod sso;
 mod user_api;
 
+use tether_tests::id;
+
 /// Reads an item straight from the test's table.
 pub async fn stored_item(
     app: &tether_tests::TestApp,
@@ -50,7 +52,7 @@ pub async fn stored_user(
     user: &serde_json::Value,
 ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let pk = format!("ORG#{}", user["organization_id"].as_str().unwrap());
-    let sk = format!("USER#{}", user["id"].as_str().unwrap());
+    let sk = format!("USER#{}", id(&user));
     stored_item(app, &pk, &sk).await
 }
 

@@ -3,6 +3,7 @@
 
 use crate::stored_user;
 use serde_json::json;
+use tether_tests::id;
 use tether_tests::spawn_app;
 
 #[tokio::test]
@@ -10,7 +11,7 @@ async fn bodies_that_are_not_json_objects_are_400_invalid_json() {
     let app = spawn_app().await;
     let user = app.create_user(json!({"metadata": {"a": 1}})).await;
     let before = stored_user(&app, &user).await.unwrap();
-    let patch = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let patch = format!("/v1/end-users/{}", id(&user));
     let deep = "[".repeat(200) + &"]".repeat(200);
     let bodies: Vec<(&str, String)> = vec![
         ("application/json", "{".into()),
@@ -39,7 +40,7 @@ async fn bodies_that_are_not_json_objects_are_400_invalid_json() {
         }
     }
     assert_eq!(stored_user(&app, &user).await.unwrap(), before);
-    let list = app.request("GET", "/v1/end-users").send().await;
+    let list = app.get("/v1/end-users").await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
 }
 
@@ -47,14 +48,14 @@ async fn bodies_that_are_not_json_objects_are_400_invalid_json() {
 async fn bodies_over_64_kib_are_413() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
-    let patch = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
+    let patch = format!("/v1/end-users/{}", id(&user));
     let huge = json!({"metadata": {"x": "y".repeat(70 * 1024)}});
     for (method, path) in [("POST", "/v1/end-users"), ("PATCH", patch.as_str())] {
         let res = app.request(method, path).json(&huge).send().await;
         res.assert_error(413, "payload_too_large");
     }
     assert_eq!(
-        app.request("GET", "/v1/end-users").send().await.body["data"]
+        app.get("/v1/end-users").await.body["data"]
             .as_array()
             .unwrap()
             .len(),
@@ -73,17 +74,10 @@ async fn wrong_types_nul_bytes_and_long_strings_are_422() {
         json!({"external_id": "x".repeat(257)}),
         json!({"metadata": {"": 1}}),
     ] {
-        let res = app
-            .request("POST", "/v1/end-users")
-            .json(&body)
-            .send()
-            .await;
+        let res = app.post("/v1/end-users", &body).await;
         res.assert_error(422, "validation_failed");
     }
-    assert_eq!(
-        app.request("GET", "/v1/end-users").send().await.body["data"],
-        json!([])
-    );
+    assert_eq!(app.get("/v1/end-users").await.body["data"], json!([]));
 }
 
 #[tokio::test]
@@ -93,21 +87,13 @@ async fn unicode_is_stored_and_returned_exactly() {
     let user = app
         .create_user(json!({"display_name": name, "metadata": {"emoji": "🦀", "ключ": "значение"}}))
         .await;
-    let res = app
-        .request(
-            "GET",
-            &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
-        )
-        .send()
-        .await;
+    let res = app.get(&format!("/v1/end-users/{}", id(&user))).await;
     assert_eq!(res.body["display_name"], name);
     assert_eq!(res.body["metadata"]["ключ"], "значение");
     // 256 characters of 4-byte UTF-8 are within the limit: it counts characters, not bytes.
     let long = "🦀".repeat(256);
     assert_eq!(
-        app.request("POST", "/v1/end-users")
-            .json(&json!({"display_name": long}))
-            .send()
+        app.post("/v1/end-users", &json!({"display_name": long}))
             .await
             .status,
         201

@@ -10,6 +10,7 @@ use tether::config::Config;
 use tether::pipeline::{Ctx, NoBody, Reply, handle};
 use tether::routes;
 use tether::store::Store;
+use tether_tests::id;
 use tether_tests::{TestResponse, spawn_app};
 
 fn get_request(app: &tether_tests::TestApp, path: &str) -> lambda_http::Request {
@@ -112,13 +113,7 @@ async fn every_request_knows_its_dynamodb_calls_capacity_and_time() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
     let before = app.app.store.call_totals();
-    let res = app
-        .request(
-            "GET",
-            &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
-        )
-        .send()
-        .await;
+    let res = app.get(&format!("/v1/end-users/{}", id(&user))).await;
     assert_eq!(res.status, 200);
     let spent = app.app.store.call_totals().since(&before);
     // The limiter's UpdateItem and the GetItem (key and organization cached).

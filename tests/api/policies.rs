@@ -4,6 +4,7 @@
 use serde_json::json;
 use tether::auth::Scope;
 use tether::clock::Clock;
+use tether_tests::id;
 use tether_tests::spawn_app;
 
 const EXAMPLE_ONLY: &str = r#"@notice("Identities need an example.com email")
@@ -13,7 +14,7 @@ unless { context has external_email && context.external_email like "*@example.co
 #[tokio::test]
 async fn policies_round_trip_as_text_or_json() {
     let app = spawn_app().await;
-    let empty = app.request("GET", "/v1/policies").send().await;
+    let empty = app.get("/v1/policies").await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.body, json!({"policies": "", "updated_at": null}));
     let put = app
@@ -23,7 +24,7 @@ async fn policies_round_trip_as_text_or_json() {
         .await;
     assert_eq!(put.status, 200, "{}", put.text);
     assert_eq!(put.body["policies"], EXAMPLE_ONLY);
-    let got = app.request("GET", "/v1/policies").send().await;
+    let got = app.get("/v1/policies").await;
     assert_eq!(got.body["policies"], EXAMPLE_ONLY);
     assert!(got.body["updated_at"].as_str().is_some());
     let json_put = app
@@ -32,10 +33,7 @@ async fn policies_round_trip_as_text_or_json() {
         .send()
         .await;
     assert_eq!(json_put.status, 200, "an empty set clears the policies");
-    assert_eq!(
-        app.request("GET", "/v1/policies").send().await.body["policies"],
-        ""
-    );
+    assert_eq!(app.get("/v1/policies").await.body["policies"], "");
 }
 
 #[tokio::test]
@@ -93,7 +91,7 @@ async fn invalid_policies_are_422_with_every_error_and_change_nothing() {
         .await
         .assert_error(400, "invalid_json");
     assert_eq!(
-        app.request("GET", "/v1/policies").send().await.body["policies"],
+        app.get("/v1/policies").await.body["policies"],
         EXAMPLE_ONLY,
         "unchanged"
     );
@@ -118,12 +116,8 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
         200
     );
     let user = app.create_user(json!({})).await;
-    let path = format!("/v1/users/{}/identities", user["id"].as_str().unwrap());
-    let denied = app
-        .request("POST", &path)
-        .json(&json!({"identity_provider_id": provider, "external_id": "blocked-1", "external_email": "eve@evil.test"}))
-        .send()
-        .await;
+    let path = format!("/v1/users/{}/identities", id(&user));
+    let denied = app.post(&path, &json!({"identity_provider_id": provider, "external_id": "blocked-1", "external_email": "eve@evil.test"})).await;
     denied.assert_error(403, "policy_denied");
     assert_eq!(
         denied.body["notices"],
@@ -133,11 +127,7 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
         ]),
         "sorted"
     );
-    let allowed = app
-        .request("POST", &path)
-        .json(&json!({"identity_provider_id": provider, "external_id": "ok-1", "external_email": "ada@example.com"}))
-        .send()
-        .await;
+    let allowed = app.post(&path, &json!({"identity_provider_id": provider, "external_id": "ok-1", "external_email": "ada@example.com"})).await;
     assert_eq!(allowed.status, 201, "{}", allowed.text);
     // Scope denials are the built-in rules' alone: no notices.
     let reader = app.create_key(app.org_id, &[Scope::Read]).await;
@@ -195,12 +185,10 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
     );
     let user = app.create_user(json!({})).await;
     let res = app
-        .request(
-            "PATCH",
-            &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
+        .patch(
+            &format!("/v1/end-users/{}", id(&user)),
+            &json!({"metadata": {}}),
         )
-        .json(&json!({"metadata": {}}))
-        .send()
         .await;
     res.assert_error(403, "policy_denied");
     assert_eq!(

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tether::purge::{self, StreamChange};
+use tether_tests::id;
 use tether_tests::{TestApp, spawn_app};
 
 async fn user_item(
@@ -39,12 +40,10 @@ fn change(
 async fn linked_user(app: &TestApp, provider: &str, external_id: &str) -> Value {
     let user = app.create_user(json!({"email": "gone@example.com"})).await;
     let res = app
-        .request(
-            "POST",
-            &format!("/v1/users/{}/identities", user["id"].as_str().unwrap()),
+        .post(
+            &format!("/v1/users/{}/identities", id(&user)),
+            &json!({"identity_provider_id": provider, "external_id": external_id}),
         )
-        .json(&json!({"identity_provider_id": provider, "external_id": external_id}))
-        .send()
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     user
@@ -61,8 +60,8 @@ async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
     let _other = app.create_user(json!({})).await;
     assert_eq!(relationships(&app).await, "2");
     let before = user_item(&app, &user).await;
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
-    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.delete(&path).await.status, 202);
     let after = user_item(&app, &user).await;
 
     let record = change("100", &before, &after);
@@ -71,17 +70,10 @@ async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
             .await
             .is_empty()
     );
-    app.request("GET", &path)
-        .send()
+    app.get(&path).await.assert_error(404, "not_found");
+    app.get(&format!("/v1/users/{}/identities", id(&user)))
         .await
         .assert_error(404, "not_found");
-    app.request(
-        "GET",
-        &format!("/v1/users/{}/identities", user["id"].as_str().unwrap()),
-    )
-    .send()
-    .await
-    .assert_error(404, "not_found");
     assert_eq!(relationships(&app).await, "1");
 
     // Streams deliver at least once: the same record again changes nothing.
@@ -92,7 +84,7 @@ async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
     );
     assert_eq!(relationships(&app).await, "1", "decremented once");
     assert_eq!(
-        app.request("GET", "/v1/end-users").send().await.body["data"]
+        app.get("/v1/end-users").await.body["data"]
             .as_array()
             .unwrap()
             .len(),
@@ -109,20 +101,13 @@ async fn a_purged_users_identity_can_be_linked_again() {
         .to_owned();
     let user = linked_user(&app, &provider, "reusable").await;
     let before = user_item(&app, &user).await;
-    app.request(
-        "DELETE",
-        &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
-    )
-    .send()
-    .await;
+    app.delete(&format!("/v1/end-users/{}", id(&user))).await;
     let after = user_item(&app, &user).await;
 
     let newcomer = app.create_user(json!({})).await;
-    let path = format!("/v1/users/{}/identities", newcomer["id"].as_str().unwrap());
+    let path = format!("/v1/users/{}/identities", id(&newcomer));
     let body = json!({"identity_provider_id": provider, "external_id": "reusable"});
-    app.request("POST", &path)
-        .json(&body)
-        .send()
+    app.post(&path, &body)
         .await
         .assert_error(409, "identity_already_linked");
     assert!(
@@ -130,7 +115,7 @@ async fn a_purged_users_identity_can_be_linked_again() {
             .await
             .is_empty()
     );
-    let relinked = app.request("POST", &path).json(&body).send().await;
+    let relinked = app.post(&path, &body).await;
     assert_eq!(relinked.status, 201, "{}", relinked.text);
 }
 
@@ -156,13 +141,9 @@ async fn other_changes_are_ignored() {
             .is_empty()
     );
     assert_eq!(
-        app.request(
-            "GET",
-            &format!("/v1/end-users/{}", user["id"].as_str().unwrap())
-        )
-        .send()
-        .await
-        .status,
+        app.get(&format!("/v1/end-users/{}", id(&user)))
+            .await
+            .status,
         200
     );
     assert_eq!(relationships(&app).await, "1");
@@ -173,12 +154,7 @@ async fn a_failing_purge_reports_its_record_for_retry() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
     let before = user_item(&app, &user).await;
-    app.request(
-        "DELETE",
-        &format!("/v1/end-users/{}", user["id"].as_str().unwrap()),
-    )
-    .send()
-    .await;
+    app.delete(&format!("/v1/end-users/{}", id(&user))).await;
     let after = user_item(&app, &user).await;
     let config = app
         .app
@@ -225,10 +201,10 @@ async fn the_local_poller_purges_from_dynamodb_locals_stream() {
         .await
         .expect("the table has a stream");
     let user = app.create_user(json!({})).await;
-    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
-    assert_eq!(app.request("DELETE", &path).send().await.status, 202);
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.delete(&path).await.status, 202);
     let started = Instant::now();
-    while app.request("GET", &path).send().await.status != 404 {
+    while app.get(&path).await.status != 404 {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "not purged within 10 s"
@@ -260,7 +236,7 @@ async fn poll_until_gone(
 ) {
     let started = Instant::now();
     for path in paths {
-        while app.request("GET", path).send().await.status != 404 {
+        while app.get(path).await.status != 404 {
             assert!(
                 started.elapsed() < limit,
                 "{path} not purged within {limit:?}"
@@ -283,10 +259,10 @@ async fn the_local_poller_keeps_its_place_through_hundreds_of_records_and_lost_i
         let mut round_paths = Vec::new();
         for _ in 0..60 {
             let user = app.create_user(json!({})).await;
-            round_paths.push(format!("/v1/end-users/{}", user["id"].as_str().unwrap()));
+            round_paths.push(format!("/v1/end-users/{}", id(&user)));
         }
         for path in &round_paths {
-            assert_eq!(app.request("DELETE", path).send().await.status, 202);
+            assert_eq!(app.delete(path).await.status, 202);
         }
         poll_until_gone(&mut poller, &app, &round_paths, Duration::from_secs(60)).await;
         paths.extend(round_paths);
@@ -311,8 +287,8 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
         .await
         .expect("stream");
     let stuck = app.create_user(json!({})).await;
-    let stuck_path = format!("/v1/end-users/{}", stuck["id"].as_str().unwrap());
-    assert_eq!(app.request("DELETE", &stuck_path).send().await.status, 202);
+    let stuck_path = format!("/v1/end-users/{}", id(&stuck));
+    assert_eq!(app.delete(&stuck_path).await.status, 202);
     let started = Instant::now();
     while poller.stats().given_up == 0 {
         assert!(
@@ -324,19 +300,16 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
     }
     // The worker moved on: a later deletion is purged; the first stays deleting.
     let next = app.create_user(json!({})).await;
-    let next_path = format!("/v1/end-users/{}", next["id"].as_str().unwrap());
-    assert_eq!(app.request("DELETE", &next_path).send().await.status, 202);
+    let next_path = format!("/v1/end-users/{}", id(&next));
+    assert_eq!(app.delete(&next_path).await.status, 202);
     poll_until_gone(&mut poller, &app, &[next_path], Duration::from_secs(20)).await;
-    assert_eq!(
-        app.request("GET", &stuck_path).send().await.body["status"],
-        "deleting"
-    );
+    assert_eq!(app.get(&stuck_path).await.body["status"], "deleting");
     // The operator re-drives it.
     let report = purge::retry(&app.app.store, app.org_id, None)
         .await
         .unwrap();
     assert_eq!(report.removed.len(), 1, "{report:?}");
     assert!(report.failed.is_empty());
-    assert_eq!(app.request("GET", &stuck_path).send().await.status, 404);
+    assert_eq!(app.get(&stuck_path).await.status, 404);
     assert_eq!(relationships(&app).await, "0");
 }

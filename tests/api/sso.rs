@@ -4,6 +4,7 @@
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tether::clock::Clock;
+use tether_tests::id;
 use tether_tests::{TestApp, idp, spawn_app};
 
 struct Sso {
@@ -49,8 +50,8 @@ impl Sso {
     }
 
     async fn identities(&self) -> Value {
-        let path = format!("/v1/users/{}/identities", self.user["id"].as_str().unwrap());
-        self.app.request("GET", &path).send().await.body["data"].clone()
+        let path = format!("/v1/users/{}/identities", id(&self.user));
+        self.app.get(&path).await.body["data"].clone()
     }
 }
 
@@ -96,7 +97,7 @@ async fn an_identity_of_another_user_is_409_without_disclosing_them() {
     // Another genuine token for the same subject, presented by another user.
     let res = s.link(&idp::id_token("shared", s.now())).await;
     res.assert_error(409, "identity_already_linked");
-    assert!(!res.text.contains(owner["id"].as_str().unwrap()));
+    assert!(!res.text.contains(id(&owner)));
     assert_eq!(s.identities().await, json!([]));
 }
 
@@ -314,9 +315,10 @@ async fn unknown_providers_bad_bodies_and_api_keys_are_refused() {
     // The organization's API key is not an end user's credential.
     let res = s
         .app
-        .request("POST", "/v1/me/sso/link")
-        .json(&json!({"identity_provider_id": s.provider, "id_token": "x"}))
-        .send()
+        .post(
+            "/v1/me/sso/link",
+            &json!({"identity_provider_id": s.provider, "id_token": "x"}),
+        )
         .await;
     res.assert_error(401, "missing_credentials");
 }
@@ -410,13 +412,7 @@ async fn edge_tokens_that_are_valid_link() {
     twice["keys"].as_array_mut().unwrap().push(second);
     let mut body = idp::provider_body();
     body["jwks"] = twice;
-    let provider = s
-        .app
-        .request("POST", "/v1/identity-providers")
-        .json(&body)
-        .send()
-        .await
-        .body["id"]
+    let provider = s.app.post("/v1/identity-providers", &body).await.body["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -469,12 +465,8 @@ async fn an_id_token_is_bound_to_the_first_user_who_presents_it() {
     assert_eq!(first.status, 201, "{}", first.text);
     let retry = s.link(&token).await;
     assert_eq!(retry.status, 200, "{}", retry.text);
-    let unlink = format!(
-        "/v1/users/{}/identities/{}",
-        s.user["id"].as_str().unwrap(),
-        first.body["id"].as_str().unwrap()
-    );
-    assert_eq!(s.app.request("DELETE", &unlink).send().await.status, 204);
+    let unlink = format!("/v1/users/{}/identities/{}", id(&s.user), id(&first.body));
+    assert_eq!(s.app.delete(&unlink).await.status, 204);
     let other = s.app.create_user(json!({})).await;
     let stolen = s
         .app
@@ -517,18 +509,16 @@ unless { context.external_email_verified };"#;
         .await;
     assert_eq!(ok.status, 201, "{}", ok.text);
     assert_eq!(ok.body["external_email_verified"], true);
-    let path = format!("/v1/users/{}/identities", s.user["id"].as_str().unwrap());
+    let path = format!("/v1/users/{}/identities", id(&s.user));
     let body = |verified: bool| {
         json!({"identity_provider_id": s.provider, "external_id": format!("b-{verified}"),
                "external_email": "b@example.com", "external_email_verified": verified})
     };
     s.app
-        .request("POST", &path)
-        .json(&body(false))
-        .send()
+        .post(&path, &body(false))
         .await
         .assert_error(403, "policy_denied");
-    let linked = s.app.request("POST", &path).json(&body(true)).send().await;
+    let linked = s.app.post(&path, &body(true)).await;
     assert_eq!(linked.status, 201, "{}", linked.text);
     assert_eq!(linked.body["external_email_verified"], true);
 }

@@ -3,6 +3,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::json;
 use tether::auth::Scope;
+use tether_tests::id;
 use tether_tests::spawn_app;
 
 #[tokio::test]
@@ -10,10 +11,7 @@ async fn a_minted_token_opens_the_user_api_and_verifies_against_the_jwks() {
     let app = spawn_app().await;
     let user = app.create_user(json!({"email": "ada@example.com"})).await;
     let res = app
-        .request(
-            "POST",
-            &format!("/v1/end-users/{}/tokens", user["id"].as_str().unwrap()),
-        )
+        .request("POST", &format!("/v1/end-users/{}/tokens", id(&user)))
         .send()
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
@@ -63,8 +61,7 @@ async fn bad_missing_and_expired_tokens_are_401() {
         .send()
         .await
         .assert_error(401, "missing_credentials");
-    app.request("GET", "/v1/me")
-        .send()
+    app.get("/v1/me")
         .await
         .assert_error(401, "missing_credentials");
     app.request("GET", "/v1/me")
@@ -97,7 +94,7 @@ async fn bad_missing_and_expired_tokens_are_401() {
 async fn tokens_need_read_write_and_an_existing_active_user() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
-    let path = format!("/v1/end-users/{}/tokens", user["id"].as_str().unwrap());
+    let path = format!("/v1/end-users/{}/tokens", id(&user));
     let reader = app.create_key(app.org_id, &[Scope::Read]).await;
     app.request("POST", &path)
         .key(&reader)
@@ -111,19 +108,13 @@ async fn tokens_need_read_write_and_an_existing_active_user() {
     .send()
     .await
     .assert_error(404, "not_found");
-    app.request("POST", &path)
-        .json(&json!({"ttl": 5}))
-        .send()
+    app.post(&path, &json!({"ttl": 5}))
         .await
         .assert_error(422, "validation_failed");
     assert_eq!(
-        app.request(
-            "DELETE",
-            &format!("/v1/end-users/{}", user["id"].as_str().unwrap())
-        )
-        .send()
-        .await
-        .status,
+        app.delete(&format!("/v1/end-users/{}", id(&user)))
+            .await
+            .status,
         202
     );
     app.request("POST", &path)

@@ -294,6 +294,26 @@ impl TestApp {
         }
     }
 
+    /// `GET path` with the admin key.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request("GET", path).send().await
+    }
+
+    /// `DELETE path` with the admin key.
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.request("DELETE", path).send().await
+    }
+
+    /// `POST path` with a JSON body and the admin key.
+    pub async fn post(&self, path: &str, body: &Value) -> TestResponse {
+        self.request("POST", path).json(body).send().await
+    }
+
+    /// `PATCH path` with a JSON body and the admin key.
+    pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
+        self.request("PATCH", path).json(body).send().await
+    }
+
     /// `POST /v1/end-users` with `body`, asserting 201; returns the end user.
     pub async fn create_user(&self, body: Value) -> Value {
         let res = self
@@ -325,6 +345,11 @@ impl TestApp {
         }
         response
     }
+}
+
+/// The `id` of a resource the API returned.
+pub fn id(resource: &Value) -> &str {
+    resource["id"].as_str().expect("an id")
 }
 
 /// Runs a request through the function that serves `endpoint` (the catch-all
