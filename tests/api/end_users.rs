@@ -16,7 +16,7 @@ async fn create_returns_201_with_the_full_object_and_stores_it() {
     let res = app.post("/v1/end-users", &json!({"email": "ada@example.com", "display_name": "Ada", "external_id": "crm-1", "metadata": {"tier": "gold"}})).await;
     assert_eq!(res.status, 201, "{}", res.text);
     let user = &res.body;
-    let id = id(&user);
+    let id = id(user);
     assert_eq!(id.len(), 36);
     assert_eq!(id, id.to_lowercase());
     assert_eq!(user["organization_id"], app.org_id.to_string());

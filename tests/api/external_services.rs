@@ -856,7 +856,7 @@ async fn removing_a_relation_consumes_every_token_that_confirmed_it() {
     for token in &tokens {
         let res = w
             .app
-            .get(&format!("/v1/connect-tokens/{}", id(&token)))
+            .get(&format!("/v1/connect-tokens/{}", id(token)))
             .await;
         assert_eq!(res.body["status"], "consumed", "{}", res.text);
         assert_service_error(

@@ -15,7 +15,7 @@ async fn world() -> (TestApp, Value, String) {
 }
 
 fn identities_path(user: &Value) -> String {
-    format!("/v1/users/{}/identities", id(&user))
+    format!("/v1/users/{}/identities", id(user))
 }
 
 fn link_body(provider: &str, external_id: &str) -> Value {

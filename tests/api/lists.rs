@@ -23,7 +23,7 @@ async fn walk(app: &TestApp, path: &str, limit: usize) -> (Vec<String>, usize) {
         pages += 1;
         let data = res.body["data"].as_array().unwrap();
         assert!(data.len() <= limit);
-        ids.extend(data.iter().map(|d| id(&d).to_owned()));
+        ids.extend(data.iter().map(|d| id(d).to_owned()));
         match &res.body["next_cursor"] {
             Value::String(next) => cursor = Some(next.clone()),
             Value::Null => return (ids, pages),

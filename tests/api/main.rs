@@ -52,7 +52,7 @@ pub async fn stored_user(
     user: &serde_json::Value,
 ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let pk = format!("ORG#{}", user["organization_id"].as_str().unwrap());
-    let sk = format!("USER#{}", id(&user));
+    let sk = format!("USER#{}", id(user));
     stored_item(app, &pk, &sk).await
 }
 
