@@ -38,10 +38,7 @@ struct World {
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let user = app
         .create_user(json!({"email": "corpus@example.com"}))
         .await;

@@ -216,10 +216,7 @@ async fn a_500_from_dynamodb_on_an_update_is_503_and_the_update_is_all_or_nothin
 #[tokio::test]
 async fn a_failed_identity_link_leaves_both_items_or_neither() {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let user = app.create_user(json!({})).await;
     let throttled = mock!(Client::transact_write_items)
         .sequence()
@@ -243,29 +240,8 @@ async fn a_failed_identity_link_leaves_both_items_or_neither() {
     .await;
     res.assert_error(503, "service_unavailable");
     let identities = app.get(&path).await.body["data"].as_array().unwrap().len();
-    let out = app
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(app.app.store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", app.org_id)),
-        )
-        .expression_attribute_values(
-            ":p",
-            aws_sdk_dynamodb::types::AttributeValue::S("IDPAIR#".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        out.items().len(),
-        identities,
-        "an identity and its pair, or neither"
-    );
+    let pairs = crate::org_items(&app, "IDPAIR#").await;
+    assert_eq!(pairs, identities, "an identity and its pair, or neither");
 }
 
 /// A TCP server on loopback that accepts and then either hangs or resets.

@@ -93,10 +93,7 @@ async fn the_same_key_for_another_request_is_422() {
 #[tokio::test]
 async fn error_responses_of_the_operation_are_replayed_too() {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let path = "/v1/users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/identities";
     let body = json!({"identity_provider_id": provider, "external_id": "x"});
     let first = app
@@ -307,10 +304,7 @@ async fn service_claims_are_idempotent_too() {
 async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization() {
     use tether::auth::Scope;
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let now = app.clock.now().unix_timestamp();
     let (a, b) = (
         app.create_user(json!({})).await,

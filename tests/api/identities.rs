@@ -22,24 +22,6 @@ fn link_body(provider: &str, external_id: &str) -> Value {
     json!({"identity_provider_id": provider, "external_id": external_id, "external_username": "ada", "external_email": "ada@corp.example", "external_display_name": "Ada L."})
 }
 
-async fn count_items(app: &TestApp, prefix: &str) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let out = app
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(app.app.store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", app.org_id)))
-        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.items().len()
-}
-
 #[tokio::test]
 async fn providers_are_created_listed_and_their_jwks_validated() {
     let app = spawn_app().await;
@@ -75,7 +57,7 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
         );
     }
     assert_eq!(
-        count_items(&app, "IDP#").await,
+        crate::org_items(&app, "IDP#").await,
         1,
         "refused providers are not stored"
     );
@@ -106,8 +88,8 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     assert_eq!(identity["external_username"], "ada");
     assert_eq!(identity["external_email"], "ada@corp.example");
     assert_eq!(identity["external_display_name"], "Ada L.");
-    assert_eq!(count_items(&app, "IDENT#").await, 1);
-    assert_eq!(count_items(&app, "IDPAIR#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 1);
 
     // The same pair on the same user: 200 with the existing identity.
     let again = app
@@ -115,7 +97,7 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.body, *identity);
-    assert_eq!(count_items(&app, "IDENT#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
 
     // On another user: 409, nothing written.
     let other = app.create_user(json!({})).await;
@@ -127,7 +109,7 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
         !taken.text.contains(id(&user)),
         "the owner is not disclosed"
     );
-    assert_eq!(count_items(&app, "IDENT#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
 
     let list = app.get(&identities_path(&user)).await;
     assert_eq!(list.body["data"], json!([identity]));
@@ -155,8 +137,8 @@ async fn unknown_users_deleting_users_and_unknown_providers_are_refused() {
     app.post(&identities_path(&deleting), &link_body(&provider, "y"))
         .await
         .assert_error(409, "user_deleting");
-    assert_eq!(count_items(&app, "IDENT#").await, 0);
-    assert_eq!(count_items(&app, "IDPAIR#").await, 0);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
+    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 0);
 }
 
 #[tokio::test]
@@ -217,7 +199,7 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
             .status,
         200
     );
-    assert_eq!(count_items(&app, "IDENT#").await, 0);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
 }
 
 #[tokio::test]
@@ -230,8 +212,8 @@ async fn unlinking_frees_the_pair() {
     let res = app.delete(&path).await;
     assert_eq!(res.status, 204, "{}", res.text);
     assert!(res.text.is_empty());
-    assert_eq!(count_items(&app, "IDENT#").await, 0);
-    assert_eq!(count_items(&app, "IDPAIR#").await, 0);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
+    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 0);
     app.delete(&path).await.assert_error(404, "not_found");
 
     let other = app.create_user(json!({})).await;
@@ -278,8 +260,8 @@ async fn twelve_users_racing_for_one_identity_one_wins() {
         statuses,
         [201, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409]
     );
-    assert_eq!(count_items(&app, "IDENT#").await, 1);
-    assert_eq!(count_items(&app, "IDPAIR#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 1);
 }
 
 #[tokio::test]
@@ -323,5 +305,5 @@ async fn another_organizations_key_gets_404_on_every_identity_route() {
             .body["data"],
         json!([])
     );
-    assert_eq!(count_items(&app, "IDENT#").await, 1);
+    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
 }

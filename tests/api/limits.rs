@@ -1,6 +1,5 @@
 //! Rate limits and quotas (SPEC §3, §6, §7) through the API.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -294,20 +293,7 @@ async fn relationships_counter(app: &TestApp) -> u64 {
 }
 
 async fn stored_user_count(app: &TestApp) -> usize {
-    let out = app
-        .app
-        .store
-        .client()
-        .query()
-        .table_name(app.app.store.table())
-        .key_condition_expression("PK = :pk AND begins_with(SK, :user)")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", app.org_id)))
-        .expression_attribute_values(":user", AttributeValue::S("USER#".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.items().len()
+    crate::org_items(app, "USER#").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

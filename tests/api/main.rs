@@ -57,6 +57,26 @@ pub async fn stored_user(
 }
 
 /// Every item of the test's table (a strongly consistent scan, all pages).
+/// How many items of the test's organization partition have sort keys
+/// starting with `prefix` (strongly consistent).
+pub async fn org_items(app: &tether_tests::TestApp, prefix: &str) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = app
+        .app
+        .store
+        .client()
+        .query()
+        .table_name(app.app.store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", app.org_id)))
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
+
 pub async fn table_items(
     app: &tether_tests::TestApp,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {

@@ -100,10 +100,7 @@ async fn invalid_policies_are_422_with_every_error_and_change_nothing() {
 #[tokio::test]
 async fn a_forbid_with_a_notice_denies_with_policy_denied() {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let second = r#"@notice("A second rule also applies")
 forbid (principal, action == Action::"identities.create", resource) when { context.external_id like "blocked*" };"#;
     let text = format!("{EXAMPLE_ONLY}\n{second}");

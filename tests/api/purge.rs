@@ -52,10 +52,7 @@ async fn linked_user(app: &TestApp, provider: &str, external_id: &str) -> Value 
 #[tokio::test]
 async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let user = linked_user(&app, &provider, "ext-1").await;
     let _other = app.create_user(json!({})).await;
     assert_eq!(relationships(&app).await, "2");
@@ -95,10 +92,7 @@ async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
 #[tokio::test]
 async fn a_purged_users_identity_can_be_linked_again() {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let user = linked_user(&app, &provider, "reusable").await;
     let before = user_item(&app, &user).await;
     app.delete(&format!("/v1/end-users/{}", id(&user))).await;

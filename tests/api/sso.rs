@@ -16,10 +16,7 @@ struct Sso {
 
 async fn sso() -> Sso {
     let app = spawn_app().await;
-    let provider = app.create_provider().await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let provider = app.create_provider_id().await;
     let user = app.create_user(json!({})).await;
     let token = app.user_token(&user);
     Sso {

@@ -227,6 +227,11 @@ impl TestApp {
             .expect("mint")
     }
 
+    /// The id of a new identity provider ([`TestApp::create_provider`]).
+    pub async fn create_provider_id(&self) -> String {
+        id(&self.create_provider().await).to_owned()
+    }
+
     /// Registers the test identity provider ([`idp`]) with `POST
     /// /v1/identity-providers`, asserting 201; returns the provider.
     pub async fn create_provider(&self) -> Value {
