@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::wire::{Jwks, Timestamp};
 use jsonwebtoken::jwk::JwkSet;
 use schemars::JsonSchema;
@@ -276,30 +276,14 @@ pub async fn get(
     org: OrganizationId,
     id: IdentityProviderId,
 ) -> Result<Option<ProviderRecord>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key(PK, store::s(org_pk(org)))
-        .key(SK, store::s(provider_sk(id)))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.item.map(store::from_item).transpose()
+    // Eventually consistent (half the read units): a provider never changes once
+    // registered; only a read within about a second of its registration may miss it.
+    store::get_record(store, &(org_pk(org), provider_sk(id)), false).await
 }
 
 /// Writes a new provider (its id is fresh: the condition only guards a collision).
 pub async fn put_new(store: &Store, record: &ProviderRecord) -> Result<(), StoreError> {
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(store::to_item(record)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    Ok(())
+    store::put_new(store, record).await
 }
 
 /// A page of the organization's providers, oldest first, after `after`;
@@ -310,19 +294,14 @@ pub async fn list(
     after: Option<IdentityProviderId>,
     limit: usize,
 ) -> Result<(Vec<ProviderRecord>, bool), StoreError> {
-    let (items, more) = store::query_page(
+    store::query_page(
         store,
         &org_pk(org),
         IDP_SK_PREFIX,
         after.map(provider_sk),
         limit,
     )
-    .await?;
-    let providers = items
-        .into_iter()
-        .map(store::from_item::<ProviderRecord>)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((providers, more))
+    .await
 }
 
 #[cfg(test)]

@@ -182,32 +182,13 @@ pub async fn get_organization(
     store: &Store,
     id: OrganizationId,
 ) -> Result<Option<Organization>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(id)))
-        .key(store::SK, store::s(ORG_SK))
-        .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.item.map(store::from_item).transpose()
+    store::get_consistent(store, &(org_pk(id), ORG_SK.to_owned())).await
 }
 
 /// Stores a new organization (the id is fresh, so the condition only guards
 /// against an id collision).
 pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), StoreError> {
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(store::to_item(org)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    Ok(())
+    store::put_new(store, org).await
 }
 
 #[cfg(test)]

@@ -18,20 +18,10 @@ async fn user_count(app: &TestApp) -> usize {
 async fn a_retry_replays_the_first_response_byte_for_byte() {
     let app = spawn_app().await;
     let body = json!({"email": "ada@example.com", "metadata": {"k": 1}});
-    let first = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "create-ada")
-        .json(&body)
-        .send()
-        .await;
+    let first = app.post_once("/v1/end-users", "create-ada", &body).await;
     assert_eq!(first.status, 201);
     assert!(first.header("idempotent-replayed").is_none());
-    let again = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "create-ada")
-        .json(&body)
-        .send()
-        .await;
+    let again = app.post_once("/v1/end-users", "create-ada", &body).await;
     assert_eq!(again.status, 201);
     assert_eq!(again.text, first.text, "byte-identical");
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
@@ -55,26 +45,21 @@ async fn the_same_key_for_another_request_is_422() {
     let app = spawn_app().await;
     let key = "order-7";
     assert_eq!(
-        app.request("POST", "/v1/end-users")
-            .header("Idempotency-Key", key)
-            .json(&json!({"email": "a@b.co"}))
-            .send()
+        app.post_once("/v1/end-users", key, &json!({"email": "a@b.co"}))
             .await
             .status,
         201
     );
     let other_body = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", key)
-        .json(&json!({"email": "c@d.co"}))
-        .send()
+        .post_once("/v1/end-users", key, &json!({"email": "c@d.co"}))
         .await;
     other_body.assert_error(422, "idempotency_key_reused");
     let provider = app
-        .request("POST", "/v1/identity-providers")
-        .header("Idempotency-Key", key)
-        .json(&tether_tests::idp::provider_body())
-        .send()
+        .post_once(
+            "/v1/identity-providers",
+            key,
+            &tether_tests::idp::provider_body(),
+        )
         .await;
     provider.assert_error(422, "idempotency_key_reused");
     assert_eq!(user_count(&app).await, 1);
@@ -96,19 +81,9 @@ async fn error_responses_of_the_operation_are_replayed_too() {
     let provider = app.create_provider_id().await;
     let path = "/v1/users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/identities";
     let body = json!({"identity_provider_id": provider, "external_id": "x"});
-    let first = app
-        .request("POST", path)
-        .header("Idempotency-Key", "link-1")
-        .json(&body)
-        .send()
-        .await;
+    let first = app.post_once(path, "link-1", &body).await;
     first.assert_error(404, "not_found");
-    let again = app
-        .request("POST", path)
-        .header("Idempotency-Key", "link-1")
-        .json(&body)
-        .send()
-        .await;
+    let again = app.post_once(path, "link-1", &body).await;
     assert_eq!(again.status, 404);
     assert_eq!(
         again.text, first.text,
@@ -117,17 +92,11 @@ async fn error_responses_of_the_operation_are_replayed_too() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     // A request refused before the operation (here: the body) stores nothing.
     let bad = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "bad-1")
-        .json(&json!({"email": 1}))
-        .send()
+        .post_once("/v1/end-users", "bad-1", &json!({"email": 1}))
         .await;
     bad.assert_error(422, "validation_failed");
     let fixed = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "bad-1")
-        .json(&json!({"email": "ok@b.co"}))
-        .send()
+        .post_once("/v1/end-users", "bad-1", &json!({"email": "ok@b.co"}))
         .await;
     assert_eq!(fixed.status, 201, "{}", fixed.text);
 }
@@ -140,10 +109,7 @@ async fn identical_concurrent_posts_with_one_key_create_one_resource() {
             let app = app.clone();
             tokio::spawn(async move {
                 let res = app
-                    .request("POST", "/v1/end-users")
-                    .header("Idempotency-Key", "burst")
-                    .json(&json!({"email": "once@b.co"}))
-                    .send()
+                    .post_once("/v1/end-users", "burst", &json!({"email": "once@b.co"}))
                     .await;
                 (res.status, res.body["code"].clone())
             })
@@ -203,12 +169,7 @@ async fn a_request_in_progress_is_409_until_its_lease_expires() {
 #[tokio::test]
 async fn keys_last_24_hours() {
     let app = spawn_app().await;
-    let first = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "daily")
-        .json(&json!({}))
-        .send()
-        .await;
+    let first = app.post_once("/v1/end-users", "daily", &json!({})).await;
     assert_eq!(first.status, 201);
     let now = app.clock.now().unix_timestamp();
     let mut found = None;
@@ -228,10 +189,7 @@ async fn keys_last_24_hours() {
     app.clock
         .advance(time::Duration::hours(24) + time::Duration::seconds(1));
     let later = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "daily")
-        .json(&json!({"email": "new@b.co"}))
-        .send()
+        .post_once("/v1/end-users", "daily", &json!({"email": "new@b.co"}))
         .await;
     assert_eq!(later.status, 201, "an expired key is free again");
     assert!(later.header("idempotent-replayed").is_none());
@@ -241,12 +199,7 @@ async fn keys_last_24_hours() {
 async fn malformed_keys_are_422_and_other_methods_ignore_the_header() {
     let app = spawn_app().await;
     for key in ["k".repeat(256), "tab\there".to_owned()] {
-        let res = app
-            .request("POST", "/v1/end-users")
-            .header("Idempotency-Key", &key)
-            .json(&json!({}))
-            .send()
-            .await;
+        let res = app.post_once("/v1/end-users", &key, &json!({})).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(res.body["details"]["fields"][0]["field"], "Idempotency-Key");
     }
@@ -371,12 +324,7 @@ async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization()
         .send()
         .await;
     assert_eq!(user_first.status, 201, "{}", user_first.text);
-    let backend = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "shared")
-        .json(&json!({}))
-        .send()
-        .await;
+    let backend = app.post_once("/v1/end-users", "shared", &json!({})).await;
     assert_eq!(backend.status, 201, "{}", backend.text);
 }
 
@@ -388,10 +336,11 @@ async fn stored_responses_hold_no_secret_and_still_replay() {
     let (service, _) = app.create_service(&[]).await;
     let user = app.create_user(json!({})).await;
     let connect = app
-        .request("POST", "/v1/connect-tokens")
-        .header("Idempotency-Key", "ct-1")
-        .json(&json!({"external_service_id": service}))
-        .send()
+        .post_once(
+            "/v1/connect-tokens",
+            "ct-1",
+            &json!({"external_service_id": service}),
+        )
         .await;
     assert_eq!(connect.status, 201, "{}", connect.text);
     assert_eq!(connect.header("cache-control"), Some("no-store"));
@@ -418,10 +367,11 @@ async fn stored_responses_hold_no_secret_and_still_replay() {
         "keys only as hashes"
     );
     let again = app
-        .request("POST", "/v1/connect-tokens")
-        .header("Idempotency-Key", "ct-1")
-        .json(&json!({"external_service_id": service}))
-        .send()
+        .post_once(
+            "/v1/connect-tokens",
+            "ct-1",
+            &json!({"external_service_id": service}),
+        )
         .await;
     assert_eq!(again.text, connect.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));

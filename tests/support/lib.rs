@@ -314,6 +314,15 @@ impl TestApp {
         self.request("POST", path).json(body).send().await
     }
 
+    /// `POST path` with a JSON body, an `Idempotency-Key` and the admin key.
+    pub async fn post_once(&self, path: &str, key: &str, body: &Value) -> TestResponse {
+        self.request("POST", path)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+    }
+
     /// `PATCH path` with a JSON body and the admin key.
     pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
         self.request("PATCH", path).json(body).send().await

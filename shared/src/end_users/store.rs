@@ -144,16 +144,7 @@ pub async fn get(
     org: OrganizationId,
     id: EndUserId,
 ) -> Result<Option<EndUserRecord>, StoreError> {
-    let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(key(org, id).into_iter().collect()))
-        .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    out.item.map(store::from_item).transpose()
+    store::get_consistent(store, &(org_pk(org), user_sk(id))).await
 }
 
 /// Why a new end user was not stored.
@@ -206,19 +197,14 @@ pub async fn list(
     after: Option<EndUserId>,
     limit: usize,
 ) -> Result<(Vec<EndUserRecord>, bool), StoreError> {
-    let (items, more) = store::query_page(
+    store::query_page(
         store,
         &org_pk(org),
         USER_SK_PREFIX,
         after.map(user_sk),
         limit,
     )
-    .await?;
-    let records = items
-        .into_iter()
-        .map(store::from_item)
-        .collect::<Result<Vec<EndUserRecord>, _>>()?;
-    Ok((records, more))
+    .await
 }
 
 /// What a conditional update sets.

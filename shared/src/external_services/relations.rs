@@ -356,19 +356,14 @@ pub async fn of_service(
     after: Option<OrganizationId>,
     limit: usize,
 ) -> Result<(Vec<RelationRecord>, bool), StoreError> {
-    let (items, more) = store::query_page(
+    store::query_page(
         store,
         &service_pk(service),
         "REL#ORG#",
         after.map(relation_sk),
         limit,
     )
-    .await?;
-    let relations = items
-        .into_iter()
-        .map(store::from_item::<RelationRecord>)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((relations, more))
+    .await
 }
 
 /// An organization's relation by id (through `GSI1`).

@@ -324,7 +324,7 @@ pub async fn list(
     if !exists {
         return Ok(None);
     }
-    let (items, more) = store::query_page(
+    let page = store::query_page(
         store,
         &org_pk(org),
         &format!("IDENT#{user}#"),
@@ -332,11 +332,7 @@ pub async fn list(
         limit,
     )
     .await?;
-    let records = items
-        .into_iter()
-        .map(store::from_item)
-        .collect::<Result<Vec<IdentityRecord>, _>>()?;
-    Ok(Some((records, more)))
+    Ok(Some(page))
 }
 
 /// Every identity of an end user (strongly consistent, all pages).

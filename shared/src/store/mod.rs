@@ -215,16 +215,40 @@ pub async fn get_consistent<T: serde::de::DeserializeOwned>(
     store: &Store,
     key: &Key,
 ) -> Result<Option<T>, StoreError> {
+    get_record(store, key, true).await
+}
+
+/// Reads one record by key (`GetItem`), strongly consistent or not.
+pub async fn get_record<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+    consistent: bool,
+) -> Result<Option<T>, StoreError> {
     let out = store
         .client()
         .get_item()
         .table_name(store.table())
         .set_key(Some(key_item(key)))
-        .consistent_read(true)
+        .consistent_read(consistent)
         .return_consumed_capacity(CAPACITY)
         .send()
         .await?;
     out.item.map(from_item).transpose()
+}
+
+/// Writes a new record: the condition `attribute_not_exists(PK)` guards
+/// against a collision of its fresh id.
+pub async fn put_new<T: serde::Serialize>(store: &Store, record: &T) -> Result<(), StoreError> {
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(to_item(record)?))
+        .condition_expression("attribute_not_exists(PK)")
+        .return_consumed_capacity(CAPACITY)
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// Rounds of a `BatchGetItem` that DynamoDB answered only in part.
@@ -457,7 +481,22 @@ pub async fn query_all(
 /// `prefix`, after the sort key `after`, oldest first — at most `limit`, and
 /// whether more exist. DynamoDB stops a query at 1 MB; this goes on past
 /// such a stop, so a page is never silently cut short (SPEC §9).
-pub async fn query_page(
+pub async fn query_page<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+    after: Option<String>,
+    limit: usize,
+) -> Result<(Vec<T>, bool), StoreError> {
+    let (items, more) = query_items_page(store, pk, prefix, after, limit).await?;
+    let records = items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok((records, more))
+}
+
+async fn query_items_page(
     store: &Store,
     pk: &str,
     prefix: &str,
