@@ -138,3 +138,17 @@ fn the_domain_never_touches_http() {
         }
     }
 }
+
+#[test]
+fn every_file_of_the_core_crate_reads_on_its_own() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(file).unwrap().lines().count();
+            (lines > 600).then(|| format!("{} ({lines})", file.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "files over 600 lines: {long:?}");
+}

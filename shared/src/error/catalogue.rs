@@ -1,0 +1,125 @@
+//! The error catalogue: on which surface each error can be answered, a
+//! sample of every variant, and the (status, code) table the OpenAPI
+//! document is built from.
+
+use super::{ApiError, FieldErrors, Surface};
+
+impl ApiError {
+    /// On which surfaces the variant can be answered. An exhaustive match:
+    /// a new variant does not compile until it says where it appears, and
+    /// [`ApiError::catalogue`] then needs a sample of it (a unit test).
+    pub fn surfaces(&self) -> &'static [Surface] {
+        const BOTH: &[Surface] = &[Surface::Organization, Surface::ExternalService];
+        const ORGANIZATION: &[Surface] = &[Surface::Organization];
+        const SERVICE: &[Surface] = &[Surface::ExternalService];
+        match self {
+            Self::InvalidJson(_)
+            | Self::InvalidPathParameter(_)
+            | Self::InvalidQueryParameter { .. }
+            | Self::MissingCredentials
+            | Self::InvalidCredentials
+            | Self::InsufficientScope { .. }
+            | Self::PolicyDenied { .. }
+            | Self::NotFound { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::ConnectTokenUnusable
+            | Self::IdempotencyKeyReused
+            | Self::IdempotencyInProgress
+            | Self::RateLimited { .. }
+            | Self::RelationshipQuotaExceeded { .. }
+            | Self::Validation(_)
+            | Self::ServiceUnavailable(_)
+            | Self::Internal(_) => BOTH,
+            // The catch-all 404 answers in the organization envelope (SPEC §4).
+            Self::RouteNotFound { .. }
+            | Self::TenantMismatch
+            | Self::UserDeleting
+            | Self::IdentityAlreadyLinked
+            | Self::UnknownIdentityProvider
+            | Self::InvalidIdToken { .. }
+            | Self::PreconditionFailed
+            | Self::TurnQuotaExhausted { .. } => ORGANIZATION,
+            Self::ExternalServiceAccessDenied
+            | Self::OrganizationAccessDenied
+            | Self::MalformedConnectToken
+            | Self::ConnectTokenNotFound
+            | Self::ExpiredConnectToken
+            | Self::ExternalOrganizationIdMismatch
+            | Self::ExternalOrganizationIdAlreadyInUse => SERVICE,
+        }
+    }
+
+    /// One sample of every variant: what the OpenAPI document's error
+    /// catalogue is built from ([`ApiError::codes`]).
+    pub fn catalogue() -> Vec<ApiError> {
+        vec![
+            Self::InvalidJson("sample"),
+            Self::InvalidPathParameter("sample"),
+            Self::InvalidQueryParameter {
+                name: "sample".into(),
+                problem: "sample",
+            },
+            Self::MissingCredentials,
+            Self::InvalidCredentials,
+            Self::TenantMismatch,
+            Self::InsufficientScope {
+                required: "admin",
+                notices: Vec::new(),
+            },
+            Self::PolicyDenied {
+                notices: Vec::new(),
+            },
+            Self::RouteNotFound {
+                method: "GET".into(),
+                path: "/".into(),
+            },
+            Self::NotFound { resource: "sample" },
+            Self::UserDeleting,
+            Self::IdentityAlreadyLinked,
+            Self::UnknownIdentityProvider,
+            Self::InvalidIdToken { reason: "sample" },
+            Self::PreconditionFailed,
+            Self::PayloadTooLarge { limit: 1 },
+            Self::ExternalServiceAccessDenied,
+            Self::OrganizationAccessDenied,
+            Self::MalformedConnectToken,
+            Self::ConnectTokenNotFound,
+            Self::ConnectTokenUnusable,
+            Self::ExpiredConnectToken,
+            Self::ExternalOrganizationIdMismatch,
+            Self::ExternalOrganizationIdAlreadyInUse,
+            Self::IdempotencyKeyReused,
+            Self::IdempotencyInProgress,
+            Self::RateLimited { retry_after: 1 },
+            Self::TurnQuotaExhausted { retry_after: 1 },
+            Self::RelationshipQuotaExceeded {
+                active: 1,
+                limit: 1,
+            },
+            Self::Validation(FieldErrors::new()),
+            Self::ServiceUnavailable("sample".into()),
+            Self::internal("sample"),
+        ]
+    }
+
+    /// Every (status, code) a surface can answer with, by status, each once.
+    pub fn codes(surface: Surface) -> Vec<(u16, &'static str)> {
+        let mut codes: Vec<(u16, &'static str)> = Vec::new();
+        for err in Self::catalogue() {
+            if !err.surfaces().contains(&surface) {
+                continue;
+            }
+            let code = match surface {
+                Surface::Organization => err.code(),
+                Surface::ExternalService => err.external_type(),
+            };
+            let entry = (err.status_on(surface).as_u16(), code);
+            if !codes.contains(&entry) {
+                codes.push(entry);
+            }
+        }
+        // Stable: by status, then in catalogue order.
+        codes.sort_by_key(|(status, _)| *status);
+        codes
+    }
+}

@@ -1,0 +1,66 @@
+//! The two wire formats of an error (SPEC §4).
+
+use crate::wire::{Details, RequestIdSchema};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The error envelope of the organization and user APIs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody<'a> {
+    /// The machine-readable code.
+    pub code: &'a str,
+    /// For people; may change.
+    pub message: String,
+    /// Context: `fields` for validation, `resource` for 404, `reason` for invalid_id_token, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Details")]
+    pub details: Option<Value>,
+    /// `@notice` annotations of the Cedar policies that decided a denial.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notices: &'a [String],
+    /// The request's id.
+    #[serde(rename = "requestId")]
+    #[schemars(with = "RequestIdSchema")]
+    pub request_id: &'a str,
+}
+
+/// The error envelope of the external-service API.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ServiceError")]
+pub struct ServiceError<'a> {
+    /// The error.
+    pub error: ServiceErrorBody<'a>,
+}
+
+/// The `error` member of the external-service error envelope.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ServiceErrorBody")]
+pub struct ServiceErrorBody<'a> {
+    /// The machine-readable type.
+    #[serde(rename = "type")]
+    pub error_type: &'a str,
+    /// For people; may change.
+    pub message: String,
+    /// For `invalid_schema` only: each problem and where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issues: Option<Vec<ValidationIssue>>,
+    /// The request's id.
+    #[serde(rename = "requestId")]
+    #[schemars(with = "RequestIdSchema")]
+    pub request_id: &'a str,
+}
+
+/// One problem with a request, on the external-service API.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationIssue {
+    /// Where: the field's path.
+    pub path: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+}
