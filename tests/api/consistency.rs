@@ -1,4 +1,4 @@
-//! One source of truth: the route table in `shared/src/routes.rs` must agree
+//! One source of truth: the route table in `shared/src/routes/` must agree
 //! with the function binaries, the `cargo lambda watch` router, the SAM
 //! template and the published OpenAPI document (`events/` is checked in
 //! events.rs).
