@@ -15,7 +15,7 @@ fi
 port=${1:-$(free_port)}
 mkdir -p .local
 log=$PWD/.local/moto.$port.log
-# Through scripts/moto_server.py: moto with one DynamoDB call at a time (its backend has no lock).
+# Through scripts/moto_server.py: moto with one DynamoDB call at a time per table (its backend has no lock).
 .venv/bin/python scripts/moto_server.py 127.0.0.1 "$port" >"$log" 2>&1 &
 pid=$!
 await_emulator "moto" "$pid" "$port" "$log"

@@ -1,16 +1,18 @@
-"""moto's server with one request at a time.
+"""moto's server with one DynamoDB call at a time per table.
 
 moto's DynamoDB backend keeps no lock: two concurrent conditional writes (or
 transactions) on one item can both check their condition before either writes,
 so both succeed — which DynamoDB never allows. A conditional write must be
 atomic for Tether's invariants (one identity per pair, ceilings, limiter), so
-this wraps moto's WSGI application in one lock: each DynamoDB call runs whole,
-as it does in AWS. Connections are still served by threads (keep-alive clients
-do not block each other between calls).
+this wraps moto's WSGI application in a lock per table: each call on a table
+runs whole, as it does in AWS, while calls on other tables (every test has its
+own) still run side by side. Calls that name no table share one lock.
 
     .venv/bin/python scripts/moto_server.py HOST PORT
 """
 
+import io
+import re
 import sys
 import threading
 
@@ -21,12 +23,26 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
+# The table a call acts on: `"TableName": "..."` (every item of a transaction
+# names it) or a stream ARN `...:table/<name>/stream/...`.
+TABLE = re.compile(rb'"TableName"\s*:\s*"([^"]+)"|:table/([^/"]+)/stream')
+
 
 def serialized(app):
-    lock = threading.Lock()
+    guard = threading.Lock()
+    locks = {}
+
+    def lock_for(body):
+        match = TABLE.search(body)
+        name = (match.group(1) or match.group(2)) if match else b""
+        with guard:
+            return locks.setdefault(name, threading.Lock())
 
     def call(environ, start_response):
-        with lock:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        with lock_for(body):
             # moto builds whole responses; materialise it inside the lock all the same.
             return list(app(environ, start_response))
 
