@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use key_hash::hash_hex;
 use serde_json::json;
+use tether_tests::As;
 use tether_tests::spawn_app;
 
 /// SHA-256 hex of a key, as the store keys it (via the crate's own hashing).
@@ -31,7 +32,9 @@ async fn malformed_unknown_and_duplicated_keys_are_401_invalid_credentials() {
         unknown.as_str(),
         &app.admin_key.to_uppercase(),
     ] {
-        let res = app.request("GET", "/v1/end-users").key(key).send().await;
+        let res = app
+            .send_as("GET", "/v1/end-users", As::Key(key), None)
+            .await;
         res.assert_error(401, "invalid_credentials");
     }
     let dup = app
@@ -63,9 +66,7 @@ async fn a_revoked_key_is_401() {
         .send()
         .await
         .unwrap();
-    app.request("GET", "/v1/end-users")
-        .key(&key)
-        .send()
+    app.send_as("GET", "/v1/end-users", As::Key(&key), None)
         .await
         .assert_error(401, "invalid_credentials");
 }

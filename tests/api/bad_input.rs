@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tether::routes::{self, Credential, Endpoint};
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, TestRequest, TestResponse, spawn_app};
 
@@ -56,13 +57,12 @@ async fn world() -> World {
     let (service, service_token) = app.create_service(&[]).await;
     let claimed = app.create_connect_token(&service).await;
     let relation = app
-        .request(
+        .send_as(
             "POST",
             &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+            As::Bearer(&service_token),
+            Some(&json!({"connectToken": claimed["token"], "externalOrganizationId": "corpus"})),
         )
-        .bearer(&service_token)
-        .json(&json!({"connectToken": claimed["token"], "externalOrganizationId": "corpus"}))
-        .send()
         .await
         .body["id"]
         .as_str()

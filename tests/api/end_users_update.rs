@@ -3,6 +3,7 @@
 use crate::stored_user;
 use serde_json::{Value, json};
 use tether::auth::Scope;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, spawn_app};
 
@@ -220,10 +221,12 @@ async fn a_read_key_gets_403_insufficient_scope() {
     let (user, path) = user_with_metadata(&app).await;
     let read_key = app.create_key(app.org_id, &[Scope::Read]).await;
     let res = app
-        .request("PATCH", &path)
-        .key(&read_key)
-        .json(&json!({"metadata": {}}))
-        .send()
+        .send_as(
+            "PATCH",
+            &path,
+            As::Key(&read_key),
+            Some(&json!({"metadata": {}})),
+        )
         .await;
     res.assert_error(403, "insufficient_scope");
     assert_eq!(res.body["details"]["required_scope"], "read_write");
@@ -235,14 +238,18 @@ async fn a_read_key_gets_403_insufficient_scope() {
     );
     let rw_key = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
     let res = app
-        .request("PATCH", &path)
-        .key(&rw_key)
-        .json(&json!({"metadata": {}}))
-        .send()
+        .send_as(
+            "PATCH",
+            &path,
+            As::Key(&rw_key),
+            Some(&json!({"metadata": {}})),
+        )
         .await;
     assert_eq!(res.status, 200);
     assert_eq!(
-        app.request("GET", &path).key(&read_key).send().await.status,
+        app.send_as("GET", &path, As::Key(&read_key), None)
+            .await
+            .status,
         200
     );
 }

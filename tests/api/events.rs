@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use tether::clock::Clock;
 use tether::routes;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::spawn_app;
 
@@ -66,13 +67,14 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         // A related service (claimed with one token) and a pending token.
         let used = app.create_connect_token(&service).await;
         let claimed = app
-            .request(
+            .send_as(
                 "POST",
                 &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+                As::Bearer(&service_token),
+                Some(
+                    &json!({"connectToken": used["token"], "externalOrganizationId": "crm-acct-1"}),
+                ),
             )
-            .bearer(&service_token)
-            .json(&json!({"connectToken": used["token"], "externalOrganizationId": "crm-acct-1"}))
-            .send()
             .await;
         assert_eq!(claimed.status, 200, "{}", claimed.text);
         let pending = app.create_connect_token(&service).await;

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tether::auth::Scope;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, TestResponse, spawn_app};
 
@@ -53,13 +54,14 @@ impl World {
         external_org: &str,
     ) -> TestResponse {
         self.app
-            .request(
+            .send_as(
                 "POST",
                 &format!("{BASE}/{service}/organization-relations/claim"),
+                As::Bearer(token),
+                Some(
+                    &json!({"connectToken": connect_token, "externalOrganizationId": external_org}),
+                ),
             )
-            .bearer(token)
-            .json(&json!({"connectToken": connect_token, "externalOrganizationId": external_org}))
-            .send()
             .await
     }
 
@@ -70,13 +72,12 @@ impl World {
 
     async fn put_user(&self, org: &str, user: &str, body: Value) -> TestResponse {
         self.app
-            .request(
+            .send_as(
                 "PUT",
                 &format!("{BASE}/{}/organizations/{org}/users/{user}", self.service),
+                As::Bearer(&self.token),
+                Some(&body),
             )
-            .bearer(&self.token)
-            .json(&body)
-            .send()
             .await
     }
 }
@@ -177,25 +178,23 @@ async fn connect_token_requests_are_validated_and_admin_only() {
     let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
     let res = w
         .app
-        .request("POST", "/v1/connect-tokens")
-        .key(&writer)
-        .json(&json!({"external_service_id": w.service}))
-        .send()
+        .send_as(
+            "POST",
+            "/v1/connect-tokens",
+            As::Key(&writer),
+            Some(&json!({"external_service_id": w.service})),
+        )
         .await;
     res.assert_error(403, "insufficient_scope");
     let created = w.app.create_connect_token(&w.service).await;
     let (_, b_key) = w.app.create_org("B").await;
     let path = format!("/v1/connect-tokens/{}", id(&created));
     w.app
-        .request("GET", &path)
-        .key(&b_key)
-        .send()
+        .send_as("GET", &path, As::Key(&b_key), None)
         .await
         .assert_error(404, "not_found");
     w.app
-        .request("POST", &format!("{path}/cancel"))
-        .key(&b_key)
-        .send()
+        .send_as("POST", &format!("{path}/cancel"), As::Key(&b_key), None)
         .await
         .assert_error(404, "not_found");
     assert_eq!(w.app.get(&path).await.body["status"], "pending");
@@ -263,24 +262,24 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
 
     let list = w
         .app
-        .request(
+        .send_as(
             "GET",
             &format!("{BASE}/{}/organizations?limit=1", w.service),
+            As::Bearer(&w.token),
+            None,
         )
-        .bearer(&w.token)
-        .send()
         .await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
     let cursor = list.body["nextCursor"].as_str().unwrap();
     let rest = w
         .app
-        .request(
+        .send_as(
             "GET",
             &format!("{BASE}/{}/organizations?limit=1&cursor={cursor}", w.service),
+            As::Bearer(&w.token),
+            None,
         )
-        .bearer(&w.token)
-        .send()
         .await;
     assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(rest.body["nextCursor"], Value::Null);
@@ -300,12 +299,12 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     for query in ["limit=0", "limit=1&limit=2", "sort=name", "cursor=%%%"] {
         let res = w
             .app
-            .request(
+            .send_as(
                 "GET",
                 &format!("{BASE}/{}/organizations?{query}", w.service),
+                As::Bearer(&w.token),
+                None,
             )
-            .bearer(&w.token)
-            .send()
             .await;
         assert_service_error(&res, 400, "invalid_schema");
         assert_eq!(
@@ -426,18 +425,22 @@ async fn every_error_type_of_the_claim_with_its_status() {
     assert_service_error(&res, 401, "missing_api_token");
     let res = w
         .app
-        .request("POST", &path)
-        .bearer(&format!("tst_{}", "1".repeat(48)))
-        .json(&body)
-        .send()
+        .send_as(
+            "POST",
+            &path,
+            As::Bearer(&format!("tst_{}", "1".repeat(48))),
+            Some(&body),
+        )
         .await;
     assert_service_error(&res, 401, "invalid_api_token");
     let res = w
         .app
-        .request("POST", &path)
-        .bearer("tk_not_a_service_token")
-        .json(&body)
-        .send()
+        .send_as(
+            "POST",
+            &path,
+            As::Bearer("tk_not_a_service_token"),
+            Some(&body),
+        )
         .await;
     assert_service_error(&res, 401, "invalid_api_token");
 
@@ -460,10 +463,7 @@ async fn every_error_type_of_the_claim_with_its_status() {
     ] {
         let res = w
             .app
-            .request("POST", &path)
-            .bearer(&w.token)
-            .json(&bad)
-            .send()
+            .send_as("POST", &path, As::Bearer(&w.token), Some(&bad))
             .await;
         assert_service_error(&res, 400, "invalid_schema");
         let issues = res.body["error"]["issues"].as_array().unwrap();
@@ -559,10 +559,12 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
     // A path id that is not a UUID.
     let res = w
         .app
-        .request("POST", &format!("{BASE}/nope/organization-relations/claim"))
-        .bearer(&w.token)
-        .json(&body)
-        .send()
+        .send_as(
+            "POST",
+            &format!("{BASE}/nope/organization-relations/claim"),
+            As::Bearer(&w.token),
+            Some(&body),
+        )
         .await;
     assert_service_error(&res, 400, "invalid_schema");
     assert_eq!(
@@ -596,9 +598,12 @@ async fn ten_parallel_claims_of_one_token_one_wins() {
     assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
     let list = w
         .app
-        .request("GET", &format!("{BASE}/{}/organizations", w.service))
-        .bearer(&w.token)
-        .send()
+        .send_as(
+            "GET",
+            &format!("{BASE}/{}/organizations", w.service),
+            As::Bearer(&w.token),
+            None,
+        )
         .await;
     assert_eq!(
         list.body["data"].as_array().unwrap().len(),
@@ -695,9 +700,12 @@ async fn services_act_only_on_organizations_related_to_them() {
     let (other_service, _) = w.app.create_service(&[]).await;
     let res = w
         .app
-        .request("GET", &format!("{BASE}/{other_service}/organizations"))
-        .bearer(&w.token)
-        .send()
+        .send_as(
+            "GET",
+            &format!("{BASE}/{other_service}/organizations"),
+            As::Bearer(&w.token),
+            None,
+        )
         .await;
     assert_service_error(&res, 403, "external_service_access_denied");
     let (_, writer) = w
@@ -706,9 +714,12 @@ async fn services_act_only_on_organizations_related_to_them() {
         .await;
     let res = w
         .app
-        .request("GET", &format!("{BASE}/{}/organizations", w.service))
-        .bearer(&writer)
-        .send()
+        .send_as(
+            "GET",
+            &format!("{BASE}/{}/organizations", w.service),
+            As::Bearer(&writer),
+            None,
+        )
         .await;
     assert_service_error(&res, 403, "external_service_access_denied");
     let b_item = crate::stored_item(&w.app, &format!("ORG#{b_org}"), "ORG")
@@ -737,16 +748,12 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
     let (_, b_key) = w.app.create_org("B").await;
     let path = format!("/v1/external-service-relations/{}", id(&relation));
     w.app
-        .request("DELETE", &path)
-        .key(&b_key)
-        .send()
+        .send_as("DELETE", &path, As::Key(&b_key), None)
         .await
         .assert_error(404, "not_found");
     let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
     w.app
-        .request("DELETE", &path)
-        .key(&writer)
-        .send()
+        .send_as("DELETE", &path, As::Key(&writer), None)
         .await
         .assert_error(403, "insufficient_scope");
     let res = w.app.delete(&path).await;
@@ -766,9 +773,12 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
     );
     let list = w
         .app
-        .request("GET", &format!("{BASE}/{}/organizations", w.service))
-        .bearer(&w.token)
-        .send()
+        .send_as(
+            "GET",
+            &format!("{BASE}/{}/organizations", w.service),
+            As::Bearer(&w.token),
+            None,
+        )
         .await;
     assert_eq!(list.body["data"], json!([]));
     assert_service_error(
@@ -786,11 +796,17 @@ async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
     let w = world().await;
     let path = format!("{BASE}/{}/organizations", w.service);
     for _ in 0..100 {
-        let res = w.app.request("GET", &path).bearer(&w.token).send().await;
+        let res = w
+            .app
+            .send_as("GET", &path, As::Bearer(&w.token), None)
+            .await;
         assert_eq!(res.status, 200, "{}", res.text);
         assert_eq!(res.header("x-ratelimit-limit"), Some("50"));
     }
-    let res = w.app.request("GET", &path).bearer(&w.token).send().await;
+    let res = w
+        .app
+        .send_as("GET", &path, As::Bearer(&w.token), None)
+        .await;
     assert_service_error(&res, 429, "rate_limited");
     assert_eq!(res.header("retry-after"), Some("1"));
     assert!(

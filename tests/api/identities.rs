@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tether::auth::Scope;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, idp, spawn_app};
 
@@ -64,10 +65,12 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
 
     let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
     let res = app
-        .request("POST", "/v1/identity-providers")
-        .key(&writer)
-        .json(&idp::provider_body())
-        .send()
+        .send_as(
+            "POST",
+            "/v1/identity-providers",
+            As::Key(&writer),
+            Some(&idp::provider_body()),
+        )
         .await;
     res.assert_error(403, "insufficient_scope");
     assert_eq!(res.body["details"]["required_scope"], "admin");
@@ -185,16 +188,16 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
         .await;
     res.assert_error(403, "tenant_mismatch");
     let reader = app.create_key(app.org_id, &[Scope::Read]).await;
-    app.request("POST", &identities_path(&user))
-        .key(&reader)
-        .json(&link_body(&provider, "z"))
-        .send()
-        .await
-        .assert_error(403, "insufficient_scope");
+    app.send_as(
+        "POST",
+        &identities_path(&user),
+        As::Key(&reader),
+        Some(&link_body(&provider, "z")),
+    )
+    .await
+    .assert_error(403, "insufficient_scope");
     assert_eq!(
-        app.request("GET", &identities_path(&user))
-            .key(&reader)
-            .send()
+        app.send_as("GET", &identities_path(&user), As::Key(&reader), None)
             .await
             .status,
         200
@@ -285,22 +288,19 @@ async fn another_organizations_key_gets_404_on_every_identity_route() {
     }
     // A's provider is not B's, and B sees no providers or policies of A.
     let b_user = app
-        .request("POST", "/v1/end-users")
-        .key(&b_key)
-        .json(&json!({}))
-        .send()
+        .send_as("POST", "/v1/end-users", As::Key(&b_key), Some(&json!({})))
         .await
         .body;
-    app.request("POST", &identities_path(&b_user))
-        .key(&b_key)
-        .json(&link_body(&provider, "x"))
-        .send()
-        .await
-        .assert_error(422, "unknown_identity_provider");
+    app.send_as(
+        "POST",
+        &identities_path(&b_user),
+        As::Key(&b_key),
+        Some(&link_body(&provider, "x")),
+    )
+    .await
+    .assert_error(422, "unknown_identity_provider");
     assert_eq!(
-        app.request("GET", "/v1/identity-providers")
-            .key(&b_key)
-            .send()
+        app.send_as("GET", "/v1/identity-providers", As::Key(&b_key), None)
             .await
             .body["data"],
         json!([])

@@ -2,6 +2,7 @@
 
 use crate::stored_user;
 use serde_json::json;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::spawn_app;
 
@@ -32,7 +33,9 @@ async fn another_organizations_key_sees_nothing_and_changes_nothing() {
         res.assert_error(404, "not_found");
         assert_eq!(res.body["details"]["resource"], "end_user");
     }
-    let list = app.request("GET", "/v1/end-users").key(&b_key).send().await;
+    let list = app
+        .send_as("GET", "/v1/end-users", As::Key(&b_key), None)
+        .await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["data"], json!([]));
     // A's cursor is meaningless in B's partition: it cannot reveal A's users.

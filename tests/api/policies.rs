@@ -4,6 +4,7 @@
 use serde_json::json;
 use tether::auth::Scope;
 use tether::clock::Clock;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::spawn_app;
 
@@ -128,7 +129,7 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
     assert_eq!(allowed.status, 201, "{}", allowed.text);
     // Scope denials are the built-in rules' alone: no notices.
     let reader = app.create_key(app.org_id, &[Scope::Read]).await;
-    let scope = app.request("POST", &path).key(&reader).json(&json!({"identity_provider_id": provider, "external_id": "ok-2", "external_email": "a@example.com"})).send().await;
+    let scope = app.send_as("POST", &path, As::Key(&reader), Some(&json!({"identity_provider_id": provider, "external_id": "ok-2", "external_email": "a@example.com"}))).await;
     scope.assert_error(403, "insufficient_scope");
     assert!(scope.body.get("notices").is_none());
 }
@@ -143,9 +144,7 @@ async fn policies_need_admin_and_belong_to_one_organization() {
         .send()
         .await
         .assert_error(403, "insufficient_scope");
-    app.request("GET", "/v1/policies")
-        .key(&writer)
-        .send()
+    app.send_as("GET", "/v1/policies", As::Key(&writer), None)
         .await
         .assert_error(403, "insufficient_scope");
     assert_eq!(
@@ -158,9 +157,7 @@ async fn policies_need_admin_and_belong_to_one_organization() {
     );
     let (_, b_key) = app.create_org("B").await;
     assert_eq!(
-        app.request("GET", "/v1/policies")
-            .key(&b_key)
-            .send()
+        app.send_as("GET", "/v1/policies", As::Key(&b_key), None)
             .await
             .body["policies"],
         ""

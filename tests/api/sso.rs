@@ -4,6 +4,7 @@
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tether::clock::Clock;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, idp, spawn_app};
 
@@ -39,10 +40,12 @@ impl Sso {
     /// `POST /v1/me/sso/link` naming `provider`, as the test's end user.
     async fn link_to(&self, provider: &str, id_token: &str) -> tether_tests::TestResponse {
         self.app
-            .request("POST", "/v1/me/sso/link")
-            .bearer(&self.token)
-            .json(&json!({"identity_provider_id": provider, "id_token": id_token}))
-            .send()
+            .send_as(
+                "POST",
+                "/v1/me/sso/link",
+                As::Bearer(&self.token),
+                Some(&json!({"identity_provider_id": provider, "id_token": id_token})),
+            )
             .await
     }
 
@@ -84,12 +87,7 @@ async fn an_identity_of_another_user_is_409_without_disclosing_them() {
     let owner = s.app.create_user(json!({})).await;
     let owner_token = s.app.user_token(&owner);
     let first = s
-        .app
-        .request("POST", "/v1/me/sso/link")
-        .bearer(&owner_token)
-        .json(&json!({"identity_provider_id": s.provider, "id_token": idp::id_token("shared", s.now())}))
-        .send()
-        .await;
+        .app.send_as("POST", "/v1/me/sso/link", As::Bearer(&owner_token), Some(&json!({"identity_provider_id": s.provider, "id_token": idp::id_token("shared", s.now())}))).await;
     assert_eq!(first.status, 201);
     // Another genuine token for the same subject, presented by another user.
     let res = s.link(&idp::id_token("shared", s.now())).await;
@@ -295,10 +293,7 @@ async fn unknown_providers_bad_bodies_and_api_keys_are_refused() {
         json!({"identity_provider_id": s.provider, "id_token": 1}),
     ] {
         s.app
-            .request("POST", "/v1/me/sso/link")
-            .bearer(&s.token)
-            .json(&body)
-            .send()
+            .send_as("POST", "/v1/me/sso/link", As::Bearer(&s.token), Some(&body))
             .await
             .assert_error(422, "validation_failed");
     }
@@ -467,10 +462,12 @@ async fn an_id_token_is_bound_to_the_first_user_who_presents_it() {
     let other = s.app.create_user(json!({})).await;
     let stolen = s
         .app
-        .request("POST", "/v1/me/sso/link")
-        .bearer(&s.app.user_token(&other))
-        .json(&json!({"identity_provider_id": s.provider, "id_token": token}))
-        .send()
+        .send_as(
+            "POST",
+            "/v1/me/sso/link",
+            As::Bearer(&s.app.user_token(&other)),
+            Some(&json!({"identity_provider_id": s.provider, "id_token": token})),
+        )
         .await;
     stolen.assert_error(422, "invalid_id_token");
     assert_eq!(stolen.body["details"]["reason"], "replayed");

@@ -3,6 +3,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::json;
 use tether::auth::Scope;
+use tether_tests::As;
 use tether_tests::id;
 use tether_tests::spawn_app;
 
@@ -20,7 +21,7 @@ async fn a_minted_token_opens_the_user_api_and_verifies_against_the_jwks() {
     assert_eq!(res.header("cache-control"), Some("no-store"));
     let token = res.body["access_token"].as_str().unwrap();
 
-    let me = app.request("GET", "/v1/me").bearer(token).send().await;
+    let me = app.send_as("GET", "/v1/me", As::Bearer(token), None).await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.body, user);
     assert!(
@@ -64,16 +65,12 @@ async fn bad_missing_and_expired_tokens_are_401() {
     app.get("/v1/me")
         .await
         .assert_error(401, "missing_credentials");
-    app.request("GET", "/v1/me")
-        .bearer("garbage")
-        .send()
+    app.send_as("GET", "/v1/me", As::Bearer("garbage"), None)
         .await
         .assert_error(401, "invalid_credentials");
     let mut tampered = token.clone();
     tampered.insert(tampered.len() / 2, 'x');
-    app.request("GET", "/v1/me")
-        .bearer(&tampered)
-        .send()
+    app.send_as("GET", "/v1/me", As::Bearer(&tampered), None)
         .await
         .assert_error(401, "invalid_credentials");
     app.request("GET", "/v1/me")
@@ -83,9 +80,7 @@ async fn bad_missing_and_expired_tokens_are_401() {
         .await
         .assert_error(401, "missing_credentials");
     app.clock.advance(time::Duration::minutes(16));
-    app.request("GET", "/v1/me")
-        .bearer(&token)
-        .send()
+    app.send_as("GET", "/v1/me", As::Bearer(&token), None)
         .await
         .assert_error(401, "invalid_credentials");
 }
@@ -96,9 +91,7 @@ async fn tokens_need_read_write_and_an_existing_active_user() {
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}/tokens", id(&user));
     let reader = app.create_key(app.org_id, &[Scope::Read]).await;
-    app.request("POST", &path)
-        .key(&reader)
-        .send()
+    app.send_as("POST", &path, As::Key(&reader), None)
         .await
         .assert_error(403, "insufficient_scope");
     app.request(

@@ -314,6 +314,26 @@ impl TestApp {
         self.request("POST", path).json(body).send().await
     }
 
+    /// `method path` presenting `credential` instead of the admin key, with
+    /// an optional JSON body.
+    pub async fn send_as(
+        &self,
+        method: &str,
+        path: &str,
+        credential: As<'_>,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let request = self.request(method, path);
+        let request = match credential {
+            As::Key(key) => request.key(key),
+            As::Bearer(token) => request.bearer(token),
+        };
+        match body {
+            Some(body) => request.json(body).send().await,
+            None => request.send().await,
+        }
+    }
+
     /// `POST path` with a JSON body, an `Idempotency-Key` and the admin key.
     pub async fn post_once(&self, path: &str, key: &str, body: &Value) -> TestResponse {
         self.request("POST", path)
@@ -359,6 +379,15 @@ impl TestApp {
         }
         response
     }
+}
+
+/// A credential a request presents instead of the admin key.
+#[derive(Debug, Clone, Copy)]
+pub enum As<'a> {
+    /// `X-API-Key`.
+    Key(&'a str),
+    /// `Authorization: Bearer`.
+    Bearer(&'a str),
 }
 
 /// The `id` of a resource the API returned.
