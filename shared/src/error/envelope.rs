@@ -5,6 +5,16 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+/// An error as one surface renders it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Envelope<'a> {
+    /// `{code, message, details, notices, requestId}`.
+    Organization(ErrorBody<'a>),
+    /// `{error: {type, message, issues, requestId}}`.
+    ExternalService(ServiceError<'a>),
+}
+
 /// The error envelope of the organization and user APIs.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,7 @@
 mod catalogue;
 mod envelope;
 
-pub use envelope::{ErrorBody, ServiceError, ServiceErrorBody, ValidationIssue};
+pub use envelope::{Envelope, ErrorBody, ServiceError, ServiceErrorBody, ValidationIssue};
 
 use crate::store::StoreError;
 use lambda_http::http::StatusCode;
@@ -359,10 +359,23 @@ impl ApiError {
         }
     }
 
-    /// The error body for `surface`, stamped with `request_id`.
+    /// The error body for `surface`, stamped with `request_id`, as the JSON
+    /// text a response carries (serialized once, straight from the envelope).
+    pub fn body_text(&self, surface: Surface, request_id: &str) -> String {
+        serde_json::to_string(&self.envelope(surface, request_id)).unwrap_or_else(|_| {
+            json!({ "code": "internal_error", "requestId": request_id }).to_string()
+        })
+    }
+
+    /// The error body as a JSON value.
     pub fn body(&self, surface: Surface, request_id: &str) -> Value {
+        serde_json::from_str(&self.body_text(surface, request_id)).unwrap_or_default()
+    }
+
+    /// The error's envelope on `surface`.
+    pub fn envelope<'a>(&'a self, surface: Surface, request_id: &'a str) -> Envelope<'a> {
         let message = self.to_string();
-        let body = match surface {
+        match surface {
             Surface::Organization => {
                 let notices = match self {
                     Self::InsufficientScope { notices, .. } | Self::PolicyDenied { notices } => {
@@ -370,7 +383,7 @@ impl ApiError {
                     }
                     _ => &[],
                 };
-                serde_json::to_value(ErrorBody {
+                Envelope::Organization(ErrorBody {
                     code: self.code(),
                     message,
                     details: self.details(),
@@ -398,7 +411,7 @@ impl ApiError {
                     ),
                     _ => None,
                 };
-                serde_json::to_value(ServiceError {
+                Envelope::ExternalService(ServiceError {
                     error: ServiceErrorBody {
                         error_type: self.external_type(),
                         message,
@@ -407,8 +420,7 @@ impl ApiError {
                     },
                 })
             }
-        };
-        body.unwrap_or_else(|_| json!({ "code": "internal_error", "requestId": request_id }))
+        }
     }
 }
 

@@ -329,7 +329,7 @@ async fn record_outcome(
         }
         Err(err) => idempotency::StoredResponse {
             status: err.status_on(surface).as_u16(),
-            body: Some(err.body(surface, &request_id.to_string()).to_string()),
+            body: Some(err.body_text(surface, &request_id.to_string())),
             headers: Vec::new(),
         },
     };

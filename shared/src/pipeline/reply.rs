@@ -92,7 +92,7 @@ pub(super) fn render_reply(reply: Reply) -> Response<Body> {
 
 /// Renders an error in its surface's envelope.
 pub fn render_error(err: &ApiError, surface: Surface, request_id: RequestId) -> Response<Body> {
-    let body = err.body(surface, &request_id.to_string()).to_string();
+    let body = err.body_text(surface, &request_id.to_string());
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = err.status_on(surface);
     response
