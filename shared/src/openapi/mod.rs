@@ -352,12 +352,15 @@ mod tests {
     fn the_error_catalogue_is_what_the_seeds_name() {
         // SPEC §4's codes per surface; the document is built from the error
         // model, this pins the model to the contract.
-        let organization: Vec<_> = code_table(Surface::Organization)
-            .into_iter()
-            .map(|(s, c)| format!("{s} {c}"))
-            .collect();
+        let listed = |surface| {
+            code_table(surface)
+                .into_iter()
+                .map(|(s, c)| format!("{s} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         assert_eq!(
-            organization.join(", "),
+            listed(Surface::Organization),
             "400 invalid_json, 400 invalid_path_parameter, 400 invalid_query_parameter, \
              401 missing_credentials, 401 invalid_credentials, 403 tenant_mismatch, \
              403 insufficient_scope, 403 policy_denied, 403 relationship_quota_exceeded, \
@@ -367,12 +370,8 @@ mod tests {
              422 idempotency_key_reused, 422 validation_failed, 429 rate_limited, \
              429 turn_quota_exhausted, 500 internal_error, 503 service_unavailable"
         );
-        let service: Vec<_> = code_table(Surface::ExternalService)
-            .into_iter()
-            .map(|(s, c)| format!("{s} {c}"))
-            .collect();
         assert_eq!(
-            service.join(", "),
+            listed(Surface::ExternalService),
             "400 invalid_schema, 400 malformed_connect_token, 401 missing_api_token, \
              401 invalid_api_token, 403 scope_permission_denied, 403 organization_access_denied, \
              403 external_service_access_denied, 403 relationship_quota_exceeded, \

@@ -458,16 +458,9 @@ pub async fn query_all(
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let query = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
+        let query = prefix_query(store, pk, prefix)
             .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(CAPACITY);
+            .set_exclusive_start_key(start);
         let out = refine(query).send().await?;
         items.extend(out.items.unwrap_or_default());
         start = out.last_evaluated_key.filter(|k| !k.is_empty());
@@ -475,6 +468,22 @@ pub async fn query_all(
             return Ok(items);
         }
     }
+}
+
+/// A query of the items of partition `pk` whose sort key begins with `prefix`.
+fn prefix_query(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(pk))
+        .expression_attribute_values(":prefix", s(prefix))
+        .return_consumed_capacity(CAPACITY)
 }
 
 /// One page of a list: the items of partition `pk` whose sort key begins with
@@ -509,16 +518,9 @@ async fn query_items_page(
         // One extra item tells whether another page exists, so the last page
         // never hands out a cursor to an empty one.
         let wanted = limit + 1 - items.len();
-        let out = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
+        let out = prefix_query(store, pk, prefix)
             .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
-            .return_consumed_capacity(CAPACITY)
             .send()
             .await?;
         items.extend(out.items.unwrap_or_default());
