@@ -2,18 +2,14 @@
 //! shared by reference by every request.
 
 use crate::auth::KeyCache;
-use crate::cache::TtlCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::freshness::{VersionedCache, Versions};
 use crate::ids::OrganizationId;
 use crate::limits::Limiter;
 use crate::organizations::Organization;
 use crate::store::Store;
 use std::sync::Arc;
-
-/// How long a warm function uses an organization's policies before reading
-/// them again: a `PUT /v1/policies` reaches every function within this.
-pub const POLICY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The state of a warm function.
 #[derive(Debug)]
@@ -22,20 +18,26 @@ pub struct App {
     pub config: Config,
     /// The DynamoDB table.
     pub store: Store,
-    /// API-key lookups, cached for at most `config.key_cache_ttl`.
+    /// API-key lookups (hits only). Every cache below is current at a version
+    /// of its owner and checked against the version each request's limiter
+    /// write returns ([`crate::freshness`]); `config.key_cache_ttl` only
+    /// bounds how long an entry stays in memory.
     pub keys: KeyCache,
-    /// Organization records (plans, limits), cached like keys.
-    pub orgs: TtlCache<OrganizationId, Organization>,
+    /// Organization records (plans, limits).
+    pub orgs: VersionedCache<OrganizationId, Organization>,
     /// The rate limiter's warm state.
     pub limiter: Limiter,
-    /// Organizations' own Cedar policies (`None`: has none), cached briefly.
-    pub policies: TtlCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
-    /// Service-token lookups, cached like API keys.
+    /// The owners' versions this function's limiter writes returned.
+    pub versions: Versions,
+    /// Organizations' own Cedar policies (`None`: has none).
+    pub policies: VersionedCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
+    /// Service-token lookups, current at their service's version.
     pub service_tokens: crate::external_services::ServiceTokenCache,
     /// Identity providers with their parsed key sets, for the SSO link.
-    /// Providers cannot be changed once registered, so a warm function keeps
-    /// what it read (hits only, like the key cache).
     pub providers: crate::identity_providers::ProviderCache,
+    /// The minute each API key's `last_used_at` was last recorded by this
+    /// function: one write per key per minute at most.
+    pub key_uses: crate::cache::TtlCache<crate::ids::ApiKeyId, String>,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<crate::tokens::TokenKeys>,
     /// The clock (injected in tests).
@@ -45,19 +47,21 @@ pub struct App {
 impl App {
     /// Assembles the state from its parts.
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
-        let keys = KeyCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
-        let orgs = TtlCache::new(config.key_cache_ttl, crate::auth::KEY_CACHE_CAPACITY);
-        let policies = TtlCache::new(POLICY_CACHE_TTL, crate::auth::KEY_CACHE_CAPACITY);
-        let config_ttl = config.key_cache_ttl;
+        let ttl = config.key_cache_ttl;
         Self {
             config,
             store,
-            keys,
-            orgs,
+            keys: VersionedCache::new(ttl),
+            orgs: VersionedCache::new(ttl),
             limiter: Limiter::default(),
-            policies,
-            service_tokens: TtlCache::new(config_ttl, crate::auth::KEY_CACHE_CAPACITY),
-            providers: TtlCache::new(config_ttl, crate::auth::KEY_CACHE_CAPACITY),
+            versions: Versions::default(),
+            policies: VersionedCache::new(ttl),
+            service_tokens: VersionedCache::new(ttl),
+            providers: VersionedCache::new(ttl),
+            key_uses: crate::cache::TtlCache::new(
+                std::time::Duration::from_secs(120),
+                crate::freshness::CACHE_CAPACITY,
+            ),
             tokens: None,
             clock,
         }

@@ -1,17 +1,21 @@
 //! Credentials: API keys (`tk_...`), their scopes, lookup by SHA-256 hash and
 //! the warm-Lambda cache of lookups (SPEC §2, §5).
 
-use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
+use crate::freshness::{Fetched, Mark, VersionedCache, Versions};
 use crate::ids::{ApiKeyId, OrganizationId};
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, Store, StoreError};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 /// What a credential may do. Scopes are ordered: each implies the ones below.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum Scope {
     /// Read resources.
     Read,
@@ -61,10 +65,17 @@ pub struct ApiKeyRecord {
     pub key_hash: String,
     /// When it was created.
     pub created_at: String,
-    /// When it was revoked, if it was.
+    /// When it stops working (epoch seconds): its own expiry or the end of
+    /// a roll's grace period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
+    pub expires_epoch: Option<i64>,
+    /// TTL, once it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at_epoch: Option<i64>,
 }
+
+/// Sort key of a key's credential item.
+pub const API_KEY_SK: &str = "APIKEY";
 
 fn api_key_pk(hash: &[u8; 32]) -> String {
     format!("APIKEY#{}", hex::encode(hash))
@@ -76,19 +87,26 @@ impl ApiKeyRecord {
         secret: &ApiKeySecret,
         organization_id: OrganizationId,
         scopes: Vec<Scope>,
+        expires_at: Option<time::OffsetDateTime>,
         now: time::OffsetDateTime,
     ) -> Self {
         let hash = secret.hash();
         Self {
             pk: api_key_pk(&hash),
-            sk: "APIKEY".to_owned(),
+            sk: API_KEY_SK.to_owned(),
             api_key_id: ApiKeyId::generate(),
             organization_id,
             scopes,
             key_hash: hex::encode(hash),
             created_at: format_timestamp(now),
-            revoked_at: None,
+            expires_epoch: expires_at.map(time::OffsetDateTime::unix_timestamp),
+            expires_at_epoch: expires_at.map(|e| e.unix_timestamp() + 30 * 24 * 3600),
         }
+    }
+
+    /// The item's key.
+    pub fn key(&self) -> store::Key {
+        (self.pk.clone(), self.sk.clone())
     }
 
     /// The highest scope granted (scopes imply the lower ones).
@@ -108,26 +126,38 @@ pub struct ApiKeyPrincipal {
     pub scope: Option<Scope>,
 }
 
-/// Warm-Lambda cache of key lookups, so a busy function does not read the key
-/// item on every request. Only hits are cached: a new key works at once; a
-/// revoked one keeps working for at most the TTL (≤ 60 s).
-pub type KeyCache = TtlCache<[u8; 32], ApiKeyRecord>;
+/// Warm-Lambda cache of key lookups (hits only: a new key works at once),
+/// current at a version of the key's organization (SPEC §5).
+pub type KeyCache = VersionedCache<[u8; 32], ApiKeyRecord>;
 
-/// Bound on cached keys, so a flood of valid keys cannot grow memory unbounded.
-pub const KEY_CACHE_CAPACITY: usize = 4_096;
+/// An authenticated API key: who it is, and how current the record is.
+#[derive(Debug, Clone)]
+pub struct CheckedKey {
+    /// The principal.
+    pub principal: ApiKeyPrincipal,
+    /// The key's hash, to read it again when the cached record is stale.
+    pub hash: [u8; 32],
+    /// The record's stamp, `None` when read by this request.
+    pub cached_at: Option<crate::freshness::Version>,
+}
 
 /// Authenticates an organization-API request: `X-API-Key` looked up by its
 /// hash (cached), then the optional `X-Tenant-ID` check.
 pub async fn authenticate_api_key(
     store: &Store,
     cache: &KeyCache,
+    versions: &Versions,
+    mark: Mark,
     api_key: &str,
     tenant_id: Option<&str>,
-) -> Result<ApiKeyPrincipal, ApiError> {
+    now: time::OffsetDateTime,
+) -> Result<CheckedKey, ApiError> {
     let secret = ApiKeySecret::parse(api_key.trim()).ok_or(ApiError::InvalidCredentials)?;
-    let record = lookup(store, cache, secret.hash())
+    let hash = secret.hash();
+    let fetched = lookup(store, cache, versions, mark, hash, now)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
+    let record = fetched.value;
     if let Some(tenant) = tenant_id {
         let matches =
             OrganizationId::parse(tenant.trim()).is_ok_and(|t| t == record.organization_id);
@@ -135,10 +165,14 @@ pub async fn authenticate_api_key(
             return Err(ApiError::TenantMismatch);
         }
     }
-    Ok(ApiKeyPrincipal {
-        organization_id: record.organization_id,
-        api_key_id: record.api_key_id,
-        scope: record.max_scope(),
+    Ok(CheckedKey {
+        principal: ApiKeyPrincipal {
+            organization_id: record.organization_id,
+            api_key_id: record.api_key_id,
+            scope: record.max_scope(),
+        },
+        hash,
+        cached_at: fetched.cached_at,
     })
 }
 
@@ -149,92 +183,80 @@ pub trait HashedCredential: serde::de::DeserializeOwned + Clone {
     fn key(hash: &[u8; 32]) -> store::Key;
     /// The stored hash, hex.
     fn stored_hash(&self) -> &str;
-    /// Whether it was revoked.
-    fn revoked(&self) -> bool;
+    /// Whether it no longer authenticates at `now`: revoked or expired.
+    fn ended(&self, now: time::OffsetDateTime) -> bool;
+    /// The partition key of its owner's limiter bucket, which carries the
+    /// owner's version ([`crate::freshness`]).
+    fn owner_bucket(&self) -> String;
 }
 
 /// Finds the credential behind a presented secret's `hash`: the warm cache
 /// (hits only) first, else a strongly consistent read. `None` when there is
-/// none, it was revoked, or its stored hash disagrees with its key (compared
-/// in constant time).
+/// none, it was revoked or has expired, or its stored hash disagrees with its
+/// key (compared in constant time). A cached record may be stale: the caller
+/// checks its stamp against the version the request's limiter write returns.
 pub async fn lookup<R: HashedCredential>(
     store: &Store,
-    cache: &TtlCache<[u8; 32], R>,
+    cache: &VersionedCache<[u8; 32], R>,
+    versions: &Versions,
+    mark: Mark,
+    hash: [u8; 32],
+    now: time::OffsetDateTime,
+) -> Result<Option<Fetched<R>>, StoreError> {
+    let fetched = match cache.get(&hash) {
+        Some((stamp, record)) => Fetched {
+            value: record,
+            cached_at: Some(stamp),
+        },
+        None => match read(store, cache, versions, mark, hash).await? {
+            Some(record) => Fetched {
+                value: record,
+                cached_at: None,
+            },
+            None => return Ok(None),
+        },
+    };
+    let stored = hex::decode(fetched.value.stored_hash()).unwrap_or_default();
+    let matches = bool::from(stored.as_slice().ct_eq(&hash));
+    Ok((matches && !fetched.value.ended(now)).then_some(fetched))
+}
+
+/// Reads a credential from the table (strongly consistent) and caches it,
+/// stamped with the owner's version known before the read (`mark`).
+pub async fn read<R: HashedCredential>(
+    store: &Store,
+    cache: &VersionedCache<[u8; 32], R>,
+    versions: &Versions,
+    mark: Mark,
     hash: [u8; 32],
 ) -> Result<Option<R>, StoreError> {
-    let record = match cache.get(&hash) {
-        Some(record) => record,
-        None => {
-            let Some(record) = store::get_consistent::<R>(store, &R::key(&hash)).await? else {
-                return Ok(None);
-            };
-            cache.put(hash, record.clone());
-            record
-        }
+    let Some(record) = store::get_consistent::<R>(store, &R::key(&hash)).await? else {
+        return Ok(None);
     };
-    let stored = hex::decode(record.stored_hash()).unwrap_or_default();
-    let matches = bool::from(stored.as_slice().ct_eq(&hash));
-    Ok((matches && !record.revoked()).then_some(record))
+    cache.put(
+        hash,
+        versions.known_before(&record.owner_bucket(), mark),
+        record.clone(),
+    );
+    Ok(Some(record))
 }
 
 impl HashedCredential for ApiKeyRecord {
     fn key(hash: &[u8; 32]) -> store::Key {
-        (api_key_pk(hash), "APIKEY".to_owned())
+        (api_key_pk(hash), API_KEY_SK.to_owned())
     }
 
     fn stored_hash(&self) -> &str {
         &self.key_hash
     }
 
-    fn revoked(&self) -> bool {
-        self.revoked_at.is_some()
+    fn ended(&self, now: time::OffsetDateTime) -> bool {
+        self.expires_epoch
+            .is_some_and(|e| e <= now.unix_timestamp())
     }
-}
 
-/// Stores a new key for an existing organization, in one transaction that
-/// checks the organization exists. Returns `Ok(false)` when it does not.
-pub async fn put_api_key(store: &Store, record: &ApiKeyRecord) -> Result<bool, StoreError> {
-    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
-    let org_check = ConditionCheck::builder()
-        .table_name(store.table())
-        .key(
-            PK,
-            store::s(crate::organizations::org_pk(record.organization_id)),
-        )
-        .key(SK, store::s(crate::organizations::ORG_SK))
-        .condition_expression("attribute_exists(PK)")
-        .build()
-        .map_err(|e| StoreError::Other {
-            source: Box::new(e),
-        })?;
-    let put = Put::builder()
-        .table_name(store.table())
-        .set_item(Some(store::to_item(record)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(|e| StoreError::Other {
-            source: Box::new(e),
-        })?;
-    let result = store
-        .client()
-        .transact_write_items()
-        .transact_items(
-            TransactWriteItem::builder()
-                .condition_check(org_check)
-                .build(),
-        )
-        .transact_items(TransactWriteItem::builder().put(put).build())
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await;
-    match result.map_err(StoreError::from) {
-        Ok(_) => Ok(true),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err),
+    fn owner_bucket(&self) -> String {
+        crate::limits::Owner::Organization(self.organization_id).partition_key()
     }
 }
 

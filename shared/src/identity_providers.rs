@@ -1,9 +1,9 @@
 //! Identity providers (SPEC §9): the OIDC issuers whose identities an
 //! organization links, with their JSON Web Key Set inline.
 
-use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
+use crate::freshness::{Current, VersionedCache};
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
@@ -246,27 +246,35 @@ pub struct VerifiedProvider {
     pub jwks: JwkSet,
 }
 
-/// The warm cache of verified providers.
-pub type ProviderCache = TtlCache<(OrganizationId, IdentityProviderId), Arc<VerifiedProvider>>;
+/// The warm cache of verified providers, current at a version of their
+/// organization (SPEC §5).
+pub type ProviderCache =
+    VersionedCache<(OrganizationId, IdentityProviderId), Arc<VerifiedProvider>>;
 
 /// A provider of the organization for verifying id_tokens: from the warm
-/// cache, else read and parsed (and then cached). `None` when the
-/// organization has no such provider.
+/// cache when current `at` the request, else read and parsed (and then
+/// cached). `None` when the organization has no such provider.
 pub async fn verified(
-    store: &Store,
-    cache: &ProviderCache,
+    app: &crate::App,
+    at: Current,
     org: OrganizationId,
     id: IdentityProviderId,
 ) -> Result<Option<Arc<VerifiedProvider>>, ApiError> {
-    if let Some(cached) = cache.get(&(org, id)) {
+    if let Some(cached) = app.providers.current(&(org, id), at.version) {
         return Ok(Some(cached));
     }
-    let Some(record) = get(store, org, id).await? else {
+    // Hits only: a provider registered later is found at once.
+    let Some(record) = get(&app.store, org, id).await? else {
         return Ok(None);
     };
     let jwks = record.jwks()?;
     let provider = Arc::new(VerifiedProvider { record, jwks });
-    cache.put((org, id), Arc::clone(&provider));
+    let owner = crate::limits::Owner::Organization(org).partition_key();
+    app.providers.put(
+        (org, id),
+        app.versions.known_before(&owner, at.mark),
+        Arc::clone(&provider),
+    );
     Ok(Some(provider))
 }
 
@@ -276,9 +284,9 @@ pub async fn get(
     org: OrganizationId,
     id: IdentityProviderId,
 ) -> Result<Option<ProviderRecord>, StoreError> {
-    // Eventually consistent (half the read units): a provider never changes once
-    // registered; only a read within about a second of its registration may miss it.
-    store::get_record(store, &(org_pk(org), provider_sk(id)), false).await
+    // Strongly consistent: a provider registered a moment ago is found, and
+    // what is cached from the read is current at the version stamped on it.
+    store::get_record(store, &(org_pk(org), provider_sk(id)), true).await
 }
 
 /// Writes a new provider (its id is fresh: the condition only guards a collision).

@@ -8,6 +8,7 @@
 //! the one [`pipeline`] in this crate.
 
 pub mod api;
+pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod authz;
@@ -18,6 +19,7 @@ pub mod end_users;
 pub mod endpoint;
 pub mod error;
 pub mod external_services;
+pub mod freshness;
 mod fuzz;
 pub mod gcra;
 pub mod idempotency;

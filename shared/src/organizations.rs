@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// Sort key of the organization item.
 pub const ORG_SK: &str = "ORG";
+/// The `GSI1` partition that lists every organization (operators only).
+const ORGS_GSI1PK: &str = "ORGS";
 
 /// Partition key of everything an organization owns.
 pub fn org_pk(id: OrganizationId) -> String {
@@ -30,6 +32,14 @@ impl Plan {
             "free" => Some(Self::Free),
             "pro" => Some(Self::Pro),
             _ => None,
+        }
+    }
+
+    /// The plan's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Pro => "pro",
         }
     }
 
@@ -89,6 +99,11 @@ pub struct Organization {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    /// `ORGS`: every organization in one `GSI1` partition, for the operator's list.
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
     /// The organization's id.
     pub id: OrganizationId,
     /// Display name.
@@ -104,6 +119,16 @@ pub struct Organization {
     /// transactions that create and purge end users.
     #[serde(default)]
     pub relationships_active: u64,
+    /// Admin-scoped API keys without an expiry: the last one cannot be
+    /// revoked (409 `last_admin_key`). Changed only in the transactions that
+    /// create, revoke and roll keys.
+    #[serde(default)]
+    pub admin_keys: u64,
+    /// The organization's version (SPEC §5): bumped by every change of its
+    /// credentials, policies or plan, and copied to its limiter bucket items
+    /// in the same transaction ([`change`]).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl Organization {
@@ -118,12 +143,28 @@ impl Organization {
         Self {
             pk: org_pk(id),
             sk: ORG_SK.to_owned(),
+            gsi1pk: Some(ORGS_GSI1PK.to_owned()),
+            gsi1sk: Some(org_pk(id)),
             id,
             name,
             plan,
             overrides,
             created_at: format_timestamp(now),
             relationships_active: 0,
+            admin_keys: 0,
+            revision: 0,
+        }
+    }
+
+    /// The limiter policy of its plan and overrides.
+    pub fn limiter_policy(&self) -> crate::limits::Policy {
+        let limits = self.limits();
+        crate::limits::Policy {
+            rate: crate::limits::Rate {
+                per_second: limits.rate_limit,
+                burst: limits.burst,
+            },
+            turn_ceiling: Some(limits.turn_ceiling),
         }
     }
 
@@ -189,6 +230,234 @@ pub async fn get_organization(
 /// against an id collision).
 pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), StoreError> {
     store::put_new(store, org).await
+}
+
+/// Every organization, oldest first (`tetherctl org list`; through `GSI1`,
+/// eventually consistent).
+pub async fn list_all(store: &Store) -> Result<Vec<Organization>, StoreError> {
+    let mut all = Vec::new();
+    let mut start = None;
+    loop {
+        let (items, more) =
+            store::query_items_page(store, store::Keys::Gsi1, ORGS_GSI1PK, "ORG#", start, 100)
+                .await?;
+        start = items.last().filter(|_| more).cloned().map(|mut last| {
+            last.retain(|k, _| ["PK", "SK", "GSI1PK", "GSI1SK"].contains(&k.as_str()));
+            last
+        });
+        for item in items {
+            all.push(store::from_item(item)?);
+        }
+        if start.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+/// An operator's change of an organization (`tetherctl org update`): each
+/// field set replaces the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new plan.
+    pub plan: Option<Plan>,
+    /// New overrides of the plan's limits.
+    pub overrides: LimitOverrides,
+}
+
+/// Applies `update` as a change of the organization (SPEC §5: the limiter
+/// and quotas apply it from the next request).
+pub async fn update(
+    store: &Store,
+    id: OrganizationId,
+    update: &Update,
+) -> Result<Changed, StoreError> {
+    change(store, id, |org| {
+        let mut edit = Edit::default();
+        let mut after = org.clone();
+        if let Some(name) = &update.name {
+            edit.set.push("#name = :name".into());
+            edit.names.push(("#name", "name"));
+            edit.values.push((":name", store::s(name)));
+        }
+        if let Some(plan) = update.plan {
+            edit.set.push("#plan = :plan".into());
+            edit.names.push(("#plan", "plan"));
+            edit.values.push((":plan", store::s(plan.as_str())));
+            after.plan = plan;
+        }
+        let o = update.overrides;
+        for (field, placeholder, value) in [
+            ("rate_limit", ":rate_limit", o.rate_limit.map(u64::from)),
+            ("burst", ":burst", o.burst.map(u64::from)),
+            ("turn_ceiling", ":turn_ceiling", o.turn_ceiling),
+            (
+                "relationship_ceiling",
+                ":relationship_ceiling",
+                o.relationship_ceiling,
+            ),
+        ] {
+            if let Some(value) = value {
+                edit.set.push(format!("{field} = {placeholder}"));
+                edit.values.push((placeholder, store::n(value)));
+            }
+        }
+        after.overrides = LimitOverrides {
+            rate_limit: o.rate_limit.or(org.overrides.rate_limit),
+            burst: o.burst.or(org.overrides.burst),
+            turn_ceiling: o.turn_ceiling.or(org.overrides.turn_ceiling),
+            relationship_ceiling: o
+                .relationship_ceiling
+                .or(org.overrides.relationship_ceiling),
+        };
+        edit.policy_after = Some(after.limiter_policy());
+        Ok(edit)
+    })
+    .await
+}
+
+/// What a change of an organization writes besides bumping its version.
+#[derive(Debug, Default)]
+pub struct Edit {
+    /// Extra `SET` clauses on the organization item (e.g. a plan).
+    pub set: Vec<String>,
+    /// Extra conditions on the organization item (e.g. `admin_keys > :one`).
+    pub conditions: Vec<String>,
+    /// Values the clauses and conditions name.
+    pub values: Vec<(&'static str, store::AttributeValue)>,
+    /// Attribute names the clauses and conditions name.
+    pub names: Vec<(&'static str, &'static str)>,
+    /// The change's other writes, in order.
+    pub items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    /// The organization's limiter policy after the change, when it changes.
+    pub policy_after: Option<crate::limits::Policy>,
+}
+
+/// How a change ended.
+#[derive(Debug)]
+pub enum Changed {
+    /// Committed: the organization is now at `version`.
+    Done {
+        /// The new version.
+        version: u64,
+    },
+    /// No such organization.
+    NoOrganization,
+    /// An extra condition on the organization item did not hold.
+    Refused,
+    /// The write at this index of [`Edit::items`] did not hold its
+    /// condition; the item as it was, when asked for.
+    ItemRefused(usize, Option<store::Item>),
+}
+
+/// Commits a change of organization `id` (SPEC §5): in one transaction, the
+/// writes `build` returns for the organization as it is, its revision bumped
+/// (conditioned on the revision read, so concurrent changes serialize) and
+/// copied to every limiter bucket item, where each request's limiter write
+/// returns it to warm functions. Retried when another change came first.
+pub async fn change(
+    store: &Store,
+    id: OrganizationId,
+    build: impl Fn(&Organization) -> Result<Edit, StoreError>,
+) -> Result<Changed, StoreError> {
+    use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+    const ATTEMPTS: u32 = 5;
+    for _ in 0..ATTEMPTS {
+        let Some(org) = get_organization(store, id).await? else {
+            return Ok(Changed::NoOrganization);
+        };
+        let edit = build(&org)?;
+        let next = org.revision + 1;
+        let mut set = vec!["revision = :next".to_owned()];
+        set.extend(edit.set.iter().cloned());
+        let mut conditions = vec![
+            "attribute_exists(PK)".to_owned(),
+            if org.revision == 0 {
+                "(attribute_not_exists(revision) OR revision = :revision)".to_owned()
+            } else {
+                "revision = :revision".to_owned()
+            },
+        ];
+        conditions.extend(edit.conditions.iter().map(|c| format!("({c})")));
+        let mut update = Update::builder()
+            .table_name(store.table())
+            .key(store::PK, store::s(org_pk(id)))
+            .key(store::SK, store::s(ORG_SK))
+            .update_expression(format!("SET {}", set.join(", ")))
+            .condition_expression(conditions.join(" AND "))
+            .expression_attribute_values(":next", store::n(next))
+            .expression_attribute_values(":revision", store::n(org.revision))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in &edit.values {
+            update = update.expression_attribute_values(*name, value.clone());
+        }
+        for (placeholder, name) in &edit.names {
+            update = update.expression_attribute_names(*placeholder, *name);
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(store::built(update.build())?)
+                .build(),
+        ];
+        // Every shard of the bucket, before and after the change, carries the version.
+        let shards = org
+            .limiter_policy()
+            .shards()
+            .max(edit.policy_after.map_or(1, |p| p.shards()));
+        let owner = crate::limits::Owner::Organization(id);
+        for index in 0..shards {
+            let bump = Update::builder()
+                .table_name(store.table())
+                .key(store::PK, store::s(crate::limits::shard_key(&owner, index)))
+                .key(store::SK, store::s(crate::limits::LIMIT_SK))
+                .update_expression("SET #version = :next")
+                .expression_attribute_names("#version", crate::limits::VERSION_ATTRIBUTE)
+                .expression_attribute_values(":next", store::n(next));
+            items.push(
+                TransactWriteItem::builder()
+                    .update(store::built(bump.build())?)
+                    .build(),
+            );
+        }
+        let first_item = items.len();
+        items.extend(edit.items);
+        match store::transact(store, items).await {
+            Ok(()) => return Ok(Changed::Done { version: next }),
+            Err(StoreError::TransactionCanceled { reasons }) => {
+                if let Some(org_reason) = reasons.first().filter(|r| r.is_condition_failed()) {
+                    let now_at = org_reason
+                        .item
+                        .as_ref()
+                        .and_then(|i| store::get_n::<u64>(i, "revision"))
+                        .unwrap_or(0);
+                    if org_reason.item.is_none() {
+                        return Ok(Changed::NoOrganization);
+                    }
+                    if now_at != org.revision {
+                        continue; // another change came first: build again
+                    }
+                    return Ok(Changed::Refused);
+                }
+                if let Some((index, reason)) = reasons
+                    .iter()
+                    .enumerate()
+                    .skip(first_item)
+                    .find(|(_, r)| r.is_condition_failed())
+                {
+                    return Ok(Changed::ItemRefused(
+                        index - first_item,
+                        reason.item.clone(),
+                    ));
+                }
+                return Err(StoreError::TransactionCanceled { reasons });
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::TransactionCanceled {
+        reasons: Vec::new(),
+    })
 }
 
 #[cfg(test)]

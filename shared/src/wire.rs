@@ -128,7 +128,8 @@ id_schema!(
     crate::ids::IdentityId,
     crate::ids::ExternalServiceId,
     crate::ids::ConnectTokenId,
-    crate::ids::RelationId
+    crate::ids::RelationId,
+    crate::ids::ApiKeyId
 );
 
 /// A page of a list on the organization and user APIs.

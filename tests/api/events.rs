@@ -46,6 +46,7 @@ fn there_is_exactly_one_event_per_function() {
 }
 
 const PLACEHOLDER_IDENTITY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051aa";
+const PLACEHOLDER_API_KEY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab";
 const PLACEHOLDER_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb";
 const PLACEHOLDER_USER_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.placeholder.signature";
 const PLACEHOLDER_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature";
@@ -84,8 +85,12 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         let linked = app.post(&format!("/v1/users/{user_id}/identities"), &json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"})).await;
         assert_eq!(linked.status, 201, "{}", linked.text);
         let now = app.clock.now().unix_timestamp();
+        let (api_key, _) = app
+            .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])
+            .await;
         let text = load(endpoint.function)
             .to_string()
+            .replace(PLACEHOLDER_API_KEY, &api_key.to_string())
             .replace(PLACEHOLDER_USER, user_id)
             .replace(PLACEHOLDER_IDENTITY, id(&linked.body))
             .replace(PLACEHOLDER_PROVIDER, provider_id)

@@ -366,16 +366,17 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
     assert_eq!(spent.calls, 3, "{spent:?}");
     assert!(spent.read_units > 0.0, "{spent:?}");
 
-    // Now warm (the policies cached): the token alone is read.
+    // Warm, the policies are read again with the token (one BatchGetItem):
+    // the service's bucket cannot tell whether a cached copy is current.
     let before = cold.app.app.store.call_totals();
     let res = cold.claim(&token["token"], "acct").await;
     assert_service_error(&res, 409, "connect_token_unusable");
     let spent = cold.app.app.store.call_totals().since(&before);
-    // One item read: 1 RCU strongly consistent (DynamoDB Local, AWS); moto
-    // bills batch reads as eventually consistent (0.5), so the bound is ≤ 1.
+    // Two small items: 1 RCU each strongly consistent (DynamoDB Local, AWS);
+    // moto bills batch reads as eventually consistent (0.5), so the bound is ≤ 2.
     assert_eq!(spent.calls, 2, "{spent:?}");
     assert!(
-        spent.read_units > 0.0 && spent.read_units <= 1.0,
+        spent.read_units > 0.0 && spent.read_units <= 2.0,
         "{spent:?}"
     );
 }

@@ -410,7 +410,37 @@ async fn a_sharded_bucket_still_admits_exactly_its_burst() {
 }
 
 #[tokio::test]
-async fn a_warm_function_refuses_an_empty_bucket_without_a_write() {
+async fn a_warm_function_refuses_an_empty_source_ip_bucket_without_a_write() {
+    let app = TestAppBuilder {
+        source_ip_rate: (1, 1),
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let jwks = || {
+        app.request("GET", "/.well-known/jwks.json")
+            .source_ip("203.0.113.9")
+            .send()
+    };
+    assert_eq!(jwks().await.status, 200);
+    jwks().await.assert_error(429, "rate_limited");
+    let before = app.app.store.call_totals();
+    for _ in 0..5 {
+        jwks().await.assert_error(429, "rate_limited");
+    }
+    assert_eq!(
+        app.app.store.call_totals().calls,
+        before.calls,
+        "a flood from one address costs no DynamoDB write"
+    );
+}
+
+/// An organization's refusals are decided by a write (a failed conditional
+/// `UpdateItem`, 1 WCU), never from memory: that write returns the
+/// organization's version, so a plan raised a moment ago admits the very
+/// next request (SPEC §5).
+#[tokio::test]
+async fn an_organization_refusal_is_one_write_and_sees_a_raised_plan_at_once() {
     let overrides = LimitOverrides {
         rate_limit: Some(1),
         burst: Some(1),
@@ -419,16 +449,35 @@ async fn a_warm_function_refuses_an_empty_bucket_without_a_write() {
     let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     let before = app.app.store.call_totals();
-    for _ in 0..5 {
+    for _ in 0..3 {
         app.get("/v1/end-users")
             .await
             .assert_error(429, "rate_limited");
     }
-    assert_eq!(
-        app.app.store.call_totals().calls,
-        before.calls,
-        "a flood costs no DynamoDB writes"
-    );
+    assert_eq!(app.app.store.call_totals().since(&before).calls, 3);
+    let raised = tether::organizations::Update {
+        overrides: LimitOverrides {
+            rate_limit: Some(100),
+            burst: Some(100),
+            ..LimitOverrides::default()
+        },
+        ..Default::default()
+    };
+    let changed = tether::organizations::update(&app.app.store, app.org_id, &raised)
+        .await
+        .unwrap();
+    assert!(matches!(
+        changed,
+        tether::organizations::Changed::Done { .. }
+    ));
+    // The same warm function, a second later: five at once are admitted under
+    // the new plan, where the old one admitted one.
+    app.clock.advance(time::Duration::seconds(1));
+    for _ in 0..5 {
+        let res = app.get("/v1/end-users").await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(header(&res, "x-ratelimit-limit"), "100");
+    }
 }
 
 /// The turn ceiling of a sharded bucket is exact: 800 rps shards the bucket

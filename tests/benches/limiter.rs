@@ -105,10 +105,13 @@ async fn main() {
         } else {
             Owner::SourceIp(format!("198.51.100.{}", scenario.requests % 250))
         };
+        // An organization's charge is held to the version its plan was read
+        // at, as the pipeline's warm path does.
+        let read_at = matches!(owner, Owner::Organization(_)).then_some(0);
         // Warm-up: the first request of a cold function may guess wrong once.
         let _ = app
             .limiter
-            .admit(&app.store, &owner, scenario.policy, clock.now())
+            .admit(&app.store, &owner, scenario.policy, read_at, clock.now())
             .await
             .expect("admit");
         let (mut admitted, mut refused) = (0u64, 0u64);
@@ -118,7 +121,7 @@ async fn main() {
             let before = app.store.call_totals();
             let outcome = app
                 .limiter
-                .admit(&app.store, &owner, scenario.policy, clock.now())
+                .admit(&app.store, &owner, scenario.policy, read_at, clock.now())
                 .await
                 .expect("admit");
             let after = app.store.call_totals();

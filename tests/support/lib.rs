@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tether::App;
-use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
+use tether::auth::Scope;
 use tether::clock::{Clock, ManualClock, SystemClock};
 use tether::config::Config;
 use tether::external_services;
@@ -201,14 +201,15 @@ impl TestApp {
         org: OrganizationId,
         scopes: &[Scope],
     ) -> (tether::ids::ApiKeyId, String) {
-        let secret = ApiKeySecret::generate().expect("random key");
-        let record = ApiKeyRecord::new(&secret, org, scopes.to_vec(), self.clock.now());
+        let key =
+            tether::api_keys::NewKey::generate(org, scopes.to_vec(), None, None, self.clock.now())
+                .expect("random key");
         assert!(
-            auth::put_api_key(&self.app.store, &record)
+            tether::api_keys::create(&self.app.store, &key)
                 .await
                 .expect("store key")
         );
-        (record.api_key_id, secret.expose().to_owned())
+        (key.record.api_key_id, key.secret.expose().to_owned())
     }
 
     /// An access token for `user` (a JSON end user), minted now.
@@ -223,7 +224,7 @@ impl TestApp {
             .tokens
             .as_ref()
             .expect("test keys")
-            .mint(org, id, self.clock.now().unix_timestamp())
+            .mint(org, id, 0, self.clock.now().unix_timestamp())
             .expect("mint")
     }
 

@@ -4,7 +4,10 @@
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use std::process::ExitCode;
-use tether::auth::{self, ApiKeyRecord, ApiKeySecret, Scope};
+mod lifecycle;
+
+use tether::api_keys::{self, NewKey};
+use tether::auth::Scope;
 use tether::clock::{Clock, SystemClock};
 use tether::config::Config;
 use tether::external_services;
@@ -77,7 +80,7 @@ fn parse_user(s: &str) -> Result<tether::ids::EndUserId, String> {
 }
 
 #[derive(Debug, Subcommand)]
-enum ExternalServiceCommand {
+pub(crate) enum ExternalServiceCommand {
     /// Creates an external service and its service token (tst_...).
     Create {
         /// Display name.
@@ -87,6 +90,32 @@ enum ExternalServiceCommand {
         #[arg(long, value_delimiter = ',', value_parser = parse_service_scope)]
         scopes: Vec<String>,
     },
+    /// Lists every external service.
+    List,
+    /// Issues a new token; the live ones end after the grace period.
+    TokenRoll {
+        /// The service's id.
+        #[arg(long, value_parser = parse_service)]
+        id: tether::ids::ExternalServiceId,
+        /// Seconds the old tokens keep working (0 to 604800).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=604_800))]
+        grace_seconds: i64,
+    },
+    /// Revokes every token of the service.
+    TokenRevoke {
+        /// The service's id.
+        #[arg(long, value_parser = parse_service)]
+        id: tether::ids::ExternalServiceId,
+    },
+}
+
+fn parse_service(s: &str) -> Result<tether::ids::ExternalServiceId, String> {
+    tether::ids::ExternalServiceId::parse(s)
+        .map_err(|_| format!("`{s}` is not an external-service id"))
+}
+
+fn parse_key(s: &str) -> Result<tether::ids::ApiKeyId, String> {
+    tether::ids::ApiKeyId::parse(s).map_err(|_| format!("`{s}` is not an API key id"))
 }
 
 fn parse_service_scope(s: &str) -> Result<String, String> {
@@ -108,7 +137,7 @@ enum TableCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum OrgCommand {
+pub(crate) enum OrgCommand {
     /// Creates an organization and an admin-scoped API key for it.
     Create {
         /// Display name.
@@ -130,10 +159,42 @@ enum OrgCommand {
         #[arg(long)]
         relationship_ceiling: Option<u64>,
     },
+    /// Lists every organization.
+    List,
+    /// Shows one organization: plan, effective limits, counters.
+    Show {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        id: OrganizationId,
+    },
+    /// Changes name, plan or limits; applies from the next request.
+    Update {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        id: OrganizationId,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New plan: free or pro.
+        #[arg(long, value_parser = parse_plan)]
+        plan: Option<Plan>,
+        /// Requests per second (overrides the plan).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: Option<u32>,
+        /// Bucket size (overrides the plan).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        burst: Option<u32>,
+        /// Turns per billing period (overrides the plan).
+        #[arg(long)]
+        turn_ceiling: Option<u64>,
+        /// Active end users (overrides the plan).
+        #[arg(long)]
+        relationship_ceiling: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
-enum ApiKeyCommand {
+pub(crate) enum ApiKeyCommand {
     /// Creates an API key for an existing organization.
     Create {
         /// The organization's id.
@@ -142,6 +203,27 @@ enum ApiKeyCommand {
         /// Comma-separated scopes: read, read_write, admin.
         #[arg(long, value_delimiter = ',', value_parser = parse_scope, required = true)]
         scopes: Vec<Scope>,
+    },
+    /// Lists an organization's keys (never their secrets).
+    List {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+    },
+    /// Revokes a key (not the organization's last non-expiring admin key).
+    Revoke {
+        /// The key's id.
+        #[arg(long, value_parser = parse_key)]
+        id: tether::ids::ApiKeyId,
+    },
+    /// Issues a new key in its place; the old one ends after the grace period.
+    Roll {
+        /// The key's id.
+        #[arg(long, value_parser = parse_key)]
+        id: tether::ids::ApiKeyId,
+        /// Seconds the old key keeps working (0 to 604800).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=604_800))]
+        grace_seconds: i64,
     },
 }
 
@@ -216,23 +298,24 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             organizations::put_organization(&store, &org)
                 .await
                 .map_err(describe)?;
-            let secret = ApiKeySecret::generate().map_err(|e| e.to_string())?;
-            let key = ApiKeyRecord::new(&secret, org.id, vec![Scope::Admin], now);
-            auth::put_api_key(&store, &key).await.map_err(describe)?;
-            Ok(json!({ "organization_id": org.id, "api_key": secret.expose() }))
+            let key = NewKey::generate(org.id, vec![Scope::Admin], None, None, now)
+                .map_err(|e| e.to_string())?;
+            api_keys::create(&store, &key).await.map_err(describe)?;
+            Ok(json!({ "organization_id": org.id, "api_key": key.secret.expose() }))
         }
+        Command::Org { command } => lifecycle::org(&store, command).await,
         Command::ApiKey {
             command: ApiKeyCommand::Create { org, mut scopes },
         } => {
             scopes.sort();
             scopes.dedup();
-            let secret = ApiKeySecret::generate().map_err(|e| e.to_string())?;
-            let key = ApiKeyRecord::new(&secret, org, scopes, now);
-            if !auth::put_api_key(&store, &key).await.map_err(describe)? {
+            let key = NewKey::generate(org, scopes, None, None, now).map_err(|e| e.to_string())?;
+            if !api_keys::create(&store, &key).await.map_err(describe)? {
                 return Err(format!("organization {org} does not exist"));
             }
-            Ok(json!({ "api_key_id": key.api_key_id, "api_key": secret.expose() }))
+            Ok(json!({ "api_key_id": key.record.api_key_id, "api_key": key.secret.expose() }))
         }
+        Command::ApiKey { command } => lifecycle::api_key(&store, command, now).await,
         Command::Openapi => unreachable!("handled in main"),
         Command::Purge {
             command: PurgeCommand::Retry { org, user },
@@ -290,11 +373,14 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
                 .map_err(describe)?;
             Ok(json!({ "external_service_id": service.id, "token": token.expose() }))
         }
+        Command::ExternalService { command } => {
+            lifecycle::external_service(&store, command, now).await
+        }
     }
 }
 
 /// The error and its causes, for the operator's terminal.
-fn describe(err: impl std::error::Error) -> String {
+pub(crate) fn describe(err: impl std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

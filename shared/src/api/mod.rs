@@ -2,6 +2,7 @@
 //! ([`crate::pipeline`]) and the aggregates' stores. The layer above the
 //! domain: nothing below imports it; the route table binds its functions.
 
+pub mod api_keys;
 pub mod connect_tokens;
 pub mod end_users;
 pub mod identities;

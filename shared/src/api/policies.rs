@@ -4,7 +4,6 @@ use crate::authz::{OrgPolicies, Policies, PolicyText, read_policies, write_polic
 use crate::error::{ApiError, FieldErrors};
 use crate::pipeline::{NoBody, OrgCtx, Reply};
 use lambda_http::http::StatusCode;
-use std::sync::Arc;
 
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
 #[tracing::instrument(name = "policies.write", skip_all)]
@@ -17,9 +16,10 @@ pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiErr
         }
         ApiError::Validation(errors)
     })?;
-    let updated_at = write_policies(&ctx.app.store, org, &parsed.text, ctx.app.clock.now()).await?;
-    // This function decides with the new policies at once; others within their cache TTL.
-    ctx.app.policies.put(org, Some(Arc::new(parsed.clone())));
+    // A change of the organization: every function's next request reads them (SPEC §5).
+    let updated_at = write_policies(&ctx.app.store, org, &parsed.text, ctx.app.clock.now())
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     Reply::json(
         StatusCode::OK,
         &Policies {

@@ -52,26 +52,20 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
 }
 
 /// The presented connect token and its organization's policies: one
-/// `BatchGetItem` (the token names its organization), or only the token when
-/// this warm function has the policies cached.
+/// `BatchGetItem` (the token names its organization). Never the cached
+/// policies: this request is charged to the service, whose bucket cannot
+/// tell whether they are current (SPEC §5).
 async fn token_and_policies(
     app: &App,
     secret: &ConnectToken,
 ) -> Result<(Option<ConnectTokenRecord>, Option<Arc<OrgPolicies>>), ApiError> {
     let org = secret.organization();
-    let (token, policies) = match authz::cached_policies(app, org) {
-        Some(policies) => (
-            connect_tokens::find_by_secret(&app.store, secret).await?,
-            policies,
-        ),
-        None => {
-            let keys = [connect_tokens::secret_key(secret), authz::policies_key(org)];
-            let mut items = store::get_items(&app.store, &keys).await?.into_iter();
-            let token = items.next().flatten().map(store::from_item).transpose()?;
-            let policies = authz::remember_policy_item(app, org, items.next().flatten().as_ref())?;
-            (token, policies)
-        }
-    };
+    let mark = app.versions.mark();
+    let keys = [connect_tokens::secret_key(secret), authz::policies_key(org)];
+    let mut items = store::get_items(&app.store, &keys).await?.into_iter();
+    let token: Option<ConnectTokenRecord> =
+        items.next().flatten().map(store::from_item).transpose()?;
+    let policies = authz::remember_policy_item(app, org, mark, items.next().flatten().as_ref())?;
     // The hash covers the organization part, so a stored token always names
     // the organization its text does; checked anyway, as the key it was read by.
     Ok((token.filter(|t| t.organization_id == org), policies))
@@ -98,6 +92,51 @@ pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, Api
         .map(RelationRecord::organization_view)
         .collect();
     Reply::json(StatusCode::OK, &ServicePage { data, next_cursor })
+}
+
+/// `GET /v1/external-service-relations` → a page of the organization's
+/// relations with their services' names (one `BatchGetItem` per page).
+#[tracing::instrument(name = "relations.list", skip_all)]
+pub async fn list_relations(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = ctx.query.page_limit()?;
+    let after = ctx.query.cursor("r1:", parse_relation_cursor)?;
+    let (relations, more) =
+        relations::of_organization(&ctx.app.store, ctx.org, after, limit).await?;
+    let mut services: Vec<_> = relations.iter().map(|r| r.external_service_id).collect();
+    services.sort_unstable();
+    services.dedup();
+    let names = crate::external_services::names(&ctx.app.store, &services).await?;
+    let name_of = |id| {
+        services
+            .binary_search(&id)
+            .ok()
+            .and_then(|i| names.get(i))
+            .and_then(|n| n.as_deref())
+    };
+    let next_cursor = more
+        .then(|| {
+            relations
+                .last()
+                .map(|r| encode_cursor("r1:", format!("{}.{}", r.external_service_id, r.id)))
+        })
+        .flatten();
+    let data = relations
+        .iter()
+        .map(|r| r.organization_relation(name_of(r.external_service_id)))
+        .collect();
+    Reply::json(StatusCode::OK, &crate::wire::Page { data, next_cursor })
+}
+
+/// A relation cursor's `<service id>.<relation id>`.
+fn parse_relation_cursor(
+    text: &str,
+) -> Result<(crate::ids::ExternalServiceId, RelationId), crate::ids::InvalidId> {
+    let (service, relation) = text.split_once('.').unwrap_or((text, ""));
+    Ok((
+        crate::ids::ExternalServiceId::parse(service)?,
+        RelationId::parse(relation)?,
+    ))
 }
 
 /// `DELETE /v1/external-service-relations/{relation_id}` (admin) → 204: the

@@ -21,12 +21,14 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
     let store = &ctx.app.store;
     let now = ctx.app.clock.now();
 
-    // Creation: counts toward the organization's relationships (SPEC §11).
-    let organization = ctx.load_organization(org).await.map_err(|e| match e {
-        ApiError::InvalidCredentials => ApiError::OrganizationAccessDenied,
-        other => other,
-    })?;
-    let ceiling = organization.limits().relationship_ceiling;
+    // Creation: counts toward the organization's relationships (SPEC §11),
+    // under its plan as the pipeline read it for this request.
+    let ceiling = ctx
+        .organization
+        .as_ref()
+        .ok_or(ApiError::OrganizationAccessDenied)?
+        .limits()
+        .relationship_ceiling;
     let input = CreateEndUser {
         email: email.clone(),
         display_name: display_name.clone(),

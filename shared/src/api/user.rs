@@ -35,7 +35,12 @@ pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiEr
         return Err(ApiError::UserDeleting);
     }
     let token = token_keys(&ctx)?
-        .mint(org, user, ctx.app.clock.now().unix_timestamp())
+        .mint(
+            org,
+            user,
+            record.token_generation,
+            ctx.app.clock.now().unix_timestamp(),
+        )
         .map_err(ApiError::internal)?;
     Reply::json(
         StatusCode::CREATED,
@@ -46,6 +51,19 @@ pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiEr
         },
     )?
     .header(CACHE_CONTROL, "no-store")
+}
+
+/// `POST /v1/end-users/{user_id}/tokens/revoke` → 204: every access token of
+/// the end user minted before is refused from the next request (401).
+#[tracing::instrument(name = "tokens.revoke", skip_all)]
+pub async fn revoke_tokens(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
+    if !end_users::store::revoke_tokens(&ctx.app.store, ctx.org, user).await? {
+        return Err(ApiError::NotFound {
+            resource: "end_user",
+        });
+    }
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
@@ -60,9 +78,11 @@ pub async fn jwks(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.user;
-    // A token whose end user was purged no longer names anyone.
+    // A token whose end user was purged, is being deleted or had its tokens
+    // revoked no longer names anyone (SPEC §5).
     let record = end_users::find(&ctx.app.store, org, user)
         .await?
+        .filter(|r| r.honours_token(ctx.token_generation))
         .ok_or(ApiError::InvalidCredentials)?;
     Reply::json(StatusCode::OK, &record.view())?
         .header(lambda_http::http::header::ETAG, &record.etag())
@@ -79,10 +99,12 @@ pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiErr
         id_token,
         nonce,
     } = body.value;
-    let provider =
-        identity_providers::verified(&ctx.app.store, &ctx.app.providers, org, provider_id)
-            .await?
-            .ok_or(ApiError::UnknownIdentityProvider)?;
+    let current = ctx
+        .current
+        .ok_or_else(|| ApiError::internal("a user request has a version"))?;
+    let provider = identity_providers::verified(&ctx.app, current, org, provider_id)
+        .await?
+        .ok_or(ApiError::UnknownIdentityProvider)?;
     let now = ctx.app.clock.now().unix_timestamp();
     let claims = verify_id_token(
         &id_token,
@@ -104,6 +126,11 @@ pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiErr
         })
         .await?
     {
+        // A replay only for a token that still names the end user.
+        let record = end_users::find(&ctx.app.store, org, user).await?;
+        if !record.is_some_and(|r| r.honours_token(ctx.token_generation)) {
+            return Err(ApiError::InvalidCredentials);
+        }
         return Ok(replay);
     }
     let mut identity = IdentityRecord::new(
@@ -118,8 +145,13 @@ pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiErr
         ctx.app.clock.now(),
     );
     identity.external_email_verified = verified;
-    let binding = TokenBinding::new(&id_token, claims.expires_at, now);
-    crate::api::identities::link_reply(
-        identities::link(&ctx.app.store, &identity, Some(&binding)).await?,
-    )
+    let binding = TokenBinding::new(&id_token, claims.expires_at, now, ctx.token_generation);
+    match identities::link(&ctx.app.store, &identity, Some(&binding)).await? {
+        // Being deleted, or its tokens revoked since this one was minted:
+        // the token no longer names anyone (SPEC §5).
+        identities::LinkOutcome::UserDeleting | identities::LinkOutcome::UnknownUser => {
+            Err(ApiError::InvalidCredentials)
+        }
+        outcome => crate::api::identities::link_reply(outcome),
+    }
 }

@@ -162,60 +162,108 @@ pub async fn read_policies(
     Ok(out.item.as_ref().and_then(text_of))
 }
 
-/// Stores an organization's policy text (replacing the previous one).
+/// Stores an organization's policy text (replacing the previous one), as a
+/// change of the organization (SPEC §5): every warm function judges its next
+/// request by the new text. `None` when there is no such organization.
 pub async fn write_policies(
     store: &Store,
     org: OrganizationId,
     text: &str,
     now: time::OffsetDateTime,
-) -> Result<String, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let updated_at = format_timestamp(now);
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(store::key_item(&policies_key(org))))
-        .item("text", store::s(text))
-        .item("updated_at", store::s(updated_at.clone()))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?;
-    Ok(updated_at)
+    let changed = crate::organizations::change(store, org, |_| {
+        let put = store::built(
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(store.table())
+                .set_item(Some(store::key_item(&policies_key(org))))
+                .item("text", store::s(text))
+                .item("updated_at", store::s(updated_at.clone()))
+                .build(),
+        )?;
+        Ok(crate::organizations::Edit {
+            items: vec![
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(put)
+                    .build(),
+            ],
+            ..Default::default()
+        })
+    })
+    .await?;
+    Ok(match changed {
+        crate::organizations::Changed::Done { .. } => Some(updated_at),
+        other => {
+            tracing::warn!(?other, "policies not written");
+            None
+        }
+    })
 }
 
-/// An organization's policies for a decision: from the warm cache, else the
-/// table.
+/// An organization's policies for a decision: from the warm cache when
+/// current at the request's version, else the table.
 pub async fn policies_for(
     app: &crate::App,
     org: OrganizationId,
+    at: crate::freshness::Current,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
-    if let Some(cached) = cached_policies(app, org) {
+    if let Some(cached) = app.policies.current(&org, at.version) {
         return Ok(cached);
     }
     let text = read_policies(&app.store, org).await?;
-    remember_policies(app, org, text.map(|(text, _)| text))
+    remember_policies(app, org, at.mark, text.map(|(text, _)| text))
 }
 
-/// An organization's policies if this warm function has them (`Some(None)`:
-/// it has none).
-pub fn cached_policies(app: &crate::App, org: OrganizationId) -> Option<Option<Arc<OrgPolicies>>> {
-    app.policies.get(&org)
+/// An organization's record and policies, read together in one
+/// `BatchGetItem` (strongly consistent) and cached: for a request charged to
+/// another owner (an external service), which cannot tell whether a cached
+/// copy is current. The record is `None` when there is no such organization.
+pub async fn organization_with_policies(
+    app: &crate::App,
+    org: OrganizationId,
+) -> Result<
+    (
+        Option<crate::organizations::Organization>,
+        Option<Arc<OrgPolicies>>,
+    ),
+    ApiError,
+> {
+    let mark = app.versions.mark();
+    let keys = [
+        (
+            crate::organizations::org_pk(org),
+            crate::organizations::ORG_SK.to_owned(),
+        ),
+        policies_key(org),
+    ];
+    let mut items = store::get_items(&app.store, &keys).await?.into_iter();
+    let organization: Option<crate::organizations::Organization> =
+        items.next().flatten().map(store::from_item).transpose()?;
+    let policies = remember_policy_item(app, org, mark, items.next().flatten().as_ref())?;
+    if let Some(record) = &organization {
+        let owner = crate::limits::Owner::Organization(org).partition_key();
+        app.orgs
+            .put(org, app.versions.known_before(&owner, mark), record.clone());
+    }
+    Ok((organization, policies))
 }
 
 /// Parses and caches the policy item an operation read itself (in a batch
-/// with other items). Stored text that no longer validates (a schema change)
-/// is still enforced ([`OrgPolicies::load`]).
+/// with other items, after `mark`). Stored text that no longer validates (a
+/// schema change) is still enforced ([`OrgPolicies::load`]).
 pub fn remember_policy_item(
     app: &crate::App,
     org: OrganizationId,
+    mark: crate::freshness::Mark,
     item: Option<&store::Item>,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
-    remember_policies(app, org, item.and_then(text_of).map(|(text, _)| text))
+    remember_policies(app, org, mark, item.and_then(text_of).map(|(text, _)| text))
 }
 
 fn remember_policies(
     app: &crate::App,
     org: OrganizationId,
+    mark: crate::freshness::Mark,
     text: Option<String>,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
     let policies = match text {
@@ -232,6 +280,11 @@ fn remember_policies(
             }
         },
     };
-    app.policies.put(org, policies.clone());
+    let owner = crate::limits::Owner::Organization(org).partition_key();
+    app.policies.put(
+        org,
+        app.versions.known_before(&owner, mark),
+        policies.clone(),
+    );
     Ok(policies)
 }

@@ -31,7 +31,7 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
     let expected = |action: &str| match action {
         "end_users.read" | "end_users.list" | "identities.list" => "read",
         "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
-        | "identities.create" | "identities.delete" => "read_write",
+        | "tokens.revoke" | "identities.create" | "identities.delete" => "read_write",
         _ => "admin",
     };
     let read = key(Scope::Read, org);

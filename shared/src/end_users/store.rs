@@ -58,6 +58,10 @@ pub struct EndUserRecord {
     /// did: the purge removes it with the end user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_link_sk: Option<String>,
+    /// The generation of access tokens that work: minted tokens carry it,
+    /// revoking them bumps it (SPEC §5).
+    #[serde(default)]
+    pub token_generation: u64,
 }
 
 impl EndUserRecord {
@@ -85,6 +89,7 @@ impl EndUserRecord {
             updated_at: now,
             version: 1,
             external_link_sk: None,
+            token_generation: 0,
         }
     }
 
@@ -145,6 +150,42 @@ pub async fn get(
     id: EndUserId,
 ) -> Result<Option<EndUserRecord>, StoreError> {
     store::get_consistent(store, &(org_pk(org), user_sk(id))).await
+}
+
+/// Refuses every access token of the end user minted so far: bumps its token
+/// generation (one conditional write). `false` when there is no such end user.
+pub async fn revoke_tokens(
+    store: &Store,
+    org: OrganizationId,
+    id: EndUserId,
+) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(org)))
+        .key(SK, store::s(user_sk(id)))
+        .update_expression("SET token_generation = if_not_exists(token_generation, :zero) + :one")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":zero", store::n(0))
+        .expression_attribute_values(":one", store::n(1))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from);
+    match result {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionalCheckFailed { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+impl EndUserRecord {
+    /// Whether an access token of generation `generation` still names this
+    /// end user: not revoked since, and the end user not being deleted.
+    pub fn honours_token(&self, generation: u64) -> bool {
+        self.status == super::Status::Active && self.token_generation == generation
+    }
 }
 
 /// Why a new end user was not stored.

@@ -34,6 +34,7 @@ impl ApiError {
             Self::RouteNotFound { .. }
             | Self::TenantMismatch
             | Self::UserDeleting
+            | Self::LastAdminKey
             | Self::IdentityAlreadyLinked
             | Self::UnknownIdentityProvider
             | Self::InvalidIdToken { .. }
@@ -75,6 +76,7 @@ impl ApiError {
             },
             Self::NotFound { resource: "sample" },
             Self::UserDeleting,
+            Self::LastAdminKey,
             Self::IdentityAlreadyLinked,
             Self::UnknownIdentityProvider,
             Self::InvalidIdToken { reason: "sample" },

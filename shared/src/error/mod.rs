@@ -126,6 +126,9 @@ pub enum ApiError {
     /// The end user is being deleted.
     #[error("the end user is being deleted")]
     UserDeleting,
+    /// Revoking the organization's last non-expiring admin key.
+    #[error("this is the organization's last non-expiring admin key; create or roll another first")]
+    LastAdminKey,
     /// The external identity belongs to a different end user (not disclosed).
     #[error("this external identity is already linked to a different end user")]
     IdentityAlreadyLinked,
@@ -270,7 +273,9 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::UserDeleting | Self::IdentityAlreadyLinked => StatusCode::CONFLICT,
+            Self::UserDeleting | Self::IdentityAlreadyLinked | Self::LastAdminKey => {
+                StatusCode::CONFLICT
+            }
             Self::UnknownIdentityProvider | Self::InvalidIdToken { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -305,6 +310,7 @@ impl ApiError {
             Self::PolicyDenied { .. } => "policy_denied",
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UserDeleting => "user_deleting",
+            Self::LastAdminKey => "last_admin_key",
             Self::IdentityAlreadyLinked => "identity_already_linked",
             Self::UnknownIdentityProvider => "unknown_identity_provider",
             Self::InvalidIdToken { .. } => "invalid_id_token",

@@ -13,9 +13,9 @@ pub use users::OrganizationUser;
 #[cfg(test)]
 pub(crate) use users::PutUser as PutUserForFuzzing;
 
-use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
+use crate::freshness::VersionedCache;
 use crate::ids::ExternalServiceId;
 use crate::secrets::ServiceToken;
 use crate::store::{self, Store, StoreError};
@@ -34,13 +34,18 @@ pub fn service_pk(id: ExternalServiceId) -> String {
     format!("SVC#{id}")
 }
 
-/// An external service as stored: `PK = SVC#<id>`, `SK = SVC`.
+/// An external service as stored: `PK = SVC#<id>`, `SK = SVC`; in `GSI1`
+/// under `SVCS` for the operator's list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceRecord {
     #[serde(rename = "PK")]
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
     /// The service's id.
     pub id: ExternalServiceId,
     /// Display name.
@@ -49,13 +54,18 @@ pub struct ServiceRecord {
     pub created_at: String,
 }
 
-/// A service token as stored: `PK = SVCTOKEN#<sha256 hex>`, `SK = SVCTOKEN`.
+/// A service token as stored: `PK = SVCTOKEN#<sha256 hex>`, `SK = SVCTOKEN`;
+/// in `GSI1` under its service (`SVC#<id>`), for rolling and revoking.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceTokenRecord {
     #[serde(rename = "PK")]
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
     /// The service the token belongs to.
     pub external_service_id: ExternalServiceId,
     /// Its scopes.
@@ -67,6 +77,9 @@ pub struct ServiceTokenRecord {
     /// When revoked, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// When it stops working (a rolled token's grace period), epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_epoch: Option<i64>,
 }
 
 fn token_pk(hash: &[u8; 32]) -> String {
@@ -82,13 +95,21 @@ impl crate::auth::HashedCredential for ServiceTokenRecord {
         &self.token_hash
     }
 
-    fn revoked(&self) -> bool {
+    fn ended(&self, now: time::OffsetDateTime) -> bool {
         self.revoked_at.is_some()
+            || self
+                .expires_epoch
+                .is_some_and(|e| e <= now.unix_timestamp())
+    }
+
+    fn owner_bucket(&self) -> String {
+        crate::limits::Owner::ExternalService(self.external_service_id).partition_key()
     }
 }
 
-/// Warm-function cache of service-token lookups (hits only, ≤ 60 s).
-pub type ServiceTokenCache = TtlCache<[u8; 32], ServiceTokenRecord>;
+/// Warm-function cache of service-token lookups (hits only), current at a
+/// version of the service (its limiter bucket, SPEC §5).
+pub type ServiceTokenCache = VersionedCache<[u8; 32], ServiceTokenRecord>;
 
 /// An authenticated external service.
 #[derive(Debug, Clone)]
@@ -97,6 +118,26 @@ pub struct ServicePrincipal {
     pub id: ExternalServiceId,
     /// Its token's scopes.
     pub scopes: Vec<String>,
+}
+
+/// The names of `services` (one `BatchGetItem`), in their order; `None` for
+/// a service that no longer exists.
+pub async fn names(
+    store: &Store,
+    services: &[ExternalServiceId],
+) -> Result<Vec<Option<String>>, StoreError> {
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<store::Key> = services
+        .iter()
+        .map(|id| (service_pk(*id), "SVC".to_owned()))
+        .collect();
+    let items = store::get_items(store, &keys).await?;
+    Ok(items
+        .into_iter()
+        .map(|item| item.and_then(|i| store::get_s(&i, "name").map(str::to_owned)))
+        .collect())
 }
 
 /// Creates an external service and its token (`tetherctl external-service create`).
@@ -110,23 +151,13 @@ pub async fn create_service(
     let service = ServiceRecord {
         pk: service_pk(id),
         sk: "SVC".into(),
+        gsi1pk: Some(SERVICES_GSI1PK.into()),
+        gsi1sk: Some(service_pk(id)),
         id,
         name,
         created_at: format_timestamp(now),
     };
-    let secret = ServiceToken::generate().map_err(|e| StoreError::Other {
-        source: Box::new(e),
-    })?;
-    let hash = secret.hash();
-    let token = ServiceTokenRecord {
-        pk: token_pk(&hash),
-        sk: "SVCTOKEN".into(),
-        external_service_id: id,
-        scopes,
-        token_hash: hex::encode(hash),
-        created_at: format_timestamp(now),
-        revoked_at: None,
-    };
+    let (token, secret) = ServiceTokenRecord::generate(id, scopes, now)?;
     let put = |item| {
         Put::builder()
             .table_name(store.table())
@@ -149,20 +180,204 @@ pub async fn create_service(
     Ok((service, secret))
 }
 
+/// An authenticated service token: the service, and how current the record is.
+#[derive(Debug, Clone)]
+pub struct CheckedService {
+    /// The principal.
+    pub principal: ServicePrincipal,
+    /// The token's hash, to read it again when the cached record is stale.
+    pub hash: [u8; 32],
+    /// The record's stamp, `None` when read by this request.
+    pub cached_at: Option<crate::freshness::Version>,
+}
+
+/// The `GSI1` partition listing every external service (operators only).
+const SERVICES_GSI1PK: &str = "SVCS";
+
+impl ServiceTokenRecord {
+    /// A new token of `service` and its secret.
+    fn generate(
+        service: ExternalServiceId,
+        scopes: Vec<String>,
+        now: time::OffsetDateTime,
+    ) -> Result<(Self, ServiceToken), StoreError> {
+        let secret = ServiceToken::generate().map_err(|e| StoreError::Other {
+            source: Box::new(e),
+        })?;
+        let hash = hex::encode(secret.hash());
+        let record = Self {
+            pk: format!("SVCTOKEN#{hash}"),
+            sk: "SVCTOKEN".into(),
+            gsi1pk: Some(service_pk(service)),
+            gsi1sk: Some(format!("SVCTOKEN#{hash}")),
+            external_service_id: service,
+            scopes,
+            token_hash: hash,
+            created_at: format_timestamp(now),
+            revoked_at: None,
+            expires_epoch: None,
+        };
+        Ok((record, secret))
+    }
+}
+
+/// Every external service (`tetherctl external-service list`; `GSI1`,
+/// eventually consistent).
+pub async fn list_services(store: &Store) -> Result<Vec<ServiceRecord>, StoreError> {
+    gsi1_all(store, SERVICES_GSI1PK, "SVC#").await
+}
+
+/// Every item of `GSI1` partition `pk` under `prefix`, all pages.
+async fn gsi1_all<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut all = Vec::new();
+    let mut start = None;
+    loop {
+        let (items, more) =
+            store::query_items_page(store, store::Keys::Gsi1, pk, prefix, start, 100).await?;
+        start = items.last().filter(|_| more).cloned().map(|mut last| {
+            last.retain(|k, _| ["PK", "SK", "GSI1PK", "GSI1SK"].contains(&k.as_str()));
+            last
+        });
+        for item in items {
+            all.push(store::from_item(item)?);
+        }
+        if start.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+/// The transaction part that bumps a service's version on its limiter item
+/// (one item: a service's bucket is never sharded), so warm functions drop
+/// its cached tokens on the next request (SPEC §5).
+fn bump_service(store: &Store, id: ExternalServiceId) -> Result<TransactWriteItem, StoreError> {
+    let update = store::built(
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(store.table())
+            .key(
+                store::PK,
+                store::s(crate::limits::Owner::ExternalService(id).partition_key()),
+            )
+            .key(store::SK, store::s(crate::limits::LIMIT_SK))
+            .update_expression("ADD #version :one")
+            .expression_attribute_names("#version", crate::limits::VERSION_ATTRIBUTE)
+            .expression_attribute_values(":one", store::n(1))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// The service's tokens that still work at `now`.
+async fn live_tokens(
+    store: &Store,
+    id: ExternalServiceId,
+    now: time::OffsetDateTime,
+) -> Result<Vec<ServiceTokenRecord>, StoreError> {
+    let tokens: Vec<ServiceTokenRecord> = gsi1_all(store, &service_pk(id), "SVCTOKEN#").await?;
+    Ok(tokens
+        .into_iter()
+        .filter(|t| !crate::auth::HashedCredential::ended(t, now))
+        .collect())
+}
+
+/// Rolls a service's token (`tetherctl external-service token-roll`): a new
+/// token with the scopes of its newest live one; every live token ends after
+/// `grace` (now, for zero). `None` when the service has no live token.
+pub async fn roll_token(
+    store: &Store,
+    id: ExternalServiceId,
+    grace: time::Duration,
+    now: time::OffsetDateTime,
+) -> Result<Option<ServiceToken>, StoreError> {
+    let live = live_tokens(store, id, now).await?;
+    let Some(newest) = live.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)) else {
+        return Ok(None);
+    };
+    let (token, secret) = ServiceTokenRecord::generate(id, newest.scopes.clone(), now)?;
+    let ends = (now + grace).unix_timestamp();
+    let mut items = vec![bump_service(store, id)?];
+    for old in &live {
+        let ends = old.expires_epoch.map_or(ends, |e| e.min(ends));
+        let update = store::built(
+            aws_sdk_dynamodb::types::Update::builder()
+                .table_name(store.table())
+                .key(store::PK, store::s(&old.pk))
+                .key(store::SK, store::s(&old.sk))
+                .update_expression("SET expires_epoch = :ends")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":ends", store::n(ends))
+                .build(),
+        )?;
+        items.push(TransactWriteItem::builder().update(update).build());
+    }
+    let put = store::built(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(store::to_item(&token)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build(),
+    )?;
+    items.push(TransactWriteItem::builder().put(put).build());
+    store::transact(store, items).await?;
+    Ok(Some(secret))
+}
+
+/// Revokes every token of a service (`tetherctl external-service
+/// token-revoke`); how many were live.
+pub async fn revoke_tokens(
+    store: &Store,
+    id: ExternalServiceId,
+    now: time::OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let live = live_tokens(store, id, now).await?;
+    let mut items = vec![bump_service(store, id)?];
+    for old in &live {
+        let update = store::built(
+            aws_sdk_dynamodb::types::Update::builder()
+                .table_name(store.table())
+                .key(store::PK, store::s(&old.pk))
+                .key(store::SK, store::s(&old.sk))
+                .update_expression("SET revoked_at = :now")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":now", store::s(format_timestamp(now)))
+                .build(),
+        )?;
+        items.push(TransactWriteItem::builder().update(update).build());
+    }
+    store::transact(store, items).await?;
+    Ok(live.len())
+}
+
 /// Authenticates `Authorization: Bearer tst_...` (401 `missing_api_token` /
 /// `invalid_api_token` on the external-service surface).
 pub async fn authenticate(
-    store: &Store,
-    cache: &ServiceTokenCache,
+    app: &crate::App,
+    mark: crate::freshness::Mark,
     bearer: Option<&str>,
-) -> Result<ServicePrincipal, ApiError> {
+) -> Result<CheckedService, ApiError> {
     let presented = bearer.ok_or(ApiError::MissingCredentials)?;
     let secret = ServiceToken::parse(presented).ok_or(ApiError::InvalidCredentials)?;
-    let record = crate::auth::lookup(store, cache, secret.hash())
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    Ok(ServicePrincipal {
-        id: record.external_service_id,
-        scopes: record.scopes,
+    let hash = secret.hash();
+    let fetched = crate::auth::lookup(
+        &app.store,
+        &app.service_tokens,
+        &app.versions,
+        mark,
+        hash,
+        app.clock.now(),
+    )
+    .await?
+    .ok_or(ApiError::InvalidCredentials)?;
+    Ok(CheckedService {
+        principal: ServicePrincipal {
+            id: fetched.value.external_service_id,
+            scopes: fetched.value.scopes,
+        },
+        hash,
+        cached_at: fetched.cached_at,
     })
 }

@@ -366,6 +366,72 @@ pub async fn of_service(
     .await
 }
 
+/// A page of an organization's relations (through `GSI1`, eventually
+/// consistent like every list), oldest first, after the relation `after`
+/// (its service and id); whether more follow.
+pub async fn of_organization(
+    store: &Store,
+    org: OrganizationId,
+    after: Option<(ExternalServiceId, RelationId)>,
+    limit: usize,
+) -> Result<(Vec<RelationRecord>, bool), StoreError> {
+    let start = after.map(|(service, id)| {
+        Item::from([
+            ("GSI1PK".to_owned(), store::s(org_pk(org))),
+            ("GSI1SK".to_owned(), store::s(format!("REL#{id}"))),
+            (PK.to_owned(), store::s(service_pk(service))),
+            (SK.to_owned(), store::s(relation_sk(org))),
+        ])
+    });
+    let (items, more) =
+        store::query_items_page(store, store::Keys::Gsi1, &org_pk(org), "REL#", start, limit)
+            .await?;
+    let records = items
+        .into_iter()
+        .map(store::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((records, more))
+}
+
+/// A relation as the organization API renders it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "OrganizationRelation")]
+pub struct OrganizationRelation<'a> {
+    /// The relation's id (what `DELETE /v1/external-service-relations/{id}` takes).
+    pub id: RelationId,
+    /// The external service.
+    pub external_service_id: ExternalServiceId,
+    /// Its name; null if the service no longer exists.
+    pub external_service_name: Option<&'a str>,
+    /// The service's own id for the organization.
+    #[schemars(length(max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
+    pub external_organization_id: &'a str,
+    /// Creation time.
+    #[schemars(with = "Timestamp")]
+    pub created_at: &'a str,
+    /// Last claim that confirmed it.
+    #[schemars(with = "Timestamp")]
+    pub updated_at: &'a str,
+}
+
+impl RelationRecord {
+    /// As the organization's list renders it, with its service's name.
+    pub fn organization_relation<'a>(
+        &'a self,
+        service_name: Option<&'a str>,
+    ) -> OrganizationRelation<'a> {
+        OrganizationRelation {
+            id: self.id,
+            external_service_id: self.external_service_id,
+            external_service_name: service_name,
+            external_organization_id: &self.external_organization_id,
+            created_at: &self.created_at,
+            updated_at: &self.updated_at,
+        }
+    }
+}
+
 /// An organization's relation by id (through `GSI1`).
 pub async fn find(
     store: &Store,

@@ -156,12 +156,16 @@ pub struct TokenBinding {
     pub expires_at: i64,
     /// Now (epoch seconds).
     pub now: i64,
+    /// The generation of the access token the end user links with: the
+    /// end user must still honour it (not revoked since).
+    pub token_generation: u64,
 }
 
 impl TokenBinding {
     /// The binding of `id_token`, valid until `expires_at`.
-    pub fn new(id_token: &str, expires_at: i64, now: i64) -> Self {
+    pub fn new(id_token: &str, expires_at: i64, now: i64, token_generation: u64) -> Self {
         Self {
+            token_generation,
             token_hash: hex::encode(Sha256::digest(id_token.as_bytes())),
             expires_at,
             now,
@@ -179,17 +183,25 @@ pub async fn link(
 ) -> Result<LinkOutcome, StoreError> {
     let table = store.table();
     let org = org_pk(identity.organization_id);
-    let user_check = built(
-        ConditionCheck::builder()
-            .table_name(table)
-            .key(PK, store::s(&org))
-            .key(SK, store::s(user_sk(identity.user_id)))
-            .condition_expression("attribute_exists(PK) AND #status = :active")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":active", store::s("active"))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build(),
-    )?;
+    // An end user linking for itself must still honour its access token.
+    let mut user_condition = "attribute_exists(PK) AND #status = :active".to_owned();
+    let mut user_check = ConditionCheck::builder()
+        .table_name(table)
+        .key(PK, store::s(&org))
+        .key(SK, store::s(user_sk(identity.user_id)))
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":active", store::s("active"))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if let Some(binding) = binding {
+        user_condition.push_str(if binding.token_generation == 0 {
+            " AND (attribute_not_exists(token_generation) OR token_generation = :tgen)"
+        } else {
+            " AND token_generation = :tgen"
+        });
+        user_check =
+            user_check.expression_attribute_values(":tgen", store::n(binding.token_generation));
+    }
+    let user_check = built(user_check.condition_expression(user_condition).build())?;
     let provider_check = built(
         ConditionCheck::builder()
             .table_name(table)

@@ -35,7 +35,17 @@ pub enum Owner {
 }
 
 impl Owner {
-    fn partition_key(&self) -> String {
+    /// Whether the owner's limits and credentials can change (organizations,
+    /// services): its refusals are always decided by a write, which returns
+    /// its current version. A source IP's limits are configuration, so a
+    /// function may refuse it from memory without a write.
+    fn versioned(&self) -> bool {
+        !matches!(self, Self::SourceIp(_))
+    }
+
+    /// The bucket's partition key (shard 0), which also names the owner's
+    /// version in [`crate::freshness::Versions`].
+    pub fn partition_key(&self) -> String {
         match self {
             Self::Organization(id) => format!("LIMIT#ORG#{id}"),
             Self::ExternalService(id) => format!("LIMIT#SVC#{id}"),
@@ -51,7 +61,9 @@ pub const EXTERNAL_SERVICE_RATE: Rate = Rate {
 };
 
 /// Sort key of every bucket item.
-const LIMIT_SK: &str = "LIMIT";
+pub const LIMIT_SK: &str = "LIMIT";
+/// The attribute of a bucket item that holds its owner's version.
+pub const VERSION_ATTRIBUTE: &str = "version";
 /// Idle per-IP buckets expire this long after they were last full.
 const IP_BUCKET_TTL_SECONDS: i64 = 24 * 3600;
 /// Writes tried for one request before contention counts as "too busy".
@@ -77,6 +89,10 @@ pub struct Admission {
     pub reset_at: OffsetDateTime,
     /// Turn usage, for owners with a quota.
     pub turns: Option<TurnUsage>,
+    /// The owner's version (SPEC §5): bumped by every change of its
+    /// credentials, policies or plan, returned by the same write that admitted
+    /// the request, so a warm cache can tell whether it is still current.
+    pub version: u64,
 }
 
 /// Turns used in the current period.
@@ -107,6 +123,13 @@ pub enum Denial {
         /// Whole seconds until the period resets.
         retry_after: u64,
     },
+    /// Not judged: the owner changed (its version is past the one the
+    /// policy was read at), so the policy may be outdated. Nothing was
+    /// counted; charge again with the owner read anew.
+    Outdated {
+        /// The owner's version now.
+        version: u64,
+    },
 }
 
 /// The limiter of one warm function. It remembers each bucket as it last saw
@@ -126,6 +149,17 @@ impl Default for Limiter {
     }
 }
 
+/// How one request is judged.
+#[derive(Debug, Clone, Copy)]
+struct Judge {
+    /// Refusals from a write only ([`Owner::versioned`]).
+    versioned: bool,
+    /// The owner's version the policy was read at (`None`: read anew).
+    read_at: Option<u64>,
+    /// The request's time.
+    at: OffsetDateTime,
+}
+
 /// One of the four conditional writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Branch {
@@ -141,6 +175,7 @@ struct BucketState {
     tat: Option<i64>,
     period: Option<String>,
     turns: u64,
+    version: u64,
 }
 
 impl BucketState {
@@ -152,6 +187,7 @@ impl BucketState {
             tat: store::get_n(item, "tat"),
             period: store::get_s(item, "period").map(str::to_owned),
             turns: store::get_n(item, "turns").unwrap_or(0),
+            version: store::get_n(item, VERSION_ATTRIBUTE).unwrap_or(0),
         }
     }
 
@@ -217,18 +253,27 @@ impl Policy {
 type Outcome = Result<Admission, Denial>;
 
 impl Limiter {
-    /// Charges one request at `at` to `owner`'s bucket.
+    /// Charges one request at `at` to `owner`'s bucket, under `policy` as
+    /// read at the owner's version `read_at` — the write's condition holds
+    /// it to that version ([`Denial::Outdated`] when the owner changed since;
+    /// `None`: read by this request, current for it).
     pub async fn admit(
         &self,
         store: &Store,
         owner: &Owner,
         policy: Policy,
+        read_at: Option<u64>,
         at: OffsetDateTime,
     ) -> Result<Outcome, StoreError> {
+        let judge = Judge {
+            versioned: owner.versioned(),
+            read_at,
+            at,
+        };
         let shards = policy.shards();
         if shards == 1 {
             return self
-                .admit_item(store, owner.partition_key(), policy, at)
+                .admit_item(store, owner.partition_key(), policy, judge)
                 .await;
         }
         // A hot bucket: a random shard first; when it is empty, one more; when
@@ -241,10 +286,11 @@ impl Limiter {
         for step in 0..shards {
             let index = (first + step) % shards;
             let outcome = self
-                .admit_item(store, shard_key(owner, index), policy.shard(index), at)
+                .admit_item(store, shard_key(owner, index), policy.shard(index), judge)
                 .await?;
             match outcome {
                 Ok(_) => return Ok(scale(outcome, policy, shards)),
+                Err(Denial::Outdated { .. }) => return Ok(outcome),
                 Err(Denial::TurnsExhausted { .. }) if step + 1 < shards => {}
                 Err(Denial::TurnsExhausted { state, retry_after }) => {
                     if let Some(refusal) = rate_refusal {
@@ -278,6 +324,7 @@ impl Limiter {
                     remaining: 0,
                     reset_at: at,
                     turns: None,
+                    version: 0,
                 },
                 retry_after: 1,
             })),
@@ -286,18 +333,24 @@ impl Limiter {
         ))
     }
 
-    /// Charges one request to one bucket item.
+    /// Charges one request to one bucket item. A `versioned` owner's
+    /// refusals come from a write, never from memory (see [`Owner`]).
     async fn admit_item(
         &self,
         store: &Store,
         pk: String,
         policy: Policy,
-        at: OffsetDateTime,
+        judge: Judge,
     ) -> Result<Outcome, StoreError> {
+        let Judge {
+            versioned,
+            read_at,
+            at,
+        } = judge;
         let now = micros(at);
         let period = Period::of(at);
         let mut period_key = period.key();
-        let state_of = |tat: Option<i64>, used| Admission {
+        let state_of = |tat: Option<i64>, used, version| Admission {
             rate: policy.rate,
             remaining: policy.rate.remaining(tat.unwrap_or(now), now),
             reset_at: reset_instant(tat.unwrap_or(now).max(now)),
@@ -306,6 +359,7 @@ impl Limiter {
                 ceiling,
                 resets_at: period.next_start(),
             }),
+            version,
         };
         // Refuses when `state` already proves the bucket empty or the turns used up.
         let refusal = |state: &BucketState, period_key: &str| -> Option<Denial> {
@@ -313,13 +367,13 @@ impl Limiter {
             if policy.turn_ceiling.is_some_and(|ceiling| used >= ceiling) {
                 let wait = micros(period.next_start()) - now;
                 return Some(Denial::TurnsExhausted {
-                    state: state_of(state.tat, used),
+                    state: state_of(state.tat, used, state.version),
                     retry_after: gcra::retry_after_seconds(wait),
                 });
             }
             match policy.rate.check(state.tat, now) {
                 Verdict::Reject { retry_after } => Some(Denial::RateLimited {
-                    state: state_of(state.tat, used),
+                    state: state_of(state.tat, used, state.version),
                     retry_after: gcra::retry_after_seconds(retry_after),
                 }),
                 Verdict::Admit { .. } => None,
@@ -328,10 +382,12 @@ impl Limiter {
 
         let seen = self.seen.get(&pk);
         // An unseen bucket is full; only a zero share of turns refuses it.
-        if let Some(denial) = refusal(
-            seen.as_ref().unwrap_or(&BucketState::default()),
-            &period_key,
-        ) {
+        if !versioned
+            && let Some(denial) = refusal(
+                seen.as_ref().unwrap_or(&BucketState::default()),
+                &period_key,
+            )
+        {
             return Ok(Err(denial));
         }
         let mut branch = match &seen {
@@ -345,19 +401,33 @@ impl Limiter {
                 same_period: true,
             },
         };
-        for _ in 0..MAX_ATTEMPTS {
-            match self
-                .write(store, &pk, policy, branch, now, &period_key)
-                .await?
+        for attempt in 1..=MAX_ATTEMPTS {
+            let written = match self
+                .write(store, &pk, policy, branch, judge, &period_key)
+                .await
             {
+                // A change of the owner is committing a transaction on this
+                // item (its version): wait a moment and write again.
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+                    continue;
+                }
+                other => other?,
+            };
+            match written {
                 Ok(item) => {
                     let after = BucketState::from_item(Some(&item));
-                    let admission = state_of(after.tat, after.turns_in(&period_key));
+                    let admission = state_of(after.tat, after.turns_in(&period_key), after.version);
                     self.seen.put(pk, after);
                     return Ok(Ok(admission));
                 }
                 Err(old) => {
                     let old = BucketState::from_item(old.as_ref());
+                    if read_at.is_some_and(|read_at| old.version > read_at) {
+                        let version = old.version;
+                        self.seen.put(pk, old);
+                        return Ok(Err(Denial::Outdated { version }));
+                    }
                     // The item already counts a later period: this function's
                     // clock lags behind a month boundary. Count the turn there;
                     // the period never goes backwards.
@@ -377,7 +447,8 @@ impl Limiter {
             }
         }
         // Every guess lost a race with another writer: the bucket is that busy.
-        let state = state_of(Some(now + policy.rate.tolerance()), 0);
+        let version = seen.as_ref().map_or(0, |s| s.version);
+        let state = state_of(Some(now + policy.rate.tolerance()), 0, version);
         Ok(Err(Denial::RateLimited {
             state,
             retry_after: 1,
@@ -392,12 +463,17 @@ impl Limiter {
         pk: &str,
         policy: Policy,
         branch: Branch,
-        now: i64,
+        judge: Judge,
         period: &str,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
+        let (now, read_at) = (micros(judge.at), judge.read_at);
         let rate = policy.rate;
         let mut set = Vec::new();
         let mut conditions = Vec::new();
+        if read_at.is_some() {
+            // The policy is the owner's as of `read_at`: no later change.
+            conditions.push("(attribute_not_exists(#version) OR #version <= :read_at)");
+        }
         let mut request = store
             .client()
             .update_item()
@@ -408,6 +484,11 @@ impl Limiter {
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(store::CAPACITY);
+        if let Some(read_at) = read_at {
+            request = request
+                .expression_attribute_names("#version", VERSION_ATTRIBUTE)
+                .expression_attribute_values(":read_at", store::n(read_at));
+        }
         if branch.busy {
             set.push("tat = tat + :interval");
             conditions.push("tat > :now AND tat <= :max_busy");
@@ -460,7 +541,7 @@ impl Limiter {
 
 /// The item of shard `index` (shard 0 is the unsharded item, so a bucket that
 /// becomes hot keeps its state in one of its shards).
-fn shard_key(owner: &Owner, index: u32) -> String {
+pub fn shard_key(owner: &Owner, index: u32) -> String {
     match index {
         0 => owner.partition_key(),
         k => format!("{}#{k}", owner.partition_key()),
@@ -497,6 +578,7 @@ fn scale(outcome: Outcome, whole: Policy, shards: u32) -> Outcome {
             state: widen(state),
             retry_after,
         }),
+        Err(outdated @ Denial::Outdated { .. }) => Err(outdated),
     }
 }
 
@@ -506,54 +588,4 @@ pub fn header_time(at: OffsetDateTime) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_shard_only_above_the_shard_rate() {
-        let policy = |per_second, burst| Policy {
-            rate: Rate { per_second, burst },
-            turn_ceiling: Some(1_000),
-        };
-        assert_eq!(policy(400, 800).shards(), 1);
-        assert_eq!(policy(401, 800).shards(), 2);
-        assert_eq!(policy(2_000, 4_000).shards(), 5);
-        // Never more shards than the burst: each shard admits at least one.
-        assert_eq!(policy(2_000, 3).shards(), 3);
-        assert_eq!(policy(800, 1).shards(), 1);
-        let whole = policy(1_000, 2_000);
-        let shares: Vec<Policy> = (0..3).map(|i| whole.shard(i)).collect();
-        assert_eq!(
-            shares[0].rate,
-            Rate {
-                per_second: 334,
-                burst: 667
-            }
-        );
-        assert_eq!(shares[2].rate.per_second, 333);
-        // The shards together are exactly the whole bucket.
-        assert_eq!(shares.iter().map(|p| p.rate.per_second).sum::<u32>(), 1_000);
-        assert_eq!(shares.iter().map(|p| p.rate.burst).sum::<u32>(), 2_000);
-        assert_eq!(
-            shares.iter().map(|p| p.turn_ceiling.unwrap()).sum::<u64>(),
-            1_000
-        );
-        let tiny = Policy {
-            rate: Rate {
-                per_second: 800,
-                burst: 20,
-            },
-            turn_ceiling: Some(1),
-        };
-        assert_eq!(tiny.shard(0).turn_ceiling, Some(1));
-        assert_eq!(tiny.shard(1).turn_ceiling, Some(0));
-    }
-
-    #[test]
-    fn shard_zero_is_the_unsharded_item() {
-        let owner = Owner::SourceIp("192.0.2.1".into());
-        assert_eq!(shard_key(&owner, 0), "LIMIT#IP#192.0.2.1");
-        assert_eq!(shard_key(&owner, 2), "LIMIT#IP#192.0.2.1#2");
-        assert!((0..100).all(|_| shard_index(3) < 3));
-    }
-}
+mod tests;

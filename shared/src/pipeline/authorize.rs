@@ -24,7 +24,9 @@ pub(super) fn resource_of(
                 None => authz::Resource::ExternalService(service.id.to_string()),
             }
         }
-        Authenticated::EndUser { user, organization } => authz::Resource::EndUser {
+        Authenticated::EndUser {
+            user, organization, ..
+        } => authz::Resource::EndUser {
             id: *user,
             organization: *organization,
         },
@@ -49,6 +51,7 @@ pub(super) async fn authorize(
     resource: authz::Resource,
     source_ip: &str,
     identity: Option<&authz::IdentityContext>,
+    current: crate::freshness::Current,
 ) -> Result<(), ApiError> {
     // The policies of the organization acted on.
     let org = match &resource {
@@ -59,7 +62,7 @@ pub(super) async fn authorize(
         authz::Resource::ExternalService(_) => None,
     };
     let policies = match org {
-        Some(org) => authz::policies_for(app, org).await?,
+        Some(org) => authz::policies_for(app, org, current).await?,
         None => None,
     };
     decide(

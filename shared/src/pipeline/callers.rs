@@ -82,17 +82,29 @@ pub struct UserCtx {
     pub user: EndUserId,
     /// Its organization.
     pub org: OrganizationId,
+    /// The token's generation: the operation checks it against the end
+    /// user's, which it reads anyway (SPEC §5, revocation).
+    pub token_generation: u64,
 }
 
 impl Caller for UserCtx {
     const CREDENTIAL: Option<Credential> = Some(Credential::UserToken);
 
     fn from_ctx(ctx: Ctx) -> Result<Self, ApiError> {
-        let (user, org) = match &ctx.authenticated {
-            Some(Authenticated::EndUser { user, organization }) => (*user, *organization),
+        let (user, org, token_generation) = match &ctx.authenticated {
+            Some(Authenticated::EndUser {
+                user,
+                organization,
+                generation,
+            }) => (*user, *organization, *generation),
             _ => return Err(mismatch("access token")),
         };
-        Ok(Self { ctx, user, org })
+        Ok(Self {
+            ctx,
+            user,
+            org,
+            token_generation,
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! the request ([`Ctx`]), and the Idempotency-Key until it is claimed.
 
 use super::authorize::{authorize, decide, resource_of};
-use super::credentials::{Header, load_organization};
+use super::credentials::Header;
 use super::path::{param, percent_decode};
 use super::{Query, Reply};
 use crate::app::App;
@@ -28,6 +28,8 @@ pub enum Authenticated {
         user: EndUserId,
         /// Its organization.
         organization: OrganizationId,
+        /// The token's generation ([`crate::tokens::AccessClaims::tgen`]).
+        generation: u64,
     },
     /// An external service with a service token.
     ExternalService(ServicePrincipal),
@@ -48,9 +50,9 @@ impl Authenticated {
     pub fn idempotency_scope(&self) -> idempotency::Scope {
         match self {
             Self::ApiKey(key) => idempotency::Scope::api_key(key.api_key_id),
-            Self::EndUser { user, organization } => {
-                idempotency::Scope::end_user(*organization, *user)
-            }
+            Self::EndUser {
+                user, organization, ..
+            } => idempotency::Scope::end_user(*organization, *user),
             Self::ExternalService(service) => idempotency::Scope::external_service(service.id),
         }
     }
@@ -63,7 +65,9 @@ impl Authenticated {
                 organization: key.organization_id,
                 scope: key.scope,
             },
-            Self::EndUser { user, organization } => authz::Principal::EndUser {
+            Self::EndUser {
+                user, organization, ..
+            } => authz::Principal::EndUser {
                 id: *user,
                 organization: *organization,
             },
@@ -84,8 +88,11 @@ pub struct Ctx {
     pub request_id: RequestId,
     /// The authenticated caller (none on public endpoints).
     pub authenticated: Option<Authenticated>,
-    /// The caller's organization record (plan, limits, counters), as cached.
+    /// The organization acted for (plan, limits, counters), current for this request.
     pub organization: Option<Organization>,
+    /// The owner's version as of this request's limiter write, for the
+    /// caches an operation reads through ([`crate::freshness`]).
+    pub current: Option<crate::freshness::Current>,
     /// The request's headers.
     pub headers: HeaderMap,
     /// The query string.
@@ -166,11 +173,6 @@ impl Ctx {
             .ok_or(ApiError::InvalidPathParameter(name))
     }
 
-    /// An organization's record, from the warm cache or the table.
-    pub async fn load_organization(&self, id: OrganizationId) -> Result<Organization, ApiError> {
-        load_organization(&self.app, id).await
-    }
-
     /// Authorizes this endpoint's action on organization `org` with the
     /// policies the operation read for it: for an external service once it
     /// knows the organization (the claim reads them with the connect token).
@@ -223,6 +225,9 @@ impl Ctx {
             .as_ref()
             .ok_or_else(|| ApiError::internal("identity authorization needs a credential"))?;
         let resource = resource_of(self.endpoint, authenticated, &self.path_params);
+        let current = self
+            .current
+            .ok_or_else(|| ApiError::internal("identity authorization needs a version"))?;
         authorize(
             &self.app,
             self.endpoint,
@@ -230,6 +235,7 @@ impl Ctx {
             resource,
             &self.source_ip,
             Some(identity),
+            current,
         )
         .await?;
         self.idempotency.claim(&self.app).await

@@ -2,16 +2,314 @@
 //! request is charged to when it has none that is valid.
 
 use super::Trace;
+use super::authorize::{authorize, decide, resource_of};
 use super::context::Authenticated;
+use super::metering::Charged;
+use super::path::param;
 use crate::app::App;
 use crate::auth;
+use crate::authz;
 use crate::endpoint::{Credential, Endpoint};
 use crate::error::ApiError;
 use crate::external_services;
-use crate::ids::OrganizationId;
+use crate::freshness::{Current, Fetched, Mark};
+use crate::ids::{ExternalServiceId, OrganizationId};
 use crate::organizations::{self, Organization};
 use lambda_http::http::HeaderMap;
 use lambda_http::request::RequestContext;
+
+/// Who the pipeline let through, and what it learned on the way.
+#[derive(Debug, Default)]
+pub(super) struct Admitted {
+    /// The caller (none on public endpoints).
+    pub(super) authenticated: Option<Authenticated>,
+    /// The organization acted for, current for this request.
+    pub(super) organization: Option<Organization>,
+    /// The owner's version as of this request's limiter write.
+    pub(super) current: Option<Current>,
+}
+
+/// A credential as presented and looked up, before the limiter's write says
+/// whether a cached record is still current.
+#[derive(Debug)]
+pub(super) enum Identified {
+    /// An API key.
+    ApiKey(auth::CheckedKey),
+    /// An access token (verified by signature; nothing cached).
+    EndUser {
+        /// The end user.
+        user: crate::ids::EndUserId,
+        /// Its organization.
+        organization: OrganizationId,
+        /// The token's generation.
+        generation: u64,
+    },
+    /// A service token.
+    Service(external_services::CheckedService),
+}
+
+impl Identified {
+    fn organization_id(&self) -> Option<OrganizationId> {
+        match self {
+            Self::ApiKey(key) => Some(key.principal.organization_id),
+            Self::EndUser { organization, .. } => Some(*organization),
+            Self::Service(_) => None,
+        }
+    }
+}
+
+/// Authenticates the caller, charges its bucket, makes sure nothing it was
+/// judged by is older than its owner's version (SPEC §5) and authorizes the
+/// endpoint's action (unless the operation does once it has its body).
+pub(super) async fn admit(
+    app: &App,
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    path_params: &[(&'static str, String)],
+    source_ip: &str,
+    trace: &mut Trace,
+) -> Result<Admitted, ApiError> {
+    let mark = app.versions.mark();
+    let identified = identify(app, endpoint.credential, headers, mark).await;
+    match charge_caller(app, identified, source_ip, trace).await? {
+        None => Ok(Admitted::default()),
+        Some(Identified::Service(checked)) => {
+            admit_service(app, endpoint, checked, path_params, source_ip, trace).await
+        }
+        Some(identified) => {
+            let org_id = identified
+                .organization_id()
+                .ok_or_else(|| ApiError::internal("no organization"))?;
+            trace.caller.organization_id = Some(org_id);
+            trace.caller.credential_id = Some(match &identified {
+                Identified::ApiKey(key) => key.principal.api_key_id.to_string(),
+                Identified::EndUser { user, .. } => format!("user:{user}"),
+                Identified::Service(service) => format!("service:{}", service.principal.id),
+            });
+            let organization = load_organization(app, org_id, mark).await?;
+            // `last_used_at` is written beside the limiter's write, not after it.
+            let used = async {
+                if let Identified::ApiKey(key) = &identified {
+                    record_use(app, &key.principal).await;
+                }
+            };
+            let (charged, ()) = tokio::join!(charge_organization(app, organization, trace), used);
+            let (organization, current) = charged?;
+            let authenticated = match identified {
+                Identified::ApiKey(key) => {
+                    Authenticated::ApiKey(current_key(app, key, current, source_ip, trace).await?)
+                }
+                Identified::EndUser {
+                    user,
+                    organization,
+                    generation,
+                } => Authenticated::EndUser {
+                    user,
+                    organization,
+                    generation,
+                },
+                Identified::Service(_) => return Err(ApiError::internal("not a service here")),
+            };
+            if !endpoint.authorize_after_body {
+                let resource = resource_of(endpoint, &authenticated, path_params);
+                authorize(
+                    app,
+                    endpoint,
+                    &authenticated,
+                    resource,
+                    source_ip,
+                    None,
+                    current,
+                )
+                .await?;
+            }
+            Ok(Admitted {
+                authenticated: Some(authenticated),
+                organization: Some(organization),
+                current: Some(current),
+            })
+        }
+    }
+}
+
+/// Records that `key` was used this minute (SPEC §5 `last_used_at`): at most
+/// one conditional write per key and minute per warm function, and none when
+/// another function already recorded the minute (the condition refuses it).
+/// A failure only loses the mark; the request goes on.
+async fn record_use(app: &App, key: &auth::ApiKeyPrincipal) {
+    let now = app.clock.now();
+    let minute = now
+        .replace_second(0)
+        .and_then(|t| t.replace_nanosecond(0))
+        .unwrap_or(now);
+    let minute = crate::clock::format_timestamp(minute);
+    if app.key_uses.get(&key.api_key_id).as_deref() == Some(minute.as_str()) {
+        return;
+    }
+    match crate::api_keys::touch(&app.store, key.organization_id, key.api_key_id, &minute).await {
+        Ok(()) => app.key_uses.put(key.api_key_id, minute),
+        Err(err) => tracing::warn!(error = %err, "could not record an API key's last use"),
+    }
+}
+
+/// An external service's request: SPEC §11's order — token (401), its
+/// service (403), scope (403), rate limit. An operation on one organization
+/// is judged by that organization's record and policies read in one
+/// `BatchGetItem` while the service's limiter write is in flight: the
+/// service's bucket carries no organization's version, so nothing of the
+/// organization is taken from a cache.
+async fn admit_service(
+    app: &App,
+    endpoint: &Endpoint,
+    checked: external_services::CheckedService,
+    path_params: &[(&'static str, String)],
+    source_ip: &str,
+    trace: &mut Trace,
+) -> Result<Admitted, ApiError> {
+    let service_id = checked.principal.id;
+    trace.caller.credential_id = Some(format!("service:{service_id}"));
+    let path_service = param(path_params, "externalServiceId");
+    if path_service.and_then(|v| ExternalServiceId::parse(v).ok()) != Some(service_id) {
+        return Err(ApiError::ExternalServiceAccessDenied);
+    }
+    let authenticated = Authenticated::ExternalService(checked.principal.clone());
+    let resource = resource_of(endpoint, &authenticated, path_params);
+    let (organization, charged) = match resource {
+        authz::Resource::Organization(org) => {
+            let (state, charged) = tokio::join!(
+                authz::organization_with_policies(app, org),
+                trace.metering.charge_external_service(app, service_id)
+            );
+            let (organization, policies) = state?;
+            let organization = organization.ok_or(ApiError::OrganizationAccessDenied)?;
+            decide(
+                endpoint,
+                &authenticated,
+                resource,
+                source_ip,
+                None,
+                policies.as_deref(),
+            )?;
+            (Some(organization), charged)
+        }
+        _ => {
+            decide(endpoint, &authenticated, resource, source_ip, None, None)?;
+            let charged = trace
+                .metering
+                .charge_external_service(app, service_id)
+                .await;
+            (None, charged)
+        }
+    };
+    let version = charged?;
+    let current = Current {
+        version,
+        mark: app.versions.mark(),
+    };
+    let mut principal = checked.principal;
+    if checked.cached_at.is_some_and(|stamp| stamp < version) {
+        // The service changed since this function cached its token: read it again.
+        let now = app.clock.now();
+        let record = auth::read(
+            &app.store,
+            &app.service_tokens,
+            &app.versions,
+            current.mark,
+            checked.hash,
+        )
+        .await?
+        .filter(|r| !auth::HashedCredential::ended(r, now));
+        let Some(record) = record else {
+            return Err(refuse_ended(app, source_ip, trace).await);
+        };
+        principal.scopes = record.scopes;
+    }
+    Ok(Admitted {
+        authenticated: Some(Authenticated::ExternalService(principal)),
+        organization,
+        current: Some(current),
+    })
+}
+
+/// Charges an organization's request under its plan as this function read
+/// it. The limiter's write is conditioned on the organization's version the
+/// record was read at: when the organization changed since (a plan, a key,
+/// policies), nothing is counted, the record is read anew and the request
+/// charged under the plan it has now — one extra read and write, once per
+/// change and warm function. Returns the record and the request's version.
+async fn charge_organization(
+    app: &App,
+    organization: Fetched<Organization>,
+    trace: &mut Trace,
+) -> Result<(Organization, Current), ApiError> {
+    let mut organization = organization;
+    loop {
+        let charged = trace
+            .metering
+            .charge_organization(app, &organization.value, organization.cached_at)
+            .await?;
+        match charged {
+            Charged::Admitted(version) => {
+                let current = Current {
+                    version,
+                    mark: app.versions.mark(),
+                };
+                return Ok((organization.value, current));
+            }
+            Charged::Outdated if organization.cached_at.is_some() => {
+                let id = organization.value.id;
+                organization = Fetched {
+                    value: read_organization(app, id, app.versions.mark()).await?,
+                    cached_at: None,
+                };
+            }
+            Charged::Outdated => return Err(ApiError::internal("a fresh record was outdated")),
+        }
+    }
+}
+
+/// The API key of a request, read again when the cached record is older than
+/// the organization's version: a revoked, rolled-out or expired key is 401
+/// from the first request after the change.
+async fn current_key(
+    app: &App,
+    key: auth::CheckedKey,
+    current: Current,
+    source_ip: &str,
+    trace: &mut Trace,
+) -> Result<auth::ApiKeyPrincipal, ApiError> {
+    if key.cached_at.is_none_or(|stamp| stamp >= current.version) {
+        return Ok(key.principal);
+    }
+    let now = app.clock.now();
+    let record = auth::read(&app.store, &app.keys, &app.versions, current.mark, key.hash)
+        .await?
+        .filter(|r| {
+            !auth::HashedCredential::ended(r, now)
+                && r.organization_id == key.principal.organization_id
+        });
+    match record {
+        Some(record) => Ok(auth::ApiKeyPrincipal {
+            organization_id: record.organization_id,
+            api_key_id: record.api_key_id,
+            scope: record.max_scope(),
+        }),
+        None => Err(refuse_ended(app, source_ip, trace).await),
+    }
+}
+
+/// A credential found ended by the check after the limiter's write: 401,
+/// and — like every request without valid credentials — charged to its source IP.
+async fn refuse_ended(app: &App, source_ip: &str, trace: &mut Trace) -> ApiError {
+    match trace
+        .metering
+        .charge_source_ip(app, source_ip.to_owned())
+        .await
+    {
+        Err(err) => err,
+        Ok(()) => ApiError::InvalidCredentials,
+    }
+}
 
 /// Charges a request refused for its path before authentication: to the
 /// owner of its credential when that is valid, else to its source IP.
@@ -22,26 +320,28 @@ pub(super) async fn charge_malformed(
     source_ip: &str,
     trace: &mut Trace,
 ) -> Result<(), ApiError> {
-    let identified = identify(app, endpoint.credential, headers).await;
-    let authenticated = match charge_caller(app, identified, source_ip, trace).await {
-        Ok(authenticated) => authenticated,
+    let mark = app.versions.mark();
+    let identified = identify(app, endpoint.credential, headers, mark).await;
+    let identified = match charge_caller(app, identified, source_ip, trace).await {
+        Ok(identified) => identified,
         // Already charged to the source IP; the path's 400 is the answer.
         Err(err) if err.is_credential_failure() => None,
         Err(err) => return Err(err),
     };
-    match authenticated {
-        Some(Authenticated::ExternalService(service)) => {
-            trace
-                .metering
-                .charge_external_service(app, service.id)
-                .await
-        }
-        Some(authenticated) => {
-            let id = authenticated
+    match identified {
+        Some(Identified::Service(service)) => trace
+            .metering
+            .charge_external_service(app, service.principal.id)
+            .await
+            .map(drop),
+        Some(identified) => {
+            let id = identified
                 .organization_id()
                 .ok_or_else(|| ApiError::internal("no organization"))?;
-            let organization = load_organization(app, id).await?;
-            trace.metering.charge_organization(app, &organization).await
+            let organization = load_organization(app, id, mark).await?;
+            charge_organization(app, organization, trace)
+                .await
+                .map(drop)
         }
         None => Ok(()),
     }
@@ -52,10 +352,10 @@ pub(super) async fn charge_malformed(
 /// and passes the identification on.
 pub(super) async fn charge_caller(
     app: &App,
-    identified: Result<Option<Authenticated>, ApiError>,
+    identified: Result<Option<Identified>, ApiError>,
     source_ip: &str,
     trace: &mut Trace,
-) -> Result<Option<Authenticated>, ApiError> {
+) -> Result<Option<Identified>, ApiError> {
     if matches!(identified, Ok(None))
         || identified
             .as_ref()
@@ -75,31 +375,49 @@ pub(super) async fn identify(
     app: &App,
     credential: Credential,
     headers: &HeaderMap,
-) -> Result<Option<Authenticated>, ApiError> {
+    mark: Mark,
+) -> Result<Option<Identified>, ApiError> {
     match credential {
         Credential::None => Ok(None),
-        Credential::ServiceToken => {
-            external_services::authenticate(&app.store, &app.service_tokens, bearer(headers))
-                .await
-                .map(|service| Some(Authenticated::ExternalService(service)))
-        }
-        credential => authenticate(app, credential, headers).await.map(Some),
+        Credential::ServiceToken => external_services::authenticate(app, mark, bearer(headers))
+            .await
+            .map(|service| Some(Identified::Service(service))),
+        credential => authenticate(app, credential, headers, mark).await.map(Some),
     }
 }
 
-/// The organization of an authenticated key, from the warm cache or the table.
-/// A key whose organization is gone is not a valid credential.
+/// The organization of an authenticated key, from the warm cache or the table
+/// (strongly consistent; cached stamped with the version known before the
+/// read). A key whose organization is gone is not a valid credential.
 pub(super) async fn load_organization(
     app: &App,
     id: OrganizationId,
-) -> Result<Organization, ApiError> {
-    if let Some(org) = app.orgs.get(&id) {
-        return Ok(org);
+    mark: Mark,
+) -> Result<Fetched<Organization>, ApiError> {
+    if let Some((stamp, org)) = app.orgs.get(&id) {
+        return Ok(Fetched {
+            value: org,
+            cached_at: Some(stamp),
+        });
     }
+    Ok(Fetched {
+        value: read_organization(app, id, mark).await?,
+        cached_at: None,
+    })
+}
+
+/// Reads an organization from the table and caches it.
+async fn read_organization(
+    app: &App,
+    id: OrganizationId,
+    mark: Mark,
+) -> Result<Organization, ApiError> {
     let org = organizations::get_organization(&app.store, id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    app.orgs.put(id, org.clone());
+    let owner = crate::limits::Owner::Organization(id).partition_key();
+    app.orgs
+        .put(id, app.versions.known_before(&owner, mark), org.clone());
     Ok(org)
 }
 
@@ -120,7 +438,8 @@ async fn authenticate(
     app: &App,
     credential: Credential,
     headers: &HeaderMap,
-) -> Result<Authenticated, ApiError> {
+    mark: Mark,
+) -> Result<Identified, ApiError> {
     match credential {
         Credential::ApiKey => {
             let key = match Header::of(headers, "x-api-key") {
@@ -133,9 +452,17 @@ async fn authenticate(
                 Header::Unusable => return Err(ApiError::TenantMismatch),
                 Header::One(tenant) => Some(tenant),
             };
-            auth::authenticate_api_key(&app.store, &app.keys, key, tenant)
-                .await
-                .map(Authenticated::ApiKey)
+            auth::authenticate_api_key(
+                &app.store,
+                &app.keys,
+                &app.versions,
+                mark,
+                key,
+                tenant,
+                app.clock.now(),
+            )
+            .await
+            .map(Identified::ApiKey)
         }
         Credential::UserToken => {
             let keys = app
@@ -147,9 +474,10 @@ async fn authenticate(
             let claims = keys
                 .verify(token, now)
                 .ok_or(ApiError::InvalidCredentials)?;
-            Ok(Authenticated::EndUser {
+            Ok(Identified::EndUser {
                 user: claims.sub,
                 organization: claims.org,
+                generation: claims.tgen,
             })
         }
         Credential::ServiceToken | Credential::None => {

@@ -3,10 +3,19 @@
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::limits::{Admission, Denial, Owner, Policy, Rate, header_time};
+use crate::limits::{Admission, Denial, Owner, Policy, header_time};
 use crate::organizations::Organization;
 use lambda_http::http::HeaderValue;
 use lambda_http::http::header::{HeaderName, RETRY_AFTER};
+
+/// A charge that was judged or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Charged {
+    /// Admitted; the owner's version.
+    Admitted(u64),
+    /// Not judged: the owner changed since its policy was read.
+    Outdated,
+}
 
 /// What the limiter step learned, for the response headers.
 #[derive(Debug, Default)]
@@ -18,22 +27,37 @@ pub(super) struct Metering {
 }
 
 impl Metering {
-    /// Charges one request to `owner`; a refusal is the 429 to answer.
+    /// Charges one request to `owner` under `policy` as read at the owner's
+    /// version `read_at`; a refusal is the 429 to answer. The owner's version
+    /// the write returned is recorded for the warm caches
+    /// ([`crate::freshness`]) and returned, or [`Charged::Outdated`].
     pub(super) async fn charge(
         &mut self,
         app: &App,
         owner: Owner,
         policy: Policy,
-    ) -> Result<(), ApiError> {
+        read_at: Option<u64>,
+    ) -> Result<Charged, ApiError> {
         let outcome = app
             .limiter
-            .admit(&app.store, &owner, policy, app.clock.now())
+            .admit(&app.store, &owner, policy, read_at, app.clock.now())
             .await?;
+        let version = match &outcome {
+            Ok(a)
+            | Err(Denial::RateLimited { state: a, .. } | Denial::TurnsExhausted { state: a, .. }) => {
+                a.version
+            }
+            Err(Denial::Outdated { version }) => *version,
+        };
+        if !matches!(owner, Owner::SourceIp(_)) {
+            app.versions.record(&owner.partition_key(), version);
+        }
         match outcome {
             Ok(admission) => {
                 self.admission = Some(admission);
-                Ok(())
+                Ok(Charged::Admitted(version))
             }
+            Err(Denial::Outdated { .. }) => Ok(Charged::Outdated),
             Err(Denial::RateLimited { state, retry_after }) => {
                 self.admission = Some(state);
                 Err(ApiError::RateLimited { retry_after })
@@ -45,22 +69,23 @@ impl Metering {
         }
     }
 
-    /// Charges an organization's request: its plan's rate, burst and turns.
+    /// Charges an organization's request: its plan's rate, burst and turns,
+    /// as read at its version `read_at`.
     pub(super) async fn charge_organization(
         &mut self,
         app: &App,
         org: &Organization,
-    ) -> Result<(), ApiError> {
+        read_at: Option<u64>,
+    ) -> Result<Charged, ApiError> {
         let limits = org.limits();
         self.relationships = Some((org.relationships_active, limits.relationship_ceiling));
-        let policy = Policy {
-            rate: Rate {
-                per_second: limits.rate_limit,
-                burst: limits.burst,
-            },
-            turn_ceiling: Some(limits.turn_ceiling),
-        };
-        self.charge(app, Owner::Organization(org.id), policy).await
+        self.charge(
+            app,
+            Owner::Organization(org.id),
+            org.limiter_policy(),
+            read_at,
+        )
+        .await
     }
 
     /// Charges an external service's request: its own bucket, no turns.
@@ -68,12 +93,19 @@ impl Metering {
         &mut self,
         app: &App,
         id: crate::ids::ExternalServiceId,
-    ) -> Result<(), ApiError> {
+    ) -> Result<u64, ApiError> {
         let policy = Policy {
             rate: crate::limits::EXTERNAL_SERVICE_RATE,
             turn_ceiling: None,
         };
-        self.charge(app, Owner::ExternalService(id), policy).await
+        // The service's policy is configuration: nothing to hold it to.
+        match self
+            .charge(app, Owner::ExternalService(id), policy, None)
+            .await?
+        {
+            Charged::Admitted(version) => Ok(version),
+            Charged::Outdated => Err(ApiError::internal("an unconditioned charge was outdated")),
+        }
     }
 
     /// Charges a request without valid credentials, or to a public endpoint.
@@ -82,7 +114,9 @@ impl Metering {
             rate: app.config.source_ip_rate,
             turn_ceiling: None,
         };
-        self.charge(app, Owner::SourceIp(ip), policy).await
+        self.charge(app, Owner::SourceIp(ip), policy, None)
+            .await
+            .map(drop)
     }
 
     /// The headers for a response with outcome `error` (None: success).

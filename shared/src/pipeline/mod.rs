@@ -32,14 +32,13 @@ use crate::app::App;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Surface};
 use crate::idempotency;
-use crate::ids::{ExternalServiceId, OrganizationId, RequestId};
-use authorize::{authorize, resource_of};
+use crate::ids::{OrganizationId, RequestId};
 use context::{KeySlot, PendingKey};
-use credentials::{charge_caller, charge_malformed, identify, load_organization, source_ip};
+use credentials::{Admitted, admit, charge_malformed, source_ip};
 use futures_util::FutureExt;
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use path::{param, path_parameters};
+use path::path_parameters;
 use reply::{render_reply, stamp};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -163,49 +162,11 @@ where
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
 
-    let identified = identify(&app, endpoint.credential, &headers).await;
-    let (authenticated, organization) =
-        match charge_caller(&app, identified, &source_ip, trace).await? {
-            None => (None, None),
-            Some(Authenticated::ExternalService(service)) => {
-                // SPEC §11's order: token (401), its service (403), scope (403), rate limit.
-                trace.caller.credential_id = Some(format!("service:{}", service.id));
-                let path_service = param(&path_params, "externalServiceId");
-                if path_service.and_then(|v| ExternalServiceId::parse(v).ok()) != Some(service.id) {
-                    return Err(ApiError::ExternalServiceAccessDenied);
-                }
-                let service_id = service.id;
-                let authenticated = Authenticated::ExternalService(service);
-                let resource = resource_of(endpoint, &authenticated, &path_params);
-                authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
-                trace
-                    .metering
-                    .charge_external_service(&app, service_id)
-                    .await?;
-                (Some(authenticated), None)
-            }
-            Some(authenticated) => {
-                let organization_id = authenticated
-                    .organization_id()
-                    .ok_or_else(|| ApiError::internal("no organization"))?;
-                trace.caller.organization_id = Some(organization_id);
-                trace.caller.credential_id = Some(match &authenticated {
-                    Authenticated::ApiKey(key) => key.api_key_id.to_string(),
-                    Authenticated::EndUser { user, .. } => format!("user:{user}"),
-                    Authenticated::ExternalService(service) => format!("service:{}", service.id),
-                });
-                let organization = load_organization(&app, organization_id).await?;
-                trace
-                    .metering
-                    .charge_organization(&app, &organization)
-                    .await?;
-                if !endpoint.authorize_after_body {
-                    let resource = resource_of(endpoint, &authenticated, &path_params);
-                    authorize(&app, endpoint, &authenticated, resource, &source_ip, None).await?;
-                }
-                (Some(authenticated), Some(organization))
-            }
-        };
+    let Admitted {
+        authenticated,
+        organization,
+        current,
+    } = admit(&app, endpoint, &headers, &path_params, &source_ip, trace).await?;
 
     let raw_body = body_bytes(&body);
     let input = B::from_body(&headers, raw_body)?;
@@ -228,6 +189,7 @@ where
         request_id,
         authenticated,
         organization,
+        current,
         headers,
         query,
         method,

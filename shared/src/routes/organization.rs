@@ -122,6 +122,23 @@ pub const CREATE_TOKEN: Endpoint = org_api(
     .optional_body(),
 )
 .with_token_keys();
+/// `POST /v1/end-users/{user_id}/tokens/revoke`
+pub const REVOKE_TOKENS: Endpoint = org_api(
+    "revoke-tokens",
+    ("POST", "/v1/end-users/{user_id}/tokens/revoke"),
+    "tokens.revoke",
+    op!(api::user::revoke_tokens),
+    Docs::new(
+        "Revoke every access token of an end user minted so far",
+        &[(
+            204,
+            "Revoked: those tokens get 401 from the next request.",
+            None,
+        )],
+        &[],
+    )
+    .optional_body(),
+);
 /// `POST /v1/identity-providers`
 pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
     "create-identity-provider",
@@ -301,4 +318,93 @@ pub const DELETE_RELATION: Endpoint = org_api(
         &[(204, "Removed.", None)],
         &[],
     ),
+);
+/// `GET /v1/external-service-relations`
+pub const LIST_RELATIONS: Endpoint = org_api(
+    "list-relations",
+    ("GET", "/v1/external-service-relations"),
+    "relations.list",
+    op!(api::relations::list_relations),
+    Docs::new(
+        "List the organization's relations with external services",
+        &[(
+            200,
+            "A page of relations.",
+            Some(
+                schema::<
+                    crate::wire::Page<
+                        crate::external_services::relations::OrganizationRelation<'static>,
+                    >,
+                >,
+            ),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `POST /v1/api-keys`
+pub const CREATE_API_KEY: Endpoint = org_api(
+    "create-api-key",
+    ("POST", "/v1/api-keys"),
+    "api_keys.create",
+    op!(api::api_keys::create),
+    Docs::new(
+        "Create an API key (its secret is shown only here)",
+        &[(
+            201,
+            "The key and, once, its secret.",
+            Some(schema::<crate::api_keys::CreatedApiKey<'static>>),
+        )],
+        &[],
+    ),
+);
+/// `GET /v1/api-keys`
+pub const LIST_API_KEYS: Endpoint = org_api(
+    "list-api-keys",
+    ("GET", "/v1/api-keys"),
+    "api_keys.list",
+    op!(api::api_keys::list),
+    Docs::new(
+        "List the organization's API keys (never their secrets)",
+        &[(
+            200,
+            "A page of API keys.",
+            Some(schema::<crate::wire::Page<crate::api_keys::ApiKey<'static>>>),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `DELETE /v1/api-keys/{id}`
+pub const REVOKE_API_KEY: Endpoint = org_api(
+    "revoke-api-key",
+    ("DELETE", "/v1/api-keys/{id}"),
+    "api_keys.revoke",
+    op!(api::api_keys::revoke),
+    Docs::new(
+        "Revoke an API key",
+        &[(
+            204,
+            "Revoked: refused from the next request, everywhere.",
+            None,
+        )],
+        &[409],
+    ),
+);
+/// `POST /v1/api-keys/{id}/roll`
+pub const ROLL_API_KEY: Endpoint = org_api(
+    "roll-api-key",
+    ("POST", "/v1/api-keys/{id}/roll"),
+    "api_keys.roll",
+    op!(api::api_keys::roll),
+    Docs::new(
+        "Roll an API key: a new key takes its place, the old one ends after a grace period",
+        &[(
+            201,
+            "The new key and, once, its secret.",
+            Some(schema::<crate::api_keys::CreatedApiKey<'static>>),
+        )],
+        &[],
+    )
+    .optional_body(),
 );

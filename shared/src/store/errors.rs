@@ -60,6 +60,14 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// A single-item write met a transaction in progress on the same item
+    /// (`TransactionConflictException`): safe to write again shortly.
+    #[error("the item is being changed by a transaction")]
+    Conflict {
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
     /// An item did not have the shape its record type expects.
     #[error("item could not be (de)serialized")]
     Corrupt {
@@ -89,7 +97,7 @@ impl StoreError {
     /// 503 and a retry by the client.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Throttled { .. } | Self::Unavailable { .. } => true,
+            Self::Throttled { .. } | Self::Unavailable { .. } | Self::Conflict { .. } => true,
             Self::TransactionCanceled { reasons } => reasons
                 .iter()
                 .any(|r| r.code == "TransactionConflict" || r.code == "ThrottlingError"),
@@ -122,6 +130,7 @@ impl StoreError {
             Some("InternalServerError" | "ServiceUnavailable" | "InternalFailure") => {
                 Self::Unavailable { source }
             }
+            Some("TransactionConflictException") => Self::Conflict { source },
             _ => Self::Other { source },
         }
     }

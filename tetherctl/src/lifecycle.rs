@@ -1,0 +1,183 @@
+//! The lifecycle commands (SPEC §13): organizations, API keys and service
+//! tokens over their life. Every change goes through the same core
+//! functions as the API, so it applies from the next request (SPEC §5).
+
+use crate::{ApiKeyCommand, ExternalServiceCommand, OrgCommand, describe};
+use serde_json::{Value, json};
+use tether::api_keys::{self, Outcome};
+use tether::external_services;
+use tether::organizations::{self, Changed, LimitOverrides, Organization};
+use tether::store::Store;
+use time::OffsetDateTime;
+
+/// An organization as an operator sees it.
+fn org_json(org: &Organization) -> Value {
+    let limits = org.limits();
+    json!({
+        "organization_id": org.id,
+        "name": org.name,
+        "plan": org.plan.as_str(),
+        "overrides": org.overrides,
+        "limits": limits,
+        "relationships_active": org.relationships_active,
+        "admin_keys": org.admin_keys,
+        "version": org.revision,
+        "created_at": org.created_at,
+    })
+}
+
+/// `org list|show|update`.
+pub(crate) async fn org(store: &Store, command: OrgCommand) -> Result<Value, String> {
+    match command {
+        OrgCommand::Create { .. } => unreachable!("handled in run"),
+        OrgCommand::List => {
+            let all = organizations::list_all(store).await.map_err(describe)?;
+            Ok(json!({ "organizations": all.iter().map(org_json).collect::<Vec<_>>() }))
+        }
+        OrgCommand::Show { id } => {
+            let org = organizations::get_organization(store, id)
+                .await
+                .map_err(describe)?
+                .ok_or_else(|| format!("organization {id} does not exist"))?;
+            Ok(org_json(&org))
+        }
+        OrgCommand::Update {
+            id,
+            name,
+            plan,
+            rate_limit,
+            burst,
+            turn_ceiling,
+            relationship_ceiling,
+        } => {
+            if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                return Err("--name must not be empty".into());
+            }
+            let update = organizations::Update {
+                name,
+                plan,
+                overrides: LimitOverrides {
+                    rate_limit,
+                    burst,
+                    turn_ceiling,
+                    relationship_ceiling,
+                },
+            };
+            match organizations::update(store, id, &update)
+                .await
+                .map_err(describe)?
+            {
+                Changed::Done { .. } => {}
+                Changed::NoOrganization => return Err(format!("organization {id} does not exist")),
+                other => return Err(format!("the update was refused: {other:?}")),
+            }
+            let org = organizations::get_organization(store, id)
+                .await
+                .map_err(describe)?
+                .ok_or_else(|| format!("organization {id} does not exist"))?;
+            Ok(org_json(&org))
+        }
+    }
+}
+
+fn outcome<T>(id: tether::ids::ApiKeyId, outcome: Outcome<T>) -> Result<T, String> {
+    match outcome {
+        Outcome::Done(value) => Ok(value),
+        Outcome::NotFound => Err(format!("API key {id} does not exist or has ended")),
+        Outcome::LastAdminKey => Err(format!(
+            "API key {id} is its organization's last non-expiring admin key: create or roll another first"
+        )),
+    }
+}
+
+/// `api-key list|revoke|roll`.
+pub(crate) async fn api_key(
+    store: &Store,
+    command: ApiKeyCommand,
+    now: OffsetDateTime,
+) -> Result<Value, String> {
+    let find = |id| async move {
+        api_keys::find_any(store, id)
+            .await
+            .map_err(describe)?
+            .filter(|entry| entry.live(now))
+            .ok_or_else(|| format!("API key {id} does not exist or has ended"))
+    };
+    match command {
+        ApiKeyCommand::Create { .. } => unreachable!("handled in run"),
+        ApiKeyCommand::List { org } => {
+            let mut keys = Vec::new();
+            let mut after = None;
+            loop {
+                let (page, more) = api_keys::list(store, org, after, 100)
+                    .await
+                    .map_err(describe)?;
+                after = page.last().map(|k| k.id);
+                keys.extend(page);
+                if !more {
+                    break;
+                }
+            }
+            let keys: Vec<Value> = keys.iter().map(|k| json!(k.view())).collect();
+            Ok(json!({ "organization_id": org, "api_keys": keys }))
+        }
+        ApiKeyCommand::Revoke { id } => {
+            let entry = find(id).await?;
+            outcome(id, api_keys::revoke(store, &entry).await.map_err(describe)?)?;
+            Ok(json!({ "api_key_id": id, "revoked": true }))
+        }
+        ApiKeyCommand::Roll { id, grace_seconds } => {
+            let entry = find(id).await?;
+            let grace = time::Duration::seconds(grace_seconds);
+            let rolled = api_keys::roll(store, &entry, grace, now)
+                .await
+                .map_err(describe)?;
+            let key = outcome(id, rolled)?;
+            Ok(json!({
+                "api_key_id": key.record.api_key_id,
+                "api_key": key.secret.expose(),
+                "replaces": id,
+                "old_key_expires_at": tether::clock::format_timestamp(now + grace),
+            }))
+        }
+    }
+}
+
+/// `external-service list|token-roll|token-revoke`.
+pub(crate) async fn external_service(
+    store: &Store,
+    command: ExternalServiceCommand,
+    now: OffsetDateTime,
+) -> Result<Value, String> {
+    match command {
+        ExternalServiceCommand::Create { .. } => unreachable!("handled in run"),
+        ExternalServiceCommand::List => {
+            let services = external_services::list_services(store)
+                .await
+                .map_err(describe)?;
+            let services: Vec<Value> = services
+                .iter()
+                .map(|s| json!({ "external_service_id": s.id, "name": s.name, "created_at": s.created_at }))
+                .collect();
+            Ok(json!({ "external_services": services }))
+        }
+        ExternalServiceCommand::TokenRoll { id, grace_seconds } => {
+            let grace = time::Duration::seconds(grace_seconds);
+            let token = external_services::roll_token(store, id, grace, now)
+                .await
+                .map_err(describe)?
+                .ok_or_else(|| format!("external service {id} has no live token to roll"))?;
+            Ok(json!({
+                "external_service_id": id,
+                "token": token.expose(),
+                "old_tokens_expire_at": tether::clock::format_timestamp(now + grace),
+            }))
+        }
+        ExternalServiceCommand::TokenRevoke { id } => {
+            let revoked = external_services::revoke_tokens(store, id, now)
+                .await
+                .map_err(describe)?;
+            Ok(json!({ "external_service_id": id, "revoked_tokens": revoked }))
+        }
+    }
+}
