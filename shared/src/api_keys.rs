@@ -49,7 +49,7 @@ pub struct ApiKeyEntry {
     /// Its organization.
     pub organization_id: OrganizationId,
     /// Display name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Scopes, as sent at creation.
     pub scopes: Vec<Scope>,
@@ -58,16 +58,16 @@ pub struct ApiKeyEntry {
     /// Creation time.
     pub created_at: String,
     /// When it stops working (its own expiry, or the end of a roll's grace).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// `expires_at`, epoch seconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_epoch: Option<i64>,
     /// The expiry it was created with, which a roll carries to the new key.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_expires_at: Option<String>,
     /// Last request it authenticated, to the minute.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
     /// The credential item's partition key (holds a hash, not the secret).
     pub credential_pk: String,

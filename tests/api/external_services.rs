@@ -883,3 +883,102 @@ async fn removing_a_relation_consumes_every_token_that_confirmed_it() {
         );
     }
 }
+
+/// SPEC §9: the organization sees its relations — with each service's name —
+/// paged, and only its own; the ids are what the removal takes.
+#[tokio::test]
+async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() {
+    let w = world().await;
+    let (second, second_token) = w.app.create_service(&[]).await;
+    let first_claim = w
+        .claim(
+            &w.app.create_connect_token(&w.service).await["token"],
+            "acct-1",
+        )
+        .await;
+    assert_eq!(first_claim.status, 200, "{}", first_claim.text);
+    let second_claim = w
+        .claim_as(
+            &second,
+            &second_token,
+            &w.app.create_connect_token(&second).await["token"],
+            "acct-2",
+        )
+        .await;
+    assert_eq!(second_claim.status, 200, "{}", second_claim.text);
+
+    let page = w.app.get("/v1/external-service-relations?limit=1").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 1);
+    let cursor = page.body["next_cursor"].as_str().expect("a second page");
+    let rest = w
+        .app
+        .get(&format!(
+            "/v1/external-service-relations?limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    let listed: Vec<&Value> = [&page.body["data"][0], &rest.body["data"][0]].into();
+    let mut services: Vec<&str> = listed
+        .iter()
+        .map(|r| r["external_service_id"].as_str().unwrap())
+        .collect();
+    services.sort_unstable();
+    let mut expected = [w.service.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(services, expected);
+    for relation in &listed {
+        assert!(
+            relation["external_service_name"].as_str().is_some(),
+            "{relation}"
+        );
+        assert!(
+            relation["external_organization_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("acct-")
+        );
+        assert!(
+            relation["created_at"].as_str().is_some() && relation["updated_at"].as_str().is_some()
+        );
+    }
+    // Another organization sees none of them, and cannot remove them.
+    let (_, other_key) = w.app.create_org("B").await;
+    let theirs = w
+        .app
+        .send_as(
+            "GET",
+            "/v1/external-service-relations",
+            As::Key(&other_key),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.body["data"], json!([]));
+    let path = format!("/v1/external-service-relations/{}", id(listed[0]));
+    w.app
+        .send_as("DELETE", &path, As::Key(&other_key), None)
+        .await
+        .assert_error(404, "not_found");
+    // Bad queries and scope.
+    for query in ["limit=0", "cursor=bogus", "sort=name"] {
+        w.app
+            .get(&format!("/v1/external-service-relations?{query}"))
+            .await
+            .assert_error(400, "invalid_query_parameter");
+    }
+    let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
+    w.app
+        .send_as(
+            "GET",
+            "/v1/external-service-relations",
+            As::Key(&writer),
+            None,
+        )
+        .await
+        .assert_error(403, "insufficient_scope");
+    // The listed id is what the removal takes.
+    assert_eq!(w.app.delete(&path).await.status, 204);
+    let after = w.app.get("/v1/external-service-relations").await;
+    assert_eq!(after.body["data"].as_array().unwrap().len(), 1);
+}

@@ -1,6 +1,7 @@
 //! Black-box tests of the API: API Gateway events in, status/headers/body
 //! out, then the stored state checked in DynamoDB Local.
 
+mod api_keys;
 mod auth;
 mod bad_input;
 mod consistency;
@@ -9,6 +10,7 @@ mod end_users_update;
 mod events;
 mod external_services;
 mod faults;
+mod freshness;
 mod idempotency;
 mod identities;
 mod isolation;

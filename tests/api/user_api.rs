@@ -3,6 +3,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::json;
 use tether::auth::Scope;
+use tether::clock::Clock as _;
 use tether_tests::As;
 use tether_tests::id;
 use tether_tests::spawn_app;
@@ -114,4 +115,150 @@ async fn tokens_need_read_write_and_an_existing_active_user() {
         .send()
         .await
         .assert_error(409, "user_deleting");
+}
+
+async fn minted(app: &tether_tests::TestApp, user: &serde_json::Value) -> String {
+    let res = app
+        .request("POST", &format!("/v1/end-users/{}/tokens", id(user)))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    res.body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// SPEC §5: revoking an end user's tokens refuses every token minted before
+/// — on both user-API operations, from the next request — and tokens minted
+/// afterwards work.
+#[tokio::test]
+async fn revoked_tokens_are_401_from_the_next_request_and_new_ones_work() {
+    let app = spawn_app().await;
+    let provider = app.create_provider_id().await;
+    let user = app.create_user(json!({})).await;
+    let old = minted(&app, &user).await;
+    let me = |token: String| {
+        let app = &app;
+        async move { app.send_as("GET", "/v1/me", As::Bearer(&token), None).await }
+    };
+    assert_eq!(me(old.clone()).await.status, 200);
+    let revoke = format!("/v1/end-users/{}/tokens/revoke", id(&user));
+    let res = app.post(&revoke, &json!({})).await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    me(old.clone())
+        .await
+        .assert_error(401, "invalid_credentials");
+    let now = app.clock.now().unix_timestamp();
+    app.send_as(
+        "POST",
+        "/v1/me/sso/link",
+        As::Bearer(&old),
+        Some(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("ada", now)})),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
+    let new = minted(&app, &user).await;
+    assert_eq!(me(new.clone()).await.status, 200);
+    let linked = app
+        .send_as(
+            "POST",
+            "/v1/me/sso/link",
+            As::Bearer(&new),
+            Some(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("ada", now)})),
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    // Revoking is idempotent; unknown, malformed and another organization's users.
+    assert_eq!(app.post(&revoke, &json!({})).await.status, 204);
+    me(new).await.assert_error(401, "invalid_credentials");
+    app.post(
+        "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/tokens/revoke",
+        &json!({}),
+    )
+    .await
+    .assert_error(404, "not_found");
+    app.post("/v1/end-users/nope/tokens/revoke", &json!({}))
+        .await
+        .assert_error(400, "invalid_path_parameter");
+    app.post(&revoke, &json!({"all": true}))
+        .await
+        .assert_error(422, "validation_failed");
+    let (_, other_key) = app.create_org("B").await;
+    app.send_as("POST", &revoke, As::Key(&other_key), Some(&json!({})))
+        .await
+        .assert_error(404, "not_found");
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    app.send_as("POST", &revoke, As::Key(&reader), Some(&json!({})))
+        .await
+        .assert_error(403, "insufficient_scope");
+}
+
+/// Deleting an end user revokes its tokens too (docs/decisions.md).
+#[tokio::test]
+async fn a_deleted_end_users_token_is_401_at_once() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let token = minted(&app, &user).await;
+    assert_eq!(
+        app.send_as("GET", "/v1/me", As::Bearer(&token), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.delete(&format!("/v1/end-users/{}", id(&user)))
+            .await
+            .status,
+        202
+    );
+    app.send_as("GET", "/v1/me", As::Bearer(&token), None)
+        .await
+        .assert_error(401, "invalid_credentials");
+}
+
+/// A signing-key rotation without a single 401 (README): a function that
+/// signs with the new key and still verifies the old one accepts tokens of
+/// both and publishes both keys; once the old key is gone, only its tokens fail.
+#[tokio::test]
+async fn a_signing_key_rotation_keeps_every_live_token_working() {
+    use tether::tokens::TokenKeys;
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let old_token = minted(&app, &user).await;
+    // The test apps sign with seed [42; 32]; the new key is [43; 32].
+    let rotating = app.cold_instance_with_tokens(
+        TokenKeys::from_seed([43; 32], "tether").with_verification_keys(&[[42; 32]]),
+    );
+    let new_token = minted(&rotating, &user).await;
+    for token in [&old_token, &new_token] {
+        let me = rotating
+            .send_as("GET", "/v1/me", As::Bearer(token), None)
+            .await;
+        assert_eq!(me.status, 200, "{}", me.text);
+    }
+    let jwks = rotating
+        .request("GET", "/.well-known/jwks.json")
+        .no_key()
+        .send()
+        .await;
+    let set: JwkSet = serde_json::from_value(jwks.body.clone()).unwrap();
+    assert_eq!(set.keys.len(), 2);
+    for token in [&old_token, &new_token] {
+        let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        let key = DecodingKey::from_jwk(set.find(&kid).expect("published")).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&["tether"]);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).unwrap();
+    }
+    let rotated = app.cold_instance_with_tokens(TokenKeys::from_seed([43; 32], "tether"));
+    assert_eq!(
+        rotated
+            .send_as("GET", "/v1/me", As::Bearer(&new_token), None)
+            .await
+            .status,
+        200
+    );
+    rotated
+        .send_as("GET", "/v1/me", As::Bearer(&old_token), None)
+        .await
+        .assert_error(401, "invalid_credentials");
 }

@@ -175,6 +175,31 @@ impl TestApp {
         }
     }
 
+    /// The same world served by an instance whose access-token keys are
+    /// `tokens` (a signing-key rotation in progress).
+    pub fn cold_instance_with_tokens(&self, tokens: tether::tokens::TokenKeys) -> TestApp {
+        let mut instance = self.cold_instance();
+        let app = Arc::get_mut(&mut instance.app).expect("a new instance is not shared");
+        app.tokens = Some(tokens);
+        instance
+    }
+
+    /// A warm function of an existing table (made by `tetherctl`), acting
+    /// for organization `org` with its admin `key`, on the system clock.
+    pub async fn attach(table: &str, org: OrganizationId, key: String) -> TestApp {
+        let store = Store::new(dynamodb_client().await, table.to_owned());
+        let config = Config::from_lookup(|_| None).expect("default config");
+        let mut app = App::new(config, store, Arc::new(SystemClock));
+        app.tokens = Some(token_keys());
+        TestApp {
+            app: Arc::new(app),
+            clock: Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())),
+            org_id: org,
+            admin_key: key,
+            admin_key_id: tether::ids::ApiKeyId::generate(),
+        }
+    }
+
     /// Creates another organization in the same table, with its admin key.
     pub async fn create_org(&self, name: &str) -> (OrganizationId, String) {
         let org = Organization::new(

@@ -30,8 +30,10 @@ impl Ctl {
             .args(args)
             .env("TETHER_TABLE", &self.table)
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
+            // The test harness's credentials: DynamoDB Local keeps one
+            // database per access key, and the lifecycle test shares it.
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
             .expect("run tetherctl")
@@ -158,5 +160,177 @@ fn purge_retry_reports_what_it_re_drove() {
         let out = ctl.run(args);
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(out.stdout.is_empty());
+    }
+}
+
+/// SPEC §13 lifecycle commands, and SPEC §5: every change an operator makes
+/// reaches a warm function's very next request.
+#[tokio::test]
+async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
+    use serde_json::json;
+    use tether_tests::{As, TestApp};
+    let ctl = Ctl::new();
+    ctl.json(&["table", "create"]);
+    let (_, org) = ctl.json(&["org", "create", "--name", "Acme"]);
+    let org_id = org["organization_id"].as_str().unwrap();
+    let first_key = org["api_key"].as_str().unwrap().to_owned();
+    let warm = TestApp::attach(
+        &ctl.table,
+        tether::ids::OrganizationId::parse(org_id).unwrap(),
+        first_key.clone(),
+    )
+    .await;
+    let read = |key: String| {
+        let warm = &warm;
+        async move {
+            warm.send_as("GET", "/v1/end-users", As::Key(&key), None)
+                .await
+        }
+    };
+    let warmed = read(first_key.clone()).await;
+    assert_eq!(warmed.status, 200, "warm: {}", warmed.text);
+
+    // org list / show / update
+    let (_, listed) = ctl.json(&["org", "list"]);
+    assert!(
+        listed["organizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["organization_id"] == org_id)
+    );
+    let (_, shown) = ctl.json(&["org", "show", "--id", org_id]);
+    assert_eq!(shown["plan"], "free");
+    assert_eq!(shown["limits"]["rate_limit"], 10);
+    let (_, updated) = ctl.json(&[
+        "org",
+        "update",
+        "--id",
+        org_id,
+        "--plan",
+        "pro",
+        "--rate-limit",
+        "1",
+        "--burst",
+        "1",
+    ]);
+    assert_eq!(updated["plan"], "pro");
+    assert_eq!(updated["limits"]["rate_limit"], 1);
+    assert_eq!(
+        updated["limits"]["turn_ceiling"], 1_000_000,
+        "the pro plan's"
+    );
+    let first = read(first_key.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        first.headers["x-ratelimit-limit"], "1",
+        "the new limit at once"
+    );
+    let second = read(first_key.clone()).await;
+    assert_eq!(second.status, 429, "{}", second.text);
+    ctl.json(&[
+        "org",
+        "update",
+        "--id",
+        org_id,
+        "--rate-limit",
+        "100",
+        "--burst",
+        "100",
+    ]);
+
+    // api-key list / revoke / roll
+    let (_, made) = ctl.json(&["api-key", "create", "--org", org_id, "--scopes", "admin"]);
+    let second_key = made["api_key"].as_str().unwrap().to_owned();
+    let (_, keys) = ctl.json(&["api-key", "list", "--org", org_id]);
+    let keys = keys["api_keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        !serde_json::to_string(&keys).unwrap().contains("tk_"),
+        "no secrets"
+    );
+    let first_id = keys.iter().find(|k| k["id"] != made["api_key_id"]).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(read(first_key.clone()).await.status, 200);
+    ctl.json(&["api-key", "revoke", "--id", &first_id]);
+    let refused = read(first_key.clone()).await;
+    assert_eq!(refused.status, 401, "revoked: {}", refused.text);
+    let second_id = made["api_key_id"].as_str().unwrap();
+    let last = ctl.run(&["api-key", "revoke", "--id", second_id]);
+    assert!(!last.status.success() && last.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&last.stderr).contains("last non-expiring admin key"));
+    assert_eq!(read(second_key.clone()).await.status, 200);
+    let (_, rolled) = ctl.json(&["api-key", "roll", "--id", second_id, "--grace-seconds", "0"]);
+    let third_key = rolled["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(read(second_key).await.status, 401, "rolled without grace");
+    assert_eq!(read(third_key.clone()).await.status, 200);
+
+    // external-service list / token-roll / token-revoke
+    let (_, service) = ctl.json(&["external-service", "create", "--name", "CRM"]);
+    let service_id = service["external_service_id"].as_str().unwrap();
+    let token = service["token"].as_str().unwrap().to_owned();
+    let (_, services) = ctl.json(&["external-service", "list"]);
+    assert!(
+        services["external_services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["external_service_id"] == service_id && s["name"] == "CRM")
+    );
+    let orgs = format!("/api/v1/external-services/{service_id}/organizations");
+    let call = |token: String| {
+        let warm = &warm;
+        let orgs = orgs.clone();
+        async move {
+            warm.send_as("GET", &orgs, As::Bearer(&token), None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(call(token.clone()).await, 200, "warm");
+    let (_, new) = ctl.json(&[
+        "external-service",
+        "token-roll",
+        "--id",
+        service_id,
+        "--grace-seconds",
+        "3600",
+    ]);
+    let new_token = new["token"].as_str().unwrap().to_owned();
+    assert_eq!(call(token.clone()).await, 200, "in its grace period");
+    assert_eq!(call(new_token.clone()).await, 200);
+    let (_, revoked) = ctl.json(&["external-service", "token-revoke", "--id", service_id]);
+    assert_eq!(revoked["revoked_tokens"], json!(2));
+    assert_eq!(call(token).await, 401);
+    assert_eq!(call(new_token).await, 401);
+    for args in [
+        &[
+            "org",
+            "show",
+            "--id",
+            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
+        ][..],
+        &["org", "update", "--id", org_id, "--plan", "gold"],
+        &["api-key", "revoke", "--id", "nope"],
+        &[
+            "api-key",
+            "roll",
+            "--id",
+            second_id,
+            "--grace-seconds",
+            "604801",
+        ],
+        &[
+            "external-service",
+            "token-roll",
+            "--id",
+            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
+        ],
+    ] {
+        let out = ctl.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
 }

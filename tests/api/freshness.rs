@@ -1,0 +1,199 @@
+//! Every change applies from the next request, everywhere (SPEC §5): a warm
+//! function is warmed, the thing is changed through *another* function (or
+//! the core functions `tetherctl` runs), and the warm function's very next
+//! request sees it — at no extra DynamoDB call while nothing changes.
+
+use serde_json::json;
+use tether::clock::Clock as _;
+use tether::organizations::{Changed, LimitOverrides, Update};
+use tether_tests::{As, TestApp, id, spawn_app};
+
+async fn link(
+    app: &TestApp,
+    user: &str,
+    provider: &str,
+    email: &str,
+) -> tether_tests::TestResponse {
+    app.post(
+        &format!("/v1/users/{user}/identities"),
+        &json!({
+            "identity_provider_id": provider,
+            "external_id": format!("ext-{}", ulid::Ulid::generate()),
+            "external_email": email,
+        }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_policy_put_through_another_function_denies_the_next_request_of_a_warm_one() {
+    let warm = spawn_app().await;
+    let provider = warm.create_provider_id().await;
+    let user = warm.create_user(json!({})).await;
+    // Warm: this function has read (and cached) the organization's policies.
+    assert_eq!(
+        link(&warm, id(&user), &provider, "a@other.com")
+            .await
+            .status,
+        201
+    );
+    let other = warm.cold_instance();
+    let put = other
+        .request("PUT", "/v1/policies")
+        .raw_body(
+            "text/plain",
+            r#"@notice("example.com only")
+forbid (principal, action == Action::"identities.create", resource)
+unless { context has external_email && context.external_email like "*@example.com" };"#,
+        )
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let denied = link(&warm, id(&user), &provider, "b@other.com").await;
+    denied.assert_error(403, "policy_denied");
+    assert_eq!(denied.body["notices"], json!(["example.com only"]));
+    // And cleared again, also at once.
+    let cleared = other
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", "")
+        .send()
+        .await;
+    assert_eq!(cleared.status, 200);
+    assert_eq!(
+        link(&warm, id(&user), &provider, "c@other.com")
+            .await
+            .status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_key_revoked_through_another_function_is_refused_by_a_warm_one() {
+    let warm = spawn_app().await;
+    let (key_id, key) = warm
+        .create_key_with_id(warm.org_id, &[tether::auth::Scope::Read])
+        .await;
+    let read = || warm.send_as("GET", "/v1/end-users", As::Key(&key), None);
+    assert_eq!(read().await.status, 200);
+    assert_eq!(read().await.status, 200, "cached now");
+    let other = warm.cold_instance();
+    assert_eq!(
+        other.delete(&format!("/v1/api-keys/{key_id}")).await.status,
+        204
+    );
+    read().await.assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn a_lowered_plan_applies_to_the_next_request_of_a_warm_function() {
+    let warm = spawn_app().await;
+    warm.create_user(json!({})).await;
+    assert_eq!(warm.get("/v1/end-users").await.status, 200);
+    let lowered = Update {
+        overrides: LimitOverrides {
+            relationship_ceiling: Some(1),
+            turn_ceiling: Some(1_000),
+            ..LimitOverrides::default()
+        },
+        ..Update::default()
+    };
+    let changed = tether::organizations::update(&warm.app.store, warm.org_id, &lowered)
+        .await
+        .unwrap();
+    assert!(matches!(changed, Changed::Done { .. }));
+    let refused = warm.post("/v1/end-users", &json!({})).await;
+    refused.assert_error(403, "relationship_quota_exceeded");
+    assert_eq!(refused.headers["x-quota-relationships-limit"], "1");
+    let res = warm.get("/v1/end-users").await;
+    assert_eq!(res.status, 200);
+    // The turn ceiling is the new one too (the headers report it on a quota refusal).
+    let exhausted = tether::organizations::update(
+        &warm.app.store,
+        warm.org_id,
+        &Update {
+            overrides: LimitOverrides {
+                turn_ceiling: Some(1),
+                ..LimitOverrides::default()
+            },
+            ..Update::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(exhausted, Changed::Done { .. }));
+    warm.get("/v1/end-users")
+        .await
+        .assert_error(429, "turn_quota_exhausted");
+}
+
+#[tokio::test]
+async fn a_revoked_service_token_is_refused_by_a_warm_function_and_a_rolled_one_has_its_grace() {
+    let warm = spawn_app().await;
+    let (service, token) = warm.create_service(&[]).await;
+    let path = format!("/api/v1/external-services/{service}/organizations");
+    let list = |token: String| {
+        let warm = &warm;
+        let path = path.clone();
+        async move {
+            warm.send_as("GET", &path, As::Bearer(&token), None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(list(token.clone()).await, 200);
+    assert_eq!(list(token.clone()).await, 200, "cached now");
+    let service_id = tether::ids::ExternalServiceId::parse(&service).unwrap();
+    let now = warm.clock.now();
+    let rolled = tether::external_services::roll_token(
+        &warm.app.store,
+        service_id,
+        time::Duration::minutes(10),
+        now,
+    )
+    .await
+    .unwrap()
+    .expect("a live token to roll");
+    let new = rolled.expose().to_owned();
+    assert_eq!(list(token.clone()).await, 200, "in its grace period");
+    assert_eq!(list(new.clone()).await, 200);
+    warm.clock.advance(time::Duration::minutes(10));
+    assert_eq!(list(token.clone()).await, 401, "the grace period is over");
+    let revoked =
+        tether::external_services::revoke_tokens(&warm.app.store, service_id, warm.clock.now())
+            .await
+            .unwrap();
+    assert_eq!(revoked, 1, "the new token; the old one had ended");
+    assert_eq!(list(new).await, 401);
+}
+
+/// What freshness costs (docs/performance.md): nothing while nothing
+/// changes; right after a change, one refused limiter write, and one read of
+/// each cached thing the request needs.
+#[tokio::test]
+async fn freshness_costs_no_call_while_nothing_changes() {
+    let warm = spawn_app().await;
+    let calls = || warm.app.store.call_totals().calls;
+    assert_eq!(warm.get("/v1/end-users").await.status, 200);
+    assert_eq!(warm.get("/v1/end-users").await.status, 200);
+    let before = calls();
+    assert_eq!(warm.get("/v1/end-users").await.status, 200);
+    assert_eq!(
+        calls() - before,
+        2,
+        "the limiter's write and the list's query"
+    );
+    let changed = warm
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", "")
+        .send()
+        .await;
+    assert_eq!(changed.status, 200);
+    let before = calls();
+    assert_eq!(warm.get("/v1/end-users").await.status, 200);
+    // The outdated limiter write, the organization, the write again, the
+    // key, the policies, the list.
+    assert_eq!(calls() - before, 6);
+    let before = calls();
+    assert_eq!(warm.get("/v1/end-users").await.status, 200);
+    assert_eq!(calls() - before, 2, "warm again");
+}
