@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 
 /// Sort key of the organization item.
 pub const ORG_SK: &str = "ORG";
-/// The `GSI1` partition that lists every organization (operators only).
-const ORGS_GSI1PK: &str = "ORGS";
+/// The partition of the directory items that list every organization
+/// (operators only): `PK = ORGS`, `SK = ORG#<id>`. A separate item rather
+/// than an index entry of the organization item, which the relationship
+/// counter writes on every end-user creation: an index entry would double
+/// those writes.
+const DIRECTORY_PK: &str = "ORGS";
 
 /// Partition key of everything an organization owns.
 pub fn org_pk(id: OrganizationId) -> String {
@@ -99,11 +103,6 @@ pub struct Organization {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
-    /// `ORGS`: every organization in one `GSI1` partition, for the operator's list.
-    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
-    gsi1pk: Option<String>,
-    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
-    gsi1sk: Option<String>,
     /// The organization's id.
     pub id: OrganizationId,
     /// Display name.
@@ -143,8 +142,6 @@ impl Organization {
         Self {
             pk: org_pk(id),
             sk: ORG_SK.to_owned(),
-            gsi1pk: Some(ORGS_GSI1PK.to_owned()),
-            gsi1sk: Some(org_pk(id)),
             id,
             name,
             plan,
@@ -226,32 +223,43 @@ pub async fn get_organization(
     store::get_consistent(store, &(org_pk(id), ORG_SK.to_owned())).await
 }
 
-/// Stores a new organization (the id is fresh, so the condition only guards
-/// against an id collision).
+/// Stores a new organization and its directory item (the id is fresh, so the
+/// conditions only guard against an id collision).
 pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), StoreError> {
-    store::put_new(store, org).await
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let put = |item| {
+        store::built(
+            Put::builder()
+                .table_name(store.table())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )
+        .map(|p| TransactWriteItem::builder().put(p).build())
+    };
+    let directory = store::Item::from([
+        (store::PK.to_owned(), store::s(DIRECTORY_PK)),
+        (store::SK.to_owned(), store::s(org_pk(org.id))),
+    ]);
+    store::transact(store, vec![put(store::to_item(org)?)?, put(directory)?]).await
 }
 
-/// Every organization, oldest first (`tetherctl org list`; through `GSI1`,
-/// eventually consistent).
+/// Every organization, oldest first (`tetherctl org list`): the directory
+/// items (strongly consistent), then the organizations, 100 per `BatchGetItem`.
 pub async fn list_all(store: &Store) -> Result<Vec<Organization>, StoreError> {
-    let mut all = Vec::new();
-    let mut start = None;
-    loop {
-        let (items, more) =
-            store::query_items_page(store, store::Keys::Gsi1, ORGS_GSI1PK, "ORG#", start, 100)
-                .await?;
-        start = items.last().filter(|_| more).cloned().map(|mut last| {
-            last.retain(|k, _| ["PK", "SK", "GSI1PK", "GSI1SK"].contains(&k.as_str()));
-            last
-        });
-        for item in items {
+    let entries = store::query_all(store, DIRECTORY_PK, "ORG#", |q| q).await?;
+    let keys: Vec<store::Key> = entries
+        .iter()
+        .filter_map(|e| store::get_s(e, "SK"))
+        .map(|sk| (sk.to_owned(), ORG_SK.to_owned()))
+        .collect();
+    let mut all = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        for item in store::get_items(store, chunk).await?.into_iter().flatten() {
             all.push(store::from_item(item)?);
         }
-        if start.is_none() {
-            return Ok(all);
-        }
     }
+    Ok(all)
 }
 
 /// An operator's change of an organization (`tetherctl org update`): each
