@@ -69,6 +69,21 @@ pub struct Docs {
     pub location: bool,
     /// Honours `If-Match`.
     pub if_match: bool,
+    /// Query parameters of its own (besides `limit` and `cursor`).
+    pub query: &'static [QueryParameter],
+}
+
+/// A query parameter an operation documents.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryParameter {
+    /// Its name.
+    pub name: &'static str,
+    /// Whether it must be given.
+    pub required: bool,
+    /// What it means.
+    pub description: &'static str,
+    /// A resource id (a UUID) rather than free text of 1 to 256 characters.
+    pub id: bool,
 }
 
 impl Docs {
@@ -88,7 +103,13 @@ impl Docs {
             etag: false,
             location: false,
             if_match: false,
+            query: &[],
         }
+    }
+
+    /// Takes these query parameters.
+    pub const fn query(self, query: &'static [QueryParameter]) -> Self {
+        Self { query, ..self }
     }
 
     /// The body may be omitted.

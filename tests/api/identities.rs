@@ -307,3 +307,124 @@ async fn another_organizations_key_gets_404_on_every_identity_route() {
     );
     assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
 }
+
+/// SPEC §9 lookups: "who is this login?" in one read, for a read key, within
+/// the organization only.
+#[tokio::test]
+async fn a_login_is_looked_up_by_provider_and_external_id_in_one_read() {
+    let app = spawn_app().await;
+    let provider = app.create_provider_id().await;
+    let user = app.create_user(json!({})).await;
+    let linked = app
+        .post(
+            &format!("/v1/users/{}/identities", id(&user)),
+            &json!({"identity_provider_id": provider, "external_id": "sub/ä 1", "external_email": "a@example.com"}),
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    let reader = app
+        .create_key(app.org_id, &[tether::auth::Scope::Read])
+        .await;
+    let query = |external: &str| {
+        format!(
+            "/v1/identities?identity_provider_id={provider}&external_id={}",
+            urlencoding(external)
+        )
+    };
+    app.send_as("GET", &query("sub/ä 1"), As::Key(&reader), None)
+        .await;
+    let before = app.app.store.call_totals();
+    let found = app
+        .send_as("GET", &query("sub/ä 1"), As::Key(&reader), None)
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.body["data"], json!([linked.body]));
+    assert_eq!(found.body["data"][0]["user_id"], user["id"]);
+    assert_eq!(
+        app.app.store.call_totals().since(&before).calls,
+        2,
+        "the limiter and one GetItem"
+    );
+    let none = app.get(&query("sub/ä 2")).await;
+    assert_eq!(none.body["data"], json!([]));
+    // Another organization finds nothing, even with the same provider id.
+    let (_, other_key) = app.create_org("B").await;
+    let theirs = app
+        .send_as("GET", &query("sub/ä 1"), As::Key(&other_key), None)
+        .await;
+    assert_eq!(theirs.status, 200);
+    assert_eq!(theirs.body["data"], json!([]));
+    // Unlinked: gone from the lookup.
+    let unlink = app
+        .delete(&format!(
+            "/v1/users/{}/identities/{}",
+            id(&user),
+            id(&linked.body)
+        ))
+        .await;
+    assert_eq!(unlink.status, 204);
+    assert_eq!(app.get(&query("sub/ä 1")).await.body["data"], json!([]));
+    for bad in [
+        "/v1/identities".to_owned(),
+        format!("/v1/identities?identity_provider_id={provider}"),
+        "/v1/identities?identity_provider_id=nope&external_id=x".to_owned(),
+        format!("/v1/identities?identity_provider_id={provider}&external_id="),
+        format!(
+            "/v1/identities?identity_provider_id={provider}&external_id={}",
+            "x".repeat(257)
+        ),
+        format!("/v1/identities?identity_provider_id={provider}&external_id=a&external_id=b"),
+        format!("/v1/identities?identity_provider_id={provider}&external_id=a&email=x"),
+    ] {
+        app.get(&bad)
+            .await
+            .assert_error(400, "invalid_query_parameter");
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /v1/identity-providers/{id}` (SPEC §9): read scope, like the list;
+/// another organization's provider is a 404.
+#[tokio::test]
+async fn a_provider_is_read_by_id_with_a_read_key_and_only_in_its_organization() {
+    let app = spawn_app().await;
+    let created = app.create_provider().await;
+    let path = format!("/v1/identity-providers/{}", id(&created));
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let got = app.send_as("GET", &path, As::Key(&reader), None).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.body, created);
+    let listed = app
+        .send_as("GET", "/v1/identity-providers", As::Key(&reader), None)
+        .await;
+    assert_eq!(listed.status, 200, "reading providers is the read scope's");
+    app.send_as(
+        "POST",
+        "/v1/identity-providers",
+        As::Key(&reader),
+        Some(&json!({"name": "x"})),
+    )
+    .await
+    .assert_error(403, "insufficient_scope");
+    let (_, other_key) = app.create_org("B").await;
+    app.send_as("GET", &path, As::Key(&other_key), None)
+        .await
+        .assert_error(404, "not_found");
+    app.get("/v1/identity-providers/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
+        .await
+        .assert_error(404, "not_found");
+    app.get("/v1/identity-providers/nope")
+        .await
+        .assert_error(400, "invalid_path_parameter");
+}

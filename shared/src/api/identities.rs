@@ -4,7 +4,7 @@ use crate::authz::IdentityContext;
 use crate::error::ApiError;
 use crate::identities::store;
 use crate::identities::{IdentityRecord, LinkIdentity, LinkOutcome, LinkedBy, link};
-use crate::ids::{EndUserId, IdentityId};
+use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
 use crate::wire::Page;
@@ -92,4 +92,41 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
             resource: "identity",
         })
     }
+}
+
+/// `GET /v1/identities?identity_provider_id=&external_id=` → `{data: [identity]}`
+/// (zero or one): "who is this login?" in one read (SPEC §9).
+#[tracing::instrument(name = "identities.lookup", skip_all)]
+pub async fn lookup(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    ctx.query.only(&["identity_provider_id", "external_id"])?;
+    let required = |name: &'static str| {
+        ctx.query
+            .single(name)?
+            .ok_or_else(|| ApiError::InvalidQueryParameter {
+                name: name.into(),
+                problem: "is required",
+            })
+    };
+    let provider = IdentityProviderId::parse(required("identity_provider_id")?).map_err(|_| {
+        ApiError::InvalidQueryParameter {
+            name: "identity_provider_id".into(),
+            problem: "must be a UUID",
+        }
+    })?;
+    let external_id = required("external_id")?;
+    if external_id.is_empty() || external_id.chars().count() > 256 {
+        return Err(ApiError::InvalidQueryParameter {
+            name: "external_id".into(),
+            problem: "must be 1 to 256 characters",
+        });
+    }
+    let found = store::find_by_pair(&ctx.app.store, ctx.org, provider, external_id).await?;
+    let data = found.iter().map(IdentityRecord::view).collect();
+    Reply::json(
+        StatusCode::OK,
+        &Page {
+            data,
+            next_cursor: None,
+        },
+    )
 }

@@ -29,3 +29,15 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let data = providers.iter().map(ProviderRecord::view).collect();
     Reply::json(StatusCode::OK, &Page { data, next_cursor })
 }
+
+/// `GET /v1/identity-providers/{id}` → the provider (read scope), or 404.
+#[tracing::instrument(name = "identity_providers.read", skip_all)]
+pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", IdentityProviderId::parse)?;
+    let provider = identity_providers::get(&ctx.app.store, ctx.org, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "identity_provider",
+        })?;
+    Reply::json(StatusCode::OK, &provider.view())
+}

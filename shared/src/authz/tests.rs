@@ -29,7 +29,12 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
     let org = OrganizationId::generate();
     let user = EndUserId::generate();
     let expected = |action: &str| match action {
-        "end_users.read" | "end_users.list" | "identities.list" => "read",
+        "end_users.read"
+        | "end_users.list"
+        | "identities.list"
+        | "identities.lookup"
+        | "identity_providers.list"
+        | "identity_providers.read" => "read",
         "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
         | "tokens.revoke" | "identities.create" | "identities.delete" => "read_write",
         _ => "admin",

@@ -311,6 +311,31 @@ fn existing_link(pair: Option<&Item>, user: EndUserId) -> Result<LinkOutcome, St
     Ok(LinkOutcome::AlreadyLinked(identity))
 }
 
+/// The organization's identity of `external_id` at `provider`, if linked: one
+/// strongly consistent `GetItem` of the pair's uniqueness item, which holds
+/// the identity (SPEC §9 lookups).
+pub async fn find_by_pair(
+    store: &Store,
+    org: OrganizationId,
+    provider: IdentityProviderId,
+    external_id: &str,
+) -> Result<Option<IdentityRecord>, StoreError> {
+    /// The uniqueness item: the identity it holds, as JSON text.
+    #[derive(Deserialize)]
+    struct Pair {
+        identity: String,
+    }
+    let key = (org_pk(org), pair_sk(provider, external_id));
+    let Some(pair) = store::get_record::<Pair>(store, &key, true).await? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&pair.identity)
+        .map(Some)
+        .map_err(|e| StoreError::Other {
+            source: Box::new(e),
+        })
+}
+
 /// A page of an end user's identities after `after` (and whether more
 /// exist), or `None` when the end user does not exist.
 pub async fn list(

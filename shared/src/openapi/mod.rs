@@ -28,7 +28,12 @@ pub fn error_statuses(endpoint: &Endpoint) -> Vec<u16> {
     let has_path = endpoint.parameter_names().next().is_some();
     let mut statuses = vec![500, 503];
     let has_body = (endpoint.body)().is_some();
-    if endpoint.credential != Credential::None || has_path || has_body || op.paginated {
+    if endpoint.credential != Credential::None
+        || has_path
+        || has_body
+        || op.paginated
+        || !op.query.is_empty()
+    {
         statuses.push(400);
     }
     // Every request passes a limiter: per key, per service or per source IP.
@@ -155,6 +160,17 @@ fn operation_object(endpoint: &Endpoint, schemas: &mut Schemas) -> Value {
         parameters.push(json!({ "name": "cursor", "in": "query", "required": false,
             "description": "The previous page's cursor (opaque).",
             "schema": { "type": "string", "minLength": 1, "maxLength": 512 } }));
+    }
+    for q in op.query {
+        let schema = if q.id {
+            schema_ref("PathId")
+        } else {
+            json!({ "type": "string", "minLength": 1, "maxLength": 256 })
+        };
+        parameters.push(
+            json!({ "name": q.name, "in": "query", "required": q.required,
+            "description": q.description, "schema": schema }),
+        );
     }
     if endpoint.credential == Credential::ApiKey {
         parameters.push(json!({ "$ref": "#/components/parameters/X-Tenant-ID" }));

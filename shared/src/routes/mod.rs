@@ -13,7 +13,9 @@ pub use organization::*;
 pub use service::*;
 pub use user::*;
 
-pub use crate::endpoint::{Bound, Credential, Docs, Endpoint, Handler, Served, Success};
+pub use crate::endpoint::{
+    Bound, Credential, Docs, Endpoint, Handler, QueryParameter, Served, Success,
+};
 use crate::wire::SchemaFn;
 
 /// The schema of the body an operation takes.
@@ -69,8 +71,10 @@ pub const ALL: &[Endpoint] = &[
     CREATE_TOKEN,
     CREATE_IDENTITY_PROVIDER,
     LIST_IDENTITY_PROVIDERS,
+    GET_IDENTITY_PROVIDER,
     LINK_IDENTITY,
     LIST_IDENTITIES,
+    LOOKUP_IDENTITY,
     UNLINK_IDENTITY,
     PUT_POLICIES,
     GET_POLICIES,

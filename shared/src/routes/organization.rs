@@ -172,6 +172,22 @@ pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
     )
     .paginated(),
 );
+/// `GET /v1/identity-providers/{id}`
+pub const GET_IDENTITY_PROVIDER: Endpoint = org_api(
+    "get-identity-provider",
+    ("GET", "/v1/identity-providers/{id}"),
+    "identity_providers.read",
+    op!(api::identity_providers::get),
+    Docs::new(
+        "Get an identity provider",
+        &[(
+            200,
+            "The identity provider.",
+            Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
+        )],
+        &[],
+    ),
+);
 /// `POST /v1/users/{user_id}/identities`
 pub const LINK_IDENTITY: Endpoint = org_api(
     "link-identity",
@@ -407,4 +423,34 @@ pub const ROLL_API_KEY: Endpoint = org_api(
         &[],
     )
     .optional_body(),
+);
+/// `GET /v1/identities?identity_provider_id=&external_id=`
+pub const LOOKUP_IDENTITY: Endpoint = org_api(
+    "lookup-identity",
+    ("GET", "/v1/identities"),
+    "identities.lookup",
+    op!(api::identities::lookup),
+    Docs::new(
+        "Find the identity of a login (provider and external id): zero or one",
+        &[(
+            200,
+            "The identity, if linked (it names its end user).",
+            Some(schema::<crate::wire::Page<crate::identities::Identity<'static>>>),
+        )],
+        &[],
+    )
+    .query(&[
+        super::QueryParameter {
+            name: "identity_provider_id",
+            required: true,
+            description: "The identity provider.",
+            id: true,
+        },
+        super::QueryParameter {
+            name: "external_id",
+            required: true,
+            description: "The login's id at the provider (the id_token's `sub`).",
+            id: false,
+        },
+    ]),
 );
