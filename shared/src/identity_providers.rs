@@ -29,6 +29,112 @@ pub fn provider_sk(id: IdentityProviderId) -> String {
     format!("{IDP_SK_PREFIX}{id}")
 }
 
+/// The sort-key prefix of the uniqueness items of the identities linked
+/// through provider `id` (`identities::pair_sk` builds on it).
+pub fn pairs_prefix(id: IdentityProviderId) -> String {
+    format!("IDPAIR#{id}#")
+}
+
+/// How a deletion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Deleted.
+    Done,
+    /// No such provider in the organization.
+    NotFound,
+    /// Identities still use it (409 `identity_provider_in_use`).
+    InUse,
+}
+
+/// Deletes a provider that no identity uses (SPEC §9), in three steps that
+/// keep a concurrent link from slipping in between the check and the delete:
+/// the provider is marked `deleting` (a link's transaction requires it
+/// unmarked, so new links are refused from here on), the organization's
+/// identities of the provider are looked for (one strongly consistent query
+/// of their uniqueness items, `Limit 1`), and then either the mark is lifted
+/// (in use) or the provider deleted as a change of the organization, so no
+/// warm function verifies with it from the next request.
+pub async fn delete(
+    store: &Store,
+    org: OrganizationId,
+    id: IdentityProviderId,
+) -> Result<Deleted, StoreError> {
+    use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+    let (pk, sk) = (org_pk(org), provider_sk(id));
+    let mark = |update: &str, condition: &str| {
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key(store::PK, store::s(&pk))
+            .key(store::SK, store::s(&sk))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .return_consumed_capacity(store::CAPACITY)
+    };
+    let marked = mark("SET #status = :deleting", "attribute_exists(PK)")
+        .expression_attribute_values(":deleting", store::s(DELETING))
+        .send()
+        .await
+        .map_err(StoreError::from);
+    match marked {
+        Ok(_) => {}
+        Err(StoreError::ConditionalCheckFailed { .. }) => return Ok(Deleted::NotFound),
+        Err(err) => return Err(err),
+    }
+    let used = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", store::s(&pk))
+        .expression_attribute_values(":prefix", store::s(pairs_prefix(id)))
+        .projection_expression("PK")
+        .consistent_read(true)
+        .limit(1)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?
+        .count
+        > 0;
+    if used {
+        let lifted = mark("REMOVE #status", "#status = :deleting")
+            .expression_attribute_values(":deleting", store::s(DELETING))
+            .send()
+            .await
+            .map_err(StoreError::from);
+        return match lifted {
+            Ok(_) | Err(StoreError::ConditionalCheckFailed { .. }) => Ok(Deleted::InUse),
+            Err(err) => Err(err),
+        };
+    }
+    let changed = crate::organizations::change(store, org, |_| {
+        let delete = store::built(
+            Delete::builder()
+                .table_name(store.table())
+                .key(store::PK, store::s(&pk))
+                .key(store::SK, store::s(&sk))
+                .condition_expression("#status = :deleting")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":deleting", store::s(DELETING))
+                .build(),
+        )?;
+        Ok(crate::organizations::Edit {
+            items: vec![TransactWriteItem::builder().delete(delete).build()],
+            ..Default::default()
+        })
+    })
+    .await?;
+    Ok(match changed {
+        crate::organizations::Changed::Done { .. } => Deleted::Done,
+        _ => Deleted::NotFound,
+    })
+}
+
+/// The `status` of a provider being deleted.
+const DELETING: &str = "deleting";
+
 /// A provider as stored: `PK = ORG#<org>`, `SK = IDP#<id>`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderRecord {

@@ -47,6 +47,7 @@ fn there_is_exactly_one_event_per_function() {
 
 const PLACEHOLDER_IDENTITY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051aa";
 const PLACEHOLDER_API_KEY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab";
+const PLACEHOLDER_UNUSED_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc";
 const PLACEHOLDER_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb";
 const PLACEHOLDER_USER_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.placeholder.signature";
 const PLACEHOLDER_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature";
@@ -88,9 +89,11 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         let (api_key, _) = app
             .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])
             .await;
+        let unused_provider = app.create_provider_id().await;
         let text = load(endpoint.function)
             .to_string()
             .replace(PLACEHOLDER_API_KEY, &api_key.to_string())
+            .replace(PLACEHOLDER_UNUSED_PROVIDER, &unused_provider)
             .replace(PLACEHOLDER_USER, user_id)
             .replace(PLACEHOLDER_IDENTITY, id(&linked.body))
             .replace(PLACEHOLDER_PROVIDER, provider_id)

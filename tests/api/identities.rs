@@ -428,3 +428,59 @@ async fn a_provider_is_read_by_id_with_a_read_key_and_only_in_its_organization()
         .await
         .assert_error(400, "invalid_path_parameter");
 }
+
+/// SPEC §9: a provider goes only when no identity uses it (409 otherwise,
+/// and linking keeps working); once deleted, no function links through it,
+/// a warm one included.
+#[tokio::test]
+async fn a_provider_is_deleted_only_when_unused_and_then_refused_everywhere() {
+    let app = spawn_app().await;
+    let provider = app.create_provider_id().await;
+    let user = app.create_user(json!({})).await;
+    let link = |external: &'static str| {
+        let app = &app;
+        let path = format!("/v1/users/{}/identities", id(&user));
+        let body = json!({"identity_provider_id": provider, "external_id": external});
+        async move { app.post(&path, &body).await }
+    };
+    let linked = link("in-use").await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    let path = format!("/v1/identity-providers/{provider}");
+    app.delete(&path)
+        .await
+        .assert_error(409, "identity_provider_in_use");
+    assert_eq!(link("still-works").await.status, 201, "the mark is lifted");
+    // Unlink both; the provider can go. A warm function that verified with it
+    // before refuses it from the next request.
+    let listed = app
+        .get(&format!("/v1/users/{}/identities", id(&user)))
+        .await;
+    for identity in listed.body["data"].as_array().unwrap() {
+        let unlink = app
+            .delete(&format!(
+                "/v1/users/{}/identities/{}",
+                id(&user),
+                id(identity)
+            ))
+            .await;
+        assert_eq!(unlink.status, 204);
+    }
+    let other = app.cold_instance();
+    let (_, other_key) = app.create_org("B").await;
+    app.send_as("DELETE", &path, As::Key(&other_key), None)
+        .await
+        .assert_error(404, "not_found");
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    app.send_as("DELETE", &path, As::Key(&reader), None)
+        .await
+        .assert_error(403, "insufficient_scope");
+    assert_eq!(other.delete(&path).await.status, 204);
+    app.get(&path).await.assert_error(404, "not_found");
+    link("after")
+        .await
+        .assert_error(422, "unknown_identity_provider");
+    app.delete(&path).await.assert_error(404, "not_found");
+    app.delete("/v1/identity-providers/nope")
+        .await
+        .assert_error(400, "invalid_path_parameter");
+}

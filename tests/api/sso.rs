@@ -516,3 +516,29 @@ unless { context.external_email_verified };"#;
     assert_eq!(linked.status, 201, "{}", linked.text);
     assert_eq!(linked.body["external_email_verified"], true);
 }
+
+/// A provider deleted through another function is refused by a warm one
+/// that had verified with it (its cached keys are dropped at the new version).
+#[tokio::test]
+async fn a_provider_deleted_elsewhere_is_refused_by_a_warm_function() {
+    let s = sso().await;
+    let linked = s.link(&idp::id_token("ada", s.now())).await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    let unlink = s
+        .app
+        .delete(&format!(
+            "/v1/users/{}/identities/{}",
+            id(&s.user),
+            id(&linked.body)
+        ))
+        .await;
+    assert_eq!(unlink.status, 204);
+    let other = s.app.cold_instance();
+    let deleted = other
+        .delete(&format!("/v1/identity-providers/{}", s.provider))
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    s.link(&idp::id_token("grace", s.now()))
+        .await
+        .assert_error(422, "unknown_identity_provider");
+}

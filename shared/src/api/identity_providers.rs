@@ -30,6 +30,20 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     Reply::json(StatusCode::OK, &Page { data, next_cursor })
 }
 
+/// `DELETE /v1/identity-providers/{id}` → 204, or 409
+/// `identity_provider_in_use` while identities use it.
+#[tracing::instrument(name = "identity_providers.delete", skip_all)]
+pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", IdentityProviderId::parse)?;
+    match identity_providers::delete(&ctx.app.store, ctx.org, id).await? {
+        identity_providers::Deleted::Done => Ok(Reply::empty(StatusCode::NO_CONTENT)),
+        identity_providers::Deleted::InUse => Err(ApiError::IdentityProviderInUse),
+        identity_providers::Deleted::NotFound => Err(ApiError::NotFound {
+            resource: "identity_provider",
+        }),
+    }
+}
+
 /// `GET /v1/identity-providers/{id}` → the provider (read scope), or 404.
 #[tracing::instrument(name = "identity_providers.read", skip_all)]
 pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {

@@ -35,6 +35,7 @@ impl ApiError {
             | Self::TenantMismatch
             | Self::UserDeleting
             | Self::LastAdminKey
+            | Self::IdentityProviderInUse
             | Self::IdentityAlreadyLinked
             | Self::UnknownIdentityProvider
             | Self::InvalidIdToken { .. }
@@ -77,6 +78,7 @@ impl ApiError {
             Self::NotFound { resource: "sample" },
             Self::UserDeleting,
             Self::LastAdminKey,
+            Self::IdentityProviderInUse,
             Self::IdentityAlreadyLinked,
             Self::UnknownIdentityProvider,
             Self::InvalidIdToken { reason: "sample" },

@@ -126,6 +126,9 @@ pub enum ApiError {
     /// The end user is being deleted.
     #[error("the end user is being deleted")]
     UserDeleting,
+    /// Deleting an identity provider that identities still use.
+    #[error("identities still use this identity provider; unlink them first")]
+    IdentityProviderInUse,
     /// Revoking the organization's last non-expiring admin key.
     #[error("this is the organization's last non-expiring admin key; create or roll another first")]
     LastAdminKey,
@@ -273,9 +276,10 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::UserDeleting | Self::IdentityAlreadyLinked | Self::LastAdminKey => {
-                StatusCode::CONFLICT
-            }
+            Self::UserDeleting
+            | Self::IdentityAlreadyLinked
+            | Self::LastAdminKey
+            | Self::IdentityProviderInUse => StatusCode::CONFLICT,
             Self::UnknownIdentityProvider | Self::InvalidIdToken { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -311,6 +315,7 @@ impl ApiError {
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UserDeleting => "user_deleting",
             Self::LastAdminKey => "last_admin_key",
+            Self::IdentityProviderInUse => "identity_provider_in_use",
             Self::IdentityAlreadyLinked => "identity_already_linked",
             Self::UnknownIdentityProvider => "unknown_identity_provider",
             Self::InvalidIdToken { .. } => "invalid_id_token",

@@ -64,7 +64,8 @@ pub struct IdentityRecord {
 /// id is hashed: any text is then a safe, fixed-length key.
 pub fn pair_sk(provider: IdentityProviderId, external_id: &str) -> String {
     format!(
-        "IDPAIR#{provider}#{}",
+        "{}{}",
+        crate::identity_providers::pairs_prefix(provider),
         hex::encode(Sha256::digest(external_id.as_bytes()))
     )
 }
@@ -207,7 +208,9 @@ pub async fn link(
             .table_name(table)
             .key(PK, store::s(&org))
             .key(SK, store::s(provider_sk(identity.identity_provider_id)))
-            .condition_expression("attribute_exists(PK)")
+            // Not being deleted (identity_providers::delete).
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#status)")
+            .expression_attribute_names("#status", "status")
             .build(),
     )?;
     let pair = built(

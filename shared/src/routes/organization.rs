@@ -188,6 +188,22 @@ pub const GET_IDENTITY_PROVIDER: Endpoint = org_api(
         &[],
     ),
 );
+/// `DELETE /v1/identity-providers/{id}`
+pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
+    "delete-identity-provider",
+    ("DELETE", "/v1/identity-providers/{id}"),
+    "identity_providers.delete",
+    op!(api::identity_providers::delete),
+    Docs::new(
+        "Delete an identity provider no identity uses",
+        &[(
+            204,
+            "Deleted: links through it are refused from the next request.",
+            None,
+        )],
+        &[409],
+    ),
+);
 /// `POST /v1/users/{user_id}/identities`
 pub const LINK_IDENTITY: Endpoint = org_api(
     "link-identity",
