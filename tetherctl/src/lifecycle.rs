@@ -6,7 +6,7 @@ use crate::{ApiKeyCommand, ExternalServiceCommand, OrgCommand, describe};
 use serde_json::{Value, json};
 use tether::api_keys::{self, Outcome};
 use tether::external_services;
-use tether::organizations::{self, Changed, LimitOverrides, Organization};
+use tether::organizations::{self, Changed, Organization};
 use tether::store::Store;
 use time::OffsetDateTime;
 
@@ -45,10 +45,7 @@ pub(crate) async fn org(store: &Store, command: OrgCommand) -> Result<Value, Str
             id,
             name,
             plan,
-            rate_limit,
-            burst,
-            turn_ceiling,
-            relationship_ceiling,
+            limits,
         } => {
             if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
                 return Err("--name must not be empty".into());
@@ -56,12 +53,7 @@ pub(crate) async fn org(store: &Store, command: OrgCommand) -> Result<Value, Str
             let update = organizations::Update {
                 name,
                 plan,
-                overrides: LimitOverrides {
-                    rate_limit,
-                    burst,
-                    turn_ceiling,
-                    relationship_ceiling,
-                },
+                overrides: limits.into(),
             };
             match organizations::update(store, id, &update)
                 .await

@@ -136,6 +136,34 @@ enum TableCommand {
     Create,
 }
 
+/// Limits that override a plan's (`org create`, `org update`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct LimitArgs {
+    /// Requests per second (overrides the plan).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+    /// Bucket size (overrides the plan).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    burst: Option<u32>,
+    /// Turns per billing period (overrides the plan).
+    #[arg(long)]
+    turn_ceiling: Option<u64>,
+    /// Active end users (overrides the plan).
+    #[arg(long)]
+    relationship_ceiling: Option<u64>,
+}
+
+impl From<LimitArgs> for LimitOverrides {
+    fn from(a: LimitArgs) -> Self {
+        Self {
+            rate_limit: a.rate_limit,
+            burst: a.burst,
+            turn_ceiling: a.turn_ceiling,
+            relationship_ceiling: a.relationship_ceiling,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum OrgCommand {
     /// Creates an organization and an admin-scoped API key for it.
@@ -146,18 +174,9 @@ pub(crate) enum OrgCommand {
         /// Billing plan: free or pro.
         #[arg(long, default_value = "free", value_parser = parse_plan)]
         plan: Plan,
-        /// Requests per second (overrides the plan).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-        rate_limit: Option<u32>,
-        /// Bucket size (overrides the plan).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-        burst: Option<u32>,
-        /// Turns per billing period (overrides the plan).
-        #[arg(long)]
-        turn_ceiling: Option<u64>,
-        /// Active end users (overrides the plan).
-        #[arg(long)]
-        relationship_ceiling: Option<u64>,
+        /// Limits that override the plan's.
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Lists every organization.
     List,
@@ -178,18 +197,9 @@ pub(crate) enum OrgCommand {
         /// New plan: free or pro.
         #[arg(long, value_parser = parse_plan)]
         plan: Option<Plan>,
-        /// Requests per second (overrides the plan).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-        rate_limit: Option<u32>,
-        /// Bucket size (overrides the plan).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-        burst: Option<u32>,
-        /// Turns per billing period (overrides the plan).
-        #[arg(long)]
-        turn_ceiling: Option<u64>,
-        /// Active end users (overrides the plan).
-        #[arg(long)]
-        relationship_ceiling: Option<u64>,
+        /// Limits that override the plan's.
+        #[command(flatten)]
+        limits: LimitArgs,
     },
 }
 
@@ -275,26 +285,12 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             )
         }
         Command::Org {
-            command:
-                OrgCommand::Create {
-                    name,
-                    plan,
-                    rate_limit,
-                    burst,
-                    turn_ceiling,
-                    relationship_ceiling,
-                },
+            command: OrgCommand::Create { name, plan, limits },
         } => {
             if name.trim().is_empty() {
                 return Err("--name must not be empty".into());
             }
-            let overrides = LimitOverrides {
-                rate_limit,
-                burst,
-                turn_ceiling,
-                relationship_ceiling,
-            };
-            let org = Organization::new(name, plan, overrides, now);
+            let org = Organization::new(name, plan, limits.into(), now);
             organizations::put_organization(&store, &org)
                 .await
                 .map_err(describe)?;
