@@ -345,15 +345,7 @@ pub async fn create(store: &Store, key: &NewKey) -> Result<bool, StoreError> {
     )?;
     let mut items = vec![TransactWriteItem::builder().update(check).build()];
     items.extend(key.puts(store)?);
-    match store::transact(store, items).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err),
-    }
+    store::transact_guarded(store, items).await
 }
 
 /// A page of the organization's keys, oldest first, after `after`; whether
@@ -517,10 +509,7 @@ pub async fn touch(
         .send()
         .await
         .map_err(StoreError::from);
-    match result {
-        Ok(_) | Err(StoreError::ConditionalCheckFailed { .. }) => Ok(()),
-        Err(err) => Err(err),
-    }
+    StoreError::unless_condition_failed(result)
 }
 
 #[cfg(test)]

@@ -266,11 +266,8 @@ pub async fn finish(
         .send()
         .await
         .map_err(StoreError::from);
-    match result {
-        // Our lease ran out and another attempt took the key over: it stores its own.
-        Ok(_) | Err(StoreError::ConditionalCheckFailed { .. }) => Ok(()),
-        Err(err) => Err(err),
-    }
+    // Our lease ran out and another attempt took the key over: it stores its own.
+    StoreError::unless_condition_failed(result)
 }
 
 /// Gives the key up, so a retry runs the request again (after a 503).
@@ -288,10 +285,7 @@ pub async fn release(store: &Store, claim: &Claim) -> Result<(), StoreError> {
         .send()
         .await
         .map_err(StoreError::from);
-    match result {
-        Ok(_) | Err(StoreError::ConditionalCheckFailed { .. }) => Ok(()),
-        Err(err) => Err(err),
-    }
+    StoreError::unless_condition_failed(result)
 }
 
 #[cfg(test)]

@@ -242,15 +242,7 @@ pub async fn put_new(store: &Store, record: &ConnectTokenRecord) -> Result<bool,
             .build(),
         TransactWriteItem::builder().put(put).build(),
     ];
-    match store::transact(store, items).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err),
-    }
+    store::transact_guarded(store, items).await
 }
 
 /// Finds an organization's connect token by id (through `GSI1`).

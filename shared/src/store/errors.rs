@@ -93,6 +93,15 @@ fn summarize(reasons: &[CancellationReason]) -> String {
 }
 
 impl StoreError {
+    /// A write whose failed condition means another writer got there first
+    /// (a lease taken over, a minute already recorded): done either way.
+    pub fn unless_condition_failed<T>(result: Result<T, Self>) -> Result<(), Self> {
+        match result {
+            Ok(_) | Err(Self::ConditionalCheckFailed { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Whether the store could not be reached or refused us for load: worth a
     /// 503 and a retry by the client.
     pub fn is_transient(&self) -> bool {

@@ -316,6 +316,23 @@ const CONFLICT_ATTEMPTS: u32 = 8;
 /// `ClientRequestToken`.
 pub const TXN_ATTRIBUTE: &str = "txn";
 
+/// [`transact`] for a transaction whose first item is a guard (the parent
+/// exists): `Ok(false)` when that guard's condition failed, nothing written.
+pub async fn transact_guarded(
+    store: &Store,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<bool, StoreError> {
+    match transact(store, items).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// Runs a `TransactWriteItems`, retrying — with jittered backoff — the
 /// cancellations caused only by conflicts with concurrent transactions on the
 /// same items. Any failed condition is returned at once.
