@@ -5,6 +5,9 @@ export AWS_REGION=${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 export AWS_EC2_METADATA_DISABLED=true
+# Local stacks fetch issuers and key sets served on loopback over plain HTTP
+# (SPEC §16); the SAM template never sets this.
+export TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP=true
 
 started_pids=()
 

@@ -42,13 +42,17 @@ pub struct App {
     pub tokens: Option<crate::tokens::TokenKeys>,
     /// The clock (injected in tests).
     pub clock: Arc<dyn Clock>,
+    /// The guarded client for customers' URLs (SPEC §16), built on first use.
+    pub outbound: crate::outbound::Outbound,
 }
 
 impl App {
     /// Assembles the state from its parts.
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
         let ttl = config.key_cache_ttl;
+        let outbound = crate::outbound::Outbound::new(config.outbound.clone());
         Self {
+            outbound,
             config,
             store,
             keys: VersionedCache::new(ttl),

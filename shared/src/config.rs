@@ -31,6 +31,10 @@ pub struct Config {
     /// `TETHER_TLS_ROOTS`: which certificate authorities the functions' HTTPS
     /// client trusts (default [`TlsRoots::Amazon`]).
     pub tls_roots: TlsRoots,
+    /// Which customer URLs may be fetched (SPEC §16):
+    /// `TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP=true` on local stacks only,
+    /// `TETHER_OWN_HOSTNAMES` the API's own host names (comma-separated).
+    pub outbound: crate::outbound::UrlPolicy,
 }
 
 /// The root certificates the functions trust for their AWS calls.
@@ -123,7 +127,27 @@ impl Config {
                 });
             }
         };
+        let allow_loopback = match lookup("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP").as_deref() {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                return Err(ConfigError {
+                    name: "TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP",
+                    problem: "must be true or false",
+                });
+            }
+        };
+        let own_hosts = lookup("TETHER_OWN_HOSTNAMES")
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
         Ok(Self {
+            outbound: crate::outbound::UrlPolicy {
+                allow_loopback,
+                own_hosts,
+            },
             warm_up_connection,
             tls_roots,
             table,
@@ -208,6 +232,20 @@ mod tests {
         );
         let err = config(&[("TETHER_TLS_ROOTS", "mozilla")]).unwrap_err();
         assert_eq!(err.name, "TETHER_TLS_ROOTS");
+    }
+
+    #[test]
+    fn loopback_http_is_off_unless_switched_on() {
+        assert!(!config(&[]).unwrap().outbound.allow_loopback);
+        let on = config(&[
+            ("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP", "true"),
+            ("TETHER_OWN_HOSTNAMES", " API.Example.com., b.example "),
+        ])
+        .unwrap();
+        assert!(on.outbound.allow_loopback);
+        assert_eq!(on.outbound.own_hosts, ["api.example.com", "b.example"]);
+        let err = config(&[("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP", "yes")]).unwrap_err();
+        assert_eq!(err.name, "TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP");
     }
 
     #[test]

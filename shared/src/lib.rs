@@ -31,6 +31,7 @@ pub mod logging;
 pub mod not_found;
 pub mod openapi;
 pub mod organizations;
+pub mod outbound;
 pub mod parse;
 pub mod pipeline;
 pub mod purge;

@@ -1,9 +1,13 @@
 //! SSO identities (SPEC §10): the `POST /v1/me/sso/link` body and the
 //! verification of an identity provider's id_token against its key set.
 
+use crate::error::ApiError;
+use crate::identity_providers::keys::{self, VerifiedProvider};
 use crate::identity_providers::{ALLOWED_ALGORITHMS, ProviderRecord};
 use crate::ids::IdentityProviderId;
+use crate::outbound::Outbound;
 use crate::parse::{JsonObject, ParseBody};
+use crate::store::Store;
 use crate::wire::PathId;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -43,6 +47,41 @@ impl ParseBody for SsoLink {
             id_token: id_token?,
             nonce,
         })
+    }
+}
+
+/// Verifies an id_token with the provider's keys (SPEC §9, §10), fetching
+/// them first when stale, or once when the token's `kid` is unknown — both
+/// only if this request wins the claim. `Err` of the inner result is the
+/// `details.reason` of 422 `invalid_id_token`.
+pub async fn verify_with_fresh_keys(
+    store: &Store,
+    outbound: &Outbound,
+    provider: &VerifiedProvider,
+    token: &str,
+    now: time::OffsetDateTime,
+    nonce: Option<&str>,
+) -> Result<Result<IdClaims, &'static str>, ApiError> {
+    let at = now.unix_timestamp();
+    let check =
+        |keys: &keys::WarmKeys| verify_id_token(token, &provider.record, &keys.set, at, nonce);
+    if provider.record.key_source == crate::identity_providers::KeySource::Pinned {
+        return Ok(check(&provider.keys()));
+    }
+    let mut current = provider.keys();
+    let mut fetched = false;
+    if current.fresh_until <= at && current.quiet_until <= at {
+        (current, fetched) =
+            keys::refresh(store, outbound, provider, now, keys::Need::Fresh).await?;
+    }
+    match check(&current) {
+        // One fetch per request at most.
+        Err("unknown_key") if !fetched => {
+            let (refetched, _) =
+                keys::refresh(store, outbound, provider, now, keys::Need::Kid).await?;
+            Ok(check(&refetched))
+        }
+        verdict => Ok(verdict),
     }
 }
 

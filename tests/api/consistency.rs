@@ -137,6 +137,20 @@ fn the_template_declares_every_function_and_route() {
 }
 
 #[test]
+fn a_deployed_stack_never_fetches_over_plain_http_or_from_loopback() {
+    // SPEC §16: the local stacks' switch, set by scripts/lib.sh, is never
+    // a variable of the template (a comment may name it).
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let set = template
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .any(|line| line.contains("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP"));
+    assert!(!set, "the template switches loopback HTTP on");
+    let scripts = std::fs::read_to_string(root().join("scripts/lib.sh")).unwrap();
+    assert!(scripts.contains("export TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP=true"));
+}
+
+#[test]
 fn the_published_openapi_document_is_the_route_table() {
     let text = std::fs::read_to_string(root().join("docs/openapi.json")).unwrap();
     let published: serde_json::Value = serde_json::from_str(&text).unwrap();

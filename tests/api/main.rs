@@ -14,6 +14,7 @@ mod freshness;
 mod idempotency;
 mod identities;
 mod isolation;
+mod key_sources;
 mod layers;
 mod limits;
 mod lists;

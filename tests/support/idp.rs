@@ -102,3 +102,24 @@ pub fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
         URL_SAFE_NO_PAD.encode(signature)
     )
 }
+
+/// An Ed25519 key of the provider other than `ed-1`: its public JWK with
+/// `kid` (for rotations), from `seed`.
+pub fn ed_jwk(seed: u8, kid: &str) -> Value {
+    let public = ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+        .verifying_key()
+        .to_bytes();
+    json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "use": "sig", "alg": "EdDSA", "x": URL_SAFE_NO_PAD.encode(public)})
+}
+
+/// Signs `claims` with the Ed25519 key of `seed` ([`ed_jwk`]), header `kid`.
+pub fn sign_ed(seed: u8, kid: &str, claims: &Value) -> String {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&[seed; 32]);
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&der)).expect("sign")
+}

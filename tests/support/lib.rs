@@ -17,6 +17,7 @@ use tether::store::{Store, schema};
 
 pub mod contract;
 pub mod idp;
+pub mod issuer;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
 pub fn dynamodb_endpoint() -> String {
@@ -99,6 +100,9 @@ pub struct TestAppBuilder {
     pub real_clock: bool,
     /// Start the manual clock here instead of now.
     pub start_at: Option<time::OffsetDateTime>,
+    /// Fetch customer URLs as a deployed stack does (https to public
+    /// addresses only) instead of allowing loopback HTTP as local stacks do.
+    pub deployed_outbound: bool,
 }
 
 impl Default for TestAppBuilder {
@@ -109,6 +113,7 @@ impl Default for TestAppBuilder {
             source_ip_rate: (tether::limits::SHARD_RATE, 1_000_000),
             real_clock: false,
             start_at: None,
+            deployed_outbound: false,
         }
     }
 }
@@ -128,9 +133,11 @@ impl TestAppBuilder {
             self.source_ip_rate.0.to_string(),
             self.source_ip_rate.1.to_string(),
         );
+        let loopback = (!self.deployed_outbound).to_string();
         let config = Config::from_lookup(|name| match name {
             "TETHER_IP_RATE_LIMIT" => Some(ip_rate.clone()),
             "TETHER_IP_BURST" => Some(ip_burst.clone()),
+            "TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP" => Some(loopback.clone()),
             _ => None,
         })
         .expect("test config");

@@ -1,19 +1,61 @@
 //! Identity providers of the organization (SPEC §9).
 
 use crate::error::ApiError;
-use crate::identity_providers::{self, CreateProvider, ProviderRecord};
+use crate::identity_providers::{self, CreateProvider, ProviderRecord, UpdateProvider, keys};
 use crate::ids::IdentityProviderId;
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
 use crate::wire::Page;
 use lambda_http::http::StatusCode;
 
-/// `POST /v1/identity-providers` → 201 with the provider.
+const RESOURCE: &str = "identity_provider";
+
+/// `POST /v1/identity-providers` → 201 with the provider, its keys pinned
+/// or fetched (422 `invalid_url`, `identity_provider_unreachable`).
 #[tracing::instrument(name = "identity_providers.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
-    let record = ProviderRecord::new(ctx.org, body.value, ctx.app.clock.now());
+    let now = ctx.app.clock.now();
+    let mut input = body.value;
+    let source = std::mem::replace(
+        &mut input.source,
+        identity_providers::SourceInput::Discovery,
+    );
+    let keys = keys::resolve(&ctx.app.outbound, &input.issuer, source, now).await?;
+    let record = ProviderRecord::new(ctx.org, input, keys, now);
     identity_providers::put_new(&ctx.app.store, &record).await?;
     Reply::json(StatusCode::CREATED, &record.view())
+}
+
+/// `PATCH /v1/identity-providers/{id}` → 200 with the provider: `name`,
+/// `client_id`, and the key source (`jwks` pins, `jwks_uri` fetches); warm
+/// functions use the change from their next request. `{}` changes nothing.
+#[tracing::instrument(name = "identity_providers.update", skip_all)]
+pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", IdentityProviderId::parse)?;
+    let (store, now) = (&ctx.app.store, ctx.app.clock.now());
+    let current = identity_providers::get(store, ctx.org, id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    let input = body.value;
+    if input.name.is_none() && input.client_id.is_none() && input.source.is_none() {
+        return Reply::json(StatusCode::OK, &current.view());
+    }
+    let keys = match input.source {
+        Some(source) => Some(keys::resolve(&ctx.app.outbound, &current.issuer, source, now).await?),
+        None => None,
+    };
+    let changes = identity_providers::Changes {
+        name: input.name,
+        client_id: input.client_id,
+        keys,
+    };
+    if !identity_providers::update(store, ctx.org, id, &changes, now).await? {
+        return Err(ApiError::NotFound { resource: RESOURCE });
+    }
+    let updated = identity_providers::get(store, ctx.org, id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    Reply::json(StatusCode::OK, &updated.view())
 }
 
 /// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.
@@ -38,9 +80,7 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     match identity_providers::delete(&ctx.app.store, ctx.org, id).await? {
         identity_providers::Deleted::Done => Ok(Reply::empty(StatusCode::NO_CONTENT)),
         identity_providers::Deleted::InUse => Err(ApiError::IdentityProviderInUse),
-        identity_providers::Deleted::NotFound => Err(ApiError::NotFound {
-            resource: "identity_provider",
-        }),
+        identity_providers::Deleted::NotFound => Err(ApiError::NotFound { resource: RESOURCE }),
     }
 }
 
@@ -50,8 +90,6 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
     let provider = identity_providers::get(&ctx.app.store, ctx.org, id)
         .await?
-        .ok_or(ApiError::NotFound {
-            resource: "identity_provider",
-        })?;
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
     Reply::json(StatusCode::OK, &provider.view())
 }

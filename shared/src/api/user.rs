@@ -8,7 +8,7 @@ use crate::identities::{self, IdentityRecord, LinkedBy, TokenBinding};
 use crate::identity_providers;
 use crate::ids::EndUserId;
 use crate::pipeline::{Ctx, Json, NoBody, NoFields, OrgCtx, Reply, UserCtx};
-use crate::sso::{SsoLink, verify_id_token};
+use crate::sso::SsoLink;
 use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys};
 use crate::tokens::{AccessToken, TokenType};
 use lambda_http::http::StatusCode;
@@ -105,14 +105,17 @@ pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiErr
     let provider = identity_providers::verified(&ctx.app, current, org, provider_id)
         .await?
         .ok_or(ApiError::UnknownIdentityProvider)?;
-    let now = ctx.app.clock.now().unix_timestamp();
-    let claims = verify_id_token(
+    let clock = ctx.app.clock.now();
+    let now = clock.unix_timestamp();
+    let claims = crate::sso::verify_with_fresh_keys(
+        &ctx.app.store,
+        &ctx.app.outbound,
+        &provider,
         &id_token,
-        &provider.record,
-        &provider.jwks,
-        now,
+        clock,
         nonce.as_deref(),
     )
+    .await?
     .map_err(|reason| ApiError::InvalidIdToken { reason })?;
     let verified = claims.email_verified == Some(true);
     if let Some(replay) = ctx

@@ -39,6 +39,8 @@ impl ApiError {
             | Self::IdentityAlreadyLinked
             | Self::UnknownIdentityProvider
             | Self::InvalidIdToken { .. }
+            | Self::IdentityProviderUnreachable { .. }
+            | Self::InvalidUrl { .. }
             | Self::PreconditionFailed
             | Self::TurnQuotaExhausted { .. } => ORGANIZATION,
             Self::ExternalServiceAccessDenied
@@ -82,6 +84,14 @@ impl ApiError {
             Self::IdentityAlreadyLinked,
             Self::UnknownIdentityProvider,
             Self::InvalidIdToken { reason: "sample" },
+            Self::IdentityProviderUnreachable {
+                reason: "timeout",
+                url: "https://issuer.example/jwks".into(),
+            },
+            Self::InvalidUrl {
+                field: "jwks_uri",
+                problem: "must be an https:// URL".into(),
+            },
             Self::PreconditionFailed,
             Self::PayloadTooLarge { limit: 1 },
             Self::ExternalServiceAccessDenied,

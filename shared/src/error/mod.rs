@@ -144,6 +144,23 @@ pub enum ApiError {
         /// `signature`, `expired`, `issuer`, `audience`, `malformed` or `unknown_key`.
         reason: &'static str,
     },
+    /// Discovery or the key-set fetch failed, or returned an invalid document.
+    #[error("the identity provider's keys could not be fetched ({reason})")]
+    IdentityProviderUnreachable {
+        /// `timeout`, `connection_failed`, `http_status`, `too_large`,
+        /// `invalid_document`, `issuer_mismatch` or `url_not_allowed`.
+        reason: &'static str,
+        /// The URL that failed.
+        url: String,
+    },
+    /// A URL the caller gave may not be fetched (SPEC §16).
+    #[error("`{field}` {problem}")]
+    InvalidUrl {
+        /// The body member that holds it.
+        field: &'static str,
+        /// Why it is refused.
+        problem: String,
+    },
     /// `If-Match` does not match the current ETag.
     #[error("If-Match does not match the current ETag of the resource")]
     PreconditionFailed,
@@ -280,9 +297,10 @@ impl ApiError {
             | Self::IdentityAlreadyLinked
             | Self::LastAdminKey
             | Self::IdentityProviderInUse => StatusCode::CONFLICT,
-            Self::UnknownIdentityProvider | Self::InvalidIdToken { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::UnknownIdentityProvider
+            | Self::InvalidIdToken { .. }
+            | Self::IdentityProviderUnreachable { .. }
+            | Self::InvalidUrl { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -319,6 +337,8 @@ impl ApiError {
             Self::IdentityAlreadyLinked => "identity_already_linked",
             Self::UnknownIdentityProvider => "unknown_identity_provider",
             Self::InvalidIdToken { .. } => "invalid_id_token",
+            Self::IdentityProviderUnreachable { .. } => "identity_provider_unreachable",
+            Self::InvalidUrl { .. } => "invalid_url",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",
@@ -356,6 +376,12 @@ impl ApiError {
             Self::NotFound { resource } => Some(json!({ "resource": resource })),
             Self::RouteNotFound { .. } => Some(json!({ "resource": "route" })),
             Self::InvalidIdToken { reason } => Some(json!({ "reason": reason })),
+            Self::IdentityProviderUnreachable { reason, url } => {
+                Some(json!({ "reason": reason, "url": url }))
+            }
+            Self::InvalidUrl { field, problem } => {
+                Some(json!({ "fields": [{ "field": field, "problem": problem }] }))
+            }
             Self::InvalidPathParameter(name) => Some(json!({ "parameter": name })),
             Self::InvalidQueryParameter { name, .. } => Some(json!({ "parameter": name })),
             Self::InsufficientScope { required, .. } => Some(json!({ "required_scope": required })),

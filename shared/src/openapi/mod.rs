@@ -383,7 +383,7 @@ mod tests {
              404 not_found, 409 user_deleting, 409 last_admin_key, 409 identity_provider_in_use, \
              409 identity_already_linked, \
              409 connect_token_unusable, 409 idempotency_in_progress, 412 precondition_failed, \
-             413 payload_too_large, 422 unknown_identity_provider, 422 invalid_id_token, \
+             413 payload_too_large, 422 unknown_identity_provider, 422 invalid_id_token, 422 identity_provider_unreachable, 422 invalid_url, \
              422 idempotency_key_reused, 422 validation_failed, 429 rate_limited, \
              429 turn_quota_exhausted, 500 internal_error, 503 service_unavailable"
         );

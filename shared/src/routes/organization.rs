@@ -188,6 +188,22 @@ pub const GET_IDENTITY_PROVIDER: Endpoint = org_api(
         &[],
     ),
 );
+/// `PATCH /v1/identity-providers/{id}`
+pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
+    "update-identity-provider",
+    ("PATCH", "/v1/identity-providers/{id}"),
+    "identity_providers.update",
+    op!(api::identity_providers::update),
+    Docs::new(
+        "Change an identity provider's name, client id or key source",
+        &[(
+            200,
+            "The identity provider; warm functions use the change from their next request.",
+            Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
+        )],
+        &[],
+    ),
+);
 /// `DELETE /v1/identity-providers/{id}`
 pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
     "delete-identity-provider",

@@ -1,12 +1,18 @@
 //! Identity providers (SPEC §9): the OIDC issuers whose identities an
-//! organization links, with their JSON Web Key Set inline.
+//! organization links, and where their signing keys come from — pinned
+//! inline, or fetched from a `jwks_uri` (given or discovered) and cached.
+
+mod input;
+pub mod keys;
+
+pub use input::{CreateProvider, SourceInput, UpdateProvider, usable_keys, validate_jwks};
+pub use keys::VerifiedProvider;
 
 use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::freshness::{Current, VersionedCache};
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, Store, StoreError};
 use crate::wire::{Jwks, Timestamp};
 use jsonwebtoken::jwk::JwkSet;
@@ -17,10 +23,6 @@ use std::sync::Arc;
 
 /// Prefix of provider sort keys.
 const IDP_SK_PREFIX: &str = "IDP#";
-/// Most keys a provider's JWKS may hold.
-const MAX_KEYS: usize = 20;
-/// JWK members that belong to private or symmetric keys: never accepted.
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 /// The signature algorithms an id_token may use (SPEC §10).
 pub const ALLOWED_ALGORITHMS: &[&str] = &["RS256", "ES256", "EdDSA"];
 
@@ -135,7 +137,21 @@ pub async fn delete(
 /// The `status` of a provider being deleted.
 const DELETING: &str = "deleting";
 
-/// A provider as stored: `PK = ORG#<org>`, `SK = IDP#<id>`.
+/// Where a provider's keys come from (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// Keys given inline (`jwks`), never fetched.
+    #[default]
+    Pinned,
+    /// Keys fetched from the issuer's `jwks_uri` (given, or discovered) and
+    /// kept fresh.
+    JwksUri,
+}
+
+/// A provider as stored: `PK = ORG#<org>`, `SK = IDP#<id>`. The item also
+/// holds the key cache shared by every function (SPEC §9): the last fetched
+/// keys, until when they are fresh, and when a request last claimed a fetch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderRecord {
     #[serde(rename = "PK")]
@@ -152,10 +168,29 @@ pub struct ProviderRecord {
     pub issuer: String,
     /// The organization's client id at the provider: the `aud` of its id_tokens.
     pub client_id: String,
-    /// The key set, as JSON text.
+    /// Where the keys come from (records older than key sources are pinned).
+    #[serde(default)]
+    pub key_source: KeySource,
+    /// The key set's URL, for [`KeySource::JwksUri`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The key set as JSON text: pinned, or the usable keys last fetched.
     pub jwks_json: String,
+    /// When the keys were last fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_fetched_at: Option<String>,
+    /// Until when (epoch seconds) the fetched keys are fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_fresh_until: Option<i64>,
+    /// When (epoch seconds) a request last claimed a fetch: at most one per
+    /// [`keys::REFETCH_INTERVAL_SECONDS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_claimed_at: Option<i64>,
     /// Creation time.
     pub created_at: String,
+    /// Last change (absent on records never changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
 }
 
 impl ProviderRecord {
@@ -166,14 +201,59 @@ impl ProviderRecord {
 
     /// The public provider object.
     pub fn view(&self) -> IdentityProvider<'_> {
+        let pinned = self.key_source == KeySource::Pinned;
         IdentityProvider {
             id: self.id,
             name: &self.name,
             issuer: &self.issuer,
             client_id: &self.client_id,
-            jwks: serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []})),
+            key_source: self.key_source,
+            jwks_uri: self.jwks_uri.as_deref().filter(|_| !pinned),
+            jwks: pinned.then(|| {
+                serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []}))
+            }),
+            keys_fetched_at: self.keys_fetched_at.as_deref().filter(|_| !pinned),
             created_at: &self.created_at,
+            updated_at: self.updated_at.as_deref().unwrap_or(&self.created_at),
         }
+    }
+
+    /// A new provider of `org` with its key source resolved.
+    pub fn new(
+        org: OrganizationId,
+        input: CreateProvider,
+        keys: keys::Resolved,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let id = IdentityProviderId::generate();
+        let mut record = Self {
+            pk: org_pk(org),
+            sk: provider_sk(id),
+            id,
+            organization_id: org,
+            name: input.name,
+            issuer: input.issuer,
+            client_id: input.client_id,
+            key_source: KeySource::Pinned,
+            jwks_uri: None,
+            jwks_json: String::new(),
+            keys_fetched_at: None,
+            keys_fresh_until: None,
+            fetch_claimed_at: None,
+            created_at: format_timestamp(now),
+            updated_at: None,
+        };
+        match keys {
+            keys::Resolved::Pinned(jwks) => record.jwks_json = jwks.to_string(),
+            keys::Resolved::Fetched(fetched) => {
+                record.key_source = KeySource::JwksUri;
+                record.jwks_uri = Some(fetched.jwks_uri);
+                record.jwks_json = fetched.keys_json;
+                record.keys_fetched_at = Some(fetched.fetched_at);
+                record.keys_fresh_until = Some(fetched.fresh_until);
+            }
+        }
+        record
     }
 }
 
@@ -185,171 +265,31 @@ pub struct IdentityProvider<'a> {
     /// The provider's id.
     pub id: IdentityProviderId,
     /// Display name.
-    #[schemars(length(max = NAME_MAX_CHARS))]
+    #[schemars(length(max = input::NAME_MAX_CHARS))]
     pub name: &'a str,
     /// The `iss` its id_tokens carry.
-    #[schemars(length(max = ISSUER_MAX_CHARS))]
+    #[schemars(length(max = input::ISSUER_MAX_CHARS))]
     pub issuer: &'a str,
     /// The organization's client id at the provider: the `aud` of its id_tokens.
-    #[schemars(length(max = CLIENT_ID_MAX_CHARS))]
+    #[schemars(length(max = input::CLIENT_ID_MAX_CHARS))]
     pub client_id: &'a str,
-    /// The public signing keys.
-    #[schemars(with = "Jwks")]
-    pub jwks: Value,
+    /// `pinned` (inline `jwks`) or `jwks_uri` (fetched, kept fresh).
+    pub key_source: KeySource,
+    /// The key set's URL; null when pinned.
+    pub jwks_uri: Option<&'a str>,
+    /// The pinned public signing keys (pinned providers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Jwks>")]
+    pub jwks: Option<Value>,
+    /// When the keys were last fetched; null when pinned.
+    #[schemars(with = "Option<Timestamp>")]
+    pub keys_fetched_at: Option<&'a str>,
     /// Creation time.
     #[schemars(with = "Timestamp")]
     pub created_at: &'a str,
-}
-
-/// Longest provider name, in characters.
-const NAME_MAX_CHARS: usize = 128;
-/// Longest issuer URL, in characters.
-const ISSUER_MAX_CHARS: usize = 512;
-/// Longest client id, in characters.
-const CLIENT_ID_MAX_CHARS: usize = 256;
-
-impl ProviderRecord {
-    /// A new provider of `org` from a parsed body.
-    pub fn new(org: OrganizationId, input: CreateProvider, now: time::OffsetDateTime) -> Self {
-        let id = IdentityProviderId::generate();
-        Self {
-            pk: org_pk(org),
-            sk: provider_sk(id),
-            id,
-            organization_id: org,
-            name: input.name,
-            issuer: input.issuer,
-            client_id: input.client_id,
-            jwks_json: input.jwks.to_string(),
-            created_at: format_timestamp(now),
-        }
-    }
-}
-
-/// `POST /v1/identity-providers` body.
-#[derive(Debug, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "CreateIdentityProviderRequest")]
-pub struct CreateProvider {
-    /// Display name.
-    #[schemars(length(min = 1, max = NAME_MAX_CHARS))]
-    name: String,
-    /// An absolute http(s) URL; the `iss` of its id_tokens.
-    #[schemars(length(min = 1, max = ISSUER_MAX_CHARS))]
-    issuer: String,
-    /// The organization's client id at the provider.
-    #[schemars(length(min = 1, max = CLIENT_ID_MAX_CHARS))]
-    client_id: String,
-    /// Public signing keys only (RSA, EC P-256, Ed25519), unique `kid`s.
-    #[schemars(with = "Jwks")]
-    jwks: Value,
-}
-
-impl ParseBody for CreateProvider {
-    fn parse(object: &mut JsonObject) -> Option<Self> {
-        let name = object.required_string("name", NAME_MAX_CHARS);
-        let issuer = object
-            .required_string("issuer", ISSUER_MAX_CHARS)
-            .filter(|issuer| {
-                let ok = (issuer.starts_with("https://") || issuer.starts_with("http://"))
-                    && !issuer.contains(char::is_whitespace);
-                if !ok {
-                    object.problem("issuer", "must be an absolute http(s) URL");
-                }
-                ok
-            });
-        let client_id = object.required_string("client_id", CLIENT_ID_MAX_CHARS);
-        let jwks = match object.take("jwks") {
-            None => {
-                object.problem("jwks", "is required");
-                None
-            }
-            Some(value) => match validate_jwks(&value) {
-                Ok(()) => Some(value),
-                Err(problem) => {
-                    object.problem("jwks", problem);
-                    None
-                }
-            },
-        };
-        Some(Self {
-            name: name?,
-            issuer: issuer?,
-            client_id: client_id?,
-            jwks: jwks?,
-        })
-    }
-}
-
-/// Checks a JSON Web Key Set: public signing keys only, each with a unique
-/// `kid`, of a type an allowed algorithm uses, and loadable as a key.
-pub fn validate_jwks(value: &Value) -> Result<(), String> {
-    let keys = value
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| "must be a JSON Web Key Set: an object with a `keys` array".to_owned())?;
-    if keys.is_empty() || keys.len() > MAX_KEYS {
-        return Err(format!("must hold 1 to {MAX_KEYS} keys"));
-    }
-    let mut kids = std::collections::HashSet::new();
-    for (i, key) in keys.iter().enumerate() {
-        let object = key
-            .as_object()
-            .ok_or_else(|| format!("key {i} must be an object"))?;
-        if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| object.contains_key(**m)) {
-            return Err(format!(
-                "key {i} has the private member `{private}`; send public keys only"
-            ));
-        }
-        let kid = object
-            .get("kid")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty());
-        let kid = kid.ok_or_else(|| format!("key {i} needs a `kid`"))?;
-        if !kids.insert(kid) {
-            return Err(format!("key id `{kid}` appears twice"));
-        }
-        if let Some(usage) = object.get("use")
-            && usage != "sig"
-        {
-            return Err(format!(
-                "key {i} is not a signing key (`use` must be \"sig\")"
-            ));
-        }
-        if let Some(alg) = object.get("alg")
-            && !alg
-                .as_str()
-                .is_some_and(|a| ALLOWED_ALGORITHMS.contains(&a))
-        {
-            return Err(format!("key {i}: `alg` must be one of RS256, ES256, EdDSA"));
-        }
-        let supported = match object.get("kty").and_then(Value::as_str) {
-            Some("RSA") => true,
-            Some("EC") => object.get("crv") == Some(&json!("P-256")),
-            Some("OKP") => object.get("crv") == Some(&json!("Ed25519")),
-            _ => false,
-        };
-        if !supported {
-            return Err(format!("key {i} must be RSA, EC P-256 or OKP Ed25519"));
-        }
-    }
-    let set: JwkSet = serde_json::from_value(value.clone())
-        .map_err(|_| "is not a valid JSON Web Key Set".to_owned())?;
-    for (i, jwk) in set.keys.iter().enumerate() {
-        jsonwebtoken::DecodingKey::from_jwk(jwk)
-            .map_err(|_| format!("key {i} is not a usable public key"))?;
-    }
-    Ok(())
-}
-
-/// A provider as the SSO link uses it: the record and its key set, parsed
-/// once per warm function.
-#[derive(Debug)]
-pub struct VerifiedProvider {
-    /// The stored provider.
-    pub record: ProviderRecord,
-    /// Its JSON Web Key Set, parsed.
-    pub jwks: JwkSet,
+    /// Last change.
+    #[schemars(with = "Timestamp")]
+    pub updated_at: &'a str,
 }
 
 /// The warm cache of verified providers, current at a version of their
@@ -373,8 +313,7 @@ pub async fn verified(
     let Some(record) = get(&app.store, org, id).await? else {
         return Ok(None);
     };
-    let jwks = record.jwks()?;
-    let provider = Arc::new(VerifiedProvider { record, jwks });
+    let provider = Arc::new(VerifiedProvider::new(record)?);
     let owner = crate::limits::Owner::Organization(org).partition_key();
     app.providers.put(
         (org, id),
@@ -418,51 +357,101 @@ pub async fn list(
     .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What a PATCH changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// A new display name.
+    pub name: Option<String>,
+    /// A new client id.
+    pub client_id: Option<String>,
+    /// A new key source, resolved.
+    pub keys: Option<keys::Resolved>,
+}
 
-    fn jwks() -> Value {
-        serde_json::from_str(include_str!("../../tests/fixtures/idp-jwks.json")).unwrap()
+/// Changes a provider as a change of its organization (SPEC §5), so warm
+/// functions verify with the new client id or keys from their next
+/// request. `false` when the organization has no such provider (or it is
+/// being deleted).
+pub async fn update(
+    store: &Store,
+    org: OrganizationId,
+    id: IdentityProviderId,
+    changes: &Changes,
+    now: time::OffsetDateTime,
+) -> Result<bool, StoreError> {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let mut set = vec!["updated_at = :now"];
+    let mut remove = Vec::new();
+    let mut values = vec![(":now", store::s(format_timestamp(now)))];
+    if let Some(name) = &changes.name {
+        set.push("#name = :name");
+        values.push((":name", store::s(name)));
     }
-
-    #[test]
-    fn public_signing_keys_are_accepted() {
-        assert_eq!(validate_jwks(&jwks()), Ok(()));
-        let ed = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "e", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
-        assert_eq!(validate_jwks(&ed), Ok(()));
+    if let Some(client_id) = &changes.client_id {
+        set.push("client_id = :client_id");
+        values.push((":client_id", store::s(client_id)));
     }
-
-    #[test]
-    fn private_symmetric_duplicate_and_unusable_keys_are_refused() {
-        let mut with_private = jwks();
-        with_private["keys"][0]["d"] = json!("secret");
-        assert!(
-            validate_jwks(&with_private)
-                .unwrap_err()
-                .contains("private")
-        );
-        let symmetric = json!({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]});
-        assert!(validate_jwks(&symmetric).is_err());
-        let mut duplicate = jwks();
-        duplicate["keys"][1]["kid"] = json!("rsa-1");
-        assert!(validate_jwks(&duplicate).unwrap_err().contains("twice"));
-        let mut no_kid = jwks();
-        no_kid["keys"][0].as_object_mut().unwrap().remove("kid");
-        assert!(validate_jwks(&no_kid).is_err());
-        let mut hs = jwks();
-        hs["keys"][0]["alg"] = json!("HS256");
-        assert!(validate_jwks(&hs).is_err());
-        let mut broken = jwks();
-        broken["keys"][0]["n"] = json!("!!");
-        assert!(validate_jwks(&broken).is_err());
-        for bad in [
-            json!([]),
-            json!({}),
-            json!({"keys": []}),
-            json!({"keys": "x"}),
-        ] {
-            assert!(validate_jwks(&bad).is_err(), "{bad}");
+    match &changes.keys {
+        None => {}
+        Some(keys::Resolved::Pinned(jwks)) => {
+            set.extend(["key_source = :source", "jwks_json = :keys"]);
+            values.push((":source", store::s("pinned")));
+            values.push((":keys", store::s(jwks.to_string())));
+            remove.extend([
+                "jwks_uri",
+                "keys_fetched_at",
+                "keys_fresh_until",
+                "fetch_claimed_at",
+            ]);
+        }
+        Some(keys::Resolved::Fetched(fetched)) => {
+            set.extend([
+                "key_source = :source",
+                "jwks_uri = :uri",
+                "jwks_json = :keys",
+                "keys_fetched_at = :fetched_at",
+                "keys_fresh_until = :until",
+            ]);
+            values.push((":source", store::s("jwks_uri")));
+            values.push((":uri", store::s(&fetched.jwks_uri)));
+            values.push((":keys", store::s(&fetched.keys_json)));
+            values.push((":fetched_at", store::s(&fetched.fetched_at)));
+            values.push((":until", store::n(fetched.fresh_until)));
+            // The fetch at a PATCH does not count against the interval.
+            remove.push("fetch_claimed_at");
         }
     }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    let (pk, sk) = (org_pk(org), provider_sk(id));
+    let changed = crate::organizations::change(store, org, |_| {
+        let mut update = Update::builder()
+            .table_name(store.table())
+            .key(store::PK, store::s(&pk))
+            .key(store::SK, store::s(&sk))
+            .update_expression(&expression)
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#status)")
+            .expression_attribute_names("#status", "status");
+        if changes.name.is_some() {
+            update = update.expression_attribute_names("#name", "name");
+        }
+        for (name, value) in &values {
+            update = update.expression_attribute_values(*name, value.clone());
+        }
+        Ok(crate::organizations::Edit {
+            items: vec![
+                TransactWriteItem::builder()
+                    .update(store::built(update.build())?)
+                    .build(),
+            ],
+            ..Default::default()
+        })
+    })
+    .await?;
+    Ok(matches!(
+        changed,
+        crate::organizations::Changed::Done { .. }
+    ))
 }
