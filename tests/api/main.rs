@@ -20,6 +20,7 @@ mod limits;
 mod lists;
 mod malformed;
 mod not_found;
+mod oidc;
 mod pipeline;
 mod policies;
 mod purge;

@@ -18,6 +18,7 @@ use tether::store::{Store, schema};
 pub mod contract;
 pub mod idp;
 pub mod issuer;
+pub mod oidc;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
 pub fn dynamodb_endpoint() -> String {

@@ -1,0 +1,79 @@
+//! SSO against a genuine OpenID Provider (`tests/support/oidc.rs`): it is
+//! registered by its issuer alone, and its own id_tokens — RS256, ES256
+//! and EdDSA, from the authorization-code flow — link, through a key
+//! rotation and after the old keys are retired.
+
+use serde_json::{Value, json};
+use tether_tests::oidc::OidcProvider;
+use tether_tests::{As, TestApp, spawn_app};
+
+const CLIENTS: [&str; 3] = ["rs256", "es256", "eddsa"];
+
+/// Links the provider's id_token for `login` as a new end user; the response.
+async fn link(
+    app: &TestApp,
+    provider: &Value,
+    id_token: &str,
+    nonce: &str,
+) -> tether_tests::TestResponse {
+    let user = app.create_user(json!({})).await;
+    app.send_as(
+        "POST",
+        "/v1/me/sso/link",
+        As::Bearer(&app.user_token(&user)),
+        Some(
+            &json!({"identity_provider_id": provider["id"], "id_token": id_token, "nonce": nonce}),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_real_provider_links_through_discovery_rotation_and_retirement() {
+    let mut op = OidcProvider::start("g1").await;
+    let app = spawn_app().await;
+    // One Tether provider per client of the issuer, each by issuer alone.
+    let mut providers = Vec::new();
+    for client in CLIENTS {
+        let res = app
+            .post(
+                "/v1/identity-providers",
+                &json!({"name": format!("OP {client}"), "issuer": op.issuer, "client_id": client}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        assert_eq!(res.body["jwks_uri"], format!("{}/jwks", op.issuer));
+        providers.push(res.body);
+    }
+
+    for (phase, generations) in [
+        ("before", None),
+        ("rotated", Some("g2,g1")),
+        ("retired", Some("g2")),
+    ] {
+        if let Some(generations) = generations {
+            op.rotate(generations).await;
+        }
+        for (client, provider) in CLIENTS.iter().zip(&providers) {
+            let login = format!("{phase}-{client}");
+            let nonce = format!("n-{login}");
+            let id_token = op.id_token(client, &login, &nonce).await;
+            let res = link(&app, provider, &id_token, &nonce).await;
+            assert_eq!(res.status, 201, "{phase} {client}: {}", res.text);
+            assert_eq!(res.body["external_id"], login);
+            assert_eq!(res.body["external_email"], format!("{login}@example.com"));
+            assert_eq!(res.body["external_email_verified"], true);
+            assert_eq!(res.body["external_username"], login);
+            // The nonce binds the token to the request that asked for it.
+            let replay = link(
+                &app,
+                provider,
+                &op.id_token(client, &login, &nonce).await,
+                "other",
+            )
+            .await;
+            replay.assert_error(422, "invalid_id_token");
+            assert_eq!(replay.body["details"]["reason"], "nonce");
+        }
+    }
+}
