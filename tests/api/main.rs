@@ -18,6 +18,7 @@ mod key_sources;
 mod layers;
 mod limits;
 mod lists;
+mod lookups;
 mod malformed;
 mod not_found;
 mod oidc;

@@ -47,19 +47,59 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     user_reply(StatusCode::OK, &record)
 }
 
-/// `GET /v1/end-users?limit=&cursor=` → `{data, next_cursor}`, oldest first.
+/// `GET /v1/end-users?limit=&cursor=` → `{data, next_cursor}`, oldest first;
+/// with `email=` (case-insensitive) or `external_id=` (exact), the end users
+/// it names, through a keys-only index (SPEC §9 Lookups).
 #[tracing::instrument(name = "end_users.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
-    ctx.query.only(&["limit", "cursor"])?;
+    ctx.query
+        .only(&["limit", "cursor", "email", "external_id"])?;
     let limit = ctx.query.page_limit()?;
-    let after = ctx.query.cursor(CURSOR_PREFIX, EndUserId::parse)?;
-    let (records, more) = store::list(&ctx.app.store, org, after, limit).await?;
+    let lookup = lookup(&ctx)?;
+    // Each listing has its own cursors: one cannot resume another.
+    let tag = match &lookup {
+        None => CURSOR_PREFIX,
+        Some(store::Lookup::Email(_)) => "ue1:",
+        Some(store::Lookup::ExternalId(_)) => "ux1:",
+    };
+    let after = ctx.query.cursor(tag, EndUserId::parse)?;
+    let (records, more) = match &lookup {
+        None => store::list(&ctx.app.store, org, after, limit).await?,
+        Some(by) => store::lookup(&ctx.app.store, org, by, after, limit).await?,
+    };
     let next_cursor = more
-        .then(|| records.last().map(|r| encode_cursor(CURSOR_PREFIX, r.id)))
+        .then(|| records.last().map(|r| encode_cursor(tag, r.id)))
         .flatten();
     let data = records.iter().map(EndUserRecord::view).collect();
     Reply::json(StatusCode::OK, &Page { data, next_cursor })
+}
+
+/// The lookup the query asks for: `email` or `external_id`, not both.
+fn lookup(ctx: &OrgCtx) -> Result<Option<store::Lookup>, ApiError> {
+    let bounded = |name: &'static str, max: usize| -> Result<Option<String>, ApiError> {
+        match ctx.query.single(name)? {
+            None => Ok(None),
+            Some(v) if v.is_empty() || v.chars().count() > max => {
+                Err(ApiError::InvalidQueryParameter {
+                    name: name.into(),
+                    problem: "must be 1 to 256 characters",
+                })
+            }
+            Some(v) => Ok(Some(v.to_owned())),
+        }
+    };
+    let email = bounded("email", crate::end_users::domain::EMAIL_MAX_CHARS)?;
+    let external_id = bounded("external_id", crate::end_users::domain::TEXT_MAX_CHARS)?;
+    match (email, external_id) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidQueryParameter {
+            name: "external_id".into(),
+            problem: "look up by email or by external_id, not both",
+        }),
+        (Some(email), None) => Ok(Some(store::Lookup::Email(email))),
+        (None, Some(id)) => Ok(Some(store::Lookup::ExternalId(id))),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `PATCH /v1/end-users/{user_id}`: replaces `metadata` when sent; `{}` or an

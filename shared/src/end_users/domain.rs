@@ -86,6 +86,11 @@ impl Email {
         }
     }
 
+    /// The address, borrowed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The address.
     pub fn into_inner(self) -> String {
         self.0

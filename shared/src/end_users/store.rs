@@ -62,6 +62,86 @@ pub struct EndUserRecord {
     /// revoking them bumps it (SPEC §5).
     #[serde(default)]
     pub token_generation: u64,
+    /// Key of the `ByEmail` lookup index: `<org>#<lower-case email>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email_key: Option<String>,
+    /// Key of the `ByExternalId` lookup index: `<org>#<external_id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    external_id_key: Option<String>,
+}
+
+/// An end-user lookup (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// By e-mail address, compared case-insensitively.
+    Email(String),
+    /// By the organization's external id, exactly.
+    ExternalId(String),
+}
+
+impl Lookup {
+    /// The index and its partition key for organization `org`.
+    fn key(&self, org: OrganizationId) -> (store::Keys, String) {
+        match self {
+            Self::Email(email) => (store::Keys::Email, email_key(org, email)),
+            Self::ExternalId(id) => (store::Keys::ExternalId, external_id_key(org, id)),
+        }
+    }
+}
+
+/// The `ByEmail` key of `email` in `org`: the address in lower case (full
+/// Unicode lowering; the organization's id keeps tenants apart).
+fn email_key(org: OrganizationId, email: &str) -> String {
+    format!("{org}#{}", email.to_lowercase())
+}
+
+/// The `ByExternalId` key of `external_id` in `org`.
+fn external_id_key(org: OrganizationId, external_id: &str) -> String {
+    format!("{org}#{external_id}")
+}
+
+/// One page of the organization's end users a lookup finds, oldest first:
+/// one query of a keys-only index, then one strongly consistent
+/// `BatchGetItem` of the users (never a scan or a filtered query).
+pub async fn lookup(
+    store: &Store,
+    org: OrganizationId,
+    by: &Lookup,
+    after: Option<EndUserId>,
+    limit: usize,
+) -> Result<(Vec<EndUserRecord>, bool), StoreError> {
+    let (index, key) = by.key(org);
+    let attribute = match index {
+        store::Keys::Email => crate::store::schema::EMAIL_KEY,
+        _ => crate::store::schema::EXTERNAL_ID_KEY,
+    };
+    let start = after.map(|id| {
+        std::collections::HashMap::from([
+            (attribute.to_owned(), store::s(&key)),
+            (store::PK.to_owned(), store::s(org_pk(org))),
+            (store::SK.to_owned(), store::s(user_sk(id))),
+        ])
+    });
+    let (entries, more) =
+        store::query_items_page(store, index, &key, USER_SK_PREFIX, start, limit).await?;
+    let keys: Vec<store::Key> = entries
+        .iter()
+        .filter_map(|e| {
+            Some((
+                store::get_s(e, store::PK)?.to_owned(),
+                store::get_s(e, store::SK)?.to_owned(),
+            ))
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok((Vec::new(), more));
+    }
+    let mut users = Vec::with_capacity(keys.len());
+    // A purge may have removed a user the index still lists.
+    for item in store::get_items(store, &keys).await?.into_iter().flatten() {
+        users.push(store::from_item::<EndUserRecord>(item)?);
+    }
+    Ok((users, more))
 }
 
 impl EndUserRecord {
@@ -73,6 +153,14 @@ impl EndUserRecord {
     ) -> Self {
         let id = EndUserId::generate();
         let now = format_timestamp(now);
+        let email_key = input
+            .email
+            .as_ref()
+            .map(|e| email_key(organization_id, e.as_str()));
+        let external_id_key = input
+            .external_id
+            .as_ref()
+            .map(|x| external_id_key(organization_id, x));
         Self {
             pk: org_pk(organization_id),
             sk: user_sk(id),
@@ -80,6 +168,8 @@ impl EndUserRecord {
             organization_id,
             email: input.email.map(super::Email::into_inner),
             display_name: input.display_name,
+            email_key,
+            external_id_key,
             external_id: input.external_id,
             metadata_json: input.metadata.unwrap_or_default().to_json(),
             subscription: Subscription::Free,

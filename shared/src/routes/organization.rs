@@ -41,7 +41,7 @@ pub const LIST_END_USERS: Endpoint = org_api(
     "end_users.list",
     op!(api::end_users::list),
     Docs::new(
-        "List end users",
+        "List end users, or look them up by email or external_id",
         &[(
             200,
             "A page of end users.",
@@ -49,7 +49,21 @@ pub const LIST_END_USERS: Endpoint = org_api(
         )],
         &[],
     )
-    .paginated(),
+    .paginated()
+    .query(&[
+        super::QueryParameter {
+            name: "email",
+            required: false,
+            description: "Only the end users with this address (compared case-insensitively).",
+            id: false,
+        },
+        super::QueryParameter {
+            name: "external_id",
+            required: false,
+            description: "Only the end users with this external_id (exact); not with `email`.",
+            id: false,
+        },
+    ]),
 );
 /// `GET /v1/end-users/{user_id}`
 pub const GET_END_USER: Endpoint = org_api(

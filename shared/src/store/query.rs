@@ -36,6 +36,10 @@ pub enum Keys {
     Table,
     /// `GSI1PK`, `GSI1SK` (eventually consistent).
     Gsi1,
+    /// `email_key`, `SK` (keys only, eventually consistent).
+    Email,
+    /// `external_id_key`, `SK` (keys only, eventually consistent).
+    ExternalId,
 }
 
 /// A query of the items of partition `pk` whose sort key begins with `prefix`.
@@ -51,6 +55,12 @@ fn prefix_query(
         Keys::Gsi1 => query
             .index_name(schema::GSI1)
             .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :prefix)"),
+        Keys::Email => query
+            .index_name(schema::EMAIL_INDEX)
+            .key_condition_expression("email_key = :pk AND begins_with(SK, :prefix)"),
+        Keys::ExternalId => query
+            .index_name(schema::EXTERNAL_ID_INDEX)
+            .key_condition_expression("external_id_key = :pk AND begins_with(SK, :prefix)"),
     };
     query
         .expression_attribute_values(":pk", s(pk))

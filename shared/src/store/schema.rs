@@ -16,6 +16,31 @@ pub const GSI1_PK: &str = "GSI1PK";
 /// Sort key of [`GSI1`].
 pub const GSI1_SK: &str = "GSI1SK";
 
+/// The end users by e-mail address (KEYS_ONLY, see `docs/data-model.md`).
+pub const EMAIL_INDEX: &str = "ByEmail";
+/// Partition key of [`EMAIL_INDEX`]: `<org>#<lower-case address>`.
+pub const EMAIL_KEY: &str = "email_key";
+/// The end users by the organization's external id (KEYS_ONLY).
+pub const EXTERNAL_ID_INDEX: &str = "ByExternalId";
+/// Partition key of [`EXTERNAL_ID_INDEX`]: `<org>#<external id>`.
+pub const EXTERNAL_ID_KEY: &str = "external_id_key";
+
+/// A lookup index: `hash` and the table's sort key, keys only — an update
+/// that changes neither (a metadata PATCH) writes nothing to it.
+fn lookup_index(name: &str, hash: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .expect("index has its required fields")
+}
+
 /// What `create_table` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableCreation {
@@ -41,7 +66,7 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("attribute definition has its required fields")
 }
 
-/// Creates the table with its index, stream and TTL, waiting until it is
+/// Creates the table with its indexes, stream and TTL, waiting until it is
 /// active. Idempotent: an existing table is left as it is.
 pub async fn create_table(store: &Store) -> Result<TableCreation, StoreError> {
     let client = store.client();
@@ -53,6 +78,8 @@ pub async fn create_table(store: &Store) -> Result<TableCreation, StoreError> {
         .attribute_definitions(string_attribute(SK))
         .attribute_definitions(string_attribute(GSI1_PK))
         .attribute_definitions(string_attribute(GSI1_SK))
+        .attribute_definitions(string_attribute(EMAIL_KEY))
+        .attribute_definitions(string_attribute(EXTERNAL_ID_KEY))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .global_secondary_indexes(
@@ -68,6 +95,8 @@ pub async fn create_table(store: &Store) -> Result<TableCreation, StoreError> {
                 .build()
                 .expect("index has its required fields"),
         )
+        .global_secondary_indexes(lookup_index(EMAIL_INDEX, EMAIL_KEY))
+        .global_secondary_indexes(lookup_index(EXTERNAL_ID_INDEX, EXTERNAL_ID_KEY))
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)

@@ -1,0 +1,142 @@
+//! End-user lookups (SPEC §9): `GET /v1/end-users?email=` (case-insensitive)
+//! and `?external_id=` (exact), paginated, through keys-only indexes.
+
+use serde_json::{Value, json};
+use tether_tests::{TestApp, id, spawn_app};
+
+async fn find(app: &TestApp, query: &str) -> Value {
+    let res = app.get(&format!("/v1/end-users?{query}")).await;
+    assert_eq!(res.status, 200, "{query}: {}", res.text);
+    res.body
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["data"].as_array().unwrap().iter().map(id).collect()
+}
+
+#[tokio::test]
+async fn end_users_are_found_by_email_case_insensitively_and_by_external_id_exactly() {
+    let app = spawn_app().await;
+    let ada = app
+        .create_user(json!({"email": "Ada@Example.com", "external_id": "crm-1"}))
+        .await;
+    let bob = app
+        .create_user(json!({"email": "bob@example.com", "external_id": "crm-2"}))
+        .await;
+    let ada_again = app.create_user(json!({"email": "ada@example.COM"})).await;
+    app.create_user(json!({})).await;
+
+    let found = find(&app, "email=ADA%40example.com").await;
+    assert_eq!(ids(&found), [id(&ada), id(&ada_again)], "oldest first");
+    assert_eq!(
+        found["data"][0]["email"], "Ada@Example.com",
+        "stored as sent"
+    );
+    assert_eq!(found["next_cursor"], Value::Null);
+    assert_eq!(ids(&find(&app, "external_id=crm-2").await), [id(&bob)]);
+    assert_eq!(
+        ids(&find(&app, "external_id=CRM-2").await),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        ids(&find(&app, "email=nobody%40example.com").await),
+        Vec::<&str>::new()
+    );
+
+    // Paginated like every list; a lookup's cursor resumes only that lookup.
+    let first = find(&app, "email=ada%40example.com&limit=1").await;
+    assert_eq!(ids(&first), [id(&ada)]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = find(
+        &app,
+        &format!("email=ada%40example.com&limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(ids(&second), [id(&ada_again)]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    app.get(&format!("/v1/end-users?cursor={cursor}"))
+        .await
+        .assert_error(400, "invalid_query_parameter");
+}
+
+#[tokio::test]
+async fn lookups_stay_in_the_organization_and_forget_purged_users() {
+    let app = spawn_app().await;
+    let (_, other_key) = app.create_org("Other").await;
+    let res = app
+        .request("POST", "/v1/end-users")
+        .key(&other_key)
+        .json(&json!({"email": "shared@example.com", "external_id": "x-1"}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201);
+    assert_eq!(
+        ids(&find(&app, "email=shared%40example.com").await),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        ids(&find(&app, "external_id=x-1").await),
+        Vec::<&str>::new()
+    );
+
+    let mine = app
+        .create_user(json!({"email": "shared@example.com"}))
+        .await;
+    assert_eq!(
+        ids(&find(&app, "email=shared%40example.com").await),
+        [id(&mine)]
+    );
+    let before = crate::stored_user(&app, &mine).await.unwrap();
+    let deleted = app.delete(&format!("/v1/end-users/{}", id(&mine))).await;
+    assert_eq!(deleted.status, 202);
+    let after = crate::stored_user(&app, &mine).await.unwrap();
+    let change = tether::purge::StreamChange {
+        sequence_number: "1".into(),
+        new_image: Some(after),
+        old_image: Some(before),
+    };
+    assert!(
+        tether::purge::handle(&app.app.store, &[change])
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&find(&app, "email=shared%40example.com").await),
+        Vec::<&str>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_metadata_patch_keeps_the_user_findable() {
+    let app = spawn_app().await;
+    let user = app
+        .create_user(json!({"email": "m@example.com", "external_id": "m-1"}))
+        .await;
+    let res = app
+        .patch(
+            &format!("/v1/end-users/{}", id(&user)),
+            &json!({"metadata": {"tier": "gold"}}),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let found = find(&app, "external_id=m-1").await;
+    assert_eq!(found["data"][0]["metadata"], json!({"tier": "gold"}));
+    assert_eq!(ids(&find(&app, "email=M%40EXAMPLE.COM").await), [id(&user)]);
+}
+
+#[tokio::test]
+async fn malformed_lookups_are_refused() {
+    let app = spawn_app().await;
+    for query in [
+        "email=a%40b.c&external_id=x",
+        "email=",
+        "external_id=",
+        "email=a&email=b",
+        &format!("external_id={}", "x".repeat(257)),
+        "phone=1",
+    ] {
+        app.get(&format!("/v1/end-users?{query}"))
+            .await
+            .assert_error(400, "invalid_query_parameter");
+    }
+}
