@@ -8,6 +8,9 @@ export AWS_EC2_METADATA_DISABLED=true
 # Local stacks fetch issuers and key sets served on loopback over plain HTTP
 # (SPEC §16); the SAM template never sets this.
 export TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP=true
+# Browsers on any localhost origin may call the user API and the JWKS (SPEC
+# §10); in AWS the HTTP API's CorsConfiguration does this instead.
+export TETHER_CORS_ORIGINS=${TETHER_CORS_ORIGINS:-localhost}
 
 started_pids=()
 

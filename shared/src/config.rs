@@ -35,6 +35,9 @@ pub struct Config {
     /// `TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP=true` on local stacks only,
     /// `TETHER_OWN_HOSTNAMES` the API's own host names (comma-separated).
     pub outbound: crate::outbound::UrlPolicy,
+    /// `TETHER_CORS_ORIGINS` (local stacks): the functions answer CORS for
+    /// the browser endpoints themselves; unset in AWS, where the HTTP API does.
+    pub cors: Option<crate::cors::CorsPolicy>,
 }
 
 /// The root certificates the functions trust for their AWS calls.
@@ -143,7 +146,11 @@ impl Config {
             .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .collect();
+        let cors = lookup("TETHER_CORS_ORIGINS")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| crate::cors::CorsPolicy::parse(&v));
         Ok(Self {
+            cors,
             outbound: crate::outbound::UrlPolicy {
                 allow_loopback,
                 own_hosts,

@@ -186,6 +186,9 @@ pub struct Endpoint {
     pub body: fn() -> Option<SchemaFn>,
     /// Its documentation.
     pub docs: Docs,
+    /// Browsers call it cross-origin: it answers CORS preflights for the
+    /// configured origins (SPEC §10: the user API and the JWKS).
+    pub browser: bool,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -223,6 +226,15 @@ impl Endpoint {
             caller: bound.caller,
             body: bound.body,
             docs,
+            browser: false,
+        }
+    }
+
+    /// Browsers call it cross-origin (CORS, SPEC §10).
+    pub const fn for_browsers(self) -> Self {
+        Self {
+            browser: true,
+            ..self
         }
     }
 

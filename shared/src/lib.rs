@@ -15,6 +15,7 @@ pub mod authz;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod end_users;
 pub mod endpoint;
 pub mod error;

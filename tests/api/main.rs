@@ -5,6 +5,7 @@ mod api_keys;
 mod auth;
 mod bad_input;
 mod consistency;
+mod cors;
 mod end_users;
 mod end_users_update;
 mod events;

@@ -139,6 +139,7 @@ impl TestAppBuilder {
             "TETHER_IP_RATE_LIMIT" => Some(ip_rate.clone()),
             "TETHER_IP_BURST" => Some(ip_burst.clone()),
             "TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP" => Some(loopback.clone()),
+            "TETHER_CORS_ORIGINS" => Some("localhost".to_owned()),
             _ => None,
         })
         .expect("test config");
@@ -402,13 +403,22 @@ impl TestApp {
             .unwrap_or_default()
             .to_owned();
         let path = event["rawPath"].as_str().unwrap_or_default().to_owned();
-        let endpoint = routes::route(&method, &path);
+        // As the local router does: a browser endpoint answers its preflights.
+        let endpoint = routes::route(&method, &path).or_else(|| {
+            (method == "OPTIONS")
+                .then(|| {
+                    routes::ALL
+                        .iter()
+                        .find(|e| e.browser && e.match_path(&path).is_some())
+                })
+                .flatten()
+        });
         // Boxed: a test awaits dozens of requests, and unboxed each test's
         // future would hold the largest handler's state inline — too big for a
         // debug-build thread stack.
         let response =
             TestResponse::from(Box::pin(dispatch(Arc::clone(&self.app), endpoint, req)).await);
-        if let Some(endpoint) = endpoint {
+        if let Some(endpoint) = endpoint.filter(|_| method != "OPTIONS") {
             contract::check(endpoint, &response);
         }
         response

@@ -82,6 +82,13 @@ where
     let span = tracing::info_span!("request", requestId = %request_id);
     async move {
         let method = req.method().to_string();
+        let cors = app.config.cors.clone().filter(|_| endpoint.browser);
+        if let Some(cors) = &cors
+            && req.method() == lambda_http::http::Method::OPTIONS
+        {
+            return stamp(cors.preflight(endpoint.method, req.headers()), request_id);
+        }
+        let request_headers = cors.as_ref().map(|_| req.headers().clone());
         let mut trace = Trace::default();
         let outcome = AssertUnwindSafe(run(app, endpoint, request_id, req, op, &mut trace))
             .catch_unwind()
@@ -103,6 +110,9 @@ where
             }
         };
         response.headers_mut().extend(limit_headers);
+        if let (Some(cors), Some(headers)) = (&cors, &request_headers) {
+            cors.decorate(headers, &mut response);
+        }
         let response = stamp(response, request_id);
         let caller = trace.caller;
         // Per request while a function serves one request at a time (Lambda);

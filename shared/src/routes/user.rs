@@ -22,7 +22,8 @@ pub const GET_ME: Endpoint = Endpoint::new(
         &[404],
     )
     .etag(),
-);
+)
+.for_browsers();
 /// `POST /v1/me/sso/link`
 pub const LINK_SSO: Endpoint = Endpoint::new(
     "link-sso",
@@ -47,7 +48,8 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
         &[409],
     ),
 )
-.authorized_after_body();
+.authorized_after_body()
+.for_browsers();
 /// `GET /.well-known/jwks.json`
 pub const GET_JWKS: Endpoint = Endpoint::new(
     "get-jwks",
@@ -65,7 +67,8 @@ pub const GET_JWKS: Endpoint = Endpoint::new(
         &[],
     ),
 )
-.with_token_keys();
+.with_token_keys()
+.for_browsers();
 /// The catch-all: every method and path no other endpoint serves.
 pub const NOT_FOUND: Endpoint = Endpoint::new(
     "not-found",
