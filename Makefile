@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter openapi
+.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso openapi
 
 dev:
 	@scripts/dev.sh
@@ -35,3 +35,7 @@ bench:
 
 bench-limiter:
 	@scripts/bench.sh limiter
+
+# What the identity providers' key cache costs a link (cold, warm, unknown kid).
+bench-sso:
+	@scripts/bench.sh sso_keys
