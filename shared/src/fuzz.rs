@@ -71,6 +71,7 @@ fn all_bodies_accept_or_refuse(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<Json<UpdateEndUser>>(&headers, bytes)?;
     check::<Json<LinkIdentity>>(&headers, bytes)?;
     check::<Json<CreateProvider>>(&headers, bytes)?;
+    check::<Json<crate::identity_providers::UpdateProvider>>(&headers, bytes)?;
     check::<Json<SsoLink>>(&headers, bytes)?;
     check::<Json<CreateConnectToken>>(&headers, bytes)?;
     check::<Json<NoFields>>(&headers, bytes)?;
