@@ -50,6 +50,15 @@ for path, item in doc["paths"].items():
             pass  # any answer will do
 PY
 
+# CORS on the local stack (SPEC §10): a browser endpoint answers a preflight
+# from a localhost origin; the organization API sends no CORS headers.
+cors() { curl -s -o /dev/null -D - -X "$1" "$url$2" -H 'Origin: http://localhost:5173' \
+  -H 'Access-Control-Request-Method: POST' | tr -d '\r' | grep -i '^access-control-allow-origin:' || true; }
+[ "$(cors OPTIONS /v1/me/sso/link)" = "access-control-allow-origin: http://localhost:5173" ] \
+  || { echo "the local stack did not answer the CORS preflight" >&2; exit 1; }
+[ -z "$(cors OPTIONS /v1/end-users)" ] && [ -z "$(cors GET /v1/end-users)" ] \
+  || { echo "the organization API answered with CORS headers" >&2; exit 1; }
+
 # Clients generated from the document by mainstream generators, driven through
 # a few calls: no generator warning, every answer typed.
 TETHER_URL=$url CONTRACT_API_KEY=$api_key CONTRACT_SERVICE_ID=$service_id \

@@ -109,7 +109,9 @@ start_api() {
   started_pids+=("$!")
 
   echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
-  PATH="$PWD/.venv/bin:$PATH" cargo lambda watch -A 127.0.0.1 -P "$port" ${WATCH_FLAGS:-} >".local/watch-$port.log" 2>&1 &
+  # --disable-cors: the router's own permissive CORS would answer every
+  # route; the browser endpoints answer CORS themselves (SPEC §10).
+  PATH="$PWD/.venv/bin:$PATH" cargo lambda watch --disable-cors -A 127.0.0.1 -P "$port" ${WATCH_FLAGS:-} >".local/watch-$port.log" 2>&1 &
   watch_pid=$!
   started_pids+=("$watch_pid")
   local _
