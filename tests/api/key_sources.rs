@@ -365,6 +365,15 @@ async fn patch_switches_the_key_source_and_reaches_warm_functions_at_once() {
     claims["aud"] = json!("renamed");
     let res = link(&warm, &provider, &idp::sign_ed(1, "ed-1", &claims)).await;
     assert_eq!(res.status, 201, "{}", res.text);
+
+    // The PATCH's fetch does not count against the minute: a rotation right
+    // after it is followed at once.
+    issuer.script(|s| s.jwks = json!({"keys": [idp::ed_jwk(4, "ed-4"), idp::ed_jwk(1, "ed-1")]}));
+    claims["sub"] = json!("frank");
+    claims["jti"] = json!("after-patch");
+    let res = link(&warm, &provider, &idp::sign_ed(4, "ed-4", &claims)).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(issuer.hits("/jwks"), hits + 2);
 }
 
 #[tokio::test]
