@@ -105,7 +105,7 @@ start_api() {
   org_id=$(json_field organization_id <<<"$org")
 
   # The local stand-in for the purge-end-user stream trigger (README: "Deleting end users").
-  target/debug/tetherctl purge-worker >".local/purge-worker-$port.log" 2>&1 &
+  target/debug/tetherctl stream-worker >".local/stream-worker-$port.log" 2>&1 &
   started_pids+=("$!")
 
   echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2

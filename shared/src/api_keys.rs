@@ -409,6 +409,13 @@ pub async fn revoke(store: &Store, entry: &ApiKeyEntry) -> Result<Outcome<()>, S
             delete(&entry.pk, &entry.sk)?,
             delete(&entry.credential_pk, crate::auth::API_KEY_SK)?,
         ];
+        // Who revoked it, for the `api_key.revoked` event (SPEC §15).
+        edit.items.extend(store::actor::deletion_marker(
+            store.table(),
+            &entry.pk,
+            &entry.sk,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        ));
         Ok(edit)
     })
     .await?;

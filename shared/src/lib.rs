@@ -19,6 +19,7 @@ pub mod cors;
 pub mod end_users;
 pub mod endpoint;
 pub mod error;
+pub mod events;
 pub mod external_services;
 pub mod freshness;
 mod fuzz;
@@ -41,6 +42,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod sso;
 pub mod store;
+pub mod stream;
 pub mod tokens;
 pub mod wire;
 

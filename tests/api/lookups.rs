@@ -91,6 +91,7 @@ async fn lookups_stay_in_the_organization_and_forget_purged_users() {
     assert_eq!(deleted.status, 202);
     let after = crate::stored_user(&app, &mine).await.unwrap();
     let change = tether::purge::StreamChange {
+        event_id: String::new(),
         sequence_number: "1".into(),
         new_image: Some(after),
         old_image: Some(before),

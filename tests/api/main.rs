@@ -8,6 +8,7 @@ mod consistency;
 mod cors;
 mod end_users;
 mod end_users_update;
+mod event_log;
 mod events;
 mod external_services;
 mod faults;

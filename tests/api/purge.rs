@@ -31,6 +31,7 @@ fn change(
     after: &std::collections::HashMap<String, AttributeValue>,
 ) -> StreamChange {
     StreamChange {
+        event_id: String::new(),
         sequence_number: sequence.into(),
         new_image: Some(after.clone()),
         old_image: Some(before.clone()),
@@ -119,12 +120,14 @@ async fn other_changes_are_ignored() {
     let user = app.create_user(json!({})).await;
     let item = user_item(&app, &user).await;
     let created = StreamChange {
+        event_id: String::new(),
         sequence_number: "1".into(),
         new_image: Some(item.clone()),
         old_image: None,
     };
     let patched = change("2", &item, &item);
     let removed = StreamChange {
+        event_id: String::new(),
         sequence_number: "3".into(),
         new_image: None,
         old_image: Some(item),
@@ -191,9 +194,13 @@ async fn the_sample_event_is_a_deletion_the_handler_recognises() {
 #[tokio::test]
 async fn the_local_poller_purges_from_dynamodb_locals_stream() {
     let app = spawn_app().await;
-    let mut poller = purge::local::Poller::start(&app.app.store, streams())
-        .await
-        .expect("the table has a stream");
+    let mut poller = tether::stream::local::Poller::start(
+        &app.app.store,
+        tether_tests::streams_client(),
+        &[purge::handler],
+    )
+    .await
+    .expect("the table has a stream");
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&user));
     assert_eq!(app.delete(&path).await.status, 202);
@@ -209,21 +216,9 @@ async fn the_local_poller_purges_from_dynamodb_locals_stream() {
     assert_eq!(relationships(&app).await, "0");
 }
 
-/// A Streams client for the emulator the suite runs on.
-fn streams() -> aws_sdk_dynamodbstreams::Client {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
-        ))
-        .build();
-    purge::local::streams_client(&sdk, Some(&tether_tests::dynamodb_endpoint()))
-}
-
 /// Polls until every path answers 404, within `limit`.
 async fn poll_until_gone(
-    poller: &mut purge::local::Poller,
+    poller: &mut tether::stream::local::Poller,
     app: &TestApp,
     paths: &[String],
     limit: Duration,
@@ -245,9 +240,13 @@ async fn poll_until_gone(
 #[tokio::test]
 async fn the_local_poller_keeps_its_place_through_hundreds_of_records_and_lost_iterators() {
     let app = spawn_app().await;
-    let mut poller = purge::local::Poller::start(&app.app.store, streams())
-        .await
-        .expect("the table has a stream");
+    let mut poller = tether::stream::local::Poller::start(
+        &app.app.store,
+        tether_tests::streams_client(),
+        &[purge::handler],
+    )
+    .await
+    .expect("the table has a stream");
     let mut paths = Vec::new();
     for round in 0..2 {
         let mut round_paths = Vec::new();
@@ -277,9 +276,13 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
     let app = spawn_app().await;
     // A purge that cannot succeed: its store names a table that is not there.
     let broken = tether::store::Store::new(app.app.store.client().clone(), "no-such-table");
-    let mut poller = purge::local::Poller::start(&app.app.store, streams())
-        .await
-        .expect("stream");
+    let mut poller = tether::stream::local::Poller::start(
+        &app.app.store,
+        tether_tests::streams_client(),
+        &[purge::handler],
+    )
+    .await
+    .expect("stream");
     let stuck = app.create_user(json!({})).await;
     let stuck_path = format!("/v1/end-users/{}", id(&stuck));
     assert_eq!(app.delete(&stuck_path).await.status, 202);

@@ -40,6 +40,75 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// A DynamoDB Streams client for the emulator the suite runs on.
+pub fn streams_client() -> aws_sdk_dynamodbstreams::Client {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build();
+    tether::stream::local::streams_client(&sdk, Some(&dynamodb_endpoint()))
+}
+
+/// Every record the test table's stream holds, oldest first per shard.
+pub async fn stream_changes(app: &TestApp) -> Vec<tether::stream::StreamChange> {
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let client = streams_client();
+    let streams = client
+        .list_streams()
+        .table_name(app.app.store.table())
+        .send()
+        .await
+        .expect("list streams");
+    let arn = streams.streams()[0]
+        .stream_arn()
+        .expect("stream arn")
+        .to_owned();
+    let described = client
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("describe");
+    let mut changes = Vec::new();
+    for shard in described
+        .stream_description()
+        .map(|d| d.shards())
+        .unwrap_or_default()
+    {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap_or_default())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("iterator")
+            .shard_iterator()
+            .map(str::to_owned);
+        while let Some(current) = iterator {
+            let out = client
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .expect("records");
+            if out.records().is_empty() {
+                break;
+            }
+            changes.extend(
+                out.records()
+                    .iter()
+                    .filter_map(tether::stream::local::change_of),
+            );
+            iterator = out.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    changes
+}
+
 /// One test's world: its table, its clock, an organization and its admin key.
 #[derive(Debug)]
 pub struct TestApp {

@@ -46,9 +46,9 @@ enum Command {
         command: ExternalServiceCommand,
     },
     /// Local stacks only: follows the table's stream and runs the
-    /// purge-end-user handler on it, as the Lambda trigger does in AWS.
-    /// Runs until stopped; prints one JSON line when it starts.
-    PurgeWorker {
+    /// purge-end-user and publish-events handlers on it, as the Lambda
+    /// triggers do in AWS. Runs until stopped; prints one JSON line when it starts.
+    StreamWorker {
         /// Milliseconds between polls.
         #[arg(long, default_value_t = 500)]
         interval_ms: u64,
@@ -334,21 +334,23 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
                 Err(out.to_string())
             }
         }
-        Command::PurgeWorker { interval_ms } => {
-            let client = purge::local::streams_client(&sdk, config.dynamodb_endpoint.as_deref());
-            let poller = purge::local::Poller::start(&store, client)
+        Command::StreamWorker { interval_ms } => {
+            use tether::stream::local;
+            let client = local::streams_client(&sdk, config.dynamodb_endpoint.as_deref());
+            let handlers: [tether::stream::Handler; 2] = [purge::handler, tether::events::handler];
+            let poller = local::Poller::start(&store, client, &handlers)
                 .await
                 .map_err(describe)?;
             println!(
                 "{}",
-                json!({ "purge_worker": "following", "table": store.table() })
+                json!({ "stream_worker": "following", "table": store.table() })
             );
             tether::logging::init();
             poller
                 .run(&store, std::time::Duration::from_millis(interval_ms))
                 .await
                 .map_err(describe)?;
-            Ok(json!({ "purge_worker": "stopped" }))
+            Ok(json!({ "stream_worker": "stopped" }))
         }
         Command::ExternalService {
             command: ExternalServiceCommand::Create { name, mut scopes },

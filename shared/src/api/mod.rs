@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod connect_tokens;
 pub mod end_users;
+pub mod events;
 pub mod identities;
 pub mod identity_providers;
 pub mod policies;

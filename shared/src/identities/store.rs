@@ -448,7 +448,15 @@ pub async fn unlink(
     let Some(identity) = get(store, org, user, id).await? else {
         return Ok(false);
     };
-    match store::transact(store, unlink_items(store, &identity)?.to_vec()).await {
+    let mut items = unlink_items(store, &identity)?.to_vec();
+    // Who unlinked it, for the `identity.unlinked` event (SPEC §15).
+    items.extend(store::actor::deletion_marker(
+        store.table(),
+        &org_pk(org),
+        &identity_sk(user, id),
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    ));
+    match store::transact(store, items).await {
         Ok(()) => Ok(true),
         // Removed by a concurrent unlink between the read and the write.
         Err(StoreError::TransactionCanceled { reasons })

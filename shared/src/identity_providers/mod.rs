@@ -122,8 +122,16 @@ pub async fn delete(
                 .expression_attribute_values(":deleting", store::s(DELETING))
                 .build(),
         )?;
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        // Who deleted it, for the `identity_provider.deleted` event (SPEC §15).
+        items.extend(store::actor::deletion_marker(
+            store.table(),
+            &pk,
+            &sk,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        ));
         Ok(crate::organizations::Edit {
-            items: vec![TransactWriteItem::builder().delete(delete).build()],
+            items,
             ..Default::default()
         })
     })

@@ -194,6 +194,7 @@ where
     )?;
     let slot = Arc::new(KeySlot::new(pending));
     let store = app.store.clone();
+    let actor = actor_of(authenticated.as_ref(), request_id);
     let ctx = C::from_ctx(Ctx {
         app: Arc::clone(&app),
         request_id,
@@ -214,11 +215,33 @@ where
     {
         return Ok(replay);
     }
-    let outcome = op(ctx, input).await;
+    // Every write of the operation names who made it (SPEC §15).
+    let outcome = crate::store::actor::scope(actor, op(ctx, input)).await;
     if let Some(claim) = slot.take_claim() {
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
     outcome
+}
+
+/// The actor stamped on the operation's writes: its authenticated principal
+/// (public endpoints change nothing).
+fn actor_of(
+    authenticated: Option<&Authenticated>,
+    request_id: RequestId,
+) -> crate::store::actor::Actor {
+    let (kind, id) = match authenticated {
+        Some(Authenticated::ApiKey(key)) => ("api_key", key.api_key_id.to_string()),
+        Some(Authenticated::EndUser { user, .. }) => ("end_user", user.to_string()),
+        Some(Authenticated::ExternalService(service)) => {
+            ("external_service", service.id.to_string())
+        }
+        None => return crate::store::actor::Actor::system(),
+    };
+    crate::store::actor::Actor {
+        kind,
+        id,
+        request: request_id.to_string(),
+    }
 }
 
 /// The scope, key and fingerprint of a POST that carries `Idempotency-Key`.

@@ -86,11 +86,21 @@ impl Query {
         tag: &str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Result<Option<T>, ApiError> {
+        self.cursor_named("cursor", tag, parse)
+    }
+
+    /// [`Self::cursor`] read from the parameter `name` (`after` of the events).
+    pub fn cursor_named<T, E>(
+        &self,
+        name: &str,
+        tag: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, ApiError> {
         let invalid = || ApiError::InvalidQueryParameter {
-            name: "cursor".into(),
+            name: name.into(),
             problem: "is not a cursor this API issued",
         };
-        let Some(raw) = self.single("cursor")? else {
+        let Some(raw) = self.single(name)? else {
             return Ok(None);
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;

@@ -6,62 +6,31 @@
 //! the user still being there and deleting — so a redelivered record (streams
 //! deliver at least once) finds nothing left to do and decrements nothing.
 
-pub mod local;
-
 use crate::end_users::{EndUserRecord, Status, user_sk};
 use crate::identities;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::{ORG_SK, org_pk};
-use crate::store::{self, Item, PK, SK, Store, StoreError, built};
+use crate::store::{self, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
-/// One change of the table's stream, from Lambda's event or the local poller.
-#[derive(Debug, Clone)]
-pub struct StreamChange {
-    /// Its position in the shard (the batch-failure identifier).
-    pub sequence_number: String,
-    /// The item after the change.
-    pub new_image: Option<Item>,
-    /// The item before the change.
-    pub old_image: Option<Item>,
-}
+pub use crate::stream::StreamChange;
 
-fn image(item: serde_dynamo::Item) -> Option<Item> {
-    let item: Item = item.into();
-    (!item.is_empty()).then_some(item)
-}
-
-impl StreamChange {
-    /// The changes of a Lambda DynamoDB stream event.
-    pub fn from_event(event: aws_lambda_events::event::dynamodb::Event) -> Vec<Self> {
-        event
-            .records
-            .into_iter()
-            .map(|record| Self {
-                sequence_number: record.change.sequence_number.unwrap_or_default(),
-                new_image: image(record.change.new_image),
-                old_image: image(record.change.old_image),
-            })
-            .collect()
+/// The end user `change` starts the deletion of, if it does.
+fn deletion(change: &StreamChange) -> Option<(OrganizationId, EndUserId)> {
+    let new = change.new_image.as_ref()?;
+    let is_user = store::get_s(new, SK).is_some_and(|sk| sk.starts_with("USER#"));
+    let now_deleting = store::get_s(new, "status") == Some("deleting");
+    let was_deleting = change
+        .old_image
+        .as_ref()
+        .and_then(|old| store::get_s(old, "status"))
+        == Some("deleting");
+    if !(is_user && now_deleting && !was_deleting) {
+        return None;
     }
-
-    /// The end user this change starts the deletion of, if it does.
-    fn deletion(&self) -> Option<(OrganizationId, EndUserId)> {
-        let new = self.new_image.as_ref()?;
-        let is_user = store::get_s(new, SK).is_some_and(|sk| sk.starts_with("USER#"));
-        let now_deleting = store::get_s(new, "status") == Some("deleting");
-        let was_deleting = self
-            .old_image
-            .as_ref()
-            .and_then(|old| store::get_s(old, "status"))
-            == Some("deleting");
-        if !(is_user && now_deleting && !was_deleting) {
-            return None;
-        }
-        let org = OrganizationId::parse(store::get_s(new, "organization_id")?).ok()?;
-        let user = EndUserId::parse(store::get_s(new, "id")?).ok()?;
-        Some((org, user))
-    }
+    let org = OrganizationId::parse(store::get_s(new, "organization_id")?).ok()?;
+    let user = EndUserId::parse(store::get_s(new, "id")?).ok()?;
+    Some((org, user))
 }
 
 /// What a purge found.
@@ -78,7 +47,7 @@ pub enum Purged {
 pub async fn handle(store: &Store, changes: &[StreamChange]) -> Vec<String> {
     let mut failures = Vec::new();
     for change in changes {
-        let Some((org, user)) = change.deletion() else {
+        let Some((org, user)) = deletion(change) else {
             continue;
         };
         match purge(store, org, user).await {
@@ -254,27 +223,13 @@ async fn final_transaction(
 /// The Lambda entry point of `purge-end-user`: partial batch failures are
 /// reported so only the failed record and those after it are retried.
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    use aws_lambda_events::event::dynamodb::Event;
-    use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-    crate::logging::init();
-    let config = crate::config::Config::from_env()?;
-    let store = Store::from_config(&config).await;
-    let store = &store;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<Event>| async move {
-            let changes = StreamChange::from_event(event.payload);
-            let failed = handle(store, &changes).await;
-            let mut response = DynamoDbEventResponse::default();
-            response.batch_item_failures = failed
-                .into_iter()
-                .map(|id| {
-                    let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = Some(id);
-                    failure
-                })
-                .collect();
-            Ok::<_, std::convert::Infallible>(response)
-        },
-    ))
-    .await
+    crate::stream::serve(handler).await
+}
+
+/// [`handle`] as a stream handler.
+pub fn handler<'a>(
+    store: &'a Store,
+    changes: &'a [StreamChange],
+) -> futures_util::future::BoxFuture<'a, Vec<String>> {
+    Box::pin(handle(store, changes))
 }

@@ -88,6 +88,7 @@ pub const ALL: &[Endpoint] = &[
     CANCEL_CONNECT_TOKEN,
     DELETE_RELATION,
     LIST_RELATIONS,
+    LIST_EVENTS,
     REVOKE_TOKENS,
     CREATE_API_KEY,
     LIST_API_KEYS,
@@ -99,7 +100,7 @@ pub const ALL: &[Endpoint] = &[
 ];
 
 /// Functions triggered by events rather than HTTP routes.
-pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user"];
+pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user", "publish-events"];
 
 /// Finds the endpoint serving `method` and `path`.
 pub fn route(method: &str, path: &str) -> Option<&'static Endpoint> {

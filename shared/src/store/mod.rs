@@ -4,6 +4,7 @@
 //! guarded by a condition on the write that could break it, never by a read
 //! before the write.
 
+pub mod actor;
 mod calls;
 mod errors;
 mod query;
@@ -50,7 +51,10 @@ impl Store {
         table: impl Into<String>,
     ) -> Self {
         let stats = CallStats::default();
-        let config = builder.interceptor(calls::CallLog(stats.clone())).build();
+        let config = builder
+            .interceptor(calls::CallLog(stats.clone()))
+            .interceptor(actor::ActorStamp)
+            .build();
         Self {
             client: aws_sdk_dynamodb::Client::from_conf(config),
             table: table.into(),

@@ -1,9 +1,9 @@
-//! The local stand-in for the stream trigger: under `make dev`, this poller
+//! The local stand-in for the stream triggers: under `make dev`, this poller
 //! reads DynamoDB Local's stream of the table (the same Streams API Lambda's
 //! event source mapping reads in AWS) and hands each batch to the same
-//! [`super::handle`] the `purge-end-user` function runs.
+//! handlers the stream functions run (`purge-end-user`, `publish-events`).
 
-use super::StreamChange;
+use super::{Handler, StreamChange};
 use crate::store::{Item, Store};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use std::collections::HashMap;
@@ -85,6 +85,7 @@ pub struct Poller {
     stream_arn: String,
     shards: HashMap<String, ShardState>,
     stats: PollStats,
+    handlers: Vec<Handler>,
 }
 
 async fn timed<T, E: std::error::Error + Send + Sync + 'static>(
@@ -97,10 +98,12 @@ async fn timed<T, E: std::error::Error + Send + Sync + 'static>(
 }
 
 impl Poller {
-    /// Starts following the stream of `store`'s table at its latest position.
+    /// Starts following the stream of `store`'s table at its latest
+    /// position, handing every batch to each of `handlers` in turn.
     pub async fn start(
         store: &Store,
         client: aws_sdk_dynamodbstreams::Client,
+        handlers: &[Handler],
     ) -> Result<Self, PollError> {
         let streams = timed(client.list_streams().table_name(store.table()).send()).await?;
         let stream_arn = streams
@@ -114,6 +117,7 @@ impl Poller {
             stream_arn,
             shards: HashMap::new(),
             stats: PollStats::default(),
+            handlers: handlers.to_vec(),
         };
         poller.discover(ShardIteratorType::Latest).await?;
         Ok(poller)
@@ -238,7 +242,18 @@ impl Poller {
         let out = timed(self.client.get_records().shard_iterator(iterator).send()).await?;
         let changes: Vec<StreamChange> = out.records().iter().filter_map(change_of).collect();
         self.stats.records += changes.len() as u64;
-        let failed = super::handle(store, &changes).await;
+        // Each handler gets the batch; the earliest failure of any is where
+        // the batch is read again (every handler is safe to run twice).
+        let mut failed: Vec<String> = Vec::new();
+        for handler in &self.handlers {
+            let theirs = handler(store, &changes).await;
+            if let Some(first) = theirs.first() {
+                let at = |seq: &String| changes.iter().position(|c| &c.sequence_number == seq);
+                if failed.first().is_none_or(|f| at(first) < at(f)) {
+                    failed = theirs;
+                }
+            }
+        }
         let Some(state) = self.shards.get_mut(id) else {
             return Ok(changes.len());
         };
@@ -292,7 +307,7 @@ impl Poller {
 }
 
 /// A Streams record as the purge reads it.
-fn change_of(record: &aws_sdk_dynamodbstreams::types::Record) -> Option<StreamChange> {
+pub fn change_of(record: &aws_sdk_dynamodbstreams::types::Record) -> Option<StreamChange> {
     let data = record.dynamodb()?;
     let convert = |image: Option<
         &HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
@@ -303,6 +318,7 @@ fn change_of(record: &aws_sdk_dynamodbstreams::types::Record) -> Option<StreamCh
         Some(item.into())
     };
     Some(StreamChange {
+        event_id: record.event_id().unwrap_or_default().to_owned(),
         sequence_number: data.sequence_number().unwrap_or_default().to_owned(),
         new_image: convert(data.new_image.as_ref()),
         old_image: convert(data.old_image.as_ref()),

@@ -1,0 +1,243 @@
+//! Which events one change of the table is (SPEC §15): read from the
+//! stream record's old and new images, rendered as the API renders the
+//! resource — never a secret, never a hash.
+
+use super::NewEvent;
+use crate::api_keys::ApiKeyEntry;
+use crate::end_users::EndUserRecord;
+use crate::identities::IdentityRecord;
+use crate::identity_providers::ProviderRecord;
+use crate::ids::OrganizationId;
+use crate::store::actor::Actor;
+use crate::store::{self, Item, SK};
+use crate::stream::StreamChange;
+use serde_json::{Map, Value, json};
+
+/// The kind of item a sort key names, for the resources that have events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    EndUser,
+    Identity,
+    Provider,
+    Policies,
+    ApiKey,
+}
+
+fn kind_of(item: &Item) -> Option<Kind> {
+    let pk = store::get_s(item, store::PK)?;
+    if !pk.starts_with("ORG#") {
+        return None;
+    }
+    let sk = store::get_s(item, SK)?;
+    Some(match sk {
+        _ if sk.starts_with("USER#") => Kind::EndUser,
+        _ if sk.starts_with("IDENT#") => Kind::Identity,
+        _ if sk.starts_with("IDP#") => Kind::Provider,
+        "POLICIES" => Kind::Policies,
+        _ if sk.starts_with("APIKEY#") => Kind::ApiKey,
+        _ => return None,
+    })
+}
+
+/// The actor of a change: the stamp of the new image when this change wrote
+/// it (a new request id), the deletion marker's for a removal, else the
+/// system (the purge, the operator, a write outside any request).
+fn actor(change: &StreamChange, marker: Option<&Actor>) -> Actor {
+    match (&change.new_image, &change.old_image) {
+        (Some(new), old) => {
+            let stamped = Actor::of(new);
+            let before = old.as_ref().and_then(Actor::of);
+            match stamped {
+                Some(a) if before.as_ref().is_none_or(|b| b.request != a.request) => a,
+                _ => Actor::system(),
+            }
+        }
+        (None, _) => marker.cloned().unwrap_or_else(Actor::system),
+    }
+}
+
+/// The `(PK, SK)` whose deletion marker names the actor of a removal.
+pub fn removed_key(change: &StreamChange) -> Option<(String, String)> {
+    if change.new_image.is_some() {
+        return None;
+    }
+    let old = change.old_image.as_ref()?;
+    kind_of(old)?;
+    Some((
+        store::get_s(old, store::PK)?.to_owned(),
+        store::get_s(old, SK)?.to_owned(),
+    ))
+}
+
+fn render<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    view: impl FnOnce(&T) -> Result<Value, serde_json::Error>,
+) -> Option<Value> {
+    let record: T = store::from_item(item.clone()).ok()?;
+    view(&record).ok()
+}
+
+/// The object's members that `before` had with other values.
+fn previous(before: &Value, after: &Value) -> Option<Value> {
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+        return None;
+    };
+    let changed: Map<String, Value> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v) && k.as_str() != "updated_at")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!changed.is_empty()).then_some(Value::Object(changed))
+}
+
+/// The events of one change; `marker` is the actor a deletion marker names.
+pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<NewEvent> {
+    let Some(image) = change.new_image.as_ref().or(change.old_image.as_ref()) else {
+        return Vec::new();
+    };
+    let Some(kind) = kind_of(image) else {
+        return Vec::new();
+    };
+    let Some(org) = store::get_s(image, store::PK)
+        .and_then(|pk| pk.strip_prefix("ORG#"))
+        .and_then(|id| OrganizationId::parse(id).ok())
+    else {
+        return Vec::new();
+    };
+    let actor = actor(change, marker);
+    let render_one = |item: &Item| -> Option<Value> {
+        match kind {
+            Kind::EndUser => render(item, |r: &EndUserRecord| serde_json::to_value(r.view())),
+            Kind::Identity => render(item, |r: &IdentityRecord| serde_json::to_value(r.view())),
+            Kind::Provider => render(item, |r: &ProviderRecord| serde_json::to_value(r.view())),
+            Kind::ApiKey => render(item, |r: &ApiKeyEntry| serde_json::to_value(r.view())),
+            Kind::Policies => Some(json!({
+                "policies": store::get_s(item, "text").unwrap_or_default(),
+                "updated_at": store::get_s(item, "updated_at"),
+            })),
+        }
+    };
+    let new = change.new_image.as_ref().and_then(render_one);
+    let old = change.old_image.as_ref().and_then(render_one);
+    let user_id = image_user(kind, image);
+    let resource = store::get_s(image, SK).unwrap_or_default().to_owned();
+    let mut found: Vec<(&'static str, Value, Option<Value>)> = Vec::new();
+    match (kind, &old, &new) {
+        (_, None, Some(object)) => found.push((created(kind), object.clone(), None)),
+        (Kind::EndUser, Some(object), None) => {
+            found.push(("end_user.purged", object.clone(), None))
+        }
+        (Kind::Identity, Some(object), None) => {
+            found.push(("identity.unlinked", object.clone(), None));
+        }
+        (Kind::Provider, Some(object), None) => {
+            found.push(("identity_provider.deleted", object.clone(), None));
+        }
+        (Kind::ApiKey, Some(object), None) => found.push(("api_key.revoked", object.clone(), None)),
+        (Kind::EndUser, Some(before), Some(after)) => {
+            let old_item = change.old_image.as_ref().unwrap_or(image);
+            let new_item = change.new_image.as_ref().unwrap_or(image);
+            let field = |item: &Item, name: &str| store::get_s(item, name).map(str::to_owned);
+            let number = |item: &Item, name: &str| store::get_n::<u64>(item, name).unwrap_or(0);
+            if field(old_item, "status").as_deref() != Some("deleting")
+                && field(new_item, "status").as_deref() == Some("deleting")
+            {
+                found.push(("end_user.deleted", after.clone(), None));
+            }
+            if number(new_item, "token_generation") > number(old_item, "token_generation") {
+                found.push(("end_user.tokens_revoked", after.clone(), None));
+            }
+            if before["subscription"] != after["subscription"]
+                || before["externally_managed"] != after["externally_managed"]
+            {
+                found.push((
+                    "subscription.changed",
+                    after.clone(),
+                    Some(json!({"subscription": before["subscription"], "externally_managed": before["externally_managed"]})),
+                ));
+            }
+            if before["metadata"] != after["metadata"] {
+                found.push((
+                    "end_user.updated",
+                    after.clone(),
+                    Some(json!({"metadata": before["metadata"]})),
+                ));
+            }
+        }
+        (Kind::Provider, Some(before), Some(after)) => {
+            // A key refresh or the delete's mark changes nothing the API shows
+            // but `keys_fetched_at`.
+            let mut shown_before = before.clone();
+            let mut shown_after = after.clone();
+            for v in [&mut shown_before, &mut shown_after] {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("keys_fetched_at");
+                }
+            }
+            if shown_before != shown_after {
+                found.push((
+                    "identity_provider.updated",
+                    after.clone(),
+                    previous(&shown_before, &shown_after),
+                ));
+            }
+        }
+        (Kind::Policies, Some(before), Some(after)) if before["policies"] != after["policies"] => {
+            found.push((
+                "policies.updated",
+                after.clone(),
+                Some(json!({"policies": before["policies"]})),
+            ));
+        }
+        // A roll gives the old key an expiry; `last_used_at` is no event.
+        (Kind::ApiKey, Some(before), Some(after))
+            if before["expires_at"] != after["expires_at"] =>
+        {
+            found.push((
+                "api_key.rolled",
+                after.clone(),
+                Some(json!({"expires_at": before["expires_at"]})),
+            ));
+        }
+        _ => {}
+    }
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(n, (kind, object, previous))| {
+            let mut data = json!({ "object": object });
+            if let Some(previous) = previous {
+                data["previous"] = previous;
+            }
+            NewEvent {
+                id: super::event_id(&change.event_id, n),
+                organization_id: org,
+                kind,
+                created_at: now.to_owned(),
+                actor: actor.clone(),
+                data,
+                resource: resource.clone(),
+                user_id: user_id.clone(),
+            }
+        })
+        .collect()
+}
+
+fn created(kind: Kind) -> &'static str {
+    match kind {
+        Kind::EndUser => "end_user.created",
+        Kind::Identity => "identity.linked",
+        Kind::Provider => "identity_provider.created",
+        Kind::Policies => "policies.updated",
+        Kind::ApiKey => "api_key.created",
+    }
+}
+
+/// The end user whose personal data an event carries (redacted at purge).
+fn image_user(kind: Kind, item: &Item) -> Option<String> {
+    match kind {
+        Kind::EndUser => store::get_s(item, "id").map(str::to_owned),
+        Kind::Identity => store::get_s(item, "user_id").map(str::to_owned),
+        _ => None,
+    }
+}

@@ -1,0 +1,154 @@
+//! Events (SPEC §15): every change of an organization's resources, derived
+//! from the table's stream by `publish-events` (so no request pays a call
+//! for them), kept 30 days, read in order with `GET /v1/events`.
+
+mod derive;
+pub mod log;
+
+use crate::ids::OrganizationId;
+use crate::store::actor::Actor;
+use crate::store::{self, Store};
+use crate::stream::StreamChange;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub use derive::events;
+
+/// How long events are kept.
+pub const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
+
+/// Every event type (SPEC §15) this version produces.
+pub const TYPES: &[&str] = &[
+    "end_user.created",
+    "end_user.updated",
+    "end_user.deleted",
+    "end_user.purged",
+    "end_user.tokens_revoked",
+    "identity.linked",
+    "identity.unlinked",
+    "identity_provider.created",
+    "identity_provider.updated",
+    "identity_provider.deleted",
+    "subscription.changed",
+    "policies.updated",
+    "api_key.created",
+    "api_key.revoked",
+    "api_key.rolled",
+];
+
+/// An event about to be published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Deterministic: from the stream record and the event's place in it, so
+    /// a redelivered record yields the same ids (and is published once).
+    pub id: String,
+    /// Its organization.
+    pub organization_id: OrganizationId,
+    /// Its type.
+    pub kind: &'static str,
+    /// When it was derived.
+    pub created_at: String,
+    /// Who made the change.
+    pub actor: Actor,
+    /// `{object, previous?}`.
+    pub data: Value,
+    /// The sort key of the changed item (ordering per resource).
+    pub resource: String,
+    /// The end user whose personal data it carries, if any.
+    pub user_id: Option<String>,
+}
+
+impl NewEvent {
+    /// The event as the API renders it.
+    pub fn render(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "organization_id": self.organization_id,
+            "created_at": self.created_at,
+            "actor": {
+                "type": self.actor.kind,
+                "id": (!self.actor.id.is_empty()).then_some(&self.actor.id),
+            },
+            "data": self.data,
+        })
+    }
+}
+
+/// The id of the `n`th event of the stream record `record`.
+pub fn event_id(record: &str, n: usize) -> String {
+    let digest = Sha256::digest(format!("{record}#{n}").as_bytes());
+    format!("evt_{}", &hex::encode(digest)[..32])
+}
+
+/// `publish-events`: derives the events of a batch of stream changes and
+/// appends them to their organizations' logs. Returns the sequence numbers
+/// of the changes to retry (the first failure and everything after it: the
+/// batch is retried in order, and what was published already is recognised
+/// by its id).
+pub async fn handle(
+    store: &Store,
+    changes: &[StreamChange],
+    now: time::OffsetDateTime,
+) -> Vec<String> {
+    let stamp = crate::clock::format_timestamp(now);
+    let mut pending = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let marker = match derive::removed_key(change) {
+            Some((pk, sk)) => match read_marker(store, &pk, &sk).await {
+                Ok(marker) => marker,
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading a deletion marker failed; the batch is retried");
+                    return changes[i..]
+                        .iter()
+                        .map(|c| c.sequence_number.clone())
+                        .collect();
+                }
+            },
+            None => None,
+        };
+        pending.push((i, events(change, marker.as_ref(), &stamp)));
+    }
+    let all: Vec<NewEvent> = pending.iter().flat_map(|(_, e)| e.clone()).collect();
+    if all.is_empty() {
+        return Vec::new();
+    }
+    match log::append(store, &all, now.unix_timestamp()).await {
+        Ok(()) => Vec::new(),
+        Err(err) => {
+            tracing::error!(error = %err, "publishing events failed; the batch is retried");
+            changes.iter().map(|c| c.sequence_number.clone()).collect()
+        }
+    }
+}
+
+/// [`handle`] as a stream handler, on the system clock.
+pub fn handler<'a>(
+    store: &'a Store,
+    changes: &'a [StreamChange],
+) -> futures_util::future::BoxFuture<'a, Vec<String>> {
+    Box::pin(handle(store, changes, time::OffsetDateTime::now_utc()))
+}
+
+/// The Lambda entry point of `publish-events`.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    crate::stream::serve(handler).await
+}
+
+/// The actor a deletion marker names.
+async fn read_marker(
+    store: &Store,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<Actor>, store::StoreError> {
+    let key = (
+        pk.to_owned(),
+        format!("{}{sk}", store::actor::DELETED_PREFIX),
+    );
+    let found = store::get_items(store, &[key]).await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .next()
+        .and_then(|item| Actor::of(&item)))
+}
