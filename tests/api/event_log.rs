@@ -224,7 +224,7 @@ async fn every_change_is_one_event_naming_who_made_it() {
 }
 
 #[tokio::test]
-async fn a_services_subscription_change_is_its_event() {
+async fn a_partners_changes_are_events_too() {
     let app = spawn_app().await;
     let (service, token) = app.create_service(&[]).await;
     let connect = app.create_connect_token(&service).await;
@@ -246,6 +246,13 @@ async fn a_services_subscription_change_is_its_event() {
             .await;
         assert!(res.status == 201 || res.status == 200, "{}", res.text);
     }
+    let removed = app
+        .delete(&format!(
+            "/v1/external-service-relations/{}",
+            id(&claimed.body)
+        ))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
     // Read from the stream's start rather than by the worker: moto streams
     // the writes of a cancelled transaction (the PUT's create attempt) and
     // then leaves a following iterator on a stale copy of the stream.
@@ -263,6 +270,28 @@ async fn a_services_subscription_change_is_its_event() {
             .filter(|e| e["type"] == "subscription.changed")
             .count(),
         1
+    );
+    // The partnership's own life: token issued by the organization, claimed
+    // by the service, relation removed by the organization.
+    let actor_of = |kind: &str| {
+        let event = events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {:?}", summary(&events)));
+        event["actor"]["type"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(actor_of("connect_token.created"), "api_key");
+    assert_eq!(actor_of("connect_token.claimed"), "external_service");
+    assert_eq!(actor_of("relation.created"), "external_service");
+    assert_eq!(actor_of("relation.removed"), "api_key");
+    assert_eq!(actor_of("connect_token.consumed"), "api_key");
+    let created = events
+        .iter()
+        .find(|e| e["type"] == "connect_token.created")
+        .unwrap();
+    assert!(
+        created["data"]["object"].get("token").is_none(),
+        "never the token"
     );
     assert_eq!(changed["actor"]["type"], "external_service");
     assert_eq!(changed["actor"]["id"], service);

@@ -5,6 +5,8 @@
 use super::NewEvent;
 use crate::api_keys::ApiKeyEntry;
 use crate::end_users::EndUserRecord;
+use crate::external_services::connect_tokens::ConnectTokenRecord;
+use crate::external_services::relations::RelationRecord;
 use crate::identities::IdentityRecord;
 use crate::identity_providers::ProviderRecord;
 use crate::ids::OrganizationId;
@@ -21,14 +23,22 @@ enum Kind {
     Provider,
     Policies,
     ApiKey,
+    ConnectToken,
+    Relation,
 }
 
 fn kind_of(item: &Item) -> Option<Kind> {
     let pk = store::get_s(item, store::PK)?;
+    let sk = store::get_s(item, SK)?;
+    if pk.starts_with("CTOKEN#") && sk == "CTOKEN" {
+        return Some(Kind::ConnectToken);
+    }
+    if pk.starts_with("SVC#") && sk.starts_with("REL#ORG#") {
+        return Some(Kind::Relation);
+    }
     if !pk.starts_with("ORG#") {
         return None;
     }
-    let sk = store::get_s(item, SK)?;
     Some(match sk {
         _ if sk.starts_with("USER#") => Kind::EndUser,
         _ if sk.starts_with("IDENT#") => Kind::Identity,
@@ -98,10 +108,11 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
     let Some(kind) = kind_of(image) else {
         return Vec::new();
     };
-    let Some(org) = store::get_s(image, store::PK)
-        .and_then(|pk| pk.strip_prefix("ORG#"))
-        .and_then(|id| OrganizationId::parse(id).ok())
-    else {
+    let org = match kind {
+        Kind::ConnectToken | Kind::Relation => store::get_s(image, "organization_id"),
+        _ => store::get_s(image, store::PK).and_then(|pk| pk.strip_prefix("ORG#")),
+    };
+    let Some(org) = org.and_then(|id| OrganizationId::parse(id).ok()) else {
         return Vec::new();
     };
     let actor = actor(change, marker);
@@ -111,6 +122,14 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
             Kind::Identity => render(item, |r: &IdentityRecord| serde_json::to_value(r.view())),
             Kind::Provider => render(item, |r: &ProviderRecord| serde_json::to_value(r.view())),
             Kind::ApiKey => render(item, |r: &ApiKeyEntry| serde_json::to_value(r.view())),
+            Kind::ConnectToken => render(item, |r: &ConnectTokenRecord| {
+                serde_json::to_value(r.view())
+            }),
+            // As the organization's list renders it; the service's name is
+            // not looked up for events.
+            Kind::Relation => render(item, |r: &RelationRecord| {
+                serde_json::to_value(r.organization_relation(None))
+            }),
             Kind::Policies => Some(json!({
                 "policies": store::get_s(item, "text").unwrap_or_default(),
                 "updated_at": store::get_s(item, "updated_at"),
@@ -134,6 +153,27 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
             found.push(("identity_provider.deleted", object.clone(), None));
         }
         (Kind::ApiKey, Some(object), None) => found.push(("api_key.revoked", object.clone(), None)),
+        (Kind::Relation, Some(object), None) => {
+            found.push(("relation.removed", object.clone(), None))
+        }
+        (Kind::ConnectToken, Some(before), Some(after)) if before["status"] != after["status"] => {
+            let kind = match after["status"].as_str() {
+                Some("cancelled") => "connect_token.cancelled",
+                Some("claimed") => "connect_token.claimed",
+                Some("consumed") => "connect_token.consumed",
+                _ => "connect_token.updated",
+            };
+            found.push((
+                kind,
+                after.clone(),
+                Some(json!({"status": before["status"]})),
+            ));
+        }
+        (Kind::Relation, Some(before), Some(after))
+            if before["updated_at"] != after["updated_at"] =>
+        {
+            found.push(("relation.confirmed", after.clone(), None));
+        }
         (Kind::EndUser, Some(before), Some(after)) => {
             let old_item = change.old_image.as_ref().unwrap_or(image);
             let new_item = change.new_image.as_ref().unwrap_or(image);
@@ -230,6 +270,8 @@ fn created(kind: Kind) -> &'static str {
         Kind::Provider => "identity_provider.created",
         Kind::Policies => "policies.updated",
         Kind::ApiKey => "api_key.created",
+        Kind::ConnectToken => "connect_token.created",
+        Kind::Relation => "relation.created",
     }
 }
 

@@ -34,6 +34,13 @@ pub const TYPES: &[&str] = &[
     "api_key.created",
     "api_key.revoked",
     "api_key.rolled",
+    "connect_token.created",
+    "connect_token.cancelled",
+    "connect_token.claimed",
+    "connect_token.consumed",
+    "relation.created",
+    "relation.confirmed",
+    "relation.removed",
 ];
 
 /// An event about to be published.

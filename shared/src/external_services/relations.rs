@@ -470,7 +470,8 @@ pub async fn remove(
             hashes.push(hash.clone());
         }
     }
-    let later = hashes.split_off(hashes.len().min(MAX_TRANSACT_ITEMS - 2));
+    // Two deletes and a deletion marker come first.
+    let later = hashes.split_off(hashes.len().min(MAX_TRANSACT_ITEMS - 3));
     let free_reservation = built(
         Delete::builder()
             .table_name(table)
@@ -489,6 +490,13 @@ pub async fn remove(
             .delete(free_reservation)
             .build(),
     ];
+    // Who removed it, for the `relation.removed` event (SPEC §15).
+    items.extend(store::actor::deletion_marker(
+        table,
+        &relation.pk,
+        &relation.sk,
+        now.unix_timestamp(),
+    ));
     for hash in &hashes {
         items.push(
             TransactWriteItem::builder()
