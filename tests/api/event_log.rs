@@ -151,6 +151,15 @@ async fn every_change_is_one_event_naming_who_made_it() {
         201
     );
     assert_eq!(app.delete(&key_path).await.status, 204);
+    // Before the purge, the events carry what changed.
+    let before = events(&app, &mut poller, 12).await;
+    let updated = before
+        .iter()
+        .find(|e| e["type"] == "end_user.updated")
+        .unwrap();
+    assert_eq!(updated["data"]["object"]["metadata"], json!({"a": 2}));
+    assert_eq!(updated["data"]["previous"]["metadata"], json!({"a": 1}));
+    assert_eq!(updated["actor"]["id"], app.admin_key_id.to_string());
     assert_eq!(app.delete(&user_path).await.status, 202);
 
     let expected = [
@@ -194,13 +203,6 @@ async fn every_change_is_one_event_naming_who_made_it() {
         "an end user's events in the order they happened"
     );
 
-    let updated = events
-        .iter()
-        .find(|e| e["type"] == "end_user.updated")
-        .unwrap();
-    assert_eq!(updated["data"]["object"]["metadata"], json!({"a": 2}));
-    assert_eq!(updated["data"]["previous"]["metadata"], json!({"a": 1}));
-    assert_eq!(updated["actor"]["id"], app.admin_key_id.to_string());
     let by_user = events
         .iter()
         .find(|e| e["type"] == "identity.linked" && e["actor"]["type"] == "end_user")
@@ -216,6 +218,39 @@ async fn every_change_is_one_event_naming_who_made_it() {
         assert!(event["id"].as_str().unwrap().starts_with("evt_"));
         assert_eq!(event["organization_id"], app.org_id.to_string());
     }
+    // The purge took the end user's personal data out of every event of it.
+    let user_id = user["id"].as_str().unwrap();
+    let theirs: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            let object = &e["data"]["object"];
+            object["id"] == user_id || object["user_id"] == user_id
+        })
+        .collect();
+    assert_eq!(theirs.len(), 9, "{:?}", summary(&events));
+    for event in theirs {
+        let object = &event["data"]["object"];
+        for field in ["email", "external_id", "external_email", "display_name"] {
+            assert!(
+                object.get(field).is_none_or(Value::is_null),
+                "{field} in {event}"
+            );
+        }
+        if let Some(metadata) = object.get("metadata") {
+            assert_eq!(metadata, &json!({}), "{event}");
+        }
+        if let Some(previous) = event["data"].get("previous") {
+            assert!(
+                previous.get("metadata").is_none_or(|m| m == &json!({})),
+                "{event}"
+            );
+        }
+    }
+    assert!(
+        !serde_json::to_string(&events)
+            .unwrap()
+            .contains("ada@example.com")
+    );
     // Never a secret, never a hash.
     let text = serde_json::to_string(&events).unwrap();
     for secret in ["tk_", "tst_", "tct_", "whsec_", "hash", &app.admin_key] {

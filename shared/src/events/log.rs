@@ -118,6 +118,12 @@ async fn append_chunk(
             ]);
             if let Some(user) = &event.user_id {
                 item.insert("user_id".to_owned(), store::s(user));
+                // The user's events, for redaction at purge: an entry of the
+                // keys-only ByExternalId index under a key no end user has.
+                item.insert(
+                    crate::store::schema::EXTERNAL_ID_KEY.to_owned(),
+                    store::s(user_events_key(org, user)),
+                );
             }
             for put in [marker, item] {
                 let put = built(
@@ -159,6 +165,94 @@ async fn append_chunk(
     Err(StoreError::Unavailable {
         source: "the event counter kept moving".into(),
     })
+}
+
+/// The index key of an end user's events.
+fn user_events_key(org: OrganizationId, user: &str) -> String {
+    format!("EVUSER#{org}#{user}")
+}
+
+/// The members of an event's resource that are an end user's personal data.
+const PERSONAL: &[&str] = &[
+    "email",
+    "display_name",
+    "external_id",
+    "external_email",
+    "external_username",
+    "external_display_name",
+    "external_user_id",
+];
+
+/// An event's `data` without the personal data of its end user (SPEC §15): names,
+/// addresses and external ids become null, metadata `{}`, in the object and
+/// in `previous`.
+pub fn redact(data: &mut Value) {
+    for part in ["object", "previous"] {
+        if let Some(object) = data[part].as_object_mut() {
+            for field in PERSONAL {
+                if object.contains_key(*field) {
+                    object.insert((*field).to_owned(), Value::Null);
+                }
+            }
+            if object.contains_key("metadata") {
+                object.insert("metadata".to_owned(), Value::Object(Default::default()));
+            }
+        }
+    }
+}
+
+/// Redacts the logged events of a purged end user; returns how many were
+/// rewritten. Idempotent (a redelivered purge rewrites them the same way).
+pub async fn redact_user(
+    store: &Store,
+    org: OrganizationId,
+    user: &str,
+) -> Result<usize, StoreError> {
+    let key = user_events_key(org, user);
+    let mut start = None;
+    let mut rewritten = 0;
+    loop {
+        let (entries, more) =
+            store::query_items_page(store, store::Keys::ExternalId, &key, "SEQ#", start, 100)
+                .await?;
+        let keys: Vec<store::Key> = entries
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    store::get_s(e, PK)?.to_owned(),
+                    store::get_s(e, SK)?.to_owned(),
+                ))
+            })
+            .collect();
+        for item in store::get_items(store, &keys).await?.into_iter().flatten() {
+            let Some(mut event) = store::get_s(&item, "event_json")
+                .and_then(|j| serde_json::from_str::<Value>(j).ok())
+            else {
+                continue;
+            };
+            redact(&mut event["data"]);
+            let written = store
+                .client()
+                .update_item()
+                .table_name(store.table())
+                .key(PK, store::s(store::get_s(&item, PK).unwrap_or_default()))
+                .key(SK, store::s(store::get_s(&item, SK).unwrap_or_default()))
+                .update_expression("SET event_json = :event")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":event", store::s(event.to_string()))
+                .return_consumed_capacity(store::CAPACITY)
+                .send()
+                .await
+                .map_err(StoreError::from);
+            // Expired and removed meanwhile: nothing left to redact.
+            StoreError::unless_condition_failed(written)?;
+            rewritten += 1;
+        }
+        if !more {
+            return Ok(rewritten);
+        }
+        start = entries.last().cloned();
+    }
 }
 
 /// One page of an organization's log after sequence number `after`.
@@ -228,5 +322,38 @@ pub async fn page(
         if start.is_none() {
             return Ok(Page { events, next });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redaction_takes_personal_data_out_of_object_and_previous() {
+        let mut data = json!({
+            "object": {"id": "u", "email": "ada@example.com", "display_name": "Ada",
+                       "external_id": "crm-1", "metadata": {"a": 1}, "subscription": "pro"},
+            "previous": {"metadata": {"a": 0}, "subscription": "free"}
+        });
+        redact(&mut data);
+        assert_eq!(
+            data,
+            json!({
+                "object": {"id": "u", "email": null, "display_name": null,
+                           "external_id": null, "metadata": {}, "subscription": "pro"},
+                "previous": {"metadata": {}, "subscription": "free"}
+            })
+        );
+        let again = data.clone();
+        redact(&mut data);
+        assert_eq!(data, again, "idempotent");
+    }
+
+    #[test]
+    fn sequence_keys_sort_as_numbers() {
+        assert!(seq_sk(9) < seq_sk(10));
+        assert!(seq_sk(99_999) < seq_sk(100_000));
     }
 }

@@ -116,17 +116,37 @@ pub async fn handle(
         };
         pending.push((i, events(change, marker.as_ref(), &stamp)));
     }
-    let all: Vec<NewEvent> = pending.iter().flat_map(|(_, e)| e.clone()).collect();
+    let mut all: Vec<NewEvent> = pending.into_iter().flat_map(|(_, e)| e).collect();
     if all.is_empty() {
         return Vec::new();
     }
-    match log::append(store, &all, now.unix_timestamp()).await {
-        Ok(()) => Vec::new(),
-        Err(err) => {
-            tracing::error!(error = %err, "publishing events failed; the batch is retried");
-            changes.iter().map(|c| c.sequence_number.clone()).collect()
+    // A purged end user's personal data leaves its events (SPEC §15): those
+    // of this batch before they are written, the logged ones after.
+    let purged: Vec<(OrganizationId, String)> = all
+        .iter()
+        .filter(|e| e.kind == "end_user.purged")
+        .filter_map(|e| Some((e.organization_id, e.user_id.clone()?)))
+        .collect();
+    for event in &mut all {
+        if event.user_id.as_ref().is_some_and(|u| {
+            purged
+                .iter()
+                .any(|(o, p)| *o == event.organization_id && p == u)
+        }) {
+            log::redact(&mut event.data);
         }
     }
+    if let Err(err) = log::append(store, &all, now.unix_timestamp()).await {
+        tracing::error!(error = %err, "publishing events failed; the batch is retried");
+        return changes.iter().map(|c| c.sequence_number.clone()).collect();
+    }
+    for (org, user) in &purged {
+        if let Err(err) = log::redact_user(store, *org, user).await {
+            tracing::error!(error = %err, "redacting a purged end user's events failed; the batch is retried");
+            return changes.iter().map(|c| c.sequence_number.clone()).collect();
+        }
+    }
+    Vec::new()
 }
 
 /// [`handle`] as a stream handler, on the system clock.
@@ -158,4 +178,17 @@ async fn read_marker(
         .flatten()
         .next()
         .and_then(|item| Actor::of(&item)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_the_same_on_every_delivery_and_differ_between_events() {
+        assert_eq!(event_id("rec-1", 0), event_id("rec-1", 0));
+        assert_ne!(event_id("rec-1", 0), event_id("rec-1", 1));
+        assert_ne!(event_id("rec-1", 0), event_id("rec-2", 0));
+        assert!(event_id("rec-1", 0).starts_with("evt_"));
+    }
 }
