@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso openapi
+.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events openapi
 
 dev:
 	@scripts/dev.sh
@@ -39,3 +39,7 @@ bench-limiter:
 # What the identity providers' key cache costs a link (cold, warm, unknown kid).
 bench-sso:
 	@scripts/bench.sh sso_keys
+
+# What publishing and reading events costs per event.
+bench-events:
+	@scripts/bench.sh events
