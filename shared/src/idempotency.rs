@@ -19,10 +19,8 @@
 
 use crate::error::ApiError;
 use crate::store::{self, Item, PK, SK, Store, StoreError, TTL_ATTRIBUTE};
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::aead::LessSafeKey;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -95,40 +93,17 @@ fn sealing_key(scope: &Scope, key: &IdempotencyKey) -> Result<LessSafeKey, ApiEr
         scope.0.as_bytes(),
         key.0.as_bytes(),
     ]);
-    UnboundKey::new(&AES_256_GCM, &bytes)
-        .map(LessSafeKey::new)
-        .map_err(|_| ApiError::internal("AES-256-GCM key"))
+    crate::sealed::key(&bytes).map_err(ApiError::internal)
 }
 
-/// Seals a response: base64 of nonce ‖ ciphertext ‖ tag, bound to the item's PK.
+/// Seals a response, bound to the item's PK.
 fn seal(key: &LessSafeKey, pk: &str, plain: &[u8]) -> Result<String, ApiError> {
-    let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
-    let mut sealed = plain.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(pk.as_bytes()),
-        &mut sealed,
-    )
-    .map_err(|_| ApiError::internal("sealing an idempotent response"))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&sealed);
-    Ok(BASE64.encode(out))
+    crate::sealed::seal(key, pk, plain).map_err(ApiError::internal)
 }
 
-/// Opens what [`seal`] made; `None` when it was not sealed under this key.
+/// Opens a sealed response of the item `pk`.
 fn open(key: &LessSafeKey, pk: &str, sealed: &str) -> Option<Vec<u8>> {
-    let bytes = BASE64.decode(sealed).ok()?;
-    if bytes.len() < NONCE_LEN {
-        return None;
-    }
-    let (nonce, rest) = bytes.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-    let mut rest = rest.to_vec();
-    let plain = key
-        .open_in_place(nonce, Aad::from(pk.as_bytes()), &mut rest)
-        .ok()?;
-    Some(plain.to_vec())
+    crate::sealed::open(key, pk, sealed)
 }
 
 /// What identifies "the same request" for a key: method, path and body.

@@ -39,11 +39,13 @@ pub mod pipeline;
 pub mod purge;
 pub mod routes;
 pub mod runtime;
+pub mod sealed;
 pub mod secrets;
 pub mod sso;
 pub mod store;
 pub mod stream;
 pub mod tokens;
+pub mod webhooks;
 pub mod wire;
 
 pub use app::App;
