@@ -82,6 +82,14 @@ ensure_signing_key() {
   fi
   TETHER_TOKEN_SIGNING_KEY=$(cat .local/token-signing-key)
   export TETHER_TOKEN_SIGNING_KEY
+  # The key webhook secrets are sealed with (AWS: an SSM SecureString).
+  if [ -z "${TETHER_WEBHOOK_KEY:-}" ]; then
+    if [ ! -s .local/webhook-key ]; then
+      (umask 077 && python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())' >.local/webhook-key)
+    fi
+    TETHER_WEBHOOK_KEY=$(cat .local/webhook-key)
+    export TETHER_WEBHOOK_KEY
+  fi
 }
 
 # Reads one field of a JSON object on stdin.

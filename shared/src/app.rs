@@ -44,6 +44,9 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The guarded client for customers' URLs (SPEC §16), built on first use.
     pub outbound: crate::outbound::Outbound,
+    /// The key webhook secrets are sealed with, for the functions that seal
+    /// or sign.
+    pub webhook_key: Option<aws_lc_rs::aead::LessSafeKey>,
 }
 
 impl App {
@@ -53,6 +56,7 @@ impl App {
         let outbound = crate::outbound::Outbound::new(config.outbound.clone());
         Self {
             outbound,
+            webhook_key: None,
             config,
             store,
             keys: VersionedCache::new(ttl),
@@ -74,7 +78,7 @@ impl App {
     /// Builds a function's state from the environment: the one cold-start
     /// initialisation. Only the functions that mint or verify access tokens
     /// (`token_keys`) load the signing key.
-    pub async fn from_env(token_keys: bool) -> Result<Self, StartupError> {
+    pub async fn from_env(token_keys: bool, webhook_key: bool) -> Result<Self, StartupError> {
         let config = Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
         let store = Store::from_sdk(&sdk, &config);
@@ -84,6 +88,9 @@ impl App {
         let mut app = Self::new(config, store, Arc::new(SystemClock));
         if token_keys {
             app.tokens = Some(crate::tokens::TokenKeys::load(&sdk).await?);
+        }
+        if webhook_key {
+            app.webhook_key = Some(crate::webhooks::load_key(&sdk).await?);
         }
         Ok(app)
     }

@@ -189,6 +189,8 @@ pub struct Endpoint {
     /// Browsers call it cross-origin: it answers CORS preflights for the
     /// configured origins (SPEC §10: the user API and the JWKS).
     pub browser: bool,
+    /// The function seals or signs webhook secrets (loads the webhook key).
+    pub webhook_key: bool,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -227,6 +229,15 @@ impl Endpoint {
             body: bound.body,
             docs,
             browser: false,
+            webhook_key: false,
+        }
+    }
+
+    /// The function seals or signs webhook secrets.
+    pub const fn with_webhook_key(self) -> Self {
+        Self {
+            webhook_key: true,
+            ..self
         }
     }
 

@@ -91,6 +91,10 @@ uuid_id!(
     /// A relation between an external service and an organization.
     RelationId
 );
+uuid_id!(
+    /// A webhook endpoint of an organization.
+    WebhookEndpointId
+);
 
 /// The id of one request: a ULID, stamped on the response and every log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

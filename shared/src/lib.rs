@@ -19,6 +19,7 @@ pub mod cors;
 pub mod end_users;
 pub mod endpoint;
 pub mod error;
+pub mod event_types;
 pub mod events;
 pub mod external_services;
 pub mod freshness;

@@ -246,7 +246,11 @@ impl TokenKeys {
 
 /// A setting from the environment, or from the SSM SecureString named by
 /// `<NAME>_PARAMETER` (AWS); `None` when neither is set.
-async fn setting(sdk: &aws_config::SdkConfig, name: &str) -> Result<Option<String>, KeyError> {
+/// A setting from the environment, or from the SSM parameter `{name}_PARAMETER` names.
+pub(crate) async fn setting(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<Option<String>, KeyError> {
     if let Ok(value) = std::env::var(name) {
         return Ok(Some(value));
     }

@@ -129,7 +129,8 @@ id_schema!(
     crate::ids::ExternalServiceId,
     crate::ids::ConnectTokenId,
     crate::ids::RelationId,
-    crate::ids::ApiKeyId
+    crate::ids::ApiKeyId,
+    crate::ids::WebhookEndpointId
 );
 
 /// A page of a list on the organization and user APIs.

@@ -54,6 +54,7 @@ const PLACEHOLDER_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.plac
 const PLACEHOLDER_SERVICE: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051cc";
 const PLACEHOLDER_CONNECT_TOKEN_ID: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd";
 const PLACEHOLDER_RELATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ee";
+const PLACEHOLDER_WEBHOOK: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae";
 const PLACEHOLDER_ORGANIZATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff";
 const PLACEHOLDER_SERVICE_TOKEN: &str = "tst_000000000000000000000000000000000000000000000000";
 const PLACEHOLDER_CONNECT_TOKEN: &str =
@@ -90,10 +91,18 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])
             .await;
         let unused_provider = app.create_provider_id().await;
+        let webhook = app
+            .post(
+                "/v1/webhook-endpoints",
+                &json!({"url": "http://127.0.0.1:8089/hook"}),
+            )
+            .await;
+        assert_eq!(webhook.status, 201, "{}", webhook.text);
         let text = load(endpoint.function)
             .to_string()
             .replace(PLACEHOLDER_API_KEY, &api_key.to_string())
             .replace(PLACEHOLDER_UNUSED_PROVIDER, &unused_provider)
+            .replace(PLACEHOLDER_WEBHOOK, id(&webhook.body))
             .replace(PLACEHOLDER_USER, user_id)
             .replace(PLACEHOLDER_IDENTITY, id(&linked.body))
             .replace(PLACEHOLDER_PROVIDER, provider_id)

@@ -29,6 +29,7 @@ mod policies;
 mod purge;
 mod sso;
 mod user_api;
+mod webhooks;
 
 use tether_tests::id;
 

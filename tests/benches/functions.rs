@@ -245,6 +245,8 @@ fn spawn(binary: &Path, function: &str, emulator: &Emulator, table: &str) -> Pro
         )
         .env("TETHER_TABLE", table)
         .env("TETHER_TOKEN_SIGNING_KEY", TOKEN_SEED_B64)
+        // The same 32 bytes serve as the webhook sealing key.
+        .env("TETHER_WEBHOOK_KEY", TOKEN_SEED_B64)
         .env("TETHER_IP_RATE_LIMIT", "400")
         .env("TETHER_IP_BURST", "1000000")
         .stdout(Stdio::piped())

@@ -88,6 +88,9 @@ pub async fn stream_changes(app: &TestApp) -> Vec<tether::stream::StreamChange> 
             .expect("iterator")
             .shard_iterator()
             .map(str::to_owned);
+        // An open shard always hands out a next iterator, and an empty read
+        // does not mean its end: stop after a few empty reads in a row.
+        let mut empty = 0;
         while let Some(current) = iterator {
             let out = client
                 .get_records()
@@ -96,7 +99,12 @@ pub async fn stream_changes(app: &TestApp) -> Vec<tether::stream::StreamChange> 
                 .await
                 .expect("records");
             if out.records().is_empty() {
-                break;
+                empty += 1;
+                if empty == 5 {
+                    break;
+                }
+            } else {
+                empty = 0;
             }
             changes.extend(
                 out.records()
@@ -139,6 +147,11 @@ pub const UNLIMITED: LimitOverrides = LimitOverrides {
 /// bench passes the same seed to the function binaries).
 fn token_keys() -> tether::tokens::TokenKeys {
     tether::tokens::TokenKeys::from_seed([42; 32], "tether")
+}
+
+/// The key every test app seals webhook secrets with.
+pub fn webhook_key() -> aws_lc_rs::aead::LessSafeKey {
+    tether::sealed::key(&[9; 32]).expect("a 32-byte key")
 }
 
 /// Creates a fresh table and an organization that no limit gets in the way of.
@@ -219,6 +232,7 @@ impl TestAppBuilder {
         };
         let mut app = App::new(config, store, app_clock);
         app.tokens = Some(token_keys());
+        app.webhook_key = Some(webhook_key());
         let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
         organizations::put_organization(&app.store, &org)
@@ -244,6 +258,7 @@ impl TestApp {
         let store = Store::new(self.app.store.client().clone(), self.app.store.table());
         let mut app = App::new(self.app.config.clone(), store, self.app.clock.clone());
         app.tokens = Some(token_keys());
+        app.webhook_key = Some(webhook_key());
         TestApp {
             app: Arc::new(app),
             clock: Arc::clone(&self.clock),

@@ -12,3 +12,4 @@ pub mod policies;
 pub mod relations;
 pub mod service_users;
 pub mod user;
+pub mod webhooks;

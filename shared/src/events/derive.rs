@@ -13,6 +13,7 @@ use crate::ids::OrganizationId;
 use crate::store::actor::Actor;
 use crate::store::{self, Item, SK};
 use crate::stream::StreamChange;
+use crate::webhooks::endpoints::EndpointRecord;
 use serde_json::{Map, Value, json};
 
 /// The kind of item a sort key names, for the resources that have events.
@@ -25,6 +26,7 @@ enum Kind {
     ApiKey,
     ConnectToken,
     Relation,
+    WebhookEndpoint,
 }
 
 fn kind_of(item: &Item) -> Option<Kind> {
@@ -45,6 +47,7 @@ fn kind_of(item: &Item) -> Option<Kind> {
         _ if sk.starts_with("IDP#") => Kind::Provider,
         "POLICIES" => Kind::Policies,
         _ if sk.starts_with("APIKEY#") => Kind::ApiKey,
+        _ if sk.starts_with("WHE#") => Kind::WebhookEndpoint,
         _ => return None,
     })
 }
@@ -125,6 +128,9 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
             Kind::ConnectToken => render(item, |r: &ConnectTokenRecord| {
                 serde_json::to_value(r.view())
             }),
+            Kind::WebhookEndpoint => {
+                render(item, |r: &EndpointRecord| serde_json::to_value(r.view()))
+            }
             // As the organization's list renders it; the service's name is
             // not looked up for events.
             Kind::Relation => render(item, |r: &RelationRecord| {
@@ -155,6 +161,17 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
         (Kind::ApiKey, Some(object), None) => found.push(("api_key.revoked", object.clone(), None)),
         (Kind::Relation, Some(object), None) => {
             found.push(("relation.removed", object.clone(), None))
+        }
+        (Kind::WebhookEndpoint, Some(object), None) => {
+            found.push(("webhook_endpoint.deleted", object.clone(), None));
+        }
+        (Kind::WebhookEndpoint, Some(before), Some(after)) => {
+            if before["status"] != "disabled" && after["status"] == "disabled" {
+                found.push(("webhook_endpoint.disabled", after.clone(), None));
+            } else if let Some(previous) = previous(before, after) {
+                // A secret roll changes nothing the API shows.
+                found.push(("webhook_endpoint.updated", after.clone(), Some(previous)));
+            }
         }
         (Kind::ConnectToken, Some(before), Some(after)) if before["status"] != after["status"] => {
             let kind = match after["status"].as_str() {
@@ -272,6 +289,7 @@ fn created(kind: Kind) -> &'static str {
         Kind::ApiKey => "api_key.created",
         Kind::ConnectToken => "connect_token.created",
         Kind::Relation => "relation.created",
+        Kind::WebhookEndpoint => "webhook_endpoint.created",
     }
 }
 

@@ -17,31 +17,7 @@ pub use derive::events;
 /// How long events are kept.
 pub const RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
 
-/// Every event type (SPEC §15) this version produces.
-pub const TYPES: &[&str] = &[
-    "end_user.created",
-    "end_user.updated",
-    "end_user.deleted",
-    "end_user.purged",
-    "end_user.tokens_revoked",
-    "identity.linked",
-    "identity.unlinked",
-    "identity_provider.created",
-    "identity_provider.updated",
-    "identity_provider.deleted",
-    "subscription.changed",
-    "policies.updated",
-    "api_key.created",
-    "api_key.revoked",
-    "api_key.rolled",
-    "connect_token.created",
-    "connect_token.cancelled",
-    "connect_token.claimed",
-    "connect_token.consumed",
-    "relation.created",
-    "relation.confirmed",
-    "relation.removed",
-];
+pub use crate::event_types::TYPES;
 
 /// An event about to be published.
 #[derive(Debug, Clone, PartialEq)]

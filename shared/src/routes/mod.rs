@@ -8,10 +8,12 @@
 mod organization;
 mod service;
 mod user;
+mod webhooks;
 
 pub use organization::*;
 pub use service::*;
 pub use user::*;
+pub use webhooks::*;
 
 pub use crate::endpoint::{
     Bound, Credential, Docs, Endpoint, Handler, QueryParameter, Served, Success,
@@ -89,6 +91,12 @@ pub const ALL: &[Endpoint] = &[
     DELETE_RELATION,
     LIST_RELATIONS,
     LIST_EVENTS,
+    CREATE_WEBHOOK_ENDPOINT,
+    LIST_WEBHOOK_ENDPOINTS,
+    GET_WEBHOOK_ENDPOINT,
+    UPDATE_WEBHOOK_ENDPOINT,
+    DELETE_WEBHOOK_ENDPOINT,
+    ROLL_WEBHOOK_SECRET,
     REVOKE_TOKENS,
     CREATE_API_KEY,
     LIST_API_KEYS,

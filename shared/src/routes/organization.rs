@@ -5,7 +5,7 @@ use crate::api;
 use crate::wire::schema;
 
 /// An organization-API endpoint.
-const fn org_api(
+pub(super) const fn org_api(
     function: &'static str,
     route: (&'static str, &'static str),
     action: &'static str,
@@ -403,42 +403,6 @@ pub const LIST_RELATIONS: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
-/// `GET /v1/events`
-pub const LIST_EVENTS: Endpoint = org_api(
-    "list-events",
-    ("GET", "/v1/events"),
-    "events.list",
-    op!(api::events::list),
-    Docs::new(
-        "The organization's events, oldest first (kept 30 days)",
-        &[(
-            200,
-            "A page of events; resume later from next_cursor.",
-            Some(schema::<crate::api::events::EventPage>),
-        )],
-        &[],
-    )
-    .query(&[
-        super::QueryParameter {
-            name: "after",
-            required: false,
-            description: "A next_cursor from an earlier page: the events after it.",
-            id: false,
-        },
-        super::QueryParameter {
-            name: "types",
-            required: false,
-            description: "Comma-separated event types to return (the cursor moves past the others).",
-            id: false,
-        },
-        super::QueryParameter {
-            name: "limit",
-            required: false,
-            description: "Page size, 1 to 100 (default 20).",
-            id: false,
-        },
-    ]),
 );
 /// `POST /v1/api-keys`
 pub const CREATE_API_KEY: Endpoint = org_api(

@@ -1,0 +1,8 @@
+//! `DELETE /v1/webhook-endpoints/{id}` — deletes a webhook endpoint.
+
+use tether::{routes, runtime};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    runtime::serve(&routes::DELETE_WEBHOOK_ENDPOINT).await
+}

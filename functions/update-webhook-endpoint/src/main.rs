@@ -1,0 +1,8 @@
+//! `PATCH /v1/webhook-endpoints/{id}` — changes a webhook endpoint.
+
+use tether::{routes, runtime};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    runtime::serve(&routes::UPDATE_WEBHOOK_ENDPOINT).await
+}

@@ -1,0 +1,138 @@
+//! Webhook endpoints of the organization (SPEC §15), admin scope.
+
+use crate::error::ApiError;
+use crate::ids::WebhookEndpointId;
+use crate::pipeline::query::encode_cursor;
+use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, Reply};
+use crate::webhooks::endpoints::{
+    self, CreateEndpoint, EndpointRecord, UpdateEndpoint, WithSecret,
+};
+use crate::wire::Page;
+use aws_lc_rs::aead::LessSafeKey;
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::CACHE_CONTROL;
+
+const RESOURCE: &str = "webhook_endpoint";
+const CURSOR_TAG: &str = "w1:";
+
+fn sealing_key(ctx: &OrgCtx) -> Result<&LessSafeKey, ApiError> {
+    ctx.app
+        .webhook_key
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("this function has no webhook key"))
+}
+
+/// Checks a URL the caller gave, resolving its host (SPEC §16).
+async fn checked_url(ctx: &OrgCtx, url: &str) -> Result<(), ApiError> {
+    let policy = ctx.app.outbound.policy();
+    let invalid = |refused: crate::outbound::UrlRefused| ApiError::InvalidUrl {
+        field: "url",
+        problem: refused.to_string(),
+    };
+    let parsed = policy.parse(url).map_err(invalid)?;
+    policy.resolve(&parsed).await.map_err(invalid)
+}
+
+fn with_secret(
+    status: StatusCode,
+    record: &EndpointRecord,
+    secret: String,
+) -> Result<Reply, ApiError> {
+    Reply::json(
+        status,
+        &WithSecret {
+            endpoint: record.view(),
+            secret,
+        },
+    )?
+    .header(CACHE_CONTROL, "no-store")
+}
+
+/// `POST /v1/webhook-endpoints` → 201 with the secret, once.
+#[tracing::instrument(name = "webhooks.create", skip_all)]
+pub async fn create(ctx: OrgCtx, body: Json<CreateEndpoint>) -> Result<Reply, ApiError> {
+    checked_url(&ctx, &body.value.url).await?;
+    let (record, secret) =
+        EndpointRecord::new(ctx.org, body.value, sealing_key(&ctx)?, ctx.app.clock.now())?;
+    endpoints::put_new(&ctx.app.store, &record).await?;
+    with_secret(StatusCode::CREATED, &record, secret.expose())
+}
+
+/// `GET /v1/webhook-endpoints` → `{data, next_cursor}`.
+#[tracing::instrument(name = "webhooks.list", skip_all)]
+pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = ctx.query.page_limit()?;
+    let after = ctx.query.cursor(CURSOR_TAG, WebhookEndpointId::parse)?;
+    let (records, more) = endpoints::list(&ctx.app.store, ctx.org, after, limit).await?;
+    let next_cursor = more
+        .then(|| records.last().map(|r| encode_cursor(CURSOR_TAG, r.id)))
+        .flatten();
+    let data = records.iter().map(EndpointRecord::view).collect();
+    Reply::json(StatusCode::OK, &Page { data, next_cursor })
+}
+
+/// `GET /v1/webhook-endpoints/{id}`.
+#[tracing::instrument(name = "webhooks.read", skip_all)]
+pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    let record = endpoints::get(&ctx.app.store, ctx.org, id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    Reply::json(StatusCode::OK, &record.view())
+}
+
+/// `PATCH /v1/webhook-endpoints/{id}`: url, event types, description,
+/// `status: "enabled"` to re-enable.
+#[tracing::instrument(name = "webhooks.update", skip_all)]
+pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    if let Some(url) = &body.value.url {
+        checked_url(&ctx, url).await?;
+    }
+    let record = endpoints::update(
+        &ctx.app.store,
+        ctx.org,
+        id,
+        &body.value,
+        ctx.app.clock.now(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    Reply::json(StatusCode::OK, &record.view())
+}
+
+/// `DELETE /v1/webhook-endpoints/{id}` → 204.
+#[tracing::instrument(name = "webhooks.delete", skip_all)]
+pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    if !endpoints::delete(&ctx.app.store, ctx.org, id).await? {
+        return Err(ApiError::NotFound { resource: RESOURCE });
+    }
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /v1/webhook-endpoints/{id}/roll-secret` → 200 with the new secret;
+/// the old one keeps signing beside it for 24 h.
+#[tracing::instrument(name = "webhooks.roll", skip_all)]
+pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    let (store, now) = (&ctx.app.store, ctx.app.clock.now());
+    // Two rolls at once: the later one rolls what the first one made.
+    for _ in 0..3 {
+        let current = endpoints::get(store, ctx.org, id)
+            .await?
+            .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+        if let Some(secret) =
+            endpoints::roll_secret(store, &current, sealing_key(&ctx)?, now).await?
+        {
+            let updated = endpoints::get(store, ctx.org, id)
+                .await?
+                .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+            return with_secret(StatusCode::OK, &updated, secret.expose());
+        }
+    }
+    Err(ApiError::ServiceUnavailable(
+        "the secret kept changing".into(),
+    ))
+}

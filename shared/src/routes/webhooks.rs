@@ -1,0 +1,135 @@
+//! Events and webhook endpoints of the organization API (SPEC §15).
+
+use super::organization::org_api;
+use super::{Docs, Endpoint, op};
+use crate::api;
+use crate::wire::schema;
+
+/// `POST /v1/webhook-endpoints`
+pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
+    "create-webhook-endpoint",
+    ("POST", "/v1/webhook-endpoints"),
+    "webhooks.create",
+    op!(api::webhooks::create),
+    Docs::new(
+        "Register a webhook endpoint (its secret is in this response only)",
+        &[(
+            201,
+            "The endpoint and its signing secret.",
+            Some(schema::<crate::webhooks::endpoints::WithSecret<'static>>),
+        )],
+        &[],
+    ),
+)
+.with_webhook_key();
+/// `GET /v1/webhook-endpoints`
+pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
+    "list-webhook-endpoints",
+    ("GET", "/v1/webhook-endpoints"),
+    "webhooks.list",
+    op!(api::webhooks::list),
+    Docs::new(
+        "List webhook endpoints",
+        &[(
+            200,
+            "A page of webhook endpoints.",
+            Some(schema::<crate::wire::Page<crate::webhooks::endpoints::WebhookEndpoint<'static>>>),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `GET /v1/webhook-endpoints/{id}`
+pub const GET_WEBHOOK_ENDPOINT: Endpoint = org_api(
+    "get-webhook-endpoint",
+    ("GET", "/v1/webhook-endpoints/{id}"),
+    "webhooks.read",
+    op!(api::webhooks::get),
+    Docs::new(
+        "Get a webhook endpoint",
+        &[(
+            200,
+            "The endpoint (never its secret).",
+            Some(schema::<crate::webhooks::endpoints::WebhookEndpoint<'static>>),
+        )],
+        &[],
+    ),
+);
+/// `PATCH /v1/webhook-endpoints/{id}`
+pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
+    "update-webhook-endpoint",
+    ("PATCH", "/v1/webhook-endpoints/{id}"),
+    "webhooks.update",
+    op!(api::webhooks::update),
+    Docs::new(
+        "Change a webhook endpoint's URL, event types or description, or re-enable it",
+        &[(
+            200,
+            "The endpoint.",
+            Some(schema::<crate::webhooks::endpoints::WebhookEndpoint<'static>>),
+        )],
+        &[],
+    ),
+);
+/// `DELETE /v1/webhook-endpoints/{id}`
+pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
+    "delete-webhook-endpoint",
+    ("DELETE", "/v1/webhook-endpoints/{id}"),
+    "webhooks.delete",
+    op!(api::webhooks::delete),
+    Docs::new("Delete a webhook endpoint", &[(204, "Deleted.", None)], &[]),
+);
+/// `POST /v1/webhook-endpoints/{id}/roll-secret`
+pub const ROLL_WEBHOOK_SECRET: Endpoint = org_api(
+    "roll-webhook-secret",
+    ("POST", "/v1/webhook-endpoints/{id}/roll-secret"),
+    "webhooks.roll",
+    op!(api::webhooks::roll_secret),
+    Docs::new(
+        "Roll a webhook endpoint's signing secret (the old one signs too for 24 h)",
+        &[(
+            200,
+            "The endpoint and its new signing secret.",
+            Some(schema::<crate::webhooks::endpoints::WithSecret<'static>>),
+        )],
+        &[],
+    )
+    .optional_body(),
+)
+.with_webhook_key();
+/// `GET /v1/events`
+pub const LIST_EVENTS: Endpoint = org_api(
+    "list-events",
+    ("GET", "/v1/events"),
+    "events.list",
+    op!(api::events::list),
+    Docs::new(
+        "The organization's events, oldest first (kept 30 days)",
+        &[(
+            200,
+            "A page of events; resume later from next_cursor.",
+            Some(schema::<crate::api::events::EventPage>),
+        )],
+        &[],
+    )
+    .query(&[
+        super::QueryParameter {
+            name: "after",
+            required: false,
+            description: "A next_cursor from an earlier page: the events after it.",
+            id: false,
+        },
+        super::QueryParameter {
+            name: "types",
+            required: false,
+            description: "Comma-separated event types to return (the cursor moves past the others).",
+            id: false,
+        },
+        super::QueryParameter {
+            name: "limit",
+            required: false,
+            description: "Page size, 1 to 100 (default 20).",
+            id: false,
+        },
+    ]),
+);

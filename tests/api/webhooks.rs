@@ -1,0 +1,290 @@
+//! Webhook endpoints (SPEC §15): created with a `whsec_` secret shown once
+//! and kept sealed, listed and read without it, changed, re-enabled, rolled
+//! (both secrets sign for 24 h), deleted; URLs under SPEC §16.
+
+use serde_json::{Value, json};
+use tether::clock::Clock;
+use tether::ids::WebhookEndpointId;
+use tether::webhooks::endpoints;
+use tether_tests::{TestApp, TestAppBuilder, id, spawn_app};
+
+const URL: &str = "http://127.0.0.1:8089/hooks";
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let res = app.post("/v1/webhook-endpoints", &body).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    res.body
+}
+
+/// The secrets that sign the endpoint's deliveries now, as the worker reads them.
+async fn signing(app: &TestApp, endpoint: &Value) -> Vec<String> {
+    let id = WebhookEndpointId::parse(id(endpoint)).unwrap();
+    let record = endpoints::get(&app.app.store, app.org_id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = app.clock.now().unix_timestamp();
+    record
+        .signing_secrets(&tether_tests::webhook_key(), now)
+        .unwrap()
+        .iter()
+        .map(tether::webhooks::SigningSecret::expose)
+        .collect()
+}
+
+/// Whether the Standard Webhooks reference library accepts a delivery
+/// signed with `signers` when it holds `secret`.
+fn verified(secret: &str, signers: &[String]) -> bool {
+    let signers: Vec<_> = signers
+        .iter()
+        .map(|s| tether::webhooks::SigningSecret::parse(s).unwrap())
+        .collect();
+    let refs: Vec<_> = signers.iter().collect();
+    let body = br#"{"type":"ping"}"#;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in tether::webhooks::headers(&refs, "evt_x", now, body) {
+        headers.insert(name, value.parse().unwrap());
+    }
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(body, &headers)
+        .is_ok()
+}
+
+#[tokio::test]
+async fn an_endpoints_secret_is_shown_once_and_kept_sealed() {
+    let app = spawn_app().await;
+    let created = create(
+        &app,
+        json!({"url": URL, "event_types": ["end_user.created"], "description": "CRM"}),
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(created["status"], "enabled");
+    assert_eq!(created["event_types"], json!(["end_user.created"]));
+
+    // The table holds no usable secret: not the text, not the key bytes.
+    let item = crate::stored_item(
+        &app,
+        &format!("ORG#{}", app.org_id),
+        &format!("WHE#{}", id(&created)),
+    )
+    .await
+    .unwrap();
+    let stored = format!("{item:?}");
+    assert!(!stored.contains(&secret) && !stored.contains(&secret["whsec_".len()..]));
+    // Yet the deployment signs with it, and a verifier we did not write agrees.
+    let signers = signing(&app, &created).await;
+    assert_eq!(signers, std::slice::from_ref(&secret));
+    assert!(verified(&secret, &signers));
+
+    for path in [
+        "/v1/webhook-endpoints".to_owned(),
+        format!("/v1/webhook-endpoints/{}", id(&created)),
+    ] {
+        let res = app.get(&path).await;
+        assert_eq!(res.status, 200);
+        assert!(!res.text.contains("whsec_"), "{path} shows the secret");
+    }
+    let listed = app.get("/v1/webhook-endpoints").await;
+    assert_eq!(listed.body["data"][0]["id"], created["id"]);
+    assert_eq!(listed.body["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_replayed_creation_returns_the_same_secret_and_one_endpoint() {
+    let app = spawn_app().await;
+    let body = json!({"url": URL});
+    let first = app
+        .post_once("/v1/webhook-endpoints", "hook-1", &body)
+        .await;
+    let again = app
+        .post_once("/v1/webhook-endpoints", "hook-1", &body)
+        .await;
+    assert_eq!(first.status, 201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["secret"], first.body["secret"]);
+    let listed = app.get("/v1/webhook-endpoints").await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn urls_are_checked_as_every_outbound_url_is() {
+    let local = spawn_app().await;
+    for url in [
+        "http://hooks.example.com/x",
+        "https://10.0.0.3/x",
+        "https://169.254.169.254/",
+        "ftp://x.example",
+    ] {
+        let res = local
+            .post("/v1/webhook-endpoints", &json!({"url": url}))
+            .await;
+        res.assert_error(422, "invalid_url");
+        assert_eq!(res.body["details"]["fields"][0]["field"], "url");
+    }
+    let deployed = TestAppBuilder {
+        deployed_outbound: true,
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    deployed
+        .post("/v1/webhook-endpoints", &json!({"url": URL}))
+        .await
+        .assert_error(422, "invalid_url");
+    let created = create(&local, json!({"url": URL})).await;
+    local
+        .patch(
+            &format!("/v1/webhook-endpoints/{}", id(&created)),
+            &json!({"url": "https://192.168.0.1/x"}),
+        )
+        .await
+        .assert_error(422, "invalid_url");
+}
+
+#[tokio::test]
+async fn endpoints_change_are_re_enabled_and_deleted() {
+    let app = spawn_app().await;
+    let created = create(&app, json!({"url": URL})).await;
+    let path = format!("/v1/webhook-endpoints/{}", id(&created));
+    let changed = app
+        .patch(&path, &json!({"description": "billing", "event_types": ["identity.linked"], "status": "enabled"}))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.body["description"], "billing");
+    assert_eq!(changed.body["event_types"], json!(["identity.linked"]));
+    assert!(changed.body.get("secret").is_none());
+    for bad in [
+        json!({"status": "disabled"}),
+        json!({"event_types": ["end_user.exploded"]}),
+        json!({"url": ""}),
+        json!({"secret": "whsec_mine"}),
+    ] {
+        app.patch(&path, &bad)
+            .await
+            .assert_error(422, "validation_failed");
+    }
+    assert_eq!(app.delete(&path).await.status, 204);
+    app.get(&path).await.assert_error(404, "not_found");
+    app.delete(&path).await.assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_rolled_secret_signs_beside_the_new_one_for_a_day() {
+    let app = spawn_app().await;
+    let created = create(&app, json!({"url": URL})).await;
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let rolled = app
+        .post(
+            &format!("/v1/webhook-endpoints/{}/roll-secret", id(&created)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(rolled.status, 200, "{}", rolled.text);
+    assert_eq!(rolled.header("cache-control"), Some("no-store"));
+    let new = rolled.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let signers = signing(&app, &created).await;
+    assert_eq!(signers, [new.clone(), old.clone()]);
+    assert!(
+        verified(&old, &signers) && verified(&new, &signers),
+        "both verify"
+    );
+    app.clock.advance(time::Duration::hours(25));
+    let signers = signing(&app, &created).await;
+    assert_eq!(signers, std::slice::from_ref(&new));
+    assert!(!verified(&old, &signers));
+}
+
+#[tokio::test]
+async fn endpoints_belong_to_one_organization_and_need_admin() {
+    let app = spawn_app().await;
+    let created = create(&app, json!({"url": URL})).await;
+    let path = format!("/v1/webhook-endpoints/{}", id(&created));
+    let (_, other) = app.create_org("Other").await;
+    for (method, target) in [
+        ("GET", path.clone()),
+        ("PATCH", path.clone()),
+        ("DELETE", path.clone()),
+        ("POST", format!("{path}/roll-secret")),
+    ] {
+        let res = app
+            .request(method, &target)
+            .key(&other)
+            .json(&json!({}))
+            .send()
+            .await;
+        res.assert_error(404, "not_found");
+    }
+    let theirs = app
+        .request("GET", "/v1/webhook-endpoints")
+        .key(&other)
+        .send()
+        .await;
+    assert_eq!(theirs.body["data"], json!([]));
+    let read = app
+        .create_key(app.org_id, &[tether::auth::Scope::Read])
+        .await;
+    app.request("GET", "/v1/webhook-endpoints")
+        .key(&read)
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+    app.get("/v1/webhook-endpoints/not-an-id")
+        .await
+        .assert_error(400, "invalid_path_parameter");
+    for bad in [
+        json!({}),
+        json!({"url": 7}),
+        json!({"url": URL, "event_types": "all"}),
+    ] {
+        app.post("/v1/webhook-endpoints", &bad)
+            .await
+            .assert_error(422, "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn endpoint_changes_are_events_without_the_secret() {
+    let app = spawn_app().await;
+    let created = create(&app, json!({"url": URL})).await;
+    let path = format!("/v1/webhook-endpoints/{}", id(&created));
+    assert_eq!(
+        app.patch(&path, &json!({"description": "x"})).await.status,
+        200
+    );
+    assert_eq!(
+        app.post(&format!("{path}/roll-secret"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.delete(&path).await.status, 204);
+    let records = tether_tests::stream_changes(&app).await;
+
+    assert!(
+        tether::events::handle(&app.app.store, &records, app.clock.now())
+            .await
+            .is_empty()
+    );
+    let page = app.get("/v1/events?limit=100&types=webhook_endpoint.created,webhook_endpoint.updated,webhook_endpoint.deleted").await;
+    let types: Vec<&str> = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "webhook_endpoint.created",
+            "webhook_endpoint.updated",
+            "webhook_endpoint.deleted"
+        ]
+    );
+    assert!(!page.text.contains("whsec_") && !page.text.contains("sealed"));
+}
