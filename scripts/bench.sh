@@ -25,4 +25,5 @@ if [ "$bench" = functions ]; then
   fi
 fi
 ensure_dynamodb
+ensure_sqs
 cargo bench -p tether-tests --locked --bench "$bench" -- "$@"

@@ -17,6 +17,7 @@ url="http://127.0.0.1:$port"
 
 scripts/tools.sh
 ensure_dynamodb
+ensure_sqs
 ensure_signing_key
 .venv/bin/openapi-spec-validator docs/openapi.json
 # Generous limits: the run is about the contract, not the limiter. No reloads:

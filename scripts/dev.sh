@@ -12,6 +12,7 @@ export TETHER_TABLE=${TETHER_TABLE:-tether}
 
 scripts/tools.sh
 ensure_dynamodb
+ensure_sqs
 ensure_signing_key
 start_api "$port" --name "Demo Organization"
 
@@ -19,6 +20,7 @@ cat <<MSG
 
 Tether is running on http://127.0.0.1:$port  (logs: .local/watch-$port.log)
   DynamoDB:        $AWS_ENDPOINT_URL_DYNAMODB (table $TETHER_TABLE)
+  deliveries:      $TETHER_DELIVERY_QUEUE_URL (worker log: .local/stream-worker-$port.log)
   demo org:        $org_id
   demo admin key:  $api_key
 

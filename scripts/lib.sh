@@ -72,6 +72,22 @@ ensure_dynamodb() {
   echo "==> $name (pid $pid) on $AWS_ENDPOINT_URL_DYNAMODB" >&2
 }
 
+# The webhook delivery queue's SQS (SPEC §15): moto's server — the one
+# already serving DynamoDB under DYNAMODB=moto, else one started here —
+# unless AWS_ENDPOINT_URL_SQS already points at one.
+ensure_sqs() {
+  if [ -n "${AWS_ENDPOINT_URL_SQS:-}" ]; then return; fi
+  if [ "${DYNAMODB:-local}" = moto ] && [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+    export AWS_ENDPOINT_URL_SQS=$AWS_ENDPOINT_URL_DYNAMODB
+  else
+    local pid port
+    read -r pid port < <(scripts/moto.sh)
+    started_pids+=("$pid")
+    export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+  fi
+  echo "==> SQS (moto) on $AWS_ENDPOINT_URL_SQS" >&2
+}
+
 # The Ed25519 seed that signs user access tokens: generated once into an
 # ignored file (in AWS it comes from SSM: TETHER_TOKEN_SIGNING_KEY_PARAMETER, README "Configuration").
 ensure_signing_key() {
@@ -112,7 +128,14 @@ start_api() {
   api_key=$(json_field api_key <<<"$org")
   org_id=$(json_field organization_id <<<"$org")
 
-  # The local stand-in for the purge-end-user stream trigger (README: "Deleting end users").
+  # The webhook delivery queue in moto's SQS, for the functions that send
+  # deliveries and the worker that attempts them.
+  TETHER_DELIVERY_QUEUE_URL=$(target/debug/tetherctl queue create --name "$TETHER_TABLE-deliveries" | json_field queue_url)
+  export TETHER_DELIVERY_QUEUE_URL
+
+  # The local stand-in for the stream triggers (purge-end-user,
+  # publish-events) and the delivery queue's (deliver-webhooks): README
+  # "Deleting end users", "Webhooks".
   target/debug/tetherctl stream-worker >".local/stream-worker-$port.log" 2>&1 &
   started_pids+=("$!")
 

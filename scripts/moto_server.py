@@ -1,4 +1,5 @@
-"""moto's server with one DynamoDB call at a time per table.
+"""moto's server with one DynamoDB call at a time per table (its SQS, which
+the webhook deliveries use, is served as it is).
 
 moto's DynamoDB backend keeps no lock: two concurrent conditional writes (or
 transactions) on one item can both check their condition before either writes,
@@ -39,6 +40,9 @@ def serialized(app):
             return locks.setdefault(name, threading.Lock())
 
     def call(environ, start_response):
+        # Only DynamoDB (and its streams) needs the lock; SQS keeps its own.
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)

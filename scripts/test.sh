@@ -10,5 +10,6 @@ trap 'exit 130' INT TERM
 
 scripts/tools.sh
 ensure_dynamodb
+ensure_sqs
 ensure_signing_key
 cargo test --workspace --locked "$@"

@@ -47,6 +47,9 @@ pub struct App {
     /// The key webhook secrets are sealed with, for the functions that seal
     /// or sign.
     pub webhook_key: Option<aws_lc_rs::aead::LessSafeKey>,
+    /// The webhook delivery queue, for the functions that send a delivery
+    /// themselves (a test ping, a manual retry).
+    pub deliveries: Option<crate::queue::DeliveryQueue>,
 }
 
 impl App {
@@ -57,6 +60,7 @@ impl App {
         Self {
             outbound,
             webhook_key: None,
+            deliveries: None,
             config,
             store,
             keys: VersionedCache::new(ttl),
@@ -78,7 +82,11 @@ impl App {
     /// Builds a function's state from the environment: the one cold-start
     /// initialisation. Only the functions that mint or verify access tokens
     /// (`token_keys`) load the signing key.
-    pub async fn from_env(token_keys: bool, webhook_key: bool) -> Result<Self, StartupError> {
+    pub async fn from_env(
+        token_keys: bool,
+        webhook_key: bool,
+        delivery_queue: bool,
+    ) -> Result<Self, StartupError> {
         let config = Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
         let store = Store::from_sdk(&sdk, &config);
@@ -91,6 +99,10 @@ impl App {
         }
         if webhook_key {
             app.webhook_key = Some(crate::webhooks::load_key(&sdk).await?);
+        }
+        if delivery_queue {
+            app.deliveries =
+                Some(crate::queue::DeliveryQueue::from_env(&sdk).ok_or(StartupError::NoQueue)?);
         }
         Ok(app)
     }
@@ -106,4 +118,7 @@ pub enum StartupError {
     /// The token signing key could not be loaded.
     #[error(transparent)]
     TokenKey(#[from] crate::tokens::KeyError),
+    /// The function delivers webhooks and `TETHER_DELIVERY_QUEUE_URL` is unset.
+    #[error("TETHER_DELIVERY_QUEUE_URL is not set")]
+    NoQueue,
 }

@@ -191,6 +191,8 @@ pub struct Endpoint {
     pub browser: bool,
     /// The function seals or signs webhook secrets (loads the webhook key).
     pub webhook_key: bool,
+    /// The function sends webhook deliveries (needs the delivery queue).
+    pub delivery_queue: bool,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -230,6 +232,15 @@ impl Endpoint {
             docs,
             browser: false,
             webhook_key: false,
+            delivery_queue: false,
+        }
+    }
+
+    /// The function sends webhook deliveries itself.
+    pub const fn with_delivery_queue(self) -> Self {
+        Self {
+            delivery_queue: true,
+            ..self
         }
     }
 

@@ -95,6 +95,23 @@ uuid_id!(
     /// A webhook endpoint of an organization.
     WebhookEndpointId
 );
+uuid_id!(
+    /// One delivery of one event to one webhook endpoint.
+    WebhookDeliveryId
+);
+
+impl WebhookDeliveryId {
+    /// The delivery of an event to an endpoint: a UUID v7 of the event's
+    /// time whose random bits come from `seed` (the event and the endpoint),
+    /// so a redelivered stream record names the same delivery again.
+    pub fn derived(unix_millis: u64, seed: &[u8]) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(seed);
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&digest[..10]);
+        Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, &random).into_uuid())
+    }
+}
 
 /// The id of one request: a ULID, stamped on the response and every log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,8 @@ use std::time::Duration;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// The most body a fetch reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest a webhook delivery may take, connection included (SPEC §16).
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 3;
 
@@ -281,6 +283,8 @@ pub struct Outbound {
     policy: Arc<UrlPolicy>,
     client: OnceLock<reqwest::Client>,
     timeout: Duration,
+    /// Webhook deliveries follow no redirect: a 3xx is a failed attempt.
+    follow_redirects: bool,
 }
 
 impl Outbound {
@@ -290,6 +294,18 @@ impl Outbound {
             policy: Arc::new(policy),
             client: OnceLock::new(),
             timeout: FETCH_TIMEOUT,
+            follow_redirects: true,
+        }
+    }
+
+    /// The client that delivers webhooks under `policy`: within
+    /// [`WEBHOOK_TIMEOUT`], no redirect followed (a POST must not turn into
+    /// a GET elsewhere, and the receiver's URL is the one registered).
+    pub fn for_webhooks(policy: UrlPolicy) -> Self {
+        Self {
+            timeout: WEBHOOK_TIMEOUT,
+            follow_redirects: false,
+            ..Self::new(policy)
         }
     }
 
@@ -303,7 +319,11 @@ impl Outbound {
             return Ok(client);
         }
         let policy = Arc::clone(&self.policy);
+        let follow = self.follow_redirects;
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if !follow {
+                return attempt.stop();
+            }
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("too many redirects")
             } else if let Err(refused) = policy.check(attempt.url()) {
@@ -363,6 +383,32 @@ impl Outbound {
         tokio::time::timeout(self.timeout, fetch)
             .await
             .map_err(|_| FetchError::Timeout)?
+    }
+}
+
+impl Outbound {
+    /// POSTs `body` as JSON with `headers` and returns the answer's status
+    /// (its body is not read): checked, within the time limit.
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        headers: &[(&'static str, String)],
+        body: &[u8],
+    ) -> Result<u16, FetchError> {
+        self.policy.check(url).map_err(FetchError::Refused)?;
+        let client = self.client()?;
+        let mut request = client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let send = async { request.send().await.map_err(FetchError::from_client) };
+        let response = tokio::time::timeout(self.timeout, send)
+            .await
+            .map_err(|_| FetchError::Timeout)??;
+        Ok(response.status().as_u16())
     }
 }
 

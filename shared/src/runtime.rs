@@ -9,7 +9,12 @@ use std::sync::Arc;
 /// serves `endpoint` — its bound handler — until the runtime stops the process.
 pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error> {
     crate::logging::init();
-    let app = Arc::new(App::from_env(endpoint.uses_token_keys(), endpoint.webhook_key).await?);
+    let app = App::from_env(
+        endpoint.uses_token_keys(),
+        endpoint.webhook_key,
+        endpoint.delivery_queue,
+    );
+    let app = Arc::new(app.await?);
     lambda_http::run(lambda_http::service_fn(move |req| {
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>((endpoint.handler)(app, endpoint, req).await) }

@@ -130,7 +130,8 @@ id_schema!(
     crate::ids::ConnectTokenId,
     crate::ids::RelationId,
     crate::ids::ApiKeyId,
-    crate::ids::WebhookEndpointId
+    crate::ids::WebhookEndpointId,
+    crate::ids::WebhookDeliveryId
 );
 
 /// A page of a list on the organization and user APIs.

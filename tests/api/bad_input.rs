@@ -78,6 +78,10 @@ async fn world() -> World {
         ("identity_id", identity),
         ("id", pending),
         ("relation_id", relation),
+        (
+            "delivery_id",
+            tether::ids::WebhookDeliveryId::generate().to_string(),
+        ),
         ("externalServiceId", service),
         ("organizationId", app.org_id.to_string()),
         ("externalUserId", "corpus-user".to_owned()),

@@ -13,7 +13,7 @@ async fn follow(app: &TestApp) -> Poller {
     Poller::start(
         &app.app.store,
         tether_tests::streams_client(),
-        &[tether::purge::handler, tether::events::handler],
+        &[tether::purge::handler, tether::publisher::handler],
     )
     .await
     .expect("the table has a stream")
@@ -34,7 +34,7 @@ async fn events_until(
 ) -> Vec<Value> {
     let started = Instant::now();
     loop {
-        poller.poll_once(&app.app.store).await.expect("poll");
+        poller.poll_once(&app.followers()).await.expect("poll");
         let all = all_events(app, None).await;
         if done(&all) || started.elapsed() > Duration::from_secs(15) {
             return all;

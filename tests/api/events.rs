@@ -55,6 +55,7 @@ const PLACEHOLDER_SERVICE: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051cc";
 const PLACEHOLDER_CONNECT_TOKEN_ID: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd";
 const PLACEHOLDER_RELATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ee";
 const PLACEHOLDER_WEBHOOK: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae";
+const PLACEHOLDER_DELIVERY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ad";
 const PLACEHOLDER_ORGANIZATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff";
 const PLACEHOLDER_SERVICE_TOKEN: &str = "tst_000000000000000000000000000000000000000000000000";
 const PLACEHOLDER_CONNECT_TOKEN: &str =
@@ -98,11 +99,19 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             )
             .await;
         assert_eq!(webhook.status, 201, "{}", webhook.text);
+        let ping = app
+            .post(
+                &format!("/v1/webhook-endpoints/{}/test", id(&webhook.body)),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(ping.status, 202, "{}", ping.text);
         let text = load(endpoint.function)
             .to_string()
             .replace(PLACEHOLDER_API_KEY, &api_key.to_string())
             .replace(PLACEHOLDER_UNUSED_PROVIDER, &unused_provider)
             .replace(PLACEHOLDER_WEBHOOK, id(&webhook.body))
+            .replace(PLACEHOLDER_DELIVERY, id(&ping.body))
             .replace(PLACEHOLDER_USER, user_id)
             .replace(PLACEHOLDER_IDENTITY, id(&linked.body))
             .replace(PLACEHOLDER_PROVIDER, provider_id)

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod consistency;
 mod cors;
+mod deliveries;
 mod end_users;
 mod end_users_update;
 mod event_log;

@@ -210,7 +210,7 @@ async fn the_local_poller_purges_from_dynamodb_locals_stream() {
             started.elapsed() < Duration::from_secs(10),
             "not purged within 10 s"
         );
-        poller.poll_once(&app.app.store).await.expect("poll");
+        poller.poll_once(&app.followers()).await.expect("poll");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(relationships(&app).await, "0");
@@ -230,7 +230,7 @@ async fn poll_until_gone(
                 started.elapsed() < limit,
                 "{path} not purged within {limit:?}"
             );
-            poller.poll_once(&app.app.store).await.expect("poll");
+            poller.poll_once(&app.followers()).await.expect("poll");
         }
     }
 }
@@ -293,7 +293,10 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
             "{:?}",
             poller.stats()
         );
-        poller.poll_once(&broken).await.expect("poll");
+        poller
+            .poll_once(&tether::stream::Followers::from(broken.clone()))
+            .await
+            .expect("poll");
     }
     // The worker moved on: a later deletion is purged; the first stays deleting.
     let next = app.create_user(json!({})).await;

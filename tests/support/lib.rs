@@ -19,6 +19,7 @@ pub mod contract;
 pub mod idp;
 pub mod issuer;
 pub mod oidc;
+pub mod receiver;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
 pub fn dynamodb_endpoint() -> String {
@@ -50,6 +51,27 @@ pub fn streams_client() -> aws_sdk_dynamodbstreams::Client {
         ))
         .build();
     tether::stream::local::streams_client(&sdk, Some(&dynamodb_endpoint()))
+}
+
+/// The SQS endpoint (moto's) every test's delivery queue lives in (`make
+/// test` starts it).
+pub fn sqs_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_SQS").expect(
+        "AWS_ENDPOINT_URL_SQS is not set: run the suite with `make test`, which starts moto's SQS",
+    )
+}
+
+/// An SQS client for moto's server, with dummy credentials.
+pub fn sqs_client() -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::new()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(sqs_endpoint())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }
 
 /// Every record the test table's stream holds, oldest first per shard.
@@ -230,9 +252,13 @@ impl TestAppBuilder {
         } else {
             clock.clone()
         };
+        let queue = tether::queue::DeliveryQueue::create(sqs_client(), store.table())
+            .await
+            .expect("create the test delivery queue");
         let mut app = App::new(config, store, app_clock);
         app.tokens = Some(token_keys());
         app.webhook_key = Some(webhook_key());
+        app.deliveries = Some(queue);
         let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
         organizations::put_organization(&app.store, &org)
@@ -252,6 +278,33 @@ impl TestAppBuilder {
 }
 
 impl TestApp {
+    /// The test's delivery queue.
+    pub fn queue(&self) -> &tether::queue::DeliveryQueue {
+        self.app
+            .deliveries
+            .as_ref()
+            .expect("every test app has a queue")
+    }
+
+    /// What the stream functions of this world work with.
+    pub fn followers(&self) -> tether::stream::Followers {
+        tether::stream::Followers {
+            store: self.app.store.clone(),
+            queue: self.app.deliveries.clone(),
+        }
+    }
+
+    /// The `deliver-webhooks` worker of this world, on its clock.
+    pub fn deliverer(&self) -> tether::deliveries::Deliverer {
+        tether::deliveries::Deliverer {
+            store: self.app.store.clone(),
+            key: webhook_key(),
+            outbound: tether::outbound::Outbound::for_webhooks(self.app.config.outbound.clone()),
+            queue: self.queue().clone(),
+            clock: self.app.clock.clone(),
+        }
+    }
+
     /// The same world served by another instance of the function, as after a
     /// cold start: same table, clock and organization, empty warm caches.
     pub fn cold_instance(&self) -> TestApp {
@@ -259,6 +312,7 @@ impl TestApp {
         let mut app = App::new(self.app.config.clone(), store, self.app.clock.clone());
         app.tokens = Some(token_keys());
         app.webhook_key = Some(webhook_key());
+        app.deliveries = self.app.deliveries.clone();
         TestApp {
             app: Arc::new(app),
             clock: Arc::clone(&self.clock),

@@ -46,7 +46,9 @@ enum Command {
         command: ExternalServiceCommand,
     },
     /// Local stacks only: follows the table's stream and runs the
-    /// purge-end-user and publish-events handlers on it, as the Lambda
+    /// purge-end-user and publish-events handlers on it, and — when
+    /// TETHER_DELIVERY_QUEUE_URL and the webhook key are set — the
+    /// deliver-webhooks handler on the delivery queue, as the Lambda
     /// triggers do in AWS. Runs until stopped; prints one JSON line when it starts.
     StreamWorker {
         /// Milliseconds between polls.
@@ -57,6 +59,13 @@ enum Command {
     Purge {
         #[command(subcommand)]
         command: PurgeCommand,
+    },
+    /// Local stacks only: creates the webhook delivery queue (the SAM
+    /// template creates it in AWS) and prints its URL.
+    Queue {
+        /// The queue's name.
+        #[arg(long, default_value = "tether-deliveries")]
+        name: String,
     },
     /// Prints the OpenAPI 3.1 document (the published copy is docs/openapi.json).
     Openapi,
@@ -337,20 +346,49 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         Command::StreamWorker { interval_ms } => {
             use tether::stream::local;
             let client = local::streams_client(&sdk, config.dynamodb_endpoint.as_deref());
-            let handlers: [tether::stream::Handler; 2] = [purge::handler, tether::events::handler];
+            let handlers: [tether::stream::Handler; 2] =
+                [purge::handler, tether::publisher::handler];
             let poller = local::Poller::start(&store, client, &handlers)
                 .await
                 .map_err(describe)?;
+            let queue = tether::queue::DeliveryQueue::from_env(&sdk);
+            let deliverer = match &queue {
+                Some(_) => Some(
+                    tether::deliveries::Deliverer::from_env()
+                        .await
+                        .map_err(describe)?,
+                ),
+                None => None,
+            };
             println!(
                 "{}",
-                json!({ "stream_worker": "following", "table": store.table() })
+                json!({
+                    "stream_worker": "following",
+                    "table": store.table(),
+                    "delivery_queue": queue.as_ref().map(|q| q.url()),
+                })
             );
             tether::logging::init();
-            poller
-                .run(&store, std::time::Duration::from_millis(interval_ms))
-                .await
-                .map_err(describe)?;
+            let followers = tether::stream::Followers { store, queue };
+            let interval = std::time::Duration::from_millis(interval_ms);
+            let deliveries = async {
+                match &deliverer {
+                    Some(d) => d.run_local().await.map_err(describe),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                stopped = poller.run(&followers, interval) => stopped.map_err(describe)?,
+                stopped = deliveries => stopped?,
+            }
             Ok(json!({ "stream_worker": "stopped" }))
+        }
+        Command::Queue { name } => {
+            let queue =
+                tether::queue::DeliveryQueue::create(tether::queue::SqsClient::new(&sdk), &name)
+                    .await
+                    .map_err(describe)?;
+            Ok(json!({ "queue_url": queue.url() }))
         }
         Command::ExternalService {
             command: ExternalServiceCommand::Create { name, mut scopes },

@@ -1,7 +1,9 @@
 //! Webhook endpoints of the organization (SPEC §15), admin scope.
 
+use crate::deliveries::Job;
+use crate::deliveries::records::{self, DeliveryRecord};
 use crate::error::ApiError;
-use crate::ids::WebhookEndpointId;
+use crate::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, Reply};
 use crate::webhooks::endpoints::{
@@ -135,4 +137,103 @@ pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiErr
     Err(ApiError::ServiceUnavailable(
         "the secret kept changing".into(),
     ))
+}
+
+fn delivery_queue(ctx: &OrgCtx) -> Result<&crate::queue::DeliveryQueue, ApiError> {
+    ctx.app
+        .deliveries
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("this function has no delivery queue"))
+}
+
+/// Sends a delivery now: its message on the queue, marked as a person's.
+async fn enqueue(ctx: &OrgCtx, record: &DeliveryRecord) -> Result<(), ApiError> {
+    let job = Job {
+        org: ctx.org,
+        endpoint: record.endpoint_id,
+        delivery: record.id,
+        seq: record.seq,
+        manual: true,
+    };
+    delivery_queue(ctx)?
+        .send(&[job.body()])
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable(Box::new(e)))
+}
+
+/// `POST /v1/webhook-endpoints/{id}/test` → 202: a `ping` event is
+/// delivered to the endpoint (whatever its event types, even disabled) and
+/// shows in its delivery log.
+#[tracing::instrument(name = "webhooks.test", skip_all)]
+pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    let endpoint = endpoints::get(&ctx.app.store, ctx.org, id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    let now = ctx.app.clock.now();
+    // Like an event's id (`evt_` + 32 hex digits), from a fresh UUID v7.
+    let event_id = format!("evt_{}", uuid::Uuid::now_v7().simple());
+    let actor = crate::store::actor::current().unwrap_or_else(crate::store::actor::Actor::system);
+    let body = serde_json::json!({
+        "id": event_id,
+        "type": "ping",
+        "organization_id": ctx.org,
+        "created_at": crate::clock::format_timestamp(now),
+        "actor": {"type": actor.kind, "id": (!actor.id.is_empty()).then_some(&actor.id)},
+        "data": {"object": endpoint.view()},
+    });
+    let mut record = DeliveryRecord::new(
+        ctx.org,
+        id,
+        WebhookDeliveryId::generate(),
+        event_id,
+        "ping".to_owned(),
+        now,
+    );
+    record.body = Some(body.to_string());
+    records::put_new(&ctx.app.store, &record, now).await?;
+    enqueue(&ctx, &record).await?;
+    Reply::json(StatusCode::ACCEPTED, &record.view())
+}
+
+/// `GET /v1/webhook-endpoints/{id}/deliveries` → the endpoint's deliveries,
+/// newest first, with every attempt.
+#[tracing::instrument(name = "webhooks.deliveries", skip_all)]
+pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
+    const TAG: &str = "d1:";
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    ctx.query.only(&["limit", "cursor"])?;
+    let limit = ctx.query.page_limit()?;
+    let after = ctx.query.cursor(TAG, WebhookDeliveryId::parse)?;
+    let store = &ctx.app.store;
+    // The endpoint's existence (another organization's is a 404) and the
+    // page, side by side.
+    let (endpoint, page) = futures_util::future::join(
+        endpoints::get(store, ctx.org, id),
+        records::list(store, ctx.org, id, after, limit),
+    )
+    .await;
+    endpoint?.ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    let (records, more) = page?;
+    let next_cursor = more
+        .then(|| records.last().map(|r| encode_cursor(TAG, r.id)))
+        .flatten();
+    let data = records.iter().map(DeliveryRecord::view).collect();
+    Reply::json(StatusCode::OK, &Page { data, next_cursor })
+}
+
+/// `POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry` → 202:
+/// one more attempt now (a failed delivery's schedule is not restarted).
+#[tracing::instrument(name = "webhooks.retry", skip_all)]
+pub async fn retry(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    let delivery = ctx.path_id("delivery_id", WebhookDeliveryId::parse)?;
+    let now = ctx.app.clock.now();
+    let record = records::reopen(&ctx.app.store, ctx.org, id, delivery, now)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "webhook_delivery",
+        })?;
+    enqueue(&ctx, &record).await?;
+    Reply::json(StatusCode::ACCEPTED, &record.view())
 }

@@ -36,6 +36,11 @@ fn seq_sk(seq: u64) -> String {
     format!("SEQ#{seq:020}")
 }
 
+/// The key of the organization's `seq`th event.
+pub fn event_key(org: OrganizationId, seq: u64) -> crate::store::Key {
+    (log_pk(org), seq_sk(seq))
+}
+
 /// Appends `events` to their organizations' logs, in order, each exactly
 /// once however often it is appended.
 pub async fn append(store: &Store, events: &[NewEvent], now: i64) -> Result<(), StoreError> {

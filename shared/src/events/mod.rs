@@ -125,19 +125,6 @@ pub async fn handle(
     Vec::new()
 }
 
-/// [`handle`] as a stream handler, on the system clock.
-pub fn handler<'a>(
-    store: &'a Store,
-    changes: &'a [StreamChange],
-) -> futures_util::future::BoxFuture<'a, Vec<String>> {
-    Box::pin(handle(store, changes, time::OffsetDateTime::now_utc()))
-}
-
-/// The Lambda entry point of `publish-events`.
-pub async fn serve() -> Result<(), lambda_runtime::Error> {
-    crate::stream::serve(handler).await
-}
-
 /// The actor a deletion marker names.
 async fn read_marker(
     store: &Store,

@@ -228,8 +228,8 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
 
 /// [`handle`] as a stream handler.
 pub fn handler<'a>(
-    store: &'a Store,
+    followers: &'a crate::stream::Followers,
     changes: &'a [StreamChange],
 ) -> futures_util::future::BoxFuture<'a, Vec<String>> {
-    Box::pin(handle(store, changes))
+    Box::pin(handle(&followers.store, changes))
 }

@@ -97,6 +97,9 @@ pub const ALL: &[Endpoint] = &[
     UPDATE_WEBHOOK_ENDPOINT,
     DELETE_WEBHOOK_ENDPOINT,
     ROLL_WEBHOOK_SECRET,
+    TEST_WEBHOOK_ENDPOINT,
+    LIST_WEBHOOK_DELIVERIES,
+    RETRY_WEBHOOK_DELIVERY,
     REVOKE_TOKENS,
     CREATE_API_KEY,
     LIST_API_KEYS,
@@ -108,7 +111,7 @@ pub const ALL: &[Endpoint] = &[
 ];
 
 /// Functions triggered by events rather than HTTP routes.
-pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user", "publish-events"];
+pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user", "publish-events", "deliver-webhooks"];
 
 /// Finds the endpoint serving `method` and `path`.
 pub fn route(method: &str, path: &str) -> Option<&'static Endpoint> {

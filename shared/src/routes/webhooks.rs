@@ -133,3 +133,59 @@ pub const LIST_EVENTS: Endpoint = org_api(
         },
     ]),
 );
+/// `POST /v1/webhook-endpoints/{id}/test`
+pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
+    "test-webhook-endpoint",
+    ("POST", "/v1/webhook-endpoints/{id}/test"),
+    "webhooks.test",
+    op!(api::webhooks::test),
+    Docs::new(
+        "Send a ping event to a webhook endpoint",
+        &[(
+            202,
+            "The ping's delivery (see its delivery log for the outcome).",
+            Some(schema::<crate::deliveries::records::WebhookDelivery<'static>>),
+        )],
+        &[],
+    )
+    .optional_body(),
+)
+.with_delivery_queue();
+/// `GET /v1/webhook-endpoints/{id}/deliveries`
+pub const LIST_WEBHOOK_DELIVERIES: Endpoint = org_api(
+    "list-webhook-deliveries",
+    ("GET", "/v1/webhook-endpoints/{id}/deliveries"),
+    "webhooks.deliveries",
+    op!(api::webhooks::deliveries),
+    Docs::new(
+        "A webhook endpoint's deliveries, newest first, with every attempt (kept 30 days)",
+        &[(
+            200,
+            "A page of deliveries.",
+            Some(schema::<crate::wire::Page<crate::deliveries::records::WebhookDelivery<'static>>>),
+        )],
+        &[],
+    )
+    .paginated(),
+);
+/// `POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry`
+pub const RETRY_WEBHOOK_DELIVERY: Endpoint = org_api(
+    "retry-webhook-delivery",
+    (
+        "POST",
+        "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+    ),
+    "webhooks.retry",
+    op!(api::webhooks::retry),
+    Docs::new(
+        "Attempt a delivery again now",
+        &[(
+            202,
+            "The delivery, pending again.",
+            Some(schema::<crate::deliveries::records::WebhookDelivery<'static>>),
+        )],
+        &[],
+    )
+    .optional_body(),
+)
+.with_delivery_queue();

@@ -79,13 +79,7 @@ pub async fn query_page<T: serde::de::DeserializeOwned>(
     after: Option<String>,
     limit: usize,
 ) -> Result<(Vec<T>, bool), StoreError> {
-    let start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
-    let (items, more) = query_items_page(store, Keys::Table, pk, prefix, start, limit).await?;
-    let records = items
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<Vec<T>, _>>()?;
-    Ok((records, more))
+    records_page(store, pk, prefix, after, limit, true).await
 }
 
 /// [`query_page`] over any [`Keys`], resuming after the item whose full key
@@ -95,8 +89,48 @@ pub async fn query_items_page(
     keys: Keys,
     pk: &str,
     prefix: &str,
+    start: Option<Item>,
+    limit: usize,
+) -> Result<(Vec<Item>, bool), StoreError> {
+    items_page(store, keys, pk, prefix, start, limit, true).await
+}
+
+/// [`query_page`] newest first: in descending sort-key order.
+pub async fn query_page_descending<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+    after: Option<String>,
+    limit: usize,
+) -> Result<(Vec<T>, bool), StoreError> {
+    records_page(store, pk, prefix, after, limit, false).await
+}
+
+async fn records_page<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+    after: Option<String>,
+    limit: usize,
+    forward: bool,
+) -> Result<(Vec<T>, bool), StoreError> {
+    let start = after.map(|sk| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]));
+    let (items, more) = items_page(store, Keys::Table, pk, prefix, start, limit, forward).await?;
+    let records = items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<Vec<T>, _>>()?;
+    Ok((records, more))
+}
+
+async fn items_page(
+    store: &Store,
+    keys: Keys,
+    pk: &str,
+    prefix: &str,
     mut start: Option<Item>,
     limit: usize,
+    forward: bool,
 ) -> Result<(Vec<Item>, bool), StoreError> {
     let mut items: Vec<Item> = Vec::new();
     loop {
@@ -104,6 +138,7 @@ pub async fn query_items_page(
         // never hands out a cursor to an empty one.
         let wanted = limit + 1 - items.len();
         let out = prefix_query(store, keys, pk, prefix)
+            .scan_index_forward(forward)
             .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
             .send()

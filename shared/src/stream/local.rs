@@ -3,7 +3,7 @@
 //! event source mapping reads in AWS) and hands each batch to the same
 //! handlers the stream functions run (`purge-end-user`, `publish-events`).
 
-use super::{Handler, StreamChange};
+use super::{Followers, Handler, StreamChange};
 use crate::store::{Item, Store};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use std::collections::HashMap;
@@ -195,12 +195,12 @@ impl Poller {
 
     /// Reads what the stream has now and purges; returns the changes read.
     /// A failing shard is logged and retried next time; the others go on.
-    pub async fn poll_once(&mut self, store: &Store) -> Result<usize, PollError> {
+    pub async fn poll_once(&mut self, followers: &Followers) -> Result<usize, PollError> {
         self.discover(ShardIteratorType::TrimHorizon).await?;
         let ids: Vec<String> = self.shards.keys().cloned().collect();
         let mut read = 0;
         for id in ids {
-            match self.poll_shard(store, &id).await {
+            match self.poll_shard(followers, &id).await {
                 Ok(n) => read += n,
                 Err(err) => {
                     // Its iterator is not trusted again: re-acquired next time.
@@ -214,7 +214,7 @@ impl Poller {
         Ok(read)
     }
 
-    async fn poll_shard(&mut self, store: &Store, id: &str) -> Result<usize, PollError> {
+    async fn poll_shard(&mut self, followers: &Followers, id: &str) -> Result<usize, PollError> {
         let Some(state) = self.shards.get(id) else {
             return Ok(0);
         };
@@ -246,7 +246,7 @@ impl Poller {
         // the batch is read again (every handler is safe to run twice).
         let mut failed: Vec<String> = Vec::new();
         for handler in &self.handlers {
-            let theirs = handler(store, &changes).await;
+            let theirs = handler(followers, &changes).await;
             if let Some(first) = theirs.first() {
                 let at = |seq: &String| changes.iter().position(|c| &c.sequence_number == seq);
                 if failed.first().is_none_or(|f| at(first) < at(f)) {
@@ -296,9 +296,9 @@ impl Poller {
     }
 
     /// Polls every `interval` until the process ends.
-    pub async fn run(mut self, store: &Store, interval: Duration) -> Result<(), PollError> {
+    pub async fn run(mut self, followers: &Followers, interval: Duration) -> Result<(), PollError> {
         loop {
-            if let Err(err) = self.poll_once(store).await {
+            if let Err(err) = self.poll_once(followers).await {
                 tracing::warn!(error = %err, "stream poll failed; retrying");
             }
             tokio::time::sleep(interval).await;

@@ -9,8 +9,26 @@ use crate::store::{Item, Store};
 /// A function that follows the stream: handles a batch in order and returns
 /// the sequence numbers to retry (the first failed record and those after
 /// it; what it did before must be safe to do again).
-pub type Handler =
-    for<'a> fn(&'a Store, &'a [StreamChange]) -> futures_util::future::BoxFuture<'a, Vec<String>>;
+pub type Handler = for<'a> fn(
+    &'a Followers,
+    &'a [StreamChange],
+) -> futures_util::future::BoxFuture<'a, Vec<String>>;
+
+/// What the stream functions work with.
+#[derive(Debug, Clone)]
+pub struct Followers {
+    /// The table.
+    pub store: Store,
+    /// The webhook delivery queue, for the publisher's fan-out (`None`: no
+    /// deliveries are sent).
+    pub queue: Option<crate::queue::DeliveryQueue>,
+}
+
+impl From<Store> for Followers {
+    fn from(store: Store) -> Self {
+        Self { store, queue: None }
+    }
+}
 
 /// One change of the table's stream, from Lambda's event or the local poller.
 #[derive(Debug, Clone, Default)]
@@ -53,12 +71,16 @@ pub async fn serve(handler: Handler) -> Result<(), lambda_runtime::Error> {
     use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
     crate::logging::init();
     let config = crate::config::Config::from_env()?;
-    let store = Store::from_config(&config).await;
-    let store = &store;
+    let sdk = Store::lambda_sdk_config(&config).await;
+    let followers = Followers {
+        store: Store::from_sdk(&sdk, &config),
+        queue: crate::queue::DeliveryQueue::from_env(&sdk),
+    };
+    let followers = &followers;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Event>| async move {
             let changes = StreamChange::from_event(event.payload);
-            let failed = handler(store, &changes).await;
+            let failed = handler(followers, &changes).await;
             let mut response = DynamoDbEventResponse::default();
             response.batch_item_failures = failed
                 .into_iter()

@@ -69,6 +69,11 @@ pub struct EndpointRecord {
     /// Until when (epoch s) the rolled secret signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     previous_secret_until: Option<i64>,
+    /// Since when (epoch s) its deliveries have been failing, if they are:
+    /// set by the first failure, removed by a success; five days of it
+    /// disable the endpoint. Not part of the object (no event for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<i64>,
     /// Creation time.
     pub created_at: String,
     /// Last change.
@@ -278,6 +283,7 @@ impl EndpointRecord {
             secret_sealed: String::new(),
             previous_secret_sealed: None,
             previous_secret_until: None,
+            failing_since: None,
             created_at: now.clone(),
             updated_at: now,
         };
@@ -316,6 +322,16 @@ pub async fn list(
         limit,
     )
     .await
+}
+
+/// Every endpoint of the organization (a handful: the fan-out reads them
+/// once per stream batch).
+pub async fn all(store: &Store, org: OrganizationId) -> Result<Vec<EndpointRecord>, StoreError> {
+    store::query_all(store, &org_pk(org), SK_PREFIX, |q| q)
+        .await?
+        .into_iter()
+        .map(store::from_item)
+        .collect()
 }
 
 /// Applies a PATCH; `None` when there is no such endpoint.
@@ -438,5 +454,86 @@ pub async fn roll_secret(
         Ok(_) => Ok(Some(secret)),
         Err(StoreError::ConditionalCheckFailed { .. }) => Ok(None),
         Err(err) => Err(err.into()),
+    }
+}
+
+/// Deliveries to the endpoint began failing at `since` (epoch s): recorded
+/// by the first failure only, while it is enabled.
+pub async fn mark_failing(
+    store: &Store,
+    org: OrganizationId,
+    id: WebhookEndpointId,
+    since: i64,
+) -> Result<(), StoreError> {
+    let written = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(store::PK, store::s(org_pk(org)))
+        .key(store::SK, store::s(endpoint_sk(id)))
+        .update_expression("SET failing_since = :since")
+        .condition_expression("attribute_not_exists(failing_since) AND #status = :enabled")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":since", store::n(since))
+        .expression_attribute_values(":enabled", store::s("enabled"))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from);
+    StoreError::unless_condition_failed(written.map(|_| ()))
+}
+
+/// A delivery succeeded: the endpoint is no longer failing.
+pub async fn mark_recovered(
+    store: &Store,
+    org: OrganizationId,
+    id: WebhookEndpointId,
+) -> Result<(), StoreError> {
+    let written = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(store::PK, store::s(org_pk(org)))
+        .key(store::SK, store::s(endpoint_sk(id)))
+        .update_expression("REMOVE failing_since")
+        .condition_expression("attribute_exists(failing_since)")
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from);
+    StoreError::unless_condition_failed(written.map(|_| ()))
+}
+
+/// Disables an endpoint whose deliveries have failed since `since`
+/// (`webhook_endpoint.disabled`, by the system); `false` if another attempt
+/// disabled it, or a success or a re-enable came in between.
+pub async fn disable(
+    store: &Store,
+    org: OrganizationId,
+    id: WebhookEndpointId,
+    since: i64,
+    now: time::OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let written = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(store::PK, store::s(org_pk(org)))
+        .key(store::SK, store::s(endpoint_sk(id)))
+        .update_expression("SET #status = :disabled, updated_at = :now REMOVE failing_since")
+        .condition_expression("#status = :enabled AND failing_since = :since")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":disabled", store::s("disabled"))
+        .expression_attribute_values(":enabled", store::s("enabled"))
+        .expression_attribute_values(":since", store::n(since))
+        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await
+        .map_err(StoreError::from);
+    match written {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionalCheckFailed { .. }) => Ok(false),
+        Err(err) => Err(err),
     }
 }
