@@ -13,6 +13,8 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     /// The body.
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -136,5 +138,6 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
     Some(Received {
         headers,
         body: buffer[head_end..(head_end + length).min(buffer.len())].to_vec(),
+        at: std::time::Instant::now(),
     })
 }
