@@ -521,3 +521,181 @@ async fn a_resuming_consumer_never_misses_or_repeats_under_concurrent_publishers
         assert_eq!(ns, (0..(BATCHES * PER_BATCH) as u64).collect::<Vec<_>>());
     }
 }
+
+/// Every type of the catalogue (`tether::event_types::TYPES`) is produced
+/// by the operation that causes it — a test that fails when a type is added
+/// without its producer, or a producer stops producing.
+#[tokio::test]
+async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
+    use tether::webhooks::endpoints;
+    let app = spawn_app().await;
+    // Identity providers: created, updated, deleted.
+    let provider = app.create_provider().await;
+    let provider_path = format!("/v1/identity-providers/{}", id(&provider));
+    let patched = app.patch(&provider_path, &json!({"name": "Renamed"})).await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let unused = app.create_provider_id().await;
+    let deleted = app
+        .delete(&format!("/v1/identity-providers/{unused}"))
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    // Connect tokens: one cancelled; a relation created, then confirmed
+    // with a second token, then removed (consuming both).
+    let (service, token) = app.create_service(&[]).await;
+    let cancelled = app.create_connect_token(&service).await;
+    let cancel = app
+        .post(
+            &format!("/v1/connect-tokens/{}/cancel", id(&cancelled)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    let claim = |connect: Value| {
+        let (app, service, token) = (&app, service.clone(), token.clone());
+        async move {
+            let res = app
+                .send_as(
+                    "POST",
+                    &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+                    As::Bearer(&token),
+                    Some(&json!({"connectToken": connect["token"], "externalOrganizationId": "crm-9"})),
+                )
+                .await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            res.body
+        }
+    };
+    let relation = claim(app.create_connect_token(&service).await).await;
+    claim(app.create_connect_token(&service).await).await;
+    let put = app
+        .send_as(
+            "PUT",
+            &format!(
+                "/api/v1/external-services/{service}/organizations/{}/users/crm-u",
+                app.org_id
+            ),
+            As::Bearer(&token),
+            Some(&json!({"subscription": "PRO"})),
+        )
+        .await;
+    assert!(put.status == 200 || put.status == 201, "{}", put.text);
+    let put = app
+        .send_as(
+            "PUT",
+            &format!(
+                "/api/v1/external-services/{service}/organizations/{}/users/crm-u",
+                app.org_id
+            ),
+            As::Bearer(&token),
+            Some(&json!({"subscription": "FREE"})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let removed = app
+        .delete(&format!("/v1/external-service-relations/{}", id(&relation)))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    // End users and identities, by the organization and by the end user.
+    let user = app.create_user(json!({"email": "cat@example.com"})).await;
+    let user_path = format!("/v1/end-users/{}", id(&user));
+    app.patch(&user_path, &json!({"metadata": {"k": 1}})).await;
+    let linked = app
+        .post(
+            &format!("/v1/users/{}/identities", id(&user)),
+            &json!({"identity_provider_id": provider["id"], "external_id": "cat-1"}),
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    let now = app.clock.now().unix_timestamp();
+    let sso = app
+        .send_as(
+            "POST",
+            "/v1/me/sso/link",
+            As::Bearer(&app.user_token(&user)),
+            Some(&json!({"identity_provider_id": provider["id"], "id_token": idp::id_token("cat-sso", now)})),
+        )
+        .await;
+    assert_eq!(sso.status, 201, "{}", sso.text);
+    app.delete(&format!(
+        "/v1/users/{}/identities/{}",
+        id(&user),
+        id(&linked.body)
+    ))
+    .await;
+    app.post(&format!("{user_path}/tokens/revoke"), &json!({}))
+        .await;
+    // Policies and API keys.
+    app.request("PUT", "/v1/policies")
+        .raw_body(
+            "text/plain",
+            "@id(\"p\") forbid (principal, action == Action::\"tokens.create\", resource);",
+        )
+        .send()
+        .await;
+    let key = app
+        .post("/v1/api-keys", &json!({"name": "k", "scopes": ["read"]}))
+        .await;
+    let key_path = format!("/v1/api-keys/{}", id(&key.body));
+    app.post(
+        &format!("{key_path}/roll"),
+        &json!({"expires_in_seconds": 60}),
+    )
+    .await;
+    app.delete(&key_path).await;
+    // Webhook endpoints: created, updated, disabled (by the delivery
+    // worker's store call), deleted.
+    let hook = app
+        .post(
+            "/v1/webhook-endpoints",
+            &json!({"url": "http://127.0.0.1:9/h"}),
+        )
+        .await;
+    let hook_path = format!("/v1/webhook-endpoints/{}", id(&hook.body));
+    app.patch(&hook_path, &json!({"description": "crm"})).await;
+    let hook_id = tether::ids::WebhookEndpointId::parse(id(&hook.body)).unwrap();
+    endpoints::mark_failing(&app.app.store, app.org_id, hook_id, 1)
+        .await
+        .unwrap();
+    assert!(
+        endpoints::disable(&app.app.store, app.org_id, hook_id, 1, app.clock.now())
+            .await
+            .unwrap()
+    );
+    app.delete(&hook_path).await;
+    // The purge, last.
+    assert_eq!(app.delete(&user_path).await.status, 202);
+    let purge =
+        tether::purge::handle(&app.app.store, &tether_tests::stream_changes(&app).await).await;
+    assert!(purge.is_empty());
+
+    let records = tether_tests::stream_changes(&app).await;
+    let failed = tether::events::handle(&app.app.store, &records, app.clock.now()).await;
+    assert!(failed.is_empty());
+    let events = all_events(&app, None).await;
+    let produced: std::collections::BTreeSet<&str> =
+        events.iter().filter_map(|e| e["type"].as_str()).collect();
+    let catalogue: std::collections::BTreeSet<&str> =
+        tether::event_types::TYPES.iter().copied().collect();
+    assert_eq!(
+        catalogue.difference(&produced).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "types never produced"
+    );
+    assert!(produced.is_subset(&catalogue), "{produced:?}");
+    let actor_of = |kind: &str| {
+        events.iter().find(|e| e["type"] == kind).unwrap()["actor"]["type"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(actor_of("relation.confirmed"), "external_service");
+    assert_eq!(actor_of("connect_token.cancelled"), "api_key");
+    assert_eq!(actor_of("identity_provider.updated"), "api_key");
+    assert_eq!(actor_of("identity_provider.deleted"), "api_key");
+    assert_eq!(actor_of("webhook_endpoint.disabled"), "system");
+    assert_eq!(actor_of("end_user.purged"), "system");
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in ["tk_", "tst_", "tct_", "whsec_", "hash"] {
+        assert!(!text.contains(secret), "an event carries {secret}");
+    }
+}

@@ -69,6 +69,14 @@ fn actor(change: &StreamChange, marker: Option<&Actor>) -> Actor {
     }
 }
 
+/// How many tokens confirmed a relation (its image's token list).
+fn confirmations(image: Option<&Item>) -> usize {
+    image
+        .and_then(|item| item.get("confirming_token_hashes"))
+        .and_then(|list| list.as_l().ok())
+        .map_or(0, Vec::len)
+}
+
 /// The `(PK, SK)` whose deletion marker names the actor of a removal.
 pub fn removed_key(change: &StreamChange) -> Option<(String, String)> {
     if change.new_image.is_some() {
@@ -186,8 +194,12 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
                 Some(json!({"status": before["status"]})),
             ));
         }
-        (Kind::Relation, Some(before), Some(after))
-            if before["updated_at"] != after["updated_at"] =>
+        // A confirmation appends its token to the relation: one more token
+        // is one confirmation, however close in time to the last (the
+        // rendered `updated_at` has whole seconds).
+        (Kind::Relation, Some(_), Some(after))
+            if confirmations(change.new_image.as_ref())
+                > confirmations(change.old_image.as_ref()) =>
         {
             found.push(("relation.confirmed", after.clone(), None));
         }
