@@ -101,6 +101,41 @@ fn the_watch_router_matches_the_route_table() {
     );
 }
 
+/// The resource block of `function` in the template (up to the next resource).
+fn function_block<'a>(template: &'a str, function: &str) -> &'a str {
+    let binary = template
+        .find(&format!("Binary: {function}\n"))
+        .unwrap_or_else(|| panic!("{function} missing"));
+    let start = template[..binary].rfind("\n  ").expect("a resource header");
+    let end = template[binary..]
+        .find("\n\n  ")
+        .map_or(template.len(), |n| binary + n);
+    &template[start..end]
+}
+
+/// Every POST takes `Idempotency-Key` (SPEC §9): its function claims the key
+/// (PutItem), records the answer (UpdateItem) and gives the key up after a
+/// 503 (DeleteItem) — in AWS a missing permission is a 500 on exactly the
+/// retried requests the key exists for.
+#[test]
+fn every_post_function_may_claim_record_and_release_idempotency_keys() {
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    for endpoint in routes::ALL.iter().filter(|e| e.method == "POST") {
+        let block = function_block(&template, endpoint.function);
+        for action in [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ] {
+            assert!(
+                block.contains(action),
+                "{} lacks {action} for Idempotency-Key",
+                endpoint.function
+            );
+        }
+    }
+}
+
 #[test]
 fn the_template_declares_every_function_and_route() {
     let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
