@@ -60,15 +60,24 @@ enum Command {
         #[command(subcommand)]
         command: PurgeCommand,
     },
-    /// Local stacks only: creates the webhook delivery queue (the SAM
-    /// template creates it in AWS) and prints its URL.
+    /// The webhook delivery queue.
     Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// Prints the OpenAPI 3.1 document (the published copy is docs/openapi.json).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCommand {
+    /// Local stacks only: creates the queue if it does not exist (the SAM
+    /// template creates it in AWS) and prints its URL.
+    Create {
         /// The queue's name.
         #[arg(long, default_value = "tether-deliveries")]
         name: String,
     },
-    /// Prints the OpenAPI 3.1 document (the published copy is docs/openapi.json).
-    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,7 +392,9 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             }
             Ok(json!({ "stream_worker": "stopped" }))
         }
-        Command::Queue { name } => {
+        Command::Queue {
+            command: QueueCommand::Create { name },
+        } => {
             let queue =
                 tether::queue::DeliveryQueue::create(tether::queue::SqsClient::new(&sdk), &name)
                     .await
