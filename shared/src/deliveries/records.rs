@@ -249,11 +249,7 @@ pub async fn reopen(
         .send()
         .await
         .map_err(StoreError::from);
-    match written {
-        Ok(out) => Ok(out.attributes.map(store::from_item).transpose()?),
-        Err(StoreError::ConditionalCheckFailed { .. }) => Ok(None),
-        Err(err) => Err(err),
-    }
+    StoreError::updated_record(written)
 }
 
 /// What an attempt changes.
@@ -348,11 +344,7 @@ pub async fn record(store: &Store, outcome: Outcome<'_>) -> Result<bool, StoreEr
         .send()
         .await
         .map_err(StoreError::from);
-    match written {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionalCheckFailed { .. }) => Ok(false),
-        Err(err) => Err(err),
-    }
+    StoreError::applied(written)
 }
 
 fn status_name(status: DeliveryStatus) -> &'static str {

@@ -93,6 +93,27 @@ fn summarize(reasons: &[CancellationReason]) -> String {
 }
 
 impl StoreError {
+    /// Whether a conditional write happened: `false` when its condition failed.
+    pub fn applied<T>(result: Result<T, Self>) -> Result<bool, Self> {
+        match result {
+            Ok(_) => Ok(true),
+            Err(Self::ConditionalCheckFailed { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The record a conditional `UpdateItem` with `ALL_NEW` wrote, or `None`
+    /// when its condition failed (typically: no such item).
+    pub fn updated_record<T: serde::de::DeserializeOwned>(
+        result: Result<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput, Self>,
+    ) -> Result<Option<T>, Self> {
+        match result {
+            Ok(out) => out.attributes.map(super::from_item).transpose(),
+            Err(Self::ConditionalCheckFailed { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// A write whose failed condition means another writer got there first
     /// (a lease taken over, a minute already recorded): done either way.
     pub fn unless_condition_failed<T>(result: Result<T, Self>) -> Result<(), Self> {

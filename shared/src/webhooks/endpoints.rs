@@ -382,11 +382,7 @@ pub async fn update(
         .send()
         .await
         .map_err(StoreError::from);
-    match written {
-        Ok(out) => Ok(out.attributes.map(store::from_item).transpose()?),
-        Err(StoreError::ConditionalCheckFailed { .. }) => Ok(None),
-        Err(err) => Err(err),
-    }
+    StoreError::updated_record(written)
 }
 
 /// Deletes an endpoint; `false` when there was none.
@@ -457,6 +453,33 @@ pub async fn roll_secret(
     }
 }
 
+/// A conditional `UpdateItem` of one endpoint (`#status` names `status`);
+/// `false` when its condition failed.
+async fn update_if(
+    store: &Store,
+    (org, id): (OrganizationId, WebhookEndpointId),
+    update: &str,
+    condition: &str,
+    values: Vec<(&str, store::AttributeValue)>,
+) -> Result<bool, StoreError> {
+    let mut request = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(store::PK, store::s(org_pk(org)))
+        .key(store::SK, store::s(endpoint_sk(id)))
+        .update_expression(update)
+        .condition_expression(condition)
+        .return_consumed_capacity(store::CAPACITY);
+    if update.contains("#status") || condition.contains("#status") {
+        request = request.expression_attribute_names("#status", "status");
+    }
+    for (name, value) in values {
+        request = request.expression_attribute_values(name, value);
+    }
+    StoreError::applied(request.send().await.map_err(StoreError::from))
+}
+
 /// Deliveries to the endpoint began failing at `since` (epoch s): recorded
 /// by the first failure only, while it is enabled.
 pub async fn mark_failing(
@@ -465,22 +488,18 @@ pub async fn mark_failing(
     id: WebhookEndpointId,
     since: i64,
 ) -> Result<(), StoreError> {
-    let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(endpoint_sk(id)))
-        .update_expression("SET failing_since = :since")
-        .condition_expression("attribute_not_exists(failing_since) AND #status = :enabled")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":since", store::n(since))
-        .expression_attribute_values(":enabled", store::s("enabled"))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await
-        .map_err(StoreError::from);
-    StoreError::unless_condition_failed(written.map(|_| ()))
+    update_if(
+        store,
+        (org, id),
+        "SET failing_since = :since",
+        "attribute_not_exists(failing_since) AND #status = :enabled",
+        vec![
+            (":since", store::n(since)),
+            (":enabled", store::s("enabled")),
+        ],
+    )
+    .await
+    .map(drop)
 }
 
 /// A delivery succeeded: the endpoint is no longer failing.
@@ -489,19 +508,15 @@ pub async fn mark_recovered(
     org: OrganizationId,
     id: WebhookEndpointId,
 ) -> Result<(), StoreError> {
-    let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(endpoint_sk(id)))
-        .update_expression("REMOVE failing_since")
-        .condition_expression("attribute_exists(failing_since)")
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await
-        .map_err(StoreError::from);
-    StoreError::unless_condition_failed(written.map(|_| ()))
+    update_if(
+        store,
+        (org, id),
+        "REMOVE failing_since",
+        "attribute_exists(failing_since)",
+        Vec::new(),
+    )
+    .await
+    .map(drop)
 }
 
 /// Disables an endpoint whose deliveries have failed since `since`
@@ -514,26 +529,17 @@ pub async fn disable(
     since: i64,
     now: time::OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(endpoint_sk(id)))
-        .update_expression("SET #status = :disabled, updated_at = :now REMOVE failing_since")
-        .condition_expression("#status = :enabled AND failing_since = :since")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":disabled", store::s("disabled"))
-        .expression_attribute_values(":enabled", store::s("enabled"))
-        .expression_attribute_values(":since", store::n(since))
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await
-        .map_err(StoreError::from);
-    match written {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionalCheckFailed { .. }) => Ok(false),
-        Err(err) => Err(err),
-    }
+    update_if(
+        store,
+        (org, id),
+        "SET #status = :disabled, updated_at = :now REMOVE failing_since",
+        "#status = :enabled AND failing_since = :since",
+        vec![
+            (":disabled", store::s("disabled")),
+            (":enabled", store::s("enabled")),
+            (":since", store::n(since)),
+            (":now", store::s(format_timestamp(now))),
+        ],
+    )
+    .await
 }
