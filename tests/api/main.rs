@@ -28,6 +28,7 @@ mod oidc;
 mod pipeline;
 mod policies;
 mod purge;
+mod reads;
 mod sso;
 mod user_api;
 mod webhooks;

@@ -167,7 +167,7 @@ pub const UNLIMITED: LimitOverrides = LimitOverrides {
 
 /// The access-token keys every test app signs with (seed `[42; 32]`; the
 /// bench passes the same seed to the function binaries).
-fn token_keys() -> tether::tokens::TokenKeys {
+pub fn token_keys() -> tether::tokens::TokenKeys {
     tether::tokens::TokenKeys::from_seed([42; 32], "tether")
 }
 

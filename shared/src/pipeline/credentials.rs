@@ -6,6 +6,8 @@ use super::authorize::{authorize, decide, resource_of};
 use super::context::Authenticated;
 use super::metering::Charged;
 use super::path::param;
+use super::reply::Reply;
+use super::speculation::{Speculated, provisional};
 use crate::app::App;
 use crate::auth;
 use crate::authz;
@@ -61,20 +63,27 @@ impl Identified {
 /// Authenticates the caller, charges its bucket, makes sure nothing it was
 /// judged by is older than its owner's version (SPEC §5) and authorizes the
 /// endpoint's action (unless the operation does once it has its body).
-pub(super) async fn admit(
+pub(super) async fn admit<S, Fut>(
     app: &App,
     endpoint: &Endpoint,
     headers: &HeaderMap,
     path_params: &[(&'static str, String)],
     source_ip: &str,
     trace: &mut Trace,
-) -> Result<Admitted, ApiError> {
+    speculate: Option<S>,
+) -> Result<(Admitted, Option<Speculated>), ApiError>
+where
+    S: FnOnce(Admitted) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
     let mark = app.versions.mark();
     let identified = identify(app, endpoint.credential, headers, mark).await;
     match charge_caller(app, identified, source_ip, trace).await? {
-        None => Ok(Admitted::default()),
+        None => Ok((Admitted::default(), None)),
         Some(Identified::Service(checked)) => {
-            admit_service(app, endpoint, checked, path_params, source_ip, trace).await
+            admit_service(app, endpoint, checked, path_params, source_ip, trace)
+                .await
+                .map(|admitted| (admitted, None))
         }
         Some(identified) => {
             let org_id = identified
@@ -87,13 +96,33 @@ pub(super) async fn admit(
                 Identified::Service(service) => format!("service:{}", service.principal.id),
             });
             let organization = load_organization(app, org_id, mark).await?;
+            // A read runs beside the limiter's write, judged by the caches
+            // as they are (issue 19): kept only if the write admits it and
+            // finds its owner at a version those caches were current at.
+            let guess = speculate.and_then(|operation| {
+                let (version, provisional) = provisional(&identified, &organization, mark)?;
+                Some((version, operation(provisional)))
+            });
+            let speculation = async {
+                match guess {
+                    Some((version, operation)) => Some(Speculated {
+                        version,
+                        outcome: operation.await,
+                    }),
+                    None => None,
+                }
+            };
             // `last_used_at` is written beside the limiter's write, not after it.
             let used = async {
                 if let Identified::ApiKey(key) = &identified {
                     record_use(app, &key.principal).await;
                 }
             };
-            let (charged, ()) = tokio::join!(charge_organization(app, organization, trace), used);
+            let (charged, (), speculated) = tokio::join!(
+                charge_organization(app, organization, trace),
+                used,
+                speculation
+            );
             let (organization, current) = charged?;
             let authenticated = match identified {
                 Identified::ApiKey(key) => {
@@ -123,11 +152,15 @@ pub(super) async fn admit(
                 )
                 .await?;
             }
-            Ok(Admitted {
-                authenticated: Some(authenticated),
-                organization: Some(organization),
-                current: Some(current),
-            })
+            let speculated = speculated.filter(|guess| current.version <= guess.version);
+            Ok((
+                Admitted {
+                    authenticated: Some(authenticated),
+                    organization: Some(organization),
+                    current: Some(current),
+                },
+                speculated,
+            ))
         }
     }
 }

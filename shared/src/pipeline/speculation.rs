@@ -1,0 +1,62 @@
+//! Reads beside the limiter's write (issue 19): a GET is run with the
+//! caches as they are while its request's limiter write is in flight, so an
+//! admitted read answers after one round trip of latency, not two. Its
+//! outcome stands only if the write admits the request at a version no newer
+//! than the one the caches were current at — otherwise it is discarded and
+//! the operation runs again, judged afresh. A refused request discards it
+//! too: the read's capacity is the price of the saved round trip.
+
+use super::context::Authenticated;
+use super::credentials::{Admitted, Identified};
+use super::reply::Reply;
+use crate::error::ApiError;
+use crate::freshness::{Current, Fetched, Mark};
+use crate::organizations::Organization;
+
+/// An operation run beside the limiter's write, and the version it was
+/// judged at: its outcome stands when the write admitted the request at a
+/// version no newer (nothing the caches held had changed).
+pub(super) struct Speculated {
+    pub(super) version: crate::freshness::Version,
+    /// What the operation answered.
+    pub(super) outcome: Result<Reply, ApiError>,
+}
+
+/// The admission a request would get if nothing cached had changed: the
+/// caller and organization as cached, at the oldest version they were
+/// current at. `None` when something was read fresh (a cold function: it
+/// has nothing to gain) or the caller has nothing cached to be judged by.
+pub(super) fn provisional(
+    identified: &Identified,
+    organization: &Fetched<Organization>,
+    mark: Mark,
+) -> Option<(crate::freshness::Version, Admitted)> {
+    let org_stamp = organization.cached_at?;
+    let (authenticated, version) = match identified {
+        Identified::ApiKey(key) => (
+            Authenticated::ApiKey(key.principal.clone()),
+            org_stamp.min(key.cached_at?),
+        ),
+        Identified::EndUser {
+            user,
+            organization,
+            generation,
+        } => (
+            Authenticated::EndUser {
+                user: *user,
+                organization: *organization,
+                generation: *generation,
+            },
+            org_stamp,
+        ),
+        Identified::Service(_) => return None,
+    };
+    Some((
+        version,
+        Admitted {
+            authenticated: Some(authenticated),
+            organization: Some(organization.value.clone()),
+            current: Some(Current { version, mark }),
+        },
+    ))
+}

@@ -1,0 +1,161 @@
+//! Reads beside the limiter's write (issue 19): a warm GET sends its read
+//! while the limiter's write is still in flight — one round trip of
+//! latency — and keeps the answer only when the write admits it. Observed
+//! through a proxy in front of DynamoDB Local that holds every answer for
+//! 150 ms and counts the requests outstanding at once.
+
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tether::App;
+use tether::config::Config;
+use tether::store::Store;
+use tether_tests::{TestApp, TestResponse, dispatch, id, spawn_app};
+
+/// The most DynamoDB requests the proxy held at once, and a reset.
+#[derive(Debug, Default)]
+struct Outstanding {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// A proxy to DynamoDB Local that delays every answer by 150 ms.
+async fn slow_proxy() -> (String, Arc<Outstanding>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = tether_tests::dynamodb_endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let counts = Arc::new(Outstanding::default());
+    let shared = Arc::clone(&counts);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let counts = Arc::clone(&shared);
+            let answered = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if buf[..n].starts_with(b"POST ") {
+                        let now = counts.now.fetch_add(1, Ordering::SeqCst) + 1;
+                        counts.most.fetch_max(now, Ordering::SeqCst);
+                    }
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    if buf[..n].starts_with(b"HTTP/") {
+                        answered.now.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), counts)
+}
+
+/// A warm function of `test`'s world whose DynamoDB calls go through `endpoint`.
+fn app_via(endpoint: String, test: &TestApp) -> Arc<App> {
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        test.app
+            .store
+            .client()
+            .config()
+            .to_builder()
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    let mut app = App::new(
+        Config::from_lookup(|_| None).unwrap(),
+        Store::new(client, test.app.store.table()),
+        test.clock.clone(),
+    );
+    app.tokens = Some(tether_tests::token_keys());
+    Arc::new(app)
+}
+
+async fn send(app: &Arc<App>, test: &TestApp, method: &str, path: &str) -> TestResponse {
+    let mut req = test.request(method, path);
+    if method != "GET" {
+        req = req.json(&json!({"metadata": {"n": 1}}));
+    }
+    let event = req.event();
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let endpoint = tether::routes::route(method, path.split('?').next().unwrap());
+    dispatch(Arc::clone(app), endpoint, request).await.into()
+}
+
+#[tokio::test]
+async fn a_warm_read_overlaps_the_limiters_write_and_a_write_does_not() {
+    let test = spawn_app().await;
+    let user = test.create_user(json!({"email": "r@example.com"})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    let (endpoint, counts) = slow_proxy().await;
+    let app = app_via(endpoint, &test);
+    // Warm: the key and the organization are cached.
+    assert_eq!(send(&app, &test, "GET", &path).await.status, 200);
+    for (method, path, overlapped) in [
+        ("GET", path.as_str(), 2),
+        ("GET", "/v1/end-users", 2),
+        ("GET", "/v1/events", 2),
+        ("PATCH", path.as_str(), 1),
+    ] {
+        counts.most.store(0, Ordering::SeqCst);
+        let before = app.store.call_totals();
+        let res = send(&app, &test, method, path).await;
+        assert_eq!(res.status, 200, "{method} {path}: {}", res.text);
+        assert_eq!(
+            app.store.call_totals().since(&before).calls,
+            2,
+            "{method} {path}"
+        );
+        assert_eq!(
+            counts.most.load(Ordering::SeqCst),
+            overlapped,
+            "{method} {path}: DynamoDB requests outstanding at once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_read_made_before_a_change_is_discarded_and_made_again() {
+    let test = spawn_app().await;
+    let user = test.create_user(json!({"email": "d@example.com"})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    let (key_id, read_key) = test
+        .create_key_with_id(test.org_id, &[tether::auth::Scope::Read])
+        .await;
+    let warm = test.cold_instance();
+    let as_reader = || warm.send_as("GET", &path, tether_tests::As::Key(&read_key), None);
+    assert_eq!(as_reader().await.status, 200);
+    assert_eq!(as_reader().await.status, 200);
+    // The key is revoked by another function: the read this warm function
+    // runs beside its limiter write (with the key as cached) is not answered.
+    let revoked = test.delete(&format!("/v1/api-keys/{key_id}")).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    as_reader().await.assert_error(401, "invalid_credentials");
+    // The admin key still reads, judged afresh.
+    let res = warm.get(&path).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["email"], "d@example.com");
+}
