@@ -178,44 +178,32 @@ where
     // after it: one round trip of latency instead of two (issue 19). Its
     // outcome is kept only if the request is admitted and authorized at a
     // version its caches were current at; otherwise it is run again below.
+    let parts = Parts {
+        app: Arc::clone(&app),
+        request_id,
+        headers,
+        query,
+        method,
+        path,
+        source_ip,
+        endpoint,
+        path_params,
+    };
     let speculate =
         (endpoint.method == "GET" && endpoint.credential != Credential::None).then(|| {
-            let (app, headers, query) = (Arc::clone(&app), headers.clone(), query.clone());
-            let (method, path) = (method.clone(), path.clone());
-            let (source_ip, path_params) = (source_ip.clone(), path_params.clone());
+            let parts = parts.clone();
             move |admitted: Admitted| async move {
-                let input = B::from_body(&headers, raw_body)?;
-                let ctx = C::from_ctx(Ctx {
-                    app,
-                    request_id,
-                    authenticated: admitted.authenticated,
-                    organization: admitted.organization,
-                    current: admitted.current,
-                    headers,
-                    query,
-                    method,
-                    path,
-                    source_ip,
-                    endpoint,
-                    path_params,
-                    idempotency: Arc::new(KeySlot::new(None)),
-                })?;
+                let input = B::from_body(&parts.headers, raw_body)?;
+                let ctx = C::from_ctx(parts.into_ctx(admitted, Arc::new(KeySlot::new(None))))?;
                 op(ctx, input).await
             }
         });
-    let (
-        Admitted {
-            authenticated,
-            organization,
-            current,
-        },
-        speculated,
-    ) = admit(
+    let (admitted, speculated) = admit(
         &app,
         endpoint,
-        &headers,
-        &path_params,
-        &source_ip,
+        &parts.headers,
+        &parts.path_params,
+        &parts.source_ip,
         trace,
         speculate,
     )
@@ -224,37 +212,24 @@ where
         return speculated.outcome;
     }
 
-    let input = B::from_body(&headers, raw_body)?;
+    let input = B::from_body(&parts.headers, raw_body)?;
 
     // Idempotency-Key (SPEC §9): claimed once the request is authenticated,
     // rate limited, authorized and its body valid, so a retry of the same
     // POST by the same principal gets the first response back.
+    let authenticated = admitted.authenticated.as_ref();
     let pending = idempotency_request(
         endpoint,
-        &headers,
-        authenticated.as_ref(),
-        &method,
-        &path,
+        &parts.headers,
+        authenticated,
+        &parts.method,
+        &parts.path,
         raw_body,
     )?;
     let slot = Arc::new(KeySlot::new(pending));
     let store = app.store.clone();
-    let actor = actor_of(authenticated.as_ref(), request_id);
-    let ctx = C::from_ctx(Ctx {
-        app: Arc::clone(&app),
-        request_id,
-        authenticated,
-        organization,
-        current,
-        headers,
-        query,
-        method,
-        path,
-        source_ip,
-        endpoint,
-        path_params,
-        idempotency: Arc::clone(&slot),
-    })?;
+    let actor = actor_of(authenticated, request_id);
+    let ctx = C::from_ctx(parts.into_ctx(admitted, Arc::clone(&slot)))?;
     if !endpoint.authorize_after_body
         && let Some(replay) = slot.claim(&app).await?
     {
@@ -266,6 +241,40 @@ where
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
     outcome
+}
+
+/// What a request brings to its operation's context besides its admission.
+#[derive(Clone)]
+struct Parts {
+    app: Arc<App>,
+    request_id: RequestId,
+    headers: HeaderMap,
+    query: Query,
+    method: String,
+    path: String,
+    source_ip: String,
+    endpoint: &'static Endpoint,
+    path_params: Vec<(&'static str, String)>,
+}
+
+impl Parts {
+    fn into_ctx(self, admitted: Admitted, idempotency: Arc<KeySlot>) -> Ctx {
+        Ctx {
+            app: self.app,
+            request_id: self.request_id,
+            authenticated: admitted.authenticated,
+            organization: admitted.organization,
+            current: admitted.current,
+            headers: self.headers,
+            query: self.query,
+            method: self.method,
+            path: self.path,
+            source_ip: self.source_ip,
+            endpoint: self.endpoint,
+            path_params: self.path_params,
+            idempotency,
+        }
+    }
 }
 
 /// The actor stamped on the operation's writes: its authenticated principal
