@@ -35,6 +35,14 @@ impl Figures {
         }
     }
 
+    /// One link's outcome `(status, calls, µs)` and the key-set fetches it caused.
+    fn record(&mut self, (status, calls, micros): (u16, u64, u128), fetches: usize) {
+        self.statuses.push(status);
+        self.calls.push(calls);
+        self.micros.push(micros);
+        self.fetches.push(fetches);
+    }
+
     fn print(&mut self, name: &str) {
         self.micros.sort_unstable();
         let p = |q: f64| self.micros[((self.micros.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
@@ -100,17 +108,14 @@ async fn main() {
         // A new function: empty caches; the provider's read brings its keys.
         let instance = app.cold_instance();
         let fetched = issuer.hits("/jwks");
-        let (status, calls, micros) = link(
+        let outcome = link(
             &instance,
             &provider,
             &token(&app, &issuer, 1, "k1", &format!("c{n}")),
             &user_token,
         )
         .await;
-        cold.calls.push(calls);
-        cold.fetches.push(issuer.hits("/jwks") - fetched);
-        cold.micros.push(micros);
-        cold.statuses.push(status);
+        cold.record(outcome, issuer.hits("/jwks") - fetched);
     }
     cold.print("cold key cache (new function)");
 
@@ -125,17 +130,14 @@ async fn main() {
     .await;
     for n in 0..RUNS {
         let fetched = issuer.hits("/jwks");
-        let (status, calls, micros) = link(
+        let outcome = link(
             &instance,
             &provider,
             &token(&app, &issuer, 1, "k1", &format!("w{n}")),
             &user_token,
         )
         .await;
-        warm.calls.push(calls);
-        warm.fetches.push(issuer.hits("/jwks") - fetched);
-        warm.micros.push(micros);
-        warm.statuses.push(status);
+        warm.record(outcome, issuer.hits("/jwks") - fetched);
     }
     warm.print("warm key cache");
 
@@ -149,17 +151,14 @@ async fn main() {
         app.clock.advance(time::Duration::seconds(61));
         let user_token = app.user_token(&user);
         let fetched = issuer.hits("/jwks");
-        let (status, calls, micros) = link(
+        let outcome = link(
             &instance,
             &provider,
             &token(&app, &issuer, seed, &kid, &format!("r{n}")),
             &user_token,
         )
         .await;
-        rotated.calls.push(calls);
-        rotated.fetches.push(issuer.hits("/jwks") - fetched);
-        rotated.micros.push(micros);
-        rotated.statuses.push(status);
+        rotated.record(outcome, issuer.hits("/jwks") - fetched);
     }
     rotated.print("unknown kid, refetch allowed (claim + fetch + store)");
 
@@ -167,17 +166,14 @@ async fn main() {
     let mut bogus = scenario("bogus");
     for n in 0..RUNS {
         let fetched = issuer.hits("/jwks");
-        let (status, calls, micros) = link(
+        let outcome = link(
             &instance,
             &provider,
             &token(&app, &issuer, 200, &format!("bogus{n}"), "x"),
             &user_token,
         )
         .await;
-        bogus.calls.push(calls);
-        bogus.fetches.push(issuer.hits("/jwks") - fetched);
-        bogus.micros.push(micros);
-        bogus.statuses.push(status);
+        bogus.record(outcome, issuer.hits("/jwks") - fetched);
     }
     bogus.print("unknown kid within the minute (claim lost, no fetch)");
 }
