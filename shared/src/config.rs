@@ -28,6 +28,11 @@ pub struct Config {
     /// `TETHER_WARM_UP_CONNECTION=true`: open the DynamoDB connection (DNS,
     /// TCP, TLS) during INIT, so the first request does not pay for it.
     pub warm_up_connection: bool,
+    /// `TETHER_READS_BESIDE_LIMITER` (default true): a warm GET runs its
+    /// read while the limiter's write is in flight (issue 19). `false` makes
+    /// every read wait for its admission first: the kill switch, and what
+    /// `make bench` compares against.
+    pub reads_beside_limiter: bool,
     /// `TETHER_TLS_ROOTS`: which certificate authorities the functions' HTTPS
     /// client trusts (default [`TlsRoots::Amazon`]).
     pub tls_roots: TlsRoots,
@@ -110,16 +115,19 @@ impl Config {
                 problem: "must be between 1 and 10",
             });
         }
-        let warm_up_connection = match lookup("TETHER_WARM_UP_CONNECTION").as_deref() {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(_) => {
-                return Err(ConfigError {
-                    name: "TETHER_WARM_UP_CONNECTION",
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match lookup(name).as_deref() {
+                None | Some("") => Ok(default),
+                Some("true" | "1") => Ok(true),
+                Some("false" | "0") => Ok(false),
+                Some(_) => Err(ConfigError {
+                    name,
                     problem: "must be true or false",
-                });
+                }),
             }
         };
+        let warm_up_connection = flag("TETHER_WARM_UP_CONNECTION", false)?;
+        let reads_beside_limiter = flag("TETHER_READS_BESIDE_LIMITER", true)?;
         let tls_roots = match lookup("TETHER_TLS_ROOTS").as_deref() {
             None | Some("" | "amazon") => TlsRoots::Amazon,
             Some("system") => TlsRoots::System,
@@ -130,16 +138,7 @@ impl Config {
                 });
             }
         };
-        let allow_loopback = match lookup("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP").as_deref() {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(_) => {
-                return Err(ConfigError {
-                    name: "TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP",
-                    problem: "must be true or false",
-                });
-            }
-        };
+        let allow_loopback = flag("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP", false)?;
         let own_hosts = lookup("TETHER_OWN_HOSTNAMES")
             .unwrap_or_default()
             .split(',')
@@ -156,6 +155,7 @@ impl Config {
                 own_hosts,
             },
             warm_up_connection,
+            reads_beside_limiter,
             tls_roots,
             table,
             dynamodb_endpoint: lookup("AWS_ENDPOINT_URL_DYNAMODB").filter(|s| !s.is_empty()),
@@ -228,6 +228,18 @@ mod tests {
         );
         let err = config(&[("TETHER_WARM_UP_CONNECTION", "yes")]).unwrap_err();
         assert_eq!(err.name, "TETHER_WARM_UP_CONNECTION");
+    }
+
+    #[test]
+    fn reads_beside_the_limiter_are_on_unless_switched_off() {
+        assert!(config(&[]).unwrap().reads_beside_limiter);
+        assert!(
+            !config(&[("TETHER_READS_BESIDE_LIMITER", "false")])
+                .unwrap()
+                .reads_beside_limiter
+        );
+        let err = config(&[("TETHER_READS_BESIDE_LIMITER", "off")]).unwrap_err();
+        assert_eq!(err.name, "TETHER_READS_BESIDE_LIMITER");
     }
 
     #[test]

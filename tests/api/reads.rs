@@ -75,7 +75,7 @@ async fn slow_proxy() -> (String, Arc<Outstanding>) {
 }
 
 /// A warm function of `test`'s world whose DynamoDB calls go through `endpoint`.
-fn app_via(endpoint: String, test: &TestApp) -> Arc<App> {
+fn app_via(endpoint: String, test: &TestApp, beside: bool) -> Arc<App> {
     let client = aws_sdk_dynamodb::Client::from_conf(
         test.app
             .store
@@ -86,7 +86,10 @@ fn app_via(endpoint: String, test: &TestApp) -> Arc<App> {
             .build(),
     );
     let mut app = App::new(
-        Config::from_lookup(|_| None).unwrap(),
+        Config::from_lookup(|name| {
+            (name == "TETHER_READS_BESIDE_LIMITER").then(|| beside.to_string())
+        })
+        .unwrap(),
         Store::new(client, test.app.store.table()),
         test.clock.clone(),
     );
@@ -111,29 +114,38 @@ async fn a_warm_read_overlaps_the_limiters_write_and_a_write_does_not() {
     let user = test.create_user(json!({"email": "r@example.com"})).await;
     let path = format!("/v1/end-users/{}", id(&user));
     let (endpoint, counts) = slow_proxy().await;
-    let app = app_via(endpoint, &test);
-    // Warm: the key and the organization are cached.
-    assert_eq!(send(&app, &test, "GET", &path).await.status, 200);
-    for (method, path, overlapped) in [
-        ("GET", path.as_str(), 2),
-        ("GET", "/v1/end-users", 2),
-        ("GET", "/v1/events", 2),
-        ("PATCH", path.as_str(), 1),
-    ] {
-        counts.most.store(0, Ordering::SeqCst);
-        let before = app.store.call_totals();
-        let res = send(&app, &test, method, path).await;
-        assert_eq!(res.status, 200, "{method} {path}: {}", res.text);
-        assert_eq!(
-            app.store.call_totals().since(&before).calls,
-            2,
-            "{method} {path}"
-        );
-        assert_eq!(
-            counts.most.load(Ordering::SeqCst),
-            overlapped,
-            "{method} {path}: DynamoDB requests outstanding at once"
-        );
+    // TETHER_READS_BESIDE_LIMITER=false (the kill switch) serialises reads too.
+    for beside in [true, false] {
+        let app = app_via(endpoint.clone(), &test, beside);
+        // Warm: the key and the organization are cached.
+        assert_eq!(send(&app, &test, "GET", &path).await.status, 200);
+        let read = if beside { 2 } else { 1 };
+        for (method, path, overlapped) in [
+            ("GET", path.as_str(), read),
+            ("GET", "/v1/end-users", read),
+            ("GET", "/v1/events", read),
+            ("PATCH", path.as_str(), 1),
+        ] {
+            counts.most.store(0, Ordering::SeqCst);
+            let before = app.store.call_totals();
+            let res = send(&app, &test, method, path).await;
+            assert_eq!(res.status, 200, "{method} {path}: {}", res.text);
+            let spent = app.store.call_totals().since(&before);
+            assert_eq!(spent.calls, 2, "{method} {path}");
+            assert_eq!(
+                counts.most.load(Ordering::SeqCst),
+                overlapped,
+                "{method} {path} (beside: {beside}): DynamoDB requests outstanding at once"
+            );
+            // Busy time is the union of the calls' intervals: two calls held
+            // 150 ms each by the proxy take ~150 ms side by side, ~300 ms in turn.
+            let busy_ms = spent.busy_micros / 1000;
+            let expected = 150 * (3 - overlapped) as u64;
+            assert!(
+                (expected..expected + 120).contains(&busy_ms),
+                "{method} {path} (beside: {beside}): busy {busy_ms} ms, expected ~{expected}"
+            );
+        }
     }
 }
 

@@ -79,6 +79,7 @@ where
     let started = Instant::now();
     let store = app.store.clone();
     let calls_before = store.call_totals();
+    store.take_slowest_call();
     let request_id = RequestId::generate();
     let span = tracing::info_span!("request", requestId = %request_id);
     async move {
@@ -132,6 +133,7 @@ where
             dynamodb_read_units = calls.read_units,
             dynamodb_write_units = calls.write_units(),
             dynamodb_ms = calls.busy_micros as f64 / 1000.0,
+            dynamodb_slowest_ms = store.take_slowest_call().as_secs_f64() * 1000.0,
             "request completed"
         );
         response
@@ -189,8 +191,10 @@ where
         endpoint,
         path_params,
     };
-    let speculate =
-        (endpoint.method == "GET" && endpoint.credential != Credential::None).then(|| {
+    let speculate = (app.config.reads_beside_limiter
+        && endpoint.method == "GET"
+        && endpoint.credential != Credential::None)
+        .then(|| {
             let parts = parts.clone();
             move |admitted: Admitted| async move {
                 let input = B::from_body(&parts.headers, raw_body)?;

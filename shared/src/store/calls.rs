@@ -16,9 +16,9 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Running totals of the DynamoDB calls a store made.
 #[derive(Debug, Clone, Default)]
@@ -30,7 +30,49 @@ struct Totals {
     failed: AtomicU64,
     capacity_millis: AtomicU64,
     read_millis: AtomicU64,
-    busy_micros: AtomicU64,
+    busy: Mutex<Busy>,
+    slowest_micros: AtomicU64,
+}
+
+/// The union of the calls' intervals: the time during which at least one
+/// call was in flight. Calls a request overlaps (a read beside the limiter's
+/// write) count once, so `latency − busy` stays the time spent outside
+/// DynamoDB. Every call the store starts is awaited to its end (the SDK's
+/// timeouts end inside the orchestrator, whose finalizer closes it here).
+#[derive(Debug, Default)]
+struct Busy {
+    in_flight: u32,
+    since: Option<Instant>,
+    closed_micros: u64,
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Busy {
+    fn begin(&mut self, now: Instant) {
+        if self.in_flight == 0 {
+            self.since = Some(now);
+        }
+        self.in_flight += 1;
+    }
+
+    fn end(&mut self, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0
+            && let Some(since) = self.since.take()
+        {
+            self.closed_micros += micros(now.saturating_duration_since(since));
+        }
+    }
+
+    fn micros(&self, now: Instant) -> u64 {
+        self.closed_micros
+            + self
+                .since
+                .map_or(0, |since| micros(now.saturating_duration_since(since)))
+    }
 }
 
 /// A snapshot of [`CallStats`].
@@ -44,7 +86,8 @@ pub struct CallTotals {
     pub capacity_units: f64,
     /// The part of `capacity_units` read operations consumed (GetItem, Query).
     pub read_units: f64,
-    /// Wall time spent inside DynamoDB calls, retries included, in microseconds.
+    /// Wall time during which at least one DynamoDB call was in flight
+    /// (overlapping calls count once), retries included, in microseconds.
     pub busy_micros: u64,
 }
 
@@ -56,7 +99,7 @@ impl CallTotals {
             failed: self.failed - earlier.failed,
             capacity_units: self.capacity_units - earlier.capacity_units,
             read_units: self.read_units - earlier.read_units,
-            busy_micros: self.busy_micros - earlier.busy_micros,
+            busy_micros: self.busy_micros.saturating_sub(earlier.busy_micros),
         }
     }
 
@@ -82,8 +125,39 @@ impl CallStats {
             failed: self.0.failed.load(Ordering::Relaxed),
             capacity_units: self.0.capacity_millis.load(Ordering::Relaxed) as f64 / 1000.0,
             read_units: self.0.read_millis.load(Ordering::Relaxed) as f64 / 1000.0,
-            busy_micros: self.0.busy_micros.load(Ordering::Relaxed),
+            busy_micros: self
+                .0
+                .busy
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .micros(Instant::now()),
         }
+    }
+
+    /// The longest single call since the previous `take_slowest` (retries
+    /// included), and starts over: a request's "one round trip".
+    pub fn take_slowest(&self) -> Duration {
+        Duration::from_micros(self.0.slowest_micros.swap(0, Ordering::Relaxed))
+    }
+
+    fn begin(&self, now: Instant) {
+        self.0
+            .busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .begin(now);
+    }
+
+    fn end(&self, started: Instant, now: Instant) {
+        self.0
+            .busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .end(now);
+        self.0.slowest_micros.fetch_max(
+            micros(now.saturating_duration_since(started)),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -101,7 +175,9 @@ impl Intercept for CallLog {
         _: &BeforeSerializationInterceptorContextRef<'_>,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        cfg.interceptor_state().store_put(CallStart(Instant::now()));
+        let now = Instant::now();
+        self.0.begin(now);
+        cfg.interceptor_state().store_put(CallStart(now));
         Ok(())
     }
 
@@ -129,8 +205,7 @@ impl Intercept for CallLog {
             totals.read_millis.fetch_add(millis, Ordering::Relaxed);
         }
         if let Some(start) = cfg.load::<CallStart>() {
-            let micros = u64::try_from(start.0.elapsed().as_micros()).unwrap_or(u64::MAX);
-            totals.busy_micros.fetch_add(micros, Ordering::Relaxed);
+            self.0.end(start.0, Instant::now());
         }
         tracing::debug!(target: "tether::dynamodb", operation, ok, capacity_units = capacity, "dynamodb call");
         Ok(())
@@ -161,5 +236,46 @@ fn consumed_capacity(output: &Output) -> f64 {
         total(o.consumed_capacity())
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn overlapping_calls_count_once_and_gaps_not_at_all() {
+        let t = Instant::now();
+        let mut busy = Busy::default();
+        // A limiter write 0–10 ms with a read 2–8 ms beside it, then a
+        // write 15–18 ms: 13 ms busy, not 19 (sum) nor 18 (span).
+        busy.begin(at(t, 0));
+        busy.begin(at(t, 2));
+        busy.end(at(t, 8));
+        assert_eq!(
+            busy.micros(at(t, 9)),
+            9_000,
+            "an open interval counts up to now"
+        );
+        busy.end(at(t, 10));
+        busy.begin(at(t, 15));
+        busy.end(at(t, 18));
+        assert_eq!(busy.micros(at(t, 30)), 13_000);
+    }
+
+    #[test]
+    fn the_slowest_call_is_taken_once() {
+        let stats = CallStats::default();
+        let t = Instant::now();
+        stats.begin(t);
+        stats.end(t, at(t, 4));
+        stats.begin(at(t, 5));
+        stats.end(at(t, 5), at(t, 7));
+        assert_eq!(stats.take_slowest(), Duration::from_millis(4));
+        assert_eq!(stats.take_slowest(), Duration::ZERO);
     }
 }

@@ -77,6 +77,11 @@ impl Store {
         self.stats.totals()
     }
 
+    /// The longest single call since the previous take, and starts over.
+    pub fn take_slowest_call(&self) -> std::time::Duration {
+        self.stats.take_slowest()
+    }
+
     /// Loads the AWS configuration the standard way (environment, profiles,
     /// SSO, web identity…), for tools run by people (`tetherctl`).
     pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
