@@ -33,6 +33,8 @@ pub struct App {
     pub policies: VersionedCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
     /// Service-token lookups, current at their service's version.
     pub service_tokens: crate::external_services::ServiceTokenCache,
+    /// Services seen to exist (never deleted, so never stale).
+    pub known_services: crate::external_services::KnownServices,
     /// Identity providers with their parsed key sets, for the SSO link.
     pub providers: crate::identity_providers::ProviderCache,
     /// The minute each API key's `last_used_at` was last recorded by this
@@ -70,6 +72,10 @@ impl App {
             policies: VersionedCache::new(ttl),
             service_tokens: VersionedCache::new(ttl),
             providers: VersionedCache::new(ttl),
+            known_services: crate::cache::TtlCache::new(
+                crate::external_services::KNOWN_SERVICE_TTL,
+                crate::freshness::CACHE_CAPACITY,
+            ),
             key_uses: crate::cache::TtlCache::new(
                 std::time::Duration::from_secs(120),
                 crate::freshness::CACHE_CAPACITY,

@@ -138,6 +138,38 @@ async fn connect_tokens_are_issued_read_and_cancelled_by_the_organization() {
 }
 
 #[tokio::test]
+async fn a_connect_token_is_one_plain_write_and_its_service_is_read_once() {
+    let w = world().await;
+    w.app.create_connect_token(&w.service).await;
+    let (service, _) = w.app.create_service(&[]).await;
+    let store = &w.app.app.store;
+    // (calls, read units, write units) of each creation for a service this
+    // function has not seen, then seen: the limiter's write, one consistent
+    // read of the service the first time only, one conditional PutItem (the
+    // token and its GSI1 entry) — no transaction, no condition check.
+    for expected in [(3, 1.0, 3.0), (2, 0.0, 3.0)] {
+        let before = store.call_totals();
+        w.app.create_connect_token(&service).await;
+        let spent = store.call_totals().since(&before);
+        assert_eq!(
+            (spent.calls, spent.read_units, spent.write_units()),
+            expected
+        );
+    }
+    // An unknown service is asked every time and writes nothing.
+    let unknown = json!({"external_service_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162"});
+    for _ in 0..2 {
+        let before = store.call_totals();
+        w.app
+            .post("/v1/connect-tokens", &unknown)
+            .await
+            .assert_error(422, "validation_failed");
+        let spent = store.call_totals().since(&before);
+        assert_eq!((spent.calls, spent.write_units()), (2, 1.0));
+    }
+}
+
+#[tokio::test]
 async fn connect_token_requests_are_validated_and_admin_only() {
     let w = world().await;
     for (body, field) in [

@@ -21,11 +21,12 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply
         &secret,
         ctx.app.clock.now(),
     );
-    if !connect_tokens::put_new(&ctx.app.store, &record).await? {
+    if !crate::external_services::exists(&ctx.app, body.value.external_service_id).await? {
         let mut errors = FieldErrors::new();
         errors.push("external_service_id", "no such external service");
         return Err(ApiError::Validation(errors));
     }
+    connect_tokens::put_new(&ctx.app.store, &record).await?;
     let body = CreatedConnectToken {
         object: record.view(),
         token: secret.expose(),

@@ -7,17 +7,14 @@
 //! `pending` → `claimed` | `cancelled`; `claimed` → `consumed` when the
 //! organization removes the relation.
 
-use super::service_pk;
 use crate::clock::format_timestamp;
 use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
 use crate::secrets::ConnectToken;
-use crate::store::{self, PK, SK, Store, StoreError, built};
+use crate::store::{self, PK, SK, Store, StoreError};
 use crate::wire::{PathId, Timestamp};
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -218,31 +215,11 @@ impl ConnectTokenRecord {
     }
 }
 
-/// Writes a new token in one transaction with the check that its external
-/// service exists: `false` when it does not (nothing written).
-pub async fn put_new(store: &Store, record: &ConnectTokenRecord) -> Result<bool, StoreError> {
-    let service_exists = built(
-        ConditionCheck::builder()
-            .table_name(store.table())
-            .key(PK, store::s(service_pk(record.external_service_id)))
-            .key(SK, store::s("SVC"))
-            .condition_expression("attribute_exists(PK)")
-            .build(),
-    )?;
-    let put = built(
-        Put::builder()
-            .table_name(store.table())
-            .set_item(Some(store::to_item(record)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build(),
-    )?;
-    let items = vec![
-        TransactWriteItem::builder()
-            .condition_check(service_exists)
-            .build(),
-        TransactWriteItem::builder().put(put).build(),
-    ];
-    store::transact_guarded(store, items).await
+/// Writes a new token (one conditional `PutItem`: its hash is fresh). The
+/// caller has made sure its external service exists
+/// ([`super::exists`]; services are never deleted).
+pub async fn put_new(store: &Store, record: &ConnectTokenRecord) -> Result<(), StoreError> {
+    store::put_new(store, record).await
 }
 
 /// Finds an organization's connect token by id (through `GSI1`).

@@ -10,7 +10,6 @@ pub use relations::{Relation, ServiceOrganization};
 pub use users::OrganizationUser;
 
 #[cfg(test)]
-#[cfg(test)]
 pub(crate) use users::PutUser as PutUserForFuzzing;
 
 use crate::clock::format_timestamp;
@@ -28,6 +27,43 @@ pub const SERVICE_SCOPES: &[&str] = &[
     "organization-relations:write",
     "organization-users:write",
 ];
+
+/// Services a function has seen exist. Services are never deleted (no
+/// operation or tool removes one), so a service seen once exists for good
+/// and the entry cannot go stale; an unknown id is never remembered.
+pub type KnownServices = crate::cache::TtlCache<ExternalServiceId, ()>;
+
+/// How long a function remembers that a service exists.
+pub const KNOWN_SERVICE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Whether the service `id` exists: remembered by the function, else one
+/// strongly consistent `GetItem` of its record (1 RCU; a service created a
+/// moment ago is found). This replaces a `ConditionCheck` in the writing
+/// transaction (2 WCU, and a transaction instead of a plain write): what the
+/// check guarded against — the service vanishing before the write — cannot
+/// happen while services are never deleted.
+pub async fn exists(app: &crate::App, id: ExternalServiceId) -> Result<bool, StoreError> {
+    if app.known_services.get(&id).is_some() {
+        return Ok(true);
+    }
+    let out = app
+        .store
+        .client()
+        .get_item()
+        .table_name(app.store.table())
+        .key(store::PK, store::s(service_pk(id)))
+        .key(store::SK, store::s("SVC"))
+        .projection_expression("PK")
+        .consistent_read(true)
+        .return_consumed_capacity(store::CAPACITY)
+        .send()
+        .await?;
+    let found = out.item.is_some();
+    if found {
+        app.known_services.put(id, ());
+    }
+    Ok(found)
+}
 
 /// Partition key of an external service's items.
 pub fn service_pk(id: ExternalServiceId) -> String {
