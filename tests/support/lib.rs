@@ -20,6 +20,7 @@ pub mod idp;
 pub mod issuer;
 pub mod oidc;
 pub mod receiver;
+pub mod tls;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
 pub fn dynamodb_endpoint() -> String {
