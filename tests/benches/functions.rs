@@ -733,6 +733,12 @@ async fn cases(t: &TestApp, total: usize) -> Vec<Case> {
     }
 
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // Valid for the whole bench (several runs), not the provider's usual 5 minutes.
+    let sso_token = |sub: &str| {
+        let mut claims = idp::claims(sub, now);
+        claims["exp"] = json!(now + 3 * 3600);
+        idp::sign(jsonwebtoken::Algorithm::RS256, Some("rsa-1"), &claims)
+    };
     let each = |f: &dyn Fn(usize) -> Value| (0..total).map(f).collect::<Vec<_>>();
     let org = t.org_id.to_string();
     let mut cases = vec![
@@ -847,7 +853,7 @@ async fn cases(t: &TestApp, total: usize) -> Vec<Case> {
             "link-sso",
             201,
             each(&|i| {
-                t.request("POST", "/v1/me/sso/link").no_key().bearer(&token).json(&json!({"identity_provider_id": provider, "id_token": idp::id_token(&format!("sso-{i}"), now)})).event()
+                t.request("POST", "/v1/me/sso/link").no_key().bearer(&token).json(&json!({"identity_provider_id": provider, "id_token": sso_token(&format!("sso-{i}"))})).event()
             }),
         ),
         (
