@@ -143,19 +143,21 @@ async fn a_connect_token_is_one_plain_write_and_its_service_is_read_once() {
     w.app.create_connect_token(&w.service).await;
     let (service, _) = w.app.create_service(&[]).await;
     let store = &w.app.app.store;
-    // (calls, read units, write units) of each creation for a service this
-    // function has not seen, then seen: the limiter's write, one consistent
-    // read of the service the first time only, one conditional PutItem (the
-    // token and its GSI1 entry) — no transaction, no condition check.
-    for expected in [(3, 1.0, 3.0), (2, 0.0, 3.0)] {
+    // Each creation for a service this function has not seen, then has
+    // seen: the limiter's write, one consistent read of the service the
+    // first time only, one conditional PutItem — no transaction, no
+    // condition check. (Exact units differ between the emulators; DynamoDB
+    // Local bills 1 RCU and 3 WCU: docs/performance.md.)
+    let mut writes = Vec::new();
+    for (calls, reads_service) in [(3, true), (2, false)] {
         let before = store.call_totals();
         w.app.create_connect_token(&service).await;
         let spent = store.call_totals().since(&before);
-        assert_eq!(
-            (spent.calls, spent.read_units, spent.write_units()),
-            expected
-        );
+        assert_eq!(spent.calls, calls);
+        assert_eq!(spent.read_units > 0.0, reads_service, "{spent:?}");
+        writes.push(spent.write_units());
     }
+    assert_eq!(writes[0], writes[1], "the same writes both times");
     // An unknown service is asked every time and writes nothing.
     let unknown = json!({"external_service_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162"});
     for _ in 0..2 {
@@ -164,8 +166,8 @@ async fn a_connect_token_is_one_plain_write_and_its_service_is_read_once() {
             .post("/v1/connect-tokens", &unknown)
             .await
             .assert_error(422, "validation_failed");
-        let spent = store.call_totals().since(&before);
-        assert_eq!((spent.calls, spent.write_units()), (2, 1.0));
+        // The limiter's write and the service's read: no write of a token.
+        assert_eq!(store.call_totals().since(&before).calls, 2);
     }
 }
 
