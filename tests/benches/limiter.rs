@@ -6,7 +6,9 @@
 //! ```
 //!
 //! The clock is injected and advanced by a fixed step per request, so the
-//! offered load is exact and the figures repeat run to run.
+//! offered load is exact and the figures repeat run to run. A last table
+//! floods a warm function with reads through the whole pipeline: what a
+//! refusal costs now that reads run beside the limiter's write (issue 19).
 
 use std::sync::Arc;
 use tether::App;
@@ -14,6 +16,7 @@ use tether::clock::{Clock, ManualClock};
 use tether::config::Config;
 use tether::ids::OrganizationId;
 use tether::limits::{Owner, Policy, Rate};
+use tether::organizations::{LimitOverrides, Plan};
 use tether::store::{Store, schema};
 
 struct Scenario {
@@ -151,4 +154,62 @@ async fn main() {
             per(refusal_calls as f64, refused),
         );
     }
+    reads_under_a_flood().await;
+}
+
+/// GETs of a warm function at 1,000 rps against a 100 rps (burst 200)
+/// organization, through the pipeline: calls and read units per admitted and
+/// per refused request.
+async fn reads_under_a_flood() {
+    let t = tether_tests::TestAppBuilder {
+        plan: Plan::Pro,
+        overrides: LimitOverrides {
+            rate_limit: Some(100),
+            burst: Some(200),
+            ..tether_tests::UNLIMITED
+        },
+        ..tether_tests::TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let user = t.create_user(serde_json::json!({})).await;
+    let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap_or_default());
+    assert_eq!(t.get(&path).await.status, 200, "warm-up");
+    let store = &t.app.store;
+    let (mut admitted, mut refused) = ((0u64, 0u64, 0.0f64), (0u64, 0u64, 0.0f64));
+    for _ in 0..2_000 {
+        t.clock.advance(time::Duration::milliseconds(1));
+        let before = store.call_totals();
+        let status = t.get(&path).await.status;
+        let spent = store.call_totals().since(&before);
+        let row = match status {
+            200 => &mut admitted,
+            429 => &mut refused,
+            other => panic!("GET {path} answered {other}"),
+        };
+        row.0 += 1;
+        row.1 += spent.calls;
+        row.2 += spent.read_units;
+    }
+    println!(
+        "\n{:<50} {:>9} {:>8} {:>14} {:>12} {:>15} {:>13}",
+        "reads through the pipeline", "admitted", "refused", "calls/admit", "RCU/admit", "calls/refusal", "RCU/refusal"
+    );
+    let per = |total: f64, n: u64| {
+        if n == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.3}", total / n as f64)
+        }
+    };
+    println!(
+        "{:<50} {:>9} {:>8} {:>14} {:>12} {:>15} {:>13}",
+        "warm GET flood (1,000 rps on 100 rps, burst 200)",
+        admitted.0,
+        refused.0,
+        per(admitted.1 as f64, admitted.0),
+        per(admitted.2, admitted.0),
+        per(refused.1 as f64, refused.0),
+        per(refused.2, refused.0),
+    );
 }

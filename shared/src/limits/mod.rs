@@ -333,6 +333,25 @@ impl Limiter {
         ))
     }
 
+    /// Whether this function's last sight of `owner`'s bucket already shows
+    /// it empty, or its turns used up, at `at`. A read beside the limiter's
+    /// write would then almost surely be refused and discarded, so it is not
+    /// started (issue 19: a flood's refusals cost their write only). Only a
+    /// hint: the write still judges (a raised plan admits at once, and the
+    /// read then runs after it). A sharded or unseen bucket says no.
+    pub fn looks_exhausted(&self, owner: &Owner, policy: Policy, at: OffsetDateTime) -> bool {
+        if policy.shards() != 1 {
+            return false;
+        }
+        let Some(seen) = self.seen.get(&owner.partition_key()) else {
+            return false;
+        };
+        let turns_used_up = policy
+            .turn_ceiling
+            .is_some_and(|ceiling| seen.turns_in(&Period::of(at).key()) >= ceiling);
+        turns_used_up || matches!(policy.rate.check(seen.tat, micros(at)), Verdict::Reject { .. })
+    }
+
     /// Charges one request to one bucket item. A `versioned` owner's
     /// refusals come from a write, never from memory (see [`Owner`]).
     async fn admit_item(

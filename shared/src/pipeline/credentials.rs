@@ -99,7 +99,13 @@ where
             // A read runs beside the limiter's write, judged by the caches
             // as they are (issue 19): kept only if the write admits it and
             // finds its owner at a version those caches were current at.
-            let guess = speculate.and_then(|operation| {
+            // Not when the bucket was last seen empty: the read would be thrown away.
+            let exhausted = app.limiter.looks_exhausted(
+                &crate::limits::Owner::Organization(org_id),
+                organization.value.limiter_policy(),
+                app.clock.now(),
+            );
+            let guess = speculate.filter(|_| !exhausted).and_then(|operation| {
                 let (version, provisional) = provisional(&identified, &organization, mark)?;
                 Some((version, operation(provisional)))
             });
