@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events openapi
+.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot openapi
 
 dev:
 	@scripts/dev.sh
@@ -43,3 +43,9 @@ bench-sso:
 # What publishing and reading events costs per event.
 bench-events:
 	@scripts/bench.sh events
+
+# End-user creation at a pro organization's full rate, on DynamoDB Local and
+# with AWS's hot-item behaviour modelled (transaction conflicts, partition
+# throughput). ARGS="--hold-ms 10 --seconds 30 --users 10000" are the defaults.
+bench-hot:
+	@scripts/bench.sh hot $(ARGS)

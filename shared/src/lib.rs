@@ -41,6 +41,7 @@ pub mod pipeline;
 pub mod publisher;
 pub mod purge;
 pub mod queue;
+pub mod relationships;
 pub mod routes;
 pub mod runtime;
 pub mod sealed;

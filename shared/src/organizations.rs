@@ -114,10 +114,16 @@ pub struct Organization {
     pub overrides: LimitOverrides,
     /// When it was created.
     pub created_at: String,
-    /// End users not yet purged (SPEC §7). Changed only inside the
-    /// transactions that create and purge end users.
+    /// End users not yet purged (SPEC §7), counted in the transactions that
+    /// create and purge them. Stored, the organization item's own share;
+    /// as read by [`get_organization`], every shard's
+    /// ([`crate::relationships`]).
     #[serde(default)]
     pub relationships_active: u64,
+    /// How many items the relationship counter is split over, once it is
+    /// (only grows; 0 or 1: the organization item alone).
+    #[serde(default)]
+    pub relationship_shards: u32,
     /// Admin-scoped API keys without an expiry: the last one cannot be
     /// revoked (409 `last_admin_key`). Changed only in the transactions that
     /// create, revoke and roll keys.
@@ -148,6 +154,7 @@ impl Organization {
             overrides,
             created_at: format_timestamp(now),
             relationships_active: 0,
+            relationship_shards: 0,
             admin_keys: 0,
             revision: 0,
         }
@@ -178,44 +185,9 @@ impl Organization {
     }
 }
 
-/// The transaction part that counts one more active relationship of `org`,
-/// conditioned on staying below `ceiling` (`ALL_OLD` on failure, so the
-/// refusal can report the current count). Every end-user creation carries it.
-pub fn count_relationship(
-    store: &Store,
-    org: OrganizationId,
-    ceiling: u64,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let update = store::built(
-        aws_sdk_dynamodb::types::Update::builder()
-            .table_name(store.table())
-            .key(store::PK, store::s(org_pk(org)))
-            .key(store::SK, store::s(ORG_SK))
-            .update_expression("SET relationships_active = if_not_exists(relationships_active, :zero) + :one")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(relationships_active) OR relationships_active < :ceiling)",
-            )
-            .expression_attribute_values(":zero", store::n(0))
-            .expression_attribute_values(":one", store::n(1))
-            .expression_attribute_values(":ceiling", store::n(ceiling))
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .build(),
-    )?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
-}
-
-/// The count an organization item returned by a failed [`count_relationship`] holds.
-pub fn relationships_in(item: Option<&store::Item>) -> u64 {
-    item.and_then(|i| store::get_n(i, "relationships_active"))
-        .unwrap_or(0)
-}
-
-/// Reads an organization (strongly consistent: a just-created organization is
-/// usable at once).
+/// Reads an organization item (strongly consistent: a just-created
+/// organization is usable at once). Its `relationships_active` is the
+/// item's own share; [`crate::relationships::counted`] adds the other shards'.
 pub async fn get_organization(
     store: &Store,
     id: OrganizationId,
@@ -223,7 +195,8 @@ pub async fn get_organization(
     store::get_consistent(store, &(org_pk(id), ORG_SK.to_owned())).await
 }
 
-/// Stores a new organization and its directory item (the id is fresh, so the
+/// Stores a new organization, its directory item and — when its plan shards
+/// the relationship counter — the counter's shards (the id is fresh, so the
 /// conditions only guard against an id collision).
 pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
@@ -241,7 +214,13 @@ pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), S
         (store::PK.to_owned(), store::s(DIRECTORY_PK)),
         (store::SK.to_owned(), store::s(org_pk(org.id))),
     ]);
-    store::transact(store, vec![put(store::to_item(org)?)?, put(directory)?]).await
+    let mut item = store::to_item(org)?;
+    let shards = crate::relationships::seed(org, &mut item);
+    let mut items = vec![put(item)?, put(directory)?];
+    for shard in shards {
+        items.push(put(shard)?);
+    }
+    store::transact(store, items).await
 }
 
 /// Every organization, oldest first (`tetherctl org list`): the directory

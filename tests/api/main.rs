@@ -29,6 +29,7 @@ mod pipeline;
 mod policies;
 mod purge;
 mod reads;
+mod relationships;
 mod sso;
 mod user_api;
 mod webhooks;

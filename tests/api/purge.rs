@@ -313,3 +313,49 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
     assert_eq!(app.get(&stuck_path).await.status, 404);
     assert_eq!(relationships(&app).await, "0");
 }
+
+#[tokio::test]
+async fn a_purge_uncounts_the_shard_its_user_was_counted_in() {
+    let app = tether_tests::TestAppBuilder {
+        plan: tether::organizations::Plan::Pro,
+        ..tether_tests::TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let mut users = Vec::new();
+    for _ in 0..6 {
+        users.push(app.create_user(json!({})).await);
+    }
+    let mut counted_outside = None;
+    for user in &users {
+        let item = user_item(&app, user).await;
+        if let Some(k) = item.get("count_shard") {
+            counted_outside = Some((user.clone(), k.as_n().unwrap().parse::<u32>().unwrap()));
+        }
+    }
+    // Ten shards: six users all in the organization item has odds of 1e-6.
+    let (user, k) = counted_outside.expect("a user counted in a shard item");
+    let shard_active = |counts: &tether::relationships::Counts| {
+        counts.shards.iter().find(|s| s.k == k).unwrap().active
+    };
+    let read = || tether::relationships::read(&app.app.store, app.org_id);
+    let before_counts = read().await.unwrap().unwrap();
+    assert_eq!(before_counts.total(), 6);
+
+    let before = user_item(&app, &user).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.delete(&path).await.status, 202);
+    let after = user_item(&app, &user).await;
+    let record = change("7", &before, &after);
+    assert!(
+        purge::handle(&app.app.store, &[record.clone(), record])
+            .await
+            .is_empty()
+    );
+    let after_counts = read().await.unwrap().unwrap();
+    assert_eq!(after_counts.total(), 5, "decremented once");
+    assert_eq!(
+        shard_active(&after_counts),
+        shard_active(&before_counts) - 1
+    );
+}

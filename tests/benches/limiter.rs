@@ -193,7 +193,13 @@ async fn reads_under_a_flood() {
     }
     println!(
         "\n{:<50} {:>9} {:>8} {:>14} {:>12} {:>15} {:>13}",
-        "reads through the pipeline", "admitted", "refused", "calls/admit", "RCU/admit", "calls/refusal", "RCU/refusal"
+        "reads through the pipeline",
+        "admitted",
+        "refused",
+        "calls/admit",
+        "RCU/admit",
+        "calls/refusal",
+        "RCU/refusal"
     );
     let per = |total: f64, n: u64| {
         if n == 0 {

@@ -15,6 +15,7 @@ use tether::organizations::{self, LimitOverrides, Organization, Plan};
 use tether::routes::{self, Endpoint};
 use tether::store::{Store, schema};
 
+pub mod contention;
 pub mod contract;
 pub mod idp;
 pub mod issuer;
@@ -209,6 +210,8 @@ pub struct TestAppBuilder {
     /// Fetch customer URLs as a deployed stack does (https to public
     /// addresses only) instead of allowing loopback HTTP as local stacks do.
     pub deployed_outbound: bool,
+    /// Put AWS's hot-item behaviour between the app and DynamoDB Local.
+    pub contention: Option<Arc<contention::Contention>>,
 }
 
 impl Default for TestAppBuilder {
@@ -220,6 +223,7 @@ impl Default for TestAppBuilder {
             real_clock: false,
             start_at: None,
             deployed_outbound: false,
+            contention: None,
         }
     }
 }
@@ -228,7 +232,12 @@ impl TestAppBuilder {
     /// Creates the table, the organization and its admin key.
     pub async fn spawn(self) -> TestApp {
         let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
-        let store = Store::new(dynamodb_client().await, table);
+        let mut client = dynamodb_client().await.config().to_builder();
+        if let Some(model) = &self.contention {
+            client =
+                client.http_client(model.wrap(aws_smithy_http_client::Builder::new().build_http()));
+        }
+        let store = Store::from_builder(client, table);
         schema::create_table(&store)
             .await
             .expect("create the test table");

@@ -26,21 +26,35 @@ fn org_json(org: &Organization) -> Value {
     })
 }
 
+/// An organization with every shard of its relationship counter counted.
+async fn counted(
+    store: &Store,
+    id: tether::ids::OrganizationId,
+) -> Result<tether::organizations::Organization, String> {
+    let org = organizations::get_organization(store, id)
+        .await
+        .map_err(describe)?;
+    tether::relationships::counted(store, org)
+        .await
+        .map_err(describe)?
+        .ok_or_else(|| format!("organization {id} does not exist"))
+}
+
 /// `org list|show|update`.
 pub(crate) async fn org(store: &Store, command: OrgCommand) -> Result<Value, String> {
     match command {
         OrgCommand::Create { .. } => unreachable!("handled in run"),
         OrgCommand::List => {
-            let all = organizations::list_all(store).await.map_err(describe)?;
-            Ok(json!({ "organizations": all.iter().map(org_json).collect::<Vec<_>>() }))
+            let mut all = Vec::new();
+            for org in organizations::list_all(store).await.map_err(describe)? {
+                let org = tether::relationships::counted(store, Some(org))
+                    .await
+                    .map_err(describe)?;
+                all.extend(org.as_ref().map(org_json));
+            }
+            Ok(json!({ "organizations": all }))
         }
-        OrgCommand::Show { id } => {
-            let org = organizations::get_organization(store, id)
-                .await
-                .map_err(describe)?
-                .ok_or_else(|| format!("organization {id} does not exist"))?;
-            Ok(org_json(&org))
-        }
+        OrgCommand::Show { id } => Ok(org_json(&counted(store, id).await?)),
         OrgCommand::Update {
             id,
             name,
@@ -63,11 +77,7 @@ pub(crate) async fn org(store: &Store, command: OrgCommand) -> Result<Value, Str
                 Changed::NoOrganization => return Err(format!("organization {id} does not exist")),
                 other => return Err(format!("the update was refused: {other:?}")),
             }
-            let org = organizations::get_organization(store, id)
-                .await
-                .map_err(describe)?
-                .ok_or_else(|| format!("organization {id} does not exist"))?;
-            Ok(org_json(&org))
+            Ok(org_json(&counted(store, id).await?))
         }
     }
 }

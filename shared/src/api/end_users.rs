@@ -25,7 +25,7 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateEndUser>) -> Result<Reply, Api
     let ceiling = ctx.organization.limits().relationship_ceiling;
     let record = EndUserRecord::new(org, body.value, ctx.app.clock.now());
     if let Err(store::CreateRefused::AtCeiling(active)) =
-        store::put_new(&ctx.app.store, &record, ceiling).await?
+        store::put_new(&ctx.app.store, &record, &ctx.organization).await?
     {
         return Err(ApiError::RelationshipQuotaExceeded {
             active,

@@ -23,12 +23,10 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
 
     // Creation: counts toward the organization's relationships (SPEC §11),
     // under its plan as the pipeline read it for this request.
-    let ceiling = ctx
+    let organization = ctx
         .organization
         .as_ref()
-        .ok_or(ApiError::OrganizationAccessDenied)?
-        .limits()
-        .relationship_ceiling;
+        .ok_or(ApiError::OrganizationAccessDenied)?;
     let input = CreateEndUser {
         email: email.clone(),
         display_name: display_name.clone(),
@@ -37,7 +35,7 @@ pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, Api
     let mut user = EndUserRecord::new(org, input, now).with_subscription(subscription);
     user.external_link_sk = Some(link_sk(service, &external_user_id));
     let existing =
-        match users::create_linked(store, service, org, &external_user_id, &user, ceiling).await? {
+        match users::create_linked(store, service, organization, &external_user_id, &user).await? {
             Linked::Created => {
                 return Reply::json(StatusCode::CREATED, &view(&user, &external_user_id));
             }

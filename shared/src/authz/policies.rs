@@ -237,8 +237,11 @@ pub async fn organization_with_policies(
         policies_key(org),
     ];
     let mut items = store::get_items(&app.store, &keys).await?.into_iter();
-    let organization: Option<crate::organizations::Organization> =
-        items.next().flatten().map(store::from_item).transpose()?;
+    let organization = crate::relationships::counted(
+        &app.store,
+        items.next().flatten().map(store::from_item).transpose()?,
+    )
+    .await?;
     let policies = remember_policy_item(app, org, mark, items.next().flatten().as_ref())?;
     if let Some(record) = &organization {
         let owner = crate::limits::Owner::Organization(org).partition_key();

@@ -62,6 +62,10 @@ pub struct EndUserRecord {
     /// revoking them bumps it (SPEC §5).
     #[serde(default)]
     pub token_generation: u64,
+    /// The shard of its organization's relationship counter it is counted
+    /// in (`None`: the organization item; [`crate::relationships`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_shard: Option<u32>,
     /// Key of the `ByEmail` lookup index: `<org>#<lower-case email>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     email_key: Option<String>,
@@ -180,6 +184,7 @@ impl EndUserRecord {
             version: 1,
             external_link_sk: None,
             token_generation: 0,
+            count_shard: None,
         }
     }
 
@@ -286,38 +291,35 @@ pub enum CreateRefused {
 }
 
 /// Creates an end user and counts it toward the organization's active
-/// relationships in **one transaction**: the count's condition (below
-/// `ceiling`) makes the ceiling exact under any concurrency.
+/// relationships in **one transaction** ([`crate::relationships`]: the
+/// ceiling is exact under any concurrency).
 pub async fn put_new(
     store: &Store,
     record: &EndUserRecord,
-    ceiling: u64,
+    org: &crate::organizations::Organization,
 ) -> Result<Result<(), CreateRefused>, StoreError> {
     use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-    let put = Put::builder()
-        .table_name(store.table())
-        .set_item(Some(store::to_item(record)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(|e| StoreError::Other {
-            source: Box::new(e),
-        })?;
-    let items = vec![
-        TransactWriteItem::builder().put(put).build(),
-        crate::organizations::count_relationship(store, record.organization_id, ceiling)?,
-    ];
-    match store::transact(store, items).await {
+    let outcome = crate::relationships::create_counted(store, org, |slot| {
+        let mut record = record.clone();
+        record.count_shard = slot;
+        let put = store::built(
+            Put::builder()
+                .table_name(store.table())
+                .set_item(Some(store::to_item(&record)?))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )?;
+        Ok(vec![TransactWriteItem::builder().put(put).build()])
+    })
+    .await?;
+    match outcome {
         Ok(()) => Ok(Ok(())),
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            match reasons.get(1).filter(|r| r.is_condition_failed()) {
-                Some(org) => {
-                    let active = crate::organizations::relationships_in(org.item.as_ref());
-                    Ok(Err(CreateRefused::AtCeiling(active)))
-                }
-                None => Err(StoreError::TransactionCanceled { reasons }),
-            }
+        Err(crate::relationships::Refused::AtCeiling(active)) => {
+            Ok(Err(CreateRefused::AtCeiling(active)))
         }
-        Err(err) => Err(err),
+        Err(crate::relationships::Refused::Other(reasons)) => {
+            Err(StoreError::TransactionCanceled { reasons })
+        }
     }
 }
 

@@ -165,67 +165,72 @@ pub enum Linked {
 
 /// Creates `user` linked to the service's `external_user_id`, in one
 /// transaction: the relation exists (else 403), the link is new (else the
-/// end user it names), the organization is below its relationship `ceiling`.
+/// end user it names), the organization is below its relationship ceiling
+/// ([`crate::relationships`]).
 pub async fn create_linked(
     store: &Store,
     service: ExternalServiceId,
-    org: OrganizationId,
+    organization: &crate::organizations::Organization,
     external_user_id: &str,
     user: &EndUserRecord,
-    ceiling: u64,
 ) -> Result<Linked, ApiError> {
-    let link = built(
-        Put::builder()
-            .table_name(store.table())
-            .item(PK, store::s(org_pk(org)))
-            .item(SK, store::s(link_sk(service, external_user_id)))
-            .item("end_user_id", store::s(user.id.to_string()))
-            .item("external_user_id", store::s(external_user_id))
-            .item("external_service_id", store::s(service.to_string()))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build(),
-    )?;
-    let put_user = built(
-        Put::builder()
-            .table_name(store.table())
-            .set_item(Some(store::to_item(&user)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build(),
-    )?;
-    let items = vec![
-        relation_check(store, service, org)?,
-        TransactWriteItem::builder().put(link).build(),
-        TransactWriteItem::builder().put(put_user).build(),
-        crate::organizations::count_relationship(store, org, ceiling)?,
-    ];
-    match store::transact(store, items).await {
-        Ok(()) => Ok(Linked::Created),
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
-            if failed(0).is_some() {
-                return Err(ApiError::OrganizationAccessDenied);
-            }
-            if let Some(link) = failed(1) {
-                let id = link
-                    .item
-                    .as_ref()
-                    .and_then(|i| store::get_s(i, "end_user_id"))
-                    .and_then(|s| EndUserId::parse(s).ok());
-                id.map(Linked::Existing)
-                    .ok_or_else(|| ApiError::internal("link item without end_user_id"))
-            } else if let Some(org_reason) = failed(3) {
-                let active = crate::organizations::relationships_in(org_reason.item.as_ref());
-                Err(ApiError::RelationshipQuotaExceeded {
-                    active,
-                    limit: ceiling,
-                })
-            } else {
-                Err(StoreError::TransactionCanceled { reasons }.into())
-            }
+    let org = organization.id;
+    let outcome = crate::relationships::create_counted(store, organization, |slot| {
+        let link = built(
+            Put::builder()
+                .table_name(store.table())
+                .item(PK, store::s(org_pk(org)))
+                .item(SK, store::s(link_sk(service, external_user_id)))
+                .item("end_user_id", store::s(user.id.to_string()))
+                .item("external_user_id", store::s(external_user_id))
+                .item("external_service_id", store::s(service.to_string()))
+                .condition_expression("attribute_not_exists(PK)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        let mut user = user.clone();
+        user.count_shard = slot;
+        let put_user = built(
+            Put::builder()
+                .table_name(store.table())
+                .set_item(Some(store::to_item(&user)?))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )?;
+        Ok(vec![
+            relation_check(store, service, org)?,
+            TransactWriteItem::builder().put(link).build(),
+            TransactWriteItem::builder().put(put_user).build(),
+        ])
+    })
+    .await?;
+    let reasons = match outcome {
+        Ok(()) => return Ok(Linked::Created),
+        Err(crate::relationships::Refused::AtCeiling(active)) => {
+            return Err(ApiError::RelationshipQuotaExceeded {
+                active,
+                limit: organization.limits().relationship_ceiling,
+            });
         }
-        Err(err) => Err(err.into()),
+        Err(crate::relationships::Refused::Other(reasons)) => reasons,
+    };
+    let failed = |i: usize| reasons.get(i).filter(|r| r.is_condition_failed());
+    if failed(0).is_some() {
+        return Err(ApiError::OrganizationAccessDenied);
     }
+    if let Some(link) = failed(1) {
+        let id = link
+            .item
+            .as_ref()
+            .and_then(|i| store::get_s(i, "end_user_id"))
+            .and_then(|s| EndUserId::parse(s).ok());
+        return id
+            .map(Linked::Existing)
+            .ok_or_else(|| ApiError::internal("link item without end_user_id"));
+    }
+    Err(StoreError::TransactionCanceled { reasons }.into())
 }
 
 /// Sets an existing linked end user's subscription, and the contact fields

@@ -1,14 +1,14 @@
 //! Rate limits and quotas as counters in DynamoDB (SPEC §6, §7;
 //! `docs/limits.md`).
 //!
-//! Each bucket is one item, `PK = LIMIT#<owner>`, `SK = LIMIT`, holding the
-//! GCRA theoretical arrival time (`tat`, µs) and, for organizations, the turn
-//! counter of the current billing period (`period`, `turns`). Admitting a
-//! request and counting its turn is **one conditional `UpdateItem`**: the
-//! limiter guesses which of four writes applies (bucket idle or draining ×
-//! same or new period) and only on a wrong guess — told by the old item the
-//! failed write returns — tries the one that does.
+//! Each bucket is one item, `PK = LIMIT#<owner>`, `SK = LIMIT`: the GCRA
+//! theoretical arrival time (`tat`, µs) and, for organizations, the turns of
+//! the current period (`period`, `turns`). Admitting a request and counting its
+//! turn is **one conditional `UpdateItem`**: the limiter guesses which of four
+//! writes applies (idle or draining × same or new period); a wrong guess, told
+//! by the old item the failed write returns, tries the one that does.
 
+mod owner;
 pub mod period;
 
 use crate::cache::TtlCache;
@@ -16,43 +16,12 @@ use crate::clock::format_timestamp;
 pub use crate::config::SOURCE_IP_RATE;
 pub use crate::gcra::Rate;
 use crate::gcra::{self, MICROS, Verdict};
-use crate::ids::OrganizationId;
 use crate::store::{self, Item, PK, SK, Store, StoreError, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+pub use owner::Owner;
 pub use period::Period;
 use std::time::Duration;
 use time::OffsetDateTime;
-
-/// Who a request is charged to (SPEC §6).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Owner {
-    /// An organization: API-key and user-token requests.
-    Organization(OrganizationId),
-    /// An external service (service-token requests; no turns).
-    ExternalService(crate::ids::ExternalServiceId),
-    /// A request without valid credentials, or to a public endpoint.
-    SourceIp(String),
-}
-
-impl Owner {
-    /// Whether the owner's limits and credentials can change (organizations,
-    /// services): its refusals are always decided by a write, which returns
-    /// its current version. A source IP's limits are configuration, so a
-    /// function may refuse it from memory without a write.
-    fn versioned(&self) -> bool {
-        !matches!(self, Self::SourceIp(_))
-    }
-
-    /// The bucket's partition key (shard 0), which also names the owner's
-    /// version in [`crate::freshness::Versions`].
-    pub fn partition_key(&self) -> String {
-        match self {
-            Self::Organization(id) => format!("LIMIT#ORG#{id}"),
-            Self::ExternalService(id) => format!("LIMIT#SVC#{id}"),
-            Self::SourceIp(ip) => format!("LIMIT#IP#{ip}"),
-        }
-    }
-}
 
 /// An external service's bucket (SPEC §6).
 pub const EXTERNAL_SERVICE_RATE: Rate = Rate {
@@ -212,15 +181,13 @@ fn reset_instant(micros: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// A bucket's rate above which it is split over several items, so that no
-/// partition key takes more than ~`SHARD_RATE` writes per second (DynamoDB
-/// allows 1,000 WCU/s per partition key; see `docs/limits.md`).
+/// A bucket's rate above which it is split over several items: no partition
+/// key takes more than ~`SHARD_RATE` writes/s (AWS: 1,000; `docs/limits.md`).
 pub const SHARD_RATE: u32 = 400;
 
 impl Policy {
-    /// Items the bucket is split over: one per `SHARD_RATE` of its rate, but
-    /// never more than its burst, so that every shard keeps a burst of at
-    /// least one and the shards' bursts add up to exactly the bucket's.
+    /// Items the bucket is split over: one per `SHARD_RATE` of its rate, at
+    /// most its burst (every shard keeps a burst ≥ 1; they add up exactly).
     pub fn shards(self) -> u32 {
         self.rate
             .per_second
@@ -253,10 +220,9 @@ impl Policy {
 type Outcome = Result<Admission, Denial>;
 
 impl Limiter {
-    /// Charges one request at `at` to `owner`'s bucket, under `policy` as
-    /// read at the owner's version `read_at` — the write's condition holds
-    /// it to that version ([`Denial::Outdated`] when the owner changed since;
-    /// `None`: read by this request, current for it).
+    /// Charges one request at `at` to `owner`'s bucket under `policy` as read
+    /// at the owner's version `read_at`, which the write's condition holds it
+    /// to ([`Denial::Outdated`] when it changed; `None`: read by this request).
     pub async fn admit(
         &self,
         store: &Store,
@@ -333,23 +299,22 @@ impl Limiter {
         ))
     }
 
-    /// Whether this function's last sight of `owner`'s bucket already shows
-    /// it empty, or its turns used up, at `at`. A read beside the limiter's
-    /// write would then almost surely be refused and discarded, so it is not
-    /// started (issue 19: a flood's refusals cost their write only). Only a
-    /// hint: the write still judges (a raised plan admits at once, and the
-    /// read then runs after it). A sharded or unseen bucket says no.
+    /// Whether this function last saw `owner`'s (single-item) bucket empty or
+    /// its turns used up: a read beside the write would be discarded (issue
+    /// 19). A hint only: the write still judges.
     pub fn looks_exhausted(&self, owner: &Owner, policy: Policy, at: OffsetDateTime) -> bool {
-        if policy.shards() != 1 {
-            return false;
-        }
-        let Some(seen) = self.seen.get(&owner.partition_key()) else {
+        let seen = self.seen.get(&owner.partition_key());
+        let Some(seen) = seen.filter(|_| policy.shards() == 1) else {
             return false;
         };
         let turns_used_up = policy
             .turn_ceiling
             .is_some_and(|ceiling| seen.turns_in(&Period::of(at).key()) >= ceiling);
-        turns_used_up || matches!(policy.rate.check(seen.tat, micros(at)), Verdict::Reject { .. })
+        turns_used_up
+            || matches!(
+                policy.rate.check(seen.tat, micros(at)),
+                Verdict::Reject { .. }
+            )
     }
 
     /// Charges one request to one bucket item. A `versioned` owner's

@@ -9,9 +9,9 @@
 use crate::end_users::{EndUserRecord, Status, user_sk};
 use crate::identities;
 use crate::ids::{EndUserId, OrganizationId};
-use crate::organizations::{ORG_SK, org_pk};
+use crate::organizations::org_pk;
 use crate::store::{self, PK, SK, Store, StoreError, built};
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 pub use crate::stream::StreamChange;
 
@@ -171,21 +171,11 @@ async fn final_transaction(
             .build(),
     ];
     if count {
-        items.push(
-            TransactWriteItem::builder()
-                .update(built(
-                    Update::builder()
-                        .table_name(table)
-                        .key(PK, store::s(org_pk(org)))
-                        .key(SK, store::s(ORG_SK))
-                        .update_expression("SET relationships_active = relationships_active - :one")
-                        .condition_expression("relationships_active > :zero")
-                        .expression_attribute_values(":one", store::n(1))
-                        .expression_attribute_values(":zero", store::n(0))
-                        .build(),
-                )?)
-                .build(),
-        );
+        items.push(crate::relationships::uncount(
+            store,
+            org,
+            record.count_shard,
+        )?);
     }
     if let Some(link) = &record.external_link_sk {
         items.push(
@@ -211,7 +201,7 @@ async fn final_transaction(
             if count && reasons.get(1).is_some_and(|r| r.is_condition_failed()) {
                 // The counter is already at zero: remove the user regardless
                 // rather than block the purge on a counter that cannot go lower.
-                tracing::warn!(organization_id = %org, "relationships_active was 0 at a purge");
+                tracing::warn!(organization_id = %org, shard = ?record.count_shard, "relationships_active was 0 at a purge");
                 return Box::pin(final_transaction(store, record, false)).await;
             }
             Err(StoreError::TransactionCanceled { reasons })

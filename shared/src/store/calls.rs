@@ -32,6 +32,7 @@ struct Totals {
     read_millis: AtomicU64,
     busy: Mutex<Busy>,
     slowest_micros: AtomicU64,
+    conflicts: AtomicU64,
 }
 
 /// The union of the calls' intervals: the time during which at least one
@@ -89,6 +90,9 @@ pub struct CallTotals {
     /// Wall time during which at least one DynamoDB call was in flight
     /// (overlapping calls count once), retries included, in microseconds.
     pub busy_micros: u64,
+    /// Transactions cancelled by a conflict with another transaction on the
+    /// same item (`TransactionConflict`) and tried again.
+    pub conflicts: u64,
 }
 
 impl CallTotals {
@@ -100,6 +104,7 @@ impl CallTotals {
             capacity_units: self.capacity_units - earlier.capacity_units,
             read_units: self.read_units - earlier.read_units,
             busy_micros: self.busy_micros.saturating_sub(earlier.busy_micros),
+            conflicts: self.conflicts - earlier.conflicts,
         }
     }
 
@@ -131,7 +136,13 @@ impl CallStats {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .micros(Instant::now()),
+            conflicts: self.0.conflicts.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts one transaction tried again after a `TransactionConflict`.
+    pub(super) fn conflicted(&self) {
+        self.0.conflicts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The longest single call since the previous `take_slowest` (retries

@@ -72,6 +72,11 @@ impl Store {
         }
     }
 
+    /// Counts a transaction tried again after a `TransactionConflict`.
+    pub fn note_conflict(&self) {
+        self.stats.conflicted();
+    }
+
     /// The calls this store made so far.
     pub fn call_totals(&self) -> CallTotals {
         self.stats.totals()
@@ -357,6 +362,16 @@ pub async fn transact(
     store: &Store,
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
 ) -> Result<(), StoreError> {
+    transact_with(store, items, CONFLICT_ATTEMPTS).await
+}
+
+/// [`transact`] with at most `attempts` tries for conflicts (1: a conflict
+/// is returned at once, for a caller that retries with other items).
+pub async fn transact_with(
+    store: &Store,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    attempts: u32,
+) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -386,10 +401,11 @@ pub async fn transact(
                 return Ok(());
             }
             Err(StoreError::TransactionCanceled { reasons })
-                if attempt < CONFLICT_ATTEMPTS
+                if attempt < attempts
                     && reasons.iter().any(|r| r.code == "TransactionConflict")
                     && !reasons.iter().any(|r| r.is_condition_failed()) =>
             {
+                store.note_conflict();
                 let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 20);
                 tokio::time::sleep(std::time::Duration::from_millis(
                     5 * u64::from(attempt) + jitter,
