@@ -175,3 +175,74 @@ async fn a_read_made_before_a_change_is_discarded_and_made_again() {
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["email"], "d@example.com");
 }
+
+/// A `TestRequest` through `app` (the proxied function).
+async fn send_request(
+    app: &Arc<App>,
+    req: tether_tests::TestRequest<'_>,
+    path: &str,
+) -> TestResponse {
+    let event = req.event();
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let endpoint = tether::routes::route("GET", path.split('?').next().unwrap());
+    dispatch(Arc::clone(app), endpoint, request).await.into()
+}
+
+#[tokio::test]
+async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
+    let test = spawn_app().await;
+    let user = test.create_user(json!({})).await;
+    let provider = test.create_provider_id().await;
+    let identities = format!("/v1/users/{}/identities", id(&user));
+    let linked = test
+        .post(
+            &identities,
+            &json!({"identity_provider_id": provider, "external_id": "x-1"}),
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{}", linked.text);
+    let (service, token) = test.create_service(&[]).await;
+    let connect = test.create_connect_token(&service).await;
+    let claimed = test
+        .send_as(
+            "POST",
+            &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+            tether_tests::As::Bearer(&token),
+            Some(&json!({"connectToken": connect["token"], "externalOrganizationId": "acct-1"})),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.text);
+    let organizations = format!("/api/v1/external-services/{service}/organizations");
+
+    let (endpoint, counts) = slow_proxy().await;
+    let app = app_via(endpoint, &test, true);
+    // (path, as the service, calls): the user check beside the identities
+    // page; the relations page with its services' names remembered; the
+    // service's own organizations list, beside the service's limiter write.
+    let cases = [
+        (identities.as_str(), false, 3),
+        ("/v1/external-service-relations", false, 2),
+        (organizations.as_str(), true, 2),
+    ];
+    for (path, as_service, calls) in cases {
+        let request = || {
+            let req = test.request("GET", path);
+            if as_service { req.bearer(&token) } else { req }
+        };
+        // Warm: credentials, organization and service names are cached.
+        let warm = send_request(&app, request(), path).await;
+        assert_eq!(warm.status, 200, "{path}: {}", warm.text);
+        counts.most.store(0, Ordering::SeqCst);
+        let before = app.store.call_totals();
+        let res = send_request(&app, request(), path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text);
+        assert_eq!(res.body["data"].as_array().map(Vec::len), Some(1), "{path}");
+        let spent = app.store.call_totals().since(&before);
+        assert_eq!(spent.calls, calls, "{path}");
+        assert_eq!(
+            counts.most.load(Ordering::SeqCst),
+            calls as usize,
+            "{path}: every call of the request outstanding at once"
+        );
+    }
+}

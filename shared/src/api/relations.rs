@@ -95,7 +95,8 @@ pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, Api
 }
 
 /// `GET /v1/external-service-relations` → a page of the organization's
-/// relations with their services' names (one `BatchGetItem` per page).
+/// relations with their services' names (remembered per function; one
+/// `BatchGetItem` for the names it has not seen).
 #[tracing::instrument(name = "relations.list", skip_all)]
 pub async fn list_relations(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
@@ -106,7 +107,7 @@ pub async fn list_relations(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let mut services: Vec<_> = relations.iter().map(|r| r.external_service_id).collect();
     services.sort_unstable();
     services.dedup();
-    let names = crate::external_services::names(&ctx.app.store, &services).await?;
+    let names = crate::external_services::names(&ctx.app, &services).await?;
     let name_of = |id| {
         services
             .binary_search(&id)

@@ -28,10 +28,11 @@ pub const SERVICE_SCOPES: &[&str] = &[
     "organization-users:write",
 ];
 
-/// Services a function has seen exist. Services are never deleted (no
-/// operation or tool removes one), so a service seen once exists for good
-/// and the entry cannot go stale; an unknown id is never remembered.
-pub type KnownServices = crate::cache::TtlCache<ExternalServiceId, ()>;
+/// Services a function has seen exist, with their names. Services are never
+/// deleted or renamed (no operation or tool does either), so a service seen
+/// once exists for good under that name and the entry cannot go stale; an
+/// unknown id is never remembered.
+pub type KnownServices = crate::cache::TtlCache<ExternalServiceId, std::sync::Arc<str>>;
 
 /// How long a function remembers that a service exists.
 pub const KNOWN_SERVICE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -53,16 +54,18 @@ pub async fn exists(app: &crate::App, id: ExternalServiceId) -> Result<bool, Sto
         .table_name(app.store.table())
         .key(store::PK, store::s(service_pk(id)))
         .key(store::SK, store::s("SVC"))
-        .projection_expression("PK")
+        .projection_expression("PK, #name")
+        .expression_attribute_names("#name", "name")
         .consistent_read(true)
         .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
-    let found = out.item.is_some();
-    if found {
-        app.known_services.put(id, ());
-    }
-    Ok(found)
+    let Some(item) = out.item else {
+        return Ok(false);
+    };
+    app.known_services
+        .put(id, store::get_s(&item, "name").unwrap_or_default().into());
+    Ok(true)
 }
 
 /// Partition key of an external service's items.
@@ -156,24 +159,41 @@ pub struct ServicePrincipal {
     pub scopes: Vec<String>,
 }
 
-/// The names of `services` (one `BatchGetItem`), in their order; `None` for
-/// a service that no longer exists.
+/// The names of `services` (in order; `None` for an unknown id): from what
+/// this function remembers, and one `BatchGetItem` for the rest (which it
+/// then remembers — names never change).
 pub async fn names(
-    store: &Store,
+    app: &crate::App,
     services: &[ExternalServiceId],
 ) -> Result<Vec<Option<String>>, StoreError> {
-    if services.is_empty() {
-        return Ok(Vec::new());
+    let mut names: Vec<Option<String>> = services
+        .iter()
+        .map(|id| app.known_services.get(id).map(|n| n.to_string()))
+        .collect();
+    let unknown: Vec<ExternalServiceId> = services
+        .iter()
+        .zip(&names)
+        .filter(|(_, name)| name.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(names);
     }
-    let keys: Vec<store::Key> = services
+    let keys: Vec<store::Key> = unknown
         .iter()
         .map(|id| (service_pk(*id), "SVC".to_owned()))
         .collect();
-    let items = store::get_items(store, &keys).await?;
-    Ok(items
-        .into_iter()
-        .map(|item| item.and_then(|i| store::get_s(&i, "name").map(str::to_owned)))
-        .collect())
+    let items = store::get_items(&app.store, &keys).await?;
+    for (id, item) in unknown.iter().zip(items) {
+        let Some(name) = item.and_then(|i| store::get_s(&i, "name").map(str::to_owned)) else {
+            continue;
+        };
+        app.known_services.put(*id, name.as_str().into());
+        if let Some(at) = services.iter().position(|s| s == id) {
+            names[at] = Some(name);
+        }
+    }
+    Ok(names)
 }
 
 /// Creates an external service and its token (`tetherctl external-service create`).

@@ -348,6 +348,8 @@ pub async fn list(
     after: Option<IdentityId>,
     limit: usize,
 ) -> Result<Option<(Vec<IdentityRecord>, bool)>, StoreError> {
+    // The user check and the page run together (one round trip, issue 19):
+    // an unknown user's page is empty anyway, and is discarded.
     let exists = store
         .client()
         .get_item()
@@ -357,21 +359,20 @@ pub async fn list(
         .projection_expression("PK")
         .consistent_read(true)
         .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await?
-        .item
-        .is_some();
-    if !exists {
-        return Ok(None);
-    }
+        .send();
+    let (pk, prefix) = (org_pk(org), format!("IDENT#{user}#"));
     let page = store::query_page(
         store,
-        &org_pk(org),
-        &format!("IDENT#{user}#"),
+        &pk,
+        &prefix,
         after.map(|id| identity_sk(user, id)),
         limit,
-    )
-    .await?;
+    );
+    let (exists, page) = tokio::join!(exists, page);
+    if exists?.item.is_none() {
+        return Ok(None);
+    }
+    let page = page?;
     Ok(Some(page))
 }
 
