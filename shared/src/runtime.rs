@@ -9,6 +9,16 @@ use std::sync::Arc;
 /// serves `endpoint` — its bound handler — until the runtime stops the process.
 pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error> {
     crate::logging::init();
+    if endpoint.credential != crate::endpoint::Credential::None {
+        // Parsing and validating the Cedar schema and built-in policies is
+        // ~10 ms of CPU (docs/performance.md): done on its own thread, it
+        // overlaps the rest of INIT and the first request's DynamoDB round
+        // trips instead of following them. A decision that comes first
+        // waits for it (`OnceLock`).
+        std::thread::spawn(|| {
+            crate::authz::engine();
+        });
+    }
     let app = App::from_env(
         endpoint.uses_token_keys(),
         endpoint.webhook_key,

@@ -6,10 +6,10 @@
 //!
 //! ```sh
 //! make bench-hot                       # both scenarios, both worlds
-//! make bench-hot ARGS="--hold-ms 20 --seconds 10 --users 2000"
+//! make bench-hot ARGS="--hold-ms 33 --rate 30 --worlds one,aws"
 //! ```
 //!
-//! - **steady**: one creation every 10 ms (100 rps, open loop) for `--seconds`.
+//! - **steady**: `--rate` creations per second (100, open loop) for `--seconds` (30).
 //! - **import**: `--users` creations by `--workers` (32) clients as fast as the plan lets
 //!   them (a 429 waits 10 ms and tries again).
 //!
@@ -41,6 +41,7 @@ struct Outcome {
 
 struct Options {
     hold: Duration,
+    rate: u64,
     seconds: u64,
     users: u64,
     workers: u64,
@@ -51,6 +52,7 @@ fn options() -> Options {
     let mut args = std::env::args().skip(1);
     let mut options = Options {
         hold: Duration::from_millis(10),
+        rate: 100,
         seconds: 30,
         users: 10_000,
         workers: 32,
@@ -69,6 +71,7 @@ fn options() -> Options {
         match arg.as_str() {
             "--hold-ms" => options.hold = Duration::from_millis(number()),
             "--seconds" => options.seconds = number(),
+            "--rate" => options.rate = number(),
             "--users" => options.users = number(),
             "--workers" => options.workers = number(),
             "--worlds" => options.worlds = value,
@@ -117,13 +120,13 @@ async fn create(app: &TestApp, outcome: &Mutex<Outcome>) -> bool {
     true
 }
 
-async fn steady(app: Arc<TestApp>, seconds: u64) -> (Outcome, Duration) {
+async fn steady(app: Arc<TestApp>, rate: u64, seconds: u64) -> (Outcome, Duration) {
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let started = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::new();
-    for _ in 0..seconds * 100 {
+    for _ in 0..seconds * rate {
         tick.tick().await;
         let (app, outcome) = (app.clone(), outcome.clone());
         tasks.push(tokio::spawn(async move { create(&app, &outcome).await }));
@@ -245,9 +248,12 @@ async fn main() {
         }
         let model = aws.then(|| Contention::aws(options.hold));
         let app = world(model.clone(), one_item).await;
-        let (outcome, took) = steady(app.clone(), options.seconds).await;
+        let (outcome, took) = steady(app.clone(), options.rate, options.seconds).await;
         row(
-            &format!("steady 100 rps × {} s, {world_name}", options.seconds),
+            &format!(
+                "steady {} rps × {} s, {world_name}",
+                options.rate, options.seconds
+            ),
             &app,
             model.as_deref(),
             outcome,

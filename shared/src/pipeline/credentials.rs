@@ -117,15 +117,7 @@ where
                 let (version, provisional) = provisional(&identified, &organization, mark)?;
                 Some((version, operation(provisional)))
             });
-            let speculation = async {
-                match guess {
-                    Some((version, operation)) => Some(Speculated {
-                        version,
-                        outcome: operation.await,
-                    }),
-                    None => None,
-                }
-            };
+            let speculation = super::speculation::run(guess);
             // `last_used_at` is written beside the limiter's write, not after it.
             let used = async {
                 if let Identified::ApiKey(key) = &identified {
@@ -268,15 +260,7 @@ where
                     };
                     Some((version, operation(provisional)))
                 });
-            let speculation = async {
-                match guess {
-                    Some((version, operation)) => Some(Speculated {
-                        version,
-                        outcome: operation.await,
-                    }),
-                    None => None,
-                }
-            };
+            let speculation = super::speculation::run(guess);
             let (charged, speculated) = tokio::join!(
                 trace.metering.charge_external_service(app, service_id),
                 speculation

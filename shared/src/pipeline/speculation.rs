@@ -60,3 +60,15 @@ pub(super) fn provisional(
         },
     ))
 }
+
+/// Runs the guessed operation, if any, to its outcome.
+pub(super) async fn run<Fut>(guess: Option<(crate::freshness::Version, Fut)>) -> Option<Speculated>
+where
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
+    let (version, operation) = guess?;
+    Some(Speculated {
+        version,
+        outcome: operation.await,
+    })
+}
