@@ -414,17 +414,21 @@ pub async fn create_counted(
         let counter = reasons.get(own);
         if reasons.iter().any(|r| r.code == "TransactionConflict") {
             store.note_conflict();
-            shard = if n > 1 {
-                other_than(shard, n)
-            } else {
-                // One item: wait for the transaction holding it.
+            // Another shard is tried at once; later tries also wait a
+            // jittered, growing moment, so that a burst of creations that
+            // met each other does not meet again inside the same holds. One
+            // item: wait for the transaction holding it.
+            if n > 1 {
+                shard = other_than(shard, n);
+            }
+            let waits = if n > 1 { attempt - 1 } else { attempt };
+            if waits > 0 {
                 let jitter = u64::from(random_below(20));
                 tokio::time::sleep(std::time::Duration::from_millis(
-                    5 * u64::from(attempt) + jitter,
+                    5 * u64::from(waits) + jitter,
                 ))
                 .await;
-                shard
-            };
+            }
             last = Some(reasons);
             continue;
         }
