@@ -395,7 +395,6 @@ pub async fn create_counted(
     let mut ceiling = org.limits().relationship_ceiling;
     let mut n = shard_count(org);
     let mut shard = random_below(n);
-    let mut last = None;
     for attempt in 1..=ATTEMPTS {
         let mut items = build(slot(shard))?;
         let own = items.len();
@@ -429,7 +428,6 @@ pub async fn create_counted(
                 ))
                 .await;
             }
-            last = Some(reasons);
             continue;
         }
         if !counter.is_some_and(store::CancellationReason::is_condition_failed) {
@@ -460,10 +458,11 @@ pub async fn create_counted(
         {
             shard = random_below(n);
         }
-        last = Some(reasons);
     }
-    Err(StoreError::TransactionCanceled {
-        reasons: last.unwrap_or_default(),
+    // Contended through every try (conflicts, or shards filling and
+    // redistributions racing near the ceiling): a 503 to retry, not a 500.
+    Err(StoreError::Conflict {
+        source: "the relationship counter stayed contended through every try".into(),
     })
 }
 
