@@ -195,10 +195,16 @@ pub async fn get_organization(
     store::get_consistent(store, &(org_pk(id), ORG_SK.to_owned())).await
 }
 
-/// Stores a new organization, its directory item and — when its plan shards
-/// the relationship counter — the counter's shards (the id is fresh, so the
-/// conditions only guard against an id collision).
-pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), StoreError> {
+/// Stores a new organization (its item as `item`), its directory item and
+/// `more` items written with it — the relationship counter's shards, through
+/// `relationships::put_organization`, the one way to create one. The
+/// id is fresh, so the conditions only guard against an id collision.
+pub async fn put_organization_items(
+    store: &Store,
+    org: &Organization,
+    item: store::Item,
+    more: Vec<store::Item>,
+) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
     let put = |item| {
         store::built(
@@ -214,11 +220,9 @@ pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), S
         (store::PK.to_owned(), store::s(DIRECTORY_PK)),
         (store::SK.to_owned(), store::s(org_pk(org.id))),
     ]);
-    let mut item = store::to_item(org)?;
-    let shards = crate::relationships::seed(org, &mut item);
     let mut items = vec![put(item)?, put(directory)?];
-    for shard in shards {
-        items.push(put(shard)?);
+    for extra in more {
+        items.push(put(extra)?);
     }
     store::transact(store, items).await
 }

@@ -373,6 +373,14 @@ pub fn seed(org: &Organization, item: &mut Item) -> Vec<Item> {
     shards
 }
 
+/// Stores a new organization, with its counter's shards and caps when its
+/// plan shards the counter ([`seed`]), in one transaction.
+pub async fn put_organization(store: &Store, org: &Organization) -> Result<(), StoreError> {
+    let mut item = store::to_item(org)?;
+    let shards = seed(org, &mut item);
+    crate::organizations::put_organization_items(store, org, item, shards).await
+}
+
 /// Why a creation was not counted.
 #[derive(Debug)]
 pub enum Refused {

@@ -11,7 +11,7 @@ use tether::clock::{Clock, ManualClock, SystemClock};
 use tether::config::Config;
 use tether::external_services;
 use tether::ids::OrganizationId;
-use tether::organizations::{self, LimitOverrides, Organization, Plan};
+use tether::organizations::{LimitOverrides, Organization, Plan};
 use tether::routes::{self, Endpoint};
 use tether::store::{Store, schema};
 
@@ -271,7 +271,7 @@ impl TestAppBuilder {
         app.deliveries = Some(queue);
         let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
-        organizations::put_organization(&app.store, &org)
+        tether::relationships::put_organization(&app.store, &org)
             .await
             .expect("create the test organization");
         let mut test = TestApp {
@@ -365,7 +365,7 @@ impl TestApp {
             LimitOverrides::default(),
             self.clock.now(),
         );
-        organizations::put_organization(&self.app.store, &org)
+        tether::relationships::put_organization(&self.app.store, &org)
             .await
             .expect("create organization");
         let key = self.create_key(org.id, &[Scope::Admin]).await;

@@ -12,7 +12,7 @@ use tether::clock::{Clock, SystemClock};
 use tether::config::Config;
 use tether::external_services;
 use tether::ids::OrganizationId;
-use tether::organizations::{self, LimitOverrides, Organization, Plan};
+use tether::organizations::{LimitOverrides, Organization, Plan};
 use tether::purge;
 use tether::store::{Store, schema};
 
@@ -309,7 +309,7 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
                 return Err("--name must not be empty".into());
             }
             let org = Organization::new(name, plan, limits.into(), now);
-            organizations::put_organization(&store, &org)
+            tether::relationships::put_organization(&store, &org)
                 .await
                 .map_err(describe)?;
             let key = NewKey::generate(org.id, vec![Scope::Admin], None, None, now)

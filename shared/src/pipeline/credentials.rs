@@ -104,10 +104,10 @@ where
                 Identified::Service(service) => format!("service:{}", service.principal.id),
             });
             let organization = load_organization(app, org_id, mark).await?;
-            // A read runs beside the limiter's write, judged by the caches
-            // as they are (issue 19): kept only if the write admits it and
-            // finds its owner at a version those caches were current at.
-            // Not when the bucket was last seen empty: the read would be thrown away.
+            // A read runs beside the limiter's write, judged by the caches as
+            // they are (issue 19): kept only if the write admits it at a version
+            // those caches were current at; not started when the bucket was
+            // last seen empty.
             let exhausted = app.limiter.looks_exhausted(
                 &crate::limits::Owner::Organization(org_id),
                 organization.value.limiter_policy(),
@@ -197,11 +197,8 @@ async fn record_use(app: &App, key: &auth::ApiKeyPrincipal) {
 /// `BatchGetItem` while the service's limiter write is in flight: the
 /// service's bucket carries no organization's version, so nothing of the
 /// organization is taken from a cache.
-///
-/// A read of the service's own (no organization: its organizations list)
-/// runs beside that write when the function has the token cached, as an
-/// organization's does (issue 19): kept when the write finds the service at
-/// a version no newer than the cached token's.
+/// A read of the service's own (its organizations) runs beside that write
+/// when the token is cached (issue 19), kept if the service's version is no newer.
 async fn admit_service<S, Fut>(
     app: &App,
     endpoint: &Endpoint,
