@@ -21,7 +21,8 @@
 //!   below the ceiling — redistributes the room that is left ([`caps`]) in
 //!   one transaction conditioned on no shard having grown; at the ceiling it
 //!   is refused with the exact total. A conflict moves to another shard at
-//!   once instead of waiting for the same item.
+//!   once (later tries also wait a jittered moment) instead of waiting for
+//!   the same item.
 //!
 //! An organization, once sharded, stays sharded (`relationship_shards` on its
 //! item only grows), so no count is ever left outside the caps.
