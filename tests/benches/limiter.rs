@@ -137,13 +137,6 @@ async fn main() {
                 refusal_calls += after.calls - before.calls;
             }
         }
-        let per = |total: f64, n: u64| {
-            if n == 0 {
-                "-".to_owned()
-            } else {
-                format!("{:.3}", total / n as f64)
-            }
-        };
         println!(
             "{:<50} {:>9} {:>8} {:>14} {:>16} {:>15}",
             scenario.name,
@@ -201,13 +194,6 @@ async fn reads_under_a_flood() {
         "calls/refusal",
         "RCU/refusal"
     );
-    let per = |total: f64, n: u64| {
-        if n == 0 {
-            "-".to_owned()
-        } else {
-            format!("{:.3}", total / n as f64)
-        }
-    };
     println!(
         "{:<50} {:>9} {:>8} {:>14} {:>12} {:>15} {:>13}",
         "warm GET flood (1,000 rps on 100 rps, burst 200)",
@@ -218,4 +204,13 @@ async fn reads_under_a_flood() {
         per(refused.1 as f64, refused.0),
         per(refused.2, refused.0),
     );
+}
+
+/// `total` per one of `n`, or "-" when there were none.
+fn per(total: f64, n: u64) -> String {
+    if n == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.3}", total / n as f64)
+    }
 }
