@@ -41,6 +41,8 @@ fn spawn(port: u16, key_dir: &Path, generations: &str) -> Child {
         "{} is missing: run scripts/tools.sh (make test does)",
         module.display()
     );
+    // Its stderr is kept so that a provider that dies says why.
+    let log = std::fs::File::create(key_dir.join("stderr.log")).expect("provider log");
     Command::new("node")
         .arg(root().join("tests/oidc/server.mjs"))
         .env("OIDC_PORT", port.to_string())
@@ -48,10 +50,19 @@ fn spawn(port: u16, key_dir: &Path, generations: &str) -> Child {
         .env("OIDC_KEY_DIR", key_dir)
         .env("OIDC_GENERATIONS", generations)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start node tests/oidc/server.mjs")
 }
+
+/// How long a provider may take to serve discovery. Node loading the
+/// module and generating RSA keys on a CI machine whose two cores run the
+/// whole suite took more than 10 s once.
+const START_DEADLINE: Duration = Duration::from_secs(90);
+
+/// How often a provider that exited before serving is started again (its
+/// port can be taken for a moment by another test's connection).
+const START_TRIES: usize = 5;
 
 impl OidcProvider {
     /// Starts the provider publishing key `generations` (comma-separated,
@@ -68,14 +79,14 @@ impl OidcProvider {
             .no_proxy()
             .build()
             .expect("client");
-        let provider = Self {
+        let mut provider = Self {
             issuer: format!("http://127.0.0.1:{port}"),
             port,
             child: spawn(port, &key_dir, generations),
             key_dir,
             http,
         };
-        provider.ready().await;
+        provider.ready(generations).await;
         provider
     }
 
@@ -84,20 +95,40 @@ impl OidcProvider {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.child = spawn(self.port, &self.key_dir, generations);
-        self.ready().await;
+        self.ready(generations).await;
     }
 
-    async fn ready(&self) {
+    /// Waits until the provider serves its discovery document, starting it
+    /// again (same port, same keys) when it exited first.
+    async fn ready(&mut self, generations: &str) {
         let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        for _ in 0..200 {
-            if let Ok(res) = self.http.get(&url).send().await
+        let deadline = tokio::time::Instant::now() + START_DEADLINE;
+        let mut exits = Vec::new();
+        while tokio::time::Instant::now() < deadline {
+            let probe = self.http.get(&url).timeout(Duration::from_secs(5));
+            if let Ok(res) = probe.send().await
                 && res.status().is_success()
             {
                 return;
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.key_dir.join("stderr.log"))
+                    .unwrap_or_default();
+                exits.push(format!("{status}: {log}"));
+                assert!(
+                    exits.len() < START_TRIES,
+                    "the OpenID Provider on {} kept exiting: {exits:#?}",
+                    self.issuer
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                self.child = spawn(self.port, &self.key_dir, generations);
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the OpenID Provider did not start on {}", self.issuer);
+        panic!(
+            "the OpenID Provider did not serve on {} within {START_DEADLINE:?} (exits: {exits:#?})",
+            self.issuer
+        );
     }
 
     /// An id_token for `login` issued to `client` (`rs256`, `es256` or
