@@ -222,3 +222,41 @@ fn the_published_openapi_document_is_the_route_table() {
         "one OpenAPI operation per route, named after its function"
     );
 }
+
+/// Every function with a credential reads its organization the way the
+/// pipeline does, which in AWS needs more than `GetItem`: the organization
+/// and its policies in one `BatchGetItem` (a cold function, a service's
+/// request) and, for an organization whose relationship counter is sharded,
+/// a `Query` of its shards. The emulators check no IAM, so without this test
+/// a missing action is a 500 that only AWS shows — on a pro organization's
+/// first request to a cold function.
+#[test]
+fn every_authenticated_function_may_read_an_organization_as_the_pipeline_does() {
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    for endpoint in routes::ALL
+        .iter()
+        .filter(|e| e.credential != tether::endpoint::Credential::None)
+    {
+        let block = function_block(&template, endpoint.function);
+        for action in [
+            "dynamodb:UpdateItem",
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+        ] {
+            assert!(
+                block.contains(action),
+                "{} lacks {action}, which the pipeline's organization read needs",
+                endpoint.function
+            );
+        }
+    }
+    // Creating an end user may query its organization's counter shards (a
+    // full shard), and the purge uncounts one.
+    for function in ["create-end-user", "purge-end-user"] {
+        assert!(
+            function_block(&template, function).contains("dynamodb:Query"),
+            "{function} lacks dynamodb:Query for the relationship shards"
+        );
+    }
+}

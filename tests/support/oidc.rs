@@ -112,8 +112,8 @@ impl OidcProvider {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self.key_dir.join("stderr.log"))
-                    .unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.key_dir.join("stderr.log")).unwrap_or_default();
                 exits.push(format!("{status}: {log}"));
                 assert!(
                     exits.len() < START_TRIES,
