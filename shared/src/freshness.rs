@@ -26,6 +26,11 @@ use std::time::Duration;
 /// An owner's version: 0 until its first change.
 pub type Version = u64;
 
+/// The version of what a request read from the table itself: current for
+/// that request whatever the owner's version turns out to be (a change
+/// answered before the request began is in what it read).
+pub const FRESH: Version = Version::MAX;
+
 /// How long an entry may live even while current: a bound on memory, not on
 /// staleness (that is the version's job).
 pub const CACHE_TTL: Duration = Duration::from_secs(300);

@@ -13,11 +13,15 @@ use tether::config::Config;
 use tether::store::Store;
 use tether_tests::{TestApp, TestResponse, dispatch, id, spawn_app};
 
-/// The most DynamoDB requests the proxy held at once, and a reset.
+/// The most DynamoDB requests the proxy held at once, and a reset; and
+/// how many times it went from holding none to holding one (the round trips
+/// a request waited for in turn: each is held 150 ms, and the calls of one
+/// round are sent together).
 #[derive(Debug, Default)]
 struct Outstanding {
     now: AtomicUsize,
     most: AtomicUsize,
+    rounds: AtomicUsize,
 }
 
 /// A proxy to DynamoDB Local that delays every answer by 150 ms.
@@ -48,6 +52,9 @@ async fn slow_proxy() -> (String, Arc<Outstanding>) {
                     if buf[..n].starts_with(b"POST ") {
                         let now = counts.now.fetch_add(1, Ordering::SeqCst) + 1;
                         counts.most.fetch_max(now, Ordering::SeqCst);
+                        if now == 1 {
+                            counts.rounds.fetch_add(1, Ordering::SeqCst);
+                        }
                     }
                     if server_write.write_all(&buf[..n]).await.is_err() {
                         break;
@@ -243,6 +250,42 @@ async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
             counts.most.load(Ordering::SeqCst),
             calls as usize,
             "{path}: every call of the request outstanding at once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cold_functions_first_read_waits_for_the_fewest_round_trips() {
+    let test = spawn_app().await;
+    let user = test.create_user(json!({"email": "c@example.com"})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    let token = test.user_token(&user);
+    let (endpoint, counts) = slow_proxy().await;
+    // (request, calls, rounds) on a function that has nothing cached:
+    // an API key is found by its hash (1), then its organization and the
+    // organization's policies come in one BatchGetItem (1), then the limiter's
+    // write, the key's last use and the read go together (3) — three rounds,
+    // where reading the organization, the policies and the user each after
+    // the write made five. An access token names its organization: two.
+    for (path, by_token, calls, rounds) in [(path.as_str(), false, 5, 3), ("/v1/me", true, 3, 2)] {
+        let request = test.request("GET", path);
+        let request = if by_token {
+            request.bearer(&token)
+        } else {
+            request
+        };
+        let cold = app_via(endpoint.clone(), &test, true);
+        counts.rounds.store(0, Ordering::SeqCst);
+        let before = cold.store.call_totals();
+        let res = send_request(&cold, request, path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.text);
+        assert_eq!(res.body["id"], user["id"], "{path}");
+        let spent = cold.store.call_totals().since(&before);
+        assert_eq!(spent.calls, calls, "{path}: calls of a cold function");
+        assert_eq!(
+            counts.rounds.load(Ordering::SeqCst),
+            rounds,
+            "{path}: round trips a cold function waited for in turn"
         );
     }
 }

@@ -10,8 +10,9 @@
 mod policies;
 
 pub use policies::{
-    OrgPolicies, Policies, PolicyText, organization_with_policies, policies_for, policies_key,
-    read_policies, remember_policy_item, write_policies,
+    OrgPolicies, Policies, PolicyText, ReadPolicies, organization_with_policies,
+    organization_with_policies_and, policies_for,
+    policies_key, read_policies, remember_policy_item, write_policies,
 };
 
 use crate::error::ApiError;

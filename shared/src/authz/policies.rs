@@ -200,13 +200,28 @@ pub async fn write_policies(
     })
 }
 
-/// An organization's policies for a decision: from the warm cache when
-/// current at the request's version, else the table.
+/// An organization's policies as one request read them from the table:
+/// current for that request whatever the organization's version.
+#[derive(Debug, Clone)]
+pub struct ReadPolicies {
+    /// Whose they are.
+    pub organization: OrganizationId,
+    /// The policies (`None`: the organization has none).
+    pub policies: Option<Arc<OrgPolicies>>,
+}
+
+/// An organization's policies for a decision: those the request read itself
+/// (`read`), else from the warm cache when current at the request's version,
+/// else the table.
 pub async fn policies_for(
     app: &crate::App,
     org: OrganizationId,
     at: crate::freshness::Current,
+    read: Option<&ReadPolicies>,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
+    if let Some(read) = read.filter(|read| read.organization == org) {
+        return Ok(read.policies.clone());
+    }
     if let Some(cached) = app.policies.current(&org, at.version) {
         return Ok(cached);
     }
@@ -228,27 +243,50 @@ pub async fn organization_with_policies(
     ),
     ApiError,
 > {
+    let (organization, policies, _) = organization_with_policies_and(app, org, None).await?;
+    Ok((organization, policies))
+}
+
+/// [`organization_with_policies`], with one more item of the caller's in
+/// the same `BatchGetItem` (a function that has nothing cached reads its
+/// organization's limiter bucket with them).
+pub async fn organization_with_policies_and(
+    app: &crate::App,
+    org: OrganizationId,
+    also: Option<store::Key>,
+) -> Result<
+    (
+        Option<crate::organizations::Organization>,
+        Option<Arc<OrgPolicies>>,
+        Option<store::Item>,
+    ),
+    ApiError,
+> {
     let mark = app.versions.mark();
-    let keys = [
+    let mut keys = vec![
         (
             crate::organizations::org_pk(org),
             crate::organizations::ORG_SK.to_owned(),
         ),
         policies_key(org),
     ];
+    keys.extend(also);
     let mut items = store::get_items(&app.store, &keys).await?.into_iter();
+    let organization = items.next().flatten();
+    let policies = items.next().flatten();
+    let also = items.next().flatten();
     let organization = crate::relationships::counted(
         &app.store,
-        items.next().flatten().map(store::from_item).transpose()?,
+        organization.map(store::from_item).transpose()?,
     )
     .await?;
-    let policies = remember_policy_item(app, org, mark, items.next().flatten().as_ref())?;
+    let policies = remember_policy_item(app, org, mark, policies.as_ref())?;
     if let Some(record) = &organization {
         let owner = crate::limits::Owner::Organization(org).partition_key();
         app.orgs
             .put(org, app.versions.known_before(&owner, mark), record.clone());
     }
-    Ok((organization, policies))
+    Ok((organization, policies, also))
 }
 
 /// Parses and caches the policy item an operation read itself (in a batch

@@ -299,6 +299,17 @@ impl Limiter {
         ))
     }
 
+    /// Takes a bucket item read from the table (`None`: there is none yet)
+    /// as this function's view of it, unless a write has told it more: the
+    /// first write then takes the form that applies, where an unseen bucket
+    /// is a guess. A hint only, like everything remembered here: the write's
+    /// condition still judges, and an organization's refusals come from writes.
+    pub fn remember(&self, pk: &str, item: Option<&Item>) {
+        if self.seen.get(&pk.to_owned()).is_none() {
+            self.seen.put(pk.to_owned(), BucketState::from_item(item));
+        }
+    }
+
     /// Whether this function last saw `owner`'s (single-item) bucket empty or
     /// its turns used up: a read beside the write would be discarded (issue
     /// 19). A hint only: the write still judges.

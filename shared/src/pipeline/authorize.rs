@@ -43,6 +43,16 @@ pub(super) fn resource_of(
     }
 }
 
+/// What a decision is judged at: the request's version, and the policies
+/// the request read itself (current for it whatever that version).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct JudgedAt<'a> {
+    /// The owner's version as of the request's limiter write.
+    pub(super) current: crate::freshness::Current,
+    /// The organization's policies, when the request read them.
+    pub(super) policies: Option<&'a authz::ReadPolicies>,
+}
+
 /// One Cedar decision for `endpoint`'s action, with the organization's own policies.
 pub(super) async fn authorize(
     app: &App,
@@ -51,7 +61,7 @@ pub(super) async fn authorize(
     resource: authz::Resource,
     source_ip: &str,
     identity: Option<&authz::IdentityContext>,
-    current: crate::freshness::Current,
+    at: JudgedAt<'_>,
 ) -> Result<(), ApiError> {
     // The policies of the organization acted on.
     let org = match &resource {
@@ -62,7 +72,7 @@ pub(super) async fn authorize(
         authz::Resource::ExternalService(_) => None,
     };
     let policies = match org {
-        Some(org) => authz::policies_for(app, org, current).await?,
+        Some(org) => authz::policies_for(app, org, at.current, at.policies).await?,
         None => None,
     };
     decide(

@@ -1,7 +1,7 @@
 //! What an operation gets from the pipeline: the authenticated caller and
 //! the request ([`Ctx`]), and the Idempotency-Key until it is claimed.
 
-use super::authorize::{authorize, decide, resource_of};
+use super::authorize::{JudgedAt, authorize, decide, resource_of};
 use super::credentials::Header;
 use super::path::{param, percent_decode};
 use super::{Query, Reply};
@@ -93,6 +93,9 @@ pub struct Ctx {
     /// The owner's version as of this request's limiter write, for the
     /// caches an operation reads through ([`crate::freshness`]).
     pub current: Option<crate::freshness::Current>,
+    /// The organization's policies, when the pipeline read them for this
+    /// request (a function that had them in no cache).
+    pub(super) policies: Option<authz::ReadPolicies>,
     /// The request's headers.
     pub headers: HeaderMap,
     /// The query string.
@@ -235,7 +238,10 @@ impl Ctx {
             resource,
             &self.source_ip,
             Some(identity),
-            current,
+            JudgedAt {
+                current,
+                policies: self.policies.as_ref(),
+            },
         )
         .await?;
         self.idempotency.claim(&self.app).await

@@ -2,21 +2,21 @@
 //! request is charged to when it has none that is valid.
 
 use super::Trace;
-use super::authorize::{authorize, decide, resource_of};
+use super::authorize::{JudgedAt, authorize, decide, resource_of};
 use super::context::Authenticated;
-use super::metering::Charged;
 use super::path::param;
 use super::reply::Reply;
 use super::speculation::{Speculated, provisional};
+use super::tenant::{charge_organization, load_organization};
 use crate::app::App;
 use crate::auth;
 use crate::authz;
 use crate::endpoint::{Credential, Endpoint};
 use crate::error::ApiError;
 use crate::external_services;
-use crate::freshness::{Current, Fetched, Mark};
+use crate::freshness::{Current, Mark};
 use crate::ids::{ExternalServiceId, OrganizationId};
-use crate::organizations::{self, Organization};
+use crate::organizations::Organization;
 use lambda_http::http::HeaderMap;
 use lambda_http::request::RequestContext;
 
@@ -29,6 +29,8 @@ pub(super) struct Admitted {
     pub(super) organization: Option<Organization>,
     /// The owner's version as of this request's limiter write.
     pub(super) current: Option<Current>,
+    /// The organization's policies, when this request read them itself.
+    pub(super) policies: Option<authz::ReadPolicies>,
 }
 
 /// A credential as presented and looked up, before the limiter's write says
@@ -103,7 +105,7 @@ where
                 Identified::EndUser { user, .. } => format!("user:{user}"),
                 Identified::Service(service) => format!("service:{}", service.principal.id),
             });
-            let organization = load_organization(app, org_id, mark).await?;
+            let (organization, policies) = load_organization(app, org_id).await?;
             // A read runs beside the limiter's write, judged by the caches as
             // they are (issue 19): kept only if the write admits it at a version
             // those caches were current at; not started when the bucket was
@@ -114,7 +116,8 @@ where
                 app.clock.now(),
             );
             let guess = speculate.filter(|_| !exhausted).and_then(|operation| {
-                let (version, provisional) = provisional(&identified, &organization, mark)?;
+                let (version, provisional) =
+                    provisional(&identified, &organization, policies.clone(), mark)?;
                 Some((version, operation(provisional)))
             });
             let speculation = super::speculation::run(guess);
@@ -154,7 +157,10 @@ where
                     resource,
                     source_ip,
                     None,
-                    current,
+                    JudgedAt {
+                        current,
+                        policies: policies.as_ref(),
+                    },
                 )
                 .await?;
             }
@@ -164,6 +170,7 @@ where
                     authenticated: Some(authenticated),
                     organization: Some(organization),
                     current: Some(current),
+                    policies,
                 },
                 speculated,
             ))
@@ -254,6 +261,7 @@ where
                         authenticated: Some(authenticated.clone()),
                         organization: None,
                         current: Some(Current { version, mark }),
+                        policies: None,
                     };
                     Some((version, operation(provisional)))
                 });
@@ -271,6 +279,7 @@ where
                         version,
                         mark: app.versions.mark(),
                     }),
+                    policies: None,
                 };
                 return Ok((admitted, Some(guess)));
             }
@@ -304,45 +313,9 @@ where
         authenticated: Some(Authenticated::ExternalService(principal)),
         organization,
         current: Some(current),
+        policies: None,
     };
     Ok((admitted, None))
-}
-
-/// Charges an organization's request under its plan as this function read
-/// it. The limiter's write is conditioned on the organization's version the
-/// record was read at: when the organization changed since (a plan, a key,
-/// policies), nothing is counted, the record is read anew and the request
-/// charged under the plan it has now — one extra read and write, once per
-/// change and warm function. Returns the record and the request's version.
-async fn charge_organization(
-    app: &App,
-    organization: Fetched<Organization>,
-    trace: &mut Trace,
-) -> Result<(Organization, Current), ApiError> {
-    let mut organization = organization;
-    loop {
-        let charged = trace
-            .metering
-            .charge_organization(app, &organization.value, organization.cached_at)
-            .await?;
-        match charged {
-            Charged::Admitted(version) => {
-                let current = Current {
-                    version,
-                    mark: app.versions.mark(),
-                };
-                return Ok((organization.value, current));
-            }
-            Charged::Outdated if organization.cached_at.is_some() => {
-                let id = organization.value.id;
-                organization = Fetched {
-                    value: read_organization(app, id, app.versions.mark()).await?,
-                    cached_at: None,
-                };
-            }
-            Charged::Outdated => return Err(ApiError::internal("a fresh record was outdated")),
-        }
-    }
 }
 
 /// The API key of a request, read again when the cached record is older than
@@ -415,7 +388,7 @@ pub(super) async fn charge_malformed(
             let id = identified
                 .organization_id()
                 .ok_or_else(|| ApiError::internal("no organization"))?;
-            let organization = load_organization(app, id, mark).await?;
+            let (organization, _) = load_organization(app, id).await?;
             charge_organization(app, organization, trace)
                 .await
                 .map(drop)
@@ -461,42 +434,6 @@ pub(super) async fn identify(
             .map(|service| Some(Identified::Service(service))),
         credential => authenticate(app, credential, headers, mark).await.map(Some),
     }
-}
-
-/// The organization of an authenticated key, from the warm cache or the table
-/// (strongly consistent; cached stamped with the version known before the
-/// read). A key whose organization is gone is not a valid credential.
-pub(super) async fn load_organization(
-    app: &App,
-    id: OrganizationId,
-    mark: Mark,
-) -> Result<Fetched<Organization>, ApiError> {
-    if let Some((stamp, org)) = app.orgs.get(&id) {
-        return Ok(Fetched {
-            value: org,
-            cached_at: Some(stamp),
-        });
-    }
-    Ok(Fetched {
-        value: read_organization(app, id, mark).await?,
-        cached_at: None,
-    })
-}
-
-/// Reads an organization from the table and caches it.
-async fn read_organization(
-    app: &App,
-    id: OrganizationId,
-    mark: Mark,
-) -> Result<Organization, ApiError> {
-    let org = organizations::get_organization(&app.store, id).await?;
-    let org = crate::relationships::counted(&app.store, org)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    let owner = crate::limits::Owner::Organization(id).partition_key();
-    app.orgs
-        .put(id, app.versions.known_before(&owner, mark), org.clone());
-    Ok(org)
 }
 
 /// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).

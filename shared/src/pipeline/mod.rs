@@ -20,6 +20,7 @@ mod path;
 pub mod query;
 mod reply;
 mod speculation;
+mod tenant;
 
 pub use crate::parse::{JsonObject, NoFields, ParseBody};
 pub use body::{FromBody, Json, NoBody};
@@ -269,6 +270,7 @@ impl Parts {
             authenticated: admitted.authenticated,
             organization: admitted.organization,
             current: admitted.current,
+            policies: admitted.policies,
             headers: self.headers,
             query: self.query,
             method: self.method,

@@ -10,7 +10,7 @@ use super::context::Authenticated;
 use super::credentials::{Admitted, Identified};
 use super::reply::Reply;
 use crate::error::ApiError;
-use crate::freshness::{Current, Fetched, Mark};
+use crate::freshness::{Current, FRESH, Fetched, Mark};
 use crate::organizations::Organization;
 
 /// An operation run beside the limiter's write, and the version it was
@@ -24,18 +24,20 @@ pub(super) struct Speculated {
 
 /// The admission a request would get if nothing cached had changed: the
 /// caller and organization as cached, at the oldest version they were
-/// current at. `None` when something was read fresh (a cold function: it
-/// has nothing to gain) or the caller has nothing cached to be judged by.
+/// current at — what the request read from the table itself is current
+/// whatever the version ([`FRESH`]), so a cold function's read runs beside
+/// the limiter too. `None` for a service (judged in `admit_service`).
 pub(super) fn provisional(
     identified: &Identified,
     organization: &Fetched<Organization>,
+    policies: Option<crate::authz::ReadPolicies>,
     mark: Mark,
 ) -> Option<(crate::freshness::Version, Admitted)> {
-    let org_stamp = organization.cached_at?;
+    let org_stamp = organization.cached_at.unwrap_or(FRESH);
     let (authenticated, version) = match identified {
         Identified::ApiKey(key) => (
             Authenticated::ApiKey(key.principal.clone()),
-            org_stamp.min(key.cached_at?),
+            org_stamp.min(key.cached_at.unwrap_or(FRESH)),
         ),
         Identified::EndUser {
             user,
@@ -57,6 +59,7 @@ pub(super) fn provisional(
             authenticated: Some(authenticated),
             organization: Some(organization.value.clone()),
             current: Some(Current { version, mark }),
+            policies,
         },
     ))
 }
