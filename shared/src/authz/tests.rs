@@ -237,3 +237,17 @@ fn organization_forbids_deny_with_their_notices() {
     };
     assert!(engine().authorize(&question, Some(&policies)).is_ok());
 }
+
+/// Release builds decide without the schema's action entities
+/// ([`Engine::checked_against`]): the same decisions only while no action
+/// is a member of another (`action in Action::"group"` would need them).
+#[test]
+fn the_schema_has_no_action_groups() {
+    let schema = engine().schema();
+    assert!(schema.actions().count() > 30, "the schema's actions are read");
+    let groups: Vec<_> = schema.action_groups().collect();
+    assert!(
+        groups.is_empty(),
+        "action groups {groups:?}: decisions without the schema would differ"
+    );
+}
