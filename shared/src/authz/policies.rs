@@ -275,11 +275,9 @@ pub async fn organization_with_policies_and(
     let organization = items.next().flatten();
     let policies = items.next().flatten();
     let also = items.next().flatten();
-    let organization = crate::relationships::counted(
-        &app.store,
-        organization.map(store::from_item).transpose()?,
-    )
-    .await?;
+    let organization =
+        crate::relationships::counted(&app.store, organization.map(store::from_item).transpose()?)
+            .await?;
     let policies = remember_policy_item(app, org, mark, policies.as_ref())?;
     if let Some(record) = &organization {
         let owner = crate::limits::Owner::Organization(org).partition_key();

@@ -244,7 +244,10 @@ fn organization_forbids_deny_with_their_notices() {
 #[test]
 fn the_schema_has_no_action_groups() {
     let schema = engine().schema();
-    assert!(schema.actions().count() > 30, "the schema's actions are read");
+    assert!(
+        schema.actions().count() > 30,
+        "the schema's actions are read"
+    );
     let groups: Vec<_> = schema.action_groups().collect();
     assert!(
         groups.is_empty(),
