@@ -303,7 +303,9 @@ impl Limiter {
     /// as this function's view of it, unless a write has told it more: the
     /// first write then takes the form that applies, where an unseen bucket
     /// is a guess. A hint only, like everything remembered here: the write's
-    /// condition still judges, and an organization's refusals come from writes.
+    /// condition still judges, and an organization's refusals come from writes
+    /// (a write's answer landing between the check and the put is replaced by
+    /// the older read: one more write at worst).
     pub fn remember(&self, pk: &str, item: Option<&Item>) {
         if self.seen.get(&pk.to_owned()).is_none() {
             self.seen.put(pk.to_owned(), BucketState::from_item(item));

@@ -14,10 +14,10 @@ use crate::organizations::{self, Organization};
 
 /// The organization of an authenticated caller, from the warm cache or the
 /// table (strongly consistent; cached stamped with the version known before
-/// the read). Read from the table, it comes with its policies, read in the
-/// same `BatchGetItem`: the request's decision needs them, and a function
-/// without the organization cached has no current policies either (one round
-/// trip where there were two), and so does its limiter bucket. A caller
+/// the read). Read from the table, it comes with its policies and its
+/// limiter bucket in the same `BatchGetItem`: the request's decision needs
+/// the policies, which a function without the organization cached has no
+/// current copy of either (one round trip where there were two). A caller
 /// whose organization is gone has no valid credential.
 pub(super) async fn load_organization(
     app: &App,
