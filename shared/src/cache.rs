@@ -27,7 +27,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 
     /// The live entry for `key`.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         if self.ttl.is_zero() {
             return None;
         }

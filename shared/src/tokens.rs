@@ -13,6 +13,7 @@
 //! tokens live. Every key is published in the JWKS with its `kid`; a token is
 //! verified by the key its `kid` names.
 
+use crate::cache::TtlCache;
 use crate::ids::{EndUserId, OrganizationId};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
@@ -28,6 +29,11 @@ use std::fmt;
 pub const ACCESS_TOKEN_TTL_SECONDS: i64 = 15 * 60;
 /// Clock skew tolerated when checking `exp` and `iat` of our own tokens.
 const LEEWAY_SECONDS: i64 = 5;
+/// How long a checked signature is remembered: a token's whole life.
+const VERIFIED_TTL: std::time::Duration =
+    std::time::Duration::from_secs((ACCESS_TOKEN_TTL_SECONDS + LEEWAY_SECONDS) as u64);
+/// How many checked tokens a process remembers (~0.5 KB each).
+const VERIFIED_CAPACITY: usize = 1024;
 /// The PKCS#8 v1 prefix of an Ed25519 private key: what follows is the seed.
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
@@ -85,6 +91,11 @@ pub struct TokenKeys {
     /// Every key that verifies: the signing key first.
     verifying: Vec<VerifyingKey>,
     issuer: String,
+    /// Tokens whose signature and issuer this process has checked, by their
+    /// exact text: a warm function checks a caller's signature once, not on
+    /// every request (the same bytes under the same keys verify the same).
+    /// Times are checked on every use; keys are only ever added.
+    verified: TtlCache<String, AccessClaims>,
 }
 
 impl fmt::Debug for TokenKeys {
@@ -155,6 +166,7 @@ impl TokenKeys {
             kid: key.kid.clone(),
             verifying: vec![key],
             issuer: issuer.into(),
+            verified: TtlCache::new(VERIFIED_TTL, VERIFIED_CAPACITY),
         }
     }
 
@@ -210,6 +222,20 @@ impl TokenKeys {
     /// Verifies an access token at `now` (epoch s): the key its `kid` names
     /// among ours, EdDSA only, our issuer, not expired, not issued in the future.
     pub fn verify(&self, token: &str, now: i64) -> Option<AccessClaims> {
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check_signature(token)?;
+                self.verified.put(token.to_owned(), claims.clone());
+                claims
+            }
+        };
+        (claims.exp + LEEWAY_SECONDS > now && claims.iat <= now + LEEWAY_SECONDS).then_some(claims)
+    }
+
+    /// The claims of `token` if one of our keys signed it for our issuer
+    /// (times unchecked).
+    fn check_signature(&self, token: &str) -> Option<AccessClaims> {
         let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
         let key = self.verifying.iter().find(|k| k.kid == kid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -218,9 +244,11 @@ impl TokenKeys {
         // Time is checked against the injected clock below, not the system's.
         validation.validate_exp = false;
         validation.validate_aud = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).ok()?;
-        let claims = data.claims;
-        (claims.exp + LEEWAY_SECONDS > now && claims.iat <= now + LEEWAY_SECONDS).then_some(claims)
+        Some(
+            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+                .ok()?
+                .claims,
+        )
     }
 
     /// The public key set (`GET /.well-known/jwks.json`): every key that
@@ -354,6 +382,32 @@ mod tests {
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert!(keys.verify(&tampered, 1_010).is_none());
         assert!(keys.verify("garbage", 1_010).is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_judged_by_its_times_and_only_its_exact_text() {
+        let keys = keys();
+        let token = keys
+            .mint(OrganizationId::generate(), EndUserId::generate(), 0, 1_000)
+            .unwrap();
+        assert!(keys.verify(&token, 1_010).is_some(), "checked once");
+        assert!(keys.verify(&token, 1_020).is_some(), "remembered");
+        assert!(keys.verify(&token, 1_000 + 900 + 10).is_none(), "expired");
+        assert!(keys.verify(&token, 900).is_none(), "issued in the future");
+        // Another text with the same signature, or the same claims with
+        // another signature, is checked on its own.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let mut claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        claims["tgen"] = json!(7);
+        let other_claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        parts[1] = &other_claims;
+        assert!(keys.verify(&parts.join("."), 1_010).is_none());
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(keys.verify(&tampered, 1_010).is_none());
+        assert!(keys.verify(&format!("{token} "), 1_010).is_none());
     }
 
     #[test]

@@ -67,6 +67,56 @@ unless { context has external_email && context.external_email like "*@example.co
     );
 }
 
+/// A warm function takes its decision while the limiter's write is in
+/// flight, with the policies it holds (issue 19): a change made through
+/// another function makes that write return a newer version, and the
+/// decision is taken again — on a read, a write and an end user's call.
+#[tokio::test]
+async fn a_policy_change_applies_to_a_warm_functions_next_decision_on_reads_writes_and_user_calls()
+{
+    let warm = spawn_app().await;
+    let user = warm.create_user(json!({})).await;
+    let token = warm.user_token(&user);
+    let path = format!("/v1/end-users/{}", id(&user));
+    let statuses = || async {
+        let read = warm.get(&path).await;
+        let write = warm.patch(&path, &json!({"metadata": {"n": 1}})).await;
+        let me = warm
+            .send_as("GET", "/v1/me", As::Bearer(&token), None)
+            .await;
+        [read, write, me]
+    };
+    for _ in 0..2 {
+        for res in statuses().await {
+            assert_eq!(res.status, 200, "{}", res.text);
+        }
+    }
+    let other = warm.cold_instance();
+    let put = other
+        .request("PUT", "/v1/policies")
+        .raw_body(
+            "text/plain",
+            r#"@notice("frozen")
+forbid (principal, action in [Action::"end_users.read", Action::"end_users.update", Action::"me.read"], resource);"#,
+        )
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    for res in statuses().await {
+        res.assert_error(403, "policy_denied");
+        assert_eq!(res.body["notices"], json!(["frozen"]));
+    }
+    let cleared = other
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", "")
+        .send()
+        .await;
+    assert_eq!(cleared.status, 200);
+    for res in statuses().await {
+        assert_eq!(res.status, 200, "{}", res.text);
+    }
+}
+
 #[tokio::test]
 async fn a_key_revoked_through_another_function_is_refused_by_a_warm_one() {
     let warm = spawn_app().await;

@@ -219,14 +219,26 @@ pub async fn policies_for(
     at: crate::freshness::Current,
     read: Option<&ReadPolicies>,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
-    if let Some(read) = read.filter(|read| read.organization == org) {
-        return Ok(read.policies.clone());
-    }
-    if let Some(cached) = app.policies.current(&org, at.version) {
-        return Ok(cached);
+    if let Some(in_hand) = policies_in_hand(app, org, at.version, read) {
+        return Ok(in_hand);
     }
     let text = read_policies(&app.store, org).await?;
     remember_policies(app, org, at.mark, text.map(|(text, _)| text))
+}
+
+/// The policies [`policies_for`] would take at `version` without reading
+/// the table: those the request read itself, else the warm cache's when
+/// current at `version`. `None` when only a read would tell.
+pub fn policies_in_hand(
+    app: &crate::App,
+    org: OrganizationId,
+    version: crate::freshness::Version,
+    read: Option<&ReadPolicies>,
+) -> Option<Option<Arc<OrgPolicies>>> {
+    match read.filter(|read| read.organization == org) {
+        Some(read) => Some(read.policies.clone()),
+        None => app.policies.current(&org, version),
+    }
 }
 
 /// An organization's record and policies, read together in one

@@ -85,6 +85,58 @@ pub(super) async fn authorize(
     )
 }
 
+/// A decision taken while the request's limiter write is in flight, with the
+/// caller and the policies as this function holds them (issue 19, item 5):
+/// its CPU runs during the round trip instead of after it. It stands when the
+/// write admits the request at a version no newer than `version` — then the
+/// caller and the policies are exactly those the decision after the write
+/// would take — and is taken again otherwise.
+#[derive(Debug)]
+pub(super) struct Foreseen {
+    /// The oldest version the caller and the policies were current at.
+    version: crate::freshness::Version,
+    outcome: Result<(), ApiError>,
+}
+
+impl Foreseen {
+    /// The decision, if it holds at `current`.
+    pub(super) fn at(self, current: crate::freshness::Current) -> Option<Result<(), ApiError>> {
+        (current.version <= self.version).then_some(self.outcome)
+    }
+}
+
+/// Decides `endpoint`'s action for `authenticated` as cached at `version`,
+/// without reading anything: `None` when the policies are not in hand.
+pub(super) fn foresee(
+    app: &App,
+    endpoint: &Endpoint,
+    authenticated: &Authenticated,
+    path_params: &[(&'static str, String)],
+    source_ip: &str,
+    version: crate::freshness::Version,
+    read: Option<&authz::ReadPolicies>,
+) -> Option<Foreseen> {
+    let resource = resource_of(endpoint, authenticated, path_params);
+    let policies = match &resource {
+        authz::Resource::Organization(org)
+        | authz::Resource::EndUser {
+            organization: org, ..
+        } => authz::policies_in_hand(app, *org, version, read)?,
+        authz::Resource::ExternalService(_) => None,
+    };
+    let outcome = decide(
+        endpoint,
+        authenticated,
+        resource,
+        source_ip,
+        None,
+        policies.as_deref(),
+    );
+    // Cached policies came only if current at `version`, hence at any
+    // version the write may return that is no newer.
+    Some(Foreseen { version, outcome })
+}
+
 /// The Cedar decision itself, with the policies already in hand.
 pub(super) fn decide(
     endpoint: &Endpoint,

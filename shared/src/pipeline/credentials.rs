@@ -2,7 +2,7 @@
 //! request is charged to when it has none that is valid.
 
 use super::Trace;
-use super::authorize::{JudgedAt, authorize, decide, resource_of};
+use super::authorize::{JudgedAt, authorize, decide, foresee, resource_of};
 use super::context::Authenticated;
 use super::path::param;
 use super::reply::Reply;
@@ -115,22 +115,44 @@ where
                 organization.value.limiter_policy(),
                 app.clock.now(),
             );
-            let guess = speculate.filter(|_| !exhausted).and_then(|operation| {
-                let (version, provisional) =
-                    provisional(&identified, &organization, policies.clone(), mark)?;
-                Some((version, operation(provisional)))
-            });
+            let provisional = (!exhausted)
+                .then(|| provisional(&identified, &organization, policies.clone(), mark))
+                .flatten();
+            // The decision, too, is taken during the write with what is cached
+            // (item 5 of issue 19): its CPU overlaps the round trip.
+            let to_foresee = provisional
+                .as_ref()
+                .filter(|_| !endpoint.authorize_after_body)
+                .and_then(|(version, admitted)| Some((*version, admitted.authenticated.clone()?)));
+            let guess = speculate
+                .zip(provisional)
+                .map(|(operation, (version, provisional))| (version, operation(provisional)));
             let speculation = super::speculation::run(guess);
+            let foreseen = async {
+                let (version, authenticated) = to_foresee?;
+                // Let the calls just begun reach the wire before this CPU.
+                tokio::task::yield_now().await;
+                foresee(
+                    app,
+                    endpoint,
+                    &authenticated,
+                    path_params,
+                    source_ip,
+                    version,
+                    policies.as_ref(),
+                )
+            };
             // `last_used_at` is written beside the limiter's write, not after it.
             let used = async {
                 if let Identified::ApiKey(key) = &identified {
                     record_use(app, &key.principal).await;
                 }
             };
-            let (charged, (), speculated) = tokio::join!(
+            let (charged, (), speculated, foreseen) = tokio::join!(
                 charge_organization(app, organization, trace),
                 used,
-                speculation
+                speculation,
+                foreseen
             );
             let (organization, current) = charged?;
             let authenticated = match identified {
@@ -148,7 +170,9 @@ where
                 },
                 Identified::Service(_) => return Err(ApiError::internal("not a service here")),
             };
-            if !endpoint.authorize_after_body {
+            if let Some(decided) = foreseen.and_then(|foreseen| foreseen.at(current)) {
+                decided?;
+            } else if !endpoint.authorize_after_body {
                 let resource = resource_of(endpoint, &authenticated, path_params);
                 authorize(
                     app,
