@@ -826,6 +826,33 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
     assert_eq!(w.claim(&again["token"], "acct").await.status, 200);
 }
 
+/// A service's scope is decided while its limiter write is out: the request
+/// is charged (SPEC §6: every authenticated request), and a missing scope is
+/// still answered before the rate limit (SPEC §11's order).
+#[tokio::test]
+async fn a_services_missing_scope_is_charged_and_answered_before_its_rate_limit() {
+    let w = world().await;
+    let (reader, reader_token) = w.app.create_service(&["organizations:read"]).await;
+    let list = format!("{BASE}/{reader}/organizations");
+    let read = || w.app.send_as("GET", &list, As::Bearer(&reader_token), None);
+    assert_eq!(read().await.header("x-ratelimit-remaining"), Some("99"));
+    let connect = w.app.create_connect_token(&reader).await;
+    let denied = w
+        .claim_as(&reader, &reader_token, &connect["token"], "acct")
+        .await;
+    assert_service_error(&denied, 403, "scope_permission_denied");
+    assert_eq!(denied.header("x-ratelimit-remaining"), Some("98"));
+    assert_eq!(read().await.header("x-ratelimit-remaining"), Some("97"));
+    for _ in 0..97 {
+        assert_eq!(read().await.status, 200);
+    }
+    assert_service_error(&read().await, 429, "rate_limited");
+    let denied = w
+        .claim_as(&reader, &reader_token, &connect["token"], "acct")
+        .await;
+    assert_service_error(&denied, 403, "scope_permission_denied");
+}
+
 #[tokio::test]
 async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
     let w = world().await;

@@ -229,7 +229,8 @@ async fn record_use(app: &App, key: &auth::ApiKeyPrincipal) {
 /// service's bucket carries no organization's version, so nothing of the
 /// organization is taken from a cache.
 /// A read of the service's own (its organizations) runs beside that write
-/// when the token is cached (issue 19), kept if the service's version is no newer.
+/// when the token is cached (issue 19), kept if the service's version is no
+/// newer; its scope is decided during that write too.
 async fn admit_service<S, Fut>(
     app: &App,
     endpoint: &Endpoint,
@@ -270,7 +271,6 @@ where
             (Some(organization), charged)
         }
         _ => {
-            decide(endpoint, &authenticated, resource, source_ip, None, None)?;
             let owner = crate::limits::Owner::ExternalService(service_id);
             let policy = crate::limits::Policy {
                 rate: crate::limits::EXTERNAL_SERVICE_RATE,
@@ -290,10 +290,20 @@ where
                     Some((version, operation(provisional)))
                 });
             let speculation = super::speculation::run(guess);
-            let (charged, speculated) = tokio::join!(
+            // The scope is decided while the write is out (its CPU overlaps
+            // the round trip) and answered first: SPEC §11 puts scope (403)
+            // before rate limit (429); the request is charged either way, as
+            // every authenticated request is (SPEC §6).
+            let scope = async {
+                tokio::task::yield_now().await;
+                decide(endpoint, &authenticated, resource, source_ip, None, None)
+            };
+            let (charged, speculated, scope) = tokio::join!(
                 trace.metering.charge_external_service(app, service_id),
-                speculation
+                speculation,
+                scope
             );
+            scope?;
             let version = charged?;
             if let Some(guess) = speculated.filter(|guess| version <= guess.version) {
                 let admitted = Admitted {
