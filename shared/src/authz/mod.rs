@@ -66,9 +66,16 @@ impl EntityTypes {
     }
 }
 
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+/// Whether the engine is built (its first use waits for the build, which
+/// starts on its own thread with the process).
+pub fn engine_is_built() -> bool {
+    ENGINE.get().is_some()
+}
+
 /// The engine of this process.
 pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         Engine::new().expect("the built-in Cedar schema and policies are valid (unit-tested)")
     })

@@ -106,7 +106,9 @@ impl Foreseen {
 }
 
 /// Decides `endpoint`'s action for `authenticated` as cached at `version`,
-/// without reading anything: `None` when the policies are not in hand.
+/// without reading anything: `None` when the policies are not in hand, or
+/// the Cedar engine is still being built (a cold start: waiting for it here
+/// would hold up the round trip's TLS handshakes on this thread).
 pub(super) fn foresee(
     app: &App,
     endpoint: &Endpoint,
@@ -116,6 +118,9 @@ pub(super) fn foresee(
     version: crate::freshness::Version,
     read: Option<&authz::ReadPolicies>,
 ) -> Option<Foreseen> {
+    if !authz::engine_is_built() {
+        return None;
+    }
     let resource = resource_of(endpoint, authenticated, path_params);
     let policies = match &resource {
         authz::Resource::Organization(org)
