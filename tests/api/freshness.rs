@@ -25,6 +25,16 @@ async fn link(
     .await
 }
 
+/// Replaces the organization's policies through `app`.
+async fn put_policies(app: &TestApp, text: &str) {
+    let put = app
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", text)
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+}
+
 #[tokio::test]
 async fn a_policy_put_through_another_function_denies_the_next_request_of_a_warm_one() {
     let warm = spawn_app().await;
@@ -38,27 +48,18 @@ async fn a_policy_put_through_another_function_denies_the_next_request_of_a_warm
         201
     );
     let other = warm.cold_instance();
-    let put = other
-        .request("PUT", "/v1/policies")
-        .raw_body(
-            "text/plain",
-            r#"@notice("example.com only")
+    put_policies(
+        &other,
+        r#"@notice("example.com only")
 forbid (principal, action == Action::"identities.create", resource)
 unless { context has external_email && context.external_email like "*@example.com" };"#,
-        )
-        .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+    )
+    .await;
     let denied = link(&warm, id(&user), &provider, "b@other.com").await;
     denied.assert_error(403, "policy_denied");
     assert_eq!(denied.body["notices"], json!(["example.com only"]));
     // And cleared again, also at once.
-    let cleared = other
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", "")
-        .send()
-        .await;
-    assert_eq!(cleared.status, 200);
+    put_policies(&other, "").await;
     assert_eq!(
         link(&warm, id(&user), &provider, "c@other.com")
             .await
@@ -92,26 +93,17 @@ async fn a_policy_change_applies_to_a_warm_functions_next_decision_on_reads_writ
         }
     }
     let other = warm.cold_instance();
-    let put = other
-        .request("PUT", "/v1/policies")
-        .raw_body(
-            "text/plain",
-            r#"@notice("frozen")
+    put_policies(
+        &other,
+        r#"@notice("frozen")
 forbid (principal, action in [Action::"end_users.read", Action::"end_users.update", Action::"me.read"], resource);"#,
-        )
-        .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+    )
+    .await;
     for res in statuses().await {
         res.assert_error(403, "policy_denied");
         assert_eq!(res.body["notices"], json!(["frozen"]));
     }
-    let cleared = other
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", "")
-        .send()
-        .await;
-    assert_eq!(cleared.status, 200);
+    put_policies(&other, "").await;
     for res in statuses().await {
         assert_eq!(res.status, 200, "{}", res.text);
     }
