@@ -241,7 +241,7 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["iss", "sub", "exp", "iat"]);
-        // Time is checked against the injected clock below, not the system's.
+        // Times are checked by `verify` against the injected clock, not the system's.
         validation.validate_exp = false;
         validation.validate_aud = false;
         Some(

@@ -115,7 +115,9 @@ where
                 organization.value.limiter_policy(),
                 app.clock.now(),
             );
-            let provisional = (!exhausted)
+            // Wanted by a read run beside the write, or a decision taken during it.
+            let wanted = speculate.is_some() || !endpoint.authorize_after_body;
+            let provisional = (wanted && !exhausted)
                 .then(|| provisional(&identified, &organization, policies.clone(), mark))
                 .flatten();
             // The decision, too, is taken during the write with what is cached
