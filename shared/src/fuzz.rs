@@ -8,7 +8,7 @@
 
 #![cfg(test)]
 
-use crate::authz::PolicyText;
+use crate::authz::OrgPolicies;
 use crate::end_users::{CreateEndUser, Metadata, UpdateEndUser};
 use crate::error::ApiError;
 use crate::external_services::connect_tokens::CreateConnectToken;
@@ -77,10 +77,10 @@ fn all_bodies_accept_or_refuse(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<Json<NoFields>>(&headers, bytes)?;
     check::<Json<crate::external_services::relations::ClaimBody>>(&headers, bytes)?;
     check::<Json<crate::external_services::PutUserForFuzzing>>(&headers, bytes)?;
-    check::<PolicyText>(&headers, bytes)?;
+    check::<OrgPolicies>(&headers, bytes)?;
     let mut text = HeaderMap::new();
     text.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    check::<PolicyText>(&text, bytes)?;
+    check::<OrgPolicies>(&text, bytes)?;
     Ok(())
 }
 

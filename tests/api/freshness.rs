@@ -224,12 +224,8 @@ async fn freshness_costs_no_call_while_nothing_changes() {
         2,
         "the limiter's write and the list's query"
     );
-    let changed = warm
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", "")
-        .send()
-        .await;
-    assert_eq!(changed.status, 200);
+    // Changed through another function (the uploading one keeps its upload).
+    put_policies(&warm.cold_instance(), "").await;
     let before = calls();
     assert_eq!(warm.get("/v1/end-users").await.status, 200);
     // The list read beside the limiter's write (discarded: the caches were
@@ -294,4 +290,39 @@ async fn an_end_user_creation_writes_no_index_of_the_organization() {
         .await
         .unwrap();
     assert!(!org.contains_key("GSI1PK"), "{org:?}");
+}
+
+/// The function that uploads policies keeps what it parsed, current at the
+/// version its change committed: its next request decides by them without
+/// reading the policy item back (nor parsing it again), and a later change
+/// made elsewhere still replaces them.
+#[tokio::test]
+async fn a_functions_own_policy_upload_is_its_copy_without_a_read_back() {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.get(&path).await.status, 200, "warm");
+    let frozen = r#"@notice("frozen")
+forbid (principal, action == Action::"end_users.update", resource);"#;
+    put_policies(&app, frozen).await;
+    let org = tether::organizations::get_organization(&app.app.store, app.org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let (stamp, kept) = app.app.policies.get(&app.org_id).expect("kept");
+    assert_eq!(stamp, org.revision, "current at the change's version");
+    assert_eq!(kept.expect("some policies").text, frozen);
+    let before = app.app.store.call_totals();
+    let denied = app.patch(&path, &json!({"metadata": {"a": 1}})).await;
+    denied.assert_error(403, "policy_denied");
+    // The limiter's write finds the organization changed (nothing counted),
+    // the organization and the key are read again (1 RCU each, strongly
+    // consistent) and the request charged: no read of the policy item.
+    let spent = app.app.store.call_totals().since(&before);
+    assert_eq!((spent.calls, spent.read_units), (4, 2.0), "{spent:?}");
+    // Another function clears them: this one's next request is allowed.
+    let other = app.cold_instance();
+    put_policies(&other, "").await;
+    let allowed = app.patch(&path, &json!({"metadata": {"a": 1}})).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text);
 }

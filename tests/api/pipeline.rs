@@ -6,6 +6,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tether::ApiError;
 use tether::App;
+use tether::auth::Scope;
 use tether::config::Config;
 use tether::pipeline::{Ctx, NoBody, Reply, handle};
 use tether::routes;
@@ -123,4 +124,82 @@ async fn every_request_knows_its_dynamodb_calls_capacity_and_time() {
         "{spent:?}"
     );
     assert!(spent.busy_micros > 0);
+}
+
+/// SPEC's order of answers holds though the body is parsed while the
+/// admission's round trip is out: a bad body is answered only after the
+/// credentials (401), the decision (403 for a scope or a policy) and the
+/// limit (429) — on a warm function, where the parse runs early — and a
+/// bad policy text is a 422 only for a caller who may upload one.
+#[tokio::test]
+async fn a_bad_body_is_answered_after_credentials_decision_and_limit() {
+    let app = tether_tests::TestAppBuilder {
+        overrides: tether::organizations::LimitOverrides {
+            rate_limit: Some(1),
+            burst: Some(20),
+            ..tether_tests::UNLIMITED
+        },
+        ..tether_tests::TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let user = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    // Warm: the organization, its key and policies are held by the function.
+    assert_eq!(app.get(&path).await.status, 200);
+    let patch = |key: Option<&str>| {
+        let mut req = app
+            .request("PATCH", &path)
+            .raw_body("application/json", "{");
+        if let Some(key) = key {
+            req = req.key(key);
+        }
+        req.send()
+    };
+    let bad_key = format!("tk_{}", "f".repeat(48));
+    patch(Some(&bad_key))
+        .await
+        .assert_error(401, "invalid_credentials");
+    patch(Some(&reader))
+        .await
+        .assert_error(403, "insufficient_scope");
+    app.request("PUT", "/v1/policies")
+        .key(&reader)
+        .raw_body("text/plain", "permit (principal, action, resource);")
+        .send()
+        .await
+        .assert_error(403, "insufficient_scope");
+    let rule = r#"@notice("frozen")
+forbid (principal, action == Action::"end_users.update", resource);"#;
+    let put = app
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", rule)
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    patch(None).await.assert_error(403, "policy_denied");
+    // The clock stands still, so the bucket does not refill: spend it.
+    let mut spent = false;
+    for _ in 0..20 {
+        if app.get(&path).await.status == 429 {
+            spent = true;
+            break;
+        }
+    }
+    assert!(spent, "the burst of 20 is spent");
+    patch(None).await.assert_error(429, "rate_limited");
+    app.request("PUT", "/v1/policies")
+        .raw_body("text/plain", "permit (principal, action, resource);")
+        .send()
+        .await
+        .assert_error(429, "rate_limited");
+    app.clock.advance(time::Duration::seconds(1));
+    app.request("PUT", "/v1/policies")
+        .raw_body("text/plain", "permit (principal, action, resource);")
+        .send()
+        .await
+        .assert_error(422, "validation_failed");
+    app.clock.advance(time::Duration::seconds(1));
+    patch(None).await.assert_error(403, "policy_denied");
 }

@@ -1,23 +1,19 @@
 //! The organization's own Cedar policies (SPEC §8): `PUT` and `GET /v1/policies`.
 
-use crate::authz::{OrgPolicies, Policies, PolicyText, read_policies, write_policies};
-use crate::error::{ApiError, FieldErrors};
+use crate::authz::{OrgPolicies, Policies, read_policies, replace_policies};
+use crate::error::ApiError;
 use crate::pipeline::{NoBody, OrgCtx, Reply};
 use lambda_http::http::StatusCode;
+use std::sync::Arc;
 
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
 #[tracing::instrument(name = "policies.write", skip_all)]
-pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiError> {
+pub async fn put_policies(ctx: OrgCtx, parsed: OrgPolicies) -> Result<Reply, ApiError> {
     let org = ctx.org;
-    let parsed = OrgPolicies::parse(&body.policies).map_err(|problems| {
-        let mut errors = FieldErrors::new();
-        for problem in problems {
-            errors.push("policies", problem);
-        }
-        ApiError::Validation(errors)
-    })?;
-    // A change of the organization: every function's next request reads them (SPEC §5).
-    let updated_at = write_policies(&ctx.app.store, org, &parsed.text, ctx.app.clock.now())
+    // A change of the organization: every other function's next request
+    // reads them (SPEC §5); this one keeps what it parsed.
+    let parsed = Arc::new(parsed);
+    let updated_at = replace_policies(&ctx.app, org, Arc::clone(&parsed), ctx.app.clock.now())
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     Reply::json(

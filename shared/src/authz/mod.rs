@@ -12,7 +12,7 @@ mod policies;
 pub use policies::{
     OrgPolicies, Policies, PolicyText, ReadPolicies, organization_with_policies,
     organization_with_policies_and, policies_for, policies_in_hand, policies_key, read_policies,
-    remember_policy_item, write_policies,
+    remember_policy_item, replace_policies, write_policies,
 };
 
 use crate::error::ApiError;

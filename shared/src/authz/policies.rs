@@ -171,6 +171,36 @@ pub async fn write_policies(
     text: &str,
     now: time::OffsetDateTime,
 ) -> Result<Option<String>, StoreError> {
+    Ok(commit_policies(store, org, text, now)
+        .await?
+        .map(|(updated_at, _)| updated_at))
+}
+
+/// Stores validated policies ([`write_policies`]) and keeps them as this
+/// function's copy, current at the version their change committed: its
+/// next request neither reads them back nor parses them again. A later
+/// change has a higher version, so the copy is read again after it, as any.
+pub async fn replace_policies(
+    app: &crate::App,
+    org: OrganizationId,
+    policies: Arc<OrgPolicies>,
+    now: time::OffsetDateTime,
+) -> Result<Option<String>, StoreError> {
+    let Some((updated_at, version)) = commit_policies(&app.store, org, &policies.text, now).await?
+    else {
+        return Ok(None);
+    };
+    app.policies.put(org, version, Some(policies));
+    Ok(Some(updated_at))
+}
+
+/// The update time and the organization's new version, or `None`.
+async fn commit_policies(
+    store: &Store,
+    org: OrganizationId,
+    text: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<(String, crate::freshness::Version)>, StoreError> {
     let updated_at = format_timestamp(now);
     let changed = crate::organizations::change(store, org, |_| {
         let put = store::built(
@@ -192,7 +222,7 @@ pub async fn write_policies(
     })
     .await?;
     Ok(match changed {
-        crate::organizations::Changed::Done { .. } => Some(updated_at),
+        crate::organizations::Changed::Done { version } => Some((updated_at, version)),
         other => {
             tracing::warn!(?other, "policies not written");
             None

@@ -1,6 +1,9 @@
 //! The one request pipeline every function runs, in this order:
 //! request id → path parameters → authenticate → rate limit (slot) →
 //! authorize → body → Idempotency-Key → operation → render → one log line.
+//! That is the order of the answers; the work overlaps where it is pure or
+//! discarded when refused: a read runs beside the limiter's write, and the
+//! decision and the body's parse are computed while that write is out.
 //!
 //! A panic or unexpected error anywhere becomes a 500 `internal_error` with
 //! the request id and nothing internal in the body. One module per concern:
@@ -45,6 +48,7 @@ use reply::{render_reply, stamp};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -203,21 +207,42 @@ where
                 op(ctx, input).await
             }
         });
-    let (admitted, speculated) = admit(
-        &app,
-        endpoint,
-        &parts.headers,
-        &parts.path_params,
-        &parts.source_ip,
-        trace,
-        speculate,
-    )
-    .await?;
+    // The body is read while the admission's round trip is out: it is pure,
+    // and its outcome — a 400/413/422 included — is only looked at after the
+    // admission and the decision, where SPEC's order of refusals puts it.
+    let (admitted, speculated, early_input) = {
+        let admitting = admit(
+            &app,
+            endpoint,
+            &parts.headers,
+            &parts.path_params,
+            &parts.source_ip,
+            trace,
+            speculate,
+        );
+        let mut admitting = std::pin::pin!(admitting);
+        // Polled once by hand: when it is already decided, nothing is read early.
+        let first = std::future::poll_fn(|cx| Poll::Ready(admitting.as_mut().poll(cx))).await;
+        match first {
+            Poll::Ready(admission) => {
+                let (admitted, speculated) = admission?;
+                (admitted, speculated, None)
+            }
+            Poll::Pending => {
+                let early = parse_early::<B>(&parts.headers, raw_body).await;
+                let (admitted, speculated) = admitting.await?;
+                (admitted, speculated, early)
+            }
+        }
+    };
     if let Some(speculated) = speculated {
         return speculated.outcome;
     }
 
-    let input = B::from_body(&parts.headers, raw_body)?;
+    let input = match early_input {
+        Some(input) => input?,
+        None => B::from_body(&parts.headers, raw_body)?,
+    };
 
     // Idempotency-Key (SPEC §9): claimed once the request is authenticated,
     // rate limited, authorized and its body valid, so a retry of the same
@@ -246,6 +271,25 @@ where
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
     outcome
+}
+
+/// Reads the body while the admission is out, after yielding once so the
+/// calls just begun reach the wire first (on Lambda's one thread, the SDK's
+/// connection tasks run only when this task yields). `None` — read after the
+/// admission, as before — when there is no body to read, or while the Cedar
+/// engine is still being built on its own thread: a policy body is validated
+/// by it, and waiting for the build here would hold up a cold start's
+/// handshakes. A refused request's body is read for nothing: at most
+/// [`body::MAX_BODY_BYTES`], and only while a round trip is out anyway.
+async fn parse_early<B: FromBody>(
+    headers: &HeaderMap,
+    raw_body: &[u8],
+) -> Option<Result<B, ApiError>> {
+    if B::SCHEMA.is_none() || !crate::authz::engine_is_built() {
+        return None;
+    }
+    tokio::task::yield_now().await;
+    Some(B::from_body(headers, raw_body))
 }
 
 /// What a request brings to its operation's context besides its admission.
