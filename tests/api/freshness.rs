@@ -326,3 +326,38 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
     let allowed = app.patch(&path, &json!({"metadata": {"a": 1}})).await;
     assert_eq!(allowed.status, 200, "{}", allowed.text);
 }
+
+/// A change that leaves the policies as they were (a plan, here) makes a
+/// warm function read them again — a version cannot tell what changed — but
+/// not parse them again: the same text is the same parse, kept under the
+/// new stamp.
+#[tokio::test]
+async fn policies_read_again_unchanged_are_not_parsed_again() {
+    let app = spawn_app().await;
+    let frozen = r#"@notice("frozen")
+forbid (principal, action == Action::"end_users.update", resource);"#;
+    put_policies(&app.cold_instance(), frozen).await;
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
+    let (stamp, first) = app.app.policies.get(&app.org_id).expect("read");
+    let first = first.expect("some policies");
+    let raised = Update {
+        overrides: LimitOverrides {
+            turn_ceiling: Some(1_000_000),
+            ..LimitOverrides::default()
+        },
+        ..Update::default()
+    };
+    let changed = tether::organizations::update(&app.app.store, app.org_id, &raised)
+        .await
+        .unwrap();
+    assert!(matches!(changed, Changed::Done { .. }));
+    let before = app.app.store.call_totals();
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
+    let spent = app.app.store.call_totals().since(&before);
+    let (restamped, second) = app.app.policies.get(&app.org_id).expect("read again");
+    assert!(restamped > stamp, "read again after the change: {spent:?}");
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &second.expect("still some")),
+        "the same parse"
+    );
+}

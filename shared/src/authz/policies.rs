@@ -44,14 +44,19 @@ impl OrgPolicies {
     /// out, since only the scopes grant. Fails only when the text no longer
     /// parses at all.
     pub fn load(org: OrganizationId, text: &str) -> Result<Self, Vec<String>> {
+        // Stored text almost always still validates: one strict build, whose
+        // set is the one a lenient build gives (it admitted no permit and no
+        // template). Only text that fails it is built again, leniently.
+        let problems = match Self::build(text, true) {
+            Ok(strict) => return Ok(strict),
+            Err(problems) => problems,
+        };
         Self::build(text, false).inspect(|_| {
-            if let Err(problems) = Self::build(text, true) {
-                tracing::warn!(
-                    organization_id = %org,
-                    problems = ?problems,
-                    "stored policies no longer validate; enforced as written"
-                );
-            }
+            tracing::warn!(
+                organization_id = %org,
+                problems = ?problems,
+                "stored policies no longer validate; enforced as written"
+            );
         })
     }
 
@@ -347,8 +352,13 @@ fn remember_policies(
     mark: crate::freshness::Mark,
     text: Option<String>,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
+    let kept = app.policies.get(&org).and_then(|(_, kept)| kept);
     let policies = match text {
         None => None,
+        // Read again after a change that left them as they were (a plan, a
+        // key): the parse is a function of the text alone, so the one held
+        // is reused under the new stamp.
+        Some(text) if kept.as_ref().is_some_and(|kept| kept.text == text) => kept,
         Some(text) => match OrgPolicies::load(org, &text) {
             Ok(p) => Some(Arc::new(p)),
             // Never decide without them: the organization's requests fail
