@@ -4,11 +4,13 @@
 use lambda_http::http::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tether::ApiError;
 use tether::App;
 use tether::auth::Scope;
+use tether::authz::OrgPolicies;
 use tether::config::Config;
-use tether::pipeline::{Ctx, NoBody, Reply, handle};
+use tether::pipeline::{Ctx, FromBody, NoBody, Reply, handle};
 use tether::routes;
 use tether::store::Store;
 use tether_tests::id;
@@ -202,4 +204,66 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
         .assert_error(422, "validation_failed");
     app.clock.advance(time::Duration::seconds(1));
     patch(None).await.assert_error(403, "policy_denied");
+}
+
+/// Bodies read through [`CountedBody`] (only the test below uses it).
+static BODIES_READ: AtomicUsize = AtomicUsize::new(0);
+
+/// A body type that counts its reads.
+struct CountedBody;
+
+impl FromBody for CountedBody {
+    const SCHEMA: Option<tether::wire::SchemaFn> = <OrgPolicies as FromBody>::SCHEMA;
+
+    fn from_body(_: &lambda_http::http::HeaderMap, _: &[u8]) -> Result<Self, ApiError> {
+        BODIES_READ.fetch_add(1, Ordering::SeqCst);
+        Ok(CountedBody)
+    }
+}
+
+/// The body is read while the admission is out only for a verified caller
+/// (an unknown key gets nothing parsed for it: a policy text's parse is
+/// milliseconds), and never twice. A verified caller refused by the decision
+/// had it read early — the price of the overlap, charged to its own bucket.
+#[tokio::test]
+async fn the_body_is_read_early_only_for_a_verified_caller_and_once() {
+    let app = spawn_app().await;
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let user = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.get(&path).await.status, 200, "warm");
+    assert_eq!(
+        app.send_as("GET", &path, tether_tests::As::Key(&reader), None)
+            .await
+            .status,
+        200
+    );
+    let send = |key: String| {
+        let event = app
+            .request("PATCH", &path)
+            .key(&key)
+            .raw_body("application/json", "{}")
+            .event();
+        let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+        handle(
+            app.app.clone(),
+            &routes::UPDATE_END_USER,
+            req,
+            |_: Ctx, _: CountedBody| async { Reply::json(StatusCode::OK, &json!({})) },
+        )
+    };
+    let read = || BODIES_READ.load(Ordering::SeqCst);
+    let unknown: TestResponse = send(format!("tk_{}", "e".repeat(48))).await.into();
+    unknown.assert_error(401, "invalid_credentials");
+    assert_eq!(read(), 0, "nothing read for an unknown key");
+    let refused: TestResponse = send(reader).await.into();
+    refused.assert_error(403, "insufficient_scope");
+    assert_eq!(
+        read(),
+        1,
+        "read beside the write, before the decision refused it"
+    );
+    let admitted: TestResponse = send(app.admin_key.clone()).await.into();
+    assert_eq!(admitted.status, 200, "{}", admitted.text);
+    assert_eq!(read(), 2, "read once");
 }

@@ -80,6 +80,11 @@ where
 {
     let mark = app.versions.mark();
     let identified = identify(app, endpoint.credential, headers, mark).await;
+    if matches!(identified, Ok(Some(_))) {
+        trace
+            .verified
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     match charge_caller(app, identified, source_ip, trace).await? {
         None => Ok((Admitted::default(), None)),
         Some(Identified::Service(checked)) => {

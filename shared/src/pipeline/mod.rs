@@ -48,6 +48,7 @@ use reply::{render_reply, stamp};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Instant;
 use tracing::Instrument;
@@ -65,6 +66,10 @@ struct LoggedCaller {
 struct Trace {
     caller: LoggedCaller,
     metering: metering::Metering,
+    /// Set once the caller's credential is verified: only then is the body
+    /// read before the admission is decided (an unknown key does not get
+    /// a policy text parsed for it).
+    verified: Arc<AtomicBool>,
 }
 
 /// Runs one request through the pipeline and renders the response. Never
@@ -210,6 +215,7 @@ where
     // The body is read while the admission's round trip is out: it is pure,
     // and its outcome — a 400/413/422 included — is only looked at after the
     // admission and the decision, where SPEC's order of refusals puts it.
+    let verified = Arc::clone(&trace.verified);
     let (admitted, speculated, early_input) = {
         let admitting = admit(
             &app,
@@ -229,7 +235,8 @@ where
                 (admitted, speculated, None)
             }
             Poll::Pending => {
-                let early = parse_early::<B>(&parts.headers, raw_body).await;
+                let verified = verified.load(Ordering::Relaxed);
+                let early = parse_early::<B>(verified, &parts.headers, raw_body).await;
                 let (admitted, speculated) = admitting.await?;
                 (admitted, speculated, early)
             }
@@ -276,16 +283,19 @@ where
 /// Reads the body while the admission is out, after yielding once so the
 /// calls just begun reach the wire first (on Lambda's one thread, the SDK's
 /// connection tasks run only when this task yields). `None` — read after the
-/// admission, as before — when there is no body to read, or while the Cedar
-/// engine is still being built on its own thread: a policy body is validated
-/// by it, and waiting for the build here would hold up a cold start's
-/// handshakes. A refused request's body is read for nothing: at most
-/// [`body::MAX_BODY_BYTES`], and only while a round trip is out anyway.
+/// admission, as before — when there is no body to read; when the caller's
+/// credential is not verified yet (an unknown or forged key costs no parse:
+/// a policy text's is milliseconds); or while the Cedar engine is still
+/// being built on its own thread (a policy body is validated by it, and
+/// waiting for the build here would hold up a cold start's handshakes).
+/// A verified caller refused a 429 or 403 had its body read for nothing: at
+/// most [`body::MAX_BODY_BYTES`], charged to its own bucket.
 async fn parse_early<B: FromBody>(
+    verified: bool,
     headers: &HeaderMap,
     raw_body: &[u8],
 ) -> Option<Result<B, ApiError>> {
-    if B::SCHEMA.is_none() || !crate::authz::engine_is_built() {
+    if B::SCHEMA.is_none() || !verified || !crate::authz::engine_is_built() {
         return None;
     }
     tokio::task::yield_now().await;
