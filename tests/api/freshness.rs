@@ -25,15 +25,9 @@ async fn link(
     .await
 }
 
-/// Replaces the organization's policies through `app`.
-async fn put_policies(app: &TestApp, text: &str) {
-    let put = app
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", text)
-        .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
-}
+/// A policy that forbids every end-user update.
+const FROZEN: &str = r#"@notice("frozen")
+forbid (principal, action == Action::"end_users.update", resource);"#;
 
 #[tokio::test]
 async fn a_policy_put_through_another_function_denies_the_next_request_of_a_warm_one() {
@@ -48,18 +42,18 @@ async fn a_policy_put_through_another_function_denies_the_next_request_of_a_warm
         201
     );
     let other = warm.cold_instance();
-    put_policies(
-        &other,
-        r#"@notice("example.com only")
+    other
+        .put_policies(
+            r#"@notice("example.com only")
 forbid (principal, action == Action::"identities.create", resource)
 unless { context has external_email && context.external_email like "*@example.com" };"#,
-    )
-    .await;
+        )
+        .await;
     let denied = link(&warm, id(&user), &provider, "b@other.com").await;
     denied.assert_error(403, "policy_denied");
     assert_eq!(denied.body["notices"], json!(["example.com only"]));
     // And cleared again, also at once.
-    put_policies(&other, "").await;
+    other.put_policies("").await;
     assert_eq!(
         link(&warm, id(&user), &provider, "c@other.com")
             .await
@@ -93,9 +87,7 @@ async fn a_policy_change_applies_to_a_warm_functions_next_decision_on_reads_writ
         }
     }
     let other = warm.cold_instance();
-    put_policies(
-        &other,
-        r#"@notice("frozen")
+    other.put_policies(r#"@notice("frozen")
 forbid (principal, action in [Action::"end_users.read", Action::"end_users.update", Action::"me.read"], resource);"#,
     )
     .await;
@@ -103,7 +95,7 @@ forbid (principal, action in [Action::"end_users.read", Action::"end_users.updat
         res.assert_error(403, "policy_denied");
         assert_eq!(res.body["notices"], json!(["frozen"]));
     }
-    put_policies(&other, "").await;
+    other.put_policies("").await;
     for res in statuses().await {
         assert_eq!(res.status, 200, "{}", res.text);
     }
@@ -225,7 +217,7 @@ async fn freshness_costs_no_call_while_nothing_changes() {
         "the limiter's write and the list's query"
     );
     // Changed through another function (the uploading one keeps its upload).
-    put_policies(&warm.cold_instance(), "").await;
+    warm.cold_instance().put_policies("").await;
     let before = calls();
     assert_eq!(warm.get("/v1/end-users").await.status, 200);
     // The list read beside the limiter's write (discarded: the caches were
@@ -302,16 +294,14 @@ async fn a_functions_own_policy_upload_is_its_copy_without_a_read_back() {
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&user));
     assert_eq!(app.get(&path).await.status, 200, "warm");
-    let frozen = r#"@notice("frozen")
-forbid (principal, action == Action::"end_users.update", resource);"#;
-    put_policies(&app, frozen).await;
+    app.put_policies(FROZEN).await;
     let org = tether::organizations::get_organization(&app.app.store, app.org_id)
         .await
         .unwrap()
         .unwrap();
     let (stamp, kept) = app.app.policies.get(&app.org_id).expect("kept");
     assert_eq!(stamp, org.revision, "current at the change's version");
-    assert_eq!(kept.expect("some policies").text, frozen);
+    assert_eq!(kept.expect("some policies").text, FROZEN);
     let before = app.app.store.call_totals();
     let denied = app.patch(&path, &json!({"metadata": {"a": 1}})).await;
     denied.assert_error(403, "policy_denied");
@@ -323,7 +313,7 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
     assert_eq!(spent.calls, 4, "{spent:?}");
     // Another function clears them: this one's next request is allowed.
     let other = app.cold_instance();
-    put_policies(&other, "").await;
+    other.put_policies("").await;
     let allowed = app.patch(&path, &json!({"metadata": {"a": 1}})).await;
     assert_eq!(allowed.status, 200, "{}", allowed.text);
 }
@@ -335,9 +325,7 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
 #[tokio::test]
 async fn policies_read_again_unchanged_are_not_parsed_again() {
     let app = spawn_app().await;
-    let frozen = r#"@notice("frozen")
-forbid (principal, action == Action::"end_users.update", resource);"#;
-    put_policies(&app.cold_instance(), frozen).await;
+    app.cold_instance().put_policies(FROZEN).await;
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     let (stamp, first) = app.app.policies.get(&app.org_id).expect("read");
     let first = first.expect("some policies");

@@ -172,14 +172,11 @@ async fn a_bad_body_is_answered_after_credentials_decision_and_limit() {
         .send()
         .await
         .assert_error(403, "insufficient_scope");
-    let rule = r#"@notice("frozen")
-forbid (principal, action == Action::"end_users.update", resource);"#;
-    let put = app
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", rule)
-        .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+    app.put_policies(
+        r#"@notice("frozen")
+forbid (principal, action == Action::"end_users.update", resource);"#,
+    )
+    .await;
     patch(None).await.assert_error(403, "policy_denied");
     // The clock stands still, so the bucket does not refill: spend it.
     let mut spent = false;
@@ -191,17 +188,14 @@ forbid (principal, action == Action::"end_users.update", resource);"#;
     }
     assert!(spent, "the burst of 20 is spent");
     patch(None).await.assert_error(429, "rate_limited");
-    app.request("PUT", "/v1/policies")
-        .raw_body("text/plain", "permit (principal, action, resource);")
-        .send()
-        .await
-        .assert_error(429, "rate_limited");
+    let upload_permit = || {
+        app.request("PUT", "/v1/policies")
+            .raw_body("text/plain", "permit (principal, action, resource);")
+            .send()
+    };
+    upload_permit().await.assert_error(429, "rate_limited");
     app.clock.advance(time::Duration::seconds(1));
-    app.request("PUT", "/v1/policies")
-        .raw_body("text/plain", "permit (principal, action, resource);")
-        .send()
-        .await
-        .assert_error(422, "validation_failed");
+    upload_permit().await.assert_error(422, "validation_failed");
     app.clock.advance(time::Duration::seconds(1));
     patch(None).await.assert_error(403, "policy_denied");
 }

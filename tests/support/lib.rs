@@ -531,6 +531,16 @@ impl TestApp {
         self.request("PATCH", path).json(body).send().await
     }
 
+    /// `PUT /v1/policies` with Cedar `text` and the admin key, asserting 200.
+    pub async fn put_policies(&self, text: &str) {
+        let put = self
+            .request("PUT", "/v1/policies")
+            .raw_body("text/plain", text)
+            .send()
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+    }
+
     /// `POST /v1/end-users` with `body`, asserting 201; returns the end user.
     pub async fn create_user(&self, body: Value) -> Value {
         let res = self
