@@ -2,7 +2,7 @@
 # Runs a benchmark of tests/benches against a DynamoDB Local it starts (or
 # AWS_ENDPOINT_URL_DYNAMODB):
 #   scripts/bench.sh limiter
-#   scripts/bench.sh functions [--check] [--iterations N] [--only a,b]
+#   scripts/bench.sh functions [--check] [--iterations N] [--only a,b] [--older-keys]
 # `functions` first builds every function and the floor with the release
 # profile; BENCH_ARM64=1 also cross-builds them for arm64 (target/lambda/) so
 # the arm64 sizes are measured too.

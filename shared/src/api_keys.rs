@@ -138,8 +138,11 @@ pub struct CreatedApiKey<'a> {
     /// The key.
     #[serde(flatten)]
     pub object: ApiKey<'a>,
-    /// The secret, shown once: `tk_` and 48 hex digits.
-    #[schemars(regex(pattern = r"^tk_[0-9a-f]{48}$"))]
+    /// The secret, shown once: `tk_`, 48 hex digits, `_` and the
+    /// organization's id.
+    #[schemars(regex(
+        pattern = r"^tk_[0-9a-f]{48}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    ))]
     pub key: &'a str,
 }
 
@@ -260,9 +263,24 @@ impl NewKey {
         expires_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<Self, getrandom::Error> {
-        let secret = ApiKeySecret::generate()?;
+        let secret = ApiKeySecret::generate(org)?;
+        Ok(Self::with_secret(
+            secret, org, scopes, name, expires_at, now,
+        ))
+    }
+
+    /// The items of a key of `org` whose secret is `secret` (one freshly
+    /// generated, or one of the older form that names no organization).
+    pub fn with_secret(
+        secret: ApiKeySecret,
+        org: OrganizationId,
+        scopes: Vec<Scope>,
+        name: Option<String>,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Self {
         let record = ApiKeyRecord::new(&secret, org, scopes.clone(), expires_at, now);
-        let prefix = secret.expose()[crate::auth::API_KEY_PREFIX.len()..][..8].to_owned();
+        let prefix = secret.prefix().to_owned();
         let expires = expires_at.map(format_timestamp);
         let entry = ApiKeyEntry {
             pk: org_pk(org),
@@ -283,11 +301,11 @@ impl NewKey {
             expires_at_epoch: expires_at
                 .map(|e| e.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS),
         };
-        Ok(Self {
+        Self {
             secret,
             record,
             entry,
-        })
+        }
     }
 
     /// The two puts of the key.

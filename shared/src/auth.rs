@@ -148,16 +148,33 @@ pub async fn authenticate_api_key(
     cache: &KeyCache,
     versions: &Versions,
     mark: Mark,
-    api_key: &str,
+    secret: &ApiKeySecret,
     tenant_id: Option<&str>,
     now: time::OffsetDateTime,
 ) -> Result<CheckedKey, ApiError> {
-    let secret = ApiKeySecret::parse(api_key.trim()).ok_or(ApiError::InvalidCredentials)?;
     let hash = secret.hash();
-    let fetched = lookup(store, cache, versions, mark, hash, now)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
+    let fetched = lookup(store, cache, versions, mark, hash, now).await?;
+    checked_key(secret, fetched, tenant_id)
+}
+
+/// The key behind `secret` as found (`None`: unknown, ended or not matching
+/// its hash), checked against the organization the key names and the
+/// optional `X-Tenant-ID`.
+pub fn checked_key(
+    secret: &ApiKeySecret,
+    fetched: Option<Fetched<ApiKeyRecord>>,
+    tenant_id: Option<&str>,
+) -> Result<CheckedKey, ApiError> {
+    let fetched = fetched.ok_or(ApiError::InvalidCredentials)?;
     let record = fetched.value;
+    // The hash covers the name, so a record of another organization cannot
+    // be found by it; refused all the same should one ever be.
+    if secret
+        .organization()
+        .is_some_and(|named| named != record.organization_id)
+    {
+        return Err(ApiError::InvalidCredentials);
+    }
     if let Some(tenant) = tenant_id {
         let matches =
             OrganizationId::parse(tenant.trim()).is_ok_and(|t| t == record.organization_id);
@@ -171,7 +188,7 @@ pub async fn authenticate_api_key(
             api_key_id: record.api_key_id,
             scope: record.max_scope(),
         },
-        hash,
+        hash: secret.hash(),
         cached_at: fetched.cached_at,
     })
 }
@@ -216,9 +233,53 @@ pub async fn lookup<R: HashedCredential>(
             None => return Ok(None),
         },
     };
+    Ok(usable(fetched, &hash, now))
+}
+
+/// `fetched` if its stored hash is `hash` (compared in constant time) and
+/// it has not ended at `now`.
+fn usable<R: HashedCredential>(
+    fetched: Fetched<R>,
+    hash: &[u8; 32],
+    now: time::OffsetDateTime,
+) -> Option<Fetched<R>> {
     let stored = hex::decode(fetched.value.stored_hash()).unwrap_or_default();
-    let matches = bool::from(stored.as_slice().ct_eq(&hash));
-    Ok((matches && !fetched.value.ended(now)).then_some(fetched))
+    let matches = bool::from(stored.as_slice().ct_eq(hash));
+    (matches && !fetched.value.ended(now)).then_some(fetched)
+}
+
+/// A credential the caller read itself (in a batch with other items, after
+/// `mark`): cached as [`read`] caches one, and checked as [`lookup`] checks
+/// one.
+pub fn found<R: HashedCredential>(
+    cache: &VersionedCache<[u8; 32], R>,
+    versions: &Versions,
+    mark: Mark,
+    hash: [u8; 32],
+    record: Option<R>,
+    now: time::OffsetDateTime,
+) -> Option<Fetched<R>> {
+    let record = record?;
+    remember(cache, versions, mark, hash, &record);
+    let fetched = Fetched {
+        value: record,
+        cached_at: None,
+    };
+    usable(fetched, &hash, now)
+}
+
+fn remember<R: HashedCredential>(
+    cache: &VersionedCache<[u8; 32], R>,
+    versions: &Versions,
+    mark: Mark,
+    hash: [u8; 32],
+    record: &R,
+) {
+    cache.put(
+        hash,
+        versions.known_before(&record.owner_bucket(), mark),
+        record.clone(),
+    );
 }
 
 /// Reads a credential from the table (strongly consistent) and caches it,
@@ -233,11 +294,7 @@ pub async fn read<R: HashedCredential>(
     let Some(record) = store::get_consistent::<R>(store, &R::key(&hash)).await? else {
         return Ok(None);
     };
-    cache.put(
-        hash,
-        versions.known_before(&record.owner_bucket(), mark),
-        record.clone(),
-    );
+    remember(cache, versions, mark, hash, &record);
     Ok(Some(record))
 }
 

@@ -42,6 +42,21 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             .map(|(_, v)| v.clone())
     }
 
+    /// Whether `key` has a live entry (without cloning it).
+    pub fn holds<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if self.ttl.is_zero() {
+            return false;
+        }
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .is_some_and(|(at, _)| at.elapsed() < self.ttl)
+    }
+
     /// Stores `value` for `key`, replacing what was there.
     pub fn put(&self, key: K, value: V) {
         if self.ttl.is_zero() {
@@ -68,8 +83,10 @@ mod tests {
         let cache = TtlCache::new(Duration::from_millis(30), 8);
         cache.put("k", 1);
         assert_eq!(cache.get(&"k"), Some(1));
+        assert!(cache.holds(&"k") && !cache.holds(&"other"));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(&"k"), None);
+        assert!(!cache.holds(&"k"));
     }
 
     #[test]
@@ -87,5 +104,6 @@ mod tests {
         let cache = TtlCache::new(Duration::ZERO, 8);
         cache.put(1, 1);
         assert_eq!(cache.get(&1), None);
+        assert!(!cache.holds(&1));
     }
 }

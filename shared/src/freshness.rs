@@ -104,6 +104,11 @@ impl<K: Eq + Hash, V: Clone> VersionedCache<K, V> {
         self.entries.get(key)
     }
 
+    /// Whether there is an entry for `key`, whatever its stamp.
+    pub fn holds(&self, key: &K) -> bool {
+        self.entries.holds(key)
+    }
+
     /// The entry for `key` if it is current at `version`.
     pub fn current(&self, key: &K, version: Version) -> Option<V> {
         self.get(key)

@@ -144,9 +144,11 @@ proptest! {
         for exposed in parsed.into_iter().flatten() {
             prop_assert_eq!(exposed, s.clone());
         }
-        let key = format!("tk_{tail}");
-        prop_assert!(ApiKeySecret::parse(&key).is_some());
-        prop_assert!(ServiceToken::parse(&key).is_none() && ConnectToken::parse(&key).is_none());
+        let org = crate::ids::OrganizationId::generate();
+        for key in [format!("tk_{tail}"), format!("tk_{tail}_{org}")] {
+            prop_assert!(ApiKeySecret::parse(&key).is_some());
+            prop_assert!(ServiceToken::parse(&key).is_none() && ConnectToken::parse(&key).is_none());
+        }
         let _ = crate::idempotency::IdempotencyKey::parse(&s);
         let _ = crate::ids::EndUserId::parse(&s);
     }

@@ -51,10 +51,88 @@ macro_rules! secret {
     };
 }
 
-secret!(
-    /// An organization API key (`tk_...`).
-    ApiKeySecret, API_KEY_PREFIX, "tk_"
-);
+/// The prefix of organization API keys.
+pub const API_KEY_PREFIX: &str = "tk_";
+
+/// An organization API key: `tk_<48 hex>_<organization id>`, or `tk_<48 hex>`
+/// as keys were issued before they named their organization.
+///
+/// Naming the organization lets a function with nothing cached read the key,
+/// its organization, the policies and the limiter bucket in one round trip
+/// (docs/performance.md). The random part comes first, so a key's `prefix`
+/// (SPEC §5: the first 8 characters after `tk_`) still tells keys apart. As
+/// with connect tokens, the id is no secret to the key's holder and cannot
+/// be altered: the hash covers the whole text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret {
+    text: String,
+    organization: Option<OrganizationId>,
+    /// Its SHA-256, taken once: every lookup of the key is by it.
+    hash: [u8; 32],
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.organization {
+            Some(org) => write!(f, "ApiKeySecret(tk_…_{org})"),
+            None => f.write_str("ApiKeySecret(tk_…)"),
+        }
+    }
+}
+
+impl ApiKeySecret {
+    /// A new random key of `organization`.
+    pub fn generate(organization: OrganizationId) -> Result<Self, getrandom::Error> {
+        let text = format!("{API_KEY_PREFIX}{}_{organization}", random_hex()?);
+        Ok(Self::new(text, Some(organization)))
+    }
+
+    fn new(text: String, organization: Option<OrganizationId>) -> Self {
+        let hash = Sha256::digest(text.as_bytes()).into();
+        Self {
+            text,
+            organization,
+            hash,
+        }
+    }
+
+    /// Parses a presented key: the prefix, exactly 48 lowercase hex digits,
+    /// and — keys issued since they name it — `_` and the organization's id
+    /// as the API renders it (lowercase, hyphenated). Anything else cannot be
+    /// one, so it is rejected without a lookup.
+    pub fn parse(s: &str) -> Option<Self> {
+        let body = s.strip_prefix(API_KEY_PREFIX)?;
+        let (secret, organization) = match body.split_once('_') {
+            None => (body, None),
+            Some((secret, named)) => {
+                let id = OrganizationId::parse(named).ok()?;
+                (id.to_string() == named).then_some((secret, Some(id)))?
+            }
+        };
+        is_secret_hex(secret).then(|| Self::new(s.to_owned(), organization))
+    }
+
+    /// The organization the key names (`None` for a key of the older form).
+    pub fn organization(&self) -> Option<OrganizationId> {
+        self.organization
+    }
+
+    /// The first 8 characters after `tk_`: enough to recognise a key.
+    pub fn prefix(&self) -> &str {
+        &self.text[API_KEY_PREFIX.len()..][..8]
+    }
+
+    /// The key as shown once to its owner.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// SHA-256 of the whole key: the only form stored.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+}
+
 secret!(
     /// An external service's token (`tst_...`).
     ServiceToken, SERVICE_TOKEN_PREFIX, "tst_"
@@ -138,14 +216,16 @@ mod tests {
 
     #[test]
     fn generated_secrets_parse_and_hash_stably() {
-        let key = ApiKeySecret::generate().unwrap();
+        let org = OrganizationId::generate();
+        let key = ApiKeySecret::generate(org).unwrap();
         assert!(key.expose().starts_with("tk_"));
-        assert_eq!(key.expose().len(), 3 + 48);
-        assert_eq!(
-            ApiKeySecret::parse(key.expose()).unwrap().hash(),
-            key.hash()
-        );
-        assert_ne!(ApiKeySecret::generate().unwrap().hash(), key.hash());
+        assert_eq!(key.expose().len(), 3 + 48 + 1 + 36);
+        let parsed = ApiKeySecret::parse(key.expose()).unwrap();
+        assert_eq!(parsed.hash(), key.hash());
+        assert_eq!(parsed.organization(), Some(org));
+        assert_eq!(parsed.prefix(), &key.expose()[3..11]);
+        assert!(parsed.prefix().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(ApiKeySecret::generate(org).unwrap().hash(), key.hash());
         let token = ServiceToken::generate().unwrap();
         assert!(
             token.expose().starts_with("tst_") && ServiceToken::parse(token.expose()).is_some()
@@ -187,7 +267,15 @@ mod tests {
     #[test]
     fn malformed_secrets_are_rejected_without_lookup() {
         let good = "tk_".to_owned() + &"ab".repeat(24);
-        assert!(ApiKeySecret::parse(&good).is_some());
+        let older = ApiKeySecret::parse(&good).expect("keys issued before still parse");
+        assert_eq!(older.organization(), None);
+        assert_eq!(older.prefix(), "abababab");
+        let org = OrganizationId::generate();
+        let named = format!("{good}_{org}");
+        assert_eq!(
+            ApiKeySecret::parse(&named).unwrap().organization(),
+            Some(org)
+        );
         for bad in [
             "",
             "tk_",
@@ -196,6 +284,13 @@ mod tests {
             &format!("{good}0"),
             &good.replace("ab", "zz"),
             &format!("tst_{}", &good[3..]),
+            &format!("{good}_"),
+            &format!("{good}_{}", org.to_string().to_uppercase()),
+            &format!("{good}_{}", org.as_uuid().simple()),
+            &format!("{good}_{org}_"),
+            &format!("{good}{org}"),
+            &format!("tk_{org}_{}", "ab".repeat(24)),
+            &format!("tk_{}_{org}", "ab".repeat(23)),
         ] {
             assert!(ApiKeySecret::parse(bad).is_none(), "{bad}");
         }
@@ -203,6 +298,11 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
+        let org = OrganizationId::generate();
+        let api_key = ApiKeySecret::generate(org).unwrap();
+        let shown = format!("{api_key:?}");
+        assert!(!shown.contains(&api_key.expose()[3..51]), "{shown}");
+        assert!(shown.contains(&org.to_string()));
         let key = ConnectToken::generate(OrganizationId::generate()).unwrap();
         let shown = format!("{key:?}");
         assert!(!shown.contains(&key.expose()[41..]), "{shown}");

@@ -394,6 +394,34 @@ impl TestApp {
         (key.record.api_key_id, key.secret.expose().to_owned())
     }
 
+    /// Creates an API key of the form issued before keys named their
+    /// organization (`tk_<48 hex>`); returns its id and secret.
+    pub async fn create_older_form_key(
+        &self,
+        org: OrganizationId,
+        scopes: &[Scope],
+    ) -> (tether::ids::ApiKeyId, String) {
+        let hex = || OrganizationId::generate().as_uuid().simple().to_string();
+        let random = format!("{}{}", hex(), &hex()[..16]);
+        let secret =
+            tether::auth::ApiKeySecret::parse(&format!("tk_{random}")).expect("older form");
+        assert_eq!(secret.organization(), None);
+        let key = tether::api_keys::NewKey::with_secret(
+            secret,
+            org,
+            scopes.to_vec(),
+            None,
+            None,
+            self.clock.now(),
+        );
+        assert!(
+            tether::api_keys::create(&self.app.store, &key)
+                .await
+                .expect("store key")
+        );
+        (key.record.api_key_id, key.secret.expose().to_owned())
+    }
+
     /// An access token for `user` (a JSON end user), minted now.
     pub fn user_token(&self, user: &Value) -> String {
         let id = tether::ids::EndUserId::parse(user["id"].as_str().expect("an end user"))

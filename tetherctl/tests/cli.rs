@@ -87,7 +87,8 @@ fn table_org_and_key_creation_print_exactly_the_documented_json() {
     let org_id = org["organization_id"].as_str().unwrap();
     assert_eq!(org_id.len(), 36);
     let admin_key = org["api_key"].as_str().unwrap();
-    assert!(admin_key.starts_with("tk_") && admin_key.len() == 51);
+    assert!(admin_key.starts_with("tk_") && admin_key.ends_with(&format!("_{org_id}")));
+    assert_eq!(admin_key.len(), 3 + 48 + 1 + 36);
 
     let (text, key) = ctl.json(&[
         "api-key",

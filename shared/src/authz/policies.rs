@@ -290,22 +290,23 @@ pub async fn organization_with_policies(
     ),
     ApiError,
 > {
-    let (organization, policies, _) = organization_with_policies_and(app, org, None).await?;
+    let (organization, policies, []) = organization_with_policies_and(app, org, []).await?;
     Ok((organization, policies))
 }
 
-/// [`organization_with_policies`], with one more item of the caller's in
-/// the same `BatchGetItem` (a function that has nothing cached reads its
-/// organization's limiter bucket with them).
-pub async fn organization_with_policies_and(
+/// [`organization_with_policies`], with up to `N` more items of the
+/// caller's in the same `BatchGetItem` (a function that has nothing cached
+/// reads its organization's limiter bucket, and maybe the API key, with
+/// them), answered in the order asked.
+pub async fn organization_with_policies_and<const N: usize>(
     app: &crate::App,
     org: OrganizationId,
-    also: Option<store::Key>,
+    also: [Option<store::Key>; N],
 ) -> Result<
     (
         Option<crate::organizations::Organization>,
         Option<Arc<OrgPolicies>>,
-        Option<store::Item>,
+        [Option<store::Item>; N],
     ),
     ApiError,
 > {
@@ -317,11 +318,12 @@ pub async fn organization_with_policies_and(
         ),
         policies_key(org),
     ];
-    keys.extend(also);
+    let asked = also.each_ref().map(Option::is_some);
+    keys.extend(also.into_iter().flatten());
     let mut items = store::get_items(&app.store, &keys).await?.into_iter();
     let organization = items.next().flatten();
     let policies = items.next().flatten();
-    let also = items.next().flatten();
+    let also = asked.map(|asked| if asked { items.next().flatten() } else { None });
     let organization =
         crate::relationships::counted(&app.store, organization.map(store::from_item).transpose()?)
             .await?;

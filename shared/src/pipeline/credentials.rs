@@ -7,7 +7,7 @@ use super::context::Authenticated;
 use super::path::param;
 use super::reply::Reply;
 use super::speculation::{Speculated, provisional};
-use super::tenant::{charge_organization, load_organization};
+use super::tenant::{Loaded, charge_organization, key_with_organization, load_organization};
 use crate::app::App;
 use crate::auth;
 use crate::authz;
@@ -37,8 +37,8 @@ pub(super) struct Admitted {
 /// whether a cached record is still current.
 #[derive(Debug)]
 pub(super) enum Identified {
-    /// An API key.
-    ApiKey(auth::CheckedKey),
+    /// An API key, with its organization when the same batch read it.
+    ApiKey(auth::CheckedKey, Option<Box<Loaded>>),
     /// An access token (verified by signature; nothing cached).
     EndUser {
         /// The end user.
@@ -55,10 +55,24 @@ pub(super) enum Identified {
 impl Identified {
     fn organization_id(&self) -> Option<OrganizationId> {
         match self {
-            Self::ApiKey(key) => Some(key.principal.organization_id),
+            Self::ApiKey(key, _) => Some(key.principal.organization_id),
             Self::EndUser { organization, .. } => Some(*organization),
             Self::Service(_) => None,
         }
+    }
+
+    /// The caller's organization: as read with the key, else as
+    /// [`load_organization`] finds it.
+    async fn organization(&mut self, app: &App) -> Result<Loaded, ApiError> {
+        if let Self::ApiKey(_, loaded) = self
+            && let Some(loaded) = loaded.take()
+        {
+            return Ok(*loaded);
+        }
+        let id = self
+            .organization_id()
+            .ok_or_else(|| ApiError::internal("no organization"))?;
+        load_organization(app, id).await
     }
 }
 
@@ -100,17 +114,17 @@ where
             )
             .await
         }
-        Some(identified) => {
+        Some(mut identified) => {
             let org_id = identified
                 .organization_id()
                 .ok_or_else(|| ApiError::internal("no organization"))?;
             trace.caller.organization_id = Some(org_id);
             trace.caller.credential_id = Some(match &identified {
-                Identified::ApiKey(key) => key.principal.api_key_id.to_string(),
+                Identified::ApiKey(key, _) => key.principal.api_key_id.to_string(),
                 Identified::EndUser { user, .. } => format!("user:{user}"),
                 Identified::Service(service) => format!("service:{}", service.principal.id),
             });
-            let (organization, policies) = load_organization(app, org_id).await?;
+            let (organization, policies) = identified.organization(app).await?;
             // A read runs beside the limiter's write, judged by the caches as
             // they are (issue 19): kept only if the write admits it at a version
             // those caches were current at; not started when the bucket was
@@ -151,7 +165,7 @@ where
             };
             // `last_used_at` is written beside the limiter's write, not after it.
             let used = async {
-                if let Identified::ApiKey(key) = &identified {
+                if let Identified::ApiKey(key, _) = &identified {
                     record_use(app, &key.principal).await;
                 }
             };
@@ -163,7 +177,7 @@ where
             );
             let (organization, current) = charged?;
             let authenticated = match identified {
-                Identified::ApiKey(key) => {
+                Identified::ApiKey(key, _) => {
                     Authenticated::ApiKey(current_key(app, key, current, source_ip, trace).await?)
                 }
                 Identified::EndUser {
@@ -425,11 +439,8 @@ pub(super) async fn charge_malformed(
             .charge_external_service(app, service.principal.id)
             .await
             .map(drop),
-        Some(identified) => {
-            let id = identified
-                .organization_id()
-                .ok_or_else(|| ApiError::internal("no organization"))?;
-            let (organization, _) = load_organization(app, id).await?;
+        Some(mut identified) => {
+            let (organization, _) = identified.organization(app).await?;
             charge_organization(app, organization, trace)
                 .await
                 .map(drop)
@@ -508,17 +519,22 @@ async fn authenticate(
                 Header::Unusable => return Err(ApiError::TenantMismatch),
                 Header::One(tenant) => Some(tenant),
             };
+            let secret =
+                auth::ApiKeySecret::parse(key.trim()).ok_or(ApiError::InvalidCredentials)?;
+            if let Some(read) = key_with_organization(app, &secret, tenant, mark).await {
+                return read.map(|(key, loaded)| Identified::ApiKey(key, Some(Box::new(loaded))));
+            }
             auth::authenticate_api_key(
                 &app.store,
                 &app.keys,
                 &app.versions,
                 mark,
-                key,
+                &secret,
                 tenant,
                 app.clock.now(),
             )
             .await
-            .map(Identified::ApiKey)
+            .map(|key| Identified::ApiKey(key, None))
         }
         Credential::UserToken => {
             let keys = app

@@ -35,7 +35,7 @@ pub(super) fn provisional(
 ) -> Option<(crate::freshness::Version, Admitted)> {
     let org_stamp = organization.cached_at.unwrap_or(FRESH);
     let (authenticated, version) = match identified {
-        Identified::ApiKey(key) => (
+        Identified::ApiKey(key, _) => (
             Authenticated::ApiKey(key.principal.clone()),
             org_stamp.min(key.cached_at.unwrap_or(FRESH)),
         ),

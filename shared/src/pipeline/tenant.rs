@@ -5,12 +5,14 @@
 use super::Trace;
 use super::metering::Charged;
 use crate::app::App;
+use crate::auth;
 use crate::authz::{self, ReadPolicies};
 use crate::error::ApiError;
 use crate::freshness::{Current, Fetched, Mark};
 use crate::ids::OrganizationId;
 use crate::limits::Owner;
 use crate::organizations::{self, Organization};
+use crate::store;
 
 /// The organization of an authenticated caller, from the warm cache or the
 /// table (strongly consistent; cached stamped with the version known before
@@ -19,10 +21,7 @@ use crate::organizations::{self, Organization};
 /// the policies, which a function without the organization cached has no
 /// current copy of either (one round trip where there were two). A caller
 /// whose organization is gone has no valid credential.
-pub(super) async fn load_organization(
-    app: &App,
-    id: OrganizationId,
-) -> Result<(Fetched<Organization>, Option<ReadPolicies>), ApiError> {
+pub(super) async fn load_organization(app: &App, id: OrganizationId) -> Result<Loaded, ApiError> {
     if let Some((stamp, org)) = app.orgs.get(&id) {
         let cached = Fetched {
             value: org,
@@ -30,18 +29,56 @@ pub(super) async fn load_organization(
         };
         return Ok((cached, None));
     }
-    // Its limiter bucket comes in the same batch: the limiter's write has four
-    // forms (idle or draining, same or new period) and a function that has
-    // not seen the bucket would otherwise guess, and guess wrong whenever
-    // the organization is busy — when cold starts happen.
+    let (loaded, _) = read_organization_and(app, id, None).await?;
+    Ok(loaded)
+}
+
+/// An organization as a request acts for it, and its policies when the
+/// request read them itself.
+pub(super) type Loaded = (Fetched<Organization>, Option<ReadPolicies>);
+
+/// An API key that names its organization, presented to a function that has
+/// neither the key nor the organization cached: the key's record comes in
+/// the organization's `BatchGetItem` — one round trip where the key's
+/// lookup, then the organization's batch, made two. `None` when that is not
+/// the case (the caller looks the key up on its own).
+pub(super) async fn key_with_organization(
+    app: &App,
+    secret: &auth::ApiKeySecret,
+    tenant: Option<&str>,
+    mark: Mark,
+) -> Option<Result<(auth::CheckedKey, Loaded), ApiError>> {
+    let id = secret.organization()?;
+    let hash = secret.hash();
+    if app.keys.holds(&hash) || app.orgs.holds(&id) {
+        return None;
+    }
+    let read = async {
+        let key = <auth::ApiKeyRecord as auth::HashedCredential>::key(&hash);
+        let (loaded, record) = read_organization_and(app, id, Some(key)).await?;
+        let record = record.map(store::from_item).transpose()?;
+        let now = app.clock.now();
+        let fetched = auth::found(&app.keys, &app.versions, mark, hash, record, now);
+        Ok((auth::checked_key(secret, fetched, tenant)?, loaded))
+    };
+    Some(read.await)
+}
+
+/// Reads an organization, its policies, its limiter bucket and `also` in one
+/// `BatchGetItem` (strongly consistent). The bucket is in it because the
+/// limiter's write has four forms (idle or draining, same or new period) and
+/// a function that has not seen the bucket would otherwise guess, and guess
+/// wrong whenever the organization is busy — when cold starts happen.
+async fn read_organization_and(
+    app: &App,
+    id: OrganizationId,
+    also: Option<store::Key>,
+) -> Result<(Loaded, Option<store::Item>), ApiError> {
     let bucket = Owner::Organization(id).partition_key();
-    let (org, policies, state) = authz::organization_with_policies_and(
-        app,
-        id,
-        Some((bucket.clone(), crate::limits::LIMIT_SK.to_owned())),
-    )
-    .await?;
-    app.limiter.remember(&bucket, state.as_ref());
+    let bucket_key = (bucket.clone(), crate::limits::LIMIT_SK.to_owned());
+    let (org, policies, mut items) =
+        authz::organization_with_policies_and(app, id, [Some(bucket_key), also]).await?;
+    app.limiter.remember(&bucket, items[0].as_ref());
     let read = Fetched {
         value: org.ok_or(ApiError::InvalidCredentials)?,
         cached_at: None,
@@ -50,7 +87,7 @@ pub(super) async fn load_organization(
         organization: id,
         policies,
     };
-    Ok((read, Some(policies)))
+    Ok(((read, Some(policies)), items[1].take()))
 }
 
 /// Reads an organization from the table and caches it.
