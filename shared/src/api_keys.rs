@@ -408,9 +408,15 @@ pub enum Outcome<T> {
 }
 
 /// Revokes `entry`'s key: both items deleted, as a change of the
-/// organization, unless it is the last non-expiring admin key.
-pub async fn revoke(store: &Store, entry: &ApiKeyEntry) -> Result<Outcome<()>, StoreError> {
-    let changed = organizations::change(store, entry.organization_id, |_| {
+/// organization (from `known`, the organization as the caller holds it, if
+/// any: [`organizations::change_at`]), unless it is the last non-expiring
+/// admin key.
+pub async fn revoke(
+    store: &Store,
+    entry: &ApiKeyEntry,
+    known: Option<&organizations::Organization>,
+) -> Result<Outcome<()>, StoreError> {
+    let changed = organizations::change_at(store, entry.organization_id, known, |_| {
         let mut edit = count_admin_keys(-i64::from(entry.counts_as_admin()));
         let delete = |pk: &str, sk: &str| {
             store::built(
@@ -446,10 +452,12 @@ pub async fn revoke(store: &Store, entry: &ApiKeyEntry) -> Result<Outcome<()>, S
 
 /// Rolls `entry`'s key: a new key of the same name, scopes and lifetime
 /// takes its place; the old one ends after `grace` (now, for zero). One
-/// transaction, as a change of the organization.
+/// transaction, as a change of the organization (from `known`, as
+/// [`revoke`]).
 pub async fn roll(
     store: &Store,
     entry: &ApiKeyEntry,
+    known: Option<&organizations::Organization>,
     grace: time::Duration,
     now: OffsetDateTime,
 ) -> Result<Outcome<NewKey>, StoreError> {
@@ -471,7 +479,7 @@ pub async fn roll(
     let ends = entry.expires_epoch.map_or(ends, |e| e.min(ends));
     let ends_at = OffsetDateTime::from_unix_timestamp(ends).unwrap_or(now);
     let delta = i64::from(new.entry.counts_as_admin()) - i64::from(entry.counts_as_admin());
-    let changed = organizations::change(store, entry.organization_id, |_| {
+    let changed = organizations::change_at(store, entry.organization_id, known, |_| {
         let mut edit = count_admin_keys(delta);
         let end = |pk: &str, sk: &str, entry_item: bool| {
             let mut update = Update::builder()

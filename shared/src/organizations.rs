@@ -352,11 +352,38 @@ pub async fn change(
     id: OrganizationId,
     build: impl Fn(&Organization) -> Result<Edit, StoreError>,
 ) -> Result<Changed, StoreError> {
+    change_at(store, id, None, build).await
+}
+
+/// [`change`], built first from `known` — the organization as the request
+/// making the change holds it, current at the request's version — instead
+/// of reading it: one round trip fewer. Should it have moved on since, the
+/// revision condition fails and the change is built again from a read.
+pub async fn change_from(
+    store: &Store,
+    known: &Organization,
+    build: impl Fn(&Organization) -> Result<Edit, StoreError>,
+) -> Result<Changed, StoreError> {
+    change_at(store, known.id, Some(known), build).await
+}
+
+/// [`change`] or [`change_from`], as the caller has the organization.
+pub async fn change_at(
+    store: &Store,
+    id: OrganizationId,
+    known: Option<&Organization>,
+    build: impl Fn(&Organization) -> Result<Edit, StoreError>,
+) -> Result<Changed, StoreError> {
     use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
     const ATTEMPTS: u32 = 5;
+    let mut known = known.filter(|org| org.id == id).cloned();
     for _ in 0..ATTEMPTS {
-        let Some(org) = get_organization(store, id).await? else {
-            return Ok(Changed::NoOrganization);
+        let org = match known.take() {
+            Some(org) => org,
+            None => match get_organization(store, id).await? {
+                Some(org) => org,
+                None => return Ok(Changed::NoOrganization),
+            },
         };
         let edit = build(&org)?;
         let next = org.revision + 1;

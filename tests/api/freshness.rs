@@ -350,3 +350,61 @@ async fn policies_read_again_unchanged_are_not_parsed_again() {
         "the same parse"
     );
 }
+
+/// A change made by a request starts from the organization that request
+/// already holds (current at its version), not from a read of it: a policy
+/// upload and a key's revocation on a warm function each spend one call
+/// fewer. A record that moved on meanwhile is found out by the revision
+/// condition and the change is built again from a read: it still lands.
+#[tokio::test]
+async fn a_change_starts_from_the_organization_the_request_holds() {
+    let app = spawn_app().await;
+    let (key_id, _) = app
+        .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])
+        .await;
+    app.put_policies("").await;
+    assert_eq!(app.get("/v1/end-users").await.status, 200, "warm");
+    // The limiter's write and the change's transaction.
+    let before = app.app.store.call_totals();
+    app.put_policies(FROZEN).await;
+    let spent = app.app.store.call_totals().since(&before);
+    assert_eq!(spent.calls, 2, "upload: {spent:?}");
+    // (Its next request finds the organization changed and reads it again.)
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
+    // The limiter's write, the key's entry and the change's transaction.
+    let before = app.app.store.call_totals();
+    let revoked = app.delete(&format!("/v1/api-keys/{key_id}")).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    let spent = app.app.store.call_totals().since(&before);
+    assert_eq!(spent.calls, 3, "revocation: {spent:?}");
+
+    // A stale record: another change came first.
+    let stale = tether::organizations::get_organization(&app.app.store, app.org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    app.cold_instance().put_policies("").await;
+    let changed = tether::organizations::change_from(&app.app.store, &stale, |_| {
+        Ok(tether::organizations::Edit {
+            set: vec!["#name = :name".into()],
+            names: vec![("#name", "name")],
+            values: vec![(":name", tether::store::s("Renamed"))],
+            ..Default::default()
+        })
+    })
+    .await
+    .unwrap();
+    let Changed::Done { version } = changed else {
+        panic!("{changed:?}");
+    };
+    let now = tether::organizations::get_organization(&app.app.store, app.org_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        version,
+        stale.revision + 2,
+        "built again after the other change"
+    );
+    assert_eq!((now.revision, now.name.as_str()), (version, "Renamed"));
+}

@@ -125,13 +125,18 @@ pub(crate) async fn api_key(
         }
         ApiKeyCommand::Revoke { id } => {
             let entry = find(id).await?;
-            outcome(id, api_keys::revoke(store, &entry).await.map_err(describe)?)?;
+            outcome(
+                id,
+                api_keys::revoke(store, &entry, None)
+                    .await
+                    .map_err(describe)?,
+            )?;
             Ok(json!({ "api_key_id": id, "revoked": true }))
         }
         ApiKeyCommand::Roll { id, grace_seconds } => {
             let entry = find(id).await?;
             let grace = time::Duration::seconds(grace_seconds);
-            let rolled = api_keys::roll(store, &entry, grace, now)
+            let rolled = api_keys::roll(store, &entry, None, grace, now)
                 .await
                 .map_err(describe)?;
             let key = outcome(id, rolled)?;

@@ -83,7 +83,7 @@ fn outcome<T>(outcome: Outcome<T>) -> Result<T, ApiError> {
 #[tracing::instrument(name = "api_keys.revoke", skip_all)]
 pub async fn revoke(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let entry = find(&ctx).await?;
-    outcome(api_keys::revoke(&ctx.app.store, &entry).await?)?;
+    outcome(api_keys::revoke(&ctx.app.store, &entry, Some(&ctx.organization)).await?)?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
@@ -93,6 +93,7 @@ pub async fn revoke(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 pub async fn roll(ctx: OrgCtx, body: Json<RollApiKey>) -> Result<Reply, ApiError> {
     let entry = find(&ctx).await?;
     let grace = time::Duration::seconds(body.value.expires_in_seconds);
-    let key = outcome(api_keys::roll(&ctx.app.store, &entry, grace, ctx.app.clock.now()).await?)?;
+    let (store, now) = (&ctx.app.store, ctx.app.clock.now());
+    let key = outcome(api_keys::roll(store, &entry, Some(&ctx.organization), grace, now).await?)?;
     created(&key)
 }

@@ -49,7 +49,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, Ap
         client_id: input.client_id,
         keys,
     };
-    if !identity_providers::update(store, ctx.org, id, &changes, now).await? {
+    if !identity_providers::update(store, &ctx.organization, id, &changes, now).await? {
         return Err(ApiError::NotFound { resource: RESOURCE });
     }
     let updated = identity_providers::get(store, ctx.org, id)
@@ -77,7 +77,7 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 #[tracing::instrument(name = "identity_providers.delete", skip_all)]
 pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
-    match identity_providers::delete(&ctx.app.store, ctx.org, id).await? {
+    match identity_providers::delete(&ctx.app.store, &ctx.organization, id).await? {
         identity_providers::Deleted::Done => Ok(Reply::empty(StatusCode::NO_CONTENT)),
         identity_providers::Deleted::InUse => Err(ApiError::IdentityProviderInUse),
         identity_providers::Deleted::NotFound => Err(ApiError::NotFound { resource: RESOURCE }),

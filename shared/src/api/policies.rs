@@ -9,11 +9,11 @@ use std::sync::Arc;
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
 #[tracing::instrument(name = "policies.write", skip_all)]
 pub async fn put_policies(ctx: OrgCtx, parsed: OrgPolicies) -> Result<Reply, ApiError> {
-    let org = ctx.org;
     // A change of the organization: every other function's next request
     // reads them (SPEC §5); this one keeps what it parsed.
     let parsed = Arc::new(parsed);
-    let updated_at = replace_policies(&ctx.app, org, Arc::clone(&parsed), ctx.app.clock.now())
+    let now = ctx.app.clock.now();
+    let updated_at = replace_policies(&ctx.app, &ctx.organization, Arc::clone(&parsed), now)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     Reply::json(

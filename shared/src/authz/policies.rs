@@ -176,7 +176,7 @@ pub async fn write_policies(
     text: &str,
     now: time::OffsetDateTime,
 ) -> Result<Option<String>, StoreError> {
-    Ok(commit_policies(store, org, text, now)
+    Ok(commit_policies(store, org, None, text, now)
         .await?
         .map(|(updated_at, _)| updated_at))
 }
@@ -185,14 +185,17 @@ pub async fn write_policies(
 /// function's copy, current at the version their change committed: its
 /// next request neither reads them back nor parses them again. A later
 /// change has a higher version, so the copy is read again after it, as any.
+/// The change starts from `organization` as the request holds it.
 pub async fn replace_policies(
     app: &crate::App,
-    org: OrganizationId,
+    organization: &crate::organizations::Organization,
     policies: Arc<OrgPolicies>,
     now: time::OffsetDateTime,
 ) -> Result<Option<String>, StoreError> {
-    let Some((updated_at, version)) = commit_policies(&app.store, org, &policies.text, now).await?
-    else {
+    let org = organization.id;
+    let committed =
+        commit_policies(&app.store, org, Some(organization), &policies.text, now).await?;
+    let Some((updated_at, version)) = committed else {
         return Ok(None);
     };
     app.policies.put(org, version, Some(policies));
@@ -203,11 +206,12 @@ pub async fn replace_policies(
 async fn commit_policies(
     store: &Store,
     org: OrganizationId,
+    known: Option<&crate::organizations::Organization>,
     text: &str,
     now: time::OffsetDateTime,
 ) -> Result<Option<(String, crate::freshness::Version)>, StoreError> {
     let updated_at = format_timestamp(now);
-    let changed = crate::organizations::change(store, org, |_| {
+    let changed = crate::organizations::change_at(store, org, known, |_| {
         let put = store::built(
             aws_sdk_dynamodb::types::Put::builder()
                 .table_name(store.table())

@@ -12,7 +12,7 @@ use crate::clock::format_timestamp;
 use crate::error::ApiError;
 use crate::freshness::{Current, VersionedCache};
 use crate::ids::{IdentityProviderId, OrganizationId};
-use crate::organizations::org_pk;
+use crate::organizations::{self, Organization, org_pk};
 use crate::store::{self, Store, StoreError};
 use crate::wire::{Jwks, Timestamp};
 use jsonwebtoken::jwk::JwkSet;
@@ -55,13 +55,15 @@ pub enum Deleted {
 /// identities of the provider are looked for (one strongly consistent query
 /// of their uniqueness items, `Limit 1`), and then either the mark is lifted
 /// (in use) or the provider deleted as a change of the organization, so no
-/// warm function verifies with it from the next request.
+/// warm function verifies with it from the next request. The change starts
+/// from `organization` as the caller holds it ([`organizations::change_from`]).
 pub async fn delete(
     store: &Store,
-    org: OrganizationId,
+    organization: &Organization,
     id: IdentityProviderId,
 ) -> Result<Deleted, StoreError> {
     use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+    let org = organization.id;
     let (pk, sk) = (org_pk(org), provider_sk(id));
     let mark = |update: &str, condition: &str| {
         store
@@ -111,7 +113,7 @@ pub async fn delete(
             Err(err) => Err(err),
         };
     }
-    let changed = crate::organizations::change(store, org, |_| {
+    let changed = organizations::change_from(store, organization, |_| {
         let delete = store::built(
             Delete::builder()
                 .table_name(store.table())
@@ -379,15 +381,17 @@ pub struct Changes {
 /// Changes a provider as a change of its organization (SPEC §5), so warm
 /// functions verify with the new client id or keys from their next
 /// request. `false` when the organization has no such provider (or it is
-/// being deleted).
+/// being deleted). The change starts from `organization` as the caller
+/// holds it ([`organizations::change_from`]).
 pub async fn update(
     store: &Store,
-    org: OrganizationId,
+    organization: &Organization,
     id: IdentityProviderId,
     changes: &Changes,
     now: time::OffsetDateTime,
 ) -> Result<bool, StoreError> {
     use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let org = organization.id;
     let mut set = vec!["updated_at = :now"];
     let mut remove = Vec::new();
     let mut values = vec![(":now", store::s(format_timestamp(now)))];
@@ -434,7 +438,7 @@ pub async fn update(
         expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
     }
     let (pk, sk) = (org_pk(org), provider_sk(id));
-    let changed = crate::organizations::change(store, org, |_| {
+    let changed = organizations::change_from(store, organization, |_| {
         let mut update = Update::builder()
             .table_name(store.table())
             .key(store::PK, store::s(&pk))
