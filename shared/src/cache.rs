@@ -32,14 +32,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
+        self.live(key, V::clone)
     }
 
     /// Whether `key` has a live entry (without cloning it).
@@ -48,13 +41,23 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
+        self.live(key, |_| ()).is_some()
+    }
+
+    /// `read` of the live entry for `key`, under the lock.
+    fn live<Q, R>(&self, key: &Q, read: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         if self.ttl.is_zero() {
-            return false;
+            return None;
         }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
-            .is_some_and(|(at, _)| at.elapsed() < self.ttl)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| read(v))
     }
 
     /// Stores `value` for `key`, replacing what was there.
