@@ -65,7 +65,14 @@ TETHER_URL=$url CONTRACT_API_KEY=$api_key CONTRACT_SERVICE_ID=$service_id \
   CONTRACT_SERVICE_TOKEN=$service_token scripts/clients.sh
 
 export PYTHONPATH=tests/contract SCHEMATHESIS_HOOKS=hooks
+# The id of the key the organization API's run uses, which that run must not
+# roll or revoke (tests/contract/hooks.py).
+api_key_id=$(curl -sf "$url/v1/api-keys" -H "X-API-Key: $api_key" | python3 -c '
+import json, sys
+prefix = sys.argv[1][3:11]
+print(next(k["id"] for k in json.load(sys.stdin)["data"] if k["prefix"] == prefix))' "$api_key")
 export TETHER_URL=$url CONTRACT_USER_ID=$user_id CONTRACT_SERVICE_ID=$service_id CONTRACT_ORG_ID=$org_id
+export CONTRACT_API_KEY_ID=$api_key_id
 run() {
   local tag=$1 header=$2
   echo "==> schemathesis: $tag" >&2
