@@ -80,9 +80,9 @@ run() {
     --include-tag "$tag" -H "$header" --max-time "$budget" --no-color
 }
 # The organization API's run may delete its (pinned) user or revoke its
-# tokens, and its key may not outlive it: the user API's run gets a user
-# and a token of its own, made now, so its operations are exercised with a
-# valid token, not only refused.
+# tokens: the user API's run gets a user and a token of its own, made
+# before it, so its operations are exercised with a valid token, not only
+# refused.
 own_user_id=$(post /v1/end-users '{"email":"contract-user@example.com"}' | json_field id)
 own_token=$(post "/v1/end-users/$own_user_id/tokens" '{}' | json_field access_token)
 run "Organization API" "X-API-Key: $api_key"

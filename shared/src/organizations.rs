@@ -355,19 +355,11 @@ pub async fn change(
     change_at(store, id, None, build).await
 }
 
-/// [`change`], built first from `known` — the organization as the request
-/// making the change holds it, current at the request's version — instead
-/// of reading it: one round trip fewer. Should it have moved on since, the
-/// revision condition fails and the change is built again from a read.
-pub async fn change_from(
-    store: &Store,
-    known: &Organization,
-    build: impl Fn(&Organization) -> Result<Edit, StoreError>,
-) -> Result<Changed, StoreError> {
-    change_at(store, known.id, Some(known), build).await
-}
-
-/// [`change`] or [`change_from`], as the caller has the organization.
+/// [`change`], built first from `known` when given — the organization as
+/// the request making the change holds it, current at the request's
+/// version — instead of reading it: one round trip fewer. Should it have
+/// moved on since, the revision condition fails and the change is built
+/// again from a read.
 pub async fn change_at(
     store: &Store,
     id: OrganizationId,

@@ -104,10 +104,7 @@ impl ApiKeySecret {
         let body = s.strip_prefix(API_KEY_PREFIX)?;
         let (secret, organization) = match body.split_once('_') {
             None => (body, None),
-            Some((secret, named)) => {
-                let id = OrganizationId::parse(named).ok()?;
-                (id.to_string() == named).then_some((secret, Some(id)))?
-            }
+            Some((secret, named)) => (secret, Some(organization_named(named)?)),
         };
         is_secret_hex(secret).then(|| Self::new(s.to_owned(), organization))
     }
@@ -172,9 +169,8 @@ impl ConnectToken {
     pub fn parse(s: &str) -> Option<Self> {
         let body = s.strip_prefix(CONNECT_TOKEN_PREFIX)?;
         let (organization, secret) = body.split_once('_')?;
-        let id = OrganizationId::parse(organization).ok()?;
-        let well_formed = id.to_string() == organization && is_secret_hex(secret);
-        well_formed.then(|| Self {
+        let id = organization_named(organization)?;
+        is_secret_hex(secret).then(|| Self {
             text: s.to_owned(),
             organization: id,
         })
@@ -201,6 +197,13 @@ fn random_hex() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes)?;
     Ok(hex::encode(bytes))
+}
+
+/// The organization a secret names, spelled exactly as the API renders its
+/// id (lowercase, hyphenated): one spelling, so one text per secret.
+fn organization_named(s: &str) -> Option<OrganizationId> {
+    let id = OrganizationId::parse(s).ok()?;
+    (id.to_string() == s).then_some(id)
 }
 
 /// Exactly the random part of a secret: 48 lowercase hex digits.

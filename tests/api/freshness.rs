@@ -384,16 +384,17 @@ async fn a_change_starts_from_the_organization_the_request_holds() {
         .unwrap()
         .unwrap();
     app.cold_instance().put_policies("").await;
-    let changed = tether::organizations::change_from(&app.app.store, &stale, |_| {
-        Ok(tether::organizations::Edit {
-            set: vec!["#name = :name".into()],
-            names: vec![("#name", "name")],
-            values: vec![(":name", tether::store::s("Renamed"))],
-            ..Default::default()
+    let changed =
+        tether::organizations::change_at(&app.app.store, app.org_id, Some(&stale), |_| {
+            Ok(tether::organizations::Edit {
+                set: vec!["#name = :name".into()],
+                names: vec![("#name", "name")],
+                values: vec![(":name", tether::store::s("Renamed"))],
+                ..Default::default()
+            })
         })
-    })
-    .await
-    .unwrap();
+        .await
+        .unwrap();
     let Changed::Done { version } = changed else {
         panic!("{changed:?}");
     };

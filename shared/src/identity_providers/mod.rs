@@ -56,7 +56,7 @@ pub enum Deleted {
 /// of their uniqueness items, `Limit 1`), and then either the mark is lifted
 /// (in use) or the provider deleted as a change of the organization, so no
 /// warm function verifies with it from the next request. The change starts
-/// from `organization` as the caller holds it ([`organizations::change_from`]).
+/// from `organization` as the caller holds it ([`organizations::change_at`]).
 pub async fn delete(
     store: &Store,
     organization: &Organization,
@@ -113,7 +113,7 @@ pub async fn delete(
             Err(err) => Err(err),
         };
     }
-    let changed = organizations::change_from(store, organization, |_| {
+    let changed = organizations::change_at(store, org, Some(organization), |_| {
         let delete = store::built(
             Delete::builder()
                 .table_name(store.table())
@@ -382,7 +382,7 @@ pub struct Changes {
 /// functions verify with the new client id or keys from their next
 /// request. `false` when the organization has no such provider (or it is
 /// being deleted). The change starts from `organization` as the caller
-/// holds it ([`organizations::change_from`]).
+/// holds it ([`organizations::change_at`]).
 pub async fn update(
     store: &Store,
     organization: &Organization,
@@ -438,7 +438,7 @@ pub async fn update(
         expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
     }
     let (pk, sk) = (org_pk(org), provider_sk(id));
-    let changed = organizations::change_from(store, organization, |_| {
+    let changed = organizations::change_at(store, org, Some(organization), |_| {
         let mut update = Update::builder()
             .table_name(store.table())
             .key(store::PK, store::s(&pk))

@@ -76,9 +76,9 @@ async fn read_organization_and(
 ) -> Result<(Loaded, Option<store::Item>), ApiError> {
     let bucket = Owner::Organization(id).partition_key();
     let bucket_key = (bucket.clone(), crate::limits::LIMIT_SK.to_owned());
-    let (org, policies, mut items) =
+    let (org, policies, [state, also]) =
         authz::organization_with_policies_and(app, id, [Some(bucket_key), also]).await?;
-    app.limiter.remember(&bucket, items[0].as_ref());
+    app.limiter.remember(&bucket, state.as_ref());
     let read = Fetched {
         value: org.ok_or(ApiError::InvalidCredentials)?,
         cached_at: None,
@@ -87,7 +87,7 @@ async fn read_organization_and(
         organization: id,
         policies,
     };
-    Ok(((read, Some(policies)), items[1].take()))
+    Ok(((read, Some(policies)), also))
 }
 
 /// Reads an organization from the table and caches it.
