@@ -2,8 +2,10 @@
 
 use serde_json::json;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tether::organizations::{LimitOverrides, Plan};
+use tether_tests::faults::LostAnswers;
 use tether_tests::{TestApp, TestAppBuilder, TestResponse};
 use time::macros::datetime;
 
@@ -275,6 +277,53 @@ async fn repeated_bad_keys_from_one_ip_are_throttled() {
         .send()
         .await;
     route.assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_not_counted_again_on_retry() {
+    // The limiter's first write of each bucket lands in DynamoDB and its answer
+    // is lost (a 500 after the commit); the SDK sends the same write again.
+    for prefix in ["LIMIT#ORG#", "LIMIT#IP#"] {
+        let lost = LostAnswers::of_updates(prefix, 1);
+        let app = TestAppBuilder {
+            // The free plan: 10 rps, burst 20; the address: 5 rps, burst 10.
+            overrides: LimitOverrides::default(),
+            source_ip_rate: (5, 10),
+            lost_answers: Some(lost.clone()),
+            ..TestAppBuilder::default()
+        }
+        .spawn()
+        .await;
+        let (first, second, burst) = if prefix == "LIMIT#ORG#" {
+            (
+                app.get("/v1/end-users").await,
+                app.get("/v1/end-users").await,
+                20,
+            )
+        } else {
+            let bad = format!("tk_{}", "f".repeat(48));
+            let send = || {
+                app.request("GET", "/v1/end-users")
+                    .key(&bad)
+                    .source_ip("203.0.113.9")
+                    .send()
+            };
+            (send().await, send().await, 10)
+        };
+        assert_eq!(
+            lost.lost.load(Ordering::SeqCst),
+            1,
+            "{prefix}: one answer lost"
+        );
+        // The manual clock stands still: each request takes exactly one token.
+        for (n, res) in [(1, &first), (2, &second)] {
+            assert_eq!(
+                header(res, "x-ratelimit-remaining"),
+                (burst - n).to_string(),
+                "{prefix}: request {n} charged once"
+            );
+        }
+    }
 }
 
 #[tokio::test]

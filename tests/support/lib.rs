@@ -17,6 +17,7 @@ use tether::store::{Store, schema};
 
 pub mod contention;
 pub mod contract;
+pub mod faults;
 pub mod idp;
 pub mod issuer;
 pub mod oidc;
@@ -212,6 +213,8 @@ pub struct TestAppBuilder {
     pub deployed_outbound: bool,
     /// Put AWS's hot-item behaviour between the app and DynamoDB Local.
     pub contention: Option<Arc<contention::Contention>>,
+    /// Lose answers of writes that landed, so the SDK retries them.
+    pub lost_answers: Option<Arc<faults::LostAnswers>>,
 }
 
 impl Default for TestAppBuilder {
@@ -224,6 +227,7 @@ impl Default for TestAppBuilder {
             start_at: None,
             deployed_outbound: false,
             contention: None,
+            lost_answers: None,
         }
     }
 }
@@ -233,9 +237,15 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> TestApp {
         let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
         let mut client = dynamodb_client().await.config().to_builder();
-        if let Some(model) = &self.contention {
-            client =
-                client.http_client(model.wrap(aws_smithy_http_client::Builder::new().build_http()));
+        if self.contention.is_some() || self.lost_answers.is_some() {
+            let mut http = aws_smithy_http_client::Builder::new().build_http();
+            if let Some(model) = &self.contention {
+                http = model.wrap(http);
+            }
+            if let Some(faults) = &self.lost_answers {
+                http = faults.wrap(http);
+            }
+            client = client.http_client(http);
         }
         let store = Store::from_builder(client, table);
         schema::create_table(&store)

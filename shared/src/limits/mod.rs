@@ -10,6 +10,7 @@
 
 mod owner;
 pub mod period;
+mod shards;
 
 use crate::cache::TtlCache;
 use crate::clock::format_timestamp;
@@ -20,6 +21,8 @@ use crate::store::{self, Item, PK, SK, Store, StoreError, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 pub use owner::Owner;
 pub use period::Period;
+pub use shards::{SHARD_RATE, shard_key};
+use shards::{scale, shard_index};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -33,6 +36,10 @@ pub const EXTERNAL_SERVICE_RATE: Rate = Rate {
 pub const LIMIT_SK: &str = "LIMIT";
 /// The attribute of a bucket item that holds its owner's version.
 pub const VERSION_ATTRIBUTE: &str = "version";
+/// The attribute of a bucket item naming the last charge written to it: an
+/// SDK retry of a write that landed (its answer lost to a timeout or a 500)
+/// finds its own charge there and is not counted twice.
+const CHARGE_ATTRIBUTE: &str = "charge";
 /// Idle per-IP buckets expire this long after they were last full.
 const IP_BUCKET_TTL_SECONDS: i64 = 24 * 3600;
 /// Writes tried for one request before contention counts as "too busy".
@@ -127,6 +134,8 @@ struct Judge {
     read_at: Option<u64>,
     /// The request's time.
     at: OffsetDateTime,
+    /// The request's charge: the SDK's retries of a write carry it unchanged.
+    charge: ulid::Ulid,
 }
 
 /// One of the four conditional writes.
@@ -181,41 +190,6 @@ fn reset_instant(micros: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// A bucket's rate above which it is split over several items: no partition
-/// key takes more than ~`SHARD_RATE` writes/s (AWS: 1,000; `docs/limits.md`).
-pub const SHARD_RATE: u32 = 400;
-
-impl Policy {
-    /// Items the bucket is split over: one per `SHARD_RATE` of its rate, at
-    /// most its burst (every shard keeps a burst ≥ 1; they add up exactly).
-    pub fn shards(self) -> u32 {
-        self.rate
-            .per_second
-            .div_ceil(SHARD_RATE)
-            .min(self.rate.burst)
-            .max(1)
-    }
-
-    /// Shard `index`'s share: rate, burst and turn ceiling divided with the
-    /// remainders spread over the first shards, so the shards together hold
-    /// exactly the whole bucket — never more (`burst + rate × t` holds) and,
-    /// for turns, never less (the ceiling is exact: a request refused by one
-    /// exhausted shard tries the others).
-    fn shard(self, index: u32) -> Self {
-        let n = self.shards();
-        let share = |total: u32| total / n + u32::from(index < total % n);
-        Self {
-            rate: Rate {
-                per_second: share(self.rate.per_second),
-                burst: share(self.rate.burst),
-            },
-            turn_ceiling: self
-                .turn_ceiling
-                .map(|c| c / u64::from(n) + u64::from(u64::from(index) < c % u64::from(n))),
-        }
-    }
-}
-
 /// What one bucket item said about a request, before scaling to the whole bucket.
 type Outcome = Result<Admission, Denial>;
 
@@ -235,6 +209,7 @@ impl Limiter {
             versioned: owner.versioned(),
             read_at,
             at,
+            charge: ulid::Ulid::generate(),
         };
         let shards = policy.shards();
         if shards == 1 {
@@ -343,7 +318,9 @@ impl Limiter {
             versioned,
             read_at,
             at,
+            charge,
         } = judge;
+        let charge = charge.to_string();
         let now = micros(at);
         let period = Period::of(at);
         let mut period_key = period.key();
@@ -411,6 +388,12 @@ impl Limiter {
                 }
                 other => other?,
             };
+            let written = match written {
+                // Refused because an earlier attempt of this very write
+                // landed (the SDK retried it): the item is what it wrote.
+                Err(Some(old)) if store::get_s(&old, CHARGE_ATTRIBUTE) == Some(&charge) => Ok(old),
+                other => other,
+            };
             match written {
                 Ok(item) => {
                     let after = BucketState::from_item(Some(&item));
@@ -453,7 +436,7 @@ impl Limiter {
     }
 
     /// One conditional `UpdateItem`: `Ok(new item)` or `Err(old item)` when
-    /// its condition did not hold.
+    /// its condition did not hold — always, for a retry of a write that landed.
     async fn write(
         &self,
         store: &Store,
@@ -465,8 +448,8 @@ impl Limiter {
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
         let (now, read_at) = (micros(judge.at), judge.read_at);
         let rate = policy.rate;
-        let mut set = Vec::new();
-        let mut conditions = Vec::new();
+        let mut set = vec!["#charge = :charge"];
+        let mut conditions = vec!["(attribute_not_exists(#charge) OR #charge <> :charge)"];
         if read_at.is_some() {
             // The policy is the owner's as of `read_at`: no later change.
             conditions.push("(attribute_not_exists(#version) OR #version <= :read_at)");
@@ -478,6 +461,8 @@ impl Limiter {
             .key(PK, store::s(pk))
             .key(SK, store::s(LIMIT_SK))
             .expression_attribute_values(":now", store::n(now))
+            .expression_attribute_names("#charge", CHARGE_ATTRIBUTE)
+            .expression_attribute_values(":charge", store::s(judge.charge.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(store::CAPACITY);
@@ -533,49 +518,6 @@ impl Limiter {
             Err(StoreError::ConditionalCheckFailed { item }) => Ok(Err(item.map(|b| *b))),
             Err(err) => Err(err),
         }
-    }
-}
-
-/// The item of shard `index` (shard 0 is the unsharded item, so a bucket that
-/// becomes hot keeps its state in one of its shards).
-pub fn shard_key(owner: &Owner, index: u32) -> String {
-    match index {
-        0 => owner.partition_key(),
-        k => format!("{}#{k}", owner.partition_key()),
-    }
-}
-
-/// A random shard in `0..shards` (uniform enough for load spreading).
-fn shard_index(shards: u32) -> u32 {
-    (ulid::Ulid::generate().random() % u128::from(shards.max(1))) as u32
-}
-
-/// One shard's answer, reported for the whole bucket: its rate, and the
-/// shard's remaining tokens and turns multiplied by the shard count (an
-/// estimate: shards drain evenly on average).
-fn scale(outcome: Outcome, whole: Policy, shards: u32) -> Outcome {
-    let n = shards.max(1);
-    let widen = |mut a: Admission| {
-        a.rate = whole.rate;
-        a.remaining = a.remaining.saturating_mul(n).min(whole.rate.burst);
-        a.turns = a.turns.zip(whole.turn_ceiling).map(|(mut t, ceiling)| {
-            t.used = t.used.saturating_mul(u64::from(n)).min(ceiling);
-            t.ceiling = ceiling;
-            t
-        });
-        a
-    };
-    match outcome {
-        Ok(a) => Ok(widen(a)),
-        Err(Denial::RateLimited { state, retry_after }) => Err(Denial::RateLimited {
-            state: widen(state),
-            retry_after,
-        }),
-        Err(Denial::TurnsExhausted { state, retry_after }) => Err(Denial::TurnsExhausted {
-            state: widen(state),
-            retry_after,
-        }),
-        Err(outdated @ Denial::Outdated { .. }) => Err(outdated),
     }
 }
 

@@ -1,0 +1,106 @@
+//! A write that lands and whose answer is lost — a timeout, or a 500 after
+//! DynamoDB committed it — so the SDK sends it again. The emulators never
+//! lose an answer; this sits between the SDK and the emulator, lets the
+//! request through, and answers the SDK with a 500 `InternalServerError`
+//! instead of what the emulator said (the SDK's standard retry sends it
+//! again, as it would in AWS).
+//!
+//! Not aws-smithy-mocks: its answers replace the request, which then never
+//! reaches the emulator (nothing would have landed).
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector, http_client_fn,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Loses the answers of the first `remaining` `UpdateItem`s whose partition
+/// key starts with `key_prefix`, after the emulator has applied them.
+#[derive(Debug)]
+pub struct LostAnswers {
+    key_prefix: String,
+    remaining: AtomicU64,
+    /// Answers lost so far.
+    pub lost: AtomicU64,
+}
+
+impl LostAnswers {
+    /// Loses `count` answers to `UpdateItem`s on keys starting with `key_prefix`.
+    pub fn of_updates(key_prefix: &str, count: u64) -> Arc<Self> {
+        Arc::new(Self {
+            key_prefix: key_prefix.to_owned(),
+            remaining: AtomicU64::new(count),
+            lost: AtomicU64::new(0),
+        })
+    }
+
+    /// `inner` with answers lost in front of it.
+    pub fn wrap(self: &Arc<Self>, inner: SharedHttpClient) -> SharedHttpClient {
+        let faults = self.clone();
+        http_client_fn(
+            move |settings: &HttpConnectorSettings, components: &RuntimeComponents| {
+                SharedHttpConnector::new(Losing {
+                    inner: inner.http_connector(settings, components),
+                    faults: faults.clone(),
+                })
+            },
+        )
+    }
+
+    fn matches(&self, request: &HttpRequest) -> bool {
+        let update = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".UpdateItem"));
+        let key = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|body| Some(body.get("Key")?.get("PK")?.get("S")?.as_str()?.to_owned()));
+        update && key.is_some_and(|k| k.starts_with(&self.key_prefix))
+    }
+
+    /// Takes one loss from the budget, if any is left.
+    fn take(&self) -> bool {
+        self.remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+#[derive(Debug)]
+struct Losing {
+    inner: SharedHttpConnector,
+    faults: Arc<LostAnswers>,
+}
+
+impl HttpConnector for Losing {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if !self.faults.matches(&request) || !self.faults.take() {
+            return self.inner.call(request);
+        }
+        let sent = self.inner.call(request);
+        let faults = self.faults.clone();
+        HttpConnectorFuture::new(async move {
+            // The emulator applies the write; its answer is dropped.
+            let _applied = sent.await?;
+            faults.lost.fetch_add(1, Ordering::SeqCst);
+            let body = serde_json::json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                "message": "Internal server error (injected after the write landed)",
+            });
+            let mut response = aws_smithy_runtime_api::http::Response::new(
+                500.try_into().expect("a valid status"),
+                SdkBody::from(body.to_string()),
+            );
+            response
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.0");
+            Ok(response)
+        })
+    }
+}
