@@ -318,9 +318,8 @@ impl Limiter {
             versioned,
             read_at,
             at,
-            charge,
+            ..
         } = judge;
-        let charge = charge.to_string();
         let now = micros(at);
         let period = Period::of(at);
         let mut period_key = period.key();
@@ -388,12 +387,6 @@ impl Limiter {
                 }
                 other => other?,
             };
-            let written = match written {
-                // Refused because an earlier attempt of this very write
-                // landed (the SDK retried it): the item is what it wrote.
-                Err(Some(old)) if store::get_s(&old, CHARGE_ATTRIBUTE) == Some(&charge) => Ok(old),
-                other => other,
-            };
             match written {
                 Ok(item) => {
                     let after = BucketState::from_item(Some(&item));
@@ -436,7 +429,7 @@ impl Limiter {
     }
 
     /// One conditional `UpdateItem`: `Ok(new item)` or `Err(old item)` when
-    /// its condition did not hold — always, for a retry of a write that landed.
+    /// its condition did not hold (a retry of a write that landed is `Ok`).
     async fn write(
         &self,
         store: &Store,
@@ -462,7 +455,6 @@ impl Limiter {
             .key(SK, store::s(LIMIT_SK))
             .expression_attribute_values(":now", store::n(now))
             .expression_attribute_names("#charge", CHARGE_ATTRIBUTE)
-            .expression_attribute_values(":charge", store::s(judge.charge.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(store::CAPACITY);
@@ -507,7 +499,9 @@ impl Limiter {
                     store::n(now / MICROS + IP_BUCKET_TTL_SECONDS),
                 );
         }
+        let charge = judge.charge.to_string();
         let result = request
+            .expression_attribute_values(":charge", store::s(&charge))
             .update_expression(format!("SET {}", set.join(", ")))
             .condition_expression(conditions.join(" AND "))
             .send()
@@ -515,6 +509,13 @@ impl Limiter {
             .map_err(StoreError::from);
         match result {
             Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
+            // Refused because an earlier attempt of this very write landed
+            // (the SDK retried it): the item is what that attempt wrote.
+            Err(StoreError::ConditionalCheckFailed { item: Some(item) })
+                if store::get_s(&item, CHARGE_ATTRIBUTE) == Some(&charge) =>
+            {
+                Ok(Ok(*item))
+            }
             Err(StoreError::ConditionalCheckFailed { item }) => Ok(Err(item.map(|b| *b))),
             Err(err) => Err(err),
         }
