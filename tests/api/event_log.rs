@@ -334,6 +334,78 @@ async fn a_partners_changes_are_events_too() {
     assert_eq!(changed["data"]["previous"]["subscription"], "free");
 }
 
+/// A relation's events carry it as `GET /v1/external-service-relations`
+/// renders it, its service's name included: stamped by the claim, and
+/// stamped again by a confirmation of a relation stored without it.
+#[tokio::test]
+async fn a_relations_events_render_it_as_the_organizations_list_does() {
+    let app = spawn_app().await;
+    let (service, token) = app.create_service(&[]).await;
+    let claim = |connect: Value| {
+        let (app, service, token) = (&app, service.clone(), token.clone());
+        async move {
+            let res = app
+                .send_as(
+                    "POST",
+                    &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+                    As::Bearer(&token),
+                    Some(&json!({"connectToken": connect["token"], "externalOrganizationId": "crm-4"})),
+                )
+                .await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            res.body
+        }
+    };
+    let relation = claim(app.create_connect_token(&service).await).await;
+    let listed = || async {
+        let res = app.get("/v1/external-service-relations").await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        res.body["data"][0].clone()
+    };
+    let as_created = listed().await;
+    assert_eq!(as_created["external_service_name"], "Test CRM");
+    // A relation stored before the claim stamped names: the list looks the
+    // name up, and the next confirmation stamps it.
+    use aws_sdk_dynamodb::types::AttributeValue;
+    app.app
+        .store
+        .client()
+        .update_item()
+        .table_name(app.app.store.table())
+        .key("PK", AttributeValue::S(format!("SVC#{service}")))
+        .key("SK", AttributeValue::S(format!("REL#ORG#{}", app.org_id)))
+        .update_expression("REMOVE external_service_name")
+        .send()
+        .await
+        .expect("unstamp the relation");
+    assert_eq!(listed().await["external_service_name"], "Test CRM");
+    claim(app.create_connect_token(&service).await).await;
+    let as_confirmed = listed().await;
+    let removed = app
+        .delete(&format!("/v1/external-service-relations/{}", id(&relation)))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+
+    let records = tether_tests::stream_changes(&app).await;
+    let failed = tether::events::handle(&app.app.store, &records, app.clock.now()).await;
+    assert!(failed.is_empty());
+    let events = all_events(
+        &app,
+        Some("relation.created,relation.confirmed,relation.removed"),
+    )
+    .await;
+    let object = |kind: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {:?}", summary(&events)))["data"]["object"]
+            .clone()
+    };
+    assert_eq!(object("relation.created"), as_created);
+    assert_eq!(object("relation.confirmed"), as_confirmed);
+    assert_eq!(object("relation.removed"), as_confirmed);
+}
+
 #[tokio::test]
 async fn a_redelivered_batch_publishes_nothing_twice() {
     let app = spawn_app().await;

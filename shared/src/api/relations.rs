@@ -5,9 +5,10 @@
 use crate::App;
 use crate::authz::{self, OrgPolicies};
 use crate::error::ApiError;
+use crate::external_services;
 use crate::external_services::connect_tokens::{self, ConnectTokenRecord};
 use crate::external_services::relations::{self, Attempt, ClaimBody, RelationRecord, check_token};
-use crate::ids::{OrganizationId, RelationId};
+use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, OrgCtx, Reply, ServiceCtx};
 use crate::secrets::ConnectToken;
@@ -26,12 +27,18 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
     } = body.value;
     let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
     let now = ctx.app.clock.now();
-    let (token, policies) = token_and_policies(&ctx.app, &secret).await?;
+    let (token, policies, service_name) = claim_reads(&ctx.app, &secret, service).await?;
     let token = check_token(token, service, now.unix_timestamp())?;
     // The organization may forbid this service (its policies, SPEC §8).
     ctx.authorize_for_organization(token.organization_id, policies.as_deref())?;
 
-    let relation = RelationRecord::new(service, &token, external_org, now);
+    let relation = RelationRecord::new(
+        service,
+        service_name.map(|n| n.to_string()),
+        &token,
+        external_org,
+        now,
+    );
     let relation = match relations::attempt(&ctx.app.store, &token, &relation, None, now).await? {
         Attempt::Done(relation) => *relation,
         Attempt::Exists(existing) => {
@@ -51,24 +58,40 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
     Reply::json(StatusCode::OK, &relation.view())
 }
 
-/// The presented connect token and its organization's policies: one
-/// `BatchGetItem` (the token names its organization). Never the cached
-/// policies: this request is charged to the service, whose bucket cannot
-/// tell whether they are current (SPEC §5).
-async fn token_and_policies(
+/// What a claim reads before its transaction.
+type ClaimReads = (
+    Option<ConnectTokenRecord>,
+    Option<Arc<OrgPolicies>>,
+    Option<Arc<str>>,
+);
+
+/// The presented connect token, its organization's policies and — unless
+/// this function has seen it — the claiming service's name (stamped on the
+/// relation for its events): one `BatchGetItem` (the token names its
+/// organization). Never the cached policies: this request is charged to the
+/// service, whose bucket cannot tell whether they are current (SPEC §5).
+async fn claim_reads(
     app: &App,
     secret: &ConnectToken,
-) -> Result<(Option<ConnectTokenRecord>, Option<Arc<OrgPolicies>>), ApiError> {
+    service: ExternalServiceId,
+) -> Result<ClaimReads, ApiError> {
     let org = secret.organization();
     let mark = app.versions.mark();
-    let keys = [connect_tokens::secret_key(secret), authz::policies_key(org)];
+    let known = external_services::known_name(app, service);
+    let mut keys = vec![connect_tokens::secret_key(secret), authz::policies_key(org)];
+    if known.is_none() {
+        keys.push(external_services::record_key(service));
+    }
     let mut items = store::get_items(&app.store, &keys).await?.into_iter();
     let token: Option<ConnectTokenRecord> =
         items.next().flatten().map(store::from_item).transpose()?;
     let policies = authz::remember_policy_item(app, org, mark, items.next().flatten().as_ref())?;
+    let name = known.or_else(|| {
+        external_services::remember_record(app, service, items.next().flatten().as_ref())
+    });
     // The hash covers the organization part, so a stored token always names
     // the organization its text does; checked anyway, as the key it was read by.
-    Ok((token.filter(|t| t.organization_id == org), policies))
+    Ok((token.filter(|t| t.organization_id == org), policies, name))
 }
 
 /// `GET /api/v1/external-services/{externalServiceId}/organizations` →
@@ -95,8 +118,8 @@ pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, Api
 }
 
 /// `GET /v1/external-service-relations` → a page of the organization's
-/// relations with their services' names (remembered per function; one
-/// `BatchGetItem` for the names it has not seen).
+/// relations with their services' names (stamped by the claim; for older
+/// relations, remembered per function or one `BatchGetItem`).
 #[tracing::instrument(name = "relations.list", skip_all)]
 pub async fn list_relations(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
@@ -104,7 +127,12 @@ pub async fn list_relations(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let after = ctx.query.cursor("r1:", parse_relation_cursor)?;
     let (relations, more) =
         relations::of_organization(&ctx.app.store, ctx.org, after, limit).await?;
-    let mut services: Vec<_> = relations.iter().map(|r| r.external_service_id).collect();
+    // Names stamped on the relations need no lookup.
+    let mut services: Vec<_> = relations
+        .iter()
+        .filter(|r| r.external_service_name.is_none())
+        .map(|r| r.external_service_id)
+        .collect();
     services.sort_unstable();
     services.dedup();
     let names = crate::external_services::names(&ctx.app, &services).await?;

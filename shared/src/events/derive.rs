@@ -139,8 +139,9 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
             Kind::WebhookEndpoint => {
                 render(item, |r: &EndpointRecord| serde_json::to_value(r.view()))
             }
-            // As the organization's list renders it; the service's name is
-            // not looked up for events.
+            // As the organization's list renders it, with the service's
+            // name the claim stamped (null on a relation older than the
+            // stamp and not confirmed since).
             Kind::Relation => render(item, |r: &RelationRecord| {
                 serde_json::to_value(r.organization_relation(None))
             }),

@@ -159,6 +159,28 @@ pub struct ServicePrincipal {
     pub scopes: Vec<String>,
 }
 
+/// The key of a service's record, for a caller reading it in a batch of its own.
+pub fn record_key(id: ExternalServiceId) -> store::Key {
+    (service_pk(id), "SVC".to_owned())
+}
+
+/// The name of `id` if this function has seen the service.
+pub fn known_name(app: &crate::App, id: ExternalServiceId) -> Option<std::sync::Arc<str>> {
+    app.known_services.get(&id)
+}
+
+/// The name in `item`, the record of `id` a caller read (`None`: no such
+/// service), remembered for the function's next requests.
+pub fn remember_record(
+    app: &crate::App,
+    id: ExternalServiceId,
+    item: Option<&store::Item>,
+) -> Option<std::sync::Arc<str>> {
+    let name: std::sync::Arc<str> = store::get_s(item?, "name")?.into();
+    app.known_services.put(id, name.clone());
+    Some(name)
+}
+
 /// The names of `services` (in order; `None` for an unknown id): from what
 /// this function remembers, and one `BatchGetItem` for the rest (which it
 /// then remembers — names never change).
@@ -179,18 +201,14 @@ pub async fn names(
     if unknown.is_empty() {
         return Ok(names);
     }
-    let keys: Vec<store::Key> = unknown
-        .iter()
-        .map(|id| (service_pk(*id), "SVC".to_owned()))
-        .collect();
+    let keys: Vec<store::Key> = unknown.iter().map(|id| record_key(*id)).collect();
     let items = store::get_items(&app.store, &keys).await?;
     for (id, item) in unknown.iter().zip(items) {
-        let Some(name) = item.and_then(|i| store::get_s(&i, "name").map(str::to_owned)) else {
+        let Some(name) = remember_record(app, *id, item.as_ref()) else {
             continue;
         };
-        app.known_services.put(*id, name.as_str().into());
         if let Some(at) = services.iter().position(|s| s == id) {
-            names[at] = Some(name);
+            names[at] = Some(name.to_string());
         }
     }
     Ok(names)

@@ -54,6 +54,11 @@ pub struct RelationRecord {
     pub organization_id: OrganizationId,
     /// The organization's name, copied at the claim.
     pub organization_name: String,
+    /// The service's name, copied at the claim (names never change), so an
+    /// event renders the relation as the organization's list does without a
+    /// read. Absent on relations no claim has touched since it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_service_name: Option<String>,
     /// The service's own id for the organization.
     pub external_organization_id: String,
     /// The connect token that made it (consumed when it is removed).
@@ -173,9 +178,11 @@ pub enum Attempt {
 }
 
 impl RelationRecord {
-    /// A new relation of `service` with the organization that issued `token`.
+    /// A new relation of `service` (named `service_name`) with the
+    /// organization that issued `token`.
     pub fn new(
         service: ExternalServiceId,
+        service_name: Option<String>,
         token: &ConnectTokenRecord,
         external_organization_id: String,
         now: time::OffsetDateTime,
@@ -190,6 +197,7 @@ impl RelationRecord {
             external_service_id: service,
             organization_id: token.organization_id,
             organization_name: token.organization_name.clone(),
+            external_service_name: service_name,
             external_organization_id,
             connect_token_hash: token.token_hash.clone(),
             confirming_token_hashes: Vec::new(),
@@ -261,36 +269,47 @@ pub async fn attempt(
                     .build(),
             )?)
             .build(),
-        Some(existing) => TransactWriteItem::builder()
-            .update(built(
-                Update::builder()
-                    .table_name(table)
-                    .key(PK, store::s(&relation.pk))
-                    .key(SK, store::s(&relation.sk))
-                    // The confirming token is consumed with the relation (SPEC §11).
-                    .update_expression(
-                        "SET updated_at = :now, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)",
-                    )
-                    .condition_expression(
-                        "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
-                    )
-                    .expression_attribute_values(":now", store::s(format_timestamp(now)))
-                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                    .expression_attribute_values(
-                        ":token",
-                        AttributeValue::L(vec![store::s(&token.token_hash)]),
-                    )
-                    .expression_attribute_values(
-                        ":ext",
-                        store::s(&existing.external_organization_id),
-                    )
-                    .expression_attribute_values(":id", store::s(existing.id.to_string()))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build(),
-            )?)
-            .build(),
+        Some(existing) => {
+            // The confirming token is consumed with the relation (SPEC §11);
+            // the service's name is stamped too, so a relation older than
+            // the stamp gets it at its next confirmation.
+            let (expression, name) = match &relation.external_service_name {
+                Some(name) => (
+                    "SET updated_at = :now, external_service_name = :name, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)",
+                    Some(store::s(name)),
+                ),
+                None => (
+                    "SET updated_at = :now, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)",
+                    None,
+                ),
+            };
+            let confirm = Update::builder()
+                .table_name(table)
+                .key(PK, store::s(&relation.pk))
+                .key(SK, store::s(&relation.sk))
+                .update_expression(expression)
+                .condition_expression(
+                    "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
+                )
+                .expression_attribute_values(":now", store::s(format_timestamp(now)))
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(
+                    ":token",
+                    AttributeValue::L(vec![store::s(&token.token_hash)]),
+                )
+                .expression_attribute_values(":ext", store::s(&existing.external_organization_id))
+                .expression_attribute_values(":id", store::s(existing.id.to_string()))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let confirm = match name {
+                Some(name) => confirm.expression_attribute_values(":name", name),
+                None => confirm,
+            };
+            TransactWriteItem::builder()
+                .update(built(confirm.build())?)
+                .build()
+        }
     };
     let reserve = built(
         Put::builder()
@@ -318,6 +337,10 @@ pub async fn attempt(
             None => relation.clone(),
             Some(existing) => RelationRecord {
                 updated_at: format_timestamp(now),
+                external_service_name: relation
+                    .external_service_name
+                    .clone()
+                    .or_else(|| existing.external_service_name.clone()),
                 ..existing.clone()
             },
         }))),
@@ -416,15 +439,16 @@ pub struct OrganizationRelation<'a> {
 }
 
 impl RelationRecord {
-    /// As the organization's list renders it, with its service's name.
+    /// As the organization's list renders it: with the service's name stamped
+    /// on the relation, else `looked_up` (`None` when not looked up).
     pub fn organization_relation<'a>(
         &'a self,
-        service_name: Option<&'a str>,
+        looked_up: Option<&'a str>,
     ) -> OrganizationRelation<'a> {
         OrganizationRelation {
             id: self.id,
             external_service_id: self.external_service_id,
-            external_service_name: service_name,
+            external_service_name: self.external_service_name.as_deref().or(looked_up),
             external_organization_id: &self.external_organization_id,
             created_at: &self.created_at,
             updated_at: &self.updated_at,
