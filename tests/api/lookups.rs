@@ -141,3 +141,69 @@ async fn malformed_lookups_are_refused() {
             .assert_error(400, "invalid_query_parameter");
     }
 }
+
+/// End users stored before the lookup indexes existed carry no lookup keys
+/// and are not found; `tetherctl end-user add-lookup-keys` gives them their
+/// keys without touching what the API renders, and a second run finds
+/// nothing left to do.
+#[tokio::test]
+async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use tether::end_users::reindex::{Reindexed, add_lookup_keys};
+    let app = spawn_app().await;
+    let old = app
+        .create_user(json!({"email": "Old@Example.com", "external_id": "crm-old"}))
+        .await;
+    let old_email_only = app.create_user(json!({"email": "mail@example.com"})).await;
+    let current = app
+        .create_user(json!({"email": "new@example.com", "external_id": "crm-new"}))
+        .await;
+    app.create_user(json!({})).await;
+    for user in [&old, &old_email_only] {
+        app.app
+            .store
+            .client()
+            .update_item()
+            .table_name(app.app.store.table())
+            .key("PK", AttributeValue::S(format!("ORG#{}", app.org_id)))
+            .key("SK", AttributeValue::S(format!("USER#{}", id(user))))
+            .update_expression("REMOVE email_key, external_id_key")
+            .send()
+            .await
+            .expect("store the user as before the indexes");
+    }
+    let before = app.get(&format!("/v1/end-users/{}", id(&old))).await;
+    assert!(ids(&find(&app, "email=old%40example.com").await).is_empty());
+    assert!(ids(&find(&app, "external_id=crm-old").await).is_empty());
+    assert!(ids(&find(&app, "email=mail%40example.com").await).is_empty());
+
+    let report = add_lookup_keys(&app.app.store, app.org_id).await.unwrap();
+    assert_eq!(
+        report,
+        Reindexed {
+            missing: 2,
+            indexed: 2
+        }
+    );
+    assert_eq!(
+        ids(&find(&app, "email=OLD%40example.com").await),
+        [id(&old)]
+    );
+    assert_eq!(ids(&find(&app, "external_id=crm-old").await), [id(&old)]);
+    assert_eq!(
+        ids(&find(&app, "email=mail%40example.com").await),
+        [id(&old_email_only)]
+    );
+    assert_eq!(
+        ids(&find(&app, "external_id=crm-new").await),
+        [id(&current)]
+    );
+    // Nothing the API shows changed: same body, same ETag.
+    let after = app.get(&format!("/v1/end-users/{}", id(&old))).await;
+    assert_eq!(after.body, before.body);
+    assert_eq!(after.header("etag"), before.header("etag"));
+    assert_eq!(
+        add_lookup_keys(&app.app.store, app.org_id).await.unwrap(),
+        Reindexed::default()
+    );
+}

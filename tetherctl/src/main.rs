@@ -55,6 +55,11 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         interval_ms: u64,
     },
+    /// End users.
+    EndUser {
+        #[command(subcommand)]
+        command: EndUserCommand,
+    },
     /// Purges of deleted end users.
     Purge {
         #[command(subcommand)]
@@ -77,6 +82,18 @@ enum QueueCommand {
         /// The queue's name.
         #[arg(long, default_value = "tether-deliveries")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EndUserCommand {
+    /// Gives end users stored before the lookup indexes existed their
+    /// lookup keys, so `GET /v1/end-users?email=` and `?external_id=` find
+    /// them. Safe beside live traffic and to run again.
+    AddLookupKeys {
+        /// Only this organization (default: every organization).
+        #[arg(long, value_parser = parse_org)]
+        org: Option<OrganizationId>,
     },
 }
 
@@ -351,6 +368,31 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             } else {
                 Err(out.to_string())
             }
+        }
+        Command::EndUser {
+            command: EndUserCommand::AddLookupKeys { org },
+        } => {
+            let orgs = match org {
+                Some(org) => vec![org],
+                None => tether::organizations::list_all(&store)
+                    .await
+                    .map_err(describe)?
+                    .iter()
+                    .map(|o| o.id)
+                    .collect(),
+            };
+            let mut done = Vec::new();
+            for org in orgs {
+                let report = tether::end_users::reindex::add_lookup_keys(&store, org)
+                    .await
+                    .map_err(describe)?;
+                done.push(json!({
+                    "organization_id": org,
+                    "missing": report.missing,
+                    "indexed": report.indexed,
+                }));
+            }
+            Ok(json!({ "organizations": done }))
         }
         Command::StreamWorker { interval_ms } => {
             use tether::stream::local;

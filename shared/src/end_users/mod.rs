@@ -1,6 +1,7 @@
 //! End users (SPEC §9): an organization's relationship with one person.
 
 pub mod domain;
+pub mod reindex;
 pub mod store;
 
 pub use domain::{Email, Metadata};

@@ -95,12 +95,12 @@ impl Lookup {
 
 /// The `ByEmail` key of `email` in `org`: the address in lower case (full
 /// Unicode lowering; the organization's id keeps tenants apart).
-fn email_key(org: OrganizationId, email: &str) -> String {
+pub(super) fn email_key(org: OrganizationId, email: &str) -> String {
     format!("{org}#{}", email.to_lowercase())
 }
 
 /// The `ByExternalId` key of `external_id` in `org`.
-fn external_id_key(org: OrganizationId, external_id: &str) -> String {
+pub(super) fn external_id_key(org: OrganizationId, external_id: &str) -> String {
     format!("{org}#{external_id}")
 }
 
