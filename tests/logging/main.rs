@@ -75,5 +75,7 @@ async fn every_request_writes_one_json_line_without_secrets() {
         unauthenticated.header("x-request-id").unwrap()
     );
     assert_eq!(refused["status"], 401);
+    assert_eq!(refused["error"], "invalid_credentials", "the body's code");
+    assert!(patch.get("error").is_none(), "{patch}");
     assert!(refused.get("organization_id").is_none());
 }

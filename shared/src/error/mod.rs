@@ -309,6 +309,15 @@ impl ApiError {
         }
     }
 
+    /// The code the response on `surface` carries (`code`, or the external
+    /// service API's `type`).
+    pub fn code_on(&self, surface: Surface) -> &'static str {
+        match surface {
+            Surface::Organization => self.code(),
+            Surface::ExternalService => self.external_type(),
+        }
+    }
+
     /// The machine-readable code on the organization/user surface.
     pub fn code(&self) -> &'static str {
         match self {

@@ -114,6 +114,9 @@ where
                 Err(ApiError::internal(format!("operation panicked: {what}")))
             });
         let limit_headers = trace.metering.headers(outcome.as_ref().err());
+        // The error's code on the request line: a refusal is explained
+        // without matching log lines by request id.
+        let error = outcome.as_ref().err().map(|e| e.code_on(endpoint.surface));
         let mut response = match outcome {
             Ok(reply) => render_reply(reply),
             Err(err) => {
@@ -136,6 +139,7 @@ where
             route = endpoint.path,
             function = endpoint.function,
             status = response.status().as_u16(),
+            error,
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             organization_id = caller.organization_id.map(|id| id.to_string()),
             credential_id = caller.credential_id.as_deref(),
