@@ -48,7 +48,7 @@ pub struct App {
     pub outbound: crate::outbound::Outbound,
     /// The key webhook secrets are sealed with, for the functions that seal
     /// or sign.
-    pub webhook_key: Option<aws_lc_rs::aead::LessSafeKey>,
+    pub webhook_key: Option<crate::sealed::Keyring>,
     /// The webhook delivery queue, for the functions that send a delivery
     /// themselves (a test ping, a manual retry).
     pub deliveries: Option<crate::queue::DeliveryQueue>,

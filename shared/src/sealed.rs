@@ -58,6 +58,67 @@ pub fn open(key: &LessSafeKey, aad: &str, sealed: &str) -> Option<Vec<u8>> {
     Some(plain.to_vec())
 }
 
+/// The keys one kind of sealed value is kept under: the current one seals,
+/// every one opens. A rotation puts a new key first and keeps the old ones
+/// until everything sealed with them is sealed again (`tetherctl
+/// webhook-endpoint reseal`).
+pub struct Keyring {
+    current: LessSafeKey,
+    older: Vec<LessSafeKey>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("older", &self.older.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// A ring of one key.
+    pub fn single(key: LessSafeKey) -> Self {
+        Self {
+            current: key,
+            older: Vec::new(),
+        }
+    }
+
+    /// Parses the base64 of one or more 32-byte keys separated by commas or
+    /// whitespace, the sealing key first.
+    pub fn parse(text: &str) -> Result<Self, SealError> {
+        let mut keys = text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                BASE64
+                    .decode(part)
+                    .map_err(|_| SealError::Key)
+                    .and_then(|b| key(&b))
+            });
+        let current = keys.next().ok_or(SealError::Key)??;
+        let older = keys.collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { current, older })
+    }
+
+    /// Seals `plain` for the item `aad` under the current key.
+    pub fn seal(&self, aad: &str, plain: &[u8]) -> Result<String, SealError> {
+        seal(&self.current, aad, plain)
+    }
+
+    /// Opens `sealed` with whichever key of the ring sealed it.
+    pub fn open(&self, aad: &str, sealed: &str) -> Option<Vec<u8>> {
+        std::iter::once(&self.current)
+            .chain(&self.older)
+            .find_map(|k| open(k, aad, sealed))
+    }
+
+    /// Whether `sealed` is sealed under the current key.
+    pub fn is_current(&self, aad: &str, sealed: &str) -> bool {
+        open(&self.current, aad, sealed).is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +142,38 @@ mod tests {
             None
         );
         assert!(key(&[1; 16]).is_err());
+    }
+
+    #[test]
+    fn a_ring_seals_with_its_first_key_and_opens_with_any() {
+        let (old, new) = (BASE64.encode([1u8; 32]), BASE64.encode([2u8; 32]));
+        let before = Keyring::parse(&old).unwrap();
+        let sealed_before = before.seal("item", b"s").unwrap();
+        let rotated = Keyring::parse(&format!("{new}, {old}")).unwrap();
+        assert_eq!(
+            rotated.open("item", &sealed_before).as_deref(),
+            Some(&b"s"[..])
+        );
+        assert!(!rotated.is_current("item", &sealed_before));
+        let sealed_after = rotated.seal("item", b"s").unwrap();
+        assert!(rotated.is_current("item", &sealed_after));
+        assert_eq!(
+            before.open("item", &sealed_after),
+            None,
+            "the old ring lacks the new key"
+        );
+        let after = Keyring::parse(&new).unwrap();
+        assert_eq!(
+            after.open("item", &sealed_before),
+            None,
+            "the old key retired"
+        );
+        assert_eq!(
+            after.open("item", &sealed_after).as_deref(),
+            Some(&b"s"[..])
+        );
+        for bad in ["", " , ", "c2hvcnQ=", &format!("{new},not base64")] {
+            assert!(Keyring::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use tether::clock::Clock;
 use tether::ids::WebhookEndpointId;
+use tether::sealed::Keyring;
 use tether::webhooks::endpoints;
 use tether_tests::{TestApp, TestAppBuilder, id, spawn_app};
 
@@ -19,18 +20,27 @@ async fn create(app: &TestApp, body: Value) -> Value {
 
 /// The secrets that sign the endpoint's deliveries now, as the worker reads them.
 async fn signing(app: &TestApp, endpoint: &Value) -> Vec<String> {
+    signing_with(app, endpoint, &tether_tests::webhook_key())
+        .await
+        .expect("the test key opens the secrets")
+}
+
+/// The secrets that sign the endpoint's deliveries now, opened with `ring`
+/// (`None`: it opens them not).
+async fn signing_with(app: &TestApp, endpoint: &Value, ring: &Keyring) -> Option<Vec<String>> {
     let id = WebhookEndpointId::parse(id(endpoint)).unwrap();
     let record = endpoints::get(&app.app.store, app.org_id, id)
         .await
         .unwrap()
         .unwrap();
     let now = app.clock.now().unix_timestamp();
-    record
-        .signing_secrets(&tether_tests::webhook_key(), now)
-        .unwrap()
-        .iter()
-        .map(tether::webhooks::SigningSecret::expose)
-        .collect()
+    let secrets = record.signing_secrets(ring, now).ok()?;
+    Some(
+        secrets
+            .iter()
+            .map(tether::webhooks::SigningSecret::expose)
+            .collect(),
+    )
 }
 
 /// Whether the Standard Webhooks reference library accepts a delivery
@@ -287,4 +297,88 @@ async fn endpoint_changes_are_events_without_the_secret() {
         ]
     );
     assert!(!page.text.contains("whsec_") && !page.text.contains("sealed"));
+}
+
+/// Rotating the webhook key: with the new key first in the ring and the old
+/// one after it, `tetherctl webhook-endpoint reseal` seals every secret (a
+/// rolled one's predecessor too) again under the new key. The old key can
+/// then leave the ring, and every endpoint still signs with the secrets its
+/// owner holds, as the Standard Webhooks library verifies. A secret no key
+/// of the ring opens is reported, not overwritten.
+#[tokio::test]
+async fn the_webhook_key_rotates_without_changing_a_secret() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use tether::webhooks::reseal::{Resealed, reseal};
+    let app = spawn_app().await;
+    let plain = create(&app, json!({"url": URL})).await;
+    let rolled = create(&app, json!({"url": URL})).await;
+    let roll = app
+        .post(
+            &format!("/v1/webhook-endpoints/{}/roll-secret", id(&rolled)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(roll.status, 200, "{}", roll.text);
+    let before = [signing(&app, &plain).await, signing(&app, &rolled).await];
+    assert_eq!(before[1].len(), 2, "the rolled secret still signs");
+    let shown = app.get("/v1/webhook-endpoints").await.body;
+
+    let (old, new) = (B64.encode([9u8; 32]), B64.encode([10u8; 32]));
+    let rotating = Keyring::parse(&format!("{new},{old}")).unwrap();
+    let store = &app.app.store;
+    assert_eq!(
+        reseal(store, app.org_id, &rotating).await.unwrap(),
+        Resealed {
+            stale: 2,
+            resealed: 2,
+            unopenable: 0
+        }
+    );
+    assert_eq!(
+        reseal(store, app.org_id, &rotating).await.unwrap(),
+        Resealed::default(),
+        "nothing left under the old key"
+    );
+
+    let rotated = Keyring::parse(&new).unwrap();
+    let old_only = Keyring::parse(&old).unwrap();
+    for (endpoint, secrets) in [(&plain, &before[0]), (&rolled, &before[1])] {
+        let after = signing_with(&app, endpoint, &rotated).await;
+        assert_eq!(after.as_ref(), Some(secrets));
+        assert_eq!(signing_with(&app, endpoint, &old_only).await, None);
+    }
+    let plain_signers = signing_with(&app, &plain, &rotated).await.unwrap();
+    assert!(verified(plain["secret"].as_str().unwrap(), &plain_signers));
+    let rolled_signers = signing_with(&app, &rolled, &rotated).await.unwrap();
+    assert!(verified(
+        roll.body["secret"].as_str().unwrap(),
+        &rolled_signers
+    ));
+    assert!(verified(
+        rolled["secret"].as_str().unwrap(),
+        &rolled_signers
+    ));
+    assert_eq!(
+        app.get("/v1/webhook-endpoints").await.body,
+        shown,
+        "nothing the API shows changed"
+    );
+
+    // Another organization's endpoints are its own run's.
+    let lost = Keyring::parse(&B64.encode([11u8; 32])).unwrap();
+    let (other, _) = app.create_org("Other").await;
+    assert_eq!(
+        reseal(store, other, &lost).await.unwrap(),
+        Resealed::default()
+    );
+    assert_eq!(
+        reseal(store, app.org_id, &lost).await.unwrap(),
+        Resealed {
+            stale: 2,
+            resealed: 0,
+            unopenable: 2
+        }
+    );
+    assert!(signing_with(&app, &plain, &rotated).await.is_some());
 }

@@ -175,8 +175,8 @@ pub fn token_keys() -> tether::tokens::TokenKeys {
 }
 
 /// The key every test app seals webhook secrets with.
-pub fn webhook_key() -> aws_lc_rs::aead::LessSafeKey {
-    tether::sealed::key(&[9; 32]).expect("a 32-byte key")
+pub fn webhook_key() -> tether::sealed::Keyring {
+    tether::sealed::Keyring::single(tether::sealed::key(&[9; 32]).expect("a 32-byte key"))
 }
 
 /// Creates a fresh table and an organization that no limit gets in the way of.

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: EndUserCommand,
     },
+    /// Webhook endpoints.
+    WebhookEndpoint {
+        #[command(subcommand)]
+        command: WebhookEndpointCommand,
+    },
     /// Purges of deleted end users.
     Purge {
         #[command(subcommand)]
@@ -98,6 +103,19 @@ enum EndUserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum WebhookEndpointCommand {
+    /// Seals the endpoints' signing secrets again under the first key of
+    /// TETHER_WEBHOOK_KEY (or its parameter), the second step of a rotation
+    /// of the webhook key. Safe beside live traffic and to run again; exits
+    /// 1 when a secret opens with no key of the ring.
+    Reseal {
+        /// Only this organization (default: every organization).
+        #[arg(long, value_parser = parse_org)]
+        org: Option<OrganizationId>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PurgeCommand {
     /// Re-drives end users stuck in `deleting` (local stacks and AWS alike).
     Retry {
@@ -108,6 +126,22 @@ enum PurgeCommand {
         #[arg(long, value_parser = parse_user)]
         user: Option<tether::ids::EndUserId>,
     },
+}
+
+/// `org`, or every organization.
+async fn organizations(
+    store: &Store,
+    org: Option<OrganizationId>,
+) -> Result<Vec<OrganizationId>, String> {
+    match org {
+        Some(org) => Ok(vec![org]),
+        None => Ok(tether::organizations::list_all(store)
+            .await
+            .map_err(describe)?
+            .iter()
+            .map(|o| o.id)
+            .collect()),
+    }
 }
 
 fn parse_user(s: &str) -> Result<tether::ids::EndUserId, String> {
@@ -372,17 +406,8 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         Command::EndUser {
             command: EndUserCommand::AddLookupKeys { org },
         } => {
-            let orgs = match org {
-                Some(org) => vec![org],
-                None => tether::organizations::list_all(&store)
-                    .await
-                    .map_err(describe)?
-                    .iter()
-                    .map(|o| o.id)
-                    .collect(),
-            };
             let mut done = Vec::new();
-            for org in orgs {
+            for org in organizations(&store, org).await? {
                 let report = tether::end_users::reindex::add_lookup_keys(&store, org)
                     .await
                     .map_err(describe)?;
@@ -393,6 +418,33 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
                 }));
             }
             Ok(json!({ "organizations": done }))
+        }
+        Command::WebhookEndpoint {
+            command: WebhookEndpointCommand::Reseal { org },
+        } => {
+            let ring = tether::webhooks::load_key(&sdk)
+                .await
+                .map_err(|e| format!("the webhook key: {e}"))?;
+            let mut done = Vec::new();
+            let mut unopenable = 0;
+            for org in organizations(&store, org).await? {
+                let report = tether::webhooks::reseal::reseal(&store, org, &ring)
+                    .await
+                    .map_err(describe)?;
+                unopenable += report.unopenable;
+                done.push(json!({
+                    "organization_id": org,
+                    "stale": report.stale,
+                    "resealed": report.resealed,
+                    "unopenable": report.unopenable,
+                }));
+            }
+            let out = json!({ "organizations": done });
+            if unopenable == 0 {
+                Ok(out)
+            } else {
+                Err(out.to_string())
+            }
         }
         Command::StreamWorker { interval_ms } => {
             use tether::stream::local;

@@ -6,18 +6,18 @@ use crate::error::ApiError;
 use crate::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, Reply};
+use crate::sealed::Keyring;
 use crate::webhooks::endpoints::{
     self, CreateEndpoint, EndpointRecord, UpdateEndpoint, WithSecret,
 };
 use crate::wire::Page;
-use aws_lc_rs::aead::LessSafeKey;
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::CACHE_CONTROL;
 
 const RESOURCE: &str = "webhook_endpoint";
 const CURSOR_TAG: &str = "w1:";
 
-fn sealing_key(ctx: &OrgCtx) -> Result<&LessSafeKey, ApiError> {
+fn sealing_key(ctx: &OrgCtx) -> Result<&Keyring, ApiError> {
     ctx.app
         .webhook_key
         .as_ref()

@@ -73,8 +73,8 @@ impl Job {
 pub struct Deliverer {
     /// The table.
     pub store: Store,
-    /// The key the endpoints' secrets are sealed with.
-    pub key: aws_lc_rs::aead::LessSafeKey,
+    /// The keys the endpoints' secrets are sealed with.
+    pub key: crate::sealed::Keyring,
     /// The guarded client (SPEC §16), 10 s, no redirects.
     pub outbound: crate::outbound::Outbound,
     /// The queue (to back a message off).

@@ -9,9 +9,9 @@ use crate::error::ApiError;
 use crate::ids::{OrganizationId, WebhookEndpointId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
+use crate::sealed::Keyring;
 use crate::store::{self, Store, StoreError};
 use crate::wire::Timestamp;
-use aws_lc_rs::aead::LessSafeKey;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -62,10 +62,10 @@ pub struct EndpointRecord {
     /// Enabled or disabled.
     pub status: Status,
     /// The signing secret, sealed.
-    secret_sealed: String,
+    pub(super) secret_sealed: String,
     /// The rolled secret, sealed, while it still signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    previous_secret_sealed: Option<String>,
+    pub(super) previous_secret_sealed: Option<String>,
     /// Until when (epoch s) the rolled secret signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     previous_secret_until: Option<i64>,
@@ -128,19 +128,16 @@ impl EndpointRecord {
         }
     }
 
-    fn aad(&self) -> String {
+    /// What a sealed secret of this endpoint is bound to: its item.
+    pub(super) fn aad(&self) -> String {
         format!("{}|{}", self.pk, self.sk)
     }
 
     /// The secrets that sign a delivery at `now`: the current one, and the
     /// rolled one during its overlap.
-    pub fn signing_secrets(
-        &self,
-        key: &LessSafeKey,
-        now: i64,
-    ) -> Result<Vec<SigningSecret>, ApiError> {
+    pub fn signing_secrets(&self, key: &Keyring, now: i64) -> Result<Vec<SigningSecret>, ApiError> {
         let open = |sealed: &str| {
-            crate::sealed::open(key, &self.aad(), sealed)
+            key.open(&self.aad(), sealed)
                 .and_then(|bytes| String::from_utf8(bytes).ok())
                 .and_then(|text| SigningSecret::parse(&text))
                 .ok_or_else(|| ApiError::internal("a webhook secret did not open"))
@@ -265,7 +262,7 @@ impl EndpointRecord {
     pub fn new(
         org: OrganizationId,
         input: CreateEndpoint,
-        key: &LessSafeKey,
+        key: &Keyring,
         now: time::OffsetDateTime,
     ) -> Result<(Self, SigningSecret), ApiError> {
         let id = WebhookEndpointId::generate();
@@ -287,7 +284,8 @@ impl EndpointRecord {
             created_at: now.clone(),
             updated_at: now,
         };
-        record.secret_sealed = crate::sealed::seal(key, &record.aad(), secret.expose().as_bytes())
+        record.secret_sealed = key
+            .seal(&record.aad(), secret.expose().as_bytes())
             .map_err(ApiError::internal)?;
         Ok((record, secret))
     }
@@ -417,11 +415,12 @@ pub async fn delete(
 pub async fn roll_secret(
     store: &Store,
     current: &EndpointRecord,
-    key: &LessSafeKey,
+    key: &Keyring,
     now: time::OffsetDateTime,
 ) -> Result<Option<SigningSecret>, ApiError> {
     let secret = SigningSecret::generate().map_err(ApiError::internal)?;
-    let sealed = crate::sealed::seal(key, &current.aad(), secret.expose().as_bytes())
+    let sealed = key
+        .seal(&current.aad(), secret.expose().as_bytes())
         .map_err(ApiError::internal)?;
     let written = store
         .client()

@@ -1,0 +1,95 @@
+//! The second step of a rotation of the webhook key (docs/decisions.md,
+//! "Webhooks"): with the new key first in the ring and the old ones after
+//! it, every endpoint's secrets are sealed again under the new key, so the
+//! old ones can leave the ring.
+
+use super::endpoints::{self, EndpointRecord};
+use crate::ids::OrganizationId;
+use crate::organizations::org_pk;
+use crate::sealed::Keyring;
+use crate::store::{self, PK, SK, Store, StoreError};
+use serde::Serialize;
+
+/// What [`reseal`] did for one organization.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Resealed {
+    /// Endpoints with a secret sealed under an older key of the ring.
+    pub stale: usize,
+    /// Of those, the ones this run sealed again (the rest were rolled —
+    /// which seals under the current key — or deleted in between).
+    pub resealed: usize,
+    /// Endpoints with a secret no key of the ring opens (sealed under a key
+    /// already removed): they cannot sign until the key is back in the ring.
+    pub unopenable: usize,
+}
+
+/// Seals the organization's webhook secrets that are under an older key of
+/// `ring` again under its current key. Safe beside live traffic and to run
+/// any number of times: each write is conditioned on the sealed values it
+/// replaces, and it changes nothing the API renders (no event).
+pub async fn reseal(
+    store: &Store,
+    org: OrganizationId,
+    ring: &Keyring,
+) -> Result<Resealed, StoreError> {
+    let mut report = Resealed::default();
+    for endpoint in endpoints::all(store, org).await? {
+        let aad = endpoint.aad();
+        if std::iter::once(&endpoint.secret_sealed)
+            .chain(&endpoint.previous_secret_sealed)
+            .all(|sealed| ring.is_current(&aad, sealed))
+        {
+            continue;
+        }
+        report.stale += 1;
+        let again = |sealed: &str| ring.open(&aad, sealed).map(|plain| ring.seal(&aad, &plain));
+        let previous = endpoint.previous_secret_sealed.as_deref().map(again);
+        let (Some(current), None | Some(Some(_))) = (again(&endpoint.secret_sealed), &previous)
+        else {
+            report.unopenable += 1;
+            continue;
+        };
+        let sealing = |e| StoreError::Other {
+            source: Box::new(e),
+        };
+        let current = current.map_err(sealing)?;
+        let previous = previous.flatten().transpose().map_err(sealing)?;
+        if replace(store, org, &endpoint, &current, previous.as_deref()).await? {
+            report.resealed += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Writes `current` and `previous` over the sealed values `endpoint` was
+/// read with; `false` when they changed since.
+async fn replace(
+    store: &Store,
+    org: OrganizationId,
+    endpoint: &EndpointRecord,
+    current: &str,
+    previous: Option<&str>,
+) -> Result<bool, StoreError> {
+    let update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(PK, store::s(org_pk(org)))
+        .key(SK, store::s(endpoints::endpoint_sk(endpoint.id)))
+        .expression_attribute_values(":old", store::s(&endpoint.secret_sealed))
+        .expression_attribute_values(":new", store::s(current))
+        .return_consumed_capacity(store::CAPACITY);
+    let update = match (&endpoint.previous_secret_sealed, previous) {
+        (Some(old), Some(new)) => update
+            .update_expression("SET secret_sealed = :new, previous_secret_sealed = :new_previous")
+            .condition_expression("secret_sealed = :old AND previous_secret_sealed = :old_previous")
+            .expression_attribute_values(":old_previous", store::s(old))
+            .expression_attribute_values(":new_previous", store::s(new)),
+        _ => update
+            .update_expression("SET secret_sealed = :new")
+            .condition_expression(
+                "secret_sealed = :old AND attribute_not_exists(previous_secret_sealed)",
+            ),
+    };
+    StoreError::applied(update.send().await.map_err(StoreError::from))
+}
