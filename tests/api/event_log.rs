@@ -334,6 +334,21 @@ async fn a_partners_changes_are_events_too() {
     assert_eq!(changed["data"]["previous"]["subscription"], "free");
 }
 
+/// The service's claim of `connect` (a connect token as created) for the
+/// external organization `external`, which must answer 200.
+async fn claim(app: &TestApp, service: &str, token: &str, connect: Value, external: &str) -> Value {
+    let res = app
+        .send_as(
+            "POST",
+            &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+            As::Bearer(token),
+            Some(&json!({"connectToken": connect["token"], "externalOrganizationId": external})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    res.body
+}
+
 /// A relation's events carry it as `GET /v1/external-service-relations`
 /// renders it, its service's name included: stamped by the claim, and
 /// stamped again by a confirmation of a relation stored without it.
@@ -341,21 +356,7 @@ async fn a_partners_changes_are_events_too() {
 async fn a_relations_events_render_it_as_the_organizations_list_does() {
     let app = spawn_app().await;
     let (service, token) = app.create_service(&[]).await;
-    let claim = |connect: Value| {
-        let (app, service, token) = (&app, service.clone(), token.clone());
-        async move {
-            let res = app
-                .send_as(
-                    "POST",
-                    &format!("/api/v1/external-services/{service}/organization-relations/claim"),
-                    As::Bearer(&token),
-                    Some(&json!({"connectToken": connect["token"], "externalOrganizationId": "crm-4"})),
-                )
-                .await;
-            assert_eq!(res.status, 200, "{}", res.text);
-            res.body
-        }
-    };
+    let claim = |connect: Value| claim(&app, &service, &token, connect, "crm-4");
     let relation = claim(app.create_connect_token(&service).await).await;
     let listed = || async {
         let res = app.get("/v1/external-service-relations").await;
@@ -626,21 +627,7 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
         )
         .await;
     assert_eq!(cancel.status, 200, "{}", cancel.text);
-    let claim = |connect: Value| {
-        let (app, service, token) = (&app, service.clone(), token.clone());
-        async move {
-            let res = app
-                .send_as(
-                    "POST",
-                    &format!("/api/v1/external-services/{service}/organization-relations/claim"),
-                    As::Bearer(&token),
-                    Some(&json!({"connectToken": connect["token"], "externalOrganizationId": "crm-9"})),
-                )
-                .await;
-            assert_eq!(res.status, 200, "{}", res.text);
-            res.body
-        }
-    };
+    let claim = |connect: Value| claim(&app, &service, &token, connect, "crm-9");
     let relation = claim(app.create_connect_token(&service).await).await;
     claim(app.create_connect_token(&service).await).await;
     // A partner's subscription change: the first PUT may create the user.
