@@ -32,6 +32,7 @@ pub mod identity_providers;
 pub mod ids;
 pub mod limits;
 pub mod logging;
+pub mod names;
 pub mod not_found;
 pub mod openapi;
 pub mod organizations;

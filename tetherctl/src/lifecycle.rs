@@ -61,9 +61,6 @@ pub(crate) async fn org(store: &Store, command: OrgCommand) -> Result<Value, Str
             plan,
             limits,
         } => {
-            if name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-                return Err("--name must not be empty".into());
-            }
             let update = organizations::Update {
                 name,
                 plan,

@@ -144,6 +144,10 @@ async fn organizations(
     }
 }
 
+fn parse_name(s: &str) -> Result<String, String> {
+    tether::names::parse_display_name(s)
+}
+
 fn parse_user(s: &str) -> Result<tether::ids::EndUserId, String> {
     tether::ids::EndUserId::parse(s).map_err(|_| format!("`{s}` is not an end-user id"))
 }
@@ -152,8 +156,8 @@ fn parse_user(s: &str) -> Result<tether::ids::EndUserId, String> {
 pub(crate) enum ExternalServiceCommand {
     /// Creates an external service and its service token (tst_...).
     Create {
-        /// Display name.
-        #[arg(long)]
+        /// Display name (at most 200 characters).
+        #[arg(long, value_parser = parse_name)]
         name: String,
         /// Comma-separated scopes (default: all three).
         #[arg(long, value_delimiter = ',', value_parser = parse_service_scope)]
@@ -237,8 +241,8 @@ impl From<LimitArgs> for LimitOverrides {
 pub(crate) enum OrgCommand {
     /// Creates an organization and an admin-scoped API key for it.
     Create {
-        /// Display name.
-        #[arg(long)]
+        /// Display name (at most 200 characters).
+        #[arg(long, value_parser = parse_name)]
         name: String,
         /// Billing plan: free or pro.
         #[arg(long, default_value = "free", value_parser = parse_plan)]
@@ -260,8 +264,8 @@ pub(crate) enum OrgCommand {
         /// The organization's id.
         #[arg(long, value_parser = parse_org)]
         id: OrganizationId,
-        /// New display name.
-        #[arg(long)]
+        /// New display name (at most 200 characters).
+        #[arg(long, value_parser = parse_name)]
         name: Option<String>,
         /// New plan: free or pro.
         #[arg(long, value_parser = parse_plan)]
@@ -356,9 +360,6 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         Command::Org {
             command: OrgCommand::Create { name, plan, limits },
         } => {
-            if name.trim().is_empty() {
-                return Err("--name must not be empty".into());
-            }
             let org = Organization::new(name, plan, limits.into(), now);
             tether::relationships::put_organization(&store, &org)
                 .await
@@ -498,9 +499,6 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         Command::ExternalService {
             command: ExternalServiceCommand::Create { name, mut scopes },
         } => {
-            if name.trim().is_empty() {
-                return Err("--name must not be empty".into());
-            }
             if scopes.is_empty() {
                 scopes = external_services::SERVICE_SCOPES
                     .iter()
