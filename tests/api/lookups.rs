@@ -149,7 +149,7 @@ async fn malformed_lookups_are_refused() {
 #[tokio::test]
 async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
     use aws_sdk_dynamodb::types::AttributeValue;
-    use tether::end_users::reindex::{Reindexed, add_lookup_keys};
+    use tether::end_users::reindex::{Reindexed, add_lookup_keys, add_lookup_keys_by};
     let app = spawn_app().await;
     let old = app
         .create_user(json!({"email": "Old@Example.com", "external_id": "crm-old"}))
@@ -159,7 +159,8 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
         .create_user(json!({"email": "new@example.com", "external_id": "crm-new"}))
         .await;
     app.create_user(json!({})).await;
-    for user in [&old, &old_email_only] {
+    let last = app.create_user(json!({"external_id": "crm-last"})).await;
+    for user in [&old, &old_email_only, &last] {
         app.app
             .store
             .client()
@@ -177,14 +178,18 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
     assert!(ids(&find(&app, "external_id=crm-old").await).is_empty());
     assert!(ids(&find(&app, "email=mail%40example.com").await).is_empty());
 
-    let report = add_lookup_keys(&app.app.store, app.org_id).await.unwrap();
+    // Two users a query: the run goes on past pages that hold none to fix.
+    let report = add_lookup_keys_by(&app.app.store, app.org_id, 2)
+        .await
+        .unwrap();
     assert_eq!(
         report,
         Reindexed {
-            missing: 2,
-            indexed: 2
+            missing: 3,
+            indexed: 3
         }
     );
+    assert_eq!(ids(&find(&app, "external_id=crm-last").await), [id(&last)]);
     assert_eq!(
         ids(&find(&app, "email=OLD%40example.com").await),
         [id(&old)]

@@ -24,61 +24,92 @@ pub struct Reindexed {
 /// the key. It changes nothing the API renders, so it bumps no version
 /// (ETags stay valid) and produces no event.
 pub async fn add_lookup_keys(store: &Store, org: OrganizationId) -> Result<Reindexed, StoreError> {
+    add_lookup_keys_by(store, org, PAGE).await
+}
+
+/// Users a query of [`add_lookup_keys`] reads at most (before its filter).
+const PAGE: i32 = 1000;
+
+/// [`add_lookup_keys`], reading `page` users a query (tests page with few).
+pub async fn add_lookup_keys_by(
+    store: &Store,
+    org: OrganizationId,
+    page: i32,
+) -> Result<Reindexed, StoreError> {
     let pk = org_pk(org);
-    let items = store::query_all(store, &pk, "USER#", |q| {
-        q.filter_expression(
-            "(attribute_exists(email) AND attribute_not_exists(email_key)) \
+    let refine = |q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
+        q.limit(page)
+            .filter_expression(
+                "(attribute_exists(email) AND attribute_not_exists(email_key)) \
              OR (attribute_exists(external_id) AND attribute_not_exists(external_id_key))",
-        )
-        .projection_expression("SK, email, external_id, email_key, external_id_key")
-    })
-    .await?;
+            )
+            .projection_expression("SK, email, external_id, email_key, external_id_key")
+    };
     let mut report = Reindexed::default();
-    for item in items {
-        let Some(sk) = store::get_s(&item, SK) else {
-            continue;
-        };
-        let lacking =
-            |field: &str, key: &str| store::get_s(&item, field).filter(|_| !item.contains_key(key));
-        let mut set = Vec::new();
-        let mut conditions = vec!["attribute_exists(PK)"];
-        let mut update = store
-            .client()
-            .update_item()
-            .table_name(store.table())
-            .key(PK, store::s(&pk))
-            .key(SK, store::s(sk))
-            .return_consumed_capacity(store::CAPACITY);
-        if let Some(email) = lacking("email", "email_key") {
-            set.push("email_key = :email_key");
-            conditions.push("email = :email AND attribute_not_exists(email_key)");
-            update = update
-                .expression_attribute_values(":email", store::s(email))
-                .expression_attribute_values(":email_key", store::s(email_key(org, email)));
+    // A response at a time: an organization's users need not fit in memory.
+    let mut start = None;
+    loop {
+        let (items, next) = store::query_stretch(store, &pk, "USER#", &refine, start).await?;
+        for item in &items {
+            if let Some(written) = add_keys(store, org, &pk, item).await? {
+                report.missing += 1;
+                report.indexed += usize::from(written);
+            }
         }
-        if let Some(external_id) = lacking("external_id", "external_id_key") {
-            set.push("external_id_key = :external_id_key");
-            conditions.push("external_id = :external_id AND attribute_not_exists(external_id_key)");
-            update = update
-                .expression_attribute_values(":external_id", store::s(external_id))
-                .expression_attribute_values(
-                    ":external_id_key",
-                    store::s(external_id_key(org, external_id)),
-                );
-        }
-        if set.is_empty() {
-            continue;
-        }
-        report.missing += 1;
-        let written = update
-            .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression(conditions.join(" AND "))
-            .send()
-            .await
-            .map_err(StoreError::from);
-        if StoreError::applied(written)? {
-            report.indexed += 1;
+        start = next;
+        if start.is_none() {
+            return Ok(report);
         }
     }
-    Ok(report)
+}
+
+/// Writes the keys `item` (a user of `org`, as projected) lacks: `None` when
+/// it lacks none, else whether this write gave them.
+async fn add_keys(
+    store: &Store,
+    org: OrganizationId,
+    pk: &str,
+    item: &store::Item,
+) -> Result<Option<bool>, StoreError> {
+    let Some(sk) = store::get_s(item, SK) else {
+        return Ok(None);
+    };
+    let lacking =
+        |field: &str, key: &str| store::get_s(item, field).filter(|_| !item.contains_key(key));
+    let mut set = Vec::new();
+    let mut conditions = vec!["attribute_exists(PK)"];
+    let mut update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(PK, store::s(pk))
+        .key(SK, store::s(sk))
+        .return_consumed_capacity(store::CAPACITY);
+    if let Some(email) = lacking("email", "email_key") {
+        set.push("email_key = :email_key");
+        conditions.push("email = :email AND attribute_not_exists(email_key)");
+        update = update
+            .expression_attribute_values(":email", store::s(email))
+            .expression_attribute_values(":email_key", store::s(email_key(org, email)));
+    }
+    if let Some(external_id) = lacking("external_id", "external_id_key") {
+        set.push("external_id_key = :external_id_key");
+        conditions.push("external_id = :external_id AND attribute_not_exists(external_id_key)");
+        update = update
+            .expression_attribute_values(":external_id", store::s(external_id))
+            .expression_attribute_values(
+                ":external_id_key",
+                store::s(external_id_key(org, external_id)),
+            );
+    }
+    if set.is_empty() {
+        return Ok(None);
+    }
+    let written = update
+        .update_expression(format!("SET {}", set.join(", ")))
+        .condition_expression(conditions.join(" AND "))
+        .send()
+        .await
+        .map_err(StoreError::from);
+    StoreError::applied(written).map(Some)
 }

@@ -12,7 +12,9 @@ pub mod schema;
 
 pub use calls::{CallStats, CallTotals};
 pub use errors::{CancellationReason, StoreError};
-pub use query::{Keys, gsi1_item, query_all, query_items_page, query_page, query_page_descending};
+pub use query::{
+    Keys, gsi1_item, query_all, query_items_page, query_page, query_page_descending, query_stretch,
+};
 
 use crate::config::{Config, TlsRoots};
 pub use aws_sdk_dynamodb::types::AttributeValue;

@@ -3,6 +3,14 @@
 
 use super::{CAPACITY, Item, PK, SK, Store, StoreError, from_item, s, schema};
 use std::collections::HashMap;
+/// A query's refinement: what a caller adds (a filter, a projection).
+type Refine<'a> = &'a (
+        dyn Fn(
+    aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder
+            + Sync
+    );
+
 /// Every item of partition `pk` whose sort key begins with `prefix`, all
 /// pages, strongly consistent; `refine` adds what a caller needs (a filter,
 /// a projection).
@@ -12,21 +20,37 @@ pub async fn query_all(
     prefix: &str,
     refine: impl Fn(
         aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder
+    + Sync,
 ) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let query = prefix_query(store, Keys::Table, pk, prefix)
-            .consistent_read(true)
-            .set_exclusive_start_key(start);
-        let out = refine(query).send().await?;
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        let (page, next) = query_stretch(store, pk, prefix, &refine, start).await?;
+        items.extend(page);
+        start = next;
         if start.is_none() {
             return Ok(items);
         }
     }
+}
+
+/// One response of [`query_all`]'s query (up to DynamoDB's 1 MB), from
+/// `start`, and where the next one starts (`None`: done) — for a caller that
+/// works through a large partition without holding all of it.
+pub async fn query_stretch(
+    store: &Store,
+    pk: &str,
+    prefix: &str,
+    refine: Refine<'_>,
+    start: Option<Item>,
+) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+    let query = prefix_query(store, Keys::Table, pk, prefix)
+        .consistent_read(true)
+        .set_exclusive_start_key(start);
+    let out = refine(query).send().await?;
+    let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+    Ok((out.items.unwrap_or_default(), next))
 }
 
 /// Which keys a query reads by: the table's own, or `GSI1`'s.
