@@ -407,6 +407,52 @@ async fn a_relations_events_render_it_as_the_organizations_list_does() {
     assert_eq!(object("relation.removed"), as_confirmed);
 }
 
+/// A relation claimed before claims stamped names gets its service's name
+/// from `tetherctl external-service stamp-relation-names`, and its events
+/// carry it from then on; a second run finds nothing to do.
+#[tokio::test]
+async fn older_relations_get_their_services_name_stamped() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use tether::external_services::{list_services, stamp::stamp_relation_names};
+    let app = spawn_app().await;
+    let (service, token) = app.create_service(&[]).await;
+    let connect = app.create_connect_token(&service).await;
+    let relation = claim(&app, &service, &token, connect, "crm-5").await;
+    let store = &app.app.store;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("SVC#{service}")))
+        .key("SK", AttributeValue::S(format!("REL#ORG#{}", app.org_id)))
+        .update_expression("REMOVE external_service_name")
+        .send()
+        .await
+        .expect("store the relation as before the stamp");
+    let record = list_services(store)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id.to_string() == service)
+        .expect("the service");
+    assert_eq!(stamp_relation_names(store, &record).await.unwrap(), (1, 1));
+    assert_eq!(stamp_relation_names(store, &record).await.unwrap(), (0, 0));
+    let removed = app
+        .delete(&format!("/v1/external-service-relations/{}", id(&relation)))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+
+    let records = tether_tests::stream_changes(&app).await;
+    let failed = tether::events::handle(store, &records, app.clock.now()).await;
+    assert!(failed.is_empty());
+    let events = all_events(&app, Some("relation.removed")).await;
+    assert_eq!(events.len(), 1, "{:?}", summary(&events));
+    assert_eq!(
+        events[0]["data"]["object"]["external_service_name"],
+        "Test CRM"
+    );
+}
+
 #[tokio::test]
 async fn a_redelivered_batch_publishes_nothing_twice() {
     let app = spawn_app().await;

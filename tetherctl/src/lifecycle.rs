@@ -147,7 +147,7 @@ pub(crate) async fn api_key(
     }
 }
 
-/// `external-service list|token-roll|token-revoke`.
+/// `external-service list|token-roll|token-revoke|stamp-relation-names`.
 pub(crate) async fn external_service(
     store: &Store,
     command: ExternalServiceCommand,
@@ -176,6 +176,24 @@ pub(crate) async fn external_service(
                 "token": token.expose(),
                 "old_tokens_expire_at": tether::clock::format_timestamp(now + grace),
             }))
+        }
+        ExternalServiceCommand::StampRelationNames => {
+            let mut done = Vec::new();
+            for service in external_services::list_services(store)
+                .await
+                .map_err(describe)?
+            {
+                let (unnamed, stamped) =
+                    external_services::stamp::stamp_relation_names(store, &service)
+                        .await
+                        .map_err(describe)?;
+                done.push(json!({
+                    "external_service_id": service.id,
+                    "unnamed": unnamed,
+                    "stamped": stamped,
+                }));
+            }
+            Ok(json!({ "external_services": done }))
         }
         ExternalServiceCommand::TokenRevoke { id } => {
             let revoked = external_services::revoke_tokens(store, id, now)

@@ -180,6 +180,9 @@ pub(crate) enum ExternalServiceCommand {
         #[arg(long, value_parser = parse_service)]
         id: tether::ids::ExternalServiceId,
     },
+    /// Stamps every service's name on its relations claimed before claims
+    /// stamped it, so their events carry it. Safe beside traffic and to run again.
+    StampRelationNames,
 }
 
 fn parse_service(s: &str) -> Result<tether::ids::ExternalServiceId, String> {

@@ -4,6 +4,7 @@
 
 pub mod connect_tokens;
 pub mod relations;
+pub mod stamp;
 pub mod users;
 
 pub use relations::{Relation, ServiceOrganization};
