@@ -349,6 +349,23 @@ async fn claim(app: &TestApp, service: &str, token: &str, connect: Value, extern
     res.body
 }
 
+/// Stores the organization's relation with `service` as claims stored it
+/// before they stamped the service's name.
+async fn unstamp(app: &TestApp, service: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = &app.app.store;
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("SVC#{service}")))
+        .key("SK", AttributeValue::S(format!("REL#ORG#{}", app.org_id)))
+        .update_expression("REMOVE external_service_name")
+        .send()
+        .await
+        .expect("store the relation as before the stamp");
+}
+
 /// A relation's events carry it as `GET /v1/external-service-relations`
 /// renders it, its service's name included: stamped by the claim, and
 /// stamped again by a confirmation of a relation stored without it.
@@ -367,18 +384,7 @@ async fn a_relations_events_render_it_as_the_organizations_list_does() {
     assert_eq!(as_created["external_service_name"], "Test CRM");
     // A relation stored before the claim stamped names: the list looks the
     // name up, and the next confirmation stamps it.
-    use aws_sdk_dynamodb::types::AttributeValue;
-    app.app
-        .store
-        .client()
-        .update_item()
-        .table_name(app.app.store.table())
-        .key("PK", AttributeValue::S(format!("SVC#{service}")))
-        .key("SK", AttributeValue::S(format!("REL#ORG#{}", app.org_id)))
-        .update_expression("REMOVE external_service_name")
-        .send()
-        .await
-        .expect("unstamp the relation");
+    unstamp(&app, &service).await;
     assert_eq!(listed().await["external_service_name"], "Test CRM");
     claim(app.create_connect_token(&service).await).await;
     let as_confirmed = listed().await;
@@ -412,23 +418,13 @@ async fn a_relations_events_render_it_as_the_organizations_list_does() {
 /// carry it from then on; a second run finds nothing to do.
 #[tokio::test]
 async fn older_relations_get_their_services_name_stamped() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     use tether::external_services::{list_services, stamp::stamp_relation_names};
     let app = spawn_app().await;
     let (service, token) = app.create_service(&[]).await;
     let connect = app.create_connect_token(&service).await;
     let relation = claim(&app, &service, &token, connect, "crm-5").await;
     let store = &app.app.store;
-    store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key("PK", AttributeValue::S(format!("SVC#{service}")))
-        .key("SK", AttributeValue::S(format!("REL#ORG#{}", app.org_id)))
-        .update_expression("REMOVE external_service_name")
-        .send()
-        .await
-        .expect("store the relation as before the stamp");
+    unstamp(&app, &service).await;
     let record = list_services(store)
         .await
         .unwrap()

@@ -144,10 +144,6 @@ async fn organizations(
     }
 }
 
-fn parse_name(s: &str) -> Result<String, String> {
-    tether::names::parse_display_name(s)
-}
-
 fn parse_user(s: &str) -> Result<tether::ids::EndUserId, String> {
     tether::ids::EndUserId::parse(s).map_err(|_| format!("`{s}` is not an end-user id"))
 }
@@ -157,7 +153,7 @@ pub(crate) enum ExternalServiceCommand {
     /// Creates an external service and its service token (tst_...).
     Create {
         /// Display name (at most 200 characters).
-        #[arg(long, value_parser = parse_name)]
+        #[arg(long, value_parser = tether::names::parse_display_name)]
         name: String,
         /// Comma-separated scopes (default: all three).
         #[arg(long, value_delimiter = ',', value_parser = parse_service_scope)]
@@ -245,7 +241,7 @@ pub(crate) enum OrgCommand {
     /// Creates an organization and an admin-scoped API key for it.
     Create {
         /// Display name (at most 200 characters).
-        #[arg(long, value_parser = parse_name)]
+        #[arg(long, value_parser = tether::names::parse_display_name)]
         name: String,
         /// Billing plan: free or pro.
         #[arg(long, default_value = "free", value_parser = parse_plan)]
@@ -268,7 +264,7 @@ pub(crate) enum OrgCommand {
         #[arg(long, value_parser = parse_org)]
         id: OrganizationId,
         /// New display name (at most 200 characters).
-        #[arg(long, value_parser = parse_name)]
+        #[arg(long, value_parser = tether::names::parse_display_name)]
         name: Option<String>,
         /// New plan: free or pro.
         #[arg(long, value_parser = parse_plan)]

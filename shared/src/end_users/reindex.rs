@@ -6,10 +6,9 @@ use super::store::{email_key, external_id_key};
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::store::{self, PK, SK, Store, StoreError};
-use serde::Serialize;
 
 /// What [`add_lookup_keys`] did for one organization.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reindexed {
     /// End users found without a key their email or external id calls for.
     pub missing: usize,

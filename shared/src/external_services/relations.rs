@@ -273,21 +273,19 @@ pub async fn attempt(
             // The confirming token is consumed with the relation (SPEC §11);
             // the service's name is stamped too, so a relation older than
             // the stamp gets it at its next confirmation.
-            let (expression, name) = match &relation.external_service_name {
-                Some(name) => (
-                    "SET updated_at = :now, external_service_name = :name, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)",
-                    Some(store::s(name)),
-                ),
-                None => (
-                    "SET updated_at = :now, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)",
-                    None,
-                ),
+            let name = relation.external_service_name.as_deref();
+            let set_name = if name.is_some() {
+                ", external_service_name = :name"
+            } else {
+                ""
             };
             let confirm = Update::builder()
                 .table_name(table)
                 .key(PK, store::s(&relation.pk))
                 .key(SK, store::s(&relation.sk))
-                .update_expression(expression)
+                .update_expression(format!(
+                    "SET updated_at = :now{set_name}, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)"
+                ))
                 .condition_expression(
                     "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
                 )
@@ -303,7 +301,7 @@ pub async fn attempt(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 );
             let confirm = match name {
-                Some(name) => confirm.expression_attribute_values(":name", name),
+                Some(name) => confirm.expression_attribute_values(":name", store::s(name)),
                 None => confirm,
             };
             TransactWriteItem::builder()

@@ -3,6 +3,7 @@
 
 use super::{CAPACITY, Item, PK, SK, Store, StoreError, from_item, s, schema};
 use std::collections::HashMap;
+
 /// A query's refinement: what a caller adds (a filter, a projection).
 type Refine<'a> = &'a (
         dyn Fn(

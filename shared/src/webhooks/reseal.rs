@@ -8,10 +8,9 @@ use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::sealed::Keyring;
 use crate::store::{self, PK, SK, Store, StoreError};
-use serde::Serialize;
 
 /// What [`reseal`] did for one organization.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Resealed {
     /// Endpoints with a secret sealed under an older key of the ring.
     pub stale: usize,
