@@ -4,6 +4,7 @@
 //! flow — nothing here signs them.
 
 use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,8 +17,7 @@ const REDIRECT_URI: &str = "http://127.0.0.1/cb";
 pub struct OidcProvider {
     /// Its issuer identifier, `http://127.0.0.1:<port>`.
     pub issuer: String,
-    port: u16,
-    key_dir: PathBuf,
+    log_dir: PathBuf,
     child: Child,
     http: reqwest::Client,
 }
@@ -26,7 +26,7 @@ impl Drop for OidcProvider {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.key_dir);
+        let _ = std::fs::remove_dir_all(&self.log_dir);
     }
 }
 
@@ -34,101 +34,114 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn spawn(port: u16, key_dir: &Path, generations: &str) -> Child {
+/// How long one start may take to print that it listens. Node loading the
+/// module and generating RSA keys on a CI machine whose two cores run the
+/// whole suite took more than 10 s once; a start that is still silent
+/// after this is killed and made again rather than waited on.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How many starts are made before the provider is declared broken.
+const START_TRIES: usize = 3;
+
+/// Starts node once: the child, and the line it printed when it listened
+/// (`None` when it exited or stayed silent past [`START_DEADLINE`]).
+async fn spawn(log: &Path, generations: &str) -> (Child, Option<String>) {
     let module = root().join(".local/oidc/node_modules/oidc-provider/lib/index.js");
     assert!(
         module.exists(),
         "{} is missing: run scripts/tools.sh (make test does)",
         module.display()
     );
-    // Its stderr is kept so that a provider that dies says why.
-    let log = std::fs::File::create(key_dir.join("stderr.log")).expect("provider log");
-    Command::new("node")
+    // Its stderr is kept so that a provider that fails says why.
+    let stderr = std::fs::File::create(log).expect("provider log");
+    let mut child = Command::new("node")
         .arg(root().join("tests/oidc/server.mjs"))
-        .env("OIDC_PORT", port.to_string())
         .env("OIDC_MODULE", module)
-        .env("OIDC_KEY_DIR", key_dir)
         .env("OIDC_GENERATIONS", generations)
-        .stdout(Stdio::null())
-        .stderr(log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .expect("start node tests/oidc/server.mjs")
+        .expect("start node tests/oidc/server.mjs");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // The first line announces the issuer; the rest is drained so that the
+    // provider never blocks on (or dies of) a full or closed pipe.
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = tokio::time::timeout(START_DEADLINE, rx)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|line| line.trim().strip_prefix("listening ").map(str::to_owned));
+    (child, line)
 }
-
-/// How long a provider may take to serve discovery. Node loading the
-/// module and generating RSA keys on a CI machine whose two cores run the
-/// whole suite took more than 10 s once.
-const START_DEADLINE: Duration = Duration::from_secs(90);
-
-/// How often a provider that exited before serving is started again (its
-/// port can be taken for a moment by another test's connection).
-const START_TRIES: usize = 5;
 
 impl OidcProvider {
     /// Starts the provider publishing key `generations` (comma-separated,
-    /// the first signs), and waits until it serves its discovery document.
+    /// the first signs) on a port of its own, and waits until it serves
+    /// its discovery document.
     pub async fn start(generations: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let key_dir = std::env::temp_dir().join(format!("tether-oidc-{}", ulid::Ulid::generate()));
-        std::fs::create_dir_all(&key_dir).expect("key dir");
+        let log_dir = std::env::temp_dir().join(format!("tether-oidc-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&log_dir).expect("log dir");
+        let log = log_dir.join("stderr.log");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .expect("client");
-        let mut provider = Self {
-            issuer: format!("http://127.0.0.1:{port}"),
-            port,
-            child: spawn(port, &key_dir, generations),
-            key_dir,
-            http,
-        };
-        provider.ready(generations).await;
-        provider
-    }
-
-    /// Restarts it publishing other key `generations` (a rotation).
-    pub async fn rotate(&mut self, generations: &str) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = spawn(self.port, &self.key_dir, generations);
-        self.ready(generations).await;
-    }
-
-    /// Waits until the provider serves its discovery document, starting it
-    /// again (same port, same keys) when it exited first.
-    async fn ready(&mut self, generations: &str) {
-        let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        let deadline = tokio::time::Instant::now() + START_DEADLINE;
-        let mut exits = Vec::new();
-        while tokio::time::Instant::now() < deadline {
-            let probe = self.http.get(&url).timeout(Duration::from_secs(5));
-            if let Ok(res) = probe.send().await
-                && res.status().is_success()
-            {
-                return;
+        let mut failures = Vec::new();
+        for _ in 0..START_TRIES {
+            let (mut child, issuer) = spawn(&log, generations).await;
+            if let Some(issuer) = issuer {
+                let provider = Self {
+                    issuer,
+                    log_dir: log_dir.clone(),
+                    child,
+                    http: http.clone(),
+                };
+                provider.serves().await;
+                return provider;
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log =
-                    std::fs::read_to_string(self.key_dir.join("stderr.log")).unwrap_or_default();
-                exits.push(format!("{status}: {log}"));
-                assert!(
-                    exits.len() < START_TRIES,
-                    "the OpenID Provider on {} kept exiting: {exits:#?}",
-                    self.issuer
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                self.child = spawn(self.port, &self.key_dir, generations);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = child.kill();
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+            failures.push(format!("{status}: {stderr}"));
         }
         panic!(
-            "the OpenID Provider did not serve on {} within {START_DEADLINE:?} (exits: {exits:#?})",
-            self.issuer
+            "the OpenID Provider did not listen within {START_DEADLINE:?} in {START_TRIES} starts: {failures:#?}"
         );
+    }
+
+    /// Publishes other key `generations` (a rotation) behind the same
+    /// issuer: the provider is rebuilt in place, nothing rebinds.
+    pub async fn rotate(&mut self, generations: &str) {
+        let res = self
+            .http
+            .post(format!("{}/_rotate?generations={generations}", self.issuer))
+            .send()
+            .await
+            .expect("rotation request");
+        assert_eq!(res.status(), 204, "rotation to {generations}");
+        self.serves().await;
+    }
+
+    /// Asserts that it serves its discovery document.
+    async fn serves(&self) {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        let res = self
+            .http
+            .get(&url)
+            .timeout(START_DEADLINE)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(res.status().is_success(), "{url}: {}", res.status());
     }
 
     /// An id_token for `login` issued to `client` (`rs256`, `es256` or
