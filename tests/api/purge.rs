@@ -3,8 +3,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tether::purge::{self, StreamChange};
+use tether_tests::faults::FailingCalls;
 use tether_tests::id;
 use tether_tests::{TestApp, spawn_app};
 
@@ -213,6 +215,32 @@ async fn the_local_poller_purges_from_dynamodb_locals_stream() {
         poller.poll_once(&app.followers()).await.expect("poll");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(relationships(&app).await, "0");
+}
+
+/// A stream description that fails (a Streams call timing out on a busy
+/// emulator did) does not stop the poll: the shards already known are read.
+#[tokio::test]
+async fn a_failed_stream_description_still_reads_the_known_shards() {
+    let app = spawn_app().await;
+    let faults = FailingCalls::of("DescribeStream");
+    let http = faults.wrap(aws_smithy_http_client::Builder::new().build_http());
+    let mut poller = tether::stream::local::Poller::start(
+        &app.app.store,
+        tether_tests::streams_client_through(Some(http)),
+        &[purge::handler],
+    )
+    .await
+    .expect("the table has a stream");
+    faults.arm();
+    let user = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.delete(&path).await.status, 202);
+    poll_until_gone(&mut poller, &app, &[path], Duration::from_secs(30)).await;
+    assert!(
+        faults.failed.load(Ordering::SeqCst) > 0,
+        "no description failed"
+    );
     assert_eq!(relationships(&app).await, "0");
 }
 

@@ -7,6 +7,9 @@
 //!
 //! Not aws-smithy-mocks: its answers replace the request, which then never
 //! reaches the emulator (nothing would have landed).
+//!
+//! Also: one API failing for a while ([`FailingCalls`]) while the others
+//! reach the emulator.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -89,18 +92,85 @@ impl HttpConnector for Losing {
             // The emulator applies the write; its answer is dropped.
             let _applied = sent.await?;
             faults.lost.fetch_add(1, Ordering::SeqCst);
-            let body = serde_json::json!({
-                "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
-                "message": "Internal server error (injected after the write landed)",
-            });
-            let mut response = aws_smithy_runtime_api::http::Response::new(
-                500.try_into().expect("a valid status"),
-                SdkBody::from(body.to_string()),
-            );
-            response
-                .headers_mut()
-                .insert("content-type", "application/x-amz-json-1.0");
-            Ok(response)
+            Ok(internal_server_error(
+                "Internal server error (injected after the write landed)",
+            ))
         })
     }
+}
+
+/// Fails every attempt at one operation while armed, with a 500
+/// `InternalServerError` (the SDK retries it, then gives up): a service
+/// that stops answering one API for a while, which no emulator does.
+#[derive(Debug)]
+pub struct FailingCalls {
+    operation: String,
+    armed: std::sync::atomic::AtomicBool,
+    /// Attempts failed so far.
+    pub failed: AtomicU64,
+}
+
+impl FailingCalls {
+    /// Fails `operation` (its `X-Amz-Target` name, e.g. `DescribeStream`)
+    /// once [`arm`](Self::arm)ed.
+    pub fn of(operation: &str) -> Arc<Self> {
+        Arc::new(Self {
+            operation: operation.to_owned(),
+            armed: std::sync::atomic::AtomicBool::new(false),
+            failed: AtomicU64::new(0),
+        })
+    }
+
+    /// From now on, every attempt at the operation fails.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// `inner` with the failures in front of it.
+    pub fn wrap(self: &Arc<Self>, inner: SharedHttpClient) -> SharedHttpClient {
+        let faults = self.clone();
+        http_client_fn(
+            move |settings: &HttpConnectorSettings, components: &RuntimeComponents| {
+                SharedHttpConnector::new(Failing {
+                    inner: inner.http_connector(settings, components),
+                    faults: faults.clone(),
+                })
+            },
+        )
+    }
+}
+
+#[derive(Debug)]
+struct Failing {
+    inner: SharedHttpConnector,
+    faults: Arc<FailingCalls>,
+}
+
+impl HttpConnector for Failing {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next());
+        if !self.faults.armed.load(Ordering::SeqCst) || target != Some(&self.faults.operation) {
+            return self.inner.call(request);
+        }
+        self.faults.failed.fetch_add(1, Ordering::SeqCst);
+        HttpConnectorFuture::ready(Ok(internal_server_error("injected: the call failed")))
+    }
+}
+
+fn internal_server_error(message: &str) -> aws_smithy_runtime_api::http::Response {
+    let body = serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        "message": message,
+    });
+    let mut response = aws_smithy_runtime_api::http::Response::new(
+        500.try_into().expect("a valid status"),
+        SdkBody::from(body.to_string()),
+    );
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.0");
+    response
 }

@@ -46,14 +46,23 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 
 /// A DynamoDB Streams client for the emulator the suite runs on.
 pub fn streams_client() -> aws_sdk_dynamodbstreams::Client {
-    let sdk = aws_config::SdkConfig::builder()
+    streams_client_through(None)
+}
+
+/// [`streams_client`], its calls going through `http` when given (faults).
+pub fn streams_client_through(
+    http: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
+) -> aws_sdk_dynamodbstreams::Client {
+    let mut sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
-        ))
-        .build();
-    tether::stream::local::streams_client(&sdk, Some(&dynamodb_endpoint()))
+        ));
+    if let Some(http) = http {
+        sdk = sdk.http_client(http);
+    }
+    tether::stream::local::streams_client(&sdk.build(), Some(&dynamodb_endpoint()))
 }
 
 /// The SQS endpoint (moto's) every test's delivery queue lives in (`make

@@ -194,9 +194,16 @@ impl Poller {
     }
 
     /// Reads what the stream has now and purges; returns the changes read.
-    /// A failing shard is logged and retried next time; the others go on.
+    /// A failing shard is logged and retried next time; the others go on,
+    /// and so do the shards already known when the stream's description
+    /// fails (new shards are picked up by a later poll).
     pub async fn poll_once(&mut self, followers: &Followers) -> Result<usize, PollError> {
-        self.discover(ShardIteratorType::TrimHorizon).await?;
+        if let Err(err) = self.discover(ShardIteratorType::TrimHorizon).await {
+            if self.shards.is_empty() {
+                return Err(err);
+            }
+            tracing::warn!(error = %err, "stream description failed; reading the shards already known");
+        }
         let ids: Vec<String> = self.shards.keys().cloned().collect();
         let mut read = 0;
         for id in ids {
