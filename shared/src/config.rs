@@ -29,9 +29,10 @@ pub struct Config {
     /// TCP, TLS) during INIT, so the first request does not pay for it.
     pub warm_up_connection: bool,
     /// `TETHER_READS_BESIDE_LIMITER` (default true): a warm GET runs its
-    /// read while the limiter's write is in flight (issue 19). `false` makes
-    /// every read wait for its admission first: the kill switch, and what
-    /// `make bench` compares against.
+    /// read while the limiter's write is in flight (issue 19), and so does
+    /// a write's read-ahead (the claim's). `false` makes every read wait for
+    /// its admission first: the kill switch, and what `make bench` compares
+    /// against.
     pub reads_beside_limiter: bool,
     /// `TETHER_TLS_ROOTS`: which certificate authorities the functions' HTTPS
     /// client trusts (default [`TlsRoots::Amazon`]).

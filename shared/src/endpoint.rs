@@ -31,6 +31,19 @@ pub type Served = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 /// disagree.
 pub type Handler = fn(Arc<App>, &'static Endpoint, Request) -> Served;
 
+/// What a read ahead brings back, type-erased between the endpoint's hook
+/// and its operation (which takes it from its context).
+pub type Brought = Box<dyn std::any::Any + Send>;
+
+/// Reads started by an endpoint's read-ahead hook.
+pub type Reading = Pin<Box<dyn Future<Output = Brought> + Send>>;
+
+/// An endpoint's read-ahead (`pipeline::read_ahead`): from its parsed body
+/// (the handler's body type, as `Any`) and its path parameters, the reads
+/// its operation will start from, or `None` when there are none to make.
+pub type ReadAhead =
+    fn(&Arc<App>, &dyn std::any::Any, &[(&'static str, String)]) -> Option<Reading>;
+
 /// An operation bound for an endpoint: what runs a request, and the
 /// credential its context type needs (checked against the endpoint's).
 #[derive(Debug, Clone, Copy)]
@@ -193,6 +206,9 @@ pub struct Endpoint {
     pub webhook_key: bool,
     /// The function sends webhook deliveries (needs the delivery queue).
     pub delivery_queue: bool,
+    /// The reads its operation starts from, sent beside the limiter's write
+    /// ([`ReadAhead`]); `None`: read after the admission.
+    pub read_ahead: Option<ReadAhead>,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -233,6 +249,15 @@ impl Endpoint {
             browser: false,
             webhook_key: false,
             delivery_queue: false,
+            read_ahead: None,
+        }
+    }
+
+    /// Its operation's first reads go out beside the limiter's write.
+    pub const fn reading_ahead(self, hook: ReadAhead) -> Self {
+        Self {
+            read_ahead: Some(hook),
+            ..self
         }
     }
 

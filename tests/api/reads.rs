@@ -183,15 +183,25 @@ async fn a_read_made_before_a_change_is_discarded_and_made_again() {
     assert_eq!(res.body["email"], "d@example.com");
 }
 
-/// A `TestRequest` through `app` (the proxied function).
+/// A GET `TestRequest` through `app` (the proxied function).
 async fn send_request(
     app: &Arc<App>,
     req: tether_tests::TestRequest<'_>,
     path: &str,
 ) -> TestResponse {
+    send_method(app, "GET", req, path).await
+}
+
+/// A `method` `TestRequest` through `app` (the proxied function).
+async fn send_method(
+    app: &Arc<App>,
+    method: &str,
+    req: tether_tests::TestRequest<'_>,
+    path: &str,
+) -> TestResponse {
     let event = req.event();
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let endpoint = tether::routes::route("GET", path.split('?').next().unwrap());
+    let endpoint = tether::routes::route(method, path.split('?').next().unwrap());
     dispatch(Arc::clone(app), endpoint, request).await.into()
 }
 
@@ -302,5 +312,87 @@ async fn a_cold_functions_first_read_waits_for_the_fewest_round_trips() {
             rounds,
             "{case}: round trips a cold function waited for in turn"
         );
+    }
+}
+
+/// A write's own reads go out beside its limiter's write too (the claim's
+/// connect token and policies: `pipeline::read_ahead`); the write follows
+/// the admission. The kill switch puts them back after it.
+#[tokio::test]
+async fn a_claim_reads_its_token_and_policies_beside_the_services_limiter_write() {
+    let test = spawn_app().await;
+    let (service, token) = test.create_service(&[]).await;
+    let claim_path = format!("/api/v1/external-services/{service}/organization-relations/claim");
+    let (endpoint, counts) = slow_proxy().await;
+    for (beside, most, rounds) in [(true, 2, 2), (false, 1, 3)] {
+        let app = app_via(endpoint.clone(), &test, beside);
+        // (warm, measured): the first claim caches the service's token.
+        for measured in [false, true] {
+            let connect = test.create_connect_token(&service).await;
+            let request = test.request("POST", &claim_path).bearer(&token).json(
+                &json!({"connectToken": connect["token"], "externalOrganizationId": "acct-r"}),
+            );
+            counts.most.store(0, Ordering::SeqCst);
+            counts.rounds.store(0, Ordering::SeqCst);
+            let before = app.store.call_totals();
+            let res = send_method(&app, "POST", request, &claim_path).await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            assert_eq!(res.body["externalOrganizationId"], "acct-r");
+            if measured {
+                // The limiter's write, the BatchGetItem, the transaction.
+                let spent = app.store.call_totals().since(&before);
+                assert_eq!(spent.calls, 3, "beside: {beside}");
+                assert_eq!(
+                    counts.most.load(Ordering::SeqCst),
+                    most,
+                    "beside: {beside}: DynamoDB requests outstanding at once"
+                );
+                assert_eq!(
+                    counts.rounds.load(Ordering::SeqCst),
+                    rounds,
+                    "beside: {beside}: round trips waited for in turn"
+                );
+            }
+            // Removed, so that the next claim creates the relation again.
+            let relation = format!(
+                "/v1/external-service-relations/{}",
+                res.body["id"].as_str().unwrap()
+            );
+            assert_eq!(test.delete(&relation).await.status, 204);
+        }
+    }
+}
+
+/// A claim refused for its service's rate reads nothing ahead once the
+/// function has seen that bucket empty: a flood costs the limiter's write
+/// only, as before.
+#[tokio::test]
+async fn claims_refused_for_the_services_rate_read_nothing_ahead() {
+    let test = spawn_app().await;
+    let (service, token) = test.create_service(&[]).await;
+    let claim_path = format!("/api/v1/external-services/{service}/organization-relations/claim");
+    let connect = test.create_connect_token(&service).await;
+    let body = json!({"connectToken": connect["token"], "externalOrganizationId": "acct-f"});
+    let claim = || {
+        test.send_as(
+            "POST",
+            &claim_path,
+            tether_tests::As::Bearer(&token),
+            Some(&body),
+        )
+    };
+    // The bucket holds its burst (SPEC §6); the clock stands still.
+    let burst = tether::limits::EXTERNAL_SERVICE_RATE.burst;
+    let mut admitted = 0;
+    while claim().await.status != 429 {
+        admitted += 1;
+        assert!(admitted <= burst + 1, "never refused");
+    }
+    for _ in 0..5 {
+        let before = test.app.store.call_totals();
+        let res = claim().await;
+        assert_eq!(res.status, 429, "{}", res.text);
+        let spent = test.app.store.call_totals().since(&before);
+        assert_eq!(spent.calls, 1, "the limiter's write only");
     }
 }

@@ -21,6 +21,11 @@
 //! medians of `--runs` (default 3 with `--check`, else 1) whole runs;
 //! `--iterations N` (default 200); `--only a,b` limits the functions.
 //!
+//! `BENCH_READS_AFTER_LIMITER=1` runs every process with
+//! `TETHER_READS_BESIDE_LIMITER=false`: a write's read-ahead (the claim's)
+//! waits for its admission too — the write's figure before it, from the same
+//! binary.
+//!
 //! Profiling (docs/performance.md): `BENCH_PROFILE=profiling` takes the
 //! binaries from `target/profiling` (release code generation with symbols);
 //! `BENCH_PERF=<dir>` records each function's warm requests with `perf record`
@@ -246,6 +251,9 @@ enum Setup<'a> {
 fn spawn(binary: &Path, function: &str, emulator: &Emulator, table: &str, setup: Setup) -> Process {
     let mut command = Command::new(binary);
     command.env_clear();
+    if std::env::var_os("BENCH_READS_AFTER_LIMITER").is_some() {
+        command.env("TETHER_READS_BESIDE_LIMITER", "false");
+    }
     match setup {
         Setup::Plain => {}
         Setup::ReadsAfterLimiter => {

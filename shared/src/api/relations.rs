@@ -4,6 +4,7 @@
 
 use crate::App;
 use crate::authz::{self, OrgPolicies};
+use crate::endpoint::{Brought, Reading};
 use crate::error::ApiError;
 use crate::external_services;
 use crate::external_services::connect_tokens::{self, ConnectTokenRecord};
@@ -27,7 +28,13 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
     } = body.value;
     let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
     let now = ctx.app.clock.now();
-    let (token, policies, service_name) = claim_reads(&ctx.app, &secret, service).await?;
+    // Read beside the admission when the pipeline could (the same keys),
+    // else now; a read ahead that failed is made again.
+    let items = match ctx.read_ahead::<ClaimItems>() {
+        Some(ahead) if ahead.service == service && ahead.items.is_ok() => ahead,
+        _ => ClaimItems::read(&ctx.app, &secret, service).await,
+    };
+    let (token, policies, service_name) = items.into_reads(&ctx.app, &secret)?;
     let token = check_token(token, service, now.unix_timestamp())?;
     // The organization may forbid this service (its policies, SPEC §8).
     ctx.authorize_for_organization(token.organization_id, policies.as_deref())?;
@@ -65,33 +72,97 @@ type ClaimReads = (
     Option<Arc<str>>,
 );
 
-/// The presented connect token, its organization's policies and — unless
-/// this function has seen it — the claiming service's name (stamped on the
-/// relation for its events): one `BatchGetItem` (the token names its
-/// organization). Never the cached policies: this request is charged to the
-/// service, whose bucket cannot tell whether they are current (SPEC §5).
-async fn claim_reads(
-    app: &App,
-    secret: &ConnectToken,
+/// The claim's one `BatchGetItem`, as it came back: the presented connect
+/// token, its organization's policies and — unless this function had seen
+/// it — the claiming service's record (its name is stamped on the relation
+/// for its events). The token names its organization. Never the cached
+/// policies: this request is charged to the service, whose bucket cannot
+/// tell whether they are current (SPEC §5).
+struct ClaimItems {
+    /// The service it was read for (the path's: the admission proves the
+    /// caller is that service before anything read is used).
     service: ExternalServiceId,
-) -> Result<ClaimReads, ApiError> {
-    let org = secret.organization();
-    let mark = app.versions.mark();
-    let known = external_services::known_name(app, service);
-    let mut keys = vec![connect_tokens::secret_key(secret), authz::policies_key(org)];
-    if known.is_none() {
-        keys.push(external_services::record_key(service));
+    /// The token's key it was read by.
+    token_key: store::Key,
+    /// When the read began, for the policies' cache.
+    mark: crate::freshness::Mark,
+    /// The service's name, when this function already had it.
+    known_name: Option<Arc<str>>,
+    items: Result<Vec<Option<store::Item>>, store::StoreError>,
+}
+
+impl ClaimItems {
+    async fn read(app: &App, secret: &ConnectToken, service: ExternalServiceId) -> Self {
+        let mark = app.versions.mark();
+        let known_name = external_services::known_name(app, service);
+        let token_key = connect_tokens::secret_key(secret);
+        let mut keys = vec![
+            token_key.clone(),
+            authz::policies_key(secret.organization()),
+        ];
+        if known_name.is_none() {
+            keys.push(external_services::record_key(service));
+        }
+        let items = store::get_items(&app.store, &keys).await;
+        Self {
+            service,
+            token_key,
+            mark,
+            known_name,
+            items,
+        }
     }
-    let mut items = store::get_items(&app.store, &keys).await?.into_iter();
-    let token: Option<ConnectTokenRecord> =
-        items.next().flatten().map(store::from_item).transpose()?;
-    let policies = authz::remember_policy_item(app, org, mark, items.next().flatten().as_ref())?;
-    let name = known.or_else(|| {
-        external_services::remember_record(app, service, items.next().flatten().as_ref())
-    });
-    // The hash covers the organization part, so a stored token always names
-    // the organization its text does; checked anyway, as the key it was read by.
-    Ok((token.filter(|t| t.organization_id == org), policies, name))
+
+    /// The reads for `secret`, caching the policies and the service's name
+    /// (only now: the request was admitted). Items read for another token's
+    /// key are not used (the body is the one the read-ahead had).
+    fn into_reads(self, app: &App, secret: &ConnectToken) -> Result<ClaimReads, ApiError> {
+        if self.token_key != connect_tokens::secret_key(secret) {
+            return Err(ApiError::internal(
+                "the claim's reads were for another token",
+            ));
+        }
+        let org = secret.organization();
+        let mut items = self.items?.into_iter();
+        let token: Option<ConnectTokenRecord> =
+            items.next().flatten().map(store::from_item).transpose()?;
+        let policies =
+            authz::remember_policy_item(app, org, self.mark, items.next().flatten().as_ref())?;
+        let name = self.known_name.or_else(|| {
+            external_services::remember_record(app, self.service, items.next().flatten().as_ref())
+        });
+        // The hash covers the organization part, so a stored token always names
+        // the organization its text does; checked anyway, as the key it was read by.
+        Ok((token.filter(|t| t.organization_id == org), policies, name))
+    }
+}
+
+/// The claim's read-ahead ([`crate::endpoint::ReadAhead`]): its
+/// `BatchGetItem`, from the body's connect token and the path's service,
+/// sent beside the service's limiter write — unless the body holds no
+/// well-formed token or the service's bucket was last seen empty (a
+/// refused claim would read for nothing). Nothing is cached until the
+/// claim is admitted and runs.
+pub fn read_ahead(
+    app: &Arc<App>,
+    body: &dyn std::any::Any,
+    path: &[(&'static str, String)],
+) -> Option<Reading> {
+    let body = body.downcast_ref::<Json<ClaimBody>>()?;
+    let secret = ConnectToken::parse(&body.value.connect_token)?;
+    let service = path
+        .iter()
+        .find(|(name, _)| *name == "externalServiceId")
+        .and_then(|(_, value)| ExternalServiceId::parse(value).ok())?;
+    let owner = crate::limits::Owner::ExternalService(service);
+    let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
+    if app.limiter.looks_exhausted(&owner, policy, app.clock.now()) {
+        return None;
+    }
+    let app = Arc::clone(app);
+    Some(Box::pin(async move {
+        Box::new(ClaimItems::read(&app, &secret, service).await) as Brought
+    }))
 }
 
 /// `GET /api/v1/external-services/{externalServiceId}/organizations` →

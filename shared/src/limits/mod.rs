@@ -32,6 +32,12 @@ pub const EXTERNAL_SERVICE_RATE: Rate = Rate {
     burst: 100,
 };
 
+/// What an external service's bucket enforces: its rate, no turns.
+pub const EXTERNAL_SERVICE_POLICY: Policy = Policy {
+    rate: EXTERNAL_SERVICE_RATE,
+    turn_ceiling: None,
+};
+
 /// Sort key of every bucket item.
 pub const LIMIT_SK: &str = "LIMIT";
 /// The attribute of a bucket item that holds its owner's version.

@@ -111,6 +111,8 @@ pub struct Ctx {
     pub(super) path_params: Vec<(&'static str, String)>,
     /// The request's Idempotency-Key, claimed once the request is authorized.
     pub(super) idempotency: Arc<KeySlot>,
+    /// What the endpoint's read-ahead brought, if it ran.
+    pub(super) read_ahead: super::read_ahead::Slot,
 }
 
 /// A POST's Idempotency-Key between parsing and its claim: the pipeline claims
@@ -169,6 +171,12 @@ impl KeySlot {
 }
 
 impl Ctx {
+    /// What the endpoint's read-ahead brought beside the admission, if it
+    /// ran and brought a `T`; taken once.
+    pub fn read_ahead<T: 'static>(&self) -> Option<T> {
+        self.read_ahead.take()
+    }
+
     /// A free-text path parameter, percent-decoded (checked by the pipeline).
     pub fn path_text(&self, name: &'static str) -> Result<String, ApiError> {
         param(&self.path_params, name)

@@ -293,10 +293,7 @@ where
         }
         _ => {
             let owner = crate::limits::Owner::ExternalService(service_id);
-            let policy = crate::limits::Policy {
-                rate: crate::limits::EXTERNAL_SERVICE_RATE,
-                turn_ceiling: None,
-            };
+            let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
             let exhausted = app.limiter.looks_exhausted(&owner, policy, app.clock.now());
             let guess = speculate
                 .filter(|_| !exhausted)

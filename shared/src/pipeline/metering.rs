@@ -94,10 +94,7 @@ impl Metering {
         app: &App,
         id: crate::ids::ExternalServiceId,
     ) -> Result<u64, ApiError> {
-        let policy = Policy {
-            rate: crate::limits::EXTERNAL_SERVICE_RATE,
-            turn_ceiling: None,
-        };
+        let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
         // The service's policy is configuration: nothing to hold it to.
         match self
             .charge(app, Owner::ExternalService(id), policy, None)

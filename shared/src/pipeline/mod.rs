@@ -10,7 +10,8 @@
 //! [`path`] parameters, [`credentials`] (who is calling, and which bucket
 //! pays), [`authorize`] (the Cedar decision), [`context`] (what an operation
 //! gets), [`body`] and [`query`] parsing, [`metering`] (limits and quota
-//! headers), [`reply`] (rendering); this file runs them in order and logs.
+//! headers), [`reply`] (rendering), [`read_ahead`] (a write's first reads
+//! beside its admission); this file runs them in order and logs.
 
 mod authorize;
 pub mod body;
@@ -21,6 +22,7 @@ mod metering;
 mod numbers;
 mod path;
 pub mod query;
+mod read_ahead;
 mod reply;
 mod speculation;
 mod tenant;
@@ -220,6 +222,7 @@ where
     // and its outcome — a 400/413/422 included — is only looked at after the
     // admission and the decision, where SPEC's order of refusals puts it.
     let verified = Arc::clone(&trace.verified);
+    let mut ahead = None;
     let (admitted, speculated, early_input) = {
         let admitting = admit(
             &app,
@@ -241,7 +244,21 @@ where
             Poll::Pending => {
                 let verified = verified.load(Ordering::Relaxed);
                 let early = parse_early::<B>(verified, &parts.headers, raw_body).await;
-                let (admitted, speculated) = admitting.await?;
+                // A body read early may start the operation's reads too
+                // (not with the kill switch of reads beside the limiter).
+                let reading = endpoint
+                    .read_ahead
+                    .filter(|_| app.config.reads_beside_limiter)
+                    .zip(early.as_ref().and_then(|e| e.as_ref().ok()))
+                    .and_then(|(hook, input)| hook(&app, input, &parts.path_params));
+                let (admission, brought) = tokio::join!(admitting, async {
+                    match reading {
+                        Some(reading) => Some(reading.await),
+                        None => None,
+                    }
+                });
+                let (admitted, speculated) = admission?;
+                ahead = brought;
                 (admitted, speculated, early)
             }
         }
@@ -270,7 +287,9 @@ where
     let slot = Arc::new(KeySlot::new(pending));
     let store = app.store.clone();
     let actor = actor_of(authenticated, request_id);
-    let ctx = C::from_ctx(parts.into_ctx(admitted, Arc::clone(&slot)))?;
+    let mut ctx = parts.into_ctx(admitted, Arc::clone(&slot));
+    ctx.read_ahead = read_ahead::Slot::new(ahead);
+    let ctx = C::from_ctx(ctx)?;
     if !endpoint.authorize_after_body
         && let Some(replay) = slot.claim(&app).await?
     {
@@ -337,6 +356,7 @@ impl Parts {
             endpoint: self.endpoint,
             path_params: self.path_params,
             idempotency,
+            read_ahead: read_ahead::Slot::default(),
         }
     }
 }

@@ -24,7 +24,9 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
         )],
         &[404, 409, 410],
     ),
-);
+)
+.reading_ahead(api::relations::read_ahead);
+
 /// `GET /api/v1/external-services/{externalServiceId}/organizations`
 pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
     "list-service-organizations",
