@@ -109,10 +109,7 @@ async fn send(app: &Arc<App>, test: &TestApp, method: &str, path: &str) -> TestR
     if method != "GET" {
         req = req.json(&json!({"metadata": {"n": 1}}));
     }
-    let event = req.event();
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let endpoint = tether::routes::route(method, path.split('?').next().unwrap());
-    dispatch(Arc::clone(app), endpoint, request).await.into()
+    send_method(app, method, req, path).await
 }
 
 #[tokio::test]
