@@ -28,10 +28,10 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
     } = body.value;
     let secret = ConnectToken::parse(&raw_token).ok_or(ApiError::MalformedConnectToken)?;
     let now = ctx.app.clock.now();
-    // Read beside the admission when the pipeline could (the same keys),
-    // else now; a read ahead that failed is made again.
+    // Read beside the admission when the pipeline could, else now; a read
+    // ahead that failed, or was not for this service and token, is made again.
     let items = match ctx.read_ahead::<ClaimItems>() {
-        Some(ahead) if ahead.service == service && ahead.items.is_ok() => ahead,
+        Some(ahead) if ahead.usable_for(&secret, service) => ahead,
         _ => ClaimItems::read(&ctx.app, &secret, service).await,
     };
     let (token, policies, service_name) = items.into_reads(&ctx.app, &secret)?;
@@ -113,15 +113,16 @@ impl ClaimItems {
         }
     }
 
-    /// The reads for `secret`, caching the policies and the service's name
-    /// (only now: the request was admitted). Items read for another token's
-    /// key are not used (the body is the one the read-ahead had).
+    /// Whether they came back, for `service` and `secret`'s key.
+    fn usable_for(&self, secret: &ConnectToken, service: ExternalServiceId) -> bool {
+        self.items.is_ok()
+            && self.service == service
+            && self.token_key == connect_tokens::secret_key(secret)
+    }
+
+    /// The reads for `secret` (read by its key), caching the policies and
+    /// the service's name — only now: the request was admitted.
     fn into_reads(self, app: &App, secret: &ConnectToken) -> Result<ClaimReads, ApiError> {
-        if self.token_key != connect_tokens::secret_key(secret) {
-            return Err(ApiError::internal(
-                "the claim's reads were for another token",
-            ));
-        }
         let org = secret.organization();
         let mut items = self.items?.into_iter();
         let token: Option<ConnectTokenRecord> =
