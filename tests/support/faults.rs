@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Loses the answers of the first `remaining` `UpdateItem`s whose partition
 /// key starts with `key_prefix`, after the emulator has applied them.
@@ -105,7 +105,7 @@ impl HttpConnector for Losing {
 #[derive(Debug)]
 pub struct FailingCalls {
     operation: String,
-    armed: std::sync::atomic::AtomicBool,
+    armed: AtomicBool,
     /// Attempts failed so far.
     pub failed: AtomicU64,
 }
@@ -116,7 +116,7 @@ impl FailingCalls {
     pub fn of(operation: &str) -> Arc<Self> {
         Arc::new(Self {
             operation: operation.to_owned(),
-            armed: std::sync::atomic::AtomicBool::new(false),
+            armed: AtomicBool::new(false),
             failed: AtomicU64::new(0),
         })
     }

@@ -151,10 +151,8 @@ pub fn read_ahead(
 ) -> Option<Reading> {
     let body = body.downcast_ref::<Json<ClaimBody>>()?;
     let secret = ConnectToken::parse(&body.value.connect_token)?;
-    let service = path
-        .iter()
-        .find(|(name, _)| *name == "externalServiceId")
-        .and_then(|(_, value)| ExternalServiceId::parse(value).ok())?;
+    let service = crate::pipeline::param(path, "externalServiceId")
+        .and_then(|value| ExternalServiceId::parse(value).ok())?;
     let owner = crate::limits::Owner::ExternalService(service);
     let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
     if app.limiter.looks_exhausted(&owner, policy, app.clock.now()) {

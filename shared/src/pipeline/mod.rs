@@ -32,6 +32,7 @@ pub use body::{FromBody, Json, NoBody};
 pub use callers::{Caller, OrgCtx, ServiceCtx, UserCtx};
 pub use context::{Authenticated, Ctx};
 pub use credentials::Header;
+pub(crate) use path::param;
 pub use query::Query;
 pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
 
@@ -214,7 +215,8 @@ where
             let parts = parts.clone();
             move |admitted: Admitted| async move {
                 let input = B::from_body(&parts.headers, raw_body)?;
-                let ctx = C::from_ctx(parts.into_ctx(admitted, Arc::new(KeySlot::new(None))))?;
+                let ctx =
+                    C::from_ctx(parts.into_ctx(admitted, Arc::new(KeySlot::new(None)), None))?;
                 op(ctx, input).await
             }
         });
@@ -222,8 +224,7 @@ where
     // and its outcome — a 400/413/422 included — is only looked at after the
     // admission and the decision, where SPEC's order of refusals puts it.
     let verified = Arc::clone(&trace.verified);
-    let mut ahead = None;
-    let (admitted, speculated, early_input) = {
+    let (admitted, speculated, early_input, ahead) = {
         let admitting = admit(
             &app,
             endpoint,
@@ -239,7 +240,7 @@ where
         match first {
             Poll::Ready(admission) => {
                 let (admitted, speculated) = admission?;
-                (admitted, speculated, None)
+                (admitted, speculated, None, None)
             }
             Poll::Pending => {
                 let verified = verified.load(Ordering::Relaxed);
@@ -251,15 +252,10 @@ where
                     .filter(|_| app.config.reads_beside_limiter)
                     .zip(early.as_ref().and_then(|e| e.as_ref().ok()))
                     .and_then(|(hook, input)| hook(&app, input, &parts.path_params));
-                let (admission, brought) = tokio::join!(admitting, async {
-                    match reading {
-                        Some(reading) => Some(reading.await),
-                        None => None,
-                    }
-                });
+                let (admission, brought) =
+                    tokio::join!(admitting, futures_util::future::OptionFuture::from(reading));
                 let (admitted, speculated) = admission?;
-                ahead = brought;
-                (admitted, speculated, early)
+                (admitted, speculated, early, brought)
             }
         }
     };
@@ -287,9 +283,7 @@ where
     let slot = Arc::new(KeySlot::new(pending));
     let store = app.store.clone();
     let actor = actor_of(authenticated, request_id);
-    let mut ctx = parts.into_ctx(admitted, Arc::clone(&slot));
-    ctx.read_ahead = read_ahead::Slot::new(ahead);
-    let ctx = C::from_ctx(ctx)?;
+    let ctx = C::from_ctx(parts.into_ctx(admitted, Arc::clone(&slot), ahead))?;
     if !endpoint.authorize_after_body
         && let Some(replay) = slot.claim(&app).await?
     {
@@ -340,7 +334,12 @@ struct Parts {
 }
 
 impl Parts {
-    fn into_ctx(self, admitted: Admitted, idempotency: Arc<KeySlot>) -> Ctx {
+    fn into_ctx(
+        self,
+        admitted: Admitted,
+        idempotency: Arc<KeySlot>,
+        ahead: Option<crate::endpoint::Brought>,
+    ) -> Ctx {
         Ctx {
             app: self.app,
             request_id: self.request_id,
@@ -356,7 +355,7 @@ impl Parts {
             endpoint: self.endpoint,
             path_params: self.path_params,
             idempotency,
-            read_ahead: read_ahead::Slot::default(),
+            read_ahead: read_ahead::Slot::new(ahead),
         }
     }
 }

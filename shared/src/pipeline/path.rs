@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use lambda_http::{Request, RequestExt};
 
 /// The raw value of the path parameter `name`.
-pub(super) fn param<'a>(params: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(n, _)| *n == name)

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 
 /// What a read ahead brought, until the operation takes it.
 #[derive(Default)]
-pub(crate) struct Slot(Mutex<Option<Brought>>);
+pub(super) struct Slot(Mutex<Option<Brought>>);
 
 impl Slot {
     pub(super) fn new(brought: Option<Brought>) -> Self {
