@@ -12,7 +12,7 @@ use tether::deliveries::{self, Job, SCHEDULE};
 use tether::ids::{WebhookDeliveryId, WebhookEndpointId};
 use tether::stream::local::Poller;
 use tether_tests::receiver::{Received, Receiver};
-use tether_tests::{As, TestApp, id, spawn_app};
+use tether_tests::{As, TestApp, id, spawn_app, spawn_app_following_stream};
 
 /// The stream functions and the delivery worker of one test's world.
 struct Workers {
@@ -83,7 +83,7 @@ async fn deliveries_of(app: &TestApp, endpoint: &Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_change_arrives_signed_as_the_event_and_the_reference_library_verifies_it() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[]).await;
     let (hook, secret) = endpoint(&app, json!({"url": receiver.url})).await;
     let mut workers = Workers::start(&app).await;
@@ -124,7 +124,7 @@ async fn a_change_arrives_signed_as_the_event_and_the_reference_library_verifies
 
 #[tokio::test]
 async fn a_receiver_that_fails_then_succeeds_gets_the_same_webhook_id_after_the_first_backoff() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[500]).await;
     let (hook, secret) = endpoint(&app, json!({"url": receiver.url})).await;
     let mut workers = Workers::start(&app).await;
@@ -188,7 +188,7 @@ async fn first_job(app: &TestApp, workers: &mut Workers, hook: &Value) -> Job {
 
 #[tokio::test]
 async fn failures_back_off_on_the_schedule_for_over_24_hours_then_the_delivery_fails() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[503; 8]).await;
     let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
     let mut workers = Workers::start(&app).await;
@@ -231,7 +231,7 @@ async fn failures_back_off_on_the_schedule_for_over_24_hours_then_the_delivery_f
 
 #[tokio::test]
 async fn an_endpoint_failing_for_five_days_is_disabled_by_the_system_and_re_enabled_by_a_patch() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[500; 3]).await;
     let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
     let mut workers = Workers::start(&app).await;
@@ -311,7 +311,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_by_the_system_and_re_enab
 
 #[tokio::test]
 async fn a_success_resets_the_failure_clock() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[500, 200, 500]).await;
     let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
     let mut workers = Workers::start(&app).await;
@@ -361,7 +361,7 @@ async fn a_success_resets_the_failure_clock() {
 
 #[tokio::test]
 async fn a_ping_is_delivered_logged_and_retried_by_hand() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[500]).await;
     // Subscribed to another type: a ping goes all the same.
     let (hook, secret) = endpoint(
@@ -418,7 +418,7 @@ async fn a_ping_is_delivered_logged_and_retried_by_hand() {
 
 #[tokio::test]
 async fn deliveries_follow_the_endpoints_event_types() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let (all, only_deleted) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
     endpoint(&app, json!({"url": all.url})).await;
     endpoint(
@@ -453,7 +453,7 @@ async fn deliveries_follow_the_endpoints_event_types() {
 
 #[tokio::test]
 async fn a_delivery_still_queued_at_a_purge_carries_the_redacted_event() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[]).await;
     let (hook, _) = endpoint(
         &app,

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tether::clock::Clock;
 use tether::stream::local::Poller;
-use tether_tests::{As, TestApp, id, idp, spawn_app};
+use tether_tests::{As, TestApp, id, idp, spawn_app, spawn_app_following_stream};
 
 /// A poller running the purge and the publisher, as `make dev`'s worker does.
 async fn follow(app: &TestApp) -> Poller {
@@ -85,7 +85,7 @@ fn summary(events: &[Value]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_change_is_one_event_naming_who_made_it() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let mut poller = follow(&app).await;
     let provider = app.create_provider().await;
     let user = app
@@ -260,7 +260,7 @@ async fn every_change_is_one_event_naming_who_made_it() {
 
 #[tokio::test]
 async fn a_partners_changes_are_events_too() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let (service, token) = app.create_service(&[]).await;
     let connect = app.create_connect_token(&service).await;
     let base = format!("/api/v1/external-services/{service}");
@@ -371,7 +371,7 @@ async fn unstamp(app: &TestApp, service: &str) {
 /// stamped again by a confirmation of a relation stored without it.
 #[tokio::test]
 async fn a_relations_events_render_it_as_the_organizations_list_does() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let (service, token) = app.create_service(&[]).await;
     let claim = |connect: Value| claim(&app, &service, &token, connect, "crm-4");
     let relation = claim(app.create_connect_token(&service).await).await;
@@ -419,7 +419,7 @@ async fn a_relations_events_render_it_as_the_organizations_list_does() {
 #[tokio::test]
 async fn older_relations_get_their_services_name_stamped() {
     use tether::external_services::{list_services, stamp::stamp_relation_names};
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let (service, token) = app.create_service(&[]).await;
     let connect = app.create_connect_token(&service).await;
     let relation = claim(&app, &service, &token, connect, "crm-5").await;
@@ -451,7 +451,7 @@ async fn older_relations_get_their_services_name_stamped() {
 
 #[tokio::test]
 async fn a_redelivered_batch_publishes_nothing_twice() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let mut poller = follow(&app).await;
     app.create_user(json!({})).await;
     app.create_user(json!({})).await;
@@ -477,7 +477,7 @@ async fn a_redelivered_batch_publishes_nothing_twice() {
 
 #[tokio::test]
 async fn consumers_filter_by_type_resume_from_any_cursor_and_see_only_their_organization() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let mut poller = follow(&app).await;
     for _ in 0..3 {
         let user = app.create_user(json!({})).await;
@@ -536,7 +536,7 @@ async fn consumers_filter_by_type_resume_from_any_cursor_and_see_only_their_orga
 
 #[tokio::test]
 async fn events_are_kept_thirty_days() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let mut poller = follow(&app).await;
     app.create_user(json!({})).await;
     assert_eq!(events(&app, &mut poller, 1).await.len(), 1);
@@ -647,7 +647,7 @@ async fn a_resuming_consumer_never_misses_or_repeats_under_concurrent_publishers
 #[tokio::test]
 async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
     use tether::webhooks::endpoints;
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     // Identity providers: created, updated, deleted.
     let provider = app.create_provider().await;
     let provider_path = format!("/v1/identity-providers/{}", id(&provider));

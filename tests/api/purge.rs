@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tether::purge::{self, StreamChange};
 use tether_tests::faults::FailingCalls;
 use tether_tests::id;
-use tether_tests::{TestApp, spawn_app};
+use tether_tests::{TestApp, spawn_app, spawn_app_following_stream};
 
 async fn user_item(
     app: &TestApp,
@@ -195,7 +195,7 @@ async fn the_sample_event_is_a_deletion_the_handler_recognises() {
 
 #[tokio::test]
 async fn the_local_poller_purges_from_dynamodb_locals_stream() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let mut poller = tether::stream::local::Poller::start(
         &app.app.store,
         tether_tests::streams_client(),
@@ -222,7 +222,7 @@ async fn the_local_poller_purges_from_dynamodb_locals_stream() {
 /// emulator did) does not stop the poll: the shards already known are read.
 #[tokio::test]
 async fn a_failed_stream_description_still_reads_the_known_shards() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let faults = FailingCalls::of("DescribeStream");
     let http = faults.wrap(aws_smithy_http_client::Builder::new().build_http());
     let mut poller = tether::stream::local::Poller::start(
@@ -267,7 +267,7 @@ async fn poll_until_gone(
 /// iterators lost (expired) halfway, every deleted user is purged.
 #[tokio::test]
 async fn the_local_poller_keeps_its_place_through_hundreds_of_records_and_lost_iterators() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let mut poller = tether::stream::local::Poller::start(
         &app.app.store,
         tether_tests::streams_client(),
@@ -301,7 +301,7 @@ async fn the_local_poller_keeps_its_place_through_hundreds_of_records_and_lost_i
 /// re-drives the user left in `deleting`.
 #[tokio::test]
 async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     // A purge that cannot succeed: its store names a table that is not there.
     let broken = tether::store::Store::new(app.app.store.client().clone(), "no-such-table");
     let mut poller = tether::stream::local::Poller::start(

@@ -7,7 +7,7 @@ use tether::clock::Clock;
 use tether::ids::WebhookEndpointId;
 use tether::sealed::Keyring;
 use tether::webhooks::endpoints;
-use tether_tests::{TestApp, TestAppBuilder, id, spawn_app};
+use tether_tests::{TestApp, TestAppBuilder, id, spawn_app, spawn_app_following_stream};
 
 const URL: &str = "http://127.0.0.1:8089/hooks";
 
@@ -260,7 +260,7 @@ async fn endpoints_belong_to_one_organization_and_need_admin() {
 
 #[tokio::test]
 async fn endpoint_changes_are_events_without_the_secret() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let created = create(&app, json!({"url": URL})).await;
     let path = format!("/v1/webhook-endpoints/{}", id(&created));
     assert_eq!(

@@ -193,6 +193,17 @@ pub async fn spawn_app() -> TestApp {
     TestAppBuilder::default().spawn().await
 }
 
+/// [`spawn_app`], its table writing the stream the stream functions follow
+/// (the others have none: see [`TestAppBuilder::stream`]).
+pub async fn spawn_app_following_stream() -> TestApp {
+    TestAppBuilder {
+        stream: true,
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await
+}
+
 /// Creates a fresh table and an organization on `plan` with `overrides`.
 pub async fn spawn_app_with(plan: Plan, overrides: LimitOverrides) -> TestApp {
     TestAppBuilder {
@@ -224,6 +235,10 @@ pub struct TestAppBuilder {
     pub contention: Option<Arc<contention::Contention>>,
     /// Lose answers of writes that landed, so the SDK retries them.
     pub lost_answers: Option<Arc<faults::LostAnswers>>,
+    /// The table writes its stream, as every deployment's does; off unless a
+    /// test follows it, since DynamoDB Local's calls on tables with a stream
+    /// slow down as the suite's stream records pile up.
+    pub stream: bool,
 }
 
 impl Default for TestAppBuilder {
@@ -237,6 +252,7 @@ impl Default for TestAppBuilder {
             deployed_outbound: false,
             contention: None,
             lost_answers: None,
+            stream: false,
         }
     }
 }
@@ -257,7 +273,12 @@ impl TestAppBuilder {
             client = client.http_client(http);
         }
         let store = Store::from_builder(client, table);
-        schema::create_table(&store)
+        let stream = if self.stream {
+            schema::Stream::NewAndOldImages
+        } else {
+            schema::Stream::None
+        };
+        schema::create_table_with(&store, stream)
             .await
             .expect("create the test table");
         let clock = Arc::new(ManualClock::new(

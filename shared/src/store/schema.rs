@@ -66,10 +66,35 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("attribute definition has its required fields")
 }
 
+/// Whether a new table writes a stream ([`create_table_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stream {
+    /// New and old images: what the stream functions follow. Every
+    /// deployment's table has it.
+    NewAndOldImages,
+    /// None, for a table no stream function follows: tests that run none
+    /// (DynamoDB Local's every call on a table with a stream slows as the
+    /// stream records of all its tables accumulate; docs/decisions.md, "CI
+    /// time").
+    None,
+}
+
 /// Creates the table with its indexes, stream and TTL, waiting until it is
 /// active. Idempotent: an existing table is left as it is.
 pub async fn create_table(store: &Store) -> Result<TableCreation, StoreError> {
+    create_table_with(store, Stream::NewAndOldImages).await
+}
+
+/// [`create_table`], with or without its stream.
+pub async fn create_table_with(store: &Store, stream: Stream) -> Result<TableCreation, StoreError> {
     let client = store.client();
+    let stream = match stream {
+        Stream::NewAndOldImages => StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewAndOldImages),
+        Stream::None => StreamSpecification::builder().stream_enabled(false),
+    };
     let created = client
         .create_table()
         .table_name(store.table())
@@ -98,9 +123,7 @@ pub async fn create_table(store: &Store) -> Result<TableCreation, StoreError> {
         .global_secondary_indexes(lookup_index(EMAIL_INDEX, EMAIL_KEY))
         .global_secondary_indexes(lookup_index(EXTERNAL_ID_INDEX, EXTERNAL_ID_KEY))
         .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
+            stream
                 .build()
                 .expect("stream specification has its required fields"),
         )
