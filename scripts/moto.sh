@@ -10,7 +10,7 @@ source scripts/lib.sh
 if [ ! -x .venv/bin/moto_server ]; then
   echo "==> installing moto[server] into .venv" >&2
   [ -x .venv/bin/pip ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]"
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5"
 fi
 port=${1:-$(free_port)}
 mkdir -p .local
