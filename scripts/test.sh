@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite against a DynamoDB Local started on a free port
-# — `make test DYNAMODB=moto`: against moto's server instead — or against
-# AWS_ENDPOINT_URL_DYNAMODB; each test makes its own table.
+# `make test`: the whole suite on both emulators — DynamoDB Local and moto's
+# server, each started on a free port — side by side, since each uses about
+# one core of two (docs/decisions.md, "CI time"). Each test makes its own table.
+#   make test DYNAMODB=local   only on DynamoDB Local
+#   make test DYNAMODB=moto    only on moto's server
+#   AWS_ENDPOINT_URL_DYNAMODB  only on that DynamoDB-compatible server
+# Extra arguments go to `cargo test` (scripts/test.sh -- FILTER).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -9,7 +13,36 @@ trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 scripts/tools.sh
-ensure_dynamodb
-ensure_sqs
 ensure_signing_key
-cargo test --workspace --locked "$@"
+
+if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ] || [ "${DYNAMODB:-both}" != both ]; then
+  ensure_dynamodb
+  ensure_sqs
+  exec cargo test --workspace --locked "$@"
+fi
+
+# Both: build once, then one suite per emulator, each line tagged with it.
+cargo test --workspace --locked --no-run "$@"
+echo "==> $(date -u +%H:%M:%S) built; the suite on DynamoDB Local and on moto" >&2
+suite() {
+  local name=$1
+  shift
+  # A subshell with its own emulators, stopped when it ends or is stopped.
+  (trap stop_started EXIT
+    trap 'exit 143' INT TERM
+    started_pids=()
+    DYNAMODB=$name
+    ensure_dynamodb
+    ensure_sqs
+    cargo test --workspace --locked "$@" 2>&1 | sed -u "s/^/[$name] /")
+}
+declare -A status
+suite local "$@" &
+local_pid=$!
+suite moto "$@" &
+moto_pid=$!
+started_pids+=("$local_pid" "$moto_pid")
+wait "$local_pid" && status[local]=ok || status[local]=FAILED
+wait "$moto_pid" && status[moto]=ok || status[moto]=FAILED
+echo "==> DynamoDB Local: ${status[local]}; moto: ${status[moto]}" >&2
+[ "${status[local]}" = ok ] && [ "${status[moto]}" = ok ]
