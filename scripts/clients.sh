@@ -11,18 +11,7 @@ cd "$(dirname "$0")/.."
 out=.local/clients
 mkdir -p "$out"
 
-if [ ! -x .venv/bin/openapi-python-client ]; then
-  echo "==> installing openapi-python-client into .venv" >&2
-  .venv/bin/pip install --quiet --disable-pip-version-check openapi-python-client
-fi
-ts=.local/clients/ts
-if [ ! -d "$ts/node_modules/@types/node" ]; then
-  echo "==> installing openapi-typescript, openapi-fetch, typescript and @types/node into $ts" >&2
-  mkdir -p "$ts"
-  # typescript 5: openapi-typescript drives the compiler API that 7 dropped.
-  (cd "$ts" && npm install --silent --no-audit --no-fund --no-save \
-    openapi-typescript@7 openapi-fetch@0.17 typescript@5 @types/node@20 >/dev/null)
-fi
+ts=.local/clients/ts  # the generators: scripts/tools.sh installs them
 
 no_warnings() { # NAME LOG
   if grep -qiE 'warn' "$2"; then

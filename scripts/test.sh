@@ -12,18 +12,23 @@ source scripts/lib.sh
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
-scripts/tools.sh
+# The tools install (mostly waiting on the network) while the tests build.
+scripts/tools.sh &
+tools_pid=$!
+started_pids+=("$tools_pid")
+cargo test --workspace --locked --no-run "$@"
+wait "$tools_pid" || { echo "installing the tools failed (above)" >&2; exit 1; }
+echo "==> $(date -u +%H:%M:%S) built" >&2
 ensure_signing_key
 
 if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ] || [ "${DYNAMODB:-both}" != both ]; then
   ensure_dynamodb
   ensure_sqs
-  exec cargo test --workspace --locked "$@"
+  cargo test --workspace --locked "$@"
+  exit 0
 fi
 
-# Both: build once, then one suite per emulator, each line tagged with it.
-cargo test --workspace --locked --no-run "$@"
-echo "==> $(date -u +%H:%M:%S) built; the suite on DynamoDB Local and on moto" >&2
+# Both: one suite per emulator, each line tagged with it.
 suite() {
   local name=$1
   shift

