@@ -12,12 +12,10 @@ source scripts/lib.sh
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
-# The tools install (mostly waiting on the network) while the tests build.
-scripts/tools.sh &
-tools_pid=$!
-started_pids+=("$tools_pid")
+# Tools first: installing them beside the build was no faster on 2 cores
+# (docs/decisions.md, "CI time").
+scripts/tools.sh
 cargo test --workspace --locked --no-run "$@"
-wait "$tools_pid" || { echo "installing the tools failed (above)" >&2; exit 1; }
 echo "==> $(date -u +%H:%M:%S) built" >&2
 ensure_signing_key
 

@@ -237,7 +237,7 @@ pub struct TestAppBuilder {
     pub lost_answers: Option<Arc<faults::LostAnswers>>,
     /// The table writes its stream, as every deployment's does; off unless a
     /// test follows it, since DynamoDB Local's calls on tables with a stream
-    /// slow down as the suite's stream records pile up.
+    /// slow down as its stream state grows over the suite.
     pub stream: bool,
 }
 

@@ -74,9 +74,9 @@ pub enum Stream {
     /// deployment's table has it.
     NewAndOldImages,
     /// None, for a table no stream function follows: tests that run none
-    /// (DynamoDB Local's every call on a table with a stream slows as the
-    /// stream records of all its tables accumulate; docs/decisions.md, "CI
-    /// time").
+    /// (DynamoDB Local's every call on a table with a stream slows down as
+    /// the stream state it keeps for all its tables grows; docs/decisions.md,
+    /// "Emulators").
     None,
 }
 
