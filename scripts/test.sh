@@ -26,7 +26,11 @@ if [ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ] || [ "${DYNAMODB:-both}" != both ]; t
   exit 0
 fi
 
-# Both: one suite per emulator, each line tagged with it.
+# Both: one suite per emulator. cargo's own output stays as cargo prints it
+# (CI and people read its `running N tests` / `test result:` lines, and a tag
+# in front of each broke that reading): DynamoDB Local's run streams to the
+# terminal, moto's goes to a log that is printed whole once it ends.
+moto_log=target/test-moto.log
 suite() {
   local name=$1
   shift
@@ -37,15 +41,17 @@ suite() {
     DYNAMODB=$name
     ensure_dynamodb
     ensure_sqs
-    cargo test --workspace --locked "$@" 2>&1 | sed -u "s/^/[$name] /")
+    cargo test --workspace --locked "$@")
 }
 declare -A status
-suite local "$@" &
-local_pid=$!
-suite moto "$@" &
+echo "==> moto's suite runs beside this one; its output follows at the end ($moto_log)" >&2
+suite moto "$@" > "$moto_log" 2>&1 &
 moto_pid=$!
-started_pids+=("$local_pid" "$moto_pid")
-wait "$local_pid" && status[local]=ok || status[local]=FAILED
+started_pids+=("$moto_pid")
+suite local "$@" && status[local]=ok || status[local]=FAILED
+echo "==> $(date -u +%H:%M:%S) DynamoDB Local's suite: ${status[local]}; waiting for moto's" >&2
 wait "$moto_pid" && status[moto]=ok || status[moto]=FAILED
+echo "==> $(date -u +%H:%M:%S) the same suite on moto's server:" >&2
+cat "$moto_log"
 echo "==> DynamoDB Local: ${status[local]}; moto: ${status[moto]}" >&2
 [ "${status[local]}" = ok ] && [ "${status[moto]}" = ok ]
