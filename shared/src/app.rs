@@ -99,12 +99,13 @@ impl App {
         if config.warm_up_connection {
             store.warm_up().await;
         }
+        let roots = config.tls_roots;
         let mut app = Self::new(config, store, Arc::new(SystemClock));
         if token_keys {
-            app.tokens = Some(crate::tokens::TokenKeys::load(&sdk).await?);
+            app.tokens = Some(crate::tokens::TokenKeys::load(&sdk, roots).await?);
         }
         if webhook_key {
-            app.webhook_key = Some(crate::webhooks::load_key(&sdk).await?);
+            app.webhook_key = Some(crate::webhooks::load_key(&sdk, roots).await?);
         }
         if delivery_queue {
             app.deliveries =

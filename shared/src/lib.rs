@@ -47,6 +47,7 @@ pub mod routes;
 pub mod runtime;
 pub mod sealed;
 pub mod secrets;
+pub mod ssm;
 pub mod sso;
 pub mod store;
 pub mod stream;

@@ -51,9 +51,9 @@ pub enum KeyError {
     /// The value is not base64 of 32 bytes.
     #[error("the token signing key must be base64 of a 32-byte Ed25519 seed")]
     Malformed,
-    /// SSM could not be read.
-    #[error("reading the token signing key from SSM failed")]
-    Ssm(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The key's SSM parameter could not be read.
+    #[error("reading the key from SSM failed")]
+    Ssm(#[source] crate::ssm::SsmError),
 }
 
 /// The claims of an access token.
@@ -176,12 +176,24 @@ impl TokenKeys {
     }
 
     /// Loads the keys of this deployment (see the module documentation).
-    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, KeyError> {
-        let issuer = std::env::var("TETHER_TOKEN_ISSUER").unwrap_or_else(|_| "tether".to_owned());
-        let signing = setting(sdk, "TETHER_TOKEN_SIGNING_KEY")
+    pub async fn load(
+        sdk: &aws_config::SdkConfig,
+        roots: crate::config::TlsRoots,
+    ) -> Result<Self, KeyError> {
+        Self::load_with(sdk, roots, &|name| std::env::var(name).ok()).await
+    }
+
+    /// [`TokenKeys::load`] with the variables read through `lookup`.
+    pub async fn load_with(
+        sdk: &aws_config::SdkConfig,
+        roots: crate::config::TlsRoots,
+        lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Self, KeyError> {
+        let issuer = lookup("TETHER_TOKEN_ISSUER").unwrap_or_else(|| "tether".to_owned());
+        let signing = setting(sdk, roots, lookup, "TETHER_TOKEN_SIGNING_KEY")
             .await?
             .ok_or(KeyError::Missing)?;
-        let others = setting(sdk, "TETHER_TOKEN_VERIFICATION_KEYS")
+        let others = setting(sdk, roots, lookup, "TETHER_TOKEN_VERIFICATION_KEYS")
             .await?
             .unwrap_or_default();
         let others = others
@@ -272,30 +284,25 @@ impl TokenKeys {
     }
 }
 
-/// A setting from the environment, or from the SSM SecureString named by
-/// `<NAME>_PARAMETER` (AWS); `None` when neither is set.
-/// A setting from the environment, or from the SSM parameter `{name}_PARAMETER` names.
+/// A setting: the variable `name` as `lookup` reads it, or the SSM
+/// SecureString named by `<NAME>_PARAMETER` (AWS), read over HTTPS trusting
+/// `roots`; `None` when neither is set.
 pub(crate) async fn setting(
     sdk: &aws_config::SdkConfig,
+    roots: crate::config::TlsRoots,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     name: &str,
 ) -> Result<Option<String>, KeyError> {
-    if let Ok(value) = std::env::var(name) {
+    if let Some(value) = lookup(name) {
         return Ok(Some(value));
     }
-    let Ok(parameter) = std::env::var(format!("{name}_PARAMETER")) else {
+    let Some(parameter) = lookup(&format!("{name}_PARAMETER")) else {
         return Ok(None);
     };
-    let out = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(parameter)
-        .with_decryption(true)
-        .send()
+    crate::ssm::secure_parameter(sdk, roots, &parameter)
         .await
-        .map_err(|e| KeyError::Ssm(Box::new(e)))?;
-    out.parameter()
-        .and_then(|p| p.value())
-        .map(|v| Some(v.to_owned()))
-        .ok_or(KeyError::Malformed)
+        .map(Some)
+        .map_err(KeyError::Ssm)
 }
 
 /// A minted access token.

@@ -31,6 +31,7 @@ mod policies;
 mod purge;
 mod reads;
 mod relationships;
+mod ssm;
 mod sso;
 mod user_api;
 mod webhooks;

@@ -422,7 +422,7 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         Command::WebhookEndpoint {
             command: WebhookEndpointCommand::Reseal { org },
         } => {
-            let ring = tether::webhooks::load_key(&sdk)
+            let ring = tether::webhooks::load_key(&sdk, config.tls_roots)
                 .await
                 .map_err(|e| format!("the webhook key: {e}"))?;
             let mut done = Vec::new();

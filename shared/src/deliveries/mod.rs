@@ -226,7 +226,7 @@ impl Deliverer {
         let config = crate::config::Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
         let store = Store::from_sdk(&sdk, &config);
-        let key = crate::webhooks::load_key(&sdk).await?;
+        let key = crate::webhooks::load_key(&sdk, config.tls_roots).await?;
         let queue = DeliveryQueue::from_env(&sdk).ok_or(crate::app::StartupError::NoQueue)?;
         Ok(Self {
             store,

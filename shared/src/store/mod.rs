@@ -158,7 +158,7 @@ impl Store {
 }
 
 /// The Amazon Trust Services roots, compiled in (`shared/certs`).
-const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
+pub(crate) const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
 
 /// The functions' HTTPS client: rustls on aws-lc (as the SDK's default),
 /// trusting `roots`.
