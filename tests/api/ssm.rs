@@ -67,39 +67,45 @@ print(json.dumps(keys))
 impl AuthenticatingMoto {
     fn start() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let started = Command::new(root.join("scripts/moto.sh"))
-            .output()
-            .expect("run scripts/moto.sh");
-        assert!(
-            started.status.success(),
-            "moto did not start: {}",
-            String::from_utf8_lossy(&started.stderr)
+        let printed = stdout_of(
+            Command::new(root.join("scripts/moto.sh")),
+            "scripts/moto.sh",
         );
-        let printed = String::from_utf8(started.stdout).expect("PID PORT");
+        let printed = String::from_utf8(printed).expect("PID PORT");
         let (pid, port) = printed.trim().split_once(' ').expect("PID PORT");
-        let url = format!("http://127.0.0.1:{port}");
-        let setup = Command::new(root.join(".venv/bin/python"))
-            .args(["-c", SETUP, &url, PARAMETER, VALUE])
-            .output()
-            .expect("run the setup");
-        assert!(
-            setup.status.success(),
-            "setup: {}",
-            String::from_utf8_lossy(&setup.stderr)
-        );
-        let keys: Value = serde_json::from_slice(&setup.stdout).expect("the keys as JSON");
-        Self {
+        // Stopped by its drop from here on, even when the setup fails.
+        let mut moto = Self {
             pid: pid.to_owned(),
-            url,
-            allowed: pair(&keys["allowed"]),
-            denied: pair(&keys["denied"]),
-        }
+            url: format!("http://127.0.0.1:{port}"),
+            allowed: Default::default(),
+            denied: Default::default(),
+        };
+        let mut setup = Command::new(root.join(".venv/bin/python"));
+        setup.args(["-c", SETUP, &moto.url, PARAMETER, VALUE]);
+        let keys: Value =
+            serde_json::from_slice(&stdout_of(setup, "the setup")).expect("the keys as JSON");
+        moto.allowed = pair(&keys["allowed"]);
+        moto.denied = pair(&keys["denied"]);
+        moto
     }
 
     /// A configuration reaching this server with `keys`.
     fn config(&self, keys: &(String, String)) -> SdkConfig {
         config(&self.url, keys)
     }
+}
+
+/// What `command` printed, once it exited successfully.
+fn stdout_of(mut command: Command, what: &str) -> Vec<u8> {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 fn pair(keys: &Value) -> (String, String) {
