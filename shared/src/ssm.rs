@@ -85,7 +85,11 @@ pub async fn secure_parameter(
     name: &str,
 ) -> Result<String, SsmError> {
     let region = sdk.region().ok_or(SsmError::NoRegion)?.as_ref().to_owned();
-    let endpoint = endpoint(sdk, &region)?;
+    let endpoint = endpoint(
+        sdk,
+        &region,
+        std::env::var("AWS_ENDPOINT_URL_SSM").ok().as_deref(),
+    )?;
     let attempts = sdk
         .retry_config()
         .map_or(DEFAULT_ATTEMPTS, |r| r.max_attempts())
@@ -197,12 +201,16 @@ fn refused(status: u16, header: Option<&str>, body: &[u8]) -> SsmError {
     SsmError::Refused { status, kind }
 }
 
-/// SSM's endpoint: `AWS_ENDPOINT_URL_SSM`, else the configuration's
-/// (`AWS_ENDPOINT_URL`), else the region's public one in its partition,
-/// FIPS when the configuration asks for it.
-fn endpoint(sdk: &aws_config::SdkConfig, region: &str) -> Result<url::Url, SsmError> {
-    let configured = std::env::var("AWS_ENDPOINT_URL_SSM")
-        .ok()
+/// SSM's endpoint: `for_ssm` (`AWS_ENDPOINT_URL_SSM`), else the
+/// configuration's (`AWS_ENDPOINT_URL`), else the region's public one in its
+/// partition, FIPS when the configuration asks for it.
+fn endpoint(
+    sdk: &aws_config::SdkConfig,
+    region: &str,
+    for_ssm: Option<&str>,
+) -> Result<url::Url, SsmError> {
+    let configured = for_ssm
+        .map(str::to_owned)
         .or_else(|| sdk.endpoint_url().map(str::to_owned));
     let text = configured.unwrap_or_else(|| {
         let host = if sdk.use_fips() == Some(true) {
@@ -277,6 +285,43 @@ mod tests {
         assert!(!refused(400, "AccessDeniedException").retryable());
         assert!(!refused(403, "SignatureDoesNotMatch").retryable());
         assert!(!SsmError::Malformed.retryable());
+    }
+
+    #[test]
+    fn the_endpoint_is_the_override_else_the_configurations_else_the_regions() {
+        let sdk = |fips: bool, url: Option<&str>| {
+            let mut builder = aws_config::SdkConfig::builder().use_fips(fips);
+            if let Some(url) = url {
+                builder = builder.endpoint_url(url);
+            }
+            builder.build()
+        };
+        let at = |sdk: &aws_config::SdkConfig, region, for_ssm| {
+            endpoint(sdk, region, for_ssm).unwrap().to_string()
+        };
+        let plain = sdk(false, None);
+        assert_eq!(
+            at(&plain, "eu-west-1", None),
+            "https://ssm.eu-west-1.amazonaws.com/"
+        );
+        assert_eq!(
+            at(&plain, "cn-north-1", None),
+            "https://ssm.cn-north-1.amazonaws.com.cn/"
+        );
+        assert_eq!(
+            at(&sdk(true, None), "us-gov-west-1", None),
+            "https://ssm-fips.us-gov-west-1.amazonaws.com/"
+        );
+        let configured = sdk(false, Some("http://127.0.0.1:4566"));
+        assert_eq!(at(&configured, "us-east-1", None), "http://127.0.0.1:4566/");
+        assert_eq!(
+            at(&configured, "us-east-1", Some("https://ssm.example")),
+            "https://ssm.example/"
+        );
+        assert!(matches!(
+            endpoint(&plain, "us-east-1", Some("not a url")),
+            Err(SsmError::Request(_))
+        ));
     }
 
     #[test]
