@@ -91,7 +91,7 @@ impl AuthenticatingMoto {
 
     /// A configuration reaching this server with `keys`.
     fn config(&self, keys: &(String, String)) -> SdkConfig {
-        config(&self.url, keys)
+        config(&self.url, keys, None)
     }
 }
 
@@ -115,13 +115,19 @@ fn pair(keys: &Value) -> (String, String) {
     )
 }
 
-fn config(url: &str, (id, secret): &(String, String)) -> SdkConfig {
+/// A configuration reaching `url` with `keys`, and `token` as the session
+/// token (a function's credentials in Lambda always have one).
+fn config(url: &str, (id, secret): &(String, String), token: Option<&str>) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            id, secret, None, None, "test",
+            id,
+            secret,
+            token.map(str::to_owned),
+            None,
+            "test",
         )))
         .build()
 }
@@ -208,8 +214,8 @@ async fn throttling_and_server_errors_are_retried_within_the_configured_attempts
     let keys = ("AKIDEXAMPLE".to_owned(), "secret".to_owned());
     // Two failures, then a refusal that no retry can change: three requests.
     let receiver = Receiver::start(&[503, 500, 400]).await;
-    let (status, _) =
-        refusal(secure_parameter(&config(&receiver.url, &keys), TlsRoots::Amazon, PARAMETER).await);
+    let with_token = config(&receiver.url, &keys, Some("session-token"));
+    let (status, _) = refusal(secure_parameter(&with_token, TlsRoots::Amazon, PARAMETER).await);
     assert_eq!(status, 400);
     let received = receiver.received();
     assert_eq!(received.len(), 3);
@@ -226,6 +232,13 @@ async fn throttling_and_server_errors_are_retried_within_the_configured_attempts
             "{:?}",
             request.headers
         );
+        // The session token is sent and signed.
+        assert_eq!(request.headers["x-amz-security-token"], "session-token");
+        assert!(
+            request.headers["authorization"].contains("x-amz-security-token"),
+            "{:?}",
+            request.headers
+        );
         assert_eq!(
             request.json(),
             serde_json::json!({"Name": PARAMETER, "WithDecryption": true})
@@ -235,8 +248,14 @@ async fn throttling_and_server_errors_are_retried_within_the_configured_attempts
     // Failing on every attempt: the configuration's attempts, then the error.
     let receiver = Receiver::start(&[503; 10]).await;
     let started = std::time::Instant::now();
-    let (status, _) =
-        refusal(secure_parameter(&config(&receiver.url, &keys), TlsRoots::Amazon, PARAMETER).await);
+    let (status, _) = refusal(
+        secure_parameter(
+            &config(&receiver.url, &keys, None),
+            TlsRoots::Amazon,
+            PARAMETER,
+        )
+        .await,
+    );
     assert_eq!(status, 503);
     assert_eq!(receiver.received().len(), 3, "the SDK's standard attempts");
     // Two backoffs of at most 100 and 200 ms.
