@@ -84,95 +84,124 @@ pub async fn secure_parameter(
     roots: TlsRoots,
     name: &str,
 ) -> Result<String, SsmError> {
-    let region = sdk.region().ok_or(SsmError::NoRegion)?.as_ref().to_owned();
-    let endpoint = endpoint(
-        sdk,
-        &region,
-        std::env::var("AWS_ENDPOINT_URL_SSM").ok().as_deref(),
-    )?;
-    let attempts = sdk
-        .retry_config()
-        .map_or(DEFAULT_ATTEMPTS, |r| r.max_attempts())
-        .max(1);
-    let timeout = sdk
-        .timeout_config()
-        .and_then(|t| t.operation_attempt_timeout())
-        .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
-    let http = client(roots, timeout)?;
-    let body = serde_json::json!({ "Name": name, "WithDecryption": true }).to_string();
-    let mut attempt = 1;
-    loop {
-        let result = get_parameter(sdk, &http, &endpoint, &region, &body).await;
-        match result {
-            Err(err) if err.retryable() && attempt < attempts => {
-                tracing::info!(error = %err, attempt, "SSM GetParameter failed; trying again");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+    Parameters::new(sdk, roots)?.secure_string(name).await
 }
 
-/// One signed `GetParameter`.
-async fn get_parameter(
-    sdk: &aws_config::SdkConfig,
-    http: &reqwest::Client,
-    endpoint: &url::Url,
-    region: &str,
-    body: &str,
-) -> Result<String, SsmError> {
-    // Fetched per attempt: a provider refreshes credentials that expire.
-    let credentials = sdk
-        .credentials_provider()
-        .ok_or(SsmError::NoCredentials)?
-        .provide_credentials()
-        .await
-        .map_err(SsmError::Credentials)?;
-    let identity = credentials.into();
-    const HEADERS: [(&str, &str); 2] = [
-        ("content-type", "application/x-amz-json-1.1"),
-        ("x-amz-target", "AmazonSSM.GetParameter"),
-    ];
-    let signable = SignableRequest::new(
-        "POST",
-        endpoint.as_str(),
-        HEADERS.into_iter(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .map_err(|e| SsmError::Request(e.to_string()))?;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("ssm")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| SsmError::Request(e.to_string()))?
-        .into();
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| SsmError::Request(e.to_string()))?
-        .into_parts();
-    let mut request = http.post(endpoint.clone()).body(body.to_owned());
-    for (name, value) in HEADERS.into_iter().chain(instructions.headers()) {
-        request = request.header(name, value);
+/// A reader of SecureStrings: one HTTPS client, so that the parameters a
+/// cold start reads one after another (a key, then its rotation's others)
+/// share one connection, as they did through the SDK's client.
+#[derive(Debug)]
+pub struct Parameters {
+    http: reqwest::Client,
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    endpoint: url::Url,
+    region: String,
+    attempts: u32,
+    timeout: Duration,
+}
+
+impl Parameters {
+    /// A reader with the region, credentials, endpoint, timeout and retry
+    /// settings of `sdk`, trusting `roots` for HTTPS.
+    pub fn new(sdk: &aws_config::SdkConfig, roots: TlsRoots) -> Result<Self, SsmError> {
+        let region = sdk.region().ok_or(SsmError::NoRegion)?.as_ref().to_owned();
+        let endpoint = endpoint(
+            sdk,
+            &region,
+            std::env::var("AWS_ENDPOINT_URL_SSM").ok().as_deref(),
+        )?;
+        Ok(Self {
+            http: client(roots)?,
+            credentials: sdk.credentials_provider(),
+            endpoint,
+            region,
+            attempts: sdk
+                .retry_config()
+                .map_or(DEFAULT_ATTEMPTS, |r| r.max_attempts())
+                .max(1),
+            timeout: sdk
+                .timeout_config()
+                .and_then(|t| t.operation_attempt_timeout())
+                .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT),
+        })
     }
-    let response = request.send().await.map_err(SsmError::Transport)?;
-    let status = response.status().as_u16();
-    let error_type = response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = response.bytes().await.map_err(SsmError::Transport)?;
-    if status >= 300 {
-        return Err(refused(status, error_type.as_deref(), &bytes));
+
+    /// The SecureString `name`, decrypted, retried as the SDK's standard
+    /// mode retries.
+    pub async fn secure_string(&self, name: &str) -> Result<String, SsmError> {
+        let body = serde_json::json!({ "Name": name, "WithDecryption": true }).to_string();
+        let mut attempt = 1;
+        loop {
+            match self.get_parameter(&body).await {
+                Err(err) if err.retryable() && attempt < self.attempts => {
+                    tracing::info!(error = %err, attempt, "SSM GetParameter failed; trying again");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .map_err(|_| SsmError::Malformed)?["Parameter"]["Value"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or(SsmError::Malformed)
+
+    /// One signed `GetParameter`.
+    async fn get_parameter(&self, body: &str) -> Result<String, SsmError> {
+        // Fetched per attempt: a provider refreshes credentials that expire.
+        let credentials = self
+            .credentials
+            .as_ref()
+            .ok_or(SsmError::NoCredentials)?
+            .provide_credentials()
+            .await
+            .map_err(SsmError::Credentials)?;
+        let identity = credentials.into();
+        const HEADERS: [(&str, &str); 2] = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "AmazonSSM.GetParameter"),
+        ];
+        let signable = SignableRequest::new(
+            "POST",
+            self.endpoint.as_str(),
+            HEADERS.into_iter(),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .map_err(|e| SsmError::Request(e.to_string()))?;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("ssm")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| SsmError::Request(e.to_string()))?
+            .into();
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|e| SsmError::Request(e.to_string()))?
+            .into_parts();
+        let mut request = self
+            .http
+            .post(self.endpoint.clone())
+            .timeout(self.timeout)
+            .body(body.to_owned());
+        for (name, value) in HEADERS.into_iter().chain(instructions.headers()) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(SsmError::Transport)?;
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.map_err(SsmError::Transport)?;
+        if status >= 300 {
+            return Err(refused(status, error_type.as_deref(), &bytes));
+        }
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|_| SsmError::Malformed)?["Parameter"]["Value"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(SsmError::Malformed)
+    }
 }
 
 /// An error answer's type: the `x-amzn-ErrorType` header, else the JSON
@@ -229,11 +258,9 @@ fn endpoint(
 }
 
 /// The HTTPS client: the Amazon roots compiled in (as the SDK's), or the
-/// system's.
-fn client(roots: TlsRoots, timeout: Duration) -> Result<reqwest::Client, SsmError> {
+/// system's. Its time limit is set per request (the attempt timeout).
+fn client(roots: TlsRoots) -> Result<reqwest::Client, SsmError> {
     let builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Tether/", env!("CARGO_PKG_VERSION")));
     let builder = match roots {
@@ -250,14 +277,11 @@ fn client(roots: TlsRoots, timeout: Duration) -> Result<reqwest::Client, SsmErro
 
 /// The pause before attempt `attempt + 1`: full jitter under a ceiling that
 /// doubles each time (100, 200, 400 ms…), as the SDK's standard retries.
+/// Random bits from a ULID, as the store's transaction retries take theirs.
 fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(6));
-    let mut bytes = [0u8; 4];
-    let fraction = match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
-        Err(_) => 1.0,
-    };
-    ceiling.mul_f64(fraction)
+    let random = ulid::Ulid::generate().random() as u32;
+    ceiling.mul_f64(f64::from(random) / f64::from(u32::MAX))
 }
 
 #[cfg(test)]

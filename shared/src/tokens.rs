@@ -180,7 +180,7 @@ impl TokenKeys {
         sdk: &aws_config::SdkConfig,
         roots: crate::config::TlsRoots,
     ) -> Result<Self, KeyError> {
-        Self::load_with(sdk, roots, &|name| std::env::var(name).ok()).await
+        Self::load_with(sdk, roots, &env_var).await
     }
 
     /// [`TokenKeys::load`] with the variables read through `lookup`.
@@ -190,10 +190,13 @@ impl TokenKeys {
         lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Self, KeyError> {
         let issuer = lookup("TETHER_TOKEN_ISSUER").unwrap_or_else(|| "tether".to_owned());
-        let signing = setting(sdk, roots, lookup, "TETHER_TOKEN_SIGNING_KEY")
+        let source = Settings::new(sdk, roots, lookup);
+        let signing = source
+            .get("TETHER_TOKEN_SIGNING_KEY")
             .await?
             .ok_or(KeyError::Missing)?;
-        let others = setting(sdk, roots, lookup, "TETHER_TOKEN_VERIFICATION_KEYS")
+        let others = source
+            .get("TETHER_TOKEN_VERIFICATION_KEYS")
             .await?
             .unwrap_or_default();
         let others = others
@@ -284,25 +287,57 @@ impl TokenKeys {
     }
 }
 
-/// A setting: the variable `name` as `lookup` reads it, or the SSM
-/// SecureString named by `<NAME>_PARAMETER` (AWS), read over HTTPS trusting
-/// `roots`; `None` when neither is set.
-pub(crate) async fn setting(
-    sdk: &aws_config::SdkConfig,
+/// A process environment variable (the `lookup` of [`TokenKeys::load`]).
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Where the key settings come from: the variable `NAME` as `lookup` reads
+/// it, or the SSM SecureString named by `<NAME>_PARAMETER` (AWS), read over
+/// HTTPS trusting `roots` — by one reader, made at the first parameter.
+pub(crate) struct Settings<'a> {
+    sdk: &'a aws_config::SdkConfig,
     roots: crate::config::TlsRoots,
-    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
-    name: &str,
-) -> Result<Option<String>, KeyError> {
-    if let Some(value) = lookup(name) {
-        return Ok(Some(value));
+    lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    ssm: std::sync::OnceLock<crate::ssm::Parameters>,
+}
+
+impl<'a> Settings<'a> {
+    pub(crate) fn new(
+        sdk: &'a aws_config::SdkConfig,
+        roots: crate::config::TlsRoots,
+        lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Self {
+        Self {
+            sdk,
+            roots,
+            lookup,
+            ssm: std::sync::OnceLock::new(),
+        }
     }
-    let Some(parameter) = lookup(&format!("{name}_PARAMETER")) else {
-        return Ok(None);
-    };
-    crate::ssm::secure_parameter(sdk, roots, &parameter)
-        .await
-        .map(Some)
-        .map_err(KeyError::Ssm)
+
+    /// The setting `name`; `None` when neither the variable nor its
+    /// parameter is set.
+    pub(crate) async fn get(&self, name: &str) -> Result<Option<String>, KeyError> {
+        if let Some(value) = (self.lookup)(name) {
+            return Ok(Some(value));
+        }
+        let Some(parameter) = (self.lookup)(&format!("{name}_PARAMETER")) else {
+            return Ok(None);
+        };
+        let ssm = match self.ssm.get() {
+            Some(ssm) => ssm,
+            None => {
+                let made =
+                    crate::ssm::Parameters::new(self.sdk, self.roots).map_err(KeyError::Ssm)?;
+                self.ssm.get_or_init(|| made)
+            }
+        };
+        ssm.secure_string(&parameter)
+            .await
+            .map(Some)
+            .map_err(KeyError::Ssm)
+    }
 }
 
 /// A minted access token.

@@ -74,14 +74,10 @@ pub async fn load_key(
     sdk: &aws_config::SdkConfig,
     roots: crate::config::TlsRoots,
 ) -> Result<crate::sealed::Keyring, crate::tokens::KeyError> {
-    let text = crate::tokens::setting(
-        sdk,
-        roots,
-        &|name| std::env::var(name).ok(),
-        "TETHER_WEBHOOK_KEY",
-    )
-    .await?
-    .ok_or(crate::tokens::KeyError::Missing)?;
+    let text = crate::tokens::Settings::new(sdk, roots, &crate::tokens::env_var)
+        .get("TETHER_WEBHOOK_KEY")
+        .await?
+        .ok_or(crate::tokens::KeyError::Missing)?;
     crate::sealed::Keyring::parse(&text).map_err(|_| crate::tokens::KeyError::Malformed)
 }
 
