@@ -106,6 +106,16 @@ pub struct IdClaims {
 /// Clock skew tolerated on `exp`, `iat` and `nbf` (SPEC §10).
 const LEEWAY_SECONDS: i64 = 60;
 
+/// A time claim (RFC 7519 NumericDate): `None` when absent; present but
+/// not a whole number of seconds that fits an `i64` is `malformed`, whatever
+/// the claim (`exp`, `iat` and `nbf` alike).
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, &'static str> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_i64().map(Some).ok_or("malformed"),
+    }
+}
+
 /// Whether `jwk` is a key of `alg`'s family.
 fn key_fits(jwk: &jsonwebtoken::jwk::Jwk, alg: Algorithm) -> bool {
     use jsonwebtoken::jwk::AlgorithmParameters as P;
@@ -202,15 +212,15 @@ pub fn verify_id_token(
         None if several_audiences => return Err("audience"),
         _ => {}
     }
-    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-    let exp = number("exp").ok_or("malformed")?;
-    let iat = number("iat").ok_or("malformed")?;
+    let exp = numeric_date(&claims, "exp")?.ok_or("malformed")?;
+    let iat = numeric_date(&claims, "iat")?.ok_or("malformed")?;
+    let nbf = numeric_date(&claims, "nbf")?;
     if exp.saturating_add(LEEWAY_SECONDS) <= now {
         return Err("expired");
     }
     // A token from the future, or not valid yet, is not valid now either.
     let horizon = now.saturating_add(LEEWAY_SECONDS);
-    if iat > horizon || number("nbf").is_some_and(|nbf| nbf > horizon) {
+    if iat > horizon || nbf.is_some_and(|nbf| nbf > horizon) {
         return Err("expired");
     }
     if let Some(expected) = expected_nonce

@@ -105,7 +105,12 @@ impl World {
 
     /// A request to `endpoint` with its proper credential.
     fn request(&self, endpoint: &Endpoint) -> TestRequest<'_> {
-        let req = self.app.request(endpoint.method, &self.path(endpoint));
+        self.request_to(endpoint, &self.path(endpoint))
+    }
+
+    /// [`Self::request`] to `path` (the endpoint's, with a query).
+    fn request_to(&self, endpoint: &Endpoint, path: &str) -> TestRequest<'_> {
+        let req = self.app.request(endpoint.method, path);
         match endpoint.credential {
             Credential::ApiKey => req,
             Credential::UserToken => req.bearer(&self.user_token),
@@ -218,5 +223,97 @@ async fn every_endpoint_refuses_bad_input_cleanly_and_changes_nothing() {
                 "refused credentials changed the table"
             );
         }
+    }
+}
+
+/// SPEC §4: a cursor, however crafted — numbers past `u64`, the end of the
+/// number line, reversed ranges, another list's cursor, text that is no
+/// cursor — is a 400 `invalid_query_parameter` or a valid page on every
+/// list, never a 5xx (the suite runs debug builds: an overflow would panic).
+#[tokio::test]
+async fn crafted_cursors_are_a_400_or_a_page_on_every_list() {
+    use base64::Engine as _;
+    let mut w = world().await;
+    let hook = w
+        .app
+        .post(
+            "/v1/webhook-endpoints",
+            &json!({"url": "http://127.0.0.1:9/hooks"}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    let uuid = tether::ids::EndUserId::generate().to_string();
+    let tags = [
+        "u1:", "ue1:", "ux1:", "o1:", "r1:", "ev1:", "i1:", "k1:", "p1:", "w1:", "d1:",
+    ];
+    let payloads = [
+        "18446744073709551616".to_owned(),
+        "340282366920938463463374607431768211456".to_owned(),
+        "18446744073709551615".to_owned(),
+        "18446744073709551614".to_owned(),
+        "1844674407370955161".to_owned(),
+        "-1".to_owned(),
+        "0".to_owned(),
+        String::new(),
+        "ffffffff-ffff-ffff-ffff-ffffffffffff".to_owned(),
+        "00000000-0000-0000-0000-000000000000".to_owned(),
+        format!("{uuid}.{uuid}"),
+        format!("{uuid}."),
+        "01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned(),
+        "ZZZZZZZZZZZZZZZZZZZZZZZZZZ".to_owned(),
+        uuid.clone(),
+    ];
+    let mut cursors: Vec<String> = Vec::new();
+    for tag in tags {
+        for payload in &payloads {
+            cursors.push(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{tag}{payload}")),
+            );
+        }
+    }
+    cursors.extend(["!!", "%00", "dTE6", "=", &"A".repeat(2000)].map(str::to_owned));
+    let lists: Vec<&Endpoint> = routes::ALL
+        .iter()
+        .filter(|e| e.method == "GET" && (e.docs.paginated || e.function == "list-events"))
+        .collect();
+    assert!(lists.len() >= 9, "every list: {}", lists.len());
+    for endpoint in lists {
+        let name = if endpoint.function == "list-events" {
+            "after"
+        } else {
+            "cursor"
+        };
+        if endpoint.path.contains("{id}") {
+            w.params.insert("id", id(&hook.body).to_owned());
+        }
+        let mut pages = 0;
+        for cursor in &cursors {
+            // A service's bucket is its own (50 rps): the test's clock moves on.
+            w.app.clock.advance(time::Duration::milliseconds(100));
+            let path = format!("{}?{name}={cursor}", w.path(endpoint));
+            let res = w.request_to(endpoint, &path).send().await;
+            assert_clean(endpoint, cursor, &res);
+            match res.status {
+                200 => {
+                    pages += 1;
+                    assert!(res.body["data"].is_array(), "{path}: {}", res.text);
+                }
+                400 => assert_eq!(
+                    res.body["code"]
+                        .as_str()
+                        .or(res.body["error"]["type"].as_str()),
+                    Some(if endpoint.credential == Credential::ServiceToken {
+                        "invalid_schema"
+                    } else {
+                        "invalid_query_parameter"
+                    }),
+                    "{path}: {}",
+                    res.text
+                ),
+                other => panic!("{path}: {other} {}", res.text),
+            }
+        }
+        // Each list took its own well-formed cursors as pages.
+        assert!(pages > 0, "{} never answered a page", endpoint.path);
     }
 }

@@ -236,6 +236,29 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
             "malformed",
         ),
         (
+            "nbf not a number",
+            idp::sign(Algorithm::RS256, Some("rsa-1"), &with("nbf", json!("soon"))),
+            "malformed",
+        ),
+        (
+            "nbf beyond i64",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("nbf", json!(u64::MAX)),
+            ),
+            "malformed",
+        ),
+        (
+            "nbf in the future",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("nbf", json!(now + 600)),
+            ),
+            "expired",
+        ),
+        (
             "RSA kid with ES256",
             idp::sign(Algorithm::ES256, Some("rsa-1"), &valid),
             "signature",

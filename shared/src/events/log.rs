@@ -24,6 +24,11 @@ use std::collections::HashMap;
 /// A hole before an event younger than this is a transaction still
 /// committing: the reader stops there and serves it on the next call.
 pub const SETTLE_SECONDS: i64 = 5;
+/// The most log items one page reads (SPEC §4): a page of rare types over
+/// a long log stops here and answers what it found, with its cursor.
+pub const MAX_ITEMS_READ: i32 = 1_000;
+/// Log items one query asks for.
+const QUERY_ITEMS: i32 = 100;
 /// Events per transaction: each takes two items, the counter one.
 const EVENTS_PER_TRANSACTION: usize = 45;
 const COUNTER_SK: &str = "SEQ";
@@ -282,7 +287,12 @@ pub async fn page(
     let pk = log_pk(org);
     let mut next = after;
     let mut events = Vec::new();
+    // A cursor at the end of the number line has nothing after it.
+    let Some(first) = after.checked_add(1) else {
+        return Ok(Page { events, next });
+    };
     let mut start: Option<Item> = None;
+    let mut read = 0;
     loop {
         let out = store
             .client()
@@ -290,20 +300,21 @@ pub async fn page(
             .table_name(store.table())
             .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
             .expression_attribute_values(":pk", store::s(&pk))
-            .expression_attribute_values(":from", store::s(seq_sk(after + 1)))
-            .expression_attribute_values(":to", store::s(seq_sk(u64::MAX / 10)))
+            .expression_attribute_values(":from", store::s(seq_sk(first)))
+            .expression_attribute_values(":to", store::s(seq_sk(u64::MAX)))
             .consistent_read(true)
-            .limit(100)
+            .limit(QUERY_ITEMS.min(MAX_ITEMS_READ - read))
             .set_exclusive_start_key(start)
             .return_consumed_capacity(store::CAPACITY)
             .send()
             .await?;
+        read += i32::try_from(out.items().len()).unwrap_or(MAX_ITEMS_READ);
         for item in out.items() {
             let Some(seq) = store::get_n::<u64>(item, "seq") else {
                 continue;
             };
             let created = store::get_n::<i64>(item, "created_epoch").unwrap_or(0);
-            if seq != next + 1 && created > now - SETTLE_SECONDS {
+            if Some(seq) != next.checked_add(1) && created > now.saturating_sub(SETTLE_SECONDS) {
                 // A hole before a fresh event: a transaction still committing.
                 return Ok(Page { events, next });
             }
@@ -324,7 +335,9 @@ pub async fn page(
             }
         }
         start = out.last_evaluated_key.filter(|k| !k.is_empty());
-        if start.is_none() {
+        // Bounded work (SPEC §4): a filter that matches little answers the
+        // page so far; its cursor resumes where the reading stopped.
+        if start.is_none() || read >= MAX_ITEMS_READ {
             return Ok(Page { events, next });
         }
     }
