@@ -106,6 +106,14 @@ ensure_signing_key() {
     TETHER_WEBHOOK_KEY=$(cat .local/webhook-key)
     export TETHER_WEBHOOK_KEY
   fi
+  # The key Idempotency-Key records are derived under (AWS: an SSM SecureString).
+  if [ -z "${TETHER_IDEMPOTENCY_KEY:-}" ]; then
+    if [ ! -s .local/idempotency-key ]; then
+      (umask 077 && python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())' >.local/idempotency-key)
+    fi
+    TETHER_IDEMPOTENCY_KEY=$(cat .local/idempotency-key)
+    export TETHER_IDEMPOTENCY_KEY
+  fi
 }
 
 # Reads one field of a JSON object on stdin.

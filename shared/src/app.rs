@@ -52,6 +52,9 @@ pub struct App {
     /// The webhook delivery queue, for the functions that send a delivery
     /// themselves (a test ping, a manual retry).
     pub deliveries: Option<crate::queue::DeliveryQueue>,
+    /// The key Idempotency-Key records are derived under, for the functions
+    /// that take POSTs (SPEC §9).
+    pub idempotency: Option<crate::idempotency::Secret>,
 }
 
 impl App {
@@ -63,6 +66,7 @@ impl App {
             outbound,
             webhook_key: None,
             deliveries: None,
+            idempotency: None,
             config,
             store,
             keys: VersionedCache::new(ttl),
@@ -85,34 +89,61 @@ impl App {
         }
     }
 
-    /// Builds a function's state from the environment: the one cold-start
-    /// initialisation. Only the functions that mint or verify access tokens
-    /// (`token_keys`) load the signing key.
-    pub async fn from_env(
-        token_keys: bool,
-        webhook_key: bool,
-        delivery_queue: bool,
-    ) -> Result<Self, StartupError> {
-        let config = Config::from_env()?;
+    /// Builds `endpoint`'s function state from the environment: the one
+    /// cold-start initialisation. Each deployment key is loaded only by the
+    /// functions that use it.
+    pub async fn from_env(endpoint: &crate::endpoint::Endpoint) -> Result<Self, StartupError> {
+        let mut config = Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
+        if endpoint.fetches_urls {
+            load_own_hostnames(&sdk, &mut config, &crate::tokens::env_var).await?;
+        }
         let store = Store::from_sdk(&sdk, &config);
         if config.warm_up_connection {
             store.warm_up().await;
         }
         let roots = config.tls_roots;
         let mut app = Self::new(config, store, Arc::new(SystemClock));
-        if token_keys {
+        if endpoint.uses_token_keys() {
             app.tokens = Some(crate::tokens::TokenKeys::load(&sdk, roots).await?);
         }
-        if webhook_key {
+        if endpoint.webhook_key {
             app.webhook_key = Some(crate::webhooks::load_key(&sdk, roots).await?);
         }
-        if delivery_queue {
+        if endpoint.method == "POST" {
+            app.idempotency = Some(crate::idempotency::load_secret(&sdk, roots).await?);
+        }
+        if endpoint.delivery_queue {
             app.deliveries =
                 Some(crate::queue::DeliveryQueue::from_env(&sdk).ok_or(StartupError::NoQueue)?);
         }
         Ok(app)
     }
+}
+
+/// Adds the deployment's own API host names to those never fetched (SPEC
+/// §16): `TETHER_OWN_HOSTNAMES` (read with the configuration) and, in AWS,
+/// the parameter `TETHER_OWN_HOSTNAMES_PARAMETER` names, which the template
+/// itself writes with both APIs' `execute-api` host names and any custom
+/// domain — so they are refused without an operator having to remember.
+pub async fn load_own_hostnames(
+    sdk: &aws_config::SdkConfig,
+    config: &mut Config,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<(), crate::tokens::KeyError> {
+    let Some(parameter) = lookup("TETHER_OWN_HOSTNAMES_PARAMETER") else {
+        return Ok(());
+    };
+    let text = crate::ssm::Parameters::new(sdk, config.tls_roots)
+        .map_err(crate::tokens::KeyError::Ssm)?
+        .secure_string(&parameter)
+        .await
+        .map_err(crate::tokens::KeyError::Ssm)?;
+    config
+        .outbound
+        .own_hosts
+        .extend(crate::config::host_names(&text));
+    Ok(())
 }
 
 /// Why a function could not start.

@@ -59,6 +59,14 @@ pub enum TlsRoots {
     System,
 }
 
+/// Comma-separated host names, as compared: lower case, no trailing dot.
+pub fn host_names(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
 /// The longest a revoked key may keep working in a warm Lambda.
 pub const MAX_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -140,12 +148,7 @@ impl Config {
             }
         };
         let allow_loopback = flag("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP", false)?;
-        let own_hosts = lookup("TETHER_OWN_HOSTNAMES")
-            .unwrap_or_default()
-            .split(',')
-            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
-            .filter(|h| !h.is_empty())
-            .collect();
+        let own_hosts = host_names(&lookup("TETHER_OWN_HOSTNAMES").unwrap_or_default());
         let cors = lookup("TETHER_CORS_ORIGINS")
             .filter(|v| !v.trim().is_empty())
             .map(|v| crate::cors::CorsPolicy::parse(&v));
@@ -154,6 +157,7 @@ impl Config {
             outbound: crate::outbound::UrlPolicy {
                 allow_loopback,
                 own_hosts,
+                resolver: crate::outbound::Resolver::default(),
             },
             warm_up_connection,
             reads_beside_limiter,

@@ -206,6 +206,9 @@ pub struct Endpoint {
     pub webhook_key: bool,
     /// The function sends webhook deliveries (needs the delivery queue).
     pub delivery_queue: bool,
+    /// The function fetches or resolves URLs customers give (SPEC §16): it
+    /// loads the deployment's own host names, never fetched.
+    pub fetches_urls: bool,
     /// The reads its operation starts from, sent beside the limiter's write
     /// ([`ReadAhead`]); `None`: read after the admission.
     pub read_ahead: Option<ReadAhead>,
@@ -249,6 +252,7 @@ impl Endpoint {
             browser: false,
             webhook_key: false,
             delivery_queue: false,
+            fetches_urls: false,
             read_ahead: None,
         }
     }
@@ -273,6 +277,14 @@ impl Endpoint {
     pub const fn with_webhook_key(self) -> Self {
         Self {
             webhook_key: true,
+            ..self
+        }
+    }
+
+    /// The function fetches or resolves customers' URLs.
+    pub const fn fetching_urls(self) -> Self {
+        Self {
+            fetches_urls: true,
             ..self
         }
     }

@@ -15,7 +15,7 @@
 
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -37,6 +37,8 @@ pub struct UrlPolicy {
     /// `TETHER_OWN_HOSTNAMES`: the deployment's own API host names, never
     /// fetched (lower case).
     pub own_hosts: Vec<String>,
+    /// How host names are resolved (the system's resolver but in tests).
+    pub resolver: Resolver,
 }
 
 /// Why a URL may not be fetched (422 `invalid_url`).
@@ -106,8 +108,7 @@ impl UrlPolicy {
 
     /// Checks one address a URL's host is or resolves to.
     pub fn address(&self, ip: IpAddr) -> Result<(), UrlRefused> {
-        let ip = canonical(ip);
-        if is_public(ip) || (self.allow_loopback && ip.is_loopback()) {
+        if is_public(ip) || (self.allow_loopback && loopback_v4(ip).is_loopback()) {
             Ok(())
         } else {
             Err(UrlRefused::Address(ip))
@@ -125,69 +126,156 @@ impl UrlPolicy {
     }
 }
 
-/// An IPv4 address wrapped in IPv6 (mapped `::ffff:a.b.c.d`, or NAT64
-/// `64:ff9b::a.b.c.d`) is judged as the IPv4 address it reaches.
-fn canonical(ip: IpAddr) -> IpAddr {
+/// The IPv4 address a loopback spelled in IPv6 reaches (`::ffff:127.0.0.1`),
+/// for the local stack's loopback allowance only: every other IPv4 address
+/// wrapped in IPv6 is refused as the special-purpose address it is.
+fn loopback_v4(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let s = v6.segments();
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return IpAddr::V4(Ipv4Addr::new(a, b, c, d));
-            }
-            IpAddr::V6(v6)
-        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) if v4.is_loopback() => IpAddr::V4(v4),
+            _ => IpAddr::V6(v6),
+        },
         v4 => v4,
     }
 }
 
-/// Whether `ip` is a globally routable unicast address: not loopback,
-/// private (RFC 1918, unique local), link-local (169.254/16 holds the
-/// instance metadata service), shared (CGNAT), documentation, benchmarking,
-/// multicast, broadcast, reserved or unspecified.
+/// A CIDR block: the first address's bits and the prefix length.
+type Block<const N: usize> = ([u8; N], u8);
+
+fn within<const N: usize>(octets: [u8; N], (network, prefix): Block<N>) -> bool {
+    let bits = |bytes: [u8; N]| {
+        bytes
+            .iter()
+            .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+    };
+    let width = (N * 8) as u32;
+    let shift = width - u32::from(prefix);
+    let mask = if shift >= 128 { 0 } else { u128::MAX << shift };
+    (bits(octets) & mask) == (bits(network) & mask)
+}
+
+/// Every block of IANA's IPv4 special-purpose address registry (RFC 6890
+/// and its updates), globally reachable or not, plus multicast: an address
+/// in one of them is never a customer's server.
+const SPECIAL_V4: &[Block<4>] = &[
+    ([0, 0, 0, 0], 8),       // "this network"
+    ([10, 0, 0, 0], 8),      // private (RFC 1918)
+    ([100, 64, 0, 0], 10),   // shared address space (CGNAT)
+    ([127, 0, 0, 0], 8),     // loopback
+    ([169, 254, 0, 0], 16),  // link-local (the instance metadata service)
+    ([172, 16, 0, 0], 12),   // private
+    ([192, 0, 0, 0], 24),    // IETF protocol assignments (DS-Lite, PCP, TURN, NAT64 discovery)
+    ([192, 0, 2, 0], 24),    // documentation (TEST-NET-1)
+    ([192, 31, 196, 0], 24), // AS112-v4
+    ([192, 52, 193, 0], 24), // AMT
+    ([192, 88, 99, 0], 24),  // 6to4 relay anycast (deprecated)
+    ([192, 168, 0, 0], 16),  // private
+    ([192, 175, 48, 0], 24), // direct delegation AS112
+    ([198, 18, 0, 0], 15),   // benchmarking
+    ([198, 51, 100, 0], 24), // documentation (TEST-NET-2)
+    ([203, 0, 113, 0], 24),  // documentation (TEST-NET-3)
+    ([224, 0, 0, 0], 4),     // multicast
+    ([240, 0, 0, 0], 4),     // reserved, and the limited broadcast address
+];
+
+/// The IPv6 blocks refused inside global unicast (`2000::/3`, the only
+/// block allowed at all): IANA's IPv6 special-purpose registry entries that
+/// fall there.
+const SPECIAL_V6: &[Block<16>] = &[
+    // IETF protocol assignments: Teredo (2001::/32), benchmarking
+    // (2001:2::/48), AMT, AS112-v6, ORCHID, DRIP, the anycast /128s.
+    ([0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 23),
+    // documentation
+    (
+        [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        32,
+    ),
+    // 6to4: reaches the IPv4 address it embeds
+    ([0x20, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 16),
+    // direct delegation AS112
+    (
+        [
+            0x26, 0x20, 0x00, 0x4f, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+        48,
+    ),
+    // documentation (RFC 9637)
+    ([0x3f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 20),
+];
+
+/// Whether `ip` is a public unicast address: in no IANA special-purpose
+/// block (SPEC §16). IPv6 must be global unicast (`2000::/3`): that alone
+/// refuses loopback, unspecified, IPv4-mapped (`::ffff:0:0/96`), -translated
+/// (`::ffff:0:0:0/96`) and -compatible forms, both NAT64 prefixes
+/// (`64:ff9b::/96`, `64:ff9b:1::/48`), discard (`100::/64`), SRv6
+/// (`5f00::/16`), unique-local, link-local, site-local and multicast.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_unspecified()
-                || v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || a >= 240
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
-                || (a == 198 && (18..20).contains(&b)))
-        }
+        IpAddr::V4(v4) => !SPECIAL_V4.iter().any(|b| within(v4.octets(), *b)),
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first & 0xffc0) == 0xfec0
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
-                || v6 == Ipv6Addr::UNSPECIFIED
-                // IPv4-compatible (deprecated) and other `::/96` forms.
-                || v6.segments()[..6] == [0; 6])
+            let octets = v6.octets();
+            within(
+                octets,
+                ([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 3),
+            ) && !SPECIAL_V6.iter().any(|b| within(octets, *b))
         }
     }
 }
 
+/// How host names are resolved: the system's resolver, or (tests) another
+/// lookup with the same contract, e.g. a DNS server that never answers.
+#[derive(Clone, Default)]
+pub struct Resolver(Option<Arc<LookupFn>>);
+
+/// A name lookup: the addresses of a host name.
+pub type LookupFn = dyn Fn(String) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>>
+    + Send
+    + Sync;
+
+impl Resolver {
+    /// Resolves with `lookup` instead of the system's resolver.
+    pub fn with(lookup: Arc<LookupFn>) -> Self {
+        Self(Some(lookup))
+    }
+
+    async fn lookup(&self, name: &str) -> std::io::Result<Vec<SocketAddr>> {
+        match &self.0 {
+            Some(lookup) => lookup(name.to_owned()).await,
+            None => Ok(tokio::net::lookup_host((name, 0)).await?.collect()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Resolver(custom)"
+        } else {
+            "Resolver(system)"
+        })
+    }
+}
+
+impl PartialEq for Resolver {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Resolver {}
+
 /// Resolves `name` and returns its addresses if every one is allowed.
+/// Resolution counts inside the fetch's time (SPEC §16): a DNS server that
+/// answers slowly cannot hold a request past [`FETCH_TIMEOUT`].
 async fn resolve_checked(policy: &UrlPolicy, name: &str) -> Result<Vec<SocketAddr>, UrlRefused> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, 0))
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(FETCH_TIMEOUT, policy.resolver.lookup(name))
         .await
         .map_err(|_| UrlRefused::Unresolvable)?
-        .collect();
+        .map_err(|_| UrlRefused::Unresolvable)?;
     if addrs.is_empty() {
         return Err(UrlRefused::Unresolvable);
     }
@@ -435,6 +523,7 @@ mod tests {
         UrlPolicy {
             allow_loopback: false,
             own_hosts: vec!["api.tether.example".into()],
+            resolver: Resolver::default(),
         }
     }
 
@@ -442,6 +531,7 @@ mod tests {
         UrlPolicy {
             allow_loopback: true,
             own_hosts: vec![],
+            resolver: Resolver::default(),
         }
     }
 
@@ -467,6 +557,40 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "::a9fe:a9fe",
+            // Every IANA special-purpose block (SPEC §16), public-looking
+            // embeddings of public IPv4 addresses included.
+            "192.0.0.9",
+            "192.0.0.170",
+            "192.31.196.1",
+            "192.52.193.1",
+            "192.88.99.1",
+            "192.175.48.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.7",
+            "240.0.0.1",
+            "0.1.2.3",
+            "100.127.255.255",
+            "2002:808:808::1",
+            "2002:a9fe:a9fe::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:1::1",
+            "2001:4:112::1",
+            "2001:20::1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::808:808",
+            "::ffff:8.8.8.8",
+            "::ffff:0:808:808",
+            "::808:808",
+            "100::1",
+            "5f00::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "2620:4f:8000::1",
+            "fec0::1",
+            "4000::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(deployed().address(ip).is_err(), "{ip} must be refused");
@@ -476,6 +600,12 @@ mod tests {
             "142.250.74.46",
             "2606:4700::1111",
             "20.190.128.1",
+            "2001:4860:4860::8888",
+            "2620:4f:8001::1",
+            "3ffe::1",
+            "198.20.0.1",
+            "100.128.0.1",
+            "223.255.255.255",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(deployed().address(ip), Ok(()), "{ip} is public");

@@ -19,11 +19,7 @@ pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error
             crate::authz::engine();
         });
     }
-    let app = App::from_env(
-        endpoint.uses_token_keys(),
-        endpoint.webhook_key,
-        endpoint.delivery_queue,
-    );
+    let app = App::from_env(endpoint);
     let app = Arc::new(app.await?);
     lambda_http::run(lambda_http::service_fn(move |req| {
         let app = Arc::clone(&app);

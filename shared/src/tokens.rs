@@ -54,6 +54,19 @@ pub enum KeyError {
     /// The key's SSM parameter could not be read.
     #[error("reading the key from SSM failed")]
     Ssm(#[source] crate::ssm::SsmError),
+    /// Another deployment key (`name`) is neither set nor named by
+    /// `name_PARAMETER`.
+    #[error("no {name}: set {name} or {name}_PARAMETER")]
+    MissingSetting {
+        /// The variable.
+        name: &'static str,
+    },
+    /// Another deployment key (`name`) is not in its documented form.
+    #[error("{name} is not base64 of 32 bytes (comma-separated during a rotation)")]
+    MalformedSetting {
+        /// The variable.
+        name: &'static str,
+    },
 }
 
 /// The claims of an access token.
@@ -288,7 +301,7 @@ impl TokenKeys {
 }
 
 /// A process environment variable (the `lookup` of [`TokenKeys::load`]).
-pub(crate) fn env_var(name: &str) -> Option<String> {
+pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 

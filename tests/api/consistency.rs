@@ -260,3 +260,57 @@ fn every_authenticated_function_may_read_an_organization_as_the_pipeline_does() 
         );
     }
 }
+
+/// SPEC §16: the deployment's own API host names are refused by default,
+/// from the template itself: it writes both APIs' execute-api names into
+/// the parameter every function that fetches customers' URLs reads (by
+/// name: the APIs depend on the functions), and lets them read it.
+#[test]
+fn the_template_itself_names_its_own_api_hosts_to_the_fetching_functions() {
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let name = "/tether/${Stage}/own-hostnames";
+    let parameter = template
+        .split("\n  OwnHostnamesParameter:\n")
+        .nth(1)
+        .expect("the template writes the own-hostnames parameter");
+    let parameter = &parameter[..parameter.find("\n\n").unwrap_or(parameter.len())];
+    for part in [
+        format!("Name: !Sub \"{name}\""),
+        "${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}".to_owned(),
+        "${UserApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}".to_owned(),
+        "!Ref OwnHostnames".to_owned(),
+    ] {
+        assert!(parameter.contains(&part), "the parameter lacks {part}");
+    }
+    assert!(template.contains(&format!("TETHER_OWN_HOSTNAMES_PARAMETER: !Sub \"{name}\"")));
+    let fetching = tether::routes::ALL
+        .iter()
+        .filter(|e| e.fetches_urls)
+        .map(|e| e.function)
+        .chain(["deliver-webhooks"]);
+    let mut count = 0;
+    for function in fetching {
+        count += 1;
+        assert!(
+            function_block(&template, function)
+                .contains(&format!("parameter/tether/${{Stage}}/own-hostnames\"")),
+            "{function} cannot read the API's own host names"
+        );
+    }
+    assert!(count >= 6);
+}
+
+/// SPEC §9: every function taking POSTs may read the idempotency key.
+#[test]
+fn every_post_function_may_read_the_idempotency_key() {
+    let template = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    assert!(template.contains("TETHER_IDEMPOTENCY_KEY_PARAMETER: !Ref IdempotencyKeyParameter"));
+    for endpoint in tether::routes::ALL.iter().filter(|e| e.method == "POST") {
+        assert!(
+            function_block(&template, endpoint.function)
+                .contains("parameter${IdempotencyKeyParameter}\""),
+            "{} cannot read the idempotency key",
+            endpoint.function
+        );
+    }
+}

@@ -142,9 +142,16 @@ async fn a_request_in_progress_is_409_until_its_lease_expires() {
     let now = app.clock.now().unix_timestamp();
     // Another function claimed the key and is still running (or died).
     assert!(matches!(
-        idempotency::begin(&app.app.store, &owner, &key, &fingerprint, now)
-            .await
-            .unwrap(),
+        idempotency::begin(
+            &app.app.store,
+            &tether_tests::idempotency_secret(),
+            &owner,
+            &key,
+            &fingerprint,
+            now,
+        )
+        .await
+        .unwrap(),
         idempotency::Begin::Run(_)
     ));
     let busy = app
@@ -395,4 +402,147 @@ async fn stored_responses_hold_no_secret_and_still_replay() {
         .send()
         .await;
     assert_eq!(token_again.text, token.text);
+}
+
+/// SPEC §9: a reader of the table — its items, stream or a backup — who also
+/// knows (or guesses) the Idempotency-Key cannot find the record by it nor
+/// open the stored response without the deployment's idempotency key; the
+/// deployment, which holds that key, replays it.
+#[tokio::test]
+async fn the_table_and_the_key_alone_open_no_stored_response() {
+    use aws_lc_rs::digest::{SHA256, digest};
+    let app = spawn_app().await;
+    let (service, _) = app.create_service(&[]).await;
+    let first = app
+        .post_once(
+            "/v1/connect-tokens",
+            "create-42",
+            &json!({"external_service_id": service}),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let records: Vec<_> = crate::table_items(&app)
+        .await
+        .into_iter()
+        .filter(|i| i["PK"].as_s().is_ok_and(|pk| pk.starts_with("IDEMP#")))
+        .collect();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    let pk = record["PK"].as_s().unwrap();
+    let sealed = record["response_sealed"].as_s().unwrap();
+    let scope = format!("KEY#{}", app.admin_key_id);
+    // What an attacker derives from the key alone: its hash for the record
+    // and a digest of scope and key for the seal (how records were once
+    // kept), and the same HMAC labels under keys it can guess.
+    let length_prefixed = |parts: &[&[u8]]| {
+        let mut bytes = Vec::new();
+        for part in parts {
+            bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(part);
+        }
+        bytes
+    };
+    let key_hash = hex_of(digest(&SHA256, b"create-42").as_ref());
+    assert!(
+        !pk.contains(&key_hash),
+        "the key's plain hash names the record"
+    );
+    let mut guesses: Vec<[u8; 32]> = vec![
+        digest(
+            &SHA256,
+            &length_prefixed(&[
+                b"tether/idempotency/seal/v1",
+                scope.as_bytes(),
+                b"create-42",
+            ]),
+        )
+        .as_ref()
+        .try_into()
+        .unwrap(),
+        digest(&SHA256, b"create-42").as_ref().try_into().unwrap(),
+    ];
+    for guessed_secret in [[0u8; 32], [1u8; 32]] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &guessed_secret);
+        let tag = aws_lc_rs::hmac::sign(
+            &key,
+            &length_prefixed(&[
+                b"tether/idempotency/seal/v2",
+                scope.as_bytes(),
+                b"create-42",
+            ]),
+        );
+        guesses.push(tag.as_ref().try_into().unwrap());
+    }
+    for guess in guesses {
+        let key = tether::sealed::key(&guess).unwrap();
+        assert!(
+            tether::sealed::open(&key, pk, sealed).is_none(),
+            "the stored response opened without the deployment key"
+        );
+    }
+    let dump = format!("{records:?}");
+    let secret_part = first.body["token"]
+        .as_str()
+        .unwrap()
+        .rsplit('_')
+        .next()
+        .unwrap();
+    assert!(!dump.contains(secret_part));
+    // The deployment replays it; an instance under another key finds nothing
+    // to replay (the request runs again).
+    let again = app
+        .post_once(
+            "/v1/connect-tokens",
+            "create-42",
+            &json!({"external_service_id": service}),
+        )
+        .await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.text, first.text);
+    let mut other = app.cold_instance();
+    std::sync::Arc::get_mut(&mut other.app).unwrap().idempotency =
+        Some(tether::idempotency::Secret::from_bytes([12; 32]));
+    let elsewhere = other
+        .post_once(
+            "/v1/connect-tokens",
+            "create-42",
+            &json!({"external_service_id": service}),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 201);
+    assert_eq!(elsewhere.header("idempotent-replayed"), None);
+    assert_ne!(elsewhere.body["token"], first.body["token"]);
+}
+
+/// During a rotation of the idempotency key (new key first, old one kept),
+/// a response stored under the old key still replays.
+#[tokio::test]
+async fn a_rotated_key_still_replays_what_the_old_one_stored() {
+    use base64::Engine as _;
+    let app = spawn_app().await;
+    let body = json!({"email": "rotate@example.com"});
+    let first = app.post_once("/v1/end-users", "rot-1", &body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let encode = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let mut rotated = app.cold_instance();
+    std::sync::Arc::get_mut(&mut rotated.app)
+        .unwrap()
+        .idempotency = Some(
+        tether::idempotency::Secret::parse(&format!("{},{}", encode(13), encode(11))).unwrap(),
+    );
+    let again = rotated.post_once("/v1/end-users", "rot-1", &body).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.text, first.text);
+    rotated
+        .post_once(
+            "/v1/end-users",
+            "rot-1",
+            &json!({"email": "other@example.com"}),
+        )
+        .await
+        .assert_error(422, "idempotency_key_reused");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -58,6 +58,8 @@ iam.put_user_policy(UserName="allowed", PolicyName="read-parameters", PolicyDocu
      "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}]}))
 ssm.put_parameter(Name=name, Value=value, Type="SecureString")
 ssm.put_parameter(Name="/tether/plain", Value="plain", Type="String")
+ssm.put_parameter(Name="/tether/prod/own-hostnames", Type="String",
+                  Value="abc123.execute-api.us-east-1.amazonaws.com,Def456.execute-api.us-east-1.amazonaws.com,")
 import urllib.request
 urllib.request.urlopen(urllib.request.Request(
     url + "/moto-api/reset-auth", data=b"0", headers={"Content-Type": "text/plain"}))
@@ -174,6 +176,51 @@ async fn a_secure_string_is_read_decrypted_with_a_signature_aws_accepts() {
     let (status, kind) =
         refusal(secure_parameter(&allowed, TlsRoots::Amazon, "/tether/none").await);
     assert_eq!((status, kind.as_str()), (400, "ParameterNotFound"));
+}
+
+/// SPEC §16: the API's own host names come from the parameter the template
+/// writes (both APIs' execute-api names), and are refused as URL hosts.
+#[tokio::test]
+async fn the_own_host_names_come_from_the_parameter_the_template_writes() {
+    let moto = AuthenticatingMoto::start();
+    let allowed = moto.config(&moto.allowed);
+    let vars = |name: &str| match name {
+        "TETHER_OWN_HOSTNAMES_PARAMETER" => Some("/tether/prod/own-hostnames".to_owned()),
+        _ => None,
+    };
+    let mut config = tether::config::Config::from_lookup(|name| match name {
+        "TETHER_OWN_HOSTNAMES" => Some("api.acme.example".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    tether::app::load_own_hostnames(&allowed, &mut config, &vars)
+        .await
+        .unwrap();
+    assert_eq!(
+        config.outbound.own_hosts,
+        [
+            "api.acme.example",
+            "abc123.execute-api.us-east-1.amazonaws.com",
+            "def456.execute-api.us-east-1.amazonaws.com"
+        ]
+    );
+    for url in [
+        "https://abc123.execute-api.us-east-1.amazonaws.com/hooks",
+        "https://DEF456.execute-api.us-east-1.amazonaws.com./v1/end-users",
+    ] {
+        assert_eq!(
+            config.outbound.parse(url),
+            Err(tether::outbound::UrlRefused::Host),
+            "{url}"
+        );
+    }
+    // Unreadable: the function does not start.
+    let denied = moto.config(&moto.denied);
+    assert!(
+        tether::app::load_own_hostnames(&denied, &mut config, &vars)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

@@ -156,6 +156,56 @@ async fn urls_are_checked_as_every_outbound_url_is() {
         .assert_error(422, "invalid_url");
 }
 
+/// SPEC §16: name resolution counts inside the outbound timeout — a DNS
+/// server that never answers cannot hold a registration past 3 s, whether
+/// the URL is only resolved (a webhook endpoint) or fetched (an issuer).
+#[tokio::test]
+async fn a_dns_server_that_never_answers_cannot_hold_a_registration() {
+    use std::sync::Arc;
+    let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&lookups);
+    let silent = tether::outbound::Resolver::with(Arc::new(move |_name: String| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            Ok(Vec::new())
+        })
+    }));
+    let app = TestAppBuilder {
+        deployed_outbound: true,
+        resolver: Some(silent),
+        ..TestAppBuilder::default()
+    }
+    .spawn()
+    .await;
+    let started = std::time::Instant::now();
+    let res = app
+        .post(
+            "/v1/webhook-endpoints",
+            &json!({"url": "https://hooks.slow-dns.example/x"}),
+        )
+        .await;
+    res.assert_error(422, "invalid_url");
+    let webhook = started.elapsed();
+    let started = std::time::Instant::now();
+    let res = app
+        .post(
+            "/v1/identity-providers",
+            &json!({"name": "Slow", "issuer": "https://idp.slow-dns.example", "client_id": "c"}),
+        )
+        .await;
+    res.assert_error(422, "identity_provider_unreachable");
+    let provider = started.elapsed();
+    for (what, took) in [("webhook", webhook), ("issuer", provider)] {
+        assert!(
+            took >= std::time::Duration::from_millis(2_900)
+                && took < std::time::Duration::from_secs(5),
+            "{what}: {took:?}"
+        );
+    }
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
 #[tokio::test]
 async fn endpoints_change_are_re_enabled_and_deleted() {
     let app = spawn_app().await;

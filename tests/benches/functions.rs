@@ -286,8 +286,10 @@ fn spawn(binary: &Path, function: &str, emulator: &Emulator, table: &str, setup:
         .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
         .env("TETHER_TABLE", table)
         .env("TETHER_TOKEN_SIGNING_KEY", TOKEN_SEED_B64)
-        // The same 32 bytes serve as the webhook sealing key.
+        // The same 32 bytes serve as the webhook sealing key and the
+        // idempotency key.
         .env("TETHER_WEBHOOK_KEY", TOKEN_SEED_B64)
+        .env("TETHER_IDEMPOTENCY_KEY", TOKEN_SEED_B64)
         .env("TETHER_IP_RATE_LIMIT", "400")
         .env("TETHER_IP_BURST", "1000000")
         .stdout(Stdio::piped())

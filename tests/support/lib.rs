@@ -188,6 +188,11 @@ pub fn webhook_key() -> tether::sealed::Keyring {
     tether::sealed::Keyring::single(tether::sealed::key(&[9; 32]).expect("a 32-byte key"))
 }
 
+/// The key every test app derives Idempotency-Key records under.
+pub fn idempotency_secret() -> tether::idempotency::Secret {
+    tether::idempotency::Secret::from_bytes([11; 32])
+}
+
 /// Creates a fresh table and an organization that no limit gets in the way of.
 pub async fn spawn_app() -> TestApp {
     TestAppBuilder::default().spawn().await
@@ -239,6 +244,8 @@ pub struct TestAppBuilder {
     /// test follows it, since DynamoDB Local's calls on tables with a stream
     /// slow down as its stream state grows over the suite.
     pub stream: bool,
+    /// Resolve customers' host names with this instead of the system.
+    pub resolver: Option<tether::outbound::Resolver>,
 }
 
 impl Default for TestAppBuilder {
@@ -253,6 +260,7 @@ impl Default for TestAppBuilder {
             contention: None,
             lost_answers: None,
             stream: false,
+            resolver: None,
         }
     }
 }
@@ -297,6 +305,10 @@ impl TestAppBuilder {
             _ => None,
         })
         .expect("test config");
+        let mut config = config;
+        if let Some(resolver) = self.resolver {
+            config.outbound.resolver = resolver;
+        }
         let app_clock: Arc<dyn Clock> = if self.real_clock {
             Arc::new(SystemClock)
         } else {
@@ -309,6 +321,7 @@ impl TestAppBuilder {
         app.tokens = Some(token_keys());
         app.webhook_key = Some(webhook_key());
         app.deliveries = Some(queue);
+        app.idempotency = Some(idempotency_secret());
         let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
         tether::relationships::put_organization(&app.store, &org)
@@ -363,6 +376,7 @@ impl TestApp {
         app.tokens = Some(token_keys());
         app.webhook_key = Some(webhook_key());
         app.deliveries = self.app.deliveries.clone();
+        app.idempotency = Some(idempotency_secret());
         TestApp {
             app: Arc::new(app),
             clock: Arc::clone(&self.clock),
@@ -388,6 +402,7 @@ impl TestApp {
         let config = Config::from_lookup(|_| None).expect("default config");
         let mut app = App::new(config, store, Arc::new(SystemClock));
         app.tokens = Some(token_keys());
+        app.idempotency = Some(idempotency_secret());
         TestApp {
             app: Arc::new(app),
             clock: Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())),

@@ -223,8 +223,9 @@ impl Deliverer {
     /// The worker's state from the environment (the table, the webhook key,
     /// the queue).
     pub async fn from_env() -> Result<Self, crate::app::StartupError> {
-        let config = crate::config::Config::from_env()?;
+        let mut config = crate::config::Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
+        crate::app::load_own_hostnames(&sdk, &mut config, &crate::tokens::env_var).await?;
         let store = Store::from_sdk(&sdk, &config);
         let key = crate::webhooks::load_key(&sdk, config.tls_roots).await?;
         let queue = DeliveryQueue::from_env(&sdk).ok_or(crate::app::StartupError::NoQueue)?;

@@ -154,7 +154,11 @@ impl KeySlot {
             return Ok(None);
         };
         let now = app.clock.now().unix_timestamp();
-        match idempotency::begin(&app.store, &scope, &key, &fingerprint, now).await? {
+        let secret = app
+            .idempotency
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("a function taking POSTs has no idempotency key"))?;
+        match idempotency::begin(&app.store, secret, &scope, &key, &fingerprint, now).await? {
             idempotency::Begin::Replay(stored) => Ok(Some(Reply::replay(stored))),
             idempotency::Begin::Run(claim) => {
                 if let Ok(mut slot) = self.claim.lock() {

@@ -168,7 +168,8 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.fetching_urls();
 /// `GET /v1/identity-providers`
 pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
     "list-identity-providers",
@@ -217,7 +218,8 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.fetching_urls();
 /// `DELETE /v1/identity-providers/{id}`
 pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
     "delete-identity-provider",

@@ -49,7 +49,8 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
     ),
 )
 .authorized_after_body()
-.for_browsers();
+.for_browsers()
+.fetching_urls();
 /// `GET /.well-known/jwks.json`
 pub const GET_JWKS: Endpoint = Endpoint::new(
     "get-jwks",

@@ -21,7 +21,8 @@ pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
         &[],
     ),
 )
-.with_webhook_key();
+.with_webhook_key()
+.fetching_urls();
 /// `GET /v1/webhook-endpoints`
 pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
     "list-webhook-endpoints",
@@ -70,7 +71,8 @@ pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.fetching_urls();
 /// `DELETE /v1/webhook-endpoints/{id}`
 pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "delete-webhook-endpoint",

@@ -77,8 +77,12 @@ pub async fn load_key(
     let text = crate::tokens::Settings::new(sdk, roots, &crate::tokens::env_var)
         .get("TETHER_WEBHOOK_KEY")
         .await?
-        .ok_or(crate::tokens::KeyError::Missing)?;
-    crate::sealed::Keyring::parse(&text).map_err(|_| crate::tokens::KeyError::Malformed)
+        .ok_or(crate::tokens::KeyError::MissingSetting {
+            name: "TETHER_WEBHOOK_KEY",
+        })?;
+    crate::sealed::Keyring::parse(&text).map_err(|_| crate::tokens::KeyError::MalformedSetting {
+        name: "TETHER_WEBHOOK_KEY",
+    })
 }
 
 /// The Standard Webhooks headers of a delivery: the message id (the event's,
