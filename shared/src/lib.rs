@@ -13,6 +13,7 @@ pub mod app;
 pub mod auth;
 pub mod authz;
 pub mod cache;
+pub mod caps;
 pub mod clock;
 pub mod config;
 pub mod cors;

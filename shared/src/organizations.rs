@@ -55,12 +55,14 @@ impl Plan {
                 burst: 20,
                 turn_ceiling: 10_000,
                 relationship_ceiling: 100,
+                caps: Caps::DEFAULT,
             },
             Self::Pro => Limits {
                 rate_limit: 100,
                 burst: 200,
                 turn_ceiling: 1_000_000,
                 relationship_ceiling: 100_000,
+                caps: Caps::DEFAULT,
             },
         }
     }
@@ -77,6 +79,30 @@ pub struct Limits {
     pub turn_ceiling: u64,
     /// Active end users.
     pub relationship_ceiling: u64,
+    /// How many of the objects that multiply work it may have.
+    #[serde(flatten)]
+    pub caps: Caps,
+}
+
+/// The per-organization caps on the objects that multiply a request's or a
+/// fan-out's work (SPEC §4): beyond them, 409 `limit_reached`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caps {
+    /// Webhook endpoints (every event is fanned out to each).
+    pub webhook_endpoints: u64,
+    /// Identity providers (each a key set kept and refreshed).
+    pub identity_providers: u64,
+    /// Cedar policies (every decision evaluates them all).
+    pub policies: u64,
+}
+
+impl Caps {
+    /// Every plan's caps unless overridden.
+    pub const DEFAULT: Self = Self {
+        webhook_endpoints: 20,
+        identity_providers: 50,
+        policies: 100,
+    };
 }
 
 /// Per-organization overrides of the plan's limits (`tetherctl org create --rate-limit ...`).
@@ -94,6 +120,15 @@ pub struct LimitOverrides {
     /// Overrides the plan's relationship ceiling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship_ceiling: Option<u64>,
+    /// Overrides the plan's cap on webhook endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_endpoints_cap: Option<u64>,
+    /// Overrides the plan's cap on identity providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_providers_cap: Option<u64>,
+    /// Overrides the plan's cap on Cedar policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies_cap: Option<u64>,
 }
 
 /// The organization item: `PK = ORG#<id>`, `SK = ORG`.
@@ -181,6 +216,13 @@ impl Organization {
             burst: o.burst.unwrap_or(d.burst),
             turn_ceiling: o.turn_ceiling.unwrap_or(d.turn_ceiling),
             relationship_ceiling: o.relationship_ceiling.unwrap_or(d.relationship_ceiling),
+            caps: Caps {
+                webhook_endpoints: o.webhook_endpoints_cap.unwrap_or(d.caps.webhook_endpoints),
+                identity_providers: o
+                    .identity_providers_cap
+                    .unwrap_or(d.caps.identity_providers),
+                policies: o.policies_cap.unwrap_or(d.caps.policies),
+            },
         }
     }
 }
@@ -288,6 +330,17 @@ pub async fn update(
                 ":relationship_ceiling",
                 o.relationship_ceiling,
             ),
+            (
+                "webhook_endpoints_cap",
+                ":webhook_endpoints_cap",
+                o.webhook_endpoints_cap,
+            ),
+            (
+                "identity_providers_cap",
+                ":identity_providers_cap",
+                o.identity_providers_cap,
+            ),
+            ("policies_cap", ":policies_cap", o.policies_cap),
         ] {
             if let Some(value) = value {
                 edit.set.push(format!("{field} = {placeholder}"));
@@ -301,6 +354,13 @@ pub async fn update(
             relationship_ceiling: o
                 .relationship_ceiling
                 .or(org.overrides.relationship_ceiling),
+            webhook_endpoints_cap: o
+                .webhook_endpoints_cap
+                .or(org.overrides.webhook_endpoints_cap),
+            identity_providers_cap: o
+                .identity_providers_cap
+                .or(org.overrides.identity_providers_cap),
+            policies_cap: o.policies_cap.or(org.overrides.policies_cap),
         };
         edit.policy_after = Some(after.limiter_policy());
         Ok(edit)

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tether::ApiError;
 use tether::App;
 use tether::auth::Scope;
-use tether::authz::OrgPolicies;
 use tether::config::Config;
 use tether::pipeline::{Ctx, FromBody, NoBody, Reply, handle};
 use tether::routes;
@@ -207,7 +206,7 @@ static BODIES_READ: AtomicUsize = AtomicUsize::new(0);
 struct CountedBody;
 
 impl FromBody for CountedBody {
-    const SCHEMA: Option<tether::wire::SchemaFn> = <OrgPolicies as FromBody>::SCHEMA;
+    const SCHEMA: Option<tether::wire::SchemaFn> = <tether::authz::PolicyText as FromBody>::SCHEMA;
 
     fn from_body(_: &lambda_http::http::HeaderMap, _: &[u8]) -> Result<Self, ApiError> {
         BODIES_READ.fetch_add(1, Ordering::SeqCst);

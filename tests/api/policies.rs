@@ -226,3 +226,166 @@ permit (principal, action == Action::"policies.write", resource);"#;
         .await
         .assert_error(422, "validation_failed");
 }
+
+async fn put(app: &tether_tests::TestApp, key: &str, text: &str) -> tether_tests::TestResponse {
+    app.request("PUT", "/v1/policies")
+        .key(key)
+        .raw_body("text/plain", text)
+        .send()
+        .await
+}
+
+/// SPEC §8, no self-lockout: organization policies never apply to an admin
+/// key's `policies.*` and `api_keys.*` actions. A `forbid` on everything
+/// stops every other operation, yet the policies can be read and undone and
+/// keys created and revoked; without admin scope they still cannot.
+#[tokio::test]
+async fn a_forbid_on_everything_cannot_lock_the_organization_out() {
+    let app = spawn_app().await;
+    let everything = r#"@notice("locked")
+forbid (principal, action, resource);"#;
+    assert_eq!(put(&app, &app.admin_key, everything).await.status, 200);
+    let cold = app.cold_instance();
+    for instance in [&app, &cold] {
+        instance
+            .get("/v1/end-users")
+            .await
+            .assert_error(403, "policy_denied");
+        let shown = instance.get("/v1/policies").await;
+        assert_eq!(shown.status, 200, "{}", shown.text);
+        assert_eq!(shown.body["policies"], everything);
+    }
+    let created = app.post("/v1/api-keys", &json!({"scopes": ["read"]})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(app.get("/v1/api-keys").await.status, 200);
+    let rolled = app
+        .post(
+            &format!("/v1/api-keys/{}/roll", id(&created.body)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(rolled.status, 201, "{}", rolled.text);
+    assert_eq!(
+        app.delete(&format!("/v1/api-keys/{}", id(&rolled.body)))
+            .await
+            .status,
+        204
+    );
+    // A key without admin scope gets nothing of it.
+    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    put(&app, &writer, "")
+        .await
+        .assert_error(403, "insufficient_scope");
+    // The admin undoes the lockdown; everything works again.
+    assert_eq!(put(&app, &app.admin_key, "").await.status, 200);
+    assert_eq!(cold.get("/v1/end-users").await.status, 200);
+    assert_eq!(app.get("/v1/end-users").await.status, 200);
+}
+
+/// SPEC §8: policy text is parsed only once the caller may write policies,
+/// and text nested too deep or chained too long for Cedar's recursion is a
+/// 422 — never a stack overflow of the function. (Parsed early for a
+/// read-only caller, the nesting below aborted the whole process.)
+#[tokio::test]
+async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
+    let app = spawn_app().await;
+    let deep = format!(
+        "forbid (principal, action, resource) when {{ {}true{} }};",
+        "(".repeat(2_000),
+        ")".repeat(2_000)
+    );
+    let chained = format!(
+        "forbid (principal, action, resource) when {{ {} }};",
+        vec!["true"; 4_000].join(" || ")
+    );
+    let nested_ifs = format!(
+        "forbid (principal, action, resource) when {{ {}true{} }};",
+        "if true then ".repeat(40),
+        " else false".repeat(40)
+    );
+    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    for text in [&deep, &chained, &nested_ifs] {
+        put(&app, &reader, text)
+            .await
+            .assert_error(403, "insufficient_scope");
+        let res = put(&app, &app.admin_key, text).await;
+        res.assert_error(422, "validation_failed");
+        assert_eq!(res.body["details"]["fields"][0]["field"], "policies");
+    }
+    let problem = |text: &str| {
+        let app = &app;
+        let text = text.to_owned();
+        async move {
+            put(app, &app.admin_key, &text).await.body["details"]["fields"][0]["problem"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert!(problem(&deep).await.contains("levels deep"));
+    assert!(problem(&chained).await.contains("operators"));
+    // Ordinary nesting and long-but-bounded policies are fine.
+    let fine = r#"forbid (principal, action == Action::"identities.create", resource)
+when { (context has external_email && (context.external_email like "*@a.example"
+       || [context.identity_provider_id].contains("x"))) || context.source_ip == "10.0.0.1" };"#;
+    assert_eq!(put(&app, &app.admin_key, fine).await.status, 200);
+    assert_eq!(app.get("/v1/policies").await.body["policies"], fine);
+}
+
+/// SPEC §4: policies are capped per organization (plan-set, 100 by
+/// default): beyond the cap, 409 `limit_reached` and nothing stored.
+#[tokio::test]
+async fn policies_beyond_the_organizations_cap_are_409() {
+    let app = tether_tests::spawn_app_with(
+        tether::organizations::Plan::Free,
+        tether::organizations::LimitOverrides {
+            policies_cap: Some(2),
+            ..tether_tests::UNLIMITED
+        },
+    )
+    .await;
+    let one = "forbid (principal, action == Action::\"end_users.delete\", resource);\n";
+    assert_eq!(put(&app, &app.admin_key, &one.repeat(2)).await.status, 200);
+    let res = put(&app, &app.admin_key, &one.repeat(3)).await;
+    res.assert_error(409, "limit_reached");
+    assert_eq!(res.body["details"], json!({"limit": "policies", "max": 2}));
+    assert_eq!(
+        app.get("/v1/policies").await.body["policies"],
+        one.repeat(2)
+    );
+}
+
+/// SPEC §8: the webhook actions are named `webhook_endpoints.*`; a policy
+/// stored with their first names (`webhooks.*`) keeps working — read as the
+/// new names, its text left as written — and the old names are accepted on
+/// upload as aliases.
+#[tokio::test]
+async fn policies_written_with_the_first_webhook_action_names_keep_working() {
+    let app = spawn_app().await;
+    let legacy = r#"@notice("no webhooks")
+forbid (principal, action in [Action::"webhooks.create", Action::"webhooks.roll"], resource);"#;
+    tether::authz::write_policies(&app.app.store, app.org_id, legacy, app.clock.now())
+        .await
+        .unwrap();
+    let cold = app.cold_instance();
+    let res = cold
+        .post(
+            "/v1/webhook-endpoints",
+            &json!({"url": "http://127.0.0.1:9/hooks"}),
+        )
+        .await;
+    res.assert_error(403, "policy_denied");
+    assert_eq!(res.body["notices"], json!(["no webhooks"]));
+    assert_eq!(cold.get("/v1/policies").await.body["policies"], legacy);
+    assert_eq!(cold.get("/v1/webhook-endpoints").await.status, 200);
+    // Uploaded with the old names: accepted, enforced, stored as written.
+    let list = r#"forbid (principal, action == Action::"webhooks.list", resource);"#;
+    assert_eq!(put(&app, &app.admin_key, list).await.status, 200);
+    app.get("/v1/webhook-endpoints")
+        .await
+        .assert_error(403, "policy_denied");
+    assert_eq!(app.get("/v1/policies").await.body["policies"], list);
+    let current = r#"forbid (principal, action == Action::"webhook_endpoints.read", resource);"#;
+    assert_eq!(put(&app, &app.admin_key, current).await.status, 200);
+    assert_eq!(app.get("/v1/webhook-endpoints").await.status, 200);
+}

@@ -432,3 +432,77 @@ async fn the_webhook_key_rotates_without_changing_a_secret() {
     );
     assert!(signing_with(&app, &plain, &rotated).await.is_some());
 }
+
+/// SPEC §4/§15: at most 20 webhook endpoints by default, plan-set (here
+/// 3): the cap holds under parallel creations (a conditional counter, never
+/// a count read first), a deletion frees a place, and the 409 names it.
+#[tokio::test]
+async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
+    let app = tether_tests::spawn_app_with(
+        tether::organizations::Plan::Free,
+        tether::organizations::LimitOverrides {
+            webhook_endpoints_cap: Some(3),
+            identity_providers_cap: Some(1),
+            ..tether_tests::UNLIMITED
+        },
+    )
+    .await;
+    let body = json!({"url": URL});
+    let creations = (0..10).map(|_| app.post("/v1/webhook-endpoints", &body));
+    let answers = futures_util::future::join_all(creations).await;
+    let created: Vec<_> = answers.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 3, "exactly the cap");
+    for refused in answers.iter().filter(|r| r.status != 201) {
+        refused.assert_error(409, "limit_reached");
+        assert_eq!(
+            refused.body["details"],
+            json!({"limit": "webhook_endpoints", "max": 3})
+        );
+    }
+    let listed = app.get("/v1/webhook-endpoints").await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        app.delete(&format!("/v1/webhook-endpoints/{}", id(&created[0].body)))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(create(&app, json!({"url": URL})).await["status"], "enabled");
+    app.post("/v1/webhook-endpoints", &json!({"url": URL}))
+        .await
+        .assert_error(409, "limit_reached");
+    // Another organization's endpoints count for it alone.
+    let (_, other) = app.create_org("Other").await;
+    assert_eq!(
+        app.send_as(
+            "POST",
+            "/v1/webhook-endpoints",
+            tether_tests::As::Key(&other),
+            Some(&json!({"url": URL}))
+        )
+        .await
+        .status,
+        201
+    );
+    // Identity providers likewise.
+    assert_eq!(
+        app.post(
+            "/v1/identity-providers",
+            &tether_tests::idp::provider_body()
+        )
+        .await
+        .status,
+        201
+    );
+    let second = app
+        .post(
+            "/v1/identity-providers",
+            &tether_tests::idp::provider_body(),
+        )
+        .await;
+    second.assert_error(409, "limit_reached");
+    assert_eq!(
+        second.body["details"],
+        json!({"limit": "identity_providers", "max": 1})
+    );
+}

@@ -94,6 +94,7 @@ async fn world(model: Option<Arc<Contention>>, one_item: bool) -> Arc<TestApp> {
                 burst: Some(pro.burst),
                 turn_ceiling: Some(pro.turn_ceiling),
                 relationship_ceiling: Some(pro.relationship_ceiling),
+                ..LimitOverrides::default()
             },
             real_clock: true,
             contention: model,

@@ -175,6 +175,9 @@ pub const UNLIMITED: LimitOverrides = LimitOverrides {
     burst: Some(1_000_000),
     turn_ceiling: Some(1_000_000_000),
     relationship_ceiling: Some(1_000_000),
+    webhook_endpoints_cap: None,
+    identity_providers_cap: None,
+    policies_cap: None,
 };
 
 /// The access-token keys every test app signs with (seed `[42; 32]`; the

@@ -65,6 +65,12 @@ enum Command {
         #[command(subcommand)]
         command: WebhookEndpointCommand,
     },
+    /// An organization's Cedar policies: show them, or reset them to none
+    /// (the way back from any policy, SPEC §8).
+    Policies {
+        #[command(subcommand)]
+        command: PoliciesCommand,
+    },
     /// Purges of deleted end users.
     Purge {
         #[command(subcommand)]
@@ -112,6 +118,23 @@ enum WebhookEndpointCommand {
         /// Only this organization (default: every organization).
         #[arg(long, value_parser = parse_org)]
         org: Option<OrganizationId>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PoliciesCommand {
+    /// Prints the organization's policy text and when it was written.
+    Show {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+    },
+    /// Removes every policy of the organization; applies from the next
+    /// request of every warm function.
+    Reset {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
     },
 }
 
@@ -223,6 +246,15 @@ pub(crate) struct LimitArgs {
     /// Active end users (overrides the plan).
     #[arg(long)]
     relationship_ceiling: Option<u64>,
+    /// Webhook endpoints the organization may have (overrides the plan's 20).
+    #[arg(long)]
+    webhook_endpoints_cap: Option<u64>,
+    /// Identity providers the organization may have (overrides the plan's 50).
+    #[arg(long)]
+    identity_providers_cap: Option<u64>,
+    /// Cedar policies the organization may have (overrides the plan's 100).
+    #[arg(long)]
+    policies_cap: Option<u64>,
 }
 
 impl From<LimitArgs> for LimitOverrides {
@@ -232,6 +264,9 @@ impl From<LimitArgs> for LimitOverrides {
             burst: a.burst,
             turn_ceiling: a.turn_ceiling,
             relationship_ceiling: a.relationship_ceiling,
+            webhook_endpoints_cap: a.webhook_endpoints_cap,
+            identity_providers_cap: a.identity_providers_cap,
+            policies_cap: a.policies_cap,
         }
     }
 }
@@ -382,6 +417,29 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         }
         Command::ApiKey { command } => lifecycle::api_key(&store, command, now).await,
         Command::Openapi => unreachable!("handled in main"),
+        Command::Policies {
+            command: PoliciesCommand::Show { org },
+        } => {
+            let (text, updated_at) = match tether::authz::read_policies(&store, org)
+                .await
+                .map_err(describe)?
+            {
+                Some((text, at)) => (text, Some(at)),
+                None => (String::new(), None),
+            };
+            Ok(json!({ "organization_id": org, "policies": text, "updated_at": updated_at }))
+        }
+        Command::Policies {
+            command: PoliciesCommand::Reset { org },
+        } => {
+            let Some(updated_at) = tether::authz::write_policies(&store, org, "", now)
+                .await
+                .map_err(describe)?
+            else {
+                return Err(format!("organization {org} does not exist"));
+            };
+            Ok(json!({ "organization_id": org, "policies": "", "updated_at": updated_at }))
+        }
         Command::Purge {
             command: PurgeCommand::Retry { org, user },
         } => {

@@ -335,3 +335,48 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// SPEC §8: an operator sees an organization's policies and resets them —
+/// the way back even from a policy that forbids everything — and the reset
+/// applies from a warm function's next request.
+#[tokio::test]
+async fn policies_show_and_reset_undo_any_policy_from_the_next_request() {
+    use tether_tests::TestApp;
+    let ctl = Ctl::new();
+    ctl.json(&["table", "create"]);
+    let (_, org) = ctl.json(&["org", "create", "--name", "Locked"]);
+    let org_id = org["organization_id"].as_str().unwrap();
+    let key = org["api_key"].as_str().unwrap().to_owned();
+    let warm = TestApp::attach(
+        &ctl.table,
+        tether::ids::OrganizationId::parse(org_id).unwrap(),
+        key,
+    )
+    .await;
+    let everything = "forbid (principal, action, resource);";
+    let put = warm
+        .request("PUT", "/v1/policies")
+        .raw_body("text/plain", everything)
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    warm.get("/v1/end-users")
+        .await
+        .assert_error(403, "policy_denied");
+    let (_, shown) = ctl.json(&["policies", "show", "--org", org_id]);
+    assert_eq!(shown["policies"], everything);
+    assert!(shown["updated_at"].is_string());
+    let (_, reset) = ctl.json(&["policies", "reset", "--org", org_id]);
+    assert_eq!(reset["policies"], "");
+    assert_eq!(warm.get("/v1/end-users").await.status, 200, "at once");
+    let (_, shown) = ctl.json(&["policies", "show", "--org", org_id]);
+    assert_eq!(shown["policies"], "");
+    let missing = ctl.run(&[
+        "policies",
+        "reset",
+        "--org",
+        &tether::ids::OrganizationId::generate().to_string(),
+    ]);
+    assert!(!missing.status.success());
+    assert!(missing.stdout.is_empty());
+}

@@ -38,11 +38,13 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply
 /// The organization's token named by the path, or 404.
 async fn find(ctx: &OrgCtx) -> Result<ConnectTokenRecord, ApiError> {
     let id = ctx.path_id("id", ConnectTokenId::parse)?;
-    connect_tokens::find(&ctx.app.store, ctx.org, id)
+    let record = connect_tokens::find(&ctx.app.store, ctx.org, id)
         .await?
         .ok_or(ApiError::NotFound {
             resource: "connect_token",
-        })
+        })?;
+    ctx.check_stored_in(record.organization_id, "connect_token")?;
+    Ok(record)
 }
 
 /// `GET /v1/connect-tokens/{id}`.

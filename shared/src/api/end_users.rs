@@ -44,6 +44,7 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let record = store::get(&ctx.app.store, org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored(record.resource(), RESOURCE)?;
     user_reply(StatusCode::OK, &record)
 }
 
@@ -120,6 +121,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, Api
         let record = store::get(&ctx.app.store, org, id)
             .await?
             .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+        ctx.check_stored(record.resource(), RESOURCE)?;
         if record.status == Status::Deleting {
             return Err(ApiError::UserDeleting);
         }

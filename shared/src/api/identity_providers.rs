@@ -22,7 +22,9 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, Ap
     );
     let keys = keys::resolve(&ctx.app.outbound, &input.issuer, source, now).await?;
     let record = ProviderRecord::new(ctx.org, input, keys, now);
-    identity_providers::put_new(&ctx.app.store, &record).await?;
+    if !identity_providers::put_new(&ctx.app.store, &ctx.organization, &record).await? {
+        return Err(crate::caps::Capped::IdentityProviders.reached(&ctx.organization));
+    }
     Reply::json(StatusCode::CREATED, &record.view())
 }
 
@@ -36,6 +38,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, Ap
     let current = identity_providers::get(store, ctx.org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(current.organization_id, RESOURCE)?;
     let input = body.value;
     if input.name.is_none() && input.client_id.is_none() && input.source.is_none() {
         return Reply::json(StatusCode::OK, &current.view());
@@ -91,5 +94,6 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let provider = identity_providers::get(&ctx.app.store, ctx.org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(provider.organization_id, RESOURCE)?;
     Reply::json(StatusCode::OK, &provider.view())
 }

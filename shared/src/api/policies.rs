@@ -1,14 +1,31 @@
 //! The organization's own Cedar policies (SPEC §8): `PUT` and `GET /v1/policies`.
 
-use crate::authz::{OrgPolicies, Policies, read_policies, replace_policies};
-use crate::error::ApiError;
+use crate::authz::{OrgPolicies, Policies, PolicyText, read_policies, replace_policies};
+use crate::error::{ApiError, FieldErrors};
 use crate::pipeline::{NoBody, OrgCtx, Reply};
 use lambda_http::http::StatusCode;
 use std::sync::Arc;
 
-/// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every problem.
+/// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every
+/// problem; 409 `limit_reached` beyond the organization's cap.
 #[tracing::instrument(name = "policies.write", skip_all)]
-pub async fn put_policies(ctx: OrgCtx, parsed: OrgPolicies) -> Result<Reply, ApiError> {
+pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiError> {
+    // Parsed here, once the caller is known to be allowed to write
+    // policies: nobody else gets Cedar's parser run on their text (SPEC §8).
+    let parsed = OrgPolicies::parse(&body.policies).map_err(|problems| {
+        let mut errors = FieldErrors::new();
+        for problem in problems {
+            errors.push("policies", problem);
+        }
+        ApiError::Validation(errors)
+    })?;
+    let cap = ctx.organization.limits().caps.policies;
+    if parsed.count() as u64 > cap {
+        return Err(ApiError::LimitReached {
+            limit: "policies",
+            max: cap,
+        });
+    }
     // A change of the organization: every other function's next request
     // reads them (SPEC §5); this one keeps what it parsed.
     let parsed = Arc::new(parsed);

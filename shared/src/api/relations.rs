@@ -250,6 +250,7 @@ pub async fn delete_relation(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> 
     let relation = relations::find(&ctx.app.store, ctx.org, id)
         .await?
         .ok_or_else(not_found)?;
+    ctx.check_stored_in(relation.organization_id, "relation")?;
     if relations::remove(&ctx.app.store, ctx.org, &relation, ctx.app.clock.now()).await? {
         Ok(Reply::empty(StatusCode::NO_CONTENT))
     } else {

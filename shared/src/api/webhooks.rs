@@ -51,17 +51,19 @@ fn with_secret(
 }
 
 /// `POST /v1/webhook-endpoints` → 201 with the secret, once.
-#[tracing::instrument(name = "webhooks.create", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateEndpoint>) -> Result<Reply, ApiError> {
     checked_url(&ctx, &body.value.url).await?;
     let (record, secret) =
         EndpointRecord::new(ctx.org, body.value, sealing_key(&ctx)?, ctx.app.clock.now())?;
-    endpoints::put_new(&ctx.app.store, &record).await?;
+    if !endpoints::put_new(&ctx.app.store, &ctx.organization, &record).await? {
+        return Err(crate::caps::Capped::WebhookEndpoints.reached(&ctx.organization));
+    }
     with_secret(StatusCode::CREATED, &record, secret.expose())
 }
 
 /// `GET /v1/webhook-endpoints` → `{data, next_cursor}`.
-#[tracing::instrument(name = "webhooks.list", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -75,18 +77,19 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 }
 
 /// `GET /v1/webhook-endpoints/{id}`.
-#[tracing::instrument(name = "webhooks.read", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.read", skip_all)]
 pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let record = endpoints::get(&ctx.app.store, ctx.org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(record.organization_id, RESOURCE)?;
     Reply::json(StatusCode::OK, &record.view())
 }
 
 /// `PATCH /v1/webhook-endpoints/{id}`: url, event types, description,
 /// `status: "enabled"` to re-enable.
-#[tracing::instrument(name = "webhooks.update", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.update", skip_all)]
 pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     if let Some(url) = &body.value.url {
@@ -105,7 +108,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, Ap
 }
 
 /// `DELETE /v1/webhook-endpoints/{id}` → 204.
-#[tracing::instrument(name = "webhooks.delete", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.delete", skip_all)]
 pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     if !endpoints::delete(&ctx.app.store, ctx.org, id).await? {
@@ -116,7 +119,7 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/webhook-endpoints/{id}/roll-secret` → 200 with the new secret;
 /// the old one keeps signing beside it for 24 h.
-#[tracing::instrument(name = "webhooks.roll", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.roll_secret", skip_all)]
 pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
@@ -164,7 +167,7 @@ async fn enqueue(ctx: &OrgCtx, record: &DeliveryRecord) -> Result<(), ApiError> 
 /// `POST /v1/webhook-endpoints/{id}/test` → 202: a `ping` event is
 /// delivered to the endpoint (whatever its event types, even disabled) and
 /// shows in its delivery log.
-#[tracing::instrument(name = "webhooks.test", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.test", skip_all)]
 pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let endpoint = endpoints::get(&ctx.app.store, ctx.org, id)
@@ -198,7 +201,7 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries` → the endpoint's deliveries,
 /// newest first, with every attempt.
-#[tracing::instrument(name = "webhooks.deliveries", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.deliveries", skip_all)]
 pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     const TAG: &str = "d1:";
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
@@ -224,7 +227,7 @@ pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry` → 202:
 /// one more attempt now (a failed delivery's schedule is not restarted).
-#[tracing::instrument(name = "webhooks.retry", skip_all)]
+#[tracing::instrument(name = "webhook_endpoints.retry", skip_all)]
 pub async fn retry(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let delivery = ctx.path_id("delivery_id", WebhookDeliveryId::parse)?;

@@ -8,6 +8,7 @@
 //! determining policies.
 
 mod policies;
+mod renames;
 
 pub use policies::{
     OrgPolicies, Policies, PolicyText, ReadPolicies, organization_with_policies,
@@ -222,6 +223,17 @@ pub struct Question<'a> {
     pub identity: Option<&'a IdentityContext>,
 }
 
+/// An API key's `policies.*` and `api_keys.*` actions: organization
+/// policies never apply to them (SPEC §8), so whoever holds an admin key can
+/// always undo a policy and revoke a key — a `forbid` on everything cannot
+/// forbid its own repeal, and a stolen key cannot make itself unrevocable.
+/// The built-in scope rules still decide them (admin only).
+pub fn beyond_organization_policies(question: &Question<'_>) -> bool {
+    matches!(question.principal, Principal::ApiKey { .. })
+        && (question.action.starts_with("api_keys.")
+            || matches!(question.action, "policies.read" | "policies.write"))
+}
+
 fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
@@ -237,12 +249,15 @@ fn strings(values: impl IntoIterator<Item = String>) -> RestrictedExpression {
 }
 
 impl Engine {
-    /// Decides `question` against the built-in policies and `org` policies.
+    /// Decides `question` against the built-in policies and `org` policies
+    /// — but for the actions that undo a policy or a key (SPEC §8, no
+    /// self-lockout), which only the built-in policies decide.
     pub fn authorize(
         &self,
         question: &Question<'_>,
         org: Option<&OrgPolicies>,
     ) -> Result<(), ApiError> {
+        let org = org.filter(|_| !beyond_organization_policies(question));
         let response = self.respond(question, org)?;
         if response.decision() == Decision::Allow {
             return Ok(());

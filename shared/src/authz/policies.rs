@@ -17,8 +17,14 @@ use std::sync::Arc;
 
 /// Sort key of an organization's policy item.
 const POLICIES_SK: &str = "POLICIES";
-/// Most policies an organization may have (each decision evaluates them all).
-const MAX_POLICIES: usize = 100;
+/// The deepest nesting of brackets (`(`, `[`, `{`) and `if`s policy text
+/// may have (SPEC §8): Cedar's parser and evaluator recurse per level, and
+/// a debug build's 2 MiB thread overflows near 40 nested parentheses.
+pub const MAX_NESTING: usize = 16;
+/// The most operators (binary, unary, member access) one policy may chain:
+/// a chain is a tree as deep as it is long, and dropping one of 16,000
+/// overflows that same stack.
+pub const MAX_OPERATORS: usize = 1_000;
 
 /// An organization's parsed, validated policies.
 #[derive(Debug, Clone)]
@@ -60,8 +66,15 @@ impl OrgPolicies {
         })
     }
 
-    fn build(text: &str, strict: bool) -> Result<Self, Vec<String>> {
-        let parsed = PolicySet::from_str(text).map_err(|errors| {
+    /// How many policies the set holds (capped per organization).
+    pub fn count(&self) -> usize {
+        self.set.policies().count()
+    }
+
+    fn build(written: &str, strict: bool) -> Result<Self, Vec<String>> {
+        shape(written)?;
+        let text = super::renames::current_names(written);
+        let parsed = PolicySet::from_str(&text).map_err(|errors| {
             errors
                 .to_string()
                 .lines()
@@ -87,9 +100,6 @@ impl OrgPolicies {
                 problems.push(e.to_string());
             }
         }
-        if set.policies().count() > MAX_POLICIES {
-            problems.push(format!("at most {MAX_POLICIES} policies are allowed"));
-        }
         if strict {
             let validation = engine().validator().validate(&set, ValidationMode::Strict);
             problems.extend(validation.validation_errors().map(|e| {
@@ -108,11 +118,88 @@ impl OrgPolicies {
             Ok(Self {
                 set,
                 combined,
-                text: text.to_owned(),
+                text: written.to_owned(),
             })
         } else {
             Err(problems)
         }
+    }
+}
+
+/// Refuses policy text whose shape would make Cedar recurse deeper than a
+/// function's stack allows, before Cedar sees it: brackets and `if`s
+/// nested deeper than [`MAX_NESTING`], or a policy with more than
+/// [`MAX_OPERATORS`] operators. A lexical scan (strings and comments
+/// skipped), linear in the text and recursion-free.
+fn shape(text: &str) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut operators, mut policy) = (0usize, 0usize, 0usize, 0usize);
+    // `if`s open a level that their `else` branch's end closes; counted
+    // as brackets that close with the policy's end (an over-estimate).
+    let mut ifs = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b';' if depth == 0 => {
+                if operators > MAX_OPERATORS {
+                    problems.push(format!(
+                        "policy {policy}: more than {MAX_OPERATORS} operators"
+                    ));
+                }
+                (operators, ifs, policy) = (0, 0, policy + 1);
+            }
+            b'.' | b'!' | b'-' | b'+' | b'*' | b'<' | b'>' => operators += 1,
+            b'=' | b'&' | b'|' if bytes.get(i + 1) == Some(&b) => {
+                operators += 1;
+                i += 1;
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                match &text[start..i] {
+                    "if" => ifs += 1,
+                    "in" | "has" | "like" | "is" => operators += 1,
+                    _ => {}
+                }
+                deepest = deepest.max(depth + ifs);
+                continue;
+            }
+            _ => {}
+        }
+        deepest = deepest.max(depth + ifs);
+        i += 1;
+    }
+    if operators > MAX_OPERATORS {
+        problems.push(format!(
+            "policy {policy}: more than {MAX_OPERATORS} operators"
+        ));
+    }
+    if deepest > MAX_NESTING {
+        problems.push(format!(
+            "nests brackets and `if`s {deepest} levels deep; at most {MAX_NESTING} are allowed"
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }
 

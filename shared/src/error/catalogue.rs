@@ -35,6 +35,7 @@ impl ApiError {
             | Self::TenantMismatch
             | Self::UserDeleting
             | Self::LastAdminKey
+            | Self::LimitReached { .. }
             | Self::IdentityProviderInUse
             | Self::IdentityAlreadyLinked
             | Self::UnknownIdentityProvider
@@ -80,6 +81,10 @@ impl ApiError {
             Self::NotFound { resource: "sample" },
             Self::UserDeleting,
             Self::LastAdminKey,
+            Self::LimitReached {
+                limit: "webhook_endpoints",
+                max: 20,
+            },
             Self::IdentityProviderInUse,
             Self::IdentityAlreadyLinked,
             Self::UnknownIdentityProvider,

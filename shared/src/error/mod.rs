@@ -220,6 +220,15 @@ pub enum ApiError {
         /// The ceiling.
         limit: u64,
     },
+    /// A per-organization cap (SPEC §4): webhook endpoints, identity
+    /// providers, policies.
+    #[error("the organization has reached its limit of {max} {limit}")]
+    LimitReached {
+        /// What is capped (`webhook_endpoints`, `identity_providers`, `policies`).
+        limit: &'static str,
+        /// The organization's cap.
+        max: u64,
+    },
     /// Well-formed JSON that breaks the schema.
     #[error("the request body is invalid")]
     Validation(FieldErrors),
@@ -296,7 +305,8 @@ impl ApiError {
             Self::UserDeleting
             | Self::IdentityAlreadyLinked
             | Self::LastAdminKey
-            | Self::IdentityProviderInUse => StatusCode::CONFLICT,
+            | Self::IdentityProviderInUse
+            | Self::LimitReached { .. } => StatusCode::CONFLICT,
             Self::UnknownIdentityProvider
             | Self::InvalidIdToken { .. }
             | Self::IdentityProviderUnreachable { .. }
@@ -342,6 +352,7 @@ impl ApiError {
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UserDeleting => "user_deleting",
             Self::LastAdminKey => "last_admin_key",
+            Self::LimitReached { .. } => "limit_reached",
             Self::IdentityProviderInUse => "identity_provider_in_use",
             Self::IdentityAlreadyLinked => "identity_already_linked",
             Self::UnknownIdentityProvider => "unknown_identity_provider",
@@ -401,6 +412,7 @@ impl ApiError {
             Self::RelationshipQuotaExceeded { active, limit } => {
                 Some(json!({ "active": active, "limit": limit }))
             }
+            Self::LimitReached { limit, max } => Some(json!({ "limit": limit, "max": max })),
             _ => None,
         }
     }

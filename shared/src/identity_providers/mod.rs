@@ -124,7 +124,10 @@ pub async fn delete(
                 .expression_attribute_values(":deleting", store::s(DELETING))
                 .build(),
         )?;
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            crate::caps::Capped::IdentityProviders.give_back(store.table(), org)?,
+        ];
         // Who deleted it, for the `identity_provider.deleted` event (SPEC §15).
         items.extend(store::actor::deletion_marker(
             store.table(),
@@ -344,9 +347,21 @@ pub async fn get(
     store::get_record(store, &(org_pk(org), provider_sk(id)), true).await
 }
 
-/// Writes a new provider (its id is fresh: the condition only guards a collision).
-pub async fn put_new(store: &Store, record: &ProviderRecord) -> Result<(), StoreError> {
-    store::put_new(store, record).await
+/// Writes a new provider under the organization's cap (SPEC §4): `false`
+/// when it is at it (nothing written). Its id is fresh: the condition on
+/// its item only guards a collision.
+pub async fn put_new(
+    store: &Store,
+    organization: &Organization,
+    record: &ProviderRecord,
+) -> Result<bool, StoreError> {
+    crate::caps::put_new(
+        store,
+        organization,
+        crate::caps::Capped::IdentityProviders,
+        store::to_item(record)?,
+    )
+    .await
 }
 
 /// A page of the organization's providers, oldest first, after `after`;

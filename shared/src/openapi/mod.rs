@@ -380,8 +380,8 @@ mod tests {
             "400 invalid_json, 400 invalid_path_parameter, 400 invalid_query_parameter, \
              401 missing_credentials, 401 invalid_credentials, 403 tenant_mismatch, \
              403 insufficient_scope, 403 policy_denied, 403 relationship_quota_exceeded, \
-             404 not_found, 409 user_deleting, 409 last_admin_key, 409 identity_provider_in_use, \
-             409 identity_already_linked, \
+             404 not_found, 409 user_deleting, 409 last_admin_key, 409 limit_reached, \
+             409 identity_provider_in_use, 409 identity_already_linked, \
              409 connect_token_unusable, 409 idempotency_in_progress, 412 precondition_failed, \
              413 payload_too_large, 422 unknown_identity_provider, 422 invalid_id_token, 422 identity_provider_unreachable, 422 invalid_url, \
              422 idempotency_key_reused, 422 validation_failed, 429 rate_limited, \

@@ -1,7 +1,7 @@
 //! Request bodies: size limit, content type, JSON syntax (400) and schema
 //! (422) are told apart, and every DTO is parsed into domain types.
 
-use crate::authz::{OrgPolicies, PolicyText};
+use crate::authz::PolicyText;
 use crate::error::{ApiError, FieldErrors};
 use crate::parse::{JsonObject, ParseBody};
 use crate::wire::{SchemaFn, schema};
@@ -156,25 +156,6 @@ impl FromBody for PolicyText {
         }
         errors.into_result(|| Self {
             policies: text.unwrap_or_default(),
-        })
-    }
-}
-
-/// `PUT /v1/policies` reads its body into validated policies: Cedar syntax,
-/// only `forbid`, no templates, strict validation against the schema — each
-/// problem a 422 on `policies`. Parsed with the body (while the admission's
-/// round trip is out), not in the operation.
-impl FromBody for OrgPolicies {
-    const SCHEMA: Option<SchemaFn> = PolicyText::SCHEMA;
-
-    fn from_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Self, ApiError> {
-        let text = PolicyText::from_body(headers, bytes)?;
-        OrgPolicies::parse(&text.policies).map_err(|problems| {
-            let mut errors = FieldErrors::new();
-            for problem in problems {
-                errors.push("policies", problem);
-            }
-            ApiError::Validation(errors)
         })
     }
 }

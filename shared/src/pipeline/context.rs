@@ -210,6 +210,51 @@ impl Ctx {
         )
     }
 
+    /// Decides the endpoint's action again, on the stored object the
+    /// operation loaded: `stored` carries the organization read from the item,
+    /// not the caller's (SPEC §8), so Cedar's built-in tenant rule is a real
+    /// second check behind the keys derived from the caller. The first
+    /// decision already applied the organization's policies to the same
+    /// principal, action and context; this one asks the built-in rules. A
+    /// denial means an item of another organization was loaded — a bug — and
+    /// is answered as not found (another tenant's objects are never
+    /// disclosed), and logged.
+    pub fn check_stored(
+        &self,
+        stored: authz::Resource,
+        resource: &'static str,
+    ) -> Result<(), ApiError> {
+        let Some(authenticated) = &self.authenticated else {
+            return Ok(());
+        };
+        decide(
+            self.endpoint,
+            authenticated,
+            stored,
+            &self.source_ip,
+            None,
+            None,
+        )
+        .map_err(|err| {
+            tracing::error!(
+                error = %err,
+                resource,
+                "a stored item the caller's keys led to belongs to another organization"
+            );
+            ApiError::NotFound { resource }
+        })
+    }
+
+    /// [`Self::check_stored`] for an organization-level object (a provider,
+    /// an endpoint, a connect token, a relation) of `organization`.
+    pub fn check_stored_in(
+        &self,
+        organization: OrganizationId,
+        resource: &'static str,
+    ) -> Result<(), ApiError> {
+        self.check_stored(authz::Resource::Organization(organization), resource)
+    }
+
     /// A path parameter that is an id, parsed (the pipeline already checked it).
     pub fn path_id<T>(
         &self,

@@ -166,7 +166,7 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
             "The identity provider.",
             Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
         )],
-        &[],
+        &[409],
     ),
 )
 .fetching_urls();
@@ -302,7 +302,7 @@ pub const PUT_POLICIES: Endpoint = org_api(
             "The stored policies.",
             Some(schema::<crate::authz::Policies<'static>>),
         )],
-        &[],
+        &[409],
     )
     .text_body(),
 );

@@ -9,7 +9,7 @@ use crate::wire::schema;
 pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "create-webhook-endpoint",
     ("POST", "/v1/webhook-endpoints"),
-    "webhooks.create",
+    "webhook_endpoints.create",
     op!(api::webhooks::create),
     Docs::new(
         "Register a webhook endpoint (its secret is in this response only)",
@@ -18,7 +18,7 @@ pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
             "The endpoint and its signing secret.",
             Some(schema::<crate::webhooks::endpoints::WithSecret<'static>>),
         )],
-        &[],
+        &[409],
     ),
 )
 .with_webhook_key()
@@ -27,7 +27,7 @@ pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
 pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
     "list-webhook-endpoints",
     ("GET", "/v1/webhook-endpoints"),
-    "webhooks.list",
+    "webhook_endpoints.list",
     op!(api::webhooks::list),
     Docs::new(
         "List webhook endpoints",
@@ -44,7 +44,7 @@ pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
 pub const GET_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "get-webhook-endpoint",
     ("GET", "/v1/webhook-endpoints/{id}"),
-    "webhooks.read",
+    "webhook_endpoints.read",
     op!(api::webhooks::get),
     Docs::new(
         "Get a webhook endpoint",
@@ -60,7 +60,7 @@ pub const GET_WEBHOOK_ENDPOINT: Endpoint = org_api(
 pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "update-webhook-endpoint",
     ("PATCH", "/v1/webhook-endpoints/{id}"),
-    "webhooks.update",
+    "webhook_endpoints.update",
     op!(api::webhooks::update),
     Docs::new(
         "Change a webhook endpoint's URL, event types or description, or re-enable it",
@@ -77,7 +77,7 @@ pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
 pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "delete-webhook-endpoint",
     ("DELETE", "/v1/webhook-endpoints/{id}"),
-    "webhooks.delete",
+    "webhook_endpoints.delete",
     op!(api::webhooks::delete),
     Docs::new("Delete a webhook endpoint", &[(204, "Deleted.", None)], &[]),
 );
@@ -85,7 +85,7 @@ pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
 pub const ROLL_WEBHOOK_SECRET: Endpoint = org_api(
     "roll-webhook-secret",
     ("POST", "/v1/webhook-endpoints/{id}/roll-secret"),
-    "webhooks.roll",
+    "webhook_endpoints.roll_secret",
     op!(api::webhooks::roll_secret),
     Docs::new(
         "Roll a webhook endpoint's signing secret (the old one signs too for 24 h)",
@@ -139,7 +139,7 @@ pub const LIST_EVENTS: Endpoint = org_api(
 pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "test-webhook-endpoint",
     ("POST", "/v1/webhook-endpoints/{id}/test"),
-    "webhooks.test",
+    "webhook_endpoints.test",
     op!(api::webhooks::test),
     Docs::new(
         "Send a ping event to a webhook endpoint",
@@ -157,7 +157,7 @@ pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
 pub const LIST_WEBHOOK_DELIVERIES: Endpoint = org_api(
     "list-webhook-deliveries",
     ("GET", "/v1/webhook-endpoints/{id}/deliveries"),
-    "webhooks.deliveries",
+    "webhook_endpoints.deliveries",
     op!(api::webhooks::deliveries),
     Docs::new(
         "A webhook endpoint's deliveries, newest first, with every attempt (kept 30 days)",
@@ -177,7 +177,7 @@ pub const RETRY_WEBHOOK_DELIVERY: Endpoint = org_api(
         "POST",
         "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
     ),
-    "webhooks.retry",
+    "webhook_endpoints.deliveries",
     op!(api::webhooks::retry),
     Docs::new(
         "Attempt a delivery again now",

@@ -300,9 +300,20 @@ pub async fn get(
     store::get_record(store, &(org_pk(org), endpoint_sk(id)), true).await
 }
 
-/// Writes a new endpoint.
-pub async fn put_new(store: &Store, record: &EndpointRecord) -> Result<(), StoreError> {
-    store::put_new(store, record).await
+/// Writes a new endpoint under the organization's cap (SPEC §4): `false`
+/// when it is at it (nothing written).
+pub async fn put_new(
+    store: &Store,
+    organization: &crate::organizations::Organization,
+    record: &EndpointRecord,
+) -> Result<bool, StoreError> {
+    crate::caps::put_new(
+        store,
+        organization,
+        crate::caps::Capped::WebhookEndpoints,
+        store::to_item(record)?,
+    )
+    .await
 }
 
 /// A page of the organization's endpoints, oldest first.
@@ -399,7 +410,10 @@ pub async fn delete(
             .condition_expression("attribute_exists(PK)")
             .build(),
     )?;
-    let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+    let mut items = vec![
+        TransactWriteItem::builder().delete(delete).build(),
+        crate::caps::Capped::WebhookEndpoints.give_back(store.table(), org)?,
+    ];
     // Who deleted it, for the `webhook_endpoint.deleted` event.
     items.extend(store::actor::deletion_marker(
         store.table(),
