@@ -795,3 +795,56 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
         assert!(!text.contains(secret), "an event carries {secret}");
     }
 }
+
+/// SPEC §4: one page of a filtered log reads at most 1,000 log items. A
+/// rare type behind 1,200 common events is not searched for in one request:
+/// the first page is empty, its cursor past the 1,000 items read, and the
+/// consumer that follows it finds the rare event — each event once.
+#[tokio::test]
+async fn a_filtered_page_reads_at_most_a_thousand_items_and_resumes_from_there() {
+    use base64::Engine as _;
+    use tether::events::{NewEvent, log};
+    use tether::store::actor::Actor;
+    let app = spawn_app().await;
+    let now = app.clock.now();
+    let event = |n: usize, kind: &'static str| NewEvent {
+        id: tether::events::event_id("bulk", n),
+        organization_id: app.org_id,
+        kind,
+        created_at: tether::clock::format_timestamp(now),
+        actor: Actor::system(),
+        data: json!({"object": {"n": n}}),
+        resource: format!("USER#{n}"),
+        user_id: None,
+    };
+    let mut all: Vec<NewEvent> = (0..1_200).map(|n| event(n, "end_user.created")).collect();
+    all.push(event(1_200, "api_key.revoked"));
+    log::append(&app.app.store, &all, now.unix_timestamp())
+        .await
+        .unwrap();
+    // Warm: the key and the organization are cached.
+    assert_eq!(app.get("/v1/events?limit=1").await.status, 200);
+    let before = app.app.store.call_totals();
+    let first = app.get("/v1/events?types=api_key.revoked&limit=10").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let read = app.app.store.call_totals().since(&before);
+    assert_eq!(first.body["data"], json!([]));
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), "ev1:1000");
+    // The limiter's write and ten queries of 100 items.
+    assert_eq!(read.calls, 11, "the limiter's write and ten queries");
+    let next = app
+        .get(&format!(
+            "/v1/events?types=api_key.revoked&limit=10&after={cursor}"
+        ))
+        .await;
+    let data = next.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{}", next.text);
+    assert_eq!(data[0]["type"], "api_key.revoked");
+    // Unfiltered pages are bounded by their limit, as before.
+    let page = app.get("/v1/events?limit=100").await;
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 100);
+}

@@ -1043,3 +1043,67 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
     let after = w.app.get("/v1/external-service-relations").await;
     assert_eq!(after.body["data"].as_array().unwrap().len(), 1);
 }
+
+/// SPEC §4: removing a relation consumes the tokens that claimed and
+/// confirmed it in one transaction — a fixed number of items, because a
+/// relation keeps at most 96 confirming tokens. A service confirming 100
+/// times leaves 96 on the relation; the removal still consumes them all at
+/// once, and the later confirmations' tokens stay `claimed` (as unusable).
+#[tokio::test]
+async fn a_relation_keeps_a_bounded_number_of_confirming_tokens() {
+    let app = spawn_app().await;
+    let (service, token) = app.create_service(&[]).await;
+    let claim = |connect: Value| {
+        let app = &app;
+        let service = service.clone();
+        let token = token.clone();
+        async move {
+            app.send_as(
+                "POST",
+                &format!("/api/v1/external-services/{service}/organization-relations/claim"),
+                As::Bearer(&token),
+                Some(
+                    &json!({"connectToken": connect["token"], "externalOrganizationId": "acct-9"}),
+                ),
+            )
+            .await
+        }
+    };
+    let first = claim(app.create_connect_token(&service).await).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let mut tokens = Vec::new();
+    for _ in 0..100 {
+        app.clock.advance(time::Duration::seconds(1));
+        let connect = app.create_connect_token(&service).await;
+        let confirmed = claim(connect.clone()).await;
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+        tokens.push(id(&connect).to_owned());
+    }
+    let item = crate::stored_item(
+        &app,
+        &format!("SVC#{service}"),
+        &format!("REL#ORG#{}", app.org_id),
+    )
+    .await
+    .unwrap();
+    let kept = item["confirming_token_hashes"].as_l().unwrap().len();
+    assert_eq!(
+        kept,
+        tether::external_services::relations::MAX_CONFIRMING_KEPT
+    );
+    let removed = app
+        .delete(&format!(
+            "/v1/external-service-relations/{}",
+            id(&first.body)
+        ))
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    let status = |token: &str| {
+        let app = &app;
+        let path = format!("/v1/connect-tokens/{token}");
+        async move { app.get(&path).await.body["status"].clone() }
+    };
+    assert_eq!(status(&tokens[0]).await, "consumed");
+    assert_eq!(status(&tokens[95]).await, "consumed");
+    assert_eq!(status(&tokens[96]).await, "claimed");
+}

@@ -393,3 +393,80 @@ async fn claims_refused_for_the_services_rate_read_nothing_ahead() {
         assert_eq!(spent.calls, 1, "the limiter's write only");
     }
 }
+
+/// SPEC §4: a GET whose caller the scopes or the organization's policies
+/// then refuse has run none of its operation's reads — the read beside the
+/// limiter's write starts only once the decision foreseen for it admits.
+/// Counted on a warm function: the refusal costs the limiter's write alone,
+/// where an admitted read makes one call more.
+#[tokio::test]
+async fn a_refused_caller_costs_no_read_of_the_operation() {
+    let test = spawn_app().await;
+    let user = test.create_user(json!({})).await;
+    let user_path = format!("/v1/end-users/{}", id(&user));
+    let reader = test
+        .create_key(test.org_id, &[tether::auth::Scope::Read])
+        .await;
+    let (service, token) = test.create_service(&["organization-relations:write"]).await;
+    let warm = test.cold_instance();
+    let spent = |res: &TestResponse, before: &tether::store::CallTotals| {
+        let _ = res;
+        warm.app.store.call_totals().since(before).calls
+    };
+    // Warm the reader's key, the organization and its (empty) policies.
+    assert_eq!(
+        warm.send_as("GET", "/v1/end-users", tether_tests::As::Key(&reader), None)
+            .await
+            .status,
+        200
+    );
+    let before = warm.app.store.call_totals();
+    let admitted = warm
+        .send_as("GET", "/v1/end-users", tether_tests::As::Key(&reader), None)
+        .await;
+    assert_eq!(admitted.status, 200);
+    assert_eq!(
+        spent(&admitted, &before),
+        2,
+        "the limiter's write and the query"
+    );
+    // Refused by scope: events need admin.
+    let before = warm.app.store.call_totals();
+    let refused = warm
+        .send_as("GET", "/v1/events", tether_tests::As::Key(&reader), None)
+        .await;
+    refused.assert_error(403, "insufficient_scope");
+    assert_eq!(spent(&refused, &before), 1, "the limiter's write alone");
+    // Refused by a policy, once this function holds the policies.
+    test.put_policies(r#"forbid (principal, action == Action::"end_users.read", resource);"#)
+        .await;
+    let first = warm
+        .send_as("GET", &user_path, tether_tests::As::Key(&reader), None)
+        .await;
+    first.assert_error(403, "policy_denied");
+    let before = warm.app.store.call_totals();
+    let refused = warm
+        .send_as("GET", &user_path, tether_tests::As::Key(&reader), None)
+        .await;
+    refused.assert_error(403, "policy_denied");
+    assert_eq!(spent(&refused, &before), 1, "the limiter's write alone");
+    // A service without the scope to list its organizations.
+    let organizations = format!("/api/v1/external-services/{service}/organizations");
+    let as_service = || {
+        warm.send_as(
+            "GET",
+            &organizations,
+            tether_tests::As::Bearer(&token),
+            None,
+        )
+    };
+    assert_eq!(as_service().await.status, 403);
+    let before = warm.app.store.call_totals();
+    let refused = as_service().await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(
+        spent(&refused, &before),
+        1,
+        "the service's limiter write alone"
+    );
+}

@@ -279,22 +279,24 @@ pub async fn attempt(
             } else {
                 ""
             };
+            // Bounded work (SPEC §4): a relation keeps at most
+            // MAX_CONFIRMING_KEPT confirming tokens, so its removal touches a
+            // fixed number of items; a token confirming beyond them is left
+            // `claimed` at removal (as unusable as `consumed`).
+            let append = if existing.confirming_token_hashes.len() < MAX_CONFIRMING_KEPT {
+                ", confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)"
+            } else {
+                ""
+            };
             let confirm = Update::builder()
                 .table_name(table)
                 .key(PK, store::s(&relation.pk))
                 .key(SK, store::s(&relation.sk))
-                .update_expression(format!(
-                    "SET updated_at = :now{set_name}, confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)"
-                ))
+                .update_expression(format!("SET updated_at = :now{set_name}{append}"))
                 .condition_expression(
                     "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
                 )
                 .expression_attribute_values(":now", store::s(format_timestamp(now)))
-                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
-                .expression_attribute_values(
-                    ":token",
-                    AttributeValue::L(vec![store::s(&token.token_hash)]),
-                )
                 .expression_attribute_values(":ext", store::s(&existing.external_organization_id))
                 .expression_attribute_values(":id", store::s(existing.id.to_string()))
                 .return_values_on_condition_check_failure(
@@ -303,6 +305,16 @@ pub async fn attempt(
             let confirm = match name {
                 Some(name) => confirm.expression_attribute_values(":name", store::s(name)),
                 None => confirm,
+            };
+            let confirm = if append.is_empty() {
+                confirm
+            } else {
+                confirm
+                    .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                    .expression_attribute_values(
+                        ":token",
+                        AttributeValue::L(vec![store::s(&token.token_hash)]),
+                    )
             };
             TransactWriteItem::builder()
                 .update(built(confirm.build())?)
@@ -561,6 +573,9 @@ pub async fn remove(
 
 /// Most items in one `TransactWriteItems`.
 const MAX_TRANSACT_ITEMS: usize = 100;
+/// Confirming tokens a relation keeps, to be consumed with it: with the
+/// claiming one, its removal's transaction holds them all.
+pub const MAX_CONFIRMING_KEPT: usize = MAX_TRANSACT_ITEMS - 4;
 
 /// The update that marks the connect token `hash` consumed (kept 7 days).
 fn consume_token(table: &str, hash: &str, now: time::OffsetDateTime) -> Result<Update, StoreError> {

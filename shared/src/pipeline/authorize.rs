@@ -99,6 +99,11 @@ pub(super) struct Foreseen {
 }
 
 impl Foreseen {
+    /// Whether the decision, as foreseen, admits the request.
+    pub(super) fn admits(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
     /// The decision, if it holds at `current`.
     pub(super) fn at(self, current: crate::freshness::Current) -> Option<Result<(), ApiError>> {
         (current.version <= self.version).then_some(self.outcome)

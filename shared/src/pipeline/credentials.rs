@@ -147,21 +147,41 @@ where
                 .and_then(|(version, admitted)| Some((*version, admitted.authenticated.clone()?)));
             let guess = speculate
                 .zip(provisional)
-                .map(|(operation, (version, provisional))| (version, operation(provisional)));
-            let speculation = super::speculation::run(guess);
-            let foreseen = async {
-                let (version, authenticated) = to_foresee?;
-                // Let the calls just begun reach the wire before this CPU.
-                tokio::task::yield_now().await;
-                foresee(
-                    app,
-                    endpoint,
-                    &authenticated,
-                    path_params,
-                    source_ip,
-                    version,
-                    policies.as_ref(),
-                )
+                .map(|(operation, (version, provisional))| {
+                    (version, Box::pin(operation(provisional)))
+                });
+            // The read beside the write starts only once the decision
+            // foreseen for it admits (SPEC §4): a caller the scopes or the
+            // policies refuse costs no read of the operation's.
+            let foreseen_then_read = async {
+                let foreseen = async {
+                    let (version, authenticated) = to_foresee?;
+                    // Let the calls just begun reach the wire before this CPU.
+                    tokio::task::yield_now().await;
+                    if !authz::engine_is_built() {
+                        // A cold start: wait for the engine's build off this
+                        // thread, so the handshakes go on meanwhile.
+                        let _ = tokio::task::spawn_blocking(authz::engine).await;
+                    }
+                    foresee(
+                        app,
+                        endpoint,
+                        &authenticated,
+                        path_params,
+                        source_ip,
+                        version,
+                        policies.as_ref(),
+                    )
+                }
+                .await;
+                let admits = foreseen
+                    .as_ref()
+                    .is_some_and(super::authorize::Foreseen::admits);
+                let speculated = match guess {
+                    Some(guess) if admits => super::speculation::run(Some(guess)).await,
+                    _ => None,
+                };
+                (foreseen, speculated)
             };
             // `last_used_at` is written beside the limiter's write, not after it.
             let used = async {
@@ -169,11 +189,10 @@ where
                     record_use(app, &key.principal).await;
                 }
             };
-            let (charged, (), speculated, foreseen) = tokio::join!(
+            let (charged, (), (foreseen, speculated)) = tokio::join!(
                 charge_organization(app, organization, trace),
                 used,
-                speculation,
-                foreseen
+                foreseen_then_read
             );
             let (organization, current) = charged?;
             let authenticated = match identified {
@@ -305,21 +324,25 @@ where
                         current: Some(Current { version, mark }),
                         policies: None,
                     };
-                    Some((version, operation(provisional)))
+                    Some((version, Box::pin(operation(provisional))))
                 });
-            let speculation = super::speculation::run(guess);
             // The scope is decided while the write is out (its CPU overlaps
             // the round trip) and answered first: SPEC §11 puts scope (403)
             // before rate limit (429); the request is charged either way, as
-            // every authenticated request is (SPEC §6).
-            let scope = async {
+            // every authenticated request is (SPEC §6). The read beside the
+            // write starts only once the scope admits it (SPEC §4).
+            let scope_then_read = async {
                 tokio::task::yield_now().await;
-                decide(endpoint, &authenticated, resource, source_ip, None, None)
+                let scope = decide(endpoint, &authenticated, resource, source_ip, None, None);
+                let speculated = match guess {
+                    Some(guess) if scope.is_ok() => super::speculation::run(Some(guess)).await,
+                    _ => None,
+                };
+                (speculated, scope)
             };
-            let (charged, speculated, scope) = tokio::join!(
+            let (charged, (speculated, scope)) = tokio::join!(
                 trace.metering.charge_external_service(app, service_id),
-                speculation,
-                scope
+                scope_then_read
             );
             scope?;
             let version = charged?;
