@@ -46,6 +46,9 @@ pub struct Received {
     pub receipt: String,
     /// The body.
     pub body: String,
+    /// How many times it was received, this time included (SQS's
+    /// `ApproximateReceiveCount`; 1 when not told).
+    pub receive_count: u32,
 }
 
 /// The queue and a client for it.
@@ -155,6 +158,9 @@ impl DeliveryQueue {
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
             .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20).min(20))
             .send()
             .await
@@ -164,10 +170,19 @@ impl DeliveryQueue {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|m| {
+                let receive_count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                    })
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
                 Some(Received {
                     id: m.message_id?,
                     receipt: m.receipt_handle?,
                     body: m.body?,
+                    receive_count,
                 })
             })
             .collect())

@@ -582,3 +582,149 @@ async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(deliveries_of(&app, &hook).await.len(), 2);
 }
+
+/// SPEC §15: one organization's failing fan-out never holds up another's.
+/// Organization A's endpoint item is unreadable (a poison item), B's is
+/// fine; their events reach the publisher in one stream batch. B's delivery
+/// goes out, the batch is not handed back for a retry (which would re-drive
+/// every organization in it), and A's fan-out is left on the queue for A
+/// alone — delivered once A's item is readable again.
+#[tokio::test]
+async fn a_failing_organizations_fan_out_is_retried_alone_and_the_others_deliver() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app_following_stream().await;
+    let (org_b, key_b) = app.create_org("B").await;
+    let (receiver_a, receiver_b) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
+    let (hook_a, _) = endpoint(&app, json!({"url": receiver_a.url})).await;
+    let hook_b = app
+        .send_as(
+            "POST",
+            "/v1/webhook-endpoints",
+            As::Key(&key_b),
+            Some(&json!({"url": receiver_b.url})),
+        )
+        .await;
+    assert_eq!(hook_b.status, 201, "{}", hook_b.text);
+    // Poison A's endpoint: its event types are no longer a list.
+    let key = |hook: &Value, org: &str| {
+        [
+            ("PK".to_owned(), AttributeValue::S(format!("ORG#{org}"))),
+            (
+                "SK".to_owned(),
+                AttributeValue::S(format!("WHE#{}", id(hook))),
+            ),
+        ]
+    };
+    let set_types = |value: AttributeValue| {
+        let app = &app;
+        let [pk, sk] = key(&hook_a, &app.org_id.to_string());
+        async move {
+            app.app
+                .store
+                .client()
+                .update_item()
+                .table_name(app.app.store.table())
+                .key(pk.0, pk.1)
+                .key(sk.0, sk.1)
+                .update_expression("SET event_types = :t")
+                .expression_attribute_values(":t", value)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    set_types(AttributeValue::N("7".into())).await;
+    app.create_user(json!({"email": "a@a.example"})).await;
+    app.send_as(
+        "POST",
+        "/v1/end-users",
+        As::Key(&key_b),
+        Some(&json!({"email": "b@b.example"})),
+    )
+    .await;
+    let followers = app.followers();
+    let now = time::OffsetDateTime::now_utc();
+    // The changes become events; then the events' inserts, of both
+    // organizations in one batch, are fanned out.
+    let changes = tether_tests::stream_changes(&app).await;
+    assert_eq!(
+        tether::publisher::handle(&followers, &changes, now).await,
+        Vec::<String>::new()
+    );
+    let seen: std::collections::HashSet<String> =
+        changes.iter().map(|c| c.event_id.clone()).collect();
+    let inserts: Vec<_> = tether_tests::stream_changes(&app)
+        .await
+        .into_iter()
+        .filter(|c| !seen.contains(&c.event_id))
+        .collect();
+    let orgs_in_batch: std::collections::HashSet<String> = inserts
+        .iter()
+        .filter_map(|c| tether::store::get_s(c.new_image.as_ref()?, "PK").map(str::to_owned))
+        .filter(|pk| pk.starts_with("EVENTS#"))
+        .collect();
+    assert_eq!(
+        orgs_in_batch.len(),
+        2,
+        "both organizations' events in the batch"
+    );
+    assert_eq!(
+        tether::publisher::handle(&followers, &inserts, now).await,
+        Vec::<String>::new(),
+        "the batch is not handed back for one organization's failure"
+    );
+    let deliverer = app.deliverer();
+    let work = || async {
+        let queue = app.queue();
+        let messages = queue.receive(Duration::ZERO).await.expect("receive");
+        let again = deliveries::process(&deliverer, &messages).await;
+        for message in messages.iter().filter(|m| !again.contains(&m.id)) {
+            queue.delete(&message.receipt).await.expect("delete");
+        }
+    };
+    let types = |got: &[Received]| -> Vec<String> {
+        got.iter()
+            .map(|d| d.json()["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let has_user = |got: &[Received]| types(got).iter().any(|t| t == "end_user.created");
+    let started = Instant::now();
+    while !has_user(&receiver_b.received()) && started.elapsed() < Duration::from_secs(10) {
+        work().await;
+    }
+    let got_b = receiver_b.received();
+    assert!(
+        has_user(&got_b),
+        "B's deliveries went out: {:?}",
+        types(&got_b)
+    );
+    assert!(
+        got_b
+            .iter()
+            .all(|d| d.json()["organization_id"] == org_b.to_string())
+    );
+    assert!(receiver_a.received().is_empty());
+    // A's item readable again: A's fan-out, retried for A alone, delivers.
+    set_types(AttributeValue::L(Vec::new())).await;
+    let started = Instant::now();
+    while !has_user(&receiver_a.received()) && started.elapsed() < Duration::from_secs(20) {
+        work().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let got_a = receiver_a.received();
+    assert!(
+        has_user(&got_a),
+        "A's deliveries, after their retry: {:?}",
+        types(&got_a)
+    );
+    assert!(
+        got_a
+            .iter()
+            .all(|d| d.json()["organization_id"] == app.org_id.to_string())
+    );
+    assert_eq!(
+        receiver_b.received().len(),
+        got_b.len(),
+        "nothing sent to B twice"
+    );
+}

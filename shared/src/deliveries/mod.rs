@@ -83,8 +83,11 @@ pub struct Deliverer {
     pub clock: Arc<dyn Clock>,
 }
 
-/// An event log insert of a stream batch: `(org, seq, created epoch, id, type)`.
-fn logged_event(change: &StreamChange) -> Option<(OrganizationId, u64, i64, String, String)> {
+/// A logged event as the fan-out needs it: `(seq, created epoch, id, type)`.
+type Logged = (u64, i64, String, String);
+
+/// An event log insert of a stream batch: its organization and [`Logged`].
+fn logged_event(change: &StreamChange) -> Option<(OrganizationId, Logged)> {
     if change.old_image.is_some() {
         return None;
     }
@@ -92,55 +95,143 @@ fn logged_event(change: &StreamChange) -> Option<(OrganizationId, u64, i64, Stri
     let pk = store::get_s(item, store::PK)?;
     let org = OrganizationId::parse(pk.strip_prefix("EVENTS#")?).ok()?;
     store::get_s(item, store::SK)?.strip_prefix("SEQ#")?;
+    logged(item).map(|logged| (org, logged))
+}
+
+/// The fan-out's view of an event log item.
+fn logged(item: &store::Item) -> Option<Logged> {
     let seq = store::get_n(item, "seq")?;
     let created = store::get_n(item, "created_epoch")?;
     let event: serde_json::Value = serde_json::from_str(store::get_s(item, "event_json")?).ok()?;
     let id = event["id"].as_str()?.to_owned();
     let kind = store::get_s(item, "type")?.to_owned();
-    Some((org, seq, created, id, kind))
+    Some((seq, created, id, kind))
+}
+
+/// A queue message that redoes one organization's fan-out of some logged
+/// events: what a fan-out that failed for that organization leaves behind,
+/// so its failure is retried for it alone (SPEC §15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanOutRetry {
+    /// The organization.
+    #[serde(rename = "fo")]
+    pub org: OrganizationId,
+    /// The events' places in its log.
+    #[serde(rename = "seqs")]
+    pub seqs: Vec<u64>,
+}
+
+/// The jobs of `events` for `org`'s enabled endpoints that want their type.
+async fn jobs_for(
+    store: &Store,
+    org: OrganizationId,
+    events: &[&Logged],
+) -> Result<Vec<String>, FanOutError> {
+    use crate::webhooks::endpoints::{self, Status};
+    let subscribed = endpoints::all(store, org).await?;
+    let mut jobs = Vec::new();
+    for (seq, created, id, kind) in events {
+        for endpoint in subscribed
+            .iter()
+            .filter(|e| e.status == Status::Enabled && endpoints::wants(&e.event_types, kind))
+        {
+            let seed = format!("{id}#{}", endpoint.id);
+            let millis = u64::try_from(*created).unwrap_or(0).saturating_mul(1000);
+            jobs.push(
+                Job {
+                    org,
+                    endpoint: endpoint.id,
+                    delivery: WebhookDeliveryId::derived(millis, seed.as_bytes()),
+                    seq: Some(*seq),
+                    manual: false,
+                }
+                .body(),
+            );
+        }
+    }
+    Ok(jobs)
 }
 
 /// Sends a job for every new event of `changes` to every enabled endpoint
-/// of its organization that wants its type. One query per organization per
-/// batch; no table write.
+/// of its organization that wants its type: one query per organization per
+/// batch; no table write. Organizations are fanned out one by one, and one
+/// that fails (its endpoints unreadable, its jobs refused) is left a
+/// [`FanOutRetry`] on the queue and retried alone — the others' deliveries
+/// go out, and the stream batch is not re-driven for it. Only a queue that
+/// takes not even that message fails the batch.
 pub async fn fan_out(
     store: &Store,
     queue: &DeliveryQueue,
     changes: &[StreamChange],
 ) -> Result<usize, FanOutError> {
-    use crate::webhooks::endpoints::{self, Status};
     let events: Vec<_> = changes.iter().filter_map(logged_event).collect();
-    let mut jobs = Vec::new();
     let mut orgs: Vec<OrganizationId> = Vec::new();
-    for (org, ..) in &events {
+    for (org, _) in &events {
         if !orgs.contains(org) {
             orgs.push(*org);
         }
     }
+    let mut sent = 0;
     for org in orgs {
-        let subscribed = endpoints::all(store, org).await?;
-        for (_, seq, created, id, kind) in events.iter().filter(|e| e.0 == org) {
-            for endpoint in subscribed
-                .iter()
-                .filter(|e| e.status == Status::Enabled && endpoints::wants(&e.event_types, kind))
-            {
-                let seed = format!("{id}#{}", endpoint.id);
-                let millis = u64::try_from(*created).unwrap_or(0).saturating_mul(1000);
-                jobs.push(
-                    Job {
-                        org,
-                        endpoint: endpoint.id,
-                        delivery: WebhookDeliveryId::derived(millis, seed.as_bytes()),
-                        seq: Some(*seq),
-                        manual: false,
-                    }
-                    .body(),
+        let mine: Vec<&Logged> = events
+            .iter()
+            .filter(|(o, _)| *o == org)
+            .map(|(_, e)| e)
+            .collect();
+        match fan_out_one(store, queue, org, &mine).await {
+            Ok(n) => sent += n,
+            Err(err) => {
+                tracing::warn!(
+                    organization_id = %org,
+                    error = %err,
+                    "an organization's fan-out failed; it is retried for that organization alone"
                 );
+                let retry = FanOutRetry {
+                    org,
+                    seqs: mine.iter().map(|(seq, ..)| *seq).collect(),
+                };
+                queue.send(&[retry.body()]).await?;
             }
         }
     }
+    Ok(sent)
+}
+
+async fn fan_out_one(
+    store: &Store,
+    queue: &DeliveryQueue,
+    org: OrganizationId,
+    events: &[&Logged],
+) -> Result<usize, FanOutError> {
+    let jobs = jobs_for(store, org, events).await?;
     queue.send(&jobs).await?;
     Ok(jobs.len())
+}
+
+impl FanOutRetry {
+    /// The message body.
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Redoes the fan-out from the log (the events still there; those TTL
+    /// removed are past delivering). The jobs' ids are those the first
+    /// fan-out would have made, so a job sent twice is delivered once.
+    pub async fn run(&self, store: &Store, queue: &DeliveryQueue) -> Result<usize, FanOutError> {
+        let keys: Vec<store::Key> = self
+            .seqs
+            .iter()
+            .map(|seq| crate::events::log::event_key(self.org, *seq))
+            .collect();
+        let mut events = Vec::new();
+        for chunk in keys.chunks(100) {
+            for item in store::get_items(store, chunk).await?.into_iter().flatten() {
+                events.extend(logged(&item));
+            }
+        }
+        let events: Vec<&Logged> = events.iter().collect();
+        fan_out_one(store, queue, self.org, &events).await
+    }
 }
 
 /// Why a fan-out failed (the stream batch is retried).
@@ -160,6 +251,20 @@ pub enum FanOutError {
 /// more, is for the caller to delete (Lambda does it in AWS).
 pub async fn process(deliverer: &Deliverer, messages: &[Received]) -> Vec<String> {
     let outcomes = futures_util::future::join_all(messages.iter().map(|message| async move {
+        if let Ok(retry) = serde_json::from_str::<FanOutRetry>(&message.body) {
+            return match retry.run(&deliverer.store, &deliverer.queue).await {
+                Ok(_) => None,
+                Err(err) => {
+                    // Backed off as a delivery is, for this organization alone.
+                    let step = (message.receive_count.max(1) as usize - 1).min(SCHEDULE.len() - 1);
+                    tracing::warn!(organization_id = %retry.org, error = %err, "an organization's fan-out failed again");
+                    if let Err(err) = deliverer.queue.retry_in(&message.receipt, SCHEDULE[step]).await {
+                        tracing::warn!(error = %err, "backing a fan-out off failed; SQS shows it again after its visibility timeout");
+                    }
+                    Some(message.id.clone())
+                }
+            };
+        }
         let Ok(job) = serde_json::from_str::<Job>(&message.body) else {
             tracing::error!(message = %message.id, "an unreadable delivery message was dropped");
             return None;
@@ -196,10 +301,16 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
                 .records
                 .into_iter()
                 .filter_map(|m| {
+                    let receive_count = m
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1);
                     Some(Received {
                         id: m.message_id?,
                         receipt: m.receipt_handle?,
                         body: m.body?,
+                        receive_count,
                     })
                 })
                 .collect();
