@@ -848,3 +848,114 @@ async fn a_filtered_page_reads_at_most_a_thousand_items_and_resumes_from_there()
     let page = app.get("/v1/events?limit=100").await;
     assert_eq!(page.body["data"].as_array().unwrap().len(), 100);
 }
+
+/// SPEC §15: events about webhook endpoints carry the URL's scheme, host
+/// and path — its query (where a receiver's token lives), fragment and
+/// credentials removed — in the object and in `previous`, while the API
+/// itself still shows the endpoint's whole URL to its admin.
+#[tokio::test]
+async fn webhook_endpoint_events_carry_the_url_without_its_query() {
+    let app = spawn_app_following_stream().await;
+    let mut poller = follow(&app).await;
+    let created = app
+        .post(
+            "/v1/webhook-endpoints",
+            &json!({"url": "http://127.0.0.1:9/hooks?token=s3cret-one#frag"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let path = format!("/v1/webhook-endpoints/{}", id(&created.body));
+    let patched = app
+        .patch(
+            &path,
+            &json!({"url": "http://127.0.0.1:9/other?token=s3cret-two"}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(
+        app.get(&path).await.body["url"],
+        "http://127.0.0.1:9/other?token=s3cret-two"
+    );
+    let all = events_until(&app, &mut poller, |all| {
+        all.iter().any(|e| e["type"] == "webhook_endpoint.updated")
+    })
+    .await;
+    let of = |kind: &str| all.iter().find(|e| e["type"] == kind).cloned().unwrap();
+    let created = of("webhook_endpoint.created");
+    assert_eq!(created["data"]["object"]["url"], "http://127.0.0.1:9/hooks");
+    let updated = of("webhook_endpoint.updated");
+    assert_eq!(updated["data"]["object"]["url"], "http://127.0.0.1:9/other");
+    assert_eq!(
+        updated["data"]["previous"]["url"],
+        "http://127.0.0.1:9/hooks"
+    );
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(!text.contains("s3cret"), "a token left in an event: {text}");
+}
+
+/// SPEC §15: a purge redacts the user's personal data in every earlier
+/// event, including those published moments before it. The events here were
+/// logged without an index entry — what an eventually consistent index
+/// shows of events appended just before the purge — and are redacted all
+/// the same: the purge finds them through the pointers the append wrote in
+/// the same transaction, read strongly consistent.
+#[tokio::test]
+async fn a_purge_redacts_events_an_index_does_not_show_yet() {
+    let app = spawn_app_following_stream().await;
+    let mut poller = follow(&app).await;
+    let user = app
+        .create_user(
+            json!({"email": "late@example.com", "display_name": "Late", "metadata": {"k": "v"}}),
+        )
+        .await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(
+        app.patch(&path, &json!({"metadata": {"k": "w"}}))
+            .await
+            .status,
+        200
+    );
+    let published = events_until(&app, &mut poller, |all| {
+        all.iter().any(|e| e["type"] == "end_user.updated")
+    })
+    .await;
+    // The user's event items, stripped of their index entries.
+    let logged: Vec<_> = crate::table_items(&app)
+        .await
+        .into_iter()
+        .filter(|i| {
+            i["PK"].as_s().is_ok_and(|pk| pk.starts_with("EVENTS#"))
+                && i.get("user_id")
+                    .and_then(|u| u.as_s().ok())
+                    .map(String::as_str)
+                    == user["id"].as_str()
+        })
+        .collect();
+    assert!(logged.len() >= 2, "{published:?}");
+    for item in &logged {
+        app.app
+            .store
+            .client()
+            .update_item()
+            .table_name(app.app.store.table())
+            .key("PK", item["PK"].clone())
+            .key("SK", item["SK"].clone())
+            .update_expression("REMOVE external_id_key")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.delete(&path).await.status, 202);
+    let all = events_until(&app, &mut poller, |all| {
+        all.iter().any(|e| e["type"] == "end_user.purged")
+    })
+    .await;
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(
+        all.iter().any(|e| e["type"] == "end_user.purged"),
+        "purged: {text}"
+    );
+    for personal in ["late@example.com", "Late", "\"w\"", "\"v\""] {
+        assert!(!text.contains(personal), "{personal} left in {text}");
+    }
+}

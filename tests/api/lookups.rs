@@ -212,3 +212,87 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
         Reindexed::default()
     );
 }
+
+/// SPEC §9: an email lookup folds the case of ASCII letters only and takes
+/// every other character as written — no Unicode case folding or
+/// normalisation — so a lookalike never finds an ASCII address:
+/// U+212A KELVIN SIGN lowers (and NFKC-normalises) to `k`, yet `Kx@…`
+/// written with it is not `kx@…`, and the other way round.
+#[tokio::test]
+async fn lookalike_characters_never_find_another_address() {
+    let app = spawn_app().await;
+    let ascii = app.create_user(json!({"email": "kx@example.com"})).await;
+    let kelvin = app
+        .create_user(json!({"email": "\u{212A}y@example.com"}))
+        .await;
+    let umlaut = app
+        .create_user(json!({"email": "\u{c4}z@example.com"}))
+        .await;
+    let none = Vec::<&str>::new();
+    assert_eq!(
+        ids(&find(&app, "email=KX%40EXAMPLE.COM").await),
+        [id(&ascii)]
+    );
+    // KELVIN SIGN + "x": not the ASCII address.
+    assert_eq!(
+        ids(&find(&app, "email=%E2%84%AAx%40example.com").await),
+        none
+    );
+    // ASCII "ky": not the KELVIN SIGN address; the exact spelling finds it.
+    assert_eq!(ids(&find(&app, "email=ky%40example.com").await), none);
+    assert_eq!(
+        ids(&find(&app, "email=%E2%84%AAY%40EXAMPLE.com").await),
+        [id(&kelvin)]
+    );
+    // Non-ASCII letters are compared as written: "Ä" is not "ä".
+    assert_eq!(
+        ids(&find(&app, "email=%C3%84Z%40example.com").await),
+        [id(&umlaut)]
+    );
+    assert_eq!(ids(&find(&app, "email=%C3%A4z%40example.com").await), none);
+}
+
+/// An end user stored under the earlier email rule (Unicode lowering) is
+/// found again once `tetherctl end-user add-lookup-keys` has rewritten its
+/// key; an ASCII address's key never changed.
+#[tokio::test]
+async fn keys_of_the_earlier_email_rule_are_rewritten_by_the_reindex() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    let user = app
+        .create_user(json!({"email": "\u{c4}ra@example.com"}))
+        .await;
+    let ascii = app.create_user(json!({"email": "Plain@example.com"})).await;
+    // As the earlier rule stored it: "ära@example.com".
+    app.app
+        .store
+        .client()
+        .update_item()
+        .table_name(app.app.store.table())
+        .key("PK", AttributeValue::S(format!("ORG#{}", app.org_id)))
+        .key("SK", AttributeValue::S(format!("USER#{}", id(&user))))
+        .update_expression("SET email_key = :k")
+        .expression_attribute_values(
+            ":k",
+            AttributeValue::S(format!("{}#\u{e4}ra@example.com", app.org_id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&find(&app, "email=%C3%84ra%40example.com").await),
+        Vec::<&str>::new()
+    );
+    let report = tether::end_users::reindex::add_lookup_keys(&app.app.store, app.org_id)
+        .await
+        .unwrap();
+    assert_eq!((report.missing, report.indexed), (1, 1));
+    assert_eq!(
+        ids(&find(&app, "email=%C3%84RA%40example.com").await),
+        [id(&user)]
+    );
+    assert_eq!(
+        ids(&find(&app, "email=plain%40example.com").await),
+        [id(&ascii)]
+    );
+}

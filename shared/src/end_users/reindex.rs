@@ -1,6 +1,8 @@
-//! Lookup keys for end users stored before the lookup indexes existed
-//! (`tetherctl end-user add-lookup-keys`): such a user has no `email_key` /
-//! `external_id_key`, so `GET /v1/end-users?email=` does not find it.
+//! Lookup keys for end users stored before the lookup indexes existed, or
+//! under an earlier rule (`tetherctl end-user add-lookup-keys`): such a user
+//! has no `email_key` / `external_id_key`, or an `email_key` its address no
+//! longer maps to (addresses with non-ASCII letters were once lowered with
+//! Unicode's rules), so `GET /v1/end-users?email=` does not find it.
 
 use super::store::{email_key, external_id_key};
 use crate::ids::OrganizationId;
@@ -38,8 +40,10 @@ pub async fn add_lookup_keys_by(
     let pk = org_pk(org);
     let refine = |q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
         q.limit(page)
+            // Every user with an email: whether its key follows the current
+            // rule is told by comparing, below.
             .filter_expression(
-                "(attribute_exists(email) AND attribute_not_exists(email_key)) \
+                "attribute_exists(email) \
              OR (attribute_exists(external_id) AND attribute_not_exists(external_id_key))",
             )
             .projection_expression("SK, email, external_id, email_key, external_id_key")
@@ -75,6 +79,10 @@ async fn add_keys(
     };
     let lacking =
         |field: &str, key: &str| store::get_s(item, field).filter(|_| !item.contains_key(key));
+    // An email key of an earlier rule, to be replaced.
+    let stale = store::get_s(item, "email")
+        .zip(store::get_s(item, "email_key"))
+        .filter(|(email, key)| *key != email_key(org, email));
     let mut set = Vec::new();
     let mut conditions = vec!["attribute_exists(PK)"];
     let mut update = store
@@ -89,6 +97,14 @@ async fn add_keys(
         conditions.push("email = :email AND attribute_not_exists(email_key)");
         update = update
             .expression_attribute_values(":email", store::s(email))
+            .expression_attribute_values(":email_key", store::s(email_key(org, email)));
+    }
+    if let Some((email, old)) = stale {
+        set.push("email_key = :email_key");
+        conditions.push("email = :email AND email_key = :old_email_key");
+        update = update
+            .expression_attribute_values(":email", store::s(email))
+            .expression_attribute_values(":old_email_key", store::s(old))
             .expression_attribute_values(":email_key", store::s(email_key(org, email)));
     }
     if let Some(external_id) = lacking("external_id", "external_id_key") {

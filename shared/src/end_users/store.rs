@@ -93,10 +93,15 @@ impl Lookup {
     }
 }
 
-/// The `ByEmail` key of `email` in `org`: the address in lower case (full
-/// Unicode lowering; the organization's id keeps tenants apart).
-pub(super) fn email_key(org: OrganizationId, email: &str) -> String {
-    format!("{org}#{}", email.to_lowercase())
+/// The `ByEmail` key of `email` in `org` (the organization's id keeps
+/// tenants apart): the address with its ASCII letters in lower case and
+/// every other character exactly as written. Lookups are case-insensitive
+/// for `A`–`Z` only — no Unicode case folding or normalisation — so no
+/// lookalike ever finds another address: `\u{212A}` (KELVIN SIGN) folds to
+/// `k` under Unicode's rules and NFKC, but is not the `k` of an ASCII
+/// address here (docs/decisions.md, "Email lookups").
+pub fn email_key(org: OrganizationId, email: &str) -> String {
+    format!("{org}#{}", email.to_ascii_lowercase())
 }
 
 /// The `ByExternalId` key of `external_id` in `org`.

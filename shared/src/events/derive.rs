@@ -274,7 +274,14 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
     found
         .into_iter()
         .enumerate()
-        .map(|(n, (kind, object, previous))| {
+        .map(|(n, (kind, mut object, mut previous))| {
+            if kind.starts_with("webhook_endpoint.") {
+                // A URL may carry a token in its query (SPEC §15): events
+                // show its scheme, host and path only.
+                for part in std::iter::once(&mut object).chain(previous.as_mut()) {
+                    without_query(&mut part["url"]);
+                }
+            }
             let mut data = json!({ "object": object });
             if let Some(previous) = previous {
                 data["previous"] = previous;
@@ -291,6 +298,28 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
             }
         })
         .collect()
+}
+
+/// A URL with its query, fragment and credentials removed (absent or not
+/// a URL: left as it is).
+fn without_query(url: &mut Value) {
+    let Some(text) = url.as_str() else {
+        return;
+    };
+    if let Ok(mut parsed) = url::Url::parse(text) {
+        let bare = parsed.query().is_none()
+            && parsed.fragment().is_none()
+            && parsed.username().is_empty()
+            && parsed.password().is_none();
+        if bare {
+            return;
+        }
+        parsed.set_query(None);
+        parsed.set_fragment(None);
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        *url = Value::String(parsed.to_string());
+    }
 }
 
 fn created(kind: Kind) -> &'static str {

@@ -29,8 +29,9 @@ pub const SETTLE_SECONDS: i64 = 5;
 pub const MAX_ITEMS_READ: i32 = 1_000;
 /// Log items one query asks for.
 const QUERY_ITEMS: i32 = 100;
-/// Events per transaction: each takes two items, the counter one.
-const EVENTS_PER_TRANSACTION: usize = 45;
+/// Events per transaction: each takes up to three items (its id, itself
+/// and its end user's pointer to it), the counter one.
+const EVENTS_PER_TRANSACTION: usize = 33;
 const COUNTER_SK: &str = "SEQ";
 
 fn log_pk(org: OrganizationId) -> String {
@@ -105,6 +106,9 @@ async fn append_chunk(
                 .update(built(update.build())?)
                 .build(),
         ];
+        // Where each event's id item is in `items` (its condition fails
+        // when the event was published before).
+        let mut id_items = Vec::with_capacity(chunk.len());
         for (n, event) in chunk.iter().enumerate() {
             let seq = base + 1 + n as u64;
             let marker: Item = HashMap::from([
@@ -112,7 +116,7 @@ async fn append_chunk(
                 (SK.to_owned(), store::s(format!("EVTID#{}", event.id))),
                 (TTL_ATTRIBUTE.to_owned(), store::n(expires)),
             ]);
-            let mut item: Item = HashMap::from([
+            let item: Item = HashMap::from([
                 (PK.to_owned(), store::s(&pk)),
                 (SK.to_owned(), store::s(seq_sk(seq))),
                 ("seq".to_owned(), store::n(seq)),
@@ -126,24 +130,32 @@ async fn append_chunk(
                 ("expires_epoch".to_owned(), store::n(expires)),
                 (TTL_ATTRIBUTE.to_owned(), store::n(expires)),
             ]);
+            let mut puts = vec![(marker, true), (item, true)];
             if let Some(user) = &event.user_id {
-                item.insert("user_id".to_owned(), store::s(user));
-                // The user's events, for redaction at purge: an entry of the
-                // keys-only ByExternalId index under a key no end user has.
-                item.insert(
-                    crate::store::schema::EXTERNAL_ID_KEY.to_owned(),
-                    store::s(user_events_key(org, user)),
-                );
+                puts[1].0.insert("user_id".to_owned(), store::s(user));
+                // The user's events, for redaction at purge: a pointer in
+                // the base table, read strongly consistent — an index's
+                // entry could lag the event it names (SPEC §15).
+                let pointer: Item = HashMap::from([
+                    (PK.to_owned(), store::s(user_events_key(org, user))),
+                    (SK.to_owned(), store::s(seq_sk(seq))),
+                    (TTL_ATTRIBUTE.to_owned(), store::n(expires)),
+                ]);
+                puts.push((pointer, false));
             }
-            for put in [marker, item] {
-                let put = built(
-                    Put::builder()
-                        .table_name(store.table())
-                        .set_item(Some(put))
-                        .condition_expression("attribute_not_exists(PK)")
+            id_items.push(items.len());
+            for (put, fresh) in puts {
+                let put = Put::builder().table_name(store.table()).set_item(Some(put));
+                let put = if fresh {
+                    put.condition_expression("attribute_not_exists(PK)")
+                } else {
+                    put
+                };
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(built(put.build())?)
                         .build(),
-                )?;
-                items.push(TransactWriteItem::builder().put(put).build());
+                );
             }
         }
         match store::transact(store, items).await {
@@ -153,7 +165,7 @@ async fn append_chunk(
                 let published: Vec<usize> = (0..chunk.len())
                     .filter(|n| {
                         reasons
-                            .get(1 + 2 * n)
+                            .get(id_items[*n])
                             .is_some_and(|r| r.is_condition_failed())
                     })
                     .collect();
@@ -177,7 +189,8 @@ async fn append_chunk(
     })
 }
 
-/// The index key of an end user's events.
+/// The partition of an end user's pointers to its events (and, for events
+/// logged before the pointers, the key of their `ByExternalId` entries).
 fn user_events_key(org: OrganizationId, user: &str) -> String {
     format!("EVUSER#{org}#{user}")
 }
@@ -213,28 +226,58 @@ pub fn redact(data: &mut Value) {
 
 /// Redacts the logged events of a purged end user; returns how many were
 /// rewritten. Idempotent (a redelivered purge rewrites them the same way).
+/// The events are found by the user's pointers, read strongly consistent —
+/// every event appended before the purge's record is there, however close
+/// to it — and, for events logged before the pointers existed, by their
+/// `ByExternalId` index entries.
 pub async fn redact_user(
     store: &Store,
     org: OrganizationId,
     user: &str,
 ) -> Result<usize, StoreError> {
     let key = user_events_key(org, user);
+    let mut keys: Vec<store::Key> = Vec::new();
     let mut start = None;
-    let mut rewritten = 0;
+    loop {
+        let (pointers, next) = store::query_stretch(
+            store,
+            &key,
+            "SEQ#",
+            &|q| q.projection_expression("SK"),
+            start,
+        )
+        .await?;
+        keys.extend(
+            pointers
+                .iter()
+                .filter_map(|p| Some((log_pk(org), store::get_s(p, SK)?.to_owned()))),
+        );
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    let mut start = None;
     loop {
         let (entries, more) =
             store::query_items_page(store, store::Keys::ExternalId, &key, "SEQ#", start, 100)
                 .await?;
-        let keys: Vec<store::Key> = entries
-            .iter()
-            .filter_map(|e| {
-                Some((
-                    store::get_s(e, PK)?.to_owned(),
-                    store::get_s(e, SK)?.to_owned(),
-                ))
-            })
-            .collect();
-        for item in store::get_items(store, &keys).await?.into_iter().flatten() {
+        keys.extend(entries.iter().filter_map(|e| {
+            Some((
+                store::get_s(e, PK)?.to_owned(),
+                store::get_s(e, SK)?.to_owned(),
+            ))
+        }));
+        if !more {
+            break;
+        }
+        start = entries.last().cloned();
+    }
+    keys.sort();
+    keys.dedup();
+    let mut rewritten = 0;
+    for chunk in keys.chunks(100) {
+        for item in store::get_items(store, chunk).await?.into_iter().flatten() {
             let Some(mut event) = store::get_s(&item, "event_json")
                 .and_then(|j| serde_json::from_str::<Value>(j).ok())
             else {
@@ -258,11 +301,8 @@ pub async fn redact_user(
             StoreError::unless_condition_failed(written)?;
             rewritten += 1;
         }
-        if !more {
-            return Ok(rewritten);
-        }
-        start = entries.last().cloned();
     }
+    Ok(rewritten)
 }
 
 /// One page of an organization's log after sequence number `after`.
