@@ -12,6 +12,10 @@ export TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP=true
 # §10); in AWS the HTTP API's CorsConfiguration does this instead.
 export TETHER_CORS_ORIGINS=${TETHER_CORS_ORIGINS:-localhost}
 
+# The newest moto release on PyPI, unpatched: the local stream worker is
+# tested against it (tests/api/emulators.rs).
+export MOTO_STOCK_VERSION=5.2.6
+
 started_pids=()
 
 # Stops a process and everything it started, children first.

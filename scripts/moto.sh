@@ -4,9 +4,24 @@
 # on stdout. The caller stops it by PID. moto[server] is installed into .venv
 # on first use.
 #   scripts/moto.sh [PORT]
+#   MOTO=stock scripts/moto.sh [PORT]   the newest moto release as PyPI ships
+#                                       it, unpatched (.venv-moto; what a user's
+#                                       `pip install moto[server]` runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+if [ "${MOTO:-}" = stock ]; then
+  if [ ! -x .venv-moto/bin/moto_server ]; then
+    echo "==> installing moto[server]==$MOTO_STOCK_VERSION into .venv-moto" >&2
+    python3 -m venv .venv-moto
+    .venv-moto/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_STOCK_VERSION"
+  fi
+  port=${1:-$(free_port)}
+  mkdir -p .local
+  log=$PWD/.local/moto-stock.$port.log
+  .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  await_emulator "moto (stock)" "$!" "$port" "$log"
+fi
 if [ ! -x .venv/bin/moto_server ]; then
   echo "==> installing moto[server] into .venv" >&2
   [ -x .venv/bin/pip ] || python3 -m venv .venv

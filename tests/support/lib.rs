@@ -33,13 +33,18 @@ pub fn dynamodb_endpoint() -> String {
 
 /// A client for DynamoDB Local with dummy credentials (no metadata probing).
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    dynamodb_client_at(&dynamodb_endpoint())
+}
+
+/// [`dynamodb_client`] for the DynamoDB-compatible server at `endpoint`.
+pub fn dynamodb_client_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::new()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
-        .endpoint_url(dynamodb_endpoint())
+        .endpoint_url(endpoint)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -53,6 +58,14 @@ pub fn streams_client() -> aws_sdk_dynamodbstreams::Client {
 pub fn streams_client_through(
     http: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
 ) -> aws_sdk_dynamodbstreams::Client {
+    streams_client_at(&dynamodb_endpoint(), http)
+}
+
+/// [`streams_client_through`] for the server at `endpoint`.
+pub fn streams_client_at(
+    endpoint: &str,
+    http: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
+) -> aws_sdk_dynamodbstreams::Client {
     let mut sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -62,7 +75,7 @@ pub fn streams_client_through(
     if let Some(http) = http {
         sdk = sdk.http_client(http);
     }
-    tether::stream::local::streams_client(&sdk.build(), Some(&dynamodb_endpoint()))
+    tether::stream::local::streams_client(&sdk.build(), Some(endpoint))
 }
 
 /// The SQS endpoint (moto's) every test's delivery queue lives in (`make
@@ -249,6 +262,8 @@ pub struct TestAppBuilder {
     pub stream: bool,
     /// Resolve customers' host names with this instead of the system.
     pub resolver: Option<tether::outbound::Resolver>,
+    /// Another DynamoDB-compatible server than the suite's.
+    pub dynamodb: Option<String>,
 }
 
 impl Default for TestAppBuilder {
@@ -264,6 +279,7 @@ impl Default for TestAppBuilder {
             lost_answers: None,
             stream: false,
             resolver: None,
+            dynamodb: None,
         }
     }
 }
@@ -272,7 +288,8 @@ impl TestAppBuilder {
     /// Creates the table, the organization and its admin key.
     pub async fn spawn(self) -> TestApp {
         let table = format!("t-{}", ulid::Ulid::generate().to_string().to_lowercase());
-        let mut client = dynamodb_client().await.config().to_builder();
+        let endpoint = self.dynamodb.clone().unwrap_or_else(dynamodb_endpoint);
+        let mut client = dynamodb_client_at(&endpoint).config().to_builder();
         if self.contention.is_some() || self.lost_answers.is_some() {
             let mut http = aws_smithy_http_client::Builder::new().build_http();
             if let Some(model) = &self.contention {

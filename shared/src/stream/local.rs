@@ -45,6 +45,17 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// source mapping does with `MaximumRetryAttempts`.
 pub const MAX_BATCH_ATTEMPTS: u32 = 5;
 
+/// How long a shard may stay silent before its iterator is re-acquired
+/// after the last record handled: moto replaces a table's stream when it
+/// undoes a cancelled transaction, and an iterator of the old one reads
+/// nothing ever again. Harmless elsewhere: the new iterator starts where the
+/// old one was.
+pub const QUIET_BEFORE_REACQUIRE: Duration = Duration::from_secs(3);
+/// Records this much older than the worker's start are passed over when a
+/// shard it started at its latest record is read from its beginning
+/// (timestamps are approximate, some to the second).
+const START_SKEW: Duration = Duration::from_secs(2);
+
 /// Where the worker is in one shard.
 #[derive(Debug, Default)]
 struct ShardState {
@@ -61,6 +72,14 @@ struct ShardState {
     failures: u32,
     /// The shard is closed and read to its end.
     done: bool,
+    /// The worker started at this shard's latest record: read from its
+    /// beginning, what came before the start is passed over, not handled.
+    from_start: bool,
+    /// Records older than this are passed over (set while the shard is
+    /// read from its beginning though the worker started later).
+    pass_over_before: Option<std::time::SystemTime>,
+    /// When records last came, or the iterator was last acquired.
+    last_progress: Option<std::time::Instant>,
 }
 
 /// What the worker has done so far (tests, logs).
@@ -86,6 +105,10 @@ pub struct Poller {
     shards: HashMap<String, ShardState>,
     stats: PollStats,
     handlers: Vec<Handler>,
+    /// When the worker started.
+    started: std::time::SystemTime,
+    /// How long a shard may stay silent ([`QUIET_BEFORE_REACQUIRE`]).
+    quiet: Duration,
 }
 
 async fn timed<T, E: std::error::Error + Send + Sync + 'static>(
@@ -118,9 +141,21 @@ impl Poller {
             shards: HashMap::new(),
             stats: PollStats::default(),
             handlers: handlers.to_vec(),
+            started: std::time::SystemTime::now(),
+            quiet: QUIET_BEFORE_REACQUIRE,
         };
         poller.discover(ShardIteratorType::Latest).await?;
+        for shard in poller.shards.values_mut() {
+            shard.from_start = true;
+        }
         Ok(poller)
+    }
+
+    /// Re-acquires a shard's iterator after `quiet` without a record
+    /// instead of [`QUIET_BEFORE_REACQUIRE`] (tests).
+    pub fn quiet_after(mut self, quiet: Duration) -> Self {
+        self.quiet = quiet;
+        self
     }
 
     /// What the worker has done so far.
@@ -167,6 +202,7 @@ impl Poller {
                 ShardState {
                     iterator,
                     ending_sequence: ending,
+                    last_progress: Some(std::time::Instant::now()),
                     ..ShardState::default()
                 },
             );
@@ -238,8 +274,17 @@ impl Poller {
                     }
                     (None, None) => (ShardIteratorType::TrimHorizon, None),
                 };
+                // From the beginning of a shard the worker started at its
+                // latest record: what came before the start is not ours.
+                let pass_over = (state.from_start && after.is_none())
+                    .then(|| self.started.checked_sub(START_SKEW))
+                    .flatten();
                 let iterator = self.acquire(id, position, after.as_deref()).await?;
                 self.stats.reacquired += 1;
+                if let Some(state) = self.shards.get_mut(id) {
+                    state.last_progress = Some(std::time::Instant::now());
+                    state.pass_over_before = pass_over;
+                }
                 match iterator {
                     Some(iterator) => iterator,
                     None => return Ok(0),
@@ -247,7 +292,29 @@ impl Poller {
             }
         };
         let out = timed(self.client.get_records().shard_iterator(iterator).send()).await?;
-        let changes: Vec<StreamChange> = out.records().iter().filter_map(change_of).collect();
+        let pass_over_before = self.shards.get(id).and_then(|s| s.pass_over_before);
+        let mut passed_over = None;
+        let changes: Vec<StreamChange> = out
+            .records()
+            .iter()
+            .filter(|record| {
+                let before_start = pass_over_before.is_some_and(|start| {
+                    record
+                        .dynamodb()
+                        .and_then(|d| d.approximate_creation_date_time())
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                        .is_some_and(|created| created < start)
+                });
+                if before_start {
+                    passed_over = record
+                        .dynamodb()
+                        .and_then(|d| d.sequence_number())
+                        .map(str::to_owned);
+                }
+                !before_start
+            })
+            .filter_map(change_of)
+            .collect();
         self.stats.records += changes.len() as u64;
         // Each handler gets the batch; the earliest failure of any is where
         // the batch is read again (every handler is safe to run twice).
@@ -271,10 +338,25 @@ impl Poller {
                     state.failures = 0;
                     state.retry_at = None;
                 }
+                if passed_over.is_some() && changes.is_empty() {
+                    state.last_sequence = passed_over;
+                }
                 if let Some(last) = changes.last() {
                     state.last_sequence = Some(last.sequence_number.clone());
                 }
                 state.iterator = out.next_shard_iterator().map(str::to_owned);
+                let now = std::time::Instant::now();
+                if !out.records().is_empty() {
+                    state.last_progress = Some(now);
+                }
+                // A shard silent for long is read again from the last record
+                // handled, by a new iterator (QUIET_BEFORE_REACQUIRE).
+                let quiet = state
+                    .last_progress
+                    .is_some_and(|at| now.duration_since(at) >= self.quiet);
+                if quiet && state.ending_sequence.is_none() {
+                    state.iterator = None;
+                }
                 // A closed shard read to its end has nothing more to give.
                 state.done = state.iterator.is_none()
                     && state.ending_sequence.is_some()
