@@ -89,13 +89,13 @@ impl App {
         }
     }
 
-    /// Builds `endpoint`'s function state from the environment: the one
-    /// cold-start initialisation. Each deployment key is loaded only by the
-    /// functions that use it.
-    pub async fn from_env(endpoint: &crate::endpoint::Endpoint) -> Result<Self, StartupError> {
+    /// Builds a function's state from the environment: the one cold-start
+    /// initialisation. Each deployment key is loaded only by the functions
+    /// that use it.
+    pub async fn from_env(needs: Needs) -> Result<Self, StartupError> {
         let mut config = Config::from_env()?;
         let sdk = Store::lambda_sdk_config(&config).await;
-        if endpoint.fetches_urls {
+        if needs.own_hostnames {
             load_own_hostnames(&sdk, &mut config, &crate::tokens::env_var).await?;
         }
         let store = Store::from_sdk(&sdk, &config);
@@ -104,21 +104,37 @@ impl App {
         }
         let roots = config.tls_roots;
         let mut app = Self::new(config, store, Arc::new(SystemClock));
-        if endpoint.uses_token_keys() {
+        if needs.token_keys {
             app.tokens = Some(crate::tokens::TokenKeys::load(&sdk, roots).await?);
         }
-        if endpoint.webhook_key {
+        if needs.webhook_key {
             app.webhook_key = Some(crate::webhooks::load_key(&sdk, roots).await?);
         }
-        if endpoint.method == "POST" {
+        if needs.idempotency_key {
             app.idempotency = Some(crate::idempotency::load_secret(&sdk, roots).await?);
         }
-        if endpoint.delivery_queue {
+        if needs.delivery_queue {
             app.deliveries =
                 Some(crate::queue::DeliveryQueue::from_env(&sdk).ok_or(StartupError::NoQueue)?);
         }
         Ok(app)
     }
+}
+
+/// What a function loads at its cold start beyond the table (the runtime
+/// derives it from the endpoint's declaration).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    /// The access-token keys (it mints or verifies tokens).
+    pub token_keys: bool,
+    /// The webhook keyring (it seals or signs webhook secrets).
+    pub webhook_key: bool,
+    /// The delivery queue (it sends deliveries).
+    pub delivery_queue: bool,
+    /// The idempotency key (it takes POSTs).
+    pub idempotency_key: bool,
+    /// The deployment's own host names (it fetches customers' URLs).
+    pub own_hostnames: bool,
 }
 
 /// Adds the deployment's own API host names to those never fetched (SPEC

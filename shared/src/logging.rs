@@ -20,10 +20,12 @@ pub fn init() {
     let _ = tracing::subscriber::set_global_default(subscriber(&filter, std::io::stdout));
 }
 
-/// Crates that log whole events or payloads at TRACE: the Lambda runtime
-/// logs the raw API Gateway event (with `X-API-Key`, bearer tokens and
-/// bodies) there. Their TRACE lines are never written, whatever the level.
-const RAW_PAYLOAD_TARGETS: &[&str] = &["lambda_runtime", "lambda_http", "aws_lambda_events"];
+/// Whose TRACE lines are written: ours only. Dependencies log whole payloads
+/// at TRACE — the Lambda runtime the raw API Gateway event (`X-API-Key`,
+/// bearer tokens, bodies), aws-sigv4 the request it signs (the session
+/// token among its headers), HTTP clients their frames — so at TRACE every
+/// other crate is held to DEBUG, whatever the level asked.
+const TRACED_TARGET: &str = "tether";
 
 /// The JSON-lines subscriber at `filter` (an `EnvFilter` directive; `info`
 /// when it does not parse), writing to `writer`: [`init`] installs it on
@@ -37,10 +39,7 @@ where
     use tracing_subscriber::layer::SubscriberExt as _;
     let env = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let no_raw_payloads = filter_fn(|meta| {
-        *meta.level() != tracing::Level::TRACE
-            || !RAW_PAYLOAD_TARGETS
-                .iter()
-                .any(|target| meta.target().starts_with(target))
+        *meta.level() != tracing::Level::TRACE || meta.target().starts_with(TRACED_TARGET)
     });
     let layer = tracing_subscriber::fmt::layer()
         .fmt_fields(JsonFields::new())

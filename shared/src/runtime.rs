@@ -19,7 +19,13 @@ pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error
             crate::authz::engine();
         });
     }
-    let app = App::from_env(endpoint);
+    let app = App::from_env(crate::app::Needs {
+        token_keys: endpoint.uses_token_keys(),
+        webhook_key: endpoint.webhook_key,
+        delivery_queue: endpoint.delivery_queue,
+        idempotency_key: endpoint.method == "POST",
+        own_hostnames: endpoint.fetches_urls,
+    });
     let app = Arc::new(app.await?);
     lambda_http::run(lambda_http::service_fn(move |req| {
         let app = Arc::clone(&app);

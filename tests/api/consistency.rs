@@ -314,3 +314,38 @@ fn every_post_function_may_read_the_idempotency_key() {
         );
     }
 }
+
+/// docs/security.md names the test behind every claim: each `file.rs::name`
+/// it names is a function of that file (tests/api/ unless the path says
+/// otherwise), so a renamed or removed test cannot leave a claim unbacked.
+#[test]
+fn every_test_docs_security_names_exists() {
+    let doc = std::fs::read_to_string(root().join("docs/security.md")).unwrap();
+    let mut named = 0;
+    for span in doc.split('`').skip(1).step_by(2) {
+        let Some((file, rest)) = span.split_once(".rs::") else {
+            continue;
+        };
+        let path = if file.contains('/') {
+            root().join(format!("{file}.rs"))
+        } else {
+            root().join(format!("tests/api/{file}.rs"))
+        };
+        let names = rest.split(", ").map(|n| n.trim_start_matches("`"));
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "docs/security.md names {}, which does not exist",
+                path.display()
+            )
+        });
+        for name in names {
+            let name = name.split_whitespace().next().unwrap_or_default();
+            assert!(
+                source.contains(&format!("fn {name}(")),
+                "docs/security.md names {file}.rs::{name}, which is not a function there"
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 40, "only {named} tests named");
+}

@@ -30,8 +30,17 @@ async fn every_request_writes_one_json_line_without_secrets() {
     let subscriber = tether::logging::subscriber("trace", move || writer.clone());
     tracing::subscriber::set_global_default(subscriber)
         .expect("the only subscriber of this binary");
-    // What the Lambda runtime logs at TRACE: the raw event, key included.
-    tracing::trace!(target: "lambda_runtime::layers::api_response", body = %app.admin_key, "raw JSON event received from Lambda");
+    // What dependencies log at TRACE: the Lambda runtime the raw event, key
+    // included; aws-sigv4 the request it signs, session token included; the
+    // HTTP stacks their frames.
+    let key = &app.admin_key;
+    tracing::trace!(target: "lambda_runtime::layers::api_response", body = %key, "raw JSON event received from Lambda");
+    tracing::trace!(target: "aws_sigv4::http_request::sign", request = %key, "signing request");
+    tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", response = %key, "a response");
+    tracing::trace!(target: "hyper_util::client::legacy::pool", frame = %key, "a frame");
+    tracing::trace!(target: "h2::codec::framed_write", frame = %key, "a frame");
+    tracing::trace!(target: "reqwest::connect", frame = %key, "a frame");
+    tracing::trace!(target: "tether::logging_test", "our own trace line");
 
     let path = format!("/v1/end-users/{}", user["id"].as_str().unwrap());
     let res = app
@@ -56,6 +65,10 @@ async fn every_request_writes_one_json_line_without_secrets() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
+    assert!(
+        lines.iter().any(|l| l["target"] == "tether::logging_test"),
+        "our TRACE lines are written"
+    );
     let requests: Vec<&Value> = lines
         .iter()
         .filter(|l| l["target"] == "tether::request")

@@ -188,8 +188,8 @@ pub const UNLIMITED: LimitOverrides = LimitOverrides {
     burst: Some(1_000_000),
     turn_ceiling: Some(1_000_000_000),
     relationship_ceiling: Some(1_000_000),
-    webhook_endpoints_cap: None,
-    identity_providers_cap: None,
+    webhook_endpoints_cap: Some(1_000),
+    identity_providers_cap: Some(1_000),
     policies_cap: None,
 };
 

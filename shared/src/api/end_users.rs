@@ -14,6 +14,15 @@ const RESOURCE: &str = "end_user";
 /// Cursor format version, so the encoding can change without breaking old cursors silently.
 const CURSOR_PREFIX: &str = "u1:";
 
+/// The end user as the resource of a Cedar decision: its organization as
+/// stored.
+fn stored(record: &EndUserRecord) -> crate::authz::Resource {
+    crate::authz::Resource::EndUser {
+        id: record.id,
+        organization: record.organization_id,
+    }
+}
+
 fn user_reply(status: StatusCode, record: &EndUserRecord) -> Result<Reply, ApiError> {
     Reply::json(status, &record.view())?.header(ETAG, &record.etag())
 }
@@ -44,7 +53,7 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let record = store::get(&ctx.app.store, org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-    ctx.check_stored(record.resource(), RESOURCE)?;
+    ctx.check_stored(stored(&record), RESOURCE)?;
     user_reply(StatusCode::OK, &record)
 }
 
@@ -121,7 +130,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, Api
         let record = store::get(&ctx.app.store, org, id)
             .await?
             .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-        ctx.check_stored(record.resource(), RESOURCE)?;
+        ctx.check_stored(stored(&record), RESOURCE)?;
         if record.status == Status::Deleting {
             return Err(ApiError::UserDeleting);
         }

@@ -154,16 +154,6 @@ pub async fn lookup(
 }
 
 impl EndUserRecord {
-    /// As the resource of a Cedar decision, its organization as stored.
-    pub fn resource(&self) -> crate::authz::Resource {
-        crate::authz::Resource::EndUser {
-            id: self.id,
-            organization: self.organization_id,
-        }
-    }
-}
-
-impl EndUserRecord {
     /// A new active end user.
     pub fn new(
         organization_id: OrganizationId,

@@ -2,10 +2,10 @@
 //! request is charged to when it has none that is valid.
 
 use super::Trace;
-use super::authorize::{JudgedAt, authorize, decide, foresee, resource_of};
+use super::authorize::{JudgedAt, authorize, foresee, resource_of};
 use super::context::Authenticated;
-use super::path::param;
 use super::reply::Reply;
+use super::services::admit_service;
 use super::speculation::{Speculated, provisional};
 use super::tenant::{Loaded, charge_organization, key_with_organization, load_organization};
 use crate::app::App;
@@ -15,7 +15,7 @@ use crate::endpoint::{Credential, Endpoint};
 use crate::error::ApiError;
 use crate::external_services;
 use crate::freshness::{Current, Mark};
-use crate::ids::{ExternalServiceId, OrganizationId};
+use crate::ids::OrganizationId;
 use crate::organizations::Organization;
 use lambda_http::http::HeaderMap;
 use lambda_http::request::RequestContext;
@@ -262,137 +262,6 @@ async fn record_use(app: &App, key: &auth::ApiKeyPrincipal) {
     }
 }
 
-/// An external service's request: SPEC §11's order — token (401), its
-/// service (403), scope (403), rate limit. An operation on one organization
-/// is judged by that organization's record and policies read in one
-/// `BatchGetItem` while the service's limiter write is in flight: the
-/// service's bucket carries no organization's version, so nothing of the
-/// organization is taken from a cache.
-/// A read of the service's own (its organizations) runs beside that write
-/// when the token is cached (issue 19), kept if the service's version is no
-/// newer; its scope is decided during that write too.
-async fn admit_service<S, Fut>(
-    app: &App,
-    endpoint: &Endpoint,
-    checked: external_services::CheckedService,
-    path_params: &[(&'static str, String)],
-    source_ip: &str,
-    trace: &mut Trace,
-    speculate: Option<(S, crate::freshness::Mark)>,
-) -> Result<(Admitted, Option<Speculated>), ApiError>
-where
-    S: FnOnce(Admitted) -> Fut,
-    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
-{
-    let service_id = checked.principal.id;
-    trace.caller.credential_id = Some(format!("service:{service_id}"));
-    let path_service = param(path_params, "externalServiceId");
-    if path_service.and_then(|v| ExternalServiceId::parse(v).ok()) != Some(service_id) {
-        return Err(ApiError::ExternalServiceAccessDenied);
-    }
-    let authenticated = Authenticated::ExternalService(checked.principal.clone());
-    let resource = resource_of(endpoint, &authenticated, path_params);
-    let (organization, charged) = match resource {
-        authz::Resource::Organization(org) => {
-            let (state, charged) = tokio::join!(
-                authz::organization_with_policies(app, org),
-                trace.metering.charge_external_service(app, service_id)
-            );
-            let (organization, policies) = state?;
-            let organization = organization.ok_or(ApiError::OrganizationAccessDenied)?;
-            decide(
-                endpoint,
-                &authenticated,
-                resource,
-                source_ip,
-                None,
-                policies.as_deref(),
-            )?;
-            (Some(organization), charged)
-        }
-        _ => {
-            let owner = crate::limits::Owner::ExternalService(service_id);
-            let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
-            let exhausted = app.limiter.looks_exhausted(&owner, policy, app.clock.now());
-            let guess = speculate
-                .filter(|_| !exhausted)
-                .and_then(|(operation, mark)| {
-                    let version = checked.cached_at?;
-                    let provisional = Admitted {
-                        authenticated: Some(authenticated.clone()),
-                        organization: None,
-                        current: Some(Current { version, mark }),
-                        policies: None,
-                    };
-                    Some((version, Box::pin(operation(provisional))))
-                });
-            // The scope is decided while the write is out (its CPU overlaps
-            // the round trip) and answered first: SPEC §11 puts scope (403)
-            // before rate limit (429); the request is charged either way, as
-            // every authenticated request is (SPEC §6). The read beside the
-            // write starts only once the scope admits it (SPEC §4).
-            let scope_then_read = async {
-                tokio::task::yield_now().await;
-                let scope = decide(endpoint, &authenticated, resource, source_ip, None, None);
-                let speculated = match guess {
-                    Some(guess) if scope.is_ok() => super::speculation::run(Some(guess)).await,
-                    _ => None,
-                };
-                (speculated, scope)
-            };
-            let (charged, (speculated, scope)) = tokio::join!(
-                trace.metering.charge_external_service(app, service_id),
-                scope_then_read
-            );
-            scope?;
-            let version = charged?;
-            if let Some(guess) = speculated.filter(|guess| version <= guess.version) {
-                let admitted = Admitted {
-                    authenticated: Some(authenticated),
-                    organization: None,
-                    current: Some(Current {
-                        version,
-                        mark: app.versions.mark(),
-                    }),
-                    policies: None,
-                };
-                return Ok((admitted, Some(guess)));
-            }
-            (None, Ok(version))
-        }
-    };
-    let version = charged?;
-    let current = Current {
-        version,
-        mark: app.versions.mark(),
-    };
-    let mut principal = checked.principal;
-    if checked.cached_at.is_some_and(|stamp| stamp < version) {
-        // The service changed since this function cached its token: read it again.
-        let now = app.clock.now();
-        let record = auth::read(
-            &app.store,
-            &app.service_tokens,
-            &app.versions,
-            current.mark,
-            checked.hash,
-        )
-        .await?
-        .filter(|r| !auth::HashedCredential::ended(r, now));
-        let Some(record) = record else {
-            return Err(refuse_ended(app, source_ip, trace).await);
-        };
-        principal.scopes = record.scopes;
-    }
-    let admitted = Admitted {
-        authenticated: Some(Authenticated::ExternalService(principal)),
-        organization,
-        current: Some(current),
-        policies: None,
-    };
-    Ok((admitted, None))
-}
-
 /// The API key of a request, read again when the cached record is older than
 /// the organization's version: a revoked, rolled-out or expired key is 401
 /// from the first request after the change.
@@ -425,7 +294,7 @@ async fn current_key(
 
 /// A credential found ended by the check after the limiter's write: 401,
 /// and — like every request without valid credentials — charged to its source IP.
-async fn refuse_ended(app: &App, source_ip: &str, trace: &mut Trace) -> ApiError {
+pub(super) async fn refuse_ended(app: &App, source_ip: &str, trace: &mut Trace) -> ApiError {
     match trace
         .metering
         .charge_source_ip(app, source_ip.to_owned())

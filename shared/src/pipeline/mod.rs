@@ -8,7 +8,7 @@
 //! A panic or unexpected error anywhere becomes a 500 `internal_error` with
 //! the request id and nothing internal in the body. One module per concern:
 //! [`path`] parameters, [`credentials`] (who is calling, and which bucket
-//! pays), [`authorize`] (the Cedar decision), [`context`] (what an operation
+//! pays; [`services`] for external services), [`authorize`] (the Cedar decision), [`context`] (what an operation
 //! gets), [`body`] and [`query`] parsing, [`metering`] (limits and quota
 //! headers), [`reply`] (rendering), [`read_ahead`] (a write's first reads
 //! beside its admission); this file runs them in order and logs.
@@ -24,6 +24,7 @@ mod path;
 pub mod query;
 mod read_ahead;
 mod reply;
+mod services;
 mod speculation;
 mod tenant;
 
