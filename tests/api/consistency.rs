@@ -293,7 +293,7 @@ fn the_template_itself_names_its_own_api_hosts_to_the_fetching_functions() {
         count += 1;
         assert!(
             function_block(&template, function)
-                .contains(&format!("parameter/tether/${{Stage}}/own-hostnames\"")),
+                .contains("parameter/tether/${Stage}/own-hostnames\""),
             "{function} cannot read the API's own host names"
         );
     }
