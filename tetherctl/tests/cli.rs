@@ -217,6 +217,22 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     ]);
     assert_eq!(updated["plan"], "pro");
     assert_eq!(updated["limits"]["rate_limit"], 1);
+    assert_eq!(updated["limits"]["webhook_endpoints"], 20, "the plan's cap");
+    let (_, capped) = ctl.json(&[
+        "org",
+        "update",
+        "--id",
+        org_id,
+        "--webhook-endpoints-cap",
+        "25",
+        "--identity-providers-cap",
+        "60",
+        "--policies-cap",
+        "150",
+    ]);
+    assert_eq!(capped["limits"]["webhook_endpoints"], 25);
+    assert_eq!(capped["limits"]["identity_providers"], 60);
+    assert_eq!(capped["limits"]["policies"], 150);
     assert_eq!(
         updated["limits"]["turn_ceiling"], 1_000_000,
         "the pro plan's"
