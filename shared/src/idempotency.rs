@@ -125,20 +125,14 @@ impl Secret {
     /// Parses the base64 of one or more 32-byte keys separated by commas or
     /// whitespace, the deriving key first.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        use base64::Engine as _;
-        let mut keys = text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(part)
-                    .ok()
-                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                    .ok_or(SecretError)
-            });
-        let current = keys.next().ok_or(SecretError)??;
-        let older = keys.collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { current, older })
+        let mut keys = crate::sealed::key_list(text)
+            .ok_or(SecretError)?
+            .into_iter();
+        let current = keys.next().ok_or(SecretError)?;
+        Ok(Self {
+            current,
+            older: keys.collect(),
+        })
     }
 }
 
@@ -150,15 +144,10 @@ pub async fn load_secret(
     sdk: &aws_config::SdkConfig,
     roots: crate::config::TlsRoots,
 ) -> Result<Secret, crate::tokens::KeyError> {
-    let text = crate::tokens::Settings::new(sdk, roots, &crate::tokens::env_var)
-        .get("TETHER_IDEMPOTENCY_KEY")
-        .await?
-        .ok_or(crate::tokens::KeyError::MissingSetting {
-            name: "TETHER_IDEMPOTENCY_KEY",
-        })?;
-    Secret::parse(&text).map_err(|_| crate::tokens::KeyError::MalformedSetting {
-        name: "TETHER_IDEMPOTENCY_KEY",
+    crate::tokens::load_key_setting(sdk, roots, "TETHER_IDEMPOTENCY_KEY", |text| {
+        Secret::parse(text).ok()
     })
+    .await
 }
 
 /// HMAC-SHA256 under `key` of the length-prefixed `parts` (no two splits

@@ -58,6 +58,23 @@ pub fn open(key: &LessSafeKey, aad: &str, sealed: &str) -> Option<Vec<u8>> {
     Some(plain.to_vec())
 }
 
+/// A deployment key ring as configured: the base64 of one or more 32-byte
+/// keys separated by commas or whitespace, the one in use first. `None`
+/// when it holds none, or anything that is not such a key.
+pub fn key_list(text: &str) -> Option<Vec<[u8; 32]>> {
+    let keys = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            BASE64
+                .decode(part)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (!keys.is_empty()).then_some(keys)
+}
+
 /// The keys one kind of sealed value is kept under: the current one seals,
 /// every one opens. A rotation puts a new key first and keeps the old ones
 /// until everything sealed with them is sealed again (`tetherctl
@@ -87,17 +104,9 @@ impl Keyring {
     /// Parses the base64 of one or more 32-byte keys separated by commas or
     /// whitespace, the sealing key first.
     pub fn parse(text: &str) -> Result<Self, SealError> {
-        let mut keys = text
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                BASE64
-                    .decode(part)
-                    .map_err(|_| SealError::Key)
-                    .and_then(|b| key(&b))
-            });
-        let current = keys.next().ok_or(SealError::Key)??;
-        let older = keys.collect::<Result<Vec<_>, _>>()?;
+        let mut keys = key_list(text).ok_or(SealError::Key)?.into_iter();
+        let current = key(&keys.next().ok_or(SealError::Key)?)?;
+        let older = keys.map(|k| key(&k)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { current, older })
     }
 

@@ -308,6 +308,21 @@ pub fn env_var(name: &str) -> Option<String> {
 /// Where the key settings come from: the variable `NAME` as `lookup` reads
 /// it, or the SSM SecureString named by `<NAME>_PARAMETER` (AWS), read over
 /// HTTPS trusting `roots` — by one reader, made at the first parameter.
+/// Loads the deployment key `name` — the variable, or the SSM parameter
+/// `name_PARAMETER` names — and parses it with `parse`.
+pub(crate) async fn load_key_setting<T>(
+    sdk: &aws_config::SdkConfig,
+    roots: crate::config::TlsRoots,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, KeyError> {
+    let text = Settings::new(sdk, roots, &env_var)
+        .get(name)
+        .await?
+        .ok_or(KeyError::MissingSetting { name })?;
+    parse(&text).ok_or(KeyError::MalformedSetting { name })
+}
+
 pub(crate) struct Settings<'a> {
     sdk: &'a aws_config::SdkConfig,
     roots: crate::config::TlsRoots,

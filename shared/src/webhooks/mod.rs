@@ -74,15 +74,10 @@ pub async fn load_key(
     sdk: &aws_config::SdkConfig,
     roots: crate::config::TlsRoots,
 ) -> Result<crate::sealed::Keyring, crate::tokens::KeyError> {
-    let text = crate::tokens::Settings::new(sdk, roots, &crate::tokens::env_var)
-        .get("TETHER_WEBHOOK_KEY")
-        .await?
-        .ok_or(crate::tokens::KeyError::MissingSetting {
-            name: "TETHER_WEBHOOK_KEY",
-        })?;
-    crate::sealed::Keyring::parse(&text).map_err(|_| crate::tokens::KeyError::MalformedSetting {
-        name: "TETHER_WEBHOOK_KEY",
+    crate::tokens::load_key_setting(sdk, roots, "TETHER_WEBHOOK_KEY", |text| {
+        crate::sealed::Keyring::parse(text).ok()
     })
+    .await
 }
 
 /// The Standard Webhooks headers of a delivery: the message id (the event's,
