@@ -9,10 +9,12 @@
 //! takes one away. So of N concurrent creations at the cap, none passes it —
 //! a conditional write, never a count read first.
 //!
-//! Objects created before the counters existed are not counted: a deletion
-//! of one takes the counter below zero, which leaves room for exactly as
-//! many new ones as there are old ones left. An organization is therefore
-//! never over its cap by more than what it held before the caps.
+//! Each object created under a cap is marked `counted`, and only the
+//! deletion of a counted object gives its place back. Objects created before
+//! the counters existed are not counted either way: an organization that held
+//! more than its cap then keeps them, and gets no new one until its counted
+//! objects are below the cap — it is never over its cap by more than what it
+//! held before, and that excess only shrinks.
 
 use crate::ids::OrganizationId;
 use crate::organizations::{Organization, org_pk};
@@ -102,6 +104,14 @@ impl Capped {
     }
 }
 
+/// The attribute that marks an object as taking a place under its cap.
+pub const COUNTED: &str = "counted";
+
+/// Whether a stored object takes a place under its cap.
+pub fn is_counted(item: &store::Item) -> bool {
+    matches!(item.get(COUNTED), Some(store::AttributeValue::Bool(true)))
+}
+
 /// Puts `item` as a new object of `kind` (its key must be fresh), taking a
 /// place under the organization's cap in the same transaction: `false` when
 /// the organization is at its cap (nothing written).
@@ -109,9 +119,14 @@ pub async fn put_new(
     store: &store::Store,
     organization: &Organization,
     kind: Capped,
-    item: store::Item,
+    mut item: store::Item,
 ) -> Result<bool, StoreError> {
     use aws_sdk_dynamodb::types::Put;
+    let cap = kind.cap(organization);
+    if cap == 0 {
+        return Ok(false);
+    }
+    item.insert(COUNTED.to_owned(), store::AttributeValue::Bool(true));
     let put = built(
         Put::builder()
             .table_name(store.table())
@@ -121,7 +136,7 @@ pub async fn put_new(
     )?;
     let items = vec![
         TransactWriteItem::builder().put(put).build(),
-        kind.take(store.table(), organization.id, kind.cap(organization))?,
+        kind.take(store.table(), organization.id, cap)?,
     ];
     match store::transact(store, items).await {
         Ok(()) => Ok(true),

@@ -96,8 +96,22 @@ fn digest_parts(parts: &[&[u8]]) -> [u8; 32] {
 #[derive(Clone)]
 pub struct Secret {
     current: [u8; 32],
-    older: Vec<[u8; 32]>,
+    older: Vec<Older>,
 }
+
+/// A derivation whose records a claim still honours during a rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Older {
+    /// An earlier (or, in a rotation's first step, the next) deployment key.
+    Key([u8; 32]),
+    /// The derivation from the Idempotency-Key alone that preceded the
+    /// deployment key (the ring entry `sha256-v1`): for the 24 hours after
+    /// upgrading, so a retry across the upgrade is still a replay.
+    Sha256,
+}
+
+/// The ring entry that keeps honouring records of the key-only derivation.
+pub const SHA256_ENTRY: &str = "sha256-v1";
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,16 +137,24 @@ impl Secret {
     }
 
     /// Parses the base64 of one or more 32-byte keys separated by commas or
-    /// whitespace, the deriving key first.
+    /// whitespace, the deriving key first; the entry [`SHA256_ENTRY`] after
+    /// it honours records of the derivation before deployment keys.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let mut keys = crate::sealed::key_list(text)
+        let parts = || {
+            text.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|part| !part.is_empty())
+        };
+        let legacy = parts().any(|part| part == SHA256_ENTRY);
+        let keys: Vec<&str> = parts().filter(|part| *part != SHA256_ENTRY).collect();
+        let mut keys = crate::sealed::key_list(&keys.join(","))
             .ok_or(SecretError)?
             .into_iter();
         let current = keys.next().ok_or(SecretError)?;
-        Ok(Self {
-            current,
-            older: keys.collect(),
-        })
+        let mut older: Vec<Older> = keys.map(Older::Key).collect();
+        if legacy {
+            older.push(Older::Sha256);
+        }
+        Ok(Self { current, older })
     }
 }
 
@@ -162,6 +184,34 @@ fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(context.sign().as_ref());
     out
+}
+
+/// Where `key` of `scope` was stored, and what sealed its response, before
+/// deployment keys: a plain hash, and a digest of the scope and the key.
+fn derive_sha256(scope: &Scope, key: &IdempotencyKey) -> Result<(String, LessSafeKey), ApiError> {
+    let pk = format!(
+        "IDEMP#{}#{}",
+        scope.0,
+        hex::encode(Sha256::digest(key.0.as_bytes()))
+    );
+    let bytes = digest_parts(&[
+        b"tether/idempotency/seal/v1",
+        scope.0.as_bytes(),
+        key.0.as_bytes(),
+    ]);
+    let seal = crate::sealed::key(&bytes).map_err(ApiError::internal)?;
+    Ok((pk, seal))
+}
+
+fn derive_older(
+    older: &Older,
+    scope: &Scope,
+    key: &IdempotencyKey,
+) -> Result<(String, LessSafeKey), ApiError> {
+    match older {
+        Older::Key(bytes) => derive(bytes, scope, key),
+        Older::Sha256 => derive_sha256(scope, key),
+    }
 }
 
 /// Where `key` of `scope` is stored, and what seals its response, under one
@@ -243,48 +293,37 @@ pub async fn begin(
     fingerprint: &str,
     now: i64,
 ) -> Result<Begin, ApiError> {
-    // During a rotation, a live record written under an older key answers
-    // (a replay, 409 while its lease holds, 422 for another request): one
-    // read per older key, only while the ring holds one.
-    for older in &secret.older {
-        let (old_pk, old_seal) = derive(older, scope, key)?;
-        let found = store::get_items(store, &[(old_pk.clone(), "IDEMP".to_owned())])
-            .await?
-            .into_iter()
-            .flatten()
-            .next()
-            .filter(|item| live(item, now));
-        if let Some(old) = found {
-            return taken(&old, fingerprint, &old_seal, &old_pk);
-        }
-    }
     let (pk, seal) = derive(&secret.current, scope, key)?;
     let holder = ulid::Ulid::generate().to_string();
-    let result = store
+    let record = [
+        (PK, store::s(&pk)),
+        (SK, store::s("IDEMP")),
+        ("status", store::s("in_progress")),
+        ("fingerprint", store::s(fingerprint)),
+        ("holder", store::s(&holder)),
+        ("lease_until", store::n(now + LEASE_SECONDS)),
+        (TTL_ATTRIBUTE, store::n(now + RETENTION_SECONDS)),
+    ];
+    if !secret.older.is_empty() {
+        let claim = Claim { pk, holder, seal };
+        return begin_rotating(store, secret, scope, key, fingerprint, now, claim, &record).await;
+    }
+    let mut put = store
         .client()
         .put_item()
         .table_name(store.table())
-        .item(PK, store::s(&pk))
-        .item(SK, store::s("IDEMP"))
-        .item("status", store::s("in_progress"))
-        .item("fingerprint", store::s(fingerprint))
-        .item("holder", store::s(&holder))
-        .item("lease_until", store::n(now + LEASE_SECONDS))
-        .item(TTL_ATTRIBUTE, store::n(now + RETENTION_SECONDS))
-        .condition_expression(
-            "attribute_not_exists(PK) OR #expires < :now OR (#status = :in_progress AND #lease < :now)",
-        )
+        .condition_expression(FREE)
         .expression_attribute_names("#expires", TTL_ATTRIBUTE)
         .expression_attribute_names("#status", "status")
         .expression_attribute_names("#lease", "lease_until")
         .expression_attribute_values(":now", store::n(now))
         .expression_attribute_values(":in_progress", store::s("in_progress"))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .return_consumed_capacity(store::CAPACITY)
-        .send()
-        .await
-        .map_err(StoreError::from);
-    match result {
+        .return_consumed_capacity(store::CAPACITY);
+    for (name, value) in record {
+        put = put.item(name, value);
+    }
+    match put.send().await.map_err(StoreError::from) {
         Ok(_) => Ok(Begin::Run(Claim { pk, holder, seal })),
         Err(StoreError::ConditionalCheckFailed { item: Some(old) }) => {
             taken(&old, fingerprint, &seal, &pk)
@@ -293,13 +332,89 @@ pub async fn begin(
     }
 }
 
-/// Whether a record still holds its key: not expired, and completed or
-/// within its lease (what the claim's condition refuses to take over).
-fn live(item: &Item, now: i64) -> bool {
-    let unexpired = store::get_n::<i64>(item, TTL_ATTRIBUTE).is_some_and(|e| e >= now);
-    let held = store::get_s(item, "status") == Some("completed")
-        || store::get_n::<i64>(item, "lease_until").is_some_and(|l| l >= now);
-    unexpired && held
+/// When a record may be (re)claimed: absent, expired, or in progress past
+/// its lease (a function that died mid-request).
+const FREE: &str =
+    "attribute_not_exists(PK) OR #expires < :now OR (#status = :in_progress AND #lease < :now)";
+
+/// [`begin`] while the ring holds older derivations: one transaction claims
+/// the key under the current one on the condition that no record of an
+/// older one holds it, so two instances deriving under different keys
+/// during a rotation never both run the request.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one claim, as begin holds them"
+)]
+async fn begin_rotating(
+    store: &Store,
+    secret: &Secret,
+    scope: &Scope,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+    now: i64,
+    claim: Claim,
+    record: &[(&str, store::AttributeValue)],
+) -> Result<Begin, ApiError> {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    let olders = secret
+        .older
+        .iter()
+        .map(|older| derive_older(older, scope, key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut items = Vec::new();
+    for (old_pk, _) in &olders {
+        let check = ConditionCheck::builder()
+            .table_name(store.table())
+            .key(PK, store::s(old_pk))
+            .key(SK, store::s("IDEMP"))
+            .condition_expression(FREE)
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lease", "lease_until")
+            .expression_attribute_values(":now", store::n(now))
+            .expression_attribute_values(":in_progress", store::s("in_progress"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let check = store::built(check.build())?;
+        items.push(TransactWriteItem::builder().condition_check(check).build());
+    }
+    let mut put = Put::builder()
+        .table_name(store.table())
+        .condition_expression(FREE)
+        .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#lease", "lease_until")
+        .expression_attribute_values(":now", store::n(now))
+        .expression_attribute_values(":in_progress", store::s("in_progress"))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    for (name, value) in record {
+        put = put.item(*name, value.clone());
+    }
+    items.push(
+        TransactWriteItem::builder()
+            .put(store::built(put.build())?)
+            .build(),
+    );
+    match store::transact(store, items).await {
+        Ok(()) => Ok(Begin::Run(claim)),
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            // The record that holds the key answers (a replay, 409 while it
+            // runs, 422 for another request).
+            let holding = reasons.iter().enumerate().find_map(|(n, r)| {
+                r.item
+                    .as_ref()
+                    .filter(|_| r.is_condition_failed())
+                    .map(|i| (n, i))
+            });
+            match holding {
+                Some((n, item)) => match olders.get(n) {
+                    Some((old_pk, old_seal)) => taken(item, fingerprint, old_seal, old_pk),
+                    None => taken(item, fingerprint, &claim.seal, &claim.pk),
+                },
+                None => Err(StoreError::TransactionCanceled { reasons }.into()),
+            }
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn taken(old: &Item, fingerprint: &str, seal: &LessSafeKey, pk: &str) -> Result<Begin, ApiError> {
@@ -423,7 +538,13 @@ mod tests {
         let encode = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
         let ring = Secret::parse(&format!("{}, {}", encode(1), encode(2))).unwrap();
         assert_eq!(ring.current, [1; 32]);
-        assert_eq!(ring.older, vec![[2; 32]]);
+        assert_eq!(ring.older, vec![Older::Key([2; 32])]);
+        let upgrading = Secret::parse(&format!("{},{SHA256_ENTRY}", encode(1))).unwrap();
+        assert_eq!(upgrading.older, vec![Older::Sha256]);
+        assert!(
+            Secret::parse(SHA256_ENTRY).is_err(),
+            "a deriving key is needed"
+        );
         assert!(!format!("{ring:?}").contains("AQEB"));
         for bad in ["", " , ", "c2hvcnQ=", "not base64"] {
             assert!(Secret::parse(bad).is_err(), "{bad:?}");

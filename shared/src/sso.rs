@@ -106,13 +106,26 @@ pub struct IdClaims {
 /// Clock skew tolerated on `exp`, `iat` and `nbf` (SPEC §10).
 const LEEWAY_SECONDS: i64 = 60;
 
-/// A time claim (RFC 7519 NumericDate): `None` when absent; present but
-/// not a whole number of seconds that fits an `i64` is `malformed`, whatever
-/// the claim (`exp`, `iat` and `nbf` alike).
+/// A time claim (RFC 7519 NumericDate: seconds, fractions allowed and
+/// rounded down): `None` when absent; present but not a number within
+/// `i64` seconds is `malformed`, whatever the claim (`exp`, `iat` and `nbf`
+/// alike).
 fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, &'static str> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(value) => value.as_i64().map(Some).ok_or("malformed"),
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    if let Some(whole) = value.as_i64() {
+        return Ok(Some(whole));
+    }
+    let seconds = value.as_f64().filter(|f| f.is_finite()).map(f64::floor);
+    // i64::MAX is not exact as an f64: compare against 2^63.
+    match seconds {
+        Some(f) if f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0 =>
+        {
+            #[allow(clippy::cast_possible_truncation, reason = "in range, checked above")]
+            Ok(Some(f as i64))
+        }
+        _ => Err("malformed"),
     }
 }
 

@@ -305,9 +305,6 @@ pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Where the key settings come from: the variable `NAME` as `lookup` reads
-/// it, or the SSM SecureString named by `<NAME>_PARAMETER` (AWS), read over
-/// HTTPS trusting `roots` — by one reader, made at the first parameter.
 /// Loads the deployment key `name` — the variable, or the SSM parameter
 /// `name_PARAMETER` names — and parses it with `parse`.
 pub(crate) async fn load_key_setting<T>(
@@ -323,6 +320,9 @@ pub(crate) async fn load_key_setting<T>(
     parse(&text).ok_or(KeyError::MalformedSetting { name })
 }
 
+/// Where the key settings come from: the variable `NAME` as `lookup` reads
+/// it, or the SSM SecureString named by `<NAME>_PARAMETER` (AWS), read over
+/// HTTPS trusting `roots` — by one reader, made at the first parameter.
 pub(crate) struct Settings<'a> {
     sdk: &'a aws_config::SdkConfig,
     roots: crate::config::TlsRoots,

@@ -876,10 +876,29 @@ async fn webhook_endpoint_events_carry_the_url_without_its_query() {
         app.get(&path).await.body["url"],
         "http://127.0.0.1:9/other?token=s3cret-two"
     );
+    let described = app.patch(&path, &json!({"description": "CRM"})).await;
+    assert_eq!(described.status, 200, "{}", described.text);
     let all = events_until(&app, &mut poller, |all| {
-        all.iter().any(|e| e["type"] == "webhook_endpoint.updated")
+        all.iter()
+            .filter(|e| e["type"] == "webhook_endpoint.updated")
+            .count()
+            >= 2
     })
     .await;
+    let description_only = all
+        .iter()
+        .filter(|e| e["type"] == "webhook_endpoint.updated")
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        description_only["data"]["previous"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["description"],
+        "a previous without the URL that did not change"
+    );
     let of = |kind: &str| all.iter().find(|e| e["type"] == kind).cloned().unwrap();
     let created = of("webhook_endpoint.created");
     assert_eq!(created["data"]["object"]["url"], "http://127.0.0.1:9/hooks");

@@ -1106,4 +1106,17 @@ async fn a_relation_keeps_a_bounded_number_of_confirming_tokens() {
     assert_eq!(status(&tokens[0]).await, "consumed");
     assert_eq!(status(&tokens[95]).await, "consumed");
     assert_eq!(status(&tokens[96]).await, "claimed");
+    // Never consumed with the relation, it expires as a consumed one does.
+    let hash_of = |n: usize| {
+        let app = &app;
+        let token = tokens[n].clone();
+        async move {
+            crate::table_items(app)
+                .await
+                .into_iter()
+                .find(|i| i.get("id").and_then(|v| v.as_s().ok()) == Some(&token))
+                .unwrap()
+        }
+    };
+    assert!(hash_of(96).await.contains_key("expires_at_epoch"));
 }

@@ -546,3 +546,140 @@ async fn a_rotated_key_still_replays_what_the_old_one_stored() {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A rotation in three steps — publish the next key (`old,new`), derive
+/// under it (`new,old`), retire the old one — never lets two instances that
+/// hold different rings both run one request: a claim under one key is a
+/// transaction conditioned on no record under the others. Ten identical
+/// POSTs at once, spread over instances of two adjacent steps, create one
+/// end user.
+#[tokio::test]
+async fn instances_of_adjacent_rotation_steps_run_a_request_once() {
+    use base64::Engine as _;
+    let encode = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let app = spawn_app().await;
+    let with_ring = |ring: String| {
+        let mut instance = app.cold_instance();
+        std::sync::Arc::get_mut(&mut instance.app)
+            .unwrap()
+            .idempotency = Some(tether::idempotency::Secret::parse(&ring).unwrap());
+        instance
+    };
+    let (old, new) = (encode(11), encode(14));
+    let steps = [
+        (old.clone(), format!("{old},{new}")),
+        (format!("{old},{new}"), format!("{new},{old}")),
+        (format!("{new},{old}"), new.clone()),
+    ];
+    for (n, (before, after)) in steps.into_iter().enumerate() {
+        let (a, b) = (with_ring(before), with_ring(after));
+        let key = format!("rotate-{n}");
+        let body = json!({"email": format!("step{n}@example.com")});
+        let sends = (0..10).map(|i| {
+            let instance = if i % 2 == 0 { &a } else { &b };
+            instance.post_once("/v1/end-users", &key, &body)
+        });
+        let answers = futures_util::future::join_all(sends).await;
+        let created: std::collections::HashSet<_> = answers
+            .iter()
+            .filter(|r| r.status == 201)
+            .map(|r| r.body["id"].clone())
+            .collect();
+        assert_eq!(created.len(), 1, "step {n}: one end user");
+        for res in &answers {
+            assert!(
+                res.status == 201 || res.status == 409,
+                "step {n}: {} {}",
+                res.status,
+                res.text
+            );
+        }
+        let listed = app
+            .get(&format!("/v1/end-users?email=step{n}%40example.com"))
+            .await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 1, "step {n}");
+    }
+}
+
+/// Records stored before deployment keys (a plain hash of the key, sealed
+/// under a digest of the key) still replay while the ring names
+/// `sha256-v1` — the 24 hours after upgrading.
+#[tokio::test]
+async fn records_of_the_key_only_derivation_replay_while_the_ring_names_it() {
+    use aws_lc_rs::digest::{SHA256, digest};
+    use tether::store::AttributeValue;
+    let app = spawn_app().await;
+    let scope = format!("KEY#{}", app.admin_key_id);
+    let key = "before-upgrade";
+    let pk = format!(
+        "IDEMP#{scope}#{}",
+        hex_of(digest(&SHA256, key.as_bytes()).as_ref())
+    );
+    let body = json!({"email": "early@example.com"});
+    let text = body.to_string();
+    // What the first request answered, as the earlier version stored it.
+    let first = app.post("/v1/end-users", &body).await;
+    assert_eq!(first.status, 201);
+    let stored = tether::idempotency::StoredResponse {
+        status: 201,
+        body: Some(first.text.clone()),
+        headers: ["etag", "location"]
+            .iter()
+            .map(|h| (h.to_string(), first.header(h).unwrap().to_owned()))
+            .collect(),
+    };
+    let mut parts = Vec::new();
+    for part in [
+        &b"tether/idempotency/seal/v1"[..],
+        scope.as_bytes(),
+        key.as_bytes(),
+    ] {
+        parts.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        parts.extend_from_slice(part);
+    }
+    let seal = tether::sealed::key(digest(&SHA256, &parts).as_ref()).unwrap();
+    let sealed = tether::sealed::seal(&seal, &pk, &serde_json::to_vec(&stored).unwrap()).unwrap();
+    let now = app.clock.now().unix_timestamp();
+    app.app
+        .store
+        .client()
+        .put_item()
+        .table_name(app.app.store.table())
+        .item("PK", AttributeValue::S(pk))
+        .item("SK", AttributeValue::S("IDEMP".into()))
+        .item("status", AttributeValue::S("completed".into()))
+        .item(
+            "fingerprint",
+            AttributeValue::S(tether::idempotency::fingerprint(
+                "POST",
+                "/v1/end-users",
+                text.as_bytes(),
+            )),
+        )
+        .item("response_sealed", AttributeValue::S(sealed))
+        .item(
+            "expires_at_epoch",
+            AttributeValue::N((now + 3600).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut upgrading = app.cold_instance();
+    std::sync::Arc::get_mut(&mut upgrading.app)
+        .unwrap()
+        .idempotency = Some(
+        tether::idempotency::Secret::parse(&format!("{},sha256-v1", base64_of(&[11; 32]))).unwrap(),
+    );
+    let replayed = upgrading.post_once("/v1/end-users", key, &body).await;
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.text, first.text);
+    // Without the entry, the record is not honoured: the request runs.
+    let plain = app.post_once("/v1/end-users", key, &body).await;
+    assert_eq!(plain.status, 201);
+    assert_eq!(plain.header("idempotent-replayed"), None);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

@@ -303,8 +303,14 @@ async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
         "if true then ".repeat(40),
         " else false".repeat(40)
     );
+    // A comment ends at a carriage return, as Cedar's lexer ends it.
+    let behind_a_comment = format!(
+        "forbid (principal, action, resource) when {{ // hidden\r{}true{} }};",
+        "(".repeat(2_000),
+        ")".repeat(2_000)
+    );
     let reader = app.create_key(app.org_id, &[Scope::Read]).await;
-    for text in [&deep, &chained, &nested_ifs] {
+    for text in [&deep, &chained, &nested_ifs, &behind_a_comment] {
         put(&app, &reader, text)
             .await
             .assert_error(403, "insufficient_scope");
@@ -323,6 +329,7 @@ async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
         }
     };
     assert!(problem(&deep).await.contains("levels deep"));
+    assert!(problem(&behind_a_comment).await.contains("levels deep"));
     assert!(problem(&chained).await.contains("operators"));
     // Ordinary nesting and long-but-bounded policies are fine.
     let fine = r#"forbid (principal, action == Action::"identities.create", resource)
@@ -388,4 +395,58 @@ forbid (principal, action in [Action::"webhooks.create", Action::"webhooks.roll"
     let current = r#"forbid (principal, action == Action::"webhook_endpoints.read", resource);"#;
     assert_eq!(put(&app, &app.admin_key, current).await.status, 200);
     assert_eq!(app.get("/v1/webhook-endpoints").await.status, 200);
+}
+
+/// SPEC §8: stored text that no longer parses at all (written by an older
+/// version, or by hand) is never decided without: every decision it takes
+/// part in fails — but the admin's own repeal, which organization policies
+/// never decide, goes through, and so do policies stored beyond today's
+/// upload limits (enforced as written).
+#[tokio::test]
+async fn stored_policies_that_no_longer_parse_block_all_but_their_repeal() {
+    let app = spawn_app().await;
+    let broken = "forbid (principal, action, resource";
+    tether::authz::write_policies(&app.app.store, app.org_id, broken, app.clock.now())
+        .await
+        .unwrap();
+    let cold = app.cold_instance();
+    cold.get("/v1/end-users")
+        .await
+        .assert_error(500, "internal_error");
+    assert_eq!(cold.get("/v1/policies").await.body["policies"], broken);
+    assert_eq!(put(&cold, &cold.admin_key, "").await.status, 200);
+    assert_eq!(cold.get("/v1/end-users").await.status, 200);
+    // Longer than an upload may be now, stored before: enforced.
+    let long = format!(
+        "@notice(\"long\")\nforbid (principal, action == Action::\"end_users.list\", resource) when {{ {} }};",
+        vec!["context.source_ip != \"x\""; 700].join(" && ")
+    );
+    put(&app, &app.admin_key, &long)
+        .await
+        .assert_error(422, "validation_failed");
+    let written = tether::authz::write_policies(&app.app.store, app.org_id, &long, app.clock.now())
+        .await
+        .unwrap();
+    assert!(written.is_some());
+    assert_eq!(app.get("/v1/policies").await.body["policies"], long);
+    let res = app.cold_instance().get("/v1/end-users").await;
+    res.assert_error(403, "policy_denied");
+    assert_eq!(res.body["notices"], json!(["long"]));
+}
+
+/// A forbid whose evaluation fails (here an arithmetic overflow; elsewhere
+/// Cedar's recursion limit, a deep chain on a small stack) applies: Cedar
+/// skips a failing policy, and a skipped forbid would let through exactly
+/// what it was written to stop.
+#[tokio::test]
+async fn a_forbid_that_fails_to_evaluate_denies() {
+    let app = spawn_app().await;
+    let failing = r#"@notice("no listing")
+forbid (principal, action == Action::"end_users.list", resource)
+when { 9223372036854775807 + 1 > 0 };"#;
+    assert_eq!(put(&app, &app.admin_key, failing).await.status, 200);
+    let res = app.get("/v1/end-users").await;
+    res.assert_error(403, "policy_denied");
+    assert_eq!(res.body["notices"], json!(["no listing"]));
+    assert_eq!(app.get("/v1/policies").await.status, 200);
 }

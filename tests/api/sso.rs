@@ -250,6 +250,15 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
             "malformed",
         ),
         (
+            "nbf a fraction in the future",
+            idp::sign(
+                Algorithm::RS256,
+                Some("rsa-1"),
+                &with("nbf", json!((now + 600) as f64 + 0.5)),
+            ),
+            "expired",
+        ),
+        (
             "nbf in the future",
             idp::sign(
                 Algorithm::RS256,
@@ -411,6 +420,14 @@ async fn edge_tokens_that_are_valid_link() {
     far["exp"] = json!(i64::MAX);
     let res = s
         .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &far))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    // NumericDates may have fractions (RFC 7519 §2).
+    let mut fractional = idp::claims("fraction", s.now());
+    fractional["exp"] = json!((s.now() + 300) as f64 + 0.25);
+    fractional["iat"] = json!(s.now() as f64 - 0.5);
+    let res = s
+        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &fractional))
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let mut one_audience = idp::claims("azp", s.now());

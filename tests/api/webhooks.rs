@@ -471,6 +471,43 @@ async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
     app.post("/v1/webhook-endpoints", &json!({"url": URL}))
         .await
         .assert_error(409, "limit_reached");
+    // An endpoint from before the caps (no `counted` mark) takes no place,
+    // and its deletion gives none back.
+    let mut legacy = crate::stored_item(
+        &app,
+        &format!("ORG#{}", app.org_id),
+        &format!("WHE#{}", id(&created[1].body)),
+    )
+    .await
+    .unwrap();
+    let legacy_id = tether::ids::WebhookEndpointId::generate().to_string();
+    legacy.remove("counted");
+    legacy.insert(
+        "SK".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S(format!("WHE#{legacy_id}")),
+    );
+    legacy.insert(
+        "id".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S(legacy_id.clone()),
+    );
+    app.app
+        .store
+        .client()
+        .put_item()
+        .table_name(app.app.store.table())
+        .set_item(Some(legacy))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.delete(&format!("/v1/webhook-endpoints/{legacy_id}"))
+            .await
+            .status,
+        204
+    );
+    app.post("/v1/webhook-endpoints", &body)
+        .await
+        .assert_error(409, "limit_reached");
     // Another organization's endpoints count for it alone.
     let (_, other) = app.create_org("Other").await;
     assert_eq!(
@@ -484,7 +521,29 @@ async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
         .status,
         201
     );
-    // Identity providers likewise.
+    // A cap of zero admits none; identity providers are capped likewise.
+    let (zero, zero_key) = app.create_org("Zero").await;
+    tether::organizations::update(
+        &app.app.store,
+        zero,
+        &tether::organizations::Update {
+            overrides: tether::organizations::LimitOverrides {
+                webhook_endpoints_cap: Some(0),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.send_as(
+        "POST",
+        "/v1/webhook-endpoints",
+        tether_tests::As::Key(&zero_key),
+        Some(&body),
+    )
+    .await
+    .assert_error(409, "limit_reached");
     assert_eq!(
         app.post(
             "/v1/identity-providers",

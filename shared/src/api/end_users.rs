@@ -151,7 +151,10 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, Api
     )
     .await?
     {
-        Ok(record) => user_reply(StatusCode::OK, &record),
+        Ok(record) => {
+            ctx.check_stored(stored(&record), RESOURCE)?;
+            user_reply(StatusCode::OK, &record)
+        }
         Err(WriteRefused::Missing) => Err(ApiError::NotFound { resource: RESOURCE }),
         Err(WriteRefused::Deleting(_)) => Err(ApiError::UserDeleting),
         Err(WriteRefused::VersionMismatch) => Err(ApiError::PreconditionFailed),
@@ -174,8 +177,14 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     )
     .await?
     {
-        Ok(record) => user_reply(StatusCode::ACCEPTED, &record),
-        Err(WriteRefused::Deleting(record)) => user_reply(StatusCode::ACCEPTED, &record),
+        Ok(record) => {
+            ctx.check_stored(stored(&record), RESOURCE)?;
+            user_reply(StatusCode::ACCEPTED, &record)
+        }
+        Err(WriteRefused::Deleting(record)) => {
+            ctx.check_stored(stored(&record), RESOURCE)?;
+            user_reply(StatusCode::ACCEPTED, &record)
+        }
         Err(WriteRefused::Missing | WriteRefused::VersionMismatch) => {
             Err(ApiError::NotFound { resource: RESOURCE })
         }

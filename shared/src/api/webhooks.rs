@@ -104,6 +104,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, Ap
     )
     .await?
     .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(record.organization_id, RESOURCE)?;
     Reply::json(StatusCode::OK, &record.view())
 }
 
@@ -128,6 +129,7 @@ pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiErr
         let current = endpoints::get(store, ctx.org, id)
             .await?
             .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+        ctx.check_stored_in(current.organization_id, RESOURCE)?;
         if let Some(secret) =
             endpoints::roll_secret(store, &current, sealing_key(&ctx)?, now).await?
         {
@@ -173,6 +175,7 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let endpoint = endpoints::get(&ctx.app.store, ctx.org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(endpoint.organization_id, RESOURCE)?;
     let now = ctx.app.clock.now();
     // Like an event's id (`evt_` + 32 hex digits), from a fresh UUID v7.
     let event_id = format!("evt_{}", uuid::Uuid::now_v7().simple());
@@ -216,7 +219,8 @@ pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
         records::list(store, ctx.org, id, after, limit),
     )
     .await;
-    endpoint?.ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    let endpoint = endpoint?.ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(endpoint.organization_id, RESOURCE)?;
     let (records, more) = page?;
     let next_cursor = more
         .then(|| records.last().map(|r| encode_cursor(TAG, r.id)))

@@ -7,6 +7,7 @@
 //! else `insufficient_scope`, with the `@notice` annotations of the
 //! determining policies.
 
+mod lex;
 mod policies;
 mod renames;
 
@@ -258,11 +259,55 @@ impl Engine {
         org: Option<&OrgPolicies>,
     ) -> Result<(), ApiError> {
         let org = org.filter(|_| !beyond_organization_policies(question));
+        if org.is_some_and(|org| org.unloadable) {
+            return Err(ApiError::internal(
+                "the organization's stored policies no longer parse",
+            ));
+        }
         let response = self.respond(question, org)?;
+        // Cedar skips a policy whose evaluation fails (an extension
+        // function's bad argument, an overflow, its recursion limit), and a
+        // skipped `forbid` denies nothing: an organization's forbid that
+        // fails is taken to apply — a failure never widens access.
+        let failed: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                    (e.policy_id().to_string(), e.to_string())
+                }
+            })
+            .inspect(|(id, error)| {
+                tracing::warn!(policy = %id, error = %error, "a policy failed to evaluate; taken to forbid");
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if !failed.is_empty() {
+            return Err(self.failed_denial(&failed, org));
+        }
         if response.decision() == Decision::Allow {
             return Ok(());
         }
         self.denial(question, org, &response)
+    }
+
+    /// The 403 for policies whose evaluation failed: each organization
+    /// policy among them denies with its notice; a built-in one failing is
+    /// a bug of ours (a 500).
+    fn failed_denial(&self, failed: &[String], org: Option<&OrgPolicies>) -> ApiError {
+        if failed.iter().any(|id| !id.starts_with(ORG_PREFIX)) {
+            return ApiError::internal(format!("built-in policies failed: {}", failed.join(", ")));
+        }
+        let mut notices: Vec<String> = failed
+            .iter()
+            .filter_map(|id| {
+                org.and_then(|o| o.set.annotation(&PolicyId::new(id.as_str()), "notice"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        notices.sort();
+        notices.dedup();
+        ApiError::PolicyDenied { notices }
     }
 
     /// The lowest scope with which the built-in policies would allow the

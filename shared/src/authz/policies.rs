@@ -21,10 +21,10 @@ const POLICIES_SK: &str = "POLICIES";
 /// may have (SPEC §8): Cedar's parser and evaluator recurse per level, and
 /// a debug build's 2 MiB thread overflows near 40 nested parentheses.
 pub const MAX_NESTING: usize = 16;
-/// The most operators (binary, unary, member access) one policy may chain:
-/// a chain is a tree as deep as it is long, and dropping one of 16,000
-/// overflows that same stack.
-pub const MAX_OPERATORS: usize = 1_000;
+/// The most operator characters (binary, unary, member access; `==`
+/// counts two) one policy may hold: a chain is a tree as deep as it is
+/// long, and dropping one of 16,000 overflows that same stack.
+pub const MAX_OPERATORS: usize = 2_000;
 
 /// An organization's parsed, validated policies.
 #[derive(Debug, Clone)]
@@ -34,6 +34,10 @@ pub struct OrgPolicies {
     pub(super) combined: PolicySet,
     /// The text as written.
     pub text: String,
+    /// Stored text that no longer parses at all: every decision but those
+    /// beyond organization policies fails (an opaque 500, logged) until it
+    /// is replaced — which the exempt `policies.write` can always do.
+    pub(super) unloadable: bool,
 }
 
 impl OrgPolicies {
@@ -71,8 +75,24 @@ impl OrgPolicies {
         self.set.policies().count()
     }
 
+    /// Stored text that no longer parses: enforced as "deny all but the
+    /// exempt actions" ([`OrgPolicies::unloadable`]).
+    pub(super) fn unloadable(text: &str) -> Self {
+        let builtin = engine().builtin().clone();
+        Self {
+            set: PolicySet::new(),
+            combined: builtin,
+            text: text.to_owned(),
+            unloadable: true,
+        }
+    }
+
     fn build(written: &str, strict: bool) -> Result<Self, Vec<String>> {
-        shape(written)?;
+        // Shape limits guard uploads; stored text was accepted by the
+        // parser once and is enforced as written.
+        if strict {
+            shape(written)?;
+        }
         let text = super::renames::current_names(written);
         let parsed = PolicySet::from_str(&text).map_err(|errors| {
             errors
@@ -119,6 +139,7 @@ impl OrgPolicies {
                 set,
                 combined,
                 text: written.to_owned(),
+                unloadable: false,
             })
         } else {
             Err(problems)
@@ -132,65 +153,38 @@ impl OrgPolicies {
 /// [`MAX_OPERATORS`] operators. A lexical scan (strings and comments
 /// skipped), linear in the text and recursion-free.
 fn shape(text: &str) -> Result<(), Vec<String>> {
+    use super::lex::{Kind, tokens};
     let mut problems = Vec::new();
-    let bytes = text.as_bytes();
     let (mut depth, mut deepest, mut operators, mut policy) = (0usize, 0usize, 0usize, 0usize);
     // `if`s open a level that their `else` branch's end closes; counted
     // as brackets that close with the policy's end (an over-estimate).
     let mut ifs = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b';' if depth == 0 => {
-                if operators > MAX_OPERATORS {
-                    problems.push(format!(
-                        "policy {policy}: more than {MAX_OPERATORS} operators"
-                    ));
-                }
+    let too_many = |operators: usize, policy: usize, problems: &mut Vec<String>| {
+        if operators > MAX_OPERATORS {
+            problems.push(format!(
+                "policy {policy}: more than {MAX_OPERATORS} operators"
+            ));
+        }
+    };
+    for token in tokens(text) {
+        match (token.kind, token.text) {
+            (Kind::Punct, "(" | "[" | "{") => depth += 1,
+            (Kind::Punct, ")" | "]" | "}") => depth = depth.saturating_sub(1),
+            (Kind::Punct, ";") if depth == 0 => {
+                too_many(operators, policy, &mut problems);
                 (operators, ifs, policy) = (0, 0, policy + 1);
             }
-            b'.' | b'!' | b'-' | b'+' | b'*' | b'<' | b'>' => operators += 1,
-            b'=' | b'&' | b'|' if bytes.get(i + 1) == Some(&b) => {
+            // Every operator byte counts (`==` twice): an over-estimate.
+            (Kind::Punct, "." | "!" | "-" | "+" | "*" | "<" | ">" | "=" | "&" | "|") => {
                 operators += 1;
-                i += 1;
             }
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                let start = i;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                    i += 1;
-                }
-                match &text[start..i] {
-                    "if" => ifs += 1,
-                    "in" | "has" | "like" | "is" => operators += 1,
-                    _ => {}
-                }
-                deepest = deepest.max(depth + ifs);
-                continue;
-            }
+            (Kind::Ident, "if") => ifs += 1,
+            (Kind::Ident, "in" | "has" | "like" | "is") => operators += 1,
             _ => {}
         }
         deepest = deepest.max(depth + ifs);
-        i += 1;
     }
-    if operators > MAX_OPERATORS {
-        problems.push(format!(
-            "policy {policy}: more than {MAX_OPERATORS} operators"
-        ));
-    }
+    too_many(operators, policy, &mut problems);
     if deepest > MAX_NESTING {
         problems.push(format!(
             "nests brackets and `if`s {deepest} levels deep; at most {MAX_NESTING} are allowed"
@@ -455,12 +449,15 @@ fn remember_policies(
         Some(text) => match OrgPolicies::load(org, &text) {
             Ok(p) => Some(Arc::new(p)),
             // Never decide without them: the organization's requests fail
-            // (an opaque 500, logged) until the text is fixed.
+            // (an opaque 500) until the text is replaced — by the admin's
+            // `PUT /v1/policies`, which organization policies never decide.
             Err(problems) => {
-                return Err(ApiError::internal(format!(
-                    "stored policies of {org} no longer parse: {}",
-                    problems.join("; ")
-                )));
+                tracing::error!(
+                    organization_id = %org,
+                    problems = %problems.join("; "),
+                    "stored policies no longer parse; every decision they take part in fails"
+                );
+                Some(Arc::new(OrgPolicies::unloadable(&text)))
             }
         },
     };

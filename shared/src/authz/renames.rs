@@ -18,54 +18,45 @@ pub const RENAMED: &[(&str, &str)] = &[
 ];
 
 /// `text` with every action literal of a first name (`Action::"webhooks.x"`,
-/// whitespace allowed around `::`) naming its current action; anything
-/// else — other strings, comments — as it was. Borrowed when nothing changes.
+/// whitespace and comments allowed around `::`) naming its current action;
+/// anything else — other strings, comments — as it was. Borrowed when
+/// nothing changes.
 pub fn current_names(text: &str) -> std::borrow::Cow<'_, str> {
+    use super::lex::{Kind, tokens};
     if !text.contains("webhooks.") {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('"') {
-        let (before, literal) = rest.split_at(at);
-        out.push_str(before);
-        // The string literal, to its closing quote (escapes skipped).
-        let mut end = 1;
-        let bytes = literal.as_bytes();
-        while end < bytes.len() && bytes[end] != b'"' {
-            end += if bytes[end] == b'\\' { 2 } else { 1 };
-        }
-        let end = (end + 1).min(literal.len());
-        let (quoted, after) = literal.split_at(end);
-        let inner = quoted.trim_start_matches('"').trim_end_matches('"');
-        let renamed = RENAMED
-            .iter()
-            .find(|(old, _)| *old == inner)
-            .filter(|_| names_an_action(&out));
+    // The last three code tokens: `Action`, `:`, `:` before a literal.
+    let mut recent: [&str; 4] = [""; 4];
+    for token in tokens(text) {
+        let renamed = match token.kind {
+            Kind::Str if recent[1..] == ["Action", ":", ":"] && recent[0] != ":" => {
+                let inner = token
+                    .text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'));
+                RENAMED
+                    .iter()
+                    .find(|(old, _)| Some(*old) == inner)
+                    .map(|(_, new)| *new)
+            }
+            _ => None,
+        };
         match renamed {
-            Some((_, new)) => {
+            Some(new) => {
                 out.push('"');
                 out.push_str(new);
                 out.push('"');
             }
-            None => out.push_str(quoted),
+            None => out.push_str(token.text),
         }
-        rest = after;
+        if !matches!(token.kind, Kind::Comment | Kind::Other) {
+            recent.rotate_left(1);
+            recent[3] = token.text;
+        }
     }
-    out.push_str(rest);
     std::borrow::Cow::Owned(out)
-}
-
-/// Whether the text before a string literal ends in `Action ::`.
-fn names_an_action(before: &str) -> bool {
-    let before = before.trim_end();
-    let Some(before) = before.strip_suffix("::") else {
-        return false;
-    };
-    let before = before.trim_end();
-    before.ends_with("Action")
-        && !before[..before.len() - "Action".len()]
-            .ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 #[cfg(test)]
@@ -91,12 +82,16 @@ forbid (principal, action == MyAction::"webhooks.list", resource);"#;
             current_names("forbid (principal, action, resource);"),
             std::borrow::Cow::Borrowed(_)
         ));
+        // A quote in a comment does not put the literals out of step.
+        let commented = "// don't \"forbid\r\nforbid (principal, action == Action::\"webhooks.create\", resource);";
+        assert!(current_names(commented).contains("Action::\"webhook_endpoints.create\""));
         // Unterminated strings and escapes do not panic.
         for odd in [
             r#"Action::"webhooks.create"#,
             r#"Action::"a\"webhooks.list"#,
             "\"",
             "\\",
+            "Action::\"webhooks.\u{e9}",
         ] {
             let _ = current_names(odd);
         }

@@ -146,9 +146,21 @@ pub async fn lookup(
         return Ok((Vec::new(), more));
     }
     let mut users = Vec::with_capacity(keys.len());
-    // A purge may have removed a user the index still lists.
+    // A purge may have removed a user the index still lists; and a key
+    // stored under the earlier email rule (Unicode lowering, until
+    // `add-lookup-keys` rewrites it) must not find a lookalike: only users
+    // whose address maps to the key asked for are answered.
     for item in store::get_items(store, &keys).await?.into_iter().flatten() {
-        users.push(store::from_item::<EndUserRecord>(item)?);
+        let user = store::from_item::<EndUserRecord>(item)?;
+        let answers = match by {
+            Lookup::Email(_) => {
+                user.email.as_deref().map(|e| email_key(org, e)) == Some(key.clone())
+            }
+            Lookup::ExternalId(_) => true,
+        };
+        if answers {
+            users.push(user);
+        }
     }
     Ok((users, more))
 }

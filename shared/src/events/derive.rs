@@ -279,7 +279,9 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
                 // A URL may carry a token in its query (SPEC §15): events
                 // show its scheme, host and path only.
                 for part in std::iter::once(&mut object).chain(previous.as_mut()) {
-                    without_query(&mut part["url"]);
+                    if let Some(url) = part.get_mut("url") {
+                        without_query(url);
+                    }
                 }
             }
             let mut data = json!({ "object": object });

@@ -4,6 +4,7 @@
 
 pub mod connect_tokens;
 pub mod relations;
+mod removal;
 pub mod stamp;
 pub mod users;
 

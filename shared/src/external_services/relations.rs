@@ -17,7 +17,7 @@ use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
 use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ pub fn relation_sk(org: OrganizationId) -> String {
     format!("REL#ORG#{org}")
 }
 
-fn reservation_sk(external_organization_id: &str) -> String {
+pub(super) fn reservation_sk(external_organization_id: &str) -> String {
     format!(
         "EXTORG#{}",
         hex::encode(Sha256::digest(external_organization_id.as_bytes()))
@@ -39,9 +39,9 @@ fn reservation_sk(external_organization_id: &str) -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RelationRecord {
     #[serde(rename = "PK")]
-    pk: String,
+    pub(super) pk: String,
     #[serde(rename = "SK")]
-    sk: String,
+    pub(super) sk: String,
     #[serde(rename = "GSI1PK")]
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
@@ -238,20 +238,42 @@ pub async fn attempt(
 ) -> Result<Attempt, ApiError> {
     let table = store.table();
     let relation_id = existing.map_or(relation.id, |e| e.id);
+    // A claimed token lives as long as its relation: no TTL until consumed —
+    // but a confirmation beyond those the relation keeps is never consumed
+    // with it, and expires as a consumed token does (7 days).
+    let kept = existing.is_none_or(|e| e.confirming_token_hashes.len() < MAX_CONFIRMING_KEPT);
+    let expression = if kept {
+        "SET #status = :claimed, claimed_at = :now, relation_id = :relation REMOVE expires_at_epoch"
+    } else {
+        "SET #status = :claimed, claimed_at = :now, relation_id = :relation, expires_at_epoch = :ttl"
+    };
+    let claim_token = Update::builder()
+        .table_name(table)
+        .key(PK, store::s(token_pk(&token.token_hash)))
+        .key(SK, store::s("CTOKEN"));
+    let claim_token = if kept {
+        claim_token
+    } else {
+        claim_token.expression_attribute_values(
+            ":ttl",
+            store::n(now.unix_timestamp() + CONSUMED_TOKEN_SECONDS),
+        )
+    };
     let claim_token = built(
-        Update::builder()
-            .table_name(table)
-            .key(PK, store::s(token_pk(&token.token_hash)))
-            .key(SK, store::s("CTOKEN"))
-            // A claimed token lives as long as its relation: no TTL until consumed.
-            .update_expression("SET #status = :claimed, claimed_at = :now, relation_id = :relation REMOVE expires_at_epoch")
-            .condition_expression("#status = :pending AND external_service_id = :service AND expires_at_unix > :unix")
+        claim_token
+            .update_expression(expression)
+            .condition_expression(
+                "#status = :pending AND external_service_id = :service AND expires_at_unix > :unix",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claimed", store::s("claimed"))
             .expression_attribute_values(":pending", store::s("pending"))
             .expression_attribute_values(":now", store::s(format_timestamp(now)))
             .expression_attribute_values(":relation", store::s(relation_id.to_string()))
-            .expression_attribute_values(":service", store::s(relation.external_service_id.to_string()))
+            .expression_attribute_values(
+                ":service",
+                store::s(relation.external_service_id.to_string()),
+            )
             .expression_attribute_values(":unix", store::n(now.unix_timestamp()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build(),
@@ -283,7 +305,7 @@ pub async fn attempt(
             // MAX_CONFIRMING_KEPT confirming tokens, so its removal touches a
             // fixed number of items; a token confirming beyond them is left
             // `claimed` at removal (as unusable as `consumed`).
-            let append = if existing.confirming_token_hashes.len() < MAX_CONFIRMING_KEPT {
+            let append = if kept {
                 ", confirming_token_hashes = list_append(if_not_exists(confirming_token_hashes, :none), :token)"
             } else {
                 ""
@@ -476,122 +498,12 @@ pub async fn find(
     found.map(store::from_item).transpose()
 }
 
-/// Removes a relation of `org`: it goes, its connect tokens become
-/// `consumed`, the external organization id is free again. `false` when it
-/// was already gone.
-pub async fn remove(
-    store: &Store,
-    org: OrganizationId,
-    relation: &RelationRecord,
-    now: time::OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let table = store.table();
-    let delete_relation = built(
-        Delete::builder()
-            .table_name(table)
-            .key(PK, store::s(&relation.pk))
-            .key(SK, store::s(&relation.sk))
-            .condition_expression("attribute_exists(PK) AND id = :id")
-            .expression_attribute_values(":id", store::s(relation.id.to_string()))
-            .build(),
-    )?;
-    // Every token that claimed or confirmed the relation becomes consumed
-    // (SPEC §11): in the transaction, up to its 100-item limit; any beyond
-    // right after it (idempotent updates).
-    let mut hashes = vec![relation.connect_token_hash.clone()];
-    for hash in &relation.confirming_token_hashes {
-        if !hashes.contains(hash) {
-            hashes.push(hash.clone());
-        }
-    }
-    // Two deletes and a deletion marker come first.
-    let later = hashes.split_off(hashes.len().min(MAX_TRANSACT_ITEMS - 3));
-    let free_reservation = built(
-        Delete::builder()
-            .table_name(table)
-            .key(PK, store::s(&relation.pk))
-            .key(
-                SK,
-                store::s(reservation_sk(&relation.external_organization_id)),
-            )
-            .condition_expression("attribute_not_exists(PK) OR organization_id = :org")
-            .expression_attribute_values(":org", store::s(org.to_string()))
-            .build(),
-    )?;
-    let mut items = vec![
-        TransactWriteItem::builder().delete(delete_relation).build(),
-        TransactWriteItem::builder()
-            .delete(free_reservation)
-            .build(),
-    ];
-    // Who removed it, for the `relation.removed` event (SPEC §15).
-    items.extend(store::actor::deletion_marker(
-        table,
-        &relation.pk,
-        &relation.sk,
-        now.unix_timestamp(),
-    ));
-    for hash in &hashes {
-        items.push(
-            TransactWriteItem::builder()
-                .update(consume_token(table, hash, now)?)
-                .build(),
-        );
-    }
-    let outcome = store::transact(store, items).await;
-    if outcome.is_ok() {
-        for hash in &later {
-            let update = consume_token(table, hash, now)?;
-            let result = store
-                .client()
-                .update_item()
-                .table_name(table)
-                .set_key(Some(update.key().clone()))
-                .update_expression(update.update_expression())
-                .set_condition_expression(update.condition_expression().map(str::to_owned))
-                .set_expression_attribute_names(update.expression_attribute_names().cloned())
-                .set_expression_attribute_values(update.expression_attribute_values().cloned())
-                .return_consumed_capacity(store::CAPACITY)
-                .send()
-                .await
-                .map_err(StoreError::from);
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "could not mark a confirming connect token consumed");
-            }
-        }
-    }
-    match outcome {
-        Ok(()) => Ok(true),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first().is_some_and(|r| r.is_condition_failed()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err),
-    }
-}
-
 /// Most items in one `TransactWriteItems`.
-const MAX_TRANSACT_ITEMS: usize = 100;
+pub(super) const MAX_TRANSACT_ITEMS: usize = 100;
+/// How long a consumed connect token is kept.
+pub(super) const CONSUMED_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
 /// Confirming tokens a relation keeps, to be consumed with it: with the
 /// claiming one, its removal's transaction holds them all.
 pub const MAX_CONFIRMING_KEPT: usize = MAX_TRANSACT_ITEMS - 4;
 
-/// The update that marks the connect token `hash` consumed (kept 7 days).
-fn consume_token(table: &str, hash: &str, now: time::OffsetDateTime) -> Result<Update, StoreError> {
-    built(
-        Update::builder()
-            .table_name(table)
-            .key(PK, store::s(token_pk(hash)))
-            .key(SK, store::s("CTOKEN"))
-            .update_expression(
-                "SET #status = :consumed, consumed_at = :now, expires_at_epoch = :ttl",
-            )
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":consumed", store::s("consumed"))
-            .expression_attribute_values(":now", store::s(format_timestamp(now)))
-            .expression_attribute_values(":ttl", store::n(now.unix_timestamp() + 7 * 24 * 3600))
-            .build(),
-    )
-}
+pub use super::removal::remove;

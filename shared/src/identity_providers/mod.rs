@@ -79,14 +79,16 @@ pub async fn delete(
     };
     let marked = mark("SET #status = :deleting", "attribute_exists(PK)")
         .expression_attribute_values(":deleting", store::s(DELETING))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
         .send()
         .await
         .map_err(StoreError::from);
-    match marked {
-        Ok(_) => {}
+    // Whether it takes a place under the cap (never changes once written).
+    let counted = match marked {
+        Ok(out) => out.attributes.as_ref().is_some_and(crate::caps::is_counted),
         Err(StoreError::ConditionalCheckFailed { .. }) => return Ok(Deleted::NotFound),
         Err(err) => return Err(err),
-    }
+    };
     let used = store
         .client()
         .query()
@@ -124,10 +126,10 @@ pub async fn delete(
                 .expression_attribute_values(":deleting", store::s(DELETING))
                 .build(),
         )?;
-        let mut items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            crate::caps::Capped::IdentityProviders.give_back(store.table(), org)?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        if counted {
+            items.push(crate::caps::Capped::IdentityProviders.give_back(store.table(), org)?);
+        }
         // Who deleted it, for the `identity_provider.deleted` event (SPEC §15).
         items.extend(store::actor::deletion_marker(
             store.table(),

@@ -394,34 +394,61 @@ pub async fn update(
     StoreError::updated_record(written)
 }
 
-/// Deletes an endpoint; `false` when there was none.
+/// Deletes an endpoint; `false` when there was none. A counted endpoint
+/// gives its place under the cap back in the same transaction
+/// ([`crate::caps`]); one created before the caps gives none.
 pub async fn delete(
     store: &Store,
     org: OrganizationId,
     id: WebhookEndpointId,
 ) -> Result<bool, StoreError> {
-    use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+    use aws_sdk_dynamodb::types::{Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
     let (pk, sk) = (org_pk(org), endpoint_sk(id));
-    let delete = store::built(
-        Delete::builder()
+    let attempt = |counted: bool| -> Result<Vec<TransactWriteItem>, StoreError> {
+        let delete = Delete::builder()
             .table_name(store.table())
             .key(store::PK, store::s(&pk))
             .key(store::SK, store::s(&sk))
-            .condition_expression("attribute_exists(PK)")
-            .build(),
-    )?;
-    let mut items = vec![
-        TransactWriteItem::builder().delete(delete).build(),
-        crate::caps::Capped::WebhookEndpoints.give_back(store.table(), org)?,
-    ];
-    // Who deleted it, for the `webhook_endpoint.deleted` event.
-    items.extend(store::actor::deletion_marker(
-        store.table(),
-        &pk,
-        &sk,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-    ));
-    store::transact_guarded(store, items).await
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let delete = if counted {
+            delete
+                .condition_expression("attribute_exists(PK) AND #counted = :counted")
+                .expression_attribute_names("#counted", crate::caps::COUNTED)
+                .expression_attribute_values(":counted", store::AttributeValue::Bool(true))
+        } else {
+            delete
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(#counted)")
+                .expression_attribute_names("#counted", crate::caps::COUNTED)
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .delete(store::built(delete.build())?)
+                .build(),
+        ];
+        if counted {
+            items.push(crate::caps::Capped::WebhookEndpoints.give_back(store.table(), org)?);
+        }
+        // Who deleted it, for the `webhook_endpoint.deleted` event.
+        items.extend(store::actor::deletion_marker(
+            store.table(),
+            &pk,
+            &sk,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        ));
+        Ok(items)
+    };
+    // Counted (every endpoint created since the caps), else as created before.
+    match store::transact(store, attempt(true)?).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCanceled { reasons }) => match reasons.first() {
+            Some(r) if r.is_condition_failed() && r.item.is_some() => {
+                store::transact_guarded(store, attempt(false)?).await
+            }
+            Some(r) if r.is_condition_failed() => Ok(false),
+            _ => Err(StoreError::TransactionCanceled { reasons }),
+        },
+        Err(err) => Err(err),
+    }
 }
 
 /// Rolls the secret: a new one signs from now, the current one beside it
