@@ -120,7 +120,7 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
     let seconds = value.as_f64().filter(|f| f.is_finite()).map(f64::floor);
     // i64::MAX is not exact as an f64: compare against 2^63.
     match seconds {
-        Some(f) if f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0 =>
+        Some(f) if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) =>
         {
             #[allow(clippy::cast_possible_truncation, reason = "in range, checked above")]
             Ok(Some(f as i64))
