@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot openapi
+.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot generate
 
 dev:
 	@scripts/dev.sh
@@ -12,6 +12,7 @@ tools:
 
 lint: tools
 	cargo fmt --all --check
+	cargo xtask generate --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	.venv/bin/cfn-lint infra/template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1 .venv-sam/bin/sam validate --lint -t infra/template.yaml
@@ -24,9 +25,10 @@ contract:
 ci:
 	@.ci/run
 
-# Regenerates the published OpenAPI document from the route table.
-openapi:
-	cargo run -q -p tetherctl -- openapi > docs/openapi.json
+# Writes what the route table implies: function crates, the local router, the
+# template's functions, events/, docs/openapi.json, the Cedar action list.
+generate:
+	cargo xtask generate
 
 # Every function against the hello-world floor (docs/performance.md).
 # make bench ARGS=--check fails on a missed target; BENCH_ARM64=1 adds arm64 sizes.

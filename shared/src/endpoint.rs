@@ -84,6 +84,11 @@ pub struct Docs {
     pub if_match: bool,
     /// Query parameters of its own (besides `limit` and `cursor`).
     pub query: &'static [QueryParameter],
+    /// An example request body (JSON, or Cedar text for a text body): the
+    /// OpenAPI document's example and `events/<function>.json`'s body.
+    pub example: Option<&'static str>,
+    /// An example query string (without `?`).
+    pub example_query: &'static str,
 }
 
 /// A query parameter an operation documents.
@@ -117,6 +122,8 @@ impl Docs {
             location: false,
             if_match: false,
             query: &[],
+            example: None,
+            example_query: "",
         }
     }
 
@@ -171,6 +178,23 @@ impl Docs {
     }
 }
 
+/// What an operation does to the table beyond what every request of its
+/// kind does — the limiter's write, an authenticated caller's reads, a
+/// POST's Idempotency-Key record: its function's IAM policy is derived from
+/// the two ([`Endpoint::dynamodb_actions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Touch {
+    /// Puts items (in a transaction or not; a deletion marker included).
+    Put,
+    /// Deletes items.
+    Delete,
+    /// Conditions a transaction on an item it does not write.
+    ConditionCheck,
+    /// Queries the table's secondary indexes.
+    Indexes,
+}
+
 /// One operation of the API, served by one Lambda function.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
@@ -212,6 +236,15 @@ pub struct Endpoint {
     /// The reads its operation starts from, sent beside the limiter's write
     /// ([`ReadAhead`]); `None`: read after the admission.
     pub read_ahead: Option<ReadAhead>,
+    /// What its operation does to the table beyond the pipeline ([`Touch`]).
+    pub touches: &'static [Touch],
+    /// The lowest scope of an API key that may call it (the built-in Cedar
+    /// policies are generated from it); `None` for other credentials.
+    pub scope: Option<crate::auth::Scope>,
+    /// Besides the resource its path names, its action is decided on the
+    /// organization the request turns out to concern (a claim: the
+    /// organization of the connect token).
+    pub decided_on_organization_too: bool,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -254,6 +287,9 @@ impl Endpoint {
             delivery_queue: false,
             fetches_urls: false,
             read_ahead: None,
+            touches: &[],
+            scope: None,
+            decided_on_organization_too: false,
         }
     }
 
@@ -279,6 +315,34 @@ impl Endpoint {
             webhook_key: true,
             ..self
         }
+    }
+
+    /// An example request: its body (JSON, or Cedar text) and query string.
+    pub const fn example(mut self, body: Option<&'static str>, query: &'static str) -> Self {
+        self.docs.example = body;
+        self.docs.example_query = query;
+        self
+    }
+
+    /// An API key needs at least `scope` to call it.
+    pub const fn needing(self, scope: crate::auth::Scope) -> Self {
+        Self {
+            scope: Some(scope),
+            ..self
+        }
+    }
+
+    /// Its action is also decided on the organization the request concerns.
+    pub const fn decided_on_organization_too(self) -> Self {
+        Self {
+            decided_on_organization_too: true,
+            ..self
+        }
+    }
+
+    /// Its operation touches the table in these ways beyond the pipeline.
+    pub const fn touching(self, touches: &'static [Touch]) -> Self {
+        Self { touches, ..self }
     }
 
     /// The function fetches or resolves customers' URLs.
@@ -354,5 +418,44 @@ impl Endpoint {
     /// Whether the function needs the access-token key (to mint or verify).
     pub fn uses_token_keys(&self) -> bool {
         self.token_keys
+    }
+
+    /// The DynamoDB actions its function may call (its IAM policy): the
+    /// limiter's `UpdateItem` for every request; an authenticated caller's
+    /// reads (`GetItem`, `BatchGetItem`, `Query`); a POST's Idempotency-Key
+    /// record (`PutItem`, `DeleteItem`, and `ConditionCheckItem` during a key
+    /// rotation); and what the operation declares ([`Touch`]).
+    pub fn dynamodb_actions(&self) -> Vec<&'static str> {
+        let mut actions = vec!["dynamodb:UpdateItem"];
+        if self.credential != Credential::None {
+            actions.extend([
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+            ]);
+        }
+        if self.method == "POST" {
+            actions.extend([
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ]);
+        }
+        for touch in self.touches {
+            actions.push(match touch {
+                Touch::Put => "dynamodb:PutItem",
+                Touch::Delete => "dynamodb:DeleteItem",
+                Touch::ConditionCheck => "dynamodb:ConditionCheckItem",
+                Touch::Indexes => "dynamodb:Query",
+            });
+        }
+        actions.sort_unstable();
+        actions.dedup();
+        actions
+    }
+
+    /// Whether its function queries the table's secondary indexes.
+    pub fn reads_indexes(&self) -> bool {
+        self.touches.contains(&Touch::Indexes)
     }
 }

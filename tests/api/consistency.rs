@@ -16,7 +16,7 @@ fn all_functions() -> BTreeSet<String> {
         .iter()
         .chain([&routes::NOT_FOUND])
         .map(|e| e.function.to_owned())
-        .chain(routes::EVENT_FUNCTIONS.iter().map(|f| (*f).to_owned()))
+        .chain(routes::EVENT_FUNCTIONS.iter().map(|f| f.name.to_owned()))
         .collect()
 }
 

@@ -29,7 +29,7 @@ fn load(function: &str) -> Value {
 fn there_is_exactly_one_event_per_function() {
     let mut expected: Vec<String> = routes::ALL.iter().map(|e| e.function.to_owned()).collect();
     expected.push(routes::NOT_FOUND.function.to_owned());
-    expected.extend(routes::EVENT_FUNCTIONS.iter().map(|f| (*f).to_owned()));
+    expected.extend(routes::EVENT_FUNCTIONS.iter().map(|f| f.name.to_owned()));
     expected.sort();
     let mut found: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
@@ -148,7 +148,23 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             );
         }
 
-        let res = app.send_event(&event).await;
+        // A function of its own, so the DynamoDB actions counted are this
+        // request's: each must be one its IAM policy allows (derived from
+        // the declaration: cargo xtask generate).
+        let function = app.cold_instance();
+        let res = function.send_event(&event).await;
+        let allowed = endpoint.dynamodb_actions();
+        for action in function.app.store.actions_used() {
+            let ok = match action.strip_suffix(" on index") {
+                Some(query) => endpoint.reads_indexes() && allowed.contains(&query),
+                None => allowed.contains(&action.as_str()),
+            };
+            assert!(
+                ok,
+                "{} used {action}, which its declaration does not allow ({allowed:?})",
+                endpoint.function
+            );
+        }
         if endpoint.function == routes::NOT_FOUND.function {
             res.assert_error(404, "not_found");
         } else {

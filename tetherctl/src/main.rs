@@ -81,8 +81,6 @@ enum Command {
         #[command(subcommand)]
         command: QueueCommand,
     },
-    /// Prints the OpenAPI 3.1 document (the published copy is docs/openapi.json).
-    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,12 +357,6 @@ fn parse_org(s: &str) -> Result<OrganizationId, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Openapi = cli.command {
-        // Needs no configuration: the document comes from the route table.
-        let document = serde_json::to_string_pretty(&tether::openapi::document());
-        println!("{}", document.expect("a JSON value serializes"));
-        return ExitCode::SUCCESS;
-    }
     match run(cli.command).await {
         Ok(output) => {
             println!("{output}");
@@ -416,7 +408,6 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             Ok(json!({ "api_key_id": key.record.api_key_id, "api_key": key.secret.expose() }))
         }
         Command::ApiKey { command } => lifecycle::api_key(&store, command, now).await,
-        Command::Openapi => unreachable!("handled in main"),
         Command::Policies {
             command: PoliciesCommand::Show { org },
         } => {

@@ -21,7 +21,6 @@ fn created(key: &NewKey) -> Result<Reply, ApiError> {
 }
 
 /// `POST /v1/api-keys` → 201 `{id, key, name, scopes, prefix, created_at, expires_at}`.
-#[tracing::instrument(name = "api_keys.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateApiKey>) -> Result<Reply, ApiError> {
     let CreateApiKey {
         scopes,
@@ -43,7 +42,6 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateApiKey>) -> Result<Reply, ApiE
 }
 
 /// `GET /v1/api-keys` → a page of keys, never their secrets.
-#[tracing::instrument(name = "api_keys.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -80,7 +78,6 @@ fn outcome<T>(outcome: Outcome<T>) -> Result<T, ApiError> {
 
 /// `DELETE /v1/api-keys/{id}` → 204: revoked for every function from the
 /// next request; 409 `last_admin_key` for the last non-expiring admin key.
-#[tracing::instrument(name = "api_keys.revoke", skip_all)]
 pub async fn revoke(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let entry = find(&ctx).await?;
     outcome(api_keys::revoke(&ctx.app.store, &entry, Some(&ctx.organization)).await?)?;
@@ -89,7 +86,6 @@ pub async fn revoke(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/api-keys/{id}/roll` `{expires_in_seconds?}` → 201 with the new
 /// key; the old one ends after the grace period (now by default).
-#[tracing::instrument(name = "api_keys.roll", skip_all)]
 pub async fn roll(ctx: OrgCtx, body: Json<RollApiKey>) -> Result<Reply, ApiError> {
     let entry = find(&ctx).await?;
     let grace = time::Duration::seconds(body.value.expires_in_seconds);

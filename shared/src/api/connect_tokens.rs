@@ -11,7 +11,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::http::header::CACHE_CONTROL;
 
 /// `POST /v1/connect-tokens` → 201 `{id, token, external_service_id, status, expires_at}`.
-#[tracing::instrument(name = "connect_tokens.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateConnectToken>) -> Result<Reply, ApiError> {
     let secret = ConnectToken::generate(ctx.org).map_err(ApiError::internal)?;
     let record = ConnectTokenRecord::new(
@@ -48,7 +47,6 @@ async fn find(ctx: &OrgCtx) -> Result<ConnectTokenRecord, ApiError> {
 }
 
 /// `GET /v1/connect-tokens/{id}`.
-#[tracing::instrument(name = "connect_tokens.read", skip_all)]
 pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let record = find(&ctx).await?;
     Reply::json(StatusCode::OK, &record.view())
@@ -56,7 +54,6 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/connect-tokens/{id}/cancel` → the token, `cancelled`. Cancelling
 /// a cancelled token answers the same; a claimed or consumed one is 409.
-#[tracing::instrument(name = "connect_tokens.cancel", skip_all)]
 pub async fn cancel(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let record = find(&ctx).await?;
     match connect_tokens::cancel(&ctx.app.store, &record, ctx.app.clock.now()).await? {

@@ -28,7 +28,6 @@ fn user_reply(status: StatusCode, record: &EndUserRecord) -> Result<Reply, ApiEr
 }
 
 /// `POST /v1/end-users` → 201 with the end user.
-#[tracing::instrument(name = "end_users.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateEndUser>) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let ceiling = ctx.organization.limits().relationship_ceiling;
@@ -46,7 +45,6 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateEndUser>) -> Result<Reply, Api
 }
 
 /// `GET /v1/end-users/{user_id}` → 200 with `ETag`.
-#[tracing::instrument(name = "end_users.get", skip_all)]
 pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;
@@ -60,7 +58,6 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 /// `GET /v1/end-users?limit=&cursor=` → `{data, next_cursor}`, oldest first;
 /// with `email=` (case-insensitive) or `external_id=` (exact), the end users
 /// it names, through a keys-only index (SPEC §9 Lookups).
-#[tracing::instrument(name = "end_users.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     ctx.query
@@ -114,7 +111,6 @@ fn lookup(ctx: &OrgCtx) -> Result<Option<store::Lookup>, ApiError> {
 
 /// `PATCH /v1/end-users/{user_id}`: replaces `metadata` when sent; `{}` or an
 /// empty body is a no-op returning the current record.
-#[tracing::instrument(name = "end_users.update", skip_all)]
 pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;
@@ -163,7 +159,6 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndUser>) -> Result<Reply, Api
 
 /// `DELETE /v1/end-users/{user_id}` → 202 with status `deleting`; the purge is
 /// asynchronous. Deleting a user already being deleted answers the same.
-#[tracing::instrument(name = "end_users.delete", skip_all)]
 pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let id = ctx.path_id("user_id", EndUserId::parse)?;

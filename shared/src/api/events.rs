@@ -44,7 +44,6 @@ pub struct EventPage {
 }
 
 /// `GET /v1/events?after=&types=&limit=` → `{data, next_cursor}`.
-#[tracing::instrument(name = "events.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["after", "types", "limit"])?;
     let limit = ctx.query.page_limit()?;

@@ -26,7 +26,6 @@ pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
 }
 
 /// `POST /v1/users/{user_id}/identities` → 201 `linked_by: "auto"`, 200, 404, 409, 422.
-#[tracing::instrument(name = "identities.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
@@ -60,7 +59,6 @@ pub async fn create(ctx: OrgCtx, body: Json<LinkIdentity>) -> Result<Reply, ApiE
 }
 
 /// `GET /v1/users/{user_id}/identities` → `{data: [...]}`.
-#[tracing::instrument(name = "identities.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
@@ -80,7 +78,6 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 }
 
 /// `DELETE /v1/users/{user_id}/identities/{identity_id}` → 204; the pair is free again.
-#[tracing::instrument(name = "identities.delete", skip_all)]
 pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
@@ -96,7 +93,6 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `GET /v1/identities?identity_provider_id=&external_id=` → `{data: [identity]}`
 /// (zero or one): "who is this login?" in one read (SPEC §9).
-#[tracing::instrument(name = "identities.lookup", skip_all)]
 pub async fn lookup(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["identity_provider_id", "external_id"])?;
     let required = |name: &'static str| {

@@ -12,7 +12,6 @@ const RESOURCE: &str = "identity_provider";
 
 /// `POST /v1/identity-providers` → 201 with the provider, its keys pinned
 /// or fetched (422 `invalid_url`, `identity_provider_unreachable`).
-#[tracing::instrument(name = "identity_providers.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
     let now = ctx.app.clock.now();
     let mut input = body.value;
@@ -31,7 +30,6 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, Ap
 /// `PATCH /v1/identity-providers/{id}` → 200 with the provider: `name`,
 /// `client_id`, and the key source (`jwks` pins, `jwks_uri` fetches); warm
 /// functions use the change from their next request. `{}` changes nothing.
-#[tracing::instrument(name = "identity_providers.update", skip_all)]
 pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
@@ -62,7 +60,6 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, Ap
 }
 
 /// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.
-#[tracing::instrument(name = "identity_providers.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -77,7 +74,6 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `DELETE /v1/identity-providers/{id}` → 204, or 409
 /// `identity_provider_in_use` while identities use it.
-#[tracing::instrument(name = "identity_providers.delete", skip_all)]
 pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
     match identity_providers::delete(&ctx.app.store, &ctx.organization, id).await? {
@@ -88,7 +84,6 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 }
 
 /// `GET /v1/identity-providers/{id}` → the provider (read scope), or 404.
-#[tracing::instrument(name = "identity_providers.read", skip_all)]
 pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
     let provider = identity_providers::get(&ctx.app.store, ctx.org, id)

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 /// `PUT /v1/policies` → 200 `{policies, updated_at}`; 422 listing every
 /// problem; 409 `limit_reached` beyond the organization's cap.
-#[tracing::instrument(name = "policies.write", skip_all)]
 pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiError> {
     // Parsed here, once the caller is known to be allowed to write
     // policies: nobody else gets Cedar's parser run on their text (SPEC §8).
@@ -43,7 +42,6 @@ pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiErr
 }
 
 /// `GET /v1/policies` → 200 `{policies, updated_at}` (empty text when none).
-#[tracing::instrument(name = "policies.read", skip_all)]
 pub async fn show_policies(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let (text, updated_at) = match read_policies(&ctx.app.store, org).await? {

@@ -19,7 +19,6 @@ use lambda_http::http::StatusCode;
 use std::sync::Arc;
 
 /// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`.
-#[tracing::instrument(name = "organization_relations.claim", skip_all)]
 pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
     let service = ctx.service.id;
     let ClaimBody {
@@ -166,7 +165,6 @@ pub fn read_ahead(
 
 /// `GET /api/v1/external-services/{externalServiceId}/organizations` →
 /// `{data: [{organizationId, organizationName, relationId, externalOrganizationId, createdAt}], nextCursor}`.
-#[tracing::instrument(name = "organizations.list", skip_all)]
 pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -190,7 +188,6 @@ pub async fn list_organizations(ctx: ServiceCtx, _: NoBody) -> Result<Reply, Api
 /// `GET /v1/external-service-relations` → a page of the organization's
 /// relations with their services' names (stamped by the claim; for older
 /// relations, remembered per function or one `BatchGetItem`).
-#[tracing::instrument(name = "relations.list", skip_all)]
 pub async fn list_relations(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -241,7 +238,6 @@ fn parse_relation_cursor(
 /// `DELETE /v1/external-service-relations/{relation_id}` (admin) → 204: the
 /// relation goes, its connect token becomes `consumed`, the external
 /// organization id is free again, and the service loses access.
-#[tracing::instrument(name = "relations.delete", skip_all)]
 pub async fn delete_relation(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("relation_id", RelationId::parse)?;
     let not_found = || ApiError::NotFound {

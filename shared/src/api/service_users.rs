@@ -8,7 +8,6 @@ use crate::pipeline::{Json, Reply, ServiceCtx};
 use lambda_http::http::StatusCode;
 
 /// The PUT: 201 with a new end user, 200 with the updated one.
-#[tracing::instrument(name = "organization_users.put", skip_all)]
 pub async fn put_user(ctx: ServiceCtx, body: Json<PutUser>) -> Result<Reply, ApiError> {
     let service = ctx.service.id;
     let org = ctx.path_id("organizationId", OrganizationId::parse)?;

@@ -22,7 +22,6 @@ fn token_keys(ctx: &Ctx) -> Result<&TokenKeys, ApiError> {
 }
 
 /// `POST /v1/end-users/{user_id}/tokens` → 201 `{access_token, token_type, expires_in}`.
-#[tracing::instrument(name = "tokens.create", skip_all)]
 pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.path_id("user_id", EndUserId::parse)?;
@@ -55,7 +54,6 @@ pub async fn create_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiEr
 
 /// `POST /v1/end-users/{user_id}/tokens/revoke` → 204: every access token of
 /// the end user minted before is refused from the next request (401).
-#[tracing::instrument(name = "tokens.revoke", skip_all)]
 pub async fn revoke_tokens(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let user = ctx.path_id("user_id", EndUserId::parse)?;
     if !end_users::store::revoke_tokens(&ctx.app.store, ctx.org, user).await? {
@@ -67,14 +65,12 @@ pub async fn revoke_tokens(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiE
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens.
-#[tracing::instrument(name = "jwks.read", skip_all)]
 pub async fn jwks(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
     Reply::json(StatusCode::OK, &token_keys(&ctx)?.jwks())?
         .header(CACHE_CONTROL, "public, max-age=300")
 }
 
 /// `GET /v1/me` → the authenticated end user.
-#[tracing::instrument(name = "me.read", skip_all)]
 pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.user;
@@ -90,7 +86,6 @@ pub async fn me(ctx: UserCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/me/sso/link` → 201 new link (`linked_by: "user"`), 200 already
 /// mine, 409 another user's (not disclosed), 422 `invalid_id_token`.
-#[tracing::instrument(name = "sso.link", skip_all)]
 pub async fn link_sso(ctx: UserCtx, body: Json<SsoLink>) -> Result<Reply, ApiError> {
     let org = ctx.org;
     let user = ctx.user;

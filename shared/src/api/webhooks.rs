@@ -51,7 +51,6 @@ fn with_secret(
 }
 
 /// `POST /v1/webhook-endpoints` → 201 with the secret, once.
-#[tracing::instrument(name = "webhook_endpoints.create", skip_all)]
 pub async fn create(ctx: OrgCtx, body: Json<CreateEndpoint>) -> Result<Reply, ApiError> {
     checked_url(&ctx, &body.value.url).await?;
     let (record, secret) =
@@ -63,7 +62,6 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateEndpoint>) -> Result<Reply, Ap
 }
 
 /// `GET /v1/webhook-endpoints` → `{data, next_cursor}`.
-#[tracing::instrument(name = "webhook_endpoints.list", skip_all)]
 pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&["limit", "cursor"])?;
     let limit = ctx.query.page_limit()?;
@@ -77,7 +75,6 @@ pub async fn list(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 }
 
 /// `GET /v1/webhook-endpoints/{id}`.
-#[tracing::instrument(name = "webhook_endpoints.read", skip_all)]
 pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let record = endpoints::get(&ctx.app.store, ctx.org, id)
@@ -89,7 +86,6 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `PATCH /v1/webhook-endpoints/{id}`: url, event types, description,
 /// `status: "enabled"` to re-enable.
-#[tracing::instrument(name = "webhook_endpoints.update", skip_all)]
 pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     if let Some(url) = &body.value.url {
@@ -109,7 +105,6 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, Ap
 }
 
 /// `DELETE /v1/webhook-endpoints/{id}` → 204.
-#[tracing::instrument(name = "webhook_endpoints.delete", skip_all)]
 pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     if !endpoints::delete(&ctx.app.store, ctx.org, id).await? {
@@ -120,7 +115,6 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/webhook-endpoints/{id}/roll-secret` → 200 with the new secret;
 /// the old one keeps signing beside it for 24 h.
-#[tracing::instrument(name = "webhook_endpoints.roll_secret", skip_all)]
 pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
@@ -169,7 +163,6 @@ async fn enqueue(ctx: &OrgCtx, record: &DeliveryRecord) -> Result<(), ApiError> 
 /// `POST /v1/webhook-endpoints/{id}/test` → 202: a `ping` event is
 /// delivered to the endpoint (whatever its event types, even disabled) and
 /// shows in its delivery log.
-#[tracing::instrument(name = "webhook_endpoints.test", skip_all)]
 pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let endpoint = endpoints::get(&ctx.app.store, ctx.org, id)
@@ -204,7 +197,6 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries` → the endpoint's deliveries,
 /// newest first, with every attempt.
-#[tracing::instrument(name = "webhook_endpoints.deliveries", skip_all)]
 pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
     const TAG: &str = "d1:";
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
@@ -231,7 +223,6 @@ pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry` → 202:
 /// one more attempt now (a failed delivery's schedule is not restarted).
-#[tracing::instrument(name = "webhook_endpoints.retry", skip_all)]
 pub async fn retry(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let delivery = ctx.path_id("delivery_id", WebhookDeliveryId::parse)?;

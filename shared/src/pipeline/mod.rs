@@ -218,7 +218,7 @@ where
                 let input = B::from_body(&parts.headers, raw_body)?;
                 let ctx =
                     C::from_ctx(parts.into_ctx(admitted, Arc::new(KeySlot::new(None)), None))?;
-                op(ctx, input).await
+                op(ctx, input).instrument(operation_span(endpoint)).await
             }
         });
     // The body is read while the admission's round trip is out: it is pure,
@@ -291,11 +291,23 @@ where
         return Ok(replay);
     }
     // Every write of the operation names who made it (SPEC §15).
-    let outcome = crate::store::actor::scope(actor, op(ctx, input)).await;
+    let outcome =
+        crate::store::actor::scope(actor, op(ctx, input).instrument(operation_span(endpoint)))
+            .await;
     if let Some(claim) = slot.take_claim() {
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
     outcome
+}
+
+/// The span of an operation, named by its declaration: its Cedar action and
+/// its function (not a copy of either beside the handler).
+fn operation_span(endpoint: &Endpoint) -> tracing::Span {
+    tracing::info_span!(
+        "operation",
+        action = endpoint.action,
+        function = endpoint.function
+    )
 }
 
 /// Reads the body while the admission is out, after yielding once so the

@@ -16,7 +16,7 @@ pub use user::*;
 pub use webhooks::*;
 
 pub use crate::endpoint::{
-    Bound, Credential, Docs, Endpoint, Handler, QueryParameter, Served, Success,
+    Bound, Credential, Docs, Endpoint, Handler, QueryParameter, Served, Success, Touch,
 };
 use crate::wire::SchemaFn;
 
@@ -110,8 +110,35 @@ pub const ALL: &[Endpoint] = &[
     PUT_ORGANIZATION_USER,
 ];
 
+/// A function triggered by events rather than an HTTP route.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFunction {
+    /// The function (and binary) name.
+    pub name: &'static str,
+    /// What triggers it and what it does, in a line.
+    pub summary: &'static str,
+    /// The path of its entry point in the core crate.
+    pub serve: &'static str,
+}
+
 /// Functions triggered by events rather than HTTP routes.
-pub const EVENT_FUNCTIONS: &[&str] = &["purge-end-user", "publish-events", "deliver-webhooks"];
+pub const EVENT_FUNCTIONS: &[EventFunction] = &[
+    EventFunction {
+        name: "purge-end-user",
+        summary: "triggered by the table's DynamoDB Stream: purges end users that entered `deleting` (SPEC §12)",
+        serve: "purge::serve",
+    },
+    EventFunction {
+        name: "publish-events",
+        summary: "triggered by the table's DynamoDB Stream: turns every change of an organization's resources into its events, and fans the logged ones out to webhook endpoints (SPEC §15)",
+        serve: "publisher::serve",
+    },
+    EventFunction {
+        name: "deliver-webhooks",
+        summary: "triggered by the delivery queue (SQS): attempts each webhook delivery and backs failures off with message visibility (SPEC §15)",
+        serve: "deliveries::serve",
+    },
+];
 
 /// Finds the endpoint serving `method` and `path`.
 pub fn route(method: &str, path: &str) -> Option<&'static Endpoint> {

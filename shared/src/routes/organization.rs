@@ -1,7 +1,8 @@
 //! The organization API (`X-API-Key`, SPEC §9).
 
-use super::{Credential, Docs, Endpoint, op};
+use super::{Credential, Docs, Endpoint, Touch, op};
 use crate::api;
+use crate::auth::Scope;
 use crate::wire::schema;
 
 /// An organization-API endpoint.
@@ -33,7 +34,12 @@ pub const CREATE_END_USER: Endpoint = org_api(
     .optional_body()
     .etag()
     .location(),
-);
+)
+.example(
+    Some(r##"{"email": "ada@example.com", "display_name": "Ada", "metadata": {"plan": "gold"}}"##),
+    "",
+)
+.needing(Scope::ReadWrite);
 /// `GET /v1/end-users`
 pub const LIST_END_USERS: Endpoint = org_api(
     "list-end-users",
@@ -64,7 +70,10 @@ pub const LIST_END_USERS: Endpoint = org_api(
             id: false,
         },
     ]),
-);
+)
+.touching(&[Touch::Indexes])
+.example(None, "limit=10")
+.needing(Scope::Read);
 /// `GET /v1/end-users/{user_id}`
 pub const GET_END_USER: Endpoint = org_api(
     "get-end-user",
@@ -81,7 +90,8 @@ pub const GET_END_USER: Endpoint = org_api(
         &[],
     )
     .etag(),
-);
+)
+.needing(Scope::Read);
 /// `PATCH /v1/end-users/{user_id}`
 pub const UPDATE_END_USER: Endpoint = org_api(
     "update-end-user",
@@ -100,7 +110,9 @@ pub const UPDATE_END_USER: Endpoint = org_api(
     .optional_body()
     .etag()
     .if_match(),
-);
+)
+.example(Some(r##"{"metadata": {"plan": "platinum"}}"##), "")
+.needing(Scope::ReadWrite);
 /// `DELETE /v1/end-users/{user_id}`
 pub const DELETE_END_USER: Endpoint = org_api(
     "delete-end-user",
@@ -117,7 +129,8 @@ pub const DELETE_END_USER: Endpoint = org_api(
         &[],
     )
     .etag(),
-);
+)
+.needing(Scope::ReadWrite);
 /// `POST /v1/end-users/{user_id}/tokens`
 pub const CREATE_TOKEN: Endpoint = org_api(
     "create-token",
@@ -135,7 +148,8 @@ pub const CREATE_TOKEN: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_token_keys();
+.with_token_keys()
+.needing(Scope::ReadWrite);
 /// `POST /v1/end-users/{user_id}/tokens/revoke`
 pub const REVOKE_TOKENS: Endpoint = org_api(
     "revoke-tokens",
@@ -152,7 +166,9 @@ pub const REVOKE_TOKENS: Endpoint = org_api(
         &[],
     )
     .optional_body(),
-);
+)
+.example(Some(r##"{}"##), "")
+.needing(Scope::ReadWrite);
 /// `POST /v1/identity-providers`
 pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
     "create-identity-provider",
@@ -169,7 +185,9 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
         &[409],
     ),
 )
-.fetching_urls();
+.fetching_urls()
+.example(Some(r##"{"name": "Acme SSO", "issuer": "https://sso.acme.example", "client_id": "tether-demo", "jwks": {"keys": [{"kty": "RSA", "kid": "rsa-1", "use": "sig", "alg": "RS256", "n": "8pWJN4Dip4Apua1tXcAuPpQwd3EVTKccPVt8Pva9Zc59r4xxVsiwtH965kx4qhoj5QnzmxcZrYp92xoOTo_g3tctfAaAaHjguho--WcxgHyW1oCY4bRRwwZ4K80dyxFsSKC77JJLPsX5pORWMPsVB-rOInwT6jsk-ViiaqWHA_lpLC6UUQxNNJKpBhB8kUfzETLpr6tly8TBkfdVG6rFYCbGfuJ0fX2bhB9fv2kKPHB9viiXWqYZXejWnzua5w29frKfdDepCD2BdJM1_pqirTh3w70oVZk3iz62AJIiXJ8sTnCQsSIu4xYNLZGGzF2cxFX9ljrI5EqdkXgAz24tzw", "e": "AQAB"}, {"kty": "EC", "kid": "ec-1", "use": "sig", "alg": "ES256", "crv": "P-256", "x": "NAIZ6CRDpLRbohwR8TWzD4dCU5nS41_zgRxvCxQJZMA", "y": "uAzKcWMiCDIJUyfK8UaCnnstpQhtMBFBv2Kabo1kO5o"}]}}"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/identity-providers`
 pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
     "list-identity-providers",
@@ -186,7 +204,9 @@ pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
+)
+.touching(&[Touch::Indexes])
+.needing(Scope::Read);
 /// `GET /v1/identity-providers/{id}`
 pub const GET_IDENTITY_PROVIDER: Endpoint = org_api(
     "get-identity-provider",
@@ -202,7 +222,8 @@ pub const GET_IDENTITY_PROVIDER: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.needing(Scope::Read);
 /// `PATCH /v1/identity-providers/{id}`
 pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
     "update-identity-provider",
@@ -219,7 +240,9 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
         &[],
     ),
 )
-.fetching_urls();
+.fetching_urls()
+.example(Some(r##"{"name": "Corporate SSO (renamed)"}"##), "")
+.needing(Scope::Admin);
 /// `DELETE /v1/identity-providers/{id}`
 pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
     "delete-identity-provider",
@@ -235,7 +258,9 @@ pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
         )],
         &[409],
     ),
-);
+)
+.touching(&[Touch::Put, Touch::Delete])
+.needing(Scope::Admin);
 /// `POST /v1/users/{user_id}/identities`
 pub const LINK_IDENTITY: Endpoint = org_api(
     "link-identity",
@@ -259,7 +284,9 @@ pub const LINK_IDENTITY: Endpoint = org_api(
         &[409],
     ),
 )
-.authorized_after_body();
+.authorized_after_body()
+.example(Some(r##"{"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", "external_id": "ada-42", "external_username": "ada", "external_email": "ada@example.com", "external_display_name": "Ada Lovelace"}"##), "")
+.needing(Scope::ReadWrite);
 /// `GET /v1/users/{user_id}/identities`
 pub const LIST_IDENTITIES: Endpoint = org_api(
     "list-identities",
@@ -276,7 +303,9 @@ pub const LIST_IDENTITIES: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
+)
+.touching(&[Touch::Indexes])
+.needing(Scope::Read);
 /// `DELETE /v1/users/{user_id}/identities/{identity_id}`
 pub const UNLINK_IDENTITY: Endpoint = org_api(
     "unlink-identity",
@@ -288,7 +317,9 @@ pub const UNLINK_IDENTITY: Endpoint = org_api(
         &[(204, "Unlinked.", None)],
         &[],
     ),
-);
+)
+.touching(&[Touch::Put, Touch::Delete])
+.needing(Scope::ReadWrite);
 /// `PUT /v1/policies`
 pub const PUT_POLICIES: Endpoint = org_api(
     "put-policies",
@@ -305,7 +336,13 @@ pub const PUT_POLICIES: Endpoint = org_api(
         &[409],
     )
     .text_body(),
-);
+)
+.touching(&[Touch::Put])
+.example(Some(r##"@notice("Identities from this provider need an example.com address")
+forbid (principal, action == Action::"identities.create", resource)
+when { context.identity_provider_id == "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb" && !(context has external_email && context.external_email like "*@example.com") };
+"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/policies`
 pub const GET_POLICIES: Endpoint = org_api(
     "get-policies",
@@ -321,7 +358,8 @@ pub const GET_POLICIES: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.needing(Scope::Admin);
 /// `POST /v1/connect-tokens`
 pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
     "create-connect-token",
@@ -337,7 +375,9 @@ pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.example(Some(r##"{"external_service_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051cc", "expires_in_seconds": 3600}"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/connect-tokens/{id}`
 pub const GET_CONNECT_TOKEN: Endpoint = org_api(
     "get-connect-token",
@@ -353,7 +393,9 @@ pub const GET_CONNECT_TOKEN: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.touching(&[Touch::Indexes])
+.needing(Scope::Admin);
 /// `POST /v1/connect-tokens/{id}/cancel`
 pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
     "cancel-connect-token",
@@ -370,7 +412,9 @@ pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
         &[409],
     )
     .optional_body(),
-);
+)
+.touching(&[Touch::Indexes])
+.needing(Scope::Admin);
 /// `DELETE /v1/external-service-relations/{relation_id}`
 pub const DELETE_RELATION: Endpoint = org_api(
     "delete-relation",
@@ -382,7 +426,9 @@ pub const DELETE_RELATION: Endpoint = org_api(
         &[(204, "Removed.", None)],
         &[],
     ),
-);
+)
+.touching(&[Touch::Put, Touch::Delete, Touch::Indexes])
+.needing(Scope::Admin);
 /// `GET /v1/external-service-relations`
 pub const LIST_RELATIONS: Endpoint = org_api(
     "list-relations",
@@ -405,7 +451,9 @@ pub const LIST_RELATIONS: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
+)
+.touching(&[Touch::Indexes])
+.needing(Scope::Admin);
 /// `POST /v1/api-keys`
 pub const CREATE_API_KEY: Endpoint = org_api(
     "create-api-key",
@@ -421,7 +469,9 @@ pub const CREATE_API_KEY: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.example(Some(r##"{"scopes":["read"],"name":"reporting"}"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/api-keys`
 pub const LIST_API_KEYS: Endpoint = org_api(
     "list-api-keys",
@@ -438,7 +488,8 @@ pub const LIST_API_KEYS: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
+)
+.needing(Scope::Admin);
 /// `DELETE /v1/api-keys/{id}`
 pub const REVOKE_API_KEY: Endpoint = org_api(
     "revoke-api-key",
@@ -454,7 +505,9 @@ pub const REVOKE_API_KEY: Endpoint = org_api(
         )],
         &[409],
     ),
-);
+)
+.touching(&[Touch::Put, Touch::Delete])
+.needing(Scope::Admin);
 /// `POST /v1/api-keys/{id}/roll`
 pub const ROLL_API_KEY: Endpoint = org_api(
     "roll-api-key",
@@ -471,7 +524,9 @@ pub const ROLL_API_KEY: Endpoint = org_api(
         &[],
     )
     .optional_body(),
-);
+)
+.example(Some(r##"{}"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/identities?identity_provider_id=&external_id=`
 pub const LOOKUP_IDENTITY: Endpoint = org_api(
     "lookup-identity",
@@ -501,4 +556,6 @@ pub const LOOKUP_IDENTITY: Endpoint = org_api(
             id: false,
         },
     ]),
-);
+)
+.example(None, "identity_provider_id=0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb&external_id=pre-0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
+.needing(Scope::Read);

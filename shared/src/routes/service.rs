@@ -1,7 +1,7 @@
 //! The external-service API (`Authorization: Bearer tst_...`, camelCase,
 //! SPEC §11).
 
-use super::{Credential, Docs, Endpoint, op};
+use super::{Credential, Docs, Endpoint, Touch, op};
 use crate::api;
 use crate::wire::schema;
 
@@ -25,7 +25,9 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
         &[404, 409, 410],
     ),
 )
-.reading_ahead(api::relations::read_ahead);
+.reading_ahead(api::relations::read_ahead)
+.decided_on_organization_too()
+.example(Some(r##"{"connectToken": "tct_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff_000000000000000000000000000000000000000000000000", "externalOrganizationId": "crm-acct-1"}"##), "");
 
 /// `GET /api/v1/external-services/{externalServiceId}/organizations`
 pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
@@ -53,7 +55,8 @@ pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
         &[],
     )
     .paginated(),
-);
+)
+.touching(&[Touch::Indexes]);
 /// `PUT /api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}`
 pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
     "put-organization-user",
@@ -80,4 +83,6 @@ pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
         ],
         &[],
     ),
-);
+)
+.touching(&[Touch::Put, Touch::ConditionCheck])
+.example(Some(r##"{"email": "ada@example.com", "displayName": "Ada", "subscription": "PRO"}"##), "");

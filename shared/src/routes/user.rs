@@ -50,7 +50,8 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
 )
 .authorized_after_body()
 .for_browsers()
-.fetching_urls();
+.fetching_urls()
+.example(Some(r##"{"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", "id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature"}"##), "");
 /// `GET /.well-known/jwks.json`
 pub const GET_JWKS: Endpoint = Endpoint::new(
     "get-jwks",

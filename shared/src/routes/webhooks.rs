@@ -1,8 +1,9 @@
 //! Events and webhook endpoints of the organization API (SPEC §15).
 
 use super::organization::org_api;
-use super::{Docs, Endpoint, op};
+use super::{Docs, Endpoint, Touch, op};
 use crate::api;
+use crate::auth::Scope;
 use crate::wire::schema;
 
 /// `POST /v1/webhook-endpoints`
@@ -22,7 +23,12 @@ pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     ),
 )
 .with_webhook_key()
-.fetching_urls();
+.fetching_urls()
+.example(
+    Some(r##"{"url": "http://127.0.0.1:8089/tether", "event_types": ["end_user.created"]}"##),
+    "",
+)
+.needing(Scope::Admin);
 /// `GET /v1/webhook-endpoints`
 pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
     "list-webhook-endpoints",
@@ -39,7 +45,8 @@ pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
+)
+.needing(Scope::Admin);
 /// `GET /v1/webhook-endpoints/{id}`
 pub const GET_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "get-webhook-endpoint",
@@ -55,7 +62,8 @@ pub const GET_WEBHOOK_ENDPOINT: Endpoint = org_api(
         )],
         &[],
     ),
-);
+)
+.needing(Scope::Admin);
 /// `PATCH /v1/webhook-endpoints/{id}`
 pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "update-webhook-endpoint",
@@ -72,7 +80,9 @@ pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
         &[],
     ),
 )
-.fetching_urls();
+.fetching_urls()
+.example(Some(r##"{"description": "CRM sync"}"##), "")
+.needing(Scope::Admin);
 /// `DELETE /v1/webhook-endpoints/{id}`
 pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "delete-webhook-endpoint",
@@ -80,7 +90,9 @@ pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "webhook_endpoints.delete",
     op!(api::webhooks::delete),
     Docs::new("Delete a webhook endpoint", &[(204, "Deleted.", None)], &[]),
-);
+)
+.touching(&[Touch::Put, Touch::Delete])
+.needing(Scope::Admin);
 /// `POST /v1/webhook-endpoints/{id}/roll-secret`
 pub const ROLL_WEBHOOK_SECRET: Endpoint = org_api(
     "roll-webhook-secret",
@@ -98,7 +110,9 @@ pub const ROLL_WEBHOOK_SECRET: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_webhook_key();
+.with_webhook_key()
+.example(Some(r##"{}"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/events`
 pub const LIST_EVENTS: Endpoint = org_api(
     "list-events",
@@ -134,7 +148,9 @@ pub const LIST_EVENTS: Endpoint = org_api(
             id: false,
         },
     ]),
-);
+)
+.example(None, "limit=20")
+.needing(Scope::Admin);
 /// `POST /v1/webhook-endpoints/{id}/test`
 pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
     "test-webhook-endpoint",
@@ -152,7 +168,9 @@ pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_delivery_queue();
+.with_delivery_queue()
+.example(Some(r##"{}"##), "")
+.needing(Scope::Admin);
 /// `GET /v1/webhook-endpoints/{id}/deliveries`
 pub const LIST_WEBHOOK_DELIVERIES: Endpoint = org_api(
     "list-webhook-deliveries",
@@ -169,7 +187,8 @@ pub const LIST_WEBHOOK_DELIVERIES: Endpoint = org_api(
         &[],
     )
     .paginated(),
-);
+)
+.needing(Scope::Admin);
 /// `POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry`
 pub const RETRY_WEBHOOK_DELIVERY: Endpoint = org_api(
     "retry-webhook-delivery",
@@ -190,4 +209,6 @@ pub const RETRY_WEBHOOK_DELIVERY: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_delivery_queue();
+.with_delivery_queue()
+.example(Some(r##"{}"##), "")
+.needing(Scope::Admin);

@@ -33,6 +33,9 @@ struct Totals {
     busy: Mutex<Busy>,
     slowest_micros: AtomicU64,
     conflicts: AtomicU64,
+    /// The IAM actions the calls needed (`dynamodb:PutItem`, ...; a query
+    /// of an index as `dynamodb:Query` on `index`).
+    actions: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The union of the calls' intervals: the time during which at least one
@@ -140,6 +143,26 @@ impl CallStats {
         }
     }
 
+    /// The IAM actions the calls so far needed: each operation's, a
+    /// transaction's per item (`PutItem`, `UpdateItem`, `DeleteItem`,
+    /// `ConditionCheckItem`), and `dynamodb:Query on index` for a query of
+    /// a secondary index — what the function's IAM policy must allow.
+    pub fn actions(&self) -> std::collections::BTreeSet<String> {
+        self.0
+            .actions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn needed(&self, actions: impl IntoIterator<Item = String>) {
+        self.0
+            .actions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(actions);
+    }
+
     /// Counts one transaction tried again after a `TransactionConflict`.
     pub(super) fn conflicted(&self) {
         self.0.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -183,12 +206,13 @@ impl Intercept for CallLog {
 
     fn read_before_execution(
         &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let now = Instant::now();
         self.0.begin(now);
         cfg.interceptor_state().store_put(CallStart(now));
+        self.0.needed(iam_actions(context.input()));
         Ok(())
     }
 
@@ -221,6 +245,64 @@ impl Intercept for CallLog {
         tracing::debug!(target: "tether::dynamodb", operation, ok, capacity_units = capacity, "dynamodb call");
         Ok(())
     }
+}
+
+/// The IAM actions one call needs.
+fn iam_actions(
+    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+) -> Vec<String> {
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemInput, delete_item::DeleteItemInput,
+        describe_endpoints::DescribeEndpointsInput, get_item::GetItemInput, put_item::PutItemInput,
+        query::QueryInput, scan::ScanInput, transact_write_items::TransactWriteItemsInput,
+        update_item::UpdateItemInput,
+    };
+    if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+        return transaction
+            .transact_items()
+            .iter()
+            .filter_map(|item| {
+                let action = if item.put().is_some() {
+                    "PutItem"
+                } else if item.update().is_some() {
+                    "UpdateItem"
+                } else if item.delete().is_some() {
+                    "DeleteItem"
+                } else if item.condition_check().is_some() {
+                    "ConditionCheckItem"
+                } else {
+                    return None;
+                };
+                Some(format!("dynamodb:{action}"))
+            })
+            .collect();
+    }
+    if let Some(query) = input.downcast_ref::<QueryInput>()
+        && query.index_name().is_some()
+    {
+        return vec!["dynamodb:Query on index".to_owned()];
+    }
+    let operation = if input.downcast_ref::<GetItemInput>().is_some() {
+        "GetItem"
+    } else if input.downcast_ref::<PutItemInput>().is_some() {
+        "PutItem"
+    } else if input.downcast_ref::<UpdateItemInput>().is_some() {
+        "UpdateItem"
+    } else if input.downcast_ref::<DeleteItemInput>().is_some() {
+        "DeleteItem"
+    } else if input.downcast_ref::<QueryInput>().is_some() {
+        "Query"
+    } else if input.downcast_ref::<BatchGetItemInput>().is_some() {
+        "BatchGetItem"
+    } else if input.downcast_ref::<ScanInput>().is_some() {
+        "Scan"
+    } else if input.downcast_ref::<DescribeEndpointsInput>().is_some() {
+        // The connection warm-up: needs no permission.
+        return Vec::new();
+    } else {
+        "an operation this list does not know"
+    };
+    vec![format!("dynamodb:{operation}")]
 }
 
 fn total<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {

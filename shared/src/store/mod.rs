@@ -84,6 +84,11 @@ impl Store {
         self.stats.totals()
     }
 
+    /// The IAM actions this store's calls needed so far ([`CallStats::actions`]).
+    pub fn actions_used(&self) -> std::collections::BTreeSet<String> {
+        self.stats.actions()
+    }
+
     /// The longest single call since the previous take, and starts over.
     pub fn take_slowest_call(&self) -> std::time::Duration {
         self.stats.take_slowest()
