@@ -29,7 +29,7 @@ pub struct Config {
     /// TCP, TLS) during INIT, so the first request does not pay for it.
     pub warm_up_connection: bool,
     /// `TETHER_READS_BESIDE_LIMITER` (default true): a warm GET runs its
-    /// read while the limiter's write is in flight (issue 19), and so does
+    /// read while the limiter's write is in flight, and so does
     /// a write's read-ahead (the claim's). `false` makes every read wait for
     /// its admission first: the kill switch, and what `make bench` compares
     /// against.

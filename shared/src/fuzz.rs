@@ -1,4 +1,4 @@
-//! Property-based fuzzing of everything that parses untrusted input (issue 9):
+//! Property-based fuzzing of everything that parses untrusted input:
 //! request bodies into every DTO, secrets and tokens, ids, cursors, paths,
 //! metadata, id_tokens and access tokens. Stable Rust has no libFuzzer
 //! (cargo fuzz needs nightly), so proptest generates the inputs; each property

@@ -1,5 +1,5 @@
 //! The active-relationship counter (SPEC §7): exact under any concurrency,
-//! and split over several items when one would be too hot (issue 19).
+//! and split over several items when one would be too hot.
 //!
 //! Every end-user creation counts itself in the same transaction as its
 //! `Put`. AWS cancels a transaction whose item is part of another one in

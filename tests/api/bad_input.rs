@@ -1,4 +1,4 @@
-//! The bad-input corpus (issue 9): every endpoint, fed malformed JSON, wrong
+//! The bad-input corpus: every endpoint, fed malformed JSON, wrong
 //! types, huge and deeply nested bodies, NUL bytes, unicode edge cases,
 //! invalid UTF-8, wrong or missing content types, missing and duplicated
 //! credentials. Never a 5xx; every 4xx is the JSON envelope with a request id

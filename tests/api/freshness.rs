@@ -63,7 +63,7 @@ unless { context has external_email && context.external_email like "*@example.co
 }
 
 /// A warm function takes its decision while the limiter's write is in
-/// flight, with the policies it holds (issue 19): a change made through
+/// flight, with the policies it holds: a change made through
 /// another function makes that write return a newer version, and the
 /// decision is taken again — on a read, a write and an end user's call.
 #[tokio::test]

@@ -548,7 +548,7 @@ async fn an_organization_refusal_is_one_write_and_sees_a_raised_plan_at_once() {
     }
     // Each refusal: the failed limiter write only. The function's last sight
     // of the bucket showed it empty, so no read was started beside the write
-    // to be thrown away (issue 19).
+    // to be thrown away.
     let spent = app.app.store.call_totals().since(&before);
     assert_eq!((spent.calls, spent.read_units), (3, 0.0));
     let raised = tether::organizations::Update {

@@ -1,4 +1,4 @@
-//! Reads beside the limiter's write (issue 19): a warm GET sends its read
+//! Reads beside the limiter's write: a warm GET sends its read
 //! while the limiter's write is still in flight — one round trip of
 //! latency — and keeps the answer only when the write admits it. Observed
 //! through a proxy in front of DynamoDB Local that holds every answer for

@@ -1,4 +1,4 @@
-//! The sharded relationship counter (SPEC §7, issue 19 item 4): a pro
+//! The sharded relationship counter (SPEC §7): a pro
 //! organization's creations count in several items, the ceiling stays exact
 //! under parallel creates and ceiling changes, and creations at the plan's
 //! rate hold when AWS's transaction conflicts are put in front of the

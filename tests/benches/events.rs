@@ -1,4 +1,4 @@
-//! What publishing events costs (issue 18, `docs/events.md`): DynamoDB calls
+//! What publishing events costs (`docs/events.md`): DynamoDB calls
 //! and capacity per event when `publish-events` handles a batch of stream
 //! records, and per page of `GET /v1/events`; what a webhook delivery costs;
 //! and the delay from a change to its webhook at a receiver, through the

@@ -8,7 +8,7 @@
 //! handshake a real cold start pays), both medians of several cold starts;
 //! warm invoke latency p50/p99 as the emulator sees it, and for reads the
 //! same with `TETHER_READS_BESIDE_LIMITER=false` (reads after the limiter:
-//! the figure before issue 19) and the ideal they are held to — the floor's
+//! the figure before reads ran beside it) and the ideal they are held to — the floor's
 //! p50 plus one DynamoDB round trip (the p50 of each request's slowest call)
 //! plus the handler time; handler time excluding DynamoDB (the function's
 //! own request log line: `latency_ms − dynamodb_ms`, the union of the calls'
@@ -17,7 +17,7 @@
 //! release; arm64 when `target/lambda/<fn>/bootstrap` is an aarch64 build,
 //! e.g. after `BENCH_ARM64=1 make bench`).
 //!
-//! Flags: `--check` fails on a missed target (issues 8 and 19), judged on the
+//! Flags: `--check` fails on a missed target, judged on the
 //! medians of `--runs` (default 3 with `--check`, else 1) whole runs;
 //! `--iterations N` (default 200); `--only a,b` limits the functions.
 //!
@@ -242,7 +242,7 @@ struct Process {
 enum Setup<'a> {
     /// DynamoDB Local over plain HTTP (warm figures, comparable run to run).
     Plain,
-    /// Plain, with reads after the limiter's write (the figure before issue 19).
+    /// Plain, with reads after the limiter's write (as reads ran before they ran beside it).
     ReadsAfterLimiter,
     /// Through the TLS terminator, trusting its CA by `SSL_CERT_FILE`.
     Tls(&'a tls::Terminator),
@@ -327,7 +327,7 @@ struct Case {
 }
 
 impl Case {
-    /// Whether it is a read that runs beside the limiter's write (issue 19).
+    /// Whether it is a read that runs beside the limiter's write.
     fn reads_beside_limiter(&self) -> bool {
         tether::routes::ALL.iter().any(|e| {
             e.function == self.function
@@ -369,7 +369,7 @@ struct Figures {
 }
 
 impl Figures {
-    /// What a read is held to (issue 19): the floor's invoke, one DynamoDB
+    /// What a read is held to: the floor's invoke, one DynamoDB
     /// round trip and the handler's own time.
     fn ideal_us(&self, floor: &Figures) -> f64 {
         floor.p50_us + self.round_trip_us + self.handler_p50_us
@@ -1030,7 +1030,7 @@ async fn cases(t: &TestApp, total: usize) -> Vec<Case> {
 // ---------------------------------------------------------------------------
 // Targets and the report.
 
-/// Most DynamoDB round trips per warm request (issue 8).
+/// Most DynamoDB round trips per warm request.
 const ROUND_TRIPS: &[(&str, f64)] = &[
     ("update-end-user", 2.0),
     ("get-end-user", 2.0),
@@ -1041,9 +1041,9 @@ const ROUND_TRIPS: &[(&str, f64)] = &[
 const HANDLER_P50_US: f64 = 300.0;
 const RSS_MIB: f64 = 32.0;
 const ARM64_BYTES: u64 = 10_000_000;
-/// The first request over TLS against the floor's (issue 19, item 2).
+/// The first request over TLS against the floor's.
 const FIRST_REQUEST_RATIO: f64 = 1.5;
-/// A read's warm p50 against its ideal (issue 19, item 1).
+/// A read's warm p50 against its ideal.
 const READ_RATIO: f64 = 1.15;
 
 fn misses(f: &Figures, floor: &Figures, case: &Case) -> Vec<String> {

@@ -1,4 +1,4 @@
-//! Hot items at scale (issue 19, item 4): end-user creation at a pro
+//! Hot items at scale: end-user creation at a pro
 //! organization's full rate, against DynamoDB Local as it is and with AWS's
 //! hot-item behaviour put in front of it (`tether_tests::contention`:
 //! transaction conflicts on items held by a transaction in progress, and
@@ -15,7 +15,7 @@
 //!
 //! Worlds (`--worlds local,one,aws`): DynamoDB Local as it is with a pro
 //! organization (sharded counter); the AWS model with the counter in the
-//! organization item alone (before issue 19); the AWS model, sharded.
+//! organization item alone (before the counter was sharded); the AWS model, sharded.
 //!
 //! Each row: requests answered 201, refused 429, failed otherwise (the
 //! figure that must stay 0), transactions tried again after a conflict,
@@ -83,7 +83,7 @@ fn options() -> Options {
 
 /// A pro organization at its plan's limits; `one_item` keeps its
 /// relationship counter in the organization item alone (a free plan with the
-/// pro plan's limits: how every organization counted before issue 19).
+/// pro plan's limits: how every organization counted before the counter was sharded).
 async fn world(model: Option<Arc<Contention>>, one_item: bool) -> Arc<TestApp> {
     let pro = Plan::Pro.defaults();
     Arc::new(

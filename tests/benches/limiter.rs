@@ -8,7 +8,7 @@
 //! The clock is injected and advanced by a fixed step per request, so the
 //! offered load is exact and the figures repeat run to run. A last table
 //! floods a warm function with reads through the whole pipeline: what a
-//! refusal costs now that reads run beside the limiter's write (issue 19).
+//! refusal costs now that reads run beside the limiter's write.
 
 use std::sync::Arc;
 use tether::App;

@@ -1,5 +1,5 @@
 //! What AWS does to hot items and DynamoDB Local does not: a model put
-//! between the SDK and the emulator, at the HTTP layer (issue 19, item 4).
+//! between the SDK and the emulator, at the HTTP layer.
 //!
 //! - **Transaction conflicts.** AWS cancels a `TransactWriteItems` with
 //!   `TransactionConflict` when one of its items is part of another

@@ -348,7 +348,7 @@ pub async fn list(
     after: Option<IdentityId>,
     limit: usize,
 ) -> Result<Option<(Vec<IdentityRecord>, bool)>, StoreError> {
-    // The user check and the page run together (one round trip, issue 19):
+    // The user check and the page run together (one round trip):
     // an unknown user's page is empty anyway, and is discarded.
     let exists = store
         .client()

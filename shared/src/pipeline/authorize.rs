@@ -86,7 +86,7 @@ pub(super) async fn authorize(
 }
 
 /// A decision taken while the request's limiter write is in flight, with the
-/// caller and the policies as this function holds them (issue 19, item 5):
+/// caller and the policies as this function holds them:
 /// its CPU runs during the round trip instead of after it. It stands when the
 /// write admits the request at a version no newer than `version` — then the
 /// caller and the policies are exactly those the decision after the write

@@ -126,7 +126,7 @@ where
             });
             let (organization, policies) = identified.organization(app).await?;
             // A read runs beside the limiter's write, judged by the caches as
-            // they are (issue 19): kept only if the write admits it at a version
+            // they are: kept only if the write admits it at a version
             // those caches were current at; not started when the bucket was
             // last seen empty.
             let exhausted = app.limiter.looks_exhausted(
@@ -139,8 +139,8 @@ where
             let provisional = (wanted && !exhausted)
                 .then(|| provisional(&identified, &organization, policies.clone(), mark))
                 .flatten();
-            // The decision, too, is taken during the write with what is cached
-            // (item 5 of issue 19): its CPU overlaps the round trip.
+            // The decision, too, is taken during the write with what is
+            // cached: its CPU overlaps the round trip.
             let to_foresee = provisional
                 .as_ref()
                 .filter(|_| !endpoint.authorize_after_body)

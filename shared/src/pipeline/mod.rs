@@ -195,7 +195,7 @@ where
 
     let raw_body = body_bytes(&body);
     // A read (GET) with a caller runs beside the limiter's write instead of
-    // after it: one round trip of latency instead of two (issue 19). Its
+    // after it: one round trip of latency instead of two. Its
     // outcome is kept only if the request is admitted and authorized at a
     // version its caches were current at; otherwise it is run again below.
     let parts = Parts {

@@ -1,4 +1,4 @@
-//! A write's reads beside its limiter's write (issue 19): an endpoint may
+//! A write's reads beside its limiter's write: an endpoint may
 //! name the reads its operation starts from ([`crate::endpoint::ReadAhead`],
 //! in the route table). Once its caller is verified and its body parsed —
 //! both while the admission's round trip is out — they are sent beside that

@@ -25,7 +25,7 @@ use crate::ids::ExternalServiceId;
 /// service's bucket carries no organization's version, so nothing of the
 /// organization is taken from a cache.
 /// A read of the service's own (its organizations) runs beside that write
-/// when the token is cached (issue 19), kept if the service's version is no
+/// when the token is cached, kept if the service's version is no
 /// newer; its scope is decided during that write too.
 pub(super) async fn admit_service<S, Fut>(
     app: &App,

@@ -1,4 +1,4 @@
-//! Reads beside the limiter's write (issue 19): a GET is run with the
+//! Reads beside the limiter's write: a GET is run with the
 //! caches as they are while its request's limiter write is in flight, so an
 //! admitted read answers after one round trip of latency, not two. Its
 //! outcome stands only if the write admits the request at a version no newer
