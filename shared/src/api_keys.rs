@@ -216,8 +216,8 @@ fn parse_scopes(value: &Value) -> Result<Vec<Scope>, &'static str> {
 #[derive(Debug, Clone, JsonSchema)]
 #[schemars(rename = "RollApiKeyRequest")]
 pub struct RollApiKey {
-    /// How long the old key keeps working, 0 to 604800 seconds.
-    #[schemars(range(min = 0, max = MAX_GRACE_SECONDS))]
+    /// How long the old key keeps working, 0 to 604800 seconds (default 0).
+    #[schemars(range(min = 0, max = MAX_GRACE_SECONDS), default)]
     pub expires_in_seconds: i64,
 }
 

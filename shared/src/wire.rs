@@ -97,12 +97,40 @@ named_schema!(
 );
 
 named_schema!(
-    /// A free-form JSON object (error details).
+    /// The `details` of an error: which members appear depends on the code.
     Details,
     "ErrorDetails",
     {
         "type": "object",
-        "description": "Context: `fields` for validation, `resource` for 404, `reason` for invalid_id_token, ..."
+        "description": "Context of an error; which members appear depends on its code.",
+        "properties": {
+            "fields": {
+                "type": "array",
+                "description": "`validation_failed`, `invalid_url`: each problem and the field it is in.",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "problem"],
+                    "properties": {
+                        "field": { "type": "string" },
+                        "problem": { "type": "string" }
+                    }
+                }
+            },
+            "resource": { "type": "string", "description": "`not_found`: the kind of resource (`end_user`, `route`, ...)." },
+            "reason": { "type": "string", "description": "`invalid_id_token`, `identity_provider_unreachable`: why." },
+            "url": { "type": "string", "description": "`identity_provider_unreachable`: the URL that failed." },
+            "parameter": { "type": "string", "description": "`invalid_path_parameter`, `invalid_query_parameter`: its name." },
+            "required_scope": { "type": "string", "description": "`insufficient_scope`: the scope that would allow it." },
+            "limit_bytes": { "type": "integer", "description": "`payload_too_large`: the largest body." },
+            "retry_after_seconds": { "type": "integer", "description": "`rate_limited`, `turn_quota_exhausted`: whole seconds to wait." },
+            "active": { "type": "integer", "description": "`relationship_quota_exceeded`: end users counted now." },
+            "limit": {
+                "description": "`relationship_quota_exceeded`: the plan's ceiling (a number); `limit_reached`: what is capped (`webhook_endpoints`, `identity_providers`, `policies`).",
+                "type": ["integer", "string"]
+            },
+            "max": { "type": "integer", "description": "`limit_reached`: the organization's cap." }
+        },
+        "additionalProperties": true
     }
 );
 

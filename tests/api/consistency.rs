@@ -349,3 +349,12 @@ fn every_test_docs_security_names_exists() {
     }
     assert!(named >= 40, "only {named} tests named");
 }
+
+/// Every operation of the API reference has a description and a request
+/// (when it takes a body) and response example, each valid against its
+/// schema.
+#[test]
+fn every_operation_is_described_with_examples_its_schemas_accept() {
+    let checked = tether_tests::contract::check_examples();
+    assert!(checked >= 60, "{checked} examples");
+}

@@ -104,3 +104,48 @@ pub fn check(endpoint: &Endpoint, response: &TestResponse) {
         ),
     }
 }
+
+/// Panics unless every example the document gives — each operation's
+/// request and response bodies — validates against its own schema, and
+/// every operation has a description and those examples.
+pub fn check_examples() -> usize {
+    let mut checked = 0;
+    for (path, item) in document()["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let what = format!("{method} {path}");
+            assert!(
+                operation["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{what}: no description"
+            );
+            let mut bodies: Vec<(&str, &Value)> = Vec::new();
+            if let Some(content) = operation
+                .pointer("/requestBody/content")
+                .and_then(Value::as_object)
+            {
+                bodies.extend(content.values().map(|c| ("request", c)));
+            }
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                if status.starts_with('2') {
+                    let response = resolve(response);
+                    if let Some(content) = response["content"].as_object() {
+                        bodies.extend(content.values().map(|c| ("response", c)));
+                    }
+                }
+            }
+            for (side, content) in bodies {
+                let example = content
+                    .get("example")
+                    .unwrap_or_else(|| panic!("{what}: a {side} without an example"));
+                check_value(
+                    &content["schema"],
+                    example,
+                    &format!("{what} {side} example"),
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
+}

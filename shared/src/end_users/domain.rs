@@ -114,6 +114,8 @@ impl JsonSchema for Metadata {
         json_schema!({
             "type": "object",
             "maxProperties": METADATA_MAX_KEYS,
+            "additionalProperties": true,
+            "examples": [{ "plan": "gold" }],
             "description": format!(
                 "Free-form JSON object: at most {METADATA_MAX_KEYS} top-level keys, nesting at most {METADATA_MAX_DEPTH}, {} KiB serialized.",
                 METADATA_MAX_BYTES / 1024

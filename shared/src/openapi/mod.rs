@@ -14,6 +14,7 @@ use crate::pipeline::query::{DEFAULT_PAGE, MAX_PAGE};
 use crate::routes::{self, Credential, Docs, Endpoint};
 use serde_json::{Map, Value, json};
 
+mod examples;
 mod schemas;
 use schemas::{Schemas, error_components};
 
@@ -281,8 +282,86 @@ fn components_headers() -> Value {
     Value::Object(all)
 }
 
+/// An operation's description: what it does, and who may call it.
+fn description(endpoint: &Endpoint) -> String {
+    let caller = match (endpoint.credential, endpoint.scope) {
+        (Credential::ApiKey, Some(scope)) => {
+            format!(
+                "an organization API key with scope `{}` or higher",
+                scope.as_str()
+            )
+        }
+        (Credential::ApiKey, None) => "an organization API key".to_owned(),
+        (Credential::UserToken, _) => "an end user's access token".to_owned(),
+        (Credential::ServiceToken, _) => "an external service's token".to_owned(),
+        (Credential::None, _) => "anyone (charged to the source address's rate bucket)".to_owned(),
+    };
+    let mut text = format!("{}.\n\nCalled with {caller}", endpoint.docs.summary);
+    if !endpoint.action.is_empty() {
+        text.push_str(&format!(
+            "; authorized as the Cedar action `{}`, which organization policies may forbid",
+            endpoint.action
+        ));
+    }
+    text.push('.');
+    if endpoint.method == "POST" {
+        text.push_str(" Send `Idempotency-Key` to make a retry safe: the first response is replayed for 24 hours.");
+    }
+    text
+}
+
+/// Adds every operation's description and examples (request: the
+/// declaration's; responses: built from their schemas).
+fn describe(document: &mut Value) {
+    let definitions = document["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for endpoint in routes::ALL {
+        let operation = &mut document["paths"][endpoint.path][endpoint.method.to_lowercase()];
+        operation["description"] = json!(description(endpoint));
+        if let Some(content) = operation
+            .pointer_mut("/requestBody/content")
+            .and_then(Value::as_object_mut)
+        {
+            let declared = endpoint.docs.example;
+            let json_example = declared.and_then(|e| serde_json::from_str::<Value>(e).ok());
+            if let Some(json) = content.get_mut(crate::pipeline::JSON_CONTENT_TYPE) {
+                json["example"] = json_example
+                    .unwrap_or_else(|| examples::example(&json["schema"], &definitions));
+            }
+            if let (Some(text), Some(declared)) = (content.get_mut("text/plain"), declared)
+                && !declared.trim_start().starts_with('{')
+            {
+                text["example"] = json!(declared);
+            }
+        }
+        if let Some(responses) = operation["responses"].as_object_mut() {
+            for response in responses.values_mut() {
+                let pointer = format!(
+                    "/content/{}",
+                    crate::pipeline::JSON_CONTENT_TYPE.replace('/', "~1")
+                );
+                if let Some(json) = response.pointer_mut(&pointer) {
+                    json["example"] = examples::example(&json["schema"], &definitions);
+                }
+            }
+        }
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
+    let mut document = unfinished_document();
+    if let Some(definitions) = document["components"]["schemas"].as_object_mut() {
+        examples::hoist_enums(definitions);
+    }
+    describe(&mut document);
+    document
+}
+
+/// The document as the route table and the types give it.
+fn unfinished_document() -> Value {
     let mut schemas = Schemas::new();
     let mut paths = Map::new();
     for endpoint in routes::ALL {
