@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot generate
+.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot generate docs
 
 dev:
 	@scripts/dev.sh
@@ -28,6 +28,11 @@ ci:
 # Writes what the route table implies: function crates, the local router, the
 # template's functions, events/, docs/openapi.json, the Cedar action list.
 generate:
+	cargo xtask generate
+
+# Renders docs/openapi.json into docs/api.html (Redoc, one self-contained page).
+docs:
+	@scripts/api-docs.sh
 	cargo xtask generate
 
 # Every function against the hello-world floor (docs/performance.md).

@@ -8,7 +8,7 @@
 # touching AWS. Tools are installed on first use by scripts/tools.sh (.venv:
 # cargo-lambda, cfn-lint; .venv-sam: aws-sam-cli), plus ziglang in .venv (the
 # cross-linker cargo-lambda uses for arm64).
-# Before the first deploy, create the token-signing key (README "Deploying").
+# Before the first deploy, create the token-signing key (docs/deploy.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -16,11 +16,18 @@ ensure_sqs
 ensure_signing_key
 start_api "$port" --name "Demo Organization"
 
+# The API reference (docs/api.html, the OpenAPI document rendered), served
+# beside the API.
+docs_port=${TETHER_DOCS_PORT:-$((port + 1))}
+python3 -m http.server --bind 127.0.0.1 --directory docs "$docs_port" >".local/docs-$docs_port.log" 2>&1 &
+started_pids+=("$!")
+
 cat <<MSG
 
 Tether is running on http://127.0.0.1:$port  (logs: .local/watch-$port.log)
   DynamoDB:        $AWS_ENDPOINT_URL_DYNAMODB (table $TETHER_TABLE)
   deliveries:      $TETHER_DELIVERY_QUEUE_URL (worker log: .local/stream-worker-$port.log)
+  API reference:   http://127.0.0.1:$docs_port/api.html
   demo org:        $org_id
   demo admin key:  $api_key
 

@@ -93,7 +93,7 @@ ensure_sqs() {
 }
 
 # The Ed25519 seed that signs user access tokens: generated once into an
-# ignored file (in AWS it comes from SSM: TETHER_TOKEN_SIGNING_KEY_PARAMETER, README "Configuration").
+# ignored file (in AWS it comes from SSM: TETHER_TOKEN_SIGNING_KEY_PARAMETER, docs/operations.md, "Configuration").
 ensure_signing_key() {
   if [ -n "${TETHER_TOKEN_SIGNING_KEY:-}" ]; then return; fi
   mkdir -p .local
@@ -146,8 +146,8 @@ start_api() {
   export TETHER_DELIVERY_QUEUE_URL
 
   # The local stand-in for the stream triggers (purge-end-user,
-  # publish-events) and the delivery queue's (deliver-webhooks): README
-  # "Deleting end users", "Webhooks".
+  # publish-events) and the delivery queue's (deliver-webhooks):
+  # docs/operations.md, "The local stack".
   target/debug/tetherctl stream-worker >".local/stream-worker-$port.log" 2>&1 &
   started_pids+=("$!")
 

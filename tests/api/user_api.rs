@@ -214,7 +214,7 @@ async fn a_deleted_end_users_token_is_401_at_once() {
         .assert_error(401, "invalid_credentials");
 }
 
-/// A signing-key rotation without a single 401 (README): a function that
+/// A signing-key rotation without a single 401 (docs/operations.md): a function that
 /// signs with the new key and still verifies the old one accepts tokens of
 /// both and publishes both keys; once the old key is gone, only its tokens fail.
 #[tokio::test]

@@ -63,6 +63,22 @@ fn everything(root: &Path) -> Result<Vec<Generated>, String> {
             serde_json::to_string_pretty(&tether::openapi::document()).map_err(|e| e.to_string())?
         ),
     });
+    // The rendered reference (scripts/api-docs.sh writes the page): the
+    // document inside it.
+    if let Ok(page) = std::fs::read_to_string(root.join("docs/api.html")) {
+        let document = serde_json::to_string(&tether::openapi::document())
+            .map_err(|e| e.to_string())?
+            .replace("</", "<\\/");
+        all.push(Generated {
+            path: "docs/api.html".into(),
+            content: replace_region(
+                &page,
+                "<!-- BEGIN generated document -->",
+                "<!-- END generated document -->",
+                &format!("{document}\n"),
+            )?,
+        });
+    }
     all.push(Generated {
         path: "Cargo.toml".into(),
         content: router::cargo_toml(&read("Cargo.toml")?)?,

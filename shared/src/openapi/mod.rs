@@ -388,7 +388,7 @@ fn unfinished_document() -> Value {
         },
         "servers": [
             { "url": "http://127.0.0.1:9000", "description": "make dev" },
-            { "url": "https://{apiId}.execute-api.{region}.amazonaws.com", "description": "A deployed stack (see the README)",
+            { "url": "https://{apiId}.execute-api.{region}.amazonaws.com", "description": "A deployed stack (docs/deploy.md)",
               "variables": { "apiId": { "default": "example" }, "region": { "default": "us-east-1" } } },
         ],
         "tags": [
