@@ -6,7 +6,7 @@
 //! in AWS, from the SSM SecureString named by
 //! `TETHER_TOKEN_SIGNING_KEY_PARAMETER`, read once per cold start.
 //!
-//! Keys rotate without a single 401 (README, "Rotating the token signing
+//! Keys rotate without a single 401 (docs/operations.md, "The token signing
 //! key"): `TETHER_TOKEN_VERIFICATION_KEYS` (or the SSM parameter named by
 //! `TETHER_TOKEN_VERIFICATION_KEYS_PARAMETER`) lists other seeds, comma
 //! separated — the next key before it signs, the previous one while its
@@ -212,9 +212,13 @@ impl TokenKeys {
             .get("TETHER_TOKEN_VERIFICATION_KEYS")
             .await?
             .unwrap_or_default();
-        let others = others
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
+        // The signing key's setting may list the verification keys after
+        // it, comma-separated: in AWS a rotation is then one parameter.
+        let mut ring = signing.split(',').map(str::trim).filter(|s| !s.is_empty());
+        let signing = ring.next().ok_or(KeyError::Malformed)?.to_owned();
+        let others = ring
+            .chain(others.split(',').map(str::trim))
+            .filter(|s| !s.is_empty())
             .map(parse_seed)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::parse(&signing, issuer)?.with_verification_keys(&others))
@@ -302,7 +306,7 @@ impl TokenKeys {
 
 /// A process environment variable (the `lookup` of [`TokenKeys::load`]).
 pub fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
 /// Loads the deployment key `name` — the variable, or the SSM parameter
@@ -393,6 +397,34 @@ pub enum TokenType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In AWS a rotation is one parameter: the signing seed first, the
+    /// seeds whose tokens are still accepted after it.
+    #[tokio::test]
+    async fn the_signing_keys_setting_may_list_the_verification_keys_after_it() {
+        use base64::Engine as _;
+        let seed = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+        let (a, b) = (seed(1), seed(2));
+        let sdk = aws_config::SdkConfig::builder().build();
+        let ring = format!("{a}, {b}");
+        let lookup = |name: &str| (name == "TETHER_TOKEN_SIGNING_KEY").then(|| ring.clone());
+        let keys = TokenKeys::load_with(&sdk, crate::config::TlsRoots::Amazon, &lookup)
+            .await
+            .unwrap();
+        let alone = TokenKeys::parse(&a, "tether").unwrap();
+        assert_eq!(keys.kid(), alone.kid(), "the first seed signs");
+        assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
+        let org = OrganizationId::generate();
+        let user = EndUserId::generate();
+        let old = TokenKeys::parse(&b, "tether")
+            .unwrap()
+            .mint(org, user, 0, 1_000)
+            .unwrap();
+        assert!(
+            keys.verify(&old, 1_010).is_some(),
+            "the second seed's tokens are accepted"
+        );
+    }
 
     fn keys() -> TokenKeys {
         TokenKeys::from_seed([7; 32], "tether-test")

@@ -41,6 +41,7 @@ fn function(endpoint: &Endpoint) -> String {
     let mut variables = Vec::new();
     if endpoint.uses_token_keys() {
         variables.push("TETHER_TOKEN_SIGNING_KEY_PARAMETER: !Ref TokenSigningKeyParameter");
+        variables.push("TETHER_TOKEN_KEY_GENERATION: !Ref TokenKeyGeneration");
     }
     if endpoint.webhook_key {
         variables.push("TETHER_WEBHOOK_KEY_PARAMETER: !Ref WebhookKeyParameter");
