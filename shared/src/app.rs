@@ -41,14 +41,15 @@ pub struct App {
     /// function: one write per key per minute at most.
     pub key_uses: crate::cache::TtlCache<crate::ids::ApiKeyId, String>,
     /// The access-token key, for the functions that mint or verify tokens.
-    pub tokens: Option<crate::tokens::TokenKeys>,
+    pub tokens: Option<Arc<crate::tokens::TokenKeys>>,
     /// The clock (injected in tests).
     pub clock: Arc<dyn Clock>,
-    /// The guarded client for customers' URLs (SPEC §16), built on first use.
-    pub outbound: crate::outbound::Outbound,
+    /// The guarded client for customers' URLs (SPEC §16), for the functions
+    /// that fetch them: it knows the deployment's own host names.
+    pub outbound: Option<Arc<crate::outbound::Outbound>>,
     /// The key webhook secrets are sealed with, for the functions that seal
     /// or sign.
-    pub webhook_key: Option<crate::sealed::Keyring>,
+    pub webhook_key: Option<Arc<crate::sealed::Keyring>>,
     /// The webhook delivery queue, for the functions that send a delivery
     /// themselves (a test ping, a manual retry).
     pub deliveries: Option<crate::queue::DeliveryQueue>,
@@ -58,12 +59,12 @@ pub struct App {
 }
 
 impl App {
-    /// Assembles the state from its parts.
+    /// Assembles the state from its parts, without any deployment key or
+    /// client a function loads only when its operation uses it.
     pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Self {
         let ttl = config.key_cache_ttl;
-        let outbound = crate::outbound::Outbound::new(config.outbound.clone());
         Self {
-            outbound,
+            outbound: None,
             webhook_key: None,
             deliveries: None,
             idempotency: None,
@@ -104,11 +105,15 @@ impl App {
         }
         let roots = config.tls_roots;
         let mut app = Self::new(config, store, Arc::new(SystemClock));
+        if needs.own_hostnames {
+            let outbound = crate::outbound::Outbound::new(app.config.outbound.clone());
+            app.outbound = Some(Arc::new(outbound));
+        }
         if needs.token_keys {
-            app.tokens = Some(crate::tokens::TokenKeys::load(&sdk, roots).await?);
+            app.tokens = Some(Arc::new(crate::tokens::TokenKeys::load(&sdk, roots).await?));
         }
         if needs.webhook_key {
-            app.webhook_key = Some(crate::webhooks::load_key(&sdk, roots).await?);
+            app.webhook_key = Some(Arc::new(crate::webhooks::load_key(&sdk, roots).await?));
         }
         if needs.idempotency_key {
             app.idempotency = Some(crate::idempotency::load_secret(&sdk, roots).await?);
@@ -121,9 +126,9 @@ impl App {
     }
 }
 
-/// What a function loads at its cold start beyond the table (the runtime
-/// derives it from the endpoint's declaration).
-#[derive(Debug, Clone, Copy, Default)]
+/// What a function loads at its cold start beyond the table: the route
+/// table derives it from the types of the endpoint's handler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
     /// The access-token keys (it mints or verifies tokens).
     pub token_keys: bool,
@@ -135,6 +140,68 @@ pub struct Needs {
     pub idempotency_key: bool,
     /// The deployment's own host names (it fetches customers' URLs).
     pub own_hostnames: bool,
+}
+
+impl Needs {
+    /// Nothing beyond the table.
+    pub const NONE: Self = Self {
+        token_keys: false,
+        webhook_key: false,
+        delivery_queue: false,
+        idempotency_key: false,
+        own_hostnames: false,
+    };
+
+    /// Also the access-token keys.
+    pub const fn with_token_keys(self) -> Self {
+        Self {
+            token_keys: true,
+            ..self
+        }
+    }
+
+    /// Also the webhook keyring.
+    pub const fn with_webhook_key(self) -> Self {
+        Self {
+            webhook_key: true,
+            ..self
+        }
+    }
+
+    /// Also the delivery queue.
+    pub const fn with_delivery_queue(self) -> Self {
+        Self {
+            delivery_queue: true,
+            ..self
+        }
+    }
+
+    /// Also the idempotency key.
+    pub const fn with_idempotency_key(self) -> Self {
+        Self {
+            idempotency_key: true,
+            ..self
+        }
+    }
+
+    /// Also the deployment's own host names (and the guarded client).
+    pub const fn with_own_hostnames(self) -> Self {
+        Self {
+            own_hostnames: true,
+            ..self
+        }
+    }
+
+    /// Both.
+    pub const fn and(self, other: Self) -> Self {
+        Self {
+            token_keys: self.token_keys || other.token_keys,
+            webhook_key: self.webhook_key || other.webhook_key,
+            delivery_queue: self.delivery_queue || other.delivery_queue,
+            idempotency_key: self.idempotency_key || other.idempotency_key,
+            own_hostnames: self.own_hostnames || other.own_hostnames,
+        }
+    }
 }
 
 /// Adds the deployment's own API host names to those never fetched (SPEC
@@ -175,4 +242,18 @@ pub enum StartupError {
     /// The function delivers webhooks and `TETHER_DELIVERY_QUEUE_URL` is unset.
     #[error("TETHER_DELIVERY_QUEUE_URL is not set")]
     NoQueue,
+    /// The state lacks what the endpoint's operation uses.
+    #[error(transparent)]
+    Missing(#[from] Missing),
+}
+
+/// Why a function cannot serve its endpoint: its state lacks what the
+/// operation's signature names (a deployment key was not loaded).
+#[derive(Debug, thiserror::Error)]
+#[error("{function} lacks what its operation uses ({needs:?})")]
+pub struct Missing {
+    /// The function.
+    pub function: &'static str,
+    /// What it needs.
+    pub needs: Needs,
 }

@@ -2,7 +2,7 @@
 //! operation and documentation. The declarations themselves are the route
 //! table ([`crate::routes`]); the pipeline runs a request of one.
 
-use crate::app::App;
+use crate::app::{App, Needs};
 use crate::error::Surface;
 use crate::wire::SchemaFn;
 use lambda_http::{Body, Request, Response};
@@ -26,34 +26,30 @@ pub enum Credential {
 /// The response future of one request.
 pub type Served = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
-/// Runs one request of an operation through the pipeline: what a function
-/// binary serves and what the tests call — one binding, so they cannot
-/// disagree.
-pub type Handler = fn(Arc<App>, &'static Endpoint, Request) -> Served;
+/// A function's service of its endpoint: what its binary runs per request
+/// and what the tests call — one binding, so they cannot disagree.
+pub type Service = Box<dyn Fn(Request) -> Served + Send + Sync>;
 
-/// What a read ahead brings back, type-erased between the endpoint's hook
-/// and its operation (which takes it from its context).
-pub type Brought = Box<dyn std::any::Any + Send>;
+/// Builds the service of an endpoint from a function's state, once (its
+/// cold start): fails when the state lacks what the operation uses.
+pub type Start = fn(Arc<App>, &'static Endpoint) -> Result<Service, crate::app::Missing>;
 
-/// Reads started by an endpoint's read-ahead hook.
-pub type Reading = Pin<Box<dyn Future<Output = Brought> + Send>>;
-
-/// An endpoint's read-ahead (`pipeline::read_ahead`): from its parsed body
-/// (the handler's body type, as `Any`) and its path parameters, the reads
-/// its operation will start from, or `None` when there are none to make.
-pub type ReadAhead =
-    fn(&Arc<App>, &dyn std::any::Any, &[(&'static str, String)]) -> Option<Reading>;
-
-/// An operation bound for an endpoint: what runs a request, and the
-/// credential its context type needs (checked against the endpoint's).
+/// An operation bound for an endpoint ([`crate::pipeline::bind`]): how to
+/// start serving it, and what its handler's types imply.
 #[derive(Debug, Clone, Copy)]
 pub struct Bound {
-    /// Runs a request.
-    pub handler: Handler,
-    /// The credential the operation's context takes ([`crate::pipeline::Caller`]).
-    pub caller: fn() -> Option<Credential>,
-    /// The schema of the body the operation parses ([`crate::pipeline::FromBody`]).
-    pub body: fn() -> Option<SchemaFn>,
+    /// Builds a function's service.
+    pub start: Start,
+    /// The credential its context takes ([`crate::pipeline::Caller`]).
+    pub credential: Credential,
+    /// The schema of the body it parses ([`crate::pipeline::FromBody`]).
+    pub body: Option<SchemaFn>,
+    /// What its function loads at cold start: its credential's verifier and
+    /// what it uses ([`crate::pipeline::Uses`]).
+    pub needs: Needs,
+    /// It decides its action itself, with its body
+    /// ([`crate::pipeline::Undecided`]).
+    pub decides_itself: bool,
 }
 
 /// A success an operation answers with: status, description, and the
@@ -204,38 +200,27 @@ pub struct Endpoint {
     pub method: &'static str,
     /// The path template, `{name}` for parameters (API Gateway syntax).
     pub path: &'static str,
-    /// The credential the endpoint takes.
+    /// The credential the endpoint takes (its handler's context's).
     pub credential: Credential,
     /// The Cedar action it performs (SPEC §8); empty for public endpoints.
     pub action: &'static str,
-    /// Whether the Cedar context needs the body (the identity being linked):
-    /// then the operation authorizes right after parsing it.
-    pub authorize_after_body: bool,
-    /// Whether the function mints or verifies access tokens (loads the key).
-    pub token_keys: bool,
+    /// Its operation decides its action itself, once it has its body (the
+    /// Cedar context names the identity being linked).
+    pub decides_itself: bool,
+    /// What its function loads at cold start: what its handler's types
+    /// need, and the idempotency key when it takes POSTs.
+    pub needs: Needs,
     /// The error envelope it answers with.
     pub surface: Surface,
-    /// What runs a request.
-    pub handler: Handler,
-    /// The credential the handler's context takes.
-    pub caller: fn() -> Option<Credential>,
+    /// Builds a function's service of it.
+    pub start: Start,
     /// The schema of the body its handler parses (from the handler's type).
-    pub body: fn() -> Option<SchemaFn>,
+    pub body: Option<SchemaFn>,
     /// Its documentation.
     pub docs: Docs,
     /// Browsers call it cross-origin: it answers CORS preflights for the
     /// configured origins (SPEC §10: the user API and the JWKS).
     pub browser: bool,
-    /// The function seals or signs webhook secrets (loads the webhook key).
-    pub webhook_key: bool,
-    /// The function sends webhook deliveries (needs the delivery queue).
-    pub delivery_queue: bool,
-    /// The function fetches or resolves URLs customers give (SPEC §16): it
-    /// loads the deployment's own host names, never fetched.
-    pub fetches_urls: bool,
-    /// The reads its operation starts from, sent beside the limiter's write
-    /// ([`ReadAhead`]); `None`: read after the admission.
-    pub read_ahead: Option<ReadAhead>,
     /// What its operation does to the table beyond the pipeline ([`Touch`]).
     pub touches: &'static [Touch],
     /// The lowest scope of an API key that may call it (the built-in Cedar
@@ -257,63 +242,38 @@ impl PartialEq for Endpoint {
 impl Eq for Endpoint {}
 
 impl Endpoint {
-    /// An endpoint of `surface` taking `credential`.
+    /// The endpoint of `function` serving `route` with operation `bound`.
     pub const fn new(
         function: &'static str,
         route: (&'static str, &'static str),
-        credential: Credential,
         action: &'static str,
         bound: Bound,
         docs: Docs,
     ) -> Self {
+        let takes_posts = matches!(route.0.as_bytes(), b"POST");
         Self {
             function,
             method: route.0,
             path: route.1,
-            credential,
+            credential: bound.credential,
             action,
-            authorize_after_body: false,
-            token_keys: matches!(credential, Credential::UserToken),
-            surface: match credential {
+            decides_itself: bound.decides_itself,
+            needs: if takes_posts {
+                bound.needs.with_idempotency_key()
+            } else {
+                bound.needs
+            },
+            surface: match bound.credential {
                 Credential::ServiceToken => Surface::ExternalService,
                 _ => Surface::Organization,
             },
-            handler: bound.handler,
-            caller: bound.caller,
+            start: bound.start,
             body: bound.body,
             docs,
             browser: false,
-            webhook_key: false,
-            delivery_queue: false,
-            fetches_urls: false,
-            read_ahead: None,
             touches: &[],
             scope: None,
             decided_on_organization_too: false,
-        }
-    }
-
-    /// Its operation's first reads go out beside the limiter's write.
-    pub const fn reading_ahead(self, hook: ReadAhead) -> Self {
-        Self {
-            read_ahead: Some(hook),
-            ..self
-        }
-    }
-
-    /// The function sends webhook deliveries itself.
-    pub const fn with_delivery_queue(self) -> Self {
-        Self {
-            delivery_queue: true,
-            ..self
-        }
-    }
-
-    /// The function seals or signs webhook secrets.
-    pub const fn with_webhook_key(self) -> Self {
-        Self {
-            webhook_key: true,
-            ..self
         }
     }
 
@@ -345,34 +305,10 @@ impl Endpoint {
         Self { touches, ..self }
     }
 
-    /// The function fetches or resolves customers' URLs.
-    pub const fn fetching_urls(self) -> Self {
-        Self {
-            fetches_urls: true,
-            ..self
-        }
-    }
-
     /// Browsers call it cross-origin (CORS, SPEC §10).
     pub const fn for_browsers(self) -> Self {
         Self {
             browser: true,
-            ..self
-        }
-    }
-
-    /// The operation authorizes after parsing its body (Cedar context).
-    pub const fn authorized_after_body(self) -> Self {
-        Self {
-            authorize_after_body: true,
-            ..self
-        }
-    }
-
-    /// The function mints or verifies access tokens.
-    pub const fn with_token_keys(self) -> Self {
-        Self {
-            token_keys: true,
             ..self
         }
     }
@@ -413,11 +349,6 @@ impl Endpoint {
     /// Whether the endpoint acts on the end user named in its path.
     pub fn acts_on_end_user(&self) -> bool {
         self.path.contains("{user_id}")
-    }
-
-    /// Whether the function needs the access-token key (to mint or verify).
-    pub fn uses_token_keys(&self) -> bool {
-        self.token_keys
     }
 
     /// The DynamoDB actions its function may call (its IAM policy): the

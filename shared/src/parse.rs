@@ -112,12 +112,55 @@ impl JsonObject {
         Some(value)
     }
 
-    /// Ends parsing: unknown members become problems too.
-    pub fn finish<T>(mut self, value: T) -> Result<T, ApiError> {
+    /// Ends the parsing of a `T`: unknown members become problems too, and a
+    /// refusal that named no problem (a parser's omission) is the body's as
+    /// a whole — 422 either way, never a request answered as accepted.
+    pub fn finish<T>(mut self, value: Option<T>) -> Result<T, ApiError> {
         let unknown: Vec<String> = self.members.keys().cloned().collect();
         for field in unknown {
             self.errors.push(field, "unknown field");
         }
-        self.errors.into_result(|| value)
+        match value {
+            Some(value) => self.errors.into_result(|| value),
+            None => {
+                if self.errors.is_empty() {
+                    tracing::warn!(
+                        parser = std::any::type_name::<T>(),
+                        "a body was refused without a problem named"
+                    );
+                    self.errors.push("body", "is not valid");
+                }
+                Err(ApiError::Validation(self.errors))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parser's refusal is the client's 422 even when it named no
+    /// problem: never a 500, never an accepted body.
+    #[test]
+    fn a_refusal_without_a_named_problem_is_a_422_on_the_body() {
+        let object = JsonObject::new(Map::new());
+        match object.finish::<NoFields>(None) {
+            Err(ApiError::Validation(errors)) => {
+                let mut expected = FieldErrors::new();
+                expected.push("body", "is not valid");
+                assert_eq!(errors, expected);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut members = Map::new();
+        members.insert("extra".into(), Value::Null);
+        let unknown = JsonObject::new(members).finish(Some(NoFields {}));
+        assert!(matches!(unknown, Err(ApiError::Validation(_))));
+        assert!(
+            JsonObject::new(Map::new())
+                .finish(Some(NoFields {}))
+                .is_ok()
+        );
     }
 }

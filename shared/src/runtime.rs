@@ -19,17 +19,11 @@ pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error
             crate::authz::engine();
         });
     }
-    let app = App::from_env(crate::app::Needs {
-        token_keys: endpoint.uses_token_keys(),
-        webhook_key: endpoint.webhook_key,
-        delivery_queue: endpoint.delivery_queue,
-        idempotency_key: endpoint.method == "POST",
-        own_hostnames: endpoint.fetches_urls,
-    });
-    let app = Arc::new(app.await?);
+    let app = Arc::new(App::from_env(endpoint.needs).await?);
+    let service = (endpoint.start)(app, endpoint)?;
     lambda_http::run(lambda_http::service_fn(move |req| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>((endpoint.handler)(app, endpoint, req).await) }
+        let served = service(req);
+        async move { Ok::<_, Infallible>(served.await) }
     }))
     .await
 }

@@ -285,7 +285,7 @@ fn the_template_itself_names_its_own_api_hosts_to_the_fetching_functions() {
     assert!(template.contains(&format!("TETHER_OWN_HOSTNAMES_PARAMETER: !Sub \"{name}\"")));
     let fetching = tether::routes::ALL
         .iter()
-        .filter(|e| e.fetches_urls)
+        .filter(|e| e.needs.own_hostnames)
         .map(|e| e.function)
         .chain(["deliver-webhooks"]);
     let mut count = 0;

@@ -53,7 +53,7 @@ fn faulty(app: &TestApp, rules: &[&Rule]) -> Arc<App> {
         store,
         app.clock.clone(),
     );
-    faulty.tokens = None;
+    tether_tests::give_keys(&mut faulty);
     Arc::new(faulty)
 }
 
@@ -415,11 +415,13 @@ fn app_via(endpoint: String, test: &TestApp) -> Arc<App> {
             )
             .build(),
     );
-    Arc::new(App::new(
+    let mut app = App::new(
         Config::from_lookup(|_| None).unwrap(),
         Store::new(client, test.app.store.table()),
         test.clock.clone(),
-    ))
+    );
+    tether_tests::give_keys(&mut app);
+    Arc::new(app)
 }
 
 /// SPEC §12: an SDK retry of a transaction that committed, its answer lost,

@@ -152,3 +152,74 @@ fn every_file_of_the_core_crate_reads_on_its_own() {
         .collect();
     assert!(long.is_empty(), "files over 600 lines: {long:?}");
 }
+
+/// The pipeline reads bottom-up: none of its files reaches (through
+/// `super::` paths) a file that reaches back, and none but `mod.rs` uses what
+/// `mod.rs` itself declares.
+#[test]
+fn the_pipelines_files_form_no_import_cycle() {
+    let dir = src().join("pipeline");
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        files.insert(name, code);
+    }
+    assert!(files.len() > 15, "the pipeline's files were not found");
+    let node = |name: &str| {
+        if files.contains_key(name) {
+            name.to_owned()
+        } else {
+            "mod".to_owned()
+        }
+    };
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, code) in &files {
+        let mut used = BTreeSet::new();
+        for rest in code.split("super::").skip(1) {
+            if let Some(group) = rest.strip_prefix('{') {
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                for item in group.split(',') {
+                    let first: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !first.is_empty() {
+                        used.insert(node(&first));
+                    }
+                }
+            } else {
+                let first: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                used.insert(node(&first));
+            }
+        }
+        if name != "mod" && code.contains("crate::pipeline::") {
+            used.insert("mod".to_owned());
+        }
+        used.remove(name);
+        graph.insert(name.clone(), used);
+    }
+    let cycles: Vec<String> = graph
+        .iter()
+        .flat_map(|(from, to)| to.iter().map(move |t| (from, t)))
+        .filter(|(from, to)| reaches(&graph, to, from))
+        .map(|(from, to)| format!("{from} -> {to}"))
+        .collect();
+    assert!(
+        cycles.is_empty(),
+        "pipeline files inside an import cycle: {cycles:?}"
+    );
+}

@@ -9,11 +9,22 @@ use tether::ApiError;
 use tether::App;
 use tether::auth::Scope;
 use tether::config::Config;
-use tether::pipeline::{Ctx, FromBody, NoBody, Reply, handle};
+use tether::pipeline::{FromBody, NoBody, Operation, OrgCtx, Reply, handle};
 use tether::routes;
 use tether::store::Store;
 use tether_tests::id;
 use tether_tests::{TestResponse, spawn_app};
+
+/// Serves `req` of `endpoint` with `op` standing in for its operation.
+async fn serve<O: Operation<A>, A>(
+    app: Arc<App>,
+    endpoint: &'static tether::endpoint::Endpoint,
+    req: lambda_http::Request,
+    op: O,
+) -> lambda_http::Response<lambda_http::Body> {
+    let kept = tether::pipeline::keep::<O, A>(&app, endpoint).expect("a test app has every key");
+    handle(app, endpoint, kept, req, op).await
+}
 
 fn get_request(app: &tether_tests::TestApp, path: &str) -> lambda_http::Request {
     let event = app.request("GET", path).event();
@@ -24,11 +35,11 @@ fn get_request(app: &tether_tests::TestApp, path: &str) -> lambda_http::Request 
 async fn a_panicking_operation_is_an_opaque_500_with_the_request_id() {
     let app = spawn_app().await;
     let req = get_request(&app, "/v1/end-users");
-    let res: TestResponse = handle(
+    let res: TestResponse = serve(
         app.app.clone(),
         &routes::LIST_END_USERS,
         req,
-        |_: Ctx, _: NoBody| async {
+        |_: OrgCtx, _: NoBody| async {
             if true {
                 panic!("secret detail: table=t-internal");
             }
@@ -49,11 +60,11 @@ async fn a_panicking_operation_is_an_opaque_500_with_the_request_id() {
 async fn an_unexpected_error_is_an_opaque_500() {
     let app = spawn_app().await;
     let req = get_request(&app, "/v1/end-users");
-    let res: TestResponse = handle(
+    let res: TestResponse = serve(
         app.app.clone(),
         &routes::LIST_END_USERS,
         req,
-        |_: Ctx, _: NoBody| async {
+        |_: OrgCtx, _: NoBody| async {
             Err::<Reply, _>(ApiError::internal(
                 "connection string postgres://admin:hunter2@db",
             ))
@@ -238,11 +249,11 @@ async fn the_body_is_read_early_only_for_a_verified_caller_and_once() {
             .raw_body("application/json", "{}")
             .event();
         let req = lambda_http::request::from_str(&event.to_string()).unwrap();
-        handle(
+        serve(
             app.app.clone(),
             &routes::UPDATE_END_USER,
             req,
-            |_: Ctx, _: CountedBody| async { Reply::json(StatusCode::OK, &json!({})) },
+            |_: OrgCtx, _: CountedBody| async { Reply::json(StatusCode::OK, &json!({})) },
         )
     };
     let read = || BODIES_READ.load(Ordering::SeqCst);
@@ -259,4 +270,44 @@ async fn the_body_is_read_early_only_for_a_verified_caller_and_once() {
     let admitted: TestResponse = send(app.admin_key.clone()).await.into();
     assert_eq!(admitted.status, 200, "{}", admitted.text);
     assert_eq!(read(), 2, "read once");
+}
+
+/// What an operation's signature names is loaded at the cold start or the
+/// function does not start: no request finds a key missing.
+#[tokio::test]
+async fn a_function_lacking_what_its_operation_uses_does_not_start() {
+    let app = spawn_app().await;
+    let bare = Arc::new(App::new(
+        app.app.config.clone(),
+        app.app.store.clone(),
+        app.clock.clone(),
+    ));
+    let mut needing = 0;
+    for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
+        let started = (endpoint.start)(Arc::clone(&bare), endpoint);
+        if endpoint.needs == tether::app::Needs::NONE {
+            assert!(started.is_ok(), "{} needs nothing", endpoint.function);
+        } else {
+            needing += 1;
+            let missing = started.err().expect("refused without its keys");
+            assert_eq!(missing.function, endpoint.function);
+        }
+        assert!(
+            (endpoint.start)(Arc::clone(&app.app), endpoint).is_ok(),
+            "{} starts with every key",
+            endpoint.function
+        );
+    }
+    // Every POST (its idempotency key) and every function with a key or
+    // client of its own.
+    assert!(needing >= 19, "{needing}");
+    // Derived from the handlers' types, at compile time.
+    const {
+        assert!(routes::CREATE_TOKEN.needs.token_keys);
+        assert!(routes::GET_JWKS.needs.token_keys && !routes::GET_JWKS.needs.idempotency_key);
+        assert!(routes::LINK_SSO.needs.own_hostnames && routes::LINK_SSO.needs.token_keys);
+        assert!(routes::CREATE_WEBHOOK_ENDPOINT.needs.webhook_key);
+        assert!(routes::TEST_WEBHOOK_ENDPOINT.needs.delivery_queue);
+        assert!(!routes::LIST_END_USERS.needs.token_keys);
+    }
 }

@@ -100,7 +100,7 @@ fn app_via(endpoint: String, test: &TestApp, beside: bool) -> Arc<App> {
         Store::new(client, test.app.store.table()),
         test.clock.clone(),
     );
-    app.tokens = Some(tether_tests::token_keys());
+    tether_tests::give_keys(&mut app);
     Arc::new(app)
 }
 
@@ -313,7 +313,7 @@ async fn a_cold_functions_first_read_waits_for_the_fewest_round_trips() {
 }
 
 /// A write's own reads go out beside its limiter's write too (the claim's
-/// connect token and policies: `pipeline::read_ahead`); the write follows
+/// connect token and policies: `pipeline::overlap`, `Early`); the write follows
 /// the admission. The kill switch puts them back after it.
 #[tokio::test]
 async fn a_claim_reads_its_token_and_policies_beside_the_services_limiter_write() {

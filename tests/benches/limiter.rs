@@ -108,27 +108,16 @@ async fn main() {
         } else {
             Owner::SourceIp(format!("198.51.100.{}", scenario.requests % 250))
         };
-        // An organization's charge is held to the version its plan was read
-        // at, as the pipeline's warm path does.
-        let read_at = matches!(owner, Owner::Organization(_)).then_some(0);
         // Warm-up: the first request of a cold function may guess wrong once.
-        let _ = app
-            .limiter
-            .admit(&app.store, &owner, scenario.policy, read_at, clock.now())
-            .await
-            .expect("admit");
+        let _ = charge(&app, &owner, scenario.policy, clock.now()).await;
         let (mut admitted, mut refused) = (0u64, 0u64);
         let (mut admit_calls, mut admit_capacity, mut refusal_calls) = (0u64, 0.0f64, 0u64);
         for _ in 0..scenario.requests {
             clock.advance(time::Duration::microseconds(scenario.step_micros));
             let before = app.store.call_totals();
-            let outcome = app
-                .limiter
-                .admit(&app.store, &owner, scenario.policy, read_at, clock.now())
-                .await
-                .expect("admit");
+            let admitted_now = charge(&app, &owner, scenario.policy, clock.now()).await;
             let after = app.store.call_totals();
-            if outcome.is_ok() {
+            if admitted_now {
                 admitted += 1;
                 admit_calls += after.calls - before.calls;
                 admit_capacity += after.capacity_units - before.capacity_units;
@@ -212,5 +201,31 @@ fn per(total: f64, n: u64) -> String {
         "-".to_owned()
     } else {
         format!("{:.3}", total / n as f64)
+    }
+}
+
+/// Charges one request; whether it was admitted. An organization's charge is
+/// held to the version its plan was read at, as the pipeline's warm path does.
+async fn charge(
+    app: &tether::App,
+    owner: &Owner,
+    policy: tether::limits::Policy,
+    at: time::OffsetDateTime,
+) -> bool {
+    let limiter = &app.limiter;
+    if matches!(owner, Owner::Organization(_)) {
+        let read_at = tether::limits::CachedAt(0);
+        limiter
+            .admit(&app.store, owner, policy, read_at, at)
+            .await
+            .expect("admit")
+            .is_ok()
+    } else {
+        let read_at = tether::limits::Unconditioned;
+        limiter
+            .admit(&app.store, owner, policy, read_at, at)
+            .await
+            .expect("admit")
+            .is_ok()
     }
 }

@@ -204,6 +204,16 @@ pub fn webhook_key() -> tether::sealed::Keyring {
     tether::sealed::Keyring::single(tether::sealed::key(&[9; 32]).expect("a 32-byte key"))
 }
 
+/// Gives a test app every deployment key and the guarded outbound client
+/// (a function loads only those its operation uses).
+pub fn give_keys(app: &mut App) {
+    app.tokens = Some(Arc::new(token_keys()));
+    app.webhook_key = Some(Arc::new(webhook_key()));
+    app.idempotency = Some(idempotency_secret());
+    let outbound = tether::outbound::Outbound::new(app.config.outbound.clone());
+    app.outbound = Some(Arc::new(outbound));
+}
+
 /// The key every test app derives Idempotency-Key records under.
 pub fn idempotency_secret() -> tether::idempotency::Secret {
     tether::idempotency::Secret::from_bytes([11; 32])
@@ -338,10 +348,8 @@ impl TestAppBuilder {
             .await
             .expect("create the test delivery queue");
         let mut app = App::new(config, store, app_clock);
-        app.tokens = Some(token_keys());
-        app.webhook_key = Some(webhook_key());
+        give_keys(&mut app);
         app.deliveries = Some(queue);
-        app.idempotency = Some(idempotency_secret());
         let app = Arc::new(app);
         let org = Organization::new("Test Org".into(), self.plan, self.overrides, clock.now());
         tether::relationships::put_organization(&app.store, &org)
@@ -393,10 +401,8 @@ impl TestApp {
     pub fn cold_instance(&self) -> TestApp {
         let store = Store::new(self.app.store.client().clone(), self.app.store.table());
         let mut app = App::new(self.app.config.clone(), store, self.app.clock.clone());
-        app.tokens = Some(token_keys());
-        app.webhook_key = Some(webhook_key());
+        give_keys(&mut app);
         app.deliveries = self.app.deliveries.clone();
-        app.idempotency = Some(idempotency_secret());
         TestApp {
             app: Arc::new(app),
             clock: Arc::clone(&self.clock),
@@ -411,7 +417,7 @@ impl TestApp {
     pub fn cold_instance_with_tokens(&self, tokens: tether::tokens::TokenKeys) -> TestApp {
         let mut instance = self.cold_instance();
         let app = Arc::get_mut(&mut instance.app).expect("a new instance is not shared");
-        app.tokens = Some(tokens);
+        app.tokens = Some(Arc::new(tokens));
         instance
     }
 
@@ -421,8 +427,7 @@ impl TestApp {
         let store = Store::new(dynamodb_client().await, table.to_owned());
         let config = Config::from_lookup(|_| None).expect("default config");
         let mut app = App::new(config, store, Arc::new(SystemClock));
-        app.tokens = Some(token_keys());
-        app.idempotency = Some(idempotency_secret());
+        give_keys(&mut app);
         TestApp {
             app: Arc::new(app),
             clock: Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())),
@@ -708,7 +713,8 @@ pub async fn dispatch(
     req: Request,
 ) -> Response<Body> {
     let endpoint = endpoint.unwrap_or(&routes::NOT_FOUND);
-    (endpoint.handler)(app, endpoint, req).await
+    let service = (endpoint.start)(app, endpoint).expect("a test app has every key");
+    service(req).await
 }
 
 /// A request being built.

@@ -28,7 +28,7 @@ fn shape(endpoint: &Endpoint) -> Option<(&'static str, Vec<&'static str>, bool)>
     if endpoint.decided_on_organization_too && !resources.contains(&"Organization") {
         resources.push("Organization");
     }
-    Some((principal, resources, endpoint.authorize_after_body))
+    Some((principal, resources, endpoint.decides_itself))
 }
 
 fn quoted_list(actions: &[&str], indent: &str, per_line: usize, prefix: &str) -> String {
@@ -42,9 +42,13 @@ fn quoted_list(actions: &[&str], indent: &str, per_line: usize, prefix: &str) ->
         .join(",\n")
 }
 
+/// An action's shape: its principal, its resources, whether its context
+/// names an identity.
+type Shape = (&'static str, Vec<&'static str>, bool);
+
 /// The schema with its action list generated.
 pub fn schema(current: &str) -> Result<String, String> {
-    let mut groups: Vec<((&str, Vec<&str>, bool), Vec<&str>)> = Vec::new();
+    let mut groups: Vec<(Shape, Vec<&str>)> = Vec::new();
     for endpoint in routes::ALL {
         let Some(key) = shape(endpoint) else {
             continue;

@@ -39,15 +39,15 @@ fn function(endpoint: &Endpoint) -> String {
         resource(name)
     );
     let mut variables = Vec::new();
-    if endpoint.uses_token_keys() {
+    if endpoint.needs.token_keys {
         variables.push("TETHER_TOKEN_SIGNING_KEY_PARAMETER: !Ref TokenSigningKeyParameter");
         variables.push("TETHER_TOKEN_KEY_GENERATION: !Ref TokenKeyGeneration");
     }
-    if endpoint.webhook_key {
+    if endpoint.needs.webhook_key {
         variables.push("TETHER_WEBHOOK_KEY_PARAMETER: !Ref WebhookKeyParameter");
         variables.push("TETHER_WEBHOOK_KEY_GENERATION: !Ref WebhookKeyGeneration");
     }
-    if endpoint.delivery_queue {
+    if endpoint.needs.delivery_queue {
         variables.push("TETHER_DELIVERY_QUEUE_URL: !Ref DeliveryQueue");
     }
     if !variables.is_empty() {
@@ -65,19 +65,19 @@ fn function(endpoint: &Endpoint) -> String {
         "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [{}]\n              Resource: {resource}\n",
         endpoint.dynamodb_actions().join(", ")
     ));
-    if endpoint.uses_token_keys() {
+    if endpoint.needs.token_keys {
         out.push_str(&ssm("${TokenSigningKeyParameter}"));
     }
-    if endpoint.webhook_key {
+    if endpoint.needs.webhook_key {
         out.push_str(&ssm("${WebhookKeyParameter}"));
     }
     if endpoint.method == "POST" {
         out.push_str(&ssm("${IdempotencyKeyParameter}"));
     }
-    if endpoint.fetches_urls {
+    if endpoint.needs.own_hostnames {
         out.push_str(&ssm("/tether/${Stage}/own-hostnames"));
     }
-    if endpoint.delivery_queue {
+    if endpoint.needs.delivery_queue {
         out.push_str("            - Effect: Allow\n              Action: [sqs:SendMessage]\n              Resource: !GetAtt DeliveryQueue.Arn\n");
     }
     let route = |api: &str| {

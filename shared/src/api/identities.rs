@@ -6,7 +6,7 @@ use crate::identities::store;
 use crate::identities::{IdentityRecord, LinkIdentity, LinkOutcome, LinkedBy, link};
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
+use crate::pipeline::{Decided, Json, NoBody, OrgCtx, Reply, Undecided};
 use crate::wire::Page;
 use lambda_http::http::StatusCode;
 
@@ -25,29 +25,27 @@ pub fn link_reply(outcome: LinkOutcome) -> Result<Reply, ApiError> {
     }
 }
 
-/// `POST /v1/users/{user_id}/identities` → 201 `linked_by: "auto"`, 200, 404, 409, 422.
-pub async fn create(ctx: OrgCtx, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
-    let org = ctx.org;
-    let user = ctx.path_id("user_id", EndUserId::parse)?;
+/// `POST /v1/users/{user_id}/identities` → 201 `linked_by: "auto"`, 200, 404,
+/// 409, 422. The decision's context names the identity being linked.
+pub async fn create(ctx: Undecided<OrgCtx>, body: Json<LinkIdentity>) -> Result<Reply, ApiError> {
     let input = body.value;
-    let (provider, external_id) = (input.identity_provider_id, input.external_id);
-    if let Some(replay) = ctx
-        .authorize_identity(&IdentityContext {
-            identity_provider_id: provider.to_string(),
-            external_id: external_id.clone(),
-            external_email: input.external_email.clone(),
-            external_username: input.external_username.clone(),
-            external_email_verified: input.external_email_verified,
-        })
-        .await?
-    {
-        return Ok(replay);
-    }
+    let identity = IdentityContext {
+        identity_provider_id: input.identity_provider_id.to_string(),
+        external_id: input.external_id.clone(),
+        external_email: input.external_email.clone(),
+        external_username: input.external_username.clone(),
+        external_email_verified: input.external_email_verified,
+    };
+    let ctx = match ctx.decide(async |_: &OrgCtx| Ok((identity, ()))).await? {
+        Decided::Run(ctx, ()) => ctx,
+        Decided::Replay(_, replay) => return Ok(replay),
+    };
+    let user = ctx.path_id("user_id", EndUserId::parse)?;
     let mut identity = IdentityRecord::new(
-        org,
+        ctx.org,
         user,
-        provider,
-        external_id,
+        input.identity_provider_id,
+        input.external_id,
         input.external_username,
         input.external_email,
         input.external_display_name,

@@ -3,23 +3,29 @@
 use crate::error::ApiError;
 use crate::identity_providers::{self, CreateProvider, ProviderRecord, UpdateProvider, keys};
 use crate::ids::IdentityProviderId;
+use crate::outbound::Outbound;
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
 use crate::wire::Page;
 use lambda_http::http::StatusCode;
+use std::sync::Arc;
 
 const RESOURCE: &str = "identity_provider";
 
 /// `POST /v1/identity-providers` → 201 with the provider, its keys pinned
 /// or fetched (422 `invalid_url`, `identity_provider_unreachable`).
-pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, ApiError> {
+pub async fn create(
+    ctx: OrgCtx,
+    body: Json<CreateProvider>,
+    outbound: Arc<Outbound>,
+) -> Result<Reply, ApiError> {
     let now = ctx.app.clock.now();
     let mut input = body.value;
     let source = std::mem::replace(
         &mut input.source,
         identity_providers::SourceInput::Discovery,
     );
-    let keys = keys::resolve(&ctx.app.outbound, &input.issuer, source, now).await?;
+    let keys = keys::resolve(&outbound, &input.issuer, source, now).await?;
     let record = ProviderRecord::new(ctx.org, input, keys, now);
     if !identity_providers::put_new(&ctx.app.store, &ctx.organization, &record).await? {
         return Err(crate::caps::Capped::IdentityProviders.reached(&ctx.organization));
@@ -30,7 +36,11 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateProvider>) -> Result<Reply, Ap
 /// `PATCH /v1/identity-providers/{id}` → 200 with the provider: `name`,
 /// `client_id`, and the key source (`jwks` pins, `jwks_uri` fetches); warm
 /// functions use the change from their next request. `{}` changes nothing.
-pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, ApiError> {
+pub async fn update(
+    ctx: OrgCtx,
+    body: Json<UpdateProvider>,
+    outbound: Arc<Outbound>,
+) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
     let current = identity_providers::get(store, ctx.org, id)
@@ -42,7 +52,7 @@ pub async fn update(ctx: OrgCtx, body: Json<UpdateProvider>) -> Result<Reply, Ap
         return Reply::json(StatusCode::OK, &current.view());
     }
     let keys = match input.source {
-        Some(source) => Some(keys::resolve(&ctx.app.outbound, &current.issuer, source, now).await?),
+        Some(source) => Some(keys::resolve(&outbound, &current.issuer, source, now).await?),
         None => None,
     };
     let changes = identity_providers::Changes {

@@ -4,14 +4,13 @@
 
 use crate::App;
 use crate::authz::{self, OrgPolicies};
-use crate::endpoint::{Brought, Reading};
 use crate::error::ApiError;
 use crate::external_services;
 use crate::external_services::connect_tokens::{self, ConnectTokenRecord};
 use crate::external_services::relations::{self, Attempt, ClaimBody, RelationRecord, check_token};
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, NoBody, OrgCtx, Reply, ServiceCtx};
+use crate::pipeline::{Early, Json, NoBody, OrgCtx, ReadAhead, Reading, Reply, ServiceCtx};
 use crate::secrets::ConnectToken;
 use crate::store;
 use crate::wire::ServicePage;
@@ -19,7 +18,11 @@ use lambda_http::http::StatusCode;
 use std::sync::Arc;
 
 /// `POST /api/v1/external-services/{externalServiceId}/organization-relations/claim`.
-pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiError> {
+pub async fn claim(
+    ctx: ServiceCtx,
+    body: Json<ClaimBody>,
+    ahead: Early<ClaimItems>,
+) -> Result<Reply, ApiError> {
     let service = ctx.service.id;
     let ClaimBody {
         connect_token: raw_token,
@@ -29,7 +32,7 @@ pub async fn claim(ctx: ServiceCtx, body: Json<ClaimBody>) -> Result<Reply, ApiE
     let now = ctx.app.clock.now();
     // Read beside the admission when the pipeline could, else now; a read
     // ahead that failed, or was not for this service and token, is made again.
-    let items = match ctx.read_ahead::<ClaimItems>() {
+    let items = match ahead.0 {
         Some(ahead) if ahead.usable_for(&secret, service) => ahead,
         _ => ClaimItems::read(&ctx.app, &secret, service).await,
     };
@@ -77,7 +80,8 @@ type ClaimReads = (
 /// for its events). The token names its organization. Never the cached
 /// policies: this request is charged to the service, whose bucket cannot
 /// tell whether they are current (SPEC §5).
-struct ClaimItems {
+#[derive(Debug)]
+pub struct ClaimItems {
     /// The service it was read for (the path's: the admission proves the
     /// caller is that service before anything read is used).
     service: ExternalServiceId,
@@ -137,30 +141,30 @@ impl ClaimItems {
     }
 }
 
-/// The claim's read-ahead ([`crate::endpoint::ReadAhead`]): its
-/// `BatchGetItem`, from the body's connect token and the path's service,
-/// sent beside the service's limiter write — unless the body holds no
-/// well-formed token or the service's bucket was last seen empty (a
-/// refused claim would read for nothing). Nothing is cached until the
-/// claim is admitted and runs.
-pub fn read_ahead(
-    app: &Arc<App>,
-    body: &dyn std::any::Any,
-    path: &[(&'static str, String)],
-) -> Option<Reading> {
-    let body = body.downcast_ref::<Json<ClaimBody>>()?;
-    let secret = ConnectToken::parse(&body.value.connect_token)?;
-    let service = crate::pipeline::param(path, "externalServiceId")
-        .and_then(|value| ExternalServiceId::parse(value).ok())?;
-    let owner = crate::limits::Owner::ExternalService(service);
-    let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
-    if app.limiter.looks_exhausted(&owner, policy, app.clock.now()) {
-        return None;
+/// The claim's read-ahead: its `BatchGetItem`, from the body's connect
+/// token and the path's service, sent beside the service's limiter write —
+/// unless the body holds no well-formed token or the service's bucket was
+/// last seen empty (a refused claim would read for nothing). Nothing is
+/// cached until the claim is admitted and runs.
+impl ReadAhead<Json<ClaimBody>> for ClaimItems {
+    fn start(
+        app: &Arc<App>,
+        body: &Json<ClaimBody>,
+        path: &[(&'static str, String)],
+    ) -> Option<Reading<Self>> {
+        let secret = ConnectToken::parse(&body.value.connect_token)?;
+        let service = crate::pipeline::param(path, "externalServiceId")
+            .and_then(|value| ExternalServiceId::parse(value).ok())?;
+        let owner = crate::limits::Owner::ExternalService(service);
+        let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
+        if app.limiter.looks_exhausted(&owner, policy, app.clock.now()) {
+            return None;
+        }
+        let app = Arc::clone(app);
+        Some(Box::pin(async move {
+            ClaimItems::read(&app, &secret, service).await
+        }))
     }
-    let app = Arc::clone(app);
-    Some(Box::pin(async move {
-        Box::new(ClaimItems::read(&app, &secret, service).await) as Brought
-    }))
 }
 
 /// `GET /api/v1/external-services/{externalServiceId}/organizations` →

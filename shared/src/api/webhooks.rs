@@ -4,8 +4,10 @@ use crate::deliveries::Job;
 use crate::deliveries::records::{self, DeliveryRecord};
 use crate::error::ApiError;
 use crate::ids::{WebhookDeliveryId, WebhookEndpointId};
+use crate::outbound::Outbound;
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, Reply};
+use crate::queue::DeliveryQueue;
 use crate::sealed::Keyring;
 use crate::webhooks::endpoints::{
     self, CreateEndpoint, EndpointRecord, UpdateEndpoint, WithSecret,
@@ -13,20 +15,14 @@ use crate::webhooks::endpoints::{
 use crate::wire::Page;
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::CACHE_CONTROL;
+use std::sync::Arc;
 
 const RESOURCE: &str = "webhook_endpoint";
 const CURSOR_TAG: &str = "w1:";
 
-fn sealing_key(ctx: &OrgCtx) -> Result<&Keyring, ApiError> {
-    ctx.app
-        .webhook_key
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("this function has no webhook key"))
-}
-
 /// Checks a URL the caller gave, resolving its host (SPEC §16).
-async fn checked_url(ctx: &OrgCtx, url: &str) -> Result<(), ApiError> {
-    let policy = ctx.app.outbound.policy();
+async fn checked_url(outbound: &Outbound, url: &str) -> Result<(), ApiError> {
+    let policy = outbound.policy();
     let invalid = |refused: crate::outbound::UrlRefused| ApiError::InvalidUrl {
         field: "url",
         problem: refused.to_string(),
@@ -51,10 +47,13 @@ fn with_secret(
 }
 
 /// `POST /v1/webhook-endpoints` → 201 with the secret, once.
-pub async fn create(ctx: OrgCtx, body: Json<CreateEndpoint>) -> Result<Reply, ApiError> {
-    checked_url(&ctx, &body.value.url).await?;
-    let (record, secret) =
-        EndpointRecord::new(ctx.org, body.value, sealing_key(&ctx)?, ctx.app.clock.now())?;
+pub async fn create(
+    ctx: OrgCtx,
+    body: Json<CreateEndpoint>,
+    (outbound, keyring): (Arc<Outbound>, Arc<Keyring>),
+) -> Result<Reply, ApiError> {
+    checked_url(&outbound, &body.value.url).await?;
+    let (record, secret) = EndpointRecord::new(ctx.org, body.value, &keyring, ctx.app.clock.now())?;
     if !endpoints::put_new(&ctx.app.store, &ctx.organization, &record).await? {
         return Err(crate::caps::Capped::WebhookEndpoints.reached(&ctx.organization));
     }
@@ -86,10 +85,14 @@ pub async fn get(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `PATCH /v1/webhook-endpoints/{id}`: url, event types, description,
 /// `status: "enabled"` to re-enable.
-pub async fn update(ctx: OrgCtx, body: Json<UpdateEndpoint>) -> Result<Reply, ApiError> {
+pub async fn update(
+    ctx: OrgCtx,
+    body: Json<UpdateEndpoint>,
+    outbound: Arc<Outbound>,
+) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     if let Some(url) = &body.value.url {
-        checked_url(&ctx, url).await?;
+        checked_url(&outbound, url).await?;
     }
     let record = endpoints::update(
         &ctx.app.store,
@@ -115,7 +118,11 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/webhook-endpoints/{id}/roll-secret` → 200 with the new secret;
 /// the old one keeps signing beside it for 24 h.
-pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+pub async fn roll_secret(
+    ctx: OrgCtx,
+    _: Json<NoFields>,
+    keyring: Arc<Keyring>,
+) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
     // Two rolls at once: the later one rolls what the first one made.
@@ -124,9 +131,7 @@ pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiErr
             .await?
             .ok_or(ApiError::NotFound { resource: RESOURCE })?;
         ctx.check_stored_in(current.organization_id, RESOURCE)?;
-        if let Some(secret) =
-            endpoints::roll_secret(store, &current, sealing_key(&ctx)?, now).await?
-        {
+        if let Some(secret) = endpoints::roll_secret(store, &current, &keyring, now).await? {
             let updated = endpoints::get(store, ctx.org, id)
                 .await?
                 .ok_or(ApiError::NotFound { resource: RESOURCE })?;
@@ -138,15 +143,12 @@ pub async fn roll_secret(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiErr
     ))
 }
 
-fn delivery_queue(ctx: &OrgCtx) -> Result<&crate::queue::DeliveryQueue, ApiError> {
-    ctx.app
-        .deliveries
-        .as_ref()
-        .ok_or_else(|| ApiError::internal("this function has no delivery queue"))
-}
-
 /// Sends a delivery now: its message on the queue, marked as a person's.
-async fn enqueue(ctx: &OrgCtx, record: &DeliveryRecord) -> Result<(), ApiError> {
+async fn enqueue(
+    ctx: &OrgCtx,
+    queue: &DeliveryQueue,
+    record: &DeliveryRecord,
+) -> Result<(), ApiError> {
     let job = Job {
         org: ctx.org,
         endpoint: record.endpoint_id,
@@ -154,7 +156,7 @@ async fn enqueue(ctx: &OrgCtx, record: &DeliveryRecord) -> Result<(), ApiError> 
         seq: record.seq,
         manual: true,
     };
-    delivery_queue(ctx)?
+    queue
         .send(&[job.body()])
         .await
         .map_err(|e| ApiError::ServiceUnavailable(Box::new(e)))
@@ -163,7 +165,7 @@ async fn enqueue(ctx: &OrgCtx, record: &DeliveryRecord) -> Result<(), ApiError> 
 /// `POST /v1/webhook-endpoints/{id}/test` → 202: a `ping` event is
 /// delivered to the endpoint (whatever its event types, even disabled) and
 /// shows in its delivery log.
-pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+pub async fn test(ctx: OrgCtx, _: Json<NoFields>, queue: DeliveryQueue) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let endpoint = endpoints::get(&ctx.app.store, ctx.org, id)
         .await?
@@ -191,7 +193,7 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
     );
     record.body = Some(body.to_string());
     records::put_new(&ctx.app.store, &record, now).await?;
-    enqueue(&ctx, &record).await?;
+    enqueue(&ctx, &queue, &record).await?;
     Reply::json(StatusCode::ACCEPTED, &record.view())
 }
 
@@ -223,7 +225,11 @@ pub async fn deliveries(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 
 /// `POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry` → 202:
 /// one more attempt now (a failed delivery's schedule is not restarted).
-pub async fn retry(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+pub async fn retry(
+    ctx: OrgCtx,
+    _: Json<NoFields>,
+    queue: DeliveryQueue,
+) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let delivery = ctx.path_id("delivery_id", WebhookDeliveryId::parse)?;
     let now = ctx.app.clock.now();
@@ -232,6 +238,6 @@ pub async fn retry(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
         .ok_or(ApiError::NotFound {
             resource: "webhook_delivery",
         })?;
-    enqueue(&ctx, &record).await?;
+    enqueue(&ctx, &queue, &record).await?;
     Reply::json(StatusCode::ACCEPTED, &record.view())
 }

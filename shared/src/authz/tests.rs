@@ -67,7 +67,7 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
             &read
         };
         let question = Question {
-            identity: endpoint.authorize_after_body.then_some(&identity),
+            identity: endpoint.decides_itself.then_some(&identity),
             ..ask(principal, endpoint.action, resource)
         };
         match engine().authorize(&question, None) {

@@ -88,9 +88,10 @@ pub struct TurnUsage {
     pub resets_at: OffsetDateTime,
 }
 
-/// Why a request was refused (429).
+/// Why a request was refused (429), or not judged (`Outdated`, only for a
+/// charge held to a version: [`ReadAt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denial {
+pub enum Denial<O = Changed> {
     /// The bucket is empty.
     RateLimited {
         /// The bucket as it stands.
@@ -105,13 +106,73 @@ pub enum Denial {
         /// Whole seconds until the period resets.
         retry_after: u64,
     },
-    /// Not judged: the owner changed (its version is past the one the
-    /// policy was read at), so the policy may be outdated. Nothing was
+    /// Not judged: the owner changed since the policy was read. Nothing was
     /// counted; charge again with the owner read anew.
-    Outdated {
-        /// The owner's version now.
-        version: u64,
-    },
+    Outdated(O),
+}
+
+/// The owner changed past the version its policy was read at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The owner's version now.
+    pub version: u64,
+}
+
+/// What a charge is held to: the owner's version its policy was read at
+/// ([`CachedAt`]), or nothing ([`Unconditioned`]: read by this request, or
+/// configuration) — then it cannot be outdated, and its type says so.
+pub trait ReadAt: Copy + Send + Sync + 'static {
+    /// What a charge answers when the owner changed since.
+    type Outdated: Copy + std::fmt::Debug + Send;
+
+    /// The version the write's condition holds the charge to.
+    fn version(self) -> Option<u64>;
+
+    /// The answer when the owner's version is `now`, if that is past it.
+    fn outdated(self, now: u64) -> Option<Self::Outdated>;
+
+    /// The owner's version an outdated charge found.
+    fn found(outdated: &Self::Outdated) -> u64;
+}
+
+/// A policy read at this version of its owner (a cached record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachedAt(pub u64);
+
+impl ReadAt for CachedAt {
+    type Outdated = Changed;
+
+    fn version(self) -> Option<u64> {
+        Some(self.0)
+    }
+
+    fn outdated(self, now: u64) -> Option<Changed> {
+        (now > self.0).then_some(Changed { version: now })
+    }
+
+    fn found(outdated: &Changed) -> u64 {
+        outdated.version
+    }
+}
+
+/// A policy no change can outdate: read by this request, or configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unconditioned;
+
+impl ReadAt for Unconditioned {
+    type Outdated = std::convert::Infallible;
+
+    fn version(self) -> Option<u64> {
+        None
+    }
+
+    fn outdated(self, _: u64) -> Option<std::convert::Infallible> {
+        None
+    }
+
+    fn found(outdated: &std::convert::Infallible) -> u64 {
+        match *outdated {}
+    }
 }
 
 /// The limiter of one warm function. It remembers each bucket as it last saw
@@ -133,11 +194,11 @@ impl Default for Limiter {
 
 /// How one request is judged.
 #[derive(Debug, Clone, Copy)]
-struct Judge {
+struct Judge<R> {
     /// Refusals from a write only ([`Owner::versioned`]).
     versioned: bool,
-    /// The owner's version the policy was read at (`None`: read anew).
-    read_at: Option<u64>,
+    /// The owner's version the policy was read at.
+    read_at: R,
     /// The request's time.
     at: OffsetDateTime,
     /// The request's charge: the SDK's retries of a write carry it unchanged.
@@ -197,20 +258,20 @@ fn reset_instant(micros: i64) -> OffsetDateTime {
 }
 
 /// What one bucket item said about a request, before scaling to the whole bucket.
-type Outcome = Result<Admission, Denial>;
+type Outcome<O = Changed> = Result<Admission, Denial<O>>;
 
 impl Limiter {
     /// Charges one request at `at` to `owner`'s bucket under `policy` as read
     /// at the owner's version `read_at`, which the write's condition holds it
-    /// to ([`Denial::Outdated`] when it changed; `None`: read by this request).
-    pub async fn admit(
+    /// to ([`Denial::Outdated`] when it changed).
+    pub async fn admit<R: ReadAt>(
         &self,
         store: &Store,
         owner: &Owner,
         policy: Policy,
-        read_at: Option<u64>,
+        read_at: R,
         at: OffsetDateTime,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome<R::Outdated>, StoreError> {
         let judge = Judge {
             versioned: owner.versioned(),
             read_at,
@@ -237,7 +298,7 @@ impl Limiter {
                 .await?;
             match outcome {
                 Ok(_) => return Ok(scale(outcome, policy, shards)),
-                Err(Denial::Outdated { .. }) => return Ok(outcome),
+                Err(Denial::Outdated(_)) => return Ok(outcome),
                 Err(Denial::TurnsExhausted { .. }) if step + 1 < shards => {}
                 Err(Denial::TurnsExhausted { state, retry_after }) => {
                     if let Some(refusal) = rate_refusal {
@@ -313,13 +374,13 @@ impl Limiter {
 
     /// Charges one request to one bucket item. A `versioned` owner's
     /// refusals come from a write, never from memory (see [`Owner`]).
-    async fn admit_item(
+    async fn admit_item<R: ReadAt>(
         &self,
         store: &Store,
         pk: String,
         policy: Policy,
-        judge: Judge,
-    ) -> Result<Outcome, StoreError> {
+        judge: Judge<R>,
+    ) -> Result<Outcome<R::Outdated>, StoreError> {
         let Judge {
             versioned,
             read_at,
@@ -341,7 +402,7 @@ impl Limiter {
             version,
         };
         // Refuses when `state` already proves the bucket empty or the turns used up.
-        let refusal = |state: &BucketState, period_key: &str| -> Option<Denial> {
+        let refusal = |state: &BucketState, period_key: &str| -> Option<Denial<R::Outdated>> {
             let used = state.turns_in(period_key);
             if policy.turn_ceiling.is_some_and(|ceiling| used >= ceiling) {
                 let wait = micros(period.next_start()) - now;
@@ -402,10 +463,9 @@ impl Limiter {
                 }
                 Err(old) => {
                     let old = BucketState::from_item(old.as_ref());
-                    if read_at.is_some_and(|read_at| old.version > read_at) {
-                        let version = old.version;
+                    if let Some(outdated) = read_at.outdated(old.version) {
                         self.seen.put(pk, old);
-                        return Ok(Err(Denial::Outdated { version }));
+                        return Ok(Err(Denial::Outdated(outdated)));
                     }
                     // The item already counts a later period: this function's
                     // clock lags behind a month boundary. Count the turn there;
@@ -436,16 +496,16 @@ impl Limiter {
 
     /// One conditional `UpdateItem`: `Ok(new item)` or `Err(old item)` when
     /// its condition did not hold (a retry of a write that landed is `Ok`).
-    async fn write(
+    async fn write<R: ReadAt>(
         &self,
         store: &Store,
         pk: &str,
         policy: Policy,
         branch: Branch,
-        judge: Judge,
+        judge: Judge<R>,
         period: &str,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let (now, read_at) = (micros(judge.at), judge.read_at);
+        let (now, read_at) = (micros(judge.at), judge.read_at.version());
         let rate = policy.rate;
         let mut set = vec!["#charge = :charge"];
         let mut conditions = vec!["(attribute_not_exists(#charge) OR #charge <> :charge)"];

@@ -55,7 +55,7 @@ pub(super) fn shard_index(shards: u32) -> u32 {
 /// One shard's answer, reported for the whole bucket: its rate, and the
 /// shard's remaining tokens and turns multiplied by the shard count (an
 /// estimate: shards drain evenly on average).
-pub(super) fn scale(outcome: Outcome, whole: Policy, shards: u32) -> Outcome {
+pub(super) fn scale<O>(outcome: Outcome<O>, whole: Policy, shards: u32) -> Outcome<O> {
     let n = shards.max(1);
     let widen = |mut a: Admission| {
         a.rate = whole.rate;
@@ -77,6 +77,6 @@ pub(super) fn scale(outcome: Outcome, whole: Policy, shards: u32) -> Outcome {
             state: widen(state),
             retry_after,
         }),
-        Err(outdated @ Denial::Outdated { .. }) => Err(outdated),
+        Err(Denial::Outdated(outdated)) => Err(Denial::Outdated(outdated)),
     }
 }

@@ -28,7 +28,7 @@ pub fn error_statuses(endpoint: &Endpoint) -> Vec<u16> {
     let op = operation(endpoint);
     let has_path = endpoint.parameter_names().next().is_some();
     let mut statuses = vec![500, 503];
-    let has_body = (endpoint.body)().is_some();
+    let has_body = endpoint.body.is_some();
     if endpoint.credential != Credential::None
         || has_path
         || has_body
@@ -222,7 +222,7 @@ fn operation_object(endpoint: &Endpoint, schemas: &mut Schemas) -> Value {
     if !endpoint.action.is_empty() {
         object["x-cedar-action"] = json!(endpoint.action);
     }
-    if let Some(body) = (endpoint.body)() {
+    if let Some(body) = endpoint.body {
         let mut content = json_content(schemas.request(body));
         if op.text_body {
             content["text/plain"] =

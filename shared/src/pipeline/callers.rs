@@ -1,45 +1,113 @@
-//! The context an operation takes names the credential it serves: an
+//! The context an operation takes names the credential it serves, and the
+//! route table derives the endpoint's credential from it: an
 //! organization-API operation takes [`OrgCtx`] (an API key of `org`, its
 //! organization record), a user-API one [`UserCtx`] (`user` of `org`), an
 //! external-service one [`ServiceCtx`], a public one [`Ctx`] itself. What
 //! cannot be absent is not an `Option`. Each dereferences to [`Ctx`].
+//!
+//! An operation whose decision needs its body (the identity being linked)
+//! takes [`Undecided`]: it has no way to the request's state but
+//! [`Undecided::decide`], so it cannot act undecided.
 
-use super::context::{Authenticated, Ctx};
-use crate::endpoint::Credential;
+use super::admission::{Admission, Public};
+use super::context::{Ctx, Judged};
+use super::key_slot::KeySlot;
+use super::keys_and_tokens::{AccessTokens, ApiKeys, OrgAdmitted};
+use super::principal::{Authenticated, TokenHolder};
+use super::reply::Reply;
+use super::services::{ServiceAdmitted, ServiceTokens};
+use crate::authz;
 use crate::error::ApiError;
 use crate::external_services::ServicePrincipal;
+use crate::freshness::Current;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::Organization;
 use std::ops::Deref;
+use std::sync::Arc;
 
 /// A context an operation can take.
 pub trait Caller: Sized + Send + 'static {
-    /// The credential it needs; `None`: any (public endpoints).
-    const CREDENTIAL: Option<Credential>;
+    /// How its caller is admitted (its credential).
+    type Admission: Admission;
+    /// The operation decides its action itself, once it has its body.
+    const DECIDES_ITSELF: bool = false;
 
-    /// Narrows the pipeline's context. Fails only when an endpoint takes
-    /// another credential than its handler (`routes` tests that none does).
-    fn from_ctx(ctx: Ctx) -> Result<Self, ApiError>;
+    /// The context of an admitted request.
+    fn new(
+        ctx: Ctx,
+        admitted: <Self::Admission as Admission>::Admitted,
+        slot: Arc<KeySlot>,
+    ) -> Self;
 }
 
 impl Caller for Ctx {
-    const CREDENTIAL: Option<Credential> = None;
+    type Admission = Public;
 
-    fn from_ctx(ctx: Ctx) -> Result<Self, ApiError> {
-        Ok(ctx)
+    fn new(ctx: Ctx, (): (), _: Arc<KeySlot>) -> Self {
+        ctx
     }
 }
 
-fn mismatch(wanted: &str) -> ApiError {
-    ApiError::internal(format!(
-        "the endpoint's credential does not give the {wanted} its handler takes"
-    ))
+/// A context of an authenticated caller: the request and what it was judged by.
+pub trait Decidable: Caller {
+    /// The request, and what its admission was judged by.
+    fn parts(&self) -> (&Ctx, &Judged);
+}
+
+/// The checks an authenticated operation makes on what it loaded.
+macro_rules! authenticated_context {
+    ($context:ty) => {
+        impl Deref for $context {
+            type Target = Ctx;
+
+            fn deref(&self) -> &Ctx {
+                &self.ctx
+            }
+        }
+
+        impl Decidable for $context {
+            fn parts(&self) -> (&Ctx, &Judged) {
+                (&self.ctx, &self.judged)
+            }
+        }
+
+        impl $context {
+            /// Decides the endpoint's action again on the stored object the
+            /// operation loaded ([`Judged::check_stored`]): another
+            /// organization's is not found.
+            pub fn check_stored(
+                &self,
+                stored: authz::Resource,
+                resource: &'static str,
+            ) -> Result<(), ApiError> {
+                self.judged.check_stored(&self.ctx, stored, resource)
+            }
+
+            /// [`Self::check_stored`] for an organization-level object (a
+            /// provider, an endpoint, a connect token, a relation) of
+            /// `organization`.
+            pub fn check_stored_in(
+                &self,
+                organization: OrganizationId,
+                resource: &'static str,
+            ) -> Result<(), ApiError> {
+                self.check_stored(authz::Resource::Organization(organization), resource)
+            }
+
+            /// The owner's version as of this request's limiter write, for
+            /// the caches an operation reads through ([`crate::freshness`]).
+            pub fn current(&self) -> Current {
+                self.judged.current
+            }
+        }
+    };
 }
 
 /// An organization-API request: authenticated with an API key.
 #[derive(Debug)]
 pub struct OrgCtx {
     ctx: Ctx,
+    judged: Judged,
     /// The key's organization: every key the request touches derives from it.
     pub org: OrganizationId,
     /// Its record (plan, limits), as the pipeline loaded it.
@@ -47,37 +115,34 @@ pub struct OrgCtx {
 }
 
 impl Caller for OrgCtx {
-    const CREDENTIAL: Option<Credential> = Some(Credential::ApiKey);
+    type Admission = ApiKeys;
 
-    fn from_ctx(mut ctx: Ctx) -> Result<Self, ApiError> {
-        let org = match &ctx.authenticated {
-            Some(Authenticated::ApiKey(key)) => key.organization_id,
-            _ => return Err(mismatch("API key")),
-        };
-        let organization = ctx
-            .organization
-            .take()
-            .ok_or_else(|| mismatch("organization record"))?;
-        Ok(Self {
+    fn new(
+        ctx: Ctx,
+        admitted: OrgAdmitted<crate::auth::ApiKeyPrincipal>,
+        slot: Arc<KeySlot>,
+    ) -> Self {
+        Self {
+            org: admitted.principal.organization_id,
+            organization: admitted.organization,
+            judged: Judged {
+                authenticated: Authenticated::ApiKey(admitted.principal),
+                current: admitted.current,
+                policies: admitted.policies,
+                slot,
+            },
             ctx,
-            org,
-            organization,
-        })
+        }
     }
 }
 
-impl Deref for OrgCtx {
-    type Target = Ctx;
-
-    fn deref(&self) -> &Ctx {
-        &self.ctx
-    }
-}
+authenticated_context!(OrgCtx);
 
 /// A user-API request: an end user with its access token.
 #[derive(Debug)]
 pub struct UserCtx {
     ctx: Ctx,
+    judged: Judged,
     /// The end user.
     pub user: EndUserId,
     /// Its organization.
@@ -88,58 +153,138 @@ pub struct UserCtx {
 }
 
 impl Caller for UserCtx {
-    const CREDENTIAL: Option<Credential> = Some(Credential::UserToken);
+    type Admission = AccessTokens;
 
-    fn from_ctx(ctx: Ctx) -> Result<Self, ApiError> {
-        let (user, org, token_generation) = match &ctx.authenticated {
-            Some(Authenticated::EndUser {
-                user,
-                organization,
-                generation,
-            }) => (*user, *organization, *generation),
-            _ => return Err(mismatch("access token")),
-        };
-        Ok(Self {
+    fn new(ctx: Ctx, admitted: OrgAdmitted<TokenHolder>, slot: Arc<KeySlot>) -> Self {
+        let holder = admitted.principal;
+        Self {
+            user: holder.user,
+            org: holder.organization,
+            token_generation: holder.generation,
+            judged: Judged {
+                authenticated: Authenticated::EndUser(holder),
+                current: admitted.current,
+                policies: admitted.policies,
+                slot,
+            },
             ctx,
-            user,
-            org,
-            token_generation,
-        })
+        }
     }
 }
 
-impl Deref for UserCtx {
-    type Target = Ctx;
-
-    fn deref(&self) -> &Ctx {
-        &self.ctx
-    }
-}
+authenticated_context!(UserCtx);
 
 /// An external-service-API request: a service with its token.
 #[derive(Debug)]
 pub struct ServiceCtx {
     ctx: Ctx,
+    judged: Judged,
     /// The service (its path's, checked by the pipeline).
     pub service: ServicePrincipal,
+    /// The organization its path names, as this request read it (plan,
+    /// limits); `None` on the service's own routes.
+    pub organization: Option<Organization>,
 }
 
 impl Caller for ServiceCtx {
-    const CREDENTIAL: Option<Credential> = Some(Credential::ServiceToken);
+    type Admission = ServiceTokens;
 
-    fn from_ctx(ctx: Ctx) -> Result<Self, ApiError> {
-        let service = match &ctx.authenticated {
-            Some(Authenticated::ExternalService(service)) => service.clone(),
-            _ => return Err(mismatch("service token")),
-        };
-        Ok(Self { ctx, service })
+    fn new(ctx: Ctx, admitted: ServiceAdmitted, slot: Arc<KeySlot>) -> Self {
+        Self {
+            service: admitted.principal.clone(),
+            organization: admitted.organization,
+            judged: Judged {
+                authenticated: Authenticated::ExternalService(admitted.principal),
+                current: admitted.current,
+                policies: None,
+                slot,
+            },
+            ctx,
+        }
     }
 }
 
-impl Deref for ServiceCtx {
-    type Target = Ctx;
+authenticated_context!(ServiceCtx);
 
-    fn deref(&self) -> &Ctx {
-        &self.ctx
+impl ServiceCtx {
+    /// Decides this endpoint's action on organization `org` with the
+    /// policies the operation read for it: for a service once it knows the
+    /// organization (the claim reads them with the connect token).
+    pub fn authorize_for_organization(
+        &self,
+        org: OrganizationId,
+        policies: Option<&authz::OrgPolicies>,
+    ) -> Result<(), ApiError> {
+        self.judged.decide_on_organization(&self.ctx, org, policies)
+    }
+}
+
+/// A context before its decision: the caller is admitted and its body
+/// parsed, and the endpoint's action is decided by [`Self::decide`] with
+/// what the body names — the only way to the context inside.
+///
+/// ```
+/// use tether::pipeline::{Decided, Json, NoFields, OrgCtx, Reply, Undecided};
+/// # use tether::authz::IdentityContext;
+/// async fn link(ctx: Undecided<OrgCtx>, _: Json<NoFields>) -> Result<Reply, tether::ApiError> {
+///     # let identity = IdentityContext { identity_provider_id: String::new(), external_id: String::new(), external_email: None, external_username: None, external_email_verified: false };
+///     let ctx = match ctx.decide(async |_: &OrgCtx| Ok((identity, ()))).await? {
+///         Decided::Run(ctx, ()) => ctx,
+///         Decided::Replay(_, replay) => return Ok(replay),
+///     };
+///     let _store = &ctx.app.store;
+///     Ok(Reply::empty(lambda_http::http::StatusCode::NO_CONTENT))
+/// }
+/// ```
+///
+/// Forgetting the decision does not compile: nothing of the request is
+/// reachable before it.
+///
+/// ```compile_fail,E0609
+/// use tether::pipeline::{Json, NoFields, OrgCtx, Reply, Undecided};
+/// async fn link(ctx: Undecided<OrgCtx>, _: Json<NoFields>) -> Result<Reply, tether::ApiError> {
+///     let _store = &ctx.app.store;
+///     Ok(Reply::empty(lambda_http::http::StatusCode::NO_CONTENT))
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Undecided<C>(C);
+
+impl<C: Decidable> Caller for Undecided<C> {
+    type Admission = C::Admission;
+    const DECIDES_ITSELF: bool = true;
+
+    fn new(ctx: Ctx, admitted: <C::Admission as Admission>::Admitted, slot: Arc<KeySlot>) -> Self {
+        Self(C::new(ctx, admitted, slot))
+    }
+}
+
+/// What a decision let through: the operation runs with what its facts
+/// brought, or the same request already ran and its response is replayed.
+#[derive(Debug)]
+pub enum Decided<C, T> {
+    /// Allowed: run.
+    Run(C, T),
+    /// Allowed, and the same request (its Idempotency-Key) already ran.
+    Replay(C, Reply),
+}
+
+impl<C: Decidable> Undecided<C> {
+    /// Establishes the decision's facts with `facts` — which reads what it
+    /// must (an identity provider, its keys) and returns the identity being
+    /// linked, for the Cedar context, and what the operation goes on with —
+    /// then decides the endpoint's action and claims the request's
+    /// Idempotency-Key.
+    pub async fn decide<T>(
+        self,
+        facts: impl AsyncFnOnce(&C) -> Result<(authz::IdentityContext, T), ApiError>,
+    ) -> Result<Decided<C, T>, ApiError> {
+        let caller = self.0;
+        let (identity, value) = facts(&caller).await?;
+        let (ctx, judged) = caller.parts();
+        match judged.decide_identity(ctx, &identity).await? {
+            Some(reply) => Ok(Decided::Replay(caller, reply)),
+            None => Ok(Decided::Run(caller, value)),
+        }
     }
 }

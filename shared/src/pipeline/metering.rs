@@ -3,23 +3,14 @@
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::limits::{Admission, Denial, Owner, Policy, header_time};
+use crate::limits::{Admission, Denial, Owner, Policy, ReadAt, Unconditioned, header_time};
 use crate::organizations::Organization;
 use lambda_http::http::HeaderValue;
 use lambda_http::http::header::{HeaderName, RETRY_AFTER};
 
-/// A charge that was judged or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Charged {
-    /// Admitted; the owner's version.
-    Admitted(u64),
-    /// Not judged: the owner changed since its policy was read.
-    Outdated,
-}
-
 /// What the limiter step learned, for the response headers.
 #[derive(Debug, Default)]
-pub(super) struct Metering {
+pub struct Metering {
     /// The bucket after this request (admitted or not).
     admission: Option<Admission>,
     /// The organization whose quotas apply.
@@ -27,17 +18,17 @@ pub(super) struct Metering {
 }
 
 impl Metering {
-    /// Charges one request to `owner` under `policy` as read at the owner's
-    /// version `read_at`; a refusal is the 429 to answer. The owner's version
-    /// the write returned is recorded for the warm caches
-    /// ([`crate::freshness`]) and returned, or [`Charged::Outdated`].
-    pub(super) async fn charge(
+    /// Charges one request to `owner` under `policy` as read at `read_at`; a
+    /// refusal is the 429 to answer. The owner's version the write returned
+    /// is recorded for the warm caches ([`crate::freshness`]) and returned —
+    /// or, when the owner changed since `read_at`, what the charge found.
+    pub(super) async fn charge<R: ReadAt>(
         &mut self,
         app: &App,
         owner: Owner,
         policy: Policy,
-        read_at: Option<u64>,
-    ) -> Result<Charged, ApiError> {
+        read_at: R,
+    ) -> Result<Result<u64, R::Outdated>, ApiError> {
         let outcome = app
             .limiter
             .admit(&app.store, &owner, policy, read_at, app.clock.now())
@@ -47,7 +38,7 @@ impl Metering {
             | Err(Denial::RateLimited { state: a, .. } | Denial::TurnsExhausted { state: a, .. }) => {
                 a.version
             }
-            Err(Denial::Outdated { version }) => *version,
+            Err(Denial::Outdated(outdated)) => R::found(outdated),
         };
         if !matches!(owner, Owner::SourceIp(_)) {
             app.versions.record(&owner.partition_key(), version);
@@ -55,9 +46,9 @@ impl Metering {
         match outcome {
             Ok(admission) => {
                 self.admission = Some(admission);
-                Ok(Charged::Admitted(version))
+                Ok(Ok(version))
             }
-            Err(Denial::Outdated { .. }) => Ok(Charged::Outdated),
+            Err(Denial::Outdated(outdated)) => Ok(Err(outdated)),
             Err(Denial::RateLimited { state, retry_after }) => {
                 self.admission = Some(state);
                 Err(ApiError::RateLimited { retry_after })
@@ -71,12 +62,12 @@ impl Metering {
 
     /// Charges an organization's request: its plan's rate, burst and turns,
     /// as read at its version `read_at`.
-    pub(super) async fn charge_organization(
+    pub(super) async fn charge_organization<R: ReadAt>(
         &mut self,
         app: &App,
         org: &Organization,
-        read_at: Option<u64>,
-    ) -> Result<Charged, ApiError> {
+        read_at: R,
+    ) -> Result<Result<u64, R::Outdated>, ApiError> {
         let limits = org.limits();
         self.relationships = Some((org.relationships_active, limits.relationship_ceiling));
         self.charge(
@@ -88,21 +79,18 @@ impl Metering {
         .await
     }
 
-    /// Charges an external service's request: its own bucket, no turns.
+    /// Charges an external service's request: its own bucket, no turns. The
+    /// service's policy is configuration: nothing to hold it to.
     pub(super) async fn charge_external_service(
         &mut self,
         app: &App,
         id: crate::ids::ExternalServiceId,
     ) -> Result<u64, ApiError> {
         let policy = crate::limits::EXTERNAL_SERVICE_POLICY;
-        // The service's policy is configuration: nothing to hold it to.
-        match self
-            .charge(app, Owner::ExternalService(id), policy, None)
-            .await?
-        {
-            Charged::Admitted(version) => Ok(version),
-            Charged::Outdated => Err(ApiError::internal("an unconditioned charge was outdated")),
-        }
+        let charged = self
+            .charge(app, Owner::ExternalService(id), policy, Unconditioned)
+            .await?;
+        Ok(charged.unwrap_or_else(|never| match never {}))
     }
 
     /// Charges a request without valid credentials, or to a public endpoint.
@@ -111,9 +99,36 @@ impl Metering {
             rate: app.config.source_ip_rate,
             turn_ceiling: None,
         };
-        self.charge(app, Owner::SourceIp(ip), policy, None)
+        self.charge(app, Owner::SourceIp(ip), policy, Unconditioned)
             .await
             .map(drop)
+    }
+
+    /// A credential found ended by the check after the limiter's write: 401,
+    /// and — like every request without valid credentials — charged to its
+    /// source IP.
+    pub(super) async fn refuse_ended(&mut self, app: &App, source_ip: &str) -> ApiError {
+        match self.charge_source_ip(app, source_ip.to_owned()).await {
+            Err(err) => err,
+            Ok(()) => ApiError::InvalidCredentials,
+        }
+    }
+
+    /// Charges the source IP for a request whose credential failed (guessing
+    /// costs the guesser), and passes the identification on.
+    pub(super) async fn charge_unverified<T>(
+        &mut self,
+        app: &App,
+        identified: Result<T, ApiError>,
+        source_ip: &str,
+    ) -> Result<T, ApiError> {
+        if identified
+            .as_ref()
+            .is_err_and(ApiError::is_credential_failure)
+        {
+            self.charge_source_ip(app, source_ip.to_owned()).await?;
+        }
+        identified
     }
 
     /// The headers for a response with outcome `error` (None: success).

@@ -1,95 +1,88 @@
 //! The one request pipeline every function runs, in this order:
-//! request id → path parameters → authenticate → rate limit (slot) →
+//! request id → path parameters → authenticate → rate limit →
 //! authorize → body → Idempotency-Key → operation → render → one log line.
-//! That is the order of the answers; the work overlaps where it is pure or
-//! discarded when refused: a read runs beside the limiter's write, and the
-//! decision and the body's parse are computed while that write is out.
+//! That is the order of the answers; some work overlaps the limiter's write
+//! where it is pure or discarded when refused ([`overlap`]).
 //!
 //! A panic or unexpected error anywhere becomes a 500 `internal_error` with
-//! the request id and nothing internal in the body. One module per concern:
-//! [`path`] parameters, [`credentials`] (who is calling, and which bucket
-//! pays; [`services`] for external services), [`authorize`] (the Cedar decision), [`context`] (what an operation
-//! gets), [`body`] and [`query`] parsing, [`metering`] (limits and quota
-//! headers), [`reply`] (rendering), [`read_ahead`] (a write's first reads
-//! beside its admission); this file runs them in order and logs.
+//! the request id and nothing internal in the body.
+//!
+//! Read bottom-up: the request's parts ([`header`], [`path`], [`query`],
+//! [`body`], [`numbers`]) and its answer ([`reply`]); who is calling
+//! ([`principal`]) and what is learned on the way ([`learned`], [`metering`]);
+//! the decision ([`decision`]) and the organization acted for ([`tenant`]);
+//! the work overlapped with the limiter's write ([`overlap`]); the
+//! admissions — [`admission`] (the kind of credential, and public
+//! endpoints), [`keys_and_tokens`] (an organization's API keys and end
+//! users), [`services`] (external services); what an operation gets
+//! ([`context`], [`key_slot`], [`callers`], [`uses`]) and its signature
+//! ([`operation`]). This file runs them in order and logs.
 
-mod authorize;
+mod admission;
 pub mod body;
 mod callers;
 mod context;
-mod credentials;
+mod decision;
+mod header;
+mod key_slot;
+mod keys_and_tokens;
+mod learned;
 mod metering;
 mod numbers;
+mod operation;
+mod overlap;
 mod path;
+mod principal;
 pub mod query;
-mod read_ahead;
 mod reply;
 mod services;
-mod speculation;
 mod tenant;
+mod uses;
 
+pub use crate::app::Missing;
 pub use crate::parse::{JsonObject, NoFields, ParseBody};
 pub use body::{FromBody, Json, NoBody};
-pub use callers::{Caller, OrgCtx, ServiceCtx, UserCtx};
-pub use context::{Authenticated, Ctx};
-pub use credentials::Header;
+pub use callers::{Caller, Decidable, Decided, OrgCtx, ServiceCtx, Undecided, UserCtx};
+pub use context::Ctx;
+pub use header::Header;
+pub use operation::{KeptFor, Operation, bind, keep, start};
+pub use overlap::{Early, ReadAhead, Reading};
 pub(crate) use path::param;
+pub use principal::{Authenticated, TokenHolder};
 pub use query::Query;
 pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
+pub use uses::Uses;
 
 use crate::app::App;
 use crate::endpoint::{Credential, Endpoint};
 use crate::error::{ApiError, Surface};
 use crate::idempotency;
-use crate::ids::{OrganizationId, RequestId};
-use context::{KeySlot, PendingKey};
-use credentials::{Admitted, admit, charge_malformed, source_ip};
+use crate::ids::RequestId;
+use admission::{Admission, Incoming};
 use futures_util::FutureExt;
+use header::source_ip;
+use key_slot::{KeySlot, PendingKey};
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use learned::Learned;
+use operation::AdmissionOf;
+use overlap::admit_beside;
 use path::path_parameters;
 use reply::{render_reply, stamp};
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::Instant;
 use tracing::Instrument;
 
-/// What the request log line reports about the caller.
-#[derive(Debug, Default)]
-struct LoggedCaller {
-    organization_id: Option<OrganizationId>,
-    credential_id: Option<String>,
-}
-
-/// What the pipeline learns on the way that the response and the log need,
-/// whatever the outcome.
-#[derive(Debug, Default)]
-struct Trace {
-    caller: LoggedCaller,
-    metering: metering::Metering,
-    /// Set once the caller's credential is verified: only then is the body
-    /// read before the admission is decided (an unknown key does not get
-    /// a policy text parsed for it).
-    verified: Arc<AtomicBool>,
-}
-
 /// Runs one request through the pipeline and renders the response. Never
 /// fails: every outcome is an HTTP response with `X-Request-Id`.
-pub async fn handle<C, B, F, Fut>(
+pub async fn handle<O: Operation<A>, A>(
     app: Arc<App>,
     endpoint: &'static Endpoint,
+    kept: Arc<KeptFor<O, A>>,
     req: Request,
-    op: F,
-) -> Response<Body>
-where
-    C: Caller,
-    B: FromBody,
-    F: FnOnce(C, B) -> Fut + Copy,
-    Fut: Future<Output = Result<Reply, ApiError>>,
-{
+    op: O,
+) -> Response<Body> {
     let started = Instant::now();
     let store = app.store.clone();
     let calls_before = store.call_totals();
@@ -105,8 +98,8 @@ where
             return stamp(cors.preflight(endpoint.method, req.headers()), request_id);
         }
         let request_headers = cors.as_ref().map(|_| req.headers().clone());
-        let mut trace = Trace::default();
-        let outcome = AssertUnwindSafe(run(app, endpoint, request_id, req, op, &mut trace))
+        let mut learned = Learned::default();
+        let outcome = AssertUnwindSafe(run(app, endpoint, kept, request_id, req, op, &mut learned))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
@@ -117,7 +110,7 @@ where
                     .unwrap_or_default();
                 Err(ApiError::internal(format!("operation panicked: {what}")))
             });
-        let limit_headers = trace.metering.headers(outcome.as_ref().err());
+        let limit_headers = learned.metering.headers(outcome.as_ref().err());
         // The error's code on the request line: a refusal is explained
         // without matching log lines by request id.
         let error = outcome.as_ref().err().map(|e| e.code_on(endpoint.surface));
@@ -133,7 +126,7 @@ where
             cors.decorate(headers, &mut response);
         }
         let response = stamp(response, request_id);
-        let caller = trace.caller;
+        let caller = learned.caller;
         // Per request while a function serves one request at a time (Lambda);
         // concurrent requests sharing a store (tests) blur these figures.
         let calls = store.call_totals().since(&calls_before);
@@ -160,30 +153,34 @@ where
     .await
 }
 
-async fn run<C, B, F, Fut>(
+async fn run<O: Operation<A>, A>(
     app: Arc<App>,
     endpoint: &'static Endpoint,
+    kept: Arc<KeptFor<O, A>>,
     request_id: RequestId,
     req: Request,
-    op: F,
-    trace: &mut Trace,
-) -> Result<Reply, ApiError>
-where
-    C: Caller,
-    B: FromBody,
-    F: FnOnce(C, B) -> Fut + Copy,
-    Fut: Future<Output = Result<Reply, ApiError>>,
-{
+    op: O,
+    learned: &mut Learned,
+) -> Result<Reply, ApiError> {
     let source_ip = req
         .request_context_ref()
         .and_then(source_ip)
         .unwrap_or_else(|| "unknown".to_owned());
+    let decides_itself = <O::Caller as Caller>::DECIDES_ITSELF;
     let path_params = match path_parameters(endpoint, &req) {
         Ok(params) => params,
         Err(err) => {
             // Refused before authentication, yet charged like any request
             // (SPEC §6): so a flood of malformed paths is throttled too.
-            charge_malformed(&app, endpoint, req.headers(), &source_ip, trace).await?;
+            let incoming = Incoming {
+                app: &app,
+                endpoint,
+                headers: req.headers(),
+                path_params: &[],
+                source_ip: &source_ip,
+                decides_itself,
+            };
+            kept.admission.charge_malformed(incoming, learned).await?;
             return Err(err);
         }
     };
@@ -191,17 +188,11 @@ where
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let (parts, body) = req.into_parts();
-    let headers = parts.headers;
-
     let raw_body = body_bytes(&body);
-    // A read (GET) with a caller runs beside the limiter's write instead of
-    // after it: one round trip of latency instead of two. Its
-    // outcome is kept only if the request is admitted and authorized at a
-    // version its caches were current at; otherwise it is run again below.
     let parts = Parts {
         app: Arc::clone(&app),
         request_id,
-        headers,
+        headers: parts.headers,
         query,
         method,
         path,
@@ -209,91 +200,92 @@ where
         endpoint,
         path_params,
     };
+    // A read (GET) with a caller runs beside the limiter's write instead of
+    // after it ([`overlap`]); its outcome is kept only if the request is
+    // admitted and authorized at a version its caches were current at.
     let speculate = (app.config.reads_beside_limiter
         && endpoint.method == "GET"
         && endpoint.credential != Credential::None)
         .then(|| {
             let parts = parts.clone();
-            move |admitted: Admitted| async move {
-                let input = B::from_body(&parts.headers, raw_body)?;
-                let ctx =
-                    C::from_ctx(parts.into_ctx(admitted, Arc::new(KeySlot::new(None)), None))?;
-                op(ctx, input).instrument(operation_span(endpoint)).await
-            }
+            let kept = Arc::clone(&kept);
+            // Owned and boxed: the admission's future is checked `Send` at
+            // every lifetime, which a future borrowing the request is not.
+            let raw_body: Arc<[u8]> = Arc::from(raw_body);
+            let speculation: overlap::Speculation<_> = Box::new(move |admitted| {
+                Box::pin(async move {
+                    let body = O::Body::from_body(&parts.headers, &raw_body)?;
+                    let caller = O::Caller::new(parts.into_ctx(), admitted, Arc::default());
+                    let uses = <O::Uses as Uses<O::Body>>::extract(&kept.uses, None);
+                    op.call(caller, body, uses)
+                        .instrument(operation_span(endpoint))
+                        .await
+                })
+            });
+            speculation
         });
-    // The body is read while the admission's round trip is out: it is pure,
-    // and its outcome — a 400/413/422 included — is only looked at after the
-    // admission and the decision, where SPEC's order of refusals puts it.
-    let verified = Arc::clone(&trace.verified);
-    let (admitted, speculated, early_input, ahead) = {
-        let admitting = admit(
-            &app,
-            endpoint,
-            &parts.headers,
-            &parts.path_params,
-            &parts.source_ip,
-            trace,
-            speculate,
-        );
-        let mut admitting = std::pin::pin!(admitting);
-        // Polled once by hand: when it is already decided, nothing is read early.
-        let first = std::future::poll_fn(|cx| Poll::Ready(admitting.as_mut().poll(cx))).await;
-        match first {
-            Poll::Ready(admission) => {
-                let (admitted, speculated) = admission?;
-                (admitted, speculated, None, None)
-            }
-            Poll::Pending => {
-                let verified = verified.load(Ordering::Relaxed);
-                let early = parse_early::<B>(verified, &parts.headers, raw_body).await;
-                // A body read early may start the operation's reads too
-                // (not with the kill switch of reads beside the limiter).
-                let reading = endpoint
-                    .read_ahead
-                    .filter(|_| app.config.reads_beside_limiter)
-                    .zip(early.as_ref().and_then(|e| e.as_ref().ok()))
-                    .and_then(|(hook, input)| hook(&app, input, &parts.path_params));
-                let (admission, brought) =
-                    tokio::join!(admitting, futures_util::future::OptionFuture::from(reading));
-                let (admitted, speculated) = admission?;
-                (admitted, speculated, early, brought)
-            }
-        }
+    let incoming = Incoming {
+        app: &app,
+        endpoint,
+        headers: &parts.headers,
+        path_params: &parts.path_params,
+        source_ip: &parts.source_ip,
+        decides_itself,
     };
+    let verified = Arc::clone(&learned.verified);
+    // The body is parsed, and the operation's reads sent, while the
+    // admission's round trip is out; the body's outcome — a 400/413/422
+    // included — is only looked at after the admission and the decision,
+    // where SPEC's order of refusals puts it.
+    let reads_ahead = app.config.reads_beside_limiter;
+    let (admission, beside) = admit_beside(
+        kept.admission.admit(incoming, learned, speculate),
+        &verified,
+        &parts.headers,
+        raw_body,
+        |body| {
+            reads_ahead
+                .then(|| <O::Uses as Uses<O::Body>>::read_ahead(&app, body, &parts.path_params))
+                .flatten()
+        },
+    )
+    .await;
+    let (admitted, speculated) = admission?;
     if let Some(speculated) = speculated {
         return speculated.outcome;
     }
-
-    let input = match early_input {
-        Some(input) => input?,
-        None => B::from_body(&parts.headers, raw_body)?,
+    let body = match beside.body {
+        Some(body) => body?,
+        None => O::Body::from_body(&parts.headers, raw_body)?,
     };
 
     // Idempotency-Key (SPEC §9): claimed once the request is authenticated,
     // rate limited, authorized and its body valid, so a retry of the same
     // POST by the same principal gets the first response back.
-    let authenticated = admitted.authenticated.as_ref();
+    let authenticated = AdmissionOf::<O, A>::authenticated(&admitted);
     let pending = idempotency_request(
-        endpoint,
+        kept.idempotency.as_ref(),
         &parts.headers,
-        authenticated,
+        authenticated.as_ref(),
         &parts.method,
         &parts.path,
         raw_body,
     )?;
     let slot = Arc::new(KeySlot::new(pending));
     let store = app.store.clone();
-    let actor = actor_of(authenticated, request_id);
-    let ctx = C::from_ctx(parts.into_ctx(admitted, Arc::clone(&slot), ahead))?;
-    if !endpoint.authorize_after_body
-        && let Some(replay) = slot.claim(&app).await?
-    {
+    // Every write of the operation names who made it (SPEC §15).
+    let actor = authenticated.map_or_else(crate::store::actor::Actor::system, |who| {
+        who.actor(request_id)
+    });
+    let caller = O::Caller::new(parts.into_ctx(), admitted, Arc::clone(&slot));
+    if !decides_itself && let Some(replay) = slot.claim(&app).await? {
         return Ok(replay);
     }
-    // Every write of the operation names who made it (SPEC §15).
-    let outcome =
-        crate::store::actor::scope(actor, op(ctx, input).instrument(operation_span(endpoint)))
-            .await;
+    let uses = <O::Uses as Uses<O::Body>>::extract(&kept.uses, beside.brought);
+    let operation = op
+        .call(caller, body, uses)
+        .instrument(operation_span(endpoint));
+    let outcome = crate::store::actor::scope(actor, operation).await;
     if let Some(claim) = slot.take_claim() {
         record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
     }
@@ -310,29 +302,7 @@ fn operation_span(endpoint: &Endpoint) -> tracing::Span {
     )
 }
 
-/// Reads the body while the admission is out, after yielding once so the
-/// calls just begun reach the wire first (on Lambda's one thread, the SDK's
-/// connection tasks run only when this task yields). `None` — read after the
-/// admission, as before — when there is no body to read; when the caller's
-/// credential is not verified yet (an unknown or forged key costs no parse:
-/// a policy text's is milliseconds); or while the Cedar engine is still
-/// being built on its own thread (a policy body is validated by it, and
-/// waiting for the build here would hold up a cold start's handshakes).
-/// A verified caller refused a 429 or 403 had its body read for nothing: at
-/// most [`body::MAX_BODY_BYTES`], charged to its own bucket.
-async fn parse_early<B: FromBody>(
-    verified: bool,
-    headers: &HeaderMap,
-    raw_body: &[u8],
-) -> Option<Result<B, ApiError>> {
-    if B::SCHEMA.is_none() || !verified || !crate::authz::engine_is_built() {
-        return None;
-    }
-    tokio::task::yield_now().await;
-    Some(B::from_body(headers, raw_body))
-}
-
-/// What a request brings to its operation's context besides its admission.
+/// What a request brings to its operation's context.
 #[derive(Clone)]
 struct Parts {
     app: Arc<App>,
@@ -347,19 +317,10 @@ struct Parts {
 }
 
 impl Parts {
-    fn into_ctx(
-        self,
-        admitted: Admitted,
-        idempotency: Arc<KeySlot>,
-        ahead: Option<crate::endpoint::Brought>,
-    ) -> Ctx {
+    fn into_ctx(self) -> Ctx {
         Ctx {
             app: self.app,
             request_id: self.request_id,
-            authenticated: admitted.authenticated,
-            organization: admitted.organization,
-            current: admitted.current,
-            policies: admitted.policies,
             headers: self.headers,
             query: self.query,
             method: self.method,
@@ -367,45 +328,24 @@ impl Parts {
             source_ip: self.source_ip,
             endpoint: self.endpoint,
             path_params: self.path_params,
-            idempotency,
-            read_ahead: read_ahead::Slot::new(ahead),
         }
-    }
-}
-
-/// The actor stamped on the operation's writes: its authenticated principal
-/// (public endpoints change nothing).
-fn actor_of(
-    authenticated: Option<&Authenticated>,
-    request_id: RequestId,
-) -> crate::store::actor::Actor {
-    let (kind, id) = match authenticated {
-        Some(Authenticated::ApiKey(key)) => ("api_key", key.api_key_id.to_string()),
-        Some(Authenticated::EndUser { user, .. }) => ("end_user", user.to_string()),
-        Some(Authenticated::ExternalService(service)) => {
-            ("external_service", service.id.to_string())
-        }
-        None => return crate::store::actor::Actor::system(),
-    };
-    crate::store::actor::Actor {
-        kind,
-        id,
-        request: request_id.to_string(),
     }
 }
 
 /// The scope, key and fingerprint of a POST that carries `Idempotency-Key`.
+/// `secret` is the key records are derived under, kept by the functions
+/// that take POSTs (`None`: this one does not).
 fn idempotency_request(
-    endpoint: &Endpoint,
+    secret: Option<&idempotency::Secret>,
     headers: &HeaderMap,
     authenticated: Option<&Authenticated>,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> Result<Option<PendingKey>, ApiError> {
-    if endpoint.method != "POST" {
+    let Some(secret) = secret else {
         return Ok(None);
-    }
+    };
     // Present but unusable (repeated, not text, too long) is an error, not "absent".
     let mut values = headers.get_all(idempotency::HEADER).iter();
     let Some(first) = values.next() else {
@@ -431,6 +371,7 @@ fn idempotency_request(
         return Ok(None);
     };
     Ok(Some(PendingKey {
+        secret: secret.clone(),
         scope: authenticated.idempotency_scope(),
         key,
         fingerprint: idempotency::fingerprint(method, path, body),

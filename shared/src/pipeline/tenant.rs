@@ -2,15 +2,14 @@
 //! cold function — with its policies in one `BatchGetItem`) and charged
 //! under its plan.
 
-use super::Trace;
-use super::metering::Charged;
+use super::learned::Learned;
 use crate::app::App;
 use crate::auth;
 use crate::authz::{self, ReadPolicies};
 use crate::error::ApiError;
 use crate::freshness::{Current, Fetched, Mark};
 use crate::ids::OrganizationId;
-use crate::limits::Owner;
+use crate::limits::{CachedAt, Changed, Owner, Unconditioned};
 use crate::organizations::{self, Organization};
 use crate::store;
 
@@ -107,38 +106,41 @@ async fn read_organization(
 }
 
 /// Charges an organization's request under its plan as this function read
-/// it. The limiter's write is conditioned on the organization's version the
-/// record was read at: when the organization changed since (a plan, a key,
-/// policies), nothing is counted, the record is read anew and the request
-/// charged under the plan it has now — one extra read and write, once per
-/// change and warm function. Returns the record and the request's version.
+/// it. A cached record's charge is held to the organization's version it was
+/// read at: when the organization changed since (a plan, a key, policies),
+/// nothing is counted, the record is read anew and the request charged
+/// under the plan it has now — one extra read and write, once per change and
+/// warm function. A record this request read is current: its charge is held
+/// to nothing. Returns the record and the request's version.
 pub(super) async fn charge_organization(
     app: &App,
     organization: Fetched<Organization>,
-    trace: &mut Trace,
+    learned: &mut Learned,
 ) -> Result<(Organization, Current), ApiError> {
-    let mut organization = organization;
-    loop {
-        let charged = trace
-            .metering
-            .charge_organization(app, &organization.value, organization.cached_at)
-            .await?;
-        match charged {
-            Charged::Admitted(version) => {
-                let current = Current {
-                    version,
-                    mark: app.versions.mark(),
-                };
-                return Ok((organization.value, current));
+    let current = |version| Current {
+        version,
+        mark: app.versions.mark(),
+    };
+    let organization = match organization.cached_at {
+        Some(stamp) => {
+            let charged = learned
+                .metering
+                .charge_organization(app, &organization.value, CachedAt(stamp))
+                .await?;
+            match charged {
+                Ok(version) => return Ok((organization.value, current(version))),
+                Err(Changed { .. }) => {
+                    let id = organization.value.id;
+                    read_organization(app, id, app.versions.mark()).await?
+                }
             }
-            Charged::Outdated if organization.cached_at.is_some() => {
-                let id = organization.value.id;
-                organization = Fetched {
-                    value: read_organization(app, id, app.versions.mark()).await?,
-                    cached_at: None,
-                };
-            }
-            Charged::Outdated => return Err(ApiError::internal("a fresh record was outdated")),
         }
-    }
+        None => organization.value,
+    };
+    let charged = learned
+        .metering
+        .charge_organization(app, &organization, Unconditioned)
+        .await?;
+    let version = charged.unwrap_or_else(|never| match never {});
+    Ok((organization, current(version)))
 }

@@ -16,49 +16,22 @@ pub use user::*;
 pub use webhooks::*;
 
 pub use crate::endpoint::{
-    Bound, Credential, Docs, Endpoint, Handler, QueryParameter, Served, Success, Touch,
+    Bound, Credential, Docs, Endpoint, QueryParameter, Served, Service, Success, Touch,
 };
-use crate::wire::SchemaFn;
 
-/// The schema of the body an operation takes.
-pub fn body_of<C, B, F, Fut>(_: F) -> Option<SchemaFn>
-where
-    B: crate::pipeline::FromBody,
-    F: FnOnce(C, B) -> Fut,
-{
-    B::SCHEMA
-}
-
-/// The credential an operation's context type takes.
-pub fn caller_of<C, B, F, Fut>(_: F) -> Option<Credential>
-where
-    C: crate::pipeline::Caller,
-    F: FnOnce(C, B) -> Fut,
-{
-    C::CREDENTIAL
-}
-
-/// Binds an operation (`async fn(<context>, <body>) -> Result<Reply, ApiError>`).
+/// Binds an operation (`async fn(<context>, <body>[, <uses>]) -> Result<Reply, ApiError>`):
+/// its service, boxed here where its types are concrete, and what they imply.
 macro_rules! op {
     ($op:path) => {{
-        fn handler(
+        fn start(
             app: std::sync::Arc<crate::app::App>,
             endpoint: &'static crate::endpoint::Endpoint,
-            req: lambda_http::Request,
-        ) -> crate::endpoint::Served {
-            Box::pin(crate::pipeline::handle(app, endpoint, req, $op))
+        ) -> Result<crate::endpoint::Service, crate::app::Missing> {
+            crate::pipeline::start(app, endpoint, $op, |app, endpoint, kept, req| {
+                Box::pin(crate::pipeline::handle(app, endpoint, kept, req, $op))
+            })
         }
-        fn caller() -> Option<crate::endpoint::Credential> {
-            crate::routes::caller_of($op)
-        }
-        fn body() -> Option<crate::wire::SchemaFn> {
-            crate::routes::body_of($op)
-        }
-        crate::endpoint::Bound {
-            handler,
-            caller,
-            body,
-        }
+        crate::pipeline::bind(&$op, start)
     }};
 }
 use op;
@@ -158,14 +131,6 @@ mod tests {
         assert!(UPDATE_END_USER.match_path("/v1/end-users/abc/x").is_none());
         assert!(UPDATE_END_USER.match_path("/v1/end-users").is_none());
         assert_eq!(LIST_END_USERS.match_path("/v1/end-users").unwrap(), vec![]);
-    }
-
-    #[test]
-    fn every_handler_takes_its_endpoints_credential() {
-        for e in ALL.iter().chain([&NOT_FOUND]) {
-            let expected = (e.credential != Credential::None).then_some(e.credential);
-            assert_eq!((e.caller)(), expected, "{}", e.function);
-        }
     }
 
     #[test]

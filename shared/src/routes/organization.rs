@@ -1,6 +1,6 @@
 //! The organization API (`X-API-Key`, SPEC §9).
 
-use super::{Credential, Docs, Endpoint, Touch, op};
+use super::{Docs, Endpoint, Touch, op};
 use crate::api;
 use crate::auth::Scope;
 use crate::wire::schema;
@@ -13,7 +13,7 @@ pub(super) const fn org_api(
     bound: super::Bound,
     docs: Docs,
 ) -> Endpoint {
-    Endpoint::new(function, route, Credential::ApiKey, action, bound, docs)
+    Endpoint::new(function, route, action, bound, docs)
 }
 
 /// `POST /v1/end-users`
@@ -148,7 +148,6 @@ pub const CREATE_TOKEN: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_token_keys()
 .needing(Scope::ReadWrite);
 /// `POST /v1/end-users/{user_id}/tokens/revoke`
 pub const REVOKE_TOKENS: Endpoint = org_api(
@@ -185,7 +184,6 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
         &[409],
     ),
 )
-.fetching_urls()
 .example(Some(r##"{"name": "Acme SSO", "issuer": "https://sso.acme.example", "client_id": "tether-demo", "jwks": {"keys": [{"kty": "RSA", "kid": "rsa-1", "use": "sig", "alg": "RS256", "n": "8pWJN4Dip4Apua1tXcAuPpQwd3EVTKccPVt8Pva9Zc59r4xxVsiwtH965kx4qhoj5QnzmxcZrYp92xoOTo_g3tctfAaAaHjguho--WcxgHyW1oCY4bRRwwZ4K80dyxFsSKC77JJLPsX5pORWMPsVB-rOInwT6jsk-ViiaqWHA_lpLC6UUQxNNJKpBhB8kUfzETLpr6tly8TBkfdVG6rFYCbGfuJ0fX2bhB9fv2kKPHB9viiXWqYZXejWnzua5w29frKfdDepCD2BdJM1_pqirTh3w70oVZk3iz62AJIiXJ8sTnCQsSIu4xYNLZGGzF2cxFX9ljrI5EqdkXgAz24tzw", "e": "AQAB"}, {"kty": "EC", "kid": "ec-1", "use": "sig", "alg": "ES256", "crv": "P-256", "x": "NAIZ6CRDpLRbohwR8TWzD4dCU5nS41_zgRxvCxQJZMA", "y": "uAzKcWMiCDIJUyfK8UaCnnstpQhtMBFBv2Kabo1kO5o"}]}}"##), "")
 .needing(Scope::Admin);
 /// `GET /v1/identity-providers`
@@ -240,7 +238,6 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
         &[],
     ),
 )
-.fetching_urls()
 .example(Some(r##"{"name": "Corporate SSO (renamed)"}"##), "")
 .needing(Scope::Admin);
 /// `DELETE /v1/identity-providers/{id}`
@@ -284,7 +281,6 @@ pub const LINK_IDENTITY: Endpoint = org_api(
         &[409],
     ),
 )
-.authorized_after_body()
 .example(Some(r##"{"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", "external_id": "ada-42", "external_username": "ada", "external_email": "ada@example.com", "external_display_name": "Ada Lovelace"}"##), "")
 .needing(Scope::ReadWrite);
 /// `GET /v1/users/{user_id}/identities`

@@ -1,7 +1,7 @@
 //! The external-service API (`Authorization: Bearer tst_...`, camelCase,
 //! SPEC §11).
 
-use super::{Credential, Docs, Endpoint, Touch, op};
+use super::{Docs, Endpoint, Touch, op};
 use crate::api;
 use crate::wire::schema;
 
@@ -12,7 +12,6 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
         "POST",
         "/api/v1/external-services/{externalServiceId}/organization-relations/claim",
     ),
-    Credential::ServiceToken,
     "organization_relations.claim",
     op!(api::relations::claim),
     Docs::new(
@@ -25,7 +24,6 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
         &[404, 409, 410],
     ),
 )
-.reading_ahead(api::relations::read_ahead)
 .decided_on_organization_too()
 .example(Some(r##"{"connectToken": "tct_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff_000000000000000000000000000000000000000000000000", "externalOrganizationId": "crm-acct-1"}"##), "");
 
@@ -36,7 +34,6 @@ pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
         "GET",
         "/api/v1/external-services/{externalServiceId}/organizations",
     ),
-    Credential::ServiceToken,
     "organizations.list",
     op!(api::relations::list_organizations),
     Docs::new(
@@ -64,7 +61,6 @@ pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
         "PUT",
         "/api/v1/external-services/{externalServiceId}/organizations/{organizationId}/users/{externalUserId}",
     ),
-    Credential::ServiceToken,
     "organization_users.put",
     op!(api::service_users::put_user),
     Docs::new(

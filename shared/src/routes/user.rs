@@ -1,7 +1,7 @@
 //! The user API (`Authorization: Bearer <access token>`, SPEC §10) and the
 //! public endpoints.
 
-use super::{Credential, Docs, Endpoint, op};
+use super::{Docs, Endpoint, op};
 use crate::wire::schema;
 use crate::{api, not_found};
 
@@ -9,7 +9,6 @@ use crate::{api, not_found};
 pub const GET_ME: Endpoint = Endpoint::new(
     "get-me",
     ("GET", "/v1/me"),
-    Credential::UserToken,
     "me.read",
     op!(api::user::me),
     Docs::new(
@@ -28,7 +27,6 @@ pub const GET_ME: Endpoint = Endpoint::new(
 pub const LINK_SSO: Endpoint = Endpoint::new(
     "link-sso",
     ("POST", "/v1/me/sso/link"),
-    Credential::UserToken,
     "sso.link",
     op!(api::user::link_sso),
     Docs::new(
@@ -48,15 +46,12 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
         &[409],
     ),
 )
-.authorized_after_body()
 .for_browsers()
-.fetching_urls()
 .example(Some(r##"{"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", "id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature"}"##), "");
 /// `GET /.well-known/jwks.json`
 pub const GET_JWKS: Endpoint = Endpoint::new(
     "get-jwks",
     ("GET", "/.well-known/jwks.json"),
-    Credential::None,
     "",
     op!(api::user::jwks),
     Docs::new(
@@ -69,13 +64,11 @@ pub const GET_JWKS: Endpoint = Endpoint::new(
         &[],
     ),
 )
-.with_token_keys()
 .for_browsers();
 /// The catch-all: every method and path no other endpoint serves.
 pub const NOT_FOUND: Endpoint = Endpoint::new(
     "not-found",
     ("ANY", "/{proxy+}"),
-    Credential::None,
     "",
     op!(not_found::not_found),
     Docs::new("No such route", &[], &[404]),

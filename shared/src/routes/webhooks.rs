@@ -22,8 +22,6 @@ pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
         &[409],
     ),
 )
-.with_webhook_key()
-.fetching_urls()
 .example(
     Some(r##"{"url": "http://127.0.0.1:8089/tether", "event_types": ["end_user.created"]}"##),
     "",
@@ -80,7 +78,6 @@ pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
         &[],
     ),
 )
-.fetching_urls()
 .example(Some(r##"{"description": "CRM sync"}"##), "")
 .needing(Scope::Admin);
 /// `DELETE /v1/webhook-endpoints/{id}`
@@ -110,7 +107,6 @@ pub const ROLL_WEBHOOK_SECRET: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_webhook_key()
 .example(Some(r##"{}"##), "")
 .needing(Scope::Admin);
 /// `GET /v1/events`
@@ -168,7 +164,6 @@ pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_delivery_queue()
 .example(Some(r##"{}"##), "")
 .needing(Scope::Admin);
 /// `GET /v1/webhook-endpoints/{id}/deliveries`
@@ -209,6 +204,5 @@ pub const RETRY_WEBHOOK_DELIVERY: Endpoint = org_api(
     )
     .optional_body(),
 )
-.with_delivery_queue()
 .example(Some(r##"{}"##), "")
 .needing(Scope::Admin);

@@ -1,8 +1,8 @@
 //! One Cedar decision per request: the endpoint's action, on the resource
 //! its path names, with the organization's own policies.
 
-use super::context::Authenticated;
 use super::path::param;
+use super::principal::Authenticated;
 use crate::app::App;
 use crate::authz;
 use crate::endpoint::Endpoint;
@@ -24,11 +24,9 @@ pub(super) fn resource_of(
                 None => authz::Resource::ExternalService(service.id.to_string()),
             }
         }
-        Authenticated::EndUser {
-            user, organization, ..
-        } => authz::Resource::EndUser {
-            id: *user,
-            organization: *organization,
+        Authenticated::EndUser(holder) => authz::Resource::EndUser {
+            id: holder.user,
+            organization: holder.organization,
         },
         Authenticated::ApiKey(key) => {
             let organization = key.organization_id;
@@ -83,68 +81,6 @@ pub(super) async fn authorize(
         identity,
         policies.as_deref(),
     )
-}
-
-/// A decision taken while the request's limiter write is in flight, with the
-/// caller and the policies as this function holds them:
-/// its CPU runs during the round trip instead of after it. It stands when the
-/// write admits the request at a version no newer than `version` — then the
-/// caller and the policies are exactly those the decision after the write
-/// would take — and is taken again otherwise.
-#[derive(Debug)]
-pub(super) struct Foreseen {
-    /// The oldest version the caller and the policies were current at.
-    version: crate::freshness::Version,
-    outcome: Result<(), ApiError>,
-}
-
-impl Foreseen {
-    /// Whether the decision, as foreseen, admits the request.
-    pub(super) fn admits(&self) -> bool {
-        self.outcome.is_ok()
-    }
-
-    /// The decision, if it holds at `current`.
-    pub(super) fn at(self, current: crate::freshness::Current) -> Option<Result<(), ApiError>> {
-        (current.version <= self.version).then_some(self.outcome)
-    }
-}
-
-/// Decides `endpoint`'s action for `authenticated` as cached at `version`,
-/// without reading anything: `None` when the policies are not in hand, or
-/// the Cedar engine is still being built (a cold start: waiting for it here
-/// would hold up the round trip's TLS handshakes on this thread).
-pub(super) fn foresee(
-    app: &App,
-    endpoint: &Endpoint,
-    authenticated: &Authenticated,
-    path_params: &[(&'static str, String)],
-    source_ip: &str,
-    version: crate::freshness::Version,
-    read: Option<&authz::ReadPolicies>,
-) -> Option<Foreseen> {
-    if !authz::engine_is_built() {
-        return None;
-    }
-    let resource = resource_of(endpoint, authenticated, path_params);
-    let policies = match &resource {
-        authz::Resource::Organization(org)
-        | authz::Resource::EndUser {
-            organization: org, ..
-        } => authz::policies_in_hand(app, *org, version, read)?,
-        authz::Resource::ExternalService(_) => None,
-    };
-    let outcome = decide(
-        endpoint,
-        authenticated,
-        resource,
-        source_ip,
-        None,
-        policies.as_deref(),
-    );
-    // Cached policies came only if current at `version`, hence at any
-    // version the write may return that is no newer.
-    Some(Foreseen { version, outcome })
 }
 
 /// The Cedar decision itself, with the policies already in hand.
