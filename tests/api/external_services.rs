@@ -10,6 +10,10 @@ use tether_tests::{TestApp, TestResponse, spawn_app};
 
 const BASE: &str = "/api/v1/external-services";
 
+/// A policy that refuses every claim of the organization.
+const NO_CRM_CLAIMS: &str = r#"@notice("No CRM integrations")
+forbid (principal, action == Action::"organization_relations.claim", resource);"#;
+
 struct World {
     app: TestApp,
     service: String,
@@ -17,7 +21,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let app = spawn_app().await;
+    world_of(spawn_app().await).await
+}
+
+/// `app` with an external service of every scope.
+async fn world_of(app: TestApp) -> World {
     let (service, token) = app.create_service(&[]).await;
     World {
         app,
@@ -26,47 +34,38 @@ async fn world() -> World {
     }
 }
 
-/// Asserts the external-service envelope: `{"error": {"type", "message", "requestId"}}`.
-fn assert_service_error(res: &TestResponse, status: u16, kind: &str) {
-    assert_eq!(res.status, status, "{}", res.text);
-    assert_eq!(res.body["error"]["type"], kind, "{}", res.text);
-    assert!(
-        res.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-    );
-    assert_eq!(
-        res.body["error"]["requestId"],
-        res.header("x-request-id").expect("X-Request-Id")
-    );
-    assert!(
-        res.body.get("code").is_none(),
-        "not the organization envelope"
-    );
-}
-
 impl World {
-    async fn claim_as(
-        &self,
-        service: &str,
-        token: &str,
-        connect_token: &Value,
-        external_org: &str,
-    ) -> TestResponse {
+    /// `method path` with the service's own token.
+    async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> TestResponse {
         self.app
-            .send_as(
-                "POST",
-                &format!("{BASE}/{service}/organization-relations/claim"),
-                As::Bearer(token),
-                Some(
-                    &json!({"connectToken": connect_token, "externalOrganizationId": external_org}),
-                ),
-            )
+            .send_as(method, path, As::Bearer(&self.token), body)
             .await
     }
 
+    /// `GET` the organizations related to the service, `query` appended
+    /// (`""`, or `"?limit=1"`), with its own token.
+    async fn organizations(&self, query: &str) -> TestResponse {
+        let path = format!("{BASE}/{}/organizations{query}", self.service);
+        self.send("GET", &path, None).await
+    }
+
+    /// A new connect token of the organization, claimed by the service for
+    /// `external_org` (asserting 200); returns the token and the relation.
+    async fn relate(&self, external_org: &str) -> (Value, Value) {
+        let connect = self.app.create_connect_token(&self.service).await;
+        let claimed = self.claim(&connect["token"], external_org).await;
+        (connect, claimed.assert_status(200).body)
+    }
+
     async fn claim(&self, connect_token: &Value, external_org: &str) -> TestResponse {
-        self.claim_as(&self.service, &self.token, connect_token, external_org)
+        self.app
+            .claim_relation(&self.service, &self.token, connect_token, external_org)
+            .await
+    }
+
+    /// `put_user` with only a `subscription`.
+    async fn put_subscription(&self, org: &str, user: &str, subscription: &str) -> TestResponse {
+        self.put_user(org, user, json!({ "subscription": subscription }))
             .await
     }
 
@@ -102,39 +101,18 @@ async fn connect_tokens_are_issued_read_and_cancelled_by_the_organization() {
     assert!(read.body.get("token").is_none(), "the secret is shown once");
     assert_eq!(read.body["status"], "pending");
 
-    let cancelled = w
-        .app
-        .request("POST", &format!("{path}/cancel"))
-        .send()
-        .await;
-    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let cancel = |path: String| w.app.request("POST", &format!("{path}/cancel")).send();
+    let cancelled = cancel(path.clone()).await.assert_status(200);
     assert_eq!(cancelled.body["status"], "cancelled");
-    assert_eq!(
-        w.app
-            .request("POST", &format!("{path}/cancel"))
-            .send()
-            .await
-            .status,
-        200,
-        "idempotent"
-    );
-    assert_service_error(
-        &w.claim(&created["token"], "x").await,
-        409,
-        "connect_token_unusable",
-    );
+    assert_eq!(cancel(path).await.status, 200, "idempotent");
+    w.claim(&created["token"], "x")
+        .await
+        .assert_service_error(409, "connect_token_unusable");
 
-    let claimed = w.app.create_connect_token(&w.service).await;
-    assert_eq!(w.claim(&claimed["token"], "acct").await.status, 200);
-    let res = w
-        .app
-        .request(
-            "POST",
-            &format!("/v1/connect-tokens/{}/cancel", id(&claimed)),
-        )
-        .send()
-        .await;
-    res.assert_error(409, "connect_token_unusable");
+    let (claimed, _) = w.relate("acct").await;
+    cancel(format!("/v1/connect-tokens/{}", id(&claimed)))
+        .await
+        .assert_error(409, "connect_token_unusable");
 }
 
 #[tokio::test]
@@ -210,27 +188,18 @@ async fn connect_token_requests_are_validated_and_admin_only() {
         );
     }
     let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
-    let res = w
-        .app
-        .send_as(
-            "POST",
-            "/v1/connect-tokens",
-            As::Key(&writer),
-            Some(&json!({"external_service_id": w.service})),
-        )
-        .await;
-    res.assert_error(403, "insufficient_scope");
+    let body = json!({"external_service_id": w.service});
+    w.app
+        .send_as("POST", "/v1/connect-tokens", As::Key(&writer), Some(&body))
+        .await
+        .assert_error(403, "insufficient_scope");
     let created = w.app.create_connect_token(&w.service).await;
     let (_, b_key) = w.app.create_org("B").await;
     let path = format!("/v1/connect-tokens/{}", id(&created));
-    w.app
-        .send_as("GET", &path, As::Key(&b_key), None)
-        .await
-        .assert_error(404, "not_found");
-    w.app
-        .send_as("POST", &format!("{path}/cancel"), As::Key(&b_key), None)
-        .await
-        .assert_error(404, "not_found");
+    for (method, path) in [("GET", path.clone()), ("POST", format!("{path}/cancel"))] {
+        let res = w.app.send_as(method, &path, As::Key(&b_key), None).await;
+        res.assert_error(404, "not_found");
+    }
     assert_eq!(w.app.get(&path).await.body["status"], "pending");
 }
 
@@ -238,8 +207,7 @@ async fn connect_token_requests_are_validated_and_admin_only() {
 async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     let w = world().await;
     let first = w.app.create_connect_token(&w.service).await;
-    let res = w.claim(&first["token"], "acct-1").await;
-    assert_eq!(res.status, 200, "{}", res.text);
+    let res = w.claim(&first["token"], "acct-1").await.assert_status(200);
     let relation = res.body.clone();
     assert_eq!(relation["externalServiceId"], w.service.as_str());
     assert_eq!(relation["organizationId"], w.app.org_id.to_string());
@@ -250,16 +218,12 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
         Some("50"),
         "the service's own bucket"
     );
-    let read = w
-        .app
-        .get(&format!("/v1/connect-tokens/{}", id(&first)))
-        .await;
-    assert_eq!(read.body["status"], "claimed");
+    let status = connect_token_status(&w.app, id(&first)).await;
+    assert_eq!(status, "claimed");
 
     w.app.clock.advance(time::Duration::seconds(10));
     let second = w.app.create_connect_token(&w.service).await;
-    let confirmed = w.claim(&second["token"], "acct-1").await;
-    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    let confirmed = w.claim(&second["token"], "acct-1").await.assert_status(200);
     assert_eq!(
         confirmed.body["id"], relation["id"],
         "the same relation, confirmed"
@@ -268,53 +232,28 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     assert_ne!(confirmed.body["updatedAt"], relation["updatedAt"]);
 
     let third = w.app.create_connect_token(&w.service).await;
-    assert_service_error(
-        &w.claim(&third["token"], "acct-2").await,
-        409,
-        "external_organization_id_mismatch",
-    );
-    assert_eq!(
-        w.app
-            .get(&format!("/v1/connect-tokens/{}", id(&third)))
-            .await
-            .body["status"],
-        "pending",
-        "a refused claim leaves the token usable"
-    );
+    w.claim(&third["token"], "acct-2")
+        .await
+        .assert_service_error(409, "external_organization_id_mismatch");
+    let status = connect_token_status(&w.app, id(&third)).await;
+    assert_eq!(status, "pending", "a refused claim leaves the token usable");
 
     // The same external id for another organization of this service is taken.
     let (b_org, b_key) = w.app.create_org("Org B").await;
     let b_token = w.app.create_connect_token_as(&b_key, &w.service).await;
-    assert_service_error(
-        &w.claim(&b_token["token"], "acct-1").await,
-        409,
-        "external_organization_id_already_in_use",
-    );
-    let ok = w.claim(&b_token["token"], "acct-b").await;
-    assert_eq!(ok.status, 200, "{}", ok.text);
+    w.claim(&b_token["token"], "acct-1")
+        .await
+        .assert_service_error(409, "external_organization_id_already_in_use");
+    let ok = w
+        .claim(&b_token["token"], "acct-b")
+        .await
+        .assert_status(200);
     assert_eq!(ok.body["organizationId"], b_org.to_string());
 
-    let list = w
-        .app
-        .send_as(
-            "GET",
-            &format!("{BASE}/{}/organizations?limit=1", w.service),
-            As::Bearer(&w.token),
-            None,
-        )
-        .await;
-    assert_eq!(list.status, 200, "{}", list.text);
+    let list = w.organizations("?limit=1").await.assert_status(200);
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
     let cursor = list.body["nextCursor"].as_str().unwrap();
-    let rest = w
-        .app
-        .send_as(
-            "GET",
-            &format!("{BASE}/{}/organizations?limit=1&cursor={cursor}", w.service),
-            As::Bearer(&w.token),
-            None,
-        )
-        .await;
+    let rest = w.organizations(&format!("?limit=1&cursor={cursor}")).await;
     assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(rest.body["nextCursor"], Value::Null);
     let mut names: Vec<&str> = [&list.body, &rest.body]
@@ -331,16 +270,8 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     // Query problems are schema problems on this surface (found by the
     // schemathesis contract run: the type was the organization API's code).
     for query in ["limit=0", "limit=1&limit=2", "sort=name", "cursor=%%%"] {
-        let res = w
-            .app
-            .send_as(
-                "GET",
-                &format!("{BASE}/{}/organizations?{query}", w.service),
-                As::Bearer(&w.token),
-                None,
-            )
-            .await;
-        assert_service_error(&res, 400, "invalid_schema");
+        let res = w.organizations(&format!("?{query}")).await;
+        res.assert_service_error(400, "invalid_schema");
         assert_eq!(
             res.body["error"]["issues"].as_array().map(Vec::len),
             Some(1),
@@ -359,11 +290,10 @@ impl World {
             service: self.service.clone(),
             token: self.token.clone(),
         };
-        assert_service_error(
-            &fresh.claim(&json!("abc"), "a").await,
-            400,
-            "malformed_connect_token",
-        );
+        fresh
+            .claim(&json!("abc"), "a")
+            .await
+            .assert_service_error(400, "malformed_connect_token");
         fresh
     }
 }
@@ -371,15 +301,7 @@ impl World {
 #[tokio::test]
 async fn a_cold_claim_reads_the_token_and_the_policies_in_one_round_trip() {
     let w = world().await;
-    let policy = r#"@notice("No CRM integrations")
-forbid (principal, action == Action::"organization_relations.claim", resource);"#;
-    let put = |text: &'static str| {
-        w.app
-            .request("PUT", "/v1/policies")
-            .raw_body("text/plain", text)
-            .send()
-    };
-    assert_eq!(put(policy).await.status, 200);
+    w.app.put_policies(NO_CRM_CLAIMS).await;
     let token = w.app.create_connect_token(&w.service).await;
 
     // A function that has never seen the organization: limiter, one
@@ -387,11 +309,11 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
     let cold = w.instance_new_to_organizations().await;
     let before = cold.app.app.store.call_totals();
     let res = cold.claim(&token["token"], "acct").await;
-    assert_service_error(&res, 403, "organization_access_denied");
+    res.assert_service_error(403, "organization_access_denied");
     assert_eq!(cold.app.app.store.call_totals().since(&before).calls, 2);
 
     // Without the policy, a new relation is three: limiter, BatchGetItem, transaction.
-    assert_eq!(put("").await.status, 200);
+    w.app.put_policies("").await;
     let cold = w.instance_new_to_organizations().await;
     let before = cold.app.app.store.call_totals();
     let res = cold.claim(&token["token"], "acct").await;
@@ -404,7 +326,7 @@ forbid (principal, action == Action::"organization_relations.claim", resource);"
     // the service's bucket cannot tell whether a cached copy is current.
     let before = cold.app.app.store.call_totals();
     let res = cold.claim(&token["token"], "acct").await;
-    assert_service_error(&res, 409, "connect_token_unusable");
+    res.assert_service_error(409, "connect_token_unusable");
     let spent = cold.app.app.store.call_totals().since(&before);
     // Two small items: 1 RCU each strongly consistent (DynamoDB Local, AWS);
     // moto bills batch reads as eventually consistent (0.5), so the bound is ≤ 2.
@@ -423,12 +345,9 @@ async fn unissued_tokens_are_not_found(w: &World) {
         w.app.org_id.to_string(),
         tether::ids::OrganizationId::generate().to_string(),
     ] {
-        assert_service_error(
-            &w.claim(&json!(format!("tct_{org}_{}", "2".repeat(48))), "acct")
-                .await,
-            404,
-            "connect_token_not_found",
-        );
+        w.claim(&json!(format!("tct_{org}_{}", "2".repeat(48))), "acct")
+            .await
+            .assert_service_error(404, "connect_token_not_found");
     }
     let real = w.app.create_connect_token(&w.service).await;
     let real = real["token"].as_str().unwrap();
@@ -436,11 +355,9 @@ async fn unissued_tokens_are_not_found(w: &World) {
         &w.app.org_id.to_string(),
         &tether::ids::OrganizationId::generate().to_string(),
     );
-    assert_service_error(
-        &w.claim(&json!(moved), "acct").await,
-        404,
-        "connect_token_not_found",
-    );
+    w.claim(&json!(moved), "acct")
+        .await
+        .assert_service_error(404, "connect_token_not_found");
 }
 
 #[tokio::test]
@@ -457,38 +374,26 @@ async fn every_error_type_of_the_claim_with_its_status() {
         .json(&body)
         .send()
         .await;
-    assert_service_error(&res, 401, "missing_api_token");
-    let res = w
-        .app
-        .send_as(
-            "POST",
-            &path,
-            As::Bearer(&format!("tst_{}", "1".repeat(48))),
-            Some(&body),
-        )
-        .await;
-    assert_service_error(&res, 401, "invalid_api_token");
-    let res = w
-        .app
-        .send_as(
-            "POST",
-            &path,
-            As::Bearer("tk_not_a_service_token"),
-            Some(&body),
-        )
-        .await;
-    assert_service_error(&res, 401, "invalid_api_token");
+    res.assert_service_error(401, "missing_api_token");
+    for unknown in [&format!("tst_{}", "1".repeat(48)), "tk_not_a_service_token"] {
+        w.app
+            .send_as("POST", &path, As::Bearer(unknown), Some(&body))
+            .await
+            .assert_service_error(401, "invalid_api_token");
+    }
 
     let (other, other_token) = w.app.create_service(&[]).await;
     let res = w
-        .claim_as(&w.service, &other_token, &valid["token"], "acct")
+        .app
+        .claim_relation(&w.service, &other_token, &valid["token"], "acct")
         .await;
-    assert_service_error(&res, 403, "external_service_access_denied");
+    res.assert_service_error(403, "external_service_access_denied");
     let (reader, reader_token) = w.app.create_service(&["organizations:read"]).await;
     let res = w
-        .claim_as(&reader, &reader_token, &valid["token"], "acct")
+        .app
+        .claim_relation(&reader, &reader_token, &valid["token"], "acct")
         .await;
-    assert_service_error(&res, 403, "scope_permission_denied");
+    res.assert_service_error(403, "scope_permission_denied");
 
     for bad in [
         json!({}),
@@ -496,11 +401,8 @@ async fn every_error_type_of_the_claim_with_its_status() {
         json!({"connectToken": "tct_x"}),
         json!({"connectToken": "x", "externalOrganizationId": "a", "more": 1}),
     ] {
-        let res = w
-            .app
-            .send_as("POST", &path, As::Bearer(&w.token), Some(&bad))
-            .await;
-        assert_service_error(&res, 400, "invalid_schema");
+        let res = w.send("POST", &path, Some(&bad)).await;
+        res.assert_service_error(400, "invalid_schema");
         let issues = res.body["error"]["issues"].as_array().unwrap();
         assert!(
             !issues.is_empty()
@@ -511,97 +413,44 @@ async fn every_error_type_of_the_claim_with_its_status() {
             res.text
         );
     }
-    let res = w
-        .app
-        .request("POST", &path)
-        .bearer(&w.token)
-        .raw_body("application/json", "{")
-        .send()
-        .await;
-    assert_service_error(&res, 400, "invalid_schema");
+    let res = w.app.request("POST", &path).bearer(&w.token);
+    let res = res.raw_body("application/json", "{").send().await;
+    res.assert_service_error(400, "invalid_schema");
 
-    assert_service_error(
-        &w.claim(&json!("abc"), "acct").await,
-        400,
-        "malformed_connect_token",
-    );
-    assert_service_error(
-        &w.claim(&json!(format!("tct_{}", "2".repeat(48))), "acct")
-            .await,
-        400,
-        "malformed_connect_token",
-    );
+    for malformed in [json!("abc"), json!(format!("tct_{}", "2".repeat(48)))] {
+        let res = w.claim(&malformed, "acct").await;
+        res.assert_service_error(400, "malformed_connect_token");
+    }
     unissued_tokens_are_not_found(&w).await;
     let for_other = w.app.create_connect_token(&other).await;
-    assert_service_error(
-        &w.claim(&for_other["token"], "acct").await,
-        404,
-        "connect_token_not_found",
-    );
+    let res = w.claim(&for_other["token"], "acct").await;
+    res.assert_service_error(404, "connect_token_not_found");
 
-    let short = w
-        .app
-        .post(
-            "/v1/connect-tokens",
-            &json!({"external_service_id": w.service, "expires_in_seconds": 60}),
-        )
-        .await
-        .body;
+    let expiring = json!({"external_service_id": w.service, "expires_in_seconds": 60});
+    let short = w.app.post("/v1/connect-tokens", &expiring).await.body;
     w.app.clock.advance(time::Duration::seconds(61));
-    assert_service_error(
-        &w.claim(&short["token"], "acct").await,
-        410,
-        "expired_connect_token",
-    );
+    let res = w.claim(&short["token"], "acct").await;
+    res.assert_service_error(410, "expired_connect_token");
 
     // A policy of the organization can refuse the service.
-    let policy = r#"@notice("No CRM integrations")
-forbid (principal, action == Action::"organization_relations.claim", resource);"#;
-    assert_eq!(
-        w.app
-            .request("PUT", "/v1/policies")
-            .raw_body("text/plain", policy)
-            .send()
-            .await
-            .status,
-        200
-    );
-    assert_service_error(
-        &w.claim(&valid["token"], "acct").await,
-        403,
-        "organization_access_denied",
-    );
-    assert_eq!(
-        w.app
-            .request("PUT", "/v1/policies")
-            .json(&json!({"policies": ""}))
-            .send()
-            .await
-            .status,
-        200
-    );
+    w.app.put_policies(NO_CRM_CLAIMS).await;
+    let res = w.claim(&valid["token"], "acct").await;
+    res.assert_service_error(403, "organization_access_denied");
+    let res = w.app.request("PUT", "/v1/policies");
+    let res = res.json(&json!({"policies": ""})).send().await;
+    assert_eq!(res.status, 200);
     w.app.clock.advance(time::Duration::seconds(11));
 
     assert_eq!(w.claim(&valid["token"], "acct").await.status, 200);
-    assert_service_error(
-        &w.claim(&valid["token"], "acct").await,
-        409,
-        "connect_token_unusable",
-    );
+    let res = w.claim(&valid["token"], "acct").await;
+    res.assert_service_error(409, "connect_token_unusable");
     // (external_organization_id_mismatch and _already_in_use:
     // a_claim_creates_the_relation_and_a_second_confirms_it.)
 
     // A path id that is not a UUID.
-    let res = w
-        .app
-        .send_as(
-            "POST",
-            &format!("{BASE}/nope/organization-relations/claim"),
-            As::Bearer(&w.token),
-            Some(&body),
-        )
-        .await;
-    assert_service_error(&res, 400, "invalid_schema");
+    let nope = format!("{BASE}/nope/organization-relations/claim");
+    let res = w.send("POST", &nope, Some(&body)).await;
+    res.assert_service_error(400, "invalid_schema");
     assert_eq!(
         res.body["error"]["issues"][0]["path"][0],
         "externalServiceId"
@@ -667,18 +516,10 @@ async fn users_are_linked_then_their_subscription_updated() {
     assert_eq!(created.body["externallyManaged"], true);
     assert_eq!(created.body["displayName"], "Ada");
     let user_path = format!("/v1/end-users/{}", id(&created.body));
-    let seen = w.app.get(&user_path).await;
-    assert_eq!(
-        (
-            seen.body["subscription"].as_str(),
-            seen.body["externally_managed"].as_bool()
-        ),
-        (Some("pro"), Some(true))
-    );
+    let seen = subscription_and_management(&w.app, &user_path).await;
+    assert_eq!(seen, (json!("pro"), json!(true)));
 
-    let updated = w
-        .put_user(&org, "crm-7", json!({"subscription": "FREE"}))
-        .await;
+    let updated = w.put_subscription(&org, "crm-7", "FREE").await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     assert_eq!(updated.body["id"], created.body["id"]);
     assert_eq!(updated.body["externallyManaged"], false);
@@ -686,29 +527,17 @@ async fn users_are_linked_then_their_subscription_updated() {
         updated.body["email"], "ada@example.com",
         "fields not sent are kept"
     );
-    let seen = w.app.get(&user_path).await;
-    assert_eq!(
-        (
-            seen.body["subscription"].as_str(),
-            seen.body["externally_managed"].as_bool()
-        ),
-        (Some("free"), Some(false))
-    );
+    let seen = subscription_and_management(&w.app, &user_path).await;
+    assert_eq!(seen, (json!("free"), json!(false)));
 
     // Free-text ids: any characters, percent-encoded in the path.
     let odd = w
-        .put_user(&org, "user%2Fwith%20space", json!({"subscription": "FREE"}))
+        .put_subscription(&org, "user%2Fwith%20space", "FREE")
         .await;
     assert_eq!(odd.status, 201, "{}", odd.text);
     assert_eq!(odd.body["externalUserId"], "user/with space");
-    let org_item = crate::stored_item(&w.app, &format!("ORG#{org}"), "ORG")
-        .await
-        .unwrap();
-    assert_eq!(
-        org_item["relationships_active"].as_n().unwrap(),
-        "2",
-        "creations count toward relationships"
-    );
+    let active = relationships_active(&w.app, &org).await;
+    assert_eq!(active, "2", "creations count toward relationships");
 
     for body in [
         json!({}),
@@ -716,11 +545,9 @@ async fn users_are_linked_then_their_subscription_updated() {
         json!({"subscription": "PRO", "email": "nope"}),
         json!({"subscription": "PRO", "plan": 1}),
     ] {
-        assert_service_error(
-            &w.put_user(&org, "crm-8", body).await,
-            400,
-            "invalid_schema",
-        );
+        w.put_user(&org, "crm-8", body)
+            .await
+            .assert_service_error(400, "invalid_schema");
     }
 }
 
@@ -728,57 +555,28 @@ async fn users_are_linked_then_their_subscription_updated() {
 async fn services_act_only_on_organizations_related_to_them() {
     let w = world().await;
     let (b_org, _) = w.app.create_org("Unrelated").await;
-    let res = w
-        .put_user(&b_org.to_string(), "crm-1", json!({"subscription": "PRO"}))
-        .await;
-    assert_service_error(&res, 403, "organization_access_denied");
+    let res = w.put_subscription(&b_org.to_string(), "crm-1", "PRO").await;
+    res.assert_service_error(403, "organization_access_denied");
     let (other_service, _) = w.app.create_service(&[]).await;
-    let res = w
-        .app
-        .send_as(
-            "GET",
-            &format!("{BASE}/{other_service}/organizations"),
-            As::Bearer(&w.token),
-            None,
-        )
-        .await;
-    assert_service_error(&res, 403, "external_service_access_denied");
-    let (_, writer) = w
-        .app
-        .create_service(&["organization-relations:write"])
-        .await;
-    let res = w
-        .app
-        .send_as(
-            "GET",
-            &format!("{BASE}/{}/organizations", w.service),
-            As::Bearer(&writer),
-            None,
-        )
-        .await;
-    assert_service_error(&res, 403, "external_service_access_denied");
-    let b_item = crate::stored_item(&w.app, &format!("ORG#{b_org}"), "ORG")
-        .await
-        .unwrap();
-    assert_eq!(
-        b_item["relationships_active"].as_n().unwrap(),
-        "0",
-        "nothing was created"
-    );
+    let theirs = format!("{BASE}/{other_service}/organizations");
+    let res = w.send("GET", &theirs, None).await;
+    res.assert_service_error(403, "external_service_access_denied");
+    let writing = ["organization-relations:write"];
+    let (_, writer) = w.app.create_service(&writing).await;
+    let ours = format!("{BASE}/{}/organizations", w.service);
+    let res = w.app.send_as("GET", &ours, As::Bearer(&writer), None).await;
+    res.assert_service_error(403, "external_service_access_denied");
+    let active = relationships_active(&w.app, &b_org.to_string()).await;
+    assert_eq!(active, "0", "nothing was created");
 }
 
 #[tokio::test]
 async fn removing_a_relation_consumes_its_token_and_revokes_access() {
     let w = world().await;
     let org = w.app.org_id.to_string();
-    let connect = w.app.create_connect_token(&w.service).await;
-    let relation = w.claim(&connect["token"], "acct").await.body;
-    assert_eq!(
-        w.put_user(&org, "crm-1", json!({"subscription": "PRO"}))
-            .await
-            .status,
-        201
-    );
+    let (connect, relation) = w.relate("acct").await;
+    let user = w.put_subscription(&org, "crm-1", "PRO");
+    assert_eq!(user.await.status, 201);
 
     let (_, b_key) = w.app.create_org("B").await;
     let path = format!("/v1/external-service-relations/{}", id(&relation));
@@ -791,39 +589,20 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
         .send_as("DELETE", &path, As::Key(&writer), None)
         .await
         .assert_error(403, "insufficient_scope");
-    let res = w.app.delete(&path).await;
-    assert_eq!(res.status, 204, "{}", res.text);
+    w.app.delete(&path).await.assert_status(204);
     w.app.delete(&path).await.assert_error(404, "not_found");
 
-    let token = w
-        .app
-        .get(&format!("/v1/connect-tokens/{}", id(&connect)))
-        .await;
-    assert_eq!(token.body["status"], "consumed");
-    assert_service_error(
-        &w.put_user(&org, "crm-1", json!({"subscription": "FREE"}))
-            .await,
-        403,
-        "organization_access_denied",
-    );
-    let list = w
-        .app
-        .send_as(
-            "GET",
-            &format!("{BASE}/{}/organizations", w.service),
-            As::Bearer(&w.token),
-            None,
-        )
-        .await;
-    assert_eq!(list.body["data"], json!([]));
-    assert_service_error(
-        &w.claim(&connect["token"], "acct").await,
-        409,
-        "connect_token_unusable",
-    );
+    let status = connect_token_status(&w.app, id(&connect)).await;
+    assert_eq!(status, "consumed");
+    w.put_subscription(&org, "crm-1", "FREE")
+        .await
+        .assert_service_error(403, "organization_access_denied");
+    assert_eq!(w.organizations("").await.body["data"], json!([]));
+    w.claim(&connect["token"], "acct")
+        .await
+        .assert_service_error(409, "connect_token_unusable");
     // The external id is free again: a new token can relate the organization anew.
-    let again = w.app.create_connect_token(&w.service).await;
-    assert_eq!(w.claim(&again["token"], "acct").await.status, 200);
+    w.relate("acct").await;
 }
 
 /// A service's scope is decided while its limiter write is out: the request
@@ -838,19 +617,21 @@ async fn a_services_missing_scope_is_charged_and_answered_before_its_rate_limit(
     assert_eq!(read().await.header("x-ratelimit-remaining"), Some("99"));
     let connect = w.app.create_connect_token(&reader).await;
     let denied = w
-        .claim_as(&reader, &reader_token, &connect["token"], "acct")
+        .app
+        .claim_relation(&reader, &reader_token, &connect["token"], "acct")
         .await;
-    assert_service_error(&denied, 403, "scope_permission_denied");
+    denied.assert_service_error(403, "scope_permission_denied");
     assert_eq!(denied.header("x-ratelimit-remaining"), Some("98"));
     assert_eq!(read().await.header("x-ratelimit-remaining"), Some("97"));
     for _ in 0..97 {
         assert_eq!(read().await.status, 200);
     }
-    assert_service_error(&read().await, 429, "rate_limited");
+    read().await.assert_service_error(429, "rate_limited");
     let denied = w
-        .claim_as(&reader, &reader_token, &connect["token"], "acct")
+        .app
+        .claim_relation(&reader, &reader_token, &connect["token"], "acct")
         .await;
-    assert_service_error(&denied, 403, "scope_permission_denied");
+    denied.assert_service_error(403, "scope_permission_denied");
 }
 
 #[tokio::test]
@@ -869,7 +650,7 @@ async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
         .app
         .send_as("GET", &path, As::Bearer(&w.token), None)
         .await;
-    assert_service_error(&res, 429, "rate_limited");
+    res.assert_service_error(429, "rate_limited");
     assert_eq!(res.header("retry-after"), Some("1"));
     assert!(
         res.header("x-quota-turns-used").is_none(),
@@ -891,25 +672,13 @@ async fn a_service_creation_beyond_the_ceiling_is_403_with_the_relationship_head
     }
     .spawn()
     .await;
-    let (service, token) = app.create_service(&[]).await;
-    let w = World {
-        app,
-        service,
-        token,
-    };
-    let connect = w.app.create_connect_token(&w.service).await;
-    assert_eq!(w.claim(&connect["token"], "acct").await.status, 200);
+    let w = world_of(app).await;
+    w.relate("acct").await;
     let org = w.app.org_id.to_string();
-    assert_eq!(
-        w.put_user(&org, "one", json!({"subscription": "PRO"}))
-            .await
-            .status,
-        201
-    );
-    let res = w
-        .put_user(&org, "two", json!({"subscription": "PRO"}))
-        .await;
-    assert_service_error(&res, 403, "relationship_quota_exceeded");
+    let one = w.put_subscription(&org, "one", "PRO");
+    assert_eq!(one.await.status, 201);
+    let res = w.put_subscription(&org, "two", "PRO").await;
+    res.assert_service_error(403, "relationship_quota_exceeded");
     assert_eq!(res.header("x-quota-relationships-active"), Some("1"));
     assert_eq!(res.header("x-quota-relationships-limit"), Some("1"));
     assert!(res.header("x-quota-reset").is_some());
@@ -925,23 +694,18 @@ async fn removing_a_relation_consumes_every_token_that_confirmed_it() {
             .await;
     let mut relation = Value::Null;
     for token in &tokens {
-        let res = w.claim(&token["token"], "acct").await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        relation = res.body;
+        relation = w
+            .claim(&token["token"], "acct")
+            .await
+            .assert_status(200)
+            .body;
     }
-    let path = format!("/v1/external-service-relations/{}", id(&relation));
-    assert_eq!(w.app.delete(&path).await.status, 204);
+    assert_eq!(w.app.remove_relation(&relation).await.status, 204);
     for token in &tokens {
-        let res = w
-            .app
-            .get(&format!("/v1/connect-tokens/{}", id(token)))
-            .await;
-        assert_eq!(res.body["status"], "consumed", "{}", res.text);
-        assert_service_error(
-            &w.claim(&token["token"], "acct").await,
-            409,
-            "connect_token_unusable",
-        );
+        assert_eq!(connect_token_status(&w.app, id(token)).await, "consumed");
+        w.claim(&token["token"], "acct")
+            .await
+            .assert_service_error(409, "connect_token_unusable");
     }
 }
 
@@ -951,25 +715,15 @@ async fn removing_a_relation_consumes_every_token_that_confirmed_it() {
 async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() {
     let w = world().await;
     let (second, second_token) = w.app.create_service(&[]).await;
-    let first_claim = w
-        .claim(
-            &w.app.create_connect_token(&w.service).await["token"],
-            "acct-1",
-        )
-        .await;
-    assert_eq!(first_claim.status, 200, "{}", first_claim.text);
+    w.relate("acct-1").await;
+    let connect = w.app.create_connect_token(&second).await;
     let second_claim = w
-        .claim_as(
-            &second,
-            &second_token,
-            &w.app.create_connect_token(&second).await["token"],
-            "acct-2",
-        )
-        .await;
-    assert_eq!(second_claim.status, 200, "{}", second_claim.text);
+        .app
+        .claim_relation(&second, &second_token, &connect["token"], "acct-2");
+    second_claim.await.assert_status(200);
 
     let page = w.app.get("/v1/external-service-relations?limit=1").await;
-    assert_eq!(page.status, 200, "{}", page.text);
+    let page = page.assert_status(200);
     assert_eq!(page.body["data"].as_array().unwrap().len(), 1);
     let cursor = page.body["next_cursor"].as_str().expect("a second page");
     let rest = w
@@ -1006,17 +760,10 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
     }
     // Another organization sees none of them, and cannot remove them.
     let (_, other_key) = w.app.create_org("B").await;
-    let theirs = w
-        .app
-        .send_as(
-            "GET",
-            "/v1/external-service-relations",
-            As::Key(&other_key),
-            None,
-        )
-        .await;
-    assert_eq!(theirs.body["data"], json!([]));
-    let path = format!("/v1/external-service-relations/{}", id(listed[0]));
+    let relations = "/v1/external-service-relations";
+    let theirs = w.app.send_as("GET", relations, As::Key(&other_key), None);
+    assert_eq!(theirs.await.body["data"], json!([]));
+    let path = format!("{relations}/{}", id(listed[0]));
     w.app
         .send_as("DELETE", &path, As::Key(&other_key), None)
         .await
@@ -1030,12 +777,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
     }
     let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
     w.app
-        .send_as(
-            "GET",
-            "/v1/external-service-relations",
-            As::Key(&writer),
-            None,
-        )
+        .send_as("GET", relations, As::Key(&writer), None)
         .await
         .assert_error(403, "insufficient_scope");
     // The listed id is what the removal takes.
@@ -1051,36 +793,17 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
 /// once, and the later confirmations' tokens stay `claimed` (as unusable).
 #[tokio::test]
 async fn a_relation_keeps_a_bounded_number_of_confirming_tokens() {
-    let app = spawn_app().await;
-    let (service, token) = app.create_service(&[]).await;
-    let claim = |connect: Value| {
-        let app = &app;
-        let service = service.clone();
-        let token = token.clone();
-        async move {
-            app.send_as(
-                "POST",
-                &format!("/api/v1/external-services/{service}/organization-relations/claim"),
-                As::Bearer(&token),
-                Some(
-                    &json!({"connectToken": connect["token"], "externalOrganizationId": "acct-9"}),
-                ),
-            )
-            .await
-        }
-    };
-    let first = claim(app.create_connect_token(&service).await).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    let w = world().await;
+    let (app, service) = (&w.app, &w.service);
+    let (_, first) = w.relate("acct-9").await;
     let mut tokens = Vec::new();
     for _ in 0..100 {
         app.clock.advance(time::Duration::seconds(1));
-        let connect = app.create_connect_token(&service).await;
-        let confirmed = claim(connect.clone()).await;
-        assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+        let (connect, _) = w.relate("acct-9").await;
         tokens.push(id(&connect).to_owned());
     }
     let item = crate::stored_item(
-        &app,
+        app,
         &format!("SVC#{service}"),
         &format!("REL#ORG#{}", app.org_id),
     )
@@ -1091,24 +814,12 @@ async fn a_relation_keeps_a_bounded_number_of_confirming_tokens() {
         kept,
         tether::external_services::relations::MAX_CONFIRMING_KEPT
     );
-    let removed = app
-        .delete(&format!(
-            "/v1/external-service-relations/{}",
-            id(&first.body)
-        ))
-        .await;
-    assert_eq!(removed.status, 204, "{}", removed.text);
-    let status = |token: &str| {
-        let app = &app;
-        let path = format!("/v1/connect-tokens/{token}");
-        async move { app.get(&path).await.body["status"].clone() }
-    };
-    assert_eq!(status(&tokens[0]).await, "consumed");
-    assert_eq!(status(&tokens[95]).await, "consumed");
-    assert_eq!(status(&tokens[96]).await, "claimed");
+    app.remove_relation(&first).await.assert_status(204);
+    for (n, status) in [(0, "consumed"), (95, "consumed"), (96, "claimed")] {
+        assert_eq!(connect_token_status(app, &tokens[n]).await, status);
+    }
     // Never consumed with the relation, it expires as a consumed one does.
     let hash_of = |n: usize| {
-        let app = &app;
         let token = tokens[n].clone();
         async move {
             crate::table_items(app)
@@ -1119,4 +830,29 @@ async fn a_relation_keeps_a_bounded_number_of_confirming_tokens() {
         }
     };
     assert!(hash_of(96).await.contains_key("expires_at_epoch"));
+}
+
+/// An end user's subscription and whether it is externally managed, as the
+/// organization's API reads them at `user_path`.
+async fn subscription_and_management(app: &TestApp, user_path: &str) -> (Value, Value) {
+    let seen = app.get(user_path).await.body;
+    (
+        seen["subscription"].clone(),
+        seen["externally_managed"].clone(),
+    )
+}
+
+/// The stored `relationships_active` counter of organization `org`.
+async fn relationships_active(app: &TestApp, org: &str) -> String {
+    let item = crate::stored_item(app, &format!("ORG#{org}"), "ORG").await;
+    item.unwrap()["relationships_active"]
+        .as_n()
+        .unwrap()
+        .clone()
+}
+
+/// The `status` the organization reads of its connect token `connect_id`.
+async fn connect_token_status(app: &TestApp, connect_id: &str) -> Value {
+    let path = format!("/v1/connect-tokens/{connect_id}");
+    app.get(&path).await.body["status"].clone()
 }

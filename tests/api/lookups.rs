@@ -14,16 +14,47 @@ fn ids(page: &Value) -> Vec<&str> {
     page["data"].as_array().unwrap().iter().map(id).collect()
 }
 
+/// The ids of the end users a lookup `query` finds (on its first page).
+async fn ids_found(app: &TestApp, query: &str) -> Vec<String> {
+    let page = find(app, query).await;
+    ids(&page).into_iter().map(str::to_owned).collect()
+}
+
+/// Creates an end user with `email` and `external_id`.
+async fn user_with_ids(app: &TestApp, email: &str, external_id: &str) -> Value {
+    let body = json!({"email": email, "external_id": external_id});
+    app.create_user(body).await
+}
+
+/// What a lookup that finds nobody answers.
+const NOBODY: [&str; 0] = [];
+
+/// Rewrites the stored item of `user` with the DynamoDB `update` (`:k`
+/// standing for `key` when given): the item as an earlier version stored it.
+async fn store_as_before(app: &TestApp, user: &Value, update: &str, key: Option<String>) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    app.app
+        .store
+        .client()
+        .update_item()
+        .table_name(app.app.store.table())
+        .key("PK", AttributeValue::S(format!("ORG#{}", app.org_id)))
+        .key("SK", AttributeValue::S(format!("USER#{}", id(user))))
+        .update_expression(update)
+        .set_expression_attribute_values(
+            key.map(|k| [(":k".to_owned(), AttributeValue::S(k))].into()),
+        )
+        .send()
+        .await
+        .expect("store the user as before");
+}
+
 #[tokio::test]
 async fn end_users_are_found_by_email_case_insensitively_and_by_external_id_exactly() {
     let app = spawn_app().await;
-    let ada = app
-        .create_user(json!({"email": "Ada@Example.com", "external_id": "crm-1"}))
-        .await;
-    let bob = app
-        .create_user(json!({"email": "bob@example.com", "external_id": "crm-2"}))
-        .await;
-    let ada_again = app.create_user(json!({"email": "ada@example.COM"})).await;
+    let ada = user_with_ids(&app, "Ada@Example.com", "crm-1").await;
+    let bob = user_with_ids(&app, "bob@example.com", "crm-2").await;
+    let ada_again = app.create_user_with_email("ada@example.COM").await;
     app.create_user(json!({})).await;
 
     let found = find(&app, "email=ADA%40example.com").await;
@@ -33,15 +64,9 @@ async fn end_users_are_found_by_email_case_insensitively_and_by_external_id_exac
         "stored as sent"
     );
     assert_eq!(found["next_cursor"], Value::Null);
-    assert_eq!(ids(&find(&app, "external_id=crm-2").await), [id(&bob)]);
-    assert_eq!(
-        ids(&find(&app, "external_id=CRM-2").await),
-        Vec::<&str>::new()
-    );
-    assert_eq!(
-        ids(&find(&app, "email=nobody%40example.com").await),
-        Vec::<&str>::new()
-    );
+    assert_eq!(ids_found(&app, "external_id=crm-2").await, [id(&bob)]);
+    assert_eq!(ids_found(&app, "external_id=CRM-2").await, NOBODY);
+    assert_eq!(ids_found(&app, "email=nobody%40example.com").await, NOBODY);
 
     // Paginated like every list; a lookup's cursor resumes only that lookup.
     let first = find(&app, "email=ada%40example.com&limit=1").await;
@@ -70,20 +95,12 @@ async fn lookups_stay_in_the_organization_and_forget_purged_users() {
         .send()
         .await;
     assert_eq!(res.status, 201);
-    assert_eq!(
-        ids(&find(&app, "email=shared%40example.com").await),
-        Vec::<&str>::new()
-    );
-    assert_eq!(
-        ids(&find(&app, "external_id=x-1").await),
-        Vec::<&str>::new()
-    );
+    assert_eq!(ids_found(&app, "email=shared%40example.com").await, NOBODY);
+    assert_eq!(ids_found(&app, "external_id=x-1").await, NOBODY);
 
-    let mine = app
-        .create_user(json!({"email": "shared@example.com"}))
-        .await;
+    let mine = app.create_user_with_email("shared@example.com").await;
     assert_eq!(
-        ids(&find(&app, "email=shared%40example.com").await),
+        ids_found(&app, "email=shared%40example.com").await,
         [id(&mine)]
     );
     let before = crate::stored_user(&app, &mine).await.unwrap();
@@ -101,18 +118,13 @@ async fn lookups_stay_in_the_organization_and_forget_purged_users() {
             .await
             .is_empty()
     );
-    assert_eq!(
-        ids(&find(&app, "email=shared%40example.com").await),
-        Vec::<&str>::new()
-    );
+    assert_eq!(ids_found(&app, "email=shared%40example.com").await, NOBODY);
 }
 
 #[tokio::test]
 async fn a_metadata_patch_keeps_the_user_findable() {
     let app = spawn_app().await;
-    let user = app
-        .create_user(json!({"email": "m@example.com", "external_id": "m-1"}))
-        .await;
+    let user = user_with_ids(&app, "m@example.com", "m-1").await;
     let res = app
         .patch(
             &format!("/v1/end-users/{}", id(&user)),
@@ -122,7 +134,7 @@ async fn a_metadata_patch_keeps_the_user_findable() {
     assert_eq!(res.status, 200);
     let found = find(&app, "external_id=m-1").await;
     assert_eq!(found["data"][0]["metadata"], json!({"tier": "gold"}));
-    assert_eq!(ids(&find(&app, "email=M%40EXAMPLE.COM").await), [id(&user)]);
+    assert_eq!(ids_found(&app, "email=M%40EXAMPLE.COM").await, [id(&user)]);
 }
 
 #[tokio::test]
@@ -148,35 +160,20 @@ async fn malformed_lookups_are_refused() {
 /// nothing left to do.
 #[tokio::test]
 async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     use tether::end_users::reindex::{Reindexed, add_lookup_keys, add_lookup_keys_by};
     let app = spawn_app().await;
-    let old = app
-        .create_user(json!({"email": "Old@Example.com", "external_id": "crm-old"}))
-        .await;
-    let old_email_only = app.create_user(json!({"email": "mail@example.com"})).await;
-    let current = app
-        .create_user(json!({"email": "new@example.com", "external_id": "crm-new"}))
-        .await;
+    let old = user_with_ids(&app, "Old@Example.com", "crm-old").await;
+    let old_email_only = app.create_user_with_email("mail@example.com").await;
+    let current = user_with_ids(&app, "new@example.com", "crm-new").await;
     app.create_user(json!({})).await;
     let last = app.create_user(json!({"external_id": "crm-last"})).await;
     for user in [&old, &old_email_only, &last] {
-        app.app
-            .store
-            .client()
-            .update_item()
-            .table_name(app.app.store.table())
-            .key("PK", AttributeValue::S(format!("ORG#{}", app.org_id)))
-            .key("SK", AttributeValue::S(format!("USER#{}", id(user))))
-            .update_expression("REMOVE email_key, external_id_key")
-            .send()
-            .await
-            .expect("store the user as before the indexes");
+        store_as_before(&app, user, "REMOVE email_key, external_id_key", None).await;
     }
     let before = app.get(&format!("/v1/end-users/{}", id(&old))).await;
-    assert!(ids(&find(&app, "email=old%40example.com").await).is_empty());
-    assert!(ids(&find(&app, "external_id=crm-old").await).is_empty());
-    assert!(ids(&find(&app, "email=mail%40example.com").await).is_empty());
+    assert_eq!(ids_found(&app, "email=old%40example.com").await, NOBODY);
+    assert_eq!(ids_found(&app, "external_id=crm-old").await, NOBODY);
+    assert_eq!(ids_found(&app, "email=mail%40example.com").await, NOBODY);
 
     // Two users a query: the run goes on past pages that hold none to fix.
     let report = add_lookup_keys_by(&app.app.store, app.org_id, 2)
@@ -189,20 +186,14 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
             indexed: 3
         }
     );
-    assert_eq!(ids(&find(&app, "external_id=crm-last").await), [id(&last)]);
+    assert_eq!(ids_found(&app, "external_id=crm-last").await, [id(&last)]);
+    assert_eq!(ids_found(&app, "email=OLD%40example.com").await, [id(&old)]);
+    assert_eq!(ids_found(&app, "external_id=crm-old").await, [id(&old)]);
     assert_eq!(
-        ids(&find(&app, "email=OLD%40example.com").await),
-        [id(&old)]
-    );
-    assert_eq!(ids(&find(&app, "external_id=crm-old").await), [id(&old)]);
-    assert_eq!(
-        ids(&find(&app, "email=mail%40example.com").await),
+        ids_found(&app, "email=mail%40example.com").await,
         [id(&old_email_only)]
     );
-    assert_eq!(
-        ids(&find(&app, "external_id=crm-new").await),
-        [id(&current)]
-    );
+    assert_eq!(ids_found(&app, "external_id=crm-new").await, [id(&current)]);
     // Nothing the API shows changed: same body, same ETag.
     let after = app.get(&format!("/v1/end-users/{}", id(&old))).await;
     assert_eq!(after.body, before.body);
@@ -221,35 +212,31 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
 #[tokio::test]
 async fn lookalike_characters_never_find_another_address() {
     let app = spawn_app().await;
-    let ascii = app.create_user(json!({"email": "kx@example.com"})).await;
-    let kelvin = app
-        .create_user(json!({"email": "\u{212A}y@example.com"}))
-        .await;
-    let umlaut = app
-        .create_user(json!({"email": "\u{c4}z@example.com"}))
-        .await;
+    let ascii = app.create_user_with_email("kx@example.com").await;
+    let kelvin = app.create_user_with_email("\u{212A}y@example.com").await;
+    let umlaut = app.create_user_with_email("\u{c4}z@example.com").await;
     let none = Vec::<&str>::new();
     assert_eq!(
-        ids(&find(&app, "email=KX%40EXAMPLE.COM").await),
+        ids_found(&app, "email=KX%40EXAMPLE.COM").await,
         [id(&ascii)]
     );
     // KELVIN SIGN + "x": not the ASCII address.
     assert_eq!(
-        ids(&find(&app, "email=%E2%84%AAx%40example.com").await),
+        ids_found(&app, "email=%E2%84%AAx%40example.com").await,
         none
     );
     // ASCII "ky": not the KELVIN SIGN address; the exact spelling finds it.
-    assert_eq!(ids(&find(&app, "email=ky%40example.com").await), none);
+    assert_eq!(ids_found(&app, "email=ky%40example.com").await, none);
     assert_eq!(
-        ids(&find(&app, "email=%E2%84%AAY%40EXAMPLE.com").await),
+        ids_found(&app, "email=%E2%84%AAY%40EXAMPLE.com").await,
         [id(&kelvin)]
     );
     // Non-ASCII letters are compared as written: "Ä" is not "ä".
     assert_eq!(
-        ids(&find(&app, "email=%C3%84Z%40example.com").await),
+        ids_found(&app, "email=%C3%84Z%40example.com").await,
         [id(&umlaut)]
     );
-    assert_eq!(ids(&find(&app, "email=%C3%A4z%40example.com").await), none);
+    assert_eq!(ids_found(&app, "email=%C3%A4z%40example.com").await, none);
 }
 
 /// An end user stored under the earlier email rule (Unicode lowering) is
@@ -257,66 +244,32 @@ async fn lookalike_characters_never_find_another_address() {
 /// key; an ASCII address's key never changed.
 #[tokio::test]
 async fn keys_of_the_earlier_email_rule_are_rewritten_by_the_reindex() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     let app = spawn_app().await;
-    let user = app
-        .create_user(json!({"email": "\u{c4}ra@example.com"}))
-        .await;
-    let ascii = app.create_user(json!({"email": "Plain@example.com"})).await;
+    let user = app.create_user_with_email("\u{c4}ra@example.com").await;
+    let ascii = app.create_user_with_email("Plain@example.com").await;
     // As the earlier rule stored it: "ära@example.com".
-    app.app
-        .store
-        .client()
-        .update_item()
-        .table_name(app.app.store.table())
-        .key("PK", AttributeValue::S(format!("ORG#{}", app.org_id)))
-        .key("SK", AttributeValue::S(format!("USER#{}", id(&user))))
-        .update_expression("SET email_key = :k")
-        .expression_attribute_values(
-            ":k",
-            AttributeValue::S(format!("{}#\u{e4}ra@example.com", app.org_id)),
-        )
-        .send()
-        .await
-        .unwrap();
+    let key = format!("{}#\u{e4}ra@example.com", app.org_id);
+    store_as_before(&app, &user, "SET email_key = :k", Some(key)).await;
     assert_eq!(
-        ids(&find(&app, "email=%C3%84ra%40example.com").await),
-        Vec::<&str>::new()
+        ids_found(&app, "email=%C3%84ra%40example.com").await,
+        NOBODY
     );
     // A lookalike under the earlier rule (KELVIN SIGN lowered to `k`) is
     // not answered for the ASCII address, even before the reindex.
-    let kelvin = app
-        .create_user(json!({"email": "\u{212A}z@example.com"}))
-        .await;
-    app.app
-        .store
-        .client()
-        .update_item()
-        .table_name(app.app.store.table())
-        .key("PK", AttributeValue::S(format!("ORG#{}", app.org_id)))
-        .key("SK", AttributeValue::S(format!("USER#{}", id(&kelvin))))
-        .update_expression("SET email_key = :k")
-        .expression_attribute_values(
-            ":k",
-            AttributeValue::S(format!("{}#kz@example.com", app.org_id)),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ids(&find(&app, "email=kz%40example.com").await),
-        Vec::<&str>::new()
-    );
+    let kelvin = app.create_user_with_email("\u{212A}z@example.com").await;
+    let key = format!("{}#kz@example.com", app.org_id);
+    store_as_before(&app, &kelvin, "SET email_key = :k", Some(key)).await;
+    assert_eq!(ids_found(&app, "email=kz%40example.com").await, NOBODY);
     let report = tether::end_users::reindex::add_lookup_keys(&app.app.store, app.org_id)
         .await
         .unwrap();
     assert_eq!((report.missing, report.indexed), (2, 2));
     assert_eq!(
-        ids(&find(&app, "email=%C3%84RA%40example.com").await),
+        ids_found(&app, "email=%C3%84RA%40example.com").await,
         [id(&user)]
     );
     assert_eq!(
-        ids(&find(&app, "email=plain%40example.com").await),
+        ids_found(&app, "email=plain%40example.com").await,
         [id(&ascii)]
     );
 }

@@ -576,6 +576,29 @@ impl TestApp {
         res.body
     }
 
+    /// `POST /api/v1/external-services/{service}/organization-relations/claim`
+    /// with the service's `token`: claims `connect_token` (the `token` of a
+    /// connect token object, or any JSON) for the service's `external_org`.
+    pub async fn claim_relation(
+        &self,
+        service: &str,
+        token: &str,
+        connect_token: &Value,
+        external_org: &str,
+    ) -> TestResponse {
+        let path = format!("/api/v1/external-services/{service}/organization-relations/claim");
+        let body = json!({"connectToken": connect_token, "externalOrganizationId": external_org});
+        self.send_as("POST", &path, As::Bearer(token), Some(&body))
+            .await
+    }
+
+    /// `DELETE /v1/external-service-relations/{id}` of `relation` (as listed
+    /// or claimed) with the admin key.
+    pub async fn remove_relation(&self, relation: &Value) -> TestResponse {
+        let path = format!("/v1/external-service-relations/{}", id(relation));
+        self.delete(&path).await
+    }
+
     /// Starts a request.
     pub fn request(&self, method: &str, path: &str) -> TestRequest<'_> {
         TestRequest {
@@ -658,6 +681,11 @@ impl TestApp {
             .await;
         assert_eq!(res.status, 201, "{}", res.body);
         res.body
+    }
+
+    /// [`TestApp::create_user`] of a user with only an `email`.
+    pub async fn create_user_with_email(&self, email: &str) -> Value {
+        self.create_user(json!({ "email": email })).await
     }
 
     /// Sends a raw API Gateway v2 event, routed as API Gateway would.
@@ -933,8 +961,39 @@ impl TestResponse {
         self.headers.get(name).map(String::as_str)
     }
 
+    /// Asserts the status (the body shown when it differs); returns the
+    /// response for the checks that follow.
+    #[track_caller]
+    pub fn assert_status(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{}", self.text);
+        self
+    }
+
+    /// Asserts the external-service error envelope (`{"error": {"type",
+    /// "message", "requestId"}}`, SPEC §11): status, type, a message, and the
+    /// request id in both the header and the body.
+    #[track_caller]
+    pub fn assert_service_error(&self, status: u16, kind: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.body["error"]["type"], kind, "{}", self.text);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert_eq!(
+            self.body["error"]["requestId"],
+            self.header("x-request-id").expect("X-Request-Id")
+        );
+        assert!(
+            self.body.get("code").is_none(),
+            "not the organization envelope"
+        );
+    }
+
     /// Asserts the documented error envelope: status, code, and the request id
     /// in both the header and the body.
+    #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.text);
         assert_eq!(self.body["code"], code, "{}", self.text);
