@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tether::auth::Scope;
 use tether_tests::As;
 use tether_tests::id;
-use tether_tests::{TestApp, spawn_app};
+use tether_tests::{TestApp, TestResponse, spawn_app};
 
 async fn user_with_metadata(app: &TestApp) -> (Value, String) {
     let user = app
@@ -13,6 +13,24 @@ async fn user_with_metadata(app: &TestApp) -> (Value, String) {
         .await;
     let path = format!("/v1/end-users/{}", id(&user));
     (user, path)
+}
+
+/// `PATCH path` with `If-Match: if_match` and the JSON `body`.
+async fn patch_if_match(app: &TestApp, path: &str, if_match: &str, body: Value) -> TestResponse {
+    let request = app.request("PATCH", path).header("If-Match", if_match);
+    request.json(&body).send().await
+}
+
+/// The stored item's `metadata_json` (a string attribute) of `user`.
+async fn stored_metadata(app: &TestApp, user: &Value) -> String {
+    let item = stored_user(app, user).await.unwrap();
+    item["metadata_json"].as_s().unwrap().clone()
+}
+
+/// The stored item's `version` (a number attribute) of `user`.
+async fn stored_version(app: &TestApp, user: &Value) -> String {
+    let item = stored_user(app, user).await.unwrap();
+    item["version"].as_n().unwrap().clone()
 }
 
 #[tokio::test]
@@ -46,12 +64,7 @@ async fn empty_metadata_clears_it() {
     let res = app.patch(&path, &json!({"metadata": {}})).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body["metadata"], json!({}));
-    assert_eq!(
-        stored_user(&app, &user).await.unwrap()["metadata_json"]
-            .as_s()
-            .unwrap(),
-        "{}"
-    );
+    assert_eq!(stored_metadata(&app, &user).await, "{}");
 }
 
 #[tokio::test]
@@ -162,57 +175,20 @@ async fn a_user_under_deletion_is_409_and_unchanged() {
 async fn if_match_is_honoured() {
     let app = spawn_app().await;
     let (user, path) = user_with_metadata(&app).await;
-    let stale = app
-        .request("PATCH", &path)
-        .header("If-Match", "\"7\"")
-        .json(&json!({"metadata": {"x": 1}}))
-        .send()
-        .await;
-    stale.assert_error(412, "precondition_failed");
-    let weak = app
-        .request("PATCH", &path)
-        .header("If-Match", "W/\"1\"")
-        .json(&json!({"metadata": {"x": 1}}))
-        .send()
-        .await;
-    weak.assert_error(412, "precondition_failed");
-    let noop = app
-        .request("PATCH", &path)
-        .header("If-Match", "\"7\"")
-        .json(&json!({}))
-        .send()
-        .await;
-    noop.assert_error(412, "precondition_failed");
-    assert_eq!(
-        stored_user(&app, &user).await.unwrap()["version"]
-            .as_n()
-            .unwrap(),
-        "1"
-    );
+    let x1 = json!({"metadata": {"x": 1}});
+    for (if_match, body) in [("\"7\"", &x1), ("W/\"1\"", &x1), ("\"7\"", &json!({}))] {
+        let res = patch_if_match(&app, &path, if_match, body.clone()).await;
+        res.assert_error(412, "precondition_failed");
+    }
+    assert_eq!(stored_version(&app, &user).await, "1");
 
-    let ok = app
-        .request("PATCH", &path)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"metadata": {"x": 1}}))
-        .send()
-        .await;
-    assert_eq!(ok.status, 200, "{}", ok.text);
-    assert_eq!(ok.header("etag"), Some("\"2\""));
-    let star = app
-        .request("PATCH", &path)
-        .header("If-Match", "*")
-        .json(&json!({"metadata": {"x": 2}}))
-        .send()
-        .await;
+    let ok = patch_if_match(&app, &path, "\"1\"", x1).await;
+    assert_eq!(ok.assert_status(200).header("etag"), Some("\"2\""));
+    let star = patch_if_match(&app, &path, "*", json!({"metadata": {"x": 2}})).await;
     assert_eq!(star.status, 200);
-    let list = app
-        .request("PATCH", &path)
-        .header("If-Match", "\"1\", \"3\"")
-        .json(&json!({"metadata": {"x": 3}}))
-        .send()
-        .await;
-    assert_eq!(list.status, 200, "{}", list.text);
-    assert_eq!(list.body["metadata"], json!({"x": 3}));
+    let x3 = json!({"metadata": {"x": 3}});
+    let list = patch_if_match(&app, &path, "\"1\", \"3\"", x3).await;
+    assert_eq!(list.assert_status(200).body["metadata"], json!({"x": 3}));
 }
 
 #[tokio::test]
@@ -220,32 +196,17 @@ async fn a_read_key_gets_403_insufficient_scope() {
     let app = spawn_app().await;
     let (user, path) = user_with_metadata(&app).await;
     let read_key = app.create_key(app.org_id, &[Scope::Read]).await;
+    let clear = json!({"metadata": {}});
     let res = app
-        .send_as(
-            "PATCH",
-            &path,
-            As::Key(&read_key),
-            Some(&json!({"metadata": {}})),
-        )
+        .send_as("PATCH", &path, As::Key(&read_key), Some(&clear))
         .await;
     res.assert_error(403, "insufficient_scope");
     assert_eq!(res.body["details"]["required_scope"], "read_write");
-    assert_eq!(
-        stored_user(&app, &user).await.unwrap()["metadata_json"]
-            .as_s()
-            .unwrap(),
-        r#"{"a":1,"b":{"c":true}}"#
-    );
+    let metadata = stored_metadata(&app, &user).await;
+    assert_eq!(metadata, r#"{"a":1,"b":{"c":true}}"#);
     let rw_key = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
-    let res = app
-        .send_as(
-            "PATCH",
-            &path,
-            As::Key(&rw_key),
-            Some(&json!({"metadata": {}})),
-        )
-        .await;
-    assert_eq!(res.status, 200);
+    let res = app.send_as("PATCH", &path, As::Key(&rw_key), Some(&clear));
+    assert_eq!(res.await.status, 200);
     assert_eq!(
         app.send_as("GET", &path, As::Key(&read_key), None)
             .await
@@ -263,12 +224,8 @@ async fn ten_parallel_patches_with_one_if_match_let_exactly_one_through() {
             let app = app.clone();
             let path = path.clone();
             tokio::spawn(async move {
-                let res = app
-                    .request("PATCH", &path)
-                    .header("If-Match", "\"1\"")
-                    .json(&json!({"metadata": {"writer": i}}))
-                    .send()
-                    .await;
+                let body = json!({"metadata": {"writer": i}});
+                let res = patch_if_match(&app, &path, "\"1\"", body).await;
                 (res.status, res.body)
             })
         })

@@ -8,6 +8,7 @@
 //! without its pair, or half an update.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::error::ErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -17,15 +18,13 @@ use aws_sdk_dynamodb::types::error::{
     InternalServerError, ProvisionedThroughputExceededException, ThrottlingException,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, mock};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tether::App;
 use tether::config::Config;
-use tether::routes;
-use tether::store::Store;
-use tether_tests::id;
-use tether_tests::{TestApp, TestResponse, dispatch, spawn_app};
+use tether_tests::{TestApp, TestResponse, id, proxy, spawn_app};
 
 /// The test's app, its client wrapped with `rules` (everything else passes through).
 fn faulty(app: &TestApp, rules: &[&Rule]) -> Arc<App> {
@@ -35,43 +34,48 @@ fn faulty(app: &TestApp, rules: &[&Rule]) -> Arc<App> {
     for rule in rules {
         interceptor = interceptor.with_rule(rule);
     }
-    let builder = app
-        .app
-        .store
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(interceptor)
-        .retry_config(
-            aws_sdk_dynamodb::config::retry::RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(1)),
-        );
-    let store = Store::from_builder(builder, app.app.store.table());
-    let mut faulty = App::new(
+    let client = app.dynamodb_config().interceptor(interceptor);
+    app.function_with(
         Config::from_lookup(|_| None).unwrap(),
-        store,
-        app.clock.clone(),
-    );
-    tether_tests::give_keys(&mut faulty);
-    Arc::new(faulty)
+        client.retry_config(quick_retries()),
+    )
 }
 
+/// The SDK's standard retries, 3 attempts, backing off a millisecond.
+fn quick_retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1))
+}
+
+/// `method path` with the JSON `body`, as `test`'s admin, through `app`.
 async fn send(
     app: Arc<App>,
     test: &TestApp,
     method: &str,
     path: &str,
-    body: Option<serde_json::Value>,
+    body: Value,
 ) -> TestResponse {
-    let mut req = test.request(method, path);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let event = req.event();
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let endpoint = routes::route(method, path.split('?').next().unwrap());
-    dispatch(app, endpoint, request).await.into()
+    test.request(method, path).json(&body).send_via(&app).await
+}
+
+/// A rule that fails every `TransactWriteItems` with `error()`.
+fn failing_transactions(error: fn() -> TransactWriteItemsError) -> Rule {
+    mock!(Client::transact_write_items)
+        .sequence()
+        .error(error)
+        .repeatedly()
+        .build()
+}
+
+/// Asserts that the organization counts exactly the end users it has
+/// (at most one): a creation is all or nothing.
+async fn assert_users_all_or_nothing(app: &TestApp) {
+    let (users, counted) = counts(app).await;
+    assert!(
+        users <= 1 && counted == users.to_string(),
+        "all or nothing: {users} users, {counted} counted"
+    );
 }
 
 /// DynamoDB's error metadata for `code` (what the SDK's retry classifier reads).
@@ -96,73 +100,46 @@ async fn counts(app: &TestApp) -> (usize, String) {
 #[tokio::test]
 async fn a_throttled_write_is_503_after_bounded_retries_and_leaves_nothing_partial() {
     let app = spawn_app().await;
-    let throttled = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| {
-            TransactWriteItemsError::ProvisionedThroughputExceededException(
-                ProvisionedThroughputExceededException::builder()
-                    .meta(meta("ProvisionedThroughputExceededException"))
-                    .build(),
-            )
-        })
-        .repeatedly()
-        .build();
+    let throttled = failing_transactions(|| {
+        TransactWriteItemsError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .meta(meta("ProvisionedThroughputExceededException"))
+                .build(),
+        )
+    });
+    let via = faulty(&app, &[&throttled]);
     let res = send(
-        faulty(&app, &[&throttled]),
+        via,
         &app,
         "POST",
         "/v1/end-users",
-        Some(json!({"email": "a@b.co"})),
+        json!({"email": "a@b.co"}),
     )
     .await;
     res.assert_error(503, "service_unavailable");
-    assert_eq!(
-        throttled.num_calls(),
-        3,
-        "the SDK's bounded retries: 3 attempts"
-    );
-    let (users, counted) = counts(&app).await;
-    assert!(
-        users <= 1 && counted == users.to_string(),
-        "all or nothing: {users} users, {counted} counted"
-    );
+    let attempts = throttled.num_calls();
+    assert_eq!(attempts, 3, "the SDK's bounded retries: 3 attempts");
+    assert_users_all_or_nothing(&app).await;
 }
 
 #[tokio::test]
 async fn a_transaction_that_keeps_conflicting_is_503_after_bounded_retries() {
     let app = spawn_app().await;
-    let conflict = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| {
-            TransactWriteItemsError::TransactionCanceledException(
-                TransactionCanceledException::builder()
-                    .message("injected")
-                    .cancellation_reasons(
-                        CancellationReason::builder()
-                            .code("TransactionConflict")
-                            .build(),
-                    )
-                    .cancellation_reasons(CancellationReason::builder().code("None").build())
-                    .build(),
-            )
-        })
-        .repeatedly()
-        .build();
-    let res = send(
-        faulty(&app, &[&conflict]),
-        &app,
-        "POST",
-        "/v1/end-users",
-        Some(json!({})),
-    )
-    .await;
+    let conflict = failing_transactions(|| {
+        let reason = |code: &str| CancellationReason::builder().code(code).build();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .message("injected")
+                .cancellation_reasons(reason("TransactionConflict"))
+                .cancellation_reasons(reason("None"))
+                .build(),
+        )
+    });
+    let via = faulty(&app, &[&conflict]);
+    let res = send(via, &app, "POST", "/v1/end-users", json!({})).await;
     res.assert_error(503, "service_unavailable");
     assert_eq!(conflict.num_calls(), 8, "retried 8 times, then given up");
-    let (users, counted) = counts(&app).await;
-    assert!(
-        users <= 1 && counted == users.to_string(),
-        "all or nothing: {users} users, {counted} counted"
-    );
+    assert_users_all_or_nothing(&app).await;
 }
 
 #[tokio::test]
@@ -189,14 +166,8 @@ async fn a_500_from_dynamodb_on_an_update_is_503_and_the_update_is_all_or_nothin
         .repeatedly()
         .build();
     let path = format!("/v1/end-users/{}", id(&user));
-    let res = send(
-        faulty(&app, &[&broken]),
-        &app,
-        "PATCH",
-        &path,
-        Some(json!({"metadata": {"v": 2}})),
-    )
-    .await;
+    let via = faulty(&app, &[&broken]);
+    let res = send(via, &app, "PATCH", &path, json!({"metadata": {"v": 2}})).await;
     res.assert_error(503, "service_unavailable");
     assert!(
         (1..=3).contains(&broken.num_calls()),
@@ -218,26 +189,13 @@ async fn a_failed_identity_link_leaves_both_items_or_neither() {
     let app = spawn_app().await;
     let provider = app.create_provider_id().await;
     let user = app.create_user(json!({})).await;
-    let throttled = mock!(Client::transact_write_items)
-        .sequence()
-        .error(|| {
-            TransactWriteItemsError::ThrottlingException(
-                ThrottlingException::builder()
-                    .meta(meta("ThrottlingException"))
-                    .build(),
-            )
-        })
-        .repeatedly()
-        .build();
+    let throttled = failing_transactions(|| {
+        let error = ThrottlingException::builder().meta(meta("ThrottlingException"));
+        TransactWriteItemsError::ThrottlingException(error.build())
+    });
     let path = format!("/v1/users/{}/identities", id(&user));
-    let res = send(
-        faulty(&app, &[&throttled]),
-        &app,
-        "POST",
-        &path,
-        Some(json!({"identity_provider_id": provider, "external_id": "x"})),
-    )
-    .await;
+    let link = json!({"identity_provider_id": provider, "external_id": "x"});
+    let res = send(faulty(&app, &[&throttled]), &app, "POST", &path, link).await;
     res.assert_error(503, "service_unavailable");
     let identities = app.get(&path).await.body["data"].as_array().unwrap().len();
     let pairs = crate::org_items(&app, "IDPAIR#").await;
@@ -246,32 +204,22 @@ async fn a_failed_identity_link_leaves_both_items_or_neither() {
 
 /// A TCP server on loopback that accepts and then either hangs or resets.
 async fn fault_server(reset: bool) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let Ok(Ok((socket, _))) =
-                tokio::time::timeout(Duration::from_secs(1), listener.accept()).await
-            else {
-                continue;
-            };
-            if reset {
-                #[allow(
-                    deprecated,
-                    reason = "a zero linger sends RST at once and never blocks: exactly the fault wanted"
-                )]
-                let _ = socket.set_linger(Some(Duration::ZERO));
+    proxy::serve_for(Duration::from_secs(20), move |socket| {
+        if reset {
+            #[allow(
+                deprecated,
+                reason = "a zero linger sends RST at once and never blocks: exactly the fault wanted"
+            )]
+            let _ = socket.set_linger(Some(Duration::ZERO));
+            drop(socket);
+        } else {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(10)).await;
                 drop(socket);
-            } else {
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                    drop(socket);
-                });
-            }
+            });
         }
-    });
-    format!("http://{address}")
+    })
+    .await
 }
 
 async fn against(endpoint: String, test: &TestApp) -> (TestResponse, Duration) {
@@ -282,32 +230,18 @@ async fn against(endpoint: String, test: &TestApp) -> (TestResponse, Duration) {
         _ => None,
     })
     .unwrap();
-    let client = Client::from_conf(
-        test.app
-            .store
-            .client()
-            .config()
-            .to_builder()
-            .endpoint_url(endpoint)
-            .timeout_config(
-                aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(config.dynamodb_attempt_timeout)
-                    .operation_timeout(config.dynamodb_operation_timeout)
-                    .build(),
-            )
-            .retry_config(
-                aws_sdk_dynamodb::config::retry::RetryConfig::standard()
-                    .with_max_attempts(config.dynamodb_max_attempts),
-            )
-            .build(),
-    );
-    let app = Arc::new(App::new(
+    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(config.dynamodb_attempt_timeout)
+        .operation_timeout(config.dynamodb_operation_timeout)
+        .build();
+    let retries = RetryConfig::standard().with_max_attempts(config.dynamodb_max_attempts);
+    let client = test.dynamodb_config().endpoint_url(endpoint);
+    let app = test.function_with(
         config,
-        Store::new(client, test.app.store.table()),
-        test.clock.clone(),
-    ));
+        client.timeout_config(timeouts).retry_config(retries),
+    );
     let started = Instant::now();
-    let res = send(app, test, "GET", "/v1/end-users", None).await;
+    let res = test.request("GET", "/v1/end-users").send_via(&app).await;
     (res, started.elapsed())
 }
 
@@ -334,94 +268,38 @@ async fn a_dynamodb_that_resets_connections_is_503() {
 /// the answer to the first `TransactWriteItems`: that one it lets commit,
 /// then closes the connection unanswered — a commit whose response is lost.
 /// Returns its endpoint and whether it has dropped an answer yet.
-async fn losing_proxy() -> (String, Arc<std::sync::atomic::AtomicBool>) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = tether_tests::dynamodb_endpoint()
-        .trim_start_matches("http://")
-        .to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
+async fn losing_proxy() -> (String, Arc<AtomicBool>) {
     let dropped = Arc::new(AtomicBool::new(false));
     let tripped = Arc::clone(&dropped);
-    tokio::spawn(async move {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let Ok(Ok((client, _))) =
-                tokio::time::timeout(Duration::from_secs(1), listener.accept()).await
-            else {
-                continue;
-            };
-            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                continue;
-            };
-            let tripped = Arc::clone(&tripped);
-            let lose_next = Arc::new(AtomicBool::new(false));
-            let (mut client_read, mut client_write) = client.into_split();
-            let (mut server_read, mut server_write) = server.into_split();
-            let lose = Arc::clone(&lose_next);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = client_read.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let chunk = &buf[..n];
-                    if chunk.windows(18).any(|w| w == b"TransactWriteItems")
-                        && tripped
-                            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                            .is_ok()
-                    {
-                        lose.store(true, Ordering::SeqCst);
-                    }
-                    if server_write.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = server_read.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    if lose_next.load(Ordering::SeqCst) {
-                        // The transaction committed upstream; its answer is lost.
-                        break;
-                    }
-                    if client_write.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{address}"), dropped)
+    let endpoint = proxy::to_emulator(Duration::from_secs(30), Duration::ZERO, move || {
+        let tripped = Arc::clone(&tripped);
+        let lose_next = Arc::new(AtomicBool::new(false));
+        let lose = Arc::clone(&lose_next);
+        let requests = move |chunk: &[u8]| {
+            if chunk.windows(18).any(|w| w == b"TransactWriteItems")
+                && tripped
+                    .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                lose.store(true, Ordering::SeqCst);
+            }
+            true
+        };
+        // Once the transaction went upstream (and committed), its answer is lost.
+        let answers = move |_: &[u8]| !lose_next.load(Ordering::SeqCst);
+        (requests, answers)
+    })
+    .await;
+    (endpoint, dropped)
 }
 
 /// An app whose DynamoDB client goes through `endpoint`.
 fn app_via(endpoint: String, test: &TestApp) -> Arc<App> {
-    let client = Client::from_conf(
-        test.app
-            .store
-            .client()
-            .config()
-            .to_builder()
-            .endpoint_url(endpoint)
-            .retry_config(
-                aws_sdk_dynamodb::config::retry::RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(1)),
-            )
-            .build(),
-    );
-    let mut app = App::new(
+    let client = test.dynamodb_config().endpoint_url(endpoint);
+    test.function_with(
         Config::from_lookup(|_| None).unwrap(),
-        Store::new(client, test.app.store.table()),
-        test.clock.clone(),
-    );
-    tether_tests::give_keys(&mut app);
-    Arc::new(app)
+        client.retry_config(quick_retries()),
+    )
 }
 
 /// SPEC §12: an SDK retry of a transaction that committed, its answer lost,
@@ -431,18 +309,9 @@ async fn a_committed_transaction_whose_answer_is_lost_is_a_success() {
     let test = spawn_app().await;
     let (endpoint, dropped) = losing_proxy().await;
     let app = app_via(endpoint, &test);
-    let res = send(
-        Arc::clone(&app),
-        &test,
-        "POST",
-        "/v1/end-users",
-        Some(json!({"email": "ada@example.com"})),
-    )
-    .await;
-    assert!(
-        dropped.load(std::sync::atomic::Ordering::SeqCst),
-        "the answer was lost"
-    );
+    let ada = json!({"email": "ada@example.com"});
+    let res = send(app, &test, "POST", "/v1/end-users", ada).await;
+    assert!(dropped.load(Ordering::SeqCst), "the answer was lost");
     assert_eq!(res.status, 201, "{}", res.text);
     let (users, counter) = counts(&test).await;
     assert_eq!((users, counter.as_str()), (1, "1"));
@@ -454,16 +323,10 @@ async fn a_committed_transaction_whose_answer_is_lost_is_a_success() {
     let (endpoint, dropped) = losing_proxy().await;
     let app = app_via(endpoint, &test);
     let path = format!("/api/v1/external-services/{service}/organization-relations/claim");
-    let event = test
-        .request("POST", &path)
-        .bearer(&service_token)
-        .json(&json!({"connectToken": connect["token"], "externalOrganizationId": "acct"}))
-        .event();
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let res: TestResponse = dispatch(app, routes::route("POST", &path), request)
-        .await
-        .into();
-    assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    let claim = json!({"connectToken": connect["token"], "externalOrganizationId": "acct"});
+    let request = test.request("POST", &path).bearer(&service_token);
+    let res = request.json(&claim).send_via(&app).await;
+    assert!(dropped.load(Ordering::SeqCst));
     assert_eq!(res.status, 200, "{}", res.text);
     let token = test
         .get(&format!("/v1/connect-tokens/{}", id(&connect)))

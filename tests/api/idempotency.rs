@@ -3,9 +3,28 @@
 use serde_json::json;
 use std::sync::Arc;
 use tether::clock::Clock;
-use tether::idempotency::{self, IdempotencyKey};
+use tether::idempotency::{self, IdempotencyKey, Secret};
 use tether_tests::id;
-use tether_tests::{TestApp, spawn_app};
+use tether_tests::{TestApp, TestResponse, spawn_app};
+
+/// `POST /v1/connect-tokens` for `service` with the Idempotency-Key `key`.
+async fn create_connect_token_once(app: &TestApp, key: &str, service: &str) -> TestResponse {
+    let body = json!({"external_service_id": service});
+    app.post_once("/v1/connect-tokens", key, &body).await
+}
+
+/// Another instance of the same world whose idempotency key ring is `secret`
+/// (a rotation, or another deployment).
+fn instance_with(app: &TestApp, secret: Secret) -> TestApp {
+    let mut instance = app.cold_instance();
+    Arc::get_mut(&mut instance.app).unwrap().idempotency = Some(secret);
+    instance
+}
+
+/// An idempotency key ring as the setting spells it (`old,new`, ...).
+fn ring(setting: &str) -> Secret {
+    Secret::parse(setting).unwrap()
+}
 
 async fn user_count(app: &TestApp) -> usize {
     app.get("/v1/end-users?limit=100").await.body["data"]
@@ -154,23 +173,16 @@ async fn a_request_in_progress_is_409_until_its_lease_expires() {
         .unwrap(),
         idempotency::Begin::Run(_)
     ));
-    let busy = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "slow-1")
-        .raw_body("application/json", &text)
-        .send()
-        .await;
-    busy.assert_error(409, "idempotency_in_progress");
+    let send = || {
+        let request = app.request("POST", "/v1/end-users");
+        let request = request.header("Idempotency-Key", "slow-1");
+        request.raw_body("application/json", &text).send()
+    };
+    send().await.assert_error(409, "idempotency_in_progress");
     assert_eq!(user_count(&app).await, 0);
     app.clock
         .advance(time::Duration::seconds(idempotency::LEASE_SECONDS + 1));
-    let taken_over = app
-        .request("POST", "/v1/end-users")
-        .header("Idempotency-Key", "slow-1")
-        .raw_body("application/json", &text)
-        .send()
-        .await;
-    assert_eq!(taken_over.status, 201, "{}", taken_over.text);
+    send().await.assert_status(201);
 }
 
 #[tokio::test]
@@ -234,21 +246,15 @@ async fn service_claims_are_idempotent_too() {
     let connect = app.create_connect_token(&service).await;
     let path = format!("/api/v1/external-services/{service}/organization-relations/claim");
     let body = json!({"connectToken": connect["token"], "externalOrganizationId": "acct"});
-    let first = app
-        .request("POST", &path)
-        .bearer(&token)
-        .header("Idempotency-Key", "claim-1")
-        .json(&body)
-        .send()
-        .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let again = app
-        .request("POST", &path)
-        .bearer(&token)
-        .header("Idempotency-Key", "claim-1")
-        .json(&body)
-        .send()
-        .await;
+    let claim = || {
+        let request = app.request("POST", &path).bearer(&token);
+        request
+            .header("Idempotency-Key", "claim-1")
+            .json(&body)
+            .send()
+    };
+    let first = claim().await.assert_status(200);
+    let again = claim().await;
     assert_eq!(
         again.status, 200,
         "a replay, not connect_token_unusable: {}",
@@ -342,22 +348,15 @@ async fn stored_responses_hold_no_secret_and_still_replay() {
     let app = spawn_app().await;
     let (service, _) = app.create_service(&[]).await;
     let user = app.create_user(json!({})).await;
-    let connect = app
-        .post_once(
-            "/v1/connect-tokens",
-            "ct-1",
-            &json!({"external_service_id": service}),
-        )
-        .await;
-    assert_eq!(connect.status, 201, "{}", connect.text);
+    let connect = create_connect_token_once(&app, "ct-1", &service).await;
+    let connect = connect.assert_status(201);
     assert_eq!(connect.header("cache-control"), Some("no-store"));
     let tokens_path = format!("/v1/end-users/{}/tokens", id(&user));
-    let token = app
-        .request("POST", &tokens_path)
-        .header("Idempotency-Key", "tok-1")
-        .send()
-        .await;
-    assert_eq!(token.status, 201, "{}", token.text);
+    let mint = || {
+        let request = app.request("POST", &tokens_path);
+        request.header("Idempotency-Key", "tok-1").send()
+    };
+    let token = mint().await.assert_status(201);
     // The connect token's secret part (`tct_<org>_<48 hex>`) and the access
     // token's signature (a JWT's last part: base64url, which may itself hold
     // `_`, so it is split on `.` only).
@@ -386,22 +385,11 @@ async fn stored_responses_hold_no_secret_and_still_replay() {
         !dump.contains("\"ct-1\"") && !dump.contains("tok-1"),
         "keys only as hashes"
     );
-    let again = app
-        .post_once(
-            "/v1/connect-tokens",
-            "ct-1",
-            &json!({"external_service_id": service}),
-        )
-        .await;
+    let again = create_connect_token_once(&app, "ct-1", &service).await;
     assert_eq!(again.text, connect.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.header("cache-control"), Some("no-store"));
-    let token_again = app
-        .request("POST", &tokens_path)
-        .header("Idempotency-Key", "tok-1")
-        .send()
-        .await;
-    assert_eq!(token_again.text, token.text);
+    assert_eq!(mint().await.text, token.text);
 }
 
 /// SPEC §9: a reader of the table — its items, stream or a backup — who also
@@ -413,14 +401,8 @@ async fn the_table_and_the_key_alone_open_no_stored_response() {
     use aws_lc_rs::digest::{SHA256, digest};
     let app = spawn_app().await;
     let (service, _) = app.create_service(&[]).await;
-    let first = app
-        .post_once(
-            "/v1/connect-tokens",
-            "create-42",
-            &json!({"external_service_id": service}),
-        )
-        .await;
-    assert_eq!(first.status, 201, "{}", first.text);
+    let first = create_connect_token_once(&app, "create-42", &service).await;
+    let first = first.assert_status(201);
     let records: Vec<_> = crate::table_items(&app)
         .await
         .into_iter()
@@ -434,14 +416,6 @@ async fn the_table_and_the_key_alone_open_no_stored_response() {
     // What an attacker derives from the key alone: its hash for the record
     // and a digest of scope and key for the seal (how records were once
     // kept), and the same HMAC labels under keys it can guess.
-    let length_prefixed = |parts: &[&[u8]]| {
-        let mut bytes = Vec::new();
-        for part in parts {
-            bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
-            bytes.extend_from_slice(part);
-        }
-        bytes
-    };
     let key_hash = hex_of(digest(&SHA256, b"create-42").as_ref());
     assert!(
         !pk.contains(&key_hash),
@@ -490,25 +464,11 @@ async fn the_table_and_the_key_alone_open_no_stored_response() {
     assert!(!dump.contains(secret_part));
     // The deployment replays it; an instance under another key finds nothing
     // to replay (the request runs again).
-    let again = app
-        .post_once(
-            "/v1/connect-tokens",
-            "create-42",
-            &json!({"external_service_id": service}),
-        )
-        .await;
+    let again = create_connect_token_once(&app, "create-42", &service).await;
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.text, first.text);
-    let mut other = app.cold_instance();
-    std::sync::Arc::get_mut(&mut other.app).unwrap().idempotency =
-        Some(tether::idempotency::Secret::from_bytes([12; 32]));
-    let elsewhere = other
-        .post_once(
-            "/v1/connect-tokens",
-            "create-42",
-            &json!({"external_service_id": service}),
-        )
-        .await;
+    let other = instance_with(&app, Secret::from_bytes([12; 32]));
+    let elsewhere = create_connect_token_once(&other, "create-42", &service).await;
     assert_eq!(elsewhere.status, 201);
     assert_eq!(elsewhere.header("idempotent-replayed"), None);
     assert_ne!(elsewhere.body["token"], first.body["token"]);
@@ -518,18 +478,12 @@ async fn the_table_and_the_key_alone_open_no_stored_response() {
 /// a response stored under the old key still replays.
 #[tokio::test]
 async fn a_rotated_key_still_replays_what_the_old_one_stored() {
-    use base64::Engine as _;
     let app = spawn_app().await;
     let body = json!({"email": "rotate@example.com"});
     let first = app.post_once("/v1/end-users", "rot-1", &body).await;
-    assert_eq!(first.status, 201, "{}", first.text);
-    let encode = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
-    let mut rotated = app.cold_instance();
-    std::sync::Arc::get_mut(&mut rotated.app)
-        .unwrap()
-        .idempotency = Some(
-        tether::idempotency::Secret::parse(&format!("{},{}", encode(13), encode(11))).unwrap(),
-    );
+    let first = first.assert_status(201);
+    let (old, new) = (base64_of(&[11; 32]), base64_of(&[13; 32]));
+    let rotated = instance_with(&app, ring(&format!("{new},{old}")));
     let again = rotated.post_once("/v1/end-users", "rot-1", &body).await;
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.text, first.text);
@@ -547,6 +501,17 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `parts`, each preceded by its length (8 bytes, big-endian): how the
+/// idempotency labels are put together.
+fn length_prefixed(parts: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for part in parts {
+        bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(part);
+    }
+    bytes
+}
+
 /// A rotation in three steps — publish the next key (`old,new`), derive
 /// under it (`new,old`), retire the old one — never lets two instances that
 /// hold different rings both run one request: a claim under one key is a
@@ -555,17 +520,9 @@ fn hex_of(bytes: &[u8]) -> String {
 /// end user.
 #[tokio::test]
 async fn instances_of_adjacent_rotation_steps_run_a_request_once() {
-    use base64::Engine as _;
-    let encode = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
     let app = spawn_app().await;
-    let with_ring = |ring: String| {
-        let mut instance = app.cold_instance();
-        std::sync::Arc::get_mut(&mut instance.app)
-            .unwrap()
-            .idempotency = Some(tether::idempotency::Secret::parse(&ring).unwrap());
-        instance
-    };
-    let (old, new) = (encode(11), encode(14));
+    let with_ring = |setting: String| instance_with(&app, ring(&setting));
+    let (old, new) = (base64_of(&[11; 32]), base64_of(&[14; 32]));
     let steps = [
         (old.clone(), format!("{old},{new}")),
         (format!("{old},{new}"), format!("{new},{old}")),
@@ -628,15 +585,11 @@ async fn records_of_the_key_only_derivation_replay_while_the_ring_names_it() {
             .map(|h| (h.to_string(), first.header(h).unwrap().to_owned()))
             .collect(),
     };
-    let mut parts = Vec::new();
-    for part in [
-        &b"tether/idempotency/seal/v1"[..],
+    let parts = length_prefixed(&[
+        b"tether/idempotency/seal/v1",
         scope.as_bytes(),
         key.as_bytes(),
-    ] {
-        parts.extend_from_slice(&(part.len() as u64).to_be_bytes());
-        parts.extend_from_slice(part);
-    }
+    ]);
     let seal = tether::sealed::key(digest(&SHA256, &parts).as_ref()).unwrap();
     let sealed = tether::sealed::seal(&seal, &pk, &serde_json::to_vec(&stored).unwrap()).unwrap();
     let now = app.clock.now().unix_timestamp();
@@ -664,12 +617,7 @@ async fn records_of_the_key_only_derivation_replay_while_the_ring_names_it() {
         .send()
         .await
         .unwrap();
-    let mut upgrading = app.cold_instance();
-    std::sync::Arc::get_mut(&mut upgrading.app)
-        .unwrap()
-        .idempotency = Some(
-        tether::idempotency::Secret::parse(&format!("{},sha256-v1", base64_of(&[11; 32]))).unwrap(),
-    );
+    let upgrading = instance_with(&app, ring(&format!("{},sha256-v1", base64_of(&[11; 32]))));
     let replayed = upgrading.post_once("/v1/end-users", key, &body).await;
     assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
     assert_eq!(replayed.text, first.text);

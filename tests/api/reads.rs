@@ -4,14 +4,13 @@
 //! through a proxy in front of DynamoDB Local that holds every answer for
 //! 150 ms and counts the requests outstanding at once.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tether::App;
 use tether::config::Config;
-use tether::store::Store;
-use tether_tests::{TestApp, TestResponse, dispatch, id, spawn_app};
+use tether_tests::{TestApp, TestResponse, id, proxy, spawn_app};
 
 /// The most DynamoDB requests the proxy held at once, and a reset; and
 /// how many times it went from holding none to holding one (the round trips
@@ -24,84 +23,67 @@ struct Outstanding {
     rounds: AtomicUsize,
 }
 
+impl Outstanding {
+    /// Forgets the most held at once and the rounds so far.
+    fn reset(&self) {
+        self.most.store(0, Ordering::SeqCst);
+        self.rounds.store(0, Ordering::SeqCst);
+    }
+
+    /// The most requests held at once since the last reset.
+    fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+
+    /// The round trips waited for in turn since the last reset.
+    fn rounds(&self) -> usize {
+        self.rounds.load(Ordering::SeqCst)
+    }
+}
+
 /// A proxy to DynamoDB Local that delays every answer by 150 ms.
 async fn slow_proxy() -> (String, Arc<Outstanding>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = tether_tests::dynamodb_endpoint()
-        .trim_start_matches("http://")
-        .to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let counts = Arc::new(Outstanding::default());
     let shared = Arc::clone(&counts);
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                continue;
-            };
-            let (mut client_read, mut client_write) = client.into_split();
-            let (mut server_read, mut server_write) = server.into_split();
-            let counts = Arc::clone(&shared);
-            let answered = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = client_read.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    if buf[..n].starts_with(b"POST ") {
-                        let now = counts.now.fetch_add(1, Ordering::SeqCst) + 1;
-                        counts.most.fetch_max(now, Ordering::SeqCst);
-                        if now == 1 {
-                            counts.rounds.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                    if server_write.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
+    let lifetime = Duration::from_secs(600);
+    let endpoint = proxy::to_emulator(lifetime, Duration::from_millis(150), move || {
+        let (counts, answered) = (Arc::clone(&shared), Arc::clone(&shared));
+        let requests = move |chunk: &[u8]| {
+            if chunk.starts_with(b"POST ") {
+                let now = counts.now.fetch_add(1, Ordering::SeqCst) + 1;
+                counts.most.fetch_max(now, Ordering::SeqCst);
+                if now == 1 {
+                    counts.rounds.fetch_add(1, Ordering::SeqCst);
                 }
-            });
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                while let Ok(n) = server_read.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                    if buf[..n].starts_with(b"HTTP/") {
-                        answered.now.fetch_sub(1, Ordering::SeqCst);
-                    }
-                    if client_write.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{address}"), counts)
+            }
+            true
+        };
+        let answers = move |chunk: &[u8]| {
+            if chunk.starts_with(b"HTTP/") {
+                answered.now.fetch_sub(1, Ordering::SeqCst);
+            }
+            true
+        };
+        (requests, answers)
+    })
+    .await;
+    (endpoint, counts)
+}
+
+/// A new end user with `email`, and its path.
+async fn user_at(test: &TestApp, email: &str) -> (Value, String) {
+    let user = test.create_user_with_email(email).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    (user, path)
 }
 
 /// A warm function of `test`'s world whose DynamoDB calls go through `endpoint`.
 fn app_via(endpoint: String, test: &TestApp, beside: bool) -> Arc<App> {
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        test.app
-            .store
-            .client()
-            .config()
-            .to_builder()
-            .endpoint_url(endpoint)
-            .build(),
-    );
-    let mut app = App::new(
-        Config::from_lookup(|name| {
-            (name == "TETHER_READS_BESIDE_LIMITER").then(|| beside.to_string())
-        })
-        .unwrap(),
-        Store::new(client, test.app.store.table()),
-        test.clock.clone(),
-    );
-    tether_tests::give_keys(&mut app);
-    Arc::new(app)
+    let config = Config::from_lookup(|name| {
+        (name == "TETHER_READS_BESIDE_LIMITER").then(|| beside.to_string())
+    });
+    let client = test.dynamodb_config().endpoint_url(endpoint);
+    test.function_with(config.unwrap(), client)
 }
 
 async fn send(app: &Arc<App>, test: &TestApp, method: &str, path: &str) -> TestResponse {
@@ -109,14 +91,13 @@ async fn send(app: &Arc<App>, test: &TestApp, method: &str, path: &str) -> TestR
     if method != "GET" {
         req = req.json(&json!({"metadata": {"n": 1}}));
     }
-    send_method(app, method, req, path).await
+    req.send_via(app).await
 }
 
 #[tokio::test]
 async fn a_warm_read_overlaps_the_limiters_write_and_a_write_does_not() {
     let test = spawn_app().await;
-    let user = test.create_user(json!({"email": "r@example.com"})).await;
-    let path = format!("/v1/end-users/{}", id(&user));
+    let (_, path) = user_at(&test, "r@example.com").await;
     let (endpoint, counts) = slow_proxy().await;
     // TETHER_READS_BESIDE_LIMITER=false (the kill switch) serialises reads too.
     for beside in [true, false] {
@@ -130,18 +111,19 @@ async fn a_warm_read_overlaps_the_limiters_write_and_a_write_does_not() {
             ("GET", "/v1/events", read),
             ("PATCH", path.as_str(), 1),
         ] {
-            counts.most.store(0, Ordering::SeqCst);
+            counts.reset();
             let before = app.store.call_totals();
             let started = std::time::Instant::now();
             let res = send(&app, &test, method, path).await;
             let wall_ms = started.elapsed().as_millis() as u64;
             assert_eq!(res.status, 200, "{method} {path}: {}", res.text);
+            // (calls, DynamoDB requests outstanding at once)
             let spent = app.store.call_totals().since(&before);
-            assert_eq!(spent.calls, 2, "{method} {path}");
+            let observed = (spent.calls, counts.most());
             assert_eq!(
-                counts.most.load(Ordering::SeqCst),
-                overlapped,
-                "{method} {path} (beside: {beside}): DynamoDB requests outstanding at once"
+                observed,
+                (2, overlapped),
+                "{method} {path} (beside: {beside})"
             );
             // Busy time is the union of the calls' intervals: two calls held
             // 150 ms each by the proxy count ≥ 150 ms side by side and ≥ 300 ms
@@ -160,8 +142,7 @@ async fn a_warm_read_overlaps_the_limiters_write_and_a_write_does_not() {
 #[tokio::test]
 async fn a_read_made_before_a_change_is_discarded_and_made_again() {
     let test = spawn_app().await;
-    let user = test.create_user(json!({"email": "d@example.com"})).await;
-    let path = format!("/v1/end-users/{}", id(&user));
+    let (_, path) = user_at(&test, "d@example.com").await;
     let (key_id, read_key) = test
         .create_key_with_id(test.org_id, &[tether::auth::Scope::Read])
         .await;
@@ -180,28 +161,6 @@ async fn a_read_made_before_a_change_is_discarded_and_made_again() {
     assert_eq!(res.body["email"], "d@example.com");
 }
 
-/// A GET `TestRequest` through `app` (the proxied function).
-async fn send_request(
-    app: &Arc<App>,
-    req: tether_tests::TestRequest<'_>,
-    path: &str,
-) -> TestResponse {
-    send_method(app, "GET", req, path).await
-}
-
-/// A `method` `TestRequest` through `app` (the proxied function).
-async fn send_method(
-    app: &Arc<App>,
-    method: &str,
-    req: tether_tests::TestRequest<'_>,
-    path: &str,
-) -> TestResponse {
-    let event = req.event();
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let endpoint = tether::routes::route(method, path.split('?').next().unwrap());
-    dispatch(Arc::clone(app), endpoint, request).await.into()
-}
-
 #[tokio::test]
 async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
     let test = spawn_app().await;
@@ -217,15 +176,8 @@ async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
     assert_eq!(linked.status, 201, "{}", linked.text);
     let (service, token) = test.create_service(&[]).await;
     let connect = test.create_connect_token(&service).await;
-    let claimed = test
-        .send_as(
-            "POST",
-            &format!("/api/v1/external-services/{service}/organization-relations/claim"),
-            tether_tests::As::Bearer(&token),
-            Some(&json!({"connectToken": connect["token"], "externalOrganizationId": "acct-1"})),
-        )
-        .await;
-    assert_eq!(claimed.status, 200, "{}", claimed.text);
+    let claimed = test.claim_relation(&service, &token, &connect["token"], "acct-1");
+    claimed.await.assert_status(200);
     let organizations = format!("/api/v1/external-services/{service}/organizations");
 
     let (endpoint, counts) = slow_proxy().await;
@@ -244,17 +196,17 @@ async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
             if as_service { req.bearer(&token) } else { req }
         };
         // Warm: credentials, organization and service names are cached.
-        let warm = send_request(&app, request(), path).await;
+        let warm = request().send_via(&app).await;
         assert_eq!(warm.status, 200, "{path}: {}", warm.text);
-        counts.most.store(0, Ordering::SeqCst);
+        counts.reset();
         let before = app.store.call_totals();
-        let res = send_request(&app, request(), path).await;
+        let res = request().send_via(&app).await;
         assert_eq!(res.status, 200, "{path}: {}", res.text);
         assert_eq!(res.body["data"].as_array().map(Vec::len), Some(1), "{path}");
         let spent = app.store.call_totals().since(&before);
         assert_eq!(spent.calls, calls, "{path}");
         assert_eq!(
-            counts.most.load(Ordering::SeqCst),
+            counts.most(),
             calls as usize,
             "{path}: every call of the request outstanding at once"
         );
@@ -264,8 +216,7 @@ async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
 #[tokio::test]
 async fn a_cold_functions_first_read_waits_for_the_fewest_round_trips() {
     let test = spawn_app().await;
-    let user = test.create_user(json!({"email": "c@example.com"})).await;
-    let path = format!("/v1/end-users/{}", id(&user));
+    let (user, path) = user_at(&test, "c@example.com").await;
     let token = test.user_token(&user);
     let (_, older) = test
         .create_older_form_key(test.org_id, &[tether::auth::Scope::Read])
@@ -278,34 +229,27 @@ async fn a_cold_functions_first_read_waits_for_the_fewest_round_trips() {
     // rounds. A key of the older form, which names no organization, is found
     // by its hash first (one more round). An access token names its
     // organization: two rounds.
-    let (user_path, me) = (path.as_str(), "/v1/me");
-    for (case, path, request, calls, rounds) in [
-        ("API key", user_path, test.request("GET", user_path), 4, 2),
-        (
-            "older key",
-            user_path,
-            test.request("GET", user_path).key(&older),
-            5,
-            3,
-        ),
+    let reads = [
+        ("API key", test.request("GET", &path), 4, 2),
+        ("older key", test.request("GET", &path).key(&older), 5, 3),
         (
             "access token",
-            me,
-            test.request("GET", me).bearer(&token),
+            test.request("GET", "/v1/me").bearer(&token),
             3,
             2,
         ),
-    ] {
+    ];
+    for (case, request, calls, rounds) in reads {
         let cold = app_via(endpoint.clone(), &test, true);
-        counts.rounds.store(0, Ordering::SeqCst);
+        counts.reset();
         let before = cold.store.call_totals();
-        let res = send_request(&cold, request, path).await;
+        let res = request.send_via(&cold).await;
         assert_eq!(res.status, 200, "{case}: {}", res.text);
         assert_eq!(res.body["id"], user["id"], "{case}");
         let spent = cold.store.call_totals().since(&before);
         assert_eq!(spent.calls, calls, "{case}: calls of a cold function");
         assert_eq!(
-            counts.rounds.load(Ordering::SeqCst),
+            counts.rounds(),
             rounds,
             "{case}: round trips a cold function waited for in turn"
         );
@@ -329,33 +273,21 @@ async fn a_claim_reads_its_token_and_policies_beside_the_services_limiter_write(
             let request = test.request("POST", &claim_path).bearer(&token).json(
                 &json!({"connectToken": connect["token"], "externalOrganizationId": "acct-r"}),
             );
-            counts.most.store(0, Ordering::SeqCst);
-            counts.rounds.store(0, Ordering::SeqCst);
+            counts.reset();
             let before = app.store.call_totals();
-            let res = send_method(&app, "POST", request, &claim_path).await;
+            let res = request.send_via(&app).await;
             assert_eq!(res.status, 200, "{}", res.text);
             assert_eq!(res.body["externalOrganizationId"], "acct-r");
             if measured {
                 // The limiter's write, the BatchGetItem, the transaction.
+                // (calls, DynamoDB requests outstanding at once, round
+                // trips waited for in turn)
                 let spent = app.store.call_totals().since(&before);
-                assert_eq!(spent.calls, 3, "beside: {beside}");
-                assert_eq!(
-                    counts.most.load(Ordering::SeqCst),
-                    most,
-                    "beside: {beside}: DynamoDB requests outstanding at once"
-                );
-                assert_eq!(
-                    counts.rounds.load(Ordering::SeqCst),
-                    rounds,
-                    "beside: {beside}: round trips waited for in turn"
-                );
+                let observed = (spent.calls, counts.most(), counts.rounds());
+                assert_eq!(observed, (3, most, rounds), "beside: {beside}");
             }
             // Removed, so that the next claim creates the relation again.
-            let relation = format!(
-                "/v1/external-service-relations/{}",
-                res.body["id"].as_str().unwrap()
-            );
-            assert_eq!(test.delete(&relation).await.status, 204);
+            assert_eq!(test.remove_relation(&res.body).await.status, 204);
         }
     }
 }

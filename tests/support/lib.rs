@@ -21,6 +21,7 @@ pub mod faults;
 pub mod idp;
 pub mod issuer;
 pub mod oidc;
+pub mod proxy;
 pub mod receiver;
 pub mod tls;
 
@@ -410,6 +411,25 @@ impl TestApp {
             admin_key: self.admin_key.clone(),
             admin_key_id: self.admin_key_id,
         }
+    }
+
+    /// The configuration of this world's DynamoDB client, to build another
+    /// function's client from (another endpoint, retries, timeouts, faults).
+    pub fn dynamodb_config(&self) -> aws_sdk_dynamodb::config::Builder {
+        self.app.store.client().config().to_builder()
+    }
+
+    /// Another function of this world — its table and clock, every key —
+    /// with the settings `config` and a DynamoDB client built from `client`.
+    pub fn function_with(
+        &self,
+        config: Config,
+        client: aws_sdk_dynamodb::config::Builder,
+    ) -> Arc<App> {
+        let store = Store::from_builder(client, self.app.store.table());
+        let mut app = App::new(config, store, self.clock.clone());
+        give_keys(&mut app);
+        Arc::new(app)
     }
 
     /// The same world served by an instance whose access-token keys are
@@ -900,6 +920,17 @@ impl TestRequest<'_> {
             }
         }
         event
+    }
+
+    /// Sends the request to `app` (another function of the world: see
+    /// [`TestApp::function_with`]), routed as API Gateway would; its answer
+    /// is not checked against the contract (faults answer what it does not
+    /// list).
+    pub async fn send_via(self, app: &Arc<App>) -> TestResponse {
+        let event = self.event();
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let endpoint = routes::route(&self.method, self.path.split('?').next().unwrap());
+        dispatch(Arc::clone(app), endpoint, request).await.into()
     }
 
     /// Sends the request and collects the response.
