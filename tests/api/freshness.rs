@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use tether::clock::Clock as _;
-use tether::organizations::{Changed, LimitOverrides, Update};
+use tether::organizations::{Changed, LimitOverrides};
 use tether_tests::{As, TestApp, id, spawn_app};
 
 async fn link(
@@ -123,38 +123,23 @@ async fn a_lowered_plan_applies_to_the_next_request_of_a_warm_function() {
     let warm = spawn_app().await;
     warm.create_user(json!({})).await;
     assert_eq!(warm.get("/v1/end-users").await.status, 200);
-    let lowered = Update {
-        overrides: LimitOverrides {
-            relationship_ceiling: Some(1),
-            turn_ceiling: Some(1_000),
-            ..LimitOverrides::default()
-        },
-        ..Update::default()
+    let lowered = LimitOverrides {
+        relationship_ceiling: Some(1),
+        turn_ceiling: Some(1_000),
+        ..LimitOverrides::default()
     };
-    let changed = tether::organizations::update(&warm.app.store, warm.org_id, &lowered)
-        .await
-        .unwrap();
-    assert!(matches!(changed, Changed::Done { .. }));
+    warm.override_limits(warm.org_id, lowered).await;
     let refused = warm.post("/v1/end-users", &json!({})).await;
     refused.assert_error(403, "relationship_quota_exceeded");
     assert_eq!(refused.headers["x-quota-relationships-limit"], "1");
     let res = warm.get("/v1/end-users").await;
     assert_eq!(res.status, 200);
     // The turn ceiling is the new one too (the headers report it on a quota refusal).
-    let exhausted = tether::organizations::update(
-        &warm.app.store,
-        warm.org_id,
-        &Update {
-            overrides: LimitOverrides {
-                turn_ceiling: Some(1),
-                ..LimitOverrides::default()
-            },
-            ..Update::default()
-        },
-    )
-    .await
-    .unwrap();
-    assert!(matches!(exhausted, Changed::Done { .. }));
+    let exhausted = LimitOverrides {
+        turn_ceiling: Some(1),
+        ..LimitOverrides::default()
+    };
+    warm.override_limits(warm.org_id, exhausted).await;
     warm.get("/v1/end-users")
         .await
         .assert_error(429, "turn_quota_exhausted");
@@ -329,17 +314,11 @@ async fn policies_read_again_unchanged_are_not_parsed_again() {
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     let (stamp, first) = app.app.policies.get(&app.org_id).expect("read");
     let first = first.expect("some policies");
-    let raised = Update {
-        overrides: LimitOverrides {
-            turn_ceiling: Some(1_000_000),
-            ..LimitOverrides::default()
-        },
-        ..Update::default()
+    let raised = LimitOverrides {
+        turn_ceiling: Some(1_000_000),
+        ..LimitOverrides::default()
     };
-    let changed = tether::organizations::update(&app.app.store, app.org_id, &raised)
-        .await
-        .unwrap();
-    assert!(matches!(changed, Changed::Done { .. }));
+    app.override_limits(app.org_id, raised).await;
     let before = app.app.store.call_totals();
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     let spent = app.app.store.call_totals().since(&before);

@@ -25,14 +25,69 @@ async fn org_with(overrides: LimitOverrides, start: time::OffsetDateTime) -> Tes
     .await
 }
 
+/// When the tests on a manual clock start, unless they need a month's end.
+const START: time::OffsetDateTime = datetime!(2026-11-23 14:15:22 UTC);
+
+/// No limit in the way but the bucket's `rate` and `burst`.
+fn bucket(rate: u32, burst: u32) -> LimitOverrides {
+    LimitOverrides {
+        rate_limit: Some(rate),
+        burst: Some(burst),
+        ..tether_tests::UNLIMITED
+    }
+}
+
+/// No limit in the way but the sharded bucket's `rate` (burst 1,000) and
+/// the turn `ceiling`.
+fn sharded_with_ceiling(rate: u32, ceiling: u64) -> LimitOverrides {
+    LimitOverrides {
+        turn_ceiling: Some(ceiling),
+        ..bucket(rate, 1_000)
+    }
+}
+
+/// An organization on the real clock with `overrides`.
+async fn on_the_real_clock(overrides: LimitOverrides) -> TestApp {
+    let builder = TestAppBuilder {
+        overrides,
+        real_clock: true,
+        ..TestAppBuilder::default()
+    };
+    builder.spawn().await
+}
+
+/// A world whose per-address bucket is `(rate, burst)`.
+async fn with_ip_bucket(source_ip_rate: (u32, u32)) -> TestApp {
+    let builder = TestAppBuilder {
+        source_ip_rate,
+        start_at: Some(START),
+        ..TestAppBuilder::default()
+    };
+    builder.spawn().await
+}
+
+/// `GET path` from the address `ip`, presenting the API key `key`, or none.
+async fn get_from(app: &TestApp, ip: &str, path: &str, key: Option<&str>) -> TestResponse {
+    let request = app.request("GET", path).source_ip(ip);
+    let request = match key {
+        Some(key) => request.key(key),
+        None => request.no_key(),
+    };
+    request.send().await
+}
+
+/// The organization's stored limiter item: its turn period and its turns.
+async fn turns_stored(app: &TestApp) -> (String, String) {
+    let pk = format!("LIMIT#ORG#{}", app.org_id);
+    let item = crate::stored_item(app, &pk, "LIMIT").await.unwrap();
+    let period = item["period"].as_s().unwrap().clone();
+    (period, item["turns"].as_n().unwrap().clone())
+}
+
 #[tokio::test]
 async fn headers_carry_the_exact_bucket_state() {
     // The free plan: 10 rps, burst 20, 10,000 turns, 100 relationships.
-    let app = org_with(
-        LimitOverrides::default(),
-        datetime!(2026-11-23 14:15:22 UTC),
-    )
-    .await;
+    let app = org_with(LimitOverrides::default(), START).await;
     let first = app.get("/v1/end-users").await;
     assert_eq!(first.status, 200);
     assert_eq!(header(&first, "x-ratelimit-limit"), "10");
@@ -81,20 +136,7 @@ async fn headers_carry_the_exact_bucket_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_callers_never_get_more_than_burst_plus_rate_times_elapsed() {
-    let overrides = LimitOverrides {
-        rate_limit: Some(5),
-        burst: Some(10),
-        ..tether_tests::UNLIMITED
-    };
-    let app = Arc::new(
-        TestAppBuilder {
-            overrides,
-            real_clock: true,
-            ..TestAppBuilder::default()
-        }
-        .spawn()
-        .await,
-    );
+    let app = Arc::new(on_the_real_clock(bucket(5, 10)).await);
     let started = Instant::now();
     let run_for = Duration::from_secs(3);
     let callers: Vec<_> = (0..20)
@@ -180,18 +222,7 @@ impl Default for Tally {
 
 #[tokio::test]
 async fn a_steady_load_below_the_rate_is_not_under_admitted() {
-    let overrides = LimitOverrides {
-        rate_limit: Some(5),
-        burst: Some(2),
-        ..tether_tests::UNLIMITED
-    };
-    let app = TestAppBuilder {
-        overrides,
-        real_clock: true,
-        ..TestAppBuilder::default()
-    }
-    .spawn()
-    .await;
+    let app = on_the_real_clock(bucket(5, 2)).await;
     // 4 requests per second for 3 s, against 5 per second.
     let started = Instant::now();
     let (mut admitted, mut late) = (0, 0);
@@ -216,66 +247,33 @@ async fn a_steady_load_below_the_rate_is_not_under_admitted() {
 
 #[tokio::test]
 async fn repeated_bad_keys_from_one_ip_are_throttled() {
-    let app = TestAppBuilder {
-        source_ip_rate: (5, 10),
-        ..TestAppBuilder::default()
-    }
-    .spawn()
-    .await;
+    let app = with_ip_bucket((5, 10)).await;
     let bad = format!("tk_{}", "f".repeat(48));
+    let (users, ip) = ("/v1/end-users", "203.0.113.7");
     for i in 0..10 {
-        let res = app
-            .request("GET", "/v1/end-users")
-            .key(&bad)
-            .source_ip("203.0.113.7")
-            .send()
-            .await;
+        let res = get_from(&app, ip, users, Some(&bad)).await;
         res.assert_error(401, "invalid_credentials");
         assert_eq!(header(&res, "x-ratelimit-limit"), "5");
         assert_eq!(header(&res, "x-ratelimit-remaining"), (9 - i).to_string());
     }
-    let throttled = app
-        .request("GET", "/v1/end-users")
-        .key(&bad)
-        .source_ip("203.0.113.7")
-        .send()
-        .await;
+    let throttled = get_from(&app, ip, users, Some(&bad)).await;
     throttled.assert_error(429, "rate_limited");
     assert_eq!(header(&throttled, "retry-after"), "1");
     assert!(
         throttled.header("x-quota-turns-used").is_none(),
         "no organization, no quota to report"
     );
-    let missing = app
-        .request("GET", "/v1/end-users")
-        .no_key()
-        .source_ip("203.0.113.7")
-        .send()
-        .await;
+    let missing = get_from(&app, ip, users, None).await;
     missing.assert_error(429, "rate_limited");
 
     // Another address is unaffected, and a valid key is charged to its organization.
-    let other = app
-        .request("GET", "/v1/end-users")
-        .key(&bad)
-        .source_ip("198.51.100.1")
-        .send()
-        .await;
+    let other = get_from(&app, "198.51.100.1", users, Some(&bad)).await;
     other.assert_error(401, "invalid_credentials");
-    let valid = app
-        .request("GET", "/v1/end-users")
-        .source_ip("203.0.113.7")
-        .send()
-        .await;
+    let valid = get_from(&app, ip, users, Some(&app.admin_key)).await;
     assert_eq!(valid.status, 200);
 
     // Unknown routes are public: charged to the address too.
-    let route = app
-        .request("GET", "/nowhere")
-        .no_key()
-        .source_ip("203.0.113.7")
-        .send()
-        .await;
+    let route = get_from(&app, ip, "/nowhere", None).await;
     route.assert_error(429, "rate_limited");
 }
 
@@ -302,12 +300,7 @@ async fn a_charge_whose_answer_was_lost_is_not_counted_again_on_retry() {
             )
         } else {
             let bad = format!("tk_{}", "f".repeat(48));
-            let send = || {
-                app.request("GET", "/v1/end-users")
-                    .key(&bad)
-                    .source_ip("203.0.113.9")
-                    .send()
-            };
+            let send = || get_from(&app, "203.0.113.9", "/v1/end-users", Some(&bad));
             (send().await, send().await, 10)
         };
         assert_eq!(
@@ -367,13 +360,8 @@ async fn turns_run_out_and_come_back_at_the_period_boundary() {
     );
 
     app.clock.set(datetime!(2026-12-01 00:00:01 UTC));
-    let fresh = app.get("/v1/end-users").await;
-    assert_eq!(fresh.status, 200, "{}", fresh.text);
-    let item = crate::stored_item(&app, &format!("LIMIT#ORG#{}", app.org_id), "LIMIT")
-        .await
-        .unwrap();
-    assert_eq!(item["period"].as_s().unwrap(), "2026-12");
-    assert_eq!(item["turns"].as_n().unwrap(), "1");
+    app.get("/v1/end-users").await.assert_status(200);
+    assert_eq!(turns_stored(&app).await, ("2026-12".into(), "1".into()));
 }
 
 async fn relationships_counter(app: &TestApp) -> u64 {
@@ -471,12 +459,7 @@ async fn the_counter_equals_the_real_count_after_concurrent_creates_and_deletes(
 #[tokio::test]
 async fn a_sharded_bucket_still_admits_exactly_its_burst() {
     // 800 rps is split over two items of 400 rps, burst 5 each.
-    let overrides = LimitOverrides {
-        rate_limit: Some(800),
-        burst: Some(10),
-        ..tether_tests::UNLIMITED
-    };
-    let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+    let app = org_with(bucket(800, 10), START).await;
     let mut admitted = 0;
     for _ in 0..30 {
         let res = app.get("/v1/end-users").await;
@@ -503,17 +486,8 @@ async fn a_sharded_bucket_still_admits_exactly_its_burst() {
 
 #[tokio::test]
 async fn a_warm_function_refuses_an_empty_source_ip_bucket_without_a_write() {
-    let app = TestAppBuilder {
-        source_ip_rate: (1, 1),
-        ..TestAppBuilder::default()
-    }
-    .spawn()
-    .await;
-    let jwks = || {
-        app.request("GET", "/.well-known/jwks.json")
-            .source_ip("203.0.113.9")
-            .send()
-    };
+    let app = with_ip_bucket((1, 1)).await;
+    let jwks = || get_from(&app, "203.0.113.9", "/.well-known/jwks.json", None);
     assert_eq!(jwks().await.status, 200);
     jwks().await.assert_error(429, "rate_limited");
     let before = app.app.store.call_totals();
@@ -533,12 +507,7 @@ async fn a_warm_function_refuses_an_empty_source_ip_bucket_without_a_write() {
 /// next request (SPEC §5).
 #[tokio::test]
 async fn an_organization_refusal_is_one_write_and_sees_a_raised_plan_at_once() {
-    let overrides = LimitOverrides {
-        rate_limit: Some(1),
-        burst: Some(1),
-        ..tether_tests::UNLIMITED
-    };
-    let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+    let app = org_with(bucket(1, 1), START).await;
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     let before = app.app.store.call_totals();
     for _ in 0..3 {
@@ -551,21 +520,12 @@ async fn an_organization_refusal_is_one_write_and_sees_a_raised_plan_at_once() {
     // to be thrown away.
     let spent = app.app.store.call_totals().since(&before);
     assert_eq!((spent.calls, spent.read_units), (3, 0.0));
-    let raised = tether::organizations::Update {
-        overrides: LimitOverrides {
-            rate_limit: Some(100),
-            burst: Some(100),
-            ..LimitOverrides::default()
-        },
-        ..Default::default()
+    let raised = LimitOverrides {
+        rate_limit: Some(100),
+        burst: Some(100),
+        ..LimitOverrides::default()
     };
-    let changed = tether::organizations::update(&app.app.store, app.org_id, &raised)
-        .await
-        .unwrap();
-    assert!(matches!(
-        changed,
-        tether::organizations::Changed::Done { .. }
-    ));
+    app.override_limits(app.org_id, raised).await;
     // The same warm function, a second later: five at once are admitted under
     // the new plan, where the old one admitted one.
     app.clock.advance(time::Duration::seconds(1));
@@ -581,13 +541,7 @@ async fn an_organization_refusal_is_one_write_and_sees_a_raised_plan_at_once() {
 #[tokio::test]
 async fn a_sharded_bucket_keeps_its_turn_ceiling_exact() {
     for ceiling in [1_u64, 6] {
-        let overrides = LimitOverrides {
-            rate_limit: Some(800),
-            burst: Some(1_000),
-            turn_ceiling: Some(ceiling),
-            ..tether_tests::UNLIMITED
-        };
-        let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+        let app = org_with(sharded_with_ceiling(800, ceiling), START).await;
         for turn in 1..=ceiling {
             let res = app.get("/v1/end-users").await;
             assert_eq!(res.status, 200, "turn {turn} of {ceiling}: {}", res.text);
@@ -606,13 +560,7 @@ async fn a_sharded_bucket_keeps_its_turn_ceiling_exact() {
 /// never refused before it.
 #[tokio::test]
 async fn concurrent_requests_meet_a_sharded_ceiling_exactly() {
-    let overrides = LimitOverrides {
-        rate_limit: Some(1_200),
-        burst: Some(1_000),
-        turn_ceiling: Some(7),
-        ..tether_tests::UNLIMITED
-    };
-    let app = Arc::new(org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await);
+    let app = Arc::new(org_with(sharded_with_ceiling(1_200, 7), START).await);
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let app = if i % 2 == 0 {
@@ -637,12 +585,7 @@ async fn concurrent_requests_meet_a_sharded_ceiling_exactly() {
 /// A burst below the shard count: never more than the burst at once.
 #[tokio::test]
 async fn a_burst_below_the_shard_count_is_exact() {
-    let overrides = LimitOverrides {
-        rate_limit: Some(2_000),
-        burst: Some(3),
-        ..tether_tests::UNLIMITED
-    };
-    let app = org_with(overrides, datetime!(2026-11-23 14:15:22 UTC)).await;
+    let app = org_with(bucket(2_000, 3), START).await;
     let mut admitted = 0;
     for _ in 0..30 {
         if app.get("/v1/end-users").await.status == 200 {
@@ -662,28 +605,16 @@ async fn the_turn_period_never_goes_backwards() {
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     let lagging = app.cold_instance();
     lagging.clock.set(datetime!(2026-11-30 23:59:59.500 UTC));
-    assert_eq!(
-        lagging.request("GET", "/v1/end-users").send().await.status,
-        200
-    );
-    let item = crate::stored_item(&app, &format!("LIMIT#ORG#{}", app.org_id), "LIMIT")
-        .await
-        .unwrap();
-    assert_eq!(item["period"].as_s().unwrap(), "2026-12");
-    assert_eq!(item["turns"].as_n().unwrap(), "2");
+    let res = lagging.request("GET", "/v1/end-users").send().await;
+    assert_eq!(res.status, 200);
+    assert_eq!(turns_stored(&app).await, ("2026-12".into(), "2".into()));
 }
 
 /// SPEC §6: a request without valid credentials is charged to its source IP
 /// whatever else is wrong with it — a malformed path id included.
 #[tokio::test]
 async fn malformed_paths_without_credentials_are_charged_to_the_source_ip() {
-    let app = TestAppBuilder {
-        source_ip_rate: (5, 10),
-        start_at: Some(datetime!(2026-11-23 14:15:22 UTC)),
-        ..TestAppBuilder::default()
-    }
-    .spawn()
-    .await;
+    let app = with_ip_bucket((5, 10)).await;
     let mut statuses = Vec::new();
     for i in 0..30 {
         let path = if i % 2 == 0 {
@@ -691,12 +622,7 @@ async fn malformed_paths_without_credentials_are_charged_to_the_source_ip() {
         } else {
             "/api/v1/external-services/nope/organizations"
         };
-        let res = app
-            .request("GET", path)
-            .no_key()
-            .source_ip("198.51.100.7")
-            .send()
-            .await;
+        let res = get_from(&app, "198.51.100.7", path, None).await;
         assert!(res.header("x-ratelimit-limit").is_some(), "{}", res.text);
         statuses.push(res.status);
     }
@@ -704,18 +630,10 @@ async fn malformed_paths_without_credentials_are_charged_to_the_source_ip() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20);
     // Another address is unaffected; a valid key's malformed path is charged
     // to its organization, not to the address.
-    let other = app
-        .request("GET", "/v1/end-users/abc")
-        .no_key()
-        .source_ip("198.51.100.8")
-        .send()
-        .await;
+    let other = get_from(&app, "198.51.100.8", "/v1/end-users/abc", None).await;
     other.assert_error(400, "invalid_path_parameter");
-    let keyed = app
-        .request("GET", "/v1/end-users/abc")
-        .source_ip("198.51.100.7")
-        .send()
-        .await;
+    let admin = Some(app.admin_key.as_str());
+    let keyed = get_from(&app, "198.51.100.7", "/v1/end-users/abc", admin).await;
     keyed.assert_error(400, "invalid_path_parameter");
     assert_eq!(
         header(&keyed, "x-ratelimit-limit"),

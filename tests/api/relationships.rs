@@ -37,20 +37,11 @@ async fn counts(app: &TestApp) -> relationships::Counts {
 }
 
 async fn set_ceiling(app: &TestApp, ceiling: u64) {
-    let update = tether::organizations::Update {
-        overrides: LimitOverrides {
-            relationship_ceiling: Some(ceiling),
-            ..LimitOverrides::default()
-        },
-        ..Default::default()
+    let ceiling = LimitOverrides {
+        relationship_ceiling: Some(ceiling),
+        ..LimitOverrides::default()
     };
-    let changed = tether::organizations::update(&app.app.store, app.org_id, &update)
-        .await
-        .unwrap();
-    assert!(matches!(
-        changed,
-        tether::organizations::Changed::Done { .. }
-    ));
+    app.override_limits(app.org_id, ceiling).await;
     // The pipeline's cached plan is current from the next second (SPEC §5).
     app.clock.advance(time::Duration::seconds(2));
 }

@@ -523,19 +523,11 @@ async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
     );
     // A cap of zero admits none; identity providers are capped likewise.
     let (zero, zero_key) = app.create_org("Zero").await;
-    tether::organizations::update(
-        &app.app.store,
-        zero,
-        &tether::organizations::Update {
-            overrides: tether::organizations::LimitOverrides {
-                webhook_endpoints_cap: Some(0),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let no_endpoints = tether::organizations::LimitOverrides {
+        webhook_endpoints_cap: Some(0),
+        ..Default::default()
+    };
+    app.override_limits(zero, no_endpoints).await;
     app.send_as(
         "POST",
         "/v1/webhook-endpoints",

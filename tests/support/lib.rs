@@ -472,6 +472,22 @@ impl TestApp {
         (org.id, key)
     }
 
+    /// Gives organization `org` the limit `overrides` (as `tetherctl org
+    /// update` does), asserting the change committed.
+    pub async fn override_limits(&self, org: OrganizationId, overrides: LimitOverrides) {
+        let update = tether::organizations::Update {
+            overrides,
+            ..Default::default()
+        };
+        let changed = tether::organizations::update(&self.app.store, org, &update)
+            .await
+            .expect("update the organization");
+        assert!(
+            matches!(changed, tether::organizations::Changed::Done { .. }),
+            "{changed:?}"
+        );
+    }
+
     /// Creates an API key with `scopes` for `org`.
     pub async fn create_key(&self, org: OrganizationId, scopes: &[Scope]) -> String {
         self.create_key_with_id(org, scopes).await.1
