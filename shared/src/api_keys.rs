@@ -32,24 +32,20 @@ pub const MAX_GRACE_SECONDS: i64 = 604_800;
 const RETENTION_AFTER_EXPIRY_SECONDS: i64 = 30 * 24 * 3600;
 
 /// The entry of a key in its organization's list.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKeyEntry {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// `APIKEY#<id>`: the operator finds a key by id alone (`tetherctl
     /// api-key revoke --id`) through `GSI1`.
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
+    #[serde(flatten)]
+    index: store::IndexKey,
     /// Public id.
     pub id: ApiKeyId,
     /// Its organization.
     pub organization_id: OrganizationId,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Scopes, as sent at creation.
     pub scopes: Vec<Scope>,
@@ -58,22 +54,23 @@ pub struct ApiKeyEntry {
     /// Creation time.
     pub created_at: String,
     /// When it stops working (its own expiry, or the end of a roll's grace).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// `expires_at`, epoch seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_epoch: Option<i64>,
     /// The expiry it was created with, which a roll carries to the new key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_expires_at: Option<String>,
     /// Last request it authenticated, to the minute.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
     /// The credential item's partition key (holds a hash, not the secret).
     pub credential_pk: String,
     /// TTL: set once the key expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at_epoch: Option<i64>,
+}
+
+impl store::Record for ApiKeyEntry {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// The sort key of a key's entry.
@@ -283,10 +280,8 @@ impl NewKey {
         let prefix = secret.prefix().to_owned();
         let expires = expires_at.map(format_timestamp);
         let entry = ApiKeyEntry {
-            pk: org_pk(org),
-            sk: entry_sk(record.api_key_id),
-            gsi1pk: entry_sk(record.api_key_id),
-            gsi1sk: entry_sk(record.api_key_id),
+            key: store::ItemKey::new(org_pk(org), entry_sk(record.api_key_id)),
+            index: store::IndexKey::new(entry_sk(record.api_key_id), entry_sk(record.api_key_id)),
             id: record.api_key_id,
             organization_id: org,
             name,
@@ -430,14 +425,14 @@ pub async fn revoke(
             .map(|d| TransactWriteItem::builder().delete(d).build())
         };
         edit.items = vec![
-            delete(&entry.pk, &entry.sk)?,
+            delete(&entry.key.pk, &entry.key.sk)?,
             delete(&entry.credential_pk, crate::auth::API_KEY_SK)?,
         ];
         // Who revoked it, for the `api_key.revoked` event (SPEC §15).
         edit.items.extend(store::actor::deletion_marker(
             store.table(),
-            &entry.pk,
-            &entry.sk,
+            &entry.key.pk,
+            &entry.key.sk,
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
         Ok(edit)
@@ -504,7 +499,7 @@ pub async fn roll(
             store::built(update.build()).map(|u| TransactWriteItem::builder().update(u).build())
         };
         edit.items = vec![
-            end(&entry.pk, &entry.sk, true)?,
+            end(&entry.key.pk, &entry.key.sk, true)?,
             end(&entry.credential_pk, crate::auth::API_KEY_SK, false)?,
         ];
         edit.items.extend(new.puts(store)?);
@@ -528,17 +523,12 @@ pub async fn touch(
     minute: &str,
 ) -> Result<(), StoreError> {
     let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(entry_sk(id)))
+        .update_item((org_pk(org), entry_sk(id)))
         .update_expression("SET last_used_at = :minute")
         .condition_expression(
             "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :minute)",
         )
         .expression_attribute_values(":minute", store::s(minute))
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);

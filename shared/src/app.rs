@@ -103,20 +103,19 @@ impl App {
         if config.warm_up_connection {
             store.warm_up().await;
         }
-        let roots = config.tls_roots;
         let mut app = Self::new(config, store, Arc::new(SystemClock));
         if needs.own_hostnames {
             let outbound = crate::outbound::Outbound::new(app.config.outbound.clone());
             app.outbound = Some(Arc::new(outbound));
         }
         if needs.token_keys {
-            app.tokens = Some(Arc::new(crate::tokens::TokenKeys::load(&sdk, roots).await?));
+            app.tokens = Some(Arc::new(crate::tokens::TokenKeys::load(&sdk).await?));
         }
         if needs.webhook_key {
-            app.webhook_key = Some(Arc::new(crate::webhooks::load_key(&sdk, roots).await?));
+            app.webhook_key = Some(Arc::new(crate::webhooks::load_key(&sdk).await?));
         }
         if needs.idempotency_key {
-            app.idempotency = Some(crate::idempotency::load_secret(&sdk, roots).await?);
+            app.idempotency = Some(crate::idempotency::load_secret(&sdk).await?);
         }
         if needs.delivery_queue {
             app.deliveries =
@@ -217,8 +216,7 @@ pub async fn load_own_hostnames(
     let Some(parameter) = lookup("TETHER_OWN_HOSTNAMES_PARAMETER") else {
         return Ok(());
     };
-    let text = crate::ssm::Parameters::new(sdk, config.tls_roots)
-        .map_err(crate::tokens::KeyError::Ssm)?
+    let text = crate::ssm::Parameters::new(sdk)
         .secure_string(&parameter)
         .await
         .map_err(crate::tokens::KeyError::Ssm)?;

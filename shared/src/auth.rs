@@ -49,12 +49,11 @@ impl Scope {
 pub use crate::secrets::{API_KEY_PREFIX, ApiKeySecret};
 
 /// An API key as stored: `PK = APIKEY#<sha256 hex>`, `SK = APIKEY`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The key's public id.
     pub api_key_id: ApiKeyId,
     /// The organization the key belongs to.
@@ -67,11 +66,15 @@ pub struct ApiKeyRecord {
     pub created_at: String,
     /// When it stops working (epoch seconds): its own expiry or the end of
     /// a roll's grace period.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_epoch: Option<i64>,
     /// TTL, once it expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at_epoch: Option<i64>,
+}
+
+impl store::Record for ApiKeyRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// Sort key of a key's credential item.
@@ -92,8 +95,7 @@ impl ApiKeyRecord {
     ) -> Self {
         let hash = secret.hash();
         Self {
-            pk: api_key_pk(&hash),
-            sk: API_KEY_SK.to_owned(),
+            key: store::ItemKey::new(api_key_pk(&hash), API_KEY_SK.to_owned()),
             api_key_id: ApiKeyId::generate(),
             organization_id,
             scopes,
@@ -106,7 +108,7 @@ impl ApiKeyRecord {
 
     /// The item's key.
     pub fn key(&self) -> store::Key {
-        (self.pk.clone(), self.sk.clone())
+        (self.key.pk.clone(), self.key.sk.clone())
     }
 
     /// The highest scope granted (scopes imply the lower ones).

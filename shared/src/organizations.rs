@@ -106,38 +106,30 @@ impl Caps {
 }
 
 /// Per-organization overrides of the plan's limits (`tetherctl org create --rate-limit ...`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitOverrides {
     /// Overrides the plan's rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<u32>,
     /// Overrides the plan's burst.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<u32>,
     /// Overrides the plan's turn ceiling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_ceiling: Option<u64>,
     /// Overrides the plan's relationship ceiling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship_ceiling: Option<u64>,
     /// Overrides the plan's cap on webhook endpoints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_endpoints_cap: Option<u64>,
     /// Overrides the plan's cap on identity providers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_providers_cap: Option<u64>,
     /// Overrides the plan's cap on Cedar policies.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies_cap: Option<u64>,
 }
 
 /// The organization item: `PK = ORG#<id>`, `SK = ORG`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Organization {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The organization's id.
     pub id: OrganizationId,
     /// Display name.
@@ -171,6 +163,12 @@ pub struct Organization {
     pub revision: u64,
 }
 
+impl store::Record for Organization {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
+}
+
 impl Organization {
     /// A new organization.
     pub fn new(
@@ -181,8 +179,7 @@ impl Organization {
     ) -> Self {
         let id = OrganizationId::generate();
         Self {
-            pk: org_pk(id),
-            sk: ORG_SK.to_owned(),
+            key: store::ItemKey::new(org_pk(id), ORG_SK.to_owned()),
             id,
             name,
             plan,

@@ -189,21 +189,17 @@ impl TokenKeys {
     }
 
     /// Loads the keys of this deployment (see the module documentation).
-    pub async fn load(
-        sdk: &aws_config::SdkConfig,
-        roots: crate::config::TlsRoots,
-    ) -> Result<Self, KeyError> {
-        Self::load_with(sdk, roots, &env_var).await
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, KeyError> {
+        Self::load_with(sdk, &env_var).await
     }
 
     /// [`TokenKeys::load`] with the variables read through `lookup`.
     pub async fn load_with(
         sdk: &aws_config::SdkConfig,
-        roots: crate::config::TlsRoots,
         lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Self, KeyError> {
         let issuer = lookup("TETHER_TOKEN_ISSUER").unwrap_or_else(|| "tether".to_owned());
-        let source = Settings::new(sdk, roots, lookup);
+        let source = Settings::new(sdk, lookup);
         let signing = source
             .get("TETHER_TOKEN_SIGNING_KEY")
             .await?
@@ -313,11 +309,10 @@ pub fn env_var(name: &str) -> Option<String> {
 /// `name_PARAMETER` names — and parses it with `parse`.
 pub(crate) async fn load_key_setting<T>(
     sdk: &aws_config::SdkConfig,
-    roots: crate::config::TlsRoots,
     name: &'static str,
     parse: impl FnOnce(&str) -> Option<T>,
 ) -> Result<T, KeyError> {
-    let text = Settings::new(sdk, roots, &env_var)
+    let text = Settings::new(sdk, &env_var)
         .get(name)
         .await?
         .ok_or(KeyError::MissingSetting { name })?;
@@ -325,11 +320,10 @@ pub(crate) async fn load_key_setting<T>(
 }
 
 /// Where the key settings come from: the variable `NAME` as `lookup` reads
-/// it, or the SSM SecureString named by `<NAME>_PARAMETER` (AWS), read over
-/// HTTPS trusting `roots` — by one reader, made at the first parameter.
+/// it, or the SSM SecureString named by `<NAME>_PARAMETER` (AWS) — by one
+/// reader, made at the first parameter.
 pub(crate) struct Settings<'a> {
     sdk: &'a aws_config::SdkConfig,
-    roots: crate::config::TlsRoots,
     lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
     ssm: std::sync::OnceLock<crate::ssm::Parameters>,
 }
@@ -337,12 +331,10 @@ pub(crate) struct Settings<'a> {
 impl<'a> Settings<'a> {
     pub(crate) fn new(
         sdk: &'a aws_config::SdkConfig,
-        roots: crate::config::TlsRoots,
         lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
     ) -> Self {
         Self {
             sdk,
-            roots,
             lookup,
             ssm: std::sync::OnceLock::new(),
         }
@@ -357,14 +349,9 @@ impl<'a> Settings<'a> {
         let Some(parameter) = (self.lookup)(&format!("{name}_PARAMETER")) else {
             return Ok(None);
         };
-        let ssm = match self.ssm.get() {
-            Some(ssm) => ssm,
-            None => {
-                let made =
-                    crate::ssm::Parameters::new(self.sdk, self.roots).map_err(KeyError::Ssm)?;
-                self.ssm.get_or_init(|| made)
-            }
-        };
+        let ssm = self
+            .ssm
+            .get_or_init(|| crate::ssm::Parameters::new(self.sdk));
         ssm.secure_string(&parameter)
             .await
             .map(Some)
@@ -408,9 +395,7 @@ mod tests {
         let sdk = aws_config::SdkConfig::builder().build();
         let ring = format!("{a}, {b}");
         let lookup = |name: &str| (name == "TETHER_TOKEN_SIGNING_KEY").then(|| ring.clone());
-        let keys = TokenKeys::load_with(&sdk, crate::config::TlsRoots::Amazon, &lookup)
-            .await
-            .unwrap();
+        let keys = TokenKeys::load_with(&sdk, &lookup).await.unwrap();
         let alone = TokenKeys::parse(&a, "tether").unwrap();
         assert_eq!(keys.kid(), alone.kid(), "the first seed signs");
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);

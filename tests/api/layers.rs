@@ -223,3 +223,31 @@ fn the_pipelines_files_form_no_import_cycle() {
         "pipeline files inside an import cycle: {cycles:?}"
     );
 }
+
+/// The table is reached through the store's calls (`store/`), which name the
+/// table, the key and the capacity report once: no other module of the core
+/// crate takes the SDK client out of a store.
+#[test]
+fn only_the_store_module_holds_the_dynamodb_client() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let store_dir = src().join("store");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|file| !file.starts_with(&store_dir))
+        .filter(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            let code: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(str::trim)
+                .collect();
+            code.contains("store.client()") || code.contains("store().client()")
+        })
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "Store::client() outside store/: {offenders:?}"
+    );
+}

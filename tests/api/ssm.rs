@@ -1,9 +1,9 @@
 //! The SSM SecureStrings a function reads at its cold start (the token
-//! signing key, the webhook key: `tether::ssm`), against moto's SSM with
-//! its request authentication on: moto recomputes each request's SigV4
-//! signature with botocore and evaluates the caller's IAM policy, so an
-//! answer proves the request was signed as AWS checks it. The retries are
-//! checked against a scripted receiver.
+//! signing key, the webhook key: `tether::ssm`, through `aws-sdk-ssm`),
+//! against moto's SSM with its request authentication on: moto recomputes
+//! each request's SigV4 signature with botocore and evaluates the caller's
+//! IAM policy, so an answer proves the request was signed as AWS checks it.
+//! The retries are checked against a scripted receiver.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +13,6 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use serde_json::Value;
-use tether::config::TlsRoots;
 use tether::ssm::{SsmError, secure_parameter};
 use tether::tokens::TokenKeys;
 use tether_tests::receiver::Receiver;
@@ -120,9 +119,13 @@ fn pair(keys: &Value) -> (String, String) {
 /// A configuration reaching `url` with `keys`, and `token` as the session
 /// token (a function's credentials in Lambda always have one).
 fn config(url: &str, (id, secret): &(String, String), token: Option<&str>) -> SdkConfig {
+    // The SDK's standard retries, their backoff shortened for the test.
+    let retries =
+        aws_config::retry::RetryConfig::standard().with_initial_backoff(Duration::from_millis(100));
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
+        .retry_config(retries)
         .endpoint_url(url)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             id,
@@ -146,35 +149,26 @@ async fn a_secure_string_is_read_decrypted_with_a_signature_aws_accepts() {
     let moto = AuthenticatingMoto::start();
     let allowed = moto.config(&moto.allowed);
     // Decrypted: without WithDecryption, moto answers the KMS-prefixed text.
+    assert_eq!(secure_parameter(&allowed, PARAMETER).await.unwrap(), VALUE);
     assert_eq!(
-        secure_parameter(&allowed, TlsRoots::Amazon, PARAMETER)
-            .await
-            .unwrap(),
-        VALUE
-    );
-    assert_eq!(
-        secure_parameter(&allowed, TlsRoots::Amazon, "/tether/plain")
-            .await
-            .unwrap(),
+        secure_parameter(&allowed, "/tether/plain").await.unwrap(),
         "plain"
     );
 
     // moto does check: the same request signed with a wrong secret, and by a
     // user without the permission, are refused — and neither is retried.
-    let forged = (moto.allowed.0.clone(), "not-the-secret".to_owned());
     // (moto answers these in its XML envelope, 403 `SignatureDoesNotMatch`
-    // and `AccessDenied`; AWS's SSM in JSON, 400 `InvalidSignatureException`
-    // and `AccessDeniedException`.)
-    let (status, kind) =
-        refusal(secure_parameter(&moto.config(&forged), TlsRoots::Amazon, PARAMETER).await);
-    assert_eq!((status, kind.as_str()), (403, "SignatureDoesNotMatch"));
-    let (status, kind) =
-        refusal(secure_parameter(&moto.config(&moto.denied), TlsRoots::Amazon, PARAMETER).await);
-    assert_eq!((status, kind.as_str()), (403, "AccessDenied"));
+    // and `AccessDenied`, which the SDK reads as an answer without a code;
+    // AWS's SSM in JSON, 400 `InvalidSignatureException` and
+    // `AccessDeniedException`.)
+    let forged = (moto.allowed.0.clone(), "not-the-secret".to_owned());
+    let (status, _) = refusal(secure_parameter(&moto.config(&forged), PARAMETER).await);
+    assert_eq!(status, 403);
+    let (status, _) = refusal(secure_parameter(&moto.config(&moto.denied), PARAMETER).await);
+    assert_eq!(status, 403);
 
     // A name that holds nothing is SSM's own answer, not a panic or a retry.
-    let (status, kind) =
-        refusal(secure_parameter(&allowed, TlsRoots::Amazon, "/tether/none").await);
+    let (status, kind) = refusal(secure_parameter(&allowed, "/tether/none").await);
     assert_eq!((status, kind.as_str()), (400, "ParameterNotFound"));
 }
 
@@ -231,9 +225,7 @@ async fn the_token_signing_key_comes_from_the_parameter_its_variable_names() {
         "TETHER_TOKEN_SIGNING_KEY_PARAMETER" => Some(PARAMETER.to_owned()),
         _ => None,
     };
-    let loaded = TokenKeys::load_with(&allowed, TlsRoots::Amazon, &vars)
-        .await
-        .unwrap();
+    let loaded = TokenKeys::load_with(&allowed, &vars).await.unwrap();
     let expected = TokenKeys::parse(VALUE, "tether").unwrap();
     assert_eq!(loaded.kid(), expected.kid());
     assert_eq!(loaded.jwks(), expected.jwks());
@@ -242,7 +234,7 @@ async fn the_token_signing_key_comes_from_the_parameter_its_variable_names() {
     // error at the start, not a key.
     let denied = moto.config(&moto.denied);
     assert!(matches!(
-        TokenKeys::load_with(&denied, TlsRoots::Amazon, &vars).await,
+        TokenKeys::load_with(&denied, &vars).await,
         Err(tether::tokens::KeyError::Ssm(SsmError::Refused { .. }))
     ));
     let direct = |name: &str| match name {
@@ -250,9 +242,7 @@ async fn the_token_signing_key_comes_from_the_parameter_its_variable_names() {
         "TETHER_TOKEN_SIGNING_KEY_PARAMETER" => Some("/tether/none".to_owned()),
         _ => None,
     };
-    let loaded = TokenKeys::load_with(&denied, TlsRoots::Amazon, &direct)
-        .await
-        .unwrap();
+    let loaded = TokenKeys::load_with(&denied, &direct).await.unwrap();
     assert_eq!(loaded.kid(), expected.kid());
 }
 
@@ -262,7 +252,7 @@ async fn throttling_and_server_errors_are_retried_within_the_configured_attempts
     // Two failures, then a refusal that no retry can change: three requests.
     let receiver = Receiver::start(&[503, 500, 400]).await;
     let with_token = config(&receiver.url, &keys, Some("session-token"));
-    let (status, _) = refusal(secure_parameter(&with_token, TlsRoots::Amazon, PARAMETER).await);
+    let (status, _) = refusal(secure_parameter(&with_token, PARAMETER).await);
     assert_eq!(status, 400);
     let received = receiver.received();
     assert_eq!(received.len(), 3);
@@ -295,14 +285,8 @@ async fn throttling_and_server_errors_are_retried_within_the_configured_attempts
     // Failing on every attempt: the configuration's attempts, then the error.
     let receiver = Receiver::start(&[503; 10]).await;
     let started = std::time::Instant::now();
-    let (status, _) = refusal(
-        secure_parameter(
-            &config(&receiver.url, &keys, None),
-            TlsRoots::Amazon,
-            PARAMETER,
-        )
-        .await,
-    );
+    let (status, _) =
+        refusal(secure_parameter(&config(&receiver.url, &keys, None), PARAMETER).await);
     assert_eq!(status, 503);
     assert_eq!(receiver.received().len(), 3, "the SDK's standard attempts");
     // Two backoffs of at most 100 and 200 ms.

@@ -471,7 +471,7 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
         Command::WebhookEndpoint {
             command: WebhookEndpointCommand::Reseal { org },
         } => {
-            let ring = tether::webhooks::load_key(&sdk, config.tls_roots)
+            let ring = tether::webhooks::load_key(&sdk)
                 .await
                 .map_err(|e| format!("the webhook key: {e}"))?;
             let mut done = Vec::new();

@@ -237,12 +237,8 @@ pub async fn read_policies(
     org: OrganizationId,
 ) -> Result<Option<(String, String)>, StoreError> {
     let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .set_key(Some(store::key_item(&policies_key(org))))
+        .get_item(policies_key(org))
         .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     Ok(out.item.as_ref().and_then(text_of))

@@ -338,7 +338,7 @@ impl Deliverer {
         let sdk = Store::lambda_sdk_config(&config).await;
         crate::app::load_own_hostnames(&sdk, &mut config, &crate::tokens::env_var).await?;
         let store = Store::from_sdk(&sdk, &config);
-        let key = crate::webhooks::load_key(&sdk, config.tls_roots).await?;
+        let key = crate::webhooks::load_key(&sdk).await?;
         let queue = DeliveryQueue::from_env(&sdk).ok_or(crate::app::StartupError::NoQueue)?;
         Ok(Self {
             store,

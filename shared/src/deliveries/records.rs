@@ -59,12 +59,11 @@ pub struct Attempt {
 }
 
 /// A delivery as stored.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The delivery's id.
     pub id: WebhookDeliveryId,
     /// Its endpoint.
@@ -77,10 +76,8 @@ pub struct DeliveryRecord {
     pub event_type: String,
     /// The event's place in the organization's log (read at each attempt,
     /// so a purge's redaction reaches queued deliveries); `None` for a ping.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
     /// A ping's body (it is in no log and carries no personal data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// Where it stands.
     pub status: DeliveryStatus,
@@ -88,14 +85,18 @@ pub struct DeliveryRecord {
     #[serde(default)]
     pub attempts: Vec<Attempt>,
     /// When the next attempt is due (pending only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
     /// The queue message that attempts it (a duplicate message, from a
     /// redelivered stream batch, finds another owner and stops).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// When the event was sent to the endpoint.
     pub created_at: String,
+}
+
+impl store::Record for DeliveryRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// The delivery object of `GET …/deliveries`.
@@ -135,8 +136,7 @@ impl DeliveryRecord {
     ) -> Self {
         let stamp = format_timestamp(now);
         Self {
-            pk: log_pk(org, endpoint),
-            sk: delivery_sk(id),
+            key: store::ItemKey::new(log_pk(org, endpoint), delivery_sk(id)),
             id,
             endpoint_id: endpoint,
             organization_id: org,
@@ -168,7 +168,7 @@ impl DeliveryRecord {
 
     /// Its key.
     pub fn key(&self) -> store::Key {
-        (self.pk.clone(), self.sk.clone())
+        (self.key.pk.clone(), self.key.sk.clone())
     }
 }
 
@@ -184,12 +184,8 @@ pub async fn put_new(
         store::n(now.unix_timestamp().saturating_add(RETENTION_SECONDS)),
     );
     store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
+        .put_item(item)
         .condition_expression("attribute_not_exists(PK)")
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     Ok(())
@@ -233,11 +229,7 @@ pub async fn reopen(
     now: time::OffsetDateTime,
 ) -> Result<Option<DeliveryRecord>, StoreError> {
     let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(log_pk(org, endpoint)))
-        .key(store::SK, store::s(delivery_sk(id)))
+        .update_item((log_pk(org, endpoint), delivery_sk(id)))
         .update_expression("SET #status = :pending, next_attempt_at = :now REMOVE #owner")
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_names("#status", "status")
@@ -245,7 +237,6 @@ pub async fn reopen(
         .expression_attribute_values(":pending", store::s("pending"))
         .expression_attribute_values(":now", store::s(format_timestamp(now)))
         .return_values(ReturnValue::AllNew)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);
@@ -329,18 +320,13 @@ pub async fn record(store: &Store, outcome: Outcome<'_>) -> Result<bool, StoreEr
         }
     };
     let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(&fresh.pk))
-        .key(store::SK, store::s(&fresh.sk))
+        .update_item((&fresh.key.pk, &fresh.key.sk))
         .update_expression(expression)
         .condition_expression(condition)
         .expression_attribute_names("#status", "status")
         .expression_attribute_names("#owner", "owner")
         .expression_attribute_names("#id", "id")
         .set_expression_attribute_values(Some(values))
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);

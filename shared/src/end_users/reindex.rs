@@ -7,7 +7,7 @@
 use super::store::{email_key, external_id_key};
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, SK, Store, StoreError};
 
 /// What [`add_lookup_keys`] did for one organization.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +85,7 @@ async fn add_keys(
         .filter(|(email, key)| *key != email_key(org, email));
     let mut set = Vec::new();
     let mut conditions = vec!["attribute_exists(PK)"];
-    let mut update = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(PK, store::s(pk))
-        .key(SK, store::s(sk))
-        .return_consumed_capacity(store::CAPACITY);
+    let mut update = store.update_item((pk, sk));
     if let Some(email) = lacking("email", "email_key") {
         set.push("email_key = :email_key");
         conditions.push("email = :email AND attribute_not_exists(email_key)");

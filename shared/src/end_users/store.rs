@@ -6,8 +6,8 @@ use super::{CreateEndUser, Status, Subscription};
 use crate::clock::format_timestamp;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::org_pk;
-use crate::store::{self, Item, PK, SK, Store, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use crate::store::{self, Item, Store, StoreError};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -20,24 +20,20 @@ pub fn user_sk(id: EndUserId) -> String {
 }
 
 /// An end user as stored.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndUserRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The end user's id.
     pub id: EndUserId,
     /// Its organization.
     pub organization_id: OrganizationId,
     /// Contact address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Name to show.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// The organization's own id for the person.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Metadata as compact JSON text: stored verbatim so that no emulator or
     /// number-precision rule of DynamoDB maps can change what the client sent.
@@ -56,7 +52,6 @@ pub struct EndUserRecord {
     pub version: u64,
     /// The sort key of the external-service link that created it, if one
     /// did: the purge removes it with the end user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_link_sk: Option<String>,
     /// The generation of access tokens that work: minted tokens carry it,
     /// revoking them bumps it (SPEC §5).
@@ -64,14 +59,17 @@ pub struct EndUserRecord {
     pub token_generation: u64,
     /// The shard of its organization's relationship counter it is counted
     /// in (`None`: the organization item; [`crate::relationships`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count_shard: Option<u32>,
     /// Key of the `ByEmail` lookup index: `<org>#<lower-case email>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     email_key: Option<String>,
     /// Key of the `ByExternalId` lookup index: `<org>#<external_id>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     external_id_key: Option<String>,
+}
+
+impl store::Record for EndUserRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// An end-user lookup (SPEC §9).
@@ -183,8 +181,7 @@ impl EndUserRecord {
             .as_ref()
             .map(|x| external_id_key(organization_id, x));
         Self {
-            pk: org_pk(organization_id),
-            sk: user_sk(id),
+            key: store::ItemKey::new(org_pk(organization_id), user_sk(id)),
             id,
             organization_id,
             email: input.email.map(super::Email::into_inner),
@@ -248,13 +245,6 @@ pub enum WriteRefused {
     VersionMismatch,
 }
 
-fn key(org: OrganizationId, id: EndUserId) -> [(String, AttributeValue); 2] {
-    [
-        (PK.to_owned(), store::s(org_pk(org))),
-        (SK.to_owned(), store::s(user_sk(id))),
-    ]
-}
-
 /// Reads an end user (strongly consistent: read-your-writes for ETag flows).
 pub async fn get(
     store: &Store,
@@ -272,16 +262,11 @@ pub async fn revoke_tokens(
     id: EndUserId,
 ) -> Result<bool, StoreError> {
     let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(PK, store::s(org_pk(org)))
-        .key(SK, store::s(user_sk(id)))
+        .update_item((org_pk(org), user_sk(id)))
         .update_expression("SET token_generation = if_not_exists(token_generation, :zero) + :one")
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":zero", store::n(0))
         .expression_attribute_values(":one", store::n(1))
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);
@@ -379,10 +364,7 @@ pub async fn update(
 ) -> Result<Result<EndUserRecord, WriteRefused>, StoreError> {
     let mut condition = "attribute_exists(PK) AND #status = :active".to_owned();
     let mut request = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(key(org, id).into_iter().collect()))
+        .update_item((org_pk(org), user_sk(id)))
         .expression_attribute_names("#status", "status")
         .expression_attribute_names("#version", "version")
         .expression_attribute_values(":active", store::s("active"))

@@ -285,15 +285,13 @@ pub async fn redact_user(
             };
             redact(&mut event["data"]);
             let written = store
-                .client()
-                .update_item()
-                .table_name(store.table())
-                .key(PK, store::s(store::get_s(&item, PK).unwrap_or_default()))
-                .key(SK, store::s(store::get_s(&item, SK).unwrap_or_default()))
+                .update_item((
+                    store::get_s(&item, PK).unwrap_or_default(),
+                    store::get_s(&item, SK).unwrap_or_default(),
+                ))
                 .update_expression("SET event_json = :event")
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":event", store::s(event.to_string()))
-                .return_consumed_capacity(store::CAPACITY)
                 .send()
                 .await
                 .map_err(StoreError::from);
@@ -335,9 +333,7 @@ pub async fn page(
     let mut read = 0;
     loop {
         let out = store
-            .client()
             .query()
-            .table_name(store.table())
             .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
             .expression_attribute_values(":pk", store::s(&pk))
             .expression_attribute_values(":from", store::s(seq_sk(first)))
@@ -345,7 +341,6 @@ pub async fn page(
             .consistent_read(true)
             .limit(QUERY_ITEMS.min(MAX_ITEMS_READ - read))
             .set_exclusive_start_key(start)
-            .return_consumed_capacity(store::CAPACITY)
             .send()
             .await?;
         read += i32::try_from(out.items().len()).unwrap_or(MAX_ITEMS_READ);

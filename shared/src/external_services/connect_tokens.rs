@@ -12,7 +12,7 @@ use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
 use crate::secrets::ConnectToken;
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::wire::{PathId, Timestamp};
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use schemars::JsonSchema;
@@ -75,16 +75,13 @@ pub struct CreatedConnectToken<'a> {
 }
 
 /// A connect token as stored.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectTokenRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
+    #[serde(flatten)]
+    index: store::IndexKey,
     /// Public id.
     pub id: ConnectTokenId,
     /// The issuing organization.
@@ -101,18 +98,21 @@ pub struct ConnectTokenRecord {
     pub expires_at_unix: i64,
     /// TTL attribute: a week after expiry; removed while the token backs a
     /// relation, set again when it is consumed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at_epoch: Option<i64>,
     /// Creation time.
     pub created_at: String,
     /// Claim time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_at: Option<String>,
     /// The relation the claim created or confirmed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation_id: Option<RelationId>,
     /// SHA-256 of the token, hex.
     pub token_hash: String,
+}
+
+impl store::Record for ConnectTokenRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// Partition key of a connect token item.
@@ -135,7 +135,7 @@ impl ConnectTokenRecord {
 
     /// The key of the item.
     pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+        (self.key.pk.clone(), self.key.sk.clone())
     }
 }
 
@@ -195,10 +195,8 @@ impl ConnectTokenRecord {
         let hash = hex::encode(secret.hash());
         let id = ConnectTokenId::generate();
         Self {
-            pk: token_pk(&hash),
-            sk: "CTOKEN".into(),
-            gsi1pk: org_pk(org),
-            gsi1sk: format!("CTOKEN#{id}"),
+            key: store::ItemKey::new(token_pk(&hash), "CTOKEN"),
+            index: store::IndexKey::new(org_pk(org), format!("CTOKEN#{id}")),
             id,
             organization_id: org,
             organization_name,
@@ -263,11 +261,7 @@ pub async fn cancel(
 ) -> Result<Cancelled, StoreError> {
     let (pk, sk) = record.key();
     let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(PK, store::s(pk))
-        .key(SK, store::s(sk))
+        .update_item((pk, sk))
         .update_expression("SET #status = :cancelled, cancelled_at = :now")
         .condition_expression("#status = :pending")
         .expression_attribute_names("#status", "status")
@@ -276,7 +270,6 @@ pub async fn cancel(
         .expression_attribute_values(":now", store::s(format_timestamp(now)))
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);

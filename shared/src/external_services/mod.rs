@@ -51,15 +51,10 @@ pub async fn exists(app: &crate::App, id: ExternalServiceId) -> Result<bool, Sto
     }
     let out = app
         .store
-        .client()
-        .get_item()
-        .table_name(app.store.table())
-        .key(store::PK, store::s(service_pk(id)))
-        .key(store::SK, store::s("SVC"))
+        .get_item((service_pk(id), "SVC"))
         .projection_expression("PK, #name")
         .expression_attribute_names("#name", "name")
         .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     let Some(item) = out.item else {
@@ -79,14 +74,10 @@ pub fn service_pk(id: ExternalServiceId) -> String {
 /// under `SVCS` for the operator's list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
-    gsi1pk: Option<String>,
-    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
-    gsi1sk: Option<String>,
+    #[serde(flatten)]
+    key: store::ItemKey,
+    #[serde(flatten)]
+    index: Option<store::IndexKey>,
     /// The service's id.
     pub id: ExternalServiceId,
     /// Display name.
@@ -95,18 +86,20 @@ pub struct ServiceRecord {
     pub created_at: String,
 }
 
+impl store::Record for ServiceRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
+}
+
 /// A service token as stored: `PK = SVCTOKEN#<sha256 hex>`, `SK = SVCTOKEN`;
 /// in `GSI1` under its service (`SVC#<id>`), for rolling and revoking.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceTokenRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
-    gsi1pk: Option<String>,
-    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
-    gsi1sk: Option<String>,
+    #[serde(flatten)]
+    key: store::ItemKey,
+    #[serde(flatten)]
+    index: Option<store::IndexKey>,
     /// The service the token belongs to.
     pub external_service_id: ExternalServiceId,
     /// Its scopes.
@@ -121,6 +114,12 @@ pub struct ServiceTokenRecord {
     /// When it stops working (a rolled token's grace period), epoch seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_epoch: Option<i64>,
+}
+
+impl store::Record for ServiceTokenRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 fn token_pk(hash: &[u8; 32]) -> String {
@@ -225,10 +224,8 @@ pub async fn create_service(
 ) -> Result<(ServiceRecord, ServiceToken), StoreError> {
     let id = ExternalServiceId::generate();
     let service = ServiceRecord {
-        pk: service_pk(id),
-        sk: "SVC".into(),
-        gsi1pk: Some(SERVICES_GSI1PK.into()),
-        gsi1sk: Some(service_pk(id)),
+        key: store::ItemKey::new(service_pk(id), "SVC"),
+        index: Some(store::IndexKey::new(SERVICES_GSI1PK, service_pk(id))),
         id,
         name,
         created_at: format_timestamp(now),
@@ -282,10 +279,11 @@ impl ServiceTokenRecord {
         })?;
         let hash = hex::encode(secret.hash());
         let record = Self {
-            pk: format!("SVCTOKEN#{hash}"),
-            sk: "SVCTOKEN".into(),
-            gsi1pk: Some(service_pk(service)),
-            gsi1sk: Some(format!("SVCTOKEN#{hash}")),
+            key: store::ItemKey::new(format!("SVCTOKEN#{hash}"), "SVCTOKEN"),
+            index: Some(store::IndexKey::new(
+                service_pk(service),
+                format!("SVCTOKEN#{hash}"),
+            )),
             external_service_id: service,
             scopes,
             token_hash: hash,
@@ -381,8 +379,8 @@ pub async fn roll_token(
         let update = store::built(
             aws_sdk_dynamodb::types::Update::builder()
                 .table_name(store.table())
-                .key(store::PK, store::s(&old.pk))
-                .key(store::SK, store::s(&old.sk))
+                .key(store::PK, store::s(&old.key.pk))
+                .key(store::SK, store::s(&old.key.sk))
                 .update_expression("SET expires_epoch = :ends")
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":ends", store::n(ends))
@@ -415,8 +413,8 @@ pub async fn revoke_tokens(
         let update = store::built(
             aws_sdk_dynamodb::types::Update::builder()
                 .table_name(store.table())
-                .key(store::PK, store::s(&old.pk))
-                .key(store::SK, store::s(&old.sk))
+                .key(store::PK, store::s(&old.key.pk))
+                .key(store::SK, store::s(&old.key.sk))
                 .update_expression("SET revoked_at = :now")
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":now", store::s(format_timestamp(now)))

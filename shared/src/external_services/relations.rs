@@ -36,16 +36,13 @@ pub(super) fn reservation_sk(external_organization_id: &str) -> String {
 }
 
 /// A relation as stored.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RelationRecord {
-    #[serde(rename = "PK")]
-    pub(super) pk: String,
-    #[serde(rename = "SK")]
-    pub(super) sk: String,
-    #[serde(rename = "GSI1PK")]
-    gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    gsi1sk: String,
+    #[serde(flatten)]
+    pub(super) key: store::ItemKey,
+    #[serde(flatten)]
+    index: store::IndexKey,
     /// The relation's id.
     pub id: RelationId,
     /// The service.
@@ -57,7 +54,6 @@ pub struct RelationRecord {
     /// The service's name, copied at the claim (names never change), so an
     /// event renders the relation as the organization's list does without a
     /// read. Absent on relations no claim has touched since it was added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_service_name: Option<String>,
     /// The service's own id for the organization.
     pub external_organization_id: String,
@@ -70,6 +66,12 @@ pub struct RelationRecord {
     pub created_at: String,
     /// Last claim that confirmed it.
     pub updated_at: String,
+}
+
+impl store::Record for RelationRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 impl RelationRecord {
@@ -189,10 +191,8 @@ impl RelationRecord {
     ) -> Self {
         let id = RelationId::generate();
         Self {
-            pk: service_pk(service),
-            sk: relation_sk(token.organization_id),
-            gsi1pk: org_pk(token.organization_id),
-            gsi1sk: format!("REL#{id}"),
+            key: store::ItemKey::new(service_pk(service), relation_sk(token.organization_id)),
+            index: store::IndexKey::new(org_pk(token.organization_id), format!("REL#{id}")),
             id,
             external_service_id: service,
             organization_id: token.organization_id,
@@ -312,8 +312,8 @@ pub async fn attempt(
             };
             let confirm = Update::builder()
                 .table_name(table)
-                .key(PK, store::s(&relation.pk))
-                .key(SK, store::s(&relation.sk))
+                .key(PK, store::s(&relation.key.pk))
+                .key(SK, store::s(&relation.key.sk))
                 .update_expression(format!("SET updated_at = :now{set_name}{append}"))
                 .condition_expression(
                     "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
@@ -346,7 +346,7 @@ pub async fn attempt(
     let reserve = built(
         Put::builder()
             .table_name(table)
-            .item(PK, store::s(&relation.pk))
+            .item(PK, store::s(&relation.key.pk))
             .item(
                 SK,
                 store::s(reservation_sk(&relation.external_organization_id)),

@@ -24,8 +24,8 @@ pub async fn remove(
     let delete_relation = built(
         Delete::builder()
             .table_name(table)
-            .key(PK, store::s(&relation.pk))
-            .key(SK, store::s(&relation.sk))
+            .key(PK, store::s(&relation.key.pk))
+            .key(SK, store::s(&relation.key.sk))
             .condition_expression("attribute_exists(PK) AND id = :id")
             .expression_attribute_values(":id", store::s(relation.id.to_string()))
             .build(),
@@ -44,7 +44,7 @@ pub async fn remove(
     let free_reservation = built(
         Delete::builder()
             .table_name(table)
-            .key(PK, store::s(&relation.pk))
+            .key(PK, store::s(&relation.key.pk))
             .key(
                 SK,
                 store::s(reservation_sk(&relation.external_organization_id)),
@@ -62,8 +62,8 @@ pub async fn remove(
     // Who removed it, for the `relation.removed` event (SPEC §15).
     items.extend(store::actor::deletion_marker(
         table,
-        &relation.pk,
-        &relation.sk,
+        &relation.key.pk,
+        &relation.key.sk,
         now.unix_timestamp(),
     ));
     for hash in &hashes {
@@ -78,15 +78,7 @@ pub async fn remove(
         for hash in &later {
             let update = consume_token(table, hash, now)?;
             let result = store
-                .client()
-                .update_item()
-                .table_name(table)
-                .set_key(Some(update.key().clone()))
-                .update_expression(update.update_expression())
-                .set_condition_expression(update.condition_expression().map(str::to_owned))
-                .set_expression_attribute_names(update.expression_attribute_names().cloned())
-                .set_expression_attribute_values(update.expression_attribute_values().cloned())
-                .return_consumed_capacity(store::CAPACITY)
+                .update_as(&update)
                 .send()
                 .await
                 .map_err(StoreError::from);

@@ -3,7 +3,7 @@
 //! such a relation carry the name without waiting for a confirmation.
 
 use super::{ServiceRecord, service_pk};
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, SK, Store, StoreError};
 
 /// Gives `service`'s relations that lack it the service's name; the number
 /// found without it and the number this run stamped. Safe beside live
@@ -26,17 +26,12 @@ pub async fn stamp_relation_names(
             continue;
         };
         let written = store
-            .client()
-            .update_item()
-            .table_name(store.table())
-            .key(PK, store::s(&pk))
-            .key(SK, store::s(sk))
+            .update_item((&pk, sk))
             .update_expression("SET external_service_name = :name")
             .condition_expression(
                 "attribute_exists(PK) AND attribute_not_exists(external_service_name)",
             )
             .expression_attribute_values(":name", store::s(&service.name))
-            .return_consumed_capacity(store::CAPACITY)
             .send()
             .await
             .map_err(StoreError::from);

@@ -24,12 +24,11 @@ pub enum LinkedBy {
 }
 
 /// An identity as stored: `PK = ORG#<org>`, `SK = IDENT#<user>#<identity>`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdentityRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The identity's id.
     pub id: IdentityId,
     /// The end user it is linked to.
@@ -41,13 +40,10 @@ pub struct IdentityRecord {
     /// The subject at the provider.
     pub external_id: String,
     /// Username at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_username: Option<String>,
     /// Email at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_email: Option<String>,
     /// Display name at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_display_name: Option<String>,
     /// Whether the provider asserted the email verified (SPEC §10).
     #[serde(default)]
@@ -58,6 +54,12 @@ pub struct IdentityRecord {
     pub created_at: String,
     /// Sort key of the uniqueness item of its pair.
     pub pair_sk: String,
+}
+
+impl store::Record for IdentityRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// Sort key of the uniqueness item of (provider, external id). The external
@@ -93,8 +95,7 @@ impl IdentityRecord {
     ) -> Self {
         let id = IdentityId::generate();
         Self {
-            pk: org_pk(organization_id),
-            sk: identity_sk(user_id, id),
+            key: store::ItemKey::new(org_pk(organization_id), identity_sk(user_id, id)),
             pair_sk: pair_sk(identity_provider_id, &external_id),
             id,
             user_id,
@@ -351,14 +352,9 @@ pub async fn list(
     // The user check and the page run together (one round trip):
     // an unknown user's page is empty anyway, and is discarded.
     let exists = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key(PK, store::s(org_pk(org)))
-        .key(SK, store::s(user_sk(user)))
+        .get_item((org_pk(org), user_sk(user)))
         .projection_expression("PK")
         .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
         .send();
     let (pk, prefix) = (org_pk(org), format!("IDENT#{user}#"));
     let page = store::query_page(
@@ -397,13 +393,8 @@ pub(crate) async fn get(
     id: IdentityId,
 ) -> Result<Option<IdentityRecord>, StoreError> {
     let out = store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key(PK, store::s(org_pk(org)))
-        .key(SK, store::s(identity_sk(user, id)))
+        .get_item((org_pk(org), identity_sk(user, id)))
         .consistent_read(true)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?;
     out.item.map(store::from_item).transpose()

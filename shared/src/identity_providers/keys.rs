@@ -316,11 +316,7 @@ async fn claim(
         condition.push_str(" AND keys_fresh_until <= :now");
     }
     let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(provider_sk(id)))
+        .update_item((org_pk(org), provider_sk(id)))
         .update_expression("SET fetch_claimed_at = :now")
         .condition_expression(condition)
         .expression_attribute_values(":uri", store::s(uri))
@@ -330,7 +326,6 @@ async fn claim(
             store::n(at.saturating_sub(REFETCH_INTERVAL_SECONDS)),
         )
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);
@@ -353,11 +348,7 @@ async fn save(
     fetched: &FetchedKeys,
 ) -> Result<(), StoreError> {
     let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(provider_sk(id)))
+        .update_item((org_pk(org), provider_sk(id)))
         .update_expression(
             "SET jwks_json = :keys, keys_fetched_at = :at, keys_fresh_until = :until",
         )
@@ -366,7 +357,6 @@ async fn save(
         .expression_attribute_values(":at", store::s(&fetched.fetched_at))
         .expression_attribute_values(":until", store::n(fetched.fresh_until))
         .expression_attribute_values(":uri", store::s(&fetched.jwks_uri))
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);

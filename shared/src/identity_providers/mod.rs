@@ -67,15 +67,10 @@ pub async fn delete(
     let (pk, sk) = (org_pk(org), provider_sk(id));
     let mark = |update: &str, condition: &str| {
         store
-            .client()
-            .update_item()
-            .table_name(store.table())
-            .key(store::PK, store::s(&pk))
-            .key(store::SK, store::s(&sk))
+            .update_item((&pk, &sk))
             .update_expression(update)
             .condition_expression(condition)
             .expression_attribute_names("#status", "status")
-            .return_consumed_capacity(store::CAPACITY)
     };
     let marked = mark("SET #status = :deleting", "attribute_exists(PK)")
         .expression_attribute_values(":deleting", store::s(DELETING))
@@ -90,16 +85,13 @@ pub async fn delete(
         Err(err) => return Err(err),
     };
     let used = store
-        .client()
         .query()
-        .table_name(store.table())
         .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
         .expression_attribute_values(":pk", store::s(&pk))
         .expression_attribute_values(":prefix", store::s(pairs_prefix(id)))
         .projection_expression("PK")
         .consistent_read(true)
         .limit(1)
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await?
         .count
@@ -167,12 +159,11 @@ pub enum KeySource {
 /// A provider as stored: `PK = ORG#<org>`, `SK = IDP#<id>`. The item also
 /// holds the key cache shared by every function (SPEC §9): the last fetched
 /// keys, until when they are fresh, and when a request last claimed a fetch.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProviderRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The provider's id.
     pub id: IdentityProviderId,
     /// Its organization.
@@ -187,25 +178,26 @@ pub struct ProviderRecord {
     #[serde(default)]
     pub key_source: KeySource,
     /// The key set's URL, for [`KeySource::JwksUri`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// The key set as JSON text: pinned, or the usable keys last fetched.
     pub jwks_json: String,
     /// When the keys were last fetched.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_fetched_at: Option<String>,
     /// Until when (epoch seconds) the fetched keys are fresh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_fresh_until: Option<i64>,
     /// When (epoch seconds) a request last claimed a fetch: at most one per
     /// [`keys::REFETCH_INTERVAL_SECONDS`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch_claimed_at: Option<i64>,
     /// Creation time.
     pub created_at: String,
     /// Last change (absent on records never changed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+}
+
+impl store::Record for ProviderRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 impl ProviderRecord {
@@ -242,8 +234,7 @@ impl ProviderRecord {
     ) -> Self {
         let id = IdentityProviderId::generate();
         let mut record = Self {
-            pk: org_pk(org),
-            sk: provider_sk(id),
+            key: store::ItemKey::new(org_pk(org), provider_sk(id)),
             id,
             organization_id: org,
             name: input.name,

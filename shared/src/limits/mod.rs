@@ -17,7 +17,7 @@ use crate::clock::format_timestamp;
 pub use crate::config::SOURCE_IP_RATE;
 pub use crate::gcra::Rate;
 use crate::gcra::{self, MICROS, Verdict};
-use crate::store::{self, Item, PK, SK, Store, StoreError, TTL_ATTRIBUTE};
+use crate::store::{self, Item, Store, StoreError, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 pub use owner::Owner;
 pub use period::Period;
@@ -514,16 +514,11 @@ impl Limiter {
             conditions.push("(attribute_not_exists(#version) OR #version <= :read_at)");
         }
         let mut request = store
-            .client()
-            .update_item()
-            .table_name(store.table())
-            .key(PK, store::s(pk))
-            .key(SK, store::s(LIMIT_SK))
+            .update_item((pk, LIMIT_SK))
             .expression_attribute_values(":now", store::n(now))
             .expression_attribute_names("#charge", CHARGE_ATTRIBUTE)
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(store::CAPACITY);
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if let Some(read_at) = read_at {
             request = request
                 .expression_attribute_names("#version", VERSION_ATTRIBUTE)

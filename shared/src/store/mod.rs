@@ -8,6 +8,7 @@ pub mod actor;
 mod calls;
 mod errors;
 mod query;
+mod record;
 pub mod schema;
 
 pub use calls::{CallStats, CallTotals};
@@ -15,6 +16,7 @@ pub use errors::{CancellationReason, StoreError};
 pub use query::{
     Keys, gsi1_item, query_all, query_items_page, query_page, query_page_descending, query_stretch,
 };
+pub use record::{IndexKey, ItemKey, Record, get, put_new};
 
 use crate::config::{Config, TlsRoots};
 pub use aws_sdk_dynamodb::types::AttributeValue;
@@ -151,9 +153,85 @@ impl Store {
         Self::from_sdk(&Self::lambda_sdk_config(config).await, config)
     }
 
-    /// The DynamoDB client.
+    /// The DynamoDB client, for tools and tests that build stores of their
+    /// own; the core crate's modules reach the table through the calls below.
     pub fn client(&self) -> &aws_sdk_dynamodb::Client {
         &self.client
+    }
+
+    /// A `GetItem` of the item at `(pk, sk)` of this table.
+    pub fn get_item(
+        &self,
+        (pk, sk): (impl Into<String>, impl Into<String>),
+    ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .return_consumed_capacity(CAPACITY)
+    }
+
+    /// A `PutItem` of `item` into this table.
+    pub fn put_item(
+        &self,
+        item: Item,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(CAPACITY)
+    }
+
+    /// An `UpdateItem` of the item at `(pk, sk)` of this table.
+    pub fn update_item(
+        &self,
+        (pk, sk): (impl Into<String>, impl Into<String>),
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .return_consumed_capacity(CAPACITY)
+    }
+
+    /// A `DeleteItem` of the item at `(pk, sk)` of this table.
+    pub fn delete_item(
+        &self,
+        (pk, sk): (impl Into<String>, impl Into<String>),
+    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .return_consumed_capacity(CAPACITY)
+    }
+
+    /// An `UpdateItem` standing alone of what a transaction's `update` would write.
+    pub fn update_as(
+        &self,
+        update: &aws_sdk_dynamodb::types::Update,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .return_consumed_capacity(CAPACITY)
+    }
+
+    /// A `Query` of this table.
+    pub fn query(&self) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .return_consumed_capacity(CAPACITY)
     }
 
     /// The table name.
@@ -257,21 +335,6 @@ pub async fn get_record<T: serde::de::DeserializeOwned>(
         .send()
         .await?;
     out.item.map(from_item).transpose()
-}
-
-/// Writes a new record: the condition `attribute_not_exists(PK)` guards
-/// against a collision of its fresh id.
-pub async fn put_new<T: serde::Serialize>(store: &Store, record: &T) -> Result<(), StoreError> {
-    store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(to_item(record)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .return_consumed_capacity(CAPACITY)
-        .send()
-        .await?;
-    Ok(())
 }
 
 /// Rounds of a `BatchGetItem` that DynamoDB answered only in part.

@@ -41,12 +41,11 @@ pub enum Status {
 }
 
 /// An endpoint as stored.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: store::ItemKey,
     /// The endpoint's id.
     pub id: WebhookEndpointId,
     /// Its organization.
@@ -57,27 +56,29 @@ pub struct EndpointRecord {
     #[serde(default)]
     pub event_types: Vec<String>,
     /// A note of the owner's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Enabled or disabled.
     pub status: Status,
     /// The signing secret, sealed.
     pub(super) secret_sealed: String,
     /// The rolled secret, sealed, while it still signs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) previous_secret_sealed: Option<String>,
     /// Until when (epoch s) the rolled secret signs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     previous_secret_until: Option<i64>,
     /// Since when (epoch s) its deliveries have been failing, if they are:
     /// set by the first failure, removed by a success; five days of it
     /// disable the endpoint. Not part of the object (no event for it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<i64>,
     /// Creation time.
     pub created_at: String,
     /// Last change.
     pub updated_at: String,
+}
+
+impl store::Record for EndpointRecord {
+    fn item_key(&self) -> &store::ItemKey {
+        &self.key
+    }
 }
 
 /// The endpoint object (never the secret after creation).
@@ -130,7 +131,7 @@ impl EndpointRecord {
 
     /// What a sealed secret of this endpoint is bound to: its item.
     pub(super) fn aad(&self) -> String {
-        format!("{}|{}", self.pk, self.sk)
+        format!("{}|{}", self.key.pk, self.key.sk)
     }
 
     /// The secrets that sign a delivery at `now`: the current one, and the
@@ -269,8 +270,7 @@ impl EndpointRecord {
         let secret = SigningSecret::generate().map_err(ApiError::internal)?;
         let now = format_timestamp(now);
         let mut record = Self {
-            pk: org_pk(org),
-            sk: endpoint_sk(id),
+            key: store::ItemKey::new(org_pk(org), endpoint_sk(id)),
             id,
             organization_id: org,
             url: input.url,
@@ -354,15 +354,10 @@ pub async fn update(
     use aws_sdk_dynamodb::types::ReturnValue;
     let mut set = vec!["updated_at = :now"];
     let mut request = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(endpoint_sk(id)))
+        .update_item((org_pk(org), endpoint_sk(id)))
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":now", store::s(format_timestamp(now)))
-        .return_values(ReturnValue::AllNew)
-        .return_consumed_capacity(store::CAPACITY);
+        .return_values(ReturnValue::AllNew);
     if let Some(url) = &change.url {
         set.push("#url = :url");
         request = request
@@ -464,11 +459,7 @@ pub async fn roll_secret(
         .seal(&current.aad(), secret.expose().as_bytes())
         .map_err(ApiError::internal)?;
     let written = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(&current.pk))
-        .key(store::SK, store::s(&current.sk))
+        .update_item((&current.key.pk, &current.key.sk))
         .update_expression(
             "SET secret_sealed = :new, previous_secret_sealed = :old, \
              previous_secret_until = :until, updated_at = :now",
@@ -482,7 +473,6 @@ pub async fn roll_secret(
             store::n(now.unix_timestamp().saturating_add(ROLL_OVERLAP_SECONDS)),
         )
         .expression_attribute_values(":now", store::s(format_timestamp(now)))
-        .return_consumed_capacity(store::CAPACITY)
         .send()
         .await
         .map_err(StoreError::from);
@@ -503,14 +493,9 @@ async fn update_if(
     values: Vec<(&str, store::AttributeValue)>,
 ) -> Result<bool, StoreError> {
     let mut request = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(store::PK, store::s(org_pk(org)))
-        .key(store::SK, store::s(endpoint_sk(id)))
+        .update_item((org_pk(org), endpoint_sk(id)))
         .update_expression(update)
-        .condition_expression(condition)
-        .return_consumed_capacity(store::CAPACITY);
+        .condition_expression(condition);
     if update.contains("#status") || condition.contains("#status") {
         request = request.expression_attribute_names("#status", "status");
     }

@@ -72,9 +72,8 @@ impl SigningSecret {
 /// (docs/decisions.md, "Webhooks").
 pub async fn load_key(
     sdk: &aws_config::SdkConfig,
-    roots: crate::config::TlsRoots,
 ) -> Result<crate::sealed::Keyring, crate::tokens::KeyError> {
-    crate::tokens::load_key_setting(sdk, roots, "TETHER_WEBHOOK_KEY", |text| {
+    crate::tokens::load_key_setting(sdk, "TETHER_WEBHOOK_KEY", |text| {
         crate::sealed::Keyring::parse(text).ok()
     })
     .await

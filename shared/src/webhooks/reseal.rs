@@ -7,7 +7,7 @@ use super::endpoints::{self, EndpointRecord};
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::sealed::Keyring;
-use crate::store::{self, PK, SK, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 /// What [`reseal`] did for one organization.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +70,9 @@ async fn replace(
     previous: Option<&str>,
 ) -> Result<bool, StoreError> {
     let update = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(PK, store::s(org_pk(org)))
-        .key(SK, store::s(endpoints::endpoint_sk(endpoint.id)))
+        .update_item((org_pk(org), endpoints::endpoint_sk(endpoint.id)))
         .expression_attribute_values(":old", store::s(&endpoint.secret_sealed))
-        .expression_attribute_values(":new", store::s(current))
-        .return_consumed_capacity(store::CAPACITY);
+        .expression_attribute_values(":new", store::s(current));
     let update = match (&endpoint.previous_secret_sealed, previous) {
         (Some(old), Some(new)) => update
             .update_expression("SET secret_sealed = :new, previous_secret_sealed = :new_previous")
