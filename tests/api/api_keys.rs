@@ -146,7 +146,7 @@ async fn bad_bodies_are_422_with_every_field_and_store_nothing() {
 #[tokio::test]
 async fn keys_need_admin_and_another_organizations_key_is_404() {
     let app = spawn_app().await;
-    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let writer = app.create_read_write_key().await;
     for (method, path) in [
         ("GET", "/v1/api-keys".to_owned()),
         ("POST", "/v1/api-keys".to_owned()),

@@ -528,9 +528,7 @@ async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
             .await;
         res.assert_error(404, "not_found");
     }
-    let read = app
-        .create_key(app.org_id, &[tether::auth::Scope::Read])
-        .await;
+    let read = app.create_read_key().await;
     for (method, path) in &paths {
         let body = (*method == "POST").then(|| json!({}));
         let res = app

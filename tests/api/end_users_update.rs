@@ -2,7 +2,6 @@
 
 use crate::stored_user;
 use serde_json::{Value, json};
-use tether::auth::Scope;
 use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, TestResponse, spawn_app};
@@ -195,7 +194,7 @@ async fn if_match_is_honoured() {
 async fn a_read_key_gets_403_insufficient_scope() {
     let app = spawn_app().await;
     let (user, path) = user_with_metadata(&app).await;
-    let read_key = app.create_key(app.org_id, &[Scope::Read]).await;
+    let read_key = app.create_read_key().await;
     let clear = json!({"metadata": {}});
     let res = app
         .send_as("PATCH", &path, As::Key(&read_key), Some(&clear))
@@ -204,7 +203,7 @@ async fn a_read_key_gets_403_insufficient_scope() {
     assert_eq!(res.body["details"]["required_scope"], "read_write");
     let metadata = stored_metadata(&app, &user).await;
     assert_eq!(metadata, r#"{"a":1,"b":{"c":true}}"#);
-    let rw_key = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let rw_key = app.create_read_write_key().await;
     let res = app.send_as("PATCH", &path, As::Key(&rw_key), Some(&clear));
     assert_eq!(res.await.status, 200);
     assert_eq!(

@@ -93,24 +93,15 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             .await;
         let unused_provider = app.create_provider_id().await;
         let webhook = app
-            .post(
-                "/v1/webhook-endpoints",
-                &json!({"url": "http://127.0.0.1:8089/hook"}),
-            )
+            .create_webhook_endpoint("http://127.0.0.1:8089/hook")
             .await;
-        assert_eq!(webhook.status, 201, "{}", webhook.text);
-        let ping = app
-            .post(
-                &format!("/v1/webhook-endpoints/{}/test", id(&webhook.body)),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(ping.status, 202, "{}", ping.text);
+        let ping_path = format!("/v1/webhook-endpoints/{}/test", id(&webhook));
+        let ping = app.post_empty(&ping_path).await.assert_status(202);
         let text = load(endpoint.function)
             .to_string()
             .replace(PLACEHOLDER_API_KEY, &api_key.to_string())
             .replace(PLACEHOLDER_UNUSED_PROVIDER, &unused_provider)
-            .replace(PLACEHOLDER_WEBHOOK, id(&webhook.body))
+            .replace(PLACEHOLDER_WEBHOOK, id(&webhook))
             .replace(PLACEHOLDER_DELIVERY, id(&ping.body))
             .replace(PLACEHOLDER_USER, user_id)
             .replace(PLACEHOLDER_IDENTITY, id(&linked.body))

@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tether::auth::Scope;
 use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, TestResponse, spawn_app};
@@ -187,7 +186,7 @@ async fn connect_token_requests_are_validated_and_admin_only() {
             res.text
         );
     }
-    let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
+    let writer = w.app.create_read_write_key().await;
     let body = json!({"external_service_id": w.service});
     w.app
         .send_as("POST", "/v1/connect-tokens", As::Key(&writer), Some(&body))
@@ -584,7 +583,7 @@ async fn removing_a_relation_consumes_its_token_and_revokes_access() {
         .send_as("DELETE", &path, As::Key(&b_key), None)
         .await
         .assert_error(404, "not_found");
-    let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
+    let writer = w.app.create_read_write_key().await;
     w.app
         .send_as("DELETE", &path, As::Key(&writer), None)
         .await
@@ -775,7 +774,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
             .await
             .assert_error(400, "invalid_query_parameter");
     }
-    let writer = w.app.create_key(w.app.org_id, &[Scope::ReadWrite]).await;
+    let writer = w.app.create_read_write_key().await;
     w.app
         .send_as("GET", relations, As::Key(&writer), None)
         .await

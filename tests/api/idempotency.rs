@@ -268,7 +268,6 @@ async fn service_claims_are_idempotent_too() {
 /// key is looked at. Each case was a cross-principal leak or a stored refusal.
 #[tokio::test]
 async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization() {
-    use tether::auth::Scope;
     let app = spawn_app().await;
     let provider = app.create_provider_id().await;
     let now = app.clock.now().unix_timestamp();
@@ -293,7 +292,7 @@ async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization()
     assert_eq!(other.status, 422, "{}", other.text);
 
     // An admin's stored 201 is not replayed to a read key: it is 403.
-    let read_key = app.create_key(app.org_id, &[Scope::Read]).await;
+    let read_key = app.create_read_key().await;
     let create = |key: &str| {
         app.request("POST", "/v1/end-users")
             .key(key)
@@ -322,7 +321,7 @@ async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization()
     assert!(admin.header("idempotent-replayed").is_none());
 
     // Another key of the same organization shares nothing with the admin's.
-    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let writer = app.create_read_write_key().await;
     let mine = fresh(&writer).send().await;
     assert_eq!(mine.status, 201, "{}", mine.text);
     assert!(mine.header("idempotent-replayed").is_none());

@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tether::auth::Scope;
 use tether_tests::As;
 use tether_tests::id;
 use tether_tests::{TestApp, idp, spawn_app};
@@ -63,7 +62,7 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
         "refused providers are not stored"
     );
 
-    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let writer = app.create_read_write_key().await;
     let res = app
         .send_as(
             "POST",
@@ -187,7 +186,7 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
         .send()
         .await;
     res.assert_error(403, "tenant_mismatch");
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     app.send_as(
         "POST",
         &identities_path(&user),
@@ -322,9 +321,7 @@ async fn a_login_is_looked_up_by_provider_and_external_id_in_one_read() {
         )
         .await;
     assert_eq!(linked.status, 201, "{}", linked.text);
-    let reader = app
-        .create_key(app.org_id, &[tether::auth::Scope::Read])
-        .await;
+    let reader = app.create_read_key().await;
     let query = |external: &str| {
         format!(
             "/v1/identities?identity_provider_id={provider}&external_id={}",
@@ -401,7 +398,7 @@ async fn a_provider_is_read_by_id_with_a_read_key_and_only_in_its_organization()
     let app = spawn_app().await;
     let created = app.create_provider().await;
     let path = format!("/v1/identity-providers/{}", id(&created));
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     let got = app.send_as("GET", &path, As::Key(&reader), None).await;
     assert_eq!(got.status, 200, "{}", got.text);
     assert_eq!(got.body, created);
@@ -470,7 +467,7 @@ async fn a_provider_is_deleted_only_when_unused_and_then_refused_everywhere() {
     app.send_as("DELETE", &path, As::Key(&other_key), None)
         .await
         .assert_error(404, "not_found");
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     app.send_as("DELETE", &path, As::Key(&reader), None)
         .await
         .assert_error(403, "insufficient_scope");

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tether::ApiError;
 use tether::App;
-use tether::auth::Scope;
 use tether::config::Config;
 use tether::pipeline::{FromBody, NoBody, Operation, OrgCtx, Reply, handle};
 use tether::routes;
@@ -155,7 +154,7 @@ async fn a_bad_body_is_answered_after_credentials_decision_and_limit() {
     }
     .spawn()
     .await;
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&user));
     // Warm: the organization, its key and policies are held by the function.
@@ -232,7 +231,7 @@ impl FromBody for CountedBody {
 #[tokio::test]
 async fn the_body_is_read_early_only_for_a_verified_caller_and_once() {
     let app = spawn_app().await;
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&user));
     assert_eq!(app.get(&path).await.status, 200, "warm");

@@ -2,7 +2,6 @@
 //! with notices.
 
 use serde_json::json;
-use tether::auth::Scope;
 use tether::clock::Clock;
 use tether_tests::As;
 use tether_tests::id;
@@ -128,7 +127,7 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
     let allowed = app.post(&path, &json!({"identity_provider_id": provider, "external_id": "ok-1", "external_email": "ada@example.com"})).await;
     assert_eq!(allowed.status, 201, "{}", allowed.text);
     // Scope denials are the built-in rules' alone: no notices.
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     let scope = app.send_as("POST", &path, As::Key(&reader), Some(&json!({"identity_provider_id": provider, "external_id": "ok-2", "external_email": "a@example.com"}))).await;
     scope.assert_error(403, "insufficient_scope");
     assert!(scope.body.get("notices").is_none());
@@ -137,7 +136,7 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
 #[tokio::test]
 async fn policies_need_admin_and_belong_to_one_organization() {
     let app = spawn_app().await;
-    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let writer = app.create_read_write_key().await;
     app.request("PUT", "/v1/policies")
         .key(&writer)
         .raw_body("text/plain", EXAMPLE_ONLY)
@@ -212,7 +211,7 @@ permit (principal, action == Action::"policies.write", resource);"#;
     res.assert_error(403, "policy_denied");
     assert_eq!(res.body["notices"], json!(["no new end users"]));
     // The stored permit grants nothing beyond the scopes.
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     cold.request("PUT", "/v1/policies")
         .key(&reader)
         .raw_body("text/plain", "")
@@ -272,7 +271,7 @@ forbid (principal, action, resource);"#;
         204
     );
     // A key without admin scope gets nothing of it.
-    let writer = app.create_key(app.org_id, &[Scope::ReadWrite]).await;
+    let writer = app.create_read_write_key().await;
     put(&app, &writer, "")
         .await
         .assert_error(403, "insufficient_scope");
@@ -309,7 +308,7 @@ async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
         "(".repeat(2_000),
         ")".repeat(2_000)
     );
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     for text in [&deep, &chained, &nested_ifs, &behind_a_comment] {
         put(&app, &reader, text)
             .await

@@ -336,9 +336,7 @@ async fn a_refused_caller_costs_no_read_of_the_operation() {
     let test = spawn_app().await;
     let user = test.create_user(json!({})).await;
     let user_path = format!("/v1/end-users/{}", id(&user));
-    let reader = test
-        .create_key(test.org_id, &[tether::auth::Scope::Read])
-        .await;
+    let reader = test.create_read_key().await;
     let (service, token) = test.create_service(&["organization-relations:write"]).await;
     let warm = test.cold_instance();
     let spent = |res: &TestResponse, before: &tether::store::CallTotals| {

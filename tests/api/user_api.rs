@@ -2,7 +2,6 @@
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::json;
-use tether::auth::Scope;
 use tether::clock::Clock as _;
 use tether_tests::As;
 use tether_tests::id;
@@ -91,7 +90,7 @@ async fn tokens_need_read_write_and_an_existing_active_user() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}/tokens", id(&user));
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     app.send_as("POST", &path, As::Key(&reader), None)
         .await
         .assert_error(403, "insufficient_scope");
@@ -185,7 +184,7 @@ async fn revoked_tokens_are_401_from_the_next_request_and_new_ones_work() {
     app.send_as("POST", &revoke, As::Key(&other_key), Some(&json!({})))
         .await
         .assert_error(404, "not_found");
-    let reader = app.create_key(app.org_id, &[Scope::Read]).await;
+    let reader = app.create_read_key().await;
     app.send_as("POST", &revoke, As::Key(&reader), Some(&json!({})))
         .await
         .assert_error(403, "insufficient_scope");

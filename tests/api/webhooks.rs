@@ -286,9 +286,7 @@ async fn endpoints_belong_to_one_organization_and_need_admin() {
         .send()
         .await;
     assert_eq!(theirs.body["data"], json!([]));
-    let read = app
-        .create_key(app.org_id, &[tether::auth::Scope::Read])
-        .await;
+    let read = app.create_read_key().await;
     app.request("GET", "/v1/webhook-endpoints")
         .key(&read)
         .send()

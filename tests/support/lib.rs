@@ -488,6 +488,16 @@ impl TestApp {
         );
     }
 
+    /// A new API key of the test's organization with only the `read` scope.
+    pub async fn create_read_key(&self) -> String {
+        self.create_key(self.org_id, &[Scope::Read]).await
+    }
+
+    /// A new API key of the test's organization with the `read_write` scope.
+    pub async fn create_read_write_key(&self) -> String {
+        self.create_key(self.org_id, &[Scope::ReadWrite]).await
+    }
+
     /// Creates an API key with `scopes` for `org`.
     pub async fn create_key(&self, org: OrganizationId, scopes: &[Scope]) -> String {
         self.create_key_with_id(org, scopes).await.1
@@ -569,6 +579,15 @@ impl TestApp {
             .await;
         assert_eq!(res.status, 201, "{}", res.text);
         res.body
+    }
+
+    /// `POST /v1/webhook-endpoints` of `url` with the admin key, asserting
+    /// 201; returns the endpoint (with its `secret`).
+    pub async fn create_webhook_endpoint(&self, url: &str) -> Value {
+        let res = self
+            .post("/v1/webhook-endpoints", &json!({ "url": url }))
+            .await;
+        res.assert_status(201).body
     }
 
     /// Creates an external service with `scopes` (all three when empty);
@@ -682,6 +701,12 @@ impl TestApp {
             Some(body) => request.json(body).send().await,
             None => request.send().await,
         }
+    }
+
+    /// `POST path` with the empty JSON object `{}` (an action on a resource:
+    /// cancel, roll, test, revoke) and the admin key.
+    pub async fn post_empty(&self, path: &str) -> TestResponse {
+        self.post(path, &json!({})).await
     }
 
     /// `POST path` with a JSON body, an `Idempotency-Key` and the admin key.
