@@ -218,33 +218,29 @@ mod tests {
         assert!(config(&[("TETHER_TABLE", "")]).is_err());
     }
 
+    /// A switch's value with `name` set to `value` (`None`: unset).
+    fn switch(name: &str, value: Option<&str>, read: fn(&Config) -> bool) -> bool {
+        let vars: Vec<(&str, &str)> = value.map(|v| (name, v)).into_iter().collect();
+        read(&config(&vars).unwrap())
+    }
+
     #[test]
     fn the_connection_warm_up_is_opt_in() {
-        assert!(!config(&[]).unwrap().warm_up_connection);
-        assert!(
-            config(&[("TETHER_WARM_UP_CONNECTION", "true")])
-                .unwrap()
-                .warm_up_connection
-        );
-        assert!(
-            !config(&[("TETHER_WARM_UP_CONNECTION", "0")])
-                .unwrap()
-                .warm_up_connection
-        );
-        let err = config(&[("TETHER_WARM_UP_CONNECTION", "yes")]).unwrap_err();
-        assert_eq!(err.name, "TETHER_WARM_UP_CONNECTION");
+        let name = "TETHER_WARM_UP_CONNECTION";
+        let read = |c: &Config| c.warm_up_connection;
+        assert!(!switch(name, None, read));
+        assert!(switch(name, Some("true"), read));
+        assert!(!switch(name, Some("0"), read));
+        assert_eq!(config(&[(name, "yes")]).unwrap_err().name, name);
     }
 
     #[test]
     fn reads_beside_the_limiter_are_on_unless_switched_off() {
-        assert!(config(&[]).unwrap().reads_beside_limiter);
-        assert!(
-            !config(&[("TETHER_READS_BESIDE_LIMITER", "false")])
-                .unwrap()
-                .reads_beside_limiter
-        );
-        let err = config(&[("TETHER_READS_BESIDE_LIMITER", "off")]).unwrap_err();
-        assert_eq!(err.name, "TETHER_READS_BESIDE_LIMITER");
+        let name = "TETHER_READS_BESIDE_LIMITER";
+        let read = |c: &Config| c.reads_beside_limiter;
+        assert!(switch(name, None, read));
+        assert!(!switch(name, Some("false"), read));
+        assert_eq!(config(&[(name, "off")]).unwrap_err().name, name);
     }
 
     #[test]

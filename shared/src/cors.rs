@@ -64,9 +64,7 @@ impl CorsPolicy {
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NO_CONTENT;
         let out = response.headers_mut();
-        out.insert(header::VARY, HeaderValue::from_static("origin"));
-        if let Some(origin) = self.origin(headers) {
-            out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        if self.allow_origin(headers, out) {
             out.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static(ALLOWED_HEADERS),
@@ -82,12 +80,20 @@ impl CorsPolicy {
         response
     }
 
+    /// Answers vary by origin; an allowed one is echoed. Whether it was.
+    fn allow_origin(&self, request: &HeaderMap, out: &mut HeaderMap) -> bool {
+        out.insert(header::VARY, HeaderValue::from_static("origin"));
+        let Some(origin) = self.origin(request) else {
+            return false;
+        };
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        true
+    }
+
     /// Adds the CORS headers of an actual request to its response.
     pub fn decorate(&self, request: &HeaderMap, response: &mut Response<Body>) {
         let out = response.headers_mut();
-        out.insert(header::VARY, HeaderValue::from_static("origin"));
-        if let Some(origin) = self.origin(request) {
-            out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        if self.allow_origin(request, out) {
             out.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
                 HeaderValue::from_static(EXPOSED_HEADERS),

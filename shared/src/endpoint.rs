@@ -66,8 +66,10 @@ pub struct Docs {
     pub body_optional: bool,
     /// The body may also be `text/plain` (Cedar policy text).
     pub text_body: bool,
-    /// Success statuses.
-    pub success: &'static [Success],
+    /// The success status (none for the not-found catch-all).
+    pub success: Option<Success>,
+    /// Other success statuses (a link that already existed: 200 beside 201).
+    pub also: &'static [Success],
     /// Error statuses beyond those the route's shape implies.
     pub errors: &'static [u16],
     /// Takes `limit` and `cursor`.
@@ -101,17 +103,23 @@ pub struct QueryParameter {
 }
 
 impl Docs {
-    /// An operation's summary, successes and own error statuses.
-    pub const fn new(
-        summary: &'static str,
-        success: &'static [Success],
-        errors: &'static [u16],
-    ) -> Self {
+    /// An operation's summary, success and own error statuses.
+    pub const fn new(summary: &'static str, success: Success, errors: &'static [u16]) -> Self {
+        Self::of(summary, Some(success), errors)
+    }
+
+    /// A route that never succeeds (the not-found catch-all).
+    pub const fn nothing(summary: &'static str, errors: &'static [u16]) -> Self {
+        Self::of(summary, None, errors)
+    }
+
+    const fn of(summary: &'static str, success: Option<Success>, errors: &'static [u16]) -> Self {
         Self {
             summary,
             body_optional: false,
             text_body: false,
             success,
+            also: &[],
             errors,
             paginated: false,
             etag: false,
@@ -121,6 +129,11 @@ impl Docs {
             example: None,
             example_query: "",
         }
+    }
+
+    /// Answers these successes too.
+    pub const fn also(self, also: &'static [Success]) -> Self {
+        Self { also, ..self }
     }
 
     /// Takes these query parameters.

@@ -209,14 +209,10 @@ pub async fn list(
     after: Option<WebhookDeliveryId>,
     limit: usize,
 ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
-    store::query_page_descending(
-        store,
-        &log_pk(org, endpoint),
-        SK_PREFIX,
-        after.map(delivery_sk),
-        limit,
-    )
-    .await
+    let partition = log_pk(org, endpoint);
+    let newest_first = store::Order::NewestFirst;
+    let after = after.map(delivery_sk);
+    store::query_page_in(store, (&partition, SK_PREFIX), after, limit, newest_first).await
 }
 
 /// A manual retry: the delivery is pending again, due now, and owned by

@@ -184,7 +184,7 @@ fn operation_object(endpoint: &Endpoint, schemas: &mut Schemas) -> Value {
     }
 
     let mut responses = Map::new();
-    for (status, description, schema) in op.success {
+    for (status, description, schema) in op.success.iter().chain(op.also) {
         let mut response = json!({
             "description": description,
             "headers": success_headers(*status, &op, endpoint),

@@ -20,6 +20,7 @@ use crate::freshness::{Current, FRESH, Fetched, Mark, Version};
 use crate::ids::OrganizationId;
 use crate::organizations::Organization;
 use crate::tokens::TokenKeys;
+use lambda_http::http::HeaderMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -44,81 +45,62 @@ pub struct ApiKeys;
 #[derive(Debug, Clone)]
 pub struct AccessTokens(Arc<TokenKeys>);
 
-impl Admission for ApiKeys {
+/// A credential of an organization's caller: how its function keeps what
+/// verifies it, and how a request's is identified.
+pub trait Identify: Sized + Send + Sync + 'static {
+    /// The credential.
+    const CREDENTIAL: Credential;
+    /// What the function loads to verify it.
+    const NEEDS: Needs;
+    /// The caller it identifies.
+    type Member: Member;
+
+    /// The verifier, from the function's state.
+    fn keep(app: &App) -> Option<Self>;
+
+    /// The caller the request's credential names, verified.
+    fn identify(
+        &self,
+        app: &App,
+        headers: &HeaderMap,
+        mark: Mark,
+    ) -> impl Future<Output = Result<Self::Member, ApiError>> + Send;
+}
+
+impl Identify for ApiKeys {
     const CREDENTIAL: Credential = Credential::ApiKey;
     const NEEDS: Needs = Needs::NONE;
-    type Admitted = OrgAdmitted<auth::ApiKeyPrincipal>;
+    type Member = IdentifiedKey;
 
     fn keep(_: &App) -> Option<Self> {
         Some(Self)
     }
 
-    fn authenticated(admitted: &Self::Admitted) -> Option<Authenticated> {
-        Some(Authenticated::ApiKey(admitted.principal.clone()))
-    }
-
-    async fn admit(
+    async fn identify(
         &self,
-        request: Incoming<'_>,
-        learned: &mut Learned,
-        speculate: Option<Speculation<Self::Admitted>>,
-    ) -> Result<(Self::Admitted, Option<Speculated>), ApiError> {
-        let mark = request.app.versions.mark();
-        let identified = identify_key(request.app, request.headers, mark).await;
-        admit_identified(request, learned, identified, speculate, mark).await
-    }
-
-    async fn charge_malformed(
-        &self,
-        request: Incoming<'_>,
-        learned: &mut Learned,
-    ) -> Result<(), ApiError> {
-        let mark = request.app.versions.mark();
-        let identified = identify_key(request.app, request.headers, mark).await;
-        charge_identified(request, learned, identified).await
+        app: &App,
+        headers: &HeaderMap,
+        mark: Mark,
+    ) -> Result<IdentifiedKey, ApiError> {
+        identify_key(app, headers, mark).await
     }
 }
 
-impl Admission for AccessTokens {
+impl Identify for AccessTokens {
     const CREDENTIAL: Credential = Credential::UserToken;
     const NEEDS: Needs = Needs::NONE.with_token_keys();
-    type Admitted = OrgAdmitted<TokenHolder>;
+    type Member = TokenHolder;
 
     fn keep(app: &App) -> Option<Self> {
         app.tokens.clone().map(Self)
     }
 
-    fn authenticated(admitted: &Self::Admitted) -> Option<Authenticated> {
-        Some(Authenticated::EndUser(admitted.principal))
-    }
-
-    async fn admit(
-        &self,
-        request: Incoming<'_>,
-        learned: &mut Learned,
-        speculate: Option<Speculation<Self::Admitted>>,
-    ) -> Result<(Self::Admitted, Option<Speculated>), ApiError> {
-        let mark = request.app.versions.mark();
-        let identified = self.verify(request.app, request.headers);
-        admit_identified(request, learned, identified, speculate, mark).await
-    }
-
-    async fn charge_malformed(
-        &self,
-        request: Incoming<'_>,
-        learned: &mut Learned,
-    ) -> Result<(), ApiError> {
-        let identified = self.verify(request.app, request.headers);
-        charge_identified(request, learned, identified).await
-    }
-}
-
-impl AccessTokens {
     /// The holder of the request's access token, verified by its signature.
-    fn verify(
+    async fn identify(
         &self,
         app: &App,
-        headers: &lambda_http::http::HeaderMap,
+        headers: &HeaderMap,
+        _: Mark,
     ) -> Result<TokenHolder, ApiError> {
         let token = bearer(headers).ok_or(ApiError::MissingCredentials)?;
         let now = app.clock.now().unix_timestamp();
@@ -134,8 +116,43 @@ impl AccessTokens {
     }
 }
 
+impl<I: Identify> Admission for I {
+    const CREDENTIAL: Credential = I::CREDENTIAL;
+    const NEEDS: Needs = I::NEEDS;
+    type Admitted = OrgAdmitted<<I::Member as Member>::Principal>;
+
+    fn keep(app: &App) -> Option<Self> {
+        <I as Identify>::keep(app)
+    }
+
+    fn authenticated(admitted: &Self::Admitted) -> Option<Authenticated> {
+        Some(I::Member::authenticated(&admitted.principal))
+    }
+
+    async fn admit(
+        &self,
+        request: Incoming<'_>,
+        learned: &mut Learned,
+        speculate: Option<Speculation<Self::Admitted>>,
+    ) -> Result<(Self::Admitted, Option<Speculated>), ApiError> {
+        let mark = request.app.versions.mark();
+        let identified = self.identify(request.app, request.headers, mark).await;
+        admit_identified(request, learned, identified, speculate, mark).await
+    }
+
+    async fn charge_malformed(
+        &self,
+        request: Incoming<'_>,
+        learned: &mut Learned,
+    ) -> Result<(), ApiError> {
+        let mark = request.app.versions.mark();
+        let identified = self.identify(request.app, request.headers, mark).await;
+        charge_identified(request, learned, identified).await
+    }
+}
+
 /// A caller of one organization, identified but not yet admitted.
-trait Member: Send + Sync + Sized {
+pub trait Member: Send + Sync + Sized {
     /// The caller as the operation gets it.
     type Principal: Clone + Send + Sync + 'static;
 
@@ -170,7 +187,8 @@ trait Member: Send + Sync + Sized {
 }
 
 /// An API key, with its organization when the same batch read it.
-struct IdentifiedKey {
+#[derive(Debug)]
+pub struct IdentifiedKey {
     key: auth::CheckedKey,
     loaded: Option<Box<Loaded>>,
 }
@@ -485,7 +503,7 @@ async fn current_key(
 /// Authenticates `X-API-Key` (and `X-Tenant-ID`, when sent).
 async fn identify_key(
     app: &App,
-    headers: &lambda_http::http::HeaderMap,
+    headers: &HeaderMap,
     mark: Mark,
 ) -> Result<IdentifiedKey, ApiError> {
     let key = match Header::of(headers, "x-api-key") {

@@ -58,10 +58,9 @@ impl<B> Uses<B> for () {
 
 /// A deployment key or client the function keeps from its cold start.
 macro_rules! capability {
-    ($(#[$doc:meta])* $kept:ty, $field:ident, $needs:expr) => {
-        $(#[$doc])*
+    ($kept:ty, $field:ident, $needs:ident) => {
         impl<B> Uses<B> for $kept {
-            const NEEDS: Needs = $needs;
+            const NEEDS: Needs = Needs::NONE.$needs();
             type Kept = $kept;
             type Brought = ();
 
@@ -84,31 +83,14 @@ macro_rules! capability {
     };
 }
 
-capability!(
-    /// The access-token keys: the operation mints tokens or publishes their keys.
-    Arc<TokenKeys>,
-    tokens,
-    Needs::NONE.with_token_keys()
-);
-capability!(
-    /// The webhook keyring: the operation seals or signs webhook secrets.
-    Arc<Keyring>,
-    webhook_key,
-    Needs::NONE.with_webhook_key()
-);
-capability!(
-    /// The delivery queue: the operation sends a delivery itself.
-    DeliveryQueue,
-    deliveries,
-    Needs::NONE.with_delivery_queue()
-);
-capability!(
-    /// The guarded client for customers' URLs (SPEC §16), which never
-    /// fetches the deployment's own host names.
-    Arc<Outbound>,
-    outbound,
-    Needs::NONE.with_own_hostnames()
-);
+// The access-token keys (minting, the key set); the webhook keyring (sealing,
+// signing); the delivery queue (a delivery sent by the operation itself); the
+// guarded client for customers' URLs (SPEC §16), which never fetches the
+// deployment's own host names.
+capability!(Arc<TokenKeys>, tokens, with_token_keys);
+capability!(Arc<Keyring>, webhook_key, with_webhook_key);
+capability!(DeliveryQueue, deliveries, with_delivery_queue);
+capability!(Arc<Outbound>, outbound, with_own_hostnames);
 
 /// The reads an operation starts from, brought beside its admission when
 /// they could be sent early.

@@ -24,11 +24,11 @@ pub const CREATE_END_USER: Endpoint = org_api(
     op!(api::end_users::create),
     Docs::new(
         "Create an end user",
-        &[(
+        (
             201,
             "The end user.",
             Some(schema::<crate::end_users::EndUser<'static>>),
-        )],
+        ),
         &[],
     )
     .optional_body()
@@ -48,11 +48,11 @@ pub const LIST_END_USERS: Endpoint = org_api(
     op!(api::end_users::list),
     Docs::new(
         "List end users, or look them up by email or external_id",
-        &[(
+        (
             200,
             "A page of end users.",
             Some(schema::<crate::wire::Page<crate::end_users::EndUser<'static>>>),
-        )],
+        ),
         &[],
     )
     .paginated()
@@ -82,11 +82,11 @@ pub const GET_END_USER: Endpoint = org_api(
     op!(api::end_users::get),
     Docs::new(
         "Get an end user",
-        &[(
+        (
             200,
             "The end user.",
             Some(schema::<crate::end_users::EndUser<'static>>),
-        )],
+        ),
         &[],
     )
     .etag(),
@@ -100,11 +100,11 @@ pub const UPDATE_END_USER: Endpoint = org_api(
     op!(api::end_users::update),
     Docs::new(
         "Replace an end user's metadata",
-        &[(
+        (
             200,
             "The end user after the update.",
             Some(schema::<crate::end_users::EndUser<'static>>),
-        )],
+        ),
         &[409, 412],
     )
     .optional_body()
@@ -121,11 +121,11 @@ pub const DELETE_END_USER: Endpoint = org_api(
     op!(api::end_users::delete),
     Docs::new(
         "Delete an end user (purged asynchronously)",
-        &[(
+        (
             202,
             "The end user, now `deleting`; GET answers 404 once it is purged.",
             Some(schema::<crate::end_users::EndUser<'static>>),
-        )],
+        ),
         &[],
     )
     .etag(),
@@ -139,11 +139,11 @@ pub const CREATE_TOKEN: Endpoint = org_api(
     op!(api::user::create_token),
     Docs::new(
         "Mint an access token for an end user",
-        &[(
+        (
             201,
             "A user access token.",
             Some(schema::<crate::tokens::AccessToken<'static>>),
-        )],
+        ),
         &[409],
     )
     .optional_body(),
@@ -157,11 +157,11 @@ pub const REVOKE_TOKENS: Endpoint = org_api(
     op!(api::user::revoke_tokens),
     Docs::new(
         "Revoke every access token of an end user minted so far",
-        &[(
+        (
             204,
             "Revoked: those tokens get 401 from the next request.",
             None,
-        )],
+        ),
         &[],
     )
     .optional_body(),
@@ -176,11 +176,7 @@ pub const CREATE_IDENTITY_PROVIDER: Endpoint = org_api(
     op!(api::identity_providers::create),
     Docs::new(
         "Register an OIDC identity provider",
-        &[(
-            201,
-            "The identity provider.",
-            Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
-        )],
+        (201, "The identity provider.", Some(schema::<crate::identity_providers::IdentityProvider<'static>>)),
         &[409],
     ),
 )
@@ -194,11 +190,11 @@ pub const LIST_IDENTITY_PROVIDERS: Endpoint = org_api(
     op!(api::identity_providers::list),
     Docs::new(
         "List identity providers",
-        &[(
+        (
             200,
             "A page of identity providers.",
             Some(schema::<crate::wire::Page<crate::identity_providers::IdentityProvider<'static>>>),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -213,11 +209,11 @@ pub const GET_IDENTITY_PROVIDER: Endpoint = org_api(
     op!(api::identity_providers::get),
     Docs::new(
         "Get an identity provider",
-        &[(
+        (
             200,
             "The identity provider.",
             Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -230,11 +226,11 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
     op!(api::identity_providers::update),
     Docs::new(
         "Change an identity provider's name, client id or key source",
-        &[(
+        (
             200,
             "The identity provider; warm functions use the change from their next request.",
             Some(schema::<crate::identity_providers::IdentityProvider<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -248,11 +244,11 @@ pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
     op!(api::identity_providers::delete),
     Docs::new(
         "Delete an identity provider no identity uses",
-        &[(
+        (
             204,
             "Deleted: links through it are refused from the next request.",
             None,
-        )],
+        ),
         &[409],
     ),
 )
@@ -266,20 +262,9 @@ pub const LINK_IDENTITY: Endpoint = org_api(
     op!(api::identities::create),
     Docs::new(
         "Link an external identity to an end user",
-        &[
-            (
-                201,
-                "A new link.",
-                Some(schema::<crate::identities::Identity<'static>>),
-            ),
-            (
-                200,
-                "The identity was already this user's.",
-                Some(schema::<crate::identities::Identity<'static>>),
-            ),
-        ],
+        (201, "A new link.", Some(schema::<crate::identities::Identity<'static>>)),
         &[409],
-    ),
+    ).also(&[(200, "The identity was already this user's.", Some(schema::<crate::identities::Identity<'static>>))]),
 )
 .example(Some(r##"{"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", "external_id": "ada-42", "external_username": "ada", "external_email": "ada@example.com", "external_display_name": "Ada Lovelace"}"##), "")
 .needing(Scope::ReadWrite);
@@ -291,11 +276,11 @@ pub const LIST_IDENTITIES: Endpoint = org_api(
     op!(api::identities::list),
     Docs::new(
         "List an end user's identities",
-        &[(
+        (
             200,
             "A page of the user's identities.",
             Some(schema::<crate::wire::Page<crate::identities::Identity<'static>>>),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -310,7 +295,7 @@ pub const UNLINK_IDENTITY: Endpoint = org_api(
     op!(api::identities::delete),
     Docs::new(
         "Unlink an identity (frees the provider/external-id pair)",
-        &[(204, "Unlinked.", None)],
+        (204, "Unlinked.", None),
         &[],
     ),
 )
@@ -324,11 +309,7 @@ pub const PUT_POLICIES: Endpoint = org_api(
     op!(api::policies::put_policies),
     Docs::new(
         "Replace the organization's Cedar policies (forbid only)",
-        &[(
-            200,
-            "The stored policies.",
-            Some(schema::<crate::authz::Policies<'static>>),
-        )],
+        (200, "The stored policies.", Some(schema::<crate::authz::Policies<'static>>)),
         &[409],
     )
     .text_body(),
@@ -347,11 +328,11 @@ pub const GET_POLICIES: Endpoint = org_api(
     op!(api::policies::show_policies),
     Docs::new(
         "Get the organization's Cedar policies",
-        &[(
+        (
             200,
             "The stored policies (empty text when none).",
             Some(schema::<crate::authz::Policies<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -364,11 +345,7 @@ pub const CREATE_CONNECT_TOKEN: Endpoint = org_api(
     op!(api::connect_tokens::create),
     Docs::new(
         "Issue a one-time connect token for an external service",
-        &[(
-            201,
-            "The connect token, with its secret (shown once).",
-            Some(schema::<crate::external_services::connect_tokens::CreatedConnectToken<'static>>),
-        )],
+        (201, "The connect token, with its secret (shown once).", Some(schema::<crate::external_services::connect_tokens::CreatedConnectToken<'static>>)),
         &[],
     ),
 )
@@ -382,11 +359,11 @@ pub const GET_CONNECT_TOKEN: Endpoint = org_api(
     op!(api::connect_tokens::get),
     Docs::new(
         "Get a connect token",
-        &[(
+        (
             200,
             "The connect token (never its secret).",
             Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -400,11 +377,11 @@ pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
     op!(api::connect_tokens::cancel),
     Docs::new(
         "Cancel a pending connect token",
-        &[(
+        (
             200,
             "The connect token, now `cancelled`.",
             Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject<'static>>),
-        )],
+        ),
         &[409],
     )
     .optional_body(),
@@ -419,7 +396,7 @@ pub const DELETE_RELATION: Endpoint = org_api(
     op!(api::relations::delete_relation),
     Docs::new(
         "Remove an external service's relation (its connect tokens become `consumed`)",
-        &[(204, "Removed.", None)],
+        (204, "Removed.", None),
         &[],
     ),
 )
@@ -433,7 +410,7 @@ pub const LIST_RELATIONS: Endpoint = org_api(
     op!(api::relations::list_relations),
     Docs::new(
         "List the organization's relations with external services",
-        &[(
+        (
             200,
             "A page of relations.",
             Some(
@@ -443,7 +420,7 @@ pub const LIST_RELATIONS: Endpoint = org_api(
                     >,
                 >,
             ),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -458,11 +435,11 @@ pub const CREATE_API_KEY: Endpoint = org_api(
     op!(api::api_keys::create),
     Docs::new(
         "Create an API key (its secret is shown only here)",
-        &[(
+        (
             201,
             "The key and, once, its secret.",
             Some(schema::<crate::api_keys::CreatedApiKey<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -476,11 +453,11 @@ pub const LIST_API_KEYS: Endpoint = org_api(
     op!(api::api_keys::list),
     Docs::new(
         "List the organization's API keys (never their secrets)",
-        &[(
+        (
             200,
             "A page of API keys.",
             Some(schema::<crate::wire::Page<crate::api_keys::ApiKey<'static>>>),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -494,11 +471,11 @@ pub const REVOKE_API_KEY: Endpoint = org_api(
     op!(api::api_keys::revoke),
     Docs::new(
         "Revoke an API key",
-        &[(
+        (
             204,
             "Revoked: refused from the next request, everywhere.",
             None,
-        )],
+        ),
         &[409],
     ),
 )
@@ -512,11 +489,11 @@ pub const ROLL_API_KEY: Endpoint = org_api(
     op!(api::api_keys::roll),
     Docs::new(
         "Roll an API key: a new key takes its place, the old one ends after a grace period",
-        &[(
+        (
             201,
             "The new key and, once, its secret.",
             Some(schema::<crate::api_keys::CreatedApiKey<'static>>),
-        )],
+        ),
         &[],
     )
     .optional_body(),
@@ -531,11 +508,7 @@ pub const LOOKUP_IDENTITY: Endpoint = org_api(
     op!(api::identities::lookup),
     Docs::new(
         "Find the identity of a login (provider and external id): zero or one",
-        &[(
-            200,
-            "The identity, if linked (it names its end user).",
-            Some(schema::<crate::wire::Page<crate::identities::Identity<'static>>>),
-        )],
+        (200, "The identity, if linked (it names its end user).", Some(schema::<crate::wire::Page<crate::identities::Identity<'static>>>)),
         &[],
     )
     .query(&[

@@ -16,11 +16,7 @@ pub const CLAIM_ORGANIZATION_RELATION: Endpoint = Endpoint::new(
     op!(api::relations::claim),
     Docs::new(
         "Claim a connect token: relate the service to the token's organization",
-        &[(
-            200,
-            "The relation, created or confirmed.",
-            Some(schema::<crate::external_services::Relation<'static>>),
-        )],
+        (200, "The relation, created or confirmed.", Some(schema::<crate::external_services::Relation<'static>>)),
         &[404, 409, 410],
     ),
 )
@@ -38,7 +34,7 @@ pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
     op!(api::relations::list_organizations),
     Docs::new(
         "List the organizations related to the service",
-        &[(
+        (
             200,
             "A page of organizations.",
             Some(
@@ -48,7 +44,7 @@ pub const LIST_SERVICE_ORGANIZATIONS: Endpoint = Endpoint::new(
                     >,
                 >,
             ),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -65,20 +61,9 @@ pub const PUT_ORGANIZATION_USER: Endpoint = Endpoint::new(
     op!(api::service_users::put_user),
     Docs::new(
         "Create or update a user of the service in an organization",
-        &[
-            (
-                201,
-                "Created.",
-                Some(schema::<crate::external_services::OrganizationUser<'static>>),
-            ),
-            (
-                200,
-                "Updated.",
-                Some(schema::<crate::external_services::OrganizationUser<'static>>),
-            ),
-        ],
+        (201, "Created.", Some(schema::<crate::external_services::OrganizationUser<'static>>)),
         &[],
-    ),
+    ).also(&[(200, "Updated.", Some(schema::<crate::external_services::OrganizationUser<'static>>))]),
 )
 .touching(&[Touch::Put, Touch::ConditionCheck])
 .example(Some(r##"{"email": "ada@example.com", "displayName": "Ada", "subscription": "PRO"}"##), "");

@@ -13,11 +13,11 @@ pub const GET_ME: Endpoint = Endpoint::new(
     op!(api::user::me),
     Docs::new(
         "The authenticated end user",
-        &[(
+        (
             200,
             "The end user.",
             Some(schema::<crate::end_users::EndUser<'static>>),
-        )],
+        ),
         &[404],
     )
     .etag(),
@@ -31,20 +31,9 @@ pub const LINK_SSO: Endpoint = Endpoint::new(
     op!(api::user::link_sso),
     Docs::new(
         "Link the SSO identity proven by an OIDC id_token",
-        &[
-            (
-                201,
-                "A new link (`linked_by: user`).",
-                Some(schema::<crate::identities::Identity<'static>>),
-            ),
-            (
-                200,
-                "The identity was already this user's.",
-                Some(schema::<crate::identities::Identity<'static>>),
-            ),
-        ],
+        (201, "A new link (`linked_by: user`).", Some(schema::<crate::identities::Identity<'static>>)),
         &[409],
-    ),
+    ).also(&[(200, "The identity was already this user's.", Some(schema::<crate::identities::Identity<'static>>))]),
 )
 .for_browsers()
 .example(Some(r##"{"identity_provider_id": "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", "id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature"}"##), "");
@@ -56,11 +45,11 @@ pub const GET_JWKS: Endpoint = Endpoint::new(
     op!(api::user::jwks),
     Docs::new(
         "The public keys that verify user access tokens",
-        &[(
+        (
             200,
             "A JSON Web Key Set.",
             Some(schema::<crate::wire::Jwks>),
-        )],
+        ),
         &[],
     ),
 )
@@ -71,5 +60,5 @@ pub const NOT_FOUND: Endpoint = Endpoint::new(
     ("ANY", "/{proxy+}"),
     "",
     op!(not_found::not_found),
-    Docs::new("No such route", &[], &[404]),
+    Docs::nothing("No such route", &[404]),
 );

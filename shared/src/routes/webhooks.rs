@@ -14,11 +14,11 @@ pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     op!(api::webhooks::create),
     Docs::new(
         "Register a webhook endpoint (its secret is in this response only)",
-        &[(
+        (
             201,
             "The endpoint and its signing secret.",
             Some(schema::<crate::webhooks::endpoints::WithSecret<'static>>),
-        )],
+        ),
         &[409],
     ),
 )
@@ -35,11 +35,11 @@ pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = org_api(
     op!(api::webhooks::list),
     Docs::new(
         "List webhook endpoints",
-        &[(
+        (
             200,
             "A page of webhook endpoints.",
             Some(schema::<crate::wire::Page<crate::webhooks::endpoints::WebhookEndpoint<'static>>>),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -53,11 +53,11 @@ pub const GET_WEBHOOK_ENDPOINT: Endpoint = org_api(
     op!(api::webhooks::get),
     Docs::new(
         "Get a webhook endpoint",
-        &[(
+        (
             200,
             "The endpoint (never its secret).",
             Some(schema::<crate::webhooks::endpoints::WebhookEndpoint<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -70,11 +70,11 @@ pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     op!(api::webhooks::update),
     Docs::new(
         "Change a webhook endpoint's URL, event types or description, or re-enable it",
-        &[(
+        (
             200,
             "The endpoint.",
             Some(schema::<crate::webhooks::endpoints::WebhookEndpoint<'static>>),
-        )],
+        ),
         &[],
     ),
 )
@@ -86,7 +86,7 @@ pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = org_api(
     ("DELETE", "/v1/webhook-endpoints/{id}"),
     "webhook_endpoints.delete",
     op!(api::webhooks::delete),
-    Docs::new("Delete a webhook endpoint", &[(204, "Deleted.", None)], &[]),
+    Docs::new("Delete a webhook endpoint", (204, "Deleted.", None), &[]),
 )
 .touching(&[Touch::Put, Touch::Delete])
 .needing(Scope::Admin);
@@ -98,11 +98,11 @@ pub const ROLL_WEBHOOK_SECRET: Endpoint = org_api(
     op!(api::webhooks::roll_secret),
     Docs::new(
         "Roll a webhook endpoint's signing secret (the old one signs too for 24 h)",
-        &[(
+        (
             200,
             "The endpoint and its new signing secret.",
             Some(schema::<crate::webhooks::endpoints::WithSecret<'static>>),
-        )],
+        ),
         &[],
     )
     .optional_body(),
@@ -117,11 +117,7 @@ pub const LIST_EVENTS: Endpoint = org_api(
     op!(api::events::list),
     Docs::new(
         "The organization's events, oldest first (kept 30 days)",
-        &[(
-            200,
-            "A page of events; resume later from next_cursor.",
-            Some(schema::<crate::api::events::EventPage>),
-        )],
+        (200, "A page of events; resume later from next_cursor.", Some(schema::<crate::api::events::EventPage>)),
         &[],
     )
     .query(&[
@@ -155,11 +151,11 @@ pub const TEST_WEBHOOK_ENDPOINT: Endpoint = org_api(
     op!(api::webhooks::test),
     Docs::new(
         "Send a ping event to a webhook endpoint",
-        &[(
+        (
             202,
             "The ping's delivery (see its delivery log for the outcome).",
             Some(schema::<crate::deliveries::records::WebhookDelivery<'static>>),
-        )],
+        ),
         &[],
     )
     .optional_body(),
@@ -174,11 +170,11 @@ pub const LIST_WEBHOOK_DELIVERIES: Endpoint = org_api(
     op!(api::webhooks::deliveries),
     Docs::new(
         "A webhook endpoint's deliveries, newest first, with every attempt (kept 30 days)",
-        &[(
+        (
             200,
             "A page of deliveries.",
             Some(schema::<crate::wire::Page<crate::deliveries::records::WebhookDelivery<'static>>>),
-        )],
+        ),
         &[],
     )
     .paginated(),
@@ -195,11 +191,11 @@ pub const RETRY_WEBHOOK_DELIVERY: Endpoint = org_api(
     op!(api::webhooks::retry),
     Docs::new(
         "Attempt a delivery again now",
-        &[(
+        (
             202,
             "The delivery, pending again.",
             Some(schema::<crate::deliveries::records::WebhookDelivery<'static>>),
-        )],
+        ),
         &[],
     )
     .optional_body(),

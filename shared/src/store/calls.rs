@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef, Output,
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef, Input, Output,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -248,9 +248,7 @@ impl Intercept for CallLog {
 }
 
 /// The IAM actions one call needs.
-fn iam_actions(
-    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
-) -> Vec<String> {
+fn iam_actions(input: &Input) -> Vec<String> {
     use aws_sdk_dynamodb::operation::{
         batch_get_item::BatchGetItemInput, delete_item::DeleteItemInput,
         describe_endpoints::DescribeEndpointsInput, get_item::GetItemInput, put_item::PutItemInput,
@@ -282,27 +280,29 @@ fn iam_actions(
     {
         return vec!["dynamodb:Query on index".to_owned()];
     }
-    let operation = if input.downcast_ref::<GetItemInput>().is_some() {
-        "GetItem"
-    } else if input.downcast_ref::<PutItemInput>().is_some() {
-        "PutItem"
-    } else if input.downcast_ref::<UpdateItemInput>().is_some() {
-        "UpdateItem"
-    } else if input.downcast_ref::<DeleteItemInput>().is_some() {
-        "DeleteItem"
-    } else if input.downcast_ref::<QueryInput>().is_some() {
-        "Query"
-    } else if input.downcast_ref::<BatchGetItemInput>().is_some() {
-        "BatchGetItem"
-    } else if input.downcast_ref::<ScanInput>().is_some() {
-        "Scan"
-    } else if input.downcast_ref::<DescribeEndpointsInput>().is_some() {
-        // The connection warm-up: needs no permission.
+    // The connection warm-up needs no permission.
+    if is::<DescribeEndpointsInput>(input) {
         return Vec::new();
-    } else {
-        "an operation this list does not know"
-    };
+    }
+    let operations: [(fn(&Input) -> bool, &str); 7] = [
+        (is::<GetItemInput>, "GetItem"),
+        (is::<PutItemInput>, "PutItem"),
+        (is::<UpdateItemInput>, "UpdateItem"),
+        (is::<DeleteItemInput>, "DeleteItem"),
+        (is::<QueryInput>, "Query"),
+        (is::<BatchGetItemInput>, "BatchGetItem"),
+        (is::<ScanInput>, "Scan"),
+    ];
+    let operation = operations
+        .iter()
+        .find(|(is, _)| is(input))
+        .map_or("an operation this list does not know", |(_, name)| name);
     vec![format!("dynamodb:{operation}")]
+}
+
+/// Whether `input` is a `T`.
+fn is<T: std::fmt::Debug + Send + Sync + 'static>(input: &Input) -> bool {
+    input.downcast_ref::<T>().is_some()
 }
 
 fn total<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {

@@ -14,7 +14,7 @@ pub mod schema;
 pub use calls::{CallStats, CallTotals};
 pub use errors::{CancellationReason, StoreError};
 pub use query::{
-    Keys, gsi1_item, query_all, query_items_page, query_page, query_page_descending, query_stretch,
+    Keys, Order, gsi1_item, query_all, query_items_page, query_page, query_page_in, query_stretch,
 };
 pub use record::{IndexKey, ItemKey, Record, get, put_new};
 
@@ -31,6 +31,24 @@ pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 /// The TTL attribute (epoch seconds) of expiring items (SPEC §12).
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
+
+/// A call on one item of the table: its table, key and capacity report set.
+macro_rules! keyed_call {
+    ($(#[$doc:meta])* $call:ident, $builder:path) => {
+        $(#[$doc])*
+        pub fn $call(
+            &self,
+            (pk, sk): (impl Into<String>, impl Into<String>),
+        ) -> $builder {
+            self.client
+                .$call()
+                .table_name(&self.table)
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .return_consumed_capacity(CAPACITY)
+        }
+    };
+}
 
 /// The table and the client that reaches it, built once per cold start and
 /// shared by reference by every invocation.
@@ -159,18 +177,18 @@ impl Store {
         &self.client
     }
 
-    /// A `GetItem` of the item at `(pk, sk)` of this table.
-    pub fn get_item(
-        &self,
-        (pk, sk): (impl Into<String>, impl Into<String>),
-    ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
-        self.client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .return_consumed_capacity(CAPACITY)
-    }
+    keyed_call!(
+        /// A `GetItem` of the item at `(pk, sk)` of this table.
+        get_item, aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder
+    );
+    keyed_call!(
+        /// An `UpdateItem` of the item at `(pk, sk)` of this table.
+        update_item, aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder
+    );
+    keyed_call!(
+        /// A `DeleteItem` of the item at `(pk, sk)` of this table.
+        delete_item, aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder
+    );
 
     /// A `PutItem` of `item` into this table.
     pub fn put_item(
@@ -181,32 +199,6 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .return_consumed_capacity(CAPACITY)
-    }
-
-    /// An `UpdateItem` of the item at `(pk, sk)` of this table.
-    pub fn update_item(
-        &self,
-        (pk, sk): (impl Into<String>, impl Into<String>),
-    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .return_consumed_capacity(CAPACITY)
-    }
-
-    /// A `DeleteItem` of the item at `(pk, sk)` of this table.
-    pub fn delete_item(
-        &self,
-        (pk, sk): (impl Into<String>, impl Into<String>),
-    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
             .return_consumed_capacity(CAPACITY)
     }
 

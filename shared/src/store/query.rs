@@ -120,15 +120,24 @@ pub async fn query_items_page(
     items_page(store, keys, pk, prefix, start, limit, true).await
 }
 
-/// [`query_page`] newest first: in descending sort-key order.
-pub async fn query_page_descending<T: serde::de::DeserializeOwned>(
+/// The order of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending sort keys: oldest first for time-ordered ids.
+    OldestFirst,
+    /// Descending sort keys.
+    NewestFirst,
+}
+
+/// [`query_page`] in `order`.
+pub async fn query_page_in<T: serde::de::DeserializeOwned>(
     store: &Store,
-    pk: &str,
-    prefix: &str,
+    (pk, prefix): (&str, &str),
     after: Option<String>,
     limit: usize,
+    order: Order,
 ) -> Result<(Vec<T>, bool), StoreError> {
-    records_page(store, pk, prefix, after, limit, false).await
+    records_page(store, pk, prefix, after, limit, order == Order::OldestFirst).await
 }
 
 async fn records_page<T: serde::de::DeserializeOwned>(
