@@ -7,8 +7,7 @@ use tether::clock::Clock as _;
 use tether_tests::{As, TestApp, id, spawn_app};
 
 async fn create(app: &TestApp, body: Value) -> Value {
-    let res = app.post("/v1/api-keys", &body).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = app.post("/v1/api-keys", &body).await.assert_status(201);
     assert_eq!(
         res.headers["cache-control"], "no-store",
         "a secret is never cached"
@@ -44,13 +43,11 @@ async fn a_created_key_is_shown_once_works_at_once_and_is_listed_without_its_sec
     assert_eq!(created["prefix"], &secret[3..11]);
     assert_eq!(created["expires_at"], Value::Null);
     assert_eq!(created["last_used_at"], Value::Null);
-    let users = app
-        .send_as("GET", "/v1/end-users", As::Key(secret), None)
-        .await;
-    assert_eq!(users.status, 200, "{}", users.text);
+    app.send_as("GET", "/v1/end-users", As::Key(secret), None)
+        .await
+        .assert_status(200);
 
-    let listed = app.get("/v1/api-keys").await;
-    assert_eq!(listed.status, 200, "{}", listed.text);
+    let listed = app.get("/v1/api-keys").await.assert_status(200);
     assert!(!listed.text.contains(&secret[3..51]), "no secret in a list");
     let data = listed.body["data"].as_array().unwrap();
     assert_eq!(data.len(), 2, "the admin key and the new one");
@@ -167,7 +164,7 @@ async fn keys_need_admin_and_another_organizations_key_is_404() {
     app.delete(&format!("/v1/api-keys/{theirs}"))
         .await
         .assert_error(404, "not_found");
-    app.post(&format!("/v1/api-keys/{theirs}/roll"), &json!({}))
+    app.post_empty(&format!("/v1/api-keys/{theirs}/roll"))
         .await
         .assert_error(404, "not_found");
     let listed = app
@@ -200,8 +197,10 @@ async fn the_last_non_expiring_admin_key_cannot_be_revoked_but_can_be_rolled() {
     create(&app, json!({"scopes": ["admin"], "expires_at": in_an_hour})).await;
     app.delete(&own).await.assert_error(409, "last_admin_key");
     // Rolling it is allowed: the new key takes its place.
-    let rolled = app.post(&format!("{own}/roll"), &json!({})).await;
-    assert_eq!(rolled.status, 201, "{}", rolled.text);
+    let rolled = app
+        .post_empty(&format!("{own}/roll"))
+        .await
+        .assert_status(201);
     assert_eq!(rolled.body["scopes"], json!(["admin"]));
     let new = key(&rolled.body).to_owned();
     app.send_as("GET", "/v1/end-users", As::Key(&app.admin_key), None)
@@ -217,15 +216,14 @@ async fn the_last_non_expiring_admin_key_cannot_be_revoked_but_can_be_rolled() {
         )
         .await
         .body;
-    let revoke = app
-        .send_as(
-            "DELETE",
-            &format!("/v1/api-keys/{}", id(&rolled.body)),
-            As::Key(key(&second)),
-            None,
-        )
-        .await;
-    assert_eq!(revoke.status, 204, "{}", revoke.text);
+    app.send_as(
+        "DELETE",
+        &format!("/v1/api-keys/{}", id(&rolled.body)),
+        As::Key(key(&second)),
+        None,
+    )
+    .await
+    .assert_status(204);
     app.send_as("GET", "/v1/end-users", As::Key(&new), None)
         .await
         .assert_error(401, "invalid_credentials");
@@ -271,8 +269,8 @@ async fn a_rolled_key_works_through_its_grace_period_and_not_after() {
             &format!("/v1/api-keys/{}/roll", id(&old)),
             &json!({"expires_in_seconds": 3600}),
         )
-        .await;
-    assert_eq!(rolled.status, 201, "{}", rolled.text);
+        .await
+        .assert_status(201);
     assert_eq!(rolled.headers["cache-control"], "no-store");
     assert_eq!(rolled.body["name"], "reporting");
     assert_ne!(rolled.body["key"], old["key"]);
@@ -298,7 +296,7 @@ async fn a_rolled_key_works_through_its_grace_period_and_not_after() {
     app.clock.advance(time::Duration::seconds(3600));
     assert_eq!(read(old_secret).await, 401, "the grace period is over");
     assert_eq!(read(new_secret).await, 200);
-    app.post(&format!("/v1/api-keys/{}/roll", id(&old)), &json!({}))
+    app.post_empty(&format!("/v1/api-keys/{}/roll", id(&old)))
         .await
         .assert_error(404, "not_found");
 }

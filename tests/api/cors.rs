@@ -65,8 +65,8 @@ async fn a_browsers_simple_and_actual_requests_carry_the_allowed_origin() {
         .bearer(&token)
         .header("origin", ORIGIN)
         .send()
-        .await;
-    assert_eq!(me.status, 200, "{}", me.text);
+        .await
+        .assert_status(200);
     assert_eq!(me.header("access-control-allow-origin"), Some(ORIGIN));
     assert!(
         me.header("access-control-expose-headers")

@@ -64,8 +64,10 @@ impl Workers {
 }
 
 async fn endpoint(app: &TestApp, body: Value) -> (Value, String) {
-    let res = app.post("/v1/webhook-endpoints", &body).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = app
+        .post("/v1/webhook-endpoints", &body)
+        .await
+        .assert_status(201);
     let secret = res.body["secret"].as_str().unwrap().to_owned();
     (res.body, secret)
 }
@@ -76,8 +78,8 @@ async fn deliveries_of(app: &TestApp, endpoint: &Value) -> Vec<Value> {
             "/v1/webhook-endpoints/{}/deliveries",
             id(endpoint)
         ))
-        .await;
-    assert_eq!(res.status, 200, "{}", res.text);
+        .await
+        .assert_status(200);
     res.body["data"].as_array().unwrap().clone()
 }
 
@@ -334,10 +336,7 @@ async fn a_success_resets_the_failure_clock() {
     // Another delivery fails two days later: 6 days after the first
     // failure, but only the first failure since the success.
     let ping = app
-        .post(
-            &format!("/v1/webhook-endpoints/{}/test", id(&hook)),
-            &json!({}),
-        )
+        .post_empty(&format!("/v1/webhook-endpoints/{}/test", id(&hook)))
         .await;
     app.clock.advance(time::Duration::days(2));
     let job = Job {
@@ -371,12 +370,9 @@ async fn a_ping_is_delivered_logged_and_retried_by_hand() {
     .await;
     let workers = Workers::start(&app).await;
     let ping = app
-        .post(
-            &format!("/v1/webhook-endpoints/{}/test", id(&hook)),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(ping.status, 202, "{}", ping.text);
+        .post_empty(&format!("/v1/webhook-endpoints/{}/test", id(&hook)))
+        .await
+        .assert_status(202);
     assert_eq!(ping.body["event_type"], "ping");
     assert_eq!(ping.body["status"], "pending");
     while workers.work(&app).await == 0 {}
@@ -393,8 +389,7 @@ async fn a_ping_is_delivered_logged_and_retried_by_hand() {
         id(&hook),
         id(&ping.body)
     );
-    let retried = app.post(&path, &json!({})).await;
-    assert_eq!(retried.status, 202, "{}", retried.text);
+    app.post_empty(&path).await.assert_status(202);
     let started = Instant::now();
     while receiver.received().len() < 2 {
         workers.work(&app).await;
@@ -499,10 +494,7 @@ async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
     let app = spawn_app().await;
     let (hook, _) = endpoint(&app, json!({"url": "http://127.0.0.1:9/hook"})).await;
     let ping = app
-        .post(
-            &format!("/v1/webhook-endpoints/{}/test", id(&hook)),
-            &json!({}),
-        )
+        .post_empty(&format!("/v1/webhook-endpoints/{}/test", id(&hook)))
         .await;
     assert_eq!(ping.status, 202);
     let (_, other_key) = app.create_org("Other").await;
@@ -539,20 +531,17 @@ async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
     app.get("/v1/webhook-endpoints/nope/deliveries")
         .await
         .assert_error(400, "invalid_path_parameter");
-    app.post(
-        &format!("/v1/webhook-endpoints/{}/deliveries/nope/retry", id(&hook)),
-        &json!({}),
-    )
+    app.post_empty(&format!(
+        "/v1/webhook-endpoints/{}/deliveries/nope/retry",
+        id(&hook)
+    ))
     .await
     .assert_error(400, "invalid_path_parameter");
-    app.post(
-        &format!(
-            "/v1/webhook-endpoints/{}/deliveries/{}/retry",
-            id(&hook),
-            WebhookDeliveryId::generate()
-        ),
-        &json!({}),
-    )
+    app.post_empty(&format!(
+        "/v1/webhook-endpoints/{}/deliveries/{}/retry",
+        id(&hook),
+        WebhookDeliveryId::generate()
+    ))
     .await
     .assert_error(404, "not_found");
     app.post(
@@ -594,15 +583,14 @@ async fn a_failing_organizations_fan_out_is_retried_alone_and_the_others_deliver
     let (org_b, key_b) = app.create_org("B").await;
     let (receiver_a, receiver_b) = (Receiver::start(&[]).await, Receiver::start(&[]).await);
     let (hook_a, _) = endpoint(&app, json!({"url": receiver_a.url})).await;
-    let hook_b = app
-        .send_as(
-            "POST",
-            "/v1/webhook-endpoints",
-            As::Key(&key_b),
-            Some(&json!({"url": receiver_b.url})),
-        )
-        .await;
-    assert_eq!(hook_b.status, 201, "{}", hook_b.text);
+    app.send_as(
+        "POST",
+        "/v1/webhook-endpoints",
+        As::Key(&key_b),
+        Some(&json!({"url": receiver_b.url})),
+    )
+    .await
+    .assert_status(201);
     // Poison A's endpoint: its event types are no longer a list.
     let key = |hook: &Value, org: &str| {
         [

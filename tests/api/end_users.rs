@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 use tether_tests::id;
 use tether_tests::spawn_app;
 
+/// The path of an end user that does not exist.
+const UNKNOWN: &str = "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
+
 fn is_timestamp(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T')
@@ -13,8 +16,7 @@ fn is_timestamp(v: &Value) -> bool {
 #[tokio::test]
 async fn create_returns_201_with_the_full_object_and_stores_it() {
     let app = spawn_app().await;
-    let res = app.post("/v1/end-users", &json!({"email": "ada@example.com", "display_name": "Ada", "external_id": "crm-1", "metadata": {"tier": "gold"}})).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = app.post("/v1/end-users", &json!({"email": "ada@example.com", "display_name": "Ada", "external_id": "crm-1", "metadata": {"tier": "gold"}})).await.assert_status(201);
     let user = &res.body;
     let id = id(user);
     assert_eq!(id.len(), 36);
@@ -49,8 +51,11 @@ async fn create_returns_201_with_the_full_object_and_stores_it() {
 #[tokio::test]
 async fn create_with_an_empty_body_makes_a_blank_end_user() {
     let app = spawn_app().await;
-    let res = app.request("POST", "/v1/end-users").send().await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = app
+        .request("POST", "/v1/end-users")
+        .send()
+        .await
+        .assert_status(201);
     assert_eq!(res.body["email"], Value::Null);
     assert_eq!(res.body["metadata"], json!({}));
 }
@@ -58,12 +63,8 @@ async fn create_with_an_empty_body_makes_a_blank_end_user() {
 #[tokio::test]
 async fn create_rejects_bad_fields_with_every_problem_listed_and_stores_nothing() {
     let app = spawn_app().await;
-    let res = app
-        .post(
-            "/v1/end-users",
-            &json!({"email": "not-an-email", "display_name": 7, "metadata": [], "nickname": "x"}),
-        )
-        .await;
+    let bad = json!({"email": "not-an-email", "display_name": 7, "metadata": [], "nickname": "x"});
+    let res = app.post("/v1/end-users", &bad).await;
     res.assert_error(422, "validation_failed");
     let fields: Vec<&str> = res.body["details"]["fields"]
         .as_array()
@@ -95,17 +96,17 @@ async fn path_ids_are_accepted_in_any_case() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
     let upper = id(&user).to_uppercase();
-    let res = app.get(&format!("/v1/end-users/{upper}")).await;
-    assert_eq!(res.status, 200, "{}", res.text);
+    let res = app
+        .get(&format!("/v1/end-users/{upper}"))
+        .await
+        .assert_status(200);
     assert_eq!(res.body["id"], user["id"]);
 }
 
 #[tokio::test]
 async fn get_of_an_unknown_user_is_404() {
     let app = spawn_app().await;
-    let res = app
-        .get("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .await;
+    let res = app.get(UNKNOWN).await;
     res.assert_error(404, "not_found");
     assert_eq!(res.body["details"]["resource"], "end_user");
 }
@@ -115,31 +116,10 @@ async fn list_pages_through_every_user_once_in_creation_order() {
     let app = spawn_app().await;
     let mut created = Vec::new();
     for i in 0..5 {
-        created.push(
-            app.create_user(json!({"external_id": format!("u{i}")}))
-                .await["id"]
-                .clone(),
-        );
+        let user = app.create_user(json!({"external_id": format!("u{i}")}));
+        created.push(id(&user.await).to_owned());
     }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/end-users?limit=2&cursor={c}"),
-            None => "/v1/end-users?limit=2".to_owned(),
-        };
-        let res = app.get(&path).await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        pages += 1;
-        let data = res.body["data"].as_array().unwrap();
-        assert!(data.len() <= 2);
-        seen.extend(data.iter().map(|u| u["id"].clone()));
-        match res.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let (seen, pages) = app.walk_pages("/v1/end-users", 2).await;
     assert_eq!(seen, created);
     assert_eq!(pages, 3, "the last page carries no cursor to an empty page");
 }
@@ -170,8 +150,7 @@ async fn delete_marks_the_user_deleting_and_is_idempotent() {
     let app = spawn_app().await;
     let user = app.create_user(json!({"metadata": {"a": 1}})).await;
     let path = format!("/v1/end-users/{}", id(&user));
-    let res = app.delete(&path).await;
-    assert_eq!(res.status, 202, "{}", res.text);
+    let res = app.delete(&path).await.assert_status(202);
     assert_eq!(res.body["status"], "deleting");
     assert_eq!(res.body["id"], user["id"]);
     assert_eq!(
@@ -191,9 +170,7 @@ async fn delete_marks_the_user_deleting_and_is_idempotent() {
 #[tokio::test]
 async fn delete_of_an_unknown_user_is_404() {
     let app = spawn_app().await;
-    let res = app
-        .delete("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .await;
+    let res = app.delete(UNKNOWN).await;
     res.assert_error(404, "not_found");
 }
 
@@ -203,12 +180,8 @@ async fn delete_of_an_unknown_user_is_404() {
 async fn metadata_numbers_round_trip_exactly_or_are_422() {
     let app = spawn_app().await;
     let exact = r#"{"metadata": {"big": 18446744073709551615, "neg": -9223372036854775808, "f": 0.30000000000000004, "p": 12345678901234567}}"#;
-    let res = app
-        .request("POST", "/v1/end-users")
-        .raw_body("application/json", exact)
-        .send()
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = app.send_raw("POST", "/v1/end-users", "application/json", exact);
+    let res = res.await.assert_status(201);
     assert!(res.text.contains("18446744073709551615"));
     assert!(res.text.contains("-9223372036854775808"));
     assert!(res.text.contains("0.30000000000000004"));
@@ -221,19 +194,12 @@ async fn metadata_numbers_round_trip_exactly_or_are_422() {
         r#"{"metadata": {"n": 123456789012345678901234567890}}"#,
         r#"{"metadata": {"deep": [{"x": 1.00000000000000001}]}}"#,
     ] {
-        let res = app
-            .request("POST", "/v1/end-users")
-            .raw_body("application/json", body)
-            .send()
-            .await;
+        let res = app.send_raw("POST", "/v1/end-users", "application/json", body);
+        let res = res.await;
         res.assert_error(422, "validation_failed");
         assert_eq!(res.body["details"]["fields"][0]["field"], "metadata");
-        let patch = app
-            .request("PATCH", &path)
-            .raw_body("application/json", body)
-            .send()
-            .await;
-        patch.assert_error(422, "validation_failed");
+        let patch = app.send_raw("PATCH", &path, "application/json", body);
+        patch.await.assert_error(422, "validation_failed");
     }
     let count = app.get("/v1/end-users").await;
     assert_eq!(count.body["data"].as_array().unwrap().len(), 1);

@@ -39,8 +39,8 @@ async fn metadata_replaces_the_whole_object_and_leaves_other_fields() {
     app.clock.advance(time::Duration::seconds(5));
     let res = app
         .patch(&path, &json!({"metadata": {"b": {"d": 2}}}))
-        .await;
-    assert_eq!(res.status, 200, "{}", res.text);
+        .await
+        .assert_status(200);
     assert_eq!(
         res.body["metadata"],
         json!({"b": {"d": 2}}),
@@ -79,8 +79,7 @@ async fn empty_object_and_empty_body_are_no_ops() {
         app.request("PATCH", &path)
             .raw_body("application/json", "  "),
     ] {
-        let res = req.send().await;
-        assert_eq!(res.status, 200, "{}", res.text);
+        let res = req.send().await.assert_status(200);
         assert_eq!(res.body, user, "the current record, updated_at unchanged");
         assert_eq!(res.header("etag"), Some("\"1\""));
     }

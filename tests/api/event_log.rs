@@ -55,8 +55,10 @@ async fn all_events(app: &TestApp, types: Option<&str>) -> Vec<Value> {
         if let Some(types) = types {
             query.push_str(&format!("&types={types}"));
         }
-        let res = app.get(&format!("/v1/events?{query}")).await;
-        assert_eq!(res.status, 200, "{}", res.text);
+        let res = app
+            .get(&format!("/v1/events?{query}"))
+            .await
+            .assert_status(200);
         let page = res.body["data"].as_array().unwrap().clone();
         after = Some(
             res.body["next_cursor"]
@@ -152,8 +154,9 @@ async fn every_change_is_one_event_naming_who_made_it() {
     );
     let linked = link(&app, &user, &provider, "ada-1").await;
     assert_eq!(linked.status, 201);
-    let sso = link_by_sso(&app, &user, &provider, "ada-sso").await;
-    assert_eq!(sso.status, 201, "{}", sso.text);
+    link_by_sso(&app, &user, &provider, "ada-sso")
+        .await
+        .assert_status(201);
     assert_eq!(unlink(&app, &user, &linked.body).await.status, 204);
     let revoke = app.post_empty(&format!("{user_path}/tokens/revoke")).await;
     assert_eq!(revoke.status, 204);
@@ -356,8 +359,10 @@ async fn a_relations_events_render_it_as_the_organizations_list_does() {
     let claim = |connect: Value| claim(&app, &service, &token, connect, "crm-4");
     let relation = claim(app.create_connect_token(&service).await).await;
     let listed = || async {
-        let res = app.get("/v1/external-service-relations").await;
-        assert_eq!(res.status, 200, "{}", res.text);
+        let res = app
+            .get("/v1/external-service-relations")
+            .await
+            .assert_status(200);
         res.body["data"][0].clone()
     };
     let as_created = listed().await;
@@ -613,13 +618,13 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
     // Identity providers: created, updated, deleted.
     let provider = app.create_provider().await;
     let provider_path = format!("/v1/identity-providers/{}", id(&provider));
-    let patched = app.patch(&provider_path, &json!({"name": "Renamed"})).await;
-    assert_eq!(patched.status, 200, "{}", patched.text);
+    app.patch(&provider_path, &json!({"name": "Renamed"}))
+        .await
+        .assert_status(200);
     let unused = app.create_provider_id().await;
-    let deleted = app
-        .delete(&format!("/v1/identity-providers/{unused}"))
-        .await;
-    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    app.delete(&format!("/v1/identity-providers/{unused}"))
+        .await
+        .assert_status(204);
     // Connect tokens: one cancelled; a relation created, then confirmed
     // with a second token, then removed (consuming both).
     let (service, token) = app.create_service(&[]).await;
@@ -642,8 +647,9 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
     let linked = link(&app, &user, &provider, "cat-1")
         .await
         .assert_status(201);
-    let sso = link_by_sso(&app, &user, &provider, "cat-sso").await;
-    assert_eq!(sso.status, 201, "{}", sso.text);
+    link_by_sso(&app, &user, &provider, "cat-sso")
+        .await
+        .assert_status(201);
     unlink(&app, &user, &linked.body).await;
     app.post_empty(&format!("{user_path}/tokens/revoke")).await;
     // Policies and API keys.
@@ -724,8 +730,10 @@ async fn a_filtered_page_reads_at_most_a_thousand_items_and_resumes_from_there()
     // Warm: the key and the organization are cached.
     assert_eq!(app.get("/v1/events?limit=1").await.status, 200);
     let before = app.app.store.call_totals();
-    let first = app.get("/v1/events?types=api_key.revoked&limit=10").await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    let first = app
+        .get("/v1/events?types=api_key.revoked&limit=10")
+        .await
+        .assert_status(200);
     let read = app.app.store.call_totals().since(&before);
     assert_eq!(first.body["data"], json!([]));
     let cursor = first.body["next_cursor"].as_str().unwrap();
@@ -759,19 +767,19 @@ async fn webhook_endpoint_events_carry_the_url_without_its_query() {
     let url = "http://127.0.0.1:9/hooks?token=s3cret-one#frag";
     let created = app.create_webhook_endpoint(url).await;
     let path = format!("/v1/webhook-endpoints/{}", id(&created));
-    let patched = app
-        .patch(
-            &path,
-            &json!({"url": "http://127.0.0.1:9/other?token=s3cret-two"}),
-        )
-        .await;
-    assert_eq!(patched.status, 200, "{}", patched.text);
+    app.patch(
+        &path,
+        &json!({"url": "http://127.0.0.1:9/other?token=s3cret-two"}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(
         app.get(&path).await.body["url"],
         "http://127.0.0.1:9/other?token=s3cret-two"
     );
-    let described = app.patch(&path, &json!({"description": "CRM"})).await;
-    assert_eq!(described.status, 200, "{}", described.text);
+    app.patch(&path, &json!({"description": "CRM"}))
+        .await
+        .assert_status(200);
     let all = events_until(&app, &mut poller, |all| {
         all.iter()
             .filter(|e| e["type"] == "webhook_endpoint.updated")

@@ -79,14 +79,13 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
                     &json!({"connectToken": used["token"], "externalOrganizationId": "crm-acct-1"}),
                 ),
             )
-            .await;
-        assert_eq!(claimed.status, 200, "{}", claimed.text);
+            .await
+            .assert_status(200);
         let pending = app.create_connect_token(&service).await;
         // A world for each event: an end user with one linked identity.
         let user = app.create_user(json!({})).await;
         let user_id = id(&user);
-        let linked = app.post(&format!("/v1/users/{user_id}/identities"), &json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"})).await;
-        assert_eq!(linked.status, 201, "{}", linked.text);
+        let linked = app.post(&format!("/v1/users/{user_id}/identities"), &json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"})).await.assert_status(201);
         let now = app.clock.now().unix_timestamp();
         let (api_key, _) = app
             .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])

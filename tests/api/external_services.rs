@@ -315,8 +315,7 @@ async fn a_cold_claim_reads_the_token_and_the_policies_in_one_round_trip() {
     w.app.put_policies("").await;
     let cold = w.instance_new_to_organizations().await;
     let before = cold.app.app.store.call_totals();
-    let res = cold.claim(&token["token"], "acct").await;
-    assert_eq!(res.status, 200, "{}", res.text);
+    cold.claim(&token["token"], "acct").await.assert_status(200);
     let spent = cold.app.app.store.call_totals().since(&before);
     assert_eq!(spent.calls, 3, "{spent:?}");
     assert!(spent.read_units > 0.0, "{spent:?}");
@@ -508,8 +507,8 @@ async fn users_are_linked_then_their_subscription_updated() {
             "crm-7",
             json!({"email": "ada@example.com", "displayName": "Ada", "subscription": "PRO"}),
         )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text);
+        .await
+        .assert_status(201);
     assert_eq!(created.body["externalUserId"], "crm-7");
     assert_eq!(created.body["subscription"], "PRO");
     assert_eq!(created.body["externallyManaged"], true);
@@ -518,8 +517,10 @@ async fn users_are_linked_then_their_subscription_updated() {
     let seen = subscription_and_management(&w.app, &user_path).await;
     assert_eq!(seen, (json!("pro"), json!(true)));
 
-    let updated = w.put_subscription(&org, "crm-7", "FREE").await;
-    assert_eq!(updated.status, 200, "{}", updated.text);
+    let updated = w
+        .put_subscription(&org, "crm-7", "FREE")
+        .await
+        .assert_status(200);
     assert_eq!(updated.body["id"], created.body["id"]);
     assert_eq!(updated.body["externallyManaged"], false);
     assert_eq!(
@@ -532,8 +533,8 @@ async fn users_are_linked_then_their_subscription_updated() {
     // Free-text ids: any characters, percent-encoded in the path.
     let odd = w
         .put_subscription(&org, "user%2Fwith%20space", "FREE")
-        .await;
-    assert_eq!(odd.status, 201, "{}", odd.text);
+        .await
+        .assert_status(201);
     assert_eq!(odd.body["externalUserId"], "user/with space");
     let active = relationships_active(&w.app, &org).await;
     assert_eq!(active, "2", "creations count toward relationships");
@@ -641,8 +642,8 @@ async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
         let res = w
             .app
             .send_as("GET", &path, As::Bearer(&w.token), None)
-            .await;
-        assert_eq!(res.status, 200, "{}", res.text);
+            .await
+            .assert_status(200);
         assert_eq!(res.header("x-ratelimit-limit"), Some("50"));
     }
     let res = w

@@ -299,8 +299,9 @@ async fn a_functions_own_policy_upload_is_its_copy_without_a_read_back() {
     // Another function clears them: this one's next request is allowed.
     let other = app.cold_instance();
     other.put_policies("").await;
-    let allowed = app.patch(&path, &json!({"metadata": {"a": 1}})).await;
-    assert_eq!(allowed.status, 200, "{}", allowed.text);
+    app.patch(&path, &json!({"metadata": {"a": 1}}))
+        .await
+        .assert_status(200);
 }
 
 /// A change that leaves the policies as they were (a plan, here) makes a
@@ -352,8 +353,9 @@ async fn a_change_starts_from_the_organization_the_request_holds() {
     assert_eq!(app.get("/v1/end-users").await.status, 200);
     // The limiter's write, the key's entry and the change's transaction.
     let before = app.app.store.call_totals();
-    let revoked = app.delete(&format!("/v1/api-keys/{key_id}")).await;
-    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    app.delete(&format!("/v1/api-keys/{key_id}"))
+        .await
+        .assert_status(204);
     let spent = app.app.store.call_totals().since(&before);
     assert_eq!(spent.calls, 3, "revocation: {spent:?}");
 

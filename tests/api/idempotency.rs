@@ -114,10 +114,9 @@ async fn error_responses_of_the_operation_are_replayed_too() {
         .post_once("/v1/end-users", "bad-1", &json!({"email": 1}))
         .await;
     bad.assert_error(422, "validation_failed");
-    let fixed = app
-        .post_once("/v1/end-users", "bad-1", &json!({"email": "ok@b.co"}))
-        .await;
-    assert_eq!(fixed.status, 201, "{}", fixed.text);
+    app.post_once("/v1/end-users", "bad-1", &json!({"email": "ok@b.co"}))
+        .await
+        .assert_status(201);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -284,8 +283,7 @@ async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization()
     };
     // End users A and B with one key and one body: B runs its own request
     // (the id_token is A's, so B is refused), never A's stored response.
-    let first = link(&a).send().await;
-    assert_eq!(first.status, 201, "{}", first.text);
+    link(&a).send().await.assert_status(201);
     let other = link(&b).send().await;
     assert!(other.header("idempotent-replayed").is_none());
     assert_ne!(other.body["user_id"], a["id"], "{}", other.text);
@@ -316,28 +314,26 @@ async fn keys_are_scoped_to_the_principal_and_touched_only_after_authorization()
         .send()
         .await
         .assert_error(403, "insufficient_scope");
-    let admin = fresh(&app.admin_key).send().await;
-    assert_eq!(admin.status, 201, "{}", admin.text);
+    let admin = fresh(&app.admin_key).send().await.assert_status(201);
     assert!(admin.header("idempotent-replayed").is_none());
 
     // Another key of the same organization shares nothing with the admin's.
     let writer = app.create_read_write_key().await;
-    let mine = fresh(&writer).send().await;
-    assert_eq!(mine.status, 201, "{}", mine.text);
+    let mine = fresh(&writer).send().await.assert_status(201);
     assert!(mine.header("idempotent-replayed").is_none());
     assert_ne!(mine.body["id"], admin.body["id"]);
 
     // An end user's key does not block the organization backend's identical one.
-    let user_first = app
+    app
         .request("POST", "/v1/me/sso/link")
         .bearer(&app.user_token(&b))
         .header("Idempotency-Key", "shared")
         .json(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("bob", now)}))
         .send()
-        .await;
-    assert_eq!(user_first.status, 201, "{}", user_first.text);
-    let backend = app.post_once("/v1/end-users", "shared", &json!({})).await;
-    assert_eq!(backend.status, 201, "{}", backend.text);
+        .await.assert_status(201);
+    app.post_once("/v1/end-users", "shared", &json!({}))
+        .await
+        .assert_status(201);
 }
 
 /// SPEC §2, §9: no secret or token sits in the table in plaintext, yet the

@@ -80,8 +80,8 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     let (app, user, provider) = world().await;
     let res = app
         .post(&identities_path(&user), &link_body(&provider, "ext-1"))
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+        .await
+        .assert_status(201);
     let identity = &res.body;
     assert_eq!(identity["linked_by"], "auto");
     assert_eq!(identity["user_id"], user["id"]);
@@ -96,8 +96,8 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     // The same pair on the same user: 200 with the existing identity.
     let again = app
         .post(&identities_path(&user), &link_body(&provider, "ext-1"))
-        .await;
-    assert_eq!(again.status, 200, "{}", again.text);
+        .await
+        .assert_status(200);
     assert_eq!(again.body, *identity);
     assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
 
@@ -211,8 +211,7 @@ async fn unlinking_frees_the_pair() {
         .post(&identities_path(&user), &link_body(&provider, "free-me"))
         .await;
     let path = format!("{}/{}", identities_path(&user), id(&linked.body));
-    let res = app.delete(&path).await;
-    assert_eq!(res.status, 204, "{}", res.text);
+    let res = app.delete(&path).await.assert_status(204);
     assert!(res.text.is_empty());
     assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
     assert_eq!(crate::org_items(&app, "IDPAIR#").await, 0);
@@ -319,8 +318,7 @@ async fn a_login_is_looked_up_by_provider_and_external_id_in_one_read() {
             &format!("/v1/users/{}/identities", id(&user)),
             &json!({"identity_provider_id": provider, "external_id": "sub/ä 1", "external_email": "a@example.com"}),
         )
-        .await;
-    assert_eq!(linked.status, 201, "{}", linked.text);
+        .await.assert_status(201);
     let reader = app.create_read_key().await;
     let query = |external: &str| {
         format!(
@@ -333,8 +331,8 @@ async fn a_login_is_looked_up_by_provider_and_external_id_in_one_read() {
     let before = app.app.store.call_totals();
     let found = app
         .send_as("GET", &query("sub/ä 1"), As::Key(&reader), None)
-        .await;
-    assert_eq!(found.status, 200, "{}", found.text);
+        .await
+        .assert_status(200);
     assert_eq!(found.body["data"], json!([linked.body]));
     assert_eq!(found.body["data"][0]["user_id"], user["id"]);
     assert_eq!(
@@ -399,8 +397,10 @@ async fn a_provider_is_read_by_id_with_a_read_key_and_only_in_its_organization()
     let created = app.create_provider().await;
     let path = format!("/v1/identity-providers/{}", id(&created));
     let reader = app.create_read_key().await;
-    let got = app.send_as("GET", &path, As::Key(&reader), None).await;
-    assert_eq!(got.status, 200, "{}", got.text);
+    let got = app
+        .send_as("GET", &path, As::Key(&reader), None)
+        .await
+        .assert_status(200);
     assert_eq!(got.body, created);
     let listed = app
         .send_as("GET", "/v1/identity-providers", As::Key(&reader), None)
@@ -440,8 +440,7 @@ async fn a_provider_is_deleted_only_when_unused_and_then_refused_everywhere() {
         let body = json!({"identity_provider_id": provider, "external_id": external});
         async move { app.post(&path, &body).await }
     };
-    let linked = link("in-use").await;
-    assert_eq!(linked.status, 201, "{}", linked.text);
+    link("in-use").await.assert_status(201);
     let path = format!("/v1/identity-providers/{provider}");
     app.delete(&path)
         .await

@@ -28,8 +28,8 @@ async fn by_issuer(app: &TestApp, issuer: &FakeIssuer) -> Value {
         app,
         &json!({"name": "Acme", "issuer": issuer.issuer, "client_id": CLIENT}),
     )
-    .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    .await
+    .assert_status(201);
     res.body
 }
 
@@ -72,12 +72,14 @@ async fn a_provider_registered_by_issuer_alone_is_discovered_and_its_keys_cached
         (1, 1)
     );
 
-    let res = link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "ada")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "ada"))
+        .await
+        .assert_status(201);
     // A cold function verifies with the keys stored on the provider.
     let cold = app.cold_instance();
-    let res = link(&cold, &provider, &token(&cold, &issuer, 1, "ed-1", "bob")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&cold, &provider, &token(&cold, &issuer, 1, "ed-1", "bob"))
+        .await
+        .assert_status(201);
     assert_eq!(issuer.hits("/jwks"), 1, "no link fetched");
 
     let got = app
@@ -92,15 +94,17 @@ async fn an_unknown_kid_refetches_once_a_minute_across_functions() {
     let provider = by_issuer(&app, &issuer).await;
     // The issuer rotates: a new key signs, the old one is still published.
     issuer.script(|s| s.jwks = json!({"keys": [idp::ed_jwk(2, "ed-2"), idp::ed_jwk(1, "ed-1")]}));
-    let res = link(&app, &provider, &token(&app, &issuer, 2, "ed-2", "ada")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&app, &provider, &token(&app, &issuer, 2, "ed-2", "ada"))
+        .await
+        .assert_status(201);
     assert_eq!(issuer.hits("/jwks"), 2, "one refetch for the new kid");
 
     // Another function meets the new kid: the claim it loses hands it the
     // keys the first one fetched, without a fetch.
     let other = app.cold_instance();
-    let res = link(&other, &provider, &token(&other, &issuer, 2, "ed-2", "bob")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&other, &provider, &token(&other, &issuer, 2, "ed-2", "bob"))
+        .await
+        .assert_status(201);
     // Bogus kids within the minute, on any function, fetch nothing.
     for (n, instance) in [&app, &other, &app.cold_instance()].into_iter().enumerate() {
         let res = link(
@@ -127,8 +131,9 @@ async fn an_unknown_kid_refetches_once_a_minute_across_functions() {
     // The old key retired: tokens it signs stop verifying once the keys are refetched.
     issuer.script(|s| s.jwks = json!({"keys": [idp::ed_jwk(2, "ed-2")]}));
     app.clock.advance(time::Duration::seconds(3601));
-    let res = link(&app, &provider, &token(&app, &issuer, 2, "ed-2", "carol")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&app, &provider, &token(&app, &issuer, 2, "ed-2", "carol"))
+        .await
+        .assert_status(201);
     let res = link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "dave")).await;
     assert_eq!(res.body["details"]["reason"], "unknown_key", "{}", res.text);
 }
@@ -146,16 +151,18 @@ async fn keys_live_as_long_as_cache_control_says_clamped_to_five_minutes_and_a_d
         issuer.script(|s| s.cache_control = header.map(str::to_owned));
         let provider = by_issuer(&app, &issuer).await;
         app.clock.advance(time::Duration::seconds(lifetime - 5));
-        let res = link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "a")).await;
-        assert_eq!(res.status, 201, "{}", res.text);
+        link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "a"))
+            .await
+            .assert_status(201);
         assert_eq!(
             issuer.hits("/jwks"),
             1,
             "{header:?}: fresh until {lifetime} s"
         );
         app.clock.advance(time::Duration::seconds(10));
-        let res = link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "b")).await;
-        assert_eq!(res.status, 201, "{}", res.text);
+        link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "b"))
+            .await
+            .assert_status(201);
         assert_eq!(
             issuer.hits("/jwks"),
             2,
@@ -174,8 +181,9 @@ async fn stale_keys_keep_serving_while_the_issuer_fails() {
     assert_eq!(res.status, 201, "stale-if-error: {}", res.text);
     assert_eq!(issuer.hits("/jwks"), 2, "the refresh was tried");
     // The failure does not make every request try again.
-    let res = link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "bob")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&app, &provider, &token(&app, &issuer, 1, "ed-1", "bob"))
+        .await
+        .assert_status(201);
     assert_eq!(issuer.hits("/jwks"), 2);
 }
 
@@ -251,8 +259,7 @@ async fn a_jwks_uri_given_explicitly_is_fetched_and_validated() {
         &app,
         &json!({"name": "Acme", "issuer": "https://login.acme.example", "client_id": CLIENT, "jwks_uri": issuer.jwks_uri()}),
     )
-    .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    .await.assert_status(201);
     assert_eq!(res.body["key_source"], "jwks_uri");
     assert_eq!(
         issuer.hits("/.well-known/openid-configuration"),
@@ -324,19 +331,21 @@ async fn patch_switches_the_key_source_and_reaches_warm_functions_at_once() {
     let provider = by_issuer(&app, &issuer).await;
     let path = format!("/v1/identity-providers/{}", id(&provider));
     let warm = app.cold_instance();
-    let res = link(&warm, &provider, &token(&warm, &issuer, 1, "ed-1", "ada")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&warm, &provider, &token(&warm, &issuer, 1, "ed-1", "ada"))
+        .await
+        .assert_status(201);
 
     // Pin a key the issuer does not publish: the warm function uses it next.
     let pinned = app
         .patch(&path, &json!({"jwks": {"keys": [idp::ed_jwk(3, "ed-3")]}}))
-        .await;
-    assert_eq!(pinned.status, 200, "{}", pinned.text);
+        .await
+        .assert_status(200);
     assert_eq!(pinned.body["key_source"], "pinned");
     assert_eq!(pinned.body["jwks_uri"], Value::Null);
     assert_eq!(pinned.body["jwks"]["keys"][0]["kid"], "ed-3");
-    let res = link(&warm, &provider, &token(&warm, &issuer, 3, "ed-3", "bob")).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&warm, &provider, &token(&warm, &issuer, 3, "ed-3", "bob"))
+        .await
+        .assert_status(201);
     let res = link(&warm, &provider, &token(&warm, &issuer, 1, "ed-1", "carol")).await;
     assert_eq!(res.body["details"]["reason"], "unknown_key");
 
@@ -347,8 +356,8 @@ async fn patch_switches_the_key_source_and_reaches_warm_functions_at_once() {
             &path,
             &json!({"jwks_uri": issuer.jwks_uri(), "client_id": "renamed", "name": "Acme 2"}),
         )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.text);
+        .await
+        .assert_status(200);
     assert_eq!(
         (res.body["key_source"].as_str(), res.body["name"].as_str()),
         (Some("jwks_uri"), Some("Acme 2"))
@@ -363,16 +372,18 @@ async fn patch_switches_the_key_source_and_reaches_warm_functions_at_once() {
     let mut claims = idp::claims("erin", app.clock.now().unix_timestamp());
     claims["iss"] = json!(issuer.issuer);
     claims["aud"] = json!("renamed");
-    let res = link(&warm, &provider, &idp::sign_ed(1, "ed-1", &claims)).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&warm, &provider, &idp::sign_ed(1, "ed-1", &claims))
+        .await
+        .assert_status(201);
 
     // The PATCH's fetch does not count against the minute: a rotation right
     // after it is followed at once.
     issuer.script(|s| s.jwks = json!({"keys": [idp::ed_jwk(4, "ed-4"), idp::ed_jwk(1, "ed-1")]}));
     claims["sub"] = json!("frank");
     claims["jti"] = json!("after-patch");
-    let res = link(&warm, &provider, &idp::sign_ed(4, "ed-4", &claims)).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    link(&warm, &provider, &idp::sign_ed(4, "ed-4", &claims))
+        .await
+        .assert_status(201);
     assert_eq!(issuer.hits("/jwks"), hits + 2);
 }
 

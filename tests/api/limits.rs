@@ -530,8 +530,7 @@ async fn an_organization_refusal_is_one_write_and_sees_a_raised_plan_at_once() {
     // the new plan, where the old one admitted one.
     app.clock.advance(time::Duration::seconds(1));
     for _ in 0..5 {
-        let res = app.get("/v1/end-users").await;
-        assert_eq!(res.status, 200, "{}", res.text);
+        let res = app.get("/v1/end-users").await.assert_status(200);
         assert_eq!(header(&res, "x-ratelimit-limit"), "100");
     }
 }

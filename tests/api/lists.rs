@@ -2,36 +2,10 @@
 //! next_cursor}`, and is never silently truncated — not even when DynamoDB
 //! stops a query at 1 MB.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashSet;
 use tether_tests::id;
-use tether_tests::{TestApp, idp, spawn_app};
-
-/// Follows `next_cursor` from `path` with `limit`; returns every id seen and
-/// the number of pages.
-async fn walk(app: &TestApp, path: &str, limit: usize) -> (Vec<String>, usize) {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let url = match &cursor {
-            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
-            None => format!("{path}?limit={limit}"),
-        };
-        let res = app.get(&url).await;
-        assert_eq!(res.status, 200, "{}", res.text);
-        pages += 1;
-        let data = res.body["data"].as_array().unwrap();
-        assert!(data.len() <= limit);
-        ids.extend(data.iter().map(|d| id(d).to_owned()));
-        match &res.body["next_cursor"] {
-            Value::String(next) => cursor = Some(next.clone()),
-            Value::Null => return (ids, pages),
-            other => panic!("next_cursor {other}"),
-        }
-        assert!(pages < 100, "runaway pagination");
-    }
-}
+use tether_tests::{idp, spawn_app};
 
 fn assert_all_once(ids: &[String], expected: usize) {
     assert_eq!(ids.len(), expected, "every item listed");
@@ -50,13 +24,14 @@ async fn identity_providers_past_one_megabyte_are_all_listed() {
     let mut body = idp::provider_body();
     body["jwks"]["keys"][0]["x5c"] = json!(["A".repeat(56 * 1024)]);
     for _ in 0..20 {
-        let res = app.post("/v1/identity-providers", &body).await;
-        assert_eq!(res.status, 201, "{}", res.text);
+        app.post("/v1/identity-providers", &body)
+            .await
+            .assert_status(201);
     }
-    let (ids, pages) = walk(&app, "/v1/identity-providers", 100).await;
+    let (ids, pages) = app.walk_pages("/v1/identity-providers", 100).await;
     assert_all_once(&ids, 20);
     assert_eq!(pages, 1, "a page of 100 holds all 20");
-    let (ids, pages) = walk(&app, "/v1/identity-providers", 7).await;
+    let (ids, pages) = app.walk_pages("/v1/identity-providers", 7).await;
     assert_all_once(&ids, 20);
     assert_eq!(pages, 3);
     let default = app.get("/v1/identity-providers").await;
@@ -72,7 +47,7 @@ async fn end_users_with_large_metadata_fill_their_pages() {
         app.create_user(json!({"metadata": big})).await;
     }
     let before = app.app.store.call_totals();
-    let (ids, pages) = walk(&app, "/v1/end-users", 100).await;
+    let (ids, pages) = app.walk_pages("/v1/end-users", 100).await;
     assert_all_once(&ids, 80);
     assert_eq!(pages, 1, "80 users of 15 KiB (1.2 MB) in one page of 100");
     // The limiter, then two queries: DynamoDB stopped the first at 1 MB.
@@ -86,13 +61,12 @@ async fn identities_of_a_user_are_paginated() {
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/users/{}/identities", id(&user));
     for i in 0..25 {
-        let res = app
-            .post(
-                &path,
-                &json!({"identity_provider_id": provider, "external_id": format!("x-{i}")}),
-            )
-            .await;
-        assert_eq!(res.status, 201, "{}", res.text);
+        app.post(
+            &path,
+            &json!({"identity_provider_id": provider, "external_id": format!("x-{i}")}),
+        )
+        .await
+        .assert_status(201);
     }
     let first = app.get(&path).await;
     assert_eq!(
@@ -101,7 +75,7 @@ async fn identities_of_a_user_are_paginated() {
         "default page"
     );
     assert!(first.body["next_cursor"].is_string());
-    let (ids, pages) = walk(&app, &path, 10).await;
+    let (ids, pages) = app.walk_pages(&path, 10).await;
     assert_all_once(&ids, 25);
     assert_eq!(pages, 3);
     for bad in ["limit=0", "limit=101", "cursor=nope", "other=1"] {

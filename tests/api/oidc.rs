@@ -40,8 +40,8 @@ async fn a_real_provider_links_through_discovery_rotation_and_retirement() {
                 "/v1/identity-providers",
                 &json!({"name": format!("OP {client}"), "issuer": op.issuer, "client_id": client}),
             )
-            .await;
-        assert_eq!(res.status, 201, "{}", res.text);
+            .await
+            .assert_status(201);
         assert_eq!(res.body["jwks_uri"], format!("{}/jwks", op.issuer));
         providers.push(res.body);
     }

@@ -17,12 +17,9 @@ async fn policies_round_trip_as_text_or_json() {
     let empty = app.get("/v1/policies").await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.body, json!({"policies": "", "updated_at": null}));
-    let put = app
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain; charset=utf-8", EXAMPLE_ONLY)
-        .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+    let text_plain = "text/plain; charset=utf-8";
+    let put = app.send_raw("PUT", "/v1/policies", text_plain, EXAMPLE_ONLY);
+    let put = put.await.assert_status(200);
     assert_eq!(put.body["policies"], EXAMPLE_ONLY);
     let got = app.get("/v1/policies").await;
     assert_eq!(got.body["policies"], EXAMPLE_ONLY);
@@ -33,20 +30,13 @@ async fn policies_round_trip_as_text_or_json() {
         .send()
         .await;
     assert_eq!(json_put.status, 200, "an empty set clears the policies");
-    assert_eq!(app.get("/v1/policies").await.body["policies"], "");
+    assert_eq!(policies_of(&app).await, "");
 }
 
 #[tokio::test]
 async fn invalid_policies_are_422_with_every_error_and_change_nothing() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.request("PUT", "/v1/policies")
-            .raw_body("text/plain", EXAMPLE_ONLY)
-            .send()
-            .await
-            .status,
-        200
-    );
+    app.put_policies(EXAMPLE_ONLY).await;
     for (text, needle) in [
         ("forbid (principal, action, resource", "policies"),
         ("permit (principal, action, resource);", "may only forbid"),
@@ -63,11 +53,7 @@ async fn invalid_policies_are_422_with_every_error_and_change_nothing() {
             "policy 0",
         ),
     ] {
-        let res = app
-            .request("PUT", "/v1/policies")
-            .raw_body("text/plain", text)
-            .send()
-            .await;
+        let res = app.put_policies_as(&app.admin_key, text).await;
         res.assert_error(422, "validation_failed");
         let problems = res.body["details"]["fields"].as_array().unwrap();
         assert!(!problems.is_empty());
@@ -90,11 +76,7 @@ async fn invalid_policies_are_422_with_every_error_and_change_nothing() {
         .send()
         .await
         .assert_error(400, "invalid_json");
-    assert_eq!(
-        app.get("/v1/policies").await.body["policies"],
-        EXAMPLE_ONLY,
-        "unchanged"
-    );
+    assert_eq!(policies_of(&app).await, EXAMPLE_ONLY, "unchanged");
 }
 
 #[tokio::test]
@@ -104,14 +86,7 @@ async fn a_forbid_with_a_notice_denies_with_policy_denied() {
     let second = r#"@notice("A second rule also applies")
 forbid (principal, action == Action::"identities.create", resource) when { context.external_id like "blocked*" };"#;
     let text = format!("{EXAMPLE_ONLY}\n{second}");
-    assert_eq!(
-        app.request("PUT", "/v1/policies")
-            .raw_body("text/plain", &text)
-            .send()
-            .await
-            .status,
-        200
-    );
+    app.put_policies(&text).await;
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/users/{}/identities", id(&user));
     let denied = app.post(&path, &json!({"identity_provider_id": provider, "external_id": "blocked-1", "external_email": "eve@evil.test"})).await;
@@ -124,8 +99,7 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
         ]),
         "sorted"
     );
-    let allowed = app.post(&path, &json!({"identity_provider_id": provider, "external_id": "ok-1", "external_email": "ada@example.com"})).await;
-    assert_eq!(allowed.status, 201, "{}", allowed.text);
+    app.post(&path, &json!({"identity_provider_id": provider, "external_id": "ok-1", "external_email": "ada@example.com"})).await.assert_status(201);
     // Scope denials are the built-in rules' alone: no notices.
     let reader = app.create_read_key().await;
     let scope = app.send_as("POST", &path, As::Key(&reader), Some(&json!({"identity_provider_id": provider, "external_id": "ok-2", "external_email": "a@example.com"}))).await;
@@ -137,23 +111,13 @@ forbid (principal, action == Action::"identities.create", resource) when { conte
 async fn policies_need_admin_and_belong_to_one_organization() {
     let app = spawn_app().await;
     let writer = app.create_read_write_key().await;
-    app.request("PUT", "/v1/policies")
-        .key(&writer)
-        .raw_body("text/plain", EXAMPLE_ONLY)
-        .send()
+    app.put_policies_as(&writer, EXAMPLE_ONLY)
         .await
         .assert_error(403, "insufficient_scope");
     app.send_as("GET", "/v1/policies", As::Key(&writer), None)
         .await
         .assert_error(403, "insufficient_scope");
-    assert_eq!(
-        app.request("PUT", "/v1/policies")
-            .raw_body("text/plain", EXAMPLE_ONLY)
-            .send()
-            .await
-            .status,
-        200
-    );
+    app.put_policies(EXAMPLE_ONLY).await;
     let (_, b_key) = app.create_org("B").await;
     assert_eq!(
         app.send_as("GET", "/v1/policies", As::Key(&b_key), None)
@@ -168,14 +132,7 @@ async fn an_organization_policy_can_forbid_any_action() {
     let app = spawn_app().await;
     let rule = r#"@notice("End users are read-only during the migration")
 forbid (principal, action == Action::"end_users.update", resource);"#;
-    assert_eq!(
-        app.request("PUT", "/v1/policies")
-            .raw_body("text/plain", rule)
-            .send()
-            .await
-            .status,
-        200
-    );
+    app.put_policies(rule).await;
     let user = app.create_user(json!({})).await;
     let res = app
         .patch(
@@ -199,9 +156,7 @@ async fn stored_policies_that_no_longer_validate_are_still_enforced() {
     let stale = r#"@notice("no new end users")
 forbid (principal, action in [Action::"end_users.create", Action::"legacy.action"], resource);
 permit (principal, action == Action::"policies.write", resource);"#;
-    tether::authz::write_policies(&app.app.store, app.org_id, stale, app.clock.now())
-        .await
-        .unwrap();
+    store_as_written(&app, stale).await;
     let cold = app.cold_instance();
     let res = cold
         .request("POST", "/v1/end-users")
@@ -212,26 +167,13 @@ permit (principal, action == Action::"policies.write", resource);"#;
     assert_eq!(res.body["notices"], json!(["no new end users"]));
     // The stored permit grants nothing beyond the scopes.
     let reader = app.create_read_key().await;
-    cold.request("PUT", "/v1/policies")
-        .key(&reader)
-        .raw_body("text/plain", "")
-        .send()
+    cold.put_policies_as(&reader, "")
         .await
         .assert_error(403, "insufficient_scope");
     // Uploading the same text is refused (strict validation on upload).
-    cold.request("PUT", "/v1/policies")
-        .raw_body("text/plain", stale)
-        .send()
+    cold.put_policies_as(&cold.admin_key, stale)
         .await
         .assert_error(422, "validation_failed");
-}
-
-async fn put(app: &tether_tests::TestApp, key: &str, text: &str) -> tether_tests::TestResponse {
-    app.request("PUT", "/v1/policies")
-        .key(key)
-        .raw_body("text/plain", text)
-        .send()
-        .await
 }
 
 /// SPEC §8, no self-lockout: organization policies never apply to an admin
@@ -243,27 +185,25 @@ async fn a_forbid_on_everything_cannot_lock_the_organization_out() {
     let app = spawn_app().await;
     let everything = r#"@notice("locked")
 forbid (principal, action, resource);"#;
-    assert_eq!(put(&app, &app.admin_key, everything).await.status, 200);
+    app.put_policies(everything).await;
     let cold = app.cold_instance();
     for instance in [&app, &cold] {
         instance
             .get("/v1/end-users")
             .await
             .assert_error(403, "policy_denied");
-        let shown = instance.get("/v1/policies").await;
-        assert_eq!(shown.status, 200, "{}", shown.text);
+        let shown = instance.get("/v1/policies").await.assert_status(200);
         assert_eq!(shown.body["policies"], everything);
     }
-    let created = app.post("/v1/api-keys", &json!({"scopes": ["read"]})).await;
-    assert_eq!(created.status, 201, "{}", created.text);
+    let created = app
+        .post("/v1/api-keys", &json!({"scopes": ["read"]}))
+        .await
+        .assert_status(201);
     assert_eq!(app.get("/v1/api-keys").await.status, 200);
     let rolled = app
-        .post(
-            &format!("/v1/api-keys/{}/roll", id(&created.body)),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(rolled.status, 201, "{}", rolled.text);
+        .post_empty(&format!("/v1/api-keys/{}/roll", id(&created.body)))
+        .await
+        .assert_status(201);
     assert_eq!(
         app.delete(&format!("/v1/api-keys/{}", id(&rolled.body)))
             .await
@@ -272,11 +212,11 @@ forbid (principal, action, resource);"#;
     );
     // A key without admin scope gets nothing of it.
     let writer = app.create_read_write_key().await;
-    put(&app, &writer, "")
+    app.put_policies_as(&writer, "")
         .await
         .assert_error(403, "insufficient_scope");
     // The admin undoes the lockdown; everything works again.
-    assert_eq!(put(&app, &app.admin_key, "").await.status, 200);
+    app.put_policies("").await;
     assert_eq!(cold.get("/v1/end-users").await.status, 200);
     assert_eq!(app.get("/v1/end-users").await.status, 200);
 }
@@ -288,32 +228,23 @@ forbid (principal, action, resource);"#;
 #[tokio::test]
 async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
     let app = spawn_app().await;
-    let deep = format!(
-        "forbid (principal, action, resource) when {{ {}true{} }};",
-        "(".repeat(2_000),
-        ")".repeat(2_000)
-    );
-    let chained = format!(
-        "forbid (principal, action, resource) when {{ {} }};",
-        vec!["true"; 4_000].join(" || ")
-    );
-    let nested_ifs = format!(
-        "forbid (principal, action, resource) when {{ {}true{} }};",
+    let parenthesised = format!("{}true{}", "(".repeat(2_000), ")".repeat(2_000));
+    let deep = forbid_when(&parenthesised);
+    let chained = forbid_when(&vec!["true"; 4_000].join(" || "));
+    let ifs = format!(
+        "{}true{}",
         "if true then ".repeat(40),
         " else false".repeat(40)
     );
+    let nested_ifs = forbid_when(&ifs);
     // A comment ends at a carriage return, as Cedar's lexer ends it.
-    let behind_a_comment = format!(
-        "forbid (principal, action, resource) when {{ // hidden\r{}true{} }};",
-        "(".repeat(2_000),
-        ")".repeat(2_000)
-    );
+    let behind_a_comment = forbid_when(&format!("// hidden\r{parenthesised}"));
     let reader = app.create_read_key().await;
     for text in [&deep, &chained, &nested_ifs, &behind_a_comment] {
-        put(&app, &reader, text)
+        app.put_policies_as(&reader, text)
             .await
             .assert_error(403, "insufficient_scope");
-        let res = put(&app, &app.admin_key, text).await;
+        let res = app.put_policies_as(&app.admin_key, text).await;
         res.assert_error(422, "validation_failed");
         assert_eq!(res.body["details"]["fields"][0]["field"], "policies");
     }
@@ -321,7 +252,7 @@ async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
         let app = &app;
         let text = text.to_owned();
         async move {
-            put(app, &app.admin_key, &text).await.body["details"]["fields"][0]["problem"]
+            app.put_policies_as(&app.admin_key, &text).await.body["details"]["fields"][0]["problem"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned()
@@ -334,31 +265,25 @@ async fn deep_policy_text_is_refused_and_parsed_only_for_a_policy_writer() {
     let fine = r#"forbid (principal, action == Action::"identities.create", resource)
 when { (context has external_email && (context.external_email like "*@a.example"
        || [context.identity_provider_id].contains("x"))) || context.source_ip == "10.0.0.1" };"#;
-    assert_eq!(put(&app, &app.admin_key, fine).await.status, 200);
-    assert_eq!(app.get("/v1/policies").await.body["policies"], fine);
+    app.put_policies(fine).await;
+    assert_eq!(policies_of(&app).await, fine);
 }
 
 /// SPEC §4: policies are capped per organization (plan-set, 100 by
 /// default): beyond the cap, 409 `limit_reached` and nothing stored.
 #[tokio::test]
 async fn policies_beyond_the_organizations_cap_are_409() {
-    let app = tether_tests::spawn_app_with(
-        tether::organizations::Plan::Free,
-        tether::organizations::LimitOverrides {
-            policies_cap: Some(2),
-            ..tether_tests::UNLIMITED
-        },
-    )
-    .await;
+    let capped = tether::organizations::LimitOverrides {
+        policies_cap: Some(2),
+        ..tether_tests::UNLIMITED
+    };
+    let app = tether_tests::spawn_app_with(tether::organizations::Plan::Free, capped).await;
     let one = "forbid (principal, action == Action::\"end_users.delete\", resource);\n";
-    assert_eq!(put(&app, &app.admin_key, &one.repeat(2)).await.status, 200);
-    let res = put(&app, &app.admin_key, &one.repeat(3)).await;
+    app.put_policies(&one.repeat(2)).await;
+    let res = app.put_policies_as(&app.admin_key, &one.repeat(3)).await;
     res.assert_error(409, "limit_reached");
     assert_eq!(res.body["details"], json!({"limit": "policies", "max": 2}));
-    assert_eq!(
-        app.get("/v1/policies").await.body["policies"],
-        one.repeat(2)
-    );
+    assert_eq!(policies_of(&app).await, one.repeat(2));
 }
 
 /// SPEC §8: the webhook actions are named `webhook_endpoints.*`; a policy
@@ -370,29 +295,22 @@ async fn policies_written_with_the_first_webhook_action_names_keep_working() {
     let app = spawn_app().await;
     let legacy = r#"@notice("no webhooks")
 forbid (principal, action in [Action::"webhooks.create", Action::"webhooks.roll"], resource);"#;
-    tether::authz::write_policies(&app.app.store, app.org_id, legacy, app.clock.now())
-        .await
-        .unwrap();
+    store_as_written(&app, legacy).await;
     let cold = app.cold_instance();
-    let res = cold
-        .post(
-            "/v1/webhook-endpoints",
-            &json!({"url": "http://127.0.0.1:9/hooks"}),
-        )
-        .await;
+    let res = cold.post_webhook_endpoint("http://127.0.0.1:9/hooks").await;
     res.assert_error(403, "policy_denied");
     assert_eq!(res.body["notices"], json!(["no webhooks"]));
-    assert_eq!(cold.get("/v1/policies").await.body["policies"], legacy);
+    assert_eq!(policies_of(&cold).await, legacy);
     assert_eq!(cold.get("/v1/webhook-endpoints").await.status, 200);
     // Uploaded with the old names: accepted, enforced, stored as written.
     let list = r#"forbid (principal, action == Action::"webhooks.list", resource);"#;
-    assert_eq!(put(&app, &app.admin_key, list).await.status, 200);
+    app.put_policies(list).await;
     app.get("/v1/webhook-endpoints")
         .await
         .assert_error(403, "policy_denied");
-    assert_eq!(app.get("/v1/policies").await.body["policies"], list);
+    assert_eq!(policies_of(&app).await, list);
     let current = r#"forbid (principal, action == Action::"webhook_endpoints.read", resource);"#;
-    assert_eq!(put(&app, &app.admin_key, current).await.status, 200);
+    app.put_policies(current).await;
     assert_eq!(app.get("/v1/webhook-endpoints").await.status, 200);
 }
 
@@ -405,29 +323,27 @@ forbid (principal, action in [Action::"webhooks.create", Action::"webhooks.roll"
 async fn stored_policies_that_no_longer_parse_block_all_but_their_repeal() {
     let app = spawn_app().await;
     let broken = "forbid (principal, action, resource";
-    tether::authz::write_policies(&app.app.store, app.org_id, broken, app.clock.now())
-        .await
-        .unwrap();
+    store_as_written(&app, broken).await;
     let cold = app.cold_instance();
     cold.get("/v1/end-users")
         .await
         .assert_error(500, "internal_error");
-    assert_eq!(cold.get("/v1/policies").await.body["policies"], broken);
-    assert_eq!(put(&cold, &cold.admin_key, "").await.status, 200);
+    assert_eq!(policies_of(&cold).await, broken);
+    cold.put_policies("").await;
     assert_eq!(cold.get("/v1/end-users").await.status, 200);
     // Longer than an upload may be now, stored before: enforced.
     let long = format!(
         "@notice(\"long\")\nforbid (principal, action == Action::\"end_users.list\", resource) when {{ {} }};",
         vec!["context.source_ip != \"x\""; 700].join(" && ")
     );
-    put(&app, &app.admin_key, &long)
+    app.put_policies_as(&app.admin_key, &long)
         .await
         .assert_error(422, "validation_failed");
     let written = tether::authz::write_policies(&app.app.store, app.org_id, &long, app.clock.now())
         .await
         .unwrap();
     assert!(written.is_some());
-    assert_eq!(app.get("/v1/policies").await.body["policies"], long);
+    assert_eq!(policies_of(&app).await, long);
     let res = app.cold_instance().get("/v1/end-users").await;
     res.assert_error(403, "policy_denied");
     assert_eq!(res.body["notices"], json!(["long"]));
@@ -443,9 +359,28 @@ async fn a_forbid_that_fails_to_evaluate_denies() {
     let failing = r#"@notice("no listing")
 forbid (principal, action == Action::"end_users.list", resource)
 when { 9223372036854775807 + 1 > 0 };"#;
-    assert_eq!(put(&app, &app.admin_key, failing).await.status, 200);
+    app.put_policies(failing).await;
     let res = app.get("/v1/end-users").await;
     res.assert_error(403, "policy_denied");
     assert_eq!(res.body["notices"], json!(["no listing"]));
     assert_eq!(app.get("/v1/policies").await.status, 200);
+}
+
+/// Stores `text` as the organization's policies as it is, valid or not (as
+/// an older version, or a hand, wrote it).
+async fn store_as_written(app: &tether_tests::TestApp, text: &str) {
+    let now = app.clock.now();
+    tether::authz::write_policies(&app.app.store, app.org_id, text, now)
+        .await
+        .unwrap();
+}
+
+/// The organization's policies as `GET /v1/policies` shows them.
+async fn policies_of(app: &tether_tests::TestApp) -> serde_json::Value {
+    app.get("/v1/policies").await.body["policies"].clone()
+}
+
+/// A `forbid` of every action when `condition` holds.
+fn forbid_when(condition: &str) -> String {
+    format!("forbid (principal, action, resource) when {{ {condition} }};")
 }

@@ -42,13 +42,12 @@ fn change(
 
 async fn linked_user(app: &TestApp, provider: &str, external_id: &str) -> Value {
     let user = app.create_user(json!({"email": "gone@example.com"})).await;
-    let res = app
-        .post(
-            &format!("/v1/users/{}/identities", id(&user)),
-            &json!({"identity_provider_id": provider, "external_id": external_id}),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    app.post(
+        &format!("/v1/users/{}/identities", id(&user)),
+        &json!({"identity_provider_id": provider, "external_id": external_id}),
+    )
+    .await
+    .assert_status(201);
     user
 }
 
@@ -112,8 +111,7 @@ async fn a_purged_users_identity_can_be_linked_again() {
             .await
             .is_empty()
     );
-    let relinked = app.post(&path, &body).await;
-    assert_eq!(relinked.status, 201, "{}", relinked.text);
+    app.post(&path, &body).await.assert_status(201);
 }
 
 #[tokio::test]

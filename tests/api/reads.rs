@@ -152,12 +152,12 @@ async fn a_read_made_before_a_change_is_discarded_and_made_again() {
     assert_eq!(as_reader().await.status, 200);
     // The key is revoked by another function: the read this warm function
     // runs beside its limiter write (with the key as cached) is not answered.
-    let revoked = test.delete(&format!("/v1/api-keys/{key_id}")).await;
-    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    test.delete(&format!("/v1/api-keys/{key_id}"))
+        .await
+        .assert_status(204);
     as_reader().await.assert_error(401, "invalid_credentials");
     // The admin key still reads, judged afresh.
-    let res = warm.get(&path).await;
-    assert_eq!(res.status, 200, "{}", res.text);
+    let res = warm.get(&path).await.assert_status(200);
     assert_eq!(res.body["email"], "d@example.com");
 }
 
@@ -167,13 +167,12 @@ async fn reads_with_a_read_of_their_own_still_take_one_round_trip() {
     let user = test.create_user(json!({})).await;
     let provider = test.create_provider_id().await;
     let identities = format!("/v1/users/{}/identities", id(&user));
-    let linked = test
-        .post(
-            &identities,
-            &json!({"identity_provider_id": provider, "external_id": "x-1"}),
-        )
-        .await;
-    assert_eq!(linked.status, 201, "{}", linked.text);
+    test.post(
+        &identities,
+        &json!({"identity_provider_id": provider, "external_id": "x-1"}),
+    )
+    .await
+    .assert_status(201);
     let (service, token) = test.create_service(&[]).await;
     let connect = test.create_connect_token(&service).await;
     let claimed = test.claim_relation(&service, &token, &connect["token"], "acct-1");
@@ -275,8 +274,7 @@ async fn a_claim_reads_its_token_and_policies_beside_the_services_limiter_write(
             );
             counts.reset();
             let before = app.store.call_totals();
-            let res = request.send_via(&app).await;
-            assert_eq!(res.status, 200, "{}", res.text);
+            let res = request.send_via(&app).await.assert_status(200);
             assert_eq!(res.body["externalOrganizationId"], "acct-r");
             if measured {
                 // The limiter's write, the BatchGetItem, the transaction.
@@ -319,8 +317,7 @@ async fn claims_refused_for_the_services_rate_read_nothing_ahead() {
     }
     for _ in 0..5 {
         let before = test.app.store.call_totals();
-        let res = claim().await;
-        assert_eq!(res.status, 429, "{}", res.text);
+        claim().await.assert_status(429);
         let spent = test.app.store.call_totals().since(&before);
         assert_eq!(spent.calls, 1, "the limiter's write only");
     }
@@ -392,8 +389,7 @@ async fn a_refused_caller_costs_no_read_of_the_operation() {
     };
     assert_eq!(as_service().await.status, 403);
     let before = warm.app.store.call_totals();
-    let refused = as_service().await;
-    assert_eq!(refused.status, 403, "{}", refused.text);
+    let refused = as_service().await.assert_status(403);
     assert_eq!(
         spent(&refused, &before),
         1,

@@ -58,8 +58,10 @@ impl Sso {
 #[tokio::test]
 async fn a_valid_id_token_links_the_identity_to_the_caller() {
     let s = sso().await;
-    let res = s.link(&idp::id_token("ada", s.now())).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = s
+        .link(&idp::id_token("ada", s.now()))
+        .await
+        .assert_status(201);
     assert_eq!(res.body["linked_by"], "user");
     assert_eq!(res.body["user_id"], s.user["id"]);
     assert_eq!(res.body["external_id"], "ada");
@@ -353,13 +355,12 @@ async fn an_organization_policy_can_forbid_sso_links_with_a_notice() {
     let policy = r#"@notice("SSO links need a company address")
 forbid (principal, action == Action::"sso.link", resource)
 unless { context has external_email && context.external_email like "*@corp.example" };"#;
-    let put = s
-        .app
+    s.app
         .request("PUT", "/v1/policies")
         .raw_body("text/plain", policy)
         .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+        .await
+        .assert_status(200);
     let res = s.link(&idp::id_token("ada", s.now())).await;
     res.assert_error(403, "policy_denied");
     assert_eq!(
@@ -377,19 +378,21 @@ unless { context has external_email && context.external_email like "*@corp.examp
     claims["jti"] = json!("another");
     let allowed = s
         .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
-        .await;
-    assert_eq!(allowed.status, 201, "{}", allowed.text);
+        .await
+        .assert_status(201);
     assert_eq!(allowed.body["external_email_verified"], true);
 }
 
 #[tokio::test]
 async fn a_warm_link_is_two_round_trips_with_the_provider_cached() {
     let s = sso().await;
-    let first = s.link(&idp::id_token("first", s.now())).await;
-    assert_eq!(first.status, 201, "{}", first.text);
+    s.link(&idp::id_token("first", s.now()))
+        .await
+        .assert_status(201);
     let before = s.app.app.store.call_totals();
-    let second = s.link(&idp::id_token("second", s.now())).await;
-    assert_eq!(second.status, 201, "{}", second.text);
+    s.link(&idp::id_token("second", s.now()))
+        .await
+        .assert_status(201);
     // The limiter's UpdateItem and the link transaction: the provider and its
     // keys come from the warm cache, the caller's organization too.
     assert_eq!(s.app.app.store.call_totals().since(&before).calls, 2);
@@ -408,35 +411,31 @@ async fn a_warm_link_is_two_round_trips_with_the_provider_cached() {
 #[tokio::test]
 async fn edge_tokens_that_are_valid_link() {
     let s = sso().await;
-    let no_kid = s
-        .link(&idp::sign(
-            Algorithm::RS256,
-            None,
-            &idp::claims("nokid", s.now()),
-        ))
-        .await;
-    assert_eq!(no_kid.status, 201, "{}", no_kid.text);
+    s.link(&idp::sign(
+        Algorithm::RS256,
+        None,
+        &idp::claims("nokid", s.now()),
+    ))
+    .await
+    .assert_status(201);
     let mut far = idp::claims("far", s.now());
     far["exp"] = json!(i64::MAX);
-    let res = s
-        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &far))
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &far))
+        .await
+        .assert_status(201);
     // NumericDates may have fractions (RFC 7519 §2).
     let mut fractional = idp::claims("fraction", s.now());
     fractional["exp"] = json!((s.now() + 300) as f64 + 0.25);
     fractional["iat"] = json!(s.now() as f64 - 0.5);
-    let res = s
-        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &fractional))
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &fractional))
+        .await
+        .assert_status(201);
     let mut one_audience = idp::claims("azp", s.now());
     one_audience["aud"] = json!([idp::CLIENT_ID, "other"]);
     one_audience["azp"] = json!(idp::CLIENT_ID);
-    let res = s
-        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &one_audience))
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &one_audience))
+        .await
+        .assert_status(201);
     // Two keys of one algorithm and no kid: which one is unknowable.
     let mut twice = idp::jwks();
     let mut second = twice["keys"][0].clone();
@@ -482,8 +481,9 @@ async fn a_nonce_sent_must_match_the_tokens() {
     let missing = link(idp::id_token("n", s.now()), "n-1").await;
     assert_eq!(missing.body["details"]["reason"], "nonce");
     claims["nonce"] = json!("n-1");
-    let right = link(idp::sign(Algorithm::RS256, Some("rsa-1"), &claims), "n-1").await;
-    assert_eq!(right.status, 201, "{}", right.text);
+    link(idp::sign(Algorithm::RS256, Some("rsa-1"), &claims), "n-1")
+        .await
+        .assert_status(201);
 }
 
 /// SPEC §10: an id_token is bound to the first end user who presents it —
@@ -493,10 +493,8 @@ async fn a_nonce_sent_must_match_the_tokens() {
 async fn an_id_token_is_bound_to_the_first_user_who_presents_it() {
     let s = sso().await;
     let token = idp::id_token("ada", s.now());
-    let first = s.link(&token).await;
-    assert_eq!(first.status, 201, "{}", first.text);
-    let retry = s.link(&token).await;
-    assert_eq!(retry.status, 200, "{}", retry.text);
+    let first = s.link(&token).await.assert_status(201);
+    s.link(&token).await.assert_status(200);
     let unlink = format!("/v1/users/{}/identities/{}", id(&s.user), id(&first.body));
     assert_eq!(s.app.delete(&unlink).await.status, 204);
     let other = s.app.create_user(json!({})).await;
@@ -526,13 +524,12 @@ async fn a_policy_can_demand_a_verified_email() {
     let policy = r#"@notice("verified addresses only")
 forbid (principal, action in [Action::"sso.link", Action::"identities.create"], resource)
 unless { context.external_email_verified };"#;
-    let put = s
-        .app
+    s.app
         .request("PUT", "/v1/policies")
         .raw_body("text/plain", policy)
         .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+        .await
+        .assert_status(200);
     s.link(&idp::id_token("plain", s.now()))
         .await
         .assert_error(403, "policy_denied");
@@ -540,8 +537,8 @@ unless { context.external_email_verified };"#;
     claims["email_verified"] = json!(true);
     let ok = s
         .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
-        .await;
-    assert_eq!(ok.status, 201, "{}", ok.text);
+        .await
+        .assert_status(201);
     assert_eq!(ok.body["external_email_verified"], true);
     let path = format!("/v1/users/{}/identities", id(&s.user));
     let body = |verified: bool| {
@@ -552,8 +549,7 @@ unless { context.external_email_verified };"#;
         .post(&path, &body(false))
         .await
         .assert_error(403, "policy_denied");
-    let linked = s.app.post(&path, &body(true)).await;
-    assert_eq!(linked.status, 201, "{}", linked.text);
+    let linked = s.app.post(&path, &body(true)).await.assert_status(201);
     assert_eq!(linked.body["external_email_verified"], true);
 }
 
@@ -562,8 +558,10 @@ unless { context.external_email_verified };"#;
 #[tokio::test]
 async fn a_provider_deleted_elsewhere_is_refused_by_a_warm_function() {
     let s = sso().await;
-    let linked = s.link(&idp::id_token("ada", s.now())).await;
-    assert_eq!(linked.status, 201, "{}", linked.text);
+    let linked = s
+        .link(&idp::id_token("ada", s.now()))
+        .await
+        .assert_status(201);
     let unlink = s
         .app
         .delete(&format!(
@@ -574,10 +572,10 @@ async fn a_provider_deleted_elsewhere_is_refused_by_a_warm_function() {
         .await;
     assert_eq!(unlink.status, 204);
     let other = s.app.cold_instance();
-    let deleted = other
+    other
         .delete(&format!("/v1/identity-providers/{}", s.provider))
-        .await;
-    assert_eq!(deleted.status, 204, "{}", deleted.text);
+        .await
+        .assert_status(204);
     s.link(&idp::id_token("grace", s.now()))
         .await
         .assert_error(422, "unknown_identity_provider");

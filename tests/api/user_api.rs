@@ -14,15 +14,17 @@ async fn a_minted_token_opens_the_user_api_and_verifies_against_the_jwks() {
     let res = app
         .request("POST", &format!("/v1/end-users/{}/tokens", id(&user)))
         .send()
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+        .await
+        .assert_status(201);
     assert_eq!(res.body["token_type"], "Bearer");
     assert_eq!(res.body["expires_in"], 900);
     assert_eq!(res.header("cache-control"), Some("no-store"));
     let token = res.body["access_token"].as_str().unwrap();
 
-    let me = app.send_as("GET", "/v1/me", As::Bearer(token), None).await;
-    assert_eq!(me.status, 200, "{}", me.text);
+    let me = app
+        .send_as("GET", "/v1/me", As::Bearer(token), None)
+        .await
+        .assert_status(200);
     assert_eq!(me.body, user);
     assert!(
         me.header("x-ratelimit-limit").is_some(),
@@ -120,8 +122,8 @@ async fn minted(app: &tether_tests::TestApp, user: &serde_json::Value) -> String
     let res = app
         .request("POST", &format!("/v1/end-users/{}/tokens", id(user)))
         .send()
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text);
+        .await
+        .assert_status(201);
     res.body["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -140,8 +142,7 @@ async fn revoked_tokens_are_401_from_the_next_request_and_new_ones_work() {
     };
     assert_eq!(me(old.clone()).await.status, 200);
     let revoke = format!("/v1/end-users/{}/tokens/revoke", id(&user));
-    let res = app.post(&revoke, &json!({})).await;
-    assert_eq!(res.status, 204, "{}", res.text);
+    app.post_empty(&revoke).await.assert_status(204);
     me(old.clone())
         .await
         .assert_error(401, "invalid_credentials");
@@ -156,17 +157,16 @@ async fn revoked_tokens_are_401_from_the_next_request_and_new_ones_work() {
     .assert_error(401, "invalid_credentials");
     let new = minted(&app, &user).await;
     assert_eq!(me(new.clone()).await.status, 200);
-    let linked = app
+    app
         .send_as(
             "POST",
             "/v1/me/sso/link",
             As::Bearer(&new),
             Some(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("ada", now)})),
         )
-        .await;
-    assert_eq!(linked.status, 201, "{}", linked.text);
+        .await.assert_status(201);
     // Revoking is idempotent; unknown, malformed and another organization's users.
-    assert_eq!(app.post(&revoke, &json!({})).await.status, 204);
+    assert_eq!(app.post_empty(&revoke).await.status, 204);
     me(new).await.assert_error(401, "invalid_credentials");
     app.post(
         "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/tokens/revoke",
@@ -228,10 +228,10 @@ async fn a_signing_key_rotation_keeps_every_live_token_working() {
     );
     let new_token = minted(&rotating, &user).await;
     for token in [&old_token, &new_token] {
-        let me = rotating
+        rotating
             .send_as("GET", "/v1/me", As::Bearer(token), None)
-            .await;
-        assert_eq!(me.status, 200, "{}", me.text);
+            .await
+            .assert_status(200);
     }
     let jwks = rotating
         .request("GET", "/.well-known/jwks.json")

@@ -12,8 +12,10 @@ use tether_tests::{TestApp, TestAppBuilder, id, spawn_app, spawn_app_following_s
 const URL: &str = "http://127.0.0.1:8089/hooks";
 
 async fn create(app: &TestApp, body: Value) -> Value {
-    let res = app.post("/v1/webhook-endpoints", &body).await;
-    assert_eq!(res.status, 201, "{}", res.text);
+    let res = app
+        .post("/v1/webhook-endpoints", &body)
+        .await
+        .assert_status(201);
     assert_eq!(res.header("cache-control"), Some("no-store"));
     res.body
 }
@@ -213,8 +215,7 @@ async fn endpoints_change_are_re_enabled_and_deleted() {
     let path = format!("/v1/webhook-endpoints/{}", id(&created));
     let changed = app
         .patch(&path, &json!({"description": "billing", "event_types": ["identity.linked"], "status": "enabled"}))
-        .await;
-    assert_eq!(changed.status, 200, "{}", changed.text);
+        .await.assert_status(200);
     assert_eq!(changed.body["description"], "billing");
     assert_eq!(changed.body["event_types"], json!(["identity.linked"]));
     assert!(changed.body.get("secret").is_none());
@@ -239,12 +240,12 @@ async fn a_rolled_secret_signs_beside_the_new_one_for_a_day() {
     let created = create(&app, json!({"url": URL})).await;
     let old = created["secret"].as_str().unwrap().to_owned();
     let rolled = app
-        .post(
-            &format!("/v1/webhook-endpoints/{}/roll-secret", id(&created)),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(rolled.status, 200, "{}", rolled.text);
+        .post_empty(&format!(
+            "/v1/webhook-endpoints/{}/roll-secret",
+            id(&created)
+        ))
+        .await
+        .assert_status(200);
     assert_eq!(rolled.header("cache-control"), Some("no-store"));
     let new = rolled.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
@@ -316,9 +317,7 @@ async fn endpoint_changes_are_events_without_the_secret() {
         200
     );
     assert_eq!(
-        app.post(&format!("{path}/roll-secret"), &json!({}))
-            .await
-            .status,
+        app.post_empty(&format!("{path}/roll-secret")).await.status,
         200
     );
     assert_eq!(app.delete(&path).await.status, 204);
@@ -362,12 +361,12 @@ async fn the_webhook_key_rotates_without_changing_a_secret() {
     let plain = create(&app, json!({"url": URL})).await;
     let rolled = create(&app, json!({"url": URL})).await;
     let roll = app
-        .post(
-            &format!("/v1/webhook-endpoints/{}/roll-secret", id(&rolled)),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(roll.status, 200, "{}", roll.text);
+        .post_empty(&format!(
+            "/v1/webhook-endpoints/{}/roll-secret",
+            id(&rolled)
+        ))
+        .await
+        .assert_status(200);
     let before = [signing(&app, &plain).await, signing(&app, &rolled).await];
     assert_eq!(before[1].len(), 2, "the rolled secret still signs");
     let shown = app.get("/v1/webhook-endpoints").await.body;

@@ -581,12 +581,16 @@ impl TestApp {
         res.body
     }
 
-    /// `POST /v1/webhook-endpoints` of `url` with the admin key, asserting
-    /// 201; returns the endpoint (with its `secret`).
+    /// `POST /v1/webhook-endpoints` of `url` with the admin key.
+    pub async fn post_webhook_endpoint(&self, url: &str) -> TestResponse {
+        self.post("/v1/webhook-endpoints", &json!({ "url": url }))
+            .await
+    }
+
+    /// [`TestApp::post_webhook_endpoint`], asserting 201; returns the
+    /// endpoint (with its `secret`).
     pub async fn create_webhook_endpoint(&self, url: &str) -> Value {
-        let res = self
-            .post("/v1/webhook-endpoints", &json!({ "url": url }))
-            .await;
+        let res = self.post_webhook_endpoint(url).await;
         res.assert_status(201).body
     }
 
@@ -678,6 +682,32 @@ impl TestApp {
         self.request("DELETE", path).send().await
     }
 
+    /// Follows `next_cursor` through `GET path?limit=…` with the admin key,
+    /// asserting each page answers 200 with at most `limit` items; returns
+    /// the ids seen, in order, and the number of pages.
+    pub async fn walk_pages(&self, path: &str, limit: usize) -> (Vec<String>, usize) {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}?limit={limit}&cursor={c}"),
+                None => format!("{path}?limit={limit}"),
+            };
+            let res = self.get(&url).await.assert_status(200);
+            pages += 1;
+            let data = res.body["data"].as_array().unwrap();
+            assert!(data.len() <= limit);
+            ids.extend(data.iter().map(|d| id(d).to_owned()));
+            match &res.body["next_cursor"] {
+                Value::String(next) => cursor = Some(next.clone()),
+                Value::Null => return (ids, pages),
+                other => panic!("next_cursor {other}"),
+            }
+            assert!(pages < 100, "runaway pagination");
+        }
+    }
+
     /// `POST path` with a JSON body and the admin key.
     pub async fn post(&self, path: &str, body: &Value) -> TestResponse {
         self.request("POST", path).json(body).send().await
@@ -709,6 +739,19 @@ impl TestApp {
         self.post(path, &json!({})).await
     }
 
+    /// `method path` with the admin key and `body` as given, of
+    /// `content_type`.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> TestResponse {
+        let request = self.request(method, path);
+        request.raw_body(content_type, body).send().await
+    }
+
     /// `POST path` with a JSON body, an `Idempotency-Key` and the admin key.
     pub async fn post_once(&self, path: &str, key: &str, body: &Value) -> TestResponse {
         self.request("POST", path)
@@ -725,12 +768,16 @@ impl TestApp {
 
     /// `PUT /v1/policies` with Cedar `text` and the admin key, asserting 200.
     pub async fn put_policies(&self, text: &str) {
-        let put = self
-            .request("PUT", "/v1/policies")
-            .raw_body("text/plain", text)
-            .send()
-            .await;
-        assert_eq!(put.status, 200, "{}", put.text);
+        self.put_policies_as(&self.admin_key, text)
+            .await
+            .assert_status(200);
+    }
+
+    /// `PUT /v1/policies` with Cedar `text` (`text/plain`) and the API key
+    /// `key`.
+    pub async fn put_policies_as(&self, key: &str, text: &str) -> TestResponse {
+        let request = self.request("PUT", "/v1/policies").key(key);
+        request.raw_body("text/plain", text).send().await
     }
 
     /// `POST /v1/end-users` with `body`, asserting 201; returns the end user.
