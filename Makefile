@@ -7,16 +7,19 @@ dev:
 test:
 	@scripts/test.sh
 
+# What dev, test, lint, contract and docs use, at once (each of them installs
+# its own on first use).
 tools:
-	@scripts/tools.sh
+	@scripts/tools.sh all
 
-lint: tools
+lint:
+	@scripts/tools.sh lint
 	cargo fmt --all --check
 	cargo xtask generate --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	.venv/bin/cfn-lint infra/template.yaml
+	.venv-lint/bin/cfn-lint infra/template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1 .venv-sam/bin/sam validate --lint -t infra/template.yaml
-	.venv/bin/openapi-spec-validator docs/openapi.json
+	.venv-lint/bin/openapi-spec-validator docs/openapi.json
 
 # Bounded schemathesis run of docs/openapi.json against the local stack.
 contract:

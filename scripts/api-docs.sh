@@ -2,19 +2,12 @@
 # Renders docs/openapi.json into docs/api.html: one self-contained page (the
 # Redoc bundle and the document inline; nothing fetched from elsewhere).
 # `cargo xtask generate` keeps the document inside the page current; this
-# script is needed only to write the page or change Redoc's version.
+# script is needed only to write the page or change Redoc's version (its pin
+# is in scripts/tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=2.5.1
-dir=.local/docs
-bundle=$dir/node_modules/redoc/bundles/redoc.standalone.js
-if [ ! -f "$bundle" ] || ! grep -q "\"version\": \"$version\"" "$dir/node_modules/redoc/package.json"; then
-  echo "==> installing redoc@$version (npm) into $dir" >&2
-  started=$(date +%s)
-  mkdir -p "$dir"
-  (cd "$dir" && npm install --silent --no-audit --no-fund --no-save "redoc@$version" >/dev/null)
-  echo "==> redoc installed in $(( $(date +%s) - started )) s" >&2
-fi
+scripts/tools.sh docs  # Redoc, pinned there
+bundle=.local/docs/node_modules/redoc/bundles/redoc.standalone.js
 python3 - "$bundle" <<'PY'
 import json, sys
 bundle = open(sys.argv[1], encoding="utf-8").read().replace("</script", "<\\/script")

@@ -13,14 +13,14 @@ trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 bench=$1; shift
-scripts/tools.sh
+scripts/tools.sh bench
 if [ "$bench" = functions ]; then
   packages=(-p bench-floor)
   for dir in functions/*/; do packages+=(-p "$(basename "$dir")"); done
   echo "==> building every function and the floor (release profile)" >&2
   cargo build --release --locked "${packages[@]}"
   if [ -n "${BENCH_ARM64:-}" ]; then
-    scripts/tools.sh --arm64
+    scripts/tools.sh arm64
     PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 --locked --lambda-dir target/lambda "${packages[@]}"
   fi
 fi

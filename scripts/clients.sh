@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates API clients from docs/openapi.json with two mainstream generators
 # and drives the running stack through them (called by scripts/contract.sh):
-#   Python: openapi-python-client (.venv)          → .local/clients/python
+#   Python: openapi-python-client (.venv-contract) → .local/clients/python
 #   TypeScript: openapi-typescript + openapi-fetch  → .local/clients/ts
 # Fails when a generator warns or a typed call does not get what the document
 # promises. Environment: TETHER_URL, CONTRACT_API_KEY, CONTRACT_SERVICE_ID,
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=.local/clients
 mkdir -p "$out"
 
-ts=.local/clients/ts  # the generators: scripts/tools.sh installs them
+ts=.local/clients/ts  # the generators: scripts/tools.sh contract installs them
 
 no_warnings() { # NAME LOG
   if grep -qiE 'warn' "$2"; then
@@ -22,11 +22,11 @@ no_warnings() { # NAME LOG
 }
 
 echo "==> openapi-python-client" >&2
-.venv/bin/openapi-python-client generate --path docs/openapi.json --output-path "$out/python" \
+.venv-contract/bin/openapi-python-client generate --path docs/openapi.json --output-path "$out/python" \
   --overwrite --config tests/contract/clients/openapi-python-client.yml >"$out/python.log" 2>&1 ||
   { cat "$out/python.log" >&2; exit 1; }
 no_warnings openapi-python-client "$out/python.log"
-PYTHONPATH="$out/python" .venv/bin/python tests/contract/clients/python_client.py
+PYTHONPATH="$out/python" .venv-contract/bin/python tests/contract/clients/python_client.py
 
 echo "==> openapi-typescript + openapi-fetch" >&2
 "$ts/node_modules/.bin/openapi-typescript" docs/openapi.json -o "$ts/schema.d.ts" >"$out/ts.log" 2>&1 ||

@@ -15,11 +15,11 @@ budget=${CONTRACT_MAX_TIME:-60}
 export TETHER_TABLE=tether-contract-$$
 url="http://127.0.0.1:$port"
 
-scripts/tools.sh
+scripts/tools.sh contract
 ensure_dynamodb
 ensure_sqs
 ensure_signing_key
-.venv/bin/openapi-spec-validator docs/openapi.json
+.venv-contract/bin/openapi-spec-validator docs/openapi.json
 # Generous limits: the run is about the contract, not the limiter. No reloads:
 # the watcher restarted function instances mid-request when files changed
 # under the workspace (schemathesis's cache), and those requests timed out.
@@ -80,7 +80,7 @@ logs=target/contract
 mkdir -p "$logs"
 run() {
   local tag=$1 header=$2
-  .venv/bin/schemathesis --config-file tests/contract/schemathesis.toml run docs/openapi.json \
+  .venv-contract/bin/schemathesis --config-file tests/contract/schemathesis.toml run docs/openapi.json \
     --include-tag "$tag" -H "$header" --max-time "$budget" --no-color > "$logs/$tag.log" 2>&1
 }
 # The organization API's run may delete its (pinned) user or revoke its

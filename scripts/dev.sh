@@ -10,7 +10,7 @@ trap 'echo; echo "==> stopping" >&2; exit 0' INT TERM
 port=${TETHER_PORT:-9000}
 export TETHER_TABLE=${TETHER_TABLE:-tether}
 
-scripts/tools.sh
+scripts/tools.sh dev
 ensure_dynamodb
 ensure_sqs
 ensure_signing_key

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts moto's server (its DynamoDB and DynamoDB Streams, in memory) on
 # 127.0.0.1 and a free port, waits until it answers, and prints `PID PORT`
-# on stdout. The caller stops it by PID. moto[server] is installed into .venv
-# on first use.
+# on stdout. The caller stops it by PID. moto is installed on first use
+# (scripts/tools.sh: .venv, or .venv-moto for MOTO=stock).
 #   scripts/moto.sh [PORT]
 #   MOTO=stock scripts/moto.sh [PORT]   the newest moto release as PyPI ships
 #                                       it, unpatched (.venv-moto; what a user's
@@ -11,22 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 if [ "${MOTO:-}" = stock ]; then
-  if [ ! -x .venv-moto/bin/moto_server ]; then
-    echo "==> installing moto[server]==$MOTO_STOCK_VERSION into .venv-moto" >&2
-    python3 -m venv .venv-moto
-    .venv-moto/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_STOCK_VERSION"
-  fi
+  scripts/tools.sh moto-stock
   port=${1:-$(free_port)}
   mkdir -p .local
   log=$PWD/.local/moto-stock.$port.log
   .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   await_emulator "moto (stock)" "$!" "$port" "$log"
 fi
-if [ ! -x .venv/bin/moto_server ]; then
-  echo "==> installing moto[server] into .venv" >&2
-  [ -x .venv/bin/pip ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.5"
-fi
+scripts/tools.sh moto
 port=${1:-$(free_port)}
 mkdir -p .local
 log=$PWD/.local/moto.$port.log

@@ -14,7 +14,7 @@ trap 'exit 130' INT TERM
 
 # Tools first: installing them beside the build was no faster on 2 cores
 # (docs/decisions.md, "CI time").
-scripts/tools.sh
+scripts/tools.sh test
 cargo test --workspace --locked --no-run "$@"
 echo "==> $(date -u +%H:%M:%S) built" >&2
 ensure_signing_key
