@@ -22,13 +22,9 @@ struct Workers {
 
 impl Workers {
     async fn start(app: &TestApp) -> Self {
-        let poller = Poller::start(
-            &app.app.store,
-            tether_tests::streams_client(),
-            &[tether::purge::handler, tether::publisher::handler],
-        )
-        .await
-        .expect("the table has a stream");
+        let poller = app
+            .follow_stream(&[tether::purge::handler, tether::publisher::handler])
+            .await;
         Self {
             poller,
             deliverer: app.deliverer(),
@@ -80,7 +76,7 @@ async fn deliveries_of(app: &TestApp, endpoint: &Value) -> Vec<Value> {
         ))
         .await
         .assert_status(200);
-    res.body["data"].as_array().unwrap().clone()
+    res.data().clone()
 }
 
 #[tokio::test]
@@ -102,9 +98,8 @@ async fn a_change_arrives_signed_as_the_event_and_the_reference_library_verifies
     assert_eq!(delivery.headers["webhook-id"], body["id"].as_str().unwrap());
     // The body is the event exactly as GET /v1/events serves it.
     let events = app.get("/v1/events").await;
-    let logged = events.body["data"]
-        .as_array()
-        .unwrap()
+    let logged = events
+        .data()
         .iter()
         .find(|e| e["id"] == body["id"])
         .cloned();
@@ -267,7 +262,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled_by_the_system_and_re_enab
     let disabled = loop {
         workers.poller.poll_once(&app.followers()).await.unwrap();
         let events = app.get("/v1/events?types=webhook_endpoint.disabled").await;
-        if let Some(event) = events.body["data"].as_array().unwrap().first() {
+        if let Some(event) = events.data().first() {
             break event.clone();
         }
         assert!(
@@ -471,7 +466,7 @@ async fn a_delivery_still_queued_at_a_purge_carries_the_redacted_event() {
     loop {
         workers.poller.poll_once(&app.followers()).await.unwrap();
         let purged = app.get("/v1/events?types=end_user.purged").await;
-        if !purged.body["data"].as_array().unwrap().is_empty() {
+        if !purged.data().is_empty() {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(15), "not purged");

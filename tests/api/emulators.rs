@@ -229,9 +229,8 @@ async fn the_stream_worker_follows_stock_moto_past_a_cancelled_transaction() {
     loop {
         poller.poll_once(&app.followers()).await.expect("poll");
         let events = app.get("/v1/events?types=end_user.purged&limit=100").await;
-        let published = events.body["data"]
-            .as_array()
-            .unwrap()
+        let published = events
+            .data()
             .iter()
             .any(|e| e["data"]["object"]["id"] == other["id"]);
         if published {

@@ -10,13 +10,8 @@ use tether_tests::{As, TestApp, TestResponse, id, idp, spawn_app, spawn_app_foll
 
 /// A poller running the purge and the publisher, as `make dev`'s worker does.
 async fn follow(app: &TestApp) -> Poller {
-    Poller::start(
-        &app.app.store,
-        tether_tests::streams_client(),
-        &[tether::purge::handler, tether::publisher::handler],
-    )
-    .await
-    .expect("the table has a stream")
+    app.follow_stream(&[tether::purge::handler, tether::publisher::handler])
+        .await
 }
 
 /// Every event of the organization, polling the stream until `count` are
@@ -59,7 +54,7 @@ async fn all_events(app: &TestApp, types: Option<&str>) -> Vec<Value> {
             .get(&format!("/v1/events?{query}"))
             .await
             .assert_status(200);
-        let page = res.body["data"].as_array().unwrap().clone();
+        let page = res.data().clone();
         after = Some(
             res.body["next_cursor"]
                 .as_str()
@@ -472,7 +467,7 @@ async fn consumers_filter_by_type_resume_from_any_cursor_and_see_only_their_orga
     app.create_user(json!({})).await;
     events(&app, &mut poller, 7).await;
     let next = app.get(&format!("/v1/events?after={cursor}")).await;
-    assert_eq!(next.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(next.data().len(), 1);
     assert_eq!(next.body["data"][0]["type"], "end_user.created");
 
     let (_, other_key) = app.create_org("Other").await;
@@ -582,7 +577,7 @@ async fn a_resuming_consumer_never_misses_or_repeats_under_concurrent_publishers
         };
         let page = app.get(&format!("/v1/events?{query}")).await;
         assert_eq!(page.status, 200);
-        for e in page.body["data"].as_array().unwrap() {
+        for e in page.data() {
             seen.push(e["id"].as_str().unwrap().to_owned());
             progressed = Instant::now();
         }
@@ -748,12 +743,12 @@ async fn a_filtered_page_reads_at_most_a_thousand_items_and_resumes_from_there()
             "/v1/events?types=api_key.revoked&limit=10&after={cursor}"
         ))
         .await;
-    let data = next.body["data"].as_array().unwrap();
+    let data = next.data();
     assert_eq!(data.len(), 1, "{}", next.text);
     assert_eq!(data[0]["type"], "api_key.revoked");
     // Unfiltered pages are bounded by their limit, as before.
     let page = app.get("/v1/events?limit=100").await;
-    assert_eq!(page.body["data"].as_array().unwrap().len(), 100);
+    assert_eq!(page.data().len(), 100);
 }
 
 /// SPEC §15: events about webhook endpoints carry the URL's scheme, host

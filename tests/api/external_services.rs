@@ -250,10 +250,10 @@ async fn a_claim_creates_the_relation_and_a_second_confirms_it() {
     assert_eq!(ok.body["organizationId"], b_org.to_string());
 
     let list = w.organizations("?limit=1").await.assert_status(200);
-    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list.data().len(), 1);
     let cursor = list.body["nextCursor"].as_str().unwrap();
     let rest = w.organizations(&format!("?limit=1&cursor={cursor}")).await;
-    assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.data().len(), 1);
     assert_eq!(rest.body["nextCursor"], Value::Null);
     let mut names: Vec<&str> = [&list.body, &rest.body]
         .iter()
@@ -487,11 +487,7 @@ async fn ten_parallel_claims_of_one_token_one_wins() {
             None,
         )
         .await;
-    assert_eq!(
-        list.body["data"].as_array().unwrap().len(),
-        1,
-        "one relation"
-    );
+    assert_eq!(list.data().len(), 1, "one relation");
 }
 
 #[tokio::test]
@@ -724,7 +720,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
 
     let page = w.app.get("/v1/external-service-relations?limit=1").await;
     let page = page.assert_status(200);
-    assert_eq!(page.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page.data().len(), 1);
     let cursor = page.body["next_cursor"].as_str().expect("a second page");
     let rest = w
         .app
@@ -732,7 +728,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
             "/v1/external-service-relations?limit=1&cursor={cursor}"
         ))
         .await;
-    assert_eq!(rest.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.data().len(), 1);
     assert_eq!(rest.body["next_cursor"], Value::Null);
     let listed: Vec<&Value> = [&page.body["data"][0], &rest.body["data"][0]].into();
     let mut services: Vec<&str> = listed
@@ -783,7 +779,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
     // The listed id is what the removal takes.
     assert_eq!(w.app.delete(&path).await.status, 204);
     let after = w.app.get("/v1/external-service-relations").await;
-    assert_eq!(after.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(after.data().len(), 1);
 }
 
 /// SPEC §4: removing a relation consumes the tokens that claimed and

@@ -87,10 +87,7 @@ fn meta(code: &str) -> ErrorMetadata {
 }
 
 async fn counts(app: &TestApp) -> (usize, String) {
-    let users = app.get("/v1/end-users?limit=100").await.body["data"]
-        .as_array()
-        .unwrap()
-        .len();
+    let users = app.get("/v1/end-users?limit=100").await.data().len();
     let org = crate::stored_item(app, &format!("ORG#{}", app.org_id), "ORG")
         .await
         .unwrap();
@@ -197,7 +194,7 @@ async fn a_failed_identity_link_leaves_both_items_or_neither() {
     let link = json!({"identity_provider_id": provider, "external_id": "x"});
     let res = send(faulty(&app, &[&throttled]), &app, "POST", &path, link).await;
     res.assert_error(503, "service_unavailable");
-    let identities = app.get(&path).await.body["data"].as_array().unwrap().len();
+    let identities = app.get(&path).await.data().len();
     let pairs = crate::org_items(&app, "IDPAIR#").await;
     assert_eq!(pairs, identities, "an identity and its pair, or neither");
 }

@@ -241,10 +241,7 @@ async fn changes_under_parallel_load_fail_no_request_and_all_land() {
     for res in reads.iter().chain(puts.iter()) {
         assert!(res.status == 200, "{} {}", res.status, res.text);
     }
-    let org = tether::organizations::get_organization(&app.app.store, app.org_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let org = app.organization().await;
     assert_eq!(org.revision, 4, "every change bumped the version once");
 }
 
@@ -280,10 +277,7 @@ async fn a_functions_own_policy_upload_is_its_copy_without_a_read_back() {
     let path = format!("/v1/end-users/{}", id(&user));
     assert_eq!(app.get(&path).await.status, 200, "warm");
     app.put_policies(FROZEN).await;
-    let org = tether::organizations::get_organization(&app.app.store, app.org_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let org = app.organization().await;
     let (stamp, kept) = app.app.policies.get(&app.org_id).expect("kept");
     assert_eq!(stamp, org.revision, "current at the change's version");
     assert_eq!(kept.expect("some policies").text, FROZEN);
@@ -360,10 +354,7 @@ async fn a_change_starts_from_the_organization_the_request_holds() {
     assert_eq!(spent.calls, 3, "revocation: {spent:?}");
 
     // A stale record: another change came first.
-    let stale = tether::organizations::get_organization(&app.app.store, app.org_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stale = app.organization().await;
     app.cold_instance().put_policies("").await;
     let changed =
         tether::organizations::change_at(&app.app.store, app.org_id, Some(&stale), |_| {
@@ -379,10 +370,7 @@ async fn a_change_starts_from_the_organization_the_request_holds() {
     let Changed::Done { version } = changed else {
         panic!("{changed:?}");
     };
-    let now = tether::organizations::get_organization(&app.app.store, app.org_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let now = app.organization().await;
     assert_eq!(
         version,
         stale.revision + 2,

@@ -451,7 +451,7 @@ async fn a_provider_is_deleted_only_when_unused_and_then_refused_everywhere() {
     let listed = app
         .get(&format!("/v1/users/{}/identities", id(&user)))
         .await;
-    for identity in listed.body["data"].as_array().unwrap() {
+    for identity in listed.data() {
         let unlink = app
             .delete(&format!(
                 "/v1/users/{}/identities/{}",

@@ -40,6 +40,24 @@ fn change(
     }
 }
 
+/// Deletes `user`, asserting 202; returns its path and the stream record
+/// of the deletion, numbered `sequence`.
+async fn delete_recorded(app: &TestApp, user: &Value, sequence: &str) -> (String, StreamChange) {
+    let before = user_item(app, user).await;
+    let path = format!("/v1/end-users/{}", id(user));
+    assert_eq!(app.delete(&path).await.status, 202);
+    let after = user_item(app, user).await;
+    (path, change(sequence, &before, &after))
+}
+
+/// Creates an end user and deletes it, asserting 202; returns its path.
+async fn delete_a_new_user(app: &TestApp) -> String {
+    let user = app.create_user(json!({})).await;
+    let path = format!("/v1/end-users/{}", id(&user));
+    assert_eq!(app.delete(&path).await.status, 202);
+    path
+}
+
 async fn linked_user(app: &TestApp, provider: &str, external_id: &str) -> Value {
     let user = app.create_user(json!({"email": "gone@example.com"})).await;
     app.post(
@@ -58,12 +76,7 @@ async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
     let user = linked_user(&app, &provider, "ext-1").await;
     let _other = app.create_user(json!({})).await;
     assert_eq!(relationships(&app).await, "2");
-    let before = user_item(&app, &user).await;
-    let path = format!("/v1/end-users/{}", id(&user));
-    assert_eq!(app.delete(&path).await.status, 202);
-    let after = user_item(&app, &user).await;
-
-    let record = change("100", &before, &after);
+    let (path, record) = delete_recorded(&app, &user, "100").await;
     assert!(
         purge::handle(&app.app.store, std::slice::from_ref(&record))
             .await
@@ -82,13 +95,7 @@ async fn a_deleted_user_is_purged_once_however_often_the_record_comes() {
             .is_empty()
     );
     assert_eq!(relationships(&app).await, "1", "decremented once");
-    assert_eq!(
-        app.get("/v1/end-users").await.body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.get("/v1/end-users").await.data().len(), 1);
 }
 
 #[tokio::test]
@@ -96,9 +103,7 @@ async fn a_purged_users_identity_can_be_linked_again() {
     let app = spawn_app().await;
     let provider = app.create_provider_id().await;
     let user = linked_user(&app, &provider, "reusable").await;
-    let before = user_item(&app, &user).await;
-    app.delete(&format!("/v1/end-users/{}", id(&user))).await;
-    let after = user_item(&app, &user).await;
+    let (_, deletion) = delete_recorded(&app, &user, "1").await;
 
     let newcomer = app.create_user(json!({})).await;
     let path = format!("/v1/users/{}/identities", id(&newcomer));
@@ -106,11 +111,7 @@ async fn a_purged_users_identity_can_be_linked_again() {
     app.post(&path, &body)
         .await
         .assert_error(409, "identity_already_linked");
-    assert!(
-        purge::handle(&app.app.store, &[change("1", &before, &after)])
-            .await
-            .is_empty()
-    );
+    assert!(purge::handle(&app.app.store, &[deletion]).await.is_empty());
     app.post(&path, &body).await.assert_status(201);
 }
 
@@ -150,23 +151,16 @@ async fn other_changes_are_ignored() {
 async fn a_failing_purge_reports_its_record_for_retry() {
     let app = spawn_app().await;
     let user = app.create_user(json!({})).await;
-    let before = user_item(&app, &user).await;
-    app.delete(&format!("/v1/end-users/{}", id(&user))).await;
-    let after = user_item(&app, &user).await;
-    let config = app
-        .app
-        .store
-        .client()
-        .config()
-        .to_builder()
-        .endpoint_url("http://127.0.0.1:9")
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
-        .build();
-    let unreachable = tether::store::Store::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        app.app.store.table(),
-    );
-    let records = [change("7", &before, &after), change("8", &before, &after)];
+    let (_, seven) = delete_recorded(&app, &user, "7").await;
+    let once = aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1);
+    let config = app.dynamodb_config().endpoint_url("http://127.0.0.1:9");
+    let unreachable =
+        tether::store::Store::from_builder(config.retry_config(once), app.app.store.table());
+    let eight = StreamChange {
+        sequence_number: "8".into(),
+        ..seven.clone()
+    };
+    let records = [seven, eight];
     assert_eq!(
         purge::handle(&unreachable, &records).await,
         vec!["7".to_owned()],
@@ -194,16 +188,8 @@ async fn the_sample_event_is_a_deletion_the_handler_recognises() {
 #[tokio::test]
 async fn the_local_poller_purges_from_dynamodb_locals_stream() {
     let app = spawn_app_following_stream().await;
-    let mut poller = tether::stream::local::Poller::start(
-        &app.app.store,
-        tether_tests::streams_client(),
-        &[purge::handler],
-    )
-    .await
-    .expect("the table has a stream");
-    let user = app.create_user(json!({})).await;
-    let path = format!("/v1/end-users/{}", id(&user));
-    assert_eq!(app.delete(&path).await.status, 202);
+    let mut poller = app.follow_stream(&[purge::handler]).await;
+    let path = delete_a_new_user(&app).await;
     let started = Instant::now();
     while app.get(&path).await.status != 404 {
         assert!(
@@ -231,9 +217,7 @@ async fn a_failed_stream_description_still_reads_the_known_shards() {
     .await
     .expect("the table has a stream");
     faults.arm();
-    let user = app.create_user(json!({})).await;
-    let path = format!("/v1/end-users/{}", id(&user));
-    assert_eq!(app.delete(&path).await.status, 202);
+    let path = delete_a_new_user(&app).await;
     poll_until_gone(&mut poller, &app, &[path], Duration::from_secs(30)).await;
     assert!(
         faults.failed.load(Ordering::SeqCst) > 0,
@@ -266,13 +250,7 @@ async fn poll_until_gone(
 #[tokio::test]
 async fn the_local_poller_keeps_its_place_through_hundreds_of_records_and_lost_iterators() {
     let app = spawn_app_following_stream().await;
-    let mut poller = tether::stream::local::Poller::start(
-        &app.app.store,
-        tether_tests::streams_client(),
-        &[purge::handler],
-    )
-    .await
-    .expect("the table has a stream");
+    let mut poller = app.follow_stream(&[purge::handler]).await;
     let mut paths = Vec::new();
     for round in 0..2 {
         let mut round_paths = Vec::new();
@@ -302,16 +280,8 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
     let app = spawn_app_following_stream().await;
     // A purge that cannot succeed: its store names a table that is not there.
     let broken = tether::store::Store::new(app.app.store.client().clone(), "no-such-table");
-    let mut poller = tether::stream::local::Poller::start(
-        &app.app.store,
-        tether_tests::streams_client(),
-        &[purge::handler],
-    )
-    .await
-    .expect("stream");
-    let stuck = app.create_user(json!({})).await;
-    let stuck_path = format!("/v1/end-users/{}", id(&stuck));
-    assert_eq!(app.delete(&stuck_path).await.status, 202);
+    let mut poller = app.follow_stream(&[purge::handler]).await;
+    let stuck_path = delete_a_new_user(&app).await;
     let started = Instant::now();
     while poller.stats().given_up == 0 {
         assert!(
@@ -325,9 +295,7 @@ async fn a_batch_that_keeps_failing_is_passed_over_and_purge_retry_re_drives_it(
             .expect("poll");
     }
     // The worker moved on: a later deletion is purged; the first stays deleting.
-    let next = app.create_user(json!({})).await;
-    let next_path = format!("/v1/end-users/{}", id(&next));
-    assert_eq!(app.delete(&next_path).await.status, 202);
+    let next_path = delete_a_new_user(&app).await;
     poll_until_gone(&mut poller, &app, &[next_path], Duration::from_secs(20)).await;
     assert_eq!(app.get(&stuck_path).await.body["status"], "deleting");
     // The operator re-drives it.
@@ -368,11 +336,7 @@ async fn a_purge_uncounts_the_shard_its_user_was_counted_in() {
     let before_counts = read().await.unwrap().unwrap();
     assert_eq!(before_counts.total(), 6);
 
-    let before = user_item(&app, &user).await;
-    let path = format!("/v1/end-users/{}", id(&user));
-    assert_eq!(app.delete(&path).await.status, 202);
-    let after = user_item(&app, &user).await;
-    let record = change("7", &before, &after);
+    let (_, record) = delete_recorded(&app, &user, "7").await;
     assert!(
         purge::handle(&app.app.store, &[record.clone(), record])
             .await

@@ -95,10 +95,7 @@ async fn a_pro_organizations_counter_is_sharded_and_its_ceiling_exact_under_para
     assert_eq!(crate::org_items(&app, "USER#").await, 5, "no partial write");
     // Every user records the shard it counts in, and the shards agree.
     let mut per_shard = std::collections::HashMap::<u32, u64>::new();
-    for user in app.get("/v1/end-users?limit=100").await.body["data"]
-        .as_array()
-        .unwrap()
-    {
+    for user in app.get("/v1/end-users?limit=100").await.data() {
         let item = crate::stored_user(&app, user).await.unwrap();
         let shard = item
             .get("count_shard")

@@ -6,7 +6,12 @@ use serde_json::{Value, json};
 use tether::clock::Clock;
 use tether_tests::As;
 use tether_tests::id;
-use tether_tests::{TestApp, idp, spawn_app};
+use tether_tests::{TestApp, TestResponse, idp, spawn_app};
+
+/// `claims` signed with the provider's RSA key (`rsa-1`, RS256).
+fn rs256(claims: &Value) -> String {
+    idp::sign(Algorithm::RS256, Some("rsa-1"), claims)
+}
 
 struct Sso {
     app: TestApp,
@@ -33,19 +38,26 @@ impl Sso {
         self.app.clock.now().unix_timestamp()
     }
 
-    async fn link(&self, id_token: &str) -> tether_tests::TestResponse {
+    async fn link(&self, id_token: &str) -> TestResponse {
         self.link_to(&self.provider, id_token).await
     }
 
+    /// [`Sso::link`] of a fresh id_token of the provider for `subject`.
+    async fn link_subject(&self, subject: &str) -> TestResponse {
+        self.link(&idp::id_token(subject, self.now())).await
+    }
+
     /// `POST /v1/me/sso/link` naming `provider`, as the test's end user.
-    async fn link_to(&self, provider: &str, id_token: &str) -> tether_tests::TestResponse {
+    async fn link_to(&self, provider: &str, id_token: &str) -> TestResponse {
+        self.link_as(&self.token, provider, id_token).await
+    }
+
+    /// `POST /v1/me/sso/link` naming `provider`, as the end user of the
+    /// access token `token`.
+    async fn link_as(&self, token: &str, provider: &str, id_token: &str) -> TestResponse {
+        let body = json!({"identity_provider_id": provider, "id_token": id_token});
         self.app
-            .send_as(
-                "POST",
-                "/v1/me/sso/link",
-                As::Bearer(&self.token),
-                Some(&json!({"identity_provider_id": provider, "id_token": id_token})),
-            )
+            .send_as("POST", "/v1/me/sso/link", As::Bearer(token), Some(&body))
             .await
     }
 
@@ -58,10 +70,7 @@ impl Sso {
 #[tokio::test]
 async fn a_valid_id_token_links_the_identity_to_the_caller() {
     let s = sso().await;
-    let res = s
-        .link(&idp::id_token("ada", s.now()))
-        .await
-        .assert_status(201);
+    let res = s.link_subject("ada").await.assert_status(201);
     assert_eq!(res.body["linked_by"], "user");
     assert_eq!(res.body["user_id"], s.user["id"]);
     assert_eq!(res.body["external_id"], "ada");
@@ -70,7 +79,7 @@ async fn a_valid_id_token_links_the_identity_to_the_caller() {
     assert_eq!(res.body["external_display_name"], "User ada");
     assert!(res.header("x-ratelimit-remaining").is_some());
 
-    let again = s.link(&idp::id_token("ada", s.now())).await;
+    let again = s.link_subject("ada").await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["id"], res.body["id"]);
 
@@ -88,11 +97,11 @@ async fn an_identity_of_another_user_is_409_without_disclosing_them() {
     let s = sso().await;
     let owner = s.app.create_user(json!({})).await;
     let owner_token = s.app.user_token(&owner);
-    let first = s
-        .app.send_as("POST", "/v1/me/sso/link", As::Bearer(&owner_token), Some(&json!({"identity_provider_id": s.provider, "id_token": idp::id_token("shared", s.now())}))).await;
+    let shared = idp::id_token("shared", s.now());
+    let first = s.link_as(&owner_token, &s.provider, &shared).await;
     assert_eq!(first.status, 201);
     // Another genuine token for the same subject, presented by another user.
-    let res = s.link(&idp::id_token("shared", s.now())).await;
+    let res = s.link_subject("shared").await;
     res.assert_error(409, "identity_already_linked");
     assert!(!res.text.contains(id(&owner)));
     assert_eq!(s.identities().await, json!([]));
@@ -128,7 +137,41 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
             "e"
         },
     );
-    let cases: Vec<(&str, String, &str)> = vec![
+    // The valid token with one claim changed: (case, claim, value, reason).
+    let changed_claims = [
+        ("wrong iss", "iss", json!("https://evil.example"), "issuer"),
+        ("wrong aud", "aud", json!("someone-else"), "audience"),
+        ("expired", "exp", json!(now - 120), "expired"),
+        ("iat in the future", "iat", json!(now + 600), "expired"),
+        ("iss as an array", "iss", json!([idp::ISSUER]), "issuer"),
+        (
+            "several aud, no azp",
+            "aud",
+            json!([idp::CLIENT_ID, "other-client"]),
+            "audience",
+        ),
+        (
+            "azp another client",
+            "azp",
+            json!("other-client"),
+            "audience",
+        ),
+        ("exp beyond i64", "exp", json!(u64::MAX), "malformed"),
+        ("nbf not a number", "nbf", json!("soon"), "malformed"),
+        ("nbf beyond i64", "nbf", json!(u64::MAX), "malformed"),
+        (
+            "nbf a fraction in the future",
+            "nbf",
+            json!((now + 600) as f64 + 0.5),
+            "expired",
+        ),
+        ("nbf in the future", "nbf", json!(now + 600), "expired"),
+    ];
+    let mut cases: Vec<(&str, String, &str)> = changed_claims
+        .into_iter()
+        .map(|(case, claim, value, reason)| (case, rs256(&with(claim, value)), reason))
+        .collect();
+    cases.extend([
         (
             "alg none",
             idp::raw_token(&json!({"alg": "none", "kid": "rsa-1"}), &valid, b""),
@@ -138,42 +181,6 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
             "HS256 with the public key",
             hs256_with_public_key,
             "signature",
-        ),
-        (
-            "wrong iss",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("iss", json!("https://evil.example")),
-            ),
-            "issuer",
-        ),
-        (
-            "wrong aud",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("aud", json!("someone-else")),
-            ),
-            "audience",
-        ),
-        (
-            "expired",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("exp", json!(now - 120)),
-            ),
-            "expired",
-        ),
-        (
-            "iat in the future",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("iat", json!(now + 600)),
-            ),
-            "expired",
         ),
         (
             "unknown kid",
@@ -193,81 +200,13 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
             "malformed",
         ),
         (
-            "iss as an array",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("iss", json!([idp::ISSUER])),
-            ),
-            "issuer",
-        ),
-        (
             "several aud, azp another client",
-            idp::sign(Algorithm::RS256, Some("rsa-1"), &{
+            rs256(&{
                 let mut c = with("aud", json!([idp::CLIENT_ID, "other-client"]));
                 c["azp"] = json!("other-client");
                 c
             }),
             "audience",
-        ),
-        (
-            "several aud, no azp",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("aud", json!([idp::CLIENT_ID, "other-client"])),
-            ),
-            "audience",
-        ),
-        (
-            "azp another client",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("azp", json!("other-client")),
-            ),
-            "audience",
-        ),
-        (
-            "exp beyond i64",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("exp", json!(u64::MAX)),
-            ),
-            "malformed",
-        ),
-        (
-            "nbf not a number",
-            idp::sign(Algorithm::RS256, Some("rsa-1"), &with("nbf", json!("soon"))),
-            "malformed",
-        ),
-        (
-            "nbf beyond i64",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("nbf", json!(u64::MAX)),
-            ),
-            "malformed",
-        ),
-        (
-            "nbf a fraction in the future",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("nbf", json!((now + 600) as f64 + 0.5)),
-            ),
-            "expired",
-        ),
-        (
-            "nbf in the future",
-            idp::sign(
-                Algorithm::RS256,
-                Some("rsa-1"),
-                &with("nbf", json!(now + 600)),
-            ),
-            "expired",
         ),
         (
             "RSA kid with ES256",
@@ -277,7 +216,7 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
         ("bad signature", bad_signature, "signature"),
         (
             "no sub",
-            idp::sign(Algorithm::RS256, Some("rsa-1"), &{
+            rs256(&{
                 let mut c = valid.clone();
                 c.as_object_mut().unwrap().remove("sub");
                 c
@@ -286,7 +225,7 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
         ),
         ("garbage", "not.a.jwt".to_owned(), "malformed"),
         ("empty segments", "..".to_owned(), "malformed"),
-    ];
+    ]);
     for (name, token, reason) in cases {
         let res = s.link(&token).await;
         assert_eq!(res.status, 422, "{name}: {}", res.text);
@@ -298,11 +237,7 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
         );
     }
     // Within the 60 s leeway both ways it is still fine.
-    let lenient = idp::sign(
-        Algorithm::RS256,
-        Some("rsa-1"),
-        &with("exp", json!(now - 30)),
-    );
+    let lenient = rs256(&with("exp", json!(now - 30)));
     assert_eq!(s.link(&lenient).await.status, 201);
     assert_eq!(
         s.identities().await.as_array().unwrap().len(),
@@ -314,12 +249,8 @@ async fn every_forged_or_invalid_id_token_is_422_with_its_reason() {
 #[tokio::test]
 async fn unknown_providers_bad_bodies_and_api_keys_are_refused() {
     let s = sso().await;
-    let res = s
-        .link_to(
-            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199",
-            &idp::id_token("a", s.now()),
-        )
-        .await;
+    let nowhere = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405199";
+    let res = s.link_to(nowhere, &idp::id_token("a", s.now())).await;
     res.assert_error(422, "unknown_identity_provider");
     for body in [
         json!({}),
@@ -355,13 +286,8 @@ async fn an_organization_policy_can_forbid_sso_links_with_a_notice() {
     let policy = r#"@notice("SSO links need a company address")
 forbid (principal, action == Action::"sso.link", resource)
 unless { context has external_email && context.external_email like "*@corp.example" };"#;
-    s.app
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", policy)
-        .send()
-        .await
-        .assert_status(200);
-    let res = s.link(&idp::id_token("ada", s.now())).await;
+    s.app.put_policies(policy).await;
+    let res = s.link_subject("ada").await;
     res.assert_error(403, "policy_denied");
     assert_eq!(
         res.body["notices"],
@@ -371,38 +297,27 @@ unless { context has external_email && context.external_email like "*@corp.examp
     let mut claims = idp::claims("ada", s.now());
     claims["email"] = json!("ada@corp.example");
     claims["email_verified"] = json!(false);
-    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
+    s.link(&rs256(&claims))
         .await
         .assert_error(403, "policy_denied");
     claims["email_verified"] = json!(true);
     claims["jti"] = json!("another");
-    let allowed = s
-        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
-        .await
-        .assert_status(201);
+    let allowed = s.link(&rs256(&claims)).await.assert_status(201);
     assert_eq!(allowed.body["external_email_verified"], true);
 }
 
 #[tokio::test]
 async fn a_warm_link_is_two_round_trips_with_the_provider_cached() {
     let s = sso().await;
-    s.link(&idp::id_token("first", s.now()))
-        .await
-        .assert_status(201);
+    s.link_subject("first").await.assert_status(201);
     let before = s.app.app.store.call_totals();
-    s.link(&idp::id_token("second", s.now()))
-        .await
-        .assert_status(201);
+    s.link_subject("second").await.assert_status(201);
     // The limiter's UpdateItem and the link transaction: the provider and its
     // keys come from the warm cache, the caller's organization too.
     assert_eq!(s.app.app.store.call_totals().since(&before).calls, 2);
     // An unknown provider is not cached as absent: registering it later works.
-    let unknown = s
-        .link_to(
-            "01937c5e-0000-7000-8000-000000000000",
-            &idp::id_token("x", s.now()),
-        )
-        .await;
+    let later = "01937c5e-0000-7000-8000-000000000000";
+    let unknown = s.link_to(later, &idp::id_token("x", s.now())).await;
     unknown.assert_error(422, "unknown_identity_provider");
 }
 
@@ -420,22 +335,16 @@ async fn edge_tokens_that_are_valid_link() {
     .assert_status(201);
     let mut far = idp::claims("far", s.now());
     far["exp"] = json!(i64::MAX);
-    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &far))
-        .await
-        .assert_status(201);
+    s.link(&rs256(&far)).await.assert_status(201);
     // NumericDates may have fractions (RFC 7519 §2).
     let mut fractional = idp::claims("fraction", s.now());
     fractional["exp"] = json!((s.now() + 300) as f64 + 0.25);
     fractional["iat"] = json!(s.now() as f64 - 0.5);
-    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &fractional))
-        .await
-        .assert_status(201);
+    s.link(&rs256(&fractional)).await.assert_status(201);
     let mut one_audience = idp::claims("azp", s.now());
     one_audience["aud"] = json!([idp::CLIENT_ID, "other"]);
     one_audience["azp"] = json!(idp::CLIENT_ID);
-    s.link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &one_audience))
-        .await
-        .assert_status(201);
+    s.link(&rs256(&one_audience)).await.assert_status(201);
     // Two keys of one algorithm and no kid: which one is unknowable.
     let mut twice = idp::jwks();
     let mut second = twice["keys"][0].clone();
@@ -475,15 +384,13 @@ async fn a_nonce_sent_must_match_the_tokens() {
     };
     let mut claims = idp::claims("n", s.now());
     claims["nonce"] = json!("n-2");
-    let wrong = link(idp::sign(Algorithm::RS256, Some("rsa-1"), &claims), "n-1").await;
+    let wrong = link(rs256(&claims), "n-1").await;
     wrong.assert_error(422, "invalid_id_token");
     assert_eq!(wrong.body["details"]["reason"], "nonce");
     let missing = link(idp::id_token("n", s.now()), "n-1").await;
     assert_eq!(missing.body["details"]["reason"], "nonce");
     claims["nonce"] = json!("n-1");
-    link(idp::sign(Algorithm::RS256, Some("rsa-1"), &claims), "n-1")
-        .await
-        .assert_status(201);
+    link(rs256(&claims), "n-1").await.assert_status(201);
 }
 
 /// SPEC §10: an id_token is bound to the first end user who presents it —
@@ -498,15 +405,8 @@ async fn an_id_token_is_bound_to_the_first_user_who_presents_it() {
     let unlink = format!("/v1/users/{}/identities/{}", id(&s.user), id(&first.body));
     assert_eq!(s.app.delete(&unlink).await.status, 204);
     let other = s.app.create_user(json!({})).await;
-    let stolen = s
-        .app
-        .send_as(
-            "POST",
-            "/v1/me/sso/link",
-            As::Bearer(&s.app.user_token(&other)),
-            Some(&json!({"identity_provider_id": s.provider, "id_token": token})),
-        )
-        .await;
+    let other_token = s.app.user_token(&other);
+    let stolen = s.link_as(&other_token, &s.provider, &token).await;
     stolen.assert_error(422, "invalid_id_token");
     assert_eq!(stolen.body["details"]["reason"], "replayed");
     // The table holds the token only as a hash.
@@ -524,21 +424,13 @@ async fn a_policy_can_demand_a_verified_email() {
     let policy = r#"@notice("verified addresses only")
 forbid (principal, action in [Action::"sso.link", Action::"identities.create"], resource)
 unless { context.external_email_verified };"#;
-    s.app
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", policy)
-        .send()
-        .await
-        .assert_status(200);
-    s.link(&idp::id_token("plain", s.now()))
+    s.app.put_policies(policy).await;
+    s.link_subject("plain")
         .await
         .assert_error(403, "policy_denied");
     let mut claims = idp::claims("verified", s.now());
     claims["email_verified"] = json!(true);
-    let ok = s
-        .link(&idp::sign(Algorithm::RS256, Some("rsa-1"), &claims))
-        .await
-        .assert_status(201);
+    let ok = s.link(&rs256(&claims)).await.assert_status(201);
     assert_eq!(ok.body["external_email_verified"], true);
     let path = format!("/v1/users/{}/identities", id(&s.user));
     let body = |verified: bool| {
@@ -558,10 +450,7 @@ unless { context.external_email_verified };"#;
 #[tokio::test]
 async fn a_provider_deleted_elsewhere_is_refused_by_a_warm_function() {
     let s = sso().await;
-    let linked = s
-        .link(&idp::id_token("ada", s.now()))
-        .await
-        .assert_status(201);
+    let linked = s.link_subject("ada").await.assert_status(201);
     let unlink = s
         .app
         .delete(&format!(
@@ -576,7 +465,7 @@ async fn a_provider_deleted_elsewhere_is_refused_by_a_warm_function() {
         .delete(&format!("/v1/identity-providers/{}", s.provider))
         .await
         .assert_status(204);
-    s.link(&idp::id_token("grace", s.now()))
+    s.link_subject("grace")
         .await
         .assert_error(422, "unknown_identity_provider");
 }

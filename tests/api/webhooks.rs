@@ -120,7 +120,7 @@ async fn a_replayed_creation_returns_the_same_secret_and_one_endpoint() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["secret"], first.body["secret"]);
     let listed = app.get("/v1/webhook-endpoints").await;
-    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.data().len(), 1);
 }
 
 #[tokio::test]
@@ -329,9 +329,8 @@ async fn endpoint_changes_are_events_without_the_secret() {
             .is_empty()
     );
     let page = app.get("/v1/events?limit=100&types=webhook_endpoint.created,webhook_endpoint.updated,webhook_endpoint.deleted").await;
-    let types: Vec<&str> = page.body["data"]
-        .as_array()
-        .unwrap()
+    let types: Vec<&str> = page
+        .data()
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
@@ -457,7 +456,7 @@ async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
         );
     }
     let listed = app.get("/v1/webhook-endpoints").await;
-    assert_eq!(listed.body["data"].as_array().unwrap().len(), 3);
+    assert_eq!(listed.data().len(), 3);
     assert_eq!(
         app.delete(&format!("/v1/webhook-endpoints/{}", id(&created[0].body)))
             .await

@@ -386,6 +386,17 @@ impl TestApp {
         }
     }
 
+    /// A local poller following this world's stream from now (the world of
+    /// [`spawn_app_following_stream`]), running `handlers` on each batch.
+    pub async fn follow_stream(
+        &self,
+        handlers: &[tether::stream::Handler],
+    ) -> tether::stream::local::Poller {
+        tether::stream::local::Poller::start(&self.app.store, streams_client(), handlers)
+            .await
+            .expect("the table has a stream")
+    }
+
     /// The `deliver-webhooks` worker of this world, on its clock.
     pub fn deliverer(&self) -> tether::deliveries::Deliverer {
         tether::deliveries::Deliverer {
@@ -470,6 +481,14 @@ impl TestApp {
             .expect("create organization");
         let key = self.create_key(org.id, &[Scope::Admin]).await;
         (org.id, key)
+    }
+
+    /// The test's organization as stored.
+    pub async fn organization(&self) -> Organization {
+        tether::organizations::get_organization(&self.app.store, self.org_id)
+            .await
+            .expect("read the organization")
+            .expect("the organization exists")
     }
 
     /// Gives organization `org` the limit `overrides` (as `tetherctl org
@@ -1075,6 +1094,11 @@ impl From<Response<Body>> for TestResponse {
 }
 
 impl TestResponse {
+    /// The items of a list page (its `data`).
+    pub fn data(&self) -> &Vec<Value> {
+        self.body["data"].as_array().expect("a list page")
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
