@@ -6,11 +6,8 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use tether::clock::Clock;
 use tether::routes;
-use tether_tests::As;
 use tether_tests::id;
 use tether_tests::spawn_app;
-
-const PLACEHOLDER_USER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -45,22 +42,6 @@ fn there_is_exactly_one_event_per_function() {
     assert_eq!(found, expected);
 }
 
-const PLACEHOLDER_IDENTITY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051aa";
-const PLACEHOLDER_API_KEY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab";
-const PLACEHOLDER_UNUSED_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc";
-const PLACEHOLDER_PROVIDER: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb";
-const PLACEHOLDER_USER_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.placeholder.signature";
-const PLACEHOLDER_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature";
-const PLACEHOLDER_SERVICE: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051cc";
-const PLACEHOLDER_CONNECT_TOKEN_ID: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd";
-const PLACEHOLDER_RELATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ee";
-const PLACEHOLDER_WEBHOOK: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae";
-const PLACEHOLDER_DELIVERY: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ad";
-const PLACEHOLDER_ORGANIZATION: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff";
-const PLACEHOLDER_SERVICE_TOKEN: &str = "tst_000000000000000000000000000000000000000000000000";
-const PLACEHOLDER_CONNECT_TOKEN: &str =
-    "tct_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff_000000000000000000000000000000000000000000000000";
-
 #[tokio::test]
 async fn every_event_reaches_its_handler_with_its_path_parameters() {
     let app = spawn_app().await;
@@ -71,14 +52,7 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         // A related service (claimed with one token) and a pending token.
         let used = app.create_connect_token(&service).await;
         let claimed = app
-            .send_as(
-                "POST",
-                &format!("/api/v1/external-services/{service}/organization-relations/claim"),
-                As::Bearer(&service_token),
-                Some(
-                    &json!({"connectToken": used["token"], "externalOrganizationId": "crm-acct-1"}),
-                ),
-            )
+            .claim_relation(&service, &service_token, &used["token"], "crm-acct-1")
             .await
             .assert_status(200);
         let pending = app.create_connect_token(&service).await;
@@ -96,29 +70,46 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             .await;
         let ping_path = format!("/v1/webhook-endpoints/{}/test", id(&webhook));
         let ping = app.post_empty(&ping_path).await.assert_status(202);
-        let text = load(endpoint.function)
-            .to_string()
-            .replace(PLACEHOLDER_API_KEY, &api_key.to_string())
-            .replace(PLACEHOLDER_UNUSED_PROVIDER, &unused_provider)
-            .replace(PLACEHOLDER_WEBHOOK, id(&webhook))
-            .replace(PLACEHOLDER_DELIVERY, id(&ping.body))
-            .replace(PLACEHOLDER_USER, user_id)
-            .replace(PLACEHOLDER_IDENTITY, id(&linked.body))
-            .replace(PLACEHOLDER_PROVIDER, provider_id)
-            .replace(PLACEHOLDER_USER_TOKEN, &app.user_token(&user))
-            .replace(
-                PLACEHOLDER_ID_TOKEN,
-                &tether_tests::idp::id_token(&format!("sso-{user_id}"), now),
-            )
-            .replace(PLACEHOLDER_SERVICE_TOKEN, &service_token)
-            .replace(PLACEHOLDER_SERVICE, &service)
-            .replace(PLACEHOLDER_CONNECT_TOKEN_ID, id(&pending))
-            .replace(
-                PLACEHOLDER_CONNECT_TOKEN,
-                pending["token"].as_str().unwrap(),
-            )
-            .replace(PLACEHOLDER_RELATION, id(&claimed.body))
-            .replace(PLACEHOLDER_ORGANIZATION, &app.org_id.to_string());
+        // (the placeholder in the sample events, what stands for it in this
+        // world), in this order: the connect token holds the organization's id.
+        let id_token = tether_tests::idp::id_token(&format!("sso-{user_id}"), now);
+        let connect_token = pending["token"].as_str().unwrap();
+        let replacements: [(&str, &str); 15] = [
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab", &api_key.to_string()),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc", &unused_provider),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae", id(&webhook)),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ad", id(&ping.body)),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162", user_id),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051aa", id(&linked.body)),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb", provider_id),
+            (
+                "eyJhbGciOiJFZERTQSJ9.placeholder.signature",
+                &app.user_token(&user),
+            ),
+            (
+                "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS0xIn0.placeholder.signature",
+                &id_token,
+            ),
+            (
+                "tst_000000000000000000000000000000000000000000000000",
+                &service_token,
+            ),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051cc", &service),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd", id(&pending)),
+            (
+                "tct_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff_000000000000000000000000000000000000000000000000",
+                connect_token,
+            ),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ee", id(&claimed.body)),
+            (
+                "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff",
+                &app.org_id.to_string(),
+            ),
+        ];
+        let mut text = load(endpoint.function).to_string();
+        for (placeholder, value) in replacements {
+            text = text.replace(placeholder, value);
+        }
         let mut event: Value = serde_json::from_str(&text).unwrap();
         if event["headers"].get("x-api-key").is_some() {
             event["headers"]["x-api-key"] = json!(app.admin_key);

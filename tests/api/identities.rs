@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tether_tests::As;
 use tether_tests::id;
-use tether_tests::{TestApp, idp, spawn_app};
+use tether_tests::{TestApp, TestResponse, idp, spawn_app};
 
 async fn world() -> (TestApp, Value, String) {
     let app = spawn_app().await;
@@ -20,6 +20,35 @@ fn identities_path(user: &Value) -> String {
 
 fn link_body(provider: &str, external_id: &str) -> Value {
     json!({"identity_provider_id": provider, "external_id": external_id, "external_username": "ada", "external_email": "ada@corp.example", "external_display_name": "Ada L."})
+}
+
+/// How many identity items and identity-pair items the organization holds.
+async fn identities_and_pairs(app: &TestApp) -> (usize, usize) {
+    let identities = crate::org_items(app, "IDENT#").await;
+    (identities, crate::org_items(app, "IDPAIR#").await)
+}
+
+/// The path of the identity `linked` (as linked) of `user`.
+fn identity_path(user: &Value, linked: &Value) -> String {
+    format!("{}/{}", identities_path(user), id(linked))
+}
+
+/// The organization's link of `user` to `provider` as `external_id`.
+async fn link(app: &TestApp, user: &Value, provider: &str, external_id: &str) -> TestResponse {
+    link_as(app, &app.admin_key, user, provider, external_id).await
+}
+
+/// [`link`] with the API key `key`.
+async fn link_as(
+    app: &TestApp,
+    key: &str,
+    user: &Value,
+    provider: &str,
+    external_id: &str,
+) -> TestResponse {
+    let body = link_body(provider, external_id);
+    let path = identities_path(user);
+    app.send_as("POST", &path, As::Key(key), Some(&body)).await
 }
 
 #[tokio::test]
@@ -78,8 +107,7 @@ async fn providers_are_created_listed_and_their_jwks_validated() {
 #[tokio::test]
 async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     let (app, user, provider) = world().await;
-    let res = app
-        .post(&identities_path(&user), &link_body(&provider, "ext-1"))
+    let res = link(&app, &user, &provider, "ext-1")
         .await
         .assert_status(201);
     let identity = &res.body;
@@ -90,12 +118,10 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
     assert_eq!(identity["external_username"], "ada");
     assert_eq!(identity["external_email"], "ada@corp.example");
     assert_eq!(identity["external_display_name"], "Ada L.");
-    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
-    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 1);
+    assert_eq!(identities_and_pairs(&app).await, (1, 1));
 
     // The same pair on the same user: 200 with the existing identity.
-    let again = app
-        .post(&identities_path(&user), &link_body(&provider, "ext-1"))
+    let again = link(&app, &user, &provider, "ext-1")
         .await
         .assert_status(200);
     assert_eq!(again.body, *identity);
@@ -103,9 +129,7 @@ async fn linking_creates_the_identity_and_its_uniqueness_item_together() {
 
     // On another user: 409, nothing written.
     let other = app.create_user(json!({})).await;
-    let taken = app
-        .post(&identities_path(&other), &link_body(&provider, "ext-1"))
-        .await;
+    let taken = link(&app, &other, &provider, "ext-1").await;
     taken.assert_error(409, "identity_already_linked");
     assert!(
         !taken.text.contains(id(&user)),
@@ -136,11 +160,10 @@ async fn unknown_users_deleting_users_and_unknown_providers_are_refused() {
     let deleting = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&deleting));
     assert_eq!(app.delete(&path).await.status, 202);
-    app.post(&identities_path(&deleting), &link_body(&provider, "y"))
+    link(&app, &deleting, &provider, "y")
         .await
         .assert_error(409, "user_deleting");
-    assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
-    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 0);
+    assert_eq!(identities_and_pairs(&app).await, (0, 0));
 }
 
 #[tokio::test]
@@ -187,14 +210,9 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
         .await;
     res.assert_error(403, "tenant_mismatch");
     let reader = app.create_read_key().await;
-    app.send_as(
-        "POST",
-        &identities_path(&user),
-        As::Key(&reader),
-        Some(&link_body(&provider, "z")),
-    )
-    .await
-    .assert_error(403, "insufficient_scope");
+    link_as(&app, &reader, &user, &provider, "z")
+        .await
+        .assert_error(403, "insufficient_scope");
     assert_eq!(
         app.send_as("GET", &identities_path(&user), As::Key(&reader), None)
             .await
@@ -207,20 +225,15 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
 #[tokio::test]
 async fn unlinking_frees_the_pair() {
     let (app, user, provider) = world().await;
-    let linked = app
-        .post(&identities_path(&user), &link_body(&provider, "free-me"))
-        .await;
-    let path = format!("{}/{}", identities_path(&user), id(&linked.body));
+    let linked = link(&app, &user, &provider, "free-me").await;
+    let path = identity_path(&user, &linked.body);
     let res = app.delete(&path).await.assert_status(204);
     assert!(res.text.is_empty());
-    assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
-    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 0);
+    assert_eq!(identities_and_pairs(&app).await, (0, 0));
     app.delete(&path).await.assert_error(404, "not_found");
 
     let other = app.create_user(json!({})).await;
-    let relinked = app
-        .post(&identities_path(&other), &link_body(&provider, "free-me"))
-        .await;
+    let relinked = link(&app, &other, &provider, "free-me").await;
     assert_eq!(
         relinked.status, 201,
         "the pair is free again: {}",
@@ -241,9 +254,7 @@ async fn twelve_users_racing_for_one_identity_one_wins() {
         .map(|user| {
             let (app, provider) = (app.clone(), provider.clone());
             tokio::spawn(async move {
-                let res = app
-                    .post(&identities_path(&user), &link_body(&provider, "contested"))
-                    .await;
+                let res = link(&app, &user, &provider, "contested").await;
                 (res.status, res.body["code"].clone())
             })
         })
@@ -261,17 +272,14 @@ async fn twelve_users_racing_for_one_identity_one_wins() {
         statuses,
         [201, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409]
     );
-    assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
-    assert_eq!(crate::org_items(&app, "IDPAIR#").await, 1);
+    assert_eq!(identities_and_pairs(&app).await, (1, 1));
 }
 
 #[tokio::test]
 async fn another_organizations_key_gets_404_on_every_identity_route() {
     let (app, user, provider) = world().await;
-    let linked = app
-        .post(&identities_path(&user), &link_body(&provider, "mine"))
-        .await;
-    let identity_path = format!("{}/{}", identities_path(&user), id(&linked.body));
+    let linked = link(&app, &user, &provider, "mine").await;
+    let identity_path = identity_path(&user, &linked.body);
     let (_, b_key) = app.create_org("Org B").await;
     for req in [
         app.request("GET", &identities_path(&user)).key(&b_key),
@@ -289,14 +297,9 @@ async fn another_organizations_key_gets_404_on_every_identity_route() {
         .send_as("POST", "/v1/end-users", As::Key(&b_key), Some(&json!({})))
         .await
         .body;
-    app.send_as(
-        "POST",
-        &identities_path(&b_user),
-        As::Key(&b_key),
-        Some(&link_body(&provider, "x")),
-    )
-    .await
-    .assert_error(422, "unknown_identity_provider");
+    link_as(&app, &b_key, &b_user, &provider, "x")
+        .await
+        .assert_error(422, "unknown_identity_provider");
     assert_eq!(
         app.send_as("GET", "/v1/identity-providers", As::Key(&b_key), None)
             .await

@@ -5,7 +5,35 @@ use serde_json::json;
 use tether::clock::Clock as _;
 use tether_tests::As;
 use tether_tests::id;
-use tether_tests::spawn_app;
+use tether_tests::{TestApp, TestResponse, spawn_app, spawn_app_with_user};
+
+/// `GET /v1/me` as the end user of the access token `token`.
+async fn me(app: &TestApp, token: &str) -> TestResponse {
+    app.send_as("GET", "/v1/me", As::Bearer(token), None).await
+}
+
+/// Asserts that `GET /v1/me` with `token` is refused: 401
+/// `invalid_credentials`.
+async fn assert_token_refused(app: &TestApp, token: &str) {
+    let res = me(app, token).await;
+    res.assert_error(401, "invalid_credentials");
+}
+
+/// The keys `GET /.well-known/jwks.json` publishes (asserting 200).
+async fn published_keys(app: &TestApp) -> JwkSet {
+    let request = app.request("GET", "/.well-known/jwks.json").no_key();
+    let jwks = request.send().await.assert_status(200);
+    serde_json::from_value(jwks.body).unwrap()
+}
+
+/// The end user's own SSO link of `provider`, as `subject`, with `token`.
+async fn sso_link(app: &TestApp, token: &str, provider: &str, subject: &str) -> TestResponse {
+    let now = app.clock.now().unix_timestamp();
+    let id_token = tether_tests::idp::id_token(subject, now);
+    let body = json!({"identity_provider_id": provider, "id_token": id_token});
+    app.send_as("POST", "/v1/me/sso/link", As::Bearer(token), Some(&body))
+        .await
+}
 
 #[tokio::test]
 async fn a_minted_token_opens_the_user_api_and_verifies_against_the_jwks() {
@@ -21,23 +49,14 @@ async fn a_minted_token_opens_the_user_api_and_verifies_against_the_jwks() {
     assert_eq!(res.header("cache-control"), Some("no-store"));
     let token = res.body["access_token"].as_str().unwrap();
 
-    let me = app
-        .send_as("GET", "/v1/me", As::Bearer(token), None)
-        .await
-        .assert_status(200);
-    assert_eq!(me.body, user);
+    let mine = me(&app, token).await.assert_status(200);
+    assert_eq!(mine.body, user);
     assert!(
-        me.header("x-ratelimit-limit").is_some(),
+        mine.header("x-ratelimit-limit").is_some(),
         "user tokens are charged to the organization"
     );
 
-    let jwks = app
-        .request("GET", "/.well-known/jwks.json")
-        .no_key()
-        .send()
-        .await;
-    assert_eq!(jwks.status, 200);
-    let set: JwkSet = serde_json::from_value(jwks.body.clone()).unwrap();
+    let set = published_keys(&app).await;
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
     let key = DecodingKey::from_jwk(set.find(&kid).unwrap()).unwrap();
     let mut validation = Validation::new(Algorithm::EdDSA);
@@ -56,69 +75,54 @@ async fn a_minted_token_opens_the_user_api_and_verifies_against_the_jwks() {
 
 #[tokio::test]
 async fn bad_missing_and_expired_tokens_are_401() {
-    let app = spawn_app().await;
-    let user = app.create_user(json!({})).await;
+    let (app, user) = spawn_app_with_user().await;
     let token = app.user_token(&user);
-    app.request("GET", "/v1/me")
-        .no_key()
-        .send()
-        .await
-        .assert_error(401, "missing_credentials");
-    app.get("/v1/me")
-        .await
-        .assert_error(401, "missing_credentials");
-    app.send_as("GET", "/v1/me", As::Bearer("garbage"), None)
-        .await
-        .assert_error(401, "invalid_credentials");
+    // No bearer token: none at all, the organization's API key, Basic.
+    let basic = format!("Basic {token}");
+    for request in [
+        app.request("GET", "/v1/me").no_key(),
+        app.request("GET", "/v1/me"),
+        app.request("GET", "/v1/me")
+            .header("authorization", &basic)
+            .no_key(),
+    ] {
+        let res = request.send().await;
+        res.assert_error(401, "missing_credentials");
+    }
     let mut tampered = token.clone();
     tampered.insert(tampered.len() / 2, 'x');
-    app.send_as("GET", "/v1/me", As::Bearer(&tampered), None)
-        .await
-        .assert_error(401, "invalid_credentials");
-    app.request("GET", "/v1/me")
-        .header("authorization", &format!("Basic {token}"))
-        .no_key()
-        .send()
-        .await
-        .assert_error(401, "missing_credentials");
+    for bad in ["garbage", &tampered] {
+        assert_token_refused(&app, bad).await;
+    }
     app.clock.advance(time::Duration::minutes(16));
-    app.send_as("GET", "/v1/me", As::Bearer(&token), None)
-        .await
-        .assert_error(401, "invalid_credentials");
+    assert_token_refused(&app, &token).await;
 }
 
 #[tokio::test]
 async fn tokens_need_read_write_and_an_existing_active_user() {
-    let app = spawn_app().await;
-    let user = app.create_user(json!({})).await;
+    let (app, user) = spawn_app_with_user().await;
     let path = format!("/v1/end-users/{}/tokens", id(&user));
     let reader = app.create_read_key().await;
     app.send_as("POST", &path, As::Key(&reader), None)
         .await
         .assert_error(403, "insufficient_scope");
-    app.request(
-        "POST",
-        "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/tokens",
-    )
-    .send()
-    .await
-    .assert_error(404, "not_found");
+    let unknown = "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/tokens";
+    app.request("POST", unknown)
+        .send()
+        .await
+        .assert_error(404, "not_found");
     app.post(&path, &json!({"ttl": 5}))
         .await
         .assert_error(422, "validation_failed");
-    assert_eq!(
-        app.delete(&format!("/v1/end-users/{}", id(&user)))
-            .await
-            .status,
-        202
-    );
+    let deleted = app.delete(&format!("/v1/end-users/{}", id(&user))).await;
+    assert_eq!(deleted.status, 202);
     app.request("POST", &path)
         .send()
         .await
         .assert_error(409, "user_deleting");
 }
 
-async fn minted(app: &tether_tests::TestApp, user: &serde_json::Value) -> String {
+async fn minted(app: &TestApp, user: &serde_json::Value) -> String {
     let res = app
         .request("POST", &format!("/v1/end-users/{}/tokens", id(user)))
         .send()
@@ -136,38 +140,21 @@ async fn revoked_tokens_are_401_from_the_next_request_and_new_ones_work() {
     let provider = app.create_provider_id().await;
     let user = app.create_user(json!({})).await;
     let old = minted(&app, &user).await;
-    let me = |token: String| {
-        let app = &app;
-        async move { app.send_as("GET", "/v1/me", As::Bearer(&token), None).await }
-    };
-    assert_eq!(me(old.clone()).await.status, 200);
+    assert_eq!(me(&app, &old).await.status, 200);
     let revoke = format!("/v1/end-users/{}/tokens/revoke", id(&user));
     app.post_empty(&revoke).await.assert_status(204);
-    me(old.clone())
+    assert_token_refused(&app, &old).await;
+    sso_link(&app, &old, &provider, "ada")
         .await
         .assert_error(401, "invalid_credentials");
-    let now = app.clock.now().unix_timestamp();
-    app.send_as(
-        "POST",
-        "/v1/me/sso/link",
-        As::Bearer(&old),
-        Some(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("ada", now)})),
-    )
-    .await
-    .assert_error(401, "invalid_credentials");
     let new = minted(&app, &user).await;
-    assert_eq!(me(new.clone()).await.status, 200);
-    app
-        .send_as(
-            "POST",
-            "/v1/me/sso/link",
-            As::Bearer(&new),
-            Some(&json!({"identity_provider_id": provider, "id_token": tether_tests::idp::id_token("ada", now)})),
-        )
-        .await.assert_status(201);
+    assert_eq!(me(&app, &new).await.status, 200);
+    sso_link(&app, &new, &provider, "ada")
+        .await
+        .assert_status(201);
     // Revoking is idempotent; unknown, malformed and another organization's users.
     assert_eq!(app.post_empty(&revoke).await.status, 204);
-    me(new).await.assert_error(401, "invalid_credentials");
+    assert_token_refused(&app, &new).await;
     app.post(
         "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162/tokens/revoke",
         &json!({}),
@@ -193,24 +180,12 @@ async fn revoked_tokens_are_401_from_the_next_request_and_new_ones_work() {
 /// Deleting an end user revokes its tokens too (docs/decisions.md).
 #[tokio::test]
 async fn a_deleted_end_users_token_is_401_at_once() {
-    let app = spawn_app().await;
-    let user = app.create_user(json!({})).await;
+    let (app, user) = spawn_app_with_user().await;
     let token = minted(&app, &user).await;
-    assert_eq!(
-        app.send_as("GET", "/v1/me", As::Bearer(&token), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        app.delete(&format!("/v1/end-users/{}", id(&user)))
-            .await
-            .status,
-        202
-    );
-    app.send_as("GET", "/v1/me", As::Bearer(&token), None)
-        .await
-        .assert_error(401, "invalid_credentials");
+    assert_eq!(me(&app, &token).await.status, 200);
+    let deleted = app.delete(&format!("/v1/end-users/{}", id(&user))).await;
+    assert_eq!(deleted.status, 202);
+    assert_token_refused(&app, &token).await;
 }
 
 /// A signing-key rotation without a single 401 (docs/operations.md): a function that
@@ -219,8 +194,7 @@ async fn a_deleted_end_users_token_is_401_at_once() {
 #[tokio::test]
 async fn a_signing_key_rotation_keeps_every_live_token_working() {
     use tether::tokens::TokenKeys;
-    let app = spawn_app().await;
-    let user = app.create_user(json!({})).await;
+    let (app, user) = spawn_app_with_user().await;
     let old_token = minted(&app, &user).await;
     // The test apps sign with seed [42; 32]; the new key is [43; 32].
     let rotating = app.cold_instance_with_tokens(
@@ -228,17 +202,9 @@ async fn a_signing_key_rotation_keeps_every_live_token_working() {
     );
     let new_token = minted(&rotating, &user).await;
     for token in [&old_token, &new_token] {
-        rotating
-            .send_as("GET", "/v1/me", As::Bearer(token), None)
-            .await
-            .assert_status(200);
+        me(&rotating, token).await.assert_status(200);
     }
-    let jwks = rotating
-        .request("GET", "/.well-known/jwks.json")
-        .no_key()
-        .send()
-        .await;
-    let set: JwkSet = serde_json::from_value(jwks.body.clone()).unwrap();
+    let set = published_keys(&rotating).await;
     assert_eq!(set.keys.len(), 2);
     for token in [&old_token, &new_token] {
         let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
@@ -249,15 +215,6 @@ async fn a_signing_key_rotation_keeps_every_live_token_working() {
         jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).unwrap();
     }
     let rotated = app.cold_instance_with_tokens(TokenKeys::from_seed([43; 32], "tether"));
-    assert_eq!(
-        rotated
-            .send_as("GET", "/v1/me", As::Bearer(&new_token), None)
-            .await
-            .status,
-        200
-    );
-    rotated
-        .send_as("GET", "/v1/me", As::Bearer(&old_token), None)
-        .await
-        .assert_error(401, "invalid_credentials");
+    assert_eq!(me(&rotated, &new_token).await.status, 200);
+    assert_token_refused(&rotated, &old_token).await;
 }

@@ -225,6 +225,13 @@ pub async fn spawn_app() -> TestApp {
     TestAppBuilder::default().spawn().await
 }
 
+/// [`spawn_app`] with one blank end user, created through the API.
+pub async fn spawn_app_with_user() -> (TestApp, Value) {
+    let app = spawn_app().await;
+    let user = app.create_user(json!({})).await;
+    (app, user)
+}
+
 /// [`spawn_app`], its table writing the stream the stream functions follow
 /// (the others have none: see [`TestAppBuilder::stream`]).
 pub async fn spawn_app_following_stream() -> TestApp {
