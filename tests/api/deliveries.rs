@@ -46,17 +46,48 @@ impl Workers {
         }
     }
 
-    /// One round of the local SQS consumer: receive, attempt, delete what
-    /// needs nothing more. Returns how many messages it handled.
+    /// One round of the local SQS consumer ([`work_the_queue`]).
     async fn work(&self, app: &TestApp) -> usize {
-        let queue = app.queue();
-        let messages = queue.receive(Duration::ZERO).await.expect("receive");
-        let again = deliveries::process(&self.deliverer, &messages).await;
-        for message in messages.iter().filter(|m| !again.contains(&m.id)) {
-            queue.delete(&message.receipt).await.expect("delete");
-        }
-        messages.len()
+        work_the_queue(app, &self.deliverer).await
     }
+
+    /// The delivery worker's attempt of `job`, as the SQS message `message`:
+    /// the wait before the next attempt, if any.
+    async fn attempt(&self, job: &Job, message: &str) -> Option<Duration> {
+        deliveries::attempt::attempt(&self.deliverer, job, message)
+            .await
+            .expect("attempt")
+    }
+}
+
+/// One round of the local SQS consumer: receive, attempt with `deliverer`,
+/// delete what needs nothing more. Returns how many messages it handled.
+async fn work_the_queue(app: &TestApp, deliverer: &deliveries::Deliverer) -> usize {
+    let queue = app.queue();
+    let messages = queue.receive(Duration::ZERO).await.expect("receive");
+    let again = deliveries::process(deliverer, &messages).await;
+    for message in messages.iter().filter(|m| !again.contains(&m.id)) {
+        queue.delete(&message.receipt).await.expect("delete");
+    }
+    messages.len()
+}
+
+/// A world whose one endpoint (`hook`) has a receiver answering `statuses`
+/// in turn, with its workers and the job of the delivery of its first end
+/// user's creation, taken off the queue to be attempted by hand.
+async fn first_delivery(statuses: &[u16]) -> (TestApp, Receiver, Value, Workers, Job) {
+    let app = spawn_app_following_stream().await;
+    let receiver = Receiver::start(statuses).await;
+    let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
+    let mut workers = Workers::start(&app).await;
+    app.create_user(json!({})).await;
+    let job = first_job(&app, &mut workers, &hook).await;
+    (app, receiver, hook, workers, job)
+}
+
+/// The path of the endpoint `hook`'s test (a ping).
+fn ping_path(hook: &Value) -> String {
+    format!("/v1/webhook-endpoints/{}/test", id(hook))
 }
 
 async fn endpoint(app: &TestApp, body: Value) -> (Value, String) {
@@ -185,19 +216,11 @@ async fn first_job(app: &TestApp, workers: &mut Workers, hook: &Value) -> Job {
 
 #[tokio::test]
 async fn failures_back_off_on_the_schedule_for_over_24_hours_then_the_delivery_fails() {
-    let app = spawn_app_following_stream().await;
-    let receiver = Receiver::start(&[503; 8]).await;
-    let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
-    let mut workers = Workers::start(&app).await;
-    app.create_user(json!({})).await;
-    let job = first_job(&app, &mut workers, &hook).await;
+    let (app, receiver, hook, workers, job) = first_delivery(&[503; 8]).await;
     let started = app.clock.now();
     // The same message, received again each time its visibility ends.
     let mut waits = Vec::new();
-    while let Some(wait) = deliveries::attempt::attempt(&workers.deliverer, &job, "message-1")
-        .await
-        .expect("attempt")
-    {
+    while let Some(wait) = workers.attempt(&job, "message-1").await {
         waits.push(wait);
         app.clock.advance(time::Duration::seconds(
             i64::try_from(wait.as_secs()).unwrap(),
@@ -217,32 +240,15 @@ async fn failures_back_off_on_the_schedule_for_over_24_hours_then_the_delivery_f
     assert_eq!(log[0]["attempts"].as_array().unwrap().len(), 8);
     assert_eq!(log[0]["next_attempt_at"], Value::Null);
     // A duplicate message of the same delivery (a redelivered stream batch) does nothing.
-    assert_eq!(
-        deliveries::attempt::attempt(&workers.deliverer, &job, "message-2")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(workers.attempt(&job, "message-2").await, None);
     assert_eq!(receiver.received().len(), 8);
 }
 
 #[tokio::test]
 async fn an_endpoint_failing_for_five_days_is_disabled_by_the_system_and_re_enabled_by_a_patch() {
-    let app = spawn_app_following_stream().await;
-    let receiver = Receiver::start(&[500; 3]).await;
-    let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
-    let mut workers = Workers::start(&app).await;
-    app.create_user(json!({})).await;
-    let job = first_job(&app, &mut workers, &hook).await;
+    let (app, receiver, hook, mut workers, job) = first_delivery(&[500; 3]).await;
     // A failure starts the clock; a success stops it.
-    let attempt = |message: &'static str| {
-        let (deliverer, job) = (&workers.deliverer, job.clone());
-        async move {
-            deliveries::attempt::attempt(deliverer, &job, message)
-                .await
-                .unwrap()
-        }
-    };
+    let attempt = |message: &'static str| workers.attempt(&job, message);
     assert!(attempt("m").await.is_some());
     app.clock.advance(time::Duration::days(4));
     assert!(attempt("m").await.is_some(), "4 days: still enabled");
@@ -308,31 +314,13 @@ async fn an_endpoint_failing_for_five_days_is_disabled_by_the_system_and_re_enab
 
 #[tokio::test]
 async fn a_success_resets_the_failure_clock() {
-    let app = spawn_app_following_stream().await;
-    let receiver = Receiver::start(&[500, 200, 500]).await;
-    let (hook, _) = endpoint(&app, json!({"url": receiver.url})).await;
-    let mut workers = Workers::start(&app).await;
-    app.create_user(json!({})).await;
-    let job = first_job(&app, &mut workers, &hook).await;
-    let deliverer = &workers.deliverer;
-    assert!(
-        deliveries::attempt::attempt(deliverer, &job, "m")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let (app, _receiver, hook, workers, job) = first_delivery(&[500, 200, 500]).await;
+    assert!(workers.attempt(&job, "m").await.is_some());
     app.clock.advance(time::Duration::days(4));
-    assert_eq!(
-        deliveries::attempt::attempt(deliverer, &job, "m")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(workers.attempt(&job, "m").await, None);
     // Another delivery fails two days later: 6 days after the first
     // failure, but only the first failure since the success.
-    let ping = app
-        .post_empty(&format!("/v1/webhook-endpoints/{}/test", id(&hook)))
-        .await;
+    let ping = app.post_empty(&ping_path(&hook)).await;
     app.clock.advance(time::Duration::days(2));
     let job = Job {
         org: app.org_id,
@@ -341,12 +329,7 @@ async fn a_success_resets_the_failure_clock() {
         seq: None,
         manual: false,
     };
-    assert!(
-        deliveries::attempt::attempt(deliverer, &job, "p")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(workers.attempt(&job, "p").await.is_some());
     let got = app
         .get(&format!("/v1/webhook-endpoints/{}", id(&hook)))
         .await;
@@ -364,10 +347,7 @@ async fn a_ping_is_delivered_logged_and_retried_by_hand() {
     )
     .await;
     let workers = Workers::start(&app).await;
-    let ping = app
-        .post_empty(&format!("/v1/webhook-endpoints/{}/test", id(&hook)))
-        .await
-        .assert_status(202);
+    let ping = app.post_empty(&ping_path(&hook)).await.assert_status(202);
     assert_eq!(ping.body["event_type"], "ping");
     assert_eq!(ping.body["status"], "pending");
     while workers.work(&app).await == 0 {}
@@ -488,13 +468,11 @@ async fn a_delivery_still_queued_at_a_purge_carries_the_redacted_event() {
 async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
     let app = spawn_app().await;
     let (hook, _) = endpoint(&app, json!({"url": "http://127.0.0.1:9/hook"})).await;
-    let ping = app
-        .post_empty(&format!("/v1/webhook-endpoints/{}/test", id(&hook)))
-        .await;
+    let ping = app.post_empty(&ping_path(&hook)).await;
     assert_eq!(ping.status, 202);
     let (_, other_key) = app.create_org("Other").await;
     let paths = [
-        ("POST", format!("/v1/webhook-endpoints/{}/test", id(&hook))),
+        ("POST", ping_path(&hook)),
         (
             "GET",
             format!("/v1/webhook-endpoints/{}/deliveries", id(&hook)),
@@ -508,20 +486,16 @@ async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
             ),
         ),
     ];
-    for (method, path) in &paths {
-        let body = (*method == "POST").then(|| json!({}));
-        let res = app
-            .send_as(method, path, As::Key(&other_key), body.as_ref())
-            .await;
-        res.assert_error(404, "not_found");
-    }
     let read = app.create_read_key().await;
-    for (method, path) in &paths {
-        let body = (*method == "POST").then(|| json!({}));
-        let res = app
-            .send_as(method, path, As::Key(&read), body.as_ref())
-            .await;
-        res.assert_error(403, "insufficient_scope");
+    for (key, status, code) in [
+        (&other_key, 404, "not_found"),
+        (&read, 403, "insufficient_scope"),
+    ] {
+        for (method, path) in &paths {
+            let body = (*method == "POST").then(|| json!({}));
+            let res = app.send_as(method, path, As::Key(key), body.as_ref());
+            res.await.assert_error(status, code);
+        }
     }
     app.get("/v1/webhook-endpoints/nope/deliveries")
         .await
@@ -539,27 +513,14 @@ async fn delivery_endpoints_refuse_bad_ids_other_organizations_and_read_keys() {
     ))
     .await
     .assert_error(404, "not_found");
-    app.post(
-        &format!("/v1/webhook-endpoints/{}/test", id(&hook)),
-        &json!({"x": 1}),
-    )
-    .await
-    .assert_error(422, "validation_failed");
+    app.post(&ping_path(&hook), &json!({"x": 1}))
+        .await
+        .assert_error(422, "validation_failed");
     // A replayed test (same Idempotency-Key) is the same ping, sent once.
-    let first = app
-        .post_once(
-            &format!("/v1/webhook-endpoints/{}/test", id(&hook)),
-            "ping-1",
-            &json!({}),
-        )
-        .await;
-    let again = app
-        .post_once(
-            &format!("/v1/webhook-endpoints/{}/test", id(&hook)),
-            "ping-1",
-            &json!({}),
-        )
-        .await;
+    let (ping, nothing) = (ping_path(&hook), json!({}));
+    let ping_once = || app.post_once(&ping, "ping-1", &nothing);
+    let first = ping_once().await;
+    let again = ping_once().await;
     assert_eq!(first.body["id"], again.body["id"]);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(deliveries_of(&app, &hook).await.len(), 2);
@@ -655,14 +616,7 @@ async fn a_failing_organizations_fan_out_is_retried_alone_and_the_others_deliver
         "the batch is not handed back for one organization's failure"
     );
     let deliverer = app.deliverer();
-    let work = || async {
-        let queue = app.queue();
-        let messages = queue.receive(Duration::ZERO).await.expect("receive");
-        let again = deliveries::process(&deliverer, &messages).await;
-        for message in messages.iter().filter(|m| !again.contains(&m.id)) {
-            queue.delete(&message.receipt).await.expect("delete");
-        }
-    };
+    let work = || work_the_queue(&app, &deliverer);
     let types = |got: &[Received]| -> Vec<String> {
         got.iter()
             .map(|d| d.json()["type"].as_str().unwrap_or_default().to_owned())
@@ -673,17 +627,13 @@ async fn a_failing_organizations_fan_out_is_retried_alone_and_the_others_deliver
     while !has_user(&receiver_b.received()) && started.elapsed() < Duration::from_secs(10) {
         work().await;
     }
+    // Asserts `got` holds an end user's creation, and only `org`'s events.
+    let assert_delivered = |got: &[Received], org: String, what: &str| {
+        assert!(has_user(got), "{what}: {:?}", types(got));
+        assert!(got.iter().all(|d| d.json()["organization_id"] == org));
+    };
     let got_b = receiver_b.received();
-    assert!(
-        has_user(&got_b),
-        "B's deliveries went out: {:?}",
-        types(&got_b)
-    );
-    assert!(
-        got_b
-            .iter()
-            .all(|d| d.json()["organization_id"] == org_b.to_string())
-    );
+    assert_delivered(&got_b, org_b.to_string(), "B's deliveries went out");
     assert!(receiver_a.received().is_empty());
     // A's item readable again: A's fan-out, retried for A alone, delivers.
     set_types(AttributeValue::L(Vec::new())).await;
@@ -693,16 +643,8 @@ async fn a_failing_organizations_fan_out_is_retried_alone_and_the_others_deliver
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let got_a = receiver_a.received();
-    assert!(
-        has_user(&got_a),
-        "A's deliveries, after their retry: {:?}",
-        types(&got_a)
-    );
-    assert!(
-        got_a
-            .iter()
-            .all(|d| d.json()["organization_id"] == app.org_id.to_string())
-    );
+    let after_retry = "A's deliveries, after their retry";
+    assert_delivered(&got_a, app.org_id.to_string(), after_retry);
     assert_eq!(
         receiver_b.received().len(),
         got_b.len(),
