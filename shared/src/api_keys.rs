@@ -530,8 +530,7 @@ pub async fn touch(
         )
         .expression_attribute_values(":minute", store::s(minute))
         .send()
-        .await
-        .map_err(StoreError::from);
+        .await;
     StoreError::unless_condition_failed(result)
 }
 

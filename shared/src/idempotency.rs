@@ -311,11 +311,8 @@ pub async fn begin(
     let put = store
         .put_item(item.collect())
         .condition_expression(FREE)
-        .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_names("#lease", "lease_until")
-        .expression_attribute_values(":now", store::n(now))
-        .expression_attribute_values(":in_progress", store::s("in_progress"))
+        .set_expression_attribute_names(Some(free_names()))
+        .set_expression_attribute_values(Some(free_values(now)))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     match put.send().await.map_err(StoreError::from) {
         Ok(_) => Ok(Begin::Run(Claim { pk, holder, seal })),
@@ -324,6 +321,27 @@ pub async fn begin(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// The attribute names [`FREE`] uses.
+fn free_names() -> std::collections::HashMap<String, String> {
+    [
+        ("#expires", TTL_ATTRIBUTE),
+        ("#status", "status"),
+        ("#lease", "lease_until"),
+    ]
+    .map(|(name, attribute)| (name.to_owned(), attribute.to_owned()))
+    .into()
+}
+
+/// The values [`FREE`] compares with at `now` (epoch s).
+fn free_values(now: i64) -> std::collections::HashMap<String, store::AttributeValue> {
+    [
+        (":now", store::n(now)),
+        (":in_progress", store::s("in_progress")),
+    ]
+    .map(|(name, value)| (name.to_owned(), value))
+    .into()
 }
 
 /// When a record may be (re)claimed: absent, expired, or in progress past
@@ -362,11 +380,8 @@ async fn begin_rotating(
             .key(PK, store::s(old_pk))
             .key(SK, store::s("IDEMP"))
             .condition_expression(FREE)
-            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#lease", "lease_until")
-            .expression_attribute_values(":now", store::n(now))
-            .expression_attribute_values(":in_progress", store::s("in_progress"))
+            .set_expression_attribute_names(Some(free_names()))
+            .set_expression_attribute_values(Some(free_values(now)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let check = store::built(check.build())?;
         items.push(TransactWriteItem::builder().condition_check(check).build());
@@ -374,11 +389,8 @@ async fn begin_rotating(
     let mut put = Put::builder()
         .table_name(store.table())
         .condition_expression(FREE)
-        .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_names("#lease", "lease_until")
-        .expression_attribute_values(":now", store::n(now))
-        .expression_attribute_values(":in_progress", store::s("in_progress"))
+        .set_expression_attribute_names(Some(free_names()))
+        .set_expression_attribute_values(Some(free_values(now)))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     for (name, value) in record {
         put = put.item(*name, value.clone());
@@ -465,8 +477,7 @@ pub async fn release(store: &Store, claim: &Claim) -> Result<(), StoreError> {
         .expression_attribute_names("#holder", "holder")
         .expression_attribute_values(":holder", store::s(&claim.holder))
         .send()
-        .await
-        .map_err(StoreError::from);
+        .await;
     StoreError::unless_condition_failed(result)
 }
 

@@ -411,6 +411,15 @@ mod tests {
         );
     }
 
+    /// The test keys, and a token they minted at 1,000.
+    fn minted_at_1000() -> (TokenKeys, String) {
+        let keys = keys();
+        let token = keys
+            .mint(OrganizationId::generate(), EndUserId::generate(), 0, 1_000)
+            .unwrap();
+        (keys, token)
+    }
+
     fn keys() -> TokenKeys {
         TokenKeys::from_seed([7; 32], "tether-test")
     }
@@ -451,10 +460,7 @@ mod tests {
 
     #[test]
     fn expired_future_foreign_and_tampered_tokens_fail() {
-        let keys = keys();
-        let token = keys
-            .mint(OrganizationId::generate(), EndUserId::generate(), 0, 1_000)
-            .unwrap();
+        let (keys, token) = minted_at_1000();
         assert!(keys.verify(&token, 1_000 + 900 + 10).is_none(), "expired");
         assert!(keys.verify(&token, 900).is_none(), "issued in the future");
         let other = TokenKeys::from_seed([8; 32], "tether-test");
@@ -473,10 +479,7 @@ mod tests {
 
     #[test]
     fn a_remembered_token_is_still_judged_by_its_times_and_only_its_exact_text() {
-        let keys = keys();
-        let token = keys
-            .mint(OrganizationId::generate(), EndUserId::generate(), 0, 1_000)
-            .unwrap();
+        let (keys, token) = minted_at_1000();
         assert!(keys.verify(&token, 1_010).is_some(), "checked once");
         assert!(keys.verify(&token, 1_020).is_some(), "remembered");
         assert!(keys.verify(&token, 1_000 + 900 + 10).is_none(), "expired");

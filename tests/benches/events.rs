@@ -12,13 +12,13 @@
 use serde_json::json;
 use std::time::Instant;
 use tether::clock::Clock;
-use tether_tests::spawn_app;
+use tether_tests::spawn_app_following_stream;
 
 const USERS: usize = 200;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     for n in 0..USERS {
         app.create_user(
             json!({"email": format!("u{n}@example.com"), "external_id": format!("x{n}")}),
@@ -91,7 +91,7 @@ async fn deliveries() {
     use std::time::Duration;
     use tether_tests::receiver::Receiver;
     const CHANGES: usize = 100;
-    let app = spawn_app().await;
+    let app = spawn_app_following_stream().await;
     let receiver = Receiver::start(&[]).await;
     let hook = app
         .post("/v1/webhook-endpoints", &json!({"url": receiver.url}))

@@ -226,7 +226,7 @@ async fn main() {
         options.hold.as_millis()
     );
     println!(
-        "{:<44} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "{:<44} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>6}",
         "scenario",
         "201",
         "429",
@@ -236,7 +236,8 @@ async fn main() {
         "throttle",
         "p50 ms",
         "p99 ms",
-        "201/s"
+        "201/s",
+        "ρ"
     );
     let worlds = [
         ("local", "DynamoDB Local, sharded", false, false),

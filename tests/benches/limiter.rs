@@ -1,5 +1,5 @@
 //! DynamoDB calls and consumed capacity per request of the rate limiter
-//! (issue 3, `docs/performance.md`). Runs against DynamoDB Local:
+//! (`docs/performance.md`). Runs against DynamoDB Local:
 //!
 //! ```sh
 //! make bench-limiter

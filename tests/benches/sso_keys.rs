@@ -1,5 +1,5 @@
 //! What the identity providers' key cache costs a `POST /v1/me/sso/link`
-//! (issue 17, `docs/performance.md`): DynamoDB calls, issuer fetches and
+//! (`docs/performance.md`): DynamoDB calls, issuer fetches and
 //! latency of a link with a cold key cache (a new function: the keys come
 //! with the provider's one read), a warm one, a `kid` the cache lacks
 //! (claim, fetch, store), and a bogus `kid` inside the refetch interval.

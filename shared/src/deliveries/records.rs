@@ -324,8 +324,7 @@ pub async fn record(store: &Store, outcome: Outcome<'_>) -> Result<bool, StoreEr
         .expression_attribute_names("#id", "id")
         .set_expression_attribute_values(Some(values))
         .send()
-        .await
-        .map_err(StoreError::from);
+        .await;
     StoreError::applied(written)
 }
 

@@ -118,7 +118,6 @@ async fn add_keys(
         .update_expression(format!("SET {}", set.join(", ")))
         .condition_expression(conditions.join(" AND "))
         .send()
-        .await
-        .map_err(StoreError::from);
+        .await;
     StoreError::applied(written).map(Some)
 }

@@ -358,8 +358,7 @@ async fn save(
         .expression_attribute_values(":until", store::n(fetched.fresh_until))
         .expression_attribute_values(":uri", store::s(&fetched.jwks_uri))
         .send()
-        .await
-        .map_err(StoreError::from);
+        .await;
     StoreError::unless_condition_failed(written)
 }
 

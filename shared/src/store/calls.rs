@@ -313,23 +313,38 @@ fn total<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {
 }
 
 fn consumed_capacity(output: &Output) -> f64 {
-    if let Some(o) = output.downcast_ref::<GetItemOutput>() {
-        total(o.consumed_capacity())
-    } else if let Some(o) = output.downcast_ref::<PutItemOutput>() {
-        total(o.consumed_capacity())
-    } else if let Some(o) = output.downcast_ref::<UpdateItemOutput>() {
-        total(o.consumed_capacity())
-    } else if let Some(o) = output.downcast_ref::<DeleteItemOutput>() {
-        total(o.consumed_capacity())
-    } else if let Some(o) = output.downcast_ref::<QueryOutput>() {
-        total(o.consumed_capacity())
-    } else if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
-        total(o.consumed_capacity())
-    } else if let Some(o) = output.downcast_ref::<BatchGetItemOutput>() {
-        total(o.consumed_capacity())
-    } else {
-        0.0
+    // One capacity per call, a list of them for a transaction or a batch.
+    let single: [fn(&Output) -> Option<Option<&ConsumedCapacity>>; 5] = [
+        |o| {
+            o.downcast_ref::<GetItemOutput>()
+                .map(GetItemOutput::consumed_capacity)
+        },
+        |o| {
+            o.downcast_ref::<PutItemOutput>()
+                .map(PutItemOutput::consumed_capacity)
+        },
+        |o| {
+            o.downcast_ref::<UpdateItemOutput>()
+                .map(UpdateItemOutput::consumed_capacity)
+        },
+        |o| {
+            o.downcast_ref::<DeleteItemOutput>()
+                .map(DeleteItemOutput::consumed_capacity)
+        },
+        |o| {
+            o.downcast_ref::<QueryOutput>()
+                .map(QueryOutput::consumed_capacity)
+        },
+    ];
+    if let Some(capacity) = single.iter().find_map(|of| of(output)) {
+        return total(capacity);
     }
+    if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
+        return total(o.consumed_capacity());
+    }
+    output
+        .downcast_ref::<BatchGetItemOutput>()
+        .map_or(0.0, |o| total(o.consumed_capacity()))
 }
 
 #[cfg(test)]

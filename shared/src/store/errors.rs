@@ -94,8 +94,11 @@ fn summarize(reasons: &[CancellationReason]) -> String {
 
 impl StoreError {
     /// Whether a conditional write happened: `false` when its condition failed.
-    pub fn applied<T>(result: Result<T, Self>) -> Result<bool, Self> {
-        match result {
+    pub fn applied<T, E>(result: Result<T, E>) -> Result<bool, Self>
+    where
+        Self: From<E>,
+    {
+        match result.map_err(Self::from) {
             Ok(_) => Ok(true),
             Err(Self::ConditionalCheckFailed { .. }) => Ok(false),
             Err(err) => Err(err),
@@ -116,8 +119,11 @@ impl StoreError {
 
     /// A write whose failed condition means another writer got there first
     /// (a lease taken over, a minute already recorded): done either way.
-    pub fn unless_condition_failed<T>(result: Result<T, Self>) -> Result<(), Self> {
-        match result {
+    pub fn unless_condition_failed<T, E>(result: Result<T, E>) -> Result<(), Self>
+    where
+        Self: From<E>,
+    {
+        match result.map_err(Self::from) {
             Ok(_) | Err(Self::ConditionalCheckFailed { .. }) => Ok(()),
             Err(err) => Err(err),
         }

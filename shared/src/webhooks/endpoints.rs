@@ -502,7 +502,7 @@ async fn update_if(
     for (name, value) in values {
         request = request.expression_attribute_values(name, value);
     }
-    StoreError::applied(request.send().await.map_err(StoreError::from))
+    StoreError::applied(request.send().await)
 }
 
 /// Deliveries to the endpoint began failing at `since` (epoch s): recorded

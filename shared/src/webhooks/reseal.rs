@@ -85,5 +85,5 @@ async fn replace(
                 "secret_sealed = :old AND attribute_not_exists(previous_secret_sealed)",
             ),
     };
-    StoreError::applied(update.send().await.map_err(StoreError::from))
+    StoreError::applied(update.send().await)
 }
