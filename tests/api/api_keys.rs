@@ -43,9 +43,7 @@ async fn a_created_key_is_shown_once_works_at_once_and_is_listed_without_its_sec
     assert_eq!(created["prefix"], &secret[3..11]);
     assert_eq!(created["expires_at"], Value::Null);
     assert_eq!(created["last_used_at"], Value::Null);
-    app.send_as("GET", "/v1/end-users", As::Key(secret), None)
-        .await
-        .assert_status(200);
+    app.get_as(secret, "/v1/end-users").await.assert_status(200);
 
     let listed = app.get("/v1/api-keys").await.assert_status(200);
     assert!(!listed.text.contains(&secret[3..51]), "no secret in a list");
@@ -73,7 +71,7 @@ async fn last_used_costs_one_write_per_minute_not_per_request() {
     let app = spawn_app().await;
     let created = create(&app, json!({"scopes": ["read"]})).await;
     let secret = key(&created);
-    let read = || app.send_as("GET", "/v1/end-users", As::Key(secret), None);
+    let read = || app.get_as(secret, "/v1/end-users");
     let calls = || app.app.store.call_totals().calls;
     assert_eq!(read().await.status, 200, "first use: recorded");
     let before = calls();
@@ -163,19 +161,12 @@ async fn keys_need_admin_and_another_organizations_key_is_404() {
     app.post_empty(&format!("/v1/api-keys/{theirs}/roll"))
         .await
         .assert_error(404, "not_found");
-    let listed = app
-        .send_as("GET", "/v1/api-keys", As::Key(&other_key), None)
-        .await;
+    let listed = app.get_as(&other_key, "/v1/api-keys").await;
     let ids: Vec<&Value> = listed.data().iter().map(|k| &k["id"]).collect();
     assert_eq!(ids.len(), 2, "B's own two keys only");
     assert!(!ids.contains(&&json!(app.admin_key_id.to_string())));
     // B's key still works: nothing of A's reached it.
-    assert_eq!(
-        app.send_as("GET", "/v1/end-users", As::Key(&other_key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get_as(&other_key, "/v1/end-users").await.status, 200);
 }
 
 #[tokio::test]
@@ -194,7 +185,7 @@ async fn the_last_non_expiring_admin_key_cannot_be_revoked_but_can_be_rolled() {
         .assert_status(201);
     assert_eq!(rolled.body["scopes"], json!(["admin"]));
     let new = key(&rolled.body).to_owned();
-    app.send_as("GET", "/v1/end-users", As::Key(&app.admin_key), None)
+    app.get_as(&app.admin_key, "/v1/end-users")
         .await
         .assert_error(401, "invalid_credentials");
     // With another non-expiring admin key the rolled one can go.
@@ -210,7 +201,7 @@ async fn the_last_non_expiring_admin_key_cannot_be_revoked_but_can_be_rolled() {
     let rolled_path = format!("/v1/api-keys/{}", id(&rolled.body));
     let revoke_rolled = || app.send_as("DELETE", &rolled_path, As::Key(key(&second)), None);
     revoke_rolled().await.assert_status(204);
-    app.send_as("GET", "/v1/end-users", As::Key(&new), None)
+    app.get_as(&new, "/v1/end-users")
         .await
         .assert_error(401, "invalid_credentials");
     revoke_rolled().await.assert_error(404, "not_found");
@@ -251,11 +242,7 @@ async fn a_rolled_key_works_through_its_grace_period_and_not_after() {
     assert_eq!(rolled.body["name"], "reporting");
     assert_ne!(rolled.body["key"], old["key"]);
     let app = &app;
-    let read = |secret: String| async move {
-        app.send_as("GET", "/v1/end-users", As::Key(&secret), None)
-            .await
-            .status
-    };
+    let read = |secret: String| async move { app.get_as(&secret, "/v1/end-users").await.status };
     let (old_secret, new_secret) = (key(&old).to_owned(), key(&rolled.body).to_owned());
     assert_eq!(read(old_secret.clone()).await, 200, "in its grace period");
     assert_eq!(read(new_secret.clone()).await, 200);
@@ -283,7 +270,7 @@ async fn a_key_with_an_expiry_stops_working_then() {
     let created = create(&app, json!({"scopes": ["read"], "expires_at": at})).await;
     assert_eq!(created["expires_at"], at.as_str());
     let secret = key(&created).to_owned();
-    let read = || app.send_as("GET", "/v1/end-users", As::Key(&secret), None);
+    let read = || app.get_as(&secret, "/v1/end-users");
     assert_eq!(read().await.status, 200);
     app.clock.advance(time::Duration::minutes(5));
     read().await.assert_error(401, "invalid_credentials");

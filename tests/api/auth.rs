@@ -3,7 +3,6 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use key_hash::hash_hex;
 use serde_json::json;
-use tether_tests::As;
 use tether_tests::spawn_app;
 
 /// SHA-256 hex of a key, as the store keys it (via the crate's own hashing).
@@ -32,9 +31,7 @@ async fn malformed_unknown_and_duplicated_keys_are_401_invalid_credentials() {
         unknown.as_str(),
         &app.admin_key.to_uppercase(),
     ] {
-        let res = app
-            .send_as("GET", "/v1/end-users", As::Key(key), None)
-            .await;
+        let res = app.get_as(key, "/v1/end-users").await;
         res.assert_error(401, "invalid_credentials");
     }
     let dup = app
@@ -48,20 +45,13 @@ async fn malformed_unknown_and_duplicated_keys_are_401_invalid_credentials() {
 #[tokio::test]
 async fn a_revoked_key_is_401() {
     let app = spawn_app().await;
-    let (id, key) = app
-        .create_key_with_id(app.org_id, &[tether::auth::Scope::Admin])
-        .await;
+    let (id, key) = app.create_key_of(tether::auth::Scope::Admin).await;
     // Warm: the key is cached by this function.
-    assert_eq!(
-        app.send_as("GET", "/v1/end-users", As::Key(&key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get_as(&key, "/v1/end-users").await.status, 200);
     app.delete(&format!("/v1/api-keys/{id}"))
         .await
         .assert_status(204);
-    app.send_as("GET", "/v1/end-users", As::Key(&key), None)
+    app.get_as(&key, "/v1/end-users")
         .await
         .assert_error(401, "invalid_credentials");
 }
@@ -165,12 +155,7 @@ async fn a_keys_organization_cannot_be_renamed_and_older_keys_still_work() {
     // Cold (nothing cached), then warm (the key and both organizations cached).
     let cold = app.cold_instance();
     assert_eq!(app.get("/v1/end-users").await.status, 200);
-    assert_eq!(
-        app.send_as("GET", "/v1/end-users", As::Key(&other_key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get_as(&other_key, "/v1/end-users").await.status, 200);
     for (instance, state) in [(&cold, "cold"), (&app, "warm")] {
         let res = instance
             .request("GET", "/v1/end-users")
@@ -180,7 +165,7 @@ async fn a_keys_organization_cannot_be_renamed_and_older_keys_still_work() {
         res.assert_error(403, "tenant_mismatch");
         for key in [&renamed, &unnamed, &borrowed] {
             instance
-                .send_as("GET", "/v1/end-users", As::Key(key), None)
+                .get_as(key, "/v1/end-users")
                 .await
                 .assert_error(401, "invalid_credentials");
         }
@@ -192,7 +177,7 @@ async fn a_keys_organization_cannot_be_renamed_and_older_keys_still_work() {
         .await;
     for instance in [&app.cold_instance(), &app] {
         instance
-            .send_as("GET", "/v1/end-users", As::Key(&older), None)
+            .get_as(&older, "/v1/end-users")
             .await
             .assert_status(200);
     }
@@ -201,7 +186,7 @@ async fn a_keys_organization_cannot_be_renamed_and_older_keys_still_work() {
         .assert_status(204);
     for instance in [&app.cold_instance(), &app] {
         instance
-            .send_as("GET", "/v1/end-users", As::Key(&older), None)
+            .get_as(&older, "/v1/end-users")
             .await
             .assert_error(401, "invalid_credentials");
     }

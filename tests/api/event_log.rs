@@ -471,17 +471,11 @@ async fn consumers_filter_by_type_resume_from_any_cursor_and_see_only_their_orga
     assert_eq!(next.body["data"][0]["type"], "end_user.created");
 
     let (_, other_key) = app.create_org("Other").await;
-    let theirs = app
-        .request("GET", "/v1/events")
-        .key(&other_key)
-        .send()
-        .await;
+    let theirs = app.get_as(&other_key, "/v1/events").await;
     assert_eq!(theirs.status, 200);
     assert_eq!(theirs.body["data"], json!([]));
     let read_key = app.create_read_key().await;
-    app.request("GET", "/v1/events")
-        .key(&read_key)
-        .send()
+    app.get_as(&read_key, "/v1/events")
         .await
         .assert_error(403, "insufficient_scope");
     for bad in [

@@ -61,9 +61,7 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         let user_id = id(&user);
         let linked = app.post(&format!("/v1/users/{user_id}/identities"), &json!({"identity_provider_id": provider_id, "external_id": format!("pre-{user_id}"), "external_email": "pre@example.com"})).await.assert_status(201);
         let now = app.clock.now().unix_timestamp();
-        let (api_key, _) = app
-            .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])
-            .await;
+        let (api_key, _) = app.create_key_of(tether::auth::Scope::Read).await;
         let unused_provider = app.create_provider_id().await;
         let webhook = app
             .create_webhook_endpoint("http://127.0.0.1:8089/hook")

@@ -757,7 +757,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
     // Another organization sees none of them, and cannot remove them.
     let (_, other_key) = w.app.create_org("B").await;
     let relations = "/v1/external-service-relations";
-    let theirs = w.app.send_as("GET", relations, As::Key(&other_key), None);
+    let theirs = w.app.get_as(&other_key, relations);
     assert_eq!(theirs.await.body["data"], json!([]));
     let path = format!("{relations}/{}", id(listed[0]));
     w.app
@@ -773,7 +773,7 @@ async fn an_organization_lists_its_relations_and_removes_one_by_the_listed_id() 
     }
     let writer = w.app.create_read_write_key().await;
     w.app
-        .send_as("GET", relations, As::Key(&writer), None)
+        .get_as(&writer, relations)
         .await
         .assert_error(403, "insufficient_scope");
     // The listed id is what the removal takes.

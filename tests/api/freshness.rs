@@ -104,10 +104,8 @@ forbid (principal, action in [Action::"end_users.read", Action::"end_users.updat
 #[tokio::test]
 async fn a_key_revoked_through_another_function_is_refused_by_a_warm_one() {
     let warm = spawn_app().await;
-    let (key_id, key) = warm
-        .create_key_with_id(warm.org_id, &[tether::auth::Scope::Read])
-        .await;
-    let read = || warm.send_as("GET", "/v1/end-users", As::Key(&key), None);
+    let (key_id, key) = warm.create_key_of(tether::auth::Scope::Read).await;
+    let read = || warm.get_as(&key, "/v1/end-users");
     assert_eq!(read().await.status, 200);
     assert_eq!(read().await.status, 200, "cached now");
     let other = warm.cold_instance();
@@ -333,9 +331,7 @@ async fn policies_read_again_unchanged_are_not_parsed_again() {
 #[tokio::test]
 async fn a_change_starts_from_the_organization_the_request_holds() {
     let app = spawn_app().await;
-    let (key_id, _) = app
-        .create_key_with_id(app.org_id, &[tether::auth::Scope::Read])
-        .await;
+    let (key_id, _) = app.create_key_of(tether::auth::Scope::Read).await;
     app.put_policies("").await;
     assert_eq!(app.get("/v1/end-users").await.status, 200, "warm");
     // The limiter's write and the change's transaction.

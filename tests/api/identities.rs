@@ -214,9 +214,7 @@ async fn malformed_link_bodies_are_422_and_tenant_mismatch_403() {
         .await
         .assert_error(403, "insufficient_scope");
     assert_eq!(
-        app.send_as("GET", &identities_path(&user), As::Key(&reader), None)
-            .await
-            .status,
+        app.get_as(&reader, &identities_path(&user)).await.status,
         200
     );
     assert_eq!(crate::org_items(&app, "IDENT#").await, 0);
@@ -301,9 +299,7 @@ async fn another_organizations_key_gets_404_on_every_identity_route() {
         .await
         .assert_error(422, "unknown_identity_provider");
     assert_eq!(
-        app.send_as("GET", "/v1/identity-providers", As::Key(&b_key), None)
-            .await
-            .body["data"],
+        app.get_as(&b_key, "/v1/identity-providers").await.body["data"],
         json!([])
     );
     assert_eq!(crate::org_items(&app, "IDENT#").await, 1);
@@ -329,11 +325,10 @@ async fn a_login_is_looked_up_by_provider_and_external_id_in_one_read() {
             urlencoding(external)
         )
     };
-    app.send_as("GET", &query("sub/ä 1"), As::Key(&reader), None)
-        .await;
+    app.get_as(&reader, &query("sub/ä 1")).await;
     let before = app.app.store.call_totals();
     let found = app
-        .send_as("GET", &query("sub/ä 1"), As::Key(&reader), None)
+        .get_as(&reader, &query("sub/ä 1"))
         .await
         .assert_status(200);
     assert_eq!(found.body["data"], json!([linked.body]));
@@ -347,9 +342,7 @@ async fn a_login_is_looked_up_by_provider_and_external_id_in_one_read() {
     assert_eq!(none.body["data"], json!([]));
     // Another organization finds nothing, even with the same provider id.
     let (_, other_key) = app.create_org("B").await;
-    let theirs = app
-        .send_as("GET", &query("sub/ä 1"), As::Key(&other_key), None)
-        .await;
+    let theirs = app.get_as(&other_key, &query("sub/ä 1")).await;
     assert_eq!(theirs.status, 200);
     assert_eq!(theirs.body["data"], json!([]));
     // Unlinked: gone from the lookup.
@@ -400,14 +393,9 @@ async fn a_provider_is_read_by_id_with_a_read_key_and_only_in_its_organization()
     let created = app.create_provider().await;
     let path = format!("/v1/identity-providers/{}", id(&created));
     let reader = app.create_read_key().await;
-    let got = app
-        .send_as("GET", &path, As::Key(&reader), None)
-        .await
-        .assert_status(200);
+    let got = app.get_as(&reader, &path).await.assert_status(200);
     assert_eq!(got.body, created);
-    let listed = app
-        .send_as("GET", "/v1/identity-providers", As::Key(&reader), None)
-        .await;
+    let listed = app.get_as(&reader, "/v1/identity-providers").await;
     assert_eq!(listed.status, 200, "reading providers is the read scope's");
     app.send_as(
         "POST",
@@ -418,7 +406,7 @@ async fn a_provider_is_read_by_id_with_a_read_key_and_only_in_its_organization()
     .await
     .assert_error(403, "insufficient_scope");
     let (_, other_key) = app.create_org("B").await;
-    app.send_as("GET", &path, As::Key(&other_key), None)
+    app.get_as(&other_key, &path)
         .await
         .assert_error(404, "not_found");
     app.get("/v1/identity-providers/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")

@@ -33,9 +33,7 @@ async fn another_organizations_key_sees_nothing_and_changes_nothing() {
         res.assert_error(404, "not_found");
         assert_eq!(res.body["details"]["resource"], "end_user");
     }
-    let list = app
-        .send_as("GET", "/v1/end-users", As::Key(&b_key), None)
-        .await;
+    let list = app.get_as(&b_key, "/v1/end-users").await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["data"], json!([]));
     // A's cursor is meaningless in B's partition: it cannot reveal A's users.
@@ -103,15 +101,7 @@ async fn an_item_of_another_organization_under_the_callers_keys_is_not_served() 
             "PK".into(),
             AttributeValue::S(format!("ORG#{}", app.org_id)),
         );
-        app.app
-            .store
-            .client()
-            .put_item()
-            .table_name(app.app.store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
+        app.put_raw_item(item).await;
         let res = app.get(&path).await;
         res.assert_error(404, "not_found");
         assert!(!res.text.contains("b@b.io"));

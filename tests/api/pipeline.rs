@@ -235,12 +235,7 @@ async fn the_body_is_read_early_only_for_a_verified_caller_and_once() {
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&user));
     assert_eq!(app.get(&path).await.status, 200, "warm");
-    assert_eq!(
-        app.send_as("GET", &path, tether_tests::As::Key(&reader), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get_as(&reader, &path).await.status, 200);
     let send = |key: String| {
         let event = app
             .request("PATCH", &path)

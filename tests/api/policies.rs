@@ -114,15 +114,13 @@ async fn policies_need_admin_and_belong_to_one_organization() {
     app.put_policies_as(&writer, EXAMPLE_ONLY)
         .await
         .assert_error(403, "insufficient_scope");
-    app.send_as("GET", "/v1/policies", As::Key(&writer), None)
+    app.get_as(&writer, "/v1/policies")
         .await
         .assert_error(403, "insufficient_scope");
     app.put_policies(EXAMPLE_ONLY).await;
     let (_, b_key) = app.create_org("B").await;
     assert_eq!(
-        app.send_as("GET", "/v1/policies", As::Key(&b_key), None)
-            .await
-            .body["policies"],
+        app.get_as(&b_key, "/v1/policies").await.body["policies"],
         ""
     );
 }

@@ -143,11 +143,9 @@ async fn a_warm_read_overlaps_the_limiters_write_and_a_write_does_not() {
 async fn a_read_made_before_a_change_is_discarded_and_made_again() {
     let test = spawn_app().await;
     let (_, path) = user_at(&test, "d@example.com").await;
-    let (key_id, read_key) = test
-        .create_key_with_id(test.org_id, &[tether::auth::Scope::Read])
-        .await;
+    let (key_id, read_key) = test.create_key_of(tether::auth::Scope::Read).await;
     let warm = test.cold_instance();
-    let as_reader = || warm.send_as("GET", &path, tether_tests::As::Key(&read_key), None);
+    let as_reader = || warm.get_as(&read_key, &path);
     assert_eq!(as_reader().await.status, 200);
     assert_eq!(as_reader().await.status, 200);
     // The key is revoked by another function: the read this warm function
@@ -341,16 +339,9 @@ async fn a_refused_caller_costs_no_read_of_the_operation() {
         warm.app.store.call_totals().since(before).calls
     };
     // Warm the reader's key, the organization and its (empty) policies.
-    assert_eq!(
-        warm.send_as("GET", "/v1/end-users", tether_tests::As::Key(&reader), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(warm.get_as(&reader, "/v1/end-users").await.status, 200);
     let before = warm.app.store.call_totals();
-    let admitted = warm
-        .send_as("GET", "/v1/end-users", tether_tests::As::Key(&reader), None)
-        .await;
+    let admitted = warm.get_as(&reader, "/v1/end-users").await;
     assert_eq!(admitted.status, 200);
     assert_eq!(
         spent(&admitted, &before),
@@ -359,22 +350,16 @@ async fn a_refused_caller_costs_no_read_of_the_operation() {
     );
     // Refused by scope: events need admin.
     let before = warm.app.store.call_totals();
-    let refused = warm
-        .send_as("GET", "/v1/events", tether_tests::As::Key(&reader), None)
-        .await;
+    let refused = warm.get_as(&reader, "/v1/events").await;
     refused.assert_error(403, "insufficient_scope");
     assert_eq!(spent(&refused, &before), 1, "the limiter's write alone");
     // Refused by a policy, once this function holds the policies.
     test.put_policies(r#"forbid (principal, action == Action::"end_users.read", resource);"#)
         .await;
-    let first = warm
-        .send_as("GET", &user_path, tether_tests::As::Key(&reader), None)
-        .await;
+    let first = warm.get_as(&reader, &user_path).await;
     first.assert_error(403, "policy_denied");
     let before = warm.app.store.call_totals();
-    let refused = warm
-        .send_as("GET", &user_path, tether_tests::As::Key(&reader), None)
-        .await;
+    let refused = warm.get_as(&reader, &user_path).await;
     refused.assert_error(403, "policy_denied");
     assert_eq!(spent(&refused, &before), 1, "the limiter's write alone");
     // A service without the scope to list its organizations.

@@ -281,16 +281,10 @@ async fn endpoints_belong_to_one_organization_and_need_admin() {
             .await;
         res.assert_error(404, "not_found");
     }
-    let theirs = app
-        .request("GET", "/v1/webhook-endpoints")
-        .key(&other)
-        .send()
-        .await;
+    let theirs = app.get_as(&other, "/v1/webhook-endpoints").await;
     assert_eq!(theirs.body["data"], json!([]));
     let read = app.create_read_key().await;
-    app.request("GET", "/v1/webhook-endpoints")
-        .key(&read)
-        .send()
+    app.get_as(&read, "/v1/webhook-endpoints")
         .await
         .assert_error(403, "insufficient_scope");
     app.get("/v1/webhook-endpoints/not-an-id")
@@ -486,15 +480,7 @@ async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
         "id".into(),
         aws_sdk_dynamodb::types::AttributeValue::S(legacy_id.clone()),
     );
-    app.app
-        .store
-        .client()
-        .put_item()
-        .table_name(app.app.store.table())
-        .set_item(Some(legacy))
-        .send()
-        .await
-        .unwrap();
+    app.put_raw_item(legacy).await;
     assert_eq!(
         app.delete(&format!("/v1/webhook-endpoints/{legacy_id}"))
             .await

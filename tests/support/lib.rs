@@ -524,6 +524,23 @@ impl TestApp {
         self.create_key(self.org_id, &[Scope::ReadWrite]).await
     }
 
+    /// A new API key of the test's organization with `scope`; returns its
+    /// id and secret.
+    pub async fn create_key_of(&self, scope: Scope) -> (tether::ids::ApiKeyId, String) {
+        self.create_key_with_id(self.org_id, &[scope]).await
+    }
+
+    /// Writes `item` straight to the test's table, as an earlier version of
+    /// the code (or a hand) stored it.
+    pub async fn put_raw_item(
+        &self,
+        item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    ) {
+        let store = &self.app.store;
+        let put = store.client().put_item().table_name(store.table());
+        put.set_item(Some(item)).send().await.expect("put the item");
+    }
+
     /// Creates an API key with `scopes` for `org`.
     pub async fn create_key(&self, org: OrganizationId, scopes: &[Scope]) -> String {
         self.create_key_with_id(org, scopes).await.1
@@ -701,6 +718,11 @@ impl TestApp {
     /// `GET path` with the admin key.
     pub async fn get(&self, path: &str) -> TestResponse {
         self.request("GET", path).send().await
+    }
+
+    /// `GET path` presenting the API key `key` instead of the admin's.
+    pub async fn get_as(&self, key: &str, path: &str) -> TestResponse {
+        self.send_as("GET", path, As::Key(key), None).await
     }
 
     /// `DELETE path` with the admin key.

@@ -183,10 +183,7 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     .await;
     let read = |key: String| {
         let warm = &warm;
-        async move {
-            warm.send_as("GET", "/v1/end-users", As::Key(&key), None)
-                .await
-        }
+        async move { warm.get_as(&key, "/v1/end-users").await }
     };
     let warmed = read(first_key.clone()).await;
     assert_eq!(warmed.status, 200, "warm: {}", warmed.text);
