@@ -560,7 +560,7 @@ async fn services_act_only_on_organizations_related_to_them() {
     let writing = ["organization-relations:write"];
     let (_, writer) = w.app.create_service(&writing).await;
     let ours = format!("{BASE}/{}/organizations", w.service);
-    let res = w.app.send_as("GET", &ours, As::Bearer(&writer), None).await;
+    let res = w.app.get_with_token(&writer, &ours).await;
     res.assert_service_error(403, "external_service_access_denied");
     let active = relationships_active(&w.app, &b_org.to_string()).await;
     assert_eq!(active, "0", "nothing was created");
@@ -609,7 +609,7 @@ async fn a_services_missing_scope_is_charged_and_answered_before_its_rate_limit(
     let w = world().await;
     let (reader, reader_token) = w.app.create_service(&["organizations:read"]).await;
     let list = format!("{BASE}/{reader}/organizations");
-    let read = || w.app.send_as("GET", &list, As::Bearer(&reader_token), None);
+    let read = || w.app.get_with_token(&reader_token, &list);
     assert_eq!(read().await.header("x-ratelimit-remaining"), Some("99"));
     let connect = w.app.create_connect_token(&reader).await;
     let denied = w
@@ -637,15 +637,12 @@ async fn a_service_has_its_own_bucket_of_50_rps_burst_100() {
     for _ in 0..100 {
         let res = w
             .app
-            .send_as("GET", &path, As::Bearer(&w.token), None)
+            .get_with_token(&w.token, &path)
             .await
             .assert_status(200);
         assert_eq!(res.header("x-ratelimit-limit"), Some("50"));
     }
-    let res = w
-        .app
-        .send_as("GET", &path, As::Bearer(&w.token), None)
-        .await;
+    let res = w.app.get_with_token(&w.token, &path).await;
     res.assert_service_error(429, "rate_limited");
     assert_eq!(res.header("retry-after"), Some("1"));
     assert!(

@@ -6,7 +6,7 @@
 use serde_json::json;
 use tether::clock::Clock as _;
 use tether::organizations::{Changed, LimitOverrides};
-use tether_tests::{As, TestApp, id, spawn_app};
+use tether_tests::{TestApp, id, spawn_app};
 
 async fn link(
     app: &TestApp,
@@ -76,9 +76,7 @@ async fn a_policy_change_applies_to_a_warm_functions_next_decision_on_reads_writ
     let statuses = || async {
         let read = warm.get(&path).await;
         let write = warm.patch(&path, &json!({"metadata": {"n": 1}})).await;
-        let me = warm
-            .send_as("GET", "/v1/me", As::Bearer(&token), None)
-            .await;
+        let me = warm.get_with_token(&token, "/v1/me").await;
         [read, write, me]
     };
     for _ in 0..2 {
@@ -148,17 +146,9 @@ async fn a_revoked_service_token_is_refused_by_a_warm_function_and_a_rolled_one_
     let warm = spawn_app().await;
     let (service, token) = warm.create_service(&[]).await;
     let path = format!("/api/v1/external-services/{service}/organizations");
-    let list = |token: String| {
-        let warm = &warm;
-        let path = path.clone();
-        async move {
-            warm.send_as("GET", &path, As::Bearer(&token), None)
-                .await
-                .status
-        }
-    };
-    assert_eq!(list(token.clone()).await, 200);
-    assert_eq!(list(token.clone()).await, 200, "cached now");
+    let list = async |token: &str| warm.get_with_token(token, &path).await.status;
+    assert_eq!(list(&token).await, 200);
+    assert_eq!(list(&token).await, 200, "cached now");
     let service_id = tether::ids::ExternalServiceId::parse(&service).unwrap();
     let now = warm.clock.now();
     let rolled = tether::external_services::roll_token(
@@ -171,16 +161,16 @@ async fn a_revoked_service_token_is_refused_by_a_warm_function_and_a_rolled_one_
     .unwrap()
     .expect("a live token to roll");
     let new = rolled.expose().to_owned();
-    assert_eq!(list(token.clone()).await, 200, "in its grace period");
-    assert_eq!(list(new.clone()).await, 200);
+    assert_eq!(list(&token).await, 200, "in its grace period");
+    assert_eq!(list(&new).await, 200);
     warm.clock.advance(time::Duration::minutes(10));
-    assert_eq!(list(token.clone()).await, 401, "the grace period is over");
+    assert_eq!(list(&token).await, 401, "the grace period is over");
     let revoked =
         tether::external_services::revoke_tokens(&warm.app.store, service_id, warm.clock.now())
             .await
             .unwrap();
     assert_eq!(revoked, 1, "the new token; the old one had ended");
-    assert_eq!(list(new).await, 401);
+    assert_eq!(list(&new).await, 401);
 }
 
 /// What freshness costs (docs/performance.md): nothing while nothing

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tether::ApiError;
 use tether::App;
 use tether::config::Config;
+use tether::organizations::Plan;
 use tether::pipeline::{FromBody, NoBody, Operation, OrgCtx, Reply, handle};
 use tether::routes;
 use tether::store::Store;
@@ -30,23 +31,23 @@ fn get_request(app: &tether_tests::TestApp, path: &str) -> lambda_http::Request 
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
 
-#[tokio::test]
-async fn a_panicking_operation_is_an_opaque_500_with_the_request_id() {
+/// `GET /v1/end-users` in a new world, `op` standing in for its operation.
+async fn list_end_users_served_by<O: Operation<A>, A>(op: O) -> TestResponse {
     let app = spawn_app().await;
     let req = get_request(&app, "/v1/end-users");
-    let res: TestResponse = serve(
-        app.app.clone(),
-        &routes::LIST_END_USERS,
-        req,
-        |_: OrgCtx, _: NoBody| async {
-            if true {
-                panic!("secret detail: table=t-internal");
-            }
-            Reply::json(StatusCode::OK, &json!({}))
-        },
-    )
-    .await
-    .into();
+    let endpoint = &routes::LIST_END_USERS;
+    serve(app.app.clone(), endpoint, req, op).await.into()
+}
+
+#[tokio::test]
+async fn a_panicking_operation_is_an_opaque_500_with_the_request_id() {
+    let res = list_end_users_served_by(|_: OrgCtx, _: NoBody| async {
+        if true {
+            panic!("secret detail: table=t-internal");
+        }
+        Reply::json(StatusCode::OK, &json!({}))
+    })
+    .await;
     res.assert_error(500, "internal_error");
     assert!(
         !res.text.contains("secret detail") && !res.text.contains("t-internal"),
@@ -57,20 +58,11 @@ async fn a_panicking_operation_is_an_opaque_500_with_the_request_id() {
 
 #[tokio::test]
 async fn an_unexpected_error_is_an_opaque_500() {
-    let app = spawn_app().await;
-    let req = get_request(&app, "/v1/end-users");
-    let res: TestResponse = serve(
-        app.app.clone(),
-        &routes::LIST_END_USERS,
-        req,
-        |_: OrgCtx, _: NoBody| async {
-            Err::<Reply, _>(ApiError::internal(
-                "connection string postgres://admin:hunter2@db",
-            ))
-        },
-    )
-    .await
-    .into();
+    let res = list_end_users_served_by(|_: OrgCtx, _: NoBody| async {
+        let leak = "connection string postgres://admin:hunter2@db";
+        Err::<Reply, _>(ApiError::internal(leak))
+    })
+    .await;
     res.assert_error(500, "internal_error");
     assert!(!res.text.contains("hunter2"));
 }
@@ -144,16 +136,12 @@ async fn every_request_knows_its_dynamodb_calls_capacity_and_time() {
 /// bad policy text is a 422 only for a caller who may upload one.
 #[tokio::test]
 async fn a_bad_body_is_answered_after_credentials_decision_and_limit() {
-    let app = tether_tests::TestAppBuilder {
-        overrides: tether::organizations::LimitOverrides {
-            rate_limit: Some(1),
-            burst: Some(20),
-            ..tether_tests::UNLIMITED
-        },
-        ..tether_tests::TestAppBuilder::default()
-    }
-    .spawn()
-    .await;
+    let one_a_second = tether::organizations::LimitOverrides {
+        rate_limit: Some(1),
+        burst: Some(20),
+        ..tether_tests::UNLIMITED
+    };
+    let app = tether_tests::spawn_app_with(Plan::Free, one_a_second).await;
     let reader = app.create_read_key().await;
     let user = app.create_user(json!({})).await;
     let path = format!("/v1/end-users/{}", id(&user));

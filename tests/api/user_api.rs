@@ -9,7 +9,7 @@ use tether_tests::{TestApp, TestResponse, spawn_app, spawn_app_with_user};
 
 /// `GET /v1/me` as the end user of the access token `token`.
 async fn me(app: &TestApp, token: &str) -> TestResponse {
-    app.send_as("GET", "/v1/me", As::Bearer(token), None).await
+    app.get_with_token(token, "/v1/me").await
 }
 
 /// Asserts that `GET /v1/me` with `token` is refused: 401

@@ -7,7 +7,9 @@ use tether::clock::Clock;
 use tether::ids::WebhookEndpointId;
 use tether::sealed::Keyring;
 use tether::webhooks::endpoints;
-use tether_tests::{TestApp, TestAppBuilder, id, spawn_app, spawn_app_following_stream};
+use tether_tests::{
+    TestApp, TestAppBuilder, TestResponse, id, spawn_app, spawn_app_following_stream,
+};
 
 const URL: &str = "http://127.0.0.1:8089/hooks";
 
@@ -239,13 +241,7 @@ async fn a_rolled_secret_signs_beside_the_new_one_for_a_day() {
     let app = spawn_app().await;
     let created = create(&app, json!({"url": URL})).await;
     let old = created["secret"].as_str().unwrap().to_owned();
-    let rolled = app
-        .post_empty(&format!(
-            "/v1/webhook-endpoints/{}/roll-secret",
-            id(&created)
-        ))
-        .await
-        .assert_status(200);
+    let rolled = roll_secret(&app, &created).await.assert_status(200);
     assert_eq!(rolled.header("cache-control"), Some("no-store"));
     let new = rolled.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
@@ -353,13 +349,7 @@ async fn the_webhook_key_rotates_without_changing_a_secret() {
     let app = spawn_app().await;
     let plain = create(&app, json!({"url": URL})).await;
     let rolled = create(&app, json!({"url": URL})).await;
-    let roll = app
-        .post_empty(&format!(
-            "/v1/webhook-endpoints/{}/roll-secret",
-            id(&rolled)
-        ))
-        .await
-        .assert_status(200);
+    let roll = roll_secret(&app, &rolled).await.assert_status(200);
     let before = [signing(&app, &plain).await, signing(&app, &rolled).await];
     assert_eq!(before[1].len(), 2, "the rolled secret still signs");
     let shown = app.get("/v1/webhook-endpoints").await.body;
@@ -538,4 +528,10 @@ async fn webhook_endpoints_are_capped_per_organization_even_in_parallel() {
         second.body["details"],
         json!({"limit": "identity_providers", "max": 1})
     );
+}
+
+/// `POST /v1/webhook-endpoints/{id}/roll-secret` of `endpoint`.
+async fn roll_secret(app: &TestApp, endpoint: &Value) -> TestResponse {
+    let path = format!("/v1/webhook-endpoints/{}/roll-secret", id(endpoint));
+    app.post_empty(&path).await
 }

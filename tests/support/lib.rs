@@ -725,6 +725,12 @@ impl TestApp {
         self.send_as("GET", path, As::Key(key), None).await
     }
 
+    /// `GET path` presenting `Authorization: Bearer token` (an end user's
+    /// access token, a service's token) and no API key.
+    pub async fn get_with_token(&self, token: &str, path: &str) -> TestResponse {
+        self.send_as("GET", path, As::Bearer(token), None).await
+    }
+
     /// `DELETE path` with the admin key.
     pub async fn delete(&self, path: &str) -> TestResponse {
         self.request("DELETE", path).send().await

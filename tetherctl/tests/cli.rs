@@ -169,7 +169,7 @@ fn purge_retry_reports_what_it_re_drove() {
 #[tokio::test]
 async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     use serde_json::json;
-    use tether_tests::{As, TestApp};
+    use tether_tests::TestApp;
     let ctl = Ctl::new();
     ctl.json(&["table", "create"]);
     let (_, org) = ctl.json(&["org", "create", "--name", "Acme"]);
@@ -294,16 +294,8 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
             .any(|s| s["external_service_id"] == service_id && s["name"] == "CRM")
     );
     let orgs = format!("/api/v1/external-services/{service_id}/organizations");
-    let call = |token: String| {
-        let warm = &warm;
-        let orgs = orgs.clone();
-        async move {
-            warm.send_as("GET", &orgs, As::Bearer(&token), None)
-                .await
-                .status
-        }
-    };
-    assert_eq!(call(token.clone()).await, 200, "warm");
+    let call = async |token: &str| warm.get_with_token(token, &orgs).await.status;
+    assert_eq!(call(&token).await, 200, "warm");
     let (_, new) = ctl.json(&[
         "external-service",
         "token-roll",
@@ -313,12 +305,12 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
         "3600",
     ]);
     let new_token = new["token"].as_str().unwrap().to_owned();
-    assert_eq!(call(token.clone()).await, 200, "in its grace period");
-    assert_eq!(call(new_token.clone()).await, 200);
+    assert_eq!(call(&token).await, 200, "in its grace period");
+    assert_eq!(call(&new_token).await, 200);
     let (_, revoked) = ctl.json(&["external-service", "token-revoke", "--id", service_id]);
     assert_eq!(revoked["revoked_tokens"], json!(2));
-    assert_eq!(call(token).await, 401);
-    assert_eq!(call(new_token).await, 401);
+    assert_eq!(call(&token).await, 401);
+    assert_eq!(call(&new_token).await, 401);
     for args in [
         &[
             "org",
