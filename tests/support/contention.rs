@@ -23,13 +23,11 @@
 //! that was still sent (the write would commit behind a "conflict"), and its
 //! HTTP responses need its own mock client, which passes nothing through.
 
+use crate::sdk_http::{Model, dynamodb_error, in_front_of};
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector, http_client_fn,
+    HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,15 +75,7 @@ impl Contention {
 
     /// `inner` with the model in front of it.
     pub fn wrap(self: &Arc<Self>, inner: SharedHttpClient) -> SharedHttpClient {
-        let model = self.clone();
-        http_client_fn(
-            move |settings: &HttpConnectorSettings, components: &RuntimeComponents| {
-                SharedHttpConnector::new(Contended {
-                    inner: inner.http_connector(settings, components),
-                    model: model.clone(),
-                })
-            },
-        )
+        in_front_of(inner, self)
     }
 
     /// The error AWS would answer `writes` with now, if any (else admitted).
@@ -151,17 +141,9 @@ impl Contention {
 }
 
 /// DynamoDB's JSON error answer for `kind`.
-fn error(kind: &str, mut extra: Value) -> HttpResponse {
-    extra["__type"] = Value::from(format!("com.amazonaws.dynamodb.v20120810#{kind}"));
-    extra["message"] = Value::from(format!("{kind} (injected by the contention model)"));
-    let mut response = HttpResponse::new(
-        400.try_into().expect("a valid status"),
-        SdkBody::from(extra.to_string()),
-    );
-    response
-        .headers_mut()
-        .insert("content-type", "application/x-amz-json-1.0");
-    response
+fn error(kind: &str, extra: Value) -> HttpResponse {
+    let message = format!("{kind} (injected by the contention model)");
+    dynamodb_error(400, kind, &message, extra)
 }
 
 /// The items a write request touches and the units it costs per partition
@@ -207,20 +189,18 @@ fn writes_of(request: &HttpRequest) -> Option<Writes> {
     })
 }
 
-#[derive(Debug)]
-struct Contended {
-    inner: SharedHttpConnector,
-    model: Arc<Contention>,
-}
-
-impl HttpConnector for Contended {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+impl Model for Contention {
+    fn call(
+        self: &Arc<Self>,
+        inner: &SharedHttpConnector,
+        request: HttpRequest,
+    ) -> HttpConnectorFuture {
         let Some(writes) = writes_of(&request) else {
-            return self.inner.call(request);
+            return inner.call(request);
         };
-        if let Some(answer) = self.model.refusal(&writes, Instant::now()) {
+        if let Some(answer) = self.refusal(&writes, Instant::now()) {
             return HttpConnectorFuture::ready(Ok(answer));
         }
-        self.inner.call(request)
+        inner.call(request)
     }
 }

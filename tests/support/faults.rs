@@ -11,13 +11,11 @@
 //! Also: one API failing for a while ([`FailingCalls`]) while the others
 //! reach the emulator.
 
+use crate::sdk_http::{Model, dynamodb_error, in_front_of};
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector, http_client_fn,
+    HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -43,15 +41,7 @@ impl LostAnswers {
 
     /// `inner` with answers lost in front of it.
     pub fn wrap(self: &Arc<Self>, inner: SharedHttpClient) -> SharedHttpClient {
-        let faults = self.clone();
-        http_client_fn(
-            move |settings: &HttpConnectorSettings, components: &RuntimeComponents| {
-                SharedHttpConnector::new(Losing {
-                    inner: inner.http_connector(settings, components),
-                    faults: faults.clone(),
-                })
-            },
-        )
+        in_front_of(inner, self)
     }
 
     fn matches(&self, request: &HttpRequest) -> bool {
@@ -75,19 +65,17 @@ impl LostAnswers {
     }
 }
 
-#[derive(Debug)]
-struct Losing {
-    inner: SharedHttpConnector,
-    faults: Arc<LostAnswers>,
-}
-
-impl HttpConnector for Losing {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        if !self.faults.matches(&request) || !self.faults.take() {
-            return self.inner.call(request);
+impl Model for LostAnswers {
+    fn call(
+        self: &Arc<Self>,
+        inner: &SharedHttpConnector,
+        request: HttpRequest,
+    ) -> HttpConnectorFuture {
+        if !self.matches(&request) || !self.take() {
+            return inner.call(request);
         }
-        let sent = self.inner.call(request);
-        let faults = self.faults.clone();
+        let sent = inner.call(request);
+        let faults = self.clone();
         HttpConnectorFuture::new(async move {
             // The emulator applies the write; its answer is dropped.
             let _applied = sent.await?;
@@ -128,49 +116,28 @@ impl FailingCalls {
 
     /// `inner` with the failures in front of it.
     pub fn wrap(self: &Arc<Self>, inner: SharedHttpClient) -> SharedHttpClient {
-        let faults = self.clone();
-        http_client_fn(
-            move |settings: &HttpConnectorSettings, components: &RuntimeComponents| {
-                SharedHttpConnector::new(Failing {
-                    inner: inner.http_connector(settings, components),
-                    faults: faults.clone(),
-                })
-            },
-        )
+        in_front_of(inner, self)
     }
 }
 
-#[derive(Debug)]
-struct Failing {
-    inner: SharedHttpConnector,
-    faults: Arc<FailingCalls>,
-}
-
-impl HttpConnector for Failing {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+impl Model for FailingCalls {
+    fn call(
+        self: &Arc<Self>,
+        inner: &SharedHttpConnector,
+        request: HttpRequest,
+    ) -> HttpConnectorFuture {
         let target = request
             .headers()
             .get("x-amz-target")
             .and_then(|t| t.rsplit('.').next());
-        if !self.faults.armed.load(Ordering::SeqCst) || target != Some(&self.faults.operation) {
-            return self.inner.call(request);
+        if !self.armed.load(Ordering::SeqCst) || target != Some(&self.operation) {
+            return inner.call(request);
         }
-        self.faults.failed.fetch_add(1, Ordering::SeqCst);
+        self.failed.fetch_add(1, Ordering::SeqCst);
         HttpConnectorFuture::ready(Ok(internal_server_error("injected: the call failed")))
     }
 }
 
 fn internal_server_error(message: &str) -> aws_smithy_runtime_api::http::Response {
-    let body = serde_json::json!({
-        "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
-        "message": message,
-    });
-    let mut response = aws_smithy_runtime_api::http::Response::new(
-        500.try_into().expect("a valid status"),
-        SdkBody::from(body.to_string()),
-    );
-    response
-        .headers_mut()
-        .insert("content-type", "application/x-amz-json-1.0");
-    response
+    dynamodb_error(500, "InternalServerError", message, serde_json::json!({}))
 }

@@ -23,6 +23,7 @@ pub mod issuer;
 pub mod oidc;
 pub mod proxy;
 pub mod receiver;
+pub mod sdk_http;
 pub mod tls;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
