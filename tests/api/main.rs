@@ -69,17 +69,15 @@ pub async fn stored_user(
     stored_item(app, &pk, &sk).await
 }
 
-/// Every item of the test's table (a strongly consistent scan, all pages).
 /// How many items of the test's organization partition have sort keys
 /// starting with `prefix` (strongly consistent).
 pub async fn org_items(app: &tether_tests::TestApp, prefix: &str) -> usize {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let out = app
-        .app
-        .store
+    let store = &app.app.store;
+    let out = store
         .client()
         .query()
-        .table_name(app.app.store.table())
+        .table_name(store.table())
         .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
         .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", app.org_id)))
         .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
@@ -90,18 +88,18 @@ pub async fn org_items(app: &tether_tests::TestApp, prefix: &str) -> usize {
     out.items().len()
 }
 
+/// Every item of the test's table (a strongly consistent scan, all pages).
 pub async fn table_items(
     app: &tether_tests::TestApp,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let store = &app.app.store;
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let out = app
-            .app
-            .store
+        let out = store
             .client()
             .scan()
-            .table_name(app.app.store.table())
+            .table_name(store.table())
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()

@@ -43,6 +43,21 @@ impl Figures {
         self.fetches.push(fetches);
     }
 
+    /// Links with `id_token` as the end user of `user_token` through
+    /// `instance`, and records the outcome and the fetches `issuer` saw.
+    async fn measure(
+        &mut self,
+        instance: &TestApp,
+        issuer: &FakeIssuer,
+        provider: &str,
+        id_token: &str,
+        user_token: &str,
+    ) {
+        let fetched = issuer.hits("/jwks");
+        let outcome = link(instance, provider, id_token, user_token).await;
+        self.record(outcome, issuer.hits("/jwks") - fetched);
+    }
+
     fn print(&mut self, name: &str) {
         self.micros.sort_unstable();
         let p = |q: f64| self.micros[((self.micros.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
@@ -107,15 +122,9 @@ async fn main() {
     for n in 0..RUNS {
         // A new function: empty caches; the provider's read brings its keys.
         let instance = app.cold_instance();
-        let fetched = issuer.hits("/jwks");
-        let outcome = link(
-            &instance,
-            &provider,
-            &token(&app, &issuer, 1, "k1", &format!("c{n}")),
-            &user_token,
-        )
-        .await;
-        cold.record(outcome, issuer.hits("/jwks") - fetched);
+        let id_token = token(&app, &issuer, 1, "k1", &format!("c{n}"));
+        cold.measure(&instance, &issuer, &provider, &id_token, &user_token)
+            .await;
     }
     cold.print("cold key cache (new function)");
 
@@ -129,15 +138,9 @@ async fn main() {
     )
     .await;
     for n in 0..RUNS {
-        let fetched = issuer.hits("/jwks");
-        let outcome = link(
-            &instance,
-            &provider,
-            &token(&app, &issuer, 1, "k1", &format!("w{n}")),
-            &user_token,
-        )
-        .await;
-        warm.record(outcome, issuer.hits("/jwks") - fetched);
+        let id_token = token(&app, &issuer, 1, "k1", &format!("w{n}"));
+        warm.measure(&instance, &issuer, &provider, &id_token, &user_token)
+            .await;
     }
     warm.print("warm key cache");
 
@@ -150,30 +153,20 @@ async fn main() {
             .script(|s| s.jwks = json!({"keys": [idp::ed_jwk(seed, &kid), idp::ed_jwk(1, "k1")]}));
         app.clock.advance(time::Duration::seconds(61));
         let user_token = app.user_token(&user);
-        let fetched = issuer.hits("/jwks");
-        let outcome = link(
-            &instance,
-            &provider,
-            &token(&app, &issuer, seed, &kid, &format!("r{n}")),
-            &user_token,
-        )
-        .await;
-        rotated.record(outcome, issuer.hits("/jwks") - fetched);
+        let id_token = token(&app, &issuer, seed, &kid, &format!("r{n}"));
+        rotated
+            .measure(&instance, &issuer, &provider, &id_token, &user_token)
+            .await;
     }
     rotated.print("unknown kid, refetch allowed (claim + fetch + store)");
 
     let user_token = app.user_token(&user);
     let mut bogus = scenario("bogus");
     for n in 0..RUNS {
-        let fetched = issuer.hits("/jwks");
-        let outcome = link(
-            &instance,
-            &provider,
-            &token(&app, &issuer, 200, &format!("bogus{n}"), "x"),
-            &user_token,
-        )
-        .await;
-        bogus.record(outcome, issuer.hits("/jwks") - fetched);
+        let id_token = token(&app, &issuer, 200, &format!("bogus{n}"), "x");
+        bogus
+            .measure(&instance, &issuer, &provider, &id_token, &user_token)
+            .await;
     }
     bogus.print("unknown kid within the minute (claim lost, no fetch)");
 }
