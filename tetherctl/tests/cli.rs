@@ -39,6 +39,35 @@ impl Ctl {
             .expect("run tetherctl")
     }
 
+    /// Asserts that `args` fail and print nothing on stdout.
+    fn assert_fails(&self, args: &[&str]) {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    /// The array `field` of what `args` print (a list command's items).
+    fn list(&self, args: &[&str], field: &str) -> Vec<Value> {
+        let (_, listed) = self.json(args);
+        listed[field].as_array().expect("a list").clone()
+    }
+
+    /// Creates the table and an organization named `name`; returns its id,
+    /// its admin key, and a warm function of it acting with that key.
+    async fn warm_organization(&self, name: &str) -> (String, String, tether_tests::TestApp) {
+        self.json(&["table", "create"]);
+        let (_, org) = self.json(&["org", "create", "--name", name]);
+        let org_id = org["organization_id"].as_str().unwrap().to_owned();
+        let key = org["api_key"].as_str().unwrap().to_owned();
+        let id = tether::ids::OrganizationId::parse(&org_id).unwrap();
+        let warm = tether_tests::TestApp::attach(&self.table, id, key.clone()).await;
+        (org_id, key, warm)
+    }
+
     fn json(&self, args: &[&str]) -> (String, Value) {
         let out = self.run(args);
         assert!(
@@ -52,6 +81,9 @@ impl Ctl {
         (text, value)
     }
 }
+
+/// An id no organization, key or service has.
+const UNKNOWN: &str = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
 
 fn keys(text: &str) -> Vec<String> {
     // Key order as printed, not as a map sorts them.
@@ -111,30 +143,10 @@ fn bad_arguments_fail_without_output() {
         &["org", "create", "--name", "X", "--burst", "0"],
         &["org", "create", "--name", " "],
         &["api-key", "create", "--org", "nope", "--scopes", "read"],
-        &[
-            "api-key",
-            "create",
-            "--org",
-            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
-            "--scopes",
-            "write",
-        ],
-        &[
-            "api-key",
-            "create",
-            "--org",
-            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
-            "--scopes",
-            "read",
-        ],
+        &["api-key", "create", "--org", UNKNOWN, "--scopes", "write"],
+        &["api-key", "create", "--org", UNKNOWN, "--scopes", "read"],
     ] {
-        let out = ctl.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        assert!(
-            out.stdout.is_empty(),
-            "{args:?} printed {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        ctl.assert_fails(args);
     }
 }
 
@@ -150,7 +162,7 @@ fn purge_retry_reports_what_it_re_drove() {
         ["organization_id", "removed", "already_gone", "failed"]
     );
     assert_eq!(report["removed"], serde_json::json!([]));
-    let user = "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
+    let user = UNKNOWN;
     let (_, one) = ctl.json(&["purge", "retry", "--org", org_id, "--user", user]);
     assert_eq!(one["already_gone"], serde_json::json!([user]));
     for args in [
@@ -158,9 +170,7 @@ fn purge_retry_reports_what_it_re_drove() {
         &["purge", "retry", "--org", org_id, "--user", "x"],
         &["purge", "retry"],
     ] {
-        let out = ctl.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        assert!(out.stdout.is_empty());
+        ctl.assert_fails(args);
     }
 }
 
@@ -169,18 +179,9 @@ fn purge_retry_reports_what_it_re_drove() {
 #[tokio::test]
 async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     use serde_json::json;
-    use tether_tests::TestApp;
     let ctl = Ctl::new();
-    ctl.json(&["table", "create"]);
-    let (_, org) = ctl.json(&["org", "create", "--name", "Acme"]);
-    let org_id = org["organization_id"].as_str().unwrap();
-    let first_key = org["api_key"].as_str().unwrap().to_owned();
-    let warm = TestApp::attach(
-        &ctl.table,
-        tether::ids::OrganizationId::parse(org_id).unwrap(),
-        first_key.clone(),
-    )
-    .await;
+    let (org_id, first_key, warm) = ctl.warm_organization("Acme").await;
+    let org_id = org_id.as_str();
     let read = |key: String| {
         let warm = &warm;
         async move { warm.get_as(&key, "/v1/end-users").await }
@@ -189,14 +190,8 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     assert_eq!(warmed.status, 200, "warm: {}", warmed.text);
 
     // org list / show / update
-    let (_, listed) = ctl.json(&["org", "list"]);
-    assert!(
-        listed["organizations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["organization_id"] == org_id)
-    );
+    let listed = ctl.list(&["org", "list"], "organizations");
+    assert!(listed.iter().any(|o| o["organization_id"] == org_id));
     let (_, shown) = ctl.json(&["org", "show", "--id", org_id]);
     assert_eq!(shown["plan"], "free");
     assert_eq!(shown["limits"]["rate_limit"], 10);
@@ -256,8 +251,7 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     // api-key list / revoke / roll
     let (_, made) = ctl.json(&["api-key", "create", "--org", org_id, "--scopes", "admin"]);
     let second_key = made["api_key"].as_str().unwrap().to_owned();
-    let (_, keys) = ctl.json(&["api-key", "list", "--org", org_id]);
-    let keys = keys["api_keys"].as_array().unwrap().clone();
+    let keys = ctl.list(&["api-key", "list", "--org", org_id], "api_keys");
     assert_eq!(keys.len(), 2);
     assert!(
         !serde_json::to_string(&keys).unwrap().contains("tk_"),
@@ -285,11 +279,9 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     let (_, service) = ctl.json(&["external-service", "create", "--name", "CRM"]);
     let service_id = service["external_service_id"].as_str().unwrap();
     let token = service["token"].as_str().unwrap().to_owned();
-    let (_, services) = ctl.json(&["external-service", "list"]);
+    let services = ctl.list(&["external-service", "list"], "external_services");
     assert!(
-        services["external_services"]
-            .as_array()
-            .unwrap()
+        services
             .iter()
             .any(|s| s["external_service_id"] == service_id && s["name"] == "CRM")
     );
@@ -312,12 +304,7 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
     assert_eq!(call(&token).await, 401);
     assert_eq!(call(&new_token).await, 401);
     for args in [
-        &[
-            "org",
-            "show",
-            "--id",
-            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
-        ][..],
+        &["org", "show", "--id", UNKNOWN][..],
         &["org", "update", "--id", org_id, "--plan", "gold"],
         &["api-key", "revoke", "--id", "nope"],
         &[
@@ -328,16 +315,9 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
             "--grace-seconds",
             "604801",
         ],
-        &[
-            "external-service",
-            "token-roll",
-            "--id",
-            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162",
-        ],
+        &["external-service", "token-roll", "--id", UNKNOWN],
     ] {
-        let out = ctl.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        assert!(out.stdout.is_empty(), "{args:?}");
+        ctl.assert_fails(args);
     }
 }
 
@@ -346,42 +326,21 @@ async fn lifecycle_commands_apply_from_the_next_request_of_a_warm_function() {
 /// applies from a warm function's next request.
 #[tokio::test]
 async fn policies_show_and_reset_undo_any_policy_from_the_next_request() {
-    use tether_tests::TestApp;
     let ctl = Ctl::new();
-    ctl.json(&["table", "create"]);
-    let (_, org) = ctl.json(&["org", "create", "--name", "Locked"]);
-    let org_id = org["organization_id"].as_str().unwrap();
-    let key = org["api_key"].as_str().unwrap().to_owned();
-    let warm = TestApp::attach(
-        &ctl.table,
-        tether::ids::OrganizationId::parse(org_id).unwrap(),
-        key,
-    )
-    .await;
+    let (org, _, warm) = ctl.warm_organization("Locked").await;
     let everything = "forbid (principal, action, resource);";
-    let put = warm
-        .request("PUT", "/v1/policies")
-        .raw_body("text/plain", everything)
-        .send()
-        .await;
-    assert_eq!(put.status, 200, "{}", put.text);
+    warm.put_policies(everything).await;
     warm.get("/v1/end-users")
         .await
         .assert_error(403, "policy_denied");
-    let (_, shown) = ctl.json(&["policies", "show", "--org", org_id]);
+    let (_, shown) = ctl.json(&["policies", "show", "--org", &org]);
     assert_eq!(shown["policies"], everything);
     assert!(shown["updated_at"].is_string());
-    let (_, reset) = ctl.json(&["policies", "reset", "--org", org_id]);
+    let (_, reset) = ctl.json(&["policies", "reset", "--org", &org]);
     assert_eq!(reset["policies"], "");
     assert_eq!(warm.get("/v1/end-users").await.status, 200, "at once");
-    let (_, shown) = ctl.json(&["policies", "show", "--org", org_id]);
+    let (_, shown) = ctl.json(&["policies", "show", "--org", &org]);
     assert_eq!(shown["policies"], "");
-    let missing = ctl.run(&[
-        "policies",
-        "reset",
-        "--org",
-        &tether::ids::OrganizationId::generate().to_string(),
-    ]);
-    assert!(!missing.status.success());
-    assert!(missing.stdout.is_empty());
+    let missing = tether::ids::OrganizationId::generate().to_string();
+    ctl.assert_fails(&["policies", "reset", "--org", &missing]);
 }
