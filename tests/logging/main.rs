@@ -7,16 +7,17 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tether_tests::spawn_app;
 
+/// Every byte the subscriber writes, kept in memory (a `Vec` the writer's
+/// clones share).
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
+        self.0.lock().unwrap().write(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.0.lock().unwrap().flush()
     }
 }
 
