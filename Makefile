@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot generate docs
+.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot bench-cedar generate docs
 
 dev:
 	@scripts/dev.sh
@@ -49,6 +49,10 @@ bench-limiter:
 # What the identity providers' key cache costs a link (cold, warm, unknown kid).
 bench-sso:
 	@scripts/bench.sh sso_keys
+
+# What building the Cedar engine costs a cold start, by part.
+bench-cedar:
+	@scripts/bench.sh cedar
 
 # What publishing and reading events costs per event.
 bench-events:

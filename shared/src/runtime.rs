@@ -10,11 +10,10 @@ use std::sync::Arc;
 pub async fn serve(endpoint: &'static Endpoint) -> Result<(), lambda_http::Error> {
     crate::logging::init();
     if endpoint.credential != crate::endpoint::Credential::None {
-        // Parsing and validating the Cedar schema and built-in policies is
-        // ~10 ms of CPU (docs/performance.md): done on its own thread, it
-        // overlaps the rest of INIT and the first request's DynamoDB round
-        // trips instead of following them. A decision that comes first
-        // waits for it (`OnceLock`).
+        // Parsing the built-in Cedar policies (the schema waits for its
+        // first use) is on its own thread: it overlaps the rest of INIT and
+        // the first request's DynamoDB round trips instead of following
+        // them. A decision that comes first waits for it (`OnceLock`).
         std::thread::spawn(|| {
             crate::authz::engine();
         });

@@ -34,14 +34,25 @@ const BUILTIN_PREFIX: &str = "builtin.";
 /// Id prefix of an organization's policies.
 const ORG_PREFIX: &str = "org.";
 
-/// The schema and the built-in policies, parsed once per cold start.
+/// The built-in policies, parsed once per cold start; the schema and its
+/// validator, parsed on first use — by an upload of organization policies,
+/// and by debug builds checking entities. Parsing the schema and validating
+/// the built-in policies against it were most of a cold start's CPU
+/// (`scripts/bench.sh cedar`); the built-in policies are validated by the
+/// unit tests instead, at every change.
 #[derive(Debug)]
 pub struct Engine {
-    schema: Schema,
     builtin: PolicySet,
     authorizer: Authorizer,
-    validator: cedar_policy::Validator,
     types: EntityTypes,
+    checked: OnceLock<Checked>,
+}
+
+/// The schema and a validator of it.
+#[derive(Debug)]
+struct Checked {
+    schema: Schema,
+    validator: cedar_policy::Validator,
 }
 
 /// The entity type names, parsed once: `EntityTypeName::from_str` runs the
@@ -91,8 +102,6 @@ pub struct BuiltinError(String);
 
 impl Engine {
     fn new() -> Result<Self, BuiltinError> {
-        let (schema, _warnings) =
-            Schema::from_cedarschema_str(SCHEMA).map_err(|e| BuiltinError(e.to_string()))?;
         let parsed = PolicySet::from_str(BUILTIN).map_err(|e| BuiltinError(e.to_string()))?;
         let mut builtin = PolicySet::new();
         for policy in parsed.policies() {
@@ -103,48 +112,54 @@ impl Engine {
                 .add(policy.new_id(PolicyId::new(id)))
                 .map_err(|e| BuiltinError(e.to_string()))?;
         }
-        let validator = cedar_policy::Validator::new(schema.clone());
-        let validation = validator.validate(&builtin, cedar_policy::ValidationMode::Strict);
-        if !validation.validation_passed() {
-            let errors: Vec<String> = validation
-                .validation_errors()
-                .map(ToString::to_string)
-                .collect();
-            return Err(BuiltinError(errors.join("; ")));
-        }
         Ok(Self {
-            schema,
             builtin,
             authorizer: Authorizer::new(),
-            validator,
             types: EntityTypes::new()?,
+            checked: OnceLock::new(),
         })
     }
 
-    /// The schema each decision's request and entities are checked against:
-    /// in debug builds (every test) only. The request and entities come from
-    /// this module's code alone, never from input, so every shape they can
-    /// take is checked by the tests; in release the check was a third of a
-    /// decision's CPU (materialising the schema's ~40 action entities on
-    /// every request). Without the schema Cedar adds no action entities,
-    /// which decides the same only while the schema has no action groups
-    /// (`the_schema_has_no_action_groups`). Organization policies are still
-    /// validated strictly against the schema when they are stored.
+    /// The schema and its validator, parsed at their first use.
+    fn checked(&self) -> &Checked {
+        self.checked.get_or_init(|| {
+            let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA)
+                .expect("the built-in Cedar schema is valid (unit-tested)");
+            let validator = cedar_policy::Validator::new(schema.clone());
+            Checked { schema, validator }
+        })
+    }
+
+    /// Whether the built-in policies validate strictly against the schema
+    /// (the unit tests ask; a function does not).
+    pub fn validate_builtin(&self) -> Result<(), BuiltinError> {
+        let validation = self
+            .validator()
+            .validate(&self.builtin, cedar_policy::ValidationMode::Strict);
+        if validation.validation_passed() {
+            return Ok(());
+        }
+        let errors: Vec<String> = validation
+            .validation_errors()
+            .map(ToString::to_string)
+            .collect();
+        Err(BuiltinError(errors.join("; ")))
+    }
+
     fn checked_against(&self) -> Option<&Schema> {
-        cfg!(debug_assertions).then_some(&self.schema)
+        cfg!(debug_assertions).then(|| self.schema())
     }
 
-    /// The schema organization policies are validated against.
+    /// The schema.
     pub fn schema(&self) -> &Schema {
-        &self.schema
+        &self.checked().schema
     }
 
-    /// The validator of that schema (built once: it owns a copy of the schema).
+    /// A validator of the schema.
     pub fn validator(&self) -> &cedar_policy::Validator {
-        &self.validator
+        &self.checked().validator
     }
 
-    /// The built-in policies.
     pub(crate) fn builtin(&self) -> &PolicySet {
         &self.builtin
     }

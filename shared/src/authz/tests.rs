@@ -83,6 +83,8 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
 fn builtin_definitions_parse_and_validate() {
     let engine = Engine::new().unwrap();
     assert_eq!(engine.builtin.policies().count(), 10);
+    // Checked here, not at every cold start.
+    engine.validate_builtin().unwrap();
 }
 
 #[test]
