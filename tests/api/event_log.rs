@@ -262,8 +262,7 @@ async fn every_change_is_one_event_naming_who_made_it() {
 async fn a_partners_changes_are_events_too() {
     let app = spawn_app_following_stream().await;
     let (service, token) = app.create_service(&[]).await;
-    let connect = app.create_connect_token(&service).await;
-    let claimed = claim(&app, &service, &token, connect, "crm-1").await;
+    let claimed = claim(&app, &service, &token, "crm-1").await;
     for subscription in ["FREE", "PRO"] {
         let res = put_subscription(&app, &service, &token, "crm-7", subscription).await;
         assert!(res.status == 201 || res.status == 200, "{}", res.text);
@@ -284,12 +283,14 @@ async fn a_partners_changes_are_events_too() {
     );
     // The partnership's own life: token issued by the organization, claimed
     // by the service, relation removed by the organization.
-    let actor_of = |kind: &str| first_of(&events, kind)["actor"]["type"].clone();
-    assert_eq!(actor_of("connect_token.created"), "api_key");
-    assert_eq!(actor_of("connect_token.claimed"), "external_service");
-    assert_eq!(actor_of("relation.created"), "external_service");
-    assert_eq!(actor_of("relation.removed"), "api_key");
-    assert_eq!(actor_of("connect_token.consumed"), "api_key");
+    let partnership = [
+        ("connect_token.created", "api_key"),
+        ("connect_token.claimed", "external_service"),
+        ("relation.created", "external_service"),
+        ("relation.removed", "api_key"),
+        ("connect_token.consumed", "api_key"),
+    ];
+    assert_actors(&events, &partnership);
     let created = first_of(&events, "connect_token.created");
     assert!(
         created["data"]["object"].get("token").is_none(),
@@ -301,11 +302,21 @@ async fn a_partners_changes_are_events_too() {
     assert_eq!(changed["data"]["previous"]["subscription"], "free");
 }
 
-/// The service's claim of `connect` (a connect token as created) for the
-/// external organization `external`, which must answer 200.
-async fn claim(app: &TestApp, service: &str, token: &str, connect: Value, external: &str) -> Value {
+/// The service's claim of a new connect token of the organization for the
+/// external organization `external`, which must answer 200; the relation.
+async fn claim(app: &TestApp, service: &str, token: &str, external: &str) -> Value {
+    let connect = app.create_connect_token(service).await;
     let res = app.claim_relation(service, token, &connect["token"], external);
     res.await.assert_status(200).body
+}
+
+/// Asserts that the first event of each type of `expected` was made by an
+/// actor of the type paired with it.
+fn assert_actors(events: &[Value], expected: &[(&str, &str)]) {
+    for (kind, actor) in expected {
+        let event = first_of(events, kind);
+        assert_eq!(event["actor"]["type"], *actor, "{kind}");
+    }
 }
 
 /// The service's `PUT` of its user `user`'s `subscription` in the
@@ -351,8 +362,8 @@ async fn unstamp(app: &TestApp, service: &str) {
 async fn a_relations_events_render_it_as_the_organizations_list_does() {
     let app = spawn_app_following_stream().await;
     let (service, token) = app.create_service(&[]).await;
-    let claim = |connect: Value| claim(&app, &service, &token, connect, "crm-4");
-    let relation = claim(app.create_connect_token(&service).await).await;
+    let claim = || claim(&app, &service, &token, "crm-4");
+    let relation = claim().await;
     let listed = || async {
         let res = app
             .get("/v1/external-service-relations")
@@ -366,7 +377,7 @@ async fn a_relations_events_render_it_as_the_organizations_list_does() {
     // name up, and the next confirmation stamps it.
     unstamp(&app, &service).await;
     assert_eq!(listed().await["external_service_name"], "Test CRM");
-    claim(app.create_connect_token(&service).await).await;
+    claim().await;
     let as_confirmed = listed().await;
     app.remove_relation(&relation).await.assert_status(204);
 
@@ -390,8 +401,7 @@ async fn older_relations_get_their_services_name_stamped() {
     use tether::external_services::{list_services, stamp::stamp_relation_names};
     let app = spawn_app_following_stream().await;
     let (service, token) = app.create_service(&[]).await;
-    let connect = app.create_connect_token(&service).await;
-    let relation = claim(&app, &service, &token, connect, "crm-5").await;
+    let relation = claim(&app, &service, &token, "crm-5").await;
     let store = &app.app.store;
     unstamp(&app, &service).await;
     let record = list_services(store)
@@ -620,9 +630,9 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
     let cancelled = app.create_connect_token(&service).await;
     let cancel_path = format!("/v1/connect-tokens/{}/cancel", id(&cancelled));
     app.post_empty(&cancel_path).await.assert_status(200);
-    let claim = |connect: Value| claim(&app, &service, &token, connect, "crm-9");
-    let relation = claim(app.create_connect_token(&service).await).await;
-    claim(app.create_connect_token(&service).await).await;
+    let claim = || claim(&app, &service, &token, "crm-9");
+    let relation = claim().await;
+    claim().await;
     // A partner's subscription change: the first PUT may create the user.
     for (subscription, answers) in [("PRO", &[200, 201][..]), ("FREE", &[200][..])] {
         let put = put_subscription(&app, &service, &token, "crm-u", subscription).await;
@@ -677,13 +687,15 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
         "types never produced"
     );
     assert!(produced.is_subset(&catalogue), "{produced:?}");
-    let actor_of = |kind: &str| first_of(&events, kind)["actor"]["type"].clone();
-    assert_eq!(actor_of("relation.confirmed"), "external_service");
-    assert_eq!(actor_of("connect_token.cancelled"), "api_key");
-    assert_eq!(actor_of("identity_provider.updated"), "api_key");
-    assert_eq!(actor_of("identity_provider.deleted"), "api_key");
-    assert_eq!(actor_of("webhook_endpoint.disabled"), "system");
-    assert_eq!(actor_of("end_user.purged"), "system");
+    let actors = [
+        ("relation.confirmed", "external_service"),
+        ("connect_token.cancelled", "api_key"),
+        ("identity_provider.updated", "api_key"),
+        ("identity_provider.deleted", "api_key"),
+        ("webhook_endpoint.disabled", "system"),
+        ("end_user.purged", "system"),
+    ];
+    assert_actors(&events, &actors);
     let text = serde_json::to_string(&events).unwrap();
     for secret in ["tk_", "tst_", "tct_", "whsec_", "hash"] {
         assert!(!text.contains(secret), "an event carries {secret}");

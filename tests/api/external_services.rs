@@ -510,8 +510,7 @@ async fn users_are_linked_then_their_subscription_updated() {
     assert_eq!(created.body["externallyManaged"], true);
     assert_eq!(created.body["displayName"], "Ada");
     let user_path = format!("/v1/end-users/{}", id(&created.body));
-    let seen = subscription_and_management(&w.app, &user_path).await;
-    assert_eq!(seen, (json!("pro"), json!(true)));
+    assert_subscription(&w.app, &user_path, "pro", true).await;
 
     let updated = w
         .put_subscription(&org, "crm-7", "FREE")
@@ -523,8 +522,7 @@ async fn users_are_linked_then_their_subscription_updated() {
         updated.body["email"], "ada@example.com",
         "fields not sent are kept"
     );
-    let seen = subscription_and_management(&w.app, &user_path).await;
-    assert_eq!(seen, (json!("free"), json!(false)));
+    assert_subscription(&w.app, &user_path, "free", false).await;
 
     // Free-text ids: any characters, percent-encoded in the path.
     let odd = w
@@ -825,14 +823,12 @@ async fn a_relation_keeps_a_bounded_number_of_confirming_tokens() {
     assert!(hash_of(96).await.contains_key("expires_at_epoch"));
 }
 
-/// An end user's subscription and whether it is externally managed, as the
-/// organization's API reads them at `user_path`.
-async fn subscription_and_management(app: &TestApp, user_path: &str) -> (Value, Value) {
+/// Asserts that the organization's API reads the end user at `user_path`
+/// with `subscription`, externally managed or not.
+async fn assert_subscription(app: &TestApp, user_path: &str, subscription: &str, managed: bool) {
     let seen = app.get(user_path).await.body;
-    (
-        seen["subscription"].clone(),
-        seen["externally_managed"].clone(),
-    )
+    let read = (&seen["subscription"], &seen["externally_managed"]);
+    assert_eq!(read, (&json!(subscription), &json!(managed)));
 }
 
 /// The stored `relationships_active` counter of organization `org`.

@@ -14,6 +14,13 @@ fn header<'a>(res: &'a TestResponse, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("missing {name}: {:?}", res.headers))
 }
 
+/// Asserts each `(name, value)` header of `res`, in order.
+fn assert_headers(res: &TestResponse, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert_eq!(header(res, name), *value, "{name}");
+    }
+}
+
 async fn org_with(overrides: LimitOverrides, start: time::OffsetDateTime) -> TestApp {
     TestAppBuilder {
         plan: Plan::Free,
@@ -90,9 +97,14 @@ async fn headers_carry_the_exact_bucket_state() {
     let app = org_with(LimitOverrides::default(), START).await;
     let first = app.get("/v1/end-users").await;
     assert_eq!(first.status, 200);
-    assert_eq!(header(&first, "x-ratelimit-limit"), "10");
-    assert_eq!(header(&first, "x-ratelimit-remaining"), "19");
-    assert_eq!(header(&first, "x-ratelimit-reset"), "2026-11-23T14:15:23Z");
+    assert_headers(
+        &first,
+        &[
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "19"),
+            ("x-ratelimit-reset", "2026-11-23T14:15:23Z"),
+        ],
+    );
     assert!(
         first.header("x-quota-turns-used").is_none(),
         "quota headers only on quota refusals"
@@ -106,32 +118,34 @@ async fn headers_carry_the_exact_bucket_state() {
             expected_remaining.to_string()
         );
     }
-    let last = app
-        .get("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .await;
+    let unknown_user = "/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
+    let last = app.get(unknown_user).await;
     last.assert_error(429, "rate_limited");
-    assert_eq!(header(&last, "retry-after"), "1");
-    assert_eq!(header(&last, "x-ratelimit-limit"), "10");
-    assert_eq!(header(&last, "x-ratelimit-remaining"), "0");
-    assert_eq!(header(&last, "x-ratelimit-reset"), "2026-11-23T14:15:24Z");
-    assert_eq!(header(&last, "x-quota-turns-used"), "20");
-    assert_eq!(header(&last, "x-quota-turns-limit"), "10000");
-    assert_eq!(header(&last, "x-quota-relationships-active"), "0");
-    assert_eq!(header(&last, "x-quota-relationships-limit"), "100");
-    assert_eq!(header(&last, "x-quota-reset"), "2026-12-01T00:00:00Z");
+    let bucket_and_quotas = [
+        ("retry-after", "1"),
+        ("x-ratelimit-limit", "10"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "2026-11-23T14:15:24Z"),
+        ("x-quota-turns-used", "20"),
+        ("x-quota-turns-limit", "10000"),
+        ("x-quota-relationships-active", "0"),
+        ("x-quota-relationships-limit", "100"),
+        ("x-quota-reset", "2026-12-01T00:00:00Z"),
+    ];
+    assert_headers(&last, &bucket_and_quotas);
 
-    // One second later ten tokens are back; this request takes one.
+    // One second later ten tokens are back; this request takes one. Errors
+    // after the limiter carry its headers.
     app.clock.advance(time::Duration::seconds(1));
-    let later = app
-        .get("/v1/end-users/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162")
-        .await;
+    let later = app.get(unknown_user).await;
     later.assert_error(404, "not_found");
-    assert_eq!(
-        header(&later, "x-ratelimit-remaining"),
-        "9",
-        "errors after the limiter carry its headers"
+    assert_headers(
+        &later,
+        &[
+            ("x-ratelimit-remaining", "9"),
+            ("x-ratelimit-reset", "2026-11-23T14:15:25Z"),
+        ],
     );
-    assert_eq!(header(&later, "x-ratelimit-reset"), "2026-11-23T14:15:25Z");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -331,14 +345,16 @@ async fn turns_run_out_and_come_back_at_the_period_boundary() {
     }
     let out = app.post("/v1/end-users", &json!({})).await;
     out.assert_error(429, "turn_quota_exhausted");
-    assert_eq!(
-        header(&out, "retry-after"),
-        "60",
-        "until 2026-12-01T00:00:00Z"
+    assert_headers(
+        &out,
+        &[
+            // Until 2026-12-01T00:00:00Z.
+            ("retry-after", "60"),
+            ("x-quota-turns-used", "3"),
+            ("x-quota-turns-limit", "3"),
+            ("x-quota-reset", "2026-12-01T00:00:00Z"),
+        ],
     );
-    assert_eq!(header(&out, "x-quota-turns-used"), "3");
-    assert_eq!(header(&out, "x-quota-turns-limit"), "3");
-    assert_eq!(header(&out, "x-quota-reset"), "2026-12-01T00:00:00Z");
     assert!(
         header(&out, "x-ratelimit-remaining")
             .parse::<u32>()
