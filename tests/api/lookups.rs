@@ -14,10 +14,11 @@ fn ids(page: &Value) -> Vec<&str> {
     page["data"].as_array().unwrap().iter().map(id).collect()
 }
 
-/// The ids of the end users a lookup `query` finds (on its first page).
-async fn ids_found(app: &TestApp, query: &str) -> Vec<String> {
+/// Asserts that the lookup `query` finds exactly the end users `expected`,
+/// in order (on its first page).
+async fn assert_finds(app: &TestApp, query: &str, expected: &[&str]) {
     let page = find(app, query).await;
-    ids(&page).into_iter().map(str::to_owned).collect()
+    assert_eq!(ids(&page), expected, "{query}");
 }
 
 /// Creates an end user with `email` and `external_id`.
@@ -25,9 +26,6 @@ async fn user_with_ids(app: &TestApp, email: &str, external_id: &str) -> Value {
     let body = json!({"email": email, "external_id": external_id});
     app.create_user(body).await
 }
-
-/// What a lookup that finds nobody answers.
-const NOBODY: [&str; 0] = [];
 
 /// Rewrites the stored item of `user` with the DynamoDB `update` (`:k`
 /// standing for `key` when given): the item as an earlier version stored it.
@@ -64,9 +62,9 @@ async fn end_users_are_found_by_email_case_insensitively_and_by_external_id_exac
         "stored as sent"
     );
     assert_eq!(found["next_cursor"], Value::Null);
-    assert_eq!(ids_found(&app, "external_id=crm-2").await, [id(&bob)]);
-    assert_eq!(ids_found(&app, "external_id=CRM-2").await, NOBODY);
-    assert_eq!(ids_found(&app, "email=nobody%40example.com").await, NOBODY);
+    assert_finds(&app, "external_id=crm-2", &[id(&bob)]).await;
+    assert_finds(&app, "external_id=CRM-2", &[]).await;
+    assert_finds(&app, "email=nobody%40example.com", &[]).await;
 
     // Paginated like every list; a lookup's cursor resumes only that lookup.
     let first = find(&app, "email=ada%40example.com&limit=1").await;
@@ -95,14 +93,11 @@ async fn lookups_stay_in_the_organization_and_forget_purged_users() {
         .send()
         .await;
     assert_eq!(res.status, 201);
-    assert_eq!(ids_found(&app, "email=shared%40example.com").await, NOBODY);
-    assert_eq!(ids_found(&app, "external_id=x-1").await, NOBODY);
+    assert_finds(&app, "email=shared%40example.com", &[]).await;
+    assert_finds(&app, "external_id=x-1", &[]).await;
 
     let mine = app.create_user_with_email("shared@example.com").await;
-    assert_eq!(
-        ids_found(&app, "email=shared%40example.com").await,
-        [id(&mine)]
-    );
+    assert_finds(&app, "email=shared%40example.com", &[id(&mine)]).await;
     let before = crate::stored_user(&app, &mine).await.unwrap();
     let deleted = app.delete(&format!("/v1/end-users/{}", id(&mine))).await;
     assert_eq!(deleted.status, 202);
@@ -118,7 +113,7 @@ async fn lookups_stay_in_the_organization_and_forget_purged_users() {
             .await
             .is_empty()
     );
-    assert_eq!(ids_found(&app, "email=shared%40example.com").await, NOBODY);
+    assert_finds(&app, "email=shared%40example.com", &[]).await;
 }
 
 #[tokio::test]
@@ -134,7 +129,7 @@ async fn a_metadata_patch_keeps_the_user_findable() {
     assert_eq!(res.status, 200);
     let found = find(&app, "external_id=m-1").await;
     assert_eq!(found["data"][0]["metadata"], json!({"tier": "gold"}));
-    assert_eq!(ids_found(&app, "email=M%40EXAMPLE.COM").await, [id(&user)]);
+    assert_finds(&app, "email=M%40EXAMPLE.COM", &[id(&user)]).await;
 }
 
 #[tokio::test]
@@ -171,9 +166,9 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
         store_as_before(&app, user, "REMOVE email_key, external_id_key", None).await;
     }
     let before = app.get(&format!("/v1/end-users/{}", id(&old))).await;
-    assert_eq!(ids_found(&app, "email=old%40example.com").await, NOBODY);
-    assert_eq!(ids_found(&app, "external_id=crm-old").await, NOBODY);
-    assert_eq!(ids_found(&app, "email=mail%40example.com").await, NOBODY);
+    assert_finds(&app, "email=old%40example.com", &[]).await;
+    assert_finds(&app, "external_id=crm-old", &[]).await;
+    assert_finds(&app, "email=mail%40example.com", &[]).await;
 
     // Two users a query: the run goes on past pages that hold none to fix.
     let report = add_lookup_keys_by(&app.app.store, app.org_id, 2)
@@ -186,14 +181,11 @@ async fn end_users_stored_before_the_indexes_are_found_once_given_their_keys() {
             indexed: 3
         }
     );
-    assert_eq!(ids_found(&app, "external_id=crm-last").await, [id(&last)]);
-    assert_eq!(ids_found(&app, "email=OLD%40example.com").await, [id(&old)]);
-    assert_eq!(ids_found(&app, "external_id=crm-old").await, [id(&old)]);
-    assert_eq!(
-        ids_found(&app, "email=mail%40example.com").await,
-        [id(&old_email_only)]
-    );
-    assert_eq!(ids_found(&app, "external_id=crm-new").await, [id(&current)]);
+    assert_finds(&app, "external_id=crm-last", &[id(&last)]).await;
+    assert_finds(&app, "email=OLD%40example.com", &[id(&old)]).await;
+    assert_finds(&app, "external_id=crm-old", &[id(&old)]).await;
+    assert_finds(&app, "email=mail%40example.com", &[id(&old_email_only)]).await;
+    assert_finds(&app, "external_id=crm-new", &[id(&current)]).await;
     // Nothing the API shows changed: same body, same ETag.
     let after = app.get(&format!("/v1/end-users/{}", id(&old))).await;
     assert_eq!(after.body, before.body);
@@ -215,28 +207,15 @@ async fn lookalike_characters_never_find_another_address() {
     let ascii = app.create_user_with_email("kx@example.com").await;
     let kelvin = app.create_user_with_email("\u{212A}y@example.com").await;
     let umlaut = app.create_user_with_email("\u{c4}z@example.com").await;
-    let none = Vec::<&str>::new();
-    assert_eq!(
-        ids_found(&app, "email=KX%40EXAMPLE.COM").await,
-        [id(&ascii)]
-    );
+    assert_finds(&app, "email=KX%40EXAMPLE.COM", &[id(&ascii)]).await;
     // KELVIN SIGN + "x": not the ASCII address.
-    assert_eq!(
-        ids_found(&app, "email=%E2%84%AAx%40example.com").await,
-        none
-    );
+    assert_finds(&app, "email=%E2%84%AAx%40example.com", &[]).await;
     // ASCII "ky": not the KELVIN SIGN address; the exact spelling finds it.
-    assert_eq!(ids_found(&app, "email=ky%40example.com").await, none);
-    assert_eq!(
-        ids_found(&app, "email=%E2%84%AAY%40EXAMPLE.com").await,
-        [id(&kelvin)]
-    );
+    assert_finds(&app, "email=ky%40example.com", &[]).await;
+    assert_finds(&app, "email=%E2%84%AAY%40EXAMPLE.com", &[id(&kelvin)]).await;
     // Non-ASCII letters are compared as written: "Ä" is not "ä".
-    assert_eq!(
-        ids_found(&app, "email=%C3%84Z%40example.com").await,
-        [id(&umlaut)]
-    );
-    assert_eq!(ids_found(&app, "email=%C3%A4z%40example.com").await, none);
+    assert_finds(&app, "email=%C3%84Z%40example.com", &[id(&umlaut)]).await;
+    assert_finds(&app, "email=%C3%A4z%40example.com", &[]).await;
 }
 
 /// An end user stored under the earlier email rule (Unicode lowering) is
@@ -250,26 +229,17 @@ async fn keys_of_the_earlier_email_rule_are_rewritten_by_the_reindex() {
     // As the earlier rule stored it: "ära@example.com".
     let key = format!("{}#\u{e4}ra@example.com", app.org_id);
     store_as_before(&app, &user, "SET email_key = :k", Some(key)).await;
-    assert_eq!(
-        ids_found(&app, "email=%C3%84ra%40example.com").await,
-        NOBODY
-    );
+    assert_finds(&app, "email=%C3%84ra%40example.com", &[]).await;
     // A lookalike under the earlier rule (KELVIN SIGN lowered to `k`) is
     // not answered for the ASCII address, even before the reindex.
     let kelvin = app.create_user_with_email("\u{212A}z@example.com").await;
     let key = format!("{}#kz@example.com", app.org_id);
     store_as_before(&app, &kelvin, "SET email_key = :k", Some(key)).await;
-    assert_eq!(ids_found(&app, "email=kz%40example.com").await, NOBODY);
+    assert_finds(&app, "email=kz%40example.com", &[]).await;
     let report = tether::end_users::reindex::add_lookup_keys(&app.app.store, app.org_id)
         .await
         .unwrap();
     assert_eq!((report.missing, report.indexed), (2, 2));
-    assert_eq!(
-        ids_found(&app, "email=%C3%84RA%40example.com").await,
-        [id(&user)]
-    );
-    assert_eq!(
-        ids_found(&app, "email=plain%40example.com").await,
-        [id(&ascii)]
-    );
+    assert_finds(&app, "email=%C3%84RA%40example.com", &[id(&user)]).await;
+    assert_finds(&app, "email=plain%40example.com", &[id(&ascii)]).await;
 }
