@@ -51,6 +51,24 @@ pub struct Received {
     pub receive_count: u32,
 }
 
+impl Received {
+    /// A message as an SQS answer or event has it: `None` without its id,
+    /// receipt handle or body; its receive count parsed (1 when not told).
+    pub fn of(
+        id: Option<String>,
+        receipt: Option<String>,
+        body: Option<String>,
+        receive_count: Option<&String>,
+    ) -> Option<Self> {
+        Some(Self {
+            id: id?,
+            receipt: receipt?,
+            body: body?,
+            receive_count: receive_count.and_then(|n| n.parse().ok()).unwrap_or(1),
+        })
+    }
+}
+
 /// The queue and a client for it.
 #[derive(Debug, Clone)]
 pub struct DeliveryQueue {
@@ -170,20 +188,15 @@ impl DeliveryQueue {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|m| {
-                let receive_count = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| {
-                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
-                    })
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1);
-                Some(Received {
-                    id: m.message_id?,
-                    receipt: m.receipt_handle?,
-                    body: m.body?,
-                    receive_count,
-                })
+                let count = m.attributes.as_ref().and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                });
+                Received::of(
+                    m.message_id,
+                    m.receipt_handle,
+                    m.body,
+                    count.cloned().as_ref(),
+                )
             })
             .collect())
     }

@@ -79,22 +79,19 @@ fn everything(root: &Path) -> Result<Vec<Generated>, String> {
             )?,
         });
     }
-    all.push(Generated {
-        path: "Cargo.toml".into(),
-        content: router::cargo_toml(&read("Cargo.toml")?)?,
-    });
-    all.push(Generated {
-        path: "infra/template.yaml".into(),
-        content: template::template(&read("infra/template.yaml")?)?,
-    });
-    all.push(Generated {
-        path: "shared/src/authz/schema.cedarschema".into(),
-        content: cedar::schema(&read("shared/src/authz/schema.cedarschema")?)?,
-    });
-    all.push(Generated {
-        path: "shared/src/authz/builtin.cedar".into(),
-        content: cedar::builtin(&read("shared/src/authz/builtin.cedar")?)?,
-    });
+    // Files with a generated region, rewritten from what they hold.
+    let regions: [(&str, fn(&str) -> Result<String, String>); 4] = [
+        ("Cargo.toml", router::cargo_toml),
+        ("infra/template.yaml", template::template),
+        ("shared/src/authz/schema.cedarschema", cedar::schema),
+        ("shared/src/authz/builtin.cedar", cedar::builtin),
+    ];
+    for (path, rewrite) in regions {
+        all.push(Generated {
+            path: path.into(),
+            content: rewrite(&read(path)?)?,
+        });
+    }
     Ok(all)
 }
 

@@ -301,17 +301,8 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
                 .records
                 .into_iter()
                 .filter_map(|m| {
-                    let receive_count = m
-                        .attributes
-                        .get("ApproximateReceiveCount")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1);
-                    Some(Received {
-                        id: m.message_id?,
-                        receipt: m.receipt_handle?,
-                        body: m.body?,
-                        receive_count,
-                    })
+                    let count = m.attributes.get("ApproximateReceiveCount");
+                    Received::of(m.message_id, m.receipt_handle, m.body, count)
                 })
                 .collect();
             let failed = process(deliverer, &messages).await;

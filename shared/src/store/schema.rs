@@ -28,15 +28,20 @@ pub const EXTERNAL_ID_KEY: &str = "external_id_key";
 /// A lookup index: `hash` and the table's sort key, keys only — an update
 /// that changes neither (a metadata PATCH) writes nothing to it.
 fn lookup_index(name: &str, hash: &str) -> GlobalSecondaryIndex {
+    index(name, (hash, SK), ProjectionType::KeysOnly)
+}
+
+/// An index of `name` on the `(hash, range)` attributes, projecting `projected`.
+fn index(
+    name: &str,
+    (hash, range): (&str, &str),
+    projected: ProjectionType,
+) -> GlobalSecondaryIndex {
     GlobalSecondaryIndex::builder()
         .index_name(name)
         .key_schema(key(hash, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build(),
-        )
+        .key_schema(key(range, KeyType::Range))
+        .projection(Projection::builder().projection_type(projected).build())
         .build()
         .expect("index has its required fields")
 }
@@ -107,19 +112,7 @@ pub async fn create_table_with(store: &Store, stream: Stream) -> Result<TableCre
         .attribute_definitions(string_attribute(EXTERNAL_ID_KEY))
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(GSI1)
-                .key_schema(key(GSI1_PK, KeyType::Hash))
-                .key_schema(key(GSI1_SK, KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("index has its required fields"),
-        )
+        .global_secondary_indexes(index(GSI1, (GSI1_PK, GSI1_SK), ProjectionType::All))
         .global_secondary_indexes(lookup_index(EMAIL_INDEX, EMAIL_KEY))
         .global_secondary_indexes(lookup_index(EXTERNAL_ID_INDEX, EXTERNAL_ID_KEY))
         .stream_specification(
