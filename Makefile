@@ -20,6 +20,7 @@ lint:
 	.venv-lint/bin/cfn-lint infra/template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1 .venv-sam/bin/sam validate --lint -t infra/template.yaml
 	.venv-lint/bin/openapi-spec-validator docs/openapi.json
+	infra/deploy_test.sh
 
 # Bounded schemathesis run of docs/openapi.json against the local stack.
 contract:
