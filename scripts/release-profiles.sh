@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Release profiles side by side: build time, binary size and cold-start CPU.
 #   scripts/release-profiles.sh [candidate...]     (default: every candidate)
+#   scripts/release-profiles.sh --fleet            the workspace's own release
+#     profile: every function for x86_64, then for arm64, with cargo lambda
+#     (as infra/deploy.sh builds them) from nothing, each timed
 # Each candidate builds from nothing into its own target directory
 # (.local/profiles/<candidate>): every dependency, the core crate, the floor
 # and SAMPLE functions, timed in two steps, so that the build of all the
@@ -16,6 +19,25 @@ trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 # name: opt-level lto codegen-units
+if [ "${1:-}" = --fleet ]; then
+  scripts/tools.sh arm64
+  dir=.local/profiles/fleet
+  rm -rf "$dir"
+  packages=()
+  for f in functions/*/; do packages+=(-p "$(basename "$f")"); done
+  for arch in x86-64 arm64; do
+    echo "==> every function (${#packages[@]}) for $arch, release profile, from nothing" >&2
+    start=$(date +%s)
+    CARGO_TARGET_DIR=$dir PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release "--$arch" \
+      --locked --lambda-dir "$dir/lambda-$arch" "${packages[@]}" >&2
+    end=$(date +%s)
+    sizes=$(find "$dir/lambda-$arch" -name bootstrap -printf '%s\n' | sort -n)
+    printf '%s: %d s; bootstrap sizes %s to %s bytes\n' "$arch" $((end - start)) \
+      "$(echo "$sizes" | head -1)" "$(echo "$sizes" | tail -1)" | tee -a .local/profiles/fleet.txt
+  done
+  exit 0
+fi
+
 declare -A candidates=(
   [z-fat-1]='"z" "fat" 1'
   [z-thin-16]='"z" "thin" 16'
