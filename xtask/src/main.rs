@@ -80,7 +80,7 @@ fn everything(root: &Path) -> Result<Vec<Generated>, String> {
         });
     }
     // Files with a generated region, rewritten from what they hold.
-    let regions: [(&str, fn(&str) -> Result<String, String>); 4] = [
+    let regions: [(&str, Rewrite); 4] = [
         ("Cargo.toml", router::cargo_toml),
         ("infra/template.yaml", template::template),
         ("shared/src/authz/schema.cedarschema", cedar::schema),
@@ -159,3 +159,6 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// Rewrites a file's generated region from what it holds.
+type Rewrite = fn(&str) -> Result<String, String>;

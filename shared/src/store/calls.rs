@@ -284,7 +284,7 @@ fn iam_actions(input: &Input) -> Vec<String> {
     if is::<DescribeEndpointsInput>(input) {
         return Vec::new();
     }
-    let operations: [(fn(&Input) -> bool, &str); 7] = [
+    let operations: [(IsA, &str); 7] = [
         (is::<GetItemInput>, "GetItem"),
         (is::<PutItemInput>, "PutItem"),
         (is::<UpdateItemInput>, "UpdateItem"),
@@ -300,6 +300,12 @@ fn iam_actions(input: &Input) -> Vec<String> {
     vec![format!("dynamodb:{operation}")]
 }
 
+/// Whether an input is of one operation.
+type IsA = fn(&Input) -> bool;
+
+/// The capacity an output of one operation reports, if it is of that operation.
+type CapacityOf = fn(&Output) -> Option<Option<&ConsumedCapacity>>;
+
 /// Whether `input` is a `T`.
 fn is<T: std::fmt::Debug + Send + Sync + 'static>(input: &Input) -> bool {
     input.downcast_ref::<T>().is_some()
@@ -314,7 +320,7 @@ fn total<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {
 
 fn consumed_capacity(output: &Output) -> f64 {
     // One capacity per call, a list of them for a transaction or a batch.
-    let single: [fn(&Output) -> Option<Option<&ConsumedCapacity>>; 5] = [
+    let single: [CapacityOf; 5] = [
         |o| {
             o.downcast_ref::<GetItemOutput>()
                 .map(GetItemOutput::consumed_capacity)
