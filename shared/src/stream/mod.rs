@@ -2,6 +2,7 @@
 //! or the local poller ([`local`]) hands them to the functions that follow
 //! it (`purge-end-user`, `publish-events`).
 
+#[cfg(feature = "local-stream")]
 pub mod local;
 
 use crate::store::{Item, Store};
