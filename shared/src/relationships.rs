@@ -43,7 +43,7 @@ pub const MAX_SHARDS: u32 = 16;
 /// Attempts of one creation (conflicts and full shards) before a 503: with
 /// [`backoff`], a creation keeps trying for up to about a second, so a burst
 /// at the plan's rate that meets itself on every shard still drains.
-const ATTEMPTS: u32 = 10;
+pub const ATTEMPTS: u32 = 10;
 
 /// The attributes every shard (the organization item included) uses.
 const ACTIVE: &str = "relationships_active";

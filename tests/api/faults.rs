@@ -135,7 +135,11 @@ async fn a_transaction_that_keeps_conflicting_is_503_after_bounded_retries() {
     let via = faulty(&app, &[&conflict]);
     let res = send(via, &app, "POST", "/v1/end-users", json!({})).await;
     res.assert_error(503, "service_unavailable");
-    assert_eq!(conflict.num_calls(), 8, "retried 8 times, then given up");
+    assert_eq!(
+        conflict.num_calls(),
+        tether::relationships::ATTEMPTS as usize,
+        "retried a bounded number of times, then given up"
+    );
     assert_users_all_or_nothing(&app).await;
 }
 
