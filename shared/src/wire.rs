@@ -58,12 +58,23 @@ named_schema!(
     }
 );
 
-named_schema!(
-    /// An RFC 3339 UTC time as the API renders it.
-    Timestamp,
-    "Timestamp",
-    { "type": "string", "format": "date-time", "pattern": "Z$", "description": "RFC 3339, UTC." }
-);
+pub use crate::clock::Timestamp;
+
+/// An RFC 3339 UTC time as the API renders it.
+impl JsonSchema for crate::clock::Timestamp {
+    fn schema_name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "pattern": "Z$",
+            "description": "RFC 3339, UTC."
+        })
+    }
+}
 
 named_schema!(
     /// A request id.
