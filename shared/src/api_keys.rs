@@ -11,13 +11,12 @@
 //! key on the next request.
 
 use crate::auth::{ApiKeyRecord, Scope};
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::ids::{ApiKeyId, OrganizationId};
 use crate::organizations::{self, Changed, Edit, org_pk};
 use crate::parse::{JsonObject, ParseBody};
 use crate::secrets::ApiKeySecret;
 use crate::store::{self, Store, StoreError};
-use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -52,15 +51,15 @@ pub struct ApiKeyEntry {
     /// The first 8 characters after `tk_`: enough to recognise a key.
     pub prefix: String,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// When it stops working (its own expiry, or the end of a roll's grace).
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
     /// `expires_at`, epoch seconds.
     pub expires_epoch: Option<i64>,
     /// The expiry it was created with, which a roll carries to the new key.
-    pub lifetime_expires_at: Option<String>,
+    pub lifetime_expires_at: Option<Timestamp>,
     /// Last request it authenticated, to the minute.
-    pub last_used_at: Option<String>,
+    pub last_used_at: Option<Timestamp>,
     /// The credential item's partition key (holds a hash, not the secret).
     pub credential_pk: String,
     /// TTL: set once the key expires.
@@ -96,9 +95,9 @@ impl ApiKeyEntry {
             name: self.name.as_deref(),
             scopes: &self.scopes,
             prefix: &self.prefix,
-            created_at: &self.created_at,
-            expires_at: self.expires_at.as_deref(),
-            last_used_at: self.last_used_at.as_deref(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
         }
     }
 }
@@ -118,14 +117,11 @@ pub struct ApiKey<'a> {
     #[schemars(regex(pattern = r"^[0-9a-f]{8}$"))]
     pub prefix: &'a str,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// When it stops working; null: never.
-    #[schemars(with = "Option<Timestamp>")]
-    pub expires_at: Option<&'a str>,
+    pub expires_at: Option<Timestamp>,
     /// The last request it authenticated, to the minute; null: never used.
-    #[schemars(with = "Option<Timestamp>")]
-    pub last_used_at: Option<&'a str>,
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// A new key: the object and, once, its secret.
@@ -278,7 +274,7 @@ impl NewKey {
     ) -> Self {
         let record = ApiKeyRecord::new(&secret, org, scopes.clone(), expires_at, now);
         let prefix = secret.prefix().to_owned();
-        let expires = expires_at.map(format_timestamp);
+        let expires = expires_at.map(Timestamp::from);
         let entry = ApiKeyEntry {
             key: store::ItemKey::new(org_pk(org), entry_sk(record.api_key_id)),
             index: store::IndexKey::new(entry_sk(record.api_key_id), entry_sk(record.api_key_id)),
@@ -287,8 +283,8 @@ impl NewKey {
             name,
             scopes,
             prefix,
-            created_at: format_timestamp(now),
-            expires_at: expires.clone(),
+            created_at: Timestamp::from(now),
+            expires_at: expires,
             expires_epoch: expires_at.map(OffsetDateTime::unix_timestamp),
             lifetime_expires_at: expires,
             last_used_at: None,
@@ -456,9 +452,9 @@ pub async fn roll(
     grace: time::Duration,
     now: OffsetDateTime,
 ) -> Result<Outcome<NewKey>, StoreError> {
-    let lifetime = entry.lifetime_expires_at.as_deref().and_then(|t| {
-        OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-    });
+    let lifetime = entry
+        .lifetime_expires_at
+        .map(Timestamp::as_offset_date_time);
     let new = NewKey::generate(
         entry.organization_id,
         entry.scopes.clone(),
@@ -492,7 +488,7 @@ pub async fn roll(
                     .update_expression(
                         "SET expires_epoch = :epoch, expires_at = :at, expires_at_epoch = :ttl",
                     )
-                    .expression_attribute_values(":at", store::s(format_timestamp(ends_at)))
+                    .expression_attribute_values(":at", store::timestamp(ends_at))
             } else {
                 update.update_expression("SET expires_epoch = :epoch, expires_at_epoch = :ttl")
             };
@@ -515,12 +511,13 @@ pub async fn roll(
 
 /// Records that key `id` authenticated a request in `minute` (a timestamp
 /// truncated to the minute): one conditional write, skipped by the
-/// condition when another function already recorded this minute.
+/// condition when another function already recorded this minute (stored
+/// timestamps compare as strings in time order).
 pub async fn touch(
     store: &Store,
     org: OrganizationId,
     id: ApiKeyId,
-    minute: &str,
+    minute: Timestamp,
 ) -> Result<(), StoreError> {
     let result = store
         .update_item((org_pk(org), entry_sk(id)))
@@ -528,7 +525,7 @@ pub async fn touch(
         .condition_expression(
             "attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR last_used_at < :minute)",
         )
-        .expression_attribute_values(":minute", store::s(minute))
+        .expression_attribute_values(":minute", store::timestamp(minute))
         .send()
         .await;
     StoreError::unless_condition_failed(result)

@@ -39,7 +39,7 @@ pub struct App {
     pub providers: crate::identity_providers::ProviderCache,
     /// The minute each API key's `last_used_at` was last recorded by this
     /// function: one write per key per minute at most.
-    pub key_uses: crate::cache::TtlCache<crate::ids::ApiKeyId, String>,
+    pub key_uses: crate::cache::TtlCache<crate::ids::ApiKeyId, crate::clock::Timestamp>,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<Arc<crate::tokens::TokenKeys>>,
     /// The clock (injected in tests).

@@ -1,7 +1,7 @@
 //! Credentials: API keys (`tk_...`), their scopes, lookup by SHA-256 hash and
 //! the warm-Lambda cache of lookups (SPEC §2, §5).
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::freshness::{Fetched, Mark, VersionedCache, Versions};
 use crate::ids::{ApiKeyId, OrganizationId};
@@ -63,7 +63,7 @@ pub struct ApiKeyRecord {
     /// SHA-256 of the secret, hex.
     pub key_hash: String,
     /// When it was created.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// When it stops working (epoch seconds): its own expiry or the end of
     /// a roll's grace period.
     pub expires_epoch: Option<i64>,
@@ -100,7 +100,7 @@ impl ApiKeyRecord {
             organization_id,
             scopes,
             key_hash: hex::encode(hash),
-            created_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
             expires_epoch: expires_at.map(time::OffsetDateTime::unix_timestamp),
             expires_at_epoch: expires_at.map(|e| e.unix_timestamp() + 30 * 24 * 3600),
         }

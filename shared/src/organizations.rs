@@ -1,6 +1,6 @@
 //! Organizations (tenants) and their plans (SPEC §6, §7).
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::ids::OrganizationId;
 use crate::store::{self, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -140,7 +140,7 @@ pub struct Organization {
     #[serde(flatten)]
     pub overrides: LimitOverrides,
     /// When it was created.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// End users not yet purged (SPEC §7), counted in the transactions that
     /// create and purge them. Stored, the organization item's own share;
     /// as read by [`get_organization`], every shard's
@@ -184,7 +184,7 @@ impl Organization {
             name,
             plan,
             overrides,
-            created_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
             relationships_active: 0,
             relationship_shards: 0,
             admin_keys: 0,

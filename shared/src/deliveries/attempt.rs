@@ -2,7 +2,7 @@
 
 use super::records::{self, Attempt, DeliveryRecord, DeliveryStatus, Outcome};
 use super::{DISABLE_AFTER_SECONDS, Deliverer, Job, SCHEDULE};
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::organizations::org_pk;
 use crate::store::{self, StoreError};
@@ -115,7 +115,7 @@ pub async fn attempt(
         (false, None) => DeliveryStatus::Failed,
     };
     let next_attempt_at = wait.map(|w| {
-        format_timestamp(now + time::Duration::seconds(i64::try_from(w.as_secs()).unwrap_or(0)))
+        Timestamp::from(now + time::Duration::seconds(i64::try_from(w.as_secs()).unwrap_or(0)))
     });
     let recorded = records::record(
         store,
@@ -123,7 +123,7 @@ pub async fn attempt(
             before: before.as_ref(),
             fresh: &fresh,
             attempt: Attempt {
-                attempted_at: format_timestamp(now),
+                attempted_at: Timestamp::from(now),
                 status_code,
                 error,
                 duration_ms: elapsed,

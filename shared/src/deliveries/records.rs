@@ -4,10 +4,9 @@
 //! stream's filter sends `publish-events` nothing for a delivery's writes.
 //! Kept 30 days, like the events.
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::ids::{OrganizationId, WebhookDeliveryId, WebhookEndpointId};
 use crate::store::{self, Store, StoreError, TTL_ATTRIBUTE};
-use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -47,8 +46,7 @@ pub enum DeliveryStatus {
 #[schemars(rename = "WebhookDeliveryAttempt")]
 pub struct Attempt {
     /// When it was sent.
-    #[schemars(with = "Timestamp")]
-    pub attempted_at: String,
+    pub attempted_at: Timestamp,
     /// The receiver's HTTP status, if it answered.
     pub status_code: Option<u16>,
     /// Why it failed without an answer (`timeout`, `connection_failed`,
@@ -85,12 +83,12 @@ pub struct DeliveryRecord {
     #[serde(default)]
     pub attempts: Vec<Attempt>,
     /// When the next attempt is due (pending only).
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
     /// The queue message that attempts it (a duplicate message, from a
     /// redelivered stream batch, finds another owner and stops).
     pub owner: Option<String>,
     /// When the event was sent to the endpoint.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl store::Record for DeliveryRecord {
@@ -117,11 +115,9 @@ pub struct WebhookDelivery<'a> {
     /// Every attempt, oldest first.
     pub attempts: &'a [Attempt],
     /// When the next attempt is due, while pending.
-    #[schemars(with = "Option<Timestamp>")]
-    pub next_attempt_at: Option<&'a str>,
+    pub next_attempt_at: Option<Timestamp>,
     /// When it was created.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
 }
 
 impl DeliveryRecord {
@@ -134,7 +130,7 @@ impl DeliveryRecord {
         event_type: String,
         now: time::OffsetDateTime,
     ) -> Self {
-        let stamp = format_timestamp(now);
+        let stamp = Timestamp::from(now);
         Self {
             key: store::ItemKey::new(log_pk(org, endpoint), delivery_sk(id)),
             id,
@@ -146,7 +142,7 @@ impl DeliveryRecord {
             body: None,
             status: DeliveryStatus::Pending,
             attempts: Vec::new(),
-            next_attempt_at: Some(stamp.clone()),
+            next_attempt_at: Some(stamp),
             owner: None,
             created_at: stamp,
         }
@@ -161,8 +157,8 @@ impl DeliveryRecord {
             event_type: &self.event_type,
             status: self.status,
             attempts: &self.attempts,
-            next_attempt_at: self.next_attempt_at.as_deref(),
-            created_at: &self.created_at,
+            next_attempt_at: self.next_attempt_at,
+            created_at: self.created_at,
         }
     }
 
@@ -231,7 +227,7 @@ pub async fn reopen(
         .expression_attribute_names("#status", "status")
         .expression_attribute_names("#owner", "owner")
         .expression_attribute_values(":pending", store::s("pending"))
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":now", store::timestamp(now))
         .return_values(ReturnValue::AllNew)
         .send()
         .await
@@ -251,7 +247,7 @@ pub struct Outcome<'a> {
     /// Where the delivery stands after it.
     pub status: DeliveryStatus,
     /// When the next attempt is due.
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
     /// The message that made it.
     pub owner: &'a str,
     /// Epoch seconds, for the expiry of a new item.
@@ -275,7 +271,7 @@ pub async fn record(store: &Store, outcome: Outcome<'_>) -> Result<bool, StoreEr
         (":org".into(), store::s(fresh.organization_id.to_string())),
         (":event".into(), store::s(&fresh.event_id)),
         (":type".into(), store::s(&fresh.event_type)),
-        (":created".into(), store::s(&fresh.created_at)),
+        (":created".into(), store::timestamp(fresh.created_at)),
         (
             ":expires".into(),
             store::n(outcome.now.saturating_add(RETENTION_SECONDS)),
@@ -298,10 +294,10 @@ pub async fn record(store: &Store, outcome: Outcome<'_>) -> Result<bool, StoreEr
         values.insert(":seq".into(), store::n(seq));
     }
     let mut expression = format!("SET {}", set.join(", "));
-    match &outcome.next_attempt_at {
+    match outcome.next_attempt_at {
         Some(next) => {
             expression.push_str(", next_attempt_at = :next");
-            values.insert(":next".into(), store::s(next));
+            values.insert(":next".into(), store::timestamp(next));
         }
         None => expression.push_str(" REMOVE next_attempt_at"),
     }

@@ -16,9 +16,9 @@ pub async fn find(
     store::get(store, org, id).await
 }
 
+use crate::clock::Timestamp;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::parse::{JsonObject, ParseBody};
-use crate::wire::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -69,11 +69,9 @@ pub struct EndUser<'a> {
     /// `deleting` from the deletion until the purge.
     pub status: Status,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Last change.
-    #[schemars(with = "Timestamp")]
-    pub updated_at: &'a str,
+    pub updated_at: Timestamp,
 }
 
 /// `POST /v1/end-users` body.

@@ -3,7 +3,7 @@
 //! the old item on failure so the answer needs no second read.
 
 use super::{CreateEndUser, Status, Subscription};
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::org_pk;
 use crate::store::{self, Item, Store, StoreError};
@@ -45,9 +45,9 @@ pub struct EndUserRecord {
     /// Live or being purged.
     pub status: Status,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Last change.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// Bumped on every write; the ETag.
     pub version: u64,
     /// The sort key of the external-service link that created it, if one
@@ -171,7 +171,7 @@ impl EndUserRecord {
         now: time::OffsetDateTime,
     ) -> Self {
         let id = EndUserId::generate();
-        let now = format_timestamp(now);
+        let now = Timestamp::from(now);
         let email_key = input
             .email
             .as_ref()
@@ -193,7 +193,7 @@ impl EndUserRecord {
             subscription: Subscription::Free,
             externally_managed: false,
             status: Status::Active,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
             version: 1,
             external_link_sk: None,
@@ -228,8 +228,8 @@ impl EndUserRecord {
             subscription: self.subscription,
             externally_managed: self.externally_managed,
             status: self.status,
-            created_at: &self.created_at,
-            updated_at: &self.updated_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }
@@ -368,7 +368,7 @@ pub async fn update(
         .expression_attribute_names("#status", "status")
         .expression_attribute_names("#version", "version")
         .expression_attribute_values(":active", store::s("active"))
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":now", store::timestamp(now))
         .expression_attribute_values(":one", store::n(1))
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);

@@ -7,13 +7,13 @@
 //! `pending` → `claimed` | `cancelled`; `claimed` → `consumed` when the
 //! organization removes the relation.
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::ids::{ConnectTokenId, ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
 use crate::secrets::ConnectToken;
 use crate::store::{self, Store, StoreError};
-use crate::wire::{PathId, Timestamp};
+use crate::wire::PathId;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ pub enum TokenStatus {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "ConnectToken")]
-pub struct ConnectTokenObject<'a> {
+pub struct ConnectTokenObject {
     /// Public id.
     pub id: ConnectTokenId,
     /// The service it was issued for.
@@ -52,14 +52,11 @@ pub struct ConnectTokenObject<'a> {
     /// State.
     pub status: TokenStatus,
     /// Expiry.
-    #[schemars(with = "Timestamp")]
-    pub expires_at: &'a str,
+    pub expires_at: Timestamp,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Claim time; null until claimed.
-    #[schemars(with = "Option<Timestamp>")]
-    pub claimed_at: Option<&'a str>,
+    pub claimed_at: Option<Timestamp>,
 }
 
 /// The answer to `POST /v1/connect-tokens`: the object and, once, its secret.
@@ -68,7 +65,7 @@ pub struct ConnectTokenObject<'a> {
 pub struct CreatedConnectToken<'a> {
     /// The token.
     #[serde(flatten)]
-    pub object: ConnectTokenObject<'a>,
+    pub object: ConnectTokenObject,
     /// The secret, shown once: `tct_<organization id>_<48 hex digits>`. It names the issuing organization (no secret: the claimant learns it from the claim).
     #[schemars(regex(pattern = r"^tct_[0-9a-f-]{36}_[0-9a-f]{48}$"))]
     pub token: &'a str,
@@ -93,16 +90,16 @@ pub struct ConnectTokenRecord {
     /// State.
     pub status: TokenStatus,
     /// Expiry (RFC 3339).
-    pub expires_at: String,
+    pub expires_at: Timestamp,
     /// Expiry (epoch seconds), what conditions compare.
     pub expires_at_unix: i64,
     /// TTL attribute: a week after expiry; removed while the token backs a
     /// relation, set again when it is consumed.
     pub expires_at_epoch: Option<i64>,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Claim time.
-    pub claimed_at: Option<String>,
+    pub claimed_at: Option<Timestamp>,
     /// The relation the claim created or confirmed.
     pub relation_id: Option<RelationId>,
     /// SHA-256 of the token, hex.
@@ -122,14 +119,14 @@ pub fn token_pk(hash_hex: &str) -> String {
 
 impl ConnectTokenRecord {
     /// The public object (never the secret).
-    pub fn view(&self) -> ConnectTokenObject<'_> {
+    pub fn view(&self) -> ConnectTokenObject {
         ConnectTokenObject {
             id: self.id,
             external_service_id: self.external_service_id,
             status: self.status,
-            expires_at: &self.expires_at,
-            created_at: &self.created_at,
-            claimed_at: self.claimed_at.as_deref(),
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            claimed_at: self.claimed_at,
         }
     }
 
@@ -202,10 +199,10 @@ impl ConnectTokenRecord {
             organization_name,
             external_service_id: request.external_service_id,
             status: TokenStatus::Pending,
-            expires_at: format_timestamp(expires),
+            expires_at: Timestamp::from(expires),
             expires_at_unix: expires.unix_timestamp(),
             expires_at_epoch: Some(expires.unix_timestamp() + RETENTION_AFTER_EXPIRY_SECONDS),
-            created_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
             claimed_at: None,
             relation_id: None,
             token_hash: hash,
@@ -267,7 +264,7 @@ pub async fn cancel(
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":cancelled", store::s("cancelled"))
         .expression_attribute_values(":pending", store::s("pending"))
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":now", store::timestamp(now))
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()

@@ -14,7 +14,7 @@ pub use users::OrganizationUser;
 #[cfg(test)]
 pub(crate) use users::PutUser as PutUserForFuzzing;
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::freshness::VersionedCache;
 use crate::ids::ExternalServiceId;
@@ -83,7 +83,7 @@ pub struct ServiceRecord {
     /// Display name.
     pub name: String,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl store::Record for ServiceRecord {
@@ -107,10 +107,10 @@ pub struct ServiceTokenRecord {
     /// SHA-256 of the token, hex.
     pub token_hash: String,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// When revoked, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
     /// When it stops working (a rolled token's grace period), epoch seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_epoch: Option<i64>,
@@ -228,7 +228,7 @@ pub async fn create_service(
         index: Some(store::IndexKey::new(SERVICES_GSI1PK, service_pk(id))),
         id,
         name,
-        created_at: format_timestamp(now),
+        created_at: Timestamp::from(now),
     };
     let (token, secret) = ServiceTokenRecord::generate(id, scopes, now)?;
     let put = |item| {
@@ -287,7 +287,7 @@ impl ServiceTokenRecord {
             external_service_id: service,
             scopes,
             token_hash: hash,
-            created_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
             revoked_at: None,
             expires_epoch: None,
         };
@@ -417,7 +417,7 @@ pub async fn revoke_tokens(
                 .key(store::SK, store::s(&old.key.sk))
                 .update_expression("SET revoked_at = :now")
                 .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":now", store::s(format_timestamp(now)))
+                .expression_attribute_values(":now", store::timestamp(now))
                 .build(),
         )?;
         items.push(TransactWriteItem::builder().update(update).build());

@@ -9,13 +9,12 @@
 
 use super::connect_tokens::{ConnectTokenRecord, TokenStatus, token_pk};
 use super::service_pk;
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::ids::{ExternalServiceId, OrganizationId, RelationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, Item, PK, SK, Store, StoreError, built};
-use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -63,9 +62,9 @@ pub struct RelationRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub confirming_token_hashes: Vec<String>,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Last claim that confirmed it.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 impl store::Record for RelationRecord {
@@ -82,8 +81,8 @@ impl RelationRecord {
             external_service_id: self.external_service_id,
             organization_id: self.organization_id,
             external_organization_id: &self.external_organization_id,
-            created_at: &self.created_at,
-            updated_at: &self.updated_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 
@@ -94,7 +93,7 @@ impl RelationRecord {
             organization_name: &self.organization_name,
             relation_id: self.id,
             external_organization_id: &self.external_organization_id,
-            created_at: &self.created_at,
+            created_at: self.created_at,
         }
     }
 }
@@ -114,11 +113,9 @@ pub struct Relation<'a> {
     #[schemars(length(max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
     pub external_organization_id: &'a str,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Last claim that confirmed it.
-    #[schemars(with = "Timestamp")]
-    pub updated_at: &'a str,
+    pub updated_at: Timestamp,
 }
 
 /// An organization in the service's list (camelCase).
@@ -136,8 +133,7 @@ pub struct ServiceOrganization<'a> {
     #[schemars(length(max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
     pub external_organization_id: &'a str,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
 }
 
 /// Longest `externalOrganizationId` and `connectToken`, in characters.
@@ -201,8 +197,8 @@ impl RelationRecord {
             external_organization_id,
             connect_token_hash: token.token_hash.clone(),
             confirming_token_hashes: Vec::new(),
-            created_at: format_timestamp(now),
-            updated_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
+            updated_at: Timestamp::from(now),
         }
     }
 }
@@ -268,7 +264,7 @@ pub async fn attempt(
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claimed", store::s("claimed"))
             .expression_attribute_values(":pending", store::s("pending"))
-            .expression_attribute_values(":now", store::s(format_timestamp(now)))
+            .expression_attribute_values(":now", store::timestamp(now))
             .expression_attribute_values(":relation", store::s(relation_id.to_string()))
             .expression_attribute_values(
                 ":service",
@@ -318,7 +314,7 @@ pub async fn attempt(
                 .condition_expression(
                     "attribute_exists(PK) AND external_organization_id = :ext AND id = :id",
                 )
-                .expression_attribute_values(":now", store::s(format_timestamp(now)))
+                .expression_attribute_values(":now", store::timestamp(now))
                 .expression_attribute_values(":ext", store::s(&existing.external_organization_id))
                 .expression_attribute_values(":id", store::s(existing.id.to_string()))
                 .return_values_on_condition_check_failure(
@@ -368,7 +364,7 @@ pub async fn attempt(
         Ok(()) => Ok(Attempt::Done(Box::new(match existing {
             None => relation.clone(),
             Some(existing) => RelationRecord {
-                updated_at: format_timestamp(now),
+                updated_at: Timestamp::from(now),
                 external_service_name: relation
                     .external_service_name
                     .clone()
@@ -463,11 +459,9 @@ pub struct OrganizationRelation<'a> {
     #[schemars(length(max = EXTERNAL_ORGANIZATION_ID_MAX_CHARS))]
     pub external_organization_id: &'a str,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Last claim that confirmed it.
-    #[schemars(with = "Timestamp")]
-    pub updated_at: &'a str,
+    pub updated_at: Timestamp,
 }
 
 impl RelationRecord {
@@ -482,8 +476,8 @@ impl RelationRecord {
             external_service_id: self.external_service_id,
             external_service_name: self.external_service_name.as_deref().or(looked_up),
             external_organization_id: &self.external_organization_id,
-            created_at: &self.created_at,
-            updated_at: &self.updated_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }

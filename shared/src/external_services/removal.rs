@@ -6,7 +6,6 @@ use super::connect_tokens::token_pk;
 use super::relations::{
     CONSUMED_TOKEN_SECONDS, MAX_TRANSACT_ITEMS, RelationRecord, reservation_sk,
 };
-use crate::clock::format_timestamp;
 use crate::ids::OrganizationId;
 use crate::store::{self, PK, SK, Store, StoreError, built};
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
@@ -111,7 +110,7 @@ fn consume_token(table: &str, hash: &str, now: time::OffsetDateTime) -> Result<U
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":consumed", store::s("consumed"))
-            .expression_attribute_values(":now", store::s(format_timestamp(now)))
+            .expression_attribute_values(":now", store::timestamp(now))
             .expression_attribute_values(
                 ":ttl",
                 store::n(now.unix_timestamp() + CONSUMED_TOKEN_SECONDS),

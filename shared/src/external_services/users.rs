@@ -8,7 +8,7 @@
 
 use super::relations::relation_sk;
 use super::service_pk;
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::end_users::domain::{EMAIL_MAX_CHARS, TEXT_MAX_CHARS};
 use crate::end_users::{Email, EndUserRecord, Status, Subscription, user_sk};
 use crate::error::ApiError;
@@ -16,7 +16,6 @@ use crate::ids::{EndUserId, ExternalServiceId, OrganizationId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
 use crate::store::{self, PK, SK, Store, StoreError, built};
-use crate::wire::Timestamp;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -47,11 +46,9 @@ pub struct OrganizationUser<'a> {
     /// `deleting` from the organization's deletion until the purge.
     pub status: Status,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Last change.
-    #[schemars(with = "Timestamp")]
-    pub updated_at: &'a str,
+    pub updated_at: Timestamp,
 }
 
 /// A subscription as the external-service API spells it.
@@ -133,8 +130,8 @@ pub fn view<'a>(user: &'a EndUserRecord, external_user_id: &'a str) -> Organizat
         subscription: user.subscription.into(),
         externally_managed: user.externally_managed,
         status: user.status,
-        created_at: &user.created_at,
-        updated_at: &user.updated_at,
+        created_at: user.created_at,
+        updated_at: user.updated_at,
     }
 }
 
@@ -272,7 +269,7 @@ pub async fn update_linked(
             ":managed",
             aws_sdk_dynamodb::types::AttributeValue::Bool(subscription == Subscription::Pro),
         )
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":now", store::timestamp(now))
         .expression_attribute_values(":one", store::n(1))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     if let Some(email) = email {

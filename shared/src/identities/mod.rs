@@ -11,9 +11,10 @@ pub mod store;
 pub use store::{IdentityRecord, LinkOutcome, LinkedBy, TokenBinding, link, pair_sk};
 pub(crate) use store::{of_user, unlink_items};
 
+use crate::clock::Timestamp;
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId};
 use crate::parse::{JsonObject, ParseBody};
-use crate::wire::{PathId, Timestamp};
+use crate::wire::PathId;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -45,8 +46,7 @@ pub struct Identity<'a> {
     /// `auto` (the organization's backend) or `user` (SSO).
     pub linked_by: LinkedBy,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
 }
 
 /// `POST /v1/users/{user_id}/identities` body.

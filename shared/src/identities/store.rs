@@ -1,6 +1,6 @@
 //! Identity items and the uniqueness item of each (provider, external id).
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::end_users::user_sk;
 use crate::identity_providers::provider_sk;
 use crate::ids::{EndUserId, IdentityId, IdentityProviderId, OrganizationId};
@@ -51,7 +51,7 @@ pub struct IdentityRecord {
     /// Who linked it.
     pub linked_by: LinkedBy,
     /// When.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Sort key of the uniqueness item of its pair.
     pub pair_sk: String,
 }
@@ -107,7 +107,7 @@ impl IdentityRecord {
             external_display_name,
             external_email_verified: false,
             linked_by,
-            created_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
         }
     }
 
@@ -123,7 +123,7 @@ impl IdentityRecord {
             external_display_name: self.external_display_name.as_deref(),
             external_email_verified: self.external_email_verified,
             linked_by: self.linked_by,
-            created_at: &self.created_at,
+            created_at: self.created_at,
         }
     }
 }

@@ -16,7 +16,7 @@
 //! most one fetch, of at most 3 s.
 
 use super::{KeySource, ProviderRecord, provider_sk};
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
@@ -59,7 +59,7 @@ pub struct FetchedKeys {
     /// The usable keys, as JSON text ([`super::usable_keys`]).
     pub keys_json: String,
     /// When (RFC 3339).
-    pub fetched_at: String,
+    pub fetched_at: Timestamp,
     /// Fresh until (epoch seconds).
     pub fresh_until: i64,
 }
@@ -158,7 +158,7 @@ async fn fetch_keys(
     Ok(FetchedKeys {
         jwks_uri: jwks_uri.to_string(),
         keys_json,
-        fetched_at: format_timestamp(now),
+        fetched_at: Timestamp::from(now),
         fresh_until: now.unix_timestamp().saturating_add(lifetime),
     })
 }
@@ -354,7 +354,7 @@ async fn save(
         )
         .condition_expression("jwks_uri = :uri")
         .expression_attribute_values(":keys", store::s(&fetched.keys_json))
-        .expression_attribute_values(":at", store::s(&fetched.fetched_at))
+        .expression_attribute_values(":at", store::timestamp(fetched.fetched_at))
         .expression_attribute_values(":until", store::n(fetched.fresh_until))
         .expression_attribute_values(":uri", store::s(&fetched.jwks_uri))
         .send()

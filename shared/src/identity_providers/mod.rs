@@ -8,13 +8,13 @@ pub mod keys;
 pub use input::{CreateProvider, SourceInput, UpdateProvider, usable_keys, validate_jwks};
 pub use keys::VerifiedProvider;
 
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::freshness::{Current, VersionedCache};
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::organizations::{self, Organization, org_pk};
 use crate::store::{self, Store, StoreError};
-use crate::wire::{Jwks, Timestamp};
+use crate::wire::Jwks;
 use jsonwebtoken::jwk::JwkSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -182,16 +182,16 @@ pub struct ProviderRecord {
     /// The key set as JSON text: pinned, or the usable keys last fetched.
     pub jwks_json: String,
     /// When the keys were last fetched.
-    pub keys_fetched_at: Option<String>,
+    pub keys_fetched_at: Option<Timestamp>,
     /// Until when (epoch seconds) the fetched keys are fresh.
     pub keys_fresh_until: Option<i64>,
     /// When (epoch seconds) a request last claimed a fetch: at most one per
     /// [`keys::REFETCH_INTERVAL_SECONDS`].
     pub fetch_claimed_at: Option<i64>,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Last change (absent on records never changed).
-    pub updated_at: Option<String>,
+    pub updated_at: Option<Timestamp>,
 }
 
 impl store::Record for ProviderRecord {
@@ -219,9 +219,9 @@ impl ProviderRecord {
             jwks: pinned.then(|| {
                 serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []}))
             }),
-            keys_fetched_at: self.keys_fetched_at.as_deref().filter(|_| !pinned),
-            created_at: &self.created_at,
-            updated_at: self.updated_at.as_deref().unwrap_or(&self.created_at),
+            keys_fetched_at: self.keys_fetched_at.filter(|_| !pinned),
+            created_at: self.created_at,
+            updated_at: self.updated_at.unwrap_or(self.created_at),
         }
     }
 
@@ -246,7 +246,7 @@ impl ProviderRecord {
             keys_fetched_at: None,
             keys_fresh_until: None,
             fetch_claimed_at: None,
-            created_at: format_timestamp(now),
+            created_at: Timestamp::from(now),
             updated_at: None,
         };
         match keys {
@@ -288,14 +288,11 @@ pub struct IdentityProvider<'a> {
     #[schemars(with = "Option<Jwks>")]
     pub jwks: Option<Value>,
     /// When the keys were last fetched; null when pinned.
-    #[schemars(with = "Option<Timestamp>")]
-    pub keys_fetched_at: Option<&'a str>,
+    pub keys_fetched_at: Option<Timestamp>,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Last change.
-    #[schemars(with = "Timestamp")]
-    pub updated_at: &'a str,
+    pub updated_at: Timestamp,
 }
 
 /// The warm cache of verified providers, current at a version of their
@@ -402,7 +399,7 @@ pub async fn update(
     let org = organization.id;
     let mut set = vec!["updated_at = :now"];
     let mut remove = Vec::new();
-    let mut values = vec![(":now", store::s(format_timestamp(now)))];
+    let mut values = vec![(":now", store::timestamp(now))];
     if let Some(name) = &changes.name {
         set.push("#name = :name");
         values.push((":name", store::s(name)));
@@ -435,7 +432,7 @@ pub async fn update(
             values.push((":source", store::s("jwks_uri")));
             values.push((":uri", store::s(&fetched.jwks_uri)));
             values.push((":keys", store::s(&fetched.keys_json)));
-            values.push((":fetched_at", store::s(&fetched.fetched_at)));
+            values.push((":fetched_at", store::timestamp(fetched.fetched_at)));
             values.push((":until", store::n(fetched.fresh_until)));
             // The fetch at a PATCH does not count against the interval.
             remove.push("fetch_claimed_at");

@@ -456,15 +456,11 @@ fn provisional<M: Member>(
 /// A failure only loses the mark; the request goes on.
 async fn record_use(app: &App, key: &auth::ApiKeyPrincipal) {
     let now = app.clock.now();
-    let minute = now
-        .replace_second(0)
-        .and_then(|t| t.replace_nanosecond(0))
-        .unwrap_or(now);
-    let minute = crate::clock::format_timestamp(minute);
-    if app.key_uses.get(&key.api_key_id).as_deref() == Some(minute.as_str()) {
+    let minute = crate::clock::Timestamp::from(now.truncate_to_minute());
+    if app.key_uses.get(&key.api_key_id) == Some(minute) {
         return;
     }
-    match crate::api_keys::touch(&app.store, key.organization_id, key.api_key_id, &minute).await {
+    match crate::api_keys::touch(&app.store, key.organization_id, key.api_key_id, minute).await {
         Ok(()) => app.key_uses.put(key.api_key_id, minute),
         Err(err) => tracing::warn!(error = %err, "could not record an API key's last use"),
     }

@@ -362,7 +362,7 @@ pub const GET_CONNECT_TOKEN: Endpoint = org_api(
         (
             200,
             "The connect token (never its secret).",
-            Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject<'static>>),
+            Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject>),
         ),
         &[],
     ),
@@ -380,7 +380,7 @@ pub const CANCEL_CONNECT_TOKEN: Endpoint = org_api(
         (
             200,
             "The connect token, now `cancelled`.",
-            Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject<'static>>),
+            Some(schema::<crate::external_services::connect_tokens::ConnectTokenObject>),
         ),
         &[409],
     )

@@ -266,6 +266,13 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+/// A timestamp attribute value: the string a record's
+/// [`Timestamp`](crate::clock::Timestamp) is stored as, for expressions
+/// that write or compare one.
+pub fn timestamp(at: impl Into<crate::clock::Timestamp>) -> AttributeValue {
+    AttributeValue::S(at.into().to_string())
+}
+
 /// A number attribute value.
 pub fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())

@@ -4,14 +4,13 @@
 //! plaintext and never only hashed.
 
 use super::SigningSecret;
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::ids::{OrganizationId, WebhookEndpointId};
 use crate::organizations::org_pk;
 use crate::parse::{JsonObject, ParseBody};
 use crate::sealed::Keyring;
 use crate::store::{self, Store, StoreError};
-use crate::wire::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -70,9 +69,9 @@ pub struct EndpointRecord {
     /// disable the endpoint. Not part of the object (no event for it).
     pub failing_since: Option<i64>,
     /// Creation time.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Last change.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 impl store::Record for EndpointRecord {
@@ -97,11 +96,9 @@ pub struct WebhookEndpoint<'a> {
     /// `enabled` or `disabled`.
     pub status: Status,
     /// Creation time.
-    #[schemars(with = "Timestamp")]
-    pub created_at: &'a str,
+    pub created_at: Timestamp,
     /// Last change.
-    #[schemars(with = "Timestamp")]
-    pub updated_at: &'a str,
+    pub updated_at: Timestamp,
 }
 
 /// The endpoint with its secret: the creation's and a roll's answer.
@@ -124,8 +121,8 @@ impl EndpointRecord {
             event_types: &self.event_types,
             description: self.description.as_deref(),
             status: self.status,
-            created_at: &self.created_at,
-            updated_at: &self.updated_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 
@@ -268,7 +265,7 @@ impl EndpointRecord {
     ) -> Result<(Self, SigningSecret), ApiError> {
         let id = WebhookEndpointId::generate();
         let secret = SigningSecret::generate().map_err(ApiError::internal)?;
-        let now = format_timestamp(now);
+        let now = Timestamp::from(now);
         let mut record = Self {
             key: store::ItemKey::new(org_pk(org), endpoint_sk(id)),
             id,
@@ -281,7 +278,7 @@ impl EndpointRecord {
             previous_secret_sealed: None,
             previous_secret_until: None,
             failing_since: None,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
         record.secret_sealed = key
@@ -356,7 +353,7 @@ pub async fn update(
     let mut request = store
         .update_item((org_pk(org), endpoint_sk(id)))
         .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":now", store::timestamp(now))
         .return_values(ReturnValue::AllNew);
     if let Some(url) = &change.url {
         set.push("#url = :url");
@@ -472,7 +469,7 @@ pub async fn roll_secret(
             ":until",
             store::n(now.unix_timestamp().saturating_add(ROLL_OVERLAP_SECONDS)),
         )
-        .expression_attribute_values(":now", store::s(format_timestamp(now)))
+        .expression_attribute_values(":now", store::timestamp(now))
         .send()
         .await
         .map_err(StoreError::from);
@@ -563,7 +560,7 @@ pub async fn disable(
             (":disabled", store::s("disabled")),
             (":enabled", store::s("enabled")),
             (":since", store::n(since)),
-            (":now", store::s(format_timestamp(now))),
+            (":now", store::timestamp(now)),
         ],
     )
     .await
