@@ -36,7 +36,7 @@ pub async fn put_policies(ctx: OrgCtx, body: PolicyText) -> Result<Reply, ApiErr
         StatusCode::OK,
         &Policies {
             policies: &parsed.text,
-            updated_at: Some(&updated_at),
+            updated_at: Some(updated_at),
         },
     )
 }
@@ -52,7 +52,7 @@ pub async fn show_policies(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
         StatusCode::OK,
         &Policies {
             policies: &text,
-            updated_at: updated_at.as_deref(),
+            updated_at,
         },
     )
 }

@@ -3,12 +3,11 @@
 //! organization adds them to the built-in set (cached per warm function).
 
 use super::{ORG_PREFIX, engine};
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::ids::OrganizationId;
 use crate::organizations::org_pk;
 use crate::store::{self, Store, StoreError};
-use crate::wire::Timestamp;
 use cedar_policy::{Effect, PolicyId, PolicySet, ValidationMode};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -214,8 +213,7 @@ pub struct Policies<'a> {
     /// Cedar policy text; empty when none is set.
     pub policies: &'a str,
     /// When they were last written; null when never.
-    #[schemars(with = "Option<Timestamp>")]
-    pub updated_at: Option<&'a str>,
+    pub updated_at: Option<Timestamp>,
 }
 
 /// The key of an organization's policy item (for a batched read).
@@ -223,25 +221,31 @@ pub fn policies_key(org: OrganizationId) -> store::Key {
     (org_pk(org), POLICIES_SK.to_owned())
 }
 
-/// The text and update time of a policy item.
-fn text_of(item: &store::Item) -> Option<(String, String)> {
-    Some((
-        store::get_s(item, "text")?.to_owned(),
-        store::get_s(item, "updated_at")?.to_owned(),
-    ))
+/// A policy item's text and update time (its other attributes are its key
+/// and who wrote it).
+#[derive(Debug, serde::Deserialize)]
+struct PolicyItem {
+    text: String,
+    updated_at: Timestamp,
+}
+
+/// The text of a policy item.
+fn text_of(item: &store::Item) -> Option<String> {
+    store::get_s(item, "text").map(str::to_owned)
 }
 
 /// Reads an organization's stored policy text and when it changed.
 pub async fn read_policies(
     store: &Store,
     org: OrganizationId,
-) -> Result<Option<(String, String)>, StoreError> {
+) -> Result<Option<(String, Timestamp)>, StoreError> {
     let out = store
         .get_item(policies_key(org))
         .consistent_read(true)
         .send()
         .await?;
-    Ok(out.item.as_ref().and_then(text_of))
+    let item = out.item.map(store::from_item::<PolicyItem>).transpose()?;
+    Ok(item.map(|item| (item.text, item.updated_at)))
 }
 
 /// Stores an organization's policy text (replacing the previous one), as a
@@ -252,7 +256,7 @@ pub async fn write_policies(
     org: OrganizationId,
     text: &str,
     now: time::OffsetDateTime,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Timestamp>, StoreError> {
     Ok(commit_policies(store, org, None, text, now)
         .await?
         .map(|(updated_at, _)| updated_at))
@@ -268,7 +272,7 @@ pub async fn replace_policies(
     organization: &crate::organizations::Organization,
     policies: Arc<OrgPolicies>,
     now: time::OffsetDateTime,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Timestamp>, StoreError> {
     let org = organization.id;
     let committed =
         commit_policies(&app.store, org, Some(organization), &policies.text, now).await?;
@@ -286,15 +290,15 @@ async fn commit_policies(
     known: Option<&crate::organizations::Organization>,
     text: &str,
     now: time::OffsetDateTime,
-) -> Result<Option<(String, crate::freshness::Version)>, StoreError> {
-    let updated_at = format_timestamp(now);
+) -> Result<Option<(Timestamp, crate::freshness::Version)>, StoreError> {
+    let updated_at = Timestamp::from(now);
     let changed = crate::organizations::change_at(store, org, known, |_| {
         let put = store::built(
             aws_sdk_dynamodb::types::Put::builder()
                 .table_name(store.table())
                 .set_item(Some(store::key_item(&policies_key(org))))
                 .item("text", store::s(text))
-                .item("updated_at", store::s(updated_at.clone()))
+                .item("updated_at", store::timestamp(updated_at))
                 .build(),
         )?;
         Ok(crate::organizations::Edit {
@@ -426,7 +430,7 @@ pub fn remember_policy_item(
     mark: crate::freshness::Mark,
     item: Option<&store::Item>,
 ) -> Result<Option<Arc<OrgPolicies>>, ApiError> {
-    remember_policies(app, org, mark, item.and_then(text_of).map(|(text, _)| text))
+    remember_policies(app, org, mark, item.and_then(text_of))
 }
 
 fn remember_policies(
