@@ -1,5 +1,6 @@
 //! `GET /v1/events` (SPEC §15): the organization's events, oldest first.
 
+use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::events::{self, log};
 use crate::pipeline::query::encode_cursor;
@@ -24,7 +25,7 @@ pub struct EventObject {
     /// The organization.
     pub organization_id: String,
     /// When it was recorded.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Who made the change: `{type: api_key|end_user|external_service|system, id}`.
     pub actor: Value,
     /// `{object: <the resource as the API renders it>, previous?: <changed members>}`.

@@ -4,6 +4,7 @@
 
 use super::NewEvent;
 use crate::api_keys::ApiKeyEntry;
+use crate::clock::Timestamp;
 use crate::end_users::EndUserRecord;
 use crate::external_services::connect_tokens::ConnectTokenRecord;
 use crate::external_services::relations::RelationRecord;
@@ -112,7 +113,7 @@ fn previous(before: &Value, after: &Value) -> Option<Value> {
 }
 
 /// The events of one change; `marker` is the actor a deletion marker names.
-pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<NewEvent> {
+pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> Vec<NewEvent> {
     let Some(image) = change.new_image.as_ref().or(change.old_image.as_ref()) else {
         return Vec::new();
     };
@@ -292,7 +293,7 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: &str) -> Vec<N
                 id: super::event_id(&change.event_id, n),
                 organization_id: org,
                 kind,
-                created_at: now.to_owned(),
+                created_at: now,
                 actor: actor.clone(),
                 data,
                 resource: resource.clone(),

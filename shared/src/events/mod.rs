@@ -5,6 +5,7 @@
 mod derive;
 pub mod log;
 
+use crate::clock::Timestamp;
 use crate::ids::OrganizationId;
 use crate::store::actor::Actor;
 use crate::store::{self, Store};
@@ -30,7 +31,7 @@ pub struct NewEvent {
     /// Its type.
     pub kind: &'static str,
     /// When it was derived.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Who made the change.
     pub actor: Actor,
     /// `{object, previous?}`.
@@ -74,7 +75,7 @@ pub async fn handle(
     changes: &[StreamChange],
     now: time::OffsetDateTime,
 ) -> Vec<String> {
-    let stamp = crate::clock::format_timestamp(now);
+    let stamp = Timestamp::from(now);
     let mut pending = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let marker = match derive::removed_key(change) {
@@ -90,7 +91,7 @@ pub async fn handle(
             },
             None => None,
         };
-        pending.push((i, events(change, marker.as_ref(), &stamp)));
+        pending.push((i, events(change, marker.as_ref(), stamp)));
     }
     let mut all: Vec<NewEvent> = pending.into_iter().flat_map(|(_, e)| e).collect();
     if all.is_empty() {
