@@ -145,11 +145,6 @@ impl Visitor<'_> for TimestampVisitor {
     }
 }
 
-/// Renders `at` as an API timestamp (`2026-11-23T14:15:22Z`).
-pub fn format_timestamp(at: OffsetDateTime) -> String {
-    Timestamp::from(at).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

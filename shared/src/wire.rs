@@ -3,6 +3,7 @@
 //! OpenAPI document). The types themselves derive [`JsonSchema`] beside
 //! their definitions, so a field added to a response is in the document.
 
+use crate::clock::Timestamp;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -58,10 +59,8 @@ named_schema!(
     }
 );
 
-pub use crate::clock::Timestamp;
-
 /// An RFC 3339 UTC time as the API renders it.
-impl JsonSchema for crate::clock::Timestamp {
+impl JsonSchema for Timestamp {
     fn schema_name() -> Cow<'static, str> {
         "Timestamp".into()
     }

@@ -175,7 +175,8 @@ async fn the_last_non_expiring_admin_key_cannot_be_revoked_but_can_be_rolled() {
     let own = format!("/v1/api-keys/{}", app.admin_key_id);
     app.delete(&own).await.assert_error(409, "last_admin_key");
     // An expiring admin key does not count.
-    let in_an_hour = tether::clock::format_timestamp(app.clock.now() + time::Duration::hours(1));
+    let in_an_hour =
+        tether::clock::Timestamp::from(app.clock.now() + time::Duration::hours(1)).to_string();
     create(&app, json!({"scopes": ["admin"], "expires_at": in_an_hour})).await;
     app.delete(&own).await.assert_error(409, "last_admin_key");
     // Rolling it is allowed: the new key takes its place.
@@ -253,7 +254,8 @@ async fn a_rolled_key_works_through_its_grace_period_and_not_after() {
         .find(|k| k["id"] == old["id"])
         .unwrap()
         .clone();
-    let expected = tether::clock::format_timestamp(app.clock.now() + time::Duration::hours(1));
+    let expected =
+        tether::clock::Timestamp::from(app.clock.now() + time::Duration::hours(1)).to_string();
     assert_eq!(old_listed["expires_at"], expected.as_str());
     app.clock.advance(time::Duration::seconds(3600));
     assert_eq!(read(old_secret).await, 401, "the grace period is over");
@@ -266,7 +268,8 @@ async fn a_rolled_key_works_through_its_grace_period_and_not_after() {
 #[tokio::test]
 async fn a_key_with_an_expiry_stops_working_then() {
     let app = spawn_app().await;
-    let at = tether::clock::format_timestamp(app.clock.now() + time::Duration::minutes(5));
+    let at =
+        tether::clock::Timestamp::from(app.clock.now() + time::Duration::minutes(5)).to_string();
     let created = create(&app, json!({"scopes": ["read"], "expires_at": at})).await;
     assert_eq!(created["expires_at"], at.as_str());
     let secret = key(&created).to_owned();

@@ -5,6 +5,7 @@
 use crate::{ApiKeyCommand, ExternalServiceCommand, OrgCommand, describe};
 use serde_json::{Value, json};
 use tether::api_keys::{self, Outcome};
+use tether::clock::Timestamp;
 use tether::external_services;
 use tether::organizations::{self, Changed, Organization};
 use tether::store::Store;
@@ -141,7 +142,7 @@ pub(crate) async fn api_key(
                 "api_key_id": key.record.api_key_id,
                 "api_key": key.secret.expose(),
                 "replaces": id,
-                "old_key_expires_at": tether::clock::format_timestamp(now + grace),
+                "old_key_expires_at": Timestamp::from(now + grace),
             }))
         }
     }
@@ -174,7 +175,7 @@ pub(crate) async fn external_service(
             Ok(json!({
                 "external_service_id": id,
                 "token": token.expose(),
-                "old_tokens_expire_at": tether::clock::format_timestamp(now + grace),
+                "old_tokens_expire_at": Timestamp::from(now + grace),
             }))
         }
         ExternalServiceCommand::StampRelationNames => {

@@ -179,7 +179,7 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>, queue: DeliveryQueue) -> Resul
         "id": event_id,
         "type": "ping",
         "organization_id": ctx.org,
-        "created_at": crate::clock::format_timestamp(now),
+        "created_at": crate::clock::Timestamp::from(now),
         "actor": {"type": actor.kind, "id": (!actor.id.is_empty()).then_some(&actor.id)},
         "data": {"object": endpoint.view()},
     });

@@ -13,7 +13,7 @@ pub mod period;
 mod shards;
 
 use crate::cache::TtlCache;
-use crate::clock::format_timestamp;
+use crate::clock::Timestamp;
 pub use crate::config::SOURCE_IP_RATE;
 pub use crate::gcra::Rate;
 use crate::gcra::{self, MICROS, Verdict};
@@ -585,7 +585,7 @@ impl Limiter {
 
 /// Renders an ISO-8601 header timestamp.
 pub fn header_time(at: OffsetDateTime) -> String {
-    format_timestamp(at)
+    Timestamp::from(at).to_string()
 }
 
 #[cfg(test)]
