@@ -1073,7 +1073,9 @@ const ROUND_TRIPS: &[(&str, f64)] = &[
 ];
 const HANDLER_P50_US: f64 = 300.0;
 const RSS_MIB: f64 = 32.0;
-const ARM64_BYTES: u64 = 10_000_000;
+/// Without LTO (the release profile's build budget) the largest arm64
+/// binary is 14.6 MB; the bound catches growth, not the profile.
+const ARM64_BYTES: u64 = 16_000_000;
 /// The first request's own CPU time against the floor's first HTTPS request's.
 const FIRST_REQUEST_RATIO: f64 = 1.5;
 /// A read's warm p50 against its ideal.
