@@ -416,3 +416,36 @@ async fn patch_refuses_bad_input_and_other_organizations_providers() {
     let unchanged = app.get(&path).await;
     assert_eq!(unchanged.body["name"], "Acme");
 }
+
+#[tokio::test]
+async fn a_token_request_follows_no_redirect_and_is_checked_like_every_url() {
+    use tether::outbound::{ClientAuth, FetchError, Outbound, UrlPolicy};
+    let issuer = FakeIssuer::start(json!({ "keys": [] })).await;
+    // The target would be allowed: the request carries credentials, so it
+    // is not followed anyway.
+    issuer.script(|s| s.redirect_jwks = Some(format!("{}/elsewhere", issuer.issuer)));
+    let url = url::Url::parse(&issuer.jwks_uri()).expect("URL");
+    let auth = ClientAuth::Post {
+        id: "app",
+        secret: "secret",
+    };
+    let local = Outbound::new(UrlPolicy {
+        allow_loopback: true,
+        ..UrlPolicy::default()
+    });
+    let form = [("grant_type", "authorization_code"), ("code", "c")];
+    let answered = local.post_form(&url, auth, &form).await;
+    assert!(
+        matches!(answered, Err(FetchError::Status(302))),
+        "{answered:?}"
+    );
+    assert_eq!(issuer.hits("/elsewhere"), 0);
+    // A deployed stack's policy refuses loopback before connecting.
+    let deployed = Outbound::new(UrlPolicy::default());
+    let refused = deployed.post_form(&url, auth, &form).await;
+    assert!(
+        matches!(refused, Err(FetchError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(issuer.hits("/jwks"), 1);
+}

@@ -77,3 +77,50 @@ async fn a_real_provider_links_through_discovery_rotation_and_retirement() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_token_request_authenticates_as_each_client_is_registered() {
+    use tether::outbound::{ClientAuth, FetchError};
+    let id_of = |auth: ClientAuth<'static>| match auth {
+        ClientAuth::Basic { id, .. } | ClientAuth::Post { id, .. } => id,
+        _ => unreachable!("the two methods of this test"),
+    };
+    let op = OidcProvider::start("g1").await;
+    // Tether's own client exchanges the codes: by Basic (a secret with `:`,
+    // `%`, `+`, `/`, `&` and `=`, form-encoded first) and in the form.
+    for client in CLIENTS
+        .iter()
+        .flat_map(|c| [c.to_string(), format!("{c}-basic")])
+    {
+        let id_token = op.id_token(&client, "ada", "n-1").await;
+        assert_eq!(id_token.split('.').count(), 3, "{client}: a signed JWT");
+    }
+    // The provider checks the credentials (so the Basic exchanges above
+    // sent the secret it holds): a wrong secret, by either method, is
+    // refused, and a refused exchange is a status, its body unread.
+    for auth in [
+        ClientAuth::Basic {
+            id: "rs256-basic",
+            secret: "s3:c%r+t/~&",
+        },
+        ClientAuth::Post {
+            id: "rs256",
+            secret: "secreT",
+        },
+    ] {
+        let code = op.code(id_of(auth), "ada", "n-2").await;
+        let refused = op.exchange_with(&code, auth).await;
+        assert!(
+            matches!(refused, Err(FetchError::Status(401))),
+            "{refused:?}"
+        );
+    }
+    // A code is single use at the provider too.
+    let code = op.code("es256-basic", "ada", "n-4").await;
+    assert!(op.exchange("es256-basic", &code).await.is_ok());
+    let replayed = op.exchange("es256-basic", &code).await;
+    assert!(
+        matches!(replayed, Err(FetchError::Status(400))),
+        "{replayed:?}"
+    );
+}

@@ -42,15 +42,22 @@ function generation(name) {
 
 function build(issuer, names) {
   const provider = new Provider(issuer, {
-    clients: Object.entries(algs).map(([id, alg]) => ({
-      client_id: id,
-      client_secret: 'secret',
+    // Each algorithm twice: `<alg>` authenticates at the token endpoint with
+    // client_secret_post, `<alg>-basic` with client_secret_basic and a
+    // secret holding characters Basic must form-encode. Each client is
+    // held to its own method.
+    clients: Object.entries(algs).flatMap(([id, alg]) => [
+      ['client_secret_post', id, 'secret'],
+      ['client_secret_basic', `${id}-basic`, 's3:c%r+t/~&='],
+    ].map(([method, client_id, client_secret]) => ({
+      client_id,
+      client_secret,
       redirect_uris: ['http://127.0.0.1/cb'],
       grant_types: ['authorization_code'],
       response_types: ['code'],
       id_token_signed_response_alg: alg,
-      token_endpoint_auth_method: 'client_secret_post',
-    })),
+      token_endpoint_auth_method: method,
+    }))),
     jwks: { keys: names.split(',').flatMap(generation) },
     claims: {
       openid: ['sub'],

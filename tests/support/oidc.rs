@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The secret of the `<alg>-basic` clients: characters Basic must encode.
+const BASIC_SECRET: &str = "s3:c%r+t/~&=";
+
 /// The redirect URI its clients are registered with.
 const REDIRECT_URI: &str = "http://127.0.0.1/cb";
 
@@ -145,10 +148,74 @@ impl OidcProvider {
     }
 
     /// An id_token for `login` issued to `client` (`rs256`, `es256` or
-    /// `eddsa`) through the authorization-code flow: authorization request,
-    /// the (self-finishing) login interaction, the redirect with the code,
-    /// and the token request.
+    /// `eddsa`, each also as `<alg>-basic`) through the authorization-code
+    /// flow: authorization request, the (self-finishing) login interaction,
+    /// the redirect with the code, and the token request.
     pub async fn id_token(&self, client: &str, login: &str, nonce: &str) -> String {
+        let code = self.code(client, login, nonce).await;
+        let body = self
+            .exchange(client, &code)
+            .await
+            .unwrap_or_else(|err| panic!("token request of {client}: {err}"))
+            .body;
+        let token: serde_json::Value = serde_json::from_slice(&body).expect("token JSON");
+        token["id_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id_token: {token}"))
+            .to_owned()
+    }
+
+    /// The provider's token request for `code`, made by Tether's own
+    /// outbound client ([`tether::outbound::Outbound::post_form`]) with the
+    /// client authentication `client` is registered with.
+    pub async fn exchange(
+        &self,
+        client: &str,
+        code: &str,
+    ) -> Result<tether::outbound::Fetched, tether::outbound::FetchError> {
+        use tether::outbound::ClientAuth;
+        let auth = if client.ends_with("-basic") {
+            ClientAuth::Basic {
+                id: client,
+                secret: BASIC_SECRET,
+            }
+        } else {
+            ClientAuth::Post {
+                id: client,
+                secret: "secret",
+            }
+        };
+        self.exchange_with(code, auth).await
+    }
+
+    /// The token request for `code`, authenticated as `auth`.
+    pub async fn exchange_with(
+        &self,
+        code: &str,
+        auth: tether::outbound::ClientAuth<'_>,
+    ) -> Result<tether::outbound::Fetched, tether::outbound::FetchError> {
+        use tether::outbound::{Outbound, UrlPolicy};
+        let outbound = Outbound::new(UrlPolicy {
+            allow_loopback: true,
+            ..UrlPolicy::default()
+        });
+        let token_endpoint = url::Url::parse(&format!("{}/token", self.issuer)).expect("URL");
+        outbound
+            .post_form(
+                &token_endpoint,
+                auth,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", REDIRECT_URI),
+                ],
+            )
+            .await
+    }
+
+    /// An authorization code for `login` issued to `client`: the
+    /// authorization request, the login interaction and the redirect.
+    pub async fn code(&self, client: &str, login: &str, nonce: &str) -> String {
         let mut cookies: BTreeMap<String, String> = BTreeMap::new();
         let mut url = reqwest::Url::parse_with_params(
             &format!("{}/auth", self.issuer),
@@ -163,7 +230,7 @@ impl OidcProvider {
             ],
         )
         .expect("authorization URL");
-        let code = loop {
+        loop {
             let cookie = cookies
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
@@ -195,35 +262,12 @@ impl OidcProvider {
                 .expect("location");
             url = url.join(location).expect("redirect target");
             if url.as_str().starts_with(REDIRECT_URI) {
-                break url
+                return url
                     .query_pairs()
                     .find(|(k, _)| k == "code")
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_else(|| panic!("no code in {url}"));
             }
-        };
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "authorization_code")
-            .append_pair("code", &code)
-            .append_pair("redirect_uri", REDIRECT_URI)
-            .append_pair("client_id", client)
-            .append_pair("client_secret", "secret")
-            .finish();
-        let body = self
-            .http
-            .post(format!("{}/token", self.issuer))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .expect("token request")
-            .bytes()
-            .await
-            .expect("token response");
-        let token: serde_json::Value = serde_json::from_slice(&body).expect("token JSON");
-        token["id_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id_token: {token}"))
-            .to_owned()
+        }
     }
 }

@@ -14,8 +14,11 @@
 //! - gives a fetch 3 s in all and reads at most 64 KiB of body.
 
 mod addresses;
+mod post;
 
 pub use addresses::is_public;
+pub use post::ClientAuth;
+
 use addresses::loopback_v4;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -276,9 +279,11 @@ pub struct Fetched {
 /// The guarded client, built on first use (most functions never fetch).
 #[derive(Debug)]
 pub struct Outbound {
-    policy: Arc<UrlPolicy>,
+    pub(super) policy: Arc<UrlPolicy>,
     client: OnceLock<reqwest::Client>,
-    timeout: Duration,
+    /// For requests that carry credentials: no redirect is followed.
+    pub(super) unredirected: OnceLock<reqwest::Client>,
+    pub(super) timeout: Duration,
     /// Webhook deliveries follow no redirect: a 3xx is a failed attempt.
     follow_redirects: bool,
 }
@@ -289,6 +294,7 @@ impl Outbound {
         Self {
             policy: Arc::new(policy),
             client: OnceLock::new(),
+            unredirected: OnceLock::new(),
             timeout: FETCH_TIMEOUT,
             follow_redirects: true,
         }
@@ -310,12 +316,21 @@ impl Outbound {
         &self.policy
     }
 
-    fn client(&self) -> Result<&reqwest::Client, FetchError> {
-        if let Some(client) = self.client.get() {
+    pub(super) fn client(&self) -> Result<&reqwest::Client, FetchError> {
+        self.client_in(&self.client, self.follow_redirects)
+    }
+
+    /// The client kept in `slot`, built on first use; it follows checked
+    /// redirects when `follow`.
+    pub(super) fn client_in<'a>(
+        &self,
+        slot: &'a OnceLock<reqwest::Client>,
+        follow: bool,
+    ) -> Result<&'a reqwest::Client, FetchError> {
+        if let Some(client) = slot.get() {
             return Ok(client);
         }
         let policy = Arc::clone(&self.policy);
-        let follow = self.follow_redirects;
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             if !follow {
                 return attempt.stop();
@@ -338,7 +353,7 @@ impl Outbound {
             .user_agent(concat!("Tether/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Connect(e.to_string()))?;
-        Ok(self.client.get_or_init(|| client))
+        Ok(slot.get_or_init(|| client))
     }
 
     /// GETs `url` as JSON: checked, within the time and size limits.
@@ -346,7 +361,7 @@ impl Outbound {
         self.policy.check(url).map_err(FetchError::Refused)?;
         let client = self.client()?;
         let fetch = async {
-            let mut response = client
+            let response = client
                 .get(url.clone())
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
@@ -355,26 +370,7 @@ impl Outbound {
             if !response.status().is_success() {
                 return Err(FetchError::Status(response.status().as_u16()));
             }
-            if response
-                .content_length()
-                .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-            {
-                return Err(FetchError::TooLarge);
-            }
-            let max_age = response
-                .headers()
-                .get_all(reqwest::header::CACHE_CONTROL)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(max_age);
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(FetchError::from_client)? {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(FetchError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Fetched { body, max_age })
+            read_capped(response).await
         };
         tokio::time::timeout(self.timeout, fetch)
             .await
@@ -382,30 +378,28 @@ impl Outbound {
     }
 }
 
-impl Outbound {
-    /// POSTs `body` as JSON with `headers` and returns the answer's status
-    /// (its body is not read): checked, within the time limit.
-    pub async fn post_json(
-        &self,
-        url: &Url,
-        headers: &[(&'static str, String)],
-        body: &[u8],
-    ) -> Result<u16, FetchError> {
-        self.policy.check(url).map_err(FetchError::Refused)?;
-        let client = self.client()?;
-        let mut request = client
-            .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec());
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let send = async { request.send().await.map_err(FetchError::from_client) };
-        let response = tokio::time::timeout(self.timeout, send)
-            .await
-            .map_err(|_| FetchError::Timeout)??;
-        Ok(response.status().as_u16())
+/// A response's body, at most [`MAX_BODY_BYTES`], with its cache lifetime.
+pub(super) async fn read_capped(mut response: reqwest::Response) -> Result<Fetched, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(FetchError::TooLarge);
     }
+    let max_age = response
+        .headers()
+        .get_all(reqwest::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(max_age);
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(FetchError::from_client)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched { body, max_age })
 }
 
 /// The freshness lifetime one `Cache-Control` header gives, if any.
