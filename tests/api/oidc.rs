@@ -1,7 +1,8 @@
 //! SSO against a genuine OpenID Provider (`tests/support/oidc.rs`): it is
 //! registered by its issuer alone, and its own id_tokens — RS256, ES256
-//! and EdDSA, from the authorization-code flow — link, through a key
-//! rotation and after the old keys are retired.
+//! and EdDSA, from the authorization-code flow through its own login and
+//! consent pages, the code exchanged by Tether's token request — link,
+//! through a key rotation and after the old keys are retired.
 
 use serde_json::{Value, json};
 use tether_tests::oidc::OidcProvider;

@@ -149,8 +149,7 @@ impl OidcProvider {
 
     /// An id_token for `login` issued to `client` (`rs256`, `es256` or
     /// `eddsa`, each also as `<alg>-basic`) through the authorization-code
-    /// flow: authorization request, the (self-finishing) login interaction,
-    /// the redirect with the code, and the token request.
+    /// flow: [`Self::code`], then the token request.
     pub async fn id_token(&self, client: &str, login: &str, nonce: &str) -> String {
         let code = self.code(client, login, nonce).await;
         let body = self
@@ -214,10 +213,11 @@ impl OidcProvider {
     }
 
     /// An authorization code for `login` issued to `client`: the
-    /// authorization request, the login interaction and the redirect.
+    /// authorization request, then the provider's own login and consent
+    /// pages filled in over HTTP as a browser would (its cookies kept, each
+    /// form posted with its hidden fields), up to the redirect with the code.
     pub async fn code(&self, client: &str, login: &str, nonce: &str) -> String {
-        let mut cookies: BTreeMap<String, String> = BTreeMap::new();
-        let mut url = reqwest::Url::parse_with_params(
+        let start = reqwest::Url::parse_with_params(
             &format!("{}/auth", self.issuer),
             &[
                 ("client_id", client),
@@ -230,15 +230,23 @@ impl OidcProvider {
             ],
         )
         .expect("authorization URL");
-        loop {
+        let mut cookies: BTreeMap<String, String> = BTreeMap::new();
+        let (mut url, mut form): (reqwest::Url, Option<String>) = (start, None);
+        for _ in 0..20 {
             let cookie = cookies
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let res = self
-                .http
-                .get(url.clone())
+            let request = match form.take() {
+                Some(body) => self
+                    .http
+                    .post(url.clone())
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+                None => self.http.get(url.clone()),
+            };
+            let res = request
                 .header("cookie", cookie)
                 .send()
                 .await
@@ -254,20 +262,68 @@ impl OidcProvider {
                     cookies.insert(name.to_owned(), value.to_owned());
                 }
             }
-            let location = res
-                .headers()
-                .get("location")
-                .unwrap_or_else(|| panic!("no redirect from {url}: {}", res.status()))
-                .to_str()
-                .expect("location");
-            url = url.join(location).expect("redirect target");
-            if url.as_str().starts_with(REDIRECT_URI) {
-                return url
-                    .query_pairs()
-                    .find(|(k, _)| k == "code")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_else(|| panic!("no code in {url}"));
+            if let Some(location) = res.headers().get("location") {
+                url = url
+                    .join(location.to_str().expect("location"))
+                    .expect("redirect target");
+                if url.as_str().starts_with(REDIRECT_URI) {
+                    return url
+                        .query_pairs()
+                        .find(|(k, _)| k == "code")
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_else(|| panic!("no code in {url}"));
+                }
+                continue;
             }
+            let status = res.status();
+            let page = res.text().await.expect("page");
+            let (action, mut fields) =
+                form_of(&page).unwrap_or_else(|| panic!("{status} without a form at {url}"));
+            for (name, value) in &mut fields {
+                match name.as_str() {
+                    "login" => *value = login.to_owned(),
+                    // The provider's development login takes any password.
+                    "password" => *value = "any password".to_owned(),
+                    _ => {}
+                }
+            }
+            url = url.join(&action).expect("form action");
+            form = Some(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&fields)
+                    .finish(),
+            );
         }
+        panic!("no code after 20 steps of {client}'s authorization")
     }
+}
+
+/// The first form of `page`: its action and its inputs' names and values.
+fn form_of(page: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form = &page[page.find("<form")?..];
+    let form = &form[..form.find("</form>")?];
+    let action = attribute(&form[..form.find('>')?], "action")?;
+    let fields = form
+        .split("<input")
+        .skip(1)
+        .filter_map(|input| {
+            let tag = &input[..input.find('>')?];
+            Some((
+                attribute(tag, "name")?,
+                attribute(tag, "value").unwrap_or_default(),
+            ))
+        })
+        .collect();
+    Some((action, fields))
+}
+
+/// The value of `name="…"` in `tag`, HTML entities of URLs undone.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = start + tag[start..].find('"')?;
+    Some(
+        tag[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\""),
+    )
 }
