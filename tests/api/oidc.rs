@@ -125,3 +125,47 @@ async fn the_token_request_authenticates_as_each_client_is_registered() {
         "{replayed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_second_implementations_id_tokens_link_by_every_algorithm_and_client_auth() {
+    use base64::Engine as _;
+    // IdentityPython's idpyoidc: another code base's signing, discovery and
+    // token endpoint, its login page filled in over HTTP.
+    let op = OidcProvider::start_idpy().await;
+    let app = spawn_app().await;
+    for client in CLIENTS
+        .iter()
+        .flat_map(|c| [c.to_string(), format!("{c}-basic")])
+    {
+        let provider = app
+            .post(
+                "/v1/identity-providers",
+                &json!({"name": format!("idpy {client}"), "issuer": op.issuer, "client_id": client}),
+            )
+            .await
+            .assert_status(201)
+            .body;
+        assert_eq!(provider["jwks_uri"], format!("{}/jwks", op.issuer));
+        for login in ["ada", "bob"] {
+            let nonce = format!("n-{client}-{login}");
+            let id_token = op.id_token(&client, login, &nonce).await;
+            let header = id_token.split('.').next().expect("a JWT");
+            let header: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(header)
+                    .expect("base64url"),
+            )
+            .expect("JSON");
+            let alg = header["alg"].as_str().expect("alg").to_lowercase();
+            assert!(client.starts_with(&alg), "{client} signed with {alg}");
+            let res = link(&app, &provider, &id_token, &nonce).await;
+            assert_eq!(res.status, 201, "{client} {login}: {}", res.text);
+            assert_eq!(res.body["external_email"], format!("{login}@example.com"));
+            assert_eq!(res.body["external_email_verified"], true);
+            assert_eq!(res.body["external_username"], login);
+            // Its nonce binds it too.
+            let other = link(&app, &provider, &id_token, "other").await;
+            other.assert_error(422, "invalid_id_token");
+        }
+    }
+}

@@ -1,7 +1,9 @@
-//! A genuine OpenID Provider on loopback: `tests/oidc/server.mjs` runs panva's
-//! `oidc-provider` (OpenID Certified; installed into `.local/oidc` by
-//! `scripts/tools.sh`), and id_tokens come out of its authorization-code
-//! flow — nothing here signs them.
+//! Genuine OpenID Providers on loopback, two implementations nobody here
+//! wrote: `tests/oidc/server.mjs` runs panva's `oidc-provider` (node;
+//! installed into `.local/oidc`), `tests/oidc/idpy_op.py` IdentityPython's
+//! `idpyoidc` (Python; `.venv-idpy`), both OpenID Certified and installed by
+//! `scripts/tools.sh`. id_tokens come out of their authorization-code flow,
+//! through their own login pages — nothing here signs them.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -9,8 +11,45 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The secret of the `<alg>-basic` clients: characters Basic must encode.
-const BASIC_SECRET: &str = "s3:c%r+t/~&=";
+/// Which provider runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implementation {
+    /// panva's `oidc-provider` (`tests/oidc/server.mjs`).
+    Panva,
+    /// IdentityPython's `idpyoidc` (`tests/oidc/idpy_op.py`).
+    Idpy,
+}
+
+impl Implementation {
+    /// Its authorization endpoint's path.
+    fn authorize_path(self) -> &'static str {
+        match self {
+            Self::Panva => "/auth",
+            Self::Idpy => "/authorization",
+        }
+    }
+
+    /// The secret of its `<alg>-basic` clients. panva's holds characters
+    /// Basic must form-encode; idpyoidc does not form-decode Basic
+    /// credentials (RFC 6749 §2.3.1), so its secret needs no encoding.
+    fn basic_secret(self) -> &'static str {
+        match self {
+            Self::Panva => "s3:c%r+t/~&=",
+            Self::Idpy => "basic-secret_1.x",
+        }
+    }
+
+    /// What its login page's field `name` is filled in with for `login`.
+    fn fill(self, name: &str, login: &str) -> Option<String> {
+        match (self, name) {
+            (Self::Panva, "login") | (Self::Idpy, "username") => Some(login.to_owned()),
+            // panva's development login takes any password.
+            (Self::Panva, "password") => Some("any password".to_owned()),
+            (Self::Idpy, "password") => Some(format!("pw-{login}")),
+            _ => None,
+        }
+    }
+}
 
 /// The redirect URI its clients are registered with.
 const REDIRECT_URI: &str = "http://127.0.0.1/cb";
@@ -20,6 +59,8 @@ const REDIRECT_URI: &str = "http://127.0.0.1/cb";
 pub struct OidcProvider {
     /// Its issuer identifier, `http://127.0.0.1:<port>`.
     pub issuer: String,
+    /// Which implementation it is.
+    pub implementation: Implementation,
     log_dir: PathBuf,
     child: Child,
     http: reqwest::Client,
@@ -48,24 +89,44 @@ const START_TRIES: usize = 3;
 
 /// Starts node once: the child, and the line it printed when it listened
 /// (`None` when it exited or stayed silent past [`START_DEADLINE`]).
-async fn spawn(log: &Path, generations: &str) -> (Child, Option<String>) {
-    let module = root().join(".local/oidc/node_modules/oidc-provider/lib/index.js");
+async fn spawn(
+    implementation: Implementation,
+    log: &Path,
+    generations: &str,
+) -> (Child, Option<String>) {
+    let (program, needed) = match implementation {
+        Implementation::Panva => (
+            "node".into(),
+            root().join(".local/oidc/node_modules/oidc-provider/lib/index.js"),
+        ),
+        Implementation::Idpy => {
+            let python = root().join(".venv-idpy/bin/python3");
+            (python.clone(), python)
+        }
+    };
     assert!(
-        module.exists(),
+        needed.exists(),
         "{} is missing: run scripts/tools.sh (make test does)",
-        module.display()
+        needed.display()
     );
     // Its stderr is kept so that a provider that fails says why.
     let stderr = std::fs::File::create(log).expect("provider log");
-    let mut child = Command::new("node")
-        .arg(root().join("tests/oidc/server.mjs"))
-        .env("OIDC_MODULE", module)
-        .env("OIDC_GENERATIONS", generations)
+    let mut command = Command::new::<PathBuf>(program);
+    match implementation {
+        Implementation::Panva => command
+            .arg(root().join("tests/oidc/server.mjs"))
+            .env("OIDC_MODULE", needed)
+            .env("OIDC_GENERATIONS", generations),
+        Implementation::Idpy => command
+            .arg(root().join("tests/oidc/idpy_op.py"))
+            .env("IDPY_CALLBACK", REDIRECT_URI),
+    };
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
-        .expect("start node tests/oidc/server.mjs");
+        .expect("start the OpenID Provider");
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = tokio::sync::oneshot::channel();
     // The first line announces the issuer; the rest is drained so that the
@@ -86,10 +147,21 @@ async fn spawn(log: &Path, generations: &str) -> (Child, Option<String>) {
 }
 
 impl OidcProvider {
-    /// Starts the provider publishing key `generations` (comma-separated,
-    /// the first signs) on a port of its own, and waits until it serves
-    /// its discovery document.
+    /// Starts panva's provider publishing key `generations`
+    /// (comma-separated, the first signs) on a port of its own, and waits
+    /// until it serves its discovery document.
     pub async fn start(generations: &str) -> Self {
+        Self::start_as(Implementation::Panva, generations).await
+    }
+
+    /// Starts idpyoidc's provider (RSA, EC P-256 and Ed25519 keys of its
+    /// own) on a port of its own, and waits until it serves its discovery
+    /// document.
+    pub async fn start_idpy() -> Self {
+        Self::start_as(Implementation::Idpy, "").await
+    }
+
+    async fn start_as(implementation: Implementation, generations: &str) -> Self {
         let log_dir = std::env::temp_dir().join(format!("tether-oidc-{}", ulid::Ulid::generate()));
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log = log_dir.join("stderr.log");
@@ -100,10 +172,11 @@ impl OidcProvider {
             .expect("client");
         let mut failures = Vec::new();
         for _ in 0..START_TRIES {
-            let (mut child, issuer) = spawn(&log, generations).await;
+            let (mut child, issuer) = spawn(implementation, &log, generations).await;
             if let Some(issuer) = issuer {
                 let provider = Self {
                     issuer,
+                    implementation,
                     log_dir: log_dir.clone(),
                     child,
                     http: http.clone(),
@@ -124,6 +197,11 @@ impl OidcProvider {
     /// Publishes other key `generations` (a rotation) behind the same
     /// issuer: the provider is rebuilt in place, nothing rebinds.
     pub async fn rotate(&mut self, generations: &str) {
+        assert_eq!(
+            self.implementation,
+            Implementation::Panva,
+            "only panva's rotates"
+        );
         let res = self
             .http
             .post(format!("{}/_rotate?generations={generations}", self.issuer))
@@ -176,7 +254,7 @@ impl OidcProvider {
         let auth = if client.ends_with("-basic") {
             ClientAuth::Basic {
                 id: client,
-                secret: BASIC_SECRET,
+                secret: self.implementation.basic_secret(),
             }
         } else {
             ClientAuth::Post {
@@ -218,7 +296,7 @@ impl OidcProvider {
     /// form posted with its hidden fields), up to the redirect with the code.
     pub async fn code(&self, client: &str, login: &str, nonce: &str) -> String {
         let start = reqwest::Url::parse_with_params(
-            &format!("{}/auth", self.issuer),
+            &format!("{}{}", self.issuer, self.implementation.authorize_path()),
             &[
                 ("client_id", client),
                 ("response_type", "code"),
@@ -280,11 +358,8 @@ impl OidcProvider {
             let (action, mut fields) =
                 form_of(&page).unwrap_or_else(|| panic!("{status} without a form at {url}"));
             for (name, value) in &mut fields {
-                match name.as_str() {
-                    "login" => *value = login.to_owned(),
-                    // The provider's development login takes any password.
-                    "password" => *value = "any password".to_owned(),
-                    _ => {}
+                if let Some(filled) = self.implementation.fill(name, login) {
+                    *value = filled;
                 }
             }
             url = url.join(&action).expect("form action");
