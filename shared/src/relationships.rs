@@ -44,6 +44,10 @@ pub const MAX_SHARDS: u32 = 16;
 /// [`backoff`], a creation keeps trying for up to about a second, so a burst
 /// at the plan's rate that meets itself on every shard still drains.
 pub const ATTEMPTS: u32 = 10;
+/// How long one creation keeps trying before its 503, whatever is left of
+/// [`ATTEMPTS`] (the functions' timeout is 10 s; a try's calls are bounded
+/// by the SDK's own timeouts).
+const TRYING_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The attributes every shard (the organization item included) uses.
 const ACTIVE: &str = "relationships_active";
@@ -406,7 +410,13 @@ pub async fn create_counted(
     let mut ceiling = org.limits().relationship_ceiling;
     let mut n = shard_count(org);
     let mut shard = random_below(n);
+    let started = std::time::Instant::now();
     for attempt in 1..=ATTEMPTS {
+        // A slow DynamoDB makes each try long: the 503 must come well
+        // inside the function's timeout, never after it.
+        if started.elapsed() > TRYING_FOR {
+            break;
+        }
         let mut items = build(slot(shard))?;
         let own = items.len();
         items.push(count(store, org.id, shard, ceiling, n > 1)?);
@@ -432,7 +442,7 @@ pub async fn create_counted(
                 shard = other_than(shard, n);
             }
             let waits = if n > 1 { attempt - 1 } else { attempt };
-            if waits > 0 {
+            if waits > 0 && attempt < ATTEMPTS {
                 tokio::time::sleep(backoff(waits)).await;
             }
             continue;
@@ -479,7 +489,6 @@ fn is_sharded(item: Option<&Item>) -> bool {
         .is_some_and(|n| n > 1)
 }
 
-/// A number in `0..n` (n ≥ 1), from the ULID generator's randomness.
 /// The wait before the `waits`-th retry after a conflict: exponential from
 /// 5 ms, capped at 160 ms, with jitter over its upper half, so that
 /// creations that met once spread apart instead of meeting again.
@@ -489,6 +498,7 @@ fn backoff(waits: u32) -> std::time::Duration {
     std::time::Duration::from_millis(half + u64::from(random_below(half as u32 + 1)))
 }
 
+/// A number in `0..n` (n ≥ 1), from the ULID generator's randomness.
 fn random_below(n: u32) -> u32 {
     (ulid::Ulid::generate().random() % u128::from(n.max(1))) as u32
 }

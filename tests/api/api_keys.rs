@@ -108,6 +108,12 @@ async fn bad_bodies_are_422_with_every_field_and_store_nothing() {
             json!({"scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}),
             vec!["expires_at"],
         ),
+        (
+            // In the calendar only with its offset: stored clamped, it
+            // would be enforced as sent.
+            json!({"scopes": ["read"], "expires_at": "9999-12-31T23:30:00-01:00"}),
+            vec!["expires_at"],
+        ),
         (json!({"scopes": ["read"], "key": "tk_mine"}), vec!["key"]),
     ] {
         let res = app.post("/v1/api-keys", &body).await;

@@ -1,8 +1,9 @@
-//! SSO against a genuine OpenID Provider (`tests/support/oidc.rs`): it is
+//! SSO against genuine OpenID Providers (`tests/support/oidc.rs`): each is
 //! registered by its issuer alone, and its own id_tokens — RS256, ES256
-//! and EdDSA, from the authorization-code flow through its own login and
-//! consent pages, the code exchanged by Tether's token request — link,
-//! through a key rotation and after the old keys are retired.
+//! and EdDSA, from the authorization-code flow through its sign-in, the
+//! code exchanged by `outbound::Outbound::post_form` (the token request of
+//! the coming SSO login; no endpoint makes one yet) — link, through a key
+//! rotation and after the old keys are retired.
 
 use serde_json::{Value, json};
 use tether_tests::oidc::OidcProvider;
@@ -80,14 +81,14 @@ async fn a_real_provider_links_through_discovery_rotation_and_retirement() {
 }
 
 #[tokio::test]
-async fn the_token_request_authenticates_as_each_client_is_registered() {
+async fn the_token_request_authenticates_by_basic_and_by_post() {
     use tether::outbound::{ClientAuth, FetchError};
     let id_of = |auth: ClientAuth<'static>| match auth {
         ClientAuth::Basic { id, .. } | ClientAuth::Post { id, .. } => id,
         _ => unreachable!("the two methods of this test"),
     };
     let op = OidcProvider::start("g1").await;
-    // Tether's own client exchanges the codes: by Basic (a secret with `:`,
+    // Tether's outbound client exchanges the codes: by Basic (a secret with `:`,
     // `%`, `+`, `/`, `&` and `=`, form-encoded first) and in the form.
     for client in CLIENTS
         .iter()
@@ -167,5 +168,31 @@ async fn a_second_implementations_id_tokens_link_by_every_algorithm_and_client_a
             let other = link(&app, &provider, &id_token, "other").await;
             other.assert_error(422, "invalid_id_token");
         }
+    }
+    // It holds each client to its method, so the exchanges above used the
+    // one asked for: the other method, with the right secret, is refused.
+    use tether::outbound::{ClientAuth, FetchError};
+    for (client, auth) in [
+        (
+            "es256-basic",
+            ClientAuth::Post {
+                id: "es256-basic",
+                secret: "basic-secret_1.x",
+            },
+        ),
+        (
+            "es256",
+            ClientAuth::Basic {
+                id: "es256",
+                secret: "secret",
+            },
+        ),
+    ] {
+        let code = op.code(client, "eve", "n-method").await;
+        let refused = op.exchange_with(&code, auth).await;
+        assert!(
+            matches!(refused, Err(FetchError::Status(400 | 401))),
+            "{client}: {refused:?}"
+        );
     }
 }

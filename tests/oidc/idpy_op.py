@@ -4,8 +4,11 @@ are RSA, EC P-256 and Ed25519; its clients `<alg>` authenticate at the token
 endpoint with client_secret_post (secret `secret`), `<alg>-basic` with
 client_secret_basic (secret `basic-secret_1.x`: idpyoidc does not form-decode
 Basic credentials, RFC 6749 section 2.3.1, so the secret holds only characters
-form encoding leaves alone). The login page is its own UserPassJinja2 form;
-users ada, bob and eve sign in with `pw-<name>`. Prints `listening <issuer>`.
+form encoding leaves alone); each client is held to its method at the token
+endpoint. Sign-in is idpyoidc's UserPassJinja2 (its password check and its
+signed form token) behind a form this file writes and the few lines of WSGI
+glue below; users ada, bob and eve sign in with `pw-<name>`. Prints
+`listening <issuer>`.
 
 Environment: IDPY_CALLBACK (the redirect URI its clients are registered
 with, default http://127.0.0.1/cb), IDPY_PORT (default: any free port).
@@ -74,7 +77,7 @@ for alg_id, alg in {"rs256": "RS256", "es256": "ES256", "eddsa": "EdDSA"}.items(
     for method, cid, secret in [("client_secret_post", alg_id, "secret"), ("client_secret_basic", f"{alg_id}-basic", "basic-secret_1.x")]:
         ctx.cdb[cid] = {"client_id": cid, "client_secret": secret, "redirect_uris": [(callback, {})],
             "response_types_supported": ["code"], "allowed_scopes": ["openid", "email", "profile"],
-            "id_token_signed_response_alg": alg, "token_endpoint_auth_method": method, "client_salt": "salt"}
+            "id_token_signed_response_alg": alg, "token_endpoint_auth_method": method, "token_endpoint_client_authn_method": [method], "client_salt": "salt"}
 
 def respond(start, status, body, headers=()):
     start(status, [("Content-Type", "application/json")] + list(headers))

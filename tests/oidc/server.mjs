@@ -44,8 +44,8 @@ function build(issuer, names) {
   const provider = new Provider(issuer, {
     // Each algorithm twice: `<alg>` authenticates at the token endpoint with
     // client_secret_post, `<alg>-basic` with client_secret_basic and a
-    // secret holding characters Basic must form-encode. Each client is
-    // held to its own method.
+    // secret holding characters Basic must form-encode (this provider
+    // accepts either method from a client registered for one).
     clients: Object.entries(algs).flatMap(([id, alg]) => [
       ['client_secret_post', id, 'secret'],
       ['client_secret_basic', `${id}-basic`, 's3:c%r+t/~&='],

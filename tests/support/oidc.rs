@@ -3,7 +3,8 @@
 //! installed into `.local/oidc`), `tests/oidc/idpy_op.py` IdentityPython's
 //! `idpyoidc` (Python; `.venv-idpy`), both OpenID Certified and installed by
 //! `scripts/tools.sh`. id_tokens come out of their authorization-code flow,
-//! through their own login pages — nothing here signs them.
+//! through their sign-in (panva's own login and consent pages; idpyoidc's
+//! password check behind the harness's form) — nothing here signs them.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -242,9 +243,9 @@ impl OidcProvider {
             .to_owned()
     }
 
-    /// The provider's token request for `code`, made by Tether's own
-    /// outbound client ([`tether::outbound::Outbound::post_form`]) with the
-    /// client authentication `client` is registered with.
+    /// The provider's token request for `code`, made by Tether's outbound
+    /// client ([`tether::outbound::Outbound::post_form`], the request the
+    /// coming SSO login makes) with the method `client` is registered with.
     pub async fn exchange(
         &self,
         client: &str,

@@ -33,6 +33,13 @@ pub async fn create(ctx: OrgCtx, body: Json<CreateApiKey>) -> Result<Reply, ApiE
         errors.push("expires_at", "must be in the future");
         return Err(ApiError::Validation(errors));
     }
+    // A time that is only in the calendar with its offset (9999-12-31T23:30
+    // at -01:00) would be stored clamped but enforced as sent.
+    if expires_at.is_some_and(|at| at.checked_to_offset(time::UtcOffset::UTC).is_none()) {
+        let mut errors = FieldErrors::new();
+        errors.push("expires_at", "must be before the year 10000 in UTC");
+        return Err(ApiError::Validation(errors));
+    }
     let key =
         NewKey::generate(ctx.org, scopes, name, expires_at, now).map_err(ApiError::internal)?;
     if !api_keys::create(&ctx.app.store, &key).await? {

@@ -154,6 +154,13 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
     };
     let new = change.new_image.as_ref().and_then(render_one);
     let old = change.old_image.as_ref().and_then(render_one);
+    // An image that is there but does not render (an item edited by hand,
+    // a restore of another shape) publishes nothing: read as absent, it
+    // would announce a creation or a deletion that never happened.
+    if change.new_image.is_some() != new.is_some() || change.old_image.is_some() != old.is_some() {
+        tracing::warn!(?kind, event_id = %change.event_id, "a stream image that does not render: no event");
+        return Vec::new();
+    }
     let user_id = image_user(kind, image);
     let resource = store::get_s(image, SK).unwrap_or_default().to_owned();
     let mut found: Vec<(&'static str, Value, Option<Value>)> = Vec::new();
@@ -344,5 +351,35 @@ fn image_user(kind: Kind, item: &Item) -> Option<String> {
         Kind::EndUser => store::get_s(item, "id").map(str::to_owned),
         Kind::Identity => store::get_s(item, "user_id").map(str::to_owned),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::end_users::store::EndUserRecord;
+
+    #[test]
+    fn an_image_that_does_not_render_is_neither_a_creation_nor_a_deletion() {
+        let org = OrganizationId::generate();
+        let input = crate::end_users::CreateEndUser::default();
+        let user = EndUserRecord::new(org, input, time::OffsetDateTime::now_utc());
+        let good = store::to_item(&user).expect("an item");
+        let mut bad = good.clone();
+        bad.insert("created_at".into(), store::s("yesterday"));
+        let change = |old: Option<&Item>, new: Option<&Item>| StreamChange {
+            event_id: "e".into(),
+            sequence_number: "1".into(),
+            old_image: old.cloned(),
+            new_image: new.cloned(),
+        };
+        let now = Timestamp::from(time::OffsetDateTime::now_utc());
+        assert_eq!(events(&change(Some(&good), Some(&bad)), None, now).len(), 0);
+        assert_eq!(events(&change(Some(&bad), Some(&good)), None, now).len(), 0);
+        assert_eq!(events(&change(None, Some(&bad)), None, now).len(), 0);
+        // The same change with images that render is an event.
+        let created = events(&change(None, Some(&good)), None, now);
+        assert_eq!(created.len(), 1);
+        assert_eq!(created[0].kind, "end_user.created");
     }
 }

@@ -267,13 +267,22 @@ impl FetchError {
 }
 
 /// A fetched body and how long it may be cached.
-#[derive(Debug)]
 pub struct Fetched {
     /// At most [`MAX_BODY_BYTES`].
     pub body: Vec<u8>,
     /// `Cache-Control: max-age` (or `s-maxage`), seconds; `Some(0)` for
     /// `no-store`/`no-cache`.
     pub max_age: Option<u64>,
+}
+
+impl std::fmt::Debug for Fetched {
+    // A token endpoint's answer holds tokens: only its size is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("body_bytes", &self.body.len())
+            .field("max_age", &self.max_age)
+            .finish()
+    }
 }
 
 /// The guarded client, built on first use (most functions never fetch).

@@ -87,7 +87,9 @@ impl Outbound {
     /// endpoint, authenticated as `auth`, and reads its JSON answer:
     /// checked, within the time and size limits, and following no redirect
     /// (the request carries the client's credentials). A status other than
-    /// 2xx is [`FetchError::Status`]; its body is not read.
+    /// 2xx is [`FetchError::Status`]; its body is not read. `form` holds the
+    /// grant's parameters only: `client_id` and `client_secret` come from
+    /// `auth` (sent twice, a provider may refuse the request).
     pub async fn post_form(
         &self,
         url: &Url,
@@ -107,10 +109,12 @@ impl Outbound {
             );
         match auth {
             ClientAuth::Basic { id, secret } => {
-                request = request.header(
-                    reqwest::header::AUTHORIZATION,
-                    ClientAuth::basic_header(id, secret),
-                );
+                let mut value =
+                    reqwest::header::HeaderValue::from_str(&ClientAuth::basic_header(id, secret))
+                        .map_err(|e| FetchError::Connect(e.to_string()))?;
+                // Kept out of any debug rendering of the request.
+                value.set_sensitive(true);
+                request = request.header(reqwest::header::AUTHORIZATION, value);
             }
             ClientAuth::Post { id, secret } => {
                 body.append_pair("client_id", id);
