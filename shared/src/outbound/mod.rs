@@ -369,26 +369,35 @@ impl Outbound {
     pub async fn get_json(&self, url: &Url) -> Result<Fetched, FetchError> {
         self.policy.check(url).map_err(FetchError::Refused)?;
         let client = self.client()?;
-        let fetch = async {
-            let response = client
+        self.answer_of(
+            client
                 .get(url.clone())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(FetchError::from_client)?;
+                .header(reqwest::header::ACCEPT, "application/json"),
+        )
+        .await
+    }
+
+    /// Sends `request` and reads its 2xx answer: within the time limit,
+    /// sending and reading together, and [`read_capped`]'s size limit.
+    pub(super) async fn answer_of(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Fetched, FetchError> {
+        let exchange = async {
+            let response = request.send().await.map_err(FetchError::from_client)?;
             if !response.status().is_success() {
                 return Err(FetchError::Status(response.status().as_u16()));
             }
             read_capped(response).await
         };
-        tokio::time::timeout(self.timeout, fetch)
+        tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| FetchError::Timeout)?
     }
 }
 
 /// A response's body, at most [`MAX_BODY_BYTES`], with its cache lifetime.
-pub(super) async fn read_capped(mut response: reqwest::Response) -> Result<Fetched, FetchError> {
+async fn read_capped(mut response: reqwest::Response) -> Result<Fetched, FetchError> {
     if response
         .content_length()
         .is_some_and(|n| n > MAX_BODY_BYTES as u64)

@@ -3,7 +3,7 @@
 //! flow (RFC 6749 §4.1.3: a form carrying the client's credentials, so it
 //! follows no redirect, its JSON answer read within the usual limits).
 
-use super::{FetchError, Fetched, Outbound, read_capped};
+use super::{FetchError, Fetched, Outbound};
 use url::Url;
 
 impl Outbound {
@@ -121,17 +121,7 @@ impl Outbound {
                 body.append_pair("client_secret", secret);
             }
         }
-        let request = request.body(body.finish());
-        let exchange = async {
-            let response = request.send().await.map_err(FetchError::from_client)?;
-            if !response.status().is_success() {
-                return Err(FetchError::Status(response.status().as_u16()));
-            }
-            read_capped(response).await
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| FetchError::Timeout)?
+        self.answer_of(request.body(body.finish())).await
     }
 }
 
