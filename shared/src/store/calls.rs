@@ -303,12 +303,17 @@ fn iam_actions(input: &Input) -> Vec<String> {
 /// Whether an input is of one operation.
 type IsA = fn(&Input) -> bool;
 
-/// The capacity an output of one operation reports, if it is of that operation.
-type CapacityOf = fn(&Output) -> Option<Option<&ConsumedCapacity>>;
-
 /// Whether `input` is a `T`.
 fn is<T: std::fmt::Debug + Send + Sync + 'static>(input: &Input) -> bool {
     input.downcast_ref::<T>().is_some()
+}
+
+/// The capacity `output` reports (`of` reads it) when it is a `T`.
+fn reported<T: std::fmt::Debug + Send + Sync + 'static>(
+    output: &Output,
+    of: fn(&T) -> Option<&ConsumedCapacity>,
+) -> Option<Option<&ConsumedCapacity>> {
+    output.downcast_ref::<T>().map(of)
 }
 
 fn total<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {
@@ -320,29 +325,12 @@ fn total<'a>(capacity: impl IntoIterator<Item = &'a ConsumedCapacity>) -> f64 {
 
 fn consumed_capacity(output: &Output) -> f64 {
     // One capacity per call, a list of them for a transaction or a batch.
-    let single: [CapacityOf; 5] = [
-        |o| {
-            o.downcast_ref::<GetItemOutput>()
-                .map(GetItemOutput::consumed_capacity)
-        },
-        |o| {
-            o.downcast_ref::<PutItemOutput>()
-                .map(PutItemOutput::consumed_capacity)
-        },
-        |o| {
-            o.downcast_ref::<UpdateItemOutput>()
-                .map(UpdateItemOutput::consumed_capacity)
-        },
-        |o| {
-            o.downcast_ref::<DeleteItemOutput>()
-                .map(DeleteItemOutput::consumed_capacity)
-        },
-        |o| {
-            o.downcast_ref::<QueryOutput>()
-                .map(QueryOutput::consumed_capacity)
-        },
-    ];
-    if let Some(capacity) = single.iter().find_map(|of| of(output)) {
+    let single = reported(output, GetItemOutput::consumed_capacity)
+        .or_else(|| reported(output, PutItemOutput::consumed_capacity))
+        .or_else(|| reported(output, UpdateItemOutput::consumed_capacity))
+        .or_else(|| reported(output, DeleteItemOutput::consumed_capacity))
+        .or_else(|| reported(output, QueryOutput::consumed_capacity));
+    if let Some(capacity) = single {
         return total(capacity);
     }
     if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
