@@ -108,15 +108,29 @@ impl App {
             let outbound = crate::outbound::Outbound::new(app.config.outbound.clone());
             app.outbound = Some(Arc::new(outbound));
         }
-        if needs.token_keys {
-            app.tokens = Some(Arc::new(crate::tokens::TokenKeys::load(&sdk).await?));
-        }
-        if needs.webhook_key {
-            app.webhook_key = Some(Arc::new(crate::webhooks::load_key(&sdk).await?));
-        }
-        if needs.idempotency_key {
-            app.idempotency = Some(crate::idempotency::load_secret(&sdk).await?);
-        }
+        // Each key is its own SSM read in AWS: read side by side, a cold
+        // start waits for the slowest, not for their sum.
+        let (tokens, webhook_key, idempotency) = tokio::try_join!(
+            async {
+                Ok::<_, StartupError>(match needs.token_keys {
+                    true => Some(Arc::new(crate::tokens::TokenKeys::load(&sdk).await?)),
+                    false => None,
+                })
+            },
+            async {
+                Ok::<_, StartupError>(match needs.webhook_key {
+                    true => Some(Arc::new(crate::webhooks::load_key(&sdk).await?)),
+                    false => None,
+                })
+            },
+            async {
+                Ok::<_, StartupError>(match needs.idempotency_key {
+                    true => Some(crate::idempotency::load_secret(&sdk).await?),
+                    false => None,
+                })
+            },
+        )?;
+        (app.tokens, app.webhook_key, app.idempotency) = (tokens, webhook_key, idempotency);
         if needs.delivery_queue {
             app.deliveries =
                 Some(crate::queue::DeliveryQueue::from_env(&sdk).ok_or(StartupError::NoQueue)?);
