@@ -119,7 +119,7 @@ pub fn keep<O: Operation<A>, A>(
         function: endpoint.function,
         needs: endpoint.needs,
     };
-    let idempotency = if endpoint.method == "POST" {
+    let idempotency = if endpoint.needs.idempotency_key {
         Some(app.idempotency.clone().ok_or_else(missing)?)
     } else {
         None

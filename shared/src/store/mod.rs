@@ -16,7 +16,7 @@ pub use errors::{CancellationReason, StoreError};
 pub use query::{
     Keys, Order, gsi1_item, query_all, query_items_page, query_page, query_page_in, query_stretch,
 };
-pub use record::{IndexKey, ItemKey, Record, get, put_new};
+pub use record::{IndexKey, ItemKey, Record, put_new};
 
 use crate::config::{Config, TlsRoots};
 pub use aws_sdk_dynamodb::types::AttributeValue;

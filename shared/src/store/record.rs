@@ -64,19 +64,6 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     fn item_key(&self) -> &ItemKey;
 }
 
-/// Reads the record at `key` (`GetItem`, strongly consistent).
-pub async fn get<R: Record>(
-    store: &Store,
-    (pk, sk): (impl Into<String>, impl Into<String>),
-) -> Result<Option<R>, StoreError> {
-    let out = store
-        .get_item((pk, sk))
-        .consistent_read(true)
-        .send()
-        .await?;
-    out.item.map(super::from_item).transpose()
-}
-
 /// Writes a new record: the condition `attribute_not_exists(PK)` guards
 /// against a collision of its fresh id.
 pub async fn put_new<R: Record>(store: &Store, record: &R) -> Result<(), StoreError> {
