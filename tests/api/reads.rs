@@ -381,3 +381,30 @@ async fn a_refused_caller_costs_no_read_of_the_operation() {
         "the service's limiter write alone"
     );
 }
+
+/// SPEC §4: a service's token on another service's claim route is refused
+/// (403) before anything of the route is read — the claim's read-ahead
+/// (the connect token, the organization's policies) starts only for the
+/// path's own service.
+#[tokio::test]
+async fn another_services_claim_route_reads_nothing_ahead() {
+    let test = spawn_app().await;
+    let (_, token) = test.create_service(&[]).await;
+    let (other, _) = test.create_service(&[]).await;
+    let connect = test.create_connect_token(&other).await;
+    let path = format!("/api/v1/external-services/{other}/organization-relations/claim");
+    let body = json!({"connectToken": connect["token"], "externalOrganizationId": "acct-x"});
+    let claim = || test.send_as("POST", &path, tether_tests::As::Bearer(&token), Some(&body));
+    // The first request reads the token itself; the second finds it cached.
+    let before = test.app.store.call_totals();
+    claim().await.assert_status(403);
+    let spent = test.app.store.call_totals().since(&before);
+    assert_eq!(spent.calls, 1, "the token's read only");
+    let before = test.app.store.call_totals();
+    claim().await.assert_status(403);
+    let spent = test.app.store.call_totals().since(&before);
+    assert_eq!(
+        spent.calls, 0,
+        "nothing read for a route of another service"
+    );
+}
