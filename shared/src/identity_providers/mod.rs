@@ -4,6 +4,7 @@
 
 mod input;
 pub mod keys;
+pub mod login;
 
 pub use input::{CreateProvider, SourceInput, UpdateProvider, usable_keys, validate_jwks};
 pub use keys::VerifiedProvider;
