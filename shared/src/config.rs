@@ -44,6 +44,54 @@ pub struct Config {
     /// `TETHER_CORS_ORIGINS` (local stacks): the functions answer CORS for
     /// the browser endpoints themselves; unset in AWS, where the HTTP API does.
     pub cors: Option<crate::cors::CorsPolicy>,
+    /// `TETHER_PUBLIC_BASE_URL`: the address browsers reach the API at
+    /// (SPEC §17: the SSO callback an identity provider registers). https, or
+    /// http to a loopback host on local stacks; default `http://127.0.0.1:9000`
+    /// (`make dev`).
+    pub public_base_url: PublicBaseUrl,
+}
+
+/// The API's public address, without a trailing slash: https, or http to a
+/// loopback host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    /// The address if it is one, else why not.
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        let url = url::Url::parse(text.trim()).map_err(|_| "must be an absolute URL")?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => return Err("must have a host"),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err("must be https (http only to a loopback host)"),
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err("must be a plain base URL (no query, fragment or user)");
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// Tether's SSO callback: what an identity provider's administrator registers.
+    pub fn sso_callback(&self) -> String {
+        format!("{}/v1/sso/callback", self.0)
+    }
+
+    /// Whether browsers reach it over TLS: the SSO cookie is then `Secure`
+    /// and `__Host-` prefixed.
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// The address itself.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The root certificates the functions trust for their AWS calls.
@@ -152,7 +200,18 @@ impl Config {
         let cors = lookup("TETHER_CORS_ORIGINS")
             .filter(|v| !v.trim().is_empty())
             .map(|v| crate::cors::CorsPolicy::parse(&v));
+        let public_base_url = PublicBaseUrl::parse(
+            lookup("TETHER_PUBLIC_BASE_URL")
+                .filter(|v| !v.trim().is_empty())
+                .as_deref()
+                .unwrap_or("http://127.0.0.1:9000"),
+        )
+        .map_err(|problem| ConfigError {
+            name: "TETHER_PUBLIC_BASE_URL",
+            problem,
+        })?;
         Ok(Self {
+            public_base_url,
             cors,
             outbound: crate::outbound::UrlPolicy {
                 allow_loopback,
@@ -266,6 +325,29 @@ mod tests {
         assert_eq!(on.outbound.own_hosts, ["api.example.com", "b.example"]);
         let err = config(&[("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP", "yes")]).unwrap_err();
         assert_eq!(err.name, "TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP");
+    }
+
+    #[test]
+    fn the_public_base_url_is_https_or_loopback_http() {
+        let base = |v: &str| config(&[("TETHER_PUBLIC_BASE_URL", v)]).map(|c| c.public_base_url);
+        assert_eq!(
+            base("https://api.example.com/").unwrap().sso_callback(),
+            "https://api.example.com/v1/sso/callback"
+        );
+        assert!(base("https://api.example.com").unwrap().is_https());
+        assert!(!base("http://127.0.0.1:9000").unwrap().is_https());
+        for bad in [
+            "http://api.example.com",
+            "ftp://x",
+            "https://a.example/?q=1",
+            "nope",
+        ] {
+            assert_eq!(
+                base(bad).unwrap_err().name,
+                "TETHER_PUBLIC_BASE_URL",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -194,6 +194,9 @@ impl Docs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Touch {
+    /// Reads items though it takes no credential (a public endpoint's own
+    /// reads: the SSO flow's attempt, connection and organization).
+    Read,
     /// Puts items (in a transaction or not; a deletion marker included).
     Put,
     /// Deletes items.
@@ -243,6 +246,16 @@ pub struct Endpoint {
     /// organization the request turns out to concern (a claim: the
     /// organization of the connect token).
     pub decided_on_organization_too: bool,
+    /// Actions its operation also decides, on the same principal and
+    /// resource, when the request asks for what they guard (a provider's
+    /// `login` needs `sso_connections.configure`).
+    pub also_actions: &'static [&'static str],
+    /// A public endpoint whose operation decides its action for the end
+    /// user it signs in, with the identity in the context (`sso.login`).
+    pub decides_for_end_user: bool,
+    /// A page a browser navigates to: every response, errors included,
+    /// carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
+    pub page: bool,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -287,7 +300,31 @@ impl Endpoint {
             touches: &[],
             scope: None,
             decided_on_organization_too: false,
+            also_actions: &[],
+            decides_for_end_user: false,
+            page: false,
         }
+    }
+
+    /// Its operation also decides these actions when asked for what they guard.
+    pub const fn also_deciding(self, also_actions: &'static [&'static str]) -> Self {
+        Self {
+            also_actions,
+            ..self
+        }
+    }
+
+    /// A public endpoint deciding its action for the end user it signs in.
+    pub const fn deciding_for_end_user(self) -> Self {
+        Self {
+            decides_for_end_user: true,
+            ..self
+        }
+    }
+
+    /// A page browsers navigate to (no-store, no-referrer on every response).
+    pub const fn page(self) -> Self {
+        Self { page: true, ..self }
     }
 
     /// An example request: its body (JSON, or Cedar text) and query string.
@@ -386,11 +423,16 @@ impl Endpoint {
             ]);
         }
         for touch in self.touches {
-            actions.push(match touch {
-                Touch::Put => "dynamodb:PutItem",
-                Touch::Delete => "dynamodb:DeleteItem",
-                Touch::ConditionCheck => "dynamodb:ConditionCheckItem",
-                Touch::Indexes => "dynamodb:Query",
+            actions.extend(match touch {
+                Touch::Read => &[
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:Query",
+                ][..],
+                Touch::Put => &["dynamodb:PutItem"][..],
+                Touch::Delete => &["dynamodb:DeleteItem"],
+                Touch::ConditionCheck => &["dynamodb:ConditionCheckItem"],
+                Touch::Indexes => &["dynamodb:Query"],
             });
         }
         actions.sort_unstable();

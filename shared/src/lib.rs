@@ -50,6 +50,7 @@ pub mod sealed;
 pub mod secrets;
 pub mod ssm;
 pub mod sso;
+pub mod sso_login;
 pub mod store;
 pub mod stream;
 pub mod tokens;

@@ -10,8 +10,9 @@ signed form token) behind a form this file writes and the few lines of WSGI
 glue below; users ada, bob and eve sign in with `pw-<name>`. Prints
 `listening <issuer>`.
 
-Environment: IDPY_CALLBACK (the redirect URI its clients are registered
-with, default http://127.0.0.1/cb), IDPY_PORT (default: any free port).
+Environment: IDPY_CALLBACK (the redirect URIs its clients are registered
+with, comma-separated, default http://127.0.0.1/cb), IDPY_PORT (default: any
+free port).
 """
 import json
 import os
@@ -25,7 +26,7 @@ class Quiet(WSGIRequestHandler):
 
 state = tempfile.mkdtemp(prefix="idpy-")
 os.chdir(state)
-callback = os.environ.get("IDPY_CALLBACK", "http://127.0.0.1/cb")
+callbacks = os.environ.get("IDPY_CALLBACK", "http://127.0.0.1/cb").split(",")
 httpd = make_server("127.0.0.1", int(os.environ.get("IDPY_PORT", "0")), lambda e, s: app(e, s), handler_class=Quiet)
 issuer = f"http://127.0.0.1:{httpd.server_port}"
 
@@ -75,7 +76,7 @@ server = Server(OPConfiguration(conf, base_path=state), cwd=state)
 ctx = server.get_context()
 for alg_id, alg in {"rs256": "RS256", "es256": "ES256", "eddsa": "EdDSA"}.items():
     for method, cid, secret in [("client_secret_post", alg_id, "secret"), ("client_secret_basic", f"{alg_id}-basic", "basic-secret_1.x")]:
-        ctx.cdb[cid] = {"client_id": cid, "client_secret": secret, "redirect_uris": [(callback, {})],
+        ctx.cdb[cid] = {"client_id": cid, "client_secret": secret, "redirect_uris": [(callback, {}) for callback in callbacks],
             "response_types_supported": ["code"], "allowed_scopes": ["openid", "email", "profile"],
             "id_token_signed_response_alg": alg, "token_endpoint_auth_method": method, "token_endpoint_client_authn_method": [method], "client_salt": "salt"}
 

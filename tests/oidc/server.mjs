@@ -6,6 +6,9 @@
 //   OIDC_MODULE       absolute path of oidc-provider's lib/index.js
 //   OIDC_GENERATIONS  comma-separated key generations to publish, signing
 //                     with the first (e.g. "g2,g1" while rotating)
+//   OIDC_CALLBACK     more redirect URIs of every client, comma-separated
+//                     (Tether's SSO callback)
+//   OIDC_PORT         the port to listen on (default: one the kernel picks)
 //
 // It listens on a port the kernel picks — so no other process can hold it
 // first — and prints `listening <issuer>` once it serves. A rotation is
@@ -14,14 +17,16 @@
 // and kept), so the issuer never moves and nothing rebinds.
 //
 // Clients `rs256`, `es256` and `eddsa` (secret "secret", redirect
-// http://127.0.0.1/cb) get id_tokens signed with that algorithm. Logins
-// finish on their own: the account is the request's `login_hint`.
+// http://127.0.0.1/cb and OIDC_CALLBACK) get id_tokens signed with that
+// algorithm. Any login name signs in with any password; `unverified-*`
+// accounts' emails are not verified.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
 const { default: Provider } = await import(process.env.OIDC_MODULE);
 const algs = { rs256: 'RS256', es256: 'ES256', eddsa: 'EdDSA' };
 const generations = new Map();
+const callbacks = (process.env.OIDC_CALLBACK || '').split(',').filter(Boolean);
 
 function generation(name) {
   if (!generations.has(name)) {
@@ -52,7 +57,7 @@ function build(issuer, names) {
     ].map(([method, client_id, client_secret]) => ({
       client_id,
       client_secret,
-      redirect_uris: ['http://127.0.0.1/cb'],
+      redirect_uris: ['http://127.0.0.1/cb', ...callbacks],
       grant_types: ['authorization_code'],
       response_types: ['code'],
       id_token_signed_response_alg: alg,
@@ -70,7 +75,7 @@ function build(issuer, names) {
     features: { devInteractions: { enabled: true } },
     findAccount: (ctx, sub) => ({
       accountId: sub,
-      claims: () => ({ sub, email: `${sub}@example.com`, email_verified: true, name: `User ${sub}`, preferred_username: sub }),
+      claims: () => ({ sub, email: `${sub}@example.com`, email_verified: !sub.startsWith('unverified-'), name: `User ${sub}`, preferred_username: sub }),
     }),
     ttl: { IdToken: 600 },
   });
@@ -89,7 +94,7 @@ const server = http.createServer((req, res) => {
   }
   handler(req, res);
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
   issuer = `http://127.0.0.1:${server.address().port}`;
   handler = build(issuer, process.env.OIDC_GENERATIONS);
   console.log(`listening ${issuer}`);

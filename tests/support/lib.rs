@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod proxy;
 pub mod receiver;
 pub mod sdk_http;
+pub mod sso;
 pub mod tls;
 
 /// The DynamoDB Local endpoint every test talks to (`make test` starts it).
@@ -219,6 +220,32 @@ pub fn give_keys(app: &mut App) {
 /// The key every test app derives Idempotency-Key records under.
 pub fn idempotency_secret() -> tether::idempotency::Secret {
     tether::idempotency::Secret::from_bytes([11; 32])
+}
+
+/// `text` with its `%XX` escapes decoded (as API Gateway decodes query
+/// values; a `+` stays a `+`).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Creates a fresh table and an organization that no limit gets in the way of.
@@ -996,6 +1023,14 @@ impl TestRequest<'_> {
         if let Some(key) = &self.key {
             all.push(("x-api-key".into(), key.clone()));
         }
+        // API Gateway (payload 2.0) moves the Cookie header into `cookies`.
+        let cookies: Vec<Value> = all
+            .iter()
+            .filter(|(name, _)| name == "cookie")
+            .flat_map(|(_, value)| value.split("; "))
+            .map(|c| Value::String(c.to_owned()))
+            .collect();
+        all.retain(|(name, _)| name != "cookie");
         for (name, value) in all {
             // API Gateway joins repeated headers with commas.
             let joined = match headers.get(&name).and_then(Value::as_str) {
@@ -1007,9 +1042,11 @@ impl TestRequest<'_> {
         let mut query_params = serde_json::Map::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            // API Gateway hands the functions percent-decoded values.
+            let v = percent_decoded(v);
             let joined = match query_params.get(k).and_then(Value::as_str) {
                 Some(prev) => format!("{prev},{v}"),
-                None => v.to_owned(),
+                None => v,
             };
             query_params.insert(k.to_owned(), Value::String(joined));
         }
@@ -1049,6 +1086,9 @@ impl TestRequest<'_> {
         });
         if !query_params.is_empty() {
             event["queryStringParameters"] = Value::Object(query_params);
+        }
+        if !cookies.is_empty() {
+            event["cookies"] = Value::Array(cookies);
         }
         if path_parameters.as_object().is_some_and(|m| !m.is_empty()) {
             event["pathParameters"] = path_parameters;

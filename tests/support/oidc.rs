@@ -33,7 +33,7 @@ impl Implementation {
     /// The secret of its `<alg>-basic` clients. panva's holds characters
     /// Basic must form-encode; idpyoidc does not form-decode Basic
     /// credentials (RFC 6749 §2.3.1), so its secret needs no encoding.
-    fn basic_secret(self) -> &'static str {
+    pub fn basic_secret(self) -> &'static str {
         match self {
             Self::Panva => "s3:c%r+t/~&=",
             Self::Idpy => "basic-secret_1.x",
@@ -54,6 +54,10 @@ impl Implementation {
 
 /// The redirect URI its clients are registered with.
 const REDIRECT_URI: &str = "http://127.0.0.1/cb";
+
+/// Tether's SSO callback in the tests (the default public base URL's):
+/// every client is registered with it too.
+pub const TETHER_CALLBACK: &str = "http://127.0.0.1:9000/v1/sso/callback";
 
 /// A running provider; stopped when dropped.
 #[derive(Debug)]
@@ -117,10 +121,11 @@ async fn spawn(
         Implementation::Panva => command
             .arg(root().join("tests/oidc/server.mjs"))
             .env("OIDC_MODULE", needed)
-            .env("OIDC_GENERATIONS", generations),
+            .env("OIDC_GENERATIONS", generations)
+            .env("OIDC_CALLBACK", TETHER_CALLBACK),
         Implementation::Idpy => command
             .arg(root().join("tests/oidc/idpy_op.py"))
-            .env("IDPY_CALLBACK", REDIRECT_URI),
+            .env("IDPY_CALLBACK", format!("{REDIRECT_URI},{TETHER_CALLBACK}")),
     };
     let mut child = command
         .stdin(Stdio::null())
@@ -309,6 +314,25 @@ impl OidcProvider {
             ],
         )
         .expect("authorization URL");
+        let back = self.sign_in(start, login, REDIRECT_URI, false).await;
+        back.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code in {back}"))
+    }
+
+    /// Signs `login` in from `start` (an authorization request of any
+    /// client) as a browser would — the provider's own pages filled in, its
+    /// cookies kept — up to the redirect to a URL beginning with `until`,
+    /// which is returned. `abort`: the person declines at the login page
+    /// instead (panva's `/interaction/<uid>/abort`).
+    pub async fn sign_in(
+        &self,
+        start: reqwest::Url,
+        login: &str,
+        until: &str,
+        abort: bool,
+    ) -> reqwest::Url {
         let mut cookies: BTreeMap<String, String> = BTreeMap::new();
         let (mut url, mut form): (reqwest::Url, Option<String>) = (start, None);
         for _ in 0..20 {
@@ -345,17 +369,19 @@ impl OidcProvider {
                 url = url
                     .join(location.to_str().expect("location"))
                     .expect("redirect target");
-                if url.as_str().starts_with(REDIRECT_URI) {
-                    return url
-                        .query_pairs()
-                        .find(|(k, _)| k == "code")
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_else(|| panic!("no code in {url}"));
+                if url.as_str().starts_with(until) {
+                    return url;
                 }
                 continue;
             }
             let status = res.status();
             let page = res.text().await.expect("page");
+            if abort && self.implementation == Implementation::Panva {
+                url = url
+                    .join(&format!("{}/abort", url.path()))
+                    .expect("abort URL");
+                continue;
+            }
             let (action, mut fields) =
                 form_of(&page).unwrap_or_else(|| panic!("{status} without a form at {url}"));
             for (name, value) in &mut fields {
@@ -370,7 +396,7 @@ impl OidcProvider {
                     .finish(),
             );
         }
-        panic!("no code after 20 steps of {client}'s authorization")
+        panic!("no redirect to {until} after 20 steps")
     }
 }
 

@@ -23,12 +23,18 @@ fn shape(endpoint: &Endpoint) -> Option<(&'static str, Vec<&'static str>, bool)>
             ("ExternalService", vec!["Organization"])
         }
         Credential::ServiceToken => ("ExternalService", vec!["ExternalService"]),
+        // A public endpoint deciding for the end user it signs in.
+        Credential::None if endpoint.decides_for_end_user => ("EndUser", vec!["EndUser"]),
         Credential::None => return None,
     };
     if endpoint.decided_on_organization_too && !resources.contains(&"Organization") {
         resources.push("Organization");
     }
-    Some((principal, resources, endpoint.decides_itself))
+    Some((
+        principal,
+        resources,
+        endpoint.decides_itself || endpoint.decides_for_end_user,
+    ))
 }
 
 fn quoted_list(actions: &[&str], indent: &str, per_line: usize, prefix: &str) -> String {
@@ -53,12 +59,17 @@ pub fn schema(current: &str) -> Result<String, String> {
         let Some(key) = shape(endpoint) else {
             continue;
         };
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, actions)) if !actions.contains(&endpoint.action) => {
-                actions.push(endpoint.action)
+        let group = match groups.iter().position(|(k, _)| *k == key) {
+            Some(at) => &mut groups[at].1,
+            None => {
+                groups.push((key, Vec::new()));
+                &mut groups.last_mut().expect("just pushed").1
             }
-            Some(_) => {}
-            None => groups.push((key, vec![endpoint.action])),
+        };
+        for action in std::iter::once(&endpoint.action).chain(endpoint.also_actions) {
+            if !group.contains(action) {
+                group.push(action);
+            }
         }
     }
     let mut body = String::new();
@@ -85,7 +96,7 @@ pub fn builtin(current: &str) -> Result<String, String> {
         let actions: Vec<&str> = routes::ALL
             .iter()
             .filter(|e| e.scope == Some(scope))
-            .map(|e| e.action)
+            .flat_map(|e| std::iter::once(&e.action).chain(e.also_actions).copied())
             .fold(Vec::new(), |mut all, action| {
                 if !all.contains(&action) {
                     all.push(action);

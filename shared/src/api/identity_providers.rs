@@ -1,11 +1,17 @@
 //! Identity providers of the organization (SPEC §9).
 
 use crate::error::ApiError;
-use crate::identity_providers::{self, CreateProvider, ProviderRecord, UpdateProvider, keys};
+use crate::error::FieldErrors;
+use crate::identity_providers::login::{LoginChange, LoginInput, LoginRecord};
+use crate::identity_providers::{
+    self, CreateProvider, KeySource, LoginUpdate, ProviderRecord, SourceInput, UpdateProvider, keys,
+};
 use crate::ids::IdentityProviderId;
 use crate::outbound::Outbound;
 use crate::pipeline::query::encode_cursor;
 use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
+use crate::sealed::Keyring;
+use crate::store;
 use crate::wire::Page;
 use lambda_http::http::StatusCode;
 use std::sync::Arc;
@@ -33,24 +39,59 @@ pub async fn create(
     Reply::json(StatusCode::CREATED, &record.view())
 }
 
+/// The action a provider's `login` also needs (SPEC §17).
+pub const CONFIGURE_LOGIN: &str = "sso_connections.configure";
+
 /// `PATCH /v1/identity-providers/{id}` → 200 with the provider: `name`,
-/// `client_id`, and the key source (`jwks` pins, `jwks_uri` fetches); warm
-/// functions use the change from their next request. `{}` changes nothing.
+/// `client_id`, the key source (`jwks` pins, `jwks_uri` fetches) and the
+/// login connection (`login`, which also needs `sso_connections.configure`);
+/// warm functions use the change from their next request. `{}` changes
+/// nothing.
 pub async fn update(
     ctx: OrgCtx,
     body: Json<UpdateProvider>,
-    outbound: Arc<Outbound>,
+    (outbound, keyring): (Arc<Outbound>, Arc<Keyring>),
 ) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
+    let input = body.value;
+    if input.login.is_some() {
+        ctx.authorize_also(CONFIGURE_LOGIN).await?;
+    }
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
     let current = identity_providers::get(store, ctx.org, id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
     ctx.check_stored_in(current.organization_id, RESOURCE)?;
-    let input = body.value;
-    if input.name.is_none() && input.client_id.is_none() && input.source.is_none() {
+    if input.name.is_none()
+        && input.client_id.is_none()
+        && input.source.is_none()
+        && input.login.is_none()
+    {
         return Reply::json(StatusCode::OK, &current.view());
     }
+    let pinned_after = match &input.source {
+        Some(source) => matches!(source, SourceInput::Pinned(_)),
+        None => current.key_source == KeySource::Pinned,
+    };
+    let login = match input.login {
+        None if pinned_after && current.login.is_some() => {
+            return Err(ApiError::Validation(FieldErrors::one(
+                "jwks",
+                "a login connection's keys come from its issuer: remove `login` first",
+            )));
+        }
+        None => None,
+        Some(LoginChange::Remove) => Some(LoginUpdate::Remove),
+        Some(LoginChange::Set(_)) if pinned_after => {
+            return Err(ApiError::Validation(FieldErrors::one(
+                "login",
+                "a provider with pinned keys cannot be a login connection: its issuer must serve OpenID discovery",
+            )));
+        }
+        Some(LoginChange::Set(login)) => Some(LoginUpdate::Set(
+            configure_login(&ctx, &current, login, &outbound, &keyring).await?,
+        )),
+    };
     let keys = match input.source {
         Some(source) => Some(keys::resolve(&outbound, &current.issuer, source, now).await?),
         None => None,
@@ -59,6 +100,7 @@ pub async fn update(
         name: input.name,
         client_id: input.client_id,
         keys,
+        login,
     };
     if !identity_providers::update(store, &ctx.organization, id, &changes, now).await? {
         return Err(ApiError::NotFound { resource: RESOURCE });
@@ -67,6 +109,47 @@ pub async fn update(
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
     Reply::json(StatusCode::OK, &updated.view())
+}
+
+/// The login connection a PATCH asks for: its endpoints discovered from the
+/// issuer, its secret sealed (or the stored one kept).
+async fn configure_login(
+    ctx: &OrgCtx,
+    current: &ProviderRecord,
+    login: LoginInput,
+    outbound: &Outbound,
+    keyring: &Keyring,
+) -> Result<LoginRecord, ApiError> {
+    let (pk, sk) = store::Record::item_key(current).pair();
+    let client_secret_sealed = match &login.client_secret {
+        Some(secret) => keyring
+            .seal(&LoginRecord::secret_aad(pk, sk), secret.expose().as_bytes())
+            .map_err(ApiError::internal)?,
+        None => current
+            .login
+            .as_ref()
+            .map(|stored| stored.client_secret_sealed.clone())
+            .filter(|sealed| !sealed.is_empty())
+            .ok_or_else(|| {
+                ApiError::Validation(FieldErrors::one(
+                    "login.client_secret",
+                    "is required until one is stored",
+                ))
+            })?,
+    };
+    let endpoints =
+        keys::discover_login(outbound, &current.issuer, login.client_auth.as_str()).await?;
+    Ok(LoginRecord {
+        enabled: login.enabled,
+        client_auth: login.client_auth,
+        redirect_uris: login.redirect_uris,
+        provisioning: login.provisioning,
+        client_secret_sealed,
+        authorization_endpoint: endpoints.authorization_endpoint.to_string(),
+        token_endpoint: endpoints.token_endpoint.to_string(),
+        callback_url: ctx.app.config.public_base_url.sso_callback(),
+        configured_at: ctx.app.clock.now().into(),
+    })
 }
 
 /// `GET /v1/identity-providers` → `{data, next_cursor}`, oldest first.

@@ -11,5 +11,6 @@ pub mod identity_providers;
 pub mod policies;
 pub mod relations;
 pub mod service_users;
+pub mod sso;
 pub mod user;
 pub mod webhooks;

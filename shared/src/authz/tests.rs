@@ -36,7 +36,7 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
         | "identity_providers.list"
         | "identity_providers.read" => "read",
         "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
-        | "tokens.revoke" | "identities.create" | "identities.delete" => "read_write",
+        | "tokens.revoke" | "identities.create" | "identities.delete" | "sso.token" => "read_write",
         _ => "admin",
     };
     let read = key(Scope::Read, org);

@@ -300,18 +300,10 @@ pub async fn put_new(
     record: &EndUserRecord,
     org: &crate::organizations::Organization,
 ) -> Result<Result<(), CreateRefused>, StoreError> {
-    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
     let outcome = crate::relationships::create_counted(store, org, |slot| {
         let mut record = record.clone();
         record.count_shard = slot;
-        let put = store::built(
-            Put::builder()
-                .table_name(store.table())
-                .set_item(Some(store::to_item(&record)?))
-                .condition_expression("attribute_not_exists(PK)")
-                .build(),
-        )?;
-        Ok(vec![TransactWriteItem::builder().put(put).build()])
+        Ok(vec![put_new_item(store, &record)?])
     })
     .await?;
     match outcome {
@@ -323,6 +315,47 @@ pub async fn put_new(
             Err(StoreError::TransactionCanceled { reasons })
         }
     }
+}
+
+/// The `Put` of a new end user, for a creation's transaction.
+pub fn put_new_item(
+    store: &Store,
+    record: &EndUserRecord,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let put = store::built(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(store::to_item(record)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A transaction's check that the end user is as `record` read it: active,
+/// its tokens not revoked since.
+pub fn still_active(
+    store: &Store,
+    record: &EndUserRecord,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+    let check = store::built(
+        ConditionCheck::builder()
+            .table_name(store.table())
+            .key(store::PK, store::s(org_pk(record.organization_id)))
+            .key(store::SK, store::s(user_sk(record.id)))
+            .condition_expression(if record.token_generation == 0 {
+                "#status = :active AND (attribute_not_exists(token_generation) OR token_generation = :generation)"
+            } else {
+                "#status = :active AND token_generation = :generation"
+            })
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", store::s("active"))
+            .expression_attribute_values(":generation", store::n(record.token_generation))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
 /// One page of an organization's end users, oldest first.

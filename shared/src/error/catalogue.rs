@@ -40,6 +40,9 @@ impl ApiError {
             | Self::IdentityAlreadyLinked
             | Self::UnknownIdentityProvider
             | Self::InvalidIdToken { .. }
+            | Self::InvalidGrant { .. }
+            | Self::InvalidLoginAttempt { .. }
+            | Self::NoLoginConnection { .. }
             | Self::IdentityProviderUnreachable { .. }
             | Self::InvalidUrl { .. }
             | Self::PreconditionFailed
@@ -89,6 +92,9 @@ impl ApiError {
             Self::IdentityAlreadyLinked,
             Self::UnknownIdentityProvider,
             Self::InvalidIdToken { reason: "sample" },
+            Self::InvalidGrant { reason: "reused" },
+            Self::InvalidLoginAttempt { reason: "unknown" },
+            Self::NoLoginConnection { reason: "none" },
             Self::IdentityProviderUnreachable {
                 reason: "timeout",
                 url: "https://issuer.example/jwks".into(),

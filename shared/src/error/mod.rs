@@ -36,6 +36,13 @@ impl FieldErrors {
         });
     }
 
+    /// One problem with `field`.
+    pub fn one(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        let mut errors = Self::new();
+        errors.push(field, problem);
+        errors
+    }
+
     /// Whether any problem was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -138,6 +145,25 @@ pub enum ApiError {
     /// The body names an identity provider the organization does not have.
     #[error("the organization has no identity provider with this id")]
     UnknownIdentityProvider,
+    /// An SSO login code could not be exchanged (SPEC §17).
+    #[error("the login code cannot be exchanged: {reason}")]
+    InvalidGrant {
+        /// `unknown`, `expired`, `reused`, `pkce` or `user_not_found`.
+        reason: &'static str,
+    },
+    /// The SSO callback names no attempt this browser may complete.
+    #[error("this sign-in cannot be completed: {reason}")]
+    InvalidLoginAttempt {
+        /// `malformed`, `unknown` or `browser_mismatch`.
+        reason: &'static str,
+    },
+    /// `organization_id` names an organization without exactly one login
+    /// connection (SPEC §17).
+    #[error("the organization has no single login connection: {reason}")]
+    NoLoginConnection {
+        /// `none` or `several`.
+        reason: &'static str,
+    },
     /// The SSO id_token failed verification.
     #[error("the id_token could not be verified: {reason}")]
     InvalidIdToken {
@@ -307,7 +333,10 @@ impl ApiError {
             | Self::LastAdminKey
             | Self::IdentityProviderInUse
             | Self::LimitReached { .. } => StatusCode::CONFLICT,
+            Self::InvalidLoginAttempt { .. } => StatusCode::BAD_REQUEST,
             Self::UnknownIdentityProvider
+            | Self::InvalidGrant { .. }
+            | Self::NoLoginConnection { .. }
             | Self::InvalidIdToken { .. }
             | Self::IdentityProviderUnreachable { .. }
             | Self::InvalidUrl { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -357,6 +386,9 @@ impl ApiError {
             Self::IdentityAlreadyLinked => "identity_already_linked",
             Self::UnknownIdentityProvider => "unknown_identity_provider",
             Self::InvalidIdToken { .. } => "invalid_id_token",
+            Self::InvalidGrant { .. } => "invalid_grant",
+            Self::InvalidLoginAttempt { .. } => "invalid_login_attempt",
+            Self::NoLoginConnection { .. } => "no_login_connection",
             Self::IdentityProviderUnreachable { .. } => "identity_provider_unreachable",
             Self::InvalidUrl { .. } => "invalid_url",
             Self::PreconditionFailed => "precondition_failed",
@@ -395,7 +427,10 @@ impl ApiError {
             })),
             Self::NotFound { resource } => Some(json!({ "resource": resource })),
             Self::RouteNotFound { .. } => Some(json!({ "resource": "route" })),
-            Self::InvalidIdToken { reason } => Some(json!({ "reason": reason })),
+            Self::InvalidIdToken { reason }
+            | Self::InvalidGrant { reason }
+            | Self::InvalidLoginAttempt { reason }
+            | Self::NoLoginConnection { reason } => Some(json!({ "reason": reason })),
             Self::IdentityProviderUnreachable { reason, url } => {
                 Some(json!({ "reason": reason, "url": url }))
             }

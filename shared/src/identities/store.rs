@@ -21,6 +21,8 @@ pub enum LinkedBy {
     Auto,
     /// The end user, through `/v1/me/sso/link`.
     User,
+    /// An SSO sign-in that provisioned it (SPEC §17).
+    Sso,
 }
 
 /// An identity as stored: `PK = ORG#<org>`, `SK = IDENT#<user>#<identity>`.
@@ -204,51 +206,14 @@ pub async fn link(
             user_check.expression_attribute_values(":tgen", store::n(binding.token_generation));
     }
     let user_check = built(user_check.condition_expression(user_condition).build())?;
-    let provider_check = built(
-        ConditionCheck::builder()
-            .table_name(table)
-            .key(PK, store::s(&org))
-            .key(SK, store::s(provider_sk(identity.identity_provider_id)))
-            // Not being deleted (identity_providers::delete).
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#status)")
-            .expression_attribute_names("#status", "status")
-            .build(),
-    )?;
-    let pair = built(
-        Put::builder()
-            .table_name(table)
-            .item(PK, store::s(&org))
-            .item(SK, store::s(&identity.pair_sk))
-            .item("user_id", store::s(identity.user_id.to_string()))
-            .item("identity_id", store::s(identity.id.to_string()))
-            .item(
-                "identity",
-                store::s(
-                    serde_json::to_string(identity).map_err(|e| StoreError::Other {
-                        source: Box::new(e),
-                    })?,
-                ),
-            )
-            .condition_expression("attribute_not_exists(PK)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build(),
-    )?;
-    let put = built(
-        Put::builder()
-            .table_name(table)
-            .set_item(Some(store::to_item(identity)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build(),
-    )?;
+    let [provider_check, pair, put] = identity_items(store, identity)?;
     let mut items = vec![
         TransactWriteItem::builder()
             .condition_check(user_check)
             .build(),
-        TransactWriteItem::builder()
-            .condition_check(provider_check)
-            .build(),
-        TransactWriteItem::builder().put(pair).build(),
-        TransactWriteItem::builder().put(put).build(),
+        provider_check,
+        pair,
+        put,
     ];
     if let Some(binding) = binding {
         let bind = built(
@@ -298,6 +263,61 @@ pub async fn link(
         }
         Err(err) => Err(err),
     }
+}
+
+/// The items that link `identity`, beside its end user's own (a check in
+/// [`link`], the creation in an SSO sign-in's provisioning): the provider
+/// check (exists, not being deleted), the pair's uniqueness item and the
+/// identity, in that order.
+pub fn identity_items(
+    store: &Store,
+    identity: &IdentityRecord,
+) -> Result<[TransactWriteItem; 3], StoreError> {
+    let table = store.table();
+    let org = org_pk(identity.organization_id);
+    let provider_check = built(
+        ConditionCheck::builder()
+            .table_name(table)
+            .key(PK, store::s(&org))
+            .key(SK, store::s(provider_sk(identity.identity_provider_id)))
+            // Not being deleted (identity_providers::delete).
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#status)")
+            .expression_attribute_names("#status", "status")
+            .build(),
+    )?;
+    let pair = built(
+        Put::builder()
+            .table_name(table)
+            .item(PK, store::s(&org))
+            .item(SK, store::s(&identity.pair_sk))
+            .item("user_id", store::s(identity.user_id.to_string()))
+            .item("identity_id", store::s(identity.id.to_string()))
+            .item(
+                "identity",
+                store::s(
+                    serde_json::to_string(identity).map_err(|e| StoreError::Other {
+                        source: Box::new(e),
+                    })?,
+                ),
+            )
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(store::to_item(identity)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build(),
+    )?;
+    Ok([
+        TransactWriteItem::builder()
+            .condition_check(provider_check)
+            .build(),
+        TransactWriteItem::builder().put(pair).build(),
+        TransactWriteItem::builder().put(put).build(),
+    ])
 }
 
 /// The pair's current owner, from the uniqueness item the transaction returned.

@@ -136,6 +136,10 @@ pub struct UpdateProvider {
     /// The new key source, if one was sent.
     #[serde(skip)]
     pub source: Option<SourceInput>,
+    /// Makes the provider a login connection (SPEC §17; admin, action
+    /// `sso_connections.configure`), or stops it (`null`).
+    #[schemars(with = "Option<super::login::LoginInput>")]
+    pub login: Option<super::login::LoginChange>,
 }
 
 impl ParseBody for UpdateProvider {
@@ -149,11 +153,13 @@ impl ParseBody for UpdateProvider {
         };
         let name = nonempty(object, "name", NAME_MAX_CHARS);
         let client_id = nonempty(object, "client_id", CLIENT_ID_MAX_CHARS);
+        let login = super::login::parse_login(object);
         let source = source(object)?;
         Some(Self {
             name,
             client_id,
             source,
+            login: login?,
             ..Self::default()
         })
     }

@@ -106,6 +106,61 @@ fn caller_url(outbound: &Outbound, field: &'static str, url: &str) -> Result<url
 /// OIDC Discovery (§4): the issuer's configuration, whose `issuer` must be
 /// the registered one exactly, names the `jwks_uri`.
 async fn discover(outbound: &Outbound, issuer: &str) -> Result<url::Url, ApiError> {
+    let (url, document) = discovery_document(outbound, issuer).await?;
+    issuer_url(outbound, &url, &document, "jwks_uri")
+}
+
+/// The endpoints of the OIDC authorization-code flow a login connection
+/// runs (SPEC §17), from the issuer's discovery document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginEndpoints {
+    /// Where the browser is sent to sign in.
+    pub authorization_endpoint: url::Url,
+    /// Where Tether exchanges the code.
+    pub token_endpoint: url::Url,
+}
+
+/// Discovers `issuer`'s authorization and token endpoints, each a URL
+/// Tether may reach (SPEC §16), and checks the issuer supports what Tether
+/// sends: the `client_auth` method and PKCE S256, when it lists what it
+/// supports. 422 `identity_provider_unreachable` (`invalid_document`) when
+/// either endpoint is missing or refused, 422 `validation_failed` when the
+/// method is not supported.
+pub async fn discover_login(
+    outbound: &Outbound,
+    issuer: &str,
+    client_auth: &str,
+) -> Result<LoginEndpoints, ApiError> {
+    let (url, document) = discovery_document(outbound, issuer).await?;
+    let listed = |member: &str, wanted: &str| {
+        document
+            .get(member)
+            .and_then(Value::as_array)
+            .is_none_or(|list| list.iter().any(|v| v.as_str() == Some(wanted)))
+    };
+    if !listed("token_endpoint_auth_methods_supported", client_auth) {
+        return Err(ApiError::Validation(crate::error::FieldErrors::one(
+            "login.client_auth",
+            "the provider does not support this token endpoint authentication",
+        )));
+    }
+    if !listed("code_challenge_methods_supported", "S256") {
+        return Err(ApiError::Validation(crate::error::FieldErrors::one(
+            "login",
+            "the provider does not support PKCE with S256",
+        )));
+    }
+    Ok(LoginEndpoints {
+        authorization_endpoint: issuer_url(outbound, &url, &document, "authorization_endpoint")?,
+        token_endpoint: issuer_url(outbound, &url, &document, "token_endpoint")?,
+    })
+}
+
+/// The issuer's discovery document, its `issuer` checked.
+async fn discovery_document(
+    outbound: &Outbound,
+    issuer: &str,
+) -> Result<(url::Url, Value), ApiError> {
     let address = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -127,13 +182,28 @@ async fn discover(outbound: &Outbound, issuer: &str) -> Result<url::Url, ApiErro
             url: url.to_string(),
         });
     }
-    let jwks_uri = document
-        .get("jwks_uri")
+    Ok((url, document))
+}
+
+/// A URL the discovery document names: the issuer chose it, not the
+/// caller, so a missing or refused one makes the provider unreachable.
+fn issuer_url(
+    outbound: &Outbound,
+    document_url: &url::Url,
+    document: &Value,
+    member: &str,
+) -> Result<url::Url, ApiError> {
+    let named = document
+        .get(member)
         .and_then(Value::as_str)
-        .ok_or_else(|| unreachable(&url, &FetchError::InvalidDocument("no jwks_uri".into())))?;
-    // The issuer chose this URL, not the caller: refused is unreachable.
-    outbound.policy().parse(jwks_uri).map_err(|refused| {
-        let url = jwks_uri.to_owned();
+        .ok_or_else(|| {
+            unreachable(
+                document_url,
+                &FetchError::InvalidDocument(format!("no {member}")),
+            )
+        })?;
+    outbound.policy().parse(named).map_err(|refused| {
+        let url = named.to_owned();
         unreachable(&url, &FetchError::Refused(refused))
     })
 }

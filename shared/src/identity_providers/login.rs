@@ -2,6 +2,7 @@
 //! administrator configures with `PATCH /v1/identity-providers/{id}`
 //! `{login: …}`, parsed so that a value that exists is valid.
 
+use crate::clock::Timestamp;
 use crate::parse::JsonObject;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -14,27 +15,42 @@ const REDIRECT_URI_MAX_CHARS: usize = 2048;
 /// Longest client secret, in characters.
 const CLIENT_SECRET_MAX_CHARS: usize = 512;
 
-/// How Tether authenticates at the provider's token endpoint.
+/// How Tether authenticates at the provider's token endpoint:
+/// `client_secret_basic` (HTTP Basic over the form-encoded id and secret,
+/// the OIDC default) or `client_secret_post` (both in the form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuthMethod {
-    /// HTTP Basic with the form-encoded id and secret (the OIDC default).
+    // HTTP Basic with the form-encoded id and secret (the OIDC default).
     #[default]
     ClientSecretBasic,
-    /// `client_id` and `client_secret` in the token request's form.
+    // `client_id` and `client_secret` in the token request's form.
     ClientSecretPost,
 }
 
-/// Who a sign-in without a linked identity becomes.
+impl ClientAuthMethod {
+    /// The method's name as OAuth registers it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// Who a sign-in without a linked identity becomes: `off` (nobody: only
+/// linked identities sign in), `create` (a new end user with the identity),
+/// `link_verified_email` (the one active end user whose email is the
+/// id_token's verified one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provisioning {
-    /// Nobody: only identities already linked sign in.
+    // Nobody: only identities already linked sign in.
     #[default]
     Off,
-    /// A new end user, created with the identity.
+    // A new end user, created with the identity.
     Create,
-    /// The one active end user whose email is the id_token's verified one.
+    // The one active end user whose email is the id_token's verified one.
     LinkVerifiedEmail,
 }
 
@@ -266,6 +282,77 @@ pub fn parse_login(object: &mut JsonObject) -> Option<Option<LoginChange>> {
         redirect_uris,
         provisioning,
     })))
+}
+
+/// A login connection as its provider's item holds it (`login`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginRecord {
+    /// Whether the provider signs end users in.
+    pub enabled: bool,
+    /// How Tether authenticates at the token endpoint.
+    pub client_auth: ClientAuthMethod,
+    /// The app's URLs, matched exactly.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Who a sign-in without a linked identity becomes.
+    pub provisioning: Provisioning,
+    /// The client secret, sealed with the deployment key ([`Self::secret_aad`]).
+    pub client_secret_sealed: String,
+    /// The provider's authorization endpoint, discovered when configured.
+    pub authorization_endpoint: String,
+    /// The provider's token endpoint, discovered when configured.
+    pub token_endpoint: String,
+    /// Tether's callback as configured, for the provider's administrator.
+    pub callback_url: String,
+    /// When it was configured.
+    pub configured_at: Timestamp,
+}
+
+impl LoginRecord {
+    /// The sealing's associated data: the provider's key, so a sealed secret
+    /// copied to another provider's item does not open.
+    pub fn secret_aad(pk: &str, sk: &str) -> String {
+        format!("{pk}|{sk}|client_secret")
+    }
+
+    /// The connection object.
+    pub fn view(&self) -> LoginConnection<'_> {
+        LoginConnection {
+            enabled: self.enabled,
+            client_auth: self.client_auth,
+            redirect_uris: &self.redirect_uris,
+            provisioning: self.provisioning,
+            has_client_secret: !self.client_secret_sealed.is_empty(),
+            callback_url: &self.callback_url,
+        }
+    }
+
+    /// Whether the app's `redirect_uri` is one of the registered ones,
+    /// character for character.
+    pub fn allows_redirect(&self, redirect_uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|r| r.as_str() == redirect_uri)
+    }
+}
+
+/// A provider's login connection (SPEC §17); the client secret is never shown.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "LoginConnection")]
+pub struct LoginConnection<'a> {
+    /// Whether the provider signs end users in.
+    pub enabled: bool,
+    /// How Tether authenticates at the token endpoint.
+    pub client_auth: ClientAuthMethod,
+    /// The app's URLs the browser may return to, matched exactly.
+    #[schemars(with = "Vec<String>")]
+    pub redirect_uris: &'a [RedirectUri],
+    /// Who a sign-in without a linked identity becomes.
+    pub provisioning: Provisioning,
+    /// A client secret is stored (it is never returned).
+    pub has_client_secret: bool,
+    /// Tether's callback, for the provider's administrator to register.
+    pub callback_url: &'a str,
 }
 
 #[cfg(test)]

@@ -120,6 +120,7 @@ pub async fn delete(
                 .build(),
         )?;
         let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        items.extend(pointer_write(store, org, id, Some(false))?);
         if counted {
             items.push(crate::caps::Capped::IdentityProviders.give_back(store.table(), org)?);
         }
@@ -139,6 +140,44 @@ pub async fn delete(
     Ok(match changed {
         crate::organizations::Changed::Done { .. } => Deleted::Done,
         _ => Deleted::NotFound,
+    })
+}
+
+/// The write that keeps a provider's connection pointer in step with its
+/// login: put while enabled, deleted otherwise (`None`: unchanged).
+fn pointer_write(
+    store: &Store,
+    org: OrganizationId,
+    id: IdentityProviderId,
+    enabled: Option<bool>,
+) -> Result<Option<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
+    use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+    let (pk, sk) = connection_pointer(id);
+    Ok(match enabled {
+        None => None,
+        Some(true) => Some(
+            TransactWriteItem::builder()
+                .put(store::built(
+                    Put::builder()
+                        .table_name(store.table())
+                        .item(store::PK, store::s(pk))
+                        .item(store::SK, store::s(sk))
+                        .item("organization_id", store::s(org.to_string()))
+                        .build(),
+                )?)
+                .build(),
+        ),
+        Some(false) => Some(
+            TransactWriteItem::builder()
+                .delete(store::built(
+                    Delete::builder()
+                        .table_name(store.table())
+                        .key(store::PK, store::s(pk))
+                        .key(store::SK, store::s(sk))
+                        .build(),
+                )?)
+                .build(),
+        ),
     })
 }
 
@@ -193,6 +232,8 @@ pub struct ProviderRecord {
     pub created_at: Timestamp,
     /// Last change (absent on records never changed).
     pub updated_at: Option<Timestamp>,
+    /// Its login connection (SPEC §17), when configured.
+    pub login: Option<login::LoginRecord>,
 }
 
 impl store::Record for ProviderRecord {
@@ -221,6 +262,7 @@ impl ProviderRecord {
                 serde_json::from_str(&self.jwks_json).unwrap_or_else(|_| json!({"keys": []}))
             }),
             keys_fetched_at: self.keys_fetched_at.filter(|_| !pinned),
+            login: self.login.as_ref().map(login::LoginRecord::view),
             created_at: self.created_at,
             updated_at: self.updated_at.unwrap_or(self.created_at),
         }
@@ -249,6 +291,7 @@ impl ProviderRecord {
             fetch_claimed_at: None,
             created_at: Timestamp::from(now),
             updated_at: None,
+            login: None,
         };
         match keys {
             keys::Resolved::Pinned(jwks) => record.jwks_json = jwks.to_string(),
@@ -290,6 +333,9 @@ pub struct IdentityProvider<'a> {
     pub jwks: Option<Value>,
     /// When the keys were last fetched; null when pinned.
     pub keys_fetched_at: Option<Timestamp>,
+    /// Its login connection (SPEC §17); absent when it signs nobody in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<login::LoginConnection<'a>>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
@@ -382,6 +428,24 @@ pub struct Changes {
     pub client_id: Option<String>,
     /// A new key source, resolved.
     pub keys: Option<keys::Resolved>,
+    /// A new login connection, or none any more.
+    pub login: Option<LoginUpdate>,
+}
+
+/// What a PATCH does to the provider's login connection.
+#[derive(Debug)]
+pub enum LoginUpdate {
+    /// Configures it (the secret already sealed).
+    Set(login::LoginRecord),
+    /// The provider signs nobody in any more.
+    Remove,
+}
+
+/// The key of a provider's connection pointer: the browser's authorize
+/// request names only the provider, and the pointer names its organization.
+/// It exists while the provider's login is enabled.
+pub fn connection_pointer(id: IdentityProviderId) -> store::Key {
+    (format!("SSOCONN#{id}"), "SSOCONN".to_owned())
 }
 
 /// Changes a provider as a change of its organization (SPEC §5), so warm
@@ -439,6 +503,20 @@ pub async fn update(
             remove.push("fetch_claimed_at");
         }
     }
+    let enabled = match &changes.login {
+        None => None,
+        Some(LoginUpdate::Set(login)) => {
+            set.push("login = :login");
+            let value = serde_dynamo::to_attribute_value(login)
+                .map_err(|source| StoreError::Corrupt { source })?;
+            values.push((":login", value));
+            Some(login.enabled)
+        }
+        Some(LoginUpdate::Remove) => {
+            remove.push("login");
+            Some(false)
+        }
+    };
     let mut expression = format!("SET {}", set.join(", "));
     if !remove.is_empty() {
         expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -458,12 +536,14 @@ pub async fn update(
         for (name, value) in &values {
             update = update.expression_attribute_values(*name, value.clone());
         }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(store::built(update.build())?)
+                .build(),
+        ];
+        items.extend(pointer_write(store, org, id, enabled)?);
         Ok(crate::organizations::Edit {
-            items: vec![
-                TransactWriteItem::builder()
-                    .update(store::built(update.build())?)
-                    .build(),
-            ],
+            items,
             ..Default::default()
         })
     })

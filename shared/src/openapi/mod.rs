@@ -457,12 +457,13 @@ mod tests {
         assert_eq!(
             listed(Surface::Organization),
             "400 invalid_json, 400 invalid_path_parameter, 400 invalid_query_parameter, \
-             401 missing_credentials, 401 invalid_credentials, 403 tenant_mismatch, \
+             400 invalid_login_attempt, 401 missing_credentials, 401 invalid_credentials, 403 tenant_mismatch, \
              403 insufficient_scope, 403 policy_denied, 403 relationship_quota_exceeded, \
              404 not_found, 409 user_deleting, 409 last_admin_key, 409 limit_reached, \
              409 identity_provider_in_use, 409 identity_already_linked, \
              409 connect_token_unusable, 409 idempotency_in_progress, 412 precondition_failed, \
-             413 payload_too_large, 422 unknown_identity_provider, 422 invalid_id_token, 422 identity_provider_unreachable, 422 invalid_url, \
+             413 payload_too_large, 422 unknown_identity_provider, 422 invalid_id_token, 422 invalid_grant, \
+             422 no_login_connection, 422 identity_provider_unreachable, 422 invalid_url, \
              422 idempotency_key_reused, 422 validation_failed, 429 rate_limited, \
              429 turn_quota_exhausted, 500 internal_error, 503 service_unavailable"
         );

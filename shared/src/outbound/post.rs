@@ -98,8 +98,9 @@ impl Outbound {
     ) -> Result<Fetched, FetchError> {
         self.policy.check(url).map_err(FetchError::Refused)?;
         let client = self.client_in(&self.unredirected, false)?;
-        let mut body = url::form_urlencoded::Serializer::new(String::new());
-        body.extend_pairs(form);
+        // The form is encoded apart: its serializer is not `Send`, and the
+        // request is awaited.
+        let mut pairs: Vec<(&str, &str)> = form.to_vec();
         let mut request = client
             .post(url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
@@ -117,11 +118,15 @@ impl Outbound {
                 request = request.header(reqwest::header::AUTHORIZATION, value);
             }
             ClientAuth::Post { id, secret } => {
-                body.append_pair("client_id", id);
-                body.append_pair("client_secret", secret);
+                pairs.push(("client_id", id));
+                pairs.push(("client_secret", secret));
             }
         }
-        self.answer_of(request.body(body.finish())).await
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let request = request.body(body);
+        self.answer_of(request).await
     }
 }
 

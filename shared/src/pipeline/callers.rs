@@ -138,6 +138,17 @@ impl Caller for OrgCtx {
 
 authenticated_context!(OrgCtx);
 
+impl OrgCtx {
+    /// Decides `action` — one the endpoint declares it also decides
+    /// ([`crate::endpoint::Endpoint::also_actions`]) — on the same principal
+    /// and resource as the endpoint's own, with the organization's policies:
+    /// for a request that asks for what it guards.
+    pub async fn authorize_also(&self, action: &'static str) -> Result<(), ApiError> {
+        debug_assert!(self.ctx.endpoint.also_actions.contains(&action));
+        self.judged.decide_also(&self.ctx, action).await
+    }
+}
+
 /// A user-API request: an end user with its access token.
 #[derive(Debug)]
 pub struct UserCtx {

@@ -110,6 +110,39 @@ impl Judged {
         })
     }
 
+    /// Decides another action of the endpoint's ([`Endpoint::also_actions`])
+    /// as its own is decided: the same principal, resource and policies.
+    pub(super) async fn decide_also(
+        &self,
+        ctx: &Ctx,
+        action: &'static str,
+    ) -> Result<(), ApiError> {
+        let resource =
+            super::decision::resource_of(ctx.endpoint, &self.authenticated, &ctx.path_params);
+        let org = match &resource {
+            authz::Resource::Organization(org)
+            | authz::Resource::EndUser {
+                organization: org, ..
+            } => *org,
+            authz::Resource::ExternalService(_) => {
+                return Err(ApiError::internal("a second action on a service"));
+            }
+        };
+        let policies =
+            authz::policies_for(&ctx.app, org, self.current, self.policies.as_ref()).await?;
+        let principal = self.authenticated.principal();
+        authz::engine().authorize(
+            &authz::Question {
+                principal: &principal,
+                action,
+                resource,
+                source_ip: &ctx.source_ip,
+                identity: None,
+            },
+            policies.as_deref(),
+        )
+    }
+
     /// Decides the endpoint's action on organization `org` with the
     /// policies the operation read for it.
     pub(super) fn decide_on_organization(

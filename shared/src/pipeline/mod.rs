@@ -125,6 +125,12 @@ pub async fn handle<O: Operation<A>, A>(
         if let (Some(cors), Some(headers)) = (&cors, &request_headers) {
             cors.decorate(headers, &mut response);
         }
+        if endpoint.page {
+            use lambda_http::http::header::{CACHE_CONTROL, HeaderValue, REFERRER_POLICY};
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        }
         let response = stamp(response, request_id);
         let caller = learned.caller;
         // Per request while a function serves one request at a time (Lambda);

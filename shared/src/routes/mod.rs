@@ -7,11 +7,13 @@
 
 mod organization;
 mod service;
+mod sso;
 mod user;
 mod webhooks;
 
 pub use organization::*;
 pub use service::*;
+pub use sso::*;
 pub use user::*;
 pub use webhooks::*;
 
@@ -58,6 +60,9 @@ pub const ALL: &[Endpoint] = &[
     GET_ME,
     LINK_SSO,
     GET_JWKS,
+    SSO_AUTHORIZE,
+    SSO_CALLBACK,
+    SSO_TOKEN,
     CREATE_CONNECT_TOKEN,
     GET_CONNECT_TOKEN,
     CANCEL_CONNECT_TOKEN,

@@ -225,7 +225,7 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
     "identity_providers.update",
     op!(api::identity_providers::update),
     Docs::new(
-        "Change an identity provider's name, client id or key source",
+        "Change an identity provider's name, client id, key source or login connection",
         (
             200,
             "The identity provider; warm functions use the change from their next request.",
@@ -234,7 +234,9 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
         &[],
     ),
 )
-.example(Some(r##"{"name": "Corporate SSO (renamed)"}"##), "")
+.example(Some(r##"{"login": {"enabled": true, "client_secret": "s3cr3t-from-the-provider", "client_auth": "client_secret_basic", "redirect_uris": ["https://app.example.com/callback"], "provisioning": "create"}}"##), "")
+.touching(&[Touch::Put, Touch::Delete])
+.also_deciding(&[api::identity_providers::CONFIGURE_LOGIN])
 .needing(Scope::Admin);
 /// `DELETE /v1/identity-providers/{id}`
 pub const DELETE_IDENTITY_PROVIDER: Endpoint = org_api(
