@@ -234,7 +234,7 @@ pub const UPDATE_IDENTITY_PROVIDER: Endpoint = org_api(
         &[],
     ),
 )
-.example(Some(r##"{"login": {"enabled": true, "client_secret": "s3cr3t-from-the-provider", "client_auth": "client_secret_basic", "redirect_uris": ["https://app.example.com/callback"], "provisioning": "create"}}"##), "")
+.example(Some(r##"{"name": "Corporate SSO (renamed)"}"##), "")
 .touching(&[Touch::Put, Touch::Delete])
 .also_deciding(&[api::identity_providers::CONFIGURE_LOGIN])
 .needing(Scope::Admin);
