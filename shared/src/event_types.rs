@@ -30,4 +30,6 @@ pub const TYPES: &[&str] = &[
     "webhook_endpoint.updated",
     "webhook_endpoint.deleted",
     "webhook_endpoint.disabled",
+    "sso.login_succeeded",
+    "sso.login_failed",
 ];

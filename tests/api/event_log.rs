@@ -614,6 +614,15 @@ async fn a_resuming_consumer_never_misses_or_repeats_under_concurrent_publishers
 async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
     use tether::webhooks::endpoints;
     let app = spawn_app_following_stream().await;
+    // SSO sign-ins: one that succeeds, one that fails.
+    let op = tether_tests::oidc::OidcProvider::start("g1").await;
+    let creating = tether_tests::sso::connect(&app, &op, "rs256", "create").await;
+    let closed = tether_tests::sso::connect(&app, &op, "es256", "off").await;
+    let browser = || tether_tests::sso::Browser::new(&app, "198.51.100.7");
+    let back = browser().sign_in(&op, &creating, "ivy", "").await;
+    assert!(back.contains_key("code"), "{back:?}");
+    let back = browser().sign_in(&op, &closed, "zed", "").await;
+    assert_eq!(back["error"], "user_not_found");
     // Identity providers: created, updated, deleted.
     let provider = app.create_provider().await;
     let provider_path = format!("/v1/identity-providers/{}", id(&provider));

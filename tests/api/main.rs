@@ -33,6 +33,7 @@ mod reads;
 mod relationships;
 mod ssm;
 mod sso;
+mod sso_connections;
 mod sso_login;
 mod user_api;
 mod webhooks;

@@ -4,6 +4,7 @@
 //! exchanges the one-time code. Nothing on the provider's side is mocked.
 
 use serde_json::{Value, json};
+use tether::clock::Clock as _;
 use tether_tests::oidc::{Implementation, OidcProvider};
 use tether_tests::sso::{APP, Browser, connect, encode, exchange, query_of};
 use tether_tests::{TestApp, spawn_app};
@@ -650,4 +651,51 @@ async fn a_sign_in_stores_none_of_the_flows_secrets_in_plaintext() {
         !stored.iter().any(|s| s.starts_with("eyJ")),
         "a JWT in the table"
     );
+}
+
+#[tokio::test]
+async fn sign_ins_are_events_with_their_outcome_and_no_token_material() {
+    let app = tether_tests::spawn_app_following_stream().await;
+    let (op, provider) = panva(&app, "link_verified_email").await;
+    let user = app.create_user(json!({"email": "tia@example.com"})).await;
+    let back = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "tia", "")
+        .await;
+    let code = back["code"].clone();
+    let failed = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "uma", "")
+        .await;
+    assert_failed(&failed, "user_not_found");
+    let records = tether_tests::stream_changes(&app).await;
+    assert!(
+        tether::events::handle(&app.app.store, &records, app.clock.now())
+            .await
+            .is_empty()
+    );
+    let events = app
+        .get("/v1/events?types=sso.login_succeeded,sso.login_failed")
+        .await
+        .assert_status(200);
+    let events = events.data();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let succeeded = events
+        .iter()
+        .find(|e| e["type"] == "sso.login_succeeded")
+        .unwrap();
+    let object = &succeeded["data"]["object"];
+    assert_eq!(object["outcome"], "succeeded");
+    assert_eq!(object["end_user_id"], user["id"]);
+    assert_eq!(object["identity_provider_id"], provider["id"]);
+    assert!(object["identity_id"].is_string());
+    let failed = events
+        .iter()
+        .find(|e| e["type"] == "sso.login_failed")
+        .unwrap();
+    assert_eq!(failed["data"]["object"]["error"], "user_not_found");
+    assert_eq!(failed["data"]["object"]["reason"], "no_user_with_email");
+    assert!(failed["data"]["object"].get("end_user_id").is_none());
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in [code.as_str(), "tsc_", "eyJ", "secret", "nonce", "state"] {
+        assert!(!text.contains(secret), "an event carries {secret}: {text}");
+    }
 }

@@ -11,6 +11,7 @@ use crate::external_services::relations::RelationRecord;
 use crate::identities::IdentityRecord;
 use crate::identity_providers::ProviderRecord;
 use crate::ids::OrganizationId;
+use crate::sso_login::outcome::LoginRecord as SsoLoginRecord;
 use crate::store::actor::Actor;
 use crate::store::{self, Item, SK};
 use crate::stream::StreamChange;
@@ -28,6 +29,7 @@ enum Kind {
     ConnectToken,
     Relation,
     WebhookEndpoint,
+    SsoLogin,
 }
 
 fn kind_of(item: &Item) -> Option<Kind> {
@@ -49,6 +51,7 @@ fn kind_of(item: &Item) -> Option<Kind> {
         "POLICIES" => Kind::Policies,
         _ if sk.starts_with("APIKEY#") => Kind::ApiKey,
         _ if sk.starts_with("WHE#") => Kind::WebhookEndpoint,
+        _ if sk.starts_with("SSOLOGIN#") => Kind::SsoLogin,
         _ => return None,
     })
 }
@@ -146,6 +149,7 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
             Kind::Relation => render(item, |r: &RelationRecord| {
                 serde_json::to_value(r.organization_relation(None))
             }),
+            Kind::SsoLogin => render(item, |r: &SsoLoginRecord| serde_json::to_value(r.view())),
             Kind::Policies => Some(json!({
                 "policies": store::get_s(item, "text").unwrap_or_default(),
                 "updated_at": store::get_s(item, "updated_at"),
@@ -165,6 +169,17 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
     let resource = store::get_s(image, SK).unwrap_or_default().to_owned();
     let mut found: Vec<(&'static str, Value, Option<Value>)> = Vec::new();
     match (kind, &old, &new) {
+        // A sign-in's record is written once, when it ends; it expires
+        // without an event.
+        (Kind::SsoLogin, None, Some(object)) => {
+            let kind = if object["outcome"] == "succeeded" {
+                "sso.login_succeeded"
+            } else {
+                "sso.login_failed"
+            };
+            found.push((kind, object.clone(), None));
+        }
+        (Kind::SsoLogin, _, _) => {}
         (_, None, Some(object)) => found.push((created(kind), object.clone(), None)),
         (Kind::EndUser, Some(object), None) => {
             found.push(("end_user.purged", object.clone(), None))
@@ -342,6 +357,7 @@ fn created(kind: Kind) -> &'static str {
         Kind::ConnectToken => "connect_token.created",
         Kind::Relation => "relation.created",
         Kind::WebhookEndpoint => "webhook_endpoint.created",
+        Kind::SsoLogin => "sso.login_succeeded",
     }
 }
 
@@ -350,6 +366,7 @@ fn image_user(kind: Kind, item: &Item) -> Option<String> {
     match kind {
         Kind::EndUser => store::get_s(item, "id").map(str::to_owned),
         Kind::Identity => store::get_s(item, "user_id").map(str::to_owned),
+        Kind::SsoLogin => store::get_s(item, "end_user_id").map(str::to_owned),
         _ => None,
     }
 }
