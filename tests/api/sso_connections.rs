@@ -372,3 +372,48 @@ async fn authorize_refuses_malformed_parameters_before_any_write() {
     .await;
     res.assert_error(422, "unknown_identity_provider");
 }
+
+#[tokio::test]
+async fn a_rotation_of_the_deployment_key_reseals_client_secrets() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use tether::sealed::Keyring;
+    use tether::webhooks::reseal::{Resealed, reseal};
+    let app = spawn_app().await;
+    let op = OidcProvider::start("g1").await;
+    let provider = connect(&app, &op, "rs256", "create").await;
+    let shown = app.get(&path(&provider)).await.body;
+    let (old, new) = (B64.encode([9u8; 32]), B64.encode([10u8; 32]));
+    let rotating = Keyring::parse(&format!("{new},{old}")).unwrap();
+    let store = &app.app.store;
+    assert_eq!(
+        reseal(store, app.org_id, &rotating).await.unwrap(),
+        Resealed {
+            stale: 1,
+            resealed: 1,
+            unopenable: 0
+        }
+    );
+    assert_eq!(
+        reseal(store, app.org_id, &rotating).await.unwrap(),
+        Resealed::default()
+    );
+    let (pk, sk) = (
+        format!("ORG#{}", app.org_id),
+        format!("IDP#{}", provider["id"].as_str().unwrap()),
+    );
+    let item = crate::stored_item(&app, &pk, &sk).await.unwrap();
+    let sealed = item["login"].as_m().unwrap()["client_secret_sealed"]
+        .as_s()
+        .unwrap()
+        .clone();
+    let aad = tether::identity_providers::login::LoginRecord::secret_aad(&pk, &sk);
+    let opened = Keyring::parse(&new).unwrap().open(&aad, &sealed);
+    assert_eq!(opened.as_deref(), Some(&b"secret"[..]));
+    assert_eq!(Keyring::parse(&old).unwrap().open(&aad, &sealed), None);
+    assert_eq!(
+        app.get(&path(&provider)).await.body,
+        shown,
+        "nothing shown changed"
+    );
+}

@@ -1,7 +1,9 @@
 //! The second step of a rotation of the webhook key (docs/decisions.md,
 //! "Webhooks"): with the new key first in the ring and the old ones after
-//! it, every endpoint's secrets are sealed again under the new key, so the
-//! old ones can leave the ring.
+//! it, every secret sealed under the key — webhook endpoints' signing
+//! secrets and login connections' client secrets — is sealed again under
+//! the new key, so the old ones can leave the ring. (Login attempts are
+//! sealed under it too; they live ten minutes and are not resealed.)
 
 use super::endpoints::{self, EndpointRecord};
 use crate::ids::OrganizationId;
@@ -12,7 +14,8 @@ use crate::store::{self, Store, StoreError};
 /// What [`reseal`] did for one organization.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Resealed {
-    /// Endpoints with a secret sealed under an older key of the ring.
+    /// Endpoints and login connections with a secret sealed under an older
+    /// key of the ring.
     pub stale: usize,
     /// Of those, the ones this run sealed again (the rest were rolled —
     /// which seals under the current key — or deleted in between).
@@ -57,7 +60,55 @@ pub async fn reseal(
             report.resealed += 1;
         }
     }
+    reseal_client_secrets(store, org, ring, &mut report).await?;
     Ok(report)
+}
+
+/// [`reseal`] for the organization's login connections' client secrets.
+async fn reseal_client_secrets(
+    store: &Store,
+    org: OrganizationId,
+    ring: &Keyring,
+    report: &mut Resealed,
+) -> Result<(), StoreError> {
+    use crate::identity_providers::{self, login::LoginRecord};
+    let mut after = None;
+    loop {
+        let (page, more) = identity_providers::list(store, org, after, 100).await?;
+        for provider in &page {
+            let Some(login) = &provider.login else {
+                continue;
+            };
+            let (pk, sk) = store::Record::item_key(provider).pair();
+            let aad = LoginRecord::secret_aad(pk, sk);
+            if ring.is_current(&aad, &login.client_secret_sealed) {
+                continue;
+            }
+            report.stale += 1;
+            let Some(plain) = ring.open(&aad, &login.client_secret_sealed) else {
+                report.unopenable += 1;
+                continue;
+            };
+            let again = ring.seal(&aad, &plain).map_err(|e| StoreError::Other {
+                source: Box::new(e),
+            })?;
+            let written = store
+                .update_item((pk, sk))
+                .update_expression("SET login.client_secret_sealed = :new")
+                .condition_expression("login.client_secret_sealed = :old")
+                .expression_attribute_values(":old", store::s(&login.client_secret_sealed))
+                .expression_attribute_values(":new", store::s(again))
+                .send()
+                .await;
+            if StoreError::applied(written)? {
+                report.resealed += 1;
+            }
+        }
+        after = page.last().map(|p| p.id);
+        if !more || after.is_none() {
+            return Ok(());
+        }
+    }
 }
 
 /// Writes `current` and `previous` over the sealed values `endpoint` was
