@@ -92,4 +92,47 @@ async fn every_request_writes_one_json_line_without_secrets() {
     assert_eq!(refused["error"], "invalid_credentials", "the body's code");
     assert!(patch.get("error").is_none(), "{patch}");
     assert!(refused.get("organization_id").is_none());
+
+    // An SSO sign-in at TRACE: nothing of the flow is written — not the
+    // client secret, the state, nonce or verifier, the provider's code, the
+    // id_token, the cookie, the tsc_ code or the access token.
+    let op = tether_tests::oidc::OidcProvider::start("g1").await;
+    let provider = tether_tests::sso::connect(&app, &op, "rs256-basic", "create").await;
+    let mut browser = tether_tests::sso::Browser::new(&app, "198.51.100.7");
+    let query = format!(
+        "identity_provider_id={}&redirect_uri={}&state=app-state-91f2",
+        provider["id"].as_str().unwrap(),
+        tether_tests::sso::encode(tether_tests::sso::APP)
+    );
+    let res = browser.authorize(&query).await;
+    let location = res.header("location").unwrap().to_owned();
+    let sent = tether_tests::sso::query_of(&location);
+    let back = browser.at_provider(&op, &location, "ada", false).await;
+    let provider_code = tether_tests::sso::query_of(back.as_str())["code"].clone();
+    let res = browser.callback(&back).await;
+    assert_eq!(res.status, 302, "{}", res.text);
+    let code = tether_tests::sso::query_of(res.header("location").unwrap())["code"].clone();
+    let token = tether_tests::sso::exchange(&app, &code).await;
+    assert_eq!(token.status, 200, "{}", token.text);
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let cookie = browser.cookie.clone().unwrap();
+    for secret in [
+        sent["state"].as_str(),
+        sent["nonce"].as_str(),
+        sent["code_challenge"].as_str(),
+        provider_code.as_str(),
+        code.as_str(),
+        cookie.split_once('=').unwrap().1,
+        token.body["access_token"].as_str().unwrap(),
+        tether_tests::sso::client_secret(&op, "rs256-basic"),
+        "app-state-91f2",
+    ] {
+        assert!(!text.contains(secret), "{secret} was logged");
+    }
+    assert!(!text.contains("eyJ"), "a JWT was logged");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"tether::sso\"") && l.contains("succeeded")),
+        "the sign-in's own line is written"
+    );
 }
