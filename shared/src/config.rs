@@ -77,9 +77,12 @@ impl PublicBaseUrl {
         Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
     }
 
-    /// Tether's SSO callback: what an identity provider's administrator registers.
-    pub fn sso_callback(&self) -> String {
-        format!("{}/v1/sso/callback", self.0)
+    /// A login connection's own SSO callback, what its provider's
+    /// administrator registers: one per connection, so a code one provider
+    /// sends can never be taken for another's (the OAuth mix-up attack,
+    /// RFC 9207 §1).
+    pub fn sso_callback(&self, identity_provider_id: impl std::fmt::Display) -> String {
+        format!("{}/v1/sso/callback/{identity_provider_id}", self.0)
     }
 
     /// Whether browsers reach it over TLS: the SSO cookie is then `Secure`
@@ -331,8 +334,8 @@ mod tests {
     fn the_public_base_url_is_https_or_loopback_http() {
         let base = |v: &str| config(&[("TETHER_PUBLIC_BASE_URL", v)]).map(|c| c.public_base_url);
         assert_eq!(
-            base("https://api.example.com/").unwrap().sso_callback(),
-            "https://api.example.com/v1/sso/callback"
+            base("https://api.example.com/").unwrap().sso_callback("p1"),
+            "https://api.example.com/v1/sso/callback/p1"
         );
         assert!(base("https://api.example.com").unwrap().is_https());
         assert!(!base("http://127.0.0.1:9000").unwrap().is_https());

@@ -64,10 +64,16 @@ async fn the_client_secret_is_sealed_never_shown_and_kept_when_not_sent() {
         .assert_status(200);
     let shown = &res.body["login"];
     assert_eq!(shown["has_client_secret"], true);
+    // The connection's own callback, for the provider's administrator.
+    let callback = shown["callback_url"].as_str().unwrap();
     assert_eq!(
-        shown["callback_url"],
-        "http://127.0.0.1:9000/v1/sso/callback"
+        callback,
+        format!(
+            "http://127.0.0.1:9000/v1/sso/callback/{}",
+            provider["id"].as_str().unwrap()
+        )
     );
+    op.register_redirect_uri(callback).await;
     assert_eq!(shown["client_auth"], "client_secret_post");
     assert_eq!(shown["redirect_uris"], json!([APP]));
     assert_eq!(shown["provisioning"], "create");
@@ -111,12 +117,15 @@ async fn a_wrong_client_secret_fails_the_sign_in_with_server_error() {
     let app = spawn_app().await;
     let op = OidcProvider::start("g1").await;
     let provider = registered(&app, &op).await;
-    app.patch(
-        &path(&provider),
-        &json!({"login": login(Some("not-the-secret"))}),
-    )
-    .await
-    .assert_status(200);
+    let res = app
+        .patch(
+            &path(&provider),
+            &json!({"login": login(Some("not-the-secret"))}),
+        )
+        .await
+        .assert_status(200);
+    op.register_redirect_uri(res.body["login"]["callback_url"].as_str().unwrap())
+        .await;
     let back = Browser::new(&app, "198.51.100.7")
         .sign_in(&op, &provider, "wes", "")
         .await;
@@ -210,10 +219,18 @@ async fn configuring_login_needs_sso_connections_configure() {
     let app = spawn_app().await;
     let op = OidcProvider::start("g1").await;
     let provider = registered(&app, &op).await;
+    let live = connect(&app, &op, "es256", "create").await;
     app.put_policies(
         r#"forbid (principal, action == Action::"sso_connections.configure", resource);"#,
     )
     .await;
+    // A live connection's client id and keys are its configuration too.
+    app.patch(&path(&live), &json!({"client_id": "other"}))
+        .await
+        .assert_error(403, "policy_denied");
+    app.patch(&path(&live), &json!({"name": "Renamed live"}))
+        .await
+        .assert_status(200);
     let res = app
         .patch(&path(&provider), &json!({"login": login(Some("secret"))}))
         .await;
@@ -293,7 +310,10 @@ async fn organization_id_picks_the_organizations_only_connection() {
     let res = authorize(&app, &by_org).await.assert_status(302);
     let to = tether_tests::sso::query_of(res.header("location").unwrap());
     assert_eq!(to["client_id"], "rs256");
-    assert_eq!(to["redirect_uri"], "http://127.0.0.1:9000/v1/sso/callback");
+    assert_eq!(
+        to["redirect_uri"],
+        only["login"]["callback_url"].as_str().unwrap()
+    );
     assert_eq!(to["response_type"], "code");
     assert_eq!(to["scope"], "openid email profile");
     assert_eq!(to["code_challenge_method"], "S256");
@@ -307,7 +327,6 @@ async fn organization_id_picks_the_organizations_only_connection() {
     let (other, _) = app.create_org("Other").await;
     let res = authorize(&app, &format!("organization_id={other}")).await;
     assert_eq!(res.body["details"]["reason"], "none");
-    let _ = only;
 }
 
 #[tokio::test]

@@ -699,3 +699,122 @@ async fn sign_ins_are_events_with_their_outcome_and_no_token_material() {
         assert!(!text.contains(secret), "an event carries {secret}: {text}");
     }
 }
+
+/// The stored reason of the organization's failed sign-ins.
+async fn failure_reasons(app: &TestApp) -> Vec<String> {
+    crate::table_items(app)
+        .await
+        .into_iter()
+        .filter(|item| {
+            item["SK"]
+                .as_s()
+                .is_ok_and(|sk| sk.starts_with("SSOLOGIN#"))
+        })
+        .filter_map(|item| item.get("reason").and_then(|r| r.as_s().ok()).cloned())
+        .collect()
+}
+
+/// The OAuth mix-up attack (RFC 9207): a provider's answer arriving at
+/// another connection's callback — as when a malicious connection's
+/// authorization endpoint sends the browser on to an honest provider —
+/// ends the attempt before its code is sent anywhere.
+#[tokio::test]
+async fn a_code_at_another_connections_callback_goes_to_no_token_endpoint() {
+    let app = spawn_app().await;
+    let op = OidcProvider::start("g1").await;
+    let attacker = connect(&app, &op, "rs256", "create").await;
+    let honest = connect(&app, &op, "es256", "create").await;
+    let mut browser = Browser::new(&app, "198.51.100.7");
+    let res = browser.authorize(&authorize_query(&attacker, "")).await;
+    let back = browser
+        .at_provider(&op, res.header("location").unwrap(), "vera", false)
+        .await;
+    // The answer comes back at the honest connection's callback instead.
+    let elsewhere = format!(
+        "/v1/sso/callback/{}?{}",
+        honest["id"].as_str().unwrap(),
+        back.query().unwrap()
+    );
+    let res = browser.get(&elsewhere).await.assert_status(302);
+    assert_failed(&query_of(res.header("location").unwrap()), "server_error");
+    assert_eq!(failure_reasons(&app).await, ["wrong_callback"]);
+    // The attempt is spent: its own callback finds nothing now.
+    browser
+        .callback(&back)
+        .await
+        .assert_error(400, "invalid_login_attempt");
+    assert_eq!(app.get("/v1/end-users").await.data().len(), 0);
+}
+
+/// `/v1/sso/callback`, shared by every connection, takes only answers
+/// whose provider names itself (`iss`, RFC 9207): both providers here do;
+/// the same answer without it is refused.
+#[tokio::test]
+async fn the_shared_callback_takes_only_answers_naming_their_provider() {
+    let app = spawn_app().await;
+    for op in [
+        OidcProvider::start("g1").await,
+        OidcProvider::start_idpy().await,
+    ] {
+        let provider = connect(&app, &op, "rs256", "create").await;
+        for named in [true, false] {
+            let mut browser = Browser::new(&app, "198.51.100.7");
+            let res = browser.authorize(&authorize_query(&provider, "")).await;
+            let back = browser
+                .at_provider(&op, res.header("location").unwrap(), "ada", false)
+                .await;
+            assert!(
+                back.query_pairs()
+                    .any(|(k, v)| k == "iss" && v == op.issuer.as_str())
+            );
+            let query: Vec<(String, String)> = back
+                .query_pairs()
+                .filter(|(k, _)| named || k != "iss")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish();
+            let res = browser
+                .get(&format!("/v1/sso/callback?{query}"))
+                .await
+                .assert_status(302);
+            let answer = query_of(res.header("location").unwrap());
+            if named {
+                assert!(answer.contains_key("code"), "{answer:?}");
+            } else {
+                assert_failed(&answer, "server_error");
+            }
+        }
+    }
+    assert_eq!(
+        failure_reasons(&app).await,
+        ["issuer_missing", "issuer_missing"]
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_uri_removed_during_the_sign_in_is_not_returned_to() {
+    let app = spawn_app().await;
+    let (op, provider) = panva(&app, "create").await;
+    let mut browser = Browser::new(&app, "198.51.100.7");
+    let res = browser.authorize(&authorize_query(&provider, "")).await;
+    let back = browser
+        .at_provider(&op, res.header("location").unwrap(), "wyn", false)
+        .await;
+    app.patch(
+        &format!(
+            "/v1/identity-providers/{}",
+            provider["id"].as_str().unwrap()
+        ),
+        &json!({"login": {"enabled": true, "client_auth": "client_secret_post",
+            "redirect_uris": ["https://app.example.com/other"], "provisioning": "create"}}),
+    )
+    .await
+    .assert_status(200);
+    let res = browser.callback(&back).await;
+    res.assert_error(400, "invalid_login_attempt");
+    assert_eq!(res.body["details"]["reason"], "redirect_uri_removed");
+    assert!(res.header("location").is_none());
+    assert_eq!(app.get("/v1/end-users").await.data().len(), 0);
+}

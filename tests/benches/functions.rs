@@ -54,6 +54,8 @@ const POLICY: &str = r#"@notice("No blocked.example identities")
 forbid (principal, action == Action::"identities.create", resource)
 when { context has external_email && context.external_email like "*@blocked.example" };"#;
 const COLD_STARTS: usize = 7;
+/// The key `TestApp` seals with (`tether_tests::webhook_key`: 32 × 9).
+const TEST_APP_SEALING_KEY_B64: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
 /// The user-token seed of `TestApp` (so tokens it mints verify in the binaries).
 const TOKEN_SEED_B64: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
@@ -290,7 +292,14 @@ fn spawn(binary: &Path, function: &str, emulator: &Emulator, table: &str, setup:
         .env("TETHER_TOKEN_SIGNING_KEY", TOKEN_SEED_B64)
         // The same 32 bytes serve as the webhook sealing key and the
         // idempotency key.
-        .env("TETHER_WEBHOOK_KEY", TOKEN_SEED_B64)
+        // The sealing key first; the test app's after it, so attempts and
+        // client secrets sealed in process open.
+        .env(
+            "TETHER_WEBHOOK_KEY",
+            format!("{TOKEN_SEED_B64},{TEST_APP_SEALING_KEY_B64}"),
+        )
+        // The SSO cases' OpenID Provider runs on loopback http.
+        .env("TETHER_OUTBOUND_ALLOW_LOOPBACK_HTTP", "true")
         .env("TETHER_IDEMPOTENCY_KEY", TOKEN_SEED_B64)
         .env("TETHER_IP_RATE_LIMIT", "400")
         .env("TETHER_IP_BURST", "1000000")
@@ -692,7 +701,7 @@ fn measure(case: &Case, table: &str, terminator: &tls::Terminator, events: &[Val
 // The world and the requests.
 
 /// Every case with `total` events each.
-async fn cases(t: &TestApp, total: usize) -> Vec<Case> {
+async fn cases(t: &TestApp, sso: &SsoWorld, total: usize) -> Vec<Case> {
     let user = t.create_user(json!({"email": "bench@example.com"})).await;
     let user_id = user["id"].as_str().unwrap().to_owned();
     let token = t.user_token(&user);
@@ -905,6 +914,14 @@ async fn cases(t: &TestApp, total: usize) -> Vec<Case> {
             each(&|_| t.request("GET", "/.well-known/jwks.json").no_key().event()),
         ),
         (
+            "sso-authorize",
+            302,
+            each(&|_| t.request("GET", &sso.authorize_path()).no_key().event()),
+        ),
+        // Their events hold codes that expire: made just before each run.
+        ("sso-callback", 302, Vec::new()),
+        ("sso-token", 200, Vec::new()),
+        (
             "create-connect-token",
             201,
             each(&|_| {
@@ -1061,6 +1078,80 @@ async fn cases(t: &TestApp, total: usize) -> Vec<Case> {
 }
 
 // ---------------------------------------------------------------------------
+// SSO login: a genuine OpenID Provider and a login connection to it.
+
+/// The provider the SSO cases sign in at, and its login connection.
+struct SsoWorld {
+    op: tether_tests::oidc::OidcProvider,
+    provider: Value,
+}
+
+/// The one person every measured sign-in is: linked before the runs, so a
+/// callback is the linked-identity path (no provisioning).
+const SSO_LOGIN: &str = "bench-sso-user";
+
+impl SsoWorld {
+    async fn start(t: &TestApp) -> Self {
+        let op = tether_tests::oidc::OidcProvider::start("g1").await;
+        let provider = tether_tests::sso::connect(t, &op, "rs256-basic", "create").await;
+        let world = Self { op, provider };
+        let code = world.code(t).await;
+        tether_tests::sso::exchange(t, &code)
+            .await
+            .assert_status(200);
+        world
+    }
+
+    fn authorize_path(&self) -> String {
+        format!(
+            "/v1/sso/authorize?identity_provider_id={}&redirect_uri={}&state=bench",
+            self.provider["id"].as_str().unwrap(),
+            tether_tests::sso::encode(tether_tests::sso::APP)
+        )
+    }
+
+    /// A browser's callback request at Tether, the provider's code in it.
+    async fn callback_event(&self, t: &TestApp) -> Value {
+        let mut browser = tether_tests::sso::Browser::new(t, "198.51.100.7");
+        let res = browser.get(&self.authorize_path()).await.assert_status(302);
+        let location = res.header("location").unwrap().to_owned();
+        let back = browser
+            .at_provider(&self.op, &location, SSO_LOGIN, false)
+            .await;
+        t.request("GET", &format!("{}?{}", back.path(), back.query().unwrap()))
+            .no_key()
+            .source_ip("198.51.100.7")
+            .header("cookie", browser.cookie.as_deref().unwrap())
+            .event()
+    }
+
+    /// A fresh `tsc_` code, from a whole sign-in in process.
+    async fn code(&self, t: &TestApp) -> String {
+        let back = tether_tests::sso::Browser::new(t, "198.51.100.7")
+            .sign_in(&self.op, &self.provider, SSO_LOGIN, "")
+            .await;
+        back["code"].clone()
+    }
+
+    /// `n` fresh events of `function` (`sso-callback` or `sso-token`).
+    async fn events(&self, t: &TestApp, function: &str, n: usize) -> Vec<Value> {
+        // The attempts and codes made in process expire by the app's clock.
+        t.clock.set(time::OffsetDateTime::now_utc());
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            events.push(match function {
+                "sso-callback" => self.callback_event(t).await,
+                _ => t
+                    .request("POST", "/v1/sso/token")
+                    .json(&json!({"code": self.code(t).await}))
+                    .event(),
+            });
+        }
+        events
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Targets and the report.
 
 /// Most DynamoDB round trips per warm request.
@@ -1183,20 +1274,21 @@ fn main() {
 
     let per_run = COLD_STARTS + WARMUP + n;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (t, mut cases, terminator) = runtime.block_on(async {
+    let (t, sso, mut cases, terminator) = runtime.block_on(async {
         let mut t = TestAppBuilder::default().spawn().await;
         if older_keys {
             (t.admin_key_id, t.admin_key) = t
                 .create_older_form_key(t.org_id, &[tether::auth::Scope::Admin])
                 .await;
         }
-        let cases = cases(&t, per_run * runs).await;
+        let sso = SsoWorld::start(&t).await;
+        let cases = cases(&t, &sso, per_run * runs).await;
         let upstream = tether_tests::dynamodb_endpoint()
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
         let terminator = tls::start(upstream, &root().join("target/bench-tls")).await;
-        (t, cases, terminator)
+        (t, sso, cases, terminator)
     });
     let table = t.app.store.table().to_owned();
     cases.retain(|case| {
@@ -1211,7 +1303,13 @@ fn main() {
     for run in 0..runs {
         eprintln!("==> run {} of {runs}", run + 1);
         for (case, figures) in cases.iter().zip(&mut figures) {
-            let events = &case.events[run * per_run..(run + 1) * per_run];
+            let fresh;
+            let events = if case.events.is_empty() {
+                fresh = runtime.block_on(sso.events(&t, &case.function, per_run));
+                &fresh[..]
+            } else {
+                &case.events[run * per_run..(run + 1) * per_run]
+            };
             figures.push(measure(case, &table, &terminator, events));
         }
     }

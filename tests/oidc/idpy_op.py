@@ -10,6 +10,9 @@ signed form token) behind a form this file writes and the few lines of WSGI
 glue below; users ada, bob and eve sign in with `pw-<name>`. Prints
 `listening <issuer>`.
 
+`POST /_register?redirect_uri=…` registers one more redirect URI with every
+client (a login connection's callback).
+
 Environment: IDPY_CALLBACK (the redirect URIs its clients are registered
 with, comma-separated, default http://127.0.0.1/cb), IDPY_PORT (default: any
 free port).
@@ -105,6 +108,13 @@ def app(environ, start):
     try:
         if path == "/jwks":
             return respond(start, "200 OK", ctx.keyjar.export_jwks_as_json())
+        if path == "/_register" and method == "POST":
+            # A redirect URI more for every client (an administrator
+            # registering a login connection's callback), matched exactly.
+            for client in ctx.cdb.values():
+                client["redirect_uris"].append((query["redirect_uri"], {}))
+            start("204 No Content", [])
+            return [b""]
         if path == "/verify/user":
             form = {k: v[0] for k, v in parse_qs(body).items()}
             authn = ctx.authn_broker.get_method_by_id("user")

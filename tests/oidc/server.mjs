@@ -10,6 +10,10 @@
 //                     (Tether's SSO callback)
 //   OIDC_PORT         the port to listen on (default: one the kernel picks)
 //
+// `POST /_register?redirect_uri=…` registers one more redirect URI with
+// every client (a login connection's callback): the provider is built again
+// with it, as a rotation is.
+//
 // It listens on a port the kernel picks — so no other process can hold it
 // first — and prints `listening <issuer>` once it serves. A rotation is
 // `POST /_rotate?generations=g2,g1`: the provider is built again with those
@@ -77,7 +81,7 @@ function build(issuer, names) {
       accountId: sub,
       claims: () => ({ sub, email: `${sub}@example.com`, email_verified: !sub.startsWith('unverified-'), name: `User ${sub}`, preferred_username: sub }),
     }),
-    ttl: { IdToken: 600 },
+    ttl: { IdToken: 600, AuthorizationCode: 600 },
   });
 
   return provider.callback();
@@ -85,10 +89,18 @@ function build(issuer, names) {
 
 let issuer;
 let handler;
+let current = process.env.OIDC_GENERATIONS;
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, issuer);
   if (url.pathname === '/_rotate' && req.method === 'POST') {
-    handler = build(issuer, url.searchParams.get('generations'));
+    current = url.searchParams.get('generations');
+    handler = build(issuer, current);
+    res.writeHead(204).end();
+    return;
+  }
+  if (url.pathname === '/_register' && req.method === 'POST') {
+    callbacks.push(url.searchParams.get('redirect_uri'));
+    handler = build(issuer, current);
     res.writeHead(204).end();
     return;
   }
@@ -96,6 +108,6 @@ const server = http.createServer((req, res) => {
 });
 server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
   issuer = `http://127.0.0.1:${server.address().port}`;
-  handler = build(issuer, process.env.OIDC_GENERATIONS);
+  handler = build(issuer, current);
   console.log(`listening ${issuer}`);
 });

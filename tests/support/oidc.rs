@@ -55,8 +55,9 @@ impl Implementation {
 /// The redirect URI its clients are registered with.
 const REDIRECT_URI: &str = "http://127.0.0.1/cb";
 
-/// Tether's SSO callback in the tests (the default public base URL's):
-/// every client is registered with it too.
+/// Tether's SSO callbacks in the tests (under the default public base
+/// URL): the shared one every client is registered with, which a
+/// connection's own (`…/callback/<id>`) extends.
 pub const TETHER_CALLBACK: &str = "http://127.0.0.1:9000/v1/sso/callback";
 
 /// A running provider; stopped when dropped.
@@ -216,6 +217,23 @@ impl OidcProvider {
             .expect("rotation request");
         assert_eq!(res.status(), 204, "rotation to {generations}");
         self.serves().await;
+    }
+
+    /// Registers `redirect_uri` with every client, as the provider's
+    /// administrator registers a login connection's callback.
+    pub async fn register_redirect_uri(&self, redirect_uri: &str) {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/_register", self.issuer),
+            &[("redirect_uri", redirect_uri)],
+        )
+        .expect("URL");
+        let res = self
+            .http
+            .post(url)
+            .send()
+            .await
+            .expect("registration request");
+        assert_eq!(res.status(), 204, "registering {redirect_uri}");
     }
 
     /// Asserts that it serves its discovery document.

@@ -41,19 +41,24 @@ pub async fn connect(app: &TestApp, op: &OidcProvider, client: &str, provisionin
         "/v1/identity-providers/{}",
         created.body["id"].as_str().unwrap()
     );
-    app.patch(
-        &path,
-        &json!({"login": {
-            "enabled": true,
-            "client_secret": client_secret(op, client),
-            "client_auth": method,
-            "redirect_uris": [APP],
-            "provisioning": provisioning,
-        }}),
-    )
-    .await
-    .assert_status(200)
-    .body
+    let connected = app
+        .patch(
+            &path,
+            &json!({"login": {
+                "enabled": true,
+                "client_secret": client_secret(op, client),
+                "client_auth": method,
+                "redirect_uris": [APP],
+                "provisioning": provisioning,
+            }}),
+        )
+        .await
+        .assert_status(200)
+        .body;
+    // The provider's administrator registers the connection's callback.
+    op.register_redirect_uri(connected["login"]["callback_url"].as_str().unwrap())
+        .await;
+    connected
 }
 
 /// The query of a URL (or of a `Location`) as a map.
@@ -125,7 +130,7 @@ impl<'a> Browser<'a> {
     /// Tether's callback at `url` (the provider's redirect).
     pub async fn callback(&mut self, url: &url::Url) -> TestResponse {
         let query = url.query().unwrap_or_default().to_owned();
-        self.get(&format!("/v1/sso/callback?{query}")).await
+        self.get(&format!("{}?{query}", url.path())).await
     }
 
     /// The whole sign-in of `login` through `provider` (a login connection)

@@ -62,6 +62,14 @@ pub async fn update(
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
     ctx.check_stored_in(current.organization_id, RESOURCE)?;
+    // A live connection's client id and keys decide who signs in: changing
+    // them configures the connection too.
+    if input.login.is_none()
+        && current.login.is_some()
+        && (input.client_id.is_some() || input.source.is_some())
+    {
+        ctx.authorize_also(CONFIGURE_LOGIN).await?;
+    }
     if input.name.is_none()
         && input.client_id.is_none()
         && input.source.is_none()
@@ -147,7 +155,7 @@ async fn configure_login(
         client_secret_sealed,
         authorization_endpoint: endpoints.authorization_endpoint.to_string(),
         token_endpoint: endpoints.token_endpoint.to_string(),
-        callback_url: ctx.app.config.public_base_url.sso_callback(),
+        callback_url: ctx.app.config.public_base_url.sso_callback(current.id),
         configured_at: ctx.app.clock.now().into(),
     })
 }

@@ -126,10 +126,13 @@ pub async fn handle<O: Operation<A>, A>(
             cors.decorate(headers, &mut response);
         }
         if endpoint.page {
-            use lambda_http::http::header::{CACHE_CONTROL, HeaderValue, REFERRER_POLICY};
+            use lambda_http::http::header::{
+                CACHE_CONTROL, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+            };
             let headers = response.headers_mut();
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         }
         let response = stamp(response, request_id);
         let caller = learned.caller;

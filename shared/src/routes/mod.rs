@@ -62,6 +62,7 @@ pub const ALL: &[Endpoint] = &[
     GET_JWKS,
     SSO_AUTHORIZE,
     SSO_CALLBACK,
+    SSO_SHARED_CALLBACK,
     SSO_TOKEN,
     CREATE_CONNECT_TOKEN,
     GET_CONNECT_TOKEN,

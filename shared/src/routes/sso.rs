@@ -72,14 +72,60 @@ pub const SSO_AUTHORIZE: Endpoint = Endpoint::new(
 )
 .touching(&[Touch::Read, Touch::Put])
 .page();
-/// `GET /v1/sso/callback`
+/// `GET /v1/sso/callback/{identity_provider_id}`
 pub const SSO_CALLBACK: Endpoint = Endpoint::new(
     "sso-callback",
+    ("GET", "/v1/sso/callback/{identity_provider_id}"),
+    "sso.login",
+    op!(api::sso::connection_callback),
+    Docs::new(
+        "The identity provider's return to a connection's own callback: Tether completes the sign-in",
+        (
+            302,
+            "To the app's redirect_uri with `code` (`tsc_…`) and its `state`, or with `error` and `error_description`.",
+            None,
+        ),
+        &[400],
+    )
+    .query(&[
+        QueryParameter {
+            name: "state",
+            required: true,
+            description: "Tether's state for the provider.",
+            id: false,
+        },
+        QueryParameter {
+            name: "code",
+            required: false,
+            description: "The provider's authorization code.",
+            id: false,
+        },
+        QueryParameter {
+            name: "error",
+            required: false,
+            description: "The provider's error (`access_denied`, …).",
+            id: false,
+        },
+    ]),
+)
+.example(None, "code=SplxlOBeZQQYbYS6WxSbIA&state=Zkl0cWh2c1dtN2VHbk5QSWpTbG1Yd1lfM2VxRmc0ZGs")
+.touching(&[
+    Touch::Read,
+    Touch::Put,
+    Touch::Delete,
+    Touch::ConditionCheck,
+    Touch::Indexes,
+])
+.deciding_for_end_user()
+.page();
+/// `GET /v1/sso/callback`
+pub const SSO_SHARED_CALLBACK: Endpoint = Endpoint::new(
+    "sso-shared-callback",
     ("GET", "/v1/sso/callback"),
     "sso.login",
     op!(api::sso::callback),
     Docs::new(
-        "The identity provider's return: Tether completes the sign-in",
+        "The callback shared by every connection, for providers that send `iss` (RFC 9207), which it requires",
         (
             302,
             "To the app's redirect_uri with `code` (`tsc_…`) and its `state`, or with `error` and `error_description`.",

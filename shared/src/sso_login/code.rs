@@ -134,19 +134,23 @@ pub async fn exchange(
     now: i64,
 ) -> Result<Exchanged, StoreError> {
     use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-    // Without a verifier, no challenge can match (an empty string is no
-    // S256 output).
-    let challenge = code_verifier.map(super::s256_challenge).unwrap_or_default();
-    let updated = store
+    let unused = "attribute_exists(PK) AND attribute_not_exists(exchanged_at) \
+                  AND code_expires_at > :now";
+    let update = store
         .update_item((org_pk(org), sk(code)))
         .update_expression("SET exchanged_at = :now")
-        .condition_expression(
-            "attribute_exists(PK) AND attribute_not_exists(exchanged_at) \
-             AND code_expires_at > :now \
-             AND (attribute_not_exists(code_challenge) OR code_challenge = :challenge)",
-        )
-        .expression_attribute_values(":now", store::n(now))
-        .expression_attribute_values(":challenge", store::s(challenge))
+        .expression_attribute_values(":now", store::n(now));
+    // The app's challenge, when it sent one, must be met by the verifier.
+    let update = match code_verifier {
+        Some(verifier) => update
+            .condition_expression(format!(
+                "{unused} AND (attribute_not_exists(code_challenge) OR code_challenge = :challenge)"
+            ))
+            .expression_attribute_values(":challenge", store::s(super::s256_challenge(verifier))),
+        None => update
+            .condition_expression(format!("{unused} AND attribute_not_exists(code_challenge)")),
+    };
+    let updated = update
         .return_values(ReturnValue::AllNew)
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()

@@ -29,6 +29,8 @@ use std::sync::Arc;
 const STATE_MAX_CHARS: usize = 512;
 /// Longest `login_hint`, in characters.
 const LOGIN_HINT_MAX_CHARS: usize = 256;
+/// How long the callback's sign-in may take, provider included.
+const SIGN_IN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(7);
 /// The scopes Tether asks every provider for.
 const SCOPES: &str = "openid email profile";
 
@@ -151,11 +153,13 @@ async fn connection_by_id(ctx: &Ctx, id: IdentityProviderId) -> Result<ProviderR
 /// The organization's only enabled login connection.
 async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<ProviderRecord, ApiError> {
     // The organization's providers are capped: one bounded page.
-    let (providers, _) = identity_providers::list(&ctx.app.store, org, None, 100).await?;
+    let (providers, more) = identity_providers::list(&ctx.app.store, org, None, 100).await?;
     let mut enabled = providers
         .into_iter()
         .filter(|p| p.login.as_ref().is_some_and(|l| l.enabled));
     match (enabled.next(), enabled.next()) {
+        // Beyond one page, another may follow: not provably the only one.
+        (Some(_), None) if more => Err(ApiError::NoLoginConnection { reason: "several" }),
         (Some(only), None) => Ok(only),
         (None, _) => Err(ApiError::NoLoginConnection { reason: "none" }),
         (Some(_), Some(_)) => Err(ApiError::NoLoginConnection { reason: "several" }),
@@ -247,13 +251,39 @@ impl AppReturn {
     }
 }
 
-/// `GET /v1/sso/callback` → 302 to the app with `code` and its `state`, or
-/// with `error` and `error_description`; 400 (no redirect) when the
-/// attempt is unknown, used, or another browser's.
+/// `GET /v1/sso/callback/{identity_provider_id}` — a connection's own
+/// callback (its `login.callback_url`) → 302 to the app with `code` and its
+/// `state`, or with `error` and `error_description`; 400 (no redirect) when
+/// the attempt is unknown, used, or another browser's. An attempt of
+/// another connection fails before its code goes anywhere (mix-up).
+pub async fn connection_callback(
+    ctx: Ctx,
+    _: NoBody,
+    uses: (Arc<Outbound>, Arc<Keyring>),
+) -> Result<Reply, ApiError> {
+    let id = ctx
+        .path_id("identity_provider_id", IdentityProviderId::parse)
+        .map_err(|_| ApiError::InvalidLoginAttempt {
+            reason: "malformed",
+        })?;
+    complete(ctx, uses, sign_in::Leg::Connection(id)).await
+}
+
+/// `GET /v1/sso/callback` — the callback shared by every connection: as
+/// [`connection_callback`], for providers that name themselves in their
+/// answer (RFC 9207 `iss`), which is then required.
 pub async fn callback(
     ctx: Ctx,
     _: NoBody,
+    uses: (Arc<Outbound>, Arc<Keyring>),
+) -> Result<Reply, ApiError> {
+    complete(ctx, uses, sign_in::Leg::Shared).await
+}
+
+async fn complete(
+    ctx: Ctx,
     (outbound, keyring): (Arc<Outbound>, Arc<Keyring>),
+    leg: sign_in::Leg,
 ) -> Result<Reply, ApiError> {
     let malformed = ApiError::InvalidLoginAttempt {
         reason: "malformed",
@@ -280,8 +310,16 @@ pub async fn callback(
         state: attempt.secrets.app_state.clone(),
     };
     let (org, provider_id) = (attempt.organization_id, attempt.identity_provider_id);
-    let started = std::time::Instant::now();
-    let signed_in = sign_in::sign_in(&ctx, &outbound, &keyring, &attempt).await;
+    let mut token_request = std::time::Duration::ZERO;
+    // One deadline for all the sign-in's outbound work and writes, well
+    // inside the function's 10 s: a slow provider still gets an answer.
+    let signed_in = tokio::time::timeout(
+        SIGN_IN_DEADLINE,
+        sign_in::sign_in(&ctx, &outbound, &keyring, &attempt, leg, &mut token_request),
+    )
+    .await
+    .unwrap_or(Err(Failure::ServerError("timeout")));
+    let token_request_ms = token_request.as_secs_f64() * 1000.0;
     let now = ctx.app.clock.now();
     match signed_in {
         Ok(code) => {
@@ -290,7 +328,7 @@ pub async fn callback(
                 organization_id = %org,
                 identity_provider_id = %provider_id,
                 outcome = "succeeded",
-                callback_ms = started.elapsed().as_secs_f64() * 1000.0,
+                token_request_ms,
                 "sso login"
             );
             app.redirect(&[("code", &code)])
@@ -302,11 +340,19 @@ pub async fn callback(
                 identity_provider_id = %provider_id,
                 outcome = "failed",
                 reason = failure.reason(),
+                token_request_ms,
                 "sso login"
             );
             let record = LoginOutcome::failed(org, provider_id, failure, now);
             if let Err(err) = record.store(&ctx.app.store).await {
                 tracing::error!(error = %err, "the failed sign-in's record was not stored");
+            }
+            if failure == Failure::ServerError("redirect_uri_removed") {
+                // The app's URL was removed from the connection since the
+                // attempt began: the browser goes nowhere.
+                return Err(ApiError::InvalidLoginAttempt {
+                    reason: "redirect_uri_removed",
+                });
             }
             app.failed(failure)
         }
