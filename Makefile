@@ -1,8 +1,14 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot bench-cedar generate docs
+.PHONY: dev dev-sso test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot bench-cedar generate docs
 
 dev:
 	@scripts/dev.sh
+
+# SSO login end to end: make dev plus a local OpenID Provider as a login
+# connection and a demo app signing in through it (scripts/dev-sso.sh;
+# scripts/dev-sso.sh --smoke signs in once without a browser).
+dev-sso:
+	@scripts/dev-sso.sh
 
 test:
 	@scripts/test.sh
