@@ -315,12 +315,15 @@ fn every_post_function_may_read_the_idempotency_key() {
     }
 }
 
-/// docs/security.md names the test behind every claim: each `file.rs::name`
-/// it names is a function of that file (tests/api/ unless the path says
-/// otherwise), so a renamed or removed test cannot leave a claim unbacked.
+/// docs/security.md (and the SSO guide's security table) names the test
+/// behind every claim: each `file.rs::name` it names is a function of that
+/// file (tests/api/ unless the path says otherwise), so a renamed or
+/// removed test cannot leave a claim unbacked.
 #[test]
 fn every_test_docs_security_names_exists() {
-    let doc = std::fs::read_to_string(root().join("docs/security.md")).unwrap();
+    let doc = ["docs/security.md", "docs/sso.md"]
+        .map(|doc| std::fs::read_to_string(root().join(doc)).unwrap())
+        .join("\n");
     let mut named = 0;
     for span in doc.split('`').skip(1).step_by(2) {
         let Some((file, rest)) = span.split_once(".rs::") else {

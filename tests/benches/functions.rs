@@ -373,6 +373,10 @@ struct Figures {
     /// p50 of each request's slowest DynamoDB call: one round trip.
     round_trip_us: f64,
     handler_p50_us: f64,
+    /// p50 of the requests' DynamoDB busy time.
+    dynamodb_p50_us: f64,
+    /// SSO callbacks: p50 of the provider's token request.
+    provider_p50_us: Option<f64>,
     calls: f64,
     read_units: f64,
     write_units: f64,
@@ -409,6 +413,10 @@ impl Figures {
                 .map(|_| of(&|f| f.after_limiter_p50_us.unwrap_or(f64::NAN))),
             round_trip_us: of(&|f| f.round_trip_us),
             handler_p50_us: of(&|f| f.handler_p50_us),
+            dynamodb_p50_us: of(&|f| f.dynamodb_p50_us),
+            provider_p50_us: last
+                .provider_p50_us
+                .map(|_| of(&|f| f.provider_p50_us.unwrap_or(f64::NAN))),
             calls: of(&|f| f.calls),
             read_units: of(&|f| f.read_units),
             write_units: of(&|f| f.write_units),
@@ -641,13 +649,34 @@ fn warm(case: &Case, table: &str, setup: Setup, events: &[Value]) -> (Vec<f64>, 
     let _ = process.child.wait();
     std::thread::sleep(Duration::from_millis(50));
     latencies.sort_by(f64::total_cmp);
-    let lines = process
+    let lines: Vec<Value> = process
         .log
         .lock()
         .unwrap()
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    // An SSO callback's own line holds the provider's time: joined to its
+    // request's line by the request id.
+    let provider_ms: HashMap<String, f64> = lines
+        .iter()
+        .filter(|l| l["message"] == "sso login")
+        .filter_map(|l| {
+            Some((
+                l["requestId"].as_str()?.to_owned(),
+                l["token_request_ms"].as_f64()?,
+            ))
+        })
+        .collect();
+    let lines = lines
+        .into_iter()
         .filter(|l| l["message"] == "request completed")
+        .map(|mut l| {
+            if let Some(ms) = l["requestId"].as_str().and_then(|id| provider_ms.get(id)) {
+                l["provider_ms"] = json!(ms);
+            }
+            l
+        })
         .skip(WARMUP)
         .collect();
     (latencies, lines, rss)
@@ -685,9 +714,16 @@ fn measure(case: &Case, table: &str, terminator: &tls::Terminator, events: &[Val
         p99_us: percentile(&latencies, 99.0),
         after_limiter_p50_us,
         round_trip_us: p50_of(&|l| Some(l["dynamodb_slowest_ms"].as_f64()? * 1000.0)),
+        // Tether's own time: neither DynamoDB's nor the provider's.
         handler_p50_us: p50_of(&|l| {
-            Some((l["latency_ms"].as_f64()? - l["dynamodb_ms"].as_f64()?) * 1000.0)
+            let provider = l["provider_ms"].as_f64().unwrap_or(0.0);
+            Some((l["latency_ms"].as_f64()? - l["dynamodb_ms"].as_f64()? - provider) * 1000.0)
         }),
+        dynamodb_p50_us: p50_of(&|l| Some(l["dynamodb_ms"].as_f64()? * 1000.0)),
+        provider_p50_us: lines
+            .iter()
+            .any(|l| l.get("provider_ms").is_some())
+            .then(|| p50_of(&|l| Some(l["provider_ms"].as_f64()? * 1000.0))),
         calls: mean("dynamodb_calls"),
         read_units: mean("dynamodb_read_units"),
         write_units: mean("dynamodb_write_units"),
@@ -1408,6 +1444,24 @@ fn main() {
         println!(
             "{function:<28} {compute:>12.3} {dynamodb:>12.3} {ours:>12.3} {calls:>12.2} {theirs:>12.3}"
         );
+    }
+    for (case, f) in cases.iter().zip(&figures) {
+        if let Some(provider) = f.provider_p50_us {
+            println!(
+                "\n{} split (p50, µs): total {:.0} = DynamoDB {:.0} ({:.0} calls, one round trip {:.0}) \
+                 + the provider's token endpoint {:.0} + Tether's own {:.0} (+ the invoke's own, floor {:.0}); \
+                 floor: one token request + one transaction ≈ {:.0}",
+                case.function,
+                f.p50_us,
+                f.dynamodb_p50_us,
+                f.calls,
+                f.round_trip_us,
+                provider,
+                f.handler_p50_us,
+                floor.p50_us,
+                floor.p50_us + provider + f.round_trip_us,
+            );
+        }
     }
     println!(
         "\n(medians of {runs} run(s); per run: n = {n} warm requests per function after {WARMUP} warm-up; \
