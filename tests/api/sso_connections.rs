@@ -430,6 +430,15 @@ async fn a_rotation_of_the_deployment_key_reseals_client_secrets() {
     let opened = Keyring::parse(&new).unwrap().open(&aad, &sealed);
     assert_eq!(opened.as_deref(), Some(&b"secret"[..]));
     assert_eq!(Keyring::parse(&old).unwrap().open(&aad, &sealed), None);
+    // The connection item's copy (what the flow reads) is the new sealing too.
+    let copy = crate::stored_item(
+        &app,
+        &format!("SSOCONN#{}", provider["id"].as_str().unwrap()),
+        "SSOCONN",
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy["client_secret_sealed"].as_s().unwrap(), &sealed);
     assert_eq!(
         app.get(&path(&provider)).await.body,
         shown,

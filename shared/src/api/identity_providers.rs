@@ -104,11 +104,25 @@ pub async fn update(
         Some(source) => Some(keys::resolve(&outbound, &current.issuer, source, now).await?),
         None => None,
     };
+    // The connection item follows the provider as it will be.
+    let connection = (login.is_some() || input.client_id.is_some()).then(|| {
+        let mut after = current.clone();
+        if let Some(client_id) = &input.client_id {
+            after.client_id.clone_from(client_id);
+        }
+        match &login {
+            Some(LoginUpdate::Set(record)) => after.login = Some(record.clone()),
+            Some(LoginUpdate::Remove) => after.login = None,
+            None => {}
+        }
+        after.connection()
+    });
     let changes = identity_providers::Changes {
         name: input.name,
         client_id: input.client_id,
         keys,
         login,
+        connection,
     };
     if !identity_providers::update(store, &ctx.organization, id, &changes, now).await? {
         return Err(ApiError::NotFound { resource: RESOURCE });

@@ -335,6 +335,46 @@ impl LoginRecord {
     }
 }
 
+/// A login connection as the sign-in flow needs it, kept in an item of its
+/// own (`SSOCONN#<provider id>` / `SSOCONN`) while it is enabled, written in
+/// the transaction that changes its provider: the browser's authorize
+/// request names only the provider, and reads this item alone. An attempt
+/// carries a copy, so the callback asks the provider's token endpoint
+/// without waiting for a read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    /// The organization.
+    pub organization_id: crate::ids::OrganizationId,
+    /// The provider.
+    pub identity_provider_id: crate::ids::IdentityProviderId,
+    /// Its issuer.
+    pub issuer: String,
+    /// The organization's client id at it.
+    pub client_id: String,
+    /// How Tether authenticates at its token endpoint.
+    pub client_auth: ClientAuthMethod,
+    /// The client secret, sealed bound to the provider's item
+    /// ([`LoginRecord::secret_aad`]).
+    pub client_secret_sealed: String,
+    /// Where the browser is sent to sign in.
+    pub authorization_endpoint: String,
+    /// Where the code is exchanged.
+    pub token_endpoint: String,
+    /// Tether's callback for it.
+    pub callback_url: String,
+    /// The app's URLs, matched exactly.
+    pub redirect_uris: Vec<RedirectUri>,
+}
+
+impl Connection {
+    /// Whether the app's `redirect_uri` is one of the registered ones.
+    pub fn allows_redirect(&self, redirect_uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|r| r.as_str() == redirect_uri)
+    }
+}
+
 /// A provider's login connection (SPEC §17); the client secret is never shown.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

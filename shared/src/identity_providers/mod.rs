@@ -120,7 +120,7 @@ pub async fn delete(
                 .build(),
         )?;
         let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
-        items.extend(pointer_write(store, org, id, Some(false))?);
+        items.extend(pointer_write(store, id, Some(None))?);
         if counted {
             items.push(crate::caps::Capped::IdentityProviders.give_back(store.table(), org)?);
         }
@@ -143,31 +143,33 @@ pub async fn delete(
     })
 }
 
-/// The write that keeps a provider's connection pointer in step with its
-/// login: put while enabled, deleted otherwise (`None`: unchanged).
+/// The write that keeps a provider's connection item in step with it: put
+/// while its login is enabled, deleted otherwise (`None`: unchanged).
 fn pointer_write(
     store: &Store,
-    org: OrganizationId,
     id: IdentityProviderId,
-    enabled: Option<bool>,
+    connection: Option<Option<&login::Connection>>,
 ) -> Result<Option<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
     use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
     let (pk, sk) = connection_pointer(id);
-    Ok(match enabled {
+    Ok(match connection {
         None => None,
-        Some(true) => Some(
-            TransactWriteItem::builder()
-                .put(store::built(
-                    Put::builder()
-                        .table_name(store.table())
-                        .item(store::PK, store::s(pk))
-                        .item(store::SK, store::s(sk))
-                        .item("organization_id", store::s(org.to_string()))
-                        .build(),
-                )?)
-                .build(),
-        ),
-        Some(false) => Some(
+        Some(Some(connection)) => {
+            let mut item = store::to_item(connection)?;
+            item.insert(store::PK.into(), store::s(pk));
+            item.insert(store::SK.into(), store::s(sk));
+            Some(
+                TransactWriteItem::builder()
+                    .put(store::built(
+                        Put::builder()
+                            .table_name(store.table())
+                            .set_item(Some(item))
+                            .build(),
+                    )?)
+                    .build(),
+            )
+        }
+        Some(None) => Some(
             TransactWriteItem::builder()
                 .delete(store::built(
                     Delete::builder()
@@ -179,6 +181,15 @@ fn pointer_write(
                 .build(),
         ),
     })
+}
+
+/// The connection item of provider `id`, when its login is enabled: one
+/// strongly consistent read.
+pub async fn connection(
+    store: &Store,
+    id: IdentityProviderId,
+) -> Result<Option<login::Connection>, StoreError> {
+    store::get_record(store, &connection_pointer(id), true).await
 }
 
 /// The `status` of a provider being deleted.
@@ -246,6 +257,23 @@ impl ProviderRecord {
     /// The parsed key set (validated on the way in).
     pub fn jwks(&self) -> Result<JwkSet, ApiError> {
         serde_json::from_str(&self.jwks_json).map_err(ApiError::internal)
+    }
+
+    /// Its connection as the flow needs it, when its login is enabled.
+    pub fn connection(&self) -> Option<login::Connection> {
+        let login = self.login.as_ref().filter(|l| l.enabled)?;
+        Some(login::Connection {
+            organization_id: self.organization_id,
+            identity_provider_id: self.id,
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            client_auth: login.client_auth,
+            client_secret_sealed: login.client_secret_sealed.clone(),
+            authorization_endpoint: login.authorization_endpoint.clone(),
+            token_endpoint: login.token_endpoint.clone(),
+            callback_url: login.callback_url.clone(),
+            redirect_uris: login.redirect_uris.clone(),
+        })
     }
 
     /// The public provider object.
@@ -430,6 +458,9 @@ pub struct Changes {
     pub keys: Option<keys::Resolved>,
     /// A new login connection, or none any more.
     pub login: Option<LoginUpdate>,
+    /// The connection item after the change (`Some(None)`: none), when
+    /// the change touches it ([`ProviderRecord::connection`]).
+    pub connection: Option<Option<login::Connection>>,
 }
 
 /// What a PATCH does to the provider's login connection.
@@ -441,9 +472,7 @@ pub enum LoginUpdate {
     Remove,
 }
 
-/// The key of a provider's connection pointer: the browser's authorize
-/// request names only the provider, and the pointer names its organization.
-/// It exists while the provider's login is enabled.
+/// The key of a provider's connection item ([`login::Connection`]).
 pub fn connection_pointer(id: IdentityProviderId) -> store::Key {
     (format!("SSOCONN#{id}"), "SSOCONN".to_owned())
 }
@@ -503,20 +532,16 @@ pub async fn update(
             remove.push("fetch_claimed_at");
         }
     }
-    let enabled = match &changes.login {
-        None => None,
+    match &changes.login {
+        None => {}
         Some(LoginUpdate::Set(login)) => {
             set.push("login = :login");
             let value = serde_dynamo::to_attribute_value(login)
                 .map_err(|source| StoreError::Corrupt { source })?;
             values.push((":login", value));
-            Some(login.enabled)
         }
-        Some(LoginUpdate::Remove) => {
-            remove.push("login");
-            Some(false)
-        }
-    };
+        Some(LoginUpdate::Remove) => remove.push("login"),
+    }
     let mut expression = format!("SET {}", set.join(", "));
     if !remove.is_empty() {
         expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -541,7 +566,11 @@ pub async fn update(
                 .update(store::built(update.build())?)
                 .build(),
         ];
-        items.extend(pointer_write(store, org, id, enabled)?);
+        items.extend(pointer_write(
+            store,
+            id,
+            changes.connection.as_ref().map(Option::as_ref),
+        )?);
         Ok(crate::organizations::Edit {
             items,
             ..Default::default()

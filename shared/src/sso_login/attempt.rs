@@ -31,6 +31,9 @@ pub struct Secrets {
     pub app_state: Option<String>,
     /// The app's PKCE challenge for its own code exchange.
     pub app_code_challenge: Option<String>,
+    /// The connection as it was when the attempt began: what the callback
+    /// needs to ask the token endpoint at once.
+    pub connection: crate::identity_providers::login::Connection,
 }
 
 impl std::fmt::Debug for Secrets {

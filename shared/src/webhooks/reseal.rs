@@ -97,11 +97,21 @@ async fn reseal_client_secrets(
                 .update_expression("SET login.client_secret_sealed = :new")
                 .condition_expression("login.client_secret_sealed = :old")
                 .expression_attribute_values(":old", store::s(&login.client_secret_sealed))
-                .expression_attribute_values(":new", store::s(again))
+                .expression_attribute_values(":new", store::s(&again))
                 .send()
                 .await;
             if StoreError::applied(written)? {
                 report.resealed += 1;
+                // The connection item's copy (absent while disabled).
+                let copy = store
+                    .update_item(identity_providers::connection_pointer(provider.id))
+                    .update_expression("SET client_secret_sealed = :new")
+                    .condition_expression("client_secret_sealed = :old")
+                    .expression_attribute_values(":old", store::s(&login.client_secret_sealed))
+                    .expression_attribute_values(":new", store::s(&again))
+                    .send()
+                    .await;
+                StoreError::applied(copy)?;
             }
         }
         after = page.last().map(|p| p.id);

@@ -6,7 +6,7 @@ mod sign_in;
 use crate::end_users;
 use crate::error::ApiError;
 use crate::identities;
-use crate::identity_providers::login::LoginRecord;
+use crate::identity_providers::login::Connection;
 use crate::identity_providers::{self, ProviderRecord};
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::outbound::Outbound;
@@ -17,7 +17,6 @@ use crate::sso_login::attempt::{self, Attempt, Consumed};
 use crate::sso_login::code::{self, Exchanged, Profile};
 use crate::sso_login::outcome::LoginRecord as LoginOutcome;
 use crate::sso_login::{self, Failure, browser};
-use crate::store;
 use crate::tokens::{ACCESS_TOKEN_TTL_SECONDS, TokenKeys, TokenType};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -83,7 +82,7 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
             ));
         }
     }
-    let provider = match (
+    let connection = match (
         query.single("identity_provider_id")?,
         query.single("organization_id")?,
     ) {
@@ -91,7 +90,9 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
             let id = IdentityProviderId::parse(id).map_err(|_| {
                 bad_query("identity_provider_id", "must be an identity provider id")
             })?;
-            connection_by_id(&ctx, id).await?
+            identity_providers::connection(&ctx.app.store, id)
+                .await?
+                .ok_or(ApiError::UnknownIdentityProvider)?
         }
         (None, Some(org)) => {
             let org = OrganizationId::parse(org)
@@ -105,11 +106,8 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
             ));
         }
     };
-    let Some(login) = provider.login.as_ref().filter(|l| l.enabled) else {
-        return Err(ApiError::UnknownIdentityProvider);
-    };
     // Before anything else is written or redirected: never an open redirect.
-    if !login.allows_redirect(redirect_uri) {
+    if !connection.allows_redirect(redirect_uri) {
         return Err(bad_query(
             "redirect_uri",
             "is not one of the connection's redirect_uris",
@@ -119,11 +117,7 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
         redirect_uri: redirect_uri.to_owned(),
         state: app_state.map(str::to_owned),
     };
-    match start_attempt(
-        &ctx, &keyring, &provider, login, &app, challenge, login_hint,
-    )
-    .await
-    {
+    match start_attempt(&ctx, &keyring, connection, &app, challenge, login_hint).await {
         Ok(reply) => Ok(reply),
         Err(err) => {
             tracing::error!(error = %err, "the login attempt could not be started");
@@ -132,31 +126,11 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
     }
 }
 
-/// The connection a provider id names: its pointer gives the organization.
-async fn connection_by_id(ctx: &Ctx, id: IdentityProviderId) -> Result<ProviderRecord, ApiError> {
-    let store = &ctx.app.store;
-    let pointer = store::get_items(store, &[identity_providers::connection_pointer(id)])
-        .await?
-        .into_iter()
-        .next()
-        .flatten();
-    let org = pointer
-        .as_ref()
-        .and_then(|item| store::get_s(item, "organization_id"))
-        .and_then(|org| OrganizationId::parse(org).ok())
-        .ok_or(ApiError::UnknownIdentityProvider)?;
-    identity_providers::get(store, org, id)
-        .await?
-        .ok_or(ApiError::UnknownIdentityProvider)
-}
-
 /// The organization's only enabled login connection.
-async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<ProviderRecord, ApiError> {
+async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<Connection, ApiError> {
     // The organization's providers are capped: one bounded page.
     let (providers, more) = identity_providers::list(&ctx.app.store, org, None, 100).await?;
-    let mut enabled = providers
-        .into_iter()
-        .filter(|p| p.login.as_ref().is_some_and(|l| l.enabled));
+    let mut enabled = providers.iter().filter_map(ProviderRecord::connection);
     match (enabled.next(), enabled.next()) {
         // Beyond one page, another may follow: not provably the only one.
         (Some(_), None) if more => Err(ApiError::NoLoginConnection { reason: "several" }),
@@ -170,8 +144,7 @@ async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<ProviderRe
 async fn start_attempt(
     ctx: &Ctx,
     keyring: &Keyring,
-    provider: &ProviderRecord,
-    login: &LoginRecord,
+    connection: Connection,
     app: &AppReturn,
     app_challenge: Option<&str>,
     login_hint: Option<&str>,
@@ -191,12 +164,14 @@ async fn start_attempt(
         redirect_uri: app.redirect_uri.clone(),
         app_state: app.state.clone(),
         app_code_challenge: app_challenge.map(str::to_owned),
+        connection,
     };
-    let mut to = url::Url::parse(&login.authorization_endpoint).map_err(ApiError::internal)?;
+    let connection = &secrets.connection;
+    let mut to = url::Url::parse(&connection.authorization_endpoint).map_err(ApiError::internal)?;
     to.query_pairs_mut()
         .append_pair("response_type", "code")
-        .append_pair("client_id", &provider.client_id)
-        .append_pair("redirect_uri", &login.callback_url)
+        .append_pair("client_id", &connection.client_id)
+        .append_pair("redirect_uri", &connection.callback_url)
         .append_pair("scope", SCOPES)
         .append_pair("state", &state)
         .append_pair("nonce", &secrets.nonce)
@@ -209,8 +184,8 @@ async fn start_attempt(
         to.query_pairs_mut().append_pair("login_hint", hint);
     }
     let attempt = Attempt {
-        organization_id: provider.organization_id,
-        identity_provider_id: provider.id,
+        organization_id: connection.organization_id,
+        identity_provider_id: connection.identity_provider_id,
         secrets,
         expires_at: now + attempt::LIFETIME_SECONDS,
     };
