@@ -111,7 +111,7 @@ pub async fn put(
 #[derive(Debug)]
 pub enum Consumed {
     /// The attempt, now deleted: this request alone completes it.
-    Taken(Attempt),
+    Taken(Box<Attempt>),
     /// No such attempt: never made, already used, or tidied away.
     Unknown,
     /// It exists but another browser started it (left as it is).
@@ -164,7 +164,7 @@ pub async fn consume(
         })
     })();
     match opened {
-        Some(attempt) => Ok(Consumed::Taken(attempt)),
+        Some(attempt) => Ok(Consumed::Taken(Box::new(attempt))),
         // Sealed under a key this deployment no longer holds.
         None => Ok(Consumed::Unknown),
     }
