@@ -285,7 +285,7 @@ async fn complete(
         state: attempt.secrets.app_state.clone(),
     };
     let (org, provider_id) = (attempt.organization_id, attempt.identity_provider_id);
-    let mut token_request = std::time::Duration::ZERO;
+    let mut token_request = sign_in::TokenRequest::default();
     // One deadline for all the sign-in's outbound work and writes, well
     // inside the function's 10 s: a slow provider still gets an answer.
     let signed_in = tokio::time::timeout(
@@ -294,7 +294,8 @@ async fn complete(
     )
     .await
     .unwrap_or(Err(Failure::ServerError("timeout")));
-    let token_request_ms = token_request.as_secs_f64() * 1000.0;
+    let token_request_ms = token_request.took.as_secs_f64() * 1000.0;
+    let token_request_alone_ms = token_request.alone.as_secs_f64() * 1000.0;
     let now = ctx.app.clock.now();
     match signed_in {
         Ok(code) => {
@@ -304,6 +305,7 @@ async fn complete(
                 identity_provider_id = %provider_id,
                 outcome = "succeeded",
                 token_request_ms,
+                token_request_alone_ms,
                 "sso login"
             );
             app.redirect(&[("code", &code)])
@@ -316,6 +318,7 @@ async fn complete(
                 outcome = "failed",
                 reason = failure.reason(),
                 token_request_ms,
+                token_request_alone_ms,
                 "sso login"
             );
             let record = LoginOutcome::failed(org, provider_id, failure, now);
