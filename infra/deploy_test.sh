@@ -414,7 +414,10 @@ for name, spec in template["Parameters"].items():
     if not row[0].startswith(f"`--{kebab(name)}`"):
         print(f"{name}: its option is --{kebab(name)}, the table says {row[0]}")
     default = str(spec.get("Default", ""))
-    shown = "empty" if default == "" else f"`{default}`"
+    if "Default" not in spec:
+        shown = "none (required)"
+    else:
+        shown = "empty" if default == "" else f"`{default}`"
     if row[3] != shown:
         print(f"{name}: the template's default is {shown}, the table says {row[3]}")
 for name in rows:
