@@ -60,6 +60,9 @@ pub fn error_statuses(endpoint: &Endpoint) -> Vec<u16> {
     statuses
 }
 
+/// The headers of every answer of a page the browser navigates to.
+const PAGE_HEADERS: &[&str] = &["Cache-Control", "Referrer-Policy", "X-Content-Type-Options"];
+
 /// A reference to a header component: `name` when optional, `name.required`
 /// when not (a Reference Object cannot carry `required` itself).
 fn header_ref(name: &str, required: bool) -> Value {
@@ -80,6 +83,17 @@ fn success_headers(status: u16, op: &Docs, endpoint: &Endpoint) -> Value {
     }
     if status == 201 && op.location {
         h.insert("Location".into(), header_ref("Location", true));
+    }
+    if status == 302 {
+        h.insert("Location".into(), header_ref("Redirect-Location", true));
+    }
+    if endpoint.page {
+        for name in PAGE_HEADERS {
+            h.insert((*name).into(), header_ref(name, true));
+        }
+    }
+    if endpoint.function == crate::routes::SSO_AUTHORIZE.function {
+        h.insert("Set-Cookie".into(), header_ref("Set-Cookie", true));
     }
     if endpoint.method == "POST" {
         h.insert(
@@ -271,6 +285,11 @@ fn components_headers() -> Value {
         "ETag": string_header("The end user's version, a strong tag; send it back in If-Match.", "^\"[0-9]+\"$"),
         "Location": string_header("The new end user's path.", "^/v1/end-users/"),
         "Idempotent-Replayed": string_header("`true` when the response is the stored answer to an earlier request with the same Idempotency-Key.", "^true$"),
+        "Redirect-Location": string_header("Where the browser goes: the identity provider's authorization endpoint, or the app's redirect_uri with `code` and `state` (or `error`, `error_description` and `state`).", "^https?://"),
+        "Set-Cookie": string_header("The login attempt's browser binding: `__Host-tether_sso=…; Path=/; Max-Age=600; HttpOnly; SameSite=Lax; Secure` (on a local http stack `tether_sso`, without `Secure`).", "tether_sso="),
+        "Cache-Control": string_header("`no-store` on every answer of a page the browser navigates to.", "^no-store$"),
+        "Referrer-Policy": string_header("`no-referrer`: the codes in the URLs never leave in a Referer.", "^no-referrer$"),
+        "X-Content-Type-Options": string_header("`nosniff`.", "^nosniff$"),
     });
     let mut all = Map::new();
     for (name, header) in headers.as_object().expect("an object") {
