@@ -445,3 +445,19 @@ async fn a_rotation_of_the_deployment_key_reseals_client_secrets() {
         "nothing shown changed"
     );
 }
+
+#[tokio::test]
+async fn another_organizations_provider_is_404_to_a_login_patch() {
+    let app = spawn_app().await;
+    let op = OidcProvider::start("g1").await;
+    let provider = registered(&app, &op).await;
+    let (_, other_key) = app.create_org("Other").await;
+    let res = app
+        .request("PATCH", &path(&provider))
+        .key(&other_key)
+        .json(&json!({"login": login(Some("secret"))}))
+        .send()
+        .await;
+    res.assert_error(404, "not_found");
+    assert!(app.get(&path(&provider)).await.body.get("login").is_none());
+}

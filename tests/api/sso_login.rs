@@ -818,3 +818,47 @@ async fn a_redirect_uri_removed_during_the_sign_in_is_not_returned_to() {
     assert!(res.header("location").is_none());
     assert_eq!(app.get("/v1/end-users").await.data().len(), 0);
 }
+
+/// `POST /v1/sso/token`'s malformed bodies are 422 without a read, and a
+/// retry with the same Idempotency-Key replays the first answer — it is not
+/// a reuse, and revokes nothing.
+#[tokio::test]
+async fn the_token_exchange_refuses_malformed_bodies_and_replays_with_its_idempotency_key() {
+    let app = spawn_app().await;
+    for body in [
+        json!({}),
+        json!({"code": 7}),
+        json!({"code": "tsc_short"}),
+        json!({"code": format!("tk_{}", "a".repeat(43))}),
+        json!({"code": format!("tsc_{}", "a".repeat(43)), "code_verifier": "short"}),
+        json!({"code": format!("tsc_{}", "a".repeat(43)), "extra": true}),
+    ] {
+        let res = app.post("/v1/sso/token", &body).await;
+        res.assert_error(422, "validation_failed");
+    }
+    let (op, provider) = panva(&app, "create").await;
+    let back = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "yan", "")
+        .await;
+    let body = json!({"code": back["code"]});
+    let first = app
+        .post_once("/v1/sso/token", "exchange-1", &body)
+        .await
+        .assert_status(200);
+    let again = app
+        .post_once("/v1/sso/token", "exchange-1", &body)
+        .await
+        .assert_status(200);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("cache-control"), Some("no-store"));
+    app.request("GET", "/v1/me")
+        .no_key()
+        .header(
+            "authorization",
+            &format!("Bearer {}", first.body["access_token"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .assert_status(200);
+}
