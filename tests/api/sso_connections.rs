@@ -461,3 +461,67 @@ async fn another_organizations_provider_is_404_to_a_login_patch() {
     res.assert_error(404, "not_found");
     assert!(app.get(&path(&provider)).await.body.get("login").is_none());
 }
+
+/// Parallel PATCHes of one connection — its client id, its redirect URIs,
+/// its removal — leave the connection item the flow reads exactly as the
+/// provider says: each change is written over the revision it was built
+/// from, and built again when another came first.
+#[tokio::test]
+async fn parallel_changes_leave_the_connection_item_as_the_provider_says() {
+    let app = spawn_app().await;
+    let op = OidcProvider::start("g1").await;
+    let provider = connect(&app, &op, "rs256", "create").await;
+    for round in 0..3 {
+        let bodies: Vec<Value> = (0..8)
+            .map(|i| match i % 4 {
+                0 => json!({"client_id": format!("client-{round}-{i}")}),
+                1 => json!({"login": null}),
+                _ => {
+                    let mut body = login(None);
+                    body["redirect_uris"] = json!([format!("https://app.example.com/{round}/{i}")]);
+                    json!({ "login": body })
+                }
+            })
+            .collect();
+        let at = path(&provider);
+        let answers =
+            futures_util::future::join_all(bodies.iter().map(|body| app.patch(&at, body))).await;
+        for res in &answers {
+            // Once removed, a PATCH without a secret has none to keep: 422.
+            assert!(
+                matches!(res.status, 200 | 422),
+                "{} {}",
+                res.status,
+                res.text
+            );
+        }
+        let shown = app.get(&path(&provider)).await.body;
+        let copy = crate::stored_item(
+            &app,
+            &format!("SSOCONN#{}", provider["id"].as_str().unwrap()),
+            "SSOCONN",
+        )
+        .await;
+        match shown.get("login").filter(|l| l["enabled"] == true) {
+            None => assert!(copy.is_none(), "round {round}: a copy of no connection"),
+            Some(login) => {
+                let copy = copy.unwrap_or_else(|| panic!("round {round}: no copy of {login}"));
+                assert_eq!(
+                    copy["client_id"].as_s().unwrap(),
+                    shown["client_id"].as_str().unwrap()
+                );
+                let uris: Vec<&str> = copy["redirect_uris"]
+                    .as_l()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_s().unwrap().as_str())
+                    .collect();
+                assert_eq!(json!(uris), login["redirect_uris"], "round {round}");
+            }
+        }
+        // Back to a connection for the next round.
+        app.patch(&path(&provider), &json!({"login": login(Some("secret"))}))
+            .await
+            .assert_status(200);
+    }
+}

@@ -468,6 +468,18 @@ async fn the_apps_pkce_challenge_needs_its_verifier_at_the_exchange() {
     )
     .await
     .assert_status(200);
+    // A verifier for a code without a challenge is refused (no downgrade).
+    let back = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "pam", "")
+        .await;
+    let res = app
+        .post(
+            "/v1/sso/token",
+            &json!({"code": back["code"], "code_verifier": verifier}),
+        )
+        .await;
+    res.assert_error(422, "invalid_grant");
+    assert_eq!(res.body["details"]["reason"], "pkce");
 }
 
 #[tokio::test]
@@ -817,6 +829,35 @@ async fn a_redirect_uri_removed_during_the_sign_in_is_not_returned_to() {
     assert_eq!(res.body["details"]["reason"], "redirect_uri_removed");
     assert!(res.header("location").is_none());
     assert_eq!(app.get("/v1/end-users").await.data().len(), 0);
+    // Nor after a failure: an attempt answered `access_denied` once its
+    // connection is removed goes nowhere either.
+    let mut browser = Browser::new(&app, "198.51.100.7");
+    let res = browser
+        .authorize(
+            &authorize_query(&provider, "")
+                .replace(&encode(APP), &encode("https://app.example.com/other")),
+        )
+        .await
+        .assert_status(302);
+    let state = query_of(res.header("location").unwrap())["state"].clone();
+    app.patch(
+        &format!(
+            "/v1/identity-providers/{}",
+            provider["id"].as_str().unwrap()
+        ),
+        &json!({"login": null}),
+    )
+    .await
+    .assert_status(200);
+    let res = browser
+        .get(&format!(
+            "/v1/sso/callback/{}?state={state}&error=access_denied",
+            provider["id"].as_str().unwrap()
+        ))
+        .await;
+    res.assert_error(400, "invalid_login_attempt");
+    assert_eq!(res.body["details"]["reason"], "connection_changed");
+    assert!(res.header("location").is_none());
 }
 
 /// `POST /v1/sso/token`'s malformed bodies are 422 without a read, and a

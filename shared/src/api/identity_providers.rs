@@ -58,10 +58,54 @@ pub async fn update(
         ctx.authorize_also(CONFIGURE_LOGIN).await?;
     }
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
-    let current = identity_providers::get(store, ctx.org, id)
-        .await?
-        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-    ctx.check_stored_in(current.organization_id, RESOURCE)?;
+    // Built from the provider as read, written only over that revision: a
+    // concurrent change makes it read and build again.
+    for attempt in 0..WRITE_TRIES {
+        if attempt > 0 {
+            // Jittered, doubling from 5 ms: concurrent changes spread out.
+            let ceiling = 5u64 << attempt.min(5);
+            let jitter = (ulid::Ulid::generate().random() % u128::from(ceiling)) as u64;
+            tokio::time::sleep(std::time::Duration::from_millis(ceiling / 2 + jitter)).await;
+        }
+        let current = identity_providers::get(store, ctx.org, id)
+            .await?
+            .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+        ctx.check_stored_in(current.organization_id, RESOURCE)?;
+        let Some(changes) = changes_of(&ctx, &current, &input, &outbound, &keyring, now).await?
+        else {
+            return Reply::json(StatusCode::OK, &current.view());
+        };
+        match identity_providers::update(store, &ctx.organization, id, &changes, now).await? {
+            identity_providers::Updated::Done => {
+                let updated = identity_providers::get(store, ctx.org, id)
+                    .await?
+                    .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+                return Reply::json(StatusCode::OK, &updated.view());
+            }
+            identity_providers::Updated::NotFound => {
+                return Err(ApiError::NotFound { resource: RESOURCE });
+            }
+            identity_providers::Updated::Stale => {}
+        }
+    }
+    Err(ApiError::ServiceUnavailable(
+        "the identity provider kept changing; try again".into(),
+    ))
+}
+
+/// How many times a PATCH is built when other changes keep coming first.
+const WRITE_TRIES: usize = 10;
+
+/// What a PATCH changes, built from the provider as `current` holds it;
+/// `None` when it changes nothing.
+async fn changes_of(
+    ctx: &OrgCtx,
+    current: &ProviderRecord,
+    input: &UpdateProvider,
+    outbound: &Outbound,
+    keyring: &Keyring,
+    now: time::OffsetDateTime,
+) -> Result<Option<identity_providers::Changes>, ApiError> {
     // A live connection's client id and keys decide who signs in: changing
     // them configures the connection too.
     if input.login.is_none()
@@ -75,13 +119,13 @@ pub async fn update(
         && input.source.is_none()
         && input.login.is_none()
     {
-        return Reply::json(StatusCode::OK, &current.view());
+        return Ok(None);
     }
     let pinned_after = match &input.source {
         Some(source) => matches!(source, SourceInput::Pinned(_)),
         None => current.key_source == KeySource::Pinned,
     };
-    let login = match input.login {
+    let login = match &input.login {
         None if pinned_after && current.login.is_some() => {
             return Err(ApiError::Validation(FieldErrors::one(
                 "jwks",
@@ -97,11 +141,11 @@ pub async fn update(
             )));
         }
         Some(LoginChange::Set(login)) => Some(LoginUpdate::Set(
-            configure_login(&ctx, &current, login, &outbound, &keyring).await?,
+            configure_login(ctx, current, login.clone(), outbound, keyring).await?,
         )),
     };
-    let keys = match input.source {
-        Some(source) => Some(keys::resolve(&outbound, &current.issuer, source, now).await?),
+    let keys = match &input.source {
+        Some(source) => Some(keys::resolve(outbound, &current.issuer, source.clone(), now).await?),
         None => None,
     };
     // The connection item follows the provider as it will be.
@@ -117,20 +161,14 @@ pub async fn update(
         }
         after.connection()
     });
-    let changes = identity_providers::Changes {
-        name: input.name,
-        client_id: input.client_id,
+    Ok(Some(identity_providers::Changes {
+        name: input.name.clone(),
+        client_id: input.client_id.clone(),
         keys,
         login,
         connection,
-    };
-    if !identity_providers::update(store, &ctx.organization, id, &changes, now).await? {
-        return Err(ApiError::NotFound { resource: RESOURCE });
-    }
-    let updated = identity_providers::get(store, ctx.org, id)
-        .await?
-        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-    Reply::json(StatusCode::OK, &updated.view())
+        seen_revision: current.revision,
+    }))
 }
 
 /// The login connection a PATCH asks for: its endpoints discovered from the

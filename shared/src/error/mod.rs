@@ -154,7 +154,9 @@ pub enum ApiError {
     /// The SSO callback names no attempt this browser may complete.
     #[error("this sign-in cannot be completed: {reason}")]
     InvalidLoginAttempt {
-        /// `malformed`, `unknown` or `browser_mismatch`.
+        /// `malformed`, `unknown`, `browser_mismatch`, `redirect_uri_removed`
+        /// or `connection_changed` (the connection was disabled, removed or
+        /// lost the app's URL during the sign-in: the browser goes nowhere).
         reason: &'static str,
     },
     /// `organization_id` names an organization without exactly one login

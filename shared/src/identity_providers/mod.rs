@@ -245,6 +245,11 @@ pub struct ProviderRecord {
     pub updated_at: Option<Timestamp>,
     /// Its login connection (SPEC §17), when configured.
     pub login: Option<login::LoginRecord>,
+    /// Raised by every PATCH and reseal: a change is written only over the
+    /// revision it was built from, so the connection item it writes (a copy)
+    /// never goes back to what a concurrent change replaced.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl store::Record for ProviderRecord {
@@ -320,6 +325,7 @@ impl ProviderRecord {
             created_at: Timestamp::from(now),
             updated_at: None,
             login: None,
+            revision: 0,
         };
         match keys {
             keys::Resolved::Pinned(jwks) => record.jwks_json = jwks.to_string(),
@@ -461,6 +467,19 @@ pub struct Changes {
     /// The connection item after the change (`Some(None)`: none), when
     /// the change touches it ([`ProviderRecord::connection`]).
     pub connection: Option<Option<login::Connection>>,
+    /// The provider's revision the change was built from.
+    pub seen_revision: u64,
+}
+
+/// How a PATCH's write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    /// Written.
+    Done,
+    /// No such provider in the organization (or it is being deleted).
+    NotFound,
+    /// Another change came first: build it again from the provider as it is.
+    Stale,
 }
 
 /// What a PATCH does to the provider's login connection.
@@ -488,12 +507,16 @@ pub async fn update(
     id: IdentityProviderId,
     changes: &Changes,
     now: time::OffsetDateTime,
-) -> Result<bool, StoreError> {
-    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+) -> Result<Updated, StoreError> {
+    use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
     let org = organization.id;
-    let mut set = vec!["updated_at = :now"];
+    let mut set = vec!["updated_at = :now", "revision = :next"];
     let mut remove = Vec::new();
-    let mut values = vec![(":now", store::timestamp(now))];
+    let mut values = vec![
+        (":now", store::timestamp(now)),
+        (":seen", store::n(changes.seen_revision)),
+        (":next", store::n(changes.seen_revision + 1)),
+    ];
     if let Some(name) = &changes.name {
         set.push("#name = :name");
         values.push((":name", store::s(name)));
@@ -553,8 +576,15 @@ pub async fn update(
             .key(store::PK, store::s(&pk))
             .key(store::SK, store::s(&sk))
             .update_expression(&expression)
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#status)")
-            .expression_attribute_names("#status", "status");
+            .condition_expression(if changes.seen_revision == 0 {
+                // Providers written before revisions have none.
+                "attribute_exists(PK) AND attribute_not_exists(#status) \
+                 AND (attribute_not_exists(revision) OR revision = :seen)"
+            } else {
+                "attribute_exists(PK) AND attribute_not_exists(#status) AND revision = :seen"
+            })
+            .expression_attribute_names("#status", "status")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if changes.name.is_some() {
             update = update.expression_attribute_names("#name", "name");
         }
@@ -577,8 +607,14 @@ pub async fn update(
         })
     })
     .await?;
-    Ok(matches!(
-        changed,
-        crate::organizations::Changed::Done { .. }
-    ))
+    Ok(match changed {
+        crate::organizations::Changed::Done { .. } => Updated::Done,
+        // There, not being deleted, at another revision.
+        crate::organizations::Changed::ItemRefused(0, Some(item))
+            if !item.contains_key("status") =>
+        {
+            Updated::Stale
+        }
+        _ => Updated::NotFound,
+    })
 }

@@ -140,12 +140,12 @@ pub async fn exchange(
         .update_item((org_pk(org), sk(code)))
         .update_expression("SET exchanged_at = :now")
         .expression_attribute_values(":now", store::n(now));
-    // The app's challenge, when it sent one, must be met by the verifier.
+    // The app's challenge, when it sent one, must be met by the verifier;
+    // a verifier for a code without a challenge is refused (RFC 9700
+    // §2.1.1: no PKCE downgrade).
     let update = match code_verifier {
         Some(verifier) => update
-            .condition_expression(format!(
-                "{unused} AND (attribute_not_exists(code_challenge) OR code_challenge = :challenge)"
-            ))
+            .condition_expression(format!("{unused} AND code_challenge = :challenge"))
             .expression_attribute_values(":challenge", store::s(super::s256_challenge(verifier))),
         None => update
             .condition_expression(format!("{unused} AND attribute_not_exists(code_challenge)")),

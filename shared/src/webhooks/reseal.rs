@@ -64,14 +64,19 @@ pub async fn reseal(
     Ok(report)
 }
 
-/// [`reseal`] for the organization's login connections' client secrets.
+/// [`reseal`] for the organization's login connections' client secrets:
+/// the provider's and its connection item's copy, checked apart and
+/// written together (one transaction, each conditioned on the value it
+/// replaces; the provider's revision raised, so a PATCH built from the old
+/// value is built again).
 async fn reseal_client_secrets(
     store: &Store,
     org: OrganizationId,
     ring: &Keyring,
     report: &mut Resealed,
 ) -> Result<(), StoreError> {
-    use crate::identity_providers::{self, login::LoginRecord};
+    use crate::identity_providers::{self, login::Connection, login::LoginRecord};
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
     let mut after = None;
     loop {
         let (page, more) = identity_providers::list(store, org, after, 100).await?;
@@ -81,7 +86,13 @@ async fn reseal_client_secrets(
             };
             let (pk, sk) = store::Record::item_key(provider).pair();
             let aad = LoginRecord::secret_aad(pk, sk);
-            if ring.is_current(&aad, &login.client_secret_sealed) {
+            let copy: Option<Connection> =
+                identity_providers::connection(store, provider.id).await?;
+            let copy_sealed = copy.as_ref().map(|c| c.client_secret_sealed.as_str());
+            if std::iter::once(login.client_secret_sealed.as_str())
+                .chain(copy_sealed)
+                .all(|sealed| ring.is_current(&aad, sealed))
+            {
                 continue;
             }
             report.stale += 1;
@@ -92,26 +103,44 @@ async fn reseal_client_secrets(
             let again = ring.seal(&aad, &plain).map_err(|e| StoreError::Other {
                 source: Box::new(e),
             })?;
-            let written = store
-                .update_item((pk, sk))
-                .update_expression("SET login.client_secret_sealed = :new")
-                .condition_expression("login.client_secret_sealed = :old")
-                .expression_attribute_values(":old", store::s(&login.client_secret_sealed))
-                .expression_attribute_values(":new", store::s(&again))
-                .send()
-                .await;
-            if StoreError::applied(written)? {
-                report.resealed += 1;
-                // The connection item's copy (absent while disabled).
-                let copy = store
-                    .update_item(identity_providers::connection_pointer(provider.id))
-                    .update_expression("SET client_secret_sealed = :new")
-                    .condition_expression("client_secret_sealed = :old")
-                    .expression_attribute_values(":old", store::s(&login.client_secret_sealed))
-                    .expression_attribute_values(":new", store::s(&again))
-                    .send()
-                    .await;
-                StoreError::applied(copy)?;
+            let update = |key: (String, String), path: &str, old: &str| {
+                let mut update = Update::builder()
+                    .table_name(store.table())
+                    .key(store::PK, store::s(key.0))
+                    .key(store::SK, store::s(key.1))
+                    .condition_expression(format!("{path} = :old"))
+                    .expression_attribute_values(":old", store::s(old))
+                    .expression_attribute_values(":new", store::s(&again));
+                update = if path.starts_with("login.") {
+                    update
+                        .update_expression(format!(
+                            "SET {path} = :new, revision = if_not_exists(revision, :zero) + :one"
+                        ))
+                        .expression_attribute_values(":zero", store::n(0))
+                        .expression_attribute_values(":one", store::n(1))
+                } else {
+                    update.update_expression(format!("SET {path} = :new"))
+                };
+                store::built(update.build()).map(|u| TransactWriteItem::builder().update(u).build())
+            };
+            let mut items = vec![update(
+                (pk.to_owned(), sk.to_owned()),
+                "login.client_secret_sealed",
+                &login.client_secret_sealed,
+            )?];
+            if let Some(copy) = copy_sealed {
+                items.push(update(
+                    identity_providers::connection_pointer(provider.id),
+                    "client_secret_sealed",
+                    copy,
+                )?);
+            }
+            match store::transact(store, items).await {
+                Ok(()) => report.resealed += 1,
+                // Changed since it was read (a PATCH, a roll): the next run
+                // finds it as it is now.
+                Err(StoreError::TransactionCanceled { .. }) => {}
+                Err(err) => return Err(err),
             }
         }
         after = page.last().map(|p| p.id);
@@ -120,7 +149,6 @@ async fn reseal_client_secrets(
         }
     }
 }
-
 /// Writes `current` and `previous` over the sealed values `endpoint` was
 /// read with; `false` when they changed since.
 async fn replace(

@@ -325,11 +325,21 @@ async fn complete(
             if let Err(err) = record.store(&ctx.app.store).await {
                 tracing::error!(error = %err, "the failed sign-in's record was not stored");
             }
+            // Back to the app only while its URL is still the connection's:
+            // one read, on failures only (a success checked it already).
+            let still = identity_providers::connection(&ctx.app.store, provider_id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.allows_redirect(&app.redirect_uri));
             if failure == Failure::ServerError("redirect_uri_removed") {
-                // The app's URL was removed from the connection since the
-                // attempt began: the browser goes nowhere.
                 return Err(ApiError::InvalidLoginAttempt {
                     reason: "redirect_uri_removed",
+                });
+            }
+            if !still {
+                return Err(ApiError::InvalidLoginAttempt {
+                    reason: "connection_changed",
                 });
             }
             app.failed(failure)
