@@ -51,6 +51,23 @@ pub struct Config {
     pub public_base_url: PublicBaseUrl,
 }
 
+/// Whether `url` is https, or http to a loopback host (`localhost` or a
+/// loopback address): what browsers may be sent to outside a local stack's
+/// own machine only over TLS.
+pub fn https_or_loopback_http(url: &url::Url) -> Result<(), &'static str> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err("must have a host"),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must be https (http only to a loopback host)"),
+    }
+}
+
 /// The API's public address, without a trailing slash: https, or http to a
 /// loopback host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,17 +77,7 @@ impl PublicBaseUrl {
     /// The address if it is one, else why not.
     pub fn parse(text: &str) -> Result<Self, &'static str> {
         let url = url::Url::parse(text.trim()).map_err(|_| "must be an absolute URL")?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => return Err("must have a host"),
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => return Err("must be https (http only to a loopback host)"),
-        }
+        https_or_loopback_http(&url)?;
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
             return Err("must be a plain base URL (no query, fragment or user)");
         }

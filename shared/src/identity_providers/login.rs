@@ -68,18 +68,7 @@ impl RedirectUri {
             return Err("must be at most 2048 characters");
         }
         let url = url::Url::parse(text).map_err(|_| "must be an absolute URL")?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => return Err("must have a host"),
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            "http" => return Err("must be https (http only to a loopback host)"),
-            _ => return Err("must be an https URL"),
-        }
+        crate::config::https_or_loopback_http(&url)?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not hold user information");
         }

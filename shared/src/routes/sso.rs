@@ -72,6 +72,41 @@ pub const SSO_AUTHORIZE: Endpoint = Endpoint::new(
 )
 .touching(&[Touch::Read, Touch::Put])
 .page();
+/// What a callback answers when it completes or fails a sign-in.
+const CALLBACK_SUCCESS: crate::endpoint::Success = (
+    302,
+    "To the app's redirect_uri with `code` (`tsc_…`) and its `state`, or with `error` and `error_description`.",
+    None,
+);
+/// The provider's answer, as both callbacks take it.
+const CALLBACK_QUERY: &[QueryParameter] = &[
+    QueryParameter {
+        name: "state",
+        required: true,
+        description: "Tether's state for the provider.",
+        id: false,
+    },
+    QueryParameter {
+        name: "code",
+        required: false,
+        description: "The provider's authorization code.",
+        id: false,
+    },
+    QueryParameter {
+        name: "error",
+        required: false,
+        description: "The provider's error (`access_denied`, …).",
+        id: false,
+    },
+];
+/// What a sign-in reads and writes.
+const CALLBACK_TOUCHES: &[Touch] = &[
+    Touch::Read,
+    Touch::Put,
+    Touch::Delete,
+    Touch::ConditionCheck,
+    Touch::Indexes,
+];
 /// `GET /v1/sso/callback/{identity_provider_id}`
 pub const SSO_CALLBACK: Endpoint = Endpoint::new(
     "sso-callback",
@@ -80,42 +115,13 @@ pub const SSO_CALLBACK: Endpoint = Endpoint::new(
     op!(api::sso::connection_callback),
     Docs::new(
         "The identity provider's return to a connection's own callback: Tether completes the sign-in",
-        (
-            302,
-            "To the app's redirect_uri with `code` (`tsc_…`) and its `state`, or with `error` and `error_description`.",
-            None,
-        ),
+        CALLBACK_SUCCESS,
         &[400],
     )
-    .query(&[
-        QueryParameter {
-            name: "state",
-            required: true,
-            description: "Tether's state for the provider.",
-            id: false,
-        },
-        QueryParameter {
-            name: "code",
-            required: false,
-            description: "The provider's authorization code.",
-            id: false,
-        },
-        QueryParameter {
-            name: "error",
-            required: false,
-            description: "The provider's error (`access_denied`, …).",
-            id: false,
-        },
-    ]),
+    .query(CALLBACK_QUERY),
 )
 .example(None, "code=SplxlOBeZQQYbYS6WxSbIA&state=Zkl0cWh2c1dtN2VHbk5QSWpTbG1Yd1lfM2VxRmc0ZGs")
-.touching(&[
-    Touch::Read,
-    Touch::Put,
-    Touch::Delete,
-    Touch::ConditionCheck,
-    Touch::Indexes,
-])
+.touching(CALLBACK_TOUCHES)
 .deciding_for_end_user()
 .page();
 /// `GET /v1/sso/callback`
@@ -126,42 +132,13 @@ pub const SSO_SHARED_CALLBACK: Endpoint = Endpoint::new(
     op!(api::sso::callback),
     Docs::new(
         "The callback shared by every connection, for providers that send `iss` (RFC 9207), which it requires",
-        (
-            302,
-            "To the app's redirect_uri with `code` (`tsc_…`) and its `state`, or with `error` and `error_description`.",
-            None,
-        ),
+        CALLBACK_SUCCESS,
         &[400],
     )
-    .query(&[
-        QueryParameter {
-            name: "state",
-            required: true,
-            description: "Tether's state for the provider.",
-            id: false,
-        },
-        QueryParameter {
-            name: "code",
-            required: false,
-            description: "The provider's authorization code.",
-            id: false,
-        },
-        QueryParameter {
-            name: "error",
-            required: false,
-            description: "The provider's error (`access_denied`, …).",
-            id: false,
-        },
-    ]),
+    .query(CALLBACK_QUERY),
 )
 .example(None, "code=SplxlOBeZQQYbYS6WxSbIA&state=Zkl0cWh2c1dtN2VHbk5QSWpTbG1Yd1lfM2VxRmc0ZGs")
-.touching(&[
-    Touch::Read,
-    Touch::Put,
-    Touch::Delete,
-    Touch::ConditionCheck,
-    Touch::Indexes,
-])
+.touching(CALLBACK_TOUCHES)
 .deciding_for_end_user()
 .page();
 /// `POST /v1/sso/token`
