@@ -293,7 +293,11 @@ async fn disabling_removing_or_deleting_a_connection_stops_its_sign_ins() {
     let pointers = crate::table_items(&app)
         .await
         .into_iter()
-        .filter(|item| item["PK"].as_s().is_ok_and(|pk| pk.starts_with("SSOCONN#")))
+        .filter(|item| {
+            // The connection items and the organization's markers of them.
+            item["PK"].as_s().is_ok_and(|pk| pk.starts_with("SSOCONN#"))
+                || item["SK"].as_s().is_ok_and(|sk| sk.starts_with("SSOCONN#"))
+        })
         .count();
     assert_eq!(pointers, 0);
 }
@@ -502,6 +506,17 @@ async fn parallel_changes_leave_the_connection_item_as_the_provider_says() {
             "SSOCONN",
         )
         .await;
+        let marker = crate::stored_item(
+            &app,
+            &format!("ORG#{}", app.org_id),
+            &format!("SSOCONN#{}", provider["id"].as_str().unwrap()),
+        )
+        .await;
+        assert_eq!(
+            marker.is_some(),
+            copy.is_some(),
+            "round {round}: the marker follows the copy"
+        );
         match shown.get("login").filter(|l| l["enabled"] == true) {
             None => assert!(copy.is_none(), "round {round}: a copy of no connection"),
             Some(login) => {

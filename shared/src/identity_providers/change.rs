@@ -152,6 +152,7 @@ pub async fn update(
         ];
         items.extend(pointer_write(
             store,
+            org,
             id,
             changes.connection.as_ref().map(Option::as_ref),
         )?);
@@ -173,44 +174,89 @@ pub async fn update(
     })
 }
 
-/// The write that keeps a provider's connection item in step with it: put
-/// while its login is enabled, deleted otherwise (`None`: unchanged).
+/// The writes that keep a provider's connection item in step with it — and
+/// the organization's marker of it (`ORG#<org>` / `SSOCONN#<id>`, which
+/// `organization_id=` finds with a two-item query): put while its login is
+/// enabled, deleted otherwise (`None`: unchanged).
 pub(super) fn pointer_write(
     store: &Store,
+    org: crate::ids::OrganizationId,
     id: IdentityProviderId,
     connection: Option<Option<&login::Connection>>,
-) -> Result<Option<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
     use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-    let (pk, sk) = connection_pointer(id);
-    Ok(match connection {
-        None => None,
-        Some(Some(connection)) => {
-            let mut item = store::to_item(connection)?;
-            item.insert(store::PK.into(), store::s(pk));
-            item.insert(store::SK.into(), store::s(sk));
-            Some(
-                TransactWriteItem::builder()
-                    .put(store::built(
-                        Put::builder()
+    let keys = [connection_pointer(id), connection_marker(org, id)];
+    let Some(connection) = connection else {
+        return Ok(Vec::new());
+    };
+    keys.into_iter()
+        .enumerate()
+        .map(|(n, (pk, sk))| {
+            Ok(match connection {
+                Some(connection) => {
+                    let mut item = if n == 0 {
+                        store::to_item(connection)?
+                    } else {
+                        store::Item::from([(
+                            "identity_provider_id".to_owned(),
+                            store::s(id.to_string()),
+                        )])
+                    };
+                    item.insert(store::PK.into(), store::s(pk));
+                    item.insert(store::SK.into(), store::s(sk));
+                    TransactWriteItem::builder()
+                        .put(store::built(
+                            Put::builder()
+                                .table_name(store.table())
+                                .set_item(Some(item))
+                                .build(),
+                        )?)
+                        .build()
+                }
+                None => TransactWriteItem::builder()
+                    .delete(store::built(
+                        Delete::builder()
                             .table_name(store.table())
-                            .set_item(Some(item))
+                            .key(store::PK, store::s(pk))
+                            .key(store::SK, store::s(sk))
                             .build(),
                     )?)
                     .build(),
-            )
-        }
-        Some(None) => Some(
-            TransactWriteItem::builder()
-                .delete(store::built(
-                    Delete::builder()
-                        .table_name(store.table())
-                        .key(store::PK, store::s(pk))
-                        .key(store::SK, store::s(sk))
-                        .build(),
-                )?)
-                .build(),
-        ),
-    })
+            })
+        })
+        .collect()
+}
+
+/// The key of the organization's marker of connection `id`.
+fn connection_marker(org: crate::ids::OrganizationId, id: IdentityProviderId) -> store::Key {
+    (org_pk(org), format!("{CONNECTION_MARKER_PREFIX}{id}"))
+}
+
+/// The sort-key prefix of an organization's connection markers.
+const CONNECTION_MARKER_PREFIX: &str = "SSOCONN#";
+
+/// The organization's enabled login connections' provider ids: at most
+/// `limit`, by one strongly consistent query of its markers.
+pub async fn connections_of(
+    store: &Store,
+    org: crate::ids::OrganizationId,
+    limit: i32,
+) -> Result<Vec<IdentityProviderId>, StoreError> {
+    let out = store
+        .query()
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", store::s(org_pk(org)))
+        .expression_attribute_values(":prefix", store::s(CONNECTION_MARKER_PREFIX))
+        .consistent_read(true)
+        .limit(limit)
+        .send()
+        .await?;
+    Ok(out
+        .items()
+        .iter()
+        .filter_map(|item| store::get_s(item, "identity_provider_id"))
+        .filter_map(|id| IdentityProviderId::parse(id).ok())
+        .collect())
 }
 
 /// The connection item of provider `id`, when its login is enabled: one

@@ -6,8 +6,8 @@ mod sign_in;
 use crate::end_users;
 use crate::error::ApiError;
 use crate::identities;
+use crate::identity_providers;
 use crate::identity_providers::login::Connection;
-use crate::identity_providers::{self, ProviderRecord};
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::outbound::Outbound;
 use crate::parse::{JsonObject, ParseBody};
@@ -126,17 +126,16 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
     }
 }
 
-/// The organization's only enabled login connection.
+/// The organization's only enabled login connection: two markers read at
+/// most, then the one connection.
 async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<Connection, ApiError> {
-    // The organization's providers are capped: one bounded page.
-    let (providers, more) = identity_providers::list(&ctx.app.store, org, None, 100).await?;
-    let mut enabled = providers.iter().filter_map(ProviderRecord::connection);
-    match (enabled.next(), enabled.next()) {
-        // Beyond one page, another may follow: not provably the only one.
-        (Some(_), None) if more => Err(ApiError::NoLoginConnection { reason: "several" }),
-        (Some(only), None) => Ok(only),
-        (None, _) => Err(ApiError::NoLoginConnection { reason: "none" }),
-        (Some(_), Some(_)) => Err(ApiError::NoLoginConnection { reason: "several" }),
+    let store = &ctx.app.store;
+    match identity_providers::connections_of(store, org, 2).await?[..] {
+        [only] => identity_providers::connection(store, only)
+            .await?
+            .ok_or(ApiError::NoLoginConnection { reason: "none" }),
+        [] => Err(ApiError::NoLoginConnection { reason: "none" }),
+        _ => Err(ApiError::NoLoginConnection { reason: "several" }),
     }
 }
 
