@@ -96,8 +96,7 @@ echo "==> starting the OpenID Provider (tests/oidc/server.mjs) on 127.0.0.1:$op_
 op_log=.local/oidc-provider-$op_port.log
 : >"$op_log"
 OIDC_MODULE="$PWD/.local/oidc/node_modules/oidc-provider/lib/index.js" OIDC_GENERATIONS=g1 \
-  OIDC_CALLBACK="$api/v1/sso/callback" OIDC_PORT="$op_port" \
-  node tests/oidc/server.mjs >"$op_log" 2>&1 &
+  OIDC_PORT="$op_port" node tests/oidc/server.mjs >"$op_log" 2>&1 &
 op_pid=$!
 started_pids+=("$op_pid")
 issuer=$(await_listening "the OpenID Provider" "$op_pid" "$op_log")
@@ -117,18 +116,17 @@ connection=$(api_call PATCH "/v1/identity-providers/$provider_id" "$login" 200)
 # Where the provider must send browsers back: the connection's callback_url.
 callback_url=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["login"]["callback_url"])' <<<"$connection")
 case "$callback_url" in
-  "$api/v1/sso/callback") ;; # registered with the provider as it started (OIDC_CALLBACK)
-  "$api/v1/sso/callback/"*)
-    # A callback of the connection's own: the provider registers it too
-    # (tests/oidc/server.mjs, POST /_register).
-    status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -G "$issuer/_register" \
-      --data-urlencode "redirect_uri=$callback_url")
-    [ "$status" = 204 ] || {
-      echo "the provider did not register $callback_url as a redirect URI ($status)" >&2
-      exit 1
-    } ;;
+  "$api/v1/sso/callback/"*) ;;
   *) echo "the connection's callback_url $callback_url is not under $api" >&2; exit 1 ;;
 esac
+# The provider's administrator registers it as a redirect URI (here the
+# local provider's POST /_register, tests/oidc/server.mjs).
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -G "$issuer/_register" \
+  --data-urlencode "redirect_uri=$callback_url")
+[ "$status" = 204 ] || {
+  echo "the provider did not register $callback_url as a redirect URI ($status)" >&2
+  exit 1
+}
 
 # The app's own key: exchanging codes needs read_write, not admin.
 app_key=$(api_call POST /v1/api-keys '{"scopes":["read_write"],"name":"SSO demo app"}' 201 | json_field key)
