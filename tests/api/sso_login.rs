@@ -903,3 +903,32 @@ async fn the_token_exchange_refuses_malformed_bodies_and_replays_with_its_idempo
         .await
         .assert_status(200);
 }
+
+/// A callback without a usable state is refused before anything is read
+/// (400, no redirect); a path that names no provider id is a 400 too.
+#[tokio::test]
+async fn malformed_callbacks_are_400_without_redirect() {
+    let app = spawn_app().await;
+    let id = tether::ids::IdentityProviderId::generate();
+    for path in [
+        format!("/v1/sso/callback/{id}"),
+        format!("/v1/sso/callback/{id}?code=x"),
+        format!("/v1/sso/callback/{id}?state={}", "s".repeat(513)),
+        "/v1/sso/callback?code=x".to_owned(),
+    ] {
+        let res = Browser::new(&app, "198.51.100.7").get(&path).await;
+        res.assert_error(400, "invalid_login_attempt");
+        assert_eq!(res.body["details"]["reason"], "malformed", "{path}");
+        assert!(res.header("location").is_none());
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+    }
+    // A state but no cookie: nothing to bind it to.
+    let res = Browser::new(&app, "198.51.100.7")
+        .get(&format!("/v1/sso/callback/{id}?state=abc"))
+        .await;
+    assert_eq!(res.body["details"]["reason"], "browser_mismatch");
+    let res = Browser::new(&app, "198.51.100.7")
+        .get("/v1/sso/callback/not-an-id?state=abc")
+        .await;
+    res.assert_error(400, "invalid_path_parameter");
+}
