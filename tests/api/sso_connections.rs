@@ -492,8 +492,10 @@ async fn parallel_changes_leave_the_connection_item_as_the_provider_says() {
             futures_util::future::join_all(bodies.iter().map(|body| app.patch(&at, body))).await;
         for res in &answers {
             // Once removed, a PATCH without a secret has none to keep: 422.
+            // A change that lost every retry to the others is a 503 to
+            // retry (the item stays consistent either way).
             assert!(
-                matches!(res.status, 200 | 422),
+                matches!(res.status, 200 | 422 | 503),
                 "{} {}",
                 res.status,
                 res.text
