@@ -46,7 +46,7 @@ pub enum LoginUpdate {
 }
 
 /// The key of a provider's connection item ([`login::Connection`]).
-pub fn connection_pointer(id: IdentityProviderId) -> store::Key {
+pub fn connection_key(id: IdentityProviderId) -> store::Key {
     (format!("SSOCONN#{id}"), "SSOCONN".to_owned())
 }
 
@@ -150,7 +150,7 @@ pub async fn update(
                 .update(store::built(update.build())?)
                 .build(),
         ];
-        items.extend(pointer_write(
+        items.extend(connection_writes(
             store,
             org,
             id,
@@ -178,14 +178,14 @@ pub async fn update(
 /// the organization's marker of it (`ORG#<org>` / `SSOCONN#<id>`, which
 /// `organization_id=` finds with a two-item query): put while its login is
 /// enabled, deleted otherwise (`None`: unchanged).
-pub(super) fn pointer_write(
+pub(super) fn connection_writes(
     store: &Store,
     org: crate::ids::OrganizationId,
     id: IdentityProviderId,
     connection: Option<Option<&login::Connection>>,
 ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
     use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-    let keys = [connection_pointer(id), connection_marker(org, id)];
+    let keys = [connection_key(id), connection_marker(org, id)];
     let Some(connection) = connection else {
         return Ok(Vec::new());
     };
@@ -265,5 +265,5 @@ pub async fn connection(
     store: &Store,
     id: IdentityProviderId,
 ) -> Result<Option<login::Connection>, StoreError> {
-    store::get_record(store, &connection_pointer(id), true).await
+    store::get_record(store, &connection_key(id), true).await
 }

@@ -8,7 +8,7 @@ pub mod keys;
 pub mod login;
 
 pub use change::{
-    Changes, LoginUpdate, Updated, connection, connection_pointer, connections_of, update,
+    Changes, LoginUpdate, Updated, connection, connection_key, connections_of, update,
 };
 pub use input::{CreateProvider, SourceInput, UpdateProvider, usable_keys, validate_jwks};
 pub use keys::VerifiedProvider;
@@ -124,7 +124,7 @@ pub async fn delete(
                 .build(),
         )?;
         let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
-        items.extend(change::pointer_write(store, org, id, Some(None))?);
+        items.extend(change::connection_writes(store, org, id, Some(None))?);
         if counted {
             items.push(crate::caps::Capped::IdentityProviders.give_back(store.table(), org)?);
         }

@@ -130,7 +130,7 @@ async fn reseal_client_secrets(
             )?];
             if let Some(copy) = copy_sealed {
                 items.push(update(
-                    identity_providers::connection_pointer(provider.id),
+                    identity_providers::connection_key(provider.id),
                     "client_secret_sealed",
                     copy,
                 )?);
