@@ -235,28 +235,44 @@ fn connection_marker(org: crate::ids::OrganizationId, id: IdentityProviderId) ->
 /// The sort-key prefix of an organization's connection markers.
 const CONNECTION_MARKER_PREFIX: &str = "SSOCONN#";
 
-/// The organization's enabled login connections' provider ids: at most
-/// `limit`, by one strongly consistent query of its markers.
+/// How many login connections an organization has enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// None.
+    None,
+    /// Exactly this one.
+    Only(IdentityProviderId),
+    /// More than one.
+    Several,
+}
+
+/// The organization's enabled login connections, from its markers: two read
+/// at most, strongly consistent (a connection enabled or disabled a moment
+/// ago counts from the next request).
 pub async fn connections_of(
     store: &Store,
     org: crate::ids::OrganizationId,
-    limit: i32,
-) -> Result<Vec<IdentityProviderId>, StoreError> {
+) -> Result<Connections, StoreError> {
     let out = store
         .query()
         .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
         .expression_attribute_values(":pk", store::s(org_pk(org)))
         .expression_attribute_values(":prefix", store::s(CONNECTION_MARKER_PREFIX))
         .consistent_read(true)
-        .limit(limit)
+        .limit(2)
         .send()
         .await?;
-    Ok(out
+    let ids: Vec<IdentityProviderId> = out
         .items()
         .iter()
         .filter_map(|item| store::get_s(item, "identity_provider_id"))
         .filter_map(|id| IdentityProviderId::parse(id).ok())
-        .collect())
+        .collect();
+    Ok(match ids[..] {
+        [] => Connections::None,
+        [only] => Connections::Only(only),
+        _ => Connections::Several,
+    })
 }
 
 /// The connection item of provider `id`, when its login is enabled: one

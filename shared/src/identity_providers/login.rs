@@ -82,6 +82,11 @@ impl RedirectUri {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `uri` is one of `registered`, character for character.
+    pub fn listed(registered: &[Self], uri: &str) -> bool {
+        registered.iter().any(|r| r.0 == uri)
+    }
 }
 
 impl TryFrom<String> for RedirectUri {
@@ -314,14 +319,6 @@ impl LoginRecord {
             callback_url: &self.callback_url,
         }
     }
-
-    /// Whether the app's `redirect_uri` is one of the registered ones,
-    /// character for character.
-    pub fn allows_redirect(&self, redirect_uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|r| r.as_str() == redirect_uri)
-    }
 }
 
 /// A login connection as the sign-in flow needs it, kept in an item of its
@@ -358,9 +355,7 @@ pub struct Connection {
 impl Connection {
     /// Whether the app's `redirect_uri` is one of the registered ones.
     pub fn allows_redirect(&self, redirect_uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|r| r.as_str() == redirect_uri)
+        RedirectUri::listed(&self.redirect_uris, redirect_uri)
     }
 }
 

@@ -8,7 +8,7 @@ pub mod keys;
 pub mod login;
 
 pub use change::{
-    Changes, LoginUpdate, Updated, connection, connection_key, connections_of, update,
+    Changes, Connections, LoginUpdate, Updated, connection, connection_key, connections_of, update,
 };
 pub use input::{CreateProvider, SourceInput, UpdateProvider, usable_keys, validate_jwks};
 pub use keys::VerifiedProvider;

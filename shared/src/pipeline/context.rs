@@ -117,30 +117,21 @@ impl Judged {
         ctx: &Ctx,
         action: &'static str,
     ) -> Result<(), ApiError> {
-        let resource =
-            super::decision::resource_of(ctx.endpoint, &self.authenticated, &ctx.path_params);
-        let org = match &resource {
-            authz::Resource::Organization(org)
-            | authz::Resource::EndUser {
-                organization: org, ..
-            } => *org,
-            authz::Resource::ExternalService(_) => {
-                return Err(ApiError::internal("a second action on a service"));
-            }
+        let resource = resource_of(ctx.endpoint, &self.authenticated, &ctx.path_params);
+        let at = JudgedAt {
+            current: self.current,
+            policies: self.policies.as_ref(),
         };
-        let policies =
-            authz::policies_for(&ctx.app, org, self.current, self.policies.as_ref()).await?;
-        let principal = self.authenticated.principal();
-        authz::engine().authorize(
-            &authz::Question {
-                principal: &principal,
-                action,
-                resource,
-                source_ip: &ctx.source_ip,
-                identity: None,
-            },
-            policies.as_deref(),
+        super::decision::authorize_action(
+            &ctx.app,
+            action,
+            &self.authenticated,
+            resource,
+            &ctx.source_ip,
+            None,
+            at,
         )
+        .await
     }
 
     /// Decides the endpoint's action on organization `org` with the

@@ -61,6 +61,29 @@ pub(super) async fn authorize(
     identity: Option<&authz::IdentityContext>,
     at: JudgedAt<'_>,
 ) -> Result<(), ApiError> {
+    authorize_action(
+        app,
+        endpoint.action,
+        authenticated,
+        resource,
+        source_ip,
+        identity,
+        at,
+    )
+    .await
+}
+
+/// [`authorize`] for `action`: the endpoint's own, or one it also decides
+/// ([`Endpoint::also_actions`]).
+pub(super) async fn authorize_action(
+    app: &App,
+    action: &'static str,
+    authenticated: &Authenticated,
+    resource: authz::Resource,
+    source_ip: &str,
+    identity: Option<&authz::IdentityContext>,
+    at: JudgedAt<'_>,
+) -> Result<(), ApiError> {
     // The policies of the organization acted on.
     let org = match &resource {
         authz::Resource::Organization(org)
@@ -73,8 +96,8 @@ pub(super) async fn authorize(
         Some(org) => authz::policies_for(app, org, at.current, at.policies).await?,
         None => None,
     };
-    decide(
-        endpoint,
+    decide_action(
+        action,
         authenticated,
         resource,
         source_ip,
@@ -92,10 +115,29 @@ pub(super) fn decide(
     identity: Option<&authz::IdentityContext>,
     policies: Option<&authz::OrgPolicies>,
 ) -> Result<(), ApiError> {
+    decide_action(
+        endpoint.action,
+        authenticated,
+        resource,
+        source_ip,
+        identity,
+        policies,
+    )
+}
+
+/// [`decide`] for `action`.
+fn decide_action(
+    action: &'static str,
+    authenticated: &Authenticated,
+    resource: authz::Resource,
+    source_ip: &str,
+    identity: Option<&authz::IdentityContext>,
+    policies: Option<&authz::OrgPolicies>,
+) -> Result<(), ApiError> {
     let principal = authenticated.principal();
     let question = authz::Question {
         principal: &principal,
-        action: endpoint.action,
+        action,
         resource,
         source_ip,
         identity,

@@ -10,7 +10,6 @@
 //! issued. The item outlives the code by an access token's lifetime, so a
 //! reuse is recognised for as long as that token could be used.
 
-use crate::end_users::EndUserRecord;
 use crate::identities::IdentityRecord;
 use crate::ids::{EndUserId, IdentityProviderId, OrganizationId};
 use crate::organizations::org_pk;
@@ -178,12 +177,6 @@ pub async fn exchange(
         }
         Err(err) => Err(err),
     }
-}
-
-/// Whether the end user may still be signed in with an access token of the
-/// code's generation.
-pub fn still_honoured(user: Option<&EndUserRecord>, issued: &Issued) -> bool {
-    user.is_some_and(|u| u.honours_token(issued.token_generation))
 }
 
 #[cfg(test)]

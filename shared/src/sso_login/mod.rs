@@ -65,6 +65,9 @@ pub enum Failure {
     PolicyDenied,
     /// The provider or Tether failed.
     ServerError(&'static str),
+    /// The app's `redirect_uri` left the connection during the sign-in: the
+    /// browser is not sent back to it at all.
+    RedirectUriRemoved,
 }
 
 impl Failure {
@@ -75,7 +78,7 @@ impl Failure {
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::UserNotFound(_) => "user_not_found",
             Self::PolicyDenied => "policy_denied",
-            Self::ServerError(_) => "server_error",
+            Self::ServerError(_) | Self::RedirectUriRemoved => "server_error",
         }
     }
 
@@ -88,7 +91,7 @@ impl Failure {
             Self::InvalidIdToken(_) => "the identity provider's id_token failed verification",
             Self::UserNotFound(_) => "no end user may sign in with this identity",
             Self::PolicyDenied => "the organization's policies deny this sign-in",
-            Self::ServerError(_) => "the sign-in could not be completed",
+            Self::ServerError(_) | Self::RedirectUriRemoved => "the sign-in could not be completed",
         }
     }
 
@@ -100,6 +103,7 @@ impl Failure {
             | Self::UserNotFound(reason)
             | Self::ServerError(reason) => reason,
             Self::PolicyDenied => "policy_denied",
+            Self::RedirectUriRemoved => "redirect_uri_removed",
         }
     }
 }

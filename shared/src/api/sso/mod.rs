@@ -129,13 +129,14 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
 /// The organization's only enabled login connection: two markers read at
 /// most, then the one connection.
 async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<Connection, ApiError> {
+    use identity_providers::Connections;
     let store = &ctx.app.store;
-    match identity_providers::connections_of(store, org, 2).await?[..] {
-        [only] => identity_providers::connection(store, only)
+    match identity_providers::connections_of(store, org).await? {
+        Connections::Only(id) => identity_providers::connection(store, id)
             .await?
             .ok_or(ApiError::NoLoginConnection { reason: "none" }),
-        [] => Err(ApiError::NoLoginConnection { reason: "none" }),
-        _ => Err(ApiError::NoLoginConnection { reason: "several" }),
+        Connections::None => Err(ApiError::NoLoginConnection { reason: "none" }),
+        Connections::Several => Err(ApiError::NoLoginConnection { reason: "several" }),
     }
 }
 
@@ -331,7 +332,7 @@ async fn complete(
                 .ok()
                 .flatten()
                 .is_some_and(|c| c.allows_redirect(&app.redirect_uri));
-            if failure == Failure::ServerError("redirect_uri_removed") {
+            if failure == Failure::RedirectUriRemoved {
                 return Err(ApiError::InvalidLoginAttempt {
                     reason: "redirect_uri_removed",
                 });
@@ -427,7 +428,7 @@ pub async fn token(
     };
     let user = end_users::find(store, ctx.org, issued.end_user_id).await?;
     let user = user
-        .filter(|u| code::still_honoured(Some(u), &issued))
+        .filter(|u| u.honours_token(issued.token_generation))
         .ok_or(ApiError::InvalidGrant {
             reason: "user_not_found",
         })?;

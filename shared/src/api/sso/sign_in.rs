@@ -6,7 +6,9 @@
 use crate::authz::{self, IdentityContext};
 use crate::end_users::{self, EndUserRecord, Status};
 use crate::identities::{self, IdentityRecord, LinkedBy};
-use crate::identity_providers::login::{ClientAuthMethod, Connection, LoginRecord, Provisioning};
+use crate::identity_providers::login::{
+    ClientAuthMethod, Connection, LoginRecord, Provisioning, RedirectUri,
+};
 use crate::identity_providers::{self, ProviderRecord, keys::VerifiedProvider};
 use crate::ids::{IdentityProviderId, OrganizationId};
 use crate::outbound::{ClientAuth, Outbound};
@@ -123,8 +125,8 @@ pub(super) async fn sign_in(
         .filter(|l| l.enabled)
         .ok_or(Failure::ServerError("connection_disabled"))?;
     // The app's URL must still be the connection's.
-    if !login.allows_redirect(&attempt.secrets.redirect_uri) {
-        return Err(Failure::ServerError("redirect_uri_removed"));
+    if !RedirectUri::listed(&login.redirect_uris, &attempt.secrets.redirect_uri) {
+        return Err(Failure::RedirectUriRemoved);
     }
     let id_token = exchanged?;
     let verified = VerifiedProvider::new(provider.clone()).map_err(internal)?;
