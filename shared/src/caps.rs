@@ -29,6 +29,8 @@ pub enum Capped {
     WebhookEndpoints,
     /// Identity providers.
     IdentityProviders,
+    /// SCIM directories.
+    Directories,
 }
 
 impl Capped {
@@ -37,6 +39,7 @@ impl Capped {
         match self {
             Self::WebhookEndpoints => "webhook_endpoints",
             Self::IdentityProviders => "identity_providers",
+            Self::Directories => "directories",
         }
     }
 
@@ -46,6 +49,7 @@ impl Capped {
         match self {
             Self::WebhookEndpoints => caps.webhook_endpoints,
             Self::IdentityProviders => caps.identity_providers,
+            Self::Directories => caps.directories,
         }
     }
 

@@ -92,6 +92,12 @@ impl PublicBaseUrl {
         format!("{}/v1/sso/callback/{identity_provider_id}", self.0)
     }
 
+    /// The SCIM base URL of a directory: what an identity provider's
+    /// administrator enters as the SCIM connector's base URL.
+    pub fn scim_base(&self, directory_id: impl std::fmt::Display) -> String {
+        format!("{}/scim/v2/{directory_id}", self.0)
+    }
+
     /// Whether browsers reach it over TLS: the SSO cookie is then `Secure`
     /// and `__Host-` prefixed.
     pub fn is_https(&self) -> bool {

@@ -32,4 +32,7 @@ pub const TYPES: &[&str] = &[
     "webhook_endpoint.disabled",
     "sso.login_succeeded",
     "sso.login_failed",
+    "directory.created",
+    "directory.deleted",
+    "directory.token_rolled",
 ];

@@ -96,6 +96,10 @@ uuid_id!(
     WebhookEndpointId
 );
 uuid_id!(
+    /// A directory of an organization: one SCIM client's view of its people.
+    DirectoryId
+);
+uuid_id!(
     /// One delivery of one event to one webhook endpoint.
     WebhookDeliveryId
 );

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod cors;
 pub mod deliveries;
+pub mod directories;
 pub mod end_users;
 pub mod endpoint;
 pub mod error;

@@ -94,6 +94,8 @@ pub struct Caps {
     pub identity_providers: u64,
     /// Cedar policies (every decision evaluates them all).
     pub policies: u64,
+    /// SCIM directories (each a credential and a provisioning stream).
+    pub directories: u64,
 }
 
 impl Caps {
@@ -102,6 +104,7 @@ impl Caps {
         webhook_endpoints: 20,
         identity_providers: 50,
         policies: 100,
+        directories: 5,
     };
 }
 
@@ -123,6 +126,8 @@ pub struct LimitOverrides {
     pub identity_providers_cap: Option<u64>,
     /// Overrides the plan's cap on Cedar policies.
     pub policies_cap: Option<u64>,
+    /// Overrides the plan's cap on SCIM directories.
+    pub directories_cap: Option<u64>,
 }
 
 /// The organization item: `PK = ORG#<id>`, `SK = ORG`.
@@ -219,6 +224,7 @@ impl Organization {
                     .identity_providers_cap
                     .unwrap_or(d.caps.identity_providers),
                 policies: o.policies_cap.unwrap_or(d.caps.policies),
+                directories: o.directories_cap.unwrap_or(d.caps.directories),
             },
         }
     }
@@ -338,6 +344,7 @@ pub async fn update(
                 o.identity_providers_cap,
             ),
             ("policies_cap", ":policies_cap", o.policies_cap),
+            ("directories_cap", ":directories_cap", o.directories_cap),
         ] {
             if let Some(value) = value {
                 edit.set.push(format!("{field} = {placeholder}"));
@@ -358,6 +365,7 @@ pub async fn update(
                 .identity_providers_cap
                 .or(org.overrides.identity_providers_cap),
             policies_cap: o.policies_cap.or(org.overrides.policies_cap),
+            directories_cap: o.directories_cap.or(org.overrides.directories_cap),
         };
         edit.policy_after = Some(after.limiter_policy());
         Ok(edit)

@@ -134,6 +134,10 @@ secret!(
     /// An external service's token (`tst_...`).
     ServiceToken, SERVICE_TOKEN_PREFIX, "tst_"
 );
+secret!(
+    /// A directory's SCIM bearer token (`scim_...`).
+    DirectoryToken, DIRECTORY_TOKEN_PREFIX, "scim_"
+);
 /// The prefix of connect tokens.
 pub const CONNECT_TOKEN_PREFIX: &str = "tct_";
 

@@ -169,7 +169,8 @@ id_schema!(
     crate::ids::RelationId,
     crate::ids::ApiKeyId,
     crate::ids::WebhookEndpointId,
-    crate::ids::WebhookDeliveryId
+    crate::ids::WebhookDeliveryId,
+    crate::ids::DirectoryId
 );
 
 /// A page of a list on the organization and user APIs.

@@ -678,6 +678,16 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
             .unwrap()
     );
     app.delete(&hook_path).await;
+    // Directories: created, token rolled, deleted.
+    let directory = app
+        .post("/v1/directories", &json!({"name": "Okta"}))
+        .await
+        .assert_status(201);
+    let directory_path = format!("/v1/directories/{}", id(&directory.body));
+    app.post_empty(&format!("{directory_path}/roll-token"))
+        .await
+        .assert_status(200);
+    app.delete(&directory_path).await.assert_status(204);
     // The purge, last.
     assert_eq!(app.delete(&user_path).await.status, 202);
     let purge =

@@ -7,6 +7,7 @@ mod bad_input;
 mod consistency;
 mod cors;
 mod deliveries;
+mod directories;
 mod emulators;
 mod end_users;
 mod end_users_update;

@@ -194,6 +194,7 @@ pub const UNLIMITED: LimitOverrides = LimitOverrides {
     webhook_endpoints_cap: Some(1_000),
     identity_providers_cap: Some(1_000),
     policies_cap: None,
+    directories_cap: None,
 };
 
 /// The access-token keys every test app signs with (seed `[42; 32]`; the

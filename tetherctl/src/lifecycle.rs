@@ -2,7 +2,7 @@
 //! tokens over their life. Every change goes through the same core
 //! functions as the API, so it applies from the next request (SPEC §5).
 
-use crate::{ApiKeyCommand, ExternalServiceCommand, OrgCommand, describe};
+use crate::{ApiKeyCommand, DirectoryCommand, ExternalServiceCommand, OrgCommand, describe};
 use serde_json::{Value, json};
 use tether::api_keys::{self, Outcome};
 use tether::clock::Timestamp;
@@ -201,6 +201,57 @@ pub(crate) async fn external_service(
                 .await
                 .map_err(describe)?;
             Ok(json!({ "external_service_id": id, "revoked_tokens": revoked }))
+        }
+    }
+}
+
+/// A directory as an operator sees it: never its token; its SCIM path
+/// (the deployment's public base URL goes in front).
+fn directory_json(directory: &tether::directories::DirectoryRecord) -> Value {
+    let mut shown = directory.event_view();
+    shown["scim_path"] = json!(format!("/scim/v2/{}", directory.id));
+    shown
+}
+
+/// `directory list|show|roll-token`.
+pub(crate) async fn directory(
+    store: &Store,
+    command: DirectoryCommand,
+    now: OffsetDateTime,
+) -> Result<Value, String> {
+    use tether::directories;
+    let found = |org, id| async move {
+        directories::get(store, org, id)
+            .await
+            .map_err(describe)?
+            .ok_or_else(|| format!("organization {org} has no directory {id}"))
+    };
+    match command {
+        DirectoryCommand::List { org } => {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let (page, more) = directories::list(store, org, after, 100)
+                    .await
+                    .map_err(describe)?;
+                after = page.last().map(|d| d.id);
+                all.extend(page.iter().map(directory_json));
+                if !more {
+                    break;
+                }
+            }
+            Ok(json!({ "directories": all }))
+        }
+        DirectoryCommand::Show { org, id } => Ok(directory_json(&found(org, id).await?)),
+        DirectoryCommand::RollToken { org, id } => {
+            let current = found(org, id).await?;
+            let (rolled, token) = directories::roll_token(store, &current, None, now)
+                .await
+                .map_err(describe)?
+                .ok_or_else(|| format!("directory {id} changed meanwhile; run it again"))?;
+            let mut shown = directory_json(&rolled);
+            shown["bearer_token"] = json!(token.expose());
+            Ok(shown)
         }
     }
 }

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: EndUserCommand,
     },
+    /// SCIM directories of organizations.
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
     /// Webhook endpoints.
     WebhookEndpoint {
         #[command(subcommand)]
@@ -117,6 +122,39 @@ enum WebhookEndpointCommand {
         #[arg(long, value_parser = parse_org)]
         org: Option<OrganizationId>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DirectoryCommand {
+    /// Lists an organization's directories (never their tokens).
+    List {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+    },
+    /// Shows one directory (never its token).
+    Show {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+        /// The directory's id.
+        #[arg(long, value_parser = parse_directory)]
+        id: tether::ids::DirectoryId,
+    },
+    /// Replaces the directory's SCIM bearer token and prints the new one;
+    /// the old one stops at once.
+    RollToken {
+        /// The organization's id.
+        #[arg(long, value_parser = parse_org)]
+        org: OrganizationId,
+        /// The directory's id.
+        #[arg(long, value_parser = parse_directory)]
+        id: tether::ids::DirectoryId,
+    },
+}
+
+fn parse_directory(s: &str) -> Result<tether::ids::DirectoryId, String> {
+    tether::ids::DirectoryId::parse(s).map_err(|_| format!("`{s}` is not a directory id"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +291,9 @@ pub(crate) struct LimitArgs {
     /// Cedar policies the organization may have (overrides the plan's 100).
     #[arg(long)]
     policies_cap: Option<u64>,
+    /// SCIM directories the organization may have (overrides the plan's 5).
+    #[arg(long)]
+    directories_cap: Option<u64>,
 }
 
 impl From<LimitArgs> for LimitOverrides {
@@ -265,6 +306,7 @@ impl From<LimitArgs> for LimitOverrides {
             webhook_endpoints_cap: a.webhook_endpoints_cap,
             identity_providers_cap: a.identity_providers_cap,
             policies_cap: a.policies_cap,
+            directories_cap: a.directories_cap,
         }
     }
 }
@@ -396,6 +438,7 @@ async fn run(command: Command) -> Result<serde_json::Value, String> {
             Ok(json!({ "organization_id": org.id, "api_key": key.secret.expose() }))
         }
         Command::Org { command } => lifecycle::org(&store, command).await,
+        Command::Directory { command } => lifecycle::directory(&store, command, now).await,
         Command::ApiKey {
             command: ApiKeyCommand::Create { org, mut scopes },
         } => {

@@ -344,3 +344,31 @@ async fn policies_show_and_reset_undo_any_policy_from_the_next_request() {
     let missing = tether::ids::OrganizationId::generate().to_string();
     ctl.assert_fails(&["policies", "reset", "--org", &missing]);
 }
+
+#[tokio::test]
+async fn directories_are_listed_shown_and_rolled_without_their_tokens() {
+    let ctl = Ctl::new();
+    let (org, _, warm) = ctl.warm_organization("Directories").await;
+    let created = warm
+        .post("/v1/directories", &serde_json::json!({"name": "Okta"}))
+        .await
+        .assert_status(201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let token = created.body["bearer_token"].as_str().unwrap().to_owned();
+    let listed = ctl.list(&["directory", "list", "--org", &org], "directories");
+    assert_eq!(listed.len(), 1);
+    let (_, shown) = ctl.json(&["directory", "show", "--org", &org, "--id", &id]);
+    for one in [&listed[0], &shown] {
+        assert_eq!(one["id"], created.body["id"]);
+        assert_eq!(one["scim_path"], format!("/scim/v2/{id}"));
+        assert!(!one.to_string().contains(&token[5..]), "{one}");
+    }
+    let (_, rolled) = ctl.json(&["directory", "roll-token", "--org", &org, "--id", &id]);
+    let new_token = rolled["bearer_token"].as_str().unwrap();
+    assert!(new_token.starts_with("scim_") && new_token != token);
+    let got = warm.get(&format!("/v1/directories/{id}")).await;
+    assert_eq!(got.body["token_prefix"], new_token[5..13]);
+    let other = tether::ids::DirectoryId::generate().to_string();
+    ctl.assert_fails(&["directory", "show", "--org", &org, "--id", &other]);
+    ctl.assert_fails(&["directory", "show", "--org", &org, "--id", "nope"]);
+}

@@ -24,6 +24,7 @@ fn example_id(method: &str, path: &str, name: &str) -> &'static str {
         _ if path.starts_with("/v1/identity-providers/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bb",
         _ if path.starts_with("/v1/connect-tokens/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd",
         _ if path.starts_with("/v1/api-keys/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab",
+        _ if path.starts_with("/v1/directories/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1",
         _ => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae",
     }
 }

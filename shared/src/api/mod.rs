@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod connect_tokens;
+pub mod directories;
 pub mod end_users;
 pub mod events;
 pub mod identities;

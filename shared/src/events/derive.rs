@@ -5,6 +5,7 @@
 use super::NewEvent;
 use crate::api_keys::ApiKeyEntry;
 use crate::clock::Timestamp;
+use crate::directories::DirectoryRecord;
 use crate::end_users::EndUserRecord;
 use crate::external_services::connect_tokens::ConnectTokenRecord;
 use crate::external_services::relations::RelationRecord;
@@ -30,6 +31,7 @@ enum Kind {
     Relation,
     WebhookEndpoint,
     SsoLogin,
+    Directory,
 }
 
 fn kind_of(item: &Item) -> Option<Kind> {
@@ -52,6 +54,7 @@ fn kind_of(item: &Item) -> Option<Kind> {
         _ if sk.starts_with("APIKEY#") => Kind::ApiKey,
         _ if sk.starts_with("WHE#") => Kind::WebhookEndpoint,
         _ if sk.starts_with("SSOLOGIN#") => Kind::SsoLogin,
+        _ if sk.starts_with("DIR#") => Kind::Directory,
         _ => return None,
     })
 }
@@ -150,6 +153,7 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
                 serde_json::to_value(r.organization_relation(None))
             }),
             Kind::SsoLogin => render(item, |r: &SsoLoginRecord| serde_json::to_value(r.view())),
+            Kind::Directory => render(item, |r: &DirectoryRecord| Ok(r.event_view())),
             Kind::Policies => Some(json!({
                 "policies": store::get_s(item, "text").unwrap_or_default(),
                 "updated_at": store::get_s(item, "updated_at"),
@@ -193,6 +197,18 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
         (Kind::ApiKey, Some(object), None) => found.push(("api_key.revoked", object.clone(), None)),
         (Kind::Relation, Some(object), None) => {
             found.push(("relation.removed", object.clone(), None))
+        }
+        (Kind::Directory, Some(object), None) => {
+            found.push(("directory.deleted", object.clone(), None));
+        }
+        (Kind::Directory, Some(before), Some(after))
+            if before["token_prefix"] != after["token_prefix"] =>
+        {
+            found.push((
+                "directory.token_rolled",
+                after.clone(),
+                Some(json!({"token_prefix": before["token_prefix"]})),
+            ));
         }
         (Kind::WebhookEndpoint, Some(object), None) => {
             found.push(("webhook_endpoint.deleted", object.clone(), None));
@@ -358,6 +374,7 @@ fn created(kind: Kind) -> &'static str {
         Kind::Relation => "relation.created",
         Kind::WebhookEndpoint => "webhook_endpoint.created",
         Kind::SsoLogin => "sso.login_succeeded",
+        Kind::Directory => "directory.created",
     }
 }
 

@@ -24,6 +24,7 @@ fn string_for(object: &Map<String, Value>, name: &str) -> &'static str {
         "^tk_[0-9a-f]{48}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" => {
             return "tk_3f9c0a1b5e7d2c4a6b8e0f1d3c5a7b9e2d4f6a8c0e1b3d5f_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff";
         }
+        "^scim_[0-9a-f]{48}$" => return "scim_3f9c0a1b5e7d2c4a6b8e0f1d3c5a7b9e2d4f6a8c0e1b3d5f",
         _ if pattern.starts_with("^[0-9a-f") && pattern.contains("]{8}-") => {
             return "0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162";
         }
@@ -43,6 +44,9 @@ fn string_for(object: &Map<String, Value>, name: &str) -> &'static str {
         }
         _ if name.ends_with("name") || name.ends_with("Name") => "Ada Lovelace",
         "url" | "jwks_uri" | "issuer" => "https://sso.acme.example",
+        "scim_base_url" => {
+            "https://tether.acme.example/scim/v2/0192f0c5-7b7a-7c3e-9a4b-1d2e3f405162"
+        }
         "description" => "CRM sync",
         "message" => "what went wrong, for people",
         _ => "string",

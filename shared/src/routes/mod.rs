@@ -5,12 +5,14 @@
 //! watch` router, the SAM template, `events/` and the OpenAPI document are
 //! built from or checked against.
 
+mod directories;
 mod organization;
 mod service;
 mod sso;
 mod user;
 mod webhooks;
 
+pub use directories::*;
 pub use organization::*;
 pub use service::*;
 pub use sso::*;
@@ -87,6 +89,11 @@ pub const ALL: &[Endpoint] = &[
     CLAIM_ORGANIZATION_RELATION,
     LIST_SERVICE_ORGANIZATIONS,
     PUT_ORGANIZATION_USER,
+    CREATE_DIRECTORY,
+    LIST_DIRECTORIES,
+    GET_DIRECTORY,
+    DELETE_DIRECTORY,
+    ROLL_DIRECTORY_TOKEN,
 ];
 
 /// A function triggered by events rather than an HTTP route.
