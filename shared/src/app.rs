@@ -33,6 +33,8 @@ pub struct App {
     pub policies: VersionedCache<OrganizationId, Option<Arc<crate::authz::OrgPolicies>>>,
     /// Service-token lookups, current at their service's version.
     pub service_tokens: crate::external_services::ServiceTokenCache,
+    /// Warm cache of SCIM token lookups (hits only), as `keys`.
+    pub directory_tokens: crate::directories::TokenCache,
     /// Services seen to exist (never deleted, so never stale).
     pub known_services: crate::external_services::KnownServices,
     /// Identity providers with their parsed key sets, for the SSO link.
@@ -76,6 +78,7 @@ impl App {
             versions: Versions::default(),
             policies: VersionedCache::new(ttl),
             service_tokens: VersionedCache::new(ttl),
+            directory_tokens: VersionedCache::new(ttl),
             providers: VersionedCache::new(ttl),
             known_services: crate::cache::TtlCache::new(
                 crate::external_services::KNOWN_SERVICE_TTL,

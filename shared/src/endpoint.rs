@@ -19,6 +19,8 @@ pub enum Credential {
     UserToken,
     /// `Authorization: Bearer tst_...`, for the external-service API.
     ServiceToken,
+    /// `Authorization: Bearer scim_...`, a directory's SCIM client.
+    DirectoryToken,
     /// No credential (public endpoints and the not-found catch-all).
     None,
 }
@@ -291,6 +293,7 @@ impl Endpoint {
             },
             surface: match bound.credential {
                 Credential::ServiceToken => Surface::ExternalService,
+                Credential::DirectoryToken => Surface::Scim,
                 _ => Surface::Organization,
             },
             start: bound.start,
@@ -365,7 +368,7 @@ impl Endpoint {
 }
 
 /// Path parameters that are free text rather than ids.
-pub const FREE_TEXT_PARAMETERS: &[&str] = &["externalUserId"];
+pub const FREE_TEXT_PARAMETERS: &[&str] = &["externalUserId", "name", "urn"];
 
 impl Endpoint {
     /// Matches a concrete path against the template, returning the parameters

@@ -9,6 +9,8 @@ pub const TYPES: &[&str] = &[
     "end_user.deleted",
     "end_user.purged",
     "end_user.tokens_revoked",
+    "end_user.suspended",
+    "end_user.reactivated",
     "identity.linked",
     "identity.unlinked",
     "identity_provider.created",

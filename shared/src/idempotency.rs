@@ -72,6 +72,11 @@ impl Scope {
         Self(format!("USER#{org}#{user}"))
     }
 
+    /// Keys sent with a directory's SCIM token.
+    pub fn directory(id: crate::ids::DirectoryId) -> Self {
+        Self(format!("DIR#{id}"))
+    }
+
     /// Keys sent with an external service's token.
     pub fn external_service(id: crate::ids::ExternalServiceId) -> Self {
         Self(format!("SVC#{id}"))

@@ -47,6 +47,7 @@ pub mod queue;
 pub mod relationships;
 pub mod routes;
 pub mod runtime;
+pub mod scim;
 pub mod sealed;
 pub mod secrets;
 pub mod ssm;

@@ -35,6 +35,7 @@ struct World {
     params: BTreeMap<&'static str, String>,
     user_token: String,
     service_token: String,
+    directory_token: String,
 }
 
 async fn world() -> World {
@@ -73,7 +74,13 @@ async fn world() -> World {
         .unwrap()
         .to_owned();
     let user_token = app.user_token(&user);
+    let directory = tether_tests::scim::Directory::create(&app).await;
+    directory.create_user("corpus@example.com").await;
+    let directory_token = directory.token.clone();
     let params = BTreeMap::from([
+        ("directory_id", directory.id.clone()),
+        ("name", "User".to_owned()),
+        ("urn", tether_tests::scim::USER.to_owned()),
         ("user_id", user_id),
         ("identity_id", identity),
         ("id", pending),
@@ -91,6 +98,7 @@ async fn world() -> World {
         params,
         user_token,
         service_token,
+        directory_token,
     }
 }
 
@@ -115,6 +123,7 @@ impl World {
             Credential::ApiKey => req,
             Credential::UserToken => req.bearer(&self.user_token),
             Credential::ServiceToken => req.bearer(&self.service_token),
+            Credential::DirectoryToken => req.bearer(&self.directory_token),
             Credential::None => req.no_key(),
         }
     }
@@ -129,7 +138,19 @@ fn assert_clean(endpoint: &Endpoint, case: &str, res: &TestResponse) {
     let request_id = res
         .header("x-request-id")
         .unwrap_or_else(|| panic!("no X-Request-Id: {what}"));
-    if res.status >= 400 {
+    if res.status >= 400 && endpoint.surface == tether::error::Surface::Scim {
+        // SCIM's envelope: the request id ends its `detail`.
+        assert_eq!(
+            res.header("content-type"),
+            Some(tether::pipeline::SCIM_CONTENT_TYPE),
+            "{what}"
+        );
+        let detail = res.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.ends_with(&format!("(request {request_id})")),
+            "{what}"
+        );
+    } else if res.status >= 400 {
         assert_eq!(
             res.header("content-type"),
             Some("application/json; charset=utf-8"),

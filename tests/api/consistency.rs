@@ -207,8 +207,8 @@ fn the_published_openapi_document_is_the_route_table() {
             ));
         }
     }
-    let routes: BTreeSet<_> = routes::ALL
-        .iter()
+    // The SCIM surface is described by its own discovery endpoints.
+    let routes: BTreeSet<_> = routes::documented()
         .map(|e| {
             (
                 e.method.to_owned(),
@@ -217,9 +217,10 @@ fn the_published_openapi_document_is_the_route_table() {
             )
         })
         .collect();
+    assert!(routes::documented().count() < routes::ALL.len());
     assert_eq!(
         operations, routes,
-        "one OpenAPI operation per route, named after its function"
+        "one OpenAPI operation per route but SCIM's, named after its function"
     );
 }
 

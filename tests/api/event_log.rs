@@ -687,6 +687,17 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
     app.post_empty(&format!("{directory_path}/roll-token"))
         .await
         .assert_status(200);
+    // A directory's user: suspended, then reactivated.
+    let scim = tether_tests::scim::Directory::create(&app).await;
+    let scim_user = id(&scim.create_user("scim@example.com").await).to_owned();
+    for active in [false, true] {
+        scim.patch_user(
+            &scim_user,
+            json!({"op": "replace", "value": {"active": active}}),
+        )
+        .await
+        .assert_status(200);
+    }
     app.delete(&directory_path).await.assert_status(204);
     // The purge, last.
     assert_eq!(app.delete(&user_path).await.status, 202);
@@ -713,10 +724,13 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
         ("identity_provider.deleted", "api_key"),
         ("webhook_endpoint.disabled", "system"),
         ("end_user.purged", "system"),
+        ("end_user.suspended", "directory"),
+        ("end_user.reactivated", "directory"),
+        ("directory.token_rolled", "api_key"),
     ];
     assert_actors(&events, &actors);
     let text = serde_json::to_string(&events).unwrap();
-    for secret in ["tk_", "tst_", "tct_", "whsec_", "hash"] {
+    for secret in ["tk_", "tst_", "tct_", "whsec_", "scim_", "hash"] {
         assert!(!text.contains(secret), "an event carries {secret}");
     }
 }

@@ -48,6 +48,9 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
     let provider = app.create_provider().await;
     let provider_id = id(&provider);
     let (service, service_token) = app.create_service(&[]).await;
+    // The SCIM surface's directory, its token and (made per request) a user.
+    let scim = tether_tests::scim::Directory::create(&app).await;
+    let scim_token = format!("scim_{}", "0".repeat(48));
     for endpoint in routes::ALL.iter().chain([&routes::NOT_FOUND]) {
         // A related service (claimed with one token) and a pending token.
         let used = app.create_connect_token(&service).await;
@@ -73,14 +76,22 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
             let created = app.post("/v1/directories", &json!({"name": "Okta"})).await;
             id(&created.assert_status(201).body).to_owned()
         } else {
+            scim.id.clone()
+        };
+        let scim_user = if endpoint.path.starts_with("/scim/") {
+            let name = format!("{}@example.com", endpoint.function);
+            id(&scim.create_user(&name).await).to_owned()
+        } else {
             String::new()
         };
         // (the placeholder in the sample events, what stands for it in this
         // world), in this order: the connect token holds the organization's id.
         let id_token = tether_tests::idp::id_token(&format!("sso-{user_id}"), now);
         let connect_token = pending["token"].as_str().unwrap();
-        let replacements: [(&str, &str); 16] = [
+        let replacements: [(&str, &str); 18] = [
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1", &directory),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a2", &scim_user),
+            (&scim_token, &scim.token),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab", &api_key.to_string()),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc", &unused_provider),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae", id(&webhook)),

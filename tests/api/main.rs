@@ -32,6 +32,7 @@ mod policies;
 mod purge;
 mod reads;
 mod relationships;
+mod scim_users;
 mod ssm;
 mod sso;
 mod sso_connections;

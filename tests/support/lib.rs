@@ -23,6 +23,7 @@ pub mod issuer;
 pub mod oidc;
 pub mod proxy;
 pub mod receiver;
+pub mod scim;
 pub mod sdk_http;
 pub mod sso;
 pub mod tls;

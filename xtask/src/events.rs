@@ -17,6 +17,10 @@ fn example_id(method: &str, path: &str, name: &str) -> &'static str {
         "organizationId" => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ff",
         "externalUserId" => "crm-user-7",
         "delivery_id" => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ad",
+        "directory_id" => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1",
+        "name" => "User",
+        "urn" => "urn:ietf:params:scim:schemas:core:2.0:User",
+        _ if path.starts_with("/scim/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a2",
         // A provider no identity uses can be deleted.
         _ if path.starts_with("/v1/identity-providers/") && method == "DELETE" => {
             "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc"
@@ -66,6 +70,12 @@ pub fn event(endpoint: &Endpoint) -> Value {
             headers.insert(
                 "authorization".into(),
                 json!(format!("Bearer tst_{}", "0".repeat(48))),
+            );
+        }
+        Credential::DirectoryToken => {
+            headers.insert(
+                "authorization".into(),
+                json!(format!("Bearer scim_{}", "0".repeat(48))),
             );
         }
         Credential::None => {}

@@ -11,6 +11,7 @@ pub mod identities;
 pub mod identity_providers;
 pub mod policies;
 pub mod relations;
+pub mod scim;
 pub mod service_users;
 pub mod sso;
 pub mod user;

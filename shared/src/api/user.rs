@@ -32,6 +32,9 @@ pub async fn create_token(
     if record.status == Status::Deleting {
         return Err(ApiError::UserDeleting);
     }
+    if record.is_suspended() {
+        return Err(ApiError::UserSuspended);
+    }
     let token = keys
         .mint(
             org,

@@ -63,6 +63,7 @@ struct EntityTypes {
     api_key: EntityTypeName,
     end_user: EntityTypeName,
     external_service: EntityTypeName,
+    directory: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -74,6 +75,7 @@ impl EntityTypes {
             api_key: name("ApiKey")?,
             end_user: name("EndUser")?,
             external_service: name("ExternalService")?,
+            directory: name("Directory")?,
             action: name("Action")?,
         })
     }
@@ -190,6 +192,13 @@ pub enum Principal {
         id: String,
         /// Its scopes.
         scopes: Vec<String>,
+    },
+    /// A directory's SCIM client.
+    Directory {
+        /// The directory's id.
+        id: String,
+        /// Its organization.
+        organization: OrganizationId,
     },
 }
 
@@ -362,7 +371,7 @@ impl Engine {
                     )
                 })
                 .collect(),
-            Principal::EndUser { .. } => Vec::new(),
+            Principal::EndUser { .. } | Principal::Directory { .. } => Vec::new(),
         };
         let fallback = candidates.last().map_or("none", |(name, _)| *name);
         candidates
@@ -415,6 +424,16 @@ impl Engine {
             }
             Principal::EndUser { id, organization } => {
                 let principal = uid(&types.end_user, &id.to_string());
+                let org = organization_uid(*organization);
+                entities.push(entity(org.clone(), vec![])?);
+                entities.push(entity(
+                    principal.clone(),
+                    vec![("organization", RestrictedExpression::new_entity_uid(org))],
+                )?);
+                principal
+            }
+            Principal::Directory { id, organization } => {
+                let principal = uid(&types.directory, id);
                 let org = organization_uid(*organization);
                 entities.push(entity(org.clone(), vec![])?);
                 entities.push(entity(

@@ -110,6 +110,15 @@ impl HashedCredential for DirectoryTokenRecord {
     }
 }
 
+/// A directory's SCIM client, once its token is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectoryPrincipal {
+    /// The directory's organization.
+    pub organization_id: OrganizationId,
+    /// The directory.
+    pub directory_id: DirectoryId,
+}
+
 /// Warm-function cache of token lookups (hits only), current at a version
 /// of the token's organization.
 pub type TokenCache = VersionedCache<[u8; 32], DirectoryTokenRecord>;

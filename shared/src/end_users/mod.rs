@@ -2,6 +2,7 @@
 
 pub mod domain;
 pub mod reindex;
+pub mod scim;
 pub mod store;
 
 pub use domain::{Email, Metadata};
@@ -72,6 +73,23 @@ pub struct EndUser<'a> {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// The directory that provisions it over SCIM; null for an end user
+    /// the organization API created.
+    pub directory: Option<Provisioned>,
+}
+
+/// How a directory provisions an end user (SPEC §18).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EndUserDirectory")]
+pub struct Provisioned {
+    /// The directory.
+    pub directory_id: crate::ids::DirectoryId,
+    /// Its SCIM `userName`.
+    pub user_name: String,
+    /// Its SCIM `active`: false while the directory suspends it (its access
+    /// tokens refused, none minted, no SSO sign-in).
+    pub active: bool,
 }
 
 /// `POST /v1/end-users` body.

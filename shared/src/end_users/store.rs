@@ -61,9 +61,15 @@ pub struct EndUserRecord {
     /// in (`None`: the organization item; [`crate::relationships`]).
     pub count_shard: Option<u32>,
     /// Key of the `ByEmail` lookup index: `<org>#<lower-case email>`.
-    email_key: Option<String>,
+    pub(super) email_key: Option<String>,
     /// Key of the `ByExternalId` lookup index: `<org>#<external_id>`.
-    external_id_key: Option<String>,
+    pub(super) external_id_key: Option<String>,
+    /// The directory that provisions it over SCIM (SPEC §18).
+    pub directory_id: Option<crate::ids::DirectoryId>,
+    /// The SCIM User as the directory last wrote it (canonical JSON text).
+    pub scim_json: Option<String>,
+    /// Present (true) while its directory suspends it (`active: false`).
+    pub suspended: Option<bool>,
 }
 
 impl store::Record for EndUserRecord {
@@ -199,6 +205,9 @@ impl EndUserRecord {
             external_link_sk: None,
             token_generation: 0,
             count_shard: None,
+            directory_id: None,
+            scim_json: None,
+            suspended: None,
         }
     }
 
@@ -230,7 +239,31 @@ impl EndUserRecord {
             status: self.status,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            directory: self.directory_id.map(|directory_id| super::Provisioned {
+                directory_id,
+                user_name: self.scim_user_name(),
+                active: !self.is_suspended(),
+            }),
         }
+    }
+
+    /// Its SCIM `userName` (empty when no directory provisions it).
+    pub fn scim_user_name(&self) -> String {
+        #[derive(Deserialize)]
+        struct UserName {
+            #[serde(rename = "userName", default)]
+            user_name: String,
+        }
+        self.scim_json
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<UserName>(json).ok())
+            .map(|u| u.user_name)
+            .unwrap_or_default()
+    }
+
+    /// Whether its directory suspends it.
+    pub fn is_suspended(&self) -> bool {
+        self.suspended == Some(true)
     }
 }
 
@@ -281,7 +314,9 @@ impl EndUserRecord {
     /// Whether an access token of generation `generation` still names this
     /// end user: not revoked since, and the end user not being deleted.
     pub fn honours_token(&self, generation: u64) -> bool {
-        self.status == super::Status::Active && self.token_generation == generation
+        self.status == super::Status::Active
+            && self.token_generation == generation
+            && !self.is_suspended()
     }
 }
 
@@ -346,9 +381,9 @@ pub fn still_active(
             .key(store::PK, store::s(org_pk(record.organization_id)))
             .key(store::SK, store::s(user_sk(record.id)))
             .condition_expression(if record.token_generation == 0 {
-                "#status = :active AND (attribute_not_exists(token_generation) OR token_generation = :generation)"
+                "#status = :active AND attribute_not_exists(suspended) AND (attribute_not_exists(token_generation) OR token_generation = :generation)"
             } else {
-                "#status = :active AND token_generation = :generation"
+                "#status = :active AND attribute_not_exists(suspended) AND token_generation = :generation"
             })
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", store::s("active"))

@@ -9,9 +9,15 @@ impl ApiError {
     /// a new variant does not compile until it says where it appears, and
     /// [`ApiError::catalogue`] then needs a sample of it (a unit test).
     pub fn surfaces(&self) -> &'static [Surface] {
-        const BOTH: &[Surface] = &[Surface::Organization, Surface::ExternalService];
+        const ALL: &[Surface] = &[
+            Surface::Organization,
+            Surface::ExternalService,
+            Surface::Scim,
+        ];
+        const ORGANIZATION_AND_SCIM: &[Surface] = &[Surface::Organization, Surface::Scim];
         const ORGANIZATION: &[Surface] = &[Surface::Organization];
         const SERVICE: &[Surface] = &[Surface::ExternalService];
+        const SCIM: &[Surface] = &[Surface::Scim];
         match self {
             Self::InvalidJson(_)
             | Self::InvalidPathParameter(_)
@@ -29,13 +35,13 @@ impl ApiError {
             | Self::RelationshipQuotaExceeded { .. }
             | Self::Validation(_)
             | Self::ServiceUnavailable(_)
-            | Self::Internal(_) => BOTH,
+            | Self::Internal(_) => ALL,
             // The catch-all 404 answers in the organization envelope (SPEC §4).
             Self::RouteNotFound { .. }
             | Self::TenantMismatch
             | Self::UserDeleting
+            | Self::UserSuspended
             | Self::LastAdminKey
-            | Self::LimitReached { .. }
             | Self::IdentityProviderInUse
             | Self::IdentityAlreadyLinked
             | Self::UnknownIdentityProvider
@@ -44,9 +50,11 @@ impl ApiError {
             | Self::InvalidLoginAttempt { .. }
             | Self::NoLoginConnection { .. }
             | Self::IdentityProviderUnreachable { .. }
-            | Self::InvalidUrl { .. }
-            | Self::PreconditionFailed
-            | Self::TurnQuotaExhausted { .. } => ORGANIZATION,
+            | Self::InvalidUrl { .. } => ORGANIZATION,
+            Self::PreconditionFailed
+            | Self::LimitReached { .. }
+            | Self::TurnQuotaExhausted { .. } => ORGANIZATION_AND_SCIM,
+            Self::ScimInvalid { .. } | Self::ScimUniqueness { .. } => SCIM,
             Self::ExternalServiceAccessDenied
             | Self::OrganizationAccessDenied
             | Self::MalformedConnectToken
@@ -83,6 +91,7 @@ impl ApiError {
             },
             Self::NotFound { resource: "sample" },
             Self::UserDeleting,
+            Self::UserSuspended,
             Self::LastAdminKey,
             Self::LimitReached {
                 limit: "webhook_endpoints",
@@ -104,6 +113,13 @@ impl ApiError {
                 problem: "must be an https:// URL".into(),
             },
             Self::PreconditionFailed,
+            Self::ScimInvalid {
+                scim_type: "invalidFilter",
+                detail: "sample".into(),
+            },
+            Self::ScimUniqueness {
+                attribute: "userName",
+            },
             Self::PayloadTooLarge { limit: 1 },
             Self::ExternalServiceAccessDenied,
             Self::OrganizationAccessDenied,
@@ -134,10 +150,7 @@ impl ApiError {
             if !err.surfaces().contains(&surface) {
                 continue;
             }
-            let code = match surface {
-                Surface::Organization => err.code(),
-                Surface::ExternalService => err.external_type(),
-            };
+            let code = err.code_on(surface);
             let entry = (err.status_on(surface).as_u16(), code);
             if !codes.contains(&entry) {
                 codes.push(entry);

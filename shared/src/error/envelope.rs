@@ -13,6 +13,25 @@ pub enum Envelope<'a> {
     Organization(ErrorBody<'a>),
     /// `{error: {type, message, issues, requestId}}`.
     ExternalService(ServiceError<'a>),
+    /// `{schemas, status, scimType, detail}` (RFC 7644 §3.12).
+    Scim(ScimErrorBody),
+}
+
+/// The URN of a SCIM error message.
+pub const SCIM_ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// The error envelope of the SCIM surface (RFC 7644 §3.12).
+#[derive(Debug, Serialize)]
+pub struct ScimErrorBody {
+    /// The error message's URN.
+    pub schemas: [&'static str; 1],
+    /// The HTTP status, as a string (the RFC's type).
+    pub status: String,
+    /// The RFC's error keyword, for a 400 or 409.
+    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
+    pub scim_type: Option<&'static str>,
+    /// For people, ending with the request's id.
+    pub detail: String,
 }
 
 /// The error envelope of the organization and user APIs.

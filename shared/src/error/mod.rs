@@ -3,7 +3,9 @@
 mod catalogue;
 mod envelope;
 
-pub use envelope::{Envelope, ErrorBody, ServiceError, ServiceErrorBody, ValidationIssue};
+pub use envelope::{
+    Envelope, ErrorBody, ScimErrorBody, ServiceError, ServiceErrorBody, ValidationIssue,
+};
 
 use crate::store::StoreError;
 use lambda_http::http::StatusCode;
@@ -70,6 +72,8 @@ pub enum Surface {
     Organization,
     /// `/api/v1/...`: `{"error": {type, message, issues, requestId}}`.
     ExternalService,
+    /// `/scim/v2/...`: RFC 7644 §3.12, `{schemas, status, scimType, detail}`.
+    Scim,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -133,6 +137,9 @@ pub enum ApiError {
     /// The end user is being deleted.
     #[error("the end user is being deleted")]
     UserDeleting,
+    /// The end user's directory suspends it (SCIM `active: false`).
+    #[error("the end user is suspended by its directory")]
+    UserSuspended,
     /// Deleting an identity provider that identities still use.
     #[error("identities still use this identity provider; unlink them first")]
     IdentityProviderInUse,
@@ -188,6 +195,21 @@ pub enum ApiError {
         field: &'static str,
         /// Why it is refused.
         problem: String,
+    },
+    /// A SCIM request the protocol refuses (RFC 7644 §3.12).
+    #[error("{detail}")]
+    ScimInvalid {
+        /// The RFC's `scimType`: `invalidSyntax`, `invalidFilter`,
+        /// `invalidPath`, `noTarget`, `invalidValue`, `mutability`, `tooMany`.
+        scim_type: &'static str,
+        /// What is wrong, for people.
+        detail: String,
+    },
+    /// A SCIM resource's unique attribute is taken in its directory.
+    #[error("{attribute} is already taken in this directory")]
+    ScimUniqueness {
+        /// `userName`, `externalId` or `displayName`.
+        attribute: &'static str,
     },
     /// `If-Match` does not match the current ETag.
     #[error("If-Match does not match the current ETag of the resource")]
@@ -300,6 +322,10 @@ impl ApiError {
             (Surface::ExternalService, Self::Validation(_) | Self::InvalidPathParameter(_)) => {
                 StatusCode::BAD_REQUEST
             }
+            // SCIM clients probe with ids that are no UUIDs and expect 404;
+            // every malformed request is a 400 (RFC 7644 §3.12).
+            (Surface::Scim, Self::InvalidPathParameter(_)) => StatusCode::NOT_FOUND,
+            (Surface::Scim, Self::Validation(_)) => StatusCode::BAD_REQUEST,
             _ => self.status(),
         }
     }
@@ -331,6 +357,7 @@ impl ApiError {
             }
             Self::RouteNotFound { .. } | Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::UserDeleting
+            | Self::UserSuspended
             | Self::IdentityAlreadyLinked
             | Self::LastAdminKey
             | Self::IdentityProviderInUse
@@ -343,6 +370,8 @@ impl ApiError {
             | Self::IdentityProviderUnreachable { .. }
             | Self::InvalidUrl { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::ScimInvalid { .. } => StatusCode::BAD_REQUEST,
+            Self::ScimUniqueness { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -354,8 +383,19 @@ impl ApiError {
     /// service API's `type`).
     pub fn code_on(&self, surface: Surface) -> &'static str {
         match surface {
-            Surface::Organization => self.code(),
+            Surface::Organization | Surface::Scim => self.code(),
             Surface::ExternalService => self.external_type(),
+        }
+    }
+
+    /// The RFC 7644 §3.12 `scimType` of the error, when it has one.
+    pub fn scim_type(&self) -> Option<&'static str> {
+        match self {
+            Self::ScimInvalid { scim_type, .. } => Some(scim_type),
+            Self::ScimUniqueness { .. } => Some("uniqueness"),
+            Self::InvalidJson(_) => Some("invalidSyntax"),
+            Self::Validation(_) | Self::InvalidQueryParameter { .. } => Some("invalidValue"),
+            _ => None,
         }
     }
 
@@ -382,6 +422,7 @@ impl ApiError {
             Self::PolicyDenied { .. } => "policy_denied",
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UserDeleting => "user_deleting",
+            Self::UserSuspended => "user_suspended",
             Self::LastAdminKey => "last_admin_key",
             Self::LimitReached { .. } => "limit_reached",
             Self::IdentityProviderInUse => "identity_provider_in_use",
@@ -394,6 +435,8 @@ impl ApiError {
             Self::IdentityProviderUnreachable { .. } => "identity_provider_unreachable",
             Self::InvalidUrl { .. } => "invalid_url",
             Self::PreconditionFailed => "precondition_failed",
+            Self::ScimInvalid { .. } => "scim_invalid",
+            Self::ScimUniqueness { .. } => "uniqueness",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
@@ -513,6 +556,29 @@ impl ApiError {
                         issues,
                         request_id,
                     },
+                })
+            }
+            Surface::Scim => {
+                // The request id goes into `detail`: SCIM clients built on
+                // strict models refuse members the RFC does not name.
+                let detail = match self {
+                    Self::Validation(fields) => fields
+                        .iter()
+                        .map(|f| format!("{} {}", f.field, f.problem))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    Self::InsufficientScope { notices, .. } | Self::PolicyDenied { notices }
+                        if !notices.is_empty() =>
+                    {
+                        format!("{message}: {}", notices.join("; "))
+                    }
+                    _ => message,
+                };
+                Envelope::Scim(ScimErrorBody {
+                    schemas: [crate::error::envelope::SCIM_ERROR_URN],
+                    status: self.status_on(surface).as_u16().to_string(),
+                    scim_type: self.scim_type(),
+                    detail: format!("{detail} (request {request_id})"),
                 })
             }
         }

@@ -75,3 +75,48 @@ fn transient_store_errors_are_503() {
     .into();
     assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[test]
+fn every_error_renders_on_the_scim_surface_with_a_string_status() {
+    for err in ApiError::catalogue() {
+        if !err.surfaces().contains(&Surface::Scim) {
+            continue;
+        }
+        let status = err.status_on(Surface::Scim);
+        let body = err.body(Surface::Scim, "01JDR9Q4T6XW3C2B8F5N7M0K1H");
+        assert_eq!(
+            body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+            "{err:?}"
+        );
+        assert_eq!(body["status"], status.as_u16().to_string(), "{err:?}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.ends_with("(request 01JDR9Q4T6XW3C2B8F5N7M0K1H)"),
+            "{err:?}"
+        );
+        let members: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert!(
+            members
+                .iter()
+                .all(|m| ["schemas", "status", "scimType", "detail"].contains(&m.as_str())),
+            "{err:?}: {members:?}"
+        );
+        // RFC 7644 §3.12: every 400 says which kind it is.
+        if status == StatusCode::BAD_REQUEST {
+            assert!(body["scimType"].is_string(), "{err:?} needs a scimType");
+        }
+    }
+    // SCIM clients probe with ids that are no UUIDs and expect 404.
+    assert_eq!(
+        ApiError::InvalidPathParameter("id").status_on(Surface::Scim),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ApiError::ScimUniqueness {
+            attribute: "userName"
+        }
+        .body(Surface::Scim, "r")["scimType"],
+        "uniqueness"
+    );
+}

@@ -253,7 +253,18 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
             {
                 found.push(("end_user.deleted", after.clone(), None));
             }
-            if number(new_item, "token_generation") > number(old_item, "token_generation") {
+            // A directory's `active` (SPEC §18): its suspension moves the
+            // token generation on too, which is that event, not another.
+            let active = |object: &Value| object["directory"]["active"].as_bool();
+            let suspended = active(before) != Some(false) && active(after) == Some(false);
+            if suspended {
+                found.push(("end_user.suspended", after.clone(), None));
+            } else if active(before) == Some(false) && active(after) == Some(true) {
+                found.push(("end_user.reactivated", after.clone(), None));
+            }
+            if !suspended
+                && number(new_item, "token_generation") > number(old_item, "token_generation")
+            {
                 found.push(("end_user.tokens_revoked", after.clone(), None));
             }
             if before["subscription"] != after["subscription"]
@@ -265,11 +276,21 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
                     Some(json!({"subscription": before["subscription"], "externally_managed": before["externally_managed"]})),
                 ));
             }
-            if before["metadata"] != after["metadata"] {
+            // The organization's metadata, or what a directory writes.
+            let mut changed = Map::new();
+            for member in ["email", "display_name", "external_id", "metadata"] {
+                if before[member] != after[member] {
+                    changed.insert(member.to_owned(), before[member].clone());
+                }
+            }
+            if before["directory"]["user_name"] != after["directory"]["user_name"] {
+                changed.insert("directory".to_owned(), before["directory"].clone());
+            }
+            if !changed.is_empty() {
                 found.push((
                     "end_user.updated",
                     after.clone(),
-                    Some(json!({"metadata": before["metadata"]})),
+                    Some(Value::Object(changed)),
                 ));
             }
         }

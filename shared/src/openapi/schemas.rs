@@ -163,6 +163,8 @@ pub(super) fn error_components(mut schemas: Schemas) -> (Map<String, Value>, Map
                     error["properties"]["error"] = body;
                     error
                 }
+                // The SCIM surface is described by its own `/Schemas`.
+                Surface::Scim => continue,
             };
             let name = error_schema_name(surface, status);
             definitions.insert(name.clone(), narrowed);

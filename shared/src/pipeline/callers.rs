@@ -11,6 +11,7 @@
 
 use super::admission::{Admission, Public};
 use super::context::{Ctx, Judged};
+use super::directory_tokens::DirectoryTokens;
 use super::key_slot::KeySlot;
 use super::keys_and_tokens::{AccessTokens, ApiKeys, OrgAdmitted};
 use super::principal::{Authenticated, TokenHolder};
@@ -148,6 +149,45 @@ impl OrgCtx {
         self.judged.decide_also(&self.ctx, action).await
     }
 }
+
+/// A SCIM request (SPEC §18): a directory's client with its token, the
+/// directory its path names.
+#[derive(Debug)]
+pub struct ScimCtx {
+    ctx: Ctx,
+    judged: Judged,
+    /// The directory's organization.
+    pub org: OrganizationId,
+    /// The directory (its path's, checked by the pipeline).
+    pub directory: crate::ids::DirectoryId,
+    /// The organization's record (plan, limits), as the pipeline loaded it.
+    pub organization: Organization,
+}
+
+impl Caller for ScimCtx {
+    type Admission = DirectoryTokens;
+
+    fn new(
+        ctx: Ctx,
+        admitted: OrgAdmitted<crate::directories::DirectoryPrincipal>,
+        slot: Arc<KeySlot>,
+    ) -> Self {
+        Self {
+            org: admitted.principal.organization_id,
+            directory: admitted.principal.directory_id,
+            organization: admitted.organization,
+            judged: Judged {
+                authenticated: Authenticated::Directory(admitted.principal),
+                current: admitted.current,
+                policies: admitted.policies,
+                slot,
+            },
+            ctx,
+        }
+    }
+}
+
+authenticated_context!(ScimCtx);
 
 /// A user-API request: an end user with its access token.
 #[derive(Debug)]

@@ -24,6 +24,9 @@ pub(super) fn resource_of(
                 None => authz::Resource::ExternalService(service.id.to_string()),
             }
         }
+        Authenticated::Directory(directory) => {
+            authz::Resource::Organization(directory.organization_id)
+        }
         Authenticated::EndUser(holder) => authz::Resource::EndUser {
             id: holder.user,
             organization: holder.organization,

@@ -58,11 +58,11 @@ pub trait Identify: Sized + Send + Sync + 'static {
     /// The verifier, from the function's state.
     fn keep(app: &App) -> Option<Self>;
 
-    /// The caller the request's credential names, verified.
+    /// The caller the request's credential names, verified (against its
+    /// path too, for a credential bound to a path's resource).
     fn identify(
         &self,
-        app: &App,
-        headers: &HeaderMap,
+        request: &Incoming<'_>,
         mark: Mark,
     ) -> impl Future<Output = Result<Self::Member, ApiError>> + Send;
 }
@@ -78,11 +78,10 @@ impl Identify for ApiKeys {
 
     async fn identify(
         &self,
-        app: &App,
-        headers: &HeaderMap,
+        request: &Incoming<'_>,
         mark: Mark,
     ) -> Result<IdentifiedKey, ApiError> {
-        identify_key(app, headers, mark).await
+        identify_key(request.app, request.headers, mark).await
     }
 }
 
@@ -96,14 +95,9 @@ impl Identify for AccessTokens {
     }
 
     /// The holder of the request's access token, verified by its signature.
-    async fn identify(
-        &self,
-        app: &App,
-        headers: &HeaderMap,
-        _: Mark,
-    ) -> Result<TokenHolder, ApiError> {
-        let token = bearer(headers).ok_or(ApiError::MissingCredentials)?;
-        let now = app.clock.now().unix_timestamp();
+    async fn identify(&self, request: &Incoming<'_>, _: Mark) -> Result<TokenHolder, ApiError> {
+        let token = bearer(request.headers).ok_or(ApiError::MissingCredentials)?;
+        let now = request.app.clock.now().unix_timestamp();
         let claims = self
             .0
             .verify(token, now)
@@ -136,7 +130,7 @@ impl<I: Identify> Admission for I {
         speculate: Option<Speculation<Self::Admitted>>,
     ) -> Result<(Self::Admitted, Option<Speculated>), ApiError> {
         let mark = request.app.versions.mark();
-        let identified = self.identify(request.app, request.headers, mark).await;
+        let identified = self.identify(&request, mark).await;
         admit_identified(request, learned, identified, speculate, mark).await
     }
 
@@ -146,7 +140,7 @@ impl<I: Identify> Admission for I {
         learned: &mut Learned,
     ) -> Result<(), ApiError> {
         let mark = request.app.versions.mark();
-        let identified = self.identify(request.app, request.headers, mark).await;
+        let identified = self.identify(&request, mark).await;
         charge_identified(request, learned, identified).await
     }
 }

@@ -23,6 +23,7 @@ pub mod body;
 mod callers;
 mod context;
 mod decision;
+mod directory_tokens;
 mod header;
 mod key_slot;
 mod keys_and_tokens;
@@ -41,8 +42,8 @@ mod uses;
 
 pub use crate::app::Missing;
 pub use crate::parse::{JsonObject, NoFields, ParseBody};
-pub use body::{FromBody, Json, NoBody};
-pub use callers::{Caller, Decidable, Decided, OrgCtx, ServiceCtx, Undecided, UserCtx};
+pub use body::{FromBody, Json, NoBody, ScimBody};
+pub use callers::{Caller, Decidable, Decided, OrgCtx, ScimCtx, ServiceCtx, Undecided, UserCtx};
 pub use context::Ctx;
 pub use header::Header;
 pub use operation::{KeptFor, Operation, bind, keep, start};
@@ -50,7 +51,7 @@ pub use overlap::{Early, ReadAhead, Reading};
 pub(crate) use path::param;
 pub use principal::{Authenticated, TokenHolder};
 pub use query::Query;
-pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, render_error};
+pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, SCIM_CONTENT_TYPE, render_error};
 pub use uses::Uses;
 
 use crate::app::App;

@@ -3,6 +3,7 @@
 
 use crate::auth::ApiKeyPrincipal;
 use crate::authz;
+use crate::directories::DirectoryPrincipal;
 use crate::external_services::ServicePrincipal;
 use crate::idempotency;
 use crate::ids::{EndUserId, OrganizationId, RequestId};
@@ -17,6 +18,8 @@ pub enum Authenticated {
     EndUser(TokenHolder),
     /// An external service with a service token.
     ExternalService(ServicePrincipal),
+    /// A directory's SCIM client with the directory's token.
+    Directory(DirectoryPrincipal),
 }
 
 /// An end user as its access token names it.
@@ -37,6 +40,7 @@ impl Authenticated {
             Self::ApiKey(key) => idempotency::Scope::api_key(key.api_key_id),
             Self::EndUser(holder) => idempotency::Scope::end_user(holder.organization, holder.user),
             Self::ExternalService(service) => idempotency::Scope::external_service(service.id),
+            Self::Directory(directory) => idempotency::Scope::directory(directory.directory_id),
         }
     }
 
@@ -56,6 +60,10 @@ impl Authenticated {
                 id: service.id.to_string(),
                 scopes: service.scopes.clone(),
             },
+            Self::Directory(directory) => authz::Principal::Directory {
+                id: directory.directory_id.to_string(),
+                organization: directory.organization_id,
+            },
         }
     }
 
@@ -65,6 +73,7 @@ impl Authenticated {
             Self::ApiKey(key) => ("api_key", key.api_key_id.to_string()),
             Self::EndUser(holder) => ("end_user", holder.user.to_string()),
             Self::ExternalService(service) => ("external_service", service.id.to_string()),
+            Self::Directory(directory) => ("directory", directory.directory_id.to_string()),
         };
         Actor {
             kind,

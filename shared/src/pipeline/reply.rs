@@ -11,6 +11,8 @@ use serde::Serialize;
 
 /// Content type of every JSON response (SPEC §3).
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// Content type of every SCIM response (RFC 7644 §8.1).
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 /// The response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -31,6 +33,11 @@ impl Reply {
             body: Some(body),
             headers: Vec::new(),
         })
+    }
+
+    /// A SCIM response (`application/scim+json`).
+    pub fn scim(status: StatusCode, body: &impl Serialize) -> Result<Self, ApiError> {
+        Self::json(status, body)?.header(CONTENT_TYPE, SCIM_CONTENT_TYPE)
     }
 
     /// A response without a body (204).
@@ -95,9 +102,13 @@ pub fn render_error(err: &ApiError, surface: Surface, request_id: RequestId) -> 
     let body = err.body_text(surface, &request_id.to_string());
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = err.status_on(surface);
+    let content_type = match surface {
+        Surface::Scim => SCIM_CONTENT_TYPE,
+        Surface::Organization | Surface::ExternalService => JSON_CONTENT_TYPE,
+    };
     response
         .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 

@@ -7,6 +7,7 @@
 
 mod directories;
 mod organization;
+mod scim;
 mod service;
 mod sso;
 mod user;
@@ -14,6 +15,7 @@ mod webhooks;
 
 pub use directories::*;
 pub use organization::*;
+pub use scim::*;
 pub use service::*;
 pub use sso::*;
 pub use user::*;
@@ -94,6 +96,17 @@ pub const ALL: &[Endpoint] = &[
     GET_DIRECTORY,
     DELETE_DIRECTORY,
     ROLL_DIRECTORY_TOKEN,
+    SCIM_SERVICE_PROVIDER_CONFIG,
+    SCIM_RESOURCE_TYPES,
+    SCIM_RESOURCE_TYPE,
+    SCIM_SCHEMAS,
+    SCIM_SCHEMA,
+    SCIM_CREATE_USER,
+    SCIM_LIST_USERS,
+    SCIM_GET_USER,
+    SCIM_REPLACE_USER,
+    SCIM_UPDATE_USER,
+    SCIM_DELETE_USER,
 ];
 
 /// A function triggered by events rather than an HTTP route.
@@ -125,6 +138,13 @@ pub const EVENT_FUNCTIONS: &[EventFunction] = &[
         serve: "deliveries::serve",
     },
 ];
+
+/// The endpoints the OpenAPI document describes: all but the SCIM surface's,
+/// which its own discovery endpoints describe (RFC 7644 §4).
+pub fn documented() -> impl Iterator<Item = &'static Endpoint> {
+    ALL.iter()
+        .filter(|e| e.surface != crate::error::Surface::Scim)
+}
 
 /// Finds the endpoint serving `method` and `path`.
 pub fn route(method: &str, path: &str) -> Option<&'static Endpoint> {

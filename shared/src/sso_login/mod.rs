@@ -61,6 +61,8 @@ pub enum Failure {
     InvalidIdToken(&'static str),
     /// No end user to sign in.
     UserNotFound(&'static str),
+    /// The end user's directory suspends it.
+    UserSuspended,
     /// The organization's policies deny the sign-in.
     PolicyDenied,
     /// The provider or Tether failed.
@@ -77,6 +79,7 @@ impl Failure {
             Self::AccessDenied(_) => "access_denied",
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::UserNotFound(_) => "user_not_found",
+            Self::UserSuspended => "user_suspended",
             Self::PolicyDenied => "policy_denied",
             Self::ServerError(_) | Self::RedirectUriRemoved => "server_error",
         }
@@ -90,6 +93,7 @@ impl Failure {
             Self::AccessDenied(_) => "the sign-in was declined at the identity provider",
             Self::InvalidIdToken(_) => "the identity provider's id_token failed verification",
             Self::UserNotFound(_) => "no end user may sign in with this identity",
+            Self::UserSuspended => "the end user is suspended by its directory",
             Self::PolicyDenied => "the organization's policies deny this sign-in",
             Self::ServerError(_) | Self::RedirectUriRemoved => "the sign-in could not be completed",
         }
@@ -103,6 +107,7 @@ impl Failure {
             | Self::UserNotFound(reason)
             | Self::ServerError(reason) => reason,
             Self::PolicyDenied => "policy_denied",
+            Self::UserSuspended => "user_suspended",
             Self::RedirectUriRemoved => "redirect_uri_removed",
         }
     }

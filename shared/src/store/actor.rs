@@ -37,7 +37,7 @@ const MARKER_SECONDS: i64 = 2 * 24 * 60 * 60;
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// `api_key`, `end_user`, `external_service` or `system`.
+    /// `api_key`, `end_user`, `external_service`, `directory` or `system`.
     pub kind: &'static str,
     /// The API key's, end user's or external service's id; empty for `system`.
     pub id: String,
@@ -61,6 +61,7 @@ impl Actor {
             "api_key" => "api_key",
             "end_user" => "end_user",
             "external_service" => "external_service",
+            "directory" => "directory",
             _ => return None,
         };
         Some(Self {

@@ -427,6 +427,9 @@ pub async fn token(
         Exchanged::Pkce => return Err(ApiError::InvalidGrant { reason: "pkce" }),
     };
     let user = end_users::find(store, ctx.org, issued.end_user_id).await?;
+    if user.as_ref().is_some_and(|u| u.is_suspended()) {
+        return Err(ApiError::UserSuspended);
+    }
     let user = user
         .filter(|u| u.honours_token(issued.token_generation))
         .ok_or(ApiError::InvalidGrant {

@@ -313,6 +313,9 @@ async fn resolve(
             .map_err(internal)?
             .filter(|u| u.status == Status::Active)
             .ok_or(Failure::UserNotFound("user_inactive"))?;
+        if user.is_suspended() {
+            return Err(Failure::UserSuspended);
+        }
         return Ok(Resolved::Linked(user, Box::new(linked)));
     }
     match login.provisioning {
@@ -336,6 +339,7 @@ async fn resolve(
             match (active.next(), active.next()) {
                 // More addresses than one page: not provably the only one.
                 (Some(_), None) if more => Err(Failure::UserNotFound("several_users_with_email")),
+                (Some(only), None) if only.is_suspended() => Err(Failure::UserSuspended),
                 (Some(only), None) => Ok(Resolved::ByEmail(only)),
                 (None, _) => Err(Failure::UserNotFound("no_user_with_email")),
                 (Some(_), Some(_)) => Err(Failure::UserNotFound("several_users_with_email")),

@@ -1,0 +1,108 @@
+//! The SCIM 2.0 surface (SPEC §18, RFC 7644): a directory's identity
+//! provider provisions the organization's people. Every route is one more
+//! endpoint of the pipeline — the directory's token, the organization's
+//! limiter and turns, Cedar, the request's log line — answering in SCIM's
+//! own envelope and content type.
+
+pub mod discovery;
+pub mod users;
+
+use crate::error::ApiError;
+use crate::pipeline::{Reply, ScimCtx};
+use crate::scim::{self, ResourceKind, schema};
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::ETAG;
+use serde_json::{Value, json};
+
+/// The resource types this service provider serves: discovery lists these
+/// and no other.
+pub const SERVED: &[ResourceKind] = &[ResourceKind::User];
+
+/// Page size when `count` is absent, and the largest (RFC 7644 §3.4.2.4).
+pub const MAX_RESULTS: usize = 100;
+
+impl From<scim::Error> for ApiError {
+    fn from(err: scim::Error) -> Self {
+        Self::ScimInvalid {
+            scim_type: err.scim_type(),
+            detail: err.detail().to_owned(),
+        }
+    }
+}
+
+/// The directory's SCIM base URL.
+fn base(ctx: &ScimCtx) -> String {
+    ctx.app.config.public_base_url.scim_base(ctx.directory)
+}
+
+/// A query parameter given once (a repeated one is a 400 `invalidValue`);
+/// unknown parameters are ignored, as SCIM clients add their own.
+fn param<'a>(ctx: &'a ScimCtx, name: &str) -> Result<Option<&'a str>, ApiError> {
+    ctx.query.single(name)
+}
+
+/// `attributes` / `excludedAttributes` applied to one representation.
+fn projected(ctx: &ScimCtx, kind: ResourceKind, resource: &Value) -> Result<Value, ApiError> {
+    let attributes = param(ctx, "attributes")?;
+    let excluded = param(ctx, "excludedAttributes")?;
+    Ok(scim::project::project(
+        kind, resource, attributes, excluded,
+    )?)
+}
+
+/// One resource, projected, with its `ETag`.
+fn resource_reply(
+    ctx: &ScimCtx,
+    status: StatusCode,
+    kind: ResourceKind,
+    resource: &Value,
+    version: u64,
+) -> Result<Reply, ApiError> {
+    Reply::scim(status, &projected(ctx, kind, resource)?)?.header(ETAG, &schema::etag(version))
+}
+
+/// A `ListResponse` of `resources` (already projected).
+fn list_reply(total: usize, start_index: usize, resources: Vec<Value>) -> Result<Reply, ApiError> {
+    Reply::scim(
+        StatusCode::OK,
+        &json!({
+            "schemas": [schema::LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    )
+}
+
+/// `startIndex` (1-based; below 1 reads as 1) and `count` (0 to 100; below 0
+/// reads as 0, above 100 as 100), RFC 7644 §3.4.2.4.
+fn paging(ctx: &ScimCtx) -> Result<(usize, usize), ApiError> {
+    let number = |name: &'static str, default: i64| -> Result<i64, ApiError> {
+        match param(ctx, name)? {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::ScimInvalid {
+                    scim_type: "invalidValue",
+                    detail: format!("{name} must be an integer"),
+                }),
+        }
+    };
+    let start = number("startIndex", 1)?.max(1);
+    let count = number("count", MAX_RESULTS as i64)?.clamp(0, MAX_RESULTS as i64);
+    Ok((
+        usize::try_from(start).unwrap_or(1),
+        usize::try_from(count).unwrap_or(0),
+    ))
+}
+
+/// The `If-Match` header, if sent.
+fn if_match(ctx: &ScimCtx) -> Result<Option<schema::IfMatch>, ApiError> {
+    match ctx.header("if-match") {
+        crate::pipeline::Header::Absent => Ok(None),
+        crate::pipeline::Header::One(value) => Ok(Some(schema::parse_if_match(value))),
+        crate::pipeline::Header::Unusable => Err(ApiError::PreconditionFailed),
+    }
+}
