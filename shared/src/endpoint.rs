@@ -207,6 +207,8 @@ pub enum Touch {
     ConditionCheck,
     /// Queries the table's secondary indexes.
     Indexes,
+    /// Writes idempotent items in batches (`BatchWriteItem`).
+    BatchWrite,
 }
 
 /// One operation of the API, served by one Lambda function.
@@ -436,6 +438,7 @@ impl Endpoint {
                 Touch::Delete => &["dynamodb:DeleteItem"],
                 Touch::ConditionCheck => &["dynamodb:ConditionCheckItem"],
                 Touch::Indexes => &["dynamodb:Query"],
+                Touch::BatchWrite => &["dynamodb:BatchWriteItem"],
             });
         }
         actions.sort_unstable();

@@ -37,4 +37,9 @@ pub const TYPES: &[&str] = &[
     "directory.created",
     "directory.deleted",
     "directory.token_rolled",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
 ];

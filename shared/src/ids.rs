@@ -100,6 +100,10 @@ uuid_id!(
     DirectoryId
 );
 uuid_id!(
+    /// A group of an organization's end users, as a directory provisions it.
+    GroupId
+);
+uuid_id!(
     /// One delivery of one event to one webhook endpoint.
     WebhookDeliveryId
 );

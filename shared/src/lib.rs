@@ -28,6 +28,7 @@ pub mod external_services;
 pub mod freshness;
 mod fuzz;
 pub mod gcra;
+pub mod groups;
 pub mod idempotency;
 pub mod identities;
 pub mod identity_providers;

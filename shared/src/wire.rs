@@ -170,7 +170,8 @@ id_schema!(
     crate::ids::ApiKeyId,
     crate::ids::WebhookEndpointId,
     crate::ids::WebhookDeliveryId,
-    crate::ids::DirectoryId
+    crate::ids::DirectoryId,
+    crate::ids::GroupId
 );
 
 /// A page of a list on the organization and user APIs.

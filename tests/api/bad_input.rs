@@ -36,6 +36,7 @@ struct World {
     user_token: String,
     service_token: String,
     directory_token: String,
+    group: String,
 }
 
 async fn world() -> World {
@@ -77,6 +78,13 @@ async fn world() -> World {
     let directory = tether_tests::scim::Directory::create(&app).await;
     directory.create_user("corpus@example.com").await;
     let directory_token = directory.token.clone();
+    let group_body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Corpus"});
+    let group = id(&directory
+        .send("POST", "/Groups", &group_body)
+        .await
+        .assert_status(201)
+        .body)
+    .to_owned();
     let params = BTreeMap::from([
         ("directory_id", directory.id.clone()),
         ("name", "User".to_owned()),
@@ -99,6 +107,7 @@ async fn world() -> World {
         user_token,
         service_token,
         directory_token,
+        group,
     }
 }
 
@@ -261,7 +270,8 @@ async fn crafted_cursors_are_a_400_or_a_page_on_every_list() {
         .await;
     let uuid = tether::ids::EndUserId::generate().to_string();
     let tags = [
-        "u1:", "ue1:", "ux1:", "o1:", "r1:", "ev1:", "i1:", "k1:", "p1:", "w1:", "d1:",
+        "u1:", "ue1:", "ux1:", "o1:", "r1:", "ev1:", "i1:", "k1:", "p1:", "w1:", "d1:", "g1:",
+        "gm1:",
     ];
     let payloads = [
         "18446744073709551616".to_owned(),
@@ -300,7 +310,9 @@ async fn crafted_cursors_are_a_400_or_a_page_on_every_list() {
         } else {
             "cursor"
         };
-        if endpoint.path.contains("{id}") {
+        if endpoint.path.starts_with("/v1/groups/") {
+            w.params.insert("id", w.group.clone());
+        } else if endpoint.path.contains("{id}") {
             w.params.insert("id", id(&hook).to_owned());
         }
         let mut pages = 0;

@@ -698,6 +698,26 @@ async fn every_type_of_the_catalogue_is_produced_by_its_operation() {
         .await
         .assert_status(200);
     }
+    // Its group: created with the user, renamed, the user removed, deleted.
+    let group = scim
+        .send(
+            "POST",
+            "/Groups",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Eng", "members": [{"value": scim_user}]}),
+        )
+        .await
+        .assert_status(201);
+    let group_path = format!("/Groups/{}", id(&group.body));
+    for operation in [
+        json!({"op": "replace", "path": "displayName", "value": "Engineering"}),
+        json!({"op": "remove", "path": format!("members[value eq \"{scim_user}\"]")}),
+    ] {
+        let patch = json!({"schemas": [tether_tests::scim::PATCH_OP], "Operations": [operation]});
+        scim.send("PATCH", &group_path, &patch)
+            .await
+            .assert_status(200);
+    }
+    assert_eq!(scim.request("DELETE", &group_path).send().await.status, 204);
     app.delete(&directory_path).await.assert_status(204);
     // The purge, last.
     assert_eq!(app.delete(&user_path).await.status, 202);

@@ -78,6 +78,19 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         } else {
             scim.id.clone()
         };
+        let group = if endpoint.path.contains("/Groups/")
+            || endpoint.path.starts_with("/v1/groups/")
+        {
+            let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": endpoint.function});
+            id(&scim
+                .send("POST", "/Groups", &body)
+                .await
+                .assert_status(201)
+                .body)
+            .to_owned()
+        } else {
+            String::new()
+        };
         let scim_user = if endpoint.path.starts_with("/scim/") {
             let name = format!("{}@example.com", endpoint.function);
             id(&scim.create_user(&name).await).to_owned()
@@ -88,9 +101,10 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         // world), in this order: the connect token holds the organization's id.
         let id_token = tether_tests::idp::id_token(&format!("sso-{user_id}"), now);
         let connect_token = pending["token"].as_str().unwrap();
-        let replacements: [(&str, &str); 18] = [
+        let replacements: [(&str, &str); 19] = [
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1", &directory),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a2", &scim_user),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a3", &group),
             (&scim_token, &scim.token),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab", &api_key.to_string()),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc", &unused_provider),
@@ -187,6 +201,7 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         if endpoint.path.contains("{user_id}")
             && endpoint.path.starts_with("/v1/end-users/{user_id}")
             && endpoint.method != "POST"
+            && !endpoint.docs.paginated
         {
             assert_eq!(
                 res.body["id"], user["id"],

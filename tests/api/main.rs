@@ -32,6 +32,8 @@ mod policies;
 mod purge;
 mod reads;
 mod relationships;
+mod scim_groups;
+mod scim_idp_sequences;
 mod scim_users;
 mod ssm;
 mod sso;

@@ -42,7 +42,11 @@ async fn discovery_describes_what_is_stored_in_scims_own_content_type() {
         .iter()
         .map(|t| t["endpoint"].as_str().unwrap())
         .collect();
-    assert_eq!(served, vec!["/Users"], "only what is served is listed");
+    assert_eq!(
+        served,
+        vec!["/Users", "/Groups"],
+        "what is served is listed"
+    );
     let user_type = dir.get("/ResourceTypes/User").await.assert_status(200);
     assert_eq!(user_type.body["endpoint"], "/Users");
     let schema = dir

@@ -932,3 +932,45 @@ async fn malformed_callbacks_are_400_without_redirect() {
         .await;
     res.assert_error(400, "invalid_path_parameter");
 }
+
+/// SPEC §18: a directory's suspension reaches SSO login — a sign-in returns
+/// `user_suspended`, a code issued before the suspension is not exchanged —
+/// and reactivation restores it.
+#[tokio::test]
+async fn a_suspended_users_sign_in_returns_user_suspended_until_reactivated() {
+    let app = spawn_app().await;
+    let (op, provider) = panva(&app, "link_verified_email").await;
+    let dir = tether_tests::scim::Directory::create(&app).await;
+    let user = dir.create_user("gus@example.com").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let set_active = |active: bool| {
+        let dir = &dir;
+        let user_id = user_id.clone();
+        async move {
+            dir.patch_user(
+                &user_id,
+                json!({"op": "replace", "value": {"active": active}}),
+            )
+            .await
+            .assert_status(200);
+        }
+    };
+    // A code from before the suspension is refused at the exchange.
+    let back = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "gus", "")
+        .await;
+    set_active(false).await;
+    exchange(&app, &back["code"])
+        .await
+        .assert_error(409, "user_suspended");
+    let back = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "gus", "")
+        .await;
+    assert_failed(&back, "user_suspended");
+    set_active(true).await;
+    let back = Browser::new(&app, "198.51.100.7")
+        .sign_in(&op, &provider, "gus", "")
+        .await;
+    let token = exchange(&app, &back["code"]).await.assert_status(200).body;
+    assert_eq!(token["end_user"]["id"], user_id);
+}

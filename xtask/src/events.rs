@@ -20,7 +20,11 @@ fn example_id(method: &str, path: &str, name: &str) -> &'static str {
         "directory_id" => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1",
         "name" => "User",
         "urn" => "urn:ietf:params:scim:schemas:core:2.0:User",
+        _ if path.starts_with("/scim/") && path.contains("/Groups/") => {
+            "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a3"
+        }
         _ if path.starts_with("/scim/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a2",
+        _ if path.starts_with("/v1/groups/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a3",
         // A provider no identity uses can be deleted.
         _ if path.starts_with("/v1/identity-providers/") && method == "DELETE" => {
             "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051bc"

@@ -7,6 +7,7 @@ pub mod connect_tokens;
 pub mod directories;
 pub mod end_users;
 pub mod events;
+pub mod groups;
 pub mod identities;
 pub mod identity_providers;
 pub mod policies;

@@ -7,6 +7,7 @@
 //! else `insufficient_scope`, with the `@notice` annotations of the
 //! determining policies.
 
+mod entities;
 mod lex;
 mod policies;
 mod renames;
@@ -20,10 +21,11 @@ pub use policies::{
 use crate::error::ApiError;
 use crate::ids::{EndUserId, OrganizationId};
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    Authorizer, Context, Decision, Entities, Entity, EntityTypeName, EntityUid, PolicyId,
     PolicySet, Request, RestrictedExpression, Schema,
 };
-use std::collections::{HashMap, HashSet};
+use entities::{entity, entity_in, strings, uid};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -64,6 +66,7 @@ struct EntityTypes {
     end_user: EntityTypeName,
     external_service: EntityTypeName,
     directory: EntityTypeName,
+    group: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -76,6 +79,7 @@ impl EntityTypes {
             end_user: name("EndUser")?,
             external_service: name("ExternalService")?,
             directory: name("Directory")?,
+            group: name("Group")?,
             action: name("Action")?,
         })
     }
@@ -246,6 +250,9 @@ pub struct Question<'a> {
     pub source_ip: &'a str,
     /// The identity being linked, for the two actions that link one.
     pub identity: Option<&'a IdentityContext>,
+    /// The groups of the end user the question is about (its principal or
+    /// resource): loaded only when the organization's policies name groups.
+    pub groups: &'a [crate::ids::GroupId],
 }
 
 /// An API key's `policies.*` and `api_keys.*` actions: organization
@@ -257,20 +264,6 @@ pub fn beyond_organization_policies(question: &Question<'_>) -> bool {
     matches!(question.principal, Principal::ApiKey { .. })
         && (question.action.starts_with("api_keys.")
             || matches!(question.action, "policies.read" | "policies.write"))
-}
-
-fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
-}
-
-fn entity(uid: EntityUid, attrs: Vec<(&str, RestrictedExpression)>) -> Result<Entity, ApiError> {
-    let attrs: HashMap<String, RestrictedExpression> =
-        attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Entity::new(uid, attrs, HashSet::new()).map_err(ApiError::internal)
-}
-
-fn strings(values: impl IntoIterator<Item = String>) -> RestrictedExpression {
-    RestrictedExpression::new_set(values.into_iter().map(RestrictedExpression::new_string))
 }
 
 impl Engine {
@@ -387,6 +380,29 @@ impl Engine {
             .map_or(fallback, |(name, _)| *name)
     }
 
+    /// The entities of an end user's `groups` (added to `entities`), as its
+    /// parents: so `principal in Group::"<id>"` reads as membership.
+    fn groups(
+        &self,
+        groups: &[crate::ids::GroupId],
+        org: &EntityUid,
+        entities: &mut Vec<Entity>,
+    ) -> Result<HashSet<EntityUid>, ApiError> {
+        let mut parents = HashSet::new();
+        for group in groups {
+            let group = uid(&self.types.group, &group.to_string());
+            entities.push(entity(
+                group.clone(),
+                vec![(
+                    "organization",
+                    RestrictedExpression::new_entity_uid(org.clone()),
+                )],
+            )?);
+            parents.insert(group);
+        }
+        Ok(parents)
+    }
+
     /// Evaluates `question` (no interpretation of the answer).
     fn respond(
         &self,
@@ -426,9 +442,11 @@ impl Engine {
                 let principal = uid(&types.end_user, &id.to_string());
                 let org = organization_uid(*organization);
                 entities.push(entity(org.clone(), vec![])?);
-                entities.push(entity(
+                let groups = self.groups(question.groups, &org, &mut entities)?;
+                entities.push(entity_in(
                     principal.clone(),
                     vec![("organization", RestrictedExpression::new_entity_uid(org))],
+                    groups,
                 )?);
                 principal
             }
@@ -466,9 +484,11 @@ impl Engine {
                     entities.push(entity(org.clone(), vec![])?);
                 }
                 if !entities.iter().any(|e| e.uid() == user) {
-                    entities.push(entity(
+                    let groups = self.groups(question.groups, &org, &mut entities)?;
+                    entities.push(entity_in(
                         user.clone(),
                         vec![("organization", RestrictedExpression::new_entity_uid(org))],
+                        groups,
                     )?);
                 }
                 user

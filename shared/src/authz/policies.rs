@@ -40,6 +40,14 @@ pub struct OrgPolicies {
 }
 
 impl OrgPolicies {
+    /// Whether the policies may name groups: then a decision about an end
+    /// user needs its groups (a read), which the others never pay for.
+    pub fn names_groups(&self) -> bool {
+        self.text.contains("Group")
+    }
+}
+
+impl OrgPolicies {
     /// Parses and validates policy text: Cedar syntax, only `forbid`, no
     /// templates, and strict validation against the schema. Every problem is
     /// listed.

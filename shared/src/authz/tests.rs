@@ -18,6 +18,7 @@ fn ask<'a>(principal: &'a Principal, action: &'static str, resource: Resource) -
         resource,
         source_ip: "192.0.2.1",
         identity: None,
+        groups: &[],
     }
 }
 
@@ -34,7 +35,10 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
         | "identities.list"
         | "identities.lookup"
         | "identity_providers.list"
-        | "identity_providers.read" => "read",
+        | "identity_providers.read"
+        | "groups.list"
+        | "groups.read"
+        | "end_users.groups" => "read",
         "end_users.create" | "end_users.update" | "end_users.delete" | "tokens.create"
         | "tokens.revoke" | "identities.create" | "identities.delete" | "sso.token" => "read_write",
         _ => "admin",
@@ -255,4 +259,46 @@ fn the_schema_has_no_action_groups() {
         groups.is_empty(),
         "action groups {groups:?}: decisions without the schema would differ"
     );
+}
+
+#[test]
+fn an_end_user_is_in_its_groups_so_a_policy_can_require_one() {
+    let org = OrganizationId::generate();
+    let user = EndUserId::generate();
+    let engineering = crate::ids::GroupId::generate();
+    let text = format!(
+        r#"@notice("only Engineering may link")
+forbid (principal, action == Action::"sso.link", resource)
+unless {{ principal in Group::"{engineering}" }};"#
+    );
+    let policies = OrgPolicies::parse(&text).expect("the policy validates against the schema");
+    assert!(policies.names_groups());
+    let principal = Principal::EndUser {
+        id: user,
+        organization: org,
+    };
+    let identity = IdentityContext::default();
+    let question = |groups| Question {
+        identity: Some(&identity),
+        groups,
+        ..ask(
+            &principal,
+            "sso.link",
+            Resource::EndUser {
+                id: user,
+                organization: org,
+            },
+        )
+    };
+    let (member, other) = ([engineering], [crate::ids::GroupId::generate()]);
+    assert!(
+        engine()
+            .authorize(&question(&member), Some(&policies))
+            .is_ok()
+    );
+    assert!(matches!(
+        engine().authorize(&question(&other), Some(&policies)),
+        Err(ApiError::PolicyDenied { .. })
+    ));
+    assert!(engine().authorize(&question(&[]), Some(&policies)).is_err());
 }

@@ -12,6 +12,8 @@
 //! cached the old credential reads it again at its next request and finds it
 //! gone, so the old token stops at once.
 
+pub mod keys;
+
 use crate::auth::HashedCredential;
 use crate::caps::Capped;
 use crate::clock::Timestamp;

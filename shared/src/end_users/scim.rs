@@ -2,71 +2,29 @@
 //! kept whole with the end user (`scim_json`), and the mapped members
 //! (`email`, `display_name`, `external_id`) follow it.
 //!
-//! Per directory, `userName` (case-insensitively) and `externalId` are unique:
-//! each taken value is an item of its own partition, `SCIMKEY#<directory>#
-//! <kind>#<sha256>`, put under `attribute_not_exists` in the same transaction
-//! as the user — never a read first. A directory's users are listed through
-//! one small item each in `SCIMDIR#<directory>#users` (sort key: the user's
-//! id, a UUID v7, so creation order).
+//! Per directory, `userName` (case-insensitively) and `externalId` are
+//! unique, and the directory lists its users ([`crate::directories::keys`]).
 
 use super::store::{EndUserRecord, email_key, external_id_key, put_new_item, user_sk};
 use super::{Email, Status};
 use crate::clock::Timestamp;
+use crate::directories::keys::{self, Unique};
 use crate::ids::{DirectoryId, EndUserId, OrganizationId};
 use crate::organizations::{Organization, org_pk};
 use crate::store::{self, Store, StoreError};
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-/// Sort key of a uniqueness item.
-const KEY_SK: &str = "KEY";
-/// Prefix of a directory's user-list entries.
-const MEMBER_PREFIX: &str = "U#";
-/// The end user's display name is at most this many characters.
-const DISPLAY_NAME_MAX_CHARS: usize = 256;
-
-/// A SCIM attribute whose values are unique in a directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unique {
-    /// `userName`, compared with ASCII letters folded.
-    UserName,
-    /// `externalId`, exactly.
-    ExternalId,
-}
-
-impl Unique {
-    /// Its SCIM name.
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Self::UserName => "userName",
-            Self::ExternalId => "externalId",
-        }
-    }
-
-    /// The uniqueness item's key for `value` in `directory`.
-    pub fn key(self, directory: DirectoryId, value: &str) -> store::Key {
-        let (kind, folded) = match self {
-            Self::UserName => ("uname", value.to_ascii_lowercase()),
-            Self::ExternalId => ("uext", value.to_owned()),
-        };
-        let hash = hex::encode(Sha256::digest(folded.as_bytes()));
-        (
-            format!("SCIMKEY#{directory}#{kind}#{hash}"),
-            KEY_SK.to_owned(),
-        )
-    }
-
-    /// The value in a canonical SCIM User.
-    fn of(self, canonical: &Value) -> Option<&str> {
-        canonical.get(self.attribute()).and_then(Value::as_str)
-    }
-}
 
 /// The partition of a directory's user-list entries.
 fn members_pk(directory: DirectoryId) -> String {
     format!("SCIMDIR#{directory}#users")
 }
+
+/// The directory's unique user attributes.
+const UNIQUE: [Unique; 2] = [Unique::UserName, Unique::UserExternalId];
+
+/// The end user's display name is at most this many characters.
+const DISPLAY_NAME_MAX_CHARS: usize = 256;
 
 /// What an end user's own members are, read from a canonical SCIM User.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,56 +100,6 @@ pub enum Refused {
     Moved,
 }
 
-fn put_key(
-    store: &Store,
-    (pk, sk): store::Key,
-    owner: EndUserId,
-) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(store.table())
-        .item(store::PK, store::s(pk))
-        .item(store::SK, store::s(sk))
-        .item("id", store::s(owner.to_string()))
-        .condition_expression("attribute_not_exists(PK)")
-        .build();
-    Ok(TransactWriteItem::builder().put(store::built(put)?).build())
-}
-
-fn delete_key(
-    store: &Store,
-    (pk, sk): store::Key,
-    owner: EndUserId,
-) -> Result<TransactWriteItem, StoreError> {
-    let delete = Delete::builder()
-        .table_name(store.table())
-        .key(store::PK, store::s(pk))
-        .key(store::SK, store::s(sk))
-        .condition_expression("id = :me")
-        .expression_attribute_values(":me", store::s(owner.to_string()))
-        .build();
-    Ok(TransactWriteItem::builder()
-        .delete(store::built(delete)?)
-        .build())
-}
-
-/// The user that owns `value` of `unique` in `directory`, if any.
-pub async fn owner(
-    store: &Store,
-    directory: DirectoryId,
-    unique: Unique,
-    value: &str,
-) -> Result<Option<EndUserId>, StoreError> {
-    let item = store::get_items(store, &[unique.key(directory, value)])
-        .await?
-        .into_iter()
-        .next()
-        .flatten();
-    Ok(item
-        .as_ref()
-        .and_then(|i| store::get_s(i, "id"))
-        .and_then(|id| EndUserId::parse(id).ok()))
-}
-
 impl EndUserRecord {
     /// A new end user of `directory`, from a canonical SCIM User.
     pub fn from_scim(
@@ -237,7 +145,7 @@ pub async fn create(
     record: &EndUserRecord,
     canonical: &Value,
 ) -> Result<Result<(), Refused>, StoreError> {
-    let uniques: Vec<(Unique, store::Key)> = [Unique::UserName, Unique::ExternalId]
+    let uniques: Vec<(Unique, store::Key)> = UNIQUE
         .into_iter()
         .filter_map(|u| u.of(canonical).map(|v| (u, u.key(directory, v))))
         .collect();
@@ -245,16 +153,14 @@ pub async fn create(
         let mut record = record.clone();
         record.count_shard = slot;
         let mut items = vec![put_new_item(store, &record)?];
+        let owner = record.id.to_string();
         for (_, key) in &uniques {
-            items.push(put_key(store, key.clone(), record.id)?);
+            items.push(keys::take(store, key.clone(), &owner)?);
         }
-        items.push(put_key(
+        items.push(keys::take(
             store,
-            (
-                members_pk(directory),
-                format!("{MEMBER_PREFIX}{}", record.id),
-            ),
-            record.id,
+            keys::entry(members_pk(directory), record.id),
+            &owner,
         )?);
         Ok(items)
     })
@@ -366,7 +272,8 @@ pub async fn replace(
             .build(),
     ];
     let mut moved = Vec::new();
-    for unique in [Unique::UserName, Unique::ExternalId] {
+    let owner = current.id.to_string();
+    for unique in UNIQUE {
         let (old, new) = (unique.of(&before), unique.of(after));
         let (old_key, new_key) = (
             old.map(|v| unique.key(directory, v)),
@@ -376,11 +283,11 @@ pub async fn replace(
             continue;
         }
         if let Some(key) = old_key {
-            items.push(delete_key(store, key, current.id)?);
+            items.push(keys::give_up(store, key, &owner)?);
         }
         if let Some(key) = new_key {
             moved.push((items.len(), unique));
-            items.push(put_key(store, key, current.id)?);
+            items.push(keys::take(store, key, &owner)?);
         }
     }
     match store::transact(store, items).await {
@@ -438,18 +345,16 @@ pub async fn delete(
             .update(store::built(update)?)
             .build(),
     ];
-    for unique in [Unique::UserName, Unique::ExternalId] {
+    let owner = current.id.to_string();
+    for unique in UNIQUE {
         if let Some(value) = unique.of(&canonical) {
-            items.push(delete_key(store, unique.key(directory, value), current.id)?);
+            items.push(keys::give_up(store, unique.key(directory, value), &owner)?);
         }
     }
-    items.push(delete_key(
+    items.push(keys::give_up(
         store,
-        (
-            members_pk(directory),
-            format!("{MEMBER_PREFIX}{}", current.id),
-        ),
-        current.id,
+        keys::entry(members_pk(directory), current.id),
+        &owner,
     )?);
     match store::transact(store, items).await {
         Ok(()) => Ok(Ok(())),
@@ -464,29 +369,21 @@ pub async fn delete(
     }
 }
 
-/// The ids of `directory`'s users, in creation order: those at positions
-/// `skip .. skip + take`, and how many it has in all. Reads the list's small
-/// entries (keys only), at most the whole list once.
+/// The ids of `directory`'s users at positions `skip .. skip + take`, in
+/// creation order, and how many it has in all.
 pub async fn page(
     store: &Store,
     directory: DirectoryId,
     skip: usize,
     take: usize,
 ) -> Result<(Vec<EndUserId>, usize), StoreError> {
-    let entries = store::query_all(store, &members_pk(directory), MEMBER_PREFIX, |q| {
-        q.projection_expression("SK")
-    })
-    .await?;
-    let total = entries.len();
-    let ids = entries
-        .iter()
-        .skip(skip)
-        .take(take)
-        .filter_map(|e| store::get_s(e, store::SK))
-        .filter_map(|sk| sk.strip_prefix(MEMBER_PREFIX))
-        .filter_map(|id| EndUserId::parse(id).ok())
-        .collect();
-    Ok((ids, total))
+    let (ids, total) = keys::page(store, &members_pk(directory), skip, take).await?;
+    Ok((
+        ids.iter()
+            .filter_map(|id| EndUserId::parse(id).ok())
+            .collect(),
+        total,
+    ))
 }
 
 /// The end users `ids` of `org`, in that order, skipping those gone.
@@ -545,8 +442,8 @@ mod tests {
             Unique::UserName.key(directory, "ada@example.com")
         );
         assert_ne!(
-            Unique::ExternalId.key(directory, "A1"),
-            Unique::ExternalId.key(directory, "a1")
+            Unique::UserExternalId.key(directory, "A1"),
+            Unique::UserExternalId.key(directory, "a1")
         );
         assert_ne!(
             Unique::UserName.key(directory, "a"),

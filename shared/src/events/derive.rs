@@ -9,6 +9,7 @@ use crate::directories::DirectoryRecord;
 use crate::end_users::EndUserRecord;
 use crate::external_services::connect_tokens::ConnectTokenRecord;
 use crate::external_services::relations::RelationRecord;
+use crate::groups::GroupRecord;
 use crate::identities::IdentityRecord;
 use crate::identity_providers::ProviderRecord;
 use crate::ids::OrganizationId;
@@ -32,6 +33,7 @@ enum Kind {
     WebhookEndpoint,
     SsoLogin,
     Directory,
+    Group,
 }
 
 fn kind_of(item: &Item) -> Option<Kind> {
@@ -55,6 +57,7 @@ fn kind_of(item: &Item) -> Option<Kind> {
         _ if sk.starts_with("WHE#") => Kind::WebhookEndpoint,
         _ if sk.starts_with("SSOLOGIN#") => Kind::SsoLogin,
         _ if sk.starts_with("DIR#") => Kind::Directory,
+        _ if sk.starts_with("GROUP#") => Kind::Group,
         _ => return None,
     })
 }
@@ -154,6 +157,7 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
             }),
             Kind::SsoLogin => render(item, |r: &SsoLoginRecord| serde_json::to_value(r.view())),
             Kind::Directory => render(item, |r: &DirectoryRecord| Ok(r.event_view())),
+            Kind::Group => render(item, |r: &GroupRecord| serde_json::to_value(r.view())),
             Kind::Policies => Some(json!({
                 "policies": store::get_s(item, "text").unwrap_or_default(),
                 "updated_at": store::get_s(item, "updated_at"),
@@ -184,6 +188,9 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
             found.push((kind, object.clone(), None));
         }
         (Kind::SsoLogin, _, _) => {}
+        (Kind::Group, old_object, new_object) => {
+            group_events(change, old_object.as_ref(), new_object.as_ref(), &mut found);
+        }
         (_, None, Some(object)) => found.push((created(kind), object.clone(), None)),
         (Kind::EndUser, Some(object), None) => {
             found.push(("end_user.purged", object.clone(), None))
@@ -362,6 +369,62 @@ pub fn events(change: &StreamChange, marker: Option<&Actor>, now: Timestamp) -> 
         .collect()
 }
 
+/// A group's events: created, updated (its name or external id), deleted,
+/// and one per member added or removed — `{group_id, end_user_id,
+/// directory_id}`, no personal data.
+fn group_events(
+    change: &StreamChange,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    found: &mut Vec<(&'static str, Value, Option<Value>)>,
+) {
+    let members = |image: Option<&Item>| -> Vec<String> {
+        image
+            .and_then(|item| store::from_item::<GroupRecord>(item.clone()).ok())
+            .map(|g| g.member_ids().iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (old, new) = (
+        members(change.old_image.as_ref()),
+        members(change.new_image.as_ref()),
+    );
+    match (before, after) {
+        (None, Some(object)) => found.push(("group.created", object.clone(), None)),
+        (Some(object), None) => found.push(("group.deleted", object.clone(), None)),
+        (Some(before), Some(after)) => {
+            let mut changed = Map::new();
+            for member in ["display_name", "external_id"] {
+                if before[member] != after[member] {
+                    changed.insert(member.to_owned(), before[member].clone());
+                }
+            }
+            if !changed.is_empty() {
+                found.push(("group.updated", after.clone(), Some(Value::Object(changed))));
+            }
+        }
+        (None, None) => return,
+    }
+    let Some(group) = after.or(before) else {
+        return;
+    };
+    let membership = |user: &String| {
+        json!({
+            "group_id": group["id"],
+            "end_user_id": user,
+            "directory_id": group["directory_id"],
+        })
+    };
+    for user in new.iter().filter(|u| !old.contains(u)) {
+        found.push(("group.member_added", membership(user), None));
+    }
+    // A deleted group's members leave with it (its `group.deleted` says so).
+    if after.is_some() {
+        for user in old.iter().filter(|u| !new.contains(u)) {
+            found.push(("group.member_removed", membership(user), None));
+        }
+    }
+}
+
 /// A URL with its query, fragment and credentials removed (absent or not
 /// a URL: left as it is).
 fn without_query(url: &mut Value) {
@@ -396,6 +459,7 @@ fn created(kind: Kind) -> &'static str {
         Kind::WebhookEndpoint => "webhook_endpoint.created",
         Kind::SsoLogin => "sso.login_succeeded",
         Kind::Directory => "directory.created",
+        Kind::Group => "group.created",
     }
 }
 

@@ -99,6 +99,17 @@ pub(super) async fn authorize_action(
         Some(org) => authz::policies_for(app, org, at.current, at.policies).await?,
         None => None,
     };
+    // The end user's groups, when a policy may name them.
+    let groups = match (policies.as_deref(), end_user_of(authenticated, &resource)) {
+        (Some(policies), Some((org, user))) if policies.names_groups() => {
+            crate::groups::store::of_user(&app.store, org, user)
+                .await?
+                .iter()
+                .map(|g| g.id)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     decide_action(
         action,
         authenticated,
@@ -106,7 +117,25 @@ pub(super) async fn authorize_action(
         source_ip,
         identity,
         policies.as_deref(),
+        &groups,
     )
+}
+
+/// The end user a decision is about: its principal, else its resource.
+pub(super) fn end_user_of(
+    authenticated: &Authenticated,
+    resource: &authz::Resource,
+) -> Option<(OrganizationId, EndUserId)> {
+    match (authenticated, resource) {
+        (Authenticated::EndUser(holder), _) => Some((holder.organization, holder.user)),
+        (
+            _,
+            authz::Resource::EndUser {
+                id, organization, ..
+            },
+        ) => Some((*organization, *id)),
+        _ => None,
+    }
 }
 
 /// The Cedar decision itself, with the policies already in hand.
@@ -125,6 +154,7 @@ pub(super) fn decide(
         source_ip,
         identity,
         policies,
+        &[],
     )
 }
 
@@ -136,6 +166,7 @@ fn decide_action(
     source_ip: &str,
     identity: Option<&authz::IdentityContext>,
     policies: Option<&authz::OrgPolicies>,
+    groups: &[crate::ids::GroupId],
 ) -> Result<(), ApiError> {
     let principal = authenticated.principal();
     let question = authz::Question {
@@ -144,6 +175,7 @@ fn decide_action(
         resource,
         source_ip,
         identity,
+        groups,
     };
     authz::engine().authorize(&question, policies)
 }

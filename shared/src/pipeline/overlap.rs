@@ -114,6 +114,15 @@ pub(super) fn foresee(
         } => authz::policies_in_hand(app, *org, version, read)?,
         authz::Resource::ExternalService(_) => None,
     };
+    // Policies naming groups need the end user's, a read: decided after the
+    // limiter's write, not foreseen.
+    if policies
+        .as_deref()
+        .is_some_and(authz::OrgPolicies::names_groups)
+        && super::decision::end_user_of(authenticated, &resource).is_some()
+    {
+        return None;
+    }
     let outcome = decide(
         endpoint,
         authenticated,

@@ -139,7 +139,10 @@ pub async fn purge(
             }
         }
     }
-    // 2. The end user, its link, and one relationship, together.
+    // 2. Its groups (a directory's user): none can gain it, only active
+    // users are added.
+    crate::groups::store::remove_member_everywhere(store, org, user).await?;
+    // 3. The end user, its link, and one relationship, together.
     let Some(record) = crate::end_users::find(store, org, user).await? else {
         return Ok(Purged::AlreadyGone);
     };

@@ -93,3 +93,74 @@ pub const ROLL_DIRECTORY_TOKEN: Endpoint = org_api(
 .example(Some(r##"{}"##), "")
 .touching(&[Touch::Put, Touch::Delete])
 .needing(Scope::Admin);
+/// `GET /v1/groups`
+pub const LIST_GROUPS: Endpoint = org_api(
+    "list-groups",
+    ("GET", "/v1/groups"),
+    "groups.list",
+    op!(api::groups::list),
+    Docs::new(
+        "List the groups the organization's directories provision",
+        (
+            200,
+            "A page of groups.",
+            Some(schema::<crate::wire::Page<crate::groups::Group<'static>>>),
+        ),
+        &[],
+    )
+    .paginated(),
+)
+.needing(Scope::Read);
+/// `GET /v1/groups/{id}`
+pub const GET_GROUP: Endpoint = org_api(
+    "get-group",
+    ("GET", "/v1/groups/{id}"),
+    "groups.read",
+    op!(api::groups::get),
+    Docs::new(
+        "Get a group",
+        (
+            200,
+            "The group.",
+            Some(schema::<crate::groups::Group<'static>>),
+        ),
+        &[],
+    ),
+)
+.needing(Scope::Read);
+/// `GET /v1/groups/{id}/members`
+pub const LIST_GROUP_MEMBERS: Endpoint = org_api(
+    "list-group-members",
+    ("GET", "/v1/groups/{id}/members"),
+    "groups.read",
+    op!(api::groups::members),
+    Docs::new(
+        "List a group's members, in the order they were added",
+        (
+            200,
+            "A page of members.",
+            Some(schema::<crate::wire::Page<crate::groups::GroupMember<'static>>>),
+        ),
+        &[],
+    )
+    .paginated(),
+)
+.needing(Scope::Read);
+/// `GET /v1/end-users/{user_id}/groups`
+pub const LIST_END_USER_GROUPS: Endpoint = org_api(
+    "list-end-user-groups",
+    ("GET", "/v1/end-users/{user_id}/groups"),
+    "end_users.groups",
+    op!(api::groups::of_end_user),
+    Docs::new(
+        "List the groups an end user is in",
+        (
+            200,
+            "A page of groups.",
+            Some(schema::<crate::wire::Page<crate::groups::Group<'static>>>),
+        ),
+        &[],
+    )
+    .paginated(),
+)
+.needing(Scope::Read);

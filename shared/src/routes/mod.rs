@@ -96,6 +96,10 @@ pub const ALL: &[Endpoint] = &[
     GET_DIRECTORY,
     DELETE_DIRECTORY,
     ROLL_DIRECTORY_TOKEN,
+    LIST_GROUPS,
+    GET_GROUP,
+    LIST_GROUP_MEMBERS,
+    LIST_END_USER_GROUPS,
     SCIM_SERVICE_PROVIDER_CONFIG,
     SCIM_RESOURCE_TYPES,
     SCIM_RESOURCE_TYPE,
@@ -107,6 +111,12 @@ pub const ALL: &[Endpoint] = &[
     SCIM_REPLACE_USER,
     SCIM_UPDATE_USER,
     SCIM_DELETE_USER,
+    SCIM_CREATE_GROUP,
+    SCIM_LIST_GROUPS,
+    SCIM_GET_GROUP,
+    SCIM_REPLACE_GROUP,
+    SCIM_UPDATE_GROUP,
+    SCIM_DELETE_GROUP,
 ];
 
 /// A function triggered by events rather than an HTTP route.

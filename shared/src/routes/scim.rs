@@ -143,3 +143,79 @@ pub const SCIM_DELETE_USER: Endpoint = scim_api(
     204,
 )
 .touching(&[Touch::Put, Touch::Delete]);
+/// `POST /scim/v2/{directory_id}/Groups`
+pub const SCIM_CREATE_GROUP: Endpoint = scim_api(
+    "scim-create-group",
+    ("POST", "/scim/v2/{directory_id}/Groups"),
+    "scim_groups.create",
+    op!(api::scim::groups::create),
+    "Provision a group of the directory's users",
+    201,
+)
+.example(
+    Some(
+        r##"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering", "members": []}"##,
+    ),
+    "",
+)
+.touching(&[Touch::BatchWrite]);
+/// `GET /scim/v2/{directory_id}/Groups`
+pub const SCIM_LIST_GROUPS: Endpoint = scim_api(
+    "scim-list-groups",
+    ("GET", "/scim/v2/{directory_id}/Groups"),
+    "scim_groups.list",
+    op!(api::scim::groups::list),
+    "List or filter the directory's groups",
+    200,
+);
+/// `GET /scim/v2/{directory_id}/Groups/{id}`
+pub const SCIM_GET_GROUP: Endpoint = scim_api(
+    "scim-get-group",
+    ("GET", "/scim/v2/{directory_id}/Groups/{id}"),
+    "scim_groups.read",
+    op!(api::scim::groups::get),
+    "One of the directory's groups, with its members",
+    200,
+);
+/// `PUT /scim/v2/{directory_id}/Groups/{id}`
+pub const SCIM_REPLACE_GROUP: Endpoint = scim_api(
+    "scim-replace-group",
+    ("PUT", "/scim/v2/{directory_id}/Groups/{id}"),
+    "scim_groups.replace",
+    op!(api::scim::groups::replace),
+    "Replace a group, its members included",
+    200,
+)
+.example(
+    Some(
+        r##"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering (all)", "members": []}"##,
+    ),
+    "",
+)
+.touching(&[Touch::Put, Touch::Delete, Touch::BatchWrite]);
+/// `PATCH /scim/v2/{directory_id}/Groups/{id}`
+pub const SCIM_UPDATE_GROUP: Endpoint = scim_api(
+    "scim-update-group",
+    ("PATCH", "/scim/v2/{directory_id}/Groups/{id}"),
+    "scim_groups.update",
+    op!(api::scim::groups::update),
+    "Change a group: up to 1,000 members added or removed at once",
+    200,
+)
+.example(
+    Some(
+        r##"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "Platform"}]}"##,
+    ),
+    "",
+)
+.touching(&[Touch::Put, Touch::Delete, Touch::BatchWrite]);
+/// `DELETE /scim/v2/{directory_id}/Groups/{id}`
+pub const SCIM_DELETE_GROUP: Endpoint = scim_api(
+    "scim-delete-group",
+    ("DELETE", "/scim/v2/{directory_id}/Groups/{id}"),
+    "scim_groups.delete",
+    op!(api::scim::groups::delete),
+    "Delete a group (its members stay end users)",
+    204,
+)
+.touching(&[Touch::Put, Touch::Delete, Touch::BatchWrite]);

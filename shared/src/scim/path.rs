@@ -1,6 +1,8 @@
 //! PATCH paths (RFC 7644 §3.5.2): `attr`, `attr.sub`, `urn:…:attr[.sub]`,
 //! `attr[filter]` and `attr[filter].sub`, the filter being `eq` clauses
-//! joined by `and`. Names are folded to the schema's spelling.
+//! joined by `and`. Names are folded to the schema's spelling; a name
+//! without a URN that the core schema lacks but exactly one extension
+//! declares is that extension's.
 
 use super::error::Error;
 use super::filter::Literal;
@@ -98,13 +100,35 @@ pub(super) enum Resolution {
 /// [`Error::InvalidPath`].
 pub(super) fn target(kind: ResourceKind, text: &str) -> Result<Resolution, Error> {
     let mut parser = Parser::new(kind, text, Error::InvalidPath, "path")?;
-    let raw = parser.path()?;
+    let mut raw = parser.path()?;
+    if raw.schema.is_none() {
+        raw.schema = declaring_extension(kind, &raw.attribute);
+    }
     match parser.next()? {
         Token::End => resolve(kind, raw, Error::InvalidPath),
         other => Err(Error::InvalidPath(format!(
             "unexpected {} after the path",
             describe(&other)
         ))),
+    }
+}
+
+/// The extension declaring `name` when the core schema of `kind` (its
+/// common attributes included) lacks it and exactly one extension declares
+/// it: Entra writes `manager`, `employeeNumber`, `department` without their
+/// URN. `None` leaves the name to the core schema.
+fn declaring_extension(kind: ResourceKind, name: &str) -> Option<&'static Schema> {
+    if kind.schema().attribute(name).is_some() || find(kind.common(), name).is_some() {
+        return None;
+    }
+    let mut declaring = kind
+        .extensions()
+        .iter()
+        .copied()
+        .filter(|extension| extension.attribute(name).is_some());
+    match (declaring.next(), declaring.next()) {
+        (Some(extension), None) => Some(extension),
+        _ => None,
     }
 }
 

@@ -17,8 +17,9 @@ pub const MAX_STRING_CHARS: usize = 1_024;
 pub const MAX_USER_NAME_CHARS: usize = 256;
 /// The most values of a multi-valued attribute.
 pub const MAX_VALUES: usize = 20;
-/// The most members of a Group.
-pub const MAX_MEMBERS: usize = 1_000;
+/// The most members of a Group: the group is one item (at most 400 KB in
+/// DynamoDB), so that a change of its members is one conditional write.
+pub const MAX_MEMBERS: usize = 2_000;
 /// The largest canonical User, serialized, in bytes.
 pub const MAX_USER_BYTES: usize = 32 * 1_024;
 /// The most names kept in an `ignored` list.

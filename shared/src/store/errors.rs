@@ -4,9 +4,9 @@
 use super::Item;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::{
-    batch_get_item::BatchGetItemError, delete_item::DeleteItemError, get_item::GetItemError,
-    put_item::PutItemError, query::QueryError, transact_write_items::TransactWriteItemsError,
-    update_item::UpdateItemError,
+    batch_get_item::BatchGetItemError, batch_write_item::BatchWriteItemError,
+    delete_item::DeleteItemError, get_item::GetItemError, put_item::PutItemError,
+    query::QueryError, transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
 };
 use std::error::Error as StdError;
 
@@ -184,7 +184,12 @@ macro_rules! classified {
         }
     )*};
 }
-classified!(GetItemError, QueryError, BatchGetItemError);
+classified!(
+    GetItemError,
+    QueryError,
+    BatchGetItemError,
+    BatchWriteItemError
+);
 
 /// Single-item writes: a failed condition carries the current item when asked.
 macro_rules! conditional {

@@ -5,12 +5,14 @@
 //! before the write.
 
 pub mod actor;
+mod batch;
 mod calls;
 mod errors;
 mod query;
 mod record;
 pub mod schema;
 
+pub use batch::{batch_write, get_items};
 pub use calls::{CallStats, CallTotals};
 pub use errors::{CancellationReason, StoreError};
 pub use query::{
@@ -334,62 +336,6 @@ pub async fn get_record<T: serde::de::DeserializeOwned>(
         .send()
         .await?;
     out.item.map(from_item).transpose()
-}
-
-/// Rounds of a `BatchGetItem` that DynamoDB answered only in part.
-const BATCH_READ_ROUNDS: u32 = 4;
-
-/// Reads up to 100 items in one `BatchGetItem` (strongly consistent), in the
-/// order of `keys`: one round trip where separate `GetItem`s would be several.
-/// Keys DynamoDB leaves unprocessed (throttling) are asked again with a short
-/// backoff; still unprocessed after that is [`StoreError::Throttled`].
-pub async fn get_items(store: &Store, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-    use aws_sdk_dynamodb::types::KeysAndAttributes;
-    let mut pending = built(
-        KeysAndAttributes::builder()
-            .set_keys(Some(keys.iter().map(key_item).collect()))
-            .consistent_read(true)
-            .build(),
-    )?;
-    let mut found: Vec<Item> = Vec::new();
-    for round in 0..BATCH_READ_ROUNDS {
-        if round > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(10 << round)).await;
-        }
-        let out = store
-            .client()
-            .batch_get_item()
-            .request_items(store.table(), pending)
-            .return_consumed_capacity(CAPACITY)
-            .send()
-            .await?;
-        if let Some(mut responses) = out.responses {
-            found.extend(responses.remove(store.table()).unwrap_or_default());
-        }
-        let unprocessed = out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(store.table()))
-            .filter(|k| !k.keys().is_empty());
-        let Some(unprocessed) = unprocessed else {
-            return Ok(in_key_order(keys, found));
-        };
-        pending = unprocessed;
-    }
-    Err(StoreError::Throttled {
-        source: "BatchGetItem left keys unprocessed after every round".into(),
-    })
-}
-
-/// The `found` items in the order of `keys` (`BatchGetItem` answers in any order).
-fn in_key_order(keys: &[Key], mut found: Vec<Item>) -> Vec<Option<Item>> {
-    keys.iter()
-        .map(|(pk, sk)| {
-            found
-                .iter()
-                .position(|item| get_s(item, PK) == Some(pk) && get_s(item, SK) == Some(sk))
-                .map(|at| found.swap_remove(at))
-        })
-        .collect()
 }
 
 /// Transactions retried after losing a race (`TransactionConflict`).

@@ -5,6 +5,7 @@
 //! own envelope and content type.
 
 pub mod discovery;
+pub mod groups;
 pub mod users;
 
 use crate::error::ApiError;
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 
 /// The resource types this service provider serves: discovery lists these
 /// and no other.
-pub const SERVED: &[ResourceKind] = &[ResourceKind::User];
+pub const SERVED: &[ResourceKind] = &[ResourceKind::User, ResourceKind::Group];
 
 /// Page size when `count` is absent, and the largest (RFC 7644 §3.4.2.4).
 pub const MAX_RESULTS: usize = 100;

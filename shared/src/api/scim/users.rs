@@ -3,7 +3,8 @@
 //! another directory's, or one the organization API created, is 404.
 
 use super::{base, if_match, list_reply, paging, param, projected, resource_reply};
-use crate::end_users::scim::{self as store, Refused, Unique};
+use crate::directories::keys::{self, Unique};
+use crate::end_users::scim::{self as store, Refused};
 use crate::end_users::{self, EndUserRecord};
 use crate::error::ApiError;
 use crate::ids::EndUserId;
@@ -140,11 +141,12 @@ async fn candidates(ctx: &ScimCtx, filter: &Filter) -> Result<Vec<EndUserRecord>
         return by_owner(EndUserId::parse(id).ok()).await;
     }
     if let Some(name) = filter.equal_to("userName") {
-        return by_owner(store::owner(store_, ctx.directory, Unique::UserName, name).await?).await;
+        let owner = keys::owner(store_, ctx.directory, Unique::UserName, name).await?;
+        return by_owner(owner.and_then(|id| EndUserId::parse(&id).ok())).await;
     }
     if let Some(external) = filter.equal_to("externalId") {
-        let owner = store::owner(store_, ctx.directory, Unique::ExternalId, external).await?;
-        return by_owner(owner).await;
+        let owner = keys::owner(store_, ctx.directory, Unique::UserExternalId, external).await?;
+        return by_owner(owner.and_then(|id| EndUserId::parse(&id).ok())).await;
     }
     if let Some(email) = filter.email() {
         let by = end_users::store::Lookup::Email(email.to_owned());

@@ -182,6 +182,17 @@ pub(super) async fn sign_in(
         id: user_id,
         organization: org,
     };
+    let groups: Vec<crate::ids::GroupId> = match policies.as_deref() {
+        Some(policies) if policies.names_groups() => {
+            crate::groups::store::of_user(&ctx.app.store, org, user_id)
+                .await
+                .map_err(internal)?
+                .iter()
+                .map(|g| g.id)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     authz::engine()
         .authorize(
             &authz::Question {
@@ -193,6 +204,7 @@ pub(super) async fn sign_in(
                 },
                 source_ip: &ctx.source_ip,
                 identity: Some(&context),
+                groups: &groups,
             },
             policies.as_deref(),
         )

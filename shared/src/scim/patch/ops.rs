@@ -138,7 +138,7 @@ fn write_whole(
         let slot = container
             .entry(attr.name)
             .or_insert_with(|| Value::Object(Map::new()));
-        let merged = merge_element(slot, attr, &wrap_scalar(attr, value), ignored);
+        let merged = merge_element(slot, attr, &single_complex(attr, value), ignored);
         if slot.as_object().is_none_or(Map::is_empty) {
             container.shift_remove(attr.name);
         }
@@ -156,15 +156,20 @@ fn write_whole(
     Ok(())
 }
 
-/// Entra writes a manager as its id alone: a string for a complex
-/// attribute with a `value` is that `value`.
-fn wrap_scalar(attr: &Attribute, value: &Value) -> Value {
+/// The object a single-valued complex attribute is given as. Entra writes
+/// a manager as its id alone (a string for a complex attribute with a
+/// `value` is that `value`) or as a list of one object (that object).
+fn single_complex(attr: &Attribute, value: &Value) -> Value {
     match value {
         Value::String(_) if attr.sub("value").is_some() => {
             let mut object = Map::new();
             object.insert("value".into(), value.clone());
             Value::Object(object)
         }
+        Value::Array(items) => match items.as_slice() {
+            [one @ Value::Object(_)] => one.clone(),
+            _ => value.clone(),
+        },
         other => other.clone(),
     }
 }

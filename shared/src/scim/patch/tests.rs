@@ -371,6 +371,78 @@ fn filtered_and_sub_attribute_writes() {
 }
 
 #[test]
+fn a_bare_extension_attribute_path_writes_the_extension() {
+    let out = patched(
+        USER_KIND,
+        &user(),
+        json!([
+            {"op": "Add", "path": "employeeNumber", "value": "42"},
+            {"op": "Replace", "path": "department", "value": "Eng"},
+            {"op": "Add", "path": "manager.value", "value": "m1"},
+        ]),
+    );
+    assert_eq!(
+        out[ENTERPRISE_USER],
+        json!({"employeeNumber": "42", "department": "Eng", "manager": {"value": "m1"}})
+    );
+    assert!(out.get("manager").is_none());
+    let out = patched(
+        USER_KIND,
+        &out,
+        json!([{"op": "replace", "value": {"department": "Ops"}}]),
+    );
+    assert_eq!(out[ENTERPRISE_USER]["department"], "Ops");
+    let cleared = patched(
+        USER_KIND,
+        &out,
+        json!([{"op": "Remove", "path": "manager"}]),
+    );
+    assert_eq!(
+        cleared[ENTERPRISE_USER],
+        json!({"employeeNumber": "42", "department": "Ops"})
+    );
+}
+
+#[test]
+fn a_single_valued_complex_attribute_given_a_list_of_one_object_takes_that_object() {
+    // Entra's Example 5: the manager as a list of one reference.
+    let out = patched(
+        USER_KIND,
+        &user(),
+        json!([{"op": "Add", "path": "manager", "value": [{
+            "$ref": "http://.../scim/Users/m1",
+            "value": "m1",
+        }]}]),
+    );
+    assert_eq!(
+        out[ENTERPRISE_USER],
+        json!({"manager": {"$ref": "http://.../scim/Users/m1", "value": "m1"}})
+    );
+    let out = patched(
+        USER_KIND,
+        &user(),
+        json!([{"op": "replace", "path": "name", "value": [{"givenName": "Babs"}]}]),
+    );
+    assert_eq!(
+        out["name"],
+        json!({"givenName": "Babs", "familyName": "Jensen"})
+    );
+    // Anything else is still not an object.
+    for value in [
+        json!([]),
+        json!([{"value": "m1"}, {"value": "m2"}]),
+        json!(["m1"]),
+    ] {
+        let error = refused(
+            USER_KIND,
+            &user(),
+            json!([{"op": "add", "path": "manager", "value": value.clone()}]),
+        );
+        assert_eq!(error.scim_type(), "invalidValue", "{value}: {error}");
+    }
+}
+
+#[test]
 fn the_result_is_validated_and_an_error_changes_nothing() {
     let error = refused(
         USER_KIND,

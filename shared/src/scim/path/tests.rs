@@ -120,6 +120,40 @@ fn unknown_attributes_and_malformed_paths_are_invalid_path() {
     invalid(USER_KIND, &"a".repeat(1_001));
 }
 
+#[test]
+fn a_name_the_core_lacks_and_one_extension_declares_is_that_extensions() {
+    let enterprise = |attribute: &str, sub: Option<&str>| Path {
+        urn: Some(ENTERPRISE_USER.into()),
+        attribute: attribute.into(),
+        value_filter: None,
+        sub_attribute: sub.map(Into::into),
+    };
+    assert_eq!(parse(USER_KIND, "manager"), enterprise("manager", None));
+    assert_eq!(
+        parse(USER_KIND, "Manager.Value"),
+        enterprise("manager", Some("value"))
+    );
+    assert_eq!(
+        parse(USER_KIND, "employeeNumber"),
+        enterprise("employeeNumber", None)
+    );
+    assert_eq!(
+        parse(USER_KIND, "DEPARTMENT"),
+        enterprise("department", None)
+    );
+    // The same as with the URN spelt out.
+    assert_eq!(
+        parse(USER_KIND, "department"),
+        parse(USER_KIND, &format!("{ENTERPRISE_USER}:department"))
+    );
+    // The core schema's names stay the core's; the core URN stays the core.
+    assert_eq!(parse(USER_KIND, "displayName"), plain("displayName", None));
+    assert!(invalid(USER_KIND, &format!("{USER}:manager")).contains("manager"));
+    // A kind without extensions knows no such name.
+    assert!(invalid(GROUP_KIND, "manager").contains("manager"));
+    assert!(invalid(USER_KIND, "manager.nope").contains("manager.nope"));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 1024,

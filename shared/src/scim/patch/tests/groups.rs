@@ -71,7 +71,8 @@ fn members_are_added_once_replaced_and_removed() {
 
 #[test]
 fn lists_never_grow_past_their_limit_between_operations() {
-    let members: Vec<Value> = (0..1_000)
+    use crate::scim::resource::MAX_MEMBERS;
+    let members: Vec<Value> = (0..MAX_MEMBERS)
         .map(|i| json!({"value": format!("u{i}")}))
         .collect();
     let full = patched(
@@ -79,7 +80,7 @@ fn lists_never_grow_past_their_limit_between_operations() {
         &group(),
         json!([{"op": "replace", "path": "members", "value": members}]),
     );
-    assert_eq!(member_ids(&full).len(), 1_000);
+    assert_eq!(member_ids(&full).len(), MAX_MEMBERS);
     // Adding one more fails at that operation, not after the others.
     let error = refused(
         GROUP_KIND,
@@ -90,9 +91,9 @@ fn lists_never_grow_past_their_limit_between_operations() {
         ]),
     );
     assert!(error.detail().starts_with("Operations[0]: "), "{error}");
-    assert!(error.detail().contains("1000"), "{error}");
+    assert!(error.detail().contains(&MAX_MEMBERS.to_string()), "{error}");
     // Adding members already present changes nothing.
-    let again: Vec<Value> = (0..1_000)
+    let again: Vec<Value> = (0..MAX_MEMBERS)
         .map(|i| json!({"value": format!("u{i}")}))
         .collect();
     let same = patched(

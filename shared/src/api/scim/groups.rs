@@ -1,0 +1,296 @@
+//! SCIM Groups (RFC 7644 §3): a directory's groups of its own users. A group
+//! is one item, so a PATCH adding or removing up to 1,000 members is one
+//! conditional write: it lands whole or not at all.
+
+use super::{base, if_match, list_reply, paging, param, projected, resource_reply};
+use crate::directories::keys::{self, Unique};
+use crate::end_users::scim as users;
+use crate::error::ApiError;
+use crate::groups::GroupRecord;
+use crate::groups::store::{self, Refused};
+use crate::ids::{EndUserId, GroupId};
+use crate::pipeline::{NoBody, Reply, ScimBody, ScimCtx};
+use crate::scim::filter::Filter;
+use crate::scim::{self, ResourceKind, schema};
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::LOCATION;
+use serde_json::Value;
+use std::collections::HashSet;
+
+const KIND: ResourceKind = ResourceKind::Group;
+const RESOURCE: &str = "group";
+/// Writes retried when another write moved the group in between.
+const WRITE_TRIES: usize = 5;
+/// The most members one request may add or remove.
+pub const MAX_MEMBER_CHANGES: usize = 1_000;
+
+/// The group's full SCIM representation; `members` carry their `$ref`.
+fn representation(ctx: &ScimCtx, record: &GroupRecord) -> Value {
+    let base = base(ctx);
+    let mut canonical = record.canonical();
+    if let Some(members) = canonical.get_mut("members").and_then(Value::as_array_mut) {
+        for member in members.iter_mut() {
+            if let Some(id) = member
+                .get("value")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                && let Some(object) = member.as_object_mut()
+            {
+                object.insert("$ref".into(), format!("{base}/Users/{id}").into());
+            }
+        }
+    }
+    let meta = schema::Meta {
+        created: record.created_at.to_string(),
+        last_modified: record.updated_at.to_string(),
+        version: record.version,
+        location: format!("{base}/Groups/{}", record.id),
+    };
+    schema::representation(KIND, &record.id.to_string(), &canonical, &meta)
+}
+
+/// The directory's group of the path, or 404.
+async fn found(ctx: &ScimCtx) -> Result<GroupRecord, ApiError> {
+    let id = ctx.path_id("id", GroupId::parse)?;
+    read(ctx, id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })
+}
+
+async fn read(ctx: &ScimCtx, id: GroupId) -> Result<Option<GroupRecord>, ApiError> {
+    let group = store::get(&ctx.app.store, ctx.org, id).await?;
+    Ok(group.filter(|g| g.directory_id == ctx.directory))
+}
+
+fn refused(refused: Refused) -> ApiError {
+    match refused {
+        Refused::Taken(unique) => ApiError::ScimUniqueness {
+            attribute: unique.attribute(),
+        },
+        Refused::Moved => ApiError::PreconditionFailed,
+        Refused::TooLarge => ApiError::ScimInvalid {
+            scim_type: "tooMany",
+            detail: "the group's members do not fit in one group".into(),
+        },
+    }
+}
+
+/// Keeps the members that are the directory's users (or already members):
+/// an unknown id, another directory's user, one being deleted is dropped,
+/// as identity providers expect of references they cannot resolve.
+async fn directory_members(
+    ctx: &ScimCtx,
+    canonical: &mut Value,
+    already: &HashSet<String>,
+) -> Result<(), ApiError> {
+    let Some(members) = canonical.get_mut("members").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    let asked: Vec<EndUserId> = members
+        .iter()
+        .filter_map(|m| m.get("value").and_then(Value::as_str))
+        .filter(|id| !already.contains(*id))
+        .filter_map(|id| EndUserId::parse(id).ok())
+        .collect();
+    let known: HashSet<String> = users::users(&ctx.app.store, ctx.org, &asked)
+        .await?
+        .into_iter()
+        .filter(|u| u.provisioned_by(ctx.directory))
+        .map(|u| u.id.to_string())
+        .collect();
+    let before = members.len();
+    members.retain(|m| {
+        m.get("value")
+            .and_then(Value::as_str)
+            .is_some_and(|id| already.contains(id) || known.contains(id))
+    });
+    if members.len() < before {
+        tracing::info!(
+            dropped = before - members.len(),
+            "group members that are no users of the directory were dropped"
+        );
+    }
+    Ok(())
+}
+
+/// `POST /Groups` → 201 with the group.
+pub async fn create(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
+    let mut canonical = scim::resource::parse(KIND, &body.0)?;
+    directory_members(&ctx, &mut canonical.value, &HashSet::new()).await?;
+    let record = GroupRecord::new(
+        ctx.org,
+        ctx.directory,
+        &canonical.value,
+        ctx.app.clock.now(),
+    );
+    store::create(&ctx.app.store, &record)
+        .await?
+        .map_err(refused)?;
+    let resource = representation(&ctx, &record);
+    let location = format!("{}/Groups/{}", base(&ctx), record.id);
+    resource_reply(&ctx, StatusCode::CREATED, KIND, &resource, record.version)?
+        .header(LOCATION, &location)
+}
+
+/// `GET /Groups/{id}`.
+pub async fn get(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let record = found(&ctx).await?;
+    let resource = representation(&ctx, &record);
+    resource_reply(&ctx, StatusCode::OK, KIND, &resource, record.version)
+}
+
+/// `GET /Groups?filter=&startIndex=&count=`. List entries leave `members`
+/// out unless `attributes` asks for them: a page of large groups would
+/// otherwise be megabytes.
+pub async fn list(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let (start, count) = paging(&ctx)?;
+    let wants_members = param(&ctx, "attributes")?.is_some_and(|a| {
+        a.split(',')
+            .any(|name| name.trim().eq_ignore_ascii_case("members"))
+    });
+    let entry = |record: &GroupRecord| -> Result<Value, ApiError> {
+        let mut resource = representation(&ctx, record);
+        if !wants_members && let Some(object) = resource.as_object_mut() {
+            object.remove("members");
+        }
+        projected(&ctx, KIND, &resource)
+    };
+    let Some(text) = param(&ctx, "filter")? else {
+        let (ids, total) = store::page(&ctx.app.store, ctx.directory, start - 1, count).await?;
+        let groups = store::get_many(&ctx.app.store, ctx.org, &ids).await?;
+        let resources = groups
+            .iter()
+            .filter(|g| g.directory_id == ctx.directory)
+            .map(entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        return list_reply(total, start, resources);
+    };
+    let filter = Filter::parse(KIND, text)?;
+    let candidate = if let Some(id) = filter.equal_to("id") {
+        match GroupId::parse(id) {
+            Ok(id) => read(&ctx, id).await?,
+            Err(_) => None,
+        }
+    } else {
+        let unique = if filter.equal_to("displayName").is_some() {
+            Unique::GroupName
+        } else if filter.equal_to("externalId").is_some() {
+            Unique::GroupExternalId
+        } else {
+            return Err(ApiError::ScimInvalid {
+                scim_type: "invalidFilter",
+                detail: "a filter needs an `eq` clause on id, displayName or externalId".into(),
+            });
+        };
+        let value = filter.equal_to(unique.attribute()).unwrap_or_default();
+        match keys::owner(&ctx.app.store, ctx.directory, unique, value).await? {
+            Some(id) => match GroupId::parse(&id) {
+                Ok(id) => read(&ctx, id).await?,
+                Err(_) => None,
+            },
+            None => None,
+        }
+    };
+    let matching: Vec<&GroupRecord> = candidate
+        .iter()
+        .filter(|g| filter.matches(KIND, &representation(&ctx, g)))
+        .collect();
+    let resources = matching
+        .iter()
+        .skip(start - 1)
+        .take(count)
+        .map(|g| entry(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    list_reply(matching.len(), start, resources)
+}
+
+/// How a write finds the group's new canonical form from the current one.
+type Change<'a> = &'a (dyn Fn(&GroupRecord) -> Result<Value, ApiError> + Sync);
+
+/// Reads the group, checks `If-Match`, computes the change (members checked
+/// against the directory, at most 1,000 of them changed) and writes it in
+/// one conditional write — again when another write came first and the
+/// client sent no `If-Match`.
+async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiError> {
+    let condition = if_match(ctx)?;
+    for _ in 0..WRITE_TRIES {
+        let current = found(ctx).await?;
+        if condition
+            .as_ref()
+            .is_some_and(|c| !c.matches(current.version))
+        {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let mut after = change(&current)?;
+        let before: HashSet<String> = current
+            .member_ids()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        // Counted as asked, before any member is looked up: the bound is on
+        // the request's work.
+        let asked: HashSet<String> = scim::patch::member_ids(&after).into_iter().collect();
+        let changes = asked.symmetric_difference(&before).count();
+        if changes > MAX_MEMBER_CHANGES {
+            return Err(ApiError::ScimInvalid {
+                scim_type: "invalidValue",
+                detail: format!(
+                    "a request may add or remove at most {MAX_MEMBER_CHANGES} members ({changes} asked)"
+                ),
+            });
+        }
+        directory_members(ctx, &mut after, &before).await?;
+        let now = ctx.app.clock.now();
+        match store::replace(&ctx.app.store, &current, &after, now).await? {
+            Ok(written) => return Ok(written),
+            Err(Refused::Moved) if condition.is_none() => continue,
+            Err(other) => return Err(refused(other)),
+        }
+    }
+    // Contended: the client retries (Okta and Entra honour Retry-After).
+    Err(ApiError::RateLimited { retry_after: 1 })
+}
+
+/// `PUT /Groups/{id}`.
+pub async fn replace(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
+    let change = |current: &GroupRecord| {
+        let canonical =
+            scim::resource::replace(KIND, &current.id.to_string(), &current.canonical(), &body.0)?;
+        Ok(canonical.value)
+    };
+    let written = write(&ctx, &change).await?;
+    let resource = representation(&ctx, &written);
+    resource_reply(&ctx, StatusCode::OK, KIND, &resource, written.version)
+}
+
+/// `PATCH /Groups/{id}` → 200 with the group.
+pub async fn update(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
+    let change = |current: &GroupRecord| {
+        let mut canonical = current.canonical();
+        scim::patch::apply(KIND, &current.id.to_string(), &mut canonical, &body.0)?;
+        Ok(canonical)
+    };
+    let written = write(&ctx, &change).await?;
+    let resource = representation(&ctx, &written);
+    resource_reply(&ctx, StatusCode::OK, KIND, &resource, written.version)
+}
+
+/// `DELETE /Groups/{id}` → 204.
+pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
+    let condition = if_match(&ctx)?;
+    for _ in 0..WRITE_TRIES {
+        let current = found(&ctx).await?;
+        if condition
+            .as_ref()
+            .is_some_and(|c| !c.matches(current.version))
+        {
+            return Err(ApiError::PreconditionFailed);
+        }
+        match store::delete(&ctx.app.store, &current).await? {
+            Ok(()) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
+            Err(Refused::Moved) if condition.is_none() => continue,
+            Err(other) => return Err(refused(other)),
+        }
+    }
+    Err(ApiError::RateLimited { retry_after: 1 })
+}
