@@ -369,6 +369,18 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The envelope its answer to `path` takes: its surface's, but the
+    /// not-found catch-all answers a SCIM client in SCIM's (RFC 7644 §3.12).
+    pub fn surface_for(&self, path: &str) -> Surface {
+        if self.docs.success.is_none() && path.starts_with("/scim/") {
+            Surface::Scim
+        } else {
+            self.surface
+        }
+    }
+}
+
 /// Path parameters that are free text rather than ids.
 pub const FREE_TEXT_PARAMETERS: &[&str] = &["externalUserId", "name", "urn"];
 

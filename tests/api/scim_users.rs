@@ -64,6 +64,11 @@ async fn discovery_describes_what_is_stored_in_scims_own_content_type() {
         "{names:?}"
     );
     assert_scim_error(&dir.get("/ResourceTypes/Nothing").await, 404, None);
+    // A path no route serves, under the SCIM base: SCIM's own 404.
+    for path in ["/Nothing", "/Users/a/b", "/Bulk"] {
+        assert_scim_error(&dir.get(path).await, 404, None);
+    }
+    assert_scim_error(&dir.request("POST", "/ServiceProviderConfig").send().await, 404, None);
     assert_scim_error(&dir.get("/Schemas/urn:nothing").await, 404, None);
 }
 

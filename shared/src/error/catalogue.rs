@@ -36,9 +36,7 @@ impl ApiError {
             | Self::Validation(_)
             | Self::ServiceUnavailable(_)
             | Self::Internal(_) => ALL,
-            // The catch-all 404 answers in the organization envelope (SPEC §4).
-            Self::RouteNotFound { .. }
-            | Self::TenantMismatch
+            Self::TenantMismatch
             | Self::UserDeleting
             | Self::UserSuspended
             | Self::LastAdminKey
@@ -51,7 +49,10 @@ impl ApiError {
             | Self::NoLoginConnection { .. }
             | Self::IdentityProviderUnreachable { .. }
             | Self::InvalidUrl { .. } => ORGANIZATION,
-            Self::PreconditionFailed
+            // The catch-all 404 answers in the organization envelope (SPEC
+            // §4), and in SCIM's under `/scim/` (`Endpoint::surface_for`).
+            Self::RouteNotFound { .. }
+            | Self::PreconditionFailed
             | Self::LimitReached { .. }
             | Self::TurnQuotaExhausted { .. } => ORGANIZATION_AND_SCIM,
             Self::ScimInvalid { .. } | Self::ScimUniqueness { .. } => SCIM,

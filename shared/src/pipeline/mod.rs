@@ -90,6 +90,7 @@ pub async fn handle<O: Operation<A>, A>(
     store.take_slowest_call();
     let request_id = RequestId::generate();
     let span = tracing::info_span!("request", requestId = %request_id);
+    let surface = endpoint.surface_for(req.uri().path());
     async move {
         let method = req.method().to_string();
         let cors = app.config.cors.clone().filter(|_| endpoint.browser);
@@ -114,12 +115,12 @@ pub async fn handle<O: Operation<A>, A>(
         let limit_headers = learned.metering.headers(outcome.as_ref().err());
         // The error's code on the request line: a refusal is explained
         // without matching log lines by request id.
-        let error = outcome.as_ref().err().map(|e| e.code_on(endpoint.surface));
+        let error = outcome.as_ref().err().map(|e| e.code_on(surface));
         let mut response = match outcome {
             Ok(reply) => render_reply(reply),
             Err(err) => {
                 log_error(&err);
-                render_error(&err, endpoint.surface, request_id)
+                render_error(&err, surface, request_id)
             }
         };
         response.headers_mut().extend(limit_headers);
