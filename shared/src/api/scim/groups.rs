@@ -2,7 +2,9 @@
 //! is one item, so a PATCH adding or removing up to 1,000 members is one
 //! conditional write: it lands whole or not at all.
 
-use super::{base, if_match, list_reply, paging, param, projected, resource_reply};
+use super::{
+    base, contended, if_match, list_reply, lost, paging, param, projected, resource_reply,
+};
 use crate::directories::keys::{self, Unique};
 use crate::end_users::scim as users;
 use crate::error::ApiError;
@@ -213,7 +215,10 @@ type Change<'a> = &'a (dyn Fn(&GroupRecord) -> Result<Value, ApiError> + Sync);
 /// client sent no `If-Match`.
 async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiError> {
     let condition = if_match(ctx)?;
-    for _ in 0..WRITE_TRIES {
+    for attempt in 0..WRITE_TRIES {
+        if attempt > 0 {
+            contended(attempt).await;
+        }
         let current = found(ctx).await?;
         if condition
             .as_ref()
@@ -241,10 +246,12 @@ async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiErro
         }
         directory_members(ctx, &mut after, &before).await?;
         let now = ctx.app.clock.now();
-        match store::replace(&ctx.app.store, &current, &after, now).await? {
-            Ok(written) => return Ok(written),
-            Err(Refused::Moved) if condition.is_none() => continue,
-            Err(other) => return Err(refused(other)),
+        match store::replace(&ctx.app.store, &current, &after, now).await {
+            Ok(Ok(written)) => return Ok(written),
+            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
+            Ok(Err(other)) => return Err(refused(other)),
+            Err(err) if lost(&err) => continue,
+            Err(err) => return Err(err.into()),
         }
     }
     // Contended: the client retries (Okta and Entra honour Retry-After).
@@ -278,7 +285,10 @@ pub async fn update(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
 /// `DELETE /Groups/{id}` → 204.
 pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
     let condition = if_match(&ctx)?;
-    for _ in 0..WRITE_TRIES {
+    for attempt in 0..WRITE_TRIES {
+        if attempt > 0 {
+            contended(attempt).await;
+        }
         let current = found(&ctx).await?;
         if condition
             .as_ref()
@@ -286,10 +296,12 @@ pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
         {
             return Err(ApiError::PreconditionFailed);
         }
-        match store::delete(&ctx.app.store, &current).await? {
-            Ok(()) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
-            Err(Refused::Moved) if condition.is_none() => continue,
-            Err(other) => return Err(refused(other)),
+        match store::delete(&ctx.app.store, &current).await {
+            Ok(Ok(())) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
+            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
+            Ok(Err(other)) => return Err(refused(other)),
+            Err(err) if lost(&err) => continue,
+            Err(err) => return Err(err.into()),
         }
     }
     Err(ApiError::RateLimited { retry_after: 1 })

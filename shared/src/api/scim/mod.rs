@@ -99,6 +99,21 @@ fn paging(ctx: &ScimCtx) -> Result<(usize, usize), ApiError> {
     ))
 }
 
+/// Whether a write lost to another (a transaction conflict, a throttle):
+/// tried again after [`contended`], then answered 429 with `Retry-After`
+/// — the identity provider's own retry — never a 5xx.
+fn lost(err: &crate::store::StoreError) -> bool {
+    err.is_transient()
+}
+
+/// Waits a jittered, growing moment before the `attempt`-th try of a write
+/// that lost to another, so the writers of one hot item spread apart.
+async fn contended(attempt: usize) {
+    let full = 10u64 << attempt.min(4);
+    let jitter = u64::from(ulid::Ulid::generate().random() as u16) % (full / 2 + 1);
+    tokio::time::sleep(std::time::Duration::from_millis(full / 2 + jitter)).await;
+}
+
 /// The `If-Match` header, if sent.
 fn if_match(ctx: &ScimCtx) -> Result<Option<schema::IfMatch>, ApiError> {
     match ctx.header("if-match") {

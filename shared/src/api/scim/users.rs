@@ -2,7 +2,9 @@
 //! organization (SPEC §18). Only the directory's own users are visible:
 //! another directory's, or one the organization API created, is 404.
 
-use super::{base, if_match, list_reply, paging, param, projected, resource_reply};
+use super::{
+    base, contended, if_match, list_reply, lost, paging, param, projected, resource_reply,
+};
 use crate::directories::keys::{self, Unique};
 use crate::end_users::scim::{self as store, Refused};
 use crate::end_users::{self, EndUserRecord};
@@ -171,7 +173,10 @@ type Change<'a> = &'a (dyn Fn(&EndUserRecord) -> Result<Value, ApiError> + Sync)
 /// between and the client sent no `If-Match` (its 412 is its own).
 async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<EndUserRecord, ApiError> {
     let condition = if_match(ctx)?;
-    for _ in 0..WRITE_TRIES {
+    for attempt in 0..WRITE_TRIES {
+        if attempt > 0 {
+            contended(attempt).await;
+        }
         let current = found(ctx).await?;
         if condition
             .as_ref()
@@ -181,15 +186,16 @@ async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<EndUserRecord, ApiEr
         }
         let after = change(&current)?;
         let now = ctx.app.clock.now();
-        match store::replace(&ctx.app.store, &current, ctx.directory, &after, now).await? {
-            Ok(written) => return Ok(written),
-            Err(Refused::Moved) if condition.is_none() => continue,
-            Err(other) => return Err(refused(other, &ctx.organization)),
+        match store::replace(&ctx.app.store, &current, ctx.directory, &after, now).await {
+            Ok(Ok(written)) => return Ok(written),
+            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
+            Ok(Err(other)) => return Err(refused(other, &ctx.organization)),
+            Err(err) if lost(&err) => continue,
+            Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::ServiceUnavailable(
-        "the user kept changing".into(),
-    ))
+    // Contended: the client retries (Okta and Entra honour Retry-After).
+    Err(ApiError::RateLimited { retry_after: 1 })
 }
 
 /// `PUT /Users/{id}`: replaces every writable attribute (an absent `active`
@@ -227,7 +233,10 @@ pub async fn update(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
 /// follows); its `userName` and `externalId` are free again at once.
 pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
     let condition = if_match(&ctx)?;
-    for _ in 0..WRITE_TRIES {
+    for attempt in 0..WRITE_TRIES {
+        if attempt > 0 {
+            contended(attempt).await;
+        }
         let current = found(&ctx).await?;
         if condition
             .as_ref()
@@ -236,13 +245,14 @@ pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
             return Err(ApiError::PreconditionFailed);
         }
         let now = ctx.app.clock.now();
-        match store::delete(&ctx.app.store, &current, ctx.directory, now).await? {
-            Ok(()) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
-            Err(Refused::Moved) if condition.is_none() => continue,
-            Err(other) => return Err(refused(other, &ctx.organization)),
+        match store::delete(&ctx.app.store, &current, ctx.directory, now).await {
+            Ok(Ok(())) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
+            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
+            Ok(Err(other)) => return Err(refused(other, &ctx.organization)),
+            Err(err) if lost(&err) => continue,
+            Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::ServiceUnavailable(
-        "the user kept changing".into(),
-    ))
+    // Contended: the client retries (Okta and Entra honour Retry-After).
+    Err(ApiError::RateLimited { retry_after: 1 })
 }
