@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev dev-sso test lint ci tools contract bench bench-limiter bench-sso bench-events bench-hot bench-cedar generate docs
+.PHONY: dev dev-sso test lint ci tools contract scim-conformance bench bench-limiter bench-sso bench-events bench-hot bench-directory bench-cedar generate docs
 
 dev:
 	@scripts/dev.sh
@@ -13,8 +13,8 @@ dev-sso:
 test:
 	@scripts/test.sh
 
-# What dev, test, lint, contract and docs use, at once (each of them installs
-# its own on first use).
+# What dev, test, lint, contract, scim-conformance and docs use, at once
+# (each of them installs its own on first use).
 tools:
 	@scripts/tools.sh all
 
@@ -31,6 +31,11 @@ lint:
 # Bounded schemathesis run of docs/openapi.json against the local stack.
 contract:
 	@scripts/contract.sh
+
+# The SCIM surface against the local stack, checked by scim2-tester,
+# scim-sanity's strict probe and scim2-client driving every endpoint.
+scim-conformance:
+	@scripts/scim-conformance.sh
 
 ci:
 	@.ci/run
@@ -70,3 +75,8 @@ bench-events:
 # throughput). ARGS="--hold-ms 10 --seconds 30 --users 10000" are the defaults.
 bench-hot:
 	@scripts/bench.sh hot $(ARGS)
+
+# A directory provisioning 10,000 users and 100 groups through SCIM at a pro
+# organization's rate, on DynamoDB Local and the AWS hot-item model.
+bench-directory:
+	@scripts/bench.sh directory $(ARGS)

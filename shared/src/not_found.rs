@@ -6,6 +6,9 @@ use crate::pipeline::{Ctx, NoBody, Reply};
 
 /// Answers 404 `not_found` for the request's method and path.
 pub async fn not_found(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
+    if let Some(answer) = crate::api::scim::unrouted(&ctx.method, &ctx.path) {
+        return Err(answer);
+    }
     Err(ApiError::RouteNotFound {
         method: ctx.method,
         path: ctx.path,

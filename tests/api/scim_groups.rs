@@ -53,20 +53,34 @@ async fn a_group_holds_the_directorys_users_and_its_name_is_unique() {
     let other = Directory::create(&app).await;
     let foreign = id(&other.create_user("zed@example.com").await).to_owned();
     let api_user = app.create_user(json!({"email": "api@example.com"})).await;
-    let created = group(
+    // Another directory's user, or the organization API's: refused, nothing
+    // written; a value naming no end user is kept as sent.
+    for stranger in [foreign.as_str(), id(&api_user)] {
+        let body = json!({"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": ada}, {"value": stranger}]});
+        assert_scim_error(
+            &dir.send("POST", "/Groups", &body).await,
+            400,
+            Some("invalidValue"),
+        );
+    }
+    assert_eq!(dir.get("/Groups").await.body["totalResults"], 0);
+    let created = group(&dir, "Engineering", &[&ada, "fake-member-id"]).await;
+    assert_eq!(
+        member_values(&created),
+        vec![ada.clone(), "fake-member-id".to_owned()]
+    );
+    let sneak = patch(
         &dir,
-        "Engineering",
-        &[&ada, &foreign, id(&api_user), "fake-member-id"],
+        id(&created),
+        json!([{"op": "add", "path": "members", "value": [{"value": foreign}]}]),
     )
     .await;
-    // Only the directory's own users: the rest is dropped, not an error.
-    assert_eq!(member_values(&created), vec![ada.clone()]);
+    assert_scim_error(&sneak, 400, Some("invalidValue"));
+    let unchanged = dir.get(&format!("/Groups/{}", id(&created))).await;
+    assert_eq!(unchanged.header("etag"), Some("\"1\""));
     assert_eq!(created["meta"]["resourceType"], "Group");
-    assert!(
-        created["members"][0]["$ref"]
-            .as_str()
-            .is_some_and(|r| r.ends_with(&format!("/Users/{ada}")))
-    );
+    // Members come back as sent: no `$ref` (a value may name no end user).
+    assert_eq!(created["members"][0], json!({"value": ada}));
     let again = json!({"schemas": [GROUP], "displayName": "ENGINEERING"});
     assert_scim_error(
         &dir.send("POST", "/Groups", &again).await,
@@ -88,7 +102,17 @@ async fn a_group_holds_the_directorys_users_and_its_name_is_unique() {
         .get("/Groups?attributes=members")
         .await
         .assert_status(200);
-    assert_eq!(member_values(&with_members.body["Resources"][0]), vec![ada]);
+    assert_eq!(
+        member_values(&with_members.body["Resources"][0]),
+        vec![ada.clone(), "fake-member-id".to_owned()]
+    );
+    // The organization API lists end users only.
+    let members = app
+        .get(&format!("/v1/groups/{}/members", id(&created)))
+        .await
+        .assert_status(200);
+    assert_eq!(members.data().len(), 1);
+    assert_eq!(members.data()[0]["end_user_id"], ada);
     assert_scim_error(
         &other.get(&format!("/Groups/{}", id(&created))).await,
         404,

@@ -65,14 +65,28 @@ async fn discovery_describes_what_is_stored_in_scims_own_content_type() {
     );
     assert_scim_error(&dir.get("/ResourceTypes/Nothing").await, 404, None);
     // A path no route serves, under the SCIM base: SCIM's own 404.
-    for path in ["/Nothing", "/Users/a/b", "/Bulk"] {
+    for path in ["/Nothing", "/Users/a/b"] {
         assert_scim_error(&dir.get(path).await, 404, None);
     }
-    assert_scim_error(
-        &dir.request("POST", "/ServiceProviderConfig").send().await,
-        404,
-        None,
-    );
+    // A served path with another method: 405 and what it serves.
+    for (method, path, allow) in [
+        ("POST", "/ServiceProviderConfig", "GET"),
+        ("DELETE", "/Schemas", "GET"),
+        ("PUT", "/Users", "GET, POST"),
+        ("POST", "/Groups/x", "GET, PUT, PATCH, DELETE"),
+    ] {
+        let res = dir.request(method, path).send().await;
+        assert_scim_error(&res, 405, None);
+        assert_eq!(res.header("allow"), Some(allow), "{method} {path}");
+    }
+    // What the service provider does not support: 501 (RFC 7644 §3.12).
+    for (method, path) in [
+        ("POST", "/.search"),
+        ("POST", "/Users/.search"),
+        ("POST", "/Bulk"),
+    ] {
+        assert_scim_error(&dir.request(method, path).send().await, 501, None);
+    }
     assert_scim_error(&dir.get("/Schemas/urn:nothing").await, 404, None);
 }
 
@@ -520,4 +534,48 @@ async fn scim_requests_are_charged_to_the_organization_and_refused_with_retry_af
     assert!(refused.header("retry-after").is_some());
     // The organization API shares the bucket.
     assert_eq!(app.get("/v1/end-users").await.status, 429);
+}
+
+/// The catch-all's table of SCIM paths is the route table's: every SCIM
+/// route's method is among its path's, and every method a path lists is a
+/// route.
+#[test]
+fn the_catch_alls_scim_paths_are_the_route_tables() {
+    use tether::api::scim::PATHS;
+    let scim: Vec<_> = tether::routes::ALL
+        .iter()
+        .filter(|e| e.path.starts_with("/scim/v2/{directory_id}/"))
+        .collect();
+    let shape = |path: &str| -> Vec<String> {
+        path.trim_start_matches("/scim/v2/{directory_id}/")
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "*".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect()
+    };
+    for (segments, allow) in PATHS {
+        let mut routed: Vec<&str> = scim
+            .iter()
+            .filter(|e| shape(e.path) == *segments)
+            .map(|e| e.method)
+            .collect();
+        let mut listed: Vec<&str> = allow.split(", ").collect();
+        routed.sort();
+        listed.sort();
+        assert_eq!(routed, listed, "{segments:?}");
+    }
+    for endpoint in &scim {
+        assert!(
+            PATHS
+                .iter()
+                .any(|(segments, _)| shape(endpoint.path) == *segments),
+            "{} is not in the catch-all's table",
+            endpoint.path
+        );
+    }
 }

@@ -66,20 +66,29 @@ pub async fn members(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
             .position(|(id, _)| *id == last)
             .map_or(listed.len(), |at| at + 1),
     };
-    let page: Vec<GroupMember<'_>> = listed
+    let slice: Vec<&(EndUserId, Option<&str>)> = listed.iter().skip(start).take(limit).collect();
+    // Only end users: a value the directory sent that names none is no member.
+    let ids: Vec<EndUserId> = slice.iter().map(|(id, _)| *id).collect();
+    let existing: std::collections::HashSet<EndUserId> =
+        crate::end_users::scim::users(&ctx.app.store, ctx.org, &ids)
+            .await?
+            .iter()
+            .map(|u| u.id)
+            .collect();
+    let page: Vec<GroupMember<'_>> = slice
         .iter()
-        .skip(start)
-        .take(limit)
+        .filter(|(id, _)| existing.contains(id))
         .map(|(id, display)| GroupMember {
             end_user_id: *id,
             display: *display,
         })
         .collect();
-    let more = start + page.len() < listed.len();
+    let more = start + slice.len() < listed.len();
     let next_cursor = more
         .then(|| {
-            page.last()
-                .map(|m| encode_cursor(MEMBER_CURSOR_TAG, m.end_user_id))
+            slice
+                .last()
+                .map(|(id, _)| encode_cursor(MEMBER_CURSOR_TAG, id))
         })
         .flatten();
     Reply::json(

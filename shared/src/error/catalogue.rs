@@ -55,7 +55,10 @@ impl ApiError {
             | Self::PreconditionFailed
             | Self::LimitReached { .. }
             | Self::TurnQuotaExhausted { .. } => ORGANIZATION_AND_SCIM,
-            Self::ScimInvalid { .. } | Self::ScimUniqueness { .. } => SCIM,
+            Self::ScimInvalid { .. }
+            | Self::ScimUniqueness { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::NotImplemented => SCIM,
             Self::ExternalServiceAccessDenied
             | Self::OrganizationAccessDenied
             | Self::MalformedConnectToken
@@ -121,6 +124,8 @@ impl ApiError {
             Self::ScimUniqueness {
                 attribute: "userName",
             },
+            Self::MethodNotAllowed { allow: "GET" },
+            Self::NotImplemented,
             Self::PayloadTooLarge { limit: 1 },
             Self::ExternalServiceAccessDenied,
             Self::OrganizationAccessDenied,

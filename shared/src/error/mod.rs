@@ -196,6 +196,16 @@ pub enum ApiError {
         /// Why it is refused.
         problem: String,
     },
+    /// A SCIM path served for other methods (RFC 9110 §15.5.6).
+    #[error("this path does not serve this method; it serves {allow}")]
+    MethodNotAllowed {
+        /// The methods it serves, for `Allow`.
+        allow: &'static str,
+    },
+    /// A SCIM operation the service provider does not support (`/.search`,
+    /// `/Bulk`: RFC 7644 §3.12).
+    #[error("this SCIM operation is not supported here")]
+    NotImplemented,
     /// A SCIM request the protocol refuses (RFC 7644 §3.12).
     #[error("{detail}")]
     ScimInvalid {
@@ -371,6 +381,8 @@ impl ApiError {
             | Self::InvalidUrl { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::ScimInvalid { .. } => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::ScimUniqueness { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -436,6 +448,8 @@ impl ApiError {
             Self::InvalidUrl { .. } => "invalid_url",
             Self::PreconditionFailed => "precondition_failed",
             Self::ScimInvalid { .. } => "scim_invalid",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::NotImplemented => "not_implemented",
             Self::ScimUniqueness { .. } => "uniqueness",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",

@@ -109,6 +109,12 @@ pub fn render_error(err: &ApiError, surface: Surface, request_id: RequestId) -> 
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let ApiError::MethodNotAllowed { allow } = err {
+        response.headers_mut().insert(
+            lambda_http::http::header::ALLOW,
+            HeaderValue::from_static(allow),
+        );
+    }
     response
 }
 

@@ -26,29 +26,17 @@ const WRITE_TRIES: usize = 5;
 /// The most members one request may add or remove.
 pub const MAX_MEMBER_CHANGES: usize = 1_000;
 
-/// The group's full SCIM representation; `members` carry their `$ref`.
+/// The group's full SCIM representation. Members are as the directory sent
+/// them (`value`, `display`, `type`): no `$ref` is added, since a value may
+/// name no end user.
 fn representation(ctx: &ScimCtx, record: &GroupRecord) -> Value {
-    let base = base(ctx);
-    let mut canonical = record.canonical();
-    if let Some(members) = canonical.get_mut("members").and_then(Value::as_array_mut) {
-        for member in members.iter_mut() {
-            if let Some(id) = member
-                .get("value")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                && let Some(object) = member.as_object_mut()
-            {
-                object.insert("$ref".into(), format!("{base}/Users/{id}").into());
-            }
-        }
-    }
     let meta = schema::Meta {
         created: record.created_at.to_string(),
         last_modified: record.updated_at.to_string(),
         version: record.version,
-        location: format!("{base}/Groups/{}", record.id),
+        location: format!("{}/Groups/{}", base(ctx), record.id),
     };
-    schema::representation(KIND, &record.id.to_string(), &canonical, &meta)
+    schema::representation(KIND, &record.id.to_string(), &record.canonical(), &meta)
 }
 
 /// The directory's group of the path, or 404.
@@ -77,48 +65,43 @@ fn refused(refused: Refused) -> ApiError {
     }
 }
 
-/// Keeps the members that are the directory's users (or already members):
-/// an unknown id, another directory's user, one being deleted is dropped,
-/// as identity providers expect of references they cannot resolve.
+/// Checks the members a change adds: one that is an end user of the
+/// organization this directory does not provision (the organization API's,
+/// another directory's, one being deleted) is refused — a directory never
+/// reaches another's people. A value naming no end user is kept as sent
+/// (an inert reference: RFC 7644 §3.5.2 applies a PATCH whole, and no end
+/// user, no decision and no group list resolves it).
 async fn directory_members(
     ctx: &ScimCtx,
-    canonical: &mut Value,
+    canonical: &Value,
     already: &HashSet<String>,
 ) -> Result<(), ApiError> {
-    let Some(members) = canonical.get_mut("members").and_then(Value::as_array_mut) else {
-        return Ok(());
-    };
-    let asked: Vec<EndUserId> = members
-        .iter()
+    let asked: Vec<EndUserId> = canonical
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .filter_map(|m| m.get("value").and_then(Value::as_str))
         .filter(|id| !already.contains(*id))
         .filter_map(|id| EndUserId::parse(id).ok())
         .collect();
-    let known: HashSet<String> = users::users(&ctx.app.store, ctx.org, &asked)
+    let foreign = users::users(&ctx.app.store, ctx.org, &asked)
         .await?
         .into_iter()
-        .filter(|u| u.provisioned_by(ctx.directory))
-        .map(|u| u.id.to_string())
-        .collect();
-    let before = members.len();
-    members.retain(|m| {
-        m.get("value")
-            .and_then(Value::as_str)
-            .is_some_and(|id| already.contains(id) || known.contains(id))
-    });
-    if members.len() < before {
-        tracing::info!(
-            dropped = before - members.len(),
-            "group members that are no users of the directory were dropped"
-        );
+        .find(|u| !u.provisioned_by(ctx.directory));
+    match foreign {
+        Some(user) => Err(ApiError::ScimInvalid {
+            scim_type: "invalidValue",
+            detail: format!("member {} is no user of this directory", user.id),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `POST /Groups` → 201 with the group.
 pub async fn create(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
-    let mut canonical = scim::resource::parse(KIND, &body.0)?;
-    directory_members(&ctx, &mut canonical.value, &HashSet::new()).await?;
+    let canonical = scim::resource::parse(KIND, &body.0)?;
+    directory_members(&ctx, &canonical.value, &HashSet::new()).await?;
     let record = GroupRecord::new(
         ctx.org,
         ctx.directory,
@@ -226,7 +209,7 @@ async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiErro
         {
             return Err(ApiError::PreconditionFailed);
         }
-        let mut after = change(&current)?;
+        let after = change(&current)?;
         let before: HashSet<String> = current
             .member_ids()
             .iter()
@@ -244,7 +227,7 @@ async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiErro
                 ),
             });
         }
-        directory_members(ctx, &mut after, &before).await?;
+        directory_members(ctx, &after, &before).await?;
         let now = ctx.app.clock.now();
         match store::replace(&ctx.app.store, &current, &after, now).await {
             Ok(Ok(written)) => return Ok(written),

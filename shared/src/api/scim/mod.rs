@@ -19,6 +19,41 @@ use serde_json::{Value, json};
 /// and no other.
 pub const SERVED: &[ResourceKind] = &[ResourceKind::User, ResourceKind::Group];
 
+/// The methods each SCIM path serves, by its segments after the directory's
+/// base (`*` is any one segment): what the catch-all answers a request no
+/// route serves with — 405 and `Allow` for a served path, 501 for what the
+/// service provider does not support (RFC 7644 §3.12). A test holds it to
+/// the route table.
+pub const PATHS: &[(&[&str], &str)] = &[
+    (&["ServiceProviderConfig"], "GET"),
+    (&["ResourceTypes"], "GET"),
+    (&["ResourceTypes", "*"], "GET"),
+    (&["Schemas"], "GET"),
+    (&["Schemas", "*"], "GET"),
+    (&["Users"], "GET, POST"),
+    (&["Users", "*"], "GET, PUT, PATCH, DELETE"),
+    (&["Groups"], "GET, POST"),
+    (&["Groups", "*"], "GET, PUT, PATCH, DELETE"),
+];
+
+/// What the catch-all answers `method path` under `/scim/v2/<directory>/`:
+/// 501 for `/.search` and `/Bulk`, 405 for a served path, none otherwise.
+pub fn unrouted(method: &str, path: &str) -> Option<ApiError> {
+    let rest = path.strip_prefix("/scim/v2/")?;
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    if matches!(segments.last(), Some(&".search")) || segments == ["Bulk"] {
+        return Some(ApiError::NotImplemented);
+    }
+    let (_, allow) = PATHS.iter().find(|(shape, _)| {
+        shape.len() == segments.len()
+            && shape
+                .iter()
+                .zip(&segments)
+                .all(|(s, actual)| *s == "*" && !actual.is_empty() || s == actual)
+    })?;
+    (!allow.split(", ").any(|m| m == method)).then_some(ApiError::MethodNotAllowed { allow })
+}
+
 /// Page size when `count` is absent, and the largest (RFC 7644 §3.4.2.4).
 pub const MAX_RESULTS: usize = 100;
 
