@@ -400,17 +400,6 @@ impl ApiError {
         }
     }
 
-    /// The RFC 7644 §3.12 `scimType` of the error, when it has one.
-    pub fn scim_type(&self) -> Option<&'static str> {
-        match self {
-            Self::ScimInvalid { scim_type, .. } => Some(scim_type),
-            Self::ScimUniqueness { .. } => Some("uniqueness"),
-            Self::InvalidJson(_) => Some("invalidSyntax"),
-            Self::Validation(_) | Self::InvalidQueryParameter { .. } => Some("invalidValue"),
-            _ => None,
-        }
-    }
-
     /// The machine-readable code on the organization/user surface.
     pub fn code(&self) -> &'static str {
         match self {

@@ -3,7 +3,7 @@
 //! conditional write: it lands whole or not at all.
 
 use super::{
-    base, contended, if_match, list_reply, lost, paging, param, projected, resource_reply,
+    Failed, Refusal, base, list_reply, paging, param, projected, resource_reply, write_current,
 };
 use crate::directories::keys::{self, Unique};
 use crate::end_users::scim as users;
@@ -21,8 +21,6 @@ use std::collections::HashSet;
 
 const KIND: ResourceKind = ResourceKind::Group;
 const RESOURCE: &str = "group";
-/// Writes retried when another write moved the group in between.
-const WRITE_TRIES: usize = 5;
 /// The most members one request may add or remove.
 pub const MAX_MEMBER_CHANGES: usize = 1_000;
 
@@ -50,6 +48,12 @@ async fn found(ctx: &ScimCtx) -> Result<GroupRecord, ApiError> {
 async fn read(ctx: &ScimCtx, id: GroupId) -> Result<Option<GroupRecord>, ApiError> {
     let group = store::get(&ctx.app.store, ctx.org, id).await?;
     Ok(group.filter(|g| g.directory_id == ctx.directory))
+}
+
+impl Refusal for Refused {
+    fn moved(&self) -> bool {
+        matches!(self, Self::Moved)
+    }
 }
 
 fn refused(refused: Refused) -> ApiError {
@@ -192,31 +196,17 @@ pub async fn list(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
 /// How a write finds the group's new canonical form from the current one.
 type Change<'a> = &'a (dyn Fn(&GroupRecord) -> Result<Value, ApiError> + Sync);
 
-/// Reads the group, checks `If-Match`, computes the change (members checked
-/// against the directory, at most 1,000 of them changed) and writes it in
-/// one conditional write — again when another write came first and the
-/// client sent no `If-Match`.
+/// Writes the change of the group of the path ([`write_current`]): its
+/// members checked against the directory, at most 1,000 of them changed,
+/// counted as asked before any is looked up (the bound is on the work).
 async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiError> {
-    let condition = if_match(ctx)?;
-    for attempt in 0..WRITE_TRIES {
-        if attempt > 0 {
-            contended(attempt).await;
-        }
-        let current = found(ctx).await?;
-        if condition
-            .as_ref()
-            .is_some_and(|c| !c.matches(current.version))
-        {
-            return Err(ApiError::PreconditionFailed);
-        }
+    let write = |current: GroupRecord| async move {
         let after = change(&current)?;
         let before: HashSet<String> = current
             .member_ids()
             .iter()
             .map(ToString::to_string)
             .collect();
-        // Counted as asked, before any member is looked up: the bound is on
-        // the request's work.
         let asked: HashSet<String> = scim::patch::member_ids(&after).into_iter().collect();
         let changes = asked.symmetric_difference(&before).count();
         if changes > MAX_MEMBER_CHANGES {
@@ -225,20 +215,14 @@ async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<GroupRecord, ApiErro
                 detail: format!(
                     "a request may add or remove at most {MAX_MEMBER_CHANGES} members ({changes} asked)"
                 ),
-            });
+            }
+            .into());
         }
         directory_members(ctx, &after, &before).await?;
         let now = ctx.app.clock.now();
-        match store::replace(&ctx.app.store, &current, &after, now).await {
-            Ok(Ok(written)) => return Ok(written),
-            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
-            Ok(Err(other)) => return Err(refused(other)),
-            Err(err) if lost(&err) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    // Contended: the client retries (Okta and Entra honour Retry-After).
-    Err(ApiError::RateLimited { retry_after: 1 })
+        Ok::<_, Failed>(store::replace(&ctx.app.store, &current, &after, now).await?)
+    };
+    write_current(ctx, || found(ctx), |g| g.version, write, refused).await
 }
 
 /// `PUT /Groups/{id}`.
@@ -267,25 +251,10 @@ pub async fn update(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
 
 /// `DELETE /Groups/{id}` → 204.
 pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let condition = if_match(&ctx)?;
-    for attempt in 0..WRITE_TRIES {
-        if attempt > 0 {
-            contended(attempt).await;
-        }
-        let current = found(&ctx).await?;
-        if condition
-            .as_ref()
-            .is_some_and(|c| !c.matches(current.version))
-        {
-            return Err(ApiError::PreconditionFailed);
-        }
-        match store::delete(&ctx.app.store, &current).await {
-            Ok(Ok(())) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
-            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
-            Ok(Err(other)) => return Err(refused(other)),
-            Err(err) if lost(&err) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(ApiError::RateLimited { retry_after: 1 })
+    let ctx = &ctx;
+    let delete = |current: GroupRecord| async move {
+        Ok::<_, Failed>(store::delete(&ctx.app.store, &current).await?)
+    };
+    write_current(ctx, || found(ctx), |g| g.version, delete, refused).await?;
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }

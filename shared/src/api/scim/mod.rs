@@ -134,19 +134,77 @@ fn paging(ctx: &ScimCtx) -> Result<(usize, usize), ApiError> {
     ))
 }
 
-/// Whether a write lost to another (a transaction conflict, a throttle):
-/// tried again after [`contended`], then answered 429 with `Retry-After`
-/// — the identity provider's own retry — never a 5xx.
-fn lost(err: &crate::store::StoreError) -> bool {
-    err.is_transient()
+/// Tries of a write that keeps losing to others.
+const WRITE_TRIES: usize = 5;
+
+/// A write's refusal that may only mean another write came first.
+pub(super) trait Refusal {
+    /// Whether the resource moved since it was read.
+    fn moved(&self) -> bool;
 }
 
-/// Waits a jittered, growing moment before the `attempt`-th try of a write
-/// that lost to another, so the writers of one hot item spread apart.
-async fn contended(attempt: usize) {
-    let full = 10u64 << attempt.min(4);
-    let jitter = u64::from(ulid::Ulid::generate().random() as u16) % (full / 2 + 1);
-    tokio::time::sleep(std::time::Duration::from_millis(full / 2 + jitter)).await;
+/// Why a try of a write failed: the request's own error, or the store's.
+pub(super) enum Failed {
+    /// An answer for the client (a bad change, a missing resource).
+    Api(ApiError),
+    /// The store's failure, which may be a write lost to another.
+    Store(crate::store::StoreError),
+}
+
+impl From<ApiError> for Failed {
+    fn from(err: ApiError) -> Self {
+        Self::Api(err)
+    }
+}
+
+impl From<crate::store::StoreError> for Failed {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// Writes the resource `read` finds — `If-Match` checked against its
+/// `version`, then `write` conditioned on the version read — until it
+/// lands: again, after a jittered, growing moment, when another write came
+/// first (unless the client sent `If-Match`: its 412 is its own); 429 with
+/// `Retry-After` when it keeps losing — the identity provider's own retry,
+/// never a 5xx.
+pub(super) async fn write_current<C, T, R, Read, Write>(
+    ctx: &ScimCtx,
+    read: impl Fn() -> Read,
+    version: impl Fn(&C) -> u64,
+    write: impl Fn(C) -> Write,
+    refused: impl Fn(R) -> ApiError,
+) -> Result<T, ApiError>
+where
+    R: Refusal,
+    Read: std::future::Future<Output = Result<C, ApiError>>,
+    Write: std::future::Future<Output = Result<Result<T, R>, Failed>>,
+{
+    let condition = if_match(ctx)?;
+    for attempt in 0..WRITE_TRIES {
+        if attempt > 0 {
+            let full = 10u64 << attempt.min(4);
+            let jitter = u64::from(ulid::Ulid::generate().random() as u16) % (full / 2 + 1);
+            tokio::time::sleep(std::time::Duration::from_millis(full / 2 + jitter)).await;
+        }
+        let current = read().await?;
+        if condition
+            .as_ref()
+            .is_some_and(|c| !c.matches(version(&current)))
+        {
+            return Err(ApiError::PreconditionFailed);
+        }
+        match write(current).await {
+            Ok(Ok(done)) => return Ok(done),
+            Ok(Err(refusal)) if refusal.moved() && condition.is_none() => {}
+            Ok(Err(refusal)) => return Err(refused(refusal)),
+            Err(Failed::Store(err)) if err.is_transient() => {}
+            Err(Failed::Store(err)) => return Err(err.into()),
+            Err(Failed::Api(err)) => return Err(err),
+        }
+    }
+    Err(ApiError::RateLimited { retry_after: 1 })
 }
 
 /// The `If-Match` header, if sent.

@@ -3,7 +3,7 @@
 //! another directory's, or one the organization API created, is 404.
 
 use super::{
-    base, contended, if_match, list_reply, lost, paging, param, projected, resource_reply,
+    Failed, Refusal, base, list_reply, paging, param, projected, resource_reply, write_current,
 };
 use crate::directories::keys::{self, Unique};
 use crate::end_users::scim::{self as store, Refused};
@@ -19,8 +19,6 @@ use serde_json::Value;
 
 const KIND: ResourceKind = ResourceKind::User;
 const RESOURCE: &str = "user";
-/// Writes retried when another write moved the user in between.
-const WRITE_TRIES: usize = 3;
 /// Most users an email filter reads.
 const EMAIL_MATCHES: usize = 100;
 
@@ -48,6 +46,12 @@ async fn found(ctx: &ScimCtx) -> Result<EndUserRecord, ApiError> {
 async fn read(ctx: &ScimCtx, id: EndUserId) -> Result<Option<EndUserRecord>, ApiError> {
     let record = end_users::find(&ctx.app.store, ctx.org, id).await?;
     Ok(record.filter(|r| r.provisioned_by(ctx.directory)))
+}
+
+impl Refusal for Refused {
+    fn moved(&self) -> bool {
+        matches!(self, Self::Moved)
+    }
 }
 
 fn refused(refused: Refused, organization: &crate::organizations::Organization) -> ApiError {
@@ -168,34 +172,21 @@ async fn candidates(ctx: &ScimCtx, filter: &Filter) -> Result<Vec<EndUserRecord>
 /// How a write finds its new canonical form from the current one.
 type Change<'a> = &'a (dyn Fn(&EndUserRecord) -> Result<Value, ApiError> + Sync);
 
-/// Reads the user, checks `If-Match`, computes the change and writes it
-/// conditioned on the version read — again when another write came in
-/// between and the client sent no `If-Match` (its 412 is its own).
+/// Writes the change of the user of the path ([`write_current`]).
 async fn write(ctx: &ScimCtx, change: Change<'_>) -> Result<EndUserRecord, ApiError> {
-    let condition = if_match(ctx)?;
-    for attempt in 0..WRITE_TRIES {
-        if attempt > 0 {
-            contended(attempt).await;
-        }
-        let current = found(ctx).await?;
-        if condition
-            .as_ref()
-            .is_some_and(|c| !c.matches(current.version))
-        {
-            return Err(ApiError::PreconditionFailed);
-        }
+    let write = |current: EndUserRecord| async move {
         let after = change(&current)?;
         let now = ctx.app.clock.now();
-        match store::replace(&ctx.app.store, &current, ctx.directory, &after, now).await {
-            Ok(Ok(written)) => return Ok(written),
-            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
-            Ok(Err(other)) => return Err(refused(other, &ctx.organization)),
-            Err(err) if lost(&err) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    // Contended: the client retries (Okta and Entra honour Retry-After).
-    Err(ApiError::RateLimited { retry_after: 1 })
+        Ok::<_, Failed>(store::replace(&ctx.app.store, &current, ctx.directory, &after, now).await?)
+    };
+    write_current(
+        ctx,
+        || found(ctx),
+        |u| u.version,
+        write,
+        |r| refused(r, &ctx.organization),
+    )
+    .await
 }
 
 /// `PUT /Users/{id}`: replaces every writable attribute (an absent `active`
@@ -232,27 +223,18 @@ pub async fn update(ctx: ScimCtx, body: ScimBody) -> Result<Reply, ApiError> {
 /// `DELETE /Users/{id}` → 204: the end user's deletion (SPEC §12's purge
 /// follows); its `userName` and `externalId` are free again at once.
 pub async fn delete(ctx: ScimCtx, _: NoBody) -> Result<Reply, ApiError> {
-    let condition = if_match(&ctx)?;
-    for attempt in 0..WRITE_TRIES {
-        if attempt > 0 {
-            contended(attempt).await;
-        }
-        let current = found(&ctx).await?;
-        if condition
-            .as_ref()
-            .is_some_and(|c| !c.matches(current.version))
-        {
-            return Err(ApiError::PreconditionFailed);
-        }
+    let ctx = &ctx;
+    let delete = |current: EndUserRecord| async move {
         let now = ctx.app.clock.now();
-        match store::delete(&ctx.app.store, &current, ctx.directory, now).await {
-            Ok(Ok(())) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
-            Ok(Err(Refused::Moved)) if condition.is_none() => continue,
-            Ok(Err(other)) => return Err(refused(other, &ctx.organization)),
-            Err(err) if lost(&err) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    // Contended: the client retries (Okta and Entra honour Retry-After).
-    Err(ApiError::RateLimited { retry_after: 1 })
+        Ok::<_, Failed>(store::delete(&ctx.app.store, &current, ctx.directory, now).await?)
+    };
+    write_current(
+        ctx,
+        || found(ctx),
+        |u| u.version,
+        delete,
+        |r| refused(r, &ctx.organization),
+    )
+    .await?;
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
