@@ -69,17 +69,6 @@ impl ApiError {
         }
     }
 
-    /// The RFC 7644 §3.12 `scimType` of the error, when it has one.
-    pub fn scim_type(&self) -> Option<&'static str> {
-        match self {
-            Self::ScimInvalid { scim_type, .. } => Some(scim_type),
-            Self::ScimUniqueness { .. } => Some("uniqueness"),
-            Self::InvalidJson(_) => Some("invalidSyntax"),
-            Self::Validation(_) | Self::InvalidQueryParameter { .. } => Some("invalidValue"),
-            _ => None,
-        }
-    }
-
     /// One sample of every variant: what the OpenAPI document's error
     /// catalogue is built from ([`ApiError::codes`]).
     pub fn catalogue() -> Vec<ApiError> {
@@ -158,6 +147,17 @@ impl ApiError {
             Self::ServiceUnavailable("sample".into()),
             Self::internal("sample"),
         ]
+    }
+
+    /// The RFC 7644 §3.12 `scimType` of the error, when it has one.
+    pub fn scim_type(&self) -> Option<&'static str> {
+        match self {
+            Self::ScimInvalid { scim_type, .. } => Some(scim_type),
+            Self::ScimUniqueness { .. } => Some("uniqueness"),
+            Self::InvalidJson(_) => Some("invalidSyntax"),
+            Self::Validation(_) | Self::InvalidQueryParameter { .. } => Some("invalidValue"),
+            _ => None,
+        }
     }
 
     /// Every (status, code) a surface can answer with, by status, each once.
