@@ -157,14 +157,16 @@ start_api() {
   PATH="$PWD/.venv/bin:$PATH" cargo lambda watch --disable-cors -A 127.0.0.1 -P "$port" ${WATCH_FLAGS:-} >".local/watch-$port.log" 2>&1 &
   watch_pid=$!
   started_pids+=("$watch_pid")
-  local _
-  for _ in $(seq 1 300); do
-    if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/end-users" -H "X-API-Key: $api_key" | grep -q 200; then
+  # Each try bounded too: a function that never starts (it failed to
+  # build) must fail the run, not hold it.
+  local deadline=$((SECONDS + 180))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if curl -s -m 30 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/end-users" -H "X-API-Key: $api_key" | grep -q 200; then
       return 0
     fi
     kill -0 "$watch_pid" 2>/dev/null || { cat ".local/watch-$port.log" >&2; return 1; }
     sleep 0.2
   done
-  echo "the API did not answer within 60 s; see .local/watch-$port.log" >&2
+  echo "the API did not answer within 180 s; see .local/watch-$port.log" >&2
   return 1
 }
