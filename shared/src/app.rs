@@ -42,6 +42,9 @@ pub struct App {
     /// The minute each API key's `last_used_at` was last recorded by this
     /// function: one write per key per minute at most.
     pub key_uses: crate::cache::TtlCache<crate::ids::ApiKeyId, crate::clock::Timestamp>,
+    /// Organizations' rate-limit refusals this function has not written yet
+    /// (the portal's Usage chart).
+    pub refusals: crate::portal::usage::Refusals,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<Arc<crate::tokens::TokenKeys>>,
     /// The clock (injected in tests).
@@ -84,6 +87,7 @@ impl App {
                 crate::external_services::KNOWN_SERVICE_TTL,
                 crate::freshness::CACHE_CAPACITY,
             ),
+            refusals: crate::portal::usage::Refusals::default(),
             key_uses: crate::cache::TtlCache::new(
                 std::time::Duration::from_secs(120),
                 crate::freshness::CACHE_CAPACITY,

@@ -108,6 +108,13 @@ impl PublicBaseUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `origin` (a browser's `Origin` header) is this address's
+    /// origin: its scheme, host and port.
+    pub fn same_origin(&self, origin: &str) -> bool {
+        url::Url::parse(&self.0)
+            .is_ok_and(|url| url.origin().ascii_serialization() == origin.trim())
+    }
 }
 
 /// The root certificates the functions trust for their AWS calls.

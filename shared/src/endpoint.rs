@@ -21,6 +21,8 @@ pub enum Credential {
     ServiceToken,
     /// `Authorization: Bearer scim_...`, a directory's SCIM client.
     DirectoryToken,
+    /// The admin portal's session cookie (SPEC §19), an IT admin's browser.
+    PortalSession,
     /// No credential (public endpoints and the not-found catch-all).
     None,
 }
@@ -260,6 +262,10 @@ pub struct Endpoint {
     /// A page a browser navigates to: every response, errors included,
     /// carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
     pub page: bool,
+    /// A page of the admin portal (SPEC §19): a page whose errors are HTML
+    /// too, and whose every response carries the portal's
+    /// Content-Security-Policy and framing refusal.
+    pub portal: bool,
 }
 
 /// Endpoints are the same when they serve the same route.
@@ -308,6 +314,7 @@ impl Endpoint {
             also_actions: &[],
             decides_for_end_user: false,
             page: false,
+            portal: false,
         }
     }
 
@@ -330,6 +337,15 @@ impl Endpoint {
     /// A page browsers navigate to (no-store, no-referrer on every response).
     pub const fn page(self) -> Self {
         Self { page: true, ..self }
+    }
+
+    /// A page of the admin portal: HTML errors, the portal's headers.
+    pub const fn portal(self) -> Self {
+        Self {
+            page: true,
+            portal: true,
+            ..self
+        }
     }
 
     /// An example request: its body (JSON, or Cedar text) and query string.
@@ -419,12 +435,17 @@ impl Endpoint {
     }
 
     /// The DynamoDB actions its function may call (its IAM policy): the
-    /// limiter's `UpdateItem` for every request; an authenticated caller's
-    /// reads (`GetItem`, `BatchGetItem`, `Query`); a POST's Idempotency-Key
-    /// record (`PutItem`, `DeleteItem`, and `ConditionCheckItem` during a key
-    /// rotation); and what the operation declares ([`Touch`]).
+    /// limiter's `UpdateItem` for every request (refusals are counted with
+    /// one too); an authenticated caller's reads (`GetItem`, `BatchGetItem`,
+    /// `Query`); a SCIM request's entry in its directory's log (`PutItem`);
+    /// a POST's Idempotency-Key record (`PutItem`, `DeleteItem`, and
+    /// `ConditionCheckItem` during a key rotation); and what the operation
+    /// declares ([`Touch`]).
     pub fn dynamodb_actions(&self) -> Vec<&'static str> {
         let mut actions = vec!["dynamodb:UpdateItem"];
+        if self.credential == Credential::DirectoryToken {
+            actions.push("dynamodb:PutItem");
+        }
         if self.credential != Credential::None {
             actions.extend([
                 "dynamodb:GetItem",

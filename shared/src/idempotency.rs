@@ -77,6 +77,11 @@ impl Scope {
         Self(format!("DIR#{id}"))
     }
 
+    /// Keys sent by an admin-portal session (its forms' keys).
+    pub fn portal_session(id: crate::ids::PortalLinkId) -> Self {
+        Self(format!("PORTAL#{id}"))
+    }
+
     /// Keys sent with an external service's token.
     pub fn external_service(id: crate::ids::ExternalServiceId) -> Self {
         Self(format!("SVC#{id}"))

@@ -107,6 +107,10 @@ uuid_id!(
     /// One delivery of one event to one webhook endpoint.
     WebhookDeliveryId
 );
+uuid_id!(
+    /// An admin-portal link, and the session it opens (one id for both).
+    PortalLinkId
+);
 
 impl WebhookDeliveryId {
     /// The delivery of an event to an endpoint: a UUID v7 of the event's

@@ -42,6 +42,7 @@ pub mod organizations;
 pub mod outbound;
 pub mod parse;
 pub mod pipeline;
+pub mod portal;
 pub mod publisher;
 pub mod purge;
 pub mod queue;

@@ -171,7 +171,8 @@ id_schema!(
     crate::ids::WebhookEndpointId,
     crate::ids::WebhookDeliveryId,
     crate::ids::DirectoryId,
-    crate::ids::GroupId
+    crate::ids::GroupId,
+    crate::ids::PortalLinkId
 );
 
 /// A page of a list on the organization and user APIs.

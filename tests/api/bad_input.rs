@@ -23,7 +23,12 @@ async fn snapshot(app: &TestApp) -> Snapshot {
         .filter_map(|item| {
             let pk = item.get("PK").and_then(|v| v.as_s().ok())?.clone();
             let sk = item.get("SK").and_then(|v| v.as_s().ok())?.clone();
-            let moving = pk.starts_with("LIMIT#") || pk.starts_with("IDEMP#");
+            // Rate buckets, idempotency records, and what the portal lists
+            // of any request: a directory's latest SCIM requests, refusals.
+            let moving = pk.starts_with("LIMIT#")
+                || pk.starts_with("IDEMP#")
+                || pk.starts_with("SCIMLOG#")
+                || sk.starts_with("REFUSED#");
             let sorted: BTreeMap<&String, &AttributeValue> = item.iter().collect();
             (!moving).then(|| ((pk, sk), format!("{sorted:?}")))
         })
@@ -36,6 +41,7 @@ struct World {
     user_token: String,
     service_token: String,
     directory_token: String,
+    portal_cookie: String,
     group: String,
 }
 
@@ -85,6 +91,13 @@ async fn world() -> World {
         .assert_status(201)
         .body)
     .to_owned();
+    let (admin, _) = tether_tests::portal::Admin::signed_in(&app, "all").await;
+    let portal_cookie = admin
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
     let params = BTreeMap::from([
         ("directory_id", directory.id.clone()),
         ("name", "User".to_owned()),
@@ -107,6 +120,7 @@ async fn world() -> World {
         user_token,
         service_token,
         directory_token,
+        portal_cookie,
         group,
     }
 }
@@ -133,6 +147,7 @@ impl World {
             Credential::UserToken => req.bearer(&self.user_token),
             Credential::ServiceToken => req.bearer(&self.service_token),
             Credential::DirectoryToken => req.bearer(&self.directory_token),
+            Credential::PortalSession => req.no_key().header("cookie", &self.portal_cookie),
             Credential::None => req.no_key(),
         }
     }
@@ -159,6 +174,14 @@ fn assert_clean(endpoint: &Endpoint, case: &str, res: &TestResponse) {
             detail.ends_with(&format!("(request {request_id})")),
             "{what}"
         );
+    } else if res.status >= 400 && endpoint.portal {
+        // A page: the request id shown for support.
+        assert_eq!(
+            res.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{what}"
+        );
+        assert!(res.text.contains(request_id), "{what}");
     } else if res.status >= 400 {
         assert_eq!(
             res.header("content-type"),
@@ -241,6 +264,8 @@ async fn every_endpoint_refuses_bad_input_cleanly_and_changes_nothing() {
                 Credential::UserToken => w
                     .request(endpoint)
                     .header("authorization", &format!("Bearer {}", w.user_token)),
+                // Two session cookies (a cookie tossed beside ours): neither.
+                Credential::PortalSession => w.request(endpoint).header("cookie", &w.portal_cookie),
                 _ => w
                     .request(endpoint)
                     .header("authorization", &format!("Bearer {}", w.service_token)),

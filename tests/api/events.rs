@@ -101,7 +101,26 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         // world), in this order: the connect token holds the organization's id.
         let id_token = tether_tests::idp::id_token(&format!("sso-{user_id}"), now);
         let connect_token = pending["token"].as_str().unwrap();
-        let replacements: [(&str, &str); 19] = [
+        // An IT admin's portal session, a link to open, a link to end.
+        let (admin, _) = tether_tests::portal::Admin::signed_in(&app, "all").await;
+        let session = admin.cookies.get("tether_portal").cloned().unwrap();
+        let mut reader = admin.clone();
+        let page = reader.get("/portal/directory").await;
+        let csrf = tether_tests::portal::input_value(&page.text, "csrf").unwrap();
+        let to_open =
+            tether_tests::portal::token_of(&tether_tests::portal::mint(&app, "sso").await);
+        let to_end = tether_tests::portal::mint(&app, "sso").await;
+        let replacements: [(&str, &str); 23] = [
+            (
+                "tps_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051b2_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                &session,
+            ),
+            (
+                "tpl_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051b3_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                &to_open,
+            ),
+            ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051b1", id(&to_end)),
+            ("PORTAL-CSRF", &csrf),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1", &directory),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a2", &scim_user),
             ("0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a3", &group),
@@ -187,6 +206,17 @@ async fn every_event_reaches_its_handler_with_its_path_parameters() {
         };
         if endpoint.function == routes::NOT_FOUND.function {
             res.assert_error(404, "not_found");
+        } else if endpoint.portal {
+            // A page, a redirect, or the view's answer to its example form
+            // (a provider no network reaches is the form's 422): admitted,
+            // authorized, reached its handler.
+            assert!(
+                ![401, 403].contains(&res.status) && res.status < 500,
+                "{}: {} {}",
+                endpoint.function,
+                res.status,
+                res.text
+            );
         } else if let Some((status, code)) = sso_refusal {
             res.assert_error(status, code);
         } else {

@@ -29,6 +29,7 @@ mod not_found;
 mod oidc;
 mod pipeline;
 mod policies;
+mod portal;
 mod purge;
 mod reads;
 mod relationships;

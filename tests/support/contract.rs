@@ -71,6 +71,9 @@ pub fn check(endpoint: &Endpoint, response: &TestResponse) {
     if endpoint.surface == tether::error::Surface::Scim {
         return check_scim(endpoint, response);
     }
+    if endpoint.path.starts_with("/portal") {
+        return check_portal(endpoint, response);
+    }
     let operation = &document()["paths"][endpoint.path][endpoint.method.to_lowercase()];
     assert!(
         operation.is_object(),
@@ -195,4 +198,33 @@ fn check_scim(endpoint: &Endpoint, response: &TestResponse) {
 
 fn body_has_schemas(body: &Value) -> bool {
     body["schemas"].as_array().is_some_and(|s| !s.is_empty())
+}
+
+/// The admin portal's pages, which the document does not describe (they are
+/// HTML for a browser, docs/portal.md): a page or a redirect, every
+/// response of a page with the portal's Content-Security-Policy.
+fn check_portal(endpoint: &Endpoint, response: &TestResponse) {
+    let what = format!("{} → {}", endpoint.function, response.status);
+    assert!(
+        response.headers.contains_key("x-request-id"),
+        "{what}: no request id"
+    );
+    if !endpoint.portal {
+        return;
+    }
+    let content_type = response.headers.get("content-type").map(String::as_str);
+    match response.status {
+        302 | 303 => assert!(
+            response.headers.contains_key("location"),
+            "{what}: no Location"
+        ),
+        _ => assert_eq!(content_type, Some("text/html; charset=utf-8"), "{what}"),
+    }
+    if response.status != 302 {
+        let csp = response.headers.get("content-security-policy");
+        assert!(
+            csp.is_some_and(|csp| csp.contains("frame-ancestors 'none'")),
+            "{what}: no CSP"
+        );
+    }
 }

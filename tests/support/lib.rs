@@ -21,6 +21,7 @@ pub mod faults;
 pub mod idp;
 pub mod issuer;
 pub mod oidc;
+pub mod portal;
 pub mod proxy;
 pub mod receiver;
 pub mod scim;
@@ -1157,7 +1158,12 @@ impl From<Response<Body>> for TestResponse {
             Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
             _ => String::new(),
         };
-        let body = if text.is_empty() {
+        let is_text = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/"));
+        let body = if text.is_empty() || is_text {
             Value::Null
         } else {
             serde_json::from_str(&text).expect("a JSON body")

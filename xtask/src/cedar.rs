@@ -24,6 +24,7 @@ fn shape(endpoint: &Endpoint) -> Option<(&'static str, Vec<&'static str>, bool)>
         }
         Credential::ServiceToken => ("ExternalService", vec!["ExternalService"]),
         Credential::DirectoryToken => ("Directory", vec!["Organization"]),
+        Credential::PortalSession => ("PortalSession", vec!["Organization"]),
         // A public endpoint deciding for the end user it signs in.
         Credential::None if endpoint.decides_for_end_user => ("EndUser", vec!["EndUser"]),
         Credential::None => return None,

@@ -18,6 +18,7 @@ fn example_id(method: &str, path: &str, name: &str) -> &'static str {
         "externalUserId" => "crm-user-7",
         "delivery_id" => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ad",
         "directory_id" => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1",
+        "name" if path.starts_with("/portal/") => "portal.css",
         "name" => "User",
         "urn" => "urn:ietf:params:scim:schemas:core:2.0:User",
         _ if path.starts_with("/scim/") && path.contains("/Groups/") => {
@@ -33,6 +34,7 @@ fn example_id(method: &str, path: &str, name: &str) -> &'static str {
         _ if path.starts_with("/v1/connect-tokens/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051dd",
         _ if path.starts_with("/v1/api-keys/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ab",
         _ if path.starts_with("/v1/directories/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051a1",
+        _ if path.starts_with("/v1/portal-links/") => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051b1",
         _ => "0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051ae",
     }
 }
@@ -82,6 +84,15 @@ pub fn event(endpoint: &Endpoint) -> Value {
                 json!(format!("Bearer scim_{}", "0".repeat(48))),
             );
         }
+        Credential::PortalSession => {
+            headers.insert(
+                "cookie".into(),
+                json!(format!(
+                    "tether_portal=tps_0192f0c5-7b7a-7c3e-9a4b-1d2e3f4051b2_{}",
+                    "A".repeat(43)
+                )),
+            );
+        }
         Credential::None => {}
     }
     let body = endpoint.docs.example;
@@ -89,7 +100,9 @@ pub fn event(endpoint: &Endpoint) -> Value {
         let text = endpoint.docs.text_body && !body.trim_start().starts_with('{');
         headers.insert(
             "content-type".into(),
-            json!(if text {
+            json!(if endpoint.portal {
+                "application/x-www-form-urlencoded"
+            } else if text {
                 "text/plain"
             } else {
                 "application/json"

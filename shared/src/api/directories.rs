@@ -6,7 +6,7 @@ use crate::directories::{self, CreateDirectory, DirectoryRecord, WithToken};
 use crate::error::ApiError;
 use crate::ids::DirectoryId;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, Reply};
+use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, OrgSettings, Reply};
 use crate::secrets::DirectoryToken;
 use crate::wire::Page;
 use lambda_http::http::StatusCode;
@@ -32,7 +32,15 @@ fn with_token(
 /// The organization's directory of the path, or 404.
 async fn found(ctx: &OrgCtx) -> Result<DirectoryRecord, ApiError> {
     let id = ctx.path_id("id", DirectoryId::parse)?;
-    let record = directories::get(&ctx.app.store, ctx.org, id)
+    found_by_id(ctx, id).await
+}
+
+/// The organization's directory `id`, or 404 (another organization's too).
+pub async fn found_by_id(
+    ctx: &impl OrgSettings,
+    id: DirectoryId,
+) -> Result<DirectoryRecord, ApiError> {
+    let record = directories::get(&ctx.app.store, ctx.org(), id)
         .await?
         .ok_or(ApiError::NotFound { resource: RESOURCE })?;
     ctx.check_stored_in(record.organization_id, RESOURCE)?;
@@ -41,11 +49,19 @@ async fn found(ctx: &OrgCtx) -> Result<DirectoryRecord, ApiError> {
 
 /// `POST /v1/directories` → 201 with the bearer token, once.
 pub async fn create(ctx: OrgCtx, body: Json<CreateDirectory>) -> Result<Reply, ApiError> {
-    let now = ctx.app.clock.now();
-    let created =
-        directories::create(&ctx.app.store, &ctx.organization, body.value.name, now).await?;
-    let (record, token) = created.ok_or_else(|| Capped::Directories.reached(&ctx.organization))?;
+    let (record, token) = open(&ctx, body.value.name).await?;
     with_token(&ctx, StatusCode::CREATED, &record, &token)
+}
+
+/// Creates a directory under the organization's cap (also the admin
+/// portal's): the record and its token, which nothing shows again.
+pub async fn open(
+    ctx: &impl OrgSettings,
+    name: String,
+) -> Result<(DirectoryRecord, DirectoryToken), ApiError> {
+    let now = ctx.app.clock.now();
+    let created = directories::create(&ctx.app.store, ctx.organization(), name, now).await?;
+    created.ok_or_else(|| Capped::Directories.reached(ctx.organization()))
 }
 
 /// `GET /v1/directories` → `{data, next_cursor}`.
@@ -89,14 +105,26 @@ pub async fn delete(ctx: OrgCtx, _: NoBody) -> Result<Reply, ApiError> {
 /// `POST /v1/directories/{id}/roll-token` → 200 with the new token, once;
 /// the old one stops at once.
 pub async fn roll_token(ctx: OrgCtx, _: Json<NoFields>) -> Result<Reply, ApiError> {
+    let id = ctx.path_id("id", DirectoryId::parse)?;
+    let (record, token) = roll(&ctx, id).await?;
+    with_token(&ctx, StatusCode::OK, &record, &token)
+}
+
+/// Rolls directory `id`'s token (also the admin portal's): the old one
+/// stops at once; the new one is shown once.
+pub async fn roll(
+    ctx: &impl OrgSettings,
+    id: DirectoryId,
+) -> Result<(DirectoryRecord, DirectoryToken), ApiError> {
     let now = ctx.app.clock.now();
     // Two rolls at once: the later one rolls what the first one made.
     for _ in 0..3 {
-        let current = found(&ctx).await?;
+        let current = found_by_id(ctx, id).await?;
         let rolled =
-            directories::roll_token(&ctx.app.store, &current, Some(&ctx.organization), now).await?;
-        if let Some((record, token)) = rolled {
-            return with_token(&ctx, StatusCode::OK, &record, &token);
+            directories::roll_token(&ctx.app.store, &current, Some(ctx.organization()), now)
+                .await?;
+        if let Some(rolled) = rolled {
+            return Ok(rolled);
         }
     }
     Err(ApiError::ServiceUnavailable(

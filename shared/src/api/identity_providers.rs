@@ -9,7 +9,7 @@ use crate::identity_providers::{
 use crate::ids::IdentityProviderId;
 use crate::outbound::Outbound;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, NoBody, OrgCtx, Reply};
+use crate::pipeline::{Json, NoBody, OrgCtx, OrgSettings, Reply};
 use crate::sealed::Keyring;
 use crate::store;
 use crate::wire::Page;
@@ -25,18 +25,28 @@ pub async fn create(
     body: Json<CreateProvider>,
     outbound: Arc<Outbound>,
 ) -> Result<Reply, ApiError> {
+    let record = register(&ctx, body.value, &outbound).await?;
+    Reply::json(StatusCode::CREATED, &record.view())
+}
+
+/// Registers a provider: its keys pinned or fetched, the organization's cap
+/// held (also the admin portal's).
+pub async fn register(
+    ctx: &impl OrgSettings,
+    mut input: CreateProvider,
+    outbound: &Outbound,
+) -> Result<ProviderRecord, ApiError> {
     let now = ctx.app.clock.now();
-    let mut input = body.value;
     let source = std::mem::replace(
         &mut input.source,
         identity_providers::SourceInput::Discovery,
     );
-    let keys = keys::resolve(&outbound, &input.issuer, source, now).await?;
-    let record = ProviderRecord::new(ctx.org, input, keys, now);
-    if !identity_providers::put_new(&ctx.app.store, &ctx.organization, &record).await? {
-        return Err(crate::caps::Capped::IdentityProviders.reached(&ctx.organization));
+    let keys = keys::resolve(outbound, &input.issuer, source, now).await?;
+    let record = ProviderRecord::new(ctx.org(), input, keys, now);
+    if !identity_providers::put_new(&ctx.app.store, ctx.organization(), &record).await? {
+        return Err(crate::caps::Capped::IdentityProviders.reached(ctx.organization()));
     }
-    Reply::json(StatusCode::CREATED, &record.view())
+    Ok(record)
 }
 
 /// The action a provider's `login` also needs (SPEC §17).
@@ -53,7 +63,19 @@ pub async fn update(
     (outbound, keyring): (Arc<Outbound>, Arc<Keyring>),
 ) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", IdentityProviderId::parse)?;
-    let input = body.value;
+    let record = change(&ctx, id, &body.value, &outbound, &keyring).await?;
+    Reply::json(StatusCode::OK, &record.view())
+}
+
+/// Changes provider `id` as `input` asks, over the revision it read (also
+/// the admin portal's): the provider as it is afterwards.
+pub async fn change(
+    ctx: &impl OrgSettings,
+    id: IdentityProviderId,
+    input: &UpdateProvider,
+    outbound: &Outbound,
+    keyring: &Keyring,
+) -> Result<ProviderRecord, ApiError> {
     if input.login.is_some() {
         ctx.authorize_also(CONFIGURE_LOGIN).await?;
     }
@@ -67,20 +89,18 @@ pub async fn update(
             let jitter = (ulid::Ulid::generate().random() % u128::from(ceiling)) as u64;
             tokio::time::sleep(std::time::Duration::from_millis(ceiling / 2 + jitter)).await;
         }
-        let current = identity_providers::get(store, ctx.org, id)
+        let current = identity_providers::get(store, ctx.org(), id)
             .await?
             .ok_or(ApiError::NotFound { resource: RESOURCE })?;
         ctx.check_stored_in(current.organization_id, RESOURCE)?;
-        let Some(changes) = changes_of(&ctx, &current, &input, &outbound, &keyring, now).await?
-        else {
-            return Reply::json(StatusCode::OK, &current.view());
+        let Some(changes) = changes_of(ctx, &current, input, outbound, keyring, now).await? else {
+            return Ok(current);
         };
-        match identity_providers::update(store, &ctx.organization, id, &changes, now).await? {
+        match identity_providers::update(store, ctx.organization(), id, &changes, now).await? {
             identity_providers::Updated::Done => {
-                let updated = identity_providers::get(store, ctx.org, id)
+                return identity_providers::get(store, ctx.org(), id)
                     .await?
-                    .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-                return Reply::json(StatusCode::OK, &updated.view());
+                    .ok_or(ApiError::NotFound { resource: RESOURCE });
             }
             identity_providers::Updated::NotFound => {
                 return Err(ApiError::NotFound { resource: RESOURCE });
@@ -99,7 +119,7 @@ const WRITE_TRIES: usize = 10;
 /// What a PATCH changes, built from the provider as `current` holds it;
 /// `None` when it changes nothing.
 async fn changes_of(
-    ctx: &OrgCtx,
+    ctx: &impl OrgSettings,
     current: &ProviderRecord,
     input: &UpdateProvider,
     outbound: &Outbound,
@@ -174,7 +194,7 @@ async fn changes_of(
 /// The login connection a PATCH asks for: its endpoints discovered from the
 /// issuer, its secret sealed (or the stored one kept).
 async fn configure_login(
-    ctx: &OrgCtx,
+    ctx: &impl OrgSettings,
     current: &ProviderRecord,
     login: LoginInput,
     outbound: &Outbound,

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod identities;
 pub mod identity_providers;
 pub mod policies;
+pub mod portal;
 pub mod relations;
 pub mod scim;
 pub mod service_users;

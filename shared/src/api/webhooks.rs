@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::outbound::Outbound;
 use crate::pipeline::query::encode_cursor;
-use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, Reply};
+use crate::pipeline::{Json, NoBody, NoFields, OrgCtx, OrgSettings, Reply};
 use crate::queue::DeliveryQueue;
 use crate::sealed::Keyring;
 use crate::webhooks::endpoints::{
@@ -52,12 +52,24 @@ pub async fn create(
     body: Json<CreateEndpoint>,
     (outbound, keyring): (Arc<Outbound>, Arc<Keyring>),
 ) -> Result<Reply, ApiError> {
-    checked_url(&outbound, &body.value.url).await?;
-    let (record, secret) = EndpointRecord::new(ctx.org, body.value, &keyring, ctx.app.clock.now())?;
-    if !endpoints::put_new(&ctx.app.store, &ctx.organization, &record).await? {
-        return Err(crate::caps::Capped::WebhookEndpoints.reached(&ctx.organization));
+    let (record, secret) = add(&ctx, body.value, &outbound, &keyring).await?;
+    with_secret(StatusCode::CREATED, &record, secret)
+}
+
+/// Adds an endpoint under the organization's cap, its URL checked (also
+/// the admin portal's): the record and its signing secret, shown once.
+pub async fn add(
+    ctx: &impl OrgSettings,
+    input: CreateEndpoint,
+    outbound: &Outbound,
+    keyring: &Keyring,
+) -> Result<(EndpointRecord, String), ApiError> {
+    checked_url(outbound, &input.url).await?;
+    let (record, secret) = EndpointRecord::new(ctx.org(), input, keyring, ctx.app.clock.now())?;
+    if !endpoints::put_new(&ctx.app.store, ctx.organization(), &record).await? {
+        return Err(crate::caps::Capped::WebhookEndpoints.reached(ctx.organization()));
     }
-    with_secret(StatusCode::CREATED, &record, secret.expose())
+    Ok((record, secret.expose()))
 }
 
 /// `GET /v1/webhook-endpoints` → `{data, next_cursor}`.
@@ -124,18 +136,24 @@ pub async fn roll_secret(
     keyring: Arc<Keyring>,
 ) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
+    let (updated, secret) = roll(&ctx, id, &keyring).await?;
+    with_secret(StatusCode::OK, &updated, secret)
+}
+
+/// Rolls endpoint `id`'s secret (also the admin portal's): the endpoint
+/// and its new secret, shown once; the old one signs beside it for 24 h.
+pub async fn roll(
+    ctx: &impl OrgSettings,
+    id: WebhookEndpointId,
+    keyring: &Keyring,
+) -> Result<(EndpointRecord, String), ApiError> {
     let (store, now) = (&ctx.app.store, ctx.app.clock.now());
     // Two rolls at once: the later one rolls what the first one made.
     for _ in 0..3 {
-        let current = endpoints::get(store, ctx.org, id)
-            .await?
-            .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-        ctx.check_stored_in(current.organization_id, RESOURCE)?;
-        if let Some(secret) = endpoints::roll_secret(store, &current, &keyring, now).await? {
-            let updated = endpoints::get(store, ctx.org, id)
-                .await?
-                .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-            return with_secret(StatusCode::OK, &updated, secret.expose());
+        let current = found(ctx, id).await?;
+        if let Some(secret) = endpoints::roll_secret(store, &current, keyring, now).await? {
+            let updated = found(ctx, id).await?;
+            return Ok((updated, secret.expose()));
         }
     }
     Err(ApiError::ServiceUnavailable(
@@ -143,14 +161,26 @@ pub async fn roll_secret(
     ))
 }
 
+/// The organization's endpoint `id`, or 404 (another organization's too).
+pub async fn found(
+    ctx: &impl OrgSettings,
+    id: WebhookEndpointId,
+) -> Result<EndpointRecord, ApiError> {
+    let record = endpoints::get(&ctx.app.store, ctx.org(), id)
+        .await?
+        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
+    ctx.check_stored_in(record.organization_id, RESOURCE)?;
+    Ok(record)
+}
+
 /// Sends a delivery now: its message on the queue, marked as a person's.
 async fn enqueue(
-    ctx: &OrgCtx,
+    ctx: &impl OrgSettings,
     queue: &DeliveryQueue,
     record: &DeliveryRecord,
 ) -> Result<(), ApiError> {
     let job = Job {
-        org: ctx.org,
+        org: ctx.org(),
         endpoint: record.endpoint_id,
         delivery: record.id,
         seq: record.seq,
@@ -167,10 +197,19 @@ async fn enqueue(
 /// shows in its delivery log.
 pub async fn test(ctx: OrgCtx, _: Json<NoFields>, queue: DeliveryQueue) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
-    let endpoint = endpoints::get(&ctx.app.store, ctx.org, id)
-        .await?
-        .ok_or(ApiError::NotFound { resource: RESOURCE })?;
-    ctx.check_stored_in(endpoint.organization_id, RESOURCE)?;
+    let record = ping(&ctx, id, &queue).await?;
+    Reply::json(StatusCode::ACCEPTED, &record.view())
+}
+
+/// Sends endpoint `id` a `ping` event now (also the admin portal's): the
+/// delivery, which shows in the endpoint's log.
+pub async fn ping(
+    ctx: &impl OrgSettings,
+    id: WebhookEndpointId,
+    queue: &DeliveryQueue,
+) -> Result<DeliveryRecord, ApiError> {
+    let endpoint = found(ctx, id).await?;
+    let org = ctx.org();
     let now = ctx.app.clock.now();
     // Like an event's id (`evt_` + 32 hex digits), from a fresh UUID v7.
     let event_id = format!("evt_{}", uuid::Uuid::now_v7().simple());
@@ -178,13 +217,13 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>, queue: DeliveryQueue) -> Resul
     let body = serde_json::json!({
         "id": event_id,
         "type": "ping",
-        "organization_id": ctx.org,
+        "organization_id": org,
         "created_at": crate::clock::Timestamp::from(now),
         "actor": {"type": actor.kind, "id": (!actor.id.is_empty()).then_some(&actor.id)},
         "data": {"object": endpoint.view()},
     });
     let mut record = DeliveryRecord::new(
-        ctx.org,
+        org,
         id,
         WebhookDeliveryId::generate(),
         event_id,
@@ -193,8 +232,8 @@ pub async fn test(ctx: OrgCtx, _: Json<NoFields>, queue: DeliveryQueue) -> Resul
     );
     record.body = Some(body.to_string());
     records::put_new(&ctx.app.store, &record, now).await?;
-    enqueue(&ctx, &queue, &record).await?;
-    Reply::json(StatusCode::ACCEPTED, &record.view())
+    enqueue(ctx, queue, &record).await?;
+    Ok(record)
 }
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries` → the endpoint's deliveries,
@@ -232,12 +271,24 @@ pub async fn retry(
 ) -> Result<Reply, ApiError> {
     let id = ctx.path_id("id", WebhookEndpointId::parse)?;
     let delivery = ctx.path_id("delivery_id", WebhookDeliveryId::parse)?;
+    let record = again(&ctx, id, delivery, &queue).await?;
+    Reply::json(StatusCode::ACCEPTED, &record.view())
+}
+
+/// One more attempt of delivery `delivery` of endpoint `id` now (also the
+/// admin portal's).
+pub async fn again(
+    ctx: &impl OrgSettings,
+    id: WebhookEndpointId,
+    delivery: WebhookDeliveryId,
+    queue: &DeliveryQueue,
+) -> Result<DeliveryRecord, ApiError> {
     let now = ctx.app.clock.now();
-    let record = records::reopen(&ctx.app.store, ctx.org, id, delivery, now)
+    let record = records::reopen(&ctx.app.store, ctx.org(), id, delivery, now)
         .await?
         .ok_or(ApiError::NotFound {
             resource: "webhook_delivery",
         })?;
-    enqueue(&ctx, &queue, &record).await?;
-    Reply::json(StatusCode::ACCEPTED, &record.view())
+    enqueue(ctx, queue, &record).await?;
+    Ok(record)
 }

@@ -24,7 +24,7 @@ use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityTypeName, EntityUid, PolicyId,
     PolicySet, Request, RestrictedExpression, Schema,
 };
-use entities::{entity, entity_in, strings, uid};
+use entities::{entity, entity_in, uid};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -66,6 +66,7 @@ struct EntityTypes {
     end_user: EntityTypeName,
     external_service: EntityTypeName,
     directory: EntityTypeName,
+    portal_session: EntityTypeName,
     group: EntityTypeName,
     action: EntityTypeName,
 }
@@ -79,6 +80,7 @@ impl EntityTypes {
             end_user: name("EndUser")?,
             external_service: name("ExternalService")?,
             directory: name("Directory")?,
+            portal_session: name("PortalSession")?,
             group: name("Group")?,
             action: name("Action")?,
         })
@@ -203,6 +205,15 @@ pub enum Principal {
         id: String,
         /// Its organization.
         organization: OrganizationId,
+    },
+    /// An IT admin's admin-portal session (SPEC §19).
+    PortalSession {
+        /// The session's id.
+        id: String,
+        /// Its organization.
+        organization: OrganizationId,
+        /// The views its intent opens (`sso`, `directory`, …).
+        views: Vec<&'static str>,
     },
 }
 
@@ -364,7 +375,9 @@ impl Engine {
                     )
                 })
                 .collect(),
-            Principal::EndUser { .. } | Principal::Directory { .. } => Vec::new(),
+            Principal::EndUser { .. }
+            | Principal::Directory { .. }
+            | Principal::PortalSession { .. } => Vec::new(),
         };
         let fallback = candidates.last().map_or("none", |(name, _)| *name);
         candidates
@@ -412,63 +425,7 @@ impl Engine {
         let mut entities = Vec::new();
         let types = &self.types;
         let organization_uid = |id: OrganizationId| uid(&types.organization, &id.to_string());
-        let principal = match question.principal {
-            Principal::ApiKey {
-                id,
-                organization,
-                scope,
-            } => {
-                let granted = [
-                    crate::auth::Scope::Read,
-                    crate::auth::Scope::ReadWrite,
-                    crate::auth::Scope::Admin,
-                ]
-                .into_iter()
-                .filter(|s| scope.is_some_and(|max| *s <= max))
-                .map(|s| s.as_str().to_owned());
-                let principal = uid(&types.api_key, id);
-                let org = organization_uid(*organization);
-                entities.push(entity(org.clone(), vec![])?);
-                entities.push(entity(
-                    principal.clone(),
-                    vec![
-                        ("organization", RestrictedExpression::new_entity_uid(org)),
-                        ("scopes", strings(granted)),
-                    ],
-                )?);
-                principal
-            }
-            Principal::EndUser { id, organization } => {
-                let principal = uid(&types.end_user, &id.to_string());
-                let org = organization_uid(*organization);
-                entities.push(entity(org.clone(), vec![])?);
-                let groups = self.groups(question.groups, &org, &mut entities)?;
-                entities.push(entity_in(
-                    principal.clone(),
-                    vec![("organization", RestrictedExpression::new_entity_uid(org))],
-                    groups,
-                )?);
-                principal
-            }
-            Principal::Directory { id, organization } => {
-                let principal = uid(&types.directory, id);
-                let org = organization_uid(*organization);
-                entities.push(entity(org.clone(), vec![])?);
-                entities.push(entity(
-                    principal.clone(),
-                    vec![("organization", RestrictedExpression::new_entity_uid(org))],
-                )?);
-                principal
-            }
-            Principal::ExternalService { id, scopes } => {
-                let principal = uid(&types.external_service, id);
-                entities.push(entity(
-                    principal.clone(),
-                    vec![("scopes", strings(scopes.iter().cloned()))],
-                )?);
-                principal
-            }
-        };
+        let principal = self.principal_entity(question, &mut entities)?;
         let resource = match &question.resource {
             Resource::Organization(id) => {
                 let org = organization_uid(*id);

@@ -86,7 +86,7 @@ fn insufficient_scope_names_the_scope_the_builtin_policies_grant() {
 #[test]
 fn builtin_definitions_parse_and_validate() {
     let engine = Engine::new().unwrap();
-    assert_eq!(engine.builtin.policies().count(), 11);
+    assert_eq!(engine.builtin.policies().count(), 12);
     // Checked here, not at every cold start.
     engine.validate_builtin().unwrap();
 }

@@ -13,6 +13,7 @@
 //! gone, so the old token stops at once.
 
 pub mod keys;
+pub mod requests;
 
 use crate::auth::HashedCredential;
 use crate::caps::Capped;

@@ -39,6 +39,7 @@ impl ApiError {
             Self::TenantMismatch
             | Self::UserDeleting
             | Self::UserSuspended
+            | Self::CsrfRejected
             | Self::LastAdminKey
             | Self::IdentityProviderInUse
             | Self::IdentityAlreadyLinked
@@ -96,6 +97,7 @@ impl ApiError {
             Self::NotFound { resource: "sample" },
             Self::UserDeleting,
             Self::UserSuspended,
+            Self::CsrfRejected,
             Self::LastAdminKey,
             Self::LimitReached {
                 limit: "webhook_endpoints",

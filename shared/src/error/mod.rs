@@ -140,6 +140,12 @@ pub enum ApiError {
     /// The end user's directory suspends it (SCIM `active: false`).
     #[error("the end user is suspended by its directory")]
     UserSuspended,
+    /// An admin-portal form without its session's CSRF token, or sent from
+    /// another origin.
+    #[error(
+        "this form was not sent by a page of your portal session; reload the page and try again"
+    )]
+    CsrfRejected,
     /// Deleting an identity provider that identities still use.
     #[error("identities still use this identity provider; unlink them first")]
     IdentityProviderInUse,
@@ -361,6 +367,7 @@ impl ApiError {
             Self::TenantMismatch
             | Self::InsufficientScope { .. }
             | Self::PolicyDenied { .. }
+            | Self::CsrfRejected
             | Self::RelationshipQuotaExceeded { .. } => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } | Self::TurnQuotaExhausted { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -424,6 +431,7 @@ impl ApiError {
             Self::RouteNotFound { .. } | Self::NotFound { .. } => "not_found",
             Self::UserDeleting => "user_deleting",
             Self::UserSuspended => "user_suspended",
+            Self::CsrfRejected => "csrf_rejected",
             Self::LastAdminKey => "last_admin_key",
             Self::LimitReached { .. } => "limit_reached",
             Self::IdentityProviderInUse => "identity_provider_in_use",

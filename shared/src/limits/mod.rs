@@ -21,7 +21,7 @@ use crate::store::{self, Item, Store, StoreError, TTL_ATTRIBUTE};
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 pub use owner::Owner;
 pub use period::Period;
-pub use shards::{SHARD_RATE, shard_key};
+pub use shards::{SHARD_RATE, shard_key, turns_used};
 use shards::{scale, shard_index};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -355,8 +355,8 @@ impl Limiter {
     }
 
     /// Whether this function last saw `owner`'s (single-item) bucket empty or
-    /// its turns used up: a read beside the write would be discarded (issue
-    /// 19). A hint only: the write still judges.
+    /// its turns used up: a read beside the write would be discarded. A hint
+    /// only: the write still judges.
     pub fn looks_exhausted(&self, owner: &Owner, policy: Policy, at: OffsetDateTime) -> bool {
         let seen = self.seen.get(&owner.partition_key());
         let Some(seen) = seen.filter(|_| policy.shards() == 1) else {

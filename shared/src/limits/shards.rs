@@ -1,7 +1,9 @@
 //! A bucket too fast for one item is split over several (shards), so no
 //! partition key takes more than ~[`SHARD_RATE`] writes/s (docs/limits.md).
 
-use super::{Admission, Denial, Outcome, Owner, Policy, Rate};
+use super::{Admission, BucketState, Denial, LIMIT_SK, Outcome, Owner, Period, Policy, Rate};
+use crate::store::{self, Store, StoreError};
+use time::OffsetDateTime;
 
 /// A bucket's rate above which it is split over several items: no partition
 /// key takes more than ~`SHARD_RATE` writes/s (AWS: 1,000; `docs/limits.md`).
@@ -79,4 +81,24 @@ pub(super) fn scale<O>(outcome: Outcome<O>, whole: Policy, shards: u32) -> Outco
         }),
         Err(Denial::Outdated(outdated)) => Err(Denial::Outdated(outdated)),
     }
+}
+
+/// The turns `owner` used in the period `at` falls in, read from every item
+/// its bucket is split over under `policy` (strongly consistent: the count
+/// the next write would judge by).
+pub async fn turns_used(
+    store: &Store,
+    owner: &Owner,
+    policy: Policy,
+    at: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let keys: Vec<store::Key> = (0..policy.shards())
+        .map(|index| (shard_key(owner, index), LIMIT_SK.to_owned()))
+        .collect();
+    let period = Period::of(at).key();
+    let items = store::get_items(store, &keys).await?;
+    Ok(items
+        .iter()
+        .map(|item| BucketState::from_item(item.as_ref()).turns_in(&period))
+        .sum())
 }

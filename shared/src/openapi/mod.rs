@@ -230,7 +230,7 @@ fn operation_object(endpoint: &Endpoint, schemas: &mut Schemas) -> Value {
             Credential::UserToken => json!([{ "userToken": [] }]),
             Credential::ServiceToken => json!([{ "serviceToken": [] }]),
             Credential::DirectoryToken => json!([{ "directoryToken": [] }]),
-            Credential::None => json!([]),
+            Credential::PortalSession | Credential::None => json!([]),
         },
         "parameters": parameters,
         "responses": responses,
@@ -316,6 +316,7 @@ fn description(endpoint: &Endpoint) -> String {
         (Credential::UserToken, _) => "an end user's access token".to_owned(),
         (Credential::ServiceToken, _) => "an external service's token".to_owned(),
         (Credential::DirectoryToken, _) => "a directory's SCIM token".to_owned(),
+        (Credential::PortalSession, _) => "an admin-portal session".to_owned(),
         (Credential::None, _) => "anyone (charged to the source address's rate bucket)".to_owned(),
     };
     let mut text = format!("{}.\n\nCalled with {caller}", endpoint.docs.summary);
@@ -479,7 +480,7 @@ mod tests {
             listed(Surface::Organization),
             "400 invalid_json, 400 invalid_path_parameter, 400 invalid_query_parameter, \
              400 invalid_login_attempt, 401 missing_credentials, 401 invalid_credentials, 403 tenant_mismatch, \
-             403 insufficient_scope, 403 policy_denied, 403 relationship_quota_exceeded, \
+             403 insufficient_scope, 403 policy_denied, 403 csrf_rejected, 403 relationship_quota_exceeded, \
              404 not_found, 409 user_deleting, 409 user_suspended, 409 last_admin_key, 409 limit_reached, \
              409 identity_provider_in_use, 409 identity_already_linked, \
              409 connect_token_unusable, 409 idempotency_in_progress, 412 precondition_failed, \

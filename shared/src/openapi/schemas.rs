@@ -52,6 +52,9 @@ impl Schemas {
     /// Every definition asked for, in a stable order.
     fn into_definitions(mut self) -> Map<String, Value> {
         let mut all = self.responses.take_definitions(true);
+        for definition in all.values_mut() {
+            simplify(definition);
+        }
         for (name, mut definition) in self.requests.take_definitions(true) {
             simplify(&mut definition);
             // A type both read and written must be described the same way.

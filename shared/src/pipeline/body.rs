@@ -306,3 +306,172 @@ mod tests {
         assert!(err.is_err());
     }
 }
+
+/// An admin-portal form (`application/x-www-form-urlencoded`, as a browser
+/// sends one): its fields are reached only through
+/// [`super::PortalCtx::fields`], which checks the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct Form(Vec<(String, String)>);
+
+/// The field every portal form carries its session's CSRF token in.
+pub const CSRF_FIELD: &str = "csrf";
+
+impl FromBody for Form {
+    const SCHEMA: Option<SchemaFn> = None;
+
+    fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let is_form = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(ApiError::InvalidJson(
+                "the body must be a form (application/x-www-form-urlencoded)",
+            ));
+        }
+        if std::str::from_utf8(body).is_err() {
+            return Err(ApiError::InvalidJson("the form must be UTF-8"));
+        }
+        Ok(Self(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+impl Form {
+    /// The fields, once the form's CSRF token is `csrf` (compared in
+    /// constant time) and its origin acceptable.
+    pub(super) fn checked(self, csrf: &str, origin_ok: bool) -> Result<Fields, ApiError> {
+        use subtle::ConstantTimeEq;
+        let mut sent = self.0.iter().filter(|(k, _)| k == CSRF_FIELD);
+        let token_ok = match (sent.next(), sent.next()) {
+            (Some((_, token)), None) => bool::from(token.as_bytes().ct_eq(csrf.as_bytes())),
+            _ => false,
+        };
+        if !(token_ok && origin_ok) {
+            return Err(ApiError::CsrfRejected);
+        }
+        Ok(Fields(self.0))
+    }
+}
+
+/// The field a portal form carries its Idempotency-Key in.
+pub const IDEMPOTENCY_FIELD: &str = "idempotency_key";
+
+/// The Idempotency-Key a portal form carries, when it sends one once.
+pub fn form_idempotency_key(body: &[u8]) -> Option<String> {
+    let mut keys = url::form_urlencoded::parse(body).filter(|(k, _)| k == IDEMPOTENCY_FIELD);
+    match (keys.next(), keys.next()) {
+        (Some((_, key)), None) => Some(key.into_owned()),
+        _ => None,
+    }
+}
+
+/// A portal form's fields, its CSRF token checked.
+#[derive(Debug, Clone)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// The one value of `name`, trimmed; `None` when absent or empty. Sent
+    /// twice, or longer than `max` characters, is a field error.
+    pub fn text(&self, name: &'static str, max: usize, errors: &mut FieldErrors) -> Option<String> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name);
+        let value = match (values.next(), values.next()) {
+            (None, _) => return None,
+            (Some(_), Some(_)) => {
+                errors.push(name, "must be sent once");
+                return None;
+            }
+            (Some((_, value)), None) => value.trim(),
+        };
+        if value.chars().count() > max {
+            errors.push(name, format!("must be at most {max} characters"));
+            return None;
+        }
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
+    /// Every value of `name` (checkboxes), trimmed, empty ones dropped.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn form(body: &str) -> Result<Form, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        Form::from_body(&headers, body.as_bytes())
+    }
+
+    #[test]
+    fn a_form_opens_only_with_its_sessions_token_from_its_origin() {
+        let good = form("csrf=abc&name=Acme+SSO&op=create").unwrap();
+        let fields = good.clone().checked("abc", true).unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(
+            fields.text("name", 100, &mut errors).as_deref(),
+            Some("Acme SSO")
+        );
+        assert!(matches!(
+            good.clone().checked("abd", true),
+            Err(ApiError::CsrfRejected)
+        ));
+        assert!(matches!(
+            good.checked("abc", false),
+            Err(ApiError::CsrfRejected)
+        ));
+        let twice = form("csrf=abc&csrf=abc").unwrap();
+        assert!(matches!(
+            twice.checked("abc", true),
+            Err(ApiError::CsrfRejected)
+        ));
+        let none = form("name=x").unwrap();
+        assert!(matches!(
+            none.checked("abc", true),
+            Err(ApiError::CsrfRejected)
+        ));
+    }
+
+    #[test]
+    fn only_a_form_is_a_form() {
+        let mut json = HeaderMap::new();
+        json.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(matches!(
+            Form::from_body(&json, b"{}"),
+            Err(ApiError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            form(&"a".repeat(MAX_BODY_BYTES + 1)),
+            Err(ApiError::PayloadTooLarge { .. })
+        ));
+        let fields = form("x=%20%20&y=1&y=2").unwrap().checked("", true);
+        assert!(
+            fields.is_err(),
+            "an empty token never matches: none was sent"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use super::context::{Ctx, Judged};
 use super::directory_tokens::DirectoryTokens;
 use super::key_slot::KeySlot;
 use super::keys_and_tokens::{AccessTokens, ApiKeys, OrgAdmitted};
+use super::portal_sessions::PortalSessions;
 use super::principal::{Authenticated, TokenHolder};
 use super::reply::Reply;
 use super::services::{ServiceAdmitted, ServiceTokens};
@@ -23,6 +24,7 @@ use crate::external_services::ServicePrincipal;
 use crate::freshness::Current;
 use crate::ids::{EndUserId, OrganizationId};
 use crate::organizations::Organization;
+use crate::portal::PortalPrincipal;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -113,6 +115,8 @@ pub struct OrgCtx {
     pub org: OrganizationId,
     /// Its record (plan, limits), as the pipeline loaded it.
     pub organization: Organization,
+    /// The key (what it mints, such as a portal link, names it).
+    pub api_key_id: crate::ids::ApiKeyId,
 }
 
 impl Caller for OrgCtx {
@@ -126,6 +130,7 @@ impl Caller for OrgCtx {
         Self {
             org: admitted.principal.organization_id,
             organization: admitted.organization,
+            api_key_id: admitted.principal.api_key_id,
             judged: Judged {
                 authenticated: Authenticated::ApiKey(admitted.principal),
                 current: admitted.current,
@@ -188,6 +193,130 @@ impl Caller for ScimCtx {
 }
 
 authenticated_context!(ScimCtx);
+
+/// A caller changing an organization's settings — an admin API key or an
+/// admin-portal session: the operations both offer (a provider, a
+/// directory, a webhook endpoint) take it, so the two cannot drift apart.
+pub trait OrgSettings: Deref<Target = Ctx> + Send + Sync {
+    /// The organization acted for.
+    fn org(&self) -> OrganizationId;
+
+    /// Its record (plan, limits, caps).
+    fn organization(&self) -> &Organization;
+
+    /// Decides the request's action again on a stored object of
+    /// `organization`: another organization's is not found.
+    fn check_stored_in(
+        &self,
+        organization: OrganizationId,
+        resource: &'static str,
+    ) -> Result<(), ApiError>;
+
+    /// Decides `action`, one the request also needs when it asks for what
+    /// the action guards (a provider's `login`).
+    fn authorize_also(
+        &self,
+        action: &'static str,
+    ) -> impl std::future::Future<Output = Result<(), ApiError>> + Send;
+}
+
+impl OrgSettings for OrgCtx {
+    fn org(&self) -> OrganizationId {
+        self.org
+    }
+
+    fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    fn check_stored_in(
+        &self,
+        organization: OrganizationId,
+        resource: &'static str,
+    ) -> Result<(), ApiError> {
+        OrgCtx::check_stored_in(self, organization, resource)
+    }
+
+    async fn authorize_also(&self, action: &'static str) -> Result<(), ApiError> {
+        OrgCtx::authorize_also(self, action).await
+    }
+}
+
+impl OrgSettings for PortalCtx {
+    fn org(&self) -> OrganizationId {
+        self.org
+    }
+
+    fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    fn check_stored_in(
+        &self,
+        organization: OrganizationId,
+        resource: &'static str,
+    ) -> Result<(), ApiError> {
+        PortalCtx::check_stored_in(self, organization, resource)
+    }
+
+    /// The portal's own action (`portal.sso.configure`, …), decided for
+    /// the request, is what guards each of its changes.
+    async fn authorize_also(&self, _: &'static str) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// An admin-portal request (SPEC §19): an IT admin's browser with its
+/// session, acting for the session's organization on the views its intent
+/// opens.
+#[derive(Debug)]
+pub struct PortalCtx {
+    ctx: Ctx,
+    judged: Judged,
+    /// The session's organization.
+    pub org: OrganizationId,
+    /// The session.
+    pub session: PortalPrincipal,
+    /// The organization's record (plan, limits), as the pipeline loaded it.
+    pub organization: Organization,
+}
+
+impl Caller for PortalCtx {
+    type Admission = PortalSessions;
+
+    fn new(ctx: Ctx, admitted: OrgAdmitted<PortalPrincipal>, slot: Arc<KeySlot>) -> Self {
+        Self {
+            org: admitted.principal.organization_id,
+            session: admitted.principal.clone(),
+            organization: admitted.organization,
+            judged: Judged {
+                authenticated: Authenticated::Portal(admitted.principal),
+                current: admitted.current,
+                policies: admitted.policies,
+                slot,
+            },
+            ctx,
+        }
+    }
+}
+
+authenticated_context!(PortalCtx);
+
+impl PortalCtx {
+    /// The fields of a form the session's page sent: only once its CSRF
+    /// token is the session's and the browser, when it names the page's
+    /// origin, names this deployment's — the only way to a form's fields,
+    /// so no write can skip the check.
+    pub fn fields(&self, form: super::body::Form) -> Result<super::body::Fields, ApiError> {
+        let base = &self.ctx.app.config.public_base_url;
+        let origin_ok = match self.ctx.header("origin") {
+            super::header::Header::Absent => true,
+            super::header::Header::One(origin) => base.same_origin(origin),
+            super::header::Header::Unusable => false,
+        };
+        form.checked(&self.session.csrf, origin_ok)
+    }
+}
 
 /// A user-API request: an end user with its access token.
 #[derive(Debug)]

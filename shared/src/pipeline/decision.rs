@@ -27,6 +27,7 @@ pub(super) fn resource_of(
         Authenticated::Directory(directory) => {
             authz::Resource::Organization(directory.organization_id)
         }
+        Authenticated::Portal(session) => authz::Resource::Organization(session.organization_id),
         Authenticated::EndUser(holder) => authz::Resource::EndUser {
             id: holder.user,
             organization: holder.organization,

@@ -43,6 +43,13 @@ impl Metering {
         if !matches!(owner, Owner::SourceIp(_)) {
             app.versions.record(&owner.partition_key(), version);
         }
+        if let (
+            Owner::Organization(org),
+            Err(Denial::RateLimited { .. } | Denial::TurnsExhausted { .. }),
+        ) = (&owner, &outcome)
+        {
+            count_refusal(app, *org).await;
+        }
         match outcome {
             Ok(admission) => {
                 self.admission = Some(admission);
@@ -183,5 +190,18 @@ impl Metering {
             push("x-quota-reset", header_time(reset));
         }
         headers
+    }
+}
+
+/// Counts an organization's refusal for its Usage chart: written beside this
+/// refusal when the function has not written one for it within a second
+/// ([`crate::portal::usage::Refusals`]). A failed write loses the count,
+/// never the answer.
+async fn count_refusal(app: &App, org: crate::ids::OrganizationId) {
+    if let Some(count) = app.refusals.count(org, std::time::Instant::now()) {
+        let at = app.clock.now();
+        if let Err(err) = crate::portal::usage::record(&app.store, org, count, at).await {
+            tracing::warn!(error = %err, "could not count a rate-limit refusal");
+        }
     }
 }

@@ -33,6 +33,7 @@ mod numbers;
 mod operation;
 mod overlap;
 mod path;
+mod portal_sessions;
 mod principal;
 pub mod query;
 mod reply;
@@ -42,13 +43,17 @@ mod uses;
 
 pub use crate::app::Missing;
 pub use crate::parse::{JsonObject, NoFields, ParseBody};
-pub use body::{FromBody, Json, NoBody, ScimBody};
-pub use callers::{Caller, Decidable, Decided, OrgCtx, ScimCtx, ServiceCtx, Undecided, UserCtx};
+pub use body::{Fields, Form, FromBody, Json, NoBody, ScimBody};
+pub use callers::{
+    Caller, Decidable, Decided, OrgCtx, OrgSettings, PortalCtx, ScimCtx, ServiceCtx, Undecided,
+    UserCtx,
+};
 pub use context::Ctx;
 pub use header::Header;
 pub use operation::{KeptFor, Operation, bind, keep, start};
 pub use overlap::{Early, ReadAhead, Reading};
 pub(crate) use path::param;
+pub use portal_sessions::{clear_cookie, set_cookie};
 pub use principal::{Authenticated, TokenHolder};
 pub use query::Query;
 pub use reply::{JSON_CONTENT_TYPE, REQUEST_ID_HEADER, Reply, SCIM_CONTENT_TYPE, render_error};
@@ -93,6 +98,8 @@ pub async fn handle<O: Operation<A>, A>(
     let surface = endpoint.surface_for(req.uri().path());
     async move {
         let method = req.method().to_string();
+        let path = req.uri().path().to_owned();
+        let shared = Arc::clone(&app);
         let cors = app.config.cors.clone().filter(|_| endpoint.browser);
         if let Some(cors) = &cors
             && req.method() == lambda_http::http::Method::OPTIONS
@@ -118,6 +125,10 @@ pub async fn handle<O: Operation<A>, A>(
         let error = outcome.as_ref().err().map(|e| e.code_on(surface));
         let mut response = match outcome {
             Ok(reply) => render_reply(reply),
+            Err(err) if endpoint.portal => {
+                log_error(&err);
+                crate::portal::page::error_response(&err, &request_id.to_string())
+            }
             Err(err) => {
                 log_error(&err);
                 render_error(&err, surface, request_id)
@@ -138,6 +149,10 @@ pub async fn handle<O: Operation<A>, A>(
         }
         let response = stamp(response, request_id);
         let caller = learned.caller;
+        if surface == Surface::Scim {
+            let answer = (response.status().as_u16(), error.map(str::to_owned));
+            record_scim_request(&shared, &caller, (method.clone(), path), answer, request_id).await;
+        }
         // Per request while a function serves one request at a time (Lambda);
         // concurrent requests sharing a store (tests) blur these figures.
         let calls = store.call_totals().since(&calls_before);
@@ -277,10 +292,12 @@ async fn run<O: Operation<A>, A>(
     let pending = idempotency_request(
         kept.idempotency.as_ref(),
         &parts.headers,
+        endpoint
+            .portal
+            .then(|| body::form_idempotency_key(raw_body))
+            .flatten(),
         authenticated.as_ref(),
-        &parts.method,
-        &parts.path,
-        raw_body,
+        (&parts.method, &parts.path, raw_body),
     )?;
     let slot = Arc::new(KeySlot::new(pending));
     let store = app.store.clone();
@@ -346,26 +363,25 @@ impl Parts {
 /// The scope, key and fingerprint of a POST that carries `Idempotency-Key`.
 /// `secret` is the key records are derived under, kept by the functions
 /// that take POSTs (`None`: this one does not).
+/// A portal form's key (`from_form`) stands for the header: a form sent
+/// twice — a double click, a reload — runs once and answers the same.
 fn idempotency_request(
     secret: Option<&idempotency::Secret>,
     headers: &HeaderMap,
+    from_form: Option<String>,
     authenticated: Option<&Authenticated>,
-    method: &str,
-    path: &str,
-    body: &[u8],
+    (method, path, body): (&str, &str, &[u8]),
 ) -> Result<Option<PendingKey>, ApiError> {
     let Some(secret) = secret else {
         return Ok(None);
     };
     // Present but unusable (repeated, not text, too long) is an error, not "absent".
     let mut values = headers.get_all(idempotency::HEADER).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    let value = if values.next().is_none() {
-        first.to_str().ok()
-    } else {
-        None
+    let value = match (values.next(), &from_form) {
+        (None, None) => return Ok(None),
+        (None, Some(form_key)) => Some(form_key.as_str()),
+        (Some(first), _) if values.next().is_none() => first.to_str().ok(),
+        (Some(_), _) => None,
     };
     let key = value
         .and_then(idempotency::IdempotencyKey::parse)
@@ -457,5 +473,31 @@ fn log_error(err: &ApiError) {
             source = cause.source();
         }
         tracing::error!(code = err.code(), error = %err, causes = %causes.join(": "), "request failed");
+    }
+}
+
+/// Records a SCIM request of a directory whose own token made it, for the
+/// admin portal ([`crate::directories::requests`]). A failed write loses
+/// the entry, never the answer.
+async fn record_scim_request(
+    app: &App,
+    caller: &learned::LoggedCaller,
+    request: (String, String),
+    answer: (u16, Option<String>),
+    request_id: RequestId,
+) {
+    // The directory's credential names it (`directory:<id>`).
+    let directory = caller
+        .credential_id
+        .as_deref()
+        .and_then(|c| c.strip_prefix("directory:"))
+        .and_then(|id| crate::ids::DirectoryId::parse(id).ok());
+    let Some(directory) = directory else {
+        return;
+    };
+    use crate::directories::requests::{ScimRequest, record};
+    let entry = ScimRequest::new(directory, request_id, request, answer, app.clock.now());
+    if let Err(err) = record(&app.store, &entry).await {
+        tracing::warn!(error = %err, "could not record a SCIM request");
     }
 }

@@ -7,6 +7,7 @@ use crate::directories::DirectoryPrincipal;
 use crate::external_services::ServicePrincipal;
 use crate::idempotency;
 use crate::ids::{EndUserId, OrganizationId, RequestId};
+use crate::portal::PortalPrincipal;
 use crate::store::actor::Actor;
 
 /// Who the pipeline authenticated.
@@ -20,6 +21,8 @@ pub enum Authenticated {
     ExternalService(ServicePrincipal),
     /// A directory's SCIM client with the directory's token.
     Directory(DirectoryPrincipal),
+    /// An IT admin's browser with a portal session.
+    Portal(PortalPrincipal),
 }
 
 /// An end user as its access token names it.
@@ -41,6 +44,7 @@ impl Authenticated {
             Self::EndUser(holder) => idempotency::Scope::end_user(holder.organization, holder.user),
             Self::ExternalService(service) => idempotency::Scope::external_service(service.id),
             Self::Directory(directory) => idempotency::Scope::directory(directory.directory_id),
+            Self::Portal(session) => idempotency::Scope::portal_session(session.id),
         }
     }
 
@@ -64,6 +68,11 @@ impl Authenticated {
                 id: directory.directory_id.to_string(),
                 organization: directory.organization_id,
             },
+            Self::Portal(session) => authz::Principal::PortalSession {
+                id: session.id.to_string(),
+                organization: session.organization_id,
+                views: session.intent.views().iter().map(|v| v.name()).collect(),
+            },
         }
     }
 
@@ -74,6 +83,7 @@ impl Authenticated {
             Self::EndUser(holder) => ("end_user", holder.user.to_string()),
             Self::ExternalService(service) => ("external_service", service.id.to_string()),
             Self::Directory(directory) => ("directory", directory.directory_id.to_string()),
+            Self::Portal(session) => ("portal_session", session.id.to_string()),
         };
         Actor {
             kind,

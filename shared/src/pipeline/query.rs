@@ -64,6 +64,15 @@ impl Query {
         }
     }
 
+    /// Every value of `name` (a form's checkboxes send one each).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The page size of a list (`?limit=1..100`, default 20; SPEC §9).
     pub fn page_limit(&self) -> Result<usize, ApiError> {
         match self.single("limit")? {

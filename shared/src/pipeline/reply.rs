@@ -40,6 +40,15 @@ impl Reply {
         Self::json(status, body)?.header(CONTENT_TYPE, SCIM_CONTENT_TYPE)
     }
 
+    /// A text response (the caller sets its `Content-Type`: HTML, CSS, …).
+    pub fn text(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            body: Some(body.into_bytes()),
+            headers: Vec::new(),
+        }
+    }
+
     /// A response without a body (204).
     pub fn empty(status: StatusCode) -> Self {
         Self {

@@ -7,6 +7,7 @@
 
 mod directories;
 mod organization;
+mod portal;
 mod scim;
 mod service;
 mod sso;
@@ -15,6 +16,7 @@ mod webhooks;
 
 pub use directories::*;
 pub use organization::*;
+pub use portal::*;
 pub use scim::*;
 pub use service::*;
 pub use sso::*;
@@ -117,6 +119,21 @@ pub const ALL: &[Endpoint] = &[
     SCIM_REPLACE_GROUP,
     SCIM_UPDATE_GROUP,
     SCIM_DELETE_GROUP,
+    CREATE_PORTAL_LINK,
+    DELETE_PORTAL_LINK,
+    PORTAL_OPEN,
+    PORTAL_ASSET,
+    PORTAL_HOME,
+    PORTAL_SIGN_OUT,
+    PORTAL_SSO,
+    PORTAL_SSO_CHANGE,
+    PORTAL_SSO_TEST,
+    PORTAL_DIRECTORY,
+    PORTAL_DIRECTORY_CHANGE,
+    PORTAL_WEBHOOKS,
+    PORTAL_WEBHOOKS_CHANGE,
+    PORTAL_EVENTS,
+    PORTAL_USAGE,
 ];
 
 /// A function triggered by events rather than an HTTP route.
@@ -150,10 +167,11 @@ pub const EVENT_FUNCTIONS: &[EventFunction] = &[
 ];
 
 /// The endpoints the OpenAPI document describes: all but the SCIM surface's,
-/// which its own discovery endpoints describe (RFC 7644 §4).
+/// which its own discovery endpoints describe (RFC 7644 §4), and the admin
+/// portal's pages, which are HTML for a browser (docs/portal.md).
 pub fn documented() -> impl Iterator<Item = &'static Endpoint> {
     ALL.iter()
-        .filter(|e| e.surface != crate::error::Surface::Scim)
+        .filter(|e| e.surface != crate::error::Surface::Scim && !e.path.starts_with("/portal"))
 }
 
 /// Finds the endpoint serving `method` and `path`.

@@ -34,6 +34,10 @@ pub struct Secrets {
     /// The connection as it was when the attempt began: what the callback
     /// needs to ask the token endpoint at once.
     pub connection: crate::identity_providers::login::Connection,
+    /// An admin portal's "test sign-in": the callback shows the profile it
+    /// got and signs nobody in (no end user resolved, no code issued).
+    #[serde(default)]
+    pub portal_test: bool,
 }
 
 impl std::fmt::Debug for Secrets {

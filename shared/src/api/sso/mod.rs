@@ -1,7 +1,7 @@
 //! SSO login (SPEC §17): the browser's two legs (`authorize`, `callback`)
 //! and the app's code exchange (`token`).
 
-mod sign_in;
+pub(crate) mod sign_in;
 
 use crate::end_users;
 use crate::error::ApiError;
@@ -117,7 +117,11 @@ pub async fn authorize(ctx: Ctx, _: NoBody, keyring: Arc<Keyring>) -> Result<Rep
         redirect_uri: redirect_uri.to_owned(),
         state: app_state.map(str::to_owned),
     };
-    match start_attempt(&ctx, &keyring, connection, &app, challenge, login_hint).await {
+    match start_attempt(
+        &ctx, &keyring, connection, &app, challenge, login_hint, false,
+    )
+    .await
+    {
         Ok(reply) => Ok(reply),
         Err(err) => {
             tracing::error!(error = %err, "the login attempt could not be started");
@@ -140,14 +144,16 @@ async fn only_connection_of(ctx: &Ctx, org: OrganizationId) -> Result<Connection
     }
 }
 
-/// Records the attempt and sends the browser to the provider.
-async fn start_attempt(
+/// Records the attempt and sends the browser to the provider; a
+/// `portal_test` attempt comes back to the portal's page `app` names.
+pub(crate) async fn start_attempt(
     ctx: &Ctx,
     keyring: &Keyring,
     connection: Connection,
     app: &AppReturn,
     app_challenge: Option<&str>,
     login_hint: Option<&str>,
+    portal_test: bool,
 ) -> Result<Reply, ApiError> {
     let base = &ctx.app.config.public_base_url;
     let now = ctx.app.clock.now().unix_timestamp();
@@ -165,6 +171,7 @@ async fn start_attempt(
         app_state: app.state.clone(),
         app_code_challenge: app_challenge.map(str::to_owned),
         connection,
+        portal_test,
     };
     let connection = &secrets.connection;
     let mut to = url::Url::parse(&connection.authorization_endpoint).map_err(ApiError::internal)?;
@@ -196,9 +203,11 @@ async fn start_attempt(
 }
 
 /// Where and how the browser goes back to the app.
-struct AppReturn {
-    redirect_uri: String,
-    state: Option<String>,
+pub(crate) struct AppReturn {
+    /// The app's `redirect_uri` (the portal's page for a test).
+    pub(crate) redirect_uri: String,
+    /// The app's `state`.
+    pub(crate) state: Option<String>,
 }
 
 impl AppReturn {
@@ -297,8 +306,12 @@ async fn complete(
     let token_request_ms = token_request.took.as_secs_f64() * 1000.0;
     let token_request_alone_ms = token_request.alone.as_secs_f64() * 1000.0;
     let now = ctx.app.clock.now();
+    if attempt.secrets.portal_test {
+        return crate::api::portal::tested(&ctx, &attempt, signed_in, &app.redirect_uri);
+    }
     match signed_in {
-        Ok(code) => {
+        Ok(sign_in::SignedIn::Tested(_)) => Err(ApiError::internal("a test outside the portal")),
+        Ok(sign_in::SignedIn::Code(code)) => {
             tracing::info!(
                 target: "tether::sso",
                 organization_id = %org,

@@ -52,7 +52,7 @@ pub(super) async fn sign_in(
     attempt: &Attempt,
     leg: Leg,
     token_request: &mut TokenRequest,
-) -> Result<String, Failure> {
+) -> Result<SignedIn, Failure> {
     let now = ctx.app.clock.now();
     // Another connection's callback: the provider that answered is not the
     // one the attempt went to, and its code goes nowhere.
@@ -124,8 +124,11 @@ pub(super) async fn sign_in(
         .clone()
         .filter(|l| l.enabled)
         .ok_or(Failure::ServerError("connection_disabled"))?;
-    // The app's URL must still be the connection's.
-    if !RedirectUri::listed(&login.redirect_uris, &attempt.secrets.redirect_uri) {
+    // The app's URL must still be the connection's (a portal's test returns
+    // to the portal, which no connection lists).
+    if !attempt.secrets.portal_test
+        && !RedirectUri::listed(&login.redirect_uris, &attempt.secrets.redirect_uri)
+    {
         return Err(Failure::RedirectUriRemoved);
     }
     let id_token = exchanged?;
@@ -150,6 +153,9 @@ pub(super) async fn sign_in(
         preferred_username: claims.username.clone(),
         issuer: provider.issuer.clone(),
     };
+    if attempt.secrets.portal_test {
+        return Ok(SignedIn::Tested(profile));
+    }
     let resolved = resolve(ctx, org, provider.id, &login, &profile).await?;
     let user_id = resolved.user().id;
     let identity = match &resolved {
@@ -229,7 +235,16 @@ pub(super) async fn sign_in(
         &record,
     )
     .await?;
-    Ok(code)
+    Ok(SignedIn::Code(code))
+}
+
+/// What a completed sign-in gives.
+#[derive(Debug)]
+pub(crate) enum SignedIn {
+    /// The app's one-time code.
+    Code(String),
+    /// A portal's test: the profile the provider's id_token gave.
+    Tested(Profile),
 }
 
 /// The code exchange at the provider's token endpoint: its id_token.
