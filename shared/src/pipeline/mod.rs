@@ -144,7 +144,10 @@ pub async fn handle<O: Operation<A>, A>(
             };
             let headers = response.headers_mut();
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            if !endpoint.portal {
+                // The portal's pages say their own ([`crate::portal::page`]).
+                headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            }
             headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         }
         let response = stamp(response, request_id);

@@ -27,7 +27,9 @@ pub fn security_headers() -> [(HeaderName, &'static str); 6] {
     [
         (HeaderName::from_static("content-security-policy"), CSP),
         (X_FRAME_OPTIONS, "DENY"),
-        (REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it a browser sends `Origin: null` with a
+        // form, which the CSRF check must refuse. Nothing leaves the origin.
+        (REFERRER_POLICY, "same-origin"),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (CACHE_CONTROL, "no-store"),
         (

@@ -37,7 +37,8 @@ const MARKER_SECONDS: i64 = 2 * 24 * 60 * 60;
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// `api_key`, `end_user`, `external_service`, `directory` or `system`.
+    /// `api_key`, `end_user`, `external_service`, `directory`,
+    /// `portal_session` or `system`.
     pub kind: &'static str,
     /// The API key's, end user's or external service's id; empty for `system`.
     pub id: String,
@@ -62,6 +63,7 @@ impl Actor {
             "end_user" => "end_user",
             "external_service" => "external_service",
             "directory" => "directory",
+            "portal_session" => "portal_session",
             _ => return None,
         };
         Some(Self {

@@ -55,6 +55,27 @@ pub const QUIET_BEFORE_REACQUIRE: Duration = Duration::from_secs(3);
 /// shard it started at its latest record is read from its beginning
 /// (timestamps are approximate, some to the second).
 const START_SKEW: Duration = Duration::from_secs(2);
+/// DynamoDB Local rounds a record's creation time down to the minute (AWS
+/// and moto to the second): a time on a whole minute may be up to this much
+/// earlier than the write.
+const MINUTE_ROUNDING: Duration = Duration::from_secs(60);
+
+/// Whether a record stamped `stamp` was surely written before `start` (the
+/// worker's start less [`START_SKEW`]): a stamp on a whole minute is taken
+/// as DynamoDB Local's, a minute coarse, so records of the worker's first
+/// minute are never passed over as older than it.
+fn created_before(stamp: &aws_smithy_types::DateTime, start: std::time::SystemTime) -> bool {
+    let Ok(created) = std::time::SystemTime::try_from(*stamp) else {
+        return false;
+    };
+    let coarse = stamp.secs() % 60 == 0 && stamp.subsec_nanos() == 0;
+    let latest = if coarse {
+        created + MINUTE_ROUNDING
+    } else {
+        created
+    };
+    latest < start
+}
 
 /// Where the worker is in one shard.
 #[derive(Debug, Default)]
@@ -302,8 +323,7 @@ impl Poller {
                     record
                         .dynamodb()
                         .and_then(|d| d.approximate_creation_date_time())
-                        .and_then(|t| std::time::SystemTime::try_from(*t).ok())
-                        .is_some_and(|created| created < start)
+                        .is_some_and(|t| created_before(t, start))
                 });
                 if before_start {
                     passed_over = record
@@ -412,4 +432,37 @@ pub fn change_of(record: &aws_sdk_dynamodbstreams::types::Record) -> Option<Stre
         new_image: convert(data.new_image.as_ref()),
         old_image: convert(data.old_image.as_ref()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_types::DateTime;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(secs: u64) -> std::time::SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_stamp_on_a_whole_minute_may_be_a_minute_late() {
+        // DynamoDB Local: written at :30, stamped :00; the start was :08.
+        assert!(!super::created_before(
+            &DateTime::from_secs(1_800_000_000),
+            at(1_800_000_008)
+        ));
+        // Two minutes before the start is before it, however coarse.
+        assert!(super::created_before(
+            &DateTime::from_secs(1_799_999_880),
+            at(1_800_000_008)
+        ));
+        // AWS and moto, to the second.
+        assert!(super::created_before(
+            &DateTime::from_secs(1_800_000_001),
+            at(1_800_000_005)
+        ));
+        assert!(!super::created_before(
+            &DateTime::from_secs(1_800_000_006),
+            at(1_800_000_005)
+        ));
+    }
 }
