@@ -862,3 +862,73 @@ async fn the_usage_view_charts_turns_relationships_and_refusals() {
         .unwrap_or(0);
     assert!(counted >= 1 && counted <= refused, "{counted} of {refused}");
 }
+
+/// The SSO view's test sign-in: the SPEC §17 flow through a genuine OpenID
+/// Provider's own login (panva's `oidc-provider`), back to a page with the
+/// profile its id_token gave — and nobody signed in to the app.
+#[tokio::test]
+async fn a_test_sign_in_shows_the_providers_profile_and_signs_nobody_in() {
+    use tether_tests::oidc::{OidcProvider, TETHER_CALLBACK};
+    let op = OidcProvider::start("g1").await;
+    let app = spawn_app().await;
+    let provider = tether_tests::sso::connect(&app, &op, "rs256", "create").await;
+    let (mut admin, _) = Admin::signed_in(&app, "sso").await;
+    let start = admin
+        .get(&format!(
+            "/portal/sso/test?identity_provider_id={}",
+            id(&provider)
+        ))
+        .await;
+    assert_eq!(start.status, 302, "{}", start.text);
+    let location = start.header("location").unwrap().to_owned();
+    assert!(location.starts_with(&op.issuer), "{location}");
+    assert!(
+        admin.cookies.contains_key("tether_sso"),
+        "the attempt is bound to this browser"
+    );
+    let back = op
+        .sign_in(
+            reqwest::Url::parse(&location).unwrap(),
+            "grace",
+            TETHER_CALLBACK,
+            false,
+        )
+        .await;
+    let page = admin
+        .get(&format!(
+            "{}?{}",
+            back.path(),
+            back.query().unwrap_or_default()
+        ))
+        .await;
+    // The SSO callback's page (no form on it: `no-referrer`, as every page
+    // of the SSO flow), with the portal's policy against script and framing.
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert!(
+        page.text.contains("Test sign-in succeeded"),
+        "{}",
+        page.text
+    );
+    for shown in ["grace", op.issuer.as_str(), "Back to the portal"] {
+        assert!(page.text.contains(shown), "{shown} not in {}", page.text);
+    }
+    // `provisioning: create`, yet nobody was created, linked or given a code.
+    let users = app.get("/v1/end-users").await.assert_status(200);
+    assert!(users.data().is_empty(), "{}", users.text);
+    // The attempt was the test's: its callback does not run twice.
+    let again = admin
+        .get(&format!(
+            "{}?{}",
+            back.path(),
+            back.query().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(again.status, 400, "{}", again.text);
+}

@@ -99,6 +99,15 @@ pub fn check(endpoint: &Endpoint, response: &TestResponse) {
             ),
         }
     }
+    // A page a browser navigates to may answer with HTML where the document
+    // names no body (the SSO callback's page for a portal's test sign-in).
+    let html = response
+        .headers
+        .get("content-type")
+        .is_some_and(|t| t.starts_with("text/html"));
+    if endpoint.page && html && documented["content"].is_null() {
+        return;
+    }
     match documented["content"].as_object() {
         Some(content) => {
             let content_type = response.headers.get("content-type").map(String::as_str);

@@ -49,6 +49,23 @@ impl Reply {
         }
     }
 
+    /// A page of the admin portal: HTML, with the portal's headers.
+    pub fn page(status: StatusCode, page: &impl askama::Template) -> Result<Self, ApiError> {
+        let html = page.render().map_err(ApiError::internal)?;
+        Self::text(status, html)
+            .portal_headers()?
+            .header(CONTENT_TYPE, crate::portal::page::HTML)
+    }
+
+    /// Adds the admin portal's headers ([`crate::portal::page::security_headers`]):
+    /// its pages and redirects.
+    pub fn portal_headers(mut self) -> Result<Self, ApiError> {
+        for (name, value) in crate::portal::page::security_headers() {
+            self = self.header(name, value)?;
+        }
+        Ok(self)
+    }
+
     /// A response without a body (204).
     pub fn empty(status: StatusCode) -> Self {
         Self {

@@ -78,6 +78,12 @@ const CALLBACK_SUCCESS: crate::endpoint::Success = (
     "To the app's redirect_uri with `code` (`tsc_…`) and its `state`, or with `error` and `error_description`.",
     None,
 );
+/// What a callback answers to an admin portal's test sign-in (SPEC §19).
+const CALLBACK_TEST: &[crate::endpoint::Success] = &[(
+    200,
+    "An admin portal's test sign-in: an HTML page with the profile the provider's id_token gave (nobody is signed in).",
+    None,
+)];
 /// The provider's answer, as both callbacks take it.
 const CALLBACK_QUERY: &[QueryParameter] = &[
     QueryParameter {
@@ -118,6 +124,7 @@ pub const SSO_CALLBACK: Endpoint = Endpoint::new(
         CALLBACK_SUCCESS,
         &[400],
     )
+    .also(CALLBACK_TEST)
     .query(CALLBACK_QUERY),
 )
 .example(None, "code=SplxlOBeZQQYbYS6WxSbIA&state=Zkl0cWh2c1dtN2VHbk5QSWpTbG1Yd1lfM2VxRmc0ZGs")
@@ -135,6 +142,7 @@ pub const SSO_SHARED_CALLBACK: Endpoint = Endpoint::new(
         CALLBACK_SUCCESS,
         &[400],
     )
+    .also(CALLBACK_TEST)
     .query(CALLBACK_QUERY),
 )
 .example(None, "code=SplxlOBeZQQYbYS6WxSbIA&state=Zkl0cWh2c1dtN2VHbk5QSWpTbG1Yd1lfM2VxRmc0ZGs")

@@ -1,7 +1,7 @@
 //! The Events and Usage views (SPEC §19): what happened in the
 //! organization, and what it used of its plan.
 
-use super::{chrome, reply};
+use super::chrome;
 use crate::error::ApiError;
 use crate::events::{self, log};
 use crate::pipeline::query::encode_cursor;
@@ -90,7 +90,7 @@ pub async fn events(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
         filters,
         next,
     };
-    reply(StatusCode::OK, &page)
+    Reply::page(StatusCode::OK, &page)
 }
 
 // ---- Usage --------------------------------------------------------------------
@@ -125,5 +125,5 @@ pub async fn usage(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
         bars,
         peak,
     };
-    reply(StatusCode::OK, &page)
+    Reply::page(StatusCode::OK, &page)
 }

@@ -9,7 +9,6 @@ pub use activity::{events, usage};
 pub use views::{directory, directory_change, sso, sso_change, sso_test};
 pub use webhooks::{webhooks, webhooks_change};
 
-use crate::api::sso::sign_in::SignedIn;
 use crate::error::ApiError;
 use crate::ids::PortalLinkId;
 use crate::parse::{JsonObject, ParseBody};
@@ -17,8 +16,6 @@ use crate::pipeline::{Ctx, Form, NoBody, OrgCtx, PortalCtx, Reply};
 use crate::portal::links::{self, Grant, Opened};
 use crate::portal::page::{self, Chrome, MessagePage};
 use crate::portal::{Intent, View};
-use crate::sso_login::Failure;
-use crate::sso_login::attempt::Attempt;
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use schemars::JsonSchema;
@@ -157,7 +154,8 @@ pub async fn open(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
                 intent = %session.grant.intent,
                 "portal session opened"
             );
-            with_headers(Reply::empty(StatusCode::SEE_OTHER))?
+            Reply::empty(StatusCode::SEE_OTHER)
+                .portal_headers()?
                 .header(LOCATION, first.path())?
                 .header(SET_COOKIE, &cookie)
         }
@@ -175,7 +173,9 @@ pub async fn open(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
 /// `GET /portal` → 303 to the session's first view.
 pub async fn home(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
     let first = ctx.session.intent.views()[0];
-    with_headers(Reply::empty(StatusCode::SEE_OTHER))?.header(LOCATION, first.path())
+    Reply::empty(StatusCode::SEE_OTHER)
+        .portal_headers()?
+        .header(LOCATION, first.path())
 }
 
 /// `POST /portal/sign-out` → the session ends and its cookie is cleared.
@@ -220,71 +220,6 @@ pub async fn asset(ctx: Ctx, _: NoBody) -> Result<Reply, ApiError> {
         )
 }
 
-/// The SSO callback's answer to a portal's test sign-in: a page with the
-/// profile the provider's id_token gave, or why it failed — nobody is
-/// signed in, no code issued.
-pub(crate) fn tested(
-    ctx: &Ctx,
-    attempt: &Attempt,
-    outcome: Result<SignedIn, Failure>,
-    portal_page: &str,
-) -> Result<Reply, ApiError> {
-    let back = Some((portal_page.to_owned(), "Back to the portal".to_owned()));
-    tracing::info!(
-        target: "tether::portal",
-        organization_id = %attempt.organization_id,
-        identity_provider_id = %attempt.identity_provider_id,
-        outcome = match &outcome { Ok(_) => "succeeded", Err(f) => f.reason() },
-        "portal test sign-in"
-    );
-    match outcome {
-        Ok(SignedIn::Tested(profile)) => {
-            let mut details = vec![
-                ("Issuer".to_owned(), profile.issuer.clone()),
-                ("Subject (sub)".to_owned(), profile.sub.clone()),
-            ];
-            let optional = [
-                ("Email", profile.email.clone()),
-                (
-                    "Email verified",
-                    profile.email_verified.map(|v| v.to_string()),
-                ),
-                ("Name", profile.name.clone()),
-                ("Username", profile.preferred_username.clone()),
-            ];
-            details.extend(
-                optional
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.to_owned(), v?))),
-            );
-            message(
-                ctx,
-                StatusCode::OK,
-                "Test sign-in succeeded",
-                "Your identity provider signed you in and Tether verified its id_token. \
-                 This is the profile it sent; nobody was signed in to the app.",
-                details,
-                back,
-            )
-        }
-        Ok(SignedIn::Code(_)) => Err(ApiError::internal("a test sign-in issued a code")),
-        Err(failure) => message(
-            ctx,
-            StatusCode::OK,
-            "Test sign-in failed",
-            &format!("{}: {}", failure.error(), failure.description()),
-            vec![("Reason".to_owned(), failure.reason().to_owned())],
-            back,
-        ),
-    }
-}
-
-/// A rendered page as a response, with the portal's headers.
-fn reply(status: StatusCode, page: &impl askama::Template) -> Result<Reply, ApiError> {
-    let html = page.render().map_err(ApiError::internal)?;
-    with_headers(Reply::text(status, html))?.header(CONTENT_TYPE, page::HTML)
-}
-
 /// A page with a message.
 fn message(
     ctx: &Ctx,
@@ -294,7 +229,7 @@ fn message(
     details: Vec<(String, String)>,
     next: Option<(String, String)>,
 ) -> Result<Reply, ApiError> {
-    reply(
+    Reply::page(
         status,
         &MessagePage {
             title: title.to_owned(),
@@ -304,14 +239,6 @@ fn message(
             request_id: ctx.request_id.to_string(),
         },
     )
-}
-
-/// The portal's headers on a response without a page (a redirect).
-fn with_headers(mut reply: Reply) -> Result<Reply, ApiError> {
-    for (name, value) in page::security_headers() {
-        reply = reply.header(name, value)?;
-    }
-    Ok(reply)
 }
 
 /// The chrome of `view` for the session of `ctx`.

@@ -4,7 +4,7 @@
 //! ([`crate::pipeline::OrgSettings`]) and renders the view again with what
 //! happened — a secret made is shown on that page, once.
 
-use super::{chrome, reply};
+use super::chrome;
 use crate::api::sso::{AppReturn, start_attempt};
 use crate::api::{directories as directory_api, identity_providers as provider_api};
 use crate::clock::Timestamp;
@@ -141,7 +141,7 @@ async fn sso_page(ctx: &PortalCtx, chrome: Chrome, form: SsoForm) -> Result<SsoP
 pub async fn sso(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&[])?;
     let page = sso_page(&ctx, chrome(&ctx, View::Sso), SsoForm::default()).await?;
-    reply(StatusCode::OK, &page)
+    Reply::page(StatusCode::OK, &page)
 }
 
 /// `POST /portal/sso` (`op=register`): a provider registered by issuer,
@@ -228,7 +228,7 @@ pub async fn sso_change(
         }
         Err(err) => (refused(err, &mut chrome)?, form),
     };
-    reply(status, &sso_page(&ctx, chrome, form).await?)
+    Reply::page(status, &sso_page(&ctx, chrome, form).await?)
 }
 
 /// `GET /portal/sso/test?identity_provider_id=`: a test sign-in (SPEC §17)
@@ -312,7 +312,7 @@ async fn directory_page(
 pub async fn directory(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
     ctx.query.only(&[])?;
     let page = directory_page(&ctx, chrome(&ctx, View::Directory), None, String::new()).await?;
-    reply(StatusCode::OK, &page)
+    Reply::page(StatusCode::OK, &page)
 }
 
 /// `POST /portal/directory`: `op=create` (`name`) or `op=roll`
@@ -347,5 +347,5 @@ pub async fn directory_change(ctx: PortalCtx, form: Form) -> Result<Reply, ApiEr
         }
         Err(err) => (refused(err, &mut chrome)?, None, name),
     };
-    reply(status, &directory_page(&ctx, chrome, revealed, name).await?)
+    Reply::page(status, &directory_page(&ctx, chrome, revealed, name).await?)
 }

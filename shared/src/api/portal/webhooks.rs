@@ -2,8 +2,8 @@
 //! every attempt, and its forms (add, roll, test, retry) through the
 //! organization API's own operations.
 
+use super::chrome;
 use super::views::{id_field, op, parsed, refused, time};
-use super::{chrome, reply};
 use crate::api::webhooks as webhook_api;
 use crate::deliveries::records as deliveries;
 use crate::error::{ApiError, FieldErrors};
@@ -120,7 +120,7 @@ pub async fn webhooks(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
         description: String::new(),
     };
     let page = webhooks_page(&ctx, chrome(&ctx, View::Webhooks), selected, form).await?;
-    reply(StatusCode::OK, &page)
+    Reply::page(StatusCode::OK, &page)
 }
 
 /// `POST /portal/webhooks`: `op=create` (`url`, `description`,
@@ -209,7 +209,7 @@ pub async fn webhooks_change(
         Err(err @ ApiError::NotFound { .. }) => return Err(err),
         Err(err) => (refused(err, &mut chrome)?, endpoint),
     };
-    reply(
+    Reply::page(
         status,
         &webhooks_page(&ctx, chrome, selected, page_form).await?,
     )

@@ -2,6 +2,7 @@
 //! and the app's code exchange (`token`).
 
 pub(crate) mod sign_in;
+mod tested;
 
 use crate::end_users;
 use crate::error::ApiError;
@@ -307,7 +308,7 @@ async fn complete(
     let token_request_alone_ms = token_request.alone.as_secs_f64() * 1000.0;
     let now = ctx.app.clock.now();
     if attempt.secrets.portal_test {
-        return crate::api::portal::tested(&ctx, &attempt, signed_in, &app.redirect_uri);
+        return tested::tested(&ctx, &attempt, signed_in, &app.redirect_uri);
     }
     match signed_in {
         Ok(sign_in::SignedIn::Tested(_)) => Err(ApiError::internal("a test outside the portal")),
