@@ -44,7 +44,7 @@ pub struct App {
     pub key_uses: crate::cache::TtlCache<crate::ids::ApiKeyId, crate::clock::Timestamp>,
     /// Organizations' rate-limit refusals this function has not written yet
     /// (the portal's Usage chart).
-    pub refusals: crate::portal::usage::Refusals,
+    pub refusals: crate::limits::refusals::Refusals,
     /// The access-token key, for the functions that mint or verify tokens.
     pub tokens: Option<Arc<crate::tokens::TokenKeys>>,
     /// The clock (injected in tests).
@@ -87,7 +87,7 @@ impl App {
                 crate::external_services::KNOWN_SERVICE_TTL,
                 crate::freshness::CACHE_CAPACITY,
             ),
-            refusals: crate::portal::usage::Refusals::default(),
+            refusals: crate::limits::refusals::Refusals::default(),
             key_uses: crate::cache::TtlCache::new(
                 std::time::Duration::from_secs(120),
                 crate::freshness::CACHE_CAPACITY,

@@ -10,6 +10,7 @@
 
 mod owner;
 pub mod period;
+pub mod refusals;
 mod shards;
 
 use crate::cache::TtlCache;

@@ -195,12 +195,12 @@ impl Metering {
 
 /// Counts an organization's refusal for its Usage chart: written beside this
 /// refusal when the function has not written one for it within a second
-/// ([`crate::portal::usage::Refusals`]). A failed write loses the count,
+/// ([`crate::limits::refusals::Refusals`]). A failed write loses the count,
 /// never the answer.
 async fn count_refusal(app: &App, org: crate::ids::OrganizationId) {
     if let Some(count) = app.refusals.count(org, std::time::Instant::now()) {
         let at = app.clock.now();
-        if let Err(err) = crate::portal::usage::record(&app.store, org, count, at).await {
+        if let Err(err) = crate::limits::refusals::record(&app.store, org, count, at).await {
             tracing::warn!(error = %err, "could not count a rate-limit refusal");
         }
     }
