@@ -289,6 +289,26 @@ async fn another_organizations_link_cannot_be_ended_and_its_session_reaches_noth
         let res = them.submit(path, &fields).await;
         assert_eq!(res.status, 404, "{path} {fields:?}: {}", res.text);
     }
+    // A form refused for another organization's id, sent again with its
+    // key, is the same page again (replayed, not JSON).
+    let page = them.get("/portal/webhooks").await;
+    let csrf = input_value(&page.text, "csrf").unwrap();
+    let key = input_value(&page.text, "idempotency_key").unwrap();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("op", "test"),
+        ("endpoint_id", id(&hook)),
+    ];
+    let first = them.post_raw("/portal/webhooks", &fields).await;
+    let again = them.post_raw("/portal/webhooks", &fields).await;
+    assert_eq!((first.status, again.status), (404, 404));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        again.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_portal_headers(&again);
     // Nothing of ours shows on their pages.
     for path in ["/portal/webhooks", "/portal/sso", "/portal/directory"] {
         let page = them.get(path).await;
@@ -479,6 +499,14 @@ async fn malformed_portal_input_is_a_page_never_a_500() {
         assert_eq!(res.status, 400, "{path}: {}", res.text);
         assert_portal_headers(&res);
     }
+    // A path under /portal that is no page: a page saying so.
+    let nothing = admin.get("/portal/nothing-here").await;
+    assert_eq!(nothing.status, 404, "{}", nothing.text);
+    assert_eq!(
+        nothing.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_portal_headers(&nothing);
     let asset = admin.get("/portal/assets/../../etc/passwd").await;
     assert!(
         asset.status == 404 || asset.status == 400,

@@ -96,6 +96,9 @@ pub async fn handle<O: Operation<A>, A>(
     let request_id = RequestId::generate();
     let span = tracing::info_span!("request", requestId = %request_id);
     let surface = endpoint.surface_for(req.uri().path());
+    // The portal's errors are pages; so is the catch-all's under `/portal`.
+    let pages = endpoint.portal
+        || (endpoint.docs.success.is_none() && req.uri().path().starts_with("/portal"));
     async move {
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
@@ -125,7 +128,7 @@ pub async fn handle<O: Operation<A>, A>(
         let error = outcome.as_ref().err().map(|e| e.code_on(surface));
         let mut response = match outcome {
             Ok(reply) => render_reply(reply),
-            Err(err) if endpoint.portal => {
+            Err(err) if pages => {
                 log_error(&err);
                 crate::portal::page::error_response(&err, &request_id.to_string())
             }
@@ -318,7 +321,8 @@ async fn run<O: Operation<A>, A>(
         .instrument(operation_span(endpoint));
     let outcome = crate::store::actor::scope(actor, operation).await;
     if let Some(claim) = slot.take_claim() {
-        record_outcome(&store, &claim, &outcome, endpoint.surface, request_id).await;
+        let answer = (endpoint.surface, endpoint.portal);
+        record_outcome(&store, &claim, &outcome, answer, request_id).await;
     }
     outcome
 }
@@ -412,11 +416,12 @@ fn idempotency_request(
 /// 500s included (as Stripe does: a retry must not run twice what may have
 /// half-run) — except 503, which tells the client to retry: the key is
 /// released so the retry runs.
+/// A portal form's error is stored as its page, so a replay is a page too.
 async fn record_outcome(
     store: &crate::store::Store,
     claim: &idempotency::Claim,
     outcome: &Result<Reply, ApiError>,
-    surface: Surface,
+    (surface, page): (Surface, bool),
     request_id: RequestId,
 ) {
     let stored = match outcome {
@@ -442,6 +447,26 @@ async fn record_outcome(
                 tracing::warn!(error = %e, "could not release an idempotency key");
             }
             return;
+        }
+        Err(err) if page => {
+            let shown = crate::portal::page::error_response(err, &request_id.to_string());
+            idempotency::StoredResponse {
+                status: shown.status().as_u16(),
+                body: match shown.body() {
+                    Body::Text(text) => Some(text.clone()),
+                    _ => None,
+                },
+                headers: shown
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            v.to_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
+            }
         }
         Err(err) => idempotency::StoredResponse {
             status: err.status_on(surface).as_u16(),
