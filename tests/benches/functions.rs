@@ -841,6 +841,7 @@ async fn cases(t: &TestApp, sso: &SsoWorld, total: usize) -> Vec<Case> {
     };
     let each = |f: &dyn Fn(usize) -> Value| (0..total).map(f).collect::<Vec<_>>();
     let org = t.org_id.to_string();
+    let portal = Portal::start(t, total).await;
     let mut cases = vec![
         (
             "create-end-user",
@@ -1110,6 +1111,86 @@ async fn cases(t: &TestApp, sso: &SsoWorld, total: usize) -> Vec<Case> {
             each(&|_| t.request("GET", "/v1/nothing-here").event()),
         ),
         (
+            "create-portal-link",
+            201,
+            each(&|_| {
+                t.request("POST", "/v1/portal-links")
+                    .json(&json!({"intent": "all"}))
+                    .event()
+            }),
+        ),
+        (
+            "delete-portal-link",
+            204,
+            each(&|i| {
+                t.request("DELETE", &format!("/v1/portal-links/{}", portal.ending[i]))
+                    .event()
+            }),
+        ),
+        (
+            "portal-open",
+            303,
+            each(&|i| {
+                let token: String =
+                    url::form_urlencoded::byte_serialize(portal.opening[i].as_bytes()).collect();
+                t.request("GET", &format!("/portal/open?token={token}"))
+                    .no_key()
+                    .event()
+            }),
+        ),
+        (
+            "portal-asset",
+            200,
+            each(&|_| {
+                t.request("GET", "/portal/assets/portal.css")
+                    .no_key()
+                    .event()
+            }),
+        ),
+        ("portal-home", 303, each(&|_| portal.get(t, "/portal"))),
+        ("portal-sso", 200, each(&|_| portal.get(t, "/portal/sso"))),
+        (
+            "portal-directory",
+            200,
+            each(&|_| portal.get(t, "/portal/directory")),
+        ),
+        (
+            "portal-webhooks",
+            200,
+            each(&|_| portal.get(t, "/portal/webhooks")),
+        ),
+        (
+            "portal-events",
+            200,
+            each(&|_| portal.get(t, "/portal/events")),
+        ),
+        (
+            "portal-usage",
+            200,
+            each(&|_| portal.get(t, "/portal/usage")),
+        ),
+        (
+            "portal-sso-test",
+            302,
+            each(&|_| {
+                let id = sso.provider["id"].as_str().unwrap_or_default();
+                portal.get(t, &format!("/portal/sso/test?identity_provider_id={id}"))
+            }),
+        ),
+        (
+            "portal-directory-change",
+            200,
+            each(&|_| {
+                let fields = [("op", "roll"), ("directory_id", portal.directory.as_str())];
+                portal.post(t, "/portal/directory", &portal.session, &fields)
+            }),
+        ),
+        (
+            "portal-sign-out",
+            200,
+            each(&|i| portal.post(t, "/portal/sign-out", &portal.leaving[i], &[])),
+        ),
+        (
             "bench-floor",
             200,
             each(&|_| t.request("GET", "/").no_key().event()),
@@ -1123,6 +1204,87 @@ async fn cases(t: &TestApp, sso: &SsoWorld, total: usize) -> Vec<Case> {
             events,
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------
+// The admin portal: sessions and links made before the runs.
+
+/// A portal session's cookie and CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+/// What the portal's cases need: a session every view is read with, a
+/// directory it rolls, and for each iteration a link to open, a link to end
+/// and a session to sign out (each used once).
+struct Portal {
+    session: Session,
+    directory: String,
+    opening: Vec<String>,
+    ending: Vec<String>,
+    leaving: Vec<Session>,
+}
+
+impl Portal {
+    async fn start(t: &TestApp, total: usize) -> Self {
+        use tether_tests::portal::{Admin, input_value, mint, token_of};
+        let session = |admin: Admin<'_>, page: tether_tests::TestResponse| Session {
+            cookie: format!("tether_portal={}", admin.cookies["tether_portal"]),
+            csrf: input_value(&page.text, "csrf").expect("a CSRF token"),
+        };
+        let (mut admin, _) = Admin::signed_in(t, "all").await;
+        let page = admin.get("/portal/directory").await;
+        let reader = session(admin, page);
+        let directory = t
+            .post("/v1/directories", &json!({"name": "Bench"}))
+            .await
+            .body["id"]
+            .as_str()
+            .expect("a directory")
+            .to_owned();
+        let mut portal = Self {
+            session: reader,
+            directory,
+            opening: Vec::new(),
+            ending: Vec::new(),
+            leaving: Vec::new(),
+        };
+        for _ in 0..total {
+            portal.opening.push(token_of(&mint(t, "sso").await));
+            portal.ending.push(
+                mint(t, "sso").await["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            let (mut admin, _) = Admin::signed_in(t, "sso").await;
+            let page = admin.get("/portal/sso").await;
+            portal.leaving.push(session(admin, page));
+        }
+        portal
+    }
+
+    /// `GET path` with the reading session.
+    fn get(&self, t: &TestApp, path: &str) -> Value {
+        t.request("GET", path)
+            .no_key()
+            .header("cookie", &self.session.cookie)
+            .event()
+    }
+
+    /// A form of `session` to `path`: its CSRF token and `fields`.
+    fn post(&self, t: &TestApp, path: &str, session: &Session, fields: &[(&str, &str)]) -> Value {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &session.csrf)
+            .extend_pairs(fields)
+            .finish();
+        t.request("POST", path)
+            .no_key()
+            .header("cookie", &session.cookie)
+            .raw_body("application/x-www-form-urlencoded", &body)
+            .event()
+    }
 }
 
 // ---------------------------------------------------------------------------
