@@ -93,6 +93,10 @@ impl Member for IdentifiedDirectory {
         format!("directory:{}", self.principal.directory_id)
     }
 
+    fn directory(&self) -> Option<DirectoryId> {
+        Some(self.principal.directory_id)
+    }
+
     fn as_identified(&self) -> (DirectoryPrincipal, Version) {
         (self.principal, self.cached_at.unwrap_or(FRESH))
     }

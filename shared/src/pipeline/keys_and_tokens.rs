@@ -156,6 +156,12 @@ pub trait Member: Send + Sync + Sized {
     /// How the log line names it.
     fn credential_id(&self) -> String;
 
+    /// The directory its credential is bound to (a SCIM token's), whose
+    /// latest requests list this one.
+    fn directory(&self) -> Option<crate::ids::DirectoryId> {
+        None
+    }
+
     /// The caller as identified, and the oldest version what identified it
     /// was current at ([`FRESH`]: read by this request).
     fn as_identified(&self) -> (Self::Principal, Version);
@@ -335,6 +341,7 @@ async fn admit_member<M: Member>(
     let org_id = member.organization_id();
     learned.caller.organization_id = Some(org_id);
     learned.caller.credential_id = Some(member.credential_id());
+    learned.caller.directory = member.directory();
     let (organization, policies) = member.organization(app).await?;
     // Not started when the bucket was last seen empty.
     let exhausted = app.limiter.looks_exhausted(

@@ -11,6 +11,8 @@ use std::sync::atomic::AtomicBool;
 pub struct LoggedCaller {
     pub(super) organization_id: Option<OrganizationId>,
     pub(super) credential_id: Option<String>,
+    /// The directory whose own token made a SCIM request.
+    pub(super) directory: Option<crate::ids::DirectoryId>,
 }
 
 /// Learned on the way: the caller for the log, the limiter's outcome for the

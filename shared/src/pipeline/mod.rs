@@ -514,13 +514,7 @@ async fn record_scim_request(
     answer: (u16, Option<String>),
     request_id: RequestId,
 ) {
-    // The directory's credential names it (`directory:<id>`).
-    let directory = caller
-        .credential_id
-        .as_deref()
-        .and_then(|c| c.strip_prefix("directory:"))
-        .and_then(|id| crate::ids::DirectoryId::parse(id).ok());
-    let Some(directory) = directory else {
+    let Some(directory) = caller.directory else {
         return;
     };
     use crate::directories::requests::{ScimRequest, record};

@@ -54,16 +54,9 @@ pub fn clear_cookie(base: &PublicBaseUrl) -> String {
 /// The session cookie the browser sent, when it sent one, well formed. Two
 /// of them (one tossed in by another page of the site) are none.
 pub fn presented(headers: &HeaderMap, base: &PublicBaseUrl) -> Option<Presented> {
-    let name = cookie_name(base);
-    let mut sent = headers
-        .get_all(lambda_http::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(n, _)| *n == name);
+    let mut sent = crate::sso_login::browser::cookie_values(headers, cookie_name(base));
     match (sent.next(), sent.next()) {
-        (Some((_, value)), None) => Presented::parse(value, SESSION_PREFIX),
+        (Some(value), None) => Presented::parse(value, SESSION_PREFIX),
         _ => None,
     }
 }

@@ -251,17 +251,34 @@ pub async fn session(
 pub async fn end(store: &Store, org: OrganizationId, id: PortalLinkId) -> Result<bool, StoreError> {
     // The link first: once it is gone no open can begin a session, so the
     // session deleted next is the last there will be.
-    let mut ended = false;
-    for sk in [LINK_SK, SESSION_SK] {
-        let deleted = store
-            .delete_item((pk(id), sk))
-            .condition_expression("organization_id = :org")
-            .expression_attribute_values(":org", store::s(org.to_string()))
-            .send()
-            .await;
-        ended |= StoreError::applied(deleted)?;
-    }
-    Ok(ended)
+    let link = delete(store, org, id, LINK_SK).await?;
+    Ok(delete(store, org, id, SESSION_SK).await? | link)
+}
+
+/// Ends session `id` of `org` (its link was consumed when it opened):
+/// `false` when there is none.
+pub async fn end_session(
+    store: &Store,
+    org: OrganizationId,
+    id: PortalLinkId,
+) -> Result<bool, StoreError> {
+    delete(store, org, id, SESSION_SK).await
+}
+
+/// Deletes the `sk` item of link `id` when it is `org`'s.
+async fn delete(
+    store: &Store,
+    org: OrganizationId,
+    id: PortalLinkId,
+    sk: &str,
+) -> Result<bool, StoreError> {
+    let deleted = store
+        .delete_item((pk(id), sk))
+        .condition_expression("organization_id = :org")
+        .expression_attribute_values(":org", store::s(org.to_string()))
+        .send()
+        .await;
+    StoreError::applied(deleted)
 }
 
 #[cfg(test)]

@@ -19,18 +19,24 @@ pub fn cookie_name(base: &PublicBaseUrl) -> &'static str {
     }
 }
 
-/// The binding value the browser sent, when well formed (43 base64url
-/// characters, as [`super::random_secret`] makes them).
-pub fn binding_of(headers: &HeaderMap, base: &PublicBaseUrl) -> Option<String> {
-    let name = cookie_name(base);
+/// The values of every cookie named `name` the browser sent, in order.
+pub fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(lambda_http::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_owned())
+        .filter(move |(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+/// The binding value the browser sent, when well formed (43 base64url
+/// characters, as [`super::random_secret`] makes them).
+pub fn binding_of(headers: &HeaderMap, base: &PublicBaseUrl) -> Option<String> {
+    cookie_values(headers, cookie_name(base))
+        .next()
+        .map(str::to_owned)
         .filter(|value| {
             value.len() == 43
                 && value

@@ -181,7 +181,7 @@ pub async fn home(ctx: PortalCtx, _: NoBody) -> Result<Reply, ApiError> {
 /// `POST /portal/sign-out` → the session ends and its cookie is cleared.
 pub async fn sign_out(ctx: PortalCtx, form: Form) -> Result<Reply, ApiError> {
     ctx.fields(form)?;
-    links::end(&ctx.app.store, ctx.org, ctx.session.id).await?;
+    links::end_session(&ctx.app.store, ctx.org, ctx.session.id).await?;
     let cookie = crate::pipeline::clear_cookie(&ctx.app.config.public_base_url);
     let next = ctx
         .session

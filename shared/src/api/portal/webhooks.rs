@@ -199,10 +199,9 @@ pub async fn webhooks_change(
     .await;
     let (status, selected) = match done {
         Ok(selected) => {
-            if page_form.revealed.is_some() || operation != "create" {
-                page_form.url.clear();
-                page_form.description.clear();
-            }
+            // Done: the form starts empty again.
+            page_form.url.clear();
+            page_form.description.clear();
             (StatusCode::OK, selected)
         }
         // An endpoint of another organization stays a 404 page.
